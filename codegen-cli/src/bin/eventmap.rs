@@ -1,0 +1,121 @@
+//! The `eventmap` command: check a mapping table against its protos and generate the
+//! integration module from it.
+//!
+//! Exit codes: 0 ok, 1 problems found (or stale output with `generate --check`), 2 could not
+//! run (unreadable file, bad arguments).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eventmap_codegen::{Analysis, Error, analyze};
+
+/// Declarative glue between domain events and protobuf integration events on NATS JetStream.
+#[derive(Debug, Parser)]
+#[command(name = "eventmap", version, about)]
+struct Cli {
+    /// The mapping table. Paths inside it are relative to its own folder.
+    #[arg(long, global = true, default_value = "mappings.yaml")]
+    mappings: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the table against its protos; exit 1 when there are problems.
+    Check,
+    /// Write the integration module to the file the table names (`rust.output`).
+    Generate {
+        /// Do not write: exit 1 with a unified diff when the file is not current.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    let analysis = analyze(&cli.mappings)?;
+    if !analysis.diagnostics.is_empty() {
+        eprintln!("{}", analysis.render());
+    }
+    if analysis.has_errors() {
+        let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
+        eprintln!(
+            "eventmap: {} has {errors} error{}",
+            cli.mappings.display(),
+            if errors == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::from(1));
+    }
+    match cli.command {
+        Command::Check => {
+            println!("eventmap: {} is consistent with its protos", cli.mappings.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate { check } => generate(&analysis, check),
+    }
+}
+
+fn generate(analysis: &Analysis, check: bool) -> Result<ExitCode, Error> {
+    let code = analysis.generate()?;
+    let model = analysis.model()?;
+    let output = model
+        .output
+        .clone()
+        .ok_or_else(|| Error::NoOutput(analysis.file.clone()))?;
+    let current = std::fs::read_to_string(&output).ok();
+    if check {
+        return Ok(match current {
+            Some(current) if current == code => {
+                println!("eventmap: {} is current", output.display());
+                ExitCode::SUCCESS
+            }
+            current => {
+                let old = current.unwrap_or_default();
+                print!("{}", unified_diff(&output, &old, &code));
+                eprintln!(
+                    "eventmap: {} is stale; run `eventmap generate`",
+                    output.display()
+                );
+                ExitCode::from(1)
+            }
+        });
+    }
+    if current.as_deref() == Some(code.as_str()) {
+        println!("eventmap: {} is already current", output.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            action: "create",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(&output, &code).map_err(|source| Error::Io {
+        action: "write",
+        path: output.clone(),
+        source,
+    })?;
+    println!("eventmap: wrote {}", output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unified_diff(path: &Path, old: &str, new: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
+}

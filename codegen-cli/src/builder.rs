@@ -1,0 +1,159 @@
+//! [`Builder`]: generate the proto types and the integration module from `build.rs`.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, analyze};
+
+/// Generates, from a build script, the prost types of a mapping table's protos and the
+/// integration module of the table, into `OUT_DIR`, in the manner of `prost-build` and
+/// `tonic-build`. Every input (the table and each `.proto` file) is announced with
+/// `cargo:rerun-if-changed`, so cargo rebuilds when one changes.
+///
+/// ```no_run
+/// // build.rs
+/// fn main() {
+///     if let Err(err) = eventmap_codegen::Builder::new()
+///         .mappings("../../mappings.yaml")
+///         .compile()
+///     {
+///         eprintln!("{err}");
+///         std::process::exit(1);
+///     }
+/// }
+/// // src/lib.rs:
+/// // pub mod proto { include!(concat!(env!("OUT_DIR"), "/protos.rs")); }
+/// // pub mod integration { include!(concat!(env!("OUT_DIR"), "/integration_events.rs")); }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    mappings: PathBuf,
+    out_dir: Option<PathBuf>,
+    protos: bool,
+    protos_file: String,
+    module_file: String,
+    emit_rerun: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            mappings: PathBuf::from("mappings.yaml"),
+            out_dir: None,
+            protos: true,
+            protos_file: "protos.rs".into(),
+            module_file: "integration_events.rs".into(),
+            emit_rerun: true,
+        }
+    }
+}
+
+impl Builder {
+    /// A builder reading `mappings.yaml` in the crate's folder, writing `protos.rs` and
+    /// `integration_events.rs` into `OUT_DIR`.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// The mapping table to read (relative to the crate's folder, as build scripts run there).
+    pub fn mappings(mut self, path: impl Into<PathBuf>) -> Self {
+        self.mappings = path.into();
+        self
+    }
+
+    /// Where to write; defaults to the `OUT_DIR` environment variable set by cargo.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether to generate the prost types of the table's protos (default `true`). Turn it
+    /// off when another crate or build step provides them.
+    pub fn generate_protos(mut self, yes: bool) -> Self {
+        self.protos = yes;
+        self
+    }
+
+    /// The file name of prost's include file, which nests every package's module
+    /// (default `protos.rs`).
+    pub fn protos_file(mut self, name: impl Into<String>) -> Self {
+        self.protos_file = name.into();
+        self
+    }
+
+    /// The file name of the integration module (default `integration_events.rs`).
+    pub fn module_file(mut self, name: impl Into<String>) -> Self {
+        self.module_file = name.into();
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` lines (default `true`).
+    pub fn emit_rerun_if_changed(mut self, yes: bool) -> Self {
+        self.emit_rerun = yes;
+        self
+    }
+
+    /// Checks the table, then writes the prost types and the integration module.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a file cannot be read or written (or `OUT_DIR` is unset and no
+    /// [`out_dir`](Self::out_dir) was given); [`Error::Invalid`] with every diagnostic when the
+    /// table has errors; [`Error::ProstBuild`] when prost-build fails.
+    pub fn compile(self) -> Result<(), Error> {
+        if self.emit_rerun {
+            println!("cargo:rerun-if-changed={}", self.mappings.display());
+        }
+        let analysis = analyze(&self.mappings)?;
+        if self.emit_rerun {
+            if let Some(protos) = &analysis.protos {
+                for file in protos.source_files() {
+                    println!("cargo:rerun-if-changed={}", file.display());
+                }
+            }
+        }
+        let module = analysis.generate()?;
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| Error::Io {
+                    action: "find",
+                    path: PathBuf::from("$OUT_DIR"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "OUT_DIR is not set: run from a build script or call out_dir()",
+                    ),
+                })?,
+        };
+        if self.protos {
+            if let Some(protos) = &analysis.protos {
+                prost_build::Config::new()
+                    .out_dir(&out_dir)
+                    .include_file(&self.protos_file)
+                    .compile_fds(protos.file_descriptor_set())
+                    .map_err(Error::ProstBuild)?;
+            }
+        }
+        write_if_changed(&out_dir.join(&self.module_file), &module)
+    }
+}
+
+/// Writes `text` to `path` unless the file already holds it (keeps mtimes stable).
+pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                action: "create",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,231 @@
+//! Diagnostics: what `eventmap check` reports, with a location in the mapping table or a
+//! `.proto` file, a rule id, and a rustc-style rendering with a source snippet.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// How serious a [`Diagnostic`] is. Errors fail `eventmap check` (exit 1); warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The table cannot be used as written: no code is generated.
+    Error,
+    /// Worth a look, but code can still be generated.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// A place in a source file (mapping table or `.proto`).
+///
+/// `line` and `column` are 1-based; `column` and `len` count characters (not bytes), as
+/// serde-saphyr and protobuf's `SourceCodeInfo` do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceLocation {
+    /// The file as the user named it (relative paths are kept relative).
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Length of the highlighted text in characters (at least 1 when rendered).
+    pub len: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// One problem found in a mapping table or its protos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Stable rule id, e.g. `unknown-proto-field` (see `docs/mappings.md`).
+    pub rule: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One-line description of the problem.
+    pub message: String,
+    /// Where the problem is; `None` only when no file is involved (e.g. an unreadable path).
+    pub location: Option<SourceLocation>,
+    /// Other places that explain the problem (e.g. the proto message definition).
+    pub notes: Vec<(String, Option<SourceLocation>)>,
+    /// A suggested fix, when there is an obvious one.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with the given rule id and message, without a location yet.
+    pub fn error(rule: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            rule,
+            severity: Severity::Error,
+            message: message.into(),
+            location: None,
+            notes: Vec::new(),
+            hint: None,
+        }
+    }
+
+    /// Sets the primary location.
+    pub fn at(mut self, location: Option<SourceLocation>) -> Self {
+        self.location = location;
+        self
+    }
+
+    /// Adds a note, optionally pointing at another place (a `.proto` definition, say).
+    pub fn note(mut self, text: impl Into<String>, location: Option<SourceLocation>) -> Self {
+        self.notes.push((text.into(), location));
+        self
+    }
+
+    /// Sets the hint (a suggested fix).
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Whether this diagnostic is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Renders the diagnostic in the style of rustc: `file:line:col: error[rule]: message`,
+    /// then the source line with the span underlined (when `sources` has the file's text),
+    /// then notes and the hint.
+    pub fn render(&self, sources: &Sources) -> String {
+        let mut out = String::new();
+        match &self.location {
+            Some(loc) => {
+                let _ = writeln!(
+                    out,
+                    "{loc}: {}[{}]: {}",
+                    self.severity, self.rule, self.message
+                );
+                if let Some(snippet) = sources.snippet(loc) {
+                    out.push_str(&snippet);
+                }
+            }
+            None => {
+                let _ = writeln!(out, "{}[{}]: {}", self.severity, self.rule, self.message);
+            }
+        }
+        for (text, loc) in &self.notes {
+            match loc {
+                Some(loc) => {
+                    let _ = writeln!(out, "  = note: {loc}: {text}");
+                }
+                None => {
+                    let _ = writeln!(out, "  = note: {text}");
+                }
+            }
+        }
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(out, "  = help: {hint}");
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(&Sources::default()))
+    }
+}
+
+/// The text of the files that diagnostics point into, kept to draw snippets.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    files: BTreeMap<PathBuf, String>,
+}
+
+impl Sources {
+    /// Remembers the text of `file`.
+    pub fn insert(&mut self, file: impl Into<PathBuf>, text: impl Into<String>) {
+        self.files.insert(file.into(), text.into());
+    }
+
+    /// The text of `file`, when known.
+    pub fn get(&self, file: &Path) -> Option<&str> {
+        self.files.get(file).map(String::as_str)
+    }
+
+    /// The snippet for `loc`: the line, prefixed with its number, and a caret line.
+    fn snippet(&self, loc: &SourceLocation) -> Option<String> {
+        let text = self.files.get(&loc.file)?;
+        let line = text.lines().nth(loc.line.checked_sub(1)?)?;
+        let number = loc.line.to_string();
+        let pad = " ".repeat(number.len());
+        let shown: String = line.replace('\t', " ");
+        let indent: String = " ".repeat(loc.column.saturating_sub(1));
+        let carets = "^".repeat(loc.len.max(1));
+        Some(format!(
+            "{pad} |\n{number} | {shown}\n{pad} | {indent}{carets}\n"
+        ))
+    }
+}
+
+/// Whether any diagnostic in `diagnostics` is an error.
+pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(Diagnostic::is_error)
+}
+
+/// Renders every diagnostic, in order, separated by blank lines.
+pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources) -> String {
+    diagnostics
+        .iter()
+        .map(|d| d.render(sources))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_characters() {
+        let text = "ab\ncé d\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 3), (2, 1));
+        // 'é' is two bytes: byte 6 is the space after it, the third character.
+        assert_eq!(line_column(text, 6), (2, 3));
+    }
+
+    #[test]
+    fn render_draws_snippet_and_hint() {
+        let mut sources = Sources::default();
+        sources.insert("m.yaml", "a: 1\n  custmer_id: x\n");
+        let d = Diagnostic::error("unknown-proto-field", "no field `custmer_id`")
+            .at(Some(SourceLocation {
+                file: "m.yaml".into(),
+                line: 2,
+                column: 3,
+                len: 10,
+            }))
+            .hint("did you mean `customer_id`?");
+        let text = d.render(&sources);
+        assert_eq!(
+            text,
+            "m.yaml:2:3: error[unknown-proto-field]: no field `custmer_id`\n  |\n2 |   custmer_id: x\n  |   ^^^^^^^^^^\n  = help: did you mean `customer_id`?\n"
+        );
+    }
+}

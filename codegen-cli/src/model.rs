@@ -1,0 +1,192 @@
+//! The checked mapping model: what the table says, resolved against the protos and ready to
+//! emit. Built only by [`crate::validate`]; every name in it is known to be valid.
+
+use std::path::PathBuf;
+
+/// A checked mapping table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The mapping file's name (no directories), for the generated header.
+    pub table_name: String,
+    /// The producing service (CloudEvents `ce-source`).
+    pub service: String,
+    /// Rust module of the domain event types.
+    pub domain_module: String,
+    /// Rust module under which prost's packages are.
+    pub proto_module: String,
+    /// Where `eventmap generate` writes, resolved against the table's folder.
+    pub output: Option<PathBuf>,
+    /// Channels in table order.
+    pub channels: Vec<Channel>,
+    /// Domain events in table order.
+    pub events: Vec<DomainEvent>,
+}
+
+/// A channel: a subject prefix in one JetStream stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    /// Name in the table.
+    pub name: String,
+    /// NATS subject prefix.
+    pub subject: String,
+    /// JetStream stream name.
+    pub stream: String,
+}
+
+/// A domain event and the integration events it becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainEvent {
+    /// Name in the table (and the dispatcher's event name).
+    pub name: String,
+    /// Integration events, in table order.
+    pub integrations: Vec<IntegrationEvent>,
+}
+
+/// One integration event of a domain event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationEvent {
+    /// Integration event name (`ce-type`).
+    pub name: String,
+    /// Rust path of the domain event type.
+    pub domain_type: String,
+    /// Channel name.
+    pub channel: String,
+    /// The proto message it is encoded as.
+    pub message: MessageType,
+    /// One entry per proto field, in proto declaration order.
+    pub fields: Vec<Field>,
+}
+
+/// A proto message and its Rust type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageType {
+    /// Full proto name, e.g. `ordering.v1.OrderCreated`.
+    pub full_name: String,
+    /// Rust path of the prost type.
+    pub rust_path: String,
+}
+
+/// How prost represents a field: the plain type, `Option<T>`, or `Vec<T>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `T` (proto3 scalars, strings, bytes, enums as `i32`).
+    Singular,
+    /// `Option<T>` (message fields, proto3 `optional`).
+    Optional,
+    /// `Vec<T>` (`repeated`).
+    Repeated,
+}
+
+/// One proto field and where its value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// Proto field name.
+    pub proto_name: String,
+    /// prost's Rust field name.
+    pub rust_name: String,
+    /// prost's representation.
+    pub shape: Shape,
+    /// The value.
+    pub value: Value,
+}
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A path into the domain event (Rust field accesses), optionally through a function.
+    Domain {
+        /// Rust field names, outermost first.
+        path: Vec<String>,
+        /// Conversion function path, called with a reference to the value.
+        with: Option<String>,
+    },
+    /// An envelope value.
+    Envelope(Envelope),
+    /// A constant.
+    Const(Literal),
+    /// Left at the proto default.
+    Default,
+    /// A nested message built field by field from a domain value; for a repeated field,
+    /// once per element.
+    Nested {
+        /// Rust field names of the domain value, outermost first.
+        path: Vec<String>,
+        /// The nested message.
+        message: MessageType,
+        /// Its fields.
+        fields: Vec<Field>,
+    },
+}
+
+/// Values taken from the event envelope rather than the domain event's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Envelope {
+    /// The domain event's id (UUID).
+    EventId,
+    /// The integration event's id, derived from the domain event id and the integration
+    /// event name (the `ce-id`).
+    IntegrationEventId,
+    /// The domain event name.
+    EventName,
+    /// The aggregate's id.
+    AggregateId,
+    /// The aggregate's type name.
+    AggregateName,
+    /// The aggregate's version after the event.
+    AggregateVersion,
+    /// When the domain event occurred.
+    OccurredAt,
+}
+
+impl Envelope {
+    /// All envelope values with their names in the table.
+    pub const ALL: &'static [(&'static str, Envelope)] = &[
+        ("event_id", Envelope::EventId),
+        ("integration_event_id", Envelope::IntegrationEventId),
+        ("event_name", Envelope::EventName),
+        ("aggregate_id", Envelope::AggregateId),
+        ("aggregate_name", Envelope::AggregateName),
+        ("aggregate_version", Envelope::AggregateVersion),
+        ("occurred_at", Envelope::OccurredAt),
+    ];
+
+    /// The envelope value named `name` in the table.
+    pub fn from_name(name: &str) -> Option<Envelope> {
+        Envelope::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, e)| *e)
+    }
+}
+
+/// A constant, typed by the proto field it fills.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `string`.
+    String(String),
+    /// `bytes` (the UTF-8 bytes of the text as written).
+    Bytes(String),
+    /// `bool`.
+    Bool(bool),
+    /// An integer of the given Rust type (`i32`, `i64`, `u32`, `u64`).
+    Int {
+        /// The value.
+        value: i128,
+        /// Rust type suffix.
+        ty: &'static str,
+    },
+    /// A float of the given Rust type (`f32`, `f64`).
+    Float {
+        /// The value.
+        value: f64,
+        /// Rust type suffix.
+        ty: &'static str,
+    },
+    /// An enum value, by proto name, as prost stores it (`i32`).
+    Enum {
+        /// Proto value name.
+        name: String,
+        /// Its number.
+        number: i32,
+    },
+}

@@ -1,0 +1,684 @@
+//! Checks a parsed table against its protos and builds the [`Model`].
+//!
+//! Every problem found becomes a [`Diagnostic`]; the whole table is checked in one run so
+//! that all problems are reported together. Rule ids are listed in `docs/mappings.md`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor};
+use serde_saphyr::{Location, Spanned};
+
+use crate::diagnostic::{Diagnostic, SourceLocation};
+use crate::model::{
+    Channel, DomainEvent, Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape,
+    Value,
+};
+use crate::protos::ProtoSet;
+use crate::rust_names;
+use crate::table::{self, FieldSource, FieldSpec, Key, Table};
+
+/// The result of checking a table: the model when there were no errors, and every
+/// diagnostic (errors and warnings) in table order.
+#[derive(Debug)]
+pub struct Checked {
+    /// The model, present when no diagnostic is an error.
+    pub model: Option<Model>,
+    /// Every problem found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks `table` (read from `file`, whose folder is `base`) against `protos`.
+pub fn check(table: &Table, file: &Path, base: &Path, protos: &ProtoSet) -> Checked {
+    let mut v = Validator {
+        file,
+        protos,
+        diagnostics: Vec::new(),
+    };
+    let model = v.table(table, base);
+    let has_errors = v.diagnostics.iter().any(Diagnostic::is_error);
+    Checked {
+        model: if has_errors { None } else { Some(model) },
+        diagnostics: v.diagnostics,
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    protos: &'a ProtoSet,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn loc(&self, location: Location) -> Option<SourceLocation> {
+        Some(table::location(self.file, location))
+    }
+
+    fn error(&mut self, rule: &'static str, location: Location, message: impl Into<String>) -> &mut Diagnostic {
+        let diagnostic = Diagnostic::error(rule, message).at(self.loc(location));
+        self.diagnostics.push(diagnostic);
+        let last = self.diagnostics.len() - 1;
+        &mut self.diagnostics[last]
+    }
+
+    fn table(&mut self, table: &Table, base: &Path) -> Model {
+        if table.version.value != 1 {
+            self.error(
+                "unsupported-version",
+                table.version.referenced,
+                format!("mapping format version {} is not supported", table.version.value),
+            )
+            .hint = Some("this eventmap reads `version: 1`".into());
+        }
+        self.service(&table.service);
+        self.rust_path(&table.rust.domain_module, "rust.domain_module");
+        self.rust_path(&table.rust.proto_module, "rust.proto_module");
+        let channels = self.channels(&table.channels);
+        let mut used_channels = HashSet::new();
+        let mut integration_names: HashMap<String, Location> = HashMap::new();
+        let mut events = Vec::new();
+        for (key, integrations) in &table.events {
+            events.push(self.domain_event(
+                table,
+                key,
+                integrations,
+                &mut used_channels,
+                &mut integration_names,
+            ));
+        }
+        for (key, _) in &table.channels {
+            if !used_channels.contains(key.as_str()) {
+                let d = Diagnostic {
+                    severity: crate::diagnostic::Severity::Warning,
+                    ..Diagnostic::error(
+                        "unused-channel",
+                        format!("channel `{}` is not used by any integration event", key.as_str()),
+                    )
+                }
+                .at(self.loc(key.location()));
+                self.diagnostics.push(d);
+            }
+        }
+        let table_name = self
+            .file
+            .file_name()
+            .map_or_else(|| "mappings.yaml".to_owned(), |n| n.to_string_lossy().into_owned());
+        Model {
+            table_name,
+            service: table.service.value.clone(),
+            domain_module: table.rust.domain_module.value.clone(),
+            proto_module: table.rust.proto_module.value.clone(),
+            output: table.rust.output.as_ref().map(|o| base.join(&o.value)),
+            channels,
+            events,
+        }
+    }
+
+    fn service(&mut self, service: &Spanned<String>) {
+        let ok = !service.value.is_empty()
+            && service
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+        if !ok {
+            self.error(
+                "invalid-service",
+                service.referenced,
+                format!("service name `{}` is not a valid CloudEvents source", service.value),
+            )
+            .hint = Some("use letters, digits and `-_./:` only, e.g. `ordering`".into());
+        }
+    }
+
+    fn rust_path(&mut self, path: &Spanned<String>, what: &str) -> bool {
+        if rust_names::is_rust_path(&path.value) {
+            return true;
+        }
+        self.error(
+            "invalid-rust-path",
+            path.referenced,
+            format!("{what} `{}` is not a Rust path", path.value),
+        )
+        .hint = Some("write a path such as `crate::domain::events`".into());
+        false
+    }
+
+    fn channels(&mut self, channels: &IndexMap<Key, table::Channel>) -> Vec<Channel> {
+        let mut subjects: HashMap<&str, &str> = HashMap::new();
+        let mut out = Vec::new();
+        for (key, channel) in channels {
+            if !rust_names::is_identifier(key.as_str()) {
+                self.error(
+                    "invalid-name",
+                    key.location(),
+                    format!("channel name `{}` is not a valid identifier", key.as_str()),
+                );
+            }
+            if let Err(why) = check_subject(&channel.subject.value) {
+                self.error(
+                    "invalid-subject",
+                    channel.subject.referenced,
+                    format!("`{}` is not a valid NATS subject prefix: {why}", channel.subject.value),
+                )
+                .hint = Some("use tokens of letters, digits, `-` and `_` separated by `.`, e.g. `ordering.order`".into());
+            } else if let Some(other) = subjects.insert(&channel.subject.value, key.as_str()) {
+                self.error(
+                    "duplicate-subject",
+                    channel.subject.referenced,
+                    format!("channels `{other}` and `{}` use the same subject `{}`", key.as_str(), channel.subject.value),
+                );
+            }
+            if let Err(why) = check_stream(&channel.stream.value) {
+                self.error(
+                    "invalid-stream",
+                    channel.stream.referenced,
+                    format!("`{}` is not a valid JetStream stream name: {why}", channel.stream.value),
+                );
+            }
+            out.push(Channel {
+                name: key.as_str().to_owned(),
+                subject: channel.subject.value.clone(),
+                stream: channel.stream.value.clone(),
+            });
+        }
+        out
+    }
+
+    fn domain_event(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        integrations: &[table::Integration],
+        used_channels: &mut HashSet<String>,
+        integration_names: &mut HashMap<String, Location>,
+    ) -> DomainEvent {
+        if !rust_names::is_identifier(key.as_str()) {
+            self.error(
+                "invalid-name",
+                key.location(),
+                format!("domain event name `{}` is not a valid Rust identifier", key.as_str()),
+            );
+        }
+        let mut out = Vec::new();
+        for integration in integrations {
+            if let Some(ie) = self.integration(table, key, integration, used_channels, integration_names) {
+                out.push(ie);
+            }
+        }
+        DomainEvent {
+            name: key.as_str().to_owned(),
+            integrations: out,
+        }
+    }
+
+    fn integration(
+        &mut self,
+        table: &Table,
+        domain: &Key,
+        integration: &table::Integration,
+        used_channels: &mut HashSet<String>,
+        integration_names: &mut HashMap<String, Location>,
+    ) -> Option<IntegrationEvent> {
+        let name = &integration.name;
+        if !rust_names::is_identifier(&name.value) {
+            self.error(
+                "invalid-name",
+                name.referenced,
+                format!("integration event name `{}` is not a valid Rust identifier and NATS subject token", name.value),
+            )
+            .hint = Some("use letters, digits and `_`, e.g. `OrderCreatedEvent`".into());
+        } else if let Some(first) = integration_names.get(&name.value).copied() {
+            let note = self.loc(first);
+            self.error(
+                "duplicate-integration-event",
+                name.referenced,
+                format!("integration event `{}` is defined twice", name.value),
+            )
+            .notes
+            .push(("first defined here".into(), note));
+        } else {
+            integration_names.insert(name.value.clone(), name.referenced);
+        }
+
+        let channel = &integration.channel;
+        if table.channels.contains_key(channel.value.as_str()) {
+            used_channels.insert(channel.value.clone());
+        } else {
+            let known: Vec<&str> = table.channels.keys().map(Key::as_str).collect();
+            let hint = suggest(&channel.value, known.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("channels in the table: {}", list(&known)));
+            self.error(
+                "unknown-channel",
+                channel.referenced,
+                format!("channel `{}` is not defined under `channels:`", channel.value),
+            )
+            .hint = Some(hint);
+        }
+
+        let domain_type = match &integration.rust_type {
+            Some(t) => {
+                self.rust_path(t, "domain event type");
+                t.value.clone()
+            }
+            None => format!("{}::{}", table.rust.domain_module.value, domain.as_str()),
+        };
+
+        let descriptor = self.message(&integration.message)?;
+        let message = self.message_type(table, &descriptor);
+        let fields = self.fields(table, &descriptor, &integration.fields, integration.message.referenced);
+        Some(IntegrationEvent {
+            name: name.value.clone(),
+            domain_type,
+            channel: channel.value.clone(),
+            message,
+            fields,
+        })
+    }
+
+    fn message(&mut self, name: &Spanned<String>) -> Option<MessageDescriptor> {
+        if let Some(m) = self.protos.message(&name.value) {
+            return Some(m);
+        }
+        let names: Vec<String> = self
+            .protos
+            .pool()
+            .all_messages()
+            .map(|m| m.full_name().to_owned())
+            .collect();
+        let hint = suggest(&name.value, names.iter().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| "write the full name: `package.Message`".into());
+        self.error(
+            "unknown-proto-message",
+            name.referenced,
+            format!("proto message `{}` is not defined in the table's protos", name.value),
+        )
+        .hint = Some(hint);
+        None
+    }
+
+    fn message_type(&self, table: &Table, message: &MessageDescriptor) -> MessageType {
+        MessageType {
+            full_name: message.full_name().to_owned(),
+            rust_path: rust_names::message_path(
+                &table.rust.proto_module.value,
+                message.package_name(),
+                message.full_name(),
+            ),
+        }
+    }
+
+    /// Checks a field map against `message` and returns the fields in proto order.
+    /// `owner` is where the message is named (for "not mapped" errors).
+    fn fields(
+        &mut self,
+        table: &Table,
+        message: &MessageDescriptor,
+        map: &IndexMap<Key, Spanned<FieldSource>>,
+        owner: Location,
+    ) -> Vec<Field> {
+        for (key, _) in map {
+            if message.get_field_by_name(key.as_str()).is_none() {
+                let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
+                let hint = suggest(key.as_str(), names.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("fields of `{}`: {}", message.full_name(), list(&names)));
+                let note = self.protos.message_location(message);
+                let d = self.error(
+                    "unknown-proto-field",
+                    key.location(),
+                    format!("proto message `{}` has no field `{}`", message.full_name(), key.as_str()),
+                );
+                d.hint = Some(hint);
+                d.notes.push((format!("message `{}` is defined here", message.full_name()), note));
+            }
+        }
+        let mut out = Vec::new();
+        for field in message.fields() {
+            match map.get(field.name()) {
+                Some(source) => {
+                    if let Some(f) = self.field(table, &field, source) {
+                        out.push(f);
+                    }
+                }
+                None => {
+                    let note = self.protos.field_location(&field);
+                    let d = self.error(
+                        "unmapped-field",
+                        owner,
+                        format!(
+                            "proto field `{}` of `{}` is not mapped",
+                            field.name(),
+                            message.full_name()
+                        ),
+                    );
+                    d.hint = Some(format!(
+                        "map it under `fields:`, or write `{}: default` to leave it at its default",
+                        field.name()
+                    ));
+                    d.notes.push(("the field is declared here".into(), note));
+                }
+            }
+        }
+        out
+    }
+
+    fn field(
+        &mut self,
+        table: &Table,
+        field: &FieldDescriptor,
+        source: &Spanned<FieldSource>,
+    ) -> Option<Field> {
+        let at = source.referenced;
+        if field.is_map() {
+            self.error("unsupported-field", at, format!("map field `{}` is not supported yet", field.name()));
+            return None;
+        }
+        if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
+            self.error("unsupported-field", at, format!("oneof member `{}` is not supported yet", field.name()));
+            return None;
+        }
+        let shape = if field.is_list() {
+            Shape::Repeated
+        } else if matches!(field.kind(), Kind::Message(_)) || field.supports_presence() {
+            Shape::Optional
+        } else {
+            Shape::Singular
+        };
+        let value = match &source.value {
+            FieldSource::Default => Value::Default,
+            FieldSource::Spec(spec) => self.field_spec(table, field, shape, spec, at)?,
+        };
+        Some(Field {
+            proto_name: field.name().to_owned(),
+            rust_name: rust_names::field_ident(field.name()),
+            shape,
+            value,
+        })
+    }
+
+    fn field_spec(
+        &mut self,
+        table: &Table,
+        field: &FieldDescriptor,
+        shape: Shape,
+        spec: &FieldSpec,
+        at: Location,
+    ) -> Option<Value> {
+        let chosen = [
+            spec.from.is_some(),
+            spec.envelope.is_some(),
+            spec.constant.is_some(),
+            spec.default.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if chosen != 1 {
+            self.error(
+                "invalid-field-source",
+                at,
+                format!(
+                    "field `{}` needs exactly one of `from`, `envelope`, `const`, `default` (found {chosen})",
+                    field.name()
+                ),
+            );
+            return None;
+        }
+        if let Some(with) = &spec.with {
+            if spec.from.is_none() {
+                self.error("invalid-field-source", with.referenced, "`with` needs `from`");
+                return None;
+            }
+        }
+        if let Some(fields) = &spec.fields {
+            if spec.from.is_none() {
+                self.error("invalid-field-source", at, "`fields` needs `from`");
+                return None;
+            }
+            let _ = fields;
+        }
+        if let Some(default) = &spec.default {
+            if !default.value {
+                self.error("invalid-field-source", default.referenced, "`default: false` means nothing; map the field instead")
+                    .hint = Some("write `default` or `{ default: true }`".into());
+                return None;
+            }
+            return Some(Value::Default);
+        }
+        if let Some(from) = &spec.from {
+            let path = self.domain_path(from)?;
+            if let Some(nested) = &spec.fields {
+                let Kind::Message(message) = field.kind() else {
+                    self.error(
+                        "nested-not-message",
+                        at,
+                        format!("field `{}` is not a message: `fields` cannot map it", field.name()),
+                    );
+                    return None;
+                };
+                if spec.with.is_some() {
+                    self.error("invalid-field-source", at, "`with` and `fields` cannot be used together");
+                    return None;
+                }
+                let fields = self.fields(table, &message, nested, from.referenced);
+                return Some(Value::Nested {
+                    path,
+                    message: self.message_type(table, &message),
+                    fields,
+                });
+            }
+            let with = match &spec.with {
+                Some(w) => {
+                    if !self.rust_path(w, "conversion function") {
+                        return None;
+                    }
+                    Some(w.value.clone())
+                }
+                None => None,
+            };
+            return Some(Value::Domain { path, with });
+        }
+        if let Some(envelope) = &spec.envelope {
+            return self.envelope(field, shape, envelope);
+        }
+        if let Some(constant) = &spec.constant {
+            if shape == Shape::Repeated {
+                self.error("invalid-const", constant.referenced, format!("repeated field `{}` cannot take a constant", field.name()));
+                return None;
+            }
+            return match const_literal(field, &constant.value) {
+                Ok(lit) => Some(Value::Const(lit)),
+                Err(why) => {
+                    self.error(
+                        "invalid-const",
+                        constant.referenced,
+                        format!("`{}` is not a valid value for field `{}`: {why}", constant.value, field.name()),
+                    );
+                    None
+                }
+            };
+        }
+        None
+    }
+
+    fn domain_path(&mut self, from: &Spanned<String>) -> Option<Vec<String>> {
+        let mut path = Vec::new();
+        for segment in from.value.split('.') {
+            match rust_names::domain_field(segment) {
+                Some(ident) => path.push(ident),
+                None => {
+                    self.error(
+                        "invalid-domain-path",
+                        from.referenced,
+                        format!("`{}` is not a path of Rust field names (bad segment `{segment}`)", from.value),
+                    )
+                    .hint = Some("write field names separated by `.`, e.g. `total.currency`".into());
+                    return None;
+                }
+            }
+        }
+        Some(path)
+    }
+
+    fn envelope(&mut self, field: &FieldDescriptor, shape: Shape, name: &Spanned<String>) -> Option<Value> {
+        let Some(envelope) = Envelope::from_name(&name.value) else {
+            let names: Vec<&str> = Envelope::ALL.iter().map(|(n, _)| *n).collect();
+            let hint = suggest(&name.value, names.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("envelope values: {}", list(&names)));
+            self.error("unknown-envelope-value", name.referenced, format!("`{}` is not an envelope value", name.value))
+                .hint = Some(hint);
+            return None;
+        };
+        let kind = field.kind();
+        let fits = shape != Shape::Repeated
+            && match envelope {
+                Envelope::EventId | Envelope::IntegrationEventId => matches!(kind, Kind::String | Kind::Bytes),
+                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => kind == Kind::String,
+                Envelope::AggregateVersion => matches!(
+                    kind,
+                    Kind::Uint64 | Kind::Int64 | Kind::Fixed64 | Kind::Sfixed64 | Kind::Sint64
+                ),
+                Envelope::OccurredAt => matches!(&kind, Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp"),
+            };
+        if !fits {
+            let expected = match envelope {
+                Envelope::EventId | Envelope::IntegrationEventId => "a `string` or `bytes` field",
+                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => "a `string` field",
+                Envelope::AggregateVersion => "a 64-bit integer field (`uint64`, `int64`, ...)",
+                Envelope::OccurredAt => "a `google.protobuf.Timestamp` field",
+            };
+            let note = self.protos.field_location(field);
+            let d = self.error(
+                "envelope-type",
+                name.referenced,
+                format!("envelope value `{}` needs {expected}; `{}` is {}", name.value, field.name(), describe(field)),
+            );
+            d.notes.push(("the field is declared here".into(), note));
+            return None;
+        }
+        Some(Value::Envelope(envelope))
+    }
+}
+
+/// The proto type of a field as a person would write it (`repeated string`, `OrderItem`).
+fn describe(field: &FieldDescriptor) -> String {
+    let kind = match field.kind() {
+        Kind::Message(m) => m.full_name().to_owned(),
+        Kind::Enum(e) => e.full_name().to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    };
+    match field.cardinality() {
+        Cardinality::Repeated => format!("`repeated {kind}`"),
+        _ => format!("`{kind}`"),
+    }
+}
+
+/// Parses a constant as written into a literal of the field's type.
+fn const_literal(field: &FieldDescriptor, text: &str) -> Result<Literal, String> {
+    fn int(text: &str, min: i128, max: i128, ty: &'static str) -> Result<Literal, String> {
+        let value: i128 = text.trim().parse().map_err(|_| format!("expected an integer of type `{ty}`"))?;
+        if value < min || value > max {
+            return Err(format!("out of range for `{ty}`"));
+        }
+        Ok(Literal::Int { value, ty })
+    }
+    match field.kind() {
+        Kind::String => Ok(Literal::String(text.to_owned())),
+        Kind::Bytes => Ok(Literal::Bytes(text.to_owned())),
+        Kind::Bool => match text {
+            "true" => Ok(Literal::Bool(true)),
+            "false" => Ok(Literal::Bool(false)),
+            _ => Err("expected `true` or `false`".into()),
+        },
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => int(text, i32::MIN.into(), i32::MAX.into(), "i32"),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => int(text, i64::MIN.into(), i64::MAX.into(), "i64"),
+        Kind::Uint32 | Kind::Fixed32 => int(text, 0, u32::MAX.into(), "u32"),
+        Kind::Uint64 | Kind::Fixed64 => int(text, 0, u64::MAX.into(), "u64"),
+        Kind::Float | Kind::Double => {
+            let ty = if field.kind() == Kind::Float { "f32" } else { "f64" };
+            let value: f64 = text.trim().parse().map_err(|_| format!("expected a number of type `{ty}`"))?;
+            if !value.is_finite() {
+                return Err("only finite numbers can be constants".into());
+            }
+            Ok(Literal::Float { value, ty })
+        }
+        Kind::Enum(e) => match e.get_value_by_name(text) {
+            Some(v) => Ok(Literal::Enum {
+                name: v.name().to_owned(),
+                number: v.number(),
+            }),
+            None => {
+                let names: Vec<String> = e.values().map(|v| v.name().to_owned()).collect();
+                Err(format!("enum `{}` has the values {}", e.full_name(), list(&names)))
+            }
+        },
+        Kind::Message(m) => Err(format!("message field (`{}`) cannot take a constant", m.full_name())),
+    }
+}
+
+/// Checks a NATS subject prefix (ADR-6 subject naming): non-empty tokens separated by `.`,
+/// no whitespace, no wildcards `*` and `>`.
+pub fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.is_empty() {
+        return Err("it is empty".into());
+    }
+    for token in subject.split('.') {
+        if token.is_empty() {
+            return Err("it has an empty token (leading, trailing or doubled `.`)".into());
+        }
+        if let Some(c) = token.chars().find(|c| c.is_whitespace() || *c == '*' || *c == '>') {
+            return Err(format!("token `{token}` contains {c:?}"));
+        }
+        if token.chars().any(|c| c.is_control()) {
+            return Err(format!("token `{token}` contains a control character"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a JetStream stream name: non-empty, no whitespace, `.`, `*`, `>`, path separators
+/// (NATS server's stream name rules).
+pub fn check_stream(stream: &str) -> Result<(), String> {
+    if stream.is_empty() {
+        return Err("it is empty".into());
+    }
+    match stream
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        Some(c) => Err(format!("it contains {c:?}")),
+        None => Ok(()),
+    }
+}
+
+/// The closest candidate to `name`, when one is close enough to be a likely typo.
+fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(2) && *d > 0)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn list<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        return "(none)".into();
+    }
+    items
+        .iter()
+        .map(|s| format!("`{}`", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The folder of a table file, for resolving relative paths in it.
+pub fn table_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::new(),
+    }
+}

@@ -1,0 +1,76 @@
+//! Channels: where integration events of one kind travel.
+//!
+//! A channel (the `channels:` section of mappings.yaml) has a NATS subject prefix and the
+//! JetStream stream that stores it. Each integration event gets its own subject
+//! `<subject>.<IntegrationEventName>`, so consumers can filter by event name on the server.
+
+/// A channel of integration events, as declared in mappings.yaml.
+///
+/// `const`-constructible so generated code can declare `pub const ORDER: ChannelSpec = ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelSpec {
+    /// Channel name (the key in mappings.yaml `channels:`), e.g. `"order"`.
+    pub name: &'static str,
+    /// NATS subject prefix, e.g. `"ordering.order"` (dot-separated tokens, no wildcards).
+    pub subject: &'static str,
+    /// JetStream stream that stores the channel, e.g. `"ORDERING_ORDERS"`.
+    pub stream: &'static str,
+}
+
+impl ChannelSpec {
+    /// Declares a channel.
+    pub const fn new(name: &'static str, subject: &'static str, stream: &'static str) -> Self {
+        Self {
+            name,
+            subject,
+            stream,
+        }
+    }
+
+    /// The NATS subject of one integration event: `"<subject>.<integration_event_name>"`,
+    /// e.g. `"ordering.order.OrderCreatedEvent"`.
+    pub fn subject_for(&self, integration_event_name: &str) -> String {
+        format!("{}.{}", self.subject, integration_event_name)
+    }
+
+    /// The subject filter that matches every event of the channel: `"<subject>.>"` (NATS
+    /// full wildcard: one or more trailing tokens). This is the subject a stream binds.
+    pub fn wildcard(&self) -> String {
+        format!("{}.>", self.subject)
+    }
+
+    /// The integration event name encoded in `subject`, the inverse of
+    /// [`subject_for`](Self::subject_for): `"ordering.order.OrderCreatedEvent"` ->
+    /// `Some("OrderCreatedEvent")`. `None` when the subject is not `<subject>.<one token>`.
+    pub fn event_name_in<'a>(&self, subject: &'a str) -> Option<&'a str> {
+        let rest = subject.strip_prefix(self.subject)?.strip_prefix('.')?;
+        (!rest.is_empty() && !rest.contains('.')).then_some(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+
+    #[test]
+    fn subjects() {
+        assert_eq!(ORDER.subject_for("OrderCreatedEvent"), "ordering.order.OrderCreatedEvent");
+        assert_eq!(ORDER.wildcard(), "ordering.order.>");
+        assert_eq!(ORDER.stream, "ORDERING_ORDERS");
+        assert_eq!(ORDER.name, "order");
+    }
+
+    #[test]
+    fn event_name_in_subject() {
+        assert_eq!(
+            ORDER.event_name_in("ordering.order.OrderCreatedEvent"),
+            Some("OrderCreatedEvent")
+        );
+        assert_eq!(ORDER.event_name_in("ordering.order"), None);
+        assert_eq!(ORDER.event_name_in("ordering.order."), None);
+        assert_eq!(ORDER.event_name_in("ordering.orders.X"), None);
+        assert_eq!(ORDER.event_name_in("ordering.order.a.b"), None);
+    }
+}

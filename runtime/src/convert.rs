@@ -1,0 +1,500 @@
+//! Field conversions from domain values to protobuf (prost) field types.
+//!
+//! Generated code converts every mapped field with
+//! `::eventmap::convert::IntoProto::into_proto(&value)`; the target type is the prost field type,
+//! so inference picks the impl. The impls are:
+//!
+//! | source | target | rule |
+//! | --- | --- | --- |
+//! | `bool`, `f32`, `f64`, `String`, `u8`, `Bytes`, `Timestamp`, `prost_types::Duration` | same | identity |
+//! | any primitive integer (`i8`..`i128`, `u8`..`u128`, `isize`, `usize`) | `i32`, `i64`, `u32`, `u64` (protobuf's integer types) | lossless when the target holds every source value (`u16` -> `i32`), otherwise checked: an out-of-range value is a [`ConversionError`] naming the value and the target |
+//! | `f32` | `f64` | lossless widening (no float narrowing, no int <-> float) |
+//! | `str`, `char` (`&str`, `Box<str>`, `Arc<str>`, `Cow<str>` through the blanket impls) | `String` | copy |
+//! | `uuid::Uuid` | `String` | hyphenated lower case, `67e55044-10b1-426f-9247-bb680e5fe0c8` |
+//! | `uuid::Uuid` | `Vec<u8>`, `Bytes` | the 16 bytes, big-endian (RFC 9562 byte order) |
+//! | `Vec<u8>`, `[u8]` | `Bytes` | copy |
+//! | `Bytes` | `Vec<u8>` | copy |
+//! | `SystemTime` | `Timestamp`, `Option<Timestamp>` | checked against the range of `google.protobuf.Timestamp` (0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999999Z) |
+//! | `std::time::Duration` | `prost_types::Duration`, `Option<..>` | checked against the range of `google.protobuf.Duration` (+-315,576,000,000 s) |
+//! | `Vec<T>`, `[T]`, `[T; N]` | `Vec<P>` where `T: IntoProto<P>` | element-wise; an error gets the index as path segment (`"3"`) |
+//! | `Option<T>` | `Option<P>` | `None` stays `None` |
+//! | `&T`, `Box<T>`, `Arc<T>`, `Cow<T>` | `P` where `T: IntoProto<P>` | delegates |
+//!
+//! `Option<Timestamp>`/`Option<Duration>` targets exist because prost represents message-typed
+//! fields (such as `google.protobuf.Timestamp`) as `Option<M>`. Maps are not converted: map a
+//! map field with a `with:` function.
+//!
+//! Own types (nested messages) get their own `impl IntoProto<proto::Item> for domain::Item`;
+//! the `Vec`/`Option` impls then apply to them too.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use prost_types::Timestamp;
+use uuid::Uuid;
+
+/// Converts a domain value into the prost type `P` of a protobuf field.
+///
+/// Takes `&self` so conversions never consume the domain event (payloads are shared `Arc`s).
+pub trait IntoProto<P> {
+    /// Converts `self`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConversionError`] when the value cannot be represented in `P` (out-of-range integer,
+    /// time outside the protobuf Timestamp range, ...).
+    fn into_proto(&self) -> Result<P, ConversionError>;
+}
+
+/// A field value could not be converted to its protobuf representation.
+///
+/// Carries the dotted path of the field inside the message (`items.3.quantity`, built
+/// inside-out with [`ConversionError::at`]; empty when unknown) and a human readable message.
+///
+/// Displays as ``field `items.3.quantity`: <message>``, or just `<message>` without a path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render(.field, .message))]
+pub struct ConversionError {
+    field: String,
+    message: String,
+}
+
+fn render(field: &str, message: &str) -> String {
+    if field.is_empty() {
+        message.to_owned()
+    } else {
+        format!("field `{field}`: {message}")
+    }
+}
+
+impl ConversionError {
+    /// An error with `message` and no field path yet.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            field: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// Prefixes the field path with `field` (`"quantity"` then `.at("3")` then `.at("items")`
+    /// gives `"items.3.quantity"`). An empty `field` leaves the path unchanged.
+    pub fn at(mut self, field: &str) -> Self {
+        if field.is_empty() {
+            return self;
+        }
+        self.field = if self.field.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{field}.{}", self.field)
+        };
+        self
+    }
+
+    /// Dotted path of the field that failed; empty when unknown.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// What went wrong, without the field path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+macro_rules! identity {
+    ($($t:ty),* $(,)?) => {$(
+        impl IntoProto<$t> for $t {
+            fn into_proto(&self) -> Result<$t, ConversionError> {
+                Ok(self.clone())
+            }
+        }
+    )*};
+}
+
+identity!(bool, f32, f64, String, u8, Bytes, Timestamp, prost_types::Duration);
+
+// ---------------------------------------------------------------------------------------------
+// Integers: every primitive integer into each protobuf integer type. `TryFrom` is infallible
+// where the target holds every source value, so lossless pairs never fail.
+
+macro_rules! integers_into {
+    ($target:ty: $($source:ty),* $(,)?) => {$(
+        impl IntoProto<$target> for $source {
+            #[allow(clippy::unnecessary_fallible_conversions, clippy::useless_conversion)]
+            fn into_proto(&self) -> Result<$target, ConversionError> {
+                <$target>::try_from(*self).map_err(|_| {
+                    ConversionError::new(format!(
+                        "value {} does not fit in {} (range {}..={})",
+                        self,
+                        stringify!($target),
+                        <$target>::MIN,
+                        <$target>::MAX,
+                    ))
+                })
+            }
+        }
+    )*};
+}
+
+integers_into!(i32: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+integers_into!(i64: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+integers_into!(u32: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+integers_into!(u64: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+impl IntoProto<f64> for f32 {
+    fn into_proto(&self) -> Result<f64, ConversionError> {
+        Ok(f64::from(*self))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strings, ids, bytes
+
+impl IntoProto<String> for str {
+    fn into_proto(&self) -> Result<String, ConversionError> {
+        Ok(self.to_owned())
+    }
+}
+
+impl IntoProto<String> for char {
+    fn into_proto(&self) -> Result<String, ConversionError> {
+        Ok(self.to_string())
+    }
+}
+
+impl IntoProto<String> for Uuid {
+    fn into_proto(&self) -> Result<String, ConversionError> {
+        Ok(self.hyphenated().to_string())
+    }
+}
+
+impl IntoProto<Vec<u8>> for Uuid {
+    fn into_proto(&self) -> Result<Vec<u8>, ConversionError> {
+        Ok(self.as_bytes().to_vec())
+    }
+}
+
+impl IntoProto<Bytes> for Uuid {
+    fn into_proto(&self) -> Result<Bytes, ConversionError> {
+        Ok(Bytes::copy_from_slice(self.as_bytes()))
+    }
+}
+
+impl IntoProto<Bytes> for Vec<u8> {
+    fn into_proto(&self) -> Result<Bytes, ConversionError> {
+        Ok(Bytes::copy_from_slice(self))
+    }
+}
+
+impl IntoProto<Bytes> for [u8] {
+    fn into_proto(&self) -> Result<Bytes, ConversionError> {
+        Ok(Bytes::copy_from_slice(self))
+    }
+}
+
+impl IntoProto<Vec<u8>> for Bytes {
+    fn into_proto(&self) -> Result<Vec<u8>, ConversionError> {
+        Ok(self.to_vec())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+/// Seconds of 0001-01-01T00:00:00Z, the lower bound of `google.protobuf.Timestamp`.
+const TIMESTAMP_MIN_SECONDS: i64 = -62_135_596_800;
+/// Seconds of 9999-12-31T23:59:59Z, the upper bound of `google.protobuf.Timestamp`.
+const TIMESTAMP_MAX_SECONDS: i64 = 253_402_300_799;
+/// Bound of `google.protobuf.Duration` seconds (about 10,000 years).
+const DURATION_MAX_SECONDS: u64 = 315_576_000_000;
+
+/// Converts a `SystemTime` into a normalized protobuf `Timestamp` (nanos in `0..1e9`, also
+/// before the epoch) without panicking; `None` outside the protobuf range.
+pub(crate) fn timestamp_from(time: SystemTime) -> Option<Timestamp> {
+    let (seconds, nanos) = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => (
+            i64::try_from(after.as_secs()).ok()?,
+            i32::try_from(after.subsec_nanos()).ok()?,
+        ),
+        Err(before) => {
+            let before = before.duration();
+            let seconds = i64::try_from(before.as_secs()).ok()?;
+            let nanos = i32::try_from(before.subsec_nanos()).ok()?;
+            if nanos == 0 {
+                (seconds.checked_neg()?, 0)
+            } else {
+                (seconds.checked_neg()?.checked_sub(1)?, 1_000_000_000 - nanos)
+            }
+        }
+    };
+    (TIMESTAMP_MIN_SECONDS..=TIMESTAMP_MAX_SECONDS)
+        .contains(&seconds)
+        .then_some(Timestamp { seconds, nanos })
+}
+
+impl IntoProto<Timestamp> for SystemTime {
+    fn into_proto(&self) -> Result<Timestamp, ConversionError> {
+        timestamp_from(*self).ok_or_else(|| {
+            ConversionError::new(format!(
+                "time {self:?} is outside the range of google.protobuf.Timestamp \
+                 (0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999999Z)"
+            ))
+        })
+    }
+}
+
+impl IntoProto<Option<Timestamp>> for SystemTime {
+    fn into_proto(&self) -> Result<Option<Timestamp>, ConversionError> {
+        IntoProto::<Timestamp>::into_proto(self).map(Some)
+    }
+}
+
+impl IntoProto<prost_types::Duration> for Duration {
+    fn into_proto(&self) -> Result<prost_types::Duration, ConversionError> {
+        let seconds = self.as_secs();
+        if seconds > DURATION_MAX_SECONDS {
+            return Err(ConversionError::new(format!(
+                "duration {self:?} exceeds the range of google.protobuf.Duration \
+                 ({DURATION_MAX_SECONDS} s)"
+            )));
+        }
+        // Both casts are in range: seconds <= 315_576_000_000 and nanos < 1e9.
+        Ok(prost_types::Duration {
+            seconds: seconds as i64,
+            nanos: self.subsec_nanos() as i32,
+        })
+    }
+}
+
+impl IntoProto<Option<prost_types::Duration>> for Duration {
+    fn into_proto(&self) -> Result<Option<prost_types::Duration>, ConversionError> {
+        IntoProto::<prost_types::Duration>::into_proto(self).map(Some)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers and indirection
+
+fn convert_items<T: IntoProto<P>, P>(items: &[T]) -> Result<Vec<P>, ConversionError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| item.into_proto().map_err(|err| err.at(&index.to_string())))
+        .collect()
+}
+
+impl<T: IntoProto<P>, P> IntoProto<Vec<P>> for [T] {
+    fn into_proto(&self) -> Result<Vec<P>, ConversionError> {
+        convert_items(self)
+    }
+}
+
+impl<T: IntoProto<P>, P> IntoProto<Vec<P>> for Vec<T> {
+    fn into_proto(&self) -> Result<Vec<P>, ConversionError> {
+        convert_items(self)
+    }
+}
+
+impl<T: IntoProto<P>, P, const N: usize> IntoProto<Vec<P>> for [T; N] {
+    fn into_proto(&self) -> Result<Vec<P>, ConversionError> {
+        convert_items(self)
+    }
+}
+
+impl<T: IntoProto<P>, P> IntoProto<Option<P>> for Option<T> {
+    fn into_proto(&self) -> Result<Option<P>, ConversionError> {
+        self.as_ref().map(IntoProto::into_proto).transpose()
+    }
+}
+
+impl<T: ?Sized + IntoProto<P>, P> IntoProto<P> for &T {
+    fn into_proto(&self) -> Result<P, ConversionError> {
+        (**self).into_proto()
+    }
+}
+
+impl<T: ?Sized + IntoProto<P>, P> IntoProto<P> for Box<T> {
+    fn into_proto(&self) -> Result<P, ConversionError> {
+        (**self).into_proto()
+    }
+}
+
+impl<T: ?Sized + IntoProto<P>, P> IntoProto<P> for Arc<T> {
+    fn into_proto(&self) -> Result<P, ConversionError> {
+        (**self).into_proto()
+    }
+}
+
+impl<T: ?Sized + ToOwned + IntoProto<P>, P> IntoProto<P> for Cow<'_, T> {
+    fn into_proto(&self) -> Result<P, ConversionError> {
+        (**self).into_proto()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv<P, T: IntoProto<P> + ?Sized>(value: &T) -> Result<P, ConversionError> {
+        value.into_proto()
+    }
+
+    #[test]
+    fn identity_values() {
+        assert_eq!(conv::<bool, _>(&true), Ok(true));
+        assert_eq!(conv::<i32, _>(&-7i32), Ok(-7));
+        assert_eq!(conv::<i64, _>(&i64::MIN), Ok(i64::MIN));
+        assert_eq!(conv::<u32, _>(&u32::MAX), Ok(u32::MAX));
+        assert_eq!(conv::<u64, _>(&42u64), Ok(42));
+        assert_eq!(conv::<f32, _>(&1.5f32), Ok(1.5));
+        assert_eq!(conv::<f64, _>(&-2.25f64), Ok(-2.25));
+        assert_eq!(conv::<String, _>(&"héllo".to_string()), Ok("héllo".into()));
+        assert_eq!(conv::<Vec<u8>, _>(&vec![0u8, 255, 7]), Ok(vec![0, 255, 7]));
+        let ts = Timestamp {
+            seconds: 5,
+            nanos: 6,
+        };
+        assert_eq!(conv::<Timestamp, _>(&ts), Ok(ts));
+    }
+
+    #[test]
+    fn lossless_widenings() {
+        assert_eq!(conv::<i32, _>(&-128i8), Ok(-128));
+        assert_eq!(conv::<i32, _>(&i16::MIN), Ok(-32768));
+        assert_eq!(conv::<i64, _>(&i32::MIN), Ok(i64::from(i32::MIN)));
+        assert_eq!(conv::<u32, _>(&u16::MAX), Ok(65535));
+        assert_eq!(conv::<u64, _>(&u32::MAX), Ok(4_294_967_295));
+        assert_eq!(conv::<i64, _>(&u32::MAX), Ok(4_294_967_295));
+        assert_eq!(conv::<i32, _>(&200u8), Ok(200));
+        assert_eq!(conv::<f64, _>(&0.5f32), Ok(0.5));
+    }
+
+    #[test]
+    fn checked_narrowings() {
+        assert_eq!(conv::<u64, _>(&17usize), Ok(17));
+        assert_eq!(conv::<i32, _>(&-5i64), Ok(-5));
+        assert_eq!(conv::<u32, _>(&9u64), Ok(9));
+
+        let err = conv::<i32, _>(&3_000_000_000i64).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "value 3000000000 does not fit in i32 (range -2147483648..=2147483647)"
+        );
+        assert_eq!(err.field(), "");
+        let err = conv::<u32, _>(&(u64::from(u32::MAX) + 1)).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "value 4294967296 does not fit in u32 (range 0..=4294967295)"
+        );
+        let err = conv::<u64, _>(&-1i32).unwrap_err();
+        assert!(err.message().starts_with("value -1 does not fit in u64"), "{err}");
+        let err = conv::<i64, _>(&u64::MAX).unwrap_err();
+        assert!(err.message().contains("18446744073709551615"), "{err}");
+        let err = conv::<i32, _>(&usize::MAX).unwrap_err();
+        assert!(err.message().contains("does not fit in i32"), "{err}");
+    }
+
+    #[test]
+    fn strings_and_ids() {
+        assert_eq!(conv::<String, _>("abc"), Ok("abc".into()));
+        assert_eq!(conv::<String, _>(&"abc"), Ok("abc".into()));
+        let boxed: Box<str> = "boxed".into();
+        assert_eq!(conv::<String, _>(&boxed), Ok("boxed".into()));
+        let shared: Arc<str> = "shared".into();
+        assert_eq!(conv::<String, _>(&shared), Ok("shared".into()));
+        assert_eq!(conv::<String, _>(&Cow::Borrowed("cow")), Ok("cow".into()));
+        assert_eq!(conv::<String, _>(&'€'), Ok("€".into()));
+
+        let id = Uuid::parse_str("67E55044-10B1-426F-9247-BB680E5FE0C8").unwrap();
+        assert_eq!(
+            conv::<String, _>(&id),
+            Ok("67e55044-10b1-426f-9247-bb680e5fe0c8".into())
+        );
+        let raw: Vec<u8> = conv(&id).unwrap();
+        assert_eq!(raw.len(), 16);
+        assert_eq!(&raw[..4], &[0x67, 0xe5, 0x50, 0x44]);
+        assert_eq!(conv::<Bytes, _>(&id), Ok(Bytes::from(raw.clone())));
+        assert_eq!(conv::<Bytes, _>(&raw), Ok(Bytes::from(raw.clone())));
+        assert_eq!(conv::<Vec<u8>, _>(&Bytes::from_static(b"xy")), Ok(b"xy".to_vec()));
+    }
+
+    #[test]
+    fn times_and_durations() {
+        let time = UNIX_EPOCH + Duration::new(1_796_014_800, 123_456_789);
+        assert_eq!(
+            conv::<Timestamp, _>(&time),
+            Ok(Timestamp {
+                seconds: 1_796_014_800,
+                nanos: 123_456_789
+            })
+        );
+        assert_eq!(
+            conv::<Option<Timestamp>, _>(&time).unwrap().unwrap().to_string(),
+            "2026-11-30T05:00:00.123456789Z"
+        );
+        // Before the epoch: normalized to a negative second and positive nanos.
+        let before = UNIX_EPOCH - Duration::new(1, 250_000_000);
+        assert_eq!(
+            conv::<Timestamp, _>(&before),
+            Ok(Timestamp {
+                seconds: -2,
+                nanos: 750_000_000
+            })
+        );
+        let too_late = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        let err = conv::<Timestamp, _>(&too_late).unwrap_err();
+        assert!(err.message().contains("google.protobuf.Timestamp"), "{err}");
+        let too_early = UNIX_EPOCH - Duration::from_secs(62_135_596_801);
+        assert!(conv::<Timestamp, _>(&too_early).is_err());
+
+        assert_eq!(
+            conv::<prost_types::Duration, _>(&Duration::from_millis(1_500)),
+            Ok(prost_types::Duration {
+                seconds: 1,
+                nanos: 500_000_000
+            })
+        );
+        assert!(conv::<Option<prost_types::Duration>, _>(&Duration::ZERO).unwrap().is_some());
+        let err = conv::<prost_types::Duration, _>(&Duration::from_secs(u64::MAX)).unwrap_err();
+        assert!(err.message().contains("google.protobuf.Duration"), "{err}");
+    }
+
+    #[test]
+    fn containers_and_paths() {
+        assert_eq!(conv::<Vec<i64>, _>(&vec![1i32, -2, 3]), Ok(vec![1, -2, 3]));
+        assert_eq!(conv::<Vec<u64>, _>(&[1u8, 2][..]), Ok(vec![1, 2]));
+        assert_eq!(conv::<Vec<String>, _>(&["a", "b"]), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(conv::<Option<u32>, _>(&Some(5u16)), Ok(Some(5)));
+        assert_eq!(conv::<Option<u32>, _>(&None::<u16>), Ok(None));
+        assert_eq!(conv::<u32, _>(&Box::new(8u8)), Ok(8));
+        assert_eq!(conv::<u32, _>(&Arc::new(9u8)), Ok(9));
+
+        let err = conv::<Vec<i32>, _>(&vec![1i64, 2, 3, i64::MAX]).unwrap_err();
+        assert_eq!(err.field(), "3");
+        let err = err.at("quantity").at("");
+        assert_eq!(err.field(), "quantity.3");
+
+        let nested = vec![vec![1u64], vec![2, u64::MAX]];
+        let err = conv::<Vec<Vec<u32>>, _>(&nested).unwrap_err();
+        let err = err.at("items");
+        assert_eq!(err.field(), "items.1.1");
+        assert!(
+            err.to_string().starts_with("field `items.1.1`: value 18446744073709551615"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn error_display_and_path_building() {
+        let err = ConversionError::new("bad").at("quantity").at("0").at("items");
+        assert_eq!(err.field(), "items.0.quantity");
+        assert_eq!(err.message(), "bad");
+        assert_eq!(err.to_string(), "field `items.0.quantity`: bad");
+        assert_eq!(ConversionError::new("plain").to_string(), "plain");
+    }
+}

@@ -1,0 +1,331 @@
+//! The handler that turns a domain event into a published integration event.
+//!
+//! Generated registration code subscribes one [`IntegrationEventHandler`] per mapping entry
+//! (`events: OrderCreated: - name: OrderCreatedEvent ...`) to the
+//! [`EventDispatcher`](crate::dispatcher::EventDispatcher).
+
+use std::any::type_name;
+use std::fmt;
+use std::sync::Arc;
+
+use tracing::Instrument;
+
+use crate::channel::ChannelSpec;
+use crate::convert::ConversionError;
+use crate::dispatcher::{BoxError, EventHandler};
+use crate::event::{AggregateEvent, DomainEvent};
+use crate::message::{IntegrationMessage, integration_event_id};
+use crate::publisher::{PublishError, Publisher};
+
+/// A generated conversion from a typed domain event (payload plus envelope: ids, aggregate,
+/// time) to the prost message of one integration event.
+pub type Converter<T, M> = fn(&AggregateEvent<T>) -> Result<M, ConversionError>;
+
+/// Why an [`IntegrationEventHandler`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntegrationError {
+    /// The dispatcher passed an event whose payload is not the type the handler converts
+    /// (the handler was subscribed to the wrong event name).
+    #[error("domain event `{event_name}` does not carry a `{expected}` payload")]
+    UnexpectedPayload {
+        /// Name of the domain event received.
+        event_name: String,
+        /// Rust type name of the payload the handler expects.
+        expected: &'static str,
+    },
+    /// A field could not be converted.
+    #[error("cannot convert domain event `{domain_event}` into `{integration_event}`: {source}")]
+    Conversion {
+        /// Name of the domain event.
+        domain_event: String,
+        /// Name of the integration event.
+        integration_event: &'static str,
+        /// The field error.
+        #[source]
+        source: ConversionError,
+    },
+    /// The publisher did not confirm the message.
+    #[error("cannot publish `{integration_event}` ({integration_event_id}): {source}")]
+    Publish {
+        /// Name of the integration event.
+        integration_event: &'static str,
+        /// Id of the integration event (`ce-id`).
+        integration_event_id: uuid::Uuid,
+        /// The publisher's error.
+        #[source]
+        source: PublishError,
+    },
+}
+
+/// Converts domain events of type `T` into the integration event `M` and publishes them.
+///
+/// On [`handle`](EventHandler::handle): downcast the payload to `T`, run the converter, encode
+/// `M`, wrap it with [`IntegrationMessage::from_aggregate_event`] and await
+/// [`Publisher::publish`]. Runs inside a tracing span `integration_event` carrying the domain
+/// and integration event names and ids.
+pub struct IntegrationEventHandler<T: DomainEvent, M: prost::Message> {
+    publisher: Arc<dyn Publisher>,
+    channel: ChannelSpec,
+    name: &'static str,
+    source: &'static str,
+    convert: Converter<T, M>,
+}
+
+impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
+    /// A handler publishing `integration_event_name` on `channel` through `publisher`, with
+    /// `source` as CloudEvents `ce-source` (the service name) and `convert` as field mapping.
+    pub fn new(
+        publisher: Arc<dyn Publisher>,
+        channel: ChannelSpec,
+        integration_event_name: &'static str,
+        source: &'static str,
+        convert: Converter<T, M>,
+    ) -> Self {
+        Self {
+            publisher,
+            channel,
+            name: integration_event_name,
+            source,
+            convert,
+        }
+    }
+
+    /// The integration event name (`ce-type`).
+    pub fn integration_event_name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The channel the handler publishes on.
+    pub fn channel(&self) -> &ChannelSpec {
+        &self.channel
+    }
+
+    /// Builds the message for `event` without publishing it.
+    ///
+    /// # Errors
+    ///
+    /// [`IntegrationError::UnexpectedPayload`] or [`IntegrationError::Conversion`].
+    pub fn to_message(&self, event: &AggregateEvent) -> Result<IntegrationMessage, IntegrationError> {
+        let typed = event
+            .downcast::<T>()
+            .ok_or_else(|| IntegrationError::UnexpectedPayload {
+                event_name: event.name().to_owned(),
+                expected: type_name::<T>(),
+            })?;
+        let proto = (self.convert)(&typed).map_err(|source| IntegrationError::Conversion {
+            domain_event: event.name().to_owned(),
+            integration_event: self.name,
+            source,
+        })?;
+        Ok(IntegrationMessage::from_aggregate_event(
+            event,
+            &self.channel,
+            self.name,
+            self.source,
+            &proto,
+        ))
+    }
+
+    /// Converts and publishes `event`; the typed form of [`EventHandler::handle`].
+    ///
+    /// # Errors
+    ///
+    /// Any [`IntegrationError`].
+    pub async fn publish_event(&self, event: &AggregateEvent) -> Result<(), IntegrationError> {
+        let span = tracing::info_span!(
+            "integration_event",
+            domain_event = event.name(),
+            domain_event_id = %event.id(),
+            integration_event = self.name,
+            integration_event_id = %integration_event_id(event.id(), self.name),
+            aggregate_id = event.aggregate_id(),
+            aggregate_version = event.aggregate_version(),
+        );
+        async {
+            let message = self.to_message(event)?;
+            let receipt = self.publisher.publish(&message).await.map_err(|source| {
+                IntegrationError::Publish {
+                    integration_event: self.name,
+                    integration_event_id: message.id,
+                    source,
+                }
+            })?;
+            tracing::debug!(
+                subject = %message.subject,
+                stream = %receipt.stream,
+                sequence = receipt.sequence,
+                duplicate = receipt.duplicate,
+                "integration event published"
+            );
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl<T: DomainEvent, M: prost::Message> Clone for IntegrationEventHandler<T, M> {
+    fn clone(&self) -> Self {
+        Self {
+            publisher: Arc::clone(&self.publisher),
+            channel: self.channel,
+            name: self.name,
+            source: self.source,
+            convert: self.convert,
+        }
+    }
+}
+
+impl<T: DomainEvent, M: prost::Message> fmt::Debug for IntegrationEventHandler<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntegrationEventHandler")
+            .field("domain_event", &type_name::<T>())
+            .field("integration_event", &self.name)
+            .field("message", &type_name::<M>())
+            .field("channel", &self.channel)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: DomainEvent, M: prost::Message + 'static> EventHandler for IntegrationEventHandler<T, M> {
+    async fn handle(&self, event: &AggregateEvent) -> Result<(), BoxError> {
+        self.publish_event(event).await.map_err(BoxError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publisher::{InMemoryPublisher, PublishReceipt};
+
+    #[derive(Debug)]
+    struct OrderCreated {
+        quantity: i64,
+    }
+    impl DomainEvent for OrderCreated {
+        fn event_name(&self) -> &'static str {
+            "OrderCreated"
+        }
+    }
+    #[derive(Debug)]
+    struct OrderCanceled;
+    impl DomainEvent for OrderCanceled {
+        fn event_name(&self) -> &'static str {
+            "OrderCanceled"
+        }
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Created {
+        #[prost(string, tag = "1")]
+        order_id: String,
+        #[prost(int32, tag = "2")]
+        quantity: i32,
+    }
+
+    fn convert(event: &AggregateEvent<OrderCreated>) -> Result<Created, ConversionError> {
+        Ok(Created {
+            order_id: crate::convert::IntoProto::into_proto(event.aggregate_id())
+                .map_err(|e: ConversionError| e.at("order_id"))?,
+            quantity: crate::convert::IntoProto::into_proto(&event.payload().quantity)
+                .map_err(|e: ConversionError| e.at("quantity"))?,
+        })
+    }
+
+    const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+
+    fn handler(publisher: &InMemoryPublisher) -> IntegrationEventHandler<OrderCreated, Created> {
+        IntegrationEventHandler::new(
+            Arc::new(publisher.clone()),
+            ORDER,
+            "OrderCreatedEvent",
+            "ordering",
+            convert,
+        )
+    }
+
+    #[tokio::test]
+    async fn converts_and_publishes() {
+        let publisher = InMemoryPublisher::new();
+        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 3 }).into_dyn();
+        handler(&publisher).handle(&event).await.unwrap();
+
+        let messages = publisher.messages();
+        assert_eq!(messages.len(), 1);
+        let message = &messages[0];
+        assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
+        assert_eq!(message.id, integration_event_id(event.id(), "OrderCreatedEvent"));
+        assert_eq!(message.header("ce-source"), Some("ordering"));
+        let decoded = <Created as prost::Message>::decode(message.payload.clone()).unwrap();
+        assert_eq!(
+            decoded,
+            Created {
+                order_id: "o-1".into(),
+                quantity: 3
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_payload_and_conversion_errors() {
+        let publisher = InMemoryPublisher::new();
+        let handler = handler(&publisher);
+
+        let wrong = AggregateEvent::new("Order", "o-1", 2, OrderCanceled).into_dyn();
+        let err = handler.publish_event(&wrong).await.unwrap_err();
+        assert!(
+            matches!(&err, IntegrationError::UnexpectedPayload { event_name, expected }
+                if event_name == "OrderCanceled" && expected.ends_with("OrderCreated")),
+            "{err:?}"
+        );
+
+        let huge = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 << 40 }).into_dyn();
+        let err = handler.handle(&huge).await.unwrap_err();
+        let err = err.downcast::<IntegrationError>().unwrap();
+        match *err {
+            IntegrationError::Conversion {
+                ref domain_event,
+                integration_event,
+                ref source,
+            } => {
+                assert_eq!(domain_event, "OrderCreated");
+                assert_eq!(integration_event, "OrderCreatedEvent");
+                assert_eq!(source.field(), "quantity");
+            }
+            ref other => panic!("unexpected {other:?}"),
+        }
+        assert!(publisher.is_empty());
+    }
+
+    struct Failing;
+    #[async_trait::async_trait]
+    impl Publisher for Failing {
+        async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+            Err(PublishError::NoStream {
+                subject: message.subject.clone(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn publish_error_is_reported() {
+        let handler = IntegrationEventHandler::new(Arc::new(Failing), ORDER, "OrderCreatedEvent", "ordering", convert);
+        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 }).into_dyn();
+        let err = handler.publish_event(&event).await.unwrap_err();
+        match err {
+            IntegrationError::Publish {
+                integration_event,
+                integration_event_id: id,
+                source: PublishError::NoStream { subject },
+            } => {
+                assert_eq!(integration_event, "OrderCreatedEvent");
+                assert_eq!(id, integration_event_id(event.id(), "OrderCreatedEvent"));
+                assert_eq!(subject, "ordering.order.OrderCreatedEvent");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

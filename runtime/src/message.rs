@@ -1,0 +1,260 @@
+//! What goes on the wire: an encoded protobuf payload with CloudEvents 1.0 headers.
+//!
+//! Messages use the CloudEvents *binary content mode*: the payload is the bare protobuf
+//! encoding of the integration event and the CloudEvents attributes travel as `ce-`-prefixed
+//! headers (the CloudEvents NATS protocol binding maps attributes to NATS headers the same way
+//! the HTTP binding does). See [`headers`] for the names and values.
+//!
+//! The integration event id is derived deterministically from the domain event id
+//! ([`integration_event_id`]), so re-publishing the same domain event (after a crash or a retry)
+//! yields the same `ce-id`/`Nats-Msg-Id` and JetStream drops the copy within its duplicate
+//! window.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::channel::ChannelSpec;
+use crate::event::AggregateEvent;
+
+/// Header names and fixed values used on integration messages.
+///
+/// CloudEvents 1.0 attribute `x` travels as header `ce-x` (binary content mode). Extension
+/// attribute names follow the CloudEvents rule: lower-case ASCII letters and digits only.
+pub mod headers {
+    /// `ce-specversion`: CloudEvents spec version, always `"1.0"`.
+    pub const SPECVERSION: &str = "ce-specversion";
+    /// `ce-id`: the integration event id ([`super::integration_event_id`]), hyphenated UUID.
+    pub const ID: &str = "ce-id";
+    /// `ce-type`: the integration event name, e.g. `"OrderCreatedEvent"`.
+    pub const TYPE: &str = "ce-type";
+    /// `ce-source`: the producing service, e.g. `"ordering"` (`service:` in mappings.yaml).
+    pub const SOURCE: &str = "ce-source";
+    /// `ce-time`: when the domain event occurred, RFC 3339 in UTC with 0, 3, 6 or 9 fraction
+    /// digits, e.g. `"2026-11-30T05:00:00.123456789Z"`.
+    pub const TIME: &str = "ce-time";
+    /// `ce-datacontenttype`: always [`CONTENT_TYPE_PROTOBUF`].
+    pub const DATACONTENTTYPE: &str = "ce-datacontenttype";
+    /// `ce-subject`: the aggregate id the event is about.
+    pub const SUBJECT: &str = "ce-subject";
+    /// `ce-aggregateid` (extension): the aggregate id.
+    pub const AGGREGATE_ID: &str = "ce-aggregateid";
+    /// `ce-aggregatetype` (extension): the aggregate type name, e.g. `"Order"`.
+    pub const AGGREGATE_TYPE: &str = "ce-aggregatetype";
+    /// `ce-aggregateversion` (extension): aggregate version after the event, decimal `u64`.
+    pub const AGGREGATE_VERSION: &str = "ce-aggregateversion";
+    /// `ce-domaineventid` (extension): id of the domain event the message was derived from.
+    pub const DOMAIN_EVENT_ID: &str = "ce-domaineventid";
+    /// `Nats-Msg-Id`: JetStream de-duplication id. Set by the JetStream publisher from
+    /// [`IntegrationMessage::id`](super::IntegrationMessage::id); not part of
+    /// [`IntegrationMessage::headers`](super::IntegrationMessage::headers).
+    pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
+    /// `"application/protobuf"`: value of `ce-datacontenttype`.
+    pub const CONTENT_TYPE_PROTOBUF: &str = "application/protobuf";
+    /// `"1.0"`: value of `ce-specversion`.
+    pub const SPECVERSION_1_0: &str = "1.0";
+}
+
+/// The deterministic id of the integration event `integration_event_name` derived from the
+/// domain event `domain_event_id`: `Uuid::new_v5(&domain_event_id, name.as_bytes())`
+/// (RFC 9562 name-based UUID, SHA-1, with the domain event id as namespace).
+///
+/// The same domain event always maps to the same id, so a re-publish is de-duplicated by
+/// JetStream (`Nats-Msg-Id`), and one domain event mapped to several integration events gets
+/// a distinct id for each.
+pub fn integration_event_id(domain_event_id: Uuid, integration_event_name: &str) -> Uuid {
+    Uuid::new_v5(&domain_event_id, integration_event_name.as_bytes())
+}
+
+/// Formats `time` as RFC 3339 in UTC (prost's `Timestamp` display: 0, 3, 6 or 9 fraction
+/// digits). Times outside years 1..=9999 cannot be RFC 3339; they get prost's extended-year
+/// form (`+10000-...`).
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    let timestamp = crate::convert::timestamp_from(time).unwrap_or_else(|| {
+        // Out of the protobuf range: still render something meaningful, without panicking.
+        match time.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(after) => prost_types::Timestamp {
+                seconds: i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+                nanos: 0,
+            },
+            Err(before) => prost_types::Timestamp {
+                seconds: i64::try_from(before.duration().as_secs())
+                    .map(|s| -s)
+                    .unwrap_or(i64::MIN + 1),
+                nanos: 0,
+            },
+        }
+    });
+    timestamp.to_string()
+}
+
+/// An encoded integration event ready to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationMessage {
+    /// Integration event id (`ce-id`, and `Nats-Msg-Id` on JetStream).
+    pub id: Uuid,
+    /// Integration event name (`ce-type`), e.g. `"OrderCreatedEvent"`.
+    pub name: String,
+    /// NATS subject, `<channel subject>.<name>`.
+    pub subject: String,
+    /// The protobuf encoding of the integration event.
+    pub payload: Bytes,
+    /// Headers in the order they are written; see [`headers`].
+    pub headers: Vec<(String, String)>,
+}
+
+impl IntegrationMessage {
+    /// Builds the message for the integration event `integration_event_name` derived from
+    /// `event`, published on `channel` by the service `source`, with `message` as payload.
+    ///
+    /// Headers (CloudEvents 1.0 binary mode), in this order: `ce-specversion` (`1.0`), `ce-id`
+    /// ([`integration_event_id`]), `ce-type` (`integration_event_name`), `ce-source`
+    /// (`source`), `ce-subject` (aggregate id), `ce-time` (RFC 3339 of `occurred_at`),
+    /// `ce-datacontenttype` (`application/protobuf`), `ce-aggregateid`, `ce-aggregatetype`
+    /// (aggregate name), `ce-aggregateversion` (decimal) and `ce-domaineventid`.
+    ///
+    /// Domain event metadata is not copied. `Nats-Msg-Id` is not in [`Self::headers`]: the
+    /// JetStream publisher sets it from [`Self::id`]. Header values are not validated here
+    /// (an aggregate id with a line break is rejected by the publisher, not here).
+    pub fn from_aggregate_event<P: ?Sized, M: prost::Message>(
+        event: &AggregateEvent<P>,
+        channel: &ChannelSpec,
+        integration_event_name: &str,
+        source: &str,
+        message: &M,
+    ) -> Self {
+        let id = integration_event_id(event.id(), integration_event_name);
+        let headers = [
+            (headers::SPECVERSION, headers::SPECVERSION_1_0.to_owned()),
+            (headers::ID, id.hyphenated().to_string()),
+            (headers::TYPE, integration_event_name.to_owned()),
+            (headers::SOURCE, source.to_owned()),
+            (headers::SUBJECT, event.aggregate_id().to_owned()),
+            (headers::TIME, rfc3339(event.occurred_at())),
+            (
+                headers::DATACONTENTTYPE,
+                headers::CONTENT_TYPE_PROTOBUF.to_owned(),
+            ),
+            (headers::AGGREGATE_ID, event.aggregate_id().to_owned()),
+            (headers::AGGREGATE_TYPE, event.aggregate_name().to_owned()),
+            (
+                headers::AGGREGATE_VERSION,
+                event.aggregate_version().to_string(),
+            ),
+            (headers::DOMAIN_EVENT_ID, event.id().hyphenated().to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        Self {
+            id,
+            name: integration_event_name.to_owned(),
+            subject: channel.subject_for(integration_event_name),
+            payload: Bytes::from(message.encode_to_vec()),
+            headers,
+        }
+    }
+
+    /// The value of the first header called `name` (ASCII case-insensitive, like NATS and
+    /// HTTP header names), or `None`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::event::DomainEvent;
+
+    #[derive(Debug)]
+    struct OrderCreated;
+    impl DomainEvent for OrderCreated {
+        fn event_name(&self) -> &'static str {
+            "OrderCreated"
+        }
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Proto {
+        #[prost(string, tag = "1")]
+        order_id: String,
+        #[prost(uint64, tag = "2")]
+        version: u64,
+    }
+
+    const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+
+    #[test]
+    fn integration_id_is_deterministic_v5() {
+        let domain = Uuid::parse_str("3f2504e0-4f89-41d3-9a0c-0305e82c3301").unwrap();
+        let a = integration_event_id(domain, "OrderCreatedEvent");
+        assert_eq!(a, integration_event_id(domain, "OrderCreatedEvent"));
+        assert_eq!(a, Uuid::new_v5(&domain, b"OrderCreatedEvent"));
+        assert_eq!(a.get_version_num(), 5);
+        assert_ne!(a, integration_event_id(domain, "OrderAuditEvent"));
+    }
+
+    #[test]
+    fn builds_cloudevents_binary_headers() {
+        let domain_id = Uuid::parse_str("3f2504e0-4f89-41d3-9a0c-0305e82c3301").unwrap();
+        let event = AggregateEvent::new("Order", "order-7", 4, OrderCreated)
+            .with_id(domain_id)
+            .with_occurred_at(UNIX_EPOCH + Duration::new(1_796_014_800, 123_456_789))
+            .with_metadata("user", "u-1");
+        let proto = Proto {
+            order_id: "order-7".into(),
+            version: 4,
+        };
+        let msg =
+            IntegrationMessage::from_aggregate_event(&event, &ORDER, "OrderCreatedEvent", "ordering", &proto);
+
+        let expected_id = Uuid::new_v5(&domain_id, b"OrderCreatedEvent");
+        assert_eq!(msg.id, expected_id);
+        assert_eq!(msg.name, "OrderCreatedEvent");
+        assert_eq!(msg.subject, "ordering.order.OrderCreatedEvent");
+        assert_eq!(
+            <Proto as prost::Message>::decode(msg.payload.clone()).unwrap(),
+            proto
+        );
+        let expected: Vec<(String, String)> = [
+            ("ce-specversion", "1.0".to_owned()),
+            ("ce-id", expected_id.to_string()),
+            ("ce-type", "OrderCreatedEvent".into()),
+            ("ce-source", "ordering".into()),
+            ("ce-subject", "order-7".into()),
+            ("ce-time", "2026-11-30T05:00:00.123456789Z".into()),
+            ("ce-datacontenttype", "application/protobuf".into()),
+            ("ce-aggregateid", "order-7".into()),
+            ("ce-aggregatetype", "Order".into()),
+            ("ce-aggregateversion", "4".into()),
+            ("ce-domaineventid", "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(msg.headers, expected);
+        assert_eq!(msg.header("CE-TYPE"), Some("OrderCreatedEvent"));
+        assert_eq!(msg.header(headers::NATS_MSG_ID), None);
+        assert_eq!(msg.header("user"), None, "metadata is not copied");
+    }
+
+    #[test]
+    fn rfc3339_fraction_digits() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_millis(1_500)),
+            "1970-01-01T00:00:01.500Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_micros(1)),
+            "1969-12-31T23:59:59.999999Z"
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Publishing integration messages.
+//!
+//! [`Publisher`] is the transport seam: the JetStream implementation lives in
+//! [`crate::nats::JetStreamPublisher`] (feature `nats`); [`InMemoryPublisher`] keeps messages in
+//! memory for tests and single-process setups.
+
+mod in_memory;
+
+pub use in_memory::InMemoryPublisher;
+
+use crate::dispatcher::BoxError;
+use crate::message::IntegrationMessage;
+
+/// Sends integration messages to a broker.
+#[async_trait::async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes `message` and returns once the broker has *stored* it.
+    ///
+    /// Implementations must de-duplicate by [`IntegrationMessage::id`] (as JetStream does with
+    /// `Nats-Msg-Id`) and report a copy with [`PublishReceipt::duplicate`].
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`] whenever the broker did not confirm the message; a message is never
+    /// dropped silently.
+    async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError>;
+}
+
+#[async_trait::async_trait]
+impl<P: Publisher + ?Sized> Publisher for std::sync::Arc<P> {
+    async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        (**self).publish(message).await
+    }
+}
+
+/// The broker's confirmation of a published message (a JetStream `PubAck`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishReceipt {
+    /// Stream that stored the message.
+    pub stream: String,
+    /// Stream sequence of the message (1-based). For a duplicate, the sequence reported by the
+    /// broker (JetStream: the sequence of the original message).
+    pub sequence: u64,
+    /// `true` when the broker recognised the message id as already stored and did not store
+    /// it again.
+    pub duplicate: bool,
+}
+
+/// Publishing a message failed; the broker has not confirmed it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// No stream binds the subject (JetStream answered "no responders").
+    /// Run [`crate::nats::provision_streams`] first.
+    #[error("no stream stores subject `{subject}`")]
+    NoStream {
+        /// Subject of the message.
+        subject: String,
+    },
+    /// The broker did not acknowledge in time. The message may or may not be stored; a
+    /// re-publish with the same id is safe (de-duplicated).
+    #[error("timed out waiting for the broker to acknowledge a message on `{subject}`")]
+    Timeout {
+        /// Subject of the message.
+        subject: String,
+    },
+    /// The message cannot be sent as is: invalid subject, a header name or value NATS does
+    /// not allow (e.g. a line break in an aggregate id), or larger than the server's
+    /// `max_payload`. Retrying does not help.
+    #[error("invalid message on `{subject}`: {reason}")]
+    InvalidMessage {
+        /// Subject of the message.
+        subject: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Any other broker or connection failure.
+    #[error("broker failed to store a message on `{subject}`: {source}")]
+    Broker {
+        /// Subject of the message.
+        subject: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl PublishError {
+    /// Subject of the message that failed.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::NoStream { subject }
+            | Self::Timeout { subject }
+            | Self::InvalidMessage { subject, .. }
+            | Self::Broker { subject, .. } => subject,
+        }
+    }
+
+    /// Whether retrying the same message can succeed (timeouts and broker failures; not a
+    /// missing stream or an invalid message).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Timeout { .. } | Self::Broker { .. })
+    }
+}

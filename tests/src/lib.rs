@@ -1,0 +1,1 @@
+//! End-to-end tests of eventmap live in `tests/tests/`.
