@@ -10,7 +10,7 @@
 use proc_macro2::{Ident, Literal as TokenLiteral, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{Envelope, Field, IntegrationEvent, Literal, Model, Shape, Value};
+use crate::model::{Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape, Value};
 use crate::rust_names;
 
 /// The formatted module for `model`, starting with a `@generated` header comment.
@@ -108,7 +108,7 @@ fn converter(model: &Model, ie: &IntegrationEvent) -> TokenStream {
     let domain = path(&ie.domain_type);
     let message = path(&ie.message.rust_path);
     let name_const = ident(&rust_names::const_ident(&ie.name));
-    let body = message_literal(&ie.message.rust_path, &ie.fields, &quote!(payload), &name_const);
+    let body = message_literal(&ie.message, &ie.fields, &quote!(payload), &name_const);
     let uses_payload = fields_use_payload(&ie.fields);
     let payload_binding = if uses_payload {
         quote! { let payload = event.payload(); }
@@ -171,18 +171,22 @@ fn fields_use_payload(fields: &[Field]) -> bool {
 
 /// `Message { field: value, ... }` where domain paths start at `root`.
 fn message_literal(
-    rust_path: &str,
+    message: &MessageType,
     fields: &[Field],
     root: &TokenStream,
     name_const: &Ident,
 ) -> TokenStream {
-    let message = path(rust_path);
+    let rust_path = path(&message.rust_path);
     let inits = fields.iter().map(|f| {
         let name = raw_ident(&f.rust_name);
         let value = field_value(f, root, name_const);
         quote! { #name: #value }
     });
-    quote! { #message { #(#inits),* } }
+    let oneofs = message.oneofs.iter().map(|o| {
+        let name = raw_ident(o);
+        quote! { #name: ::core::option::Option::None }
+    });
+    quote! { #rust_path { #(#inits,)* #(#oneofs,)* } }
 }
 
 /// The expression for one field.
@@ -235,7 +239,7 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
         } => {
             let access = access(root, path);
             let item = quote!(item);
-            let body = message_literal(&message.rust_path, fields, &item, name_const);
+            let body = message_literal(message, fields, &item, name_const);
             let uses = fields_use_payload(fields);
             let binding = if uses { quote!(item) } else { quote!(_item) };
             match field.shape {

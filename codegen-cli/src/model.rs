@@ -64,6 +64,9 @@ pub struct MessageType {
     pub full_name: String,
     /// Rust path of the prost type.
     pub rust_path: String,
+    /// prost's Rust field names of the message's `oneof`s (one `Option<enum>` field each);
+    /// left at `None` until oneofs can be mapped.
+    pub oneofs: Vec<String>,
 }
 
 /// How prost represents a field: the plain type, `Option<T>`, or `Vec<T>`.

@@ -301,6 +301,11 @@ impl Validator<'_> {
 
     fn message_type(&self, table: &Table, message: &MessageDescriptor) -> MessageType {
         MessageType {
+            oneofs: message
+                .oneofs()
+                .filter(|o| !o.is_synthetic())
+                .map(|o| rust_names::field_ident(o.name()))
+                .collect(),
             full_name: message.full_name().to_owned(),
             rust_path: rust_names::message_path(
                 &table.rust.proto_module.value,
@@ -372,12 +377,22 @@ impl Validator<'_> {
         source: &Spanned<FieldSource>,
     ) -> Option<Field> {
         let at = source.referenced;
-        if field.is_map() {
-            self.error("unsupported-field", at, format!("map field `{}` is not supported yet", field.name()));
+        let defaulted = match &source.value {
+            FieldSource::Default => true,
+            FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
+        };
+        let in_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
+        if !defaulted && field.is_map() {
+            self.error("unsupported-field", at, format!("map field `{}` is not supported yet", field.name()))
+                .hint = Some(format!("write `{}: default` for now", field.name()));
             return None;
         }
-        if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
-            self.error("unsupported-field", at, format!("oneof member `{}` is not supported yet", field.name()));
+        if in_oneof {
+            if !defaulted {
+                self.error("unsupported-field", at, format!("oneof member `{}` is not supported yet", field.name()))
+                    .hint = Some(format!("write `{}: default` for now", field.name()));
+            }
+            // prost has one field per oneof (see `MessageType::oneofs`), none per member.
             return None;
         }
         let shape = if field.is_list() {

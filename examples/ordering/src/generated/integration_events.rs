@@ -5,29 +5,29 @@
 pub const SOURCE: &str = "ordering";
 /// Names of the domain events that the table maps.
 pub mod domain_events {
-    ///The domain event `OrderCreated`, as the dispatcher names it.
+    /// The domain event `OrderCreated`, as the dispatcher names it.
     pub const ORDER_CREATED: &str = "OrderCreated";
-    ///The domain event `OrderReadied`, as the dispatcher names it.
+    /// The domain event `OrderReadied`, as the dispatcher names it.
     pub const ORDER_READIED: &str = "OrderReadied";
-    ///The domain event `OrderCanceled`, as the dispatcher names it.
+    /// The domain event `OrderCanceled`, as the dispatcher names it.
     pub const ORDER_CANCELED: &str = "OrderCanceled";
-    ///The domain event `OrderCompleted`, as the dispatcher names it.
+    /// The domain event `OrderCompleted`, as the dispatcher names it.
     pub const ORDER_COMPLETED: &str = "OrderCompleted";
 }
 /// Names of the integration events that the table publishes.
 pub mod integration_events {
-    ///The integration event `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`): its CloudEvents `ce-type` and last subject token.
+    /// The integration event `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`): its CloudEvents `ce-type` and last subject token.
     pub const ORDER_CREATED_EVENT: &str = "OrderCreatedEvent";
-    ///The integration event `OrderReadiedEvent` (proto `ordering.v1.OrderReadied`): its CloudEvents `ce-type` and last subject token.
+    /// The integration event `OrderReadiedEvent` (proto `ordering.v1.OrderReadied`): its CloudEvents `ce-type` and last subject token.
     pub const ORDER_READIED_EVENT: &str = "OrderReadiedEvent";
-    ///The integration event `OrderCanceledEvent` (proto `ordering.v1.OrderCanceled`): its CloudEvents `ce-type` and last subject token.
+    /// The integration event `OrderCanceledEvent` (proto `ordering.v1.OrderCanceled`): its CloudEvents `ce-type` and last subject token.
     pub const ORDER_CANCELED_EVENT: &str = "OrderCanceledEvent";
-    ///The integration event `OrderCompletedEvent` (proto `ordering.v1.OrderCompleted`): its CloudEvents `ce-type` and last subject token.
+    /// The integration event `OrderCompletedEvent` (proto `ordering.v1.OrderCompleted`): its CloudEvents `ce-type` and last subject token.
     pub const ORDER_COMPLETED_EVENT: &str = "OrderCompletedEvent";
 }
 /// The channels of the table: where each integration event is published.
 pub mod channels {
-    ///Channel `order`: subjects `ordering.order.<integration event>` in the JetStream stream `ORDERING_ORDERS`.
+    /// Channel `order`: subjects `ordering.order.<integration event>` in the JetStream stream `ORDERING_ORDERS`.
     pub const ORDER: ::eventmap::ChannelSpec = ::eventmap::ChannelSpec::new(
         "order",
         "ordering.order",
@@ -36,7 +36,7 @@ pub mod channels {
     /// Every channel of the table, to provision their streams at start-up.
     pub const ALL: &[::eventmap::ChannelSpec] = &[ORDER];
 }
-///Converts the domain event `OrderCreated` into the integration event `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`).
+/// Converts the domain event `OrderCreated` into the integration event `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`).
 ///
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
@@ -95,7 +95,7 @@ pub fn order_created_event(
         )?,
     })
 }
-///Converts through [`order_created_event`].
+/// Converts through [`order_created_event`].
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCreated>,
 > for crate::proto::ordering::v1::OrderCreated {
@@ -106,7 +106,7 @@ impl ::core::convert::TryFrom<
         order_created_event(event)
     }
 }
-///Converts the domain event `OrderReadied` into the integration event `OrderReadiedEvent` (proto `ordering.v1.OrderReadied`).
+/// Converts the domain event `OrderReadied` into the integration event `OrderReadiedEvent` (proto `ordering.v1.OrderReadied`).
 ///
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
@@ -142,7 +142,7 @@ pub fn order_readied_event(
         )?,
     })
 }
-///Converts through [`order_readied_event`].
+/// Converts through [`order_readied_event`].
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderReadied>,
 > for crate::proto::ordering::v1::OrderReadied {
@@ -153,7 +153,7 @@ impl ::core::convert::TryFrom<
         order_readied_event(event)
     }
 }
-///Converts the domain event `OrderCanceled` into the integration event `OrderCanceledEvent` (proto `ordering.v1.OrderCanceled`).
+/// Converts the domain event `OrderCanceled` into the integration event `OrderCanceledEvent` (proto `ordering.v1.OrderCanceled`).
 ///
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
@@ -186,7 +186,7 @@ pub fn order_canceled_event(
         )?,
     })
 }
-///Converts through [`order_canceled_event`].
+/// Converts through [`order_canceled_event`].
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>,
 > for crate::proto::ordering::v1::OrderCanceled {
@@ -197,7 +197,7 @@ impl ::core::convert::TryFrom<
         order_canceled_event(event)
     }
 }
-///Converts the domain event `OrderCompleted` into the integration event `OrderCompletedEvent` (proto `ordering.v1.OrderCompleted`).
+/// Converts the domain event `OrderCompleted` into the integration event `OrderCompletedEvent` (proto `ordering.v1.OrderCompleted`).
 ///
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
@@ -230,7 +230,7 @@ pub fn order_completed_event(
         emitted_by: ::std::string::String::from("eventmap ordering example"),
     })
 }
-///Converts through [`order_completed_event`].
+/// Converts through [`order_completed_event`].
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>,
 > for crate::proto::ordering::v1::OrderCompleted {
@@ -241,16 +241,16 @@ impl ::core::convert::TryFrom<
         order_completed_event(event)
     }
 }
-///Every integration event published on channel `order`, decoded from a message's `ce-type` and payload.
+/// Every integration event published on channel `order`, decoded from a message's `ce-type` and payload.
 #[derive(Clone, PartialEq, Debug)]
 pub enum OrderIntegrationEvent {
-    ///`OrderCreatedEvent`, encoded as proto `ordering.v1.OrderCreated`.
+    /// `OrderCreatedEvent`, encoded as proto `ordering.v1.OrderCreated`.
     OrderCreatedEvent(crate::proto::ordering::v1::OrderCreated),
-    ///`OrderReadiedEvent`, encoded as proto `ordering.v1.OrderReadied`.
+    /// `OrderReadiedEvent`, encoded as proto `ordering.v1.OrderReadied`.
     OrderReadiedEvent(crate::proto::ordering::v1::OrderReadied),
-    ///`OrderCanceledEvent`, encoded as proto `ordering.v1.OrderCanceled`.
+    /// `OrderCanceledEvent`, encoded as proto `ordering.v1.OrderCanceled`.
     OrderCanceledEvent(crate::proto::ordering::v1::OrderCanceled),
-    ///`OrderCompletedEvent`, encoded as proto `ordering.v1.OrderCompleted`.
+    /// `OrderCompletedEvent`, encoded as proto `ordering.v1.OrderCompleted`.
     OrderCompletedEvent(crate::proto::ordering::v1::OrderCompleted),
 }
 impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {

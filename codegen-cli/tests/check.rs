@@ -1,0 +1,263 @@
+//! `analyze` on real files: the example table passes, and each kind of mistake is reported
+//! with its rule, file, line and column.
+
+use std::path::{Path, PathBuf};
+
+use eventmap_codegen::{Analysis, Diagnostic, analyze};
+
+const PROTO: &str = r#"syntax = "proto3";
+package shop.v1;
+import "google/protobuf/timestamp.proto";
+
+enum Status {
+  STATUS_UNSPECIFIED = 0;
+  STATUS_READY = 1;
+}
+
+message Money {
+  int64 cents = 1;
+  string currency = 2;
+}
+
+message Line {
+  string sku = 1;
+  int32 quantity = 2;
+}
+
+message Placed {
+  string id = 1;
+  string type = 2;
+  Status status = 3;
+  Money total = 4;
+  repeated Line lines = 5;
+  google.protobuf.Timestamp at = 6;
+  uint64 version = 7;
+  optional string note = 8;
+  bytes raw = 9;
+  map<string, string> labels = 10;
+}
+"#;
+
+const TABLE: &str = r#"version: 1
+service: shop
+protos:
+  include: [proto]
+  files: [shop/v1/shop.proto]
+rust:
+  domain_module: crate::domain
+  proto_module: crate::proto
+  output: generated.rs
+channels:
+  orders: { subject: shop.orders, stream: SHOP_ORDERS }
+events:
+  Placed:
+    - name: PlacedEvent
+      message: shop.v1.Placed
+      channel: orders
+      fields:
+        id: { envelope: integration_event_id }
+        type: { from: type }
+        status: { const: STATUS_READY }
+        total:
+          from: total
+          fields:
+            cents: { from: cents }
+            currency: { const: EUR }
+        lines:
+          from: lines
+          fields:
+            sku: { from: sku }
+            quantity: { from: qty }
+        at: { envelope: occurred_at }
+        version: { envelope: aggregate_version }
+        note: default
+        raw: { const: "NO" }
+        labels: default
+"#;
+
+/// A temporary project with the proto above and `table` as `mappings.yaml`.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(table: &str) -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let proto_dir = dir.path().join("proto/shop/v1");
+        std::fs::create_dir_all(&proto_dir).expect("mkdir");
+        std::fs::write(proto_dir.join("shop.proto"), PROTO).expect("write proto");
+        std::fs::write(dir.path().join("mappings.yaml"), table).expect("write table");
+        Project { dir }
+    }
+
+    fn with_proto(self, text: &str) -> Project {
+        std::fs::write(self.dir.path().join("proto/shop/v1/shop.proto"), text).expect("write");
+        self
+    }
+
+    fn table(&self) -> PathBuf {
+        self.dir.path().join("mappings.yaml")
+    }
+
+    fn analyze(&self) -> Analysis {
+        analyze(&self.table()).expect("readable")
+    }
+}
+
+fn errors(analysis: &Analysis) -> Vec<&Diagnostic> {
+    analysis.diagnostics.iter().filter(|d| d.is_error()).collect()
+}
+
+fn find<'a>(analysis: &'a Analysis, rule: &str) -> &'a Diagnostic {
+    analysis
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == rule)
+        .unwrap_or_else(|| panic!("no `{rule}` diagnostic in:\n{}", analysis.render()))
+}
+
+fn line_col(d: &Diagnostic) -> (usize, usize) {
+    let loc = d.location.as_ref().expect("location");
+    (loc.line, loc.column)
+}
+
+#[test]
+fn the_example_table_is_valid() {
+    let analysis = analyze(Path::new("../mappings.yaml")).expect("readable");
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+    let model = analysis.model.as_ref().expect("model");
+    let names: Vec<&str> = model
+        .events
+        .iter()
+        .flat_map(|e| &e.integrations)
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["OrderCreatedEvent", "OrderReadiedEvent", "OrderCanceledEvent", "OrderCompletedEvent"]
+    );
+}
+
+#[test]
+fn the_example_table_with_a_misspelled_field_fails_at_its_line_and_column() {
+    let text = std::fs::read_to_string("../mappings.yaml").expect("example table");
+    let line = text
+        .lines()
+        .position(|l| l.contains("customer_id: { from: customer_id }"))
+        .expect("customer_id line")
+        + 1;
+    let bad = text.replacen("        customer_id: { from: customer_id }", "        custmer_id: { from: customer_id }", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("mappings.yaml");
+    std::fs::write(&table, bad).expect("write");
+    copy_dir(Path::new("../proto"), &dir.path().join("proto"));
+    let analysis = analyze(&table).expect("readable");
+    let d = find(&analysis, "unknown-proto-field");
+    assert_eq!(line_col(d), (line, 9));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `customer_id`?"));
+    let rendered = analysis.render();
+    assert!(rendered.contains(&format!("mappings.yaml:{line}:9: error[unknown-proto-field]")), "{rendered}");
+    assert!(rendered.contains("events.proto:20:1"), "{rendered}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_table_using_every_field_form_is_valid() {
+    let project = Project::new(TABLE);
+    let analysis = project.analyze();
+    assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+    let code = analysis.generate().expect("generate");
+    assert!(code.contains("r#type: ::eventmap::convert::field(&payload.r#type, \"type\")?"), "{code}");
+    // Enum constants are written as the proto number of the value named in the table.
+    assert!(code.contains("status: 1i32"), "{code}");
+    assert!(code.contains("note: ::core::default::Default::default()"), "{code}");
+    assert!(code.contains("raw: ::std::vec::Vec::from(&b\"NO\"[..])"), "{code}");
+    assert!(code.contains("::eventmap::convert::map_one("), "{code}");
+}
+
+#[test]
+fn all_problems_are_reported_in_one_run() {
+    let table = TABLE
+        .replace("channel: orders", "channel: order")
+        .replace("sku: { from: sku }", "skew: { from: sku }")
+        .replace("{ const: STATUS_READY }", "{ const: READY }")
+        .replace("{ envelope: aggregate_version }", "{ envelope: occurred_at }")
+        .replace("subject: shop.orders", "subject: shop.*");
+    let project = Project::new(&table);
+    let analysis = project.analyze();
+    let rules: Vec<&str> = errors(&analysis).iter().map(|d| d.rule).collect();
+    for rule in ["invalid-subject", "unknown-channel", "unknown-proto-field", "unmapped-field", "invalid-const", "envelope-type"] {
+        assert!(rules.contains(&rule), "missing {rule} in {rules:?}\n{}", analysis.render());
+    }
+    assert_eq!(line_col(find(&analysis, "invalid-subject")), (11, 22));
+    assert_eq!(line_col(find(&analysis, "unknown-channel")), (16, 16));
+    assert_eq!(line_col(find(&analysis, "unknown-proto-field")), (29, 13));
+    let d = find(&analysis, "unknown-channel");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `orders`?"));
+    let d = find(&analysis, "invalid-const");
+    assert!(d.message.contains("`STATUS_UNSPECIFIED`, `STATUS_READY`"), "{}", d.message);
+    let d = find(&analysis, "envelope-type");
+    let note = d.notes[0].1.as_ref().expect("proto location");
+    assert_eq!((note.line, note.column), (27, 3));
+    assert!(analysis.generate().is_err());
+}
+
+#[test]
+fn unknown_message_gets_a_suggestion() {
+    let project = Project::new(&TABLE.replace("message: shop.v1.Placed", "message: shop.v1.Placd"));
+    let analysis = project.analyze();
+    let d = find(&analysis, "unknown-proto-message");
+    assert_eq!(line_col(d), (15, 16));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `shop.v1.Placed`?"));
+}
+
+#[test]
+fn map_fields_must_be_defaulted_for_now() {
+    let project = Project::new(&TABLE.replace("labels: default", "labels: { from: labels }"));
+    let d = find(&project.analyze(), "unsupported-field").clone();
+    assert_eq!(line_col(&d).0, 35);
+}
+
+#[test]
+fn a_broken_proto_is_reported_in_the_proto_file() {
+    let project = Project::new(TABLE).with_proto(&PROTO.replace("int64 cents = 1;", "int64 cents = ;"));
+    let analysis = project.analyze();
+    let d = find(&analysis, "proto");
+    let loc = d.location.as_ref().expect("location");
+    assert!(loc.file.ends_with("proto/shop/v1/shop.proto"), "{}", loc.file.display());
+    assert_eq!(loc.line, 11);
+}
+
+#[test]
+fn a_missing_proto_file_is_a_diagnostic() {
+    let project = Project::new(&TABLE.replace("files: [shop/v1/shop.proto]", "files: [shop/v1/nope.proto]"));
+    let analysis = project.analyze();
+    let d = find(&analysis, "proto");
+    assert!(d.message.contains("nope.proto"), "{}", d.message);
+}
+
+#[test]
+fn a_yaml_error_has_file_line_and_column() {
+    let project = Project::new(&TABLE.replace("  orders: { subject", "  orders: { subjct"));
+    let analysis = project.analyze();
+    let d = find(&analysis, "yaml");
+    assert_eq!(line_col(d).0, 11);
+    assert!(analysis.render().contains("mappings.yaml:11:"), "{}", analysis.render());
+}
+
+#[test]
+fn an_unreadable_table_is_an_error_not_a_diagnostic() {
+    assert!(analyze(Path::new("/nonexistent/mappings.yaml")).is_err());
+}

@@ -1,0 +1,20 @@
+//! The module generated from the example table, pinned with insta. A change to the emitter
+//! shows up here as a reviewable diff (`cargo insta review`).
+
+use std::path::Path;
+
+#[test]
+fn example_module() {
+    let analysis = eventmap_codegen::analyze(Path::new("../mappings.yaml")).expect("readable");
+    let code = analysis.generate().expect("valid table");
+    insta::assert_snapshot!("ordering_integration_events", code);
+}
+
+#[test]
+fn committed_example_module_is_current() {
+    let analysis = eventmap_codegen::analyze(Path::new("../mappings.yaml")).expect("readable");
+    let code = analysis.generate().expect("valid table");
+    let committed = std::fs::read_to_string("../examples/ordering/src/generated/integration_events.rs")
+        .expect("committed module");
+    assert!(committed == code, "run `cargo run -p eventmap-codegen -- generate`: the committed module is stale");
+}
