@@ -69,7 +69,10 @@ pub fn module_tokens(model: &Model) -> TokenStream {
         .iter()
         .map(|c| ident(&rust_names::const_ident(&c.name)));
     let converters = integrations.iter().map(|ie| converter(model, ie));
-    let channel_enums = model.channels.iter().filter_map(|c| channel_enum(model, &c.name));
+    let channel_enums = model
+        .channels
+        .iter()
+        .filter_map(|c| channel_enum(model, &c.name));
     let registration = registration(model, &integrations);
 
     quote! {
@@ -195,8 +198,8 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
     let converted = |expr: TokenStream| {
         let value = quote! { ::eventmap::convert::field(&#expr, #proto_name)? };
         match field.shape {
-            Shape::Optional => quote! { ::core::option::Option::Some(#value) },
-            Shape::Singular | Shape::Repeated => value,
+            Shape::Message => quote! { ::core::option::Option::Some(#value) },
+            Shape::Singular | Shape::Optional | Shape::Repeated => value,
         }
     };
     match &field.value {
@@ -228,7 +231,7 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
         Value::Const(literal) => {
             let lit = const_tokens(literal);
             match field.shape {
-                Shape::Optional => quote! { ::core::option::Option::Some(#lit) },
+                Shape::Message | Shape::Optional => quote! { ::core::option::Option::Some(#lit) },
                 Shape::Singular | Shape::Repeated => lit,
             }
         }
@@ -248,16 +251,13 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
                         ::core::result::Result::Ok(#body)
                     })?
                 },
-                Shape::Optional | Shape::Singular => {
+                Shape::Message | Shape::Optional | Shape::Singular => {
                     let built = quote! {
                         ::eventmap::convert::map_one(&#access, #proto_name, |#binding| {
                             ::core::result::Result::Ok(#body)
                         })?
                     };
-                    match field.shape {
-                        Shape::Optional => quote! { ::core::option::Option::Some(#built) },
-                        _ => built,
-                    }
+                    quote! { ::core::option::Option::Some(#built) }
                 }
             }
         }
@@ -326,11 +326,23 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
     }
     let enum_name = format_ident!("{}IntegrationEvent", rust_names::upper_camel(channel));
     let channel_const = ident(&rust_names::const_ident(channel));
-    let variants: Vec<Ident> = events.iter().map(|ie| ident(&rust_names::upper_camel(&ie.name))).collect();
-    let consts: Vec<Ident> = events.iter().map(|ie| ident(&rust_names::const_ident(&ie.name))).collect();
-    let messages: Vec<syn::Path> = events.iter().map(|ie| path(&ie.message.rust_path)).collect();
+    let variants: Vec<Ident> = events
+        .iter()
+        .map(|ie| ident(&rust_names::upper_camel(&ie.name)))
+        .collect();
+    let consts: Vec<Ident> = events
+        .iter()
+        .map(|ie| ident(&rust_names::const_ident(&ie.name)))
+        .collect();
+    let messages: Vec<syn::Path> = events
+        .iter()
+        .map(|ie| path(&ie.message.rust_path))
+        .collect();
     let variant_docs = events.iter().map(|ie| {
-        format!(" `{}`, encoded as proto `{}`.", ie.name, ie.message.full_name)
+        format!(
+            " `{}`, encoded as proto `{}`.",
+            ie.name, ie.message.full_name
+        )
     });
     let doc = format!(
         " Every integration event published on channel `{channel}`, decoded from a message's `ce-type` and payload."
@@ -393,7 +405,9 @@ fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStrea
             }
         })
     });
-    let unused = integrations.is_empty().then(|| quote! { let _ = publisher; });
+    let unused = integrations
+        .is_empty()
+        .then(|| quote! { let _ = publisher; });
     quote! {
         /// Subscribes, on `dispatcher`, one integration handler per integration event of the
         /// table: each converts its domain event with the converter above and publishes the

@@ -120,7 +120,12 @@ pub fn analyze_str(path: &Path, text: &str) -> Analysis {
         Some(p) => p.to_path_buf(),
         None => PathBuf::new(),
     };
-    let includes: Vec<String> = table.protos.include.iter().map(|s| s.value.clone()).collect();
+    let includes: Vec<String> = table
+        .protos
+        .include
+        .iter()
+        .map(|s| s.value.clone())
+        .collect();
     let files: Vec<String> = table.protos.files.iter().map(|s| s.value.clone()).collect();
     let protos = match protos::ProtoSet::compile(
         &base,

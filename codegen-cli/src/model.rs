@@ -74,7 +74,10 @@ pub struct MessageType {
 pub enum Shape {
     /// `T` (proto3 scalars, strings, bytes, enums as `i32`).
     Singular,
-    /// `Option<T>` (message fields, proto3 `optional`).
+    /// `Option<M>` of a singular message field: the converted value is wrapped in `Some`.
+    Message,
+    /// `Option<T>` of a proto3 `optional` scalar: the domain value converts into `Option<T>`
+    /// directly (a domain `Option<T>` maps `None` to an absent field); a constant is `Some`.
     Optional,
     /// `Vec<T>` (`repeated`).
     Repeated,

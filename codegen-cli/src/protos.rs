@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic as _;
 use prost_reflect::{DescriptorPool, FieldDescriptor, FileDescriptor, MessageDescriptor};
 
-use crate::diagnostic::{line_column, Diagnostic, SourceLocation, Sources};
+use crate::diagnostic::{Diagnostic, SourceLocation, Sources, line_column};
 
 /// The compiled protos of one mapping table.
 #[derive(Debug, Clone)]
@@ -39,7 +39,10 @@ impl ProtoSet {
         let display_includes: Vec<PathBuf> =
             includes.iter().map(|i| display_base.join(i)).collect();
         let mut compiler = protox::Compiler::new(&resolved).map_err(|e| {
-            Diagnostic::error("proto", format!("cannot use the proto include directories: {e}"))
+            Diagnostic::error(
+                "proto",
+                format!("cannot use the proto include directories: {e}"),
+            )
         })?;
         compiler.include_source_info(true).include_imports(true);
         if let Err(err) = compiler.open_files(files) {
@@ -58,14 +61,12 @@ impl ProtoSet {
     }
 
     /// The `FileDescriptorSet` of the compiled files and their imports, as prost-build's
-    /// `compile_fds` takes it, without the well-known types (package `google.protobuf`):
-    /// prost-build maps those to `::prost_types` instead of generating them again.
+    /// `compile_fds` takes it (prost-build maps the well-known types to `::prost_types`).
     pub fn file_descriptor_set(&self) -> prost_types::FileDescriptorSet {
         prost_types::FileDescriptorSet {
             file: self
                 .pool
                 .files()
-                .filter(|f| f.package_name() != "google.protobuf")
                 .map(|f| f.file_descriptor_proto().clone())
                 .collect(),
         }

@@ -11,8 +11,8 @@ use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use indexmap::IndexMap;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::diagnostic::{Diagnostic, SourceLocation};

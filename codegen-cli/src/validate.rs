@@ -55,7 +55,12 @@ impl Validator<'_> {
         Some(table::location(self.file, location))
     }
 
-    fn error(&mut self, rule: &'static str, location: Location, message: impl Into<String>) -> &mut Diagnostic {
+    fn error(
+        &mut self,
+        rule: &'static str,
+        location: Location,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         let diagnostic = Diagnostic::error(rule, message).at(self.loc(location));
         self.diagnostics.push(diagnostic);
         let last = self.diagnostics.len() - 1;
@@ -67,7 +72,10 @@ impl Validator<'_> {
             self.error(
                 "unsupported-version",
                 table.version.referenced,
-                format!("mapping format version {} is not supported", table.version.value),
+                format!(
+                    "mapping format version {} is not supported",
+                    table.version.value
+                ),
             )
             .hint = Some("this eventmap reads `version: 1`".into());
         }
@@ -93,17 +101,20 @@ impl Validator<'_> {
                     severity: crate::diagnostic::Severity::Warning,
                     ..Diagnostic::error(
                         "unused-channel",
-                        format!("channel `{}` is not used by any integration event", key.as_str()),
+                        format!(
+                            "channel `{}` is not used by any integration event",
+                            key.as_str()
+                        ),
                     )
                 }
                 .at(self.loc(key.location()));
                 self.diagnostics.push(d);
             }
         }
-        let table_name = self
-            .file
-            .file_name()
-            .map_or_else(|| "mappings.yaml".to_owned(), |n| n.to_string_lossy().into_owned());
+        let table_name = self.file.file_name().map_or_else(
+            || "mappings.yaml".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         Model {
             table_name,
             service: table.service.value.clone(),
@@ -125,7 +136,10 @@ impl Validator<'_> {
             self.error(
                 "invalid-service",
                 service.referenced,
-                format!("service name `{}` is not a valid CloudEvents source", service.value),
+                format!(
+                    "service name `{}` is not a valid CloudEvents source",
+                    service.value
+                ),
             )
             .hint = Some("use letters, digits and `-_./:` only, e.g. `ordering`".into());
         }
@@ -166,14 +180,21 @@ impl Validator<'_> {
                 self.error(
                     "duplicate-subject",
                     channel.subject.referenced,
-                    format!("channels `{other}` and `{}` use the same subject `{}`", key.as_str(), channel.subject.value),
+                    format!(
+                        "channels `{other}` and `{}` use the same subject `{}`",
+                        key.as_str(),
+                        channel.subject.value
+                    ),
                 );
             }
             if let Err(why) = check_stream(&channel.stream.value) {
                 self.error(
                     "invalid-stream",
                     channel.stream.referenced,
-                    format!("`{}` is not a valid JetStream stream name: {why}", channel.stream.value),
+                    format!(
+                        "`{}` is not a valid JetStream stream name: {why}",
+                        channel.stream.value
+                    ),
                 );
             }
             out.push(Channel {
@@ -197,12 +218,17 @@ impl Validator<'_> {
             self.error(
                 "invalid-name",
                 key.location(),
-                format!("domain event name `{}` is not a valid Rust identifier", key.as_str()),
+                format!(
+                    "domain event name `{}` is not a valid Rust identifier",
+                    key.as_str()
+                ),
             );
         }
         let mut out = Vec::new();
         for integration in integrations {
-            if let Some(ie) = self.integration(table, key, integration, used_channels, integration_names) {
+            if let Some(ie) =
+                self.integration(table, key, integration, used_channels, integration_names)
+            {
                 out.push(ie);
             }
         }
@@ -252,7 +278,10 @@ impl Validator<'_> {
             self.error(
                 "unknown-channel",
                 channel.referenced,
-                format!("channel `{}` is not defined under `channels:`", channel.value),
+                format!(
+                    "channel `{}` is not defined under `channels:`",
+                    channel.value
+                ),
             )
             .hint = Some(hint);
         }
@@ -267,7 +296,12 @@ impl Validator<'_> {
 
         let descriptor = self.message(&integration.message)?;
         let message = self.message_type(table, &descriptor);
-        let fields = self.fields(table, &descriptor, &integration.fields, integration.message.referenced);
+        let fields = self.fields(
+            table,
+            &descriptor,
+            &integration.fields,
+            integration.message.referenced,
+        );
         Some(IntegrationEvent {
             name: name.value.clone(),
             domain_type,
@@ -293,7 +327,10 @@ impl Validator<'_> {
         self.error(
             "unknown-proto-message",
             name.referenced,
-            format!("proto message `{}` is not defined in the table's protos", name.value),
+            format!(
+                "proto message `{}` is not defined in the table's protos",
+                name.value
+            ),
         )
         .hint = Some(hint);
         None
@@ -329,15 +366,24 @@ impl Validator<'_> {
                 let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
                 let hint = suggest(key.as_str(), names.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| format!("fields of `{}`: {}", message.full_name(), list(&names)));
+                    .unwrap_or_else(|| {
+                        format!("fields of `{}`: {}", message.full_name(), list(&names))
+                    });
                 let note = self.protos.message_location(message);
                 let d = self.error(
                     "unknown-proto-field",
                     key.location(),
-                    format!("proto message `{}` has no field `{}`", message.full_name(), key.as_str()),
+                    format!(
+                        "proto message `{}` has no field `{}`",
+                        message.full_name(),
+                        key.as_str()
+                    ),
                 );
                 d.hint = Some(hint);
-                d.notes.push((format!("message `{}` is defined here", message.full_name()), note));
+                d.notes.push((
+                    format!("message `{}` is defined here", message.full_name()),
+                    note,
+                ));
             }
         }
         let mut out = Vec::new();
@@ -383,21 +429,31 @@ impl Validator<'_> {
         };
         let in_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
         if !defaulted && field.is_map() {
-            self.error("unsupported-field", at, format!("map field `{}` is not supported yet", field.name()))
-                .hint = Some(format!("write `{}: default` for now", field.name()));
+            self.error(
+                "unsupported-field",
+                at,
+                format!("map field `{}` is not supported yet", field.name()),
+            )
+            .hint = Some(format!("write `{}: default` for now", field.name()));
             return None;
         }
         if in_oneof {
             if !defaulted {
-                self.error("unsupported-field", at, format!("oneof member `{}` is not supported yet", field.name()))
-                    .hint = Some(format!("write `{}: default` for now", field.name()));
+                self.error(
+                    "unsupported-field",
+                    at,
+                    format!("oneof member `{}` is not supported yet", field.name()),
+                )
+                .hint = Some(format!("write `{}: default` for now", field.name()));
             }
             // prost has one field per oneof (see `MessageType::oneofs`), none per member.
             return None;
         }
         let shape = if field.is_list() {
             Shape::Repeated
-        } else if matches!(field.kind(), Kind::Message(_)) || field.supports_presence() {
+        } else if matches!(field.kind(), Kind::Message(_)) {
+            Shape::Message
+        } else if field.supports_presence() {
             Shape::Optional
         } else {
             Shape::Singular
@@ -444,7 +500,11 @@ impl Validator<'_> {
         }
         if let Some(with) = &spec.with {
             if spec.from.is_none() {
-                self.error("invalid-field-source", with.referenced, "`with` needs `from`");
+                self.error(
+                    "invalid-field-source",
+                    with.referenced,
+                    "`with` needs `from`",
+                );
                 return None;
             }
         }
@@ -457,8 +517,12 @@ impl Validator<'_> {
         }
         if let Some(default) = &spec.default {
             if !default.value {
-                self.error("invalid-field-source", default.referenced, "`default: false` means nothing; map the field instead")
-                    .hint = Some("write `default` or `{ default: true }`".into());
+                self.error(
+                    "invalid-field-source",
+                    default.referenced,
+                    "`default: false` means nothing; map the field instead",
+                )
+                .hint = Some("write `default` or `{ default: true }`".into());
                 return None;
             }
             return Some(Value::Default);
@@ -470,12 +534,19 @@ impl Validator<'_> {
                     self.error(
                         "nested-not-message",
                         at,
-                        format!("field `{}` is not a message: `fields` cannot map it", field.name()),
+                        format!(
+                            "field `{}` is not a message: `fields` cannot map it",
+                            field.name()
+                        ),
                     );
                     return None;
                 };
                 if spec.with.is_some() {
-                    self.error("invalid-field-source", at, "`with` and `fields` cannot be used together");
+                    self.error(
+                        "invalid-field-source",
+                        at,
+                        "`with` and `fields` cannot be used together",
+                    );
                     return None;
                 }
                 let fields = self.fields(table, &message, nested, from.referenced);
@@ -501,7 +572,11 @@ impl Validator<'_> {
         }
         if let Some(constant) = &spec.constant {
             if shape == Shape::Repeated {
-                self.error("invalid-const", constant.referenced, format!("repeated field `{}` cannot take a constant", field.name()));
+                self.error(
+                    "invalid-const",
+                    constant.referenced,
+                    format!("repeated field `{}` cannot take a constant", field.name()),
+                );
                 return None;
             }
             return match const_literal(field, &constant.value) {
@@ -510,7 +585,11 @@ impl Validator<'_> {
                     self.error(
                         "invalid-const",
                         constant.referenced,
-                        format!("`{}` is not a valid value for field `{}`: {why}", constant.value, field.name()),
+                        format!(
+                            "`{}` is not a valid value for field `{}`: {why}",
+                            constant.value,
+                            field.name()
+                        ),
                     );
                     None
                 }
@@ -528,9 +607,13 @@ impl Validator<'_> {
                     self.error(
                         "invalid-domain-path",
                         from.referenced,
-                        format!("`{}` is not a path of Rust field names (bad segment `{segment}`)", from.value),
+                        format!(
+                            "`{}` is not a path of Rust field names (bad segment `{segment}`)",
+                            from.value
+                        ),
                     )
-                    .hint = Some("write field names separated by `.`, e.g. `total.currency`".into());
+                    .hint =
+                        Some("write field names separated by `.`, e.g. `total.currency`".into());
                     return None;
                 }
             }
@@ -538,31 +621,48 @@ impl Validator<'_> {
         Some(path)
     }
 
-    fn envelope(&mut self, field: &FieldDescriptor, shape: Shape, name: &Spanned<String>) -> Option<Value> {
+    fn envelope(
+        &mut self,
+        field: &FieldDescriptor,
+        shape: Shape,
+        name: &Spanned<String>,
+    ) -> Option<Value> {
         let Some(envelope) = Envelope::from_name(&name.value) else {
             let names: Vec<&str> = Envelope::ALL.iter().map(|(n, _)| *n).collect();
             let hint = suggest(&name.value, names.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("envelope values: {}", list(&names)));
-            self.error("unknown-envelope-value", name.referenced, format!("`{}` is not an envelope value", name.value))
-                .hint = Some(hint);
+            self.error(
+                "unknown-envelope-value",
+                name.referenced,
+                format!("`{}` is not an envelope value", name.value),
+            )
+            .hint = Some(hint);
             return None;
         };
         let kind = field.kind();
         let fits = shape != Shape::Repeated
             && match envelope {
-                Envelope::EventId | Envelope::IntegrationEventId => matches!(kind, Kind::String | Kind::Bytes),
-                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => kind == Kind::String,
+                Envelope::EventId | Envelope::IntegrationEventId => {
+                    matches!(kind, Kind::String | Kind::Bytes)
+                }
+                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
+                    kind == Kind::String
+                }
                 Envelope::AggregateVersion => matches!(
                     kind,
                     Kind::Uint64 | Kind::Int64 | Kind::Fixed64 | Kind::Sfixed64 | Kind::Sint64
                 ),
-                Envelope::OccurredAt => matches!(&kind, Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp"),
+                Envelope::OccurredAt => {
+                    matches!(&kind, Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp")
+                }
             };
         if !fits {
             let expected = match envelope {
                 Envelope::EventId | Envelope::IntegrationEventId => "a `string` or `bytes` field",
-                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => "a `string` field",
+                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
+                    "a `string` field"
+                }
                 Envelope::AggregateVersion => "a 64-bit integer field (`uint64`, `int64`, ...)",
                 Envelope::OccurredAt => "a `google.protobuf.Timestamp` field",
             };
@@ -570,7 +670,12 @@ impl Validator<'_> {
             let d = self.error(
                 "envelope-type",
                 name.referenced,
-                format!("envelope value `{}` needs {expected}; `{}` is {}", name.value, field.name(), describe(field)),
+                format!(
+                    "envelope value `{}` needs {expected}; `{}` is {}",
+                    name.value,
+                    field.name(),
+                    describe(field)
+                ),
             );
             d.notes.push(("the field is declared here".into(), note));
             return None;
@@ -595,7 +700,10 @@ fn describe(field: &FieldDescriptor) -> String {
 /// Parses a constant as written into a literal of the field's type.
 fn const_literal(field: &FieldDescriptor, text: &str) -> Result<Literal, String> {
     fn int(text: &str, min: i128, max: i128, ty: &'static str) -> Result<Literal, String> {
-        let value: i128 = text.trim().parse().map_err(|_| format!("expected an integer of type `{ty}`"))?;
+        let value: i128 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected an integer of type `{ty}`"))?;
         if value < min || value > max {
             return Err(format!("out of range for `{ty}`"));
         }
@@ -609,13 +717,24 @@ fn const_literal(field: &FieldDescriptor, text: &str) -> Result<Literal, String>
             "false" => Ok(Literal::Bool(false)),
             _ => Err("expected `true` or `false`".into()),
         },
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => int(text, i32::MIN.into(), i32::MAX.into(), "i32"),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => int(text, i64::MIN.into(), i64::MAX.into(), "i64"),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            int(text, i32::MIN.into(), i32::MAX.into(), "i32")
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+            int(text, i64::MIN.into(), i64::MAX.into(), "i64")
+        }
         Kind::Uint32 | Kind::Fixed32 => int(text, 0, u32::MAX.into(), "u32"),
         Kind::Uint64 | Kind::Fixed64 => int(text, 0, u64::MAX.into(), "u64"),
         Kind::Float | Kind::Double => {
-            let ty = if field.kind() == Kind::Float { "f32" } else { "f64" };
-            let value: f64 = text.trim().parse().map_err(|_| format!("expected a number of type `{ty}`"))?;
+            let ty = if field.kind() == Kind::Float {
+                "f32"
+            } else {
+                "f64"
+            };
+            let value: f64 = text
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a number of type `{ty}`"))?;
             if !value.is_finite() {
                 return Err("only finite numbers can be constants".into());
             }
@@ -628,10 +747,17 @@ fn const_literal(field: &FieldDescriptor, text: &str) -> Result<Literal, String>
             }),
             None => {
                 let names: Vec<String> = e.values().map(|v| v.name().to_owned()).collect();
-                Err(format!("enum `{}` has the values {}", e.full_name(), list(&names)))
+                Err(format!(
+                    "enum `{}` has the values {}",
+                    e.full_name(),
+                    list(&names)
+                ))
             }
         },
-        Kind::Message(m) => Err(format!("message field (`{}`) cannot take a constant", m.full_name())),
+        Kind::Message(m) => Err(format!(
+            "message field (`{}`) cannot take a constant",
+            m.full_name()
+        )),
     }
 }
 
@@ -645,7 +771,10 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
         if token.is_empty() {
             return Err("it has an empty token (leading, trailing or doubled `.`)".into());
         }
-        if let Some(c) = token.chars().find(|c| c.is_whitespace() || *c == '*' || *c == '>') {
+        if let Some(c) = token
+            .chars()
+            .find(|c| c.is_whitespace() || *c == '*' || *c == '>')
+        {
             return Err(format!("token `{token}` contains {c:?}"));
         }
         if token.chars().any(|c| c.is_control()) {

@@ -105,7 +105,11 @@ impl Project {
 }
 
 fn errors(analysis: &Analysis) -> Vec<&Diagnostic> {
-    analysis.diagnostics.iter().filter(|d| d.is_error()).collect()
+    analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect()
 }
 
 fn find<'a>(analysis: &'a Analysis, rule: &str) -> &'a Diagnostic {
@@ -134,7 +138,12 @@ fn the_example_table_is_valid() {
         .collect();
     assert_eq!(
         names,
-        ["OrderCreatedEvent", "OrderReadiedEvent", "OrderCanceledEvent", "OrderCompletedEvent"]
+        [
+            "OrderCreatedEvent",
+            "OrderReadiedEvent",
+            "OrderCanceledEvent",
+            "OrderCompletedEvent"
+        ]
     );
 }
 
@@ -146,7 +155,11 @@ fn the_example_table_with_a_misspelled_field_fails_at_its_line_and_column() {
         .position(|l| l.contains("customer_id: { from: customer_id }"))
         .expect("customer_id line")
         + 1;
-    let bad = text.replacen("        customer_id: { from: customer_id }", "        custmer_id: { from: customer_id }", 1);
+    let bad = text.replacen(
+        "        customer_id: { from: customer_id }",
+        "        custmer_id: { from: customer_id }",
+        1,
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let table = dir.path().join("mappings.yaml");
     std::fs::write(&table, bad).expect("write");
@@ -156,7 +169,12 @@ fn the_example_table_with_a_misspelled_field_fails_at_its_line_and_column() {
     assert_eq!(line_col(d), (line, 9));
     assert_eq!(d.hint.as_deref(), Some("did you mean `customer_id`?"));
     let rendered = analysis.render();
-    assert!(rendered.contains(&format!("mappings.yaml:{line}:9: error[unknown-proto-field]")), "{rendered}");
+    assert!(
+        rendered.contains(&format!(
+            "mappings.yaml:{line}:9: error[unknown-proto-field]"
+        )),
+        "{rendered}"
+    );
     assert!(rendered.contains("events.proto:20:1"), "{rendered}");
 }
 
@@ -179,11 +197,20 @@ fn a_table_using_every_field_form_is_valid() {
     let analysis = project.analyze();
     assert!(errors(&analysis).is_empty(), "{}", analysis.render());
     let code = analysis.generate().expect("generate");
-    assert!(code.contains("r#type: ::eventmap::convert::field(&payload.r#type, \"type\")?"), "{code}");
+    assert!(
+        code.contains("r#type: ::eventmap::convert::field(&payload.r#type, \"type\")?"),
+        "{code}"
+    );
     // Enum constants are written as the proto number of the value named in the table.
     assert!(code.contains("status: 1i32"), "{code}");
-    assert!(code.contains("note: ::core::default::Default::default()"), "{code}");
-    assert!(code.contains("raw: ::std::vec::Vec::from(&b\"NO\"[..])"), "{code}");
+    assert!(
+        code.contains("note: ::core::default::Default::default()"),
+        "{code}"
+    );
+    assert!(
+        code.contains("raw: ::std::vec::Vec::from(&b\"NO\"[..])"),
+        "{code}"
+    );
     assert!(code.contains("::eventmap::convert::map_one("), "{code}");
 }
 
@@ -193,13 +220,27 @@ fn all_problems_are_reported_in_one_run() {
         .replace("channel: orders", "channel: order")
         .replace("sku: { from: sku }", "skew: { from: sku }")
         .replace("{ const: STATUS_READY }", "{ const: READY }")
-        .replace("{ envelope: aggregate_version }", "{ envelope: occurred_at }")
+        .replace(
+            "{ envelope: aggregate_version }",
+            "{ envelope: occurred_at }",
+        )
         .replace("subject: shop.orders", "subject: shop.*");
     let project = Project::new(&table);
     let analysis = project.analyze();
     let rules: Vec<&str> = errors(&analysis).iter().map(|d| d.rule).collect();
-    for rule in ["invalid-subject", "unknown-channel", "unknown-proto-field", "unmapped-field", "invalid-const", "envelope-type"] {
-        assert!(rules.contains(&rule), "missing {rule} in {rules:?}\n{}", analysis.render());
+    for rule in [
+        "invalid-subject",
+        "unknown-channel",
+        "unknown-proto-field",
+        "unmapped-field",
+        "invalid-const",
+        "envelope-type",
+    ] {
+        assert!(
+            rules.contains(&rule),
+            "missing {rule} in {rules:?}\n{}",
+            analysis.render()
+        );
     }
     assert_eq!(line_col(find(&analysis, "invalid-subject")), (11, 22));
     assert_eq!(line_col(find(&analysis, "unknown-channel")), (16, 16));
@@ -207,7 +248,11 @@ fn all_problems_are_reported_in_one_run() {
     let d = find(&analysis, "unknown-channel");
     assert_eq!(d.hint.as_deref(), Some("did you mean `orders`?"));
     let d = find(&analysis, "invalid-const");
-    assert!(d.message.contains("`STATUS_UNSPECIFIED`, `STATUS_READY`"), "{}", d.message);
+    assert!(
+        d.message.contains("`STATUS_UNSPECIFIED`, `STATUS_READY`"),
+        "{}",
+        d.message
+    );
     let d = find(&analysis, "envelope-type");
     let note = d.notes[0].1.as_ref().expect("proto location");
     assert_eq!((note.line, note.column), (27, 3));
@@ -232,17 +277,23 @@ fn map_fields_must_be_defaulted_for_now() {
 
 #[test]
 fn a_broken_proto_is_reported_in_the_proto_file() {
-    let project = Project::new(TABLE).with_proto(&PROTO.replace("int64 cents = 1;", "int64 cents = ;"));
+    let project =
+        Project::new(TABLE).with_proto(&PROTO.replace("int64 cents = 1;", "int64 cents = ;"));
     let analysis = project.analyze();
     let d = find(&analysis, "proto");
     let loc = d.location.as_ref().expect("location");
-    assert!(loc.file.ends_with("proto/shop/v1/shop.proto"), "{}", loc.file.display());
+    assert!(
+        loc.file.ends_with("proto/shop/v1/shop.proto"),
+        "{}",
+        loc.file.display()
+    );
     assert_eq!(loc.line, 11);
 }
 
 #[test]
 fn a_missing_proto_file_is_a_diagnostic() {
-    let project = Project::new(&TABLE.replace("files: [shop/v1/shop.proto]", "files: [shop/v1/nope.proto]"));
+    let project =
+        Project::new(&TABLE.replace("files: [shop/v1/shop.proto]", "files: [shop/v1/nope.proto]"));
     let analysis = project.analyze();
     let d = find(&analysis, "proto");
     assert!(d.message.contains("nope.proto"), "{}", d.message);
@@ -254,7 +305,11 @@ fn a_yaml_error_has_file_line_and_column() {
     let analysis = project.analyze();
     let d = find(&analysis, "yaml");
     assert_eq!(line_col(d).0, 11);
-    assert!(analysis.render().contains("mappings.yaml:11:"), "{}", analysis.render());
+    assert!(
+        analysis.render().contains("mappings.yaml:11:"),
+        "{}",
+        analysis.render()
+    );
 }
 
 #[test]

@@ -14,7 +14,11 @@ fn example_module() {
 fn committed_example_module_is_current() {
     let analysis = eventmap_codegen::analyze(Path::new("../mappings.yaml")).expect("readable");
     let code = analysis.generate().expect("valid table");
-    let committed = std::fs::read_to_string("../examples/ordering/src/generated/integration_events.rs")
-        .expect("committed module");
-    assert!(committed == code, "run `cargo run -p eventmap-codegen -- generate`: the committed module is stale");
+    let committed =
+        std::fs::read_to_string("../examples/ordering/src/generated/integration_events.rs")
+            .expect("committed module");
+    assert!(
+        committed == code,
+        "run `cargo run -p eventmap-codegen -- generate`: the committed module is stale"
+    );
 }

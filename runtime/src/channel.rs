@@ -56,7 +56,10 @@ mod tests {
 
     #[test]
     fn subjects() {
-        assert_eq!(ORDER.subject_for("OrderCreatedEvent"), "ordering.order.OrderCreatedEvent");
+        assert_eq!(
+            ORDER.subject_for("OrderCreatedEvent"),
+            "ordering.order.OrderCreatedEvent"
+        );
         assert_eq!(ORDER.wildcard(), "ordering.order.>");
         assert_eq!(ORDER.stream, "ORDERING_ORDERS");
         assert_eq!(ORDER.name, "order");

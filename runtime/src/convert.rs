@@ -45,6 +45,8 @@ pub trait IntoProto<P> {
     ///
     /// [`ConversionError`] when the value cannot be represented in `P` (out-of-range integer,
     /// time outside the protobuf Timestamp range, ...).
+    // The name is part of the generated-code contract; `&self` so nothing is consumed.
+    #[allow(clippy::wrong_self_convention)]
     fn into_proto(&self) -> Result<P, ConversionError>;
 }
 
@@ -104,6 +106,65 @@ impl ConversionError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Helpers called by generated code
+
+/// Converts `value` into the type of the proto field `field`; on error the field name is
+/// prefixed to the error path ([`ConversionError::at`]).
+///
+/// Generated code converts every mapped field with
+/// `::eventmap::convert::field(&value, "proto_field")?`; the target type `P` is inferred from
+/// the prost struct field.
+///
+/// # Errors
+///
+/// The [`ConversionError`] of `value.into_proto()`, located at `field`.
+pub fn field<T: ?Sized + IntoProto<P>, P>(value: &T, field: &str) -> Result<P, ConversionError> {
+    value.into_proto().map_err(|err| err.at(field))
+}
+
+/// Builds one nested message per element of a domain collection (a `repeated` message field
+/// of the proto): `convert` runs on each element in iteration order.
+///
+/// `items` is anything whose reference iterates (`Vec`, slices, arrays, `VecDeque`,
+/// `BTreeSet`, ...). Errors are located at `"<field>.<index>.<inner path>"`, e.g.
+/// `items.3.quantity`.
+///
+/// # Errors
+///
+/// The first element's [`ConversionError`].
+pub fn map_each<'a, C, T, M, F>(
+    items: &'a C,
+    field: &str,
+    mut convert: F,
+) -> Result<Vec<M>, ConversionError>
+where
+    C: ?Sized,
+    &'a C: IntoIterator<Item = &'a T>,
+    T: 'a + ?Sized,
+    F: FnMut(&'a T) -> Result<M, ConversionError>,
+{
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| convert(item).map_err(|err| err.at(&index.to_string()).at(field)))
+        .collect()
+}
+
+/// Builds one nested message from a domain value (a singular message field of the proto; the
+/// caller wraps the result in `Some`).
+///
+/// # Errors
+///
+/// The [`ConversionError`] of `convert`, located at `field`.
+pub fn map_one<'a, T, M, F>(value: &'a T, field: &str, convert: F) -> Result<M, ConversionError>
+where
+    T: ?Sized,
+    F: FnOnce(&'a T) -> Result<M, ConversionError>,
+{
+    convert(value).map_err(|err| err.at(field))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Identity
 
 macro_rules! identity {
@@ -116,7 +177,16 @@ macro_rules! identity {
     )*};
 }
 
-identity!(bool, f32, f64, String, u8, Bytes, Timestamp, prost_types::Duration);
+identity!(
+    bool,
+    f32,
+    f64,
+    String,
+    u8,
+    Bytes,
+    Timestamp,
+    prost_types::Duration
+);
 
 // ---------------------------------------------------------------------------------------------
 // Integers: every primitive integer into each protobuf integer type. `TryFrom` is infallible
@@ -228,7 +298,10 @@ pub(crate) fn timestamp_from(time: SystemTime) -> Option<Timestamp> {
             if nanos == 0 {
                 (seconds.checked_neg()?, 0)
             } else {
-                (seconds.checked_neg()?.checked_sub(1)?, 1_000_000_000 - nanos)
+                (
+                    seconds.checked_neg()?.checked_sub(1)?,
+                    1_000_000_000 - nanos,
+                )
             }
         }
     };
@@ -392,7 +465,10 @@ mod tests {
             "value 4294967296 does not fit in u32 (range 0..=4294967295)"
         );
         let err = conv::<u64, _>(&-1i32).unwrap_err();
-        assert!(err.message().starts_with("value -1 does not fit in u64"), "{err}");
+        assert!(
+            err.message().starts_with("value -1 does not fit in u64"),
+            "{err}"
+        );
         let err = conv::<i64, _>(&u64::MAX).unwrap_err();
         assert!(err.message().contains("18446744073709551615"), "{err}");
         let err = conv::<i32, _>(&usize::MAX).unwrap_err();
@@ -420,7 +496,10 @@ mod tests {
         assert_eq!(&raw[..4], &[0x67, 0xe5, 0x50, 0x44]);
         assert_eq!(conv::<Bytes, _>(&id), Ok(Bytes::from(raw.clone())));
         assert_eq!(conv::<Bytes, _>(&raw), Ok(Bytes::from(raw.clone())));
-        assert_eq!(conv::<Vec<u8>, _>(&Bytes::from_static(b"xy")), Ok(b"xy".to_vec()));
+        assert_eq!(
+            conv::<Vec<u8>, _>(&Bytes::from_static(b"xy")),
+            Ok(b"xy".to_vec())
+        );
     }
 
     #[test]
@@ -434,7 +513,10 @@ mod tests {
             })
         );
         assert_eq!(
-            conv::<Option<Timestamp>, _>(&time).unwrap().unwrap().to_string(),
+            conv::<Option<Timestamp>, _>(&time)
+                .unwrap()
+                .unwrap()
+                .to_string(),
             "2026-11-30T05:00:00.123456789Z"
         );
         // Before the epoch: normalized to a negative second and positive nanos.
@@ -459,7 +541,11 @@ mod tests {
                 nanos: 500_000_000
             })
         );
-        assert!(conv::<Option<prost_types::Duration>, _>(&Duration::ZERO).unwrap().is_some());
+        assert!(
+            conv::<Option<prost_types::Duration>, _>(&Duration::ZERO)
+                .unwrap()
+                .is_some()
+        );
         let err = conv::<prost_types::Duration, _>(&Duration::from_secs(u64::MAX)).unwrap_err();
         assert!(err.message().contains("google.protobuf.Duration"), "{err}");
     }
@@ -468,7 +554,10 @@ mod tests {
     fn containers_and_paths() {
         assert_eq!(conv::<Vec<i64>, _>(&vec![1i32, -2, 3]), Ok(vec![1, -2, 3]));
         assert_eq!(conv::<Vec<u64>, _>(&[1u8, 2][..]), Ok(vec![1, 2]));
-        assert_eq!(conv::<Vec<String>, _>(&["a", "b"]), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            conv::<Vec<String>, _>(&["a", "b"]),
+            Ok(vec!["a".into(), "b".into()])
+        );
         assert_eq!(conv::<Option<u32>, _>(&Some(5u16)), Ok(Some(5)));
         assert_eq!(conv::<Option<u32>, _>(&None::<u16>), Ok(None));
         assert_eq!(conv::<u32, _>(&Box::new(8u8)), Ok(8));
@@ -484,14 +573,43 @@ mod tests {
         let err = err.at("items");
         assert_eq!(err.field(), "items.1.1");
         assert!(
-            err.to_string().starts_with("field `items.1.1`: value 18446744073709551615"),
+            err.to_string()
+                .starts_with("field `items.1.1`: value 18446744073709551615"),
             "{err}"
         );
     }
 
     #[test]
+    fn generated_code_helpers() {
+        assert_eq!(field::<_, i32>(&7u8, "quantity"), Ok(7));
+        let err = field::<_, u32>(&-1i64, "quantity").unwrap_err();
+        assert_eq!(err.field(), "quantity");
+
+        let items = std::collections::VecDeque::from([1u64, 2, u64::MAX]);
+        let ok = map_each(&items, "items", |item| field::<_, u64>(item, "n"));
+        assert_eq!(ok, Ok(vec![1, 2, u64::MAX]));
+        let err = map_each(&items, "items", |item| field::<_, u32>(item, "n")).unwrap_err();
+        assert_eq!(err.field(), "items.2.n");
+        let empty: Vec<u8> = Vec::new();
+        assert_eq!(
+            map_each(&empty, "items", |b| field::<_, u32>(b, "b")),
+            Ok(vec![])
+        );
+
+        let err = map_one(&"x", "address", |_| {
+            Err::<(), _>(ConversionError::new("bad").at("city"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "field `address.city`: bad");
+        assert_eq!(map_one(&5u16, "n", |n| field::<_, i64>(n, "v")), Ok(5));
+    }
+
+    #[test]
     fn error_display_and_path_building() {
-        let err = ConversionError::new("bad").at("quantity").at("0").at("items");
+        let err = ConversionError::new("bad")
+            .at("quantity")
+            .at("0")
+            .at("items");
         assert_eq!(err.field(), "items.0.quantity");
         assert_eq!(err.message(), "bad");
         assert_eq!(err.to_string(), "field `items.0.quantity`: bad");

@@ -264,19 +264,27 @@ mod tests {
         assert_eq!(typed.aggregate_version(), 3);
         assert_eq!(typed.id().get_version_num(), 4);
         assert!(typed.occurred_at() >= before);
-        assert_eq!(typed.metadata().get("correlation").map(String::as_str), Some("abc"));
+        assert_eq!(
+            typed.metadata().get("correlation").map(String::as_str),
+            Some("abc")
+        );
 
         let id = typed.id();
         let erased = typed.into_dyn();
         assert!(erased.is::<OrderCreated>());
         assert!(!erased.is::<OrderCanceled>());
         assert!(erased.downcast::<OrderCanceled>().is_none());
-        let back = erased.downcast::<OrderCreated>().expect("payload is OrderCreated");
+        let back = erased
+            .downcast::<OrderCreated>()
+            .expect("payload is OrderCreated");
         assert_eq!(back.id(), id);
         assert_eq!(back.payload().customer, "c-9");
         assert_eq!(back.aggregate_version(), 3);
         // The payload is shared, not cloned.
-        assert!(Arc::ptr_eq(&back.event.payload, &erased.downcast::<OrderCreated>().unwrap().event.payload));
+        assert!(Arc::ptr_eq(
+            &back.event.payload,
+            &erased.downcast::<OrderCreated>().unwrap().event.payload
+        ));
     }
 
     #[test]

@@ -106,7 +106,10 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
     /// # Errors
     ///
     /// [`IntegrationError::UnexpectedPayload`] or [`IntegrationError::Conversion`].
-    pub fn to_message(&self, event: &AggregateEvent) -> Result<IntegrationMessage, IntegrationError> {
+    pub fn to_message(
+        &self,
+        event: &AggregateEvent,
+    ) -> Result<IntegrationMessage, IntegrationError> {
         let typed = event
             .downcast::<T>()
             .ok_or_else(|| IntegrationError::UnexpectedPayload {
@@ -257,7 +260,10 @@ mod tests {
         assert_eq!(messages.len(), 1);
         let message = &messages[0];
         assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
-        assert_eq!(message.id, integration_event_id(event.id(), "OrderCreatedEvent"));
+        assert_eq!(
+            message.id,
+            integration_event_id(event.id(), "OrderCreatedEvent")
+        );
         assert_eq!(message.header("ce-source"), Some("ordering"));
         let decoded = <Created as prost::Message>::decode(message.payload.clone()).unwrap();
         assert_eq!(
@@ -282,7 +288,8 @@ mod tests {
             "{err:?}"
         );
 
-        let huge = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 << 40 }).into_dyn();
+        let huge =
+            AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 << 40 }).into_dyn();
         let err = handler.handle(&huge).await.unwrap_err();
         let err = err.downcast::<IntegrationError>().unwrap();
         match *err {
@@ -303,7 +310,10 @@ mod tests {
     struct Failing;
     #[async_trait::async_trait]
     impl Publisher for Failing {
-        async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        async fn publish(
+            &self,
+            message: &IntegrationMessage,
+        ) -> Result<PublishReceipt, PublishError> {
             Err(PublishError::NoStream {
                 subject: message.subject.clone(),
             })
@@ -312,7 +322,13 @@ mod tests {
 
     #[tokio::test]
     async fn publish_error_is_reported() {
-        let handler = IntegrationEventHandler::new(Arc::new(Failing), ORDER, "OrderCreatedEvent", "ordering", convert);
+        let handler = IntegrationEventHandler::new(
+            Arc::new(Failing),
+            ORDER,
+            "OrderCreatedEvent",
+            "ordering",
+            convert,
+        );
         let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 }).into_dyn();
         let err = handler.publish_event(&event).await.unwrap_err();
         match err {

@@ -2,20 +2,45 @@
 //!
 //! The flow of an event through this crate:
 //!
-//! 1. An aggregate records a [`DomainEvent`](event::DomainEvent) wrapped in an
-//!    [`AggregateEvent`](event::AggregateEvent) ([`store::AggregateRoot::record`]).
+//! 1. An aggregate records a [`DomainEvent`] wrapped in an
+//!    [`AggregateEvent`] ([`store::AggregateRoot::record`]).
 //! 2. A store ([`store::AggregateStore`]) saves the aggregate; the
 //!    [`store::DispatchingStore`] middleware hands the saved events to an
-//!    [`EventDispatcher`](dispatcher::EventDispatcher).
-//! 3. Generated [`IntegrationEventHandler`](integration::IntegrationEventHandler)s convert each
+//!    [`EventDispatcher`].
+//! 3. Generated [`IntegrationEventHandler`]s convert each
 //!    domain event field by field ([`convert::IntoProto`]) into a protobuf message and wrap it in
-//!    an [`IntegrationMessage`](message::IntegrationMessage) with CloudEvents 1.0 binary-mode
+//!    an [`IntegrationMessage`] with CloudEvents 1.0 binary-mode
 //!    headers.
-//! 4. A [`Publisher`](publisher::Publisher) puts the message on the wire: the NATS JetStream one
+//! 4. A [`Publisher`] puts the message on the wire: the NATS JetStream one
 //!    ([`nats::JetStreamPublisher`], feature `nats`) or the in-memory one
 //!    ([`publisher::InMemoryPublisher`]).
 //! 5. Consumers read a channel with a durable pull consumer ([`nats::Subscription`]) and decode
-//!    the messages into a generated [`IntegrationEventSet`](decode::IntegrationEventSet) enum.
+//!    the messages into a generated [`IntegrationEventSet`] enum.
+//!
+//! # Choices made where the contract left them open
+//!
+//! * `Nats-Msg-Id` is not stored in [`IntegrationMessage::headers`]; the JetStream publisher
+//!   sets it from [`IntegrationMessage::id`] (always, replacing any copy in the headers).
+//! * Received headers ([`nats::Delivery::headers`]) are sorted by name: NATS header maps are
+//!   unordered.
+//! * Consumers require every CloudEvents header the producer writes
+//!   ([`decode::Envelope::from_headers`]) and a `ce-type` matching the subject; anything else
+//!   is logged and terminated (`+TERM`), never acked.
+//! * [`InMemoryPublisher`] de-duplicates by id forever (JetStream only within its window).
+//! * [`AggregateRoot::take_pending`] marks the taken events as stored (the stored version
+//!   advances); stores call it only after committing.
+//! * [`nats::provision_streams`] and [`nats::Subscription::start`] accept a `Context` or a
+//!   `&Context`; the server version check reads `context.client().server_info()`.
+//! * [`nats::Subscription::run`] naks failures with [`nats::SubscriptionOptions::nak_delay`]
+//!   (default 1 s).
+//!
+//! # Paths used by generated code
+//!
+//! Besides the module paths, generated code relies on these root re-exports:
+//! [`AggregateEvent`], [`ChannelSpec`], [`DomainEvent`], [`EventDispatcher`], [`Publisher`],
+//! [`IntegrationEventHandler`], [`IntegrationEventSet`], [`DecodeError`], [`decode_payload`],
+//! [`integration_event_id`], and on [`convert::field`], [`convert::map_each`] and
+//! [`convert::map_one`].
 //!
 //! # Features
 //!
@@ -40,7 +65,7 @@ pub mod nats;
 
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
-pub use decode::{DecodeError, IntegrationEventSet};
+pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
 pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler};
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler};

@@ -142,7 +142,10 @@ impl IntegrationMessage {
                 headers::AGGREGATE_VERSION,
                 event.aggregate_version().to_string(),
             ),
-            (headers::DOMAIN_EVENT_ID, event.id().hyphenated().to_string()),
+            (
+                headers::DOMAIN_EVENT_ID,
+                event.id().hyphenated().to_string(),
+            ),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
@@ -212,8 +215,13 @@ mod tests {
             order_id: "order-7".into(),
             version: 4,
         };
-        let msg =
-            IntegrationMessage::from_aggregate_event(&event, &ORDER, "OrderCreatedEvent", "ordering", &proto);
+        let msg = IntegrationMessage::from_aggregate_event(
+            &event,
+            &ORDER,
+            "OrderCreatedEvent",
+            "ordering",
+            &proto,
+        );
 
         let expected_id = Uuid::new_v5(&domain_id, b"OrderCreatedEvent");
         assert_eq!(msg.id, expected_id);
@@ -234,7 +242,10 @@ mod tests {
             ("ce-aggregateid", "order-7".into()),
             ("ce-aggregatetype", "Order".into()),
             ("ce-aggregateversion", "4".into()),
-            ("ce-domaineventid", "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into()),
+            (
+                "ce-domaineventid",
+                "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -1,1 +1,91 @@
-//! End-to-end tests of eventmap live in `tests/tests/`.
+//! Fixtures of eventmap's end-to-end tests (the tests themselves are in `tests/`).
+//!
+//! [`kitchen`] holds a domain event that uses every field form of the mapping format;
+//! [`kitchen_integration`] is the module generated for it by `eventmap_codegen::Builder`
+//! (see `build.rs` and `fixtures/kitchen/`), compiled here under `deny(warnings)`.
+#![deny(warnings, missing_docs)]
+
+/// The prost types of `fixtures/kitchen/proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod kitchen_proto {
+    include!(concat!(env!("OUT_DIR"), "/kitchen_protos.rs"));
+}
+
+/// The code generated from `fixtures/kitchen/mappings.yaml`.
+pub mod kitchen_integration {
+    include!(concat!(env!("OUT_DIR"), "/kitchen_integration.rs"));
+}
+
+/// Domain types of the kitchen-sink fixture.
+pub mod kitchen {
+    use std::time::Duration;
+
+    /// A postal address.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Address {
+        /// Street and number.
+        pub street: String,
+        /// City.
+        pub city: String,
+    }
+
+    /// A tuple struct, mapped through its field `0`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Wrapped(pub String);
+
+    /// A domain event whose fields exercise every conversion.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct SinkFilled {
+        /// Maps to proto `type` (a Rust keyword).
+        pub r#type: String,
+        /// Maps to proto `match` (a Rust keyword).
+        pub r#match: String,
+        /// Maps to proto `self` (prost: `self_`).
+        pub myself: String,
+        /// Widened into `uint32`.
+        pub small: u16,
+        /// Narrowed (checked) into `int32`.
+        pub narrowed: u32,
+        /// Widened into `int64`.
+        pub wide: i32,
+        /// Widened into `double`.
+        pub ratio: f32,
+        /// `bytes`.
+        pub raw: Vec<u8>,
+        /// A nested singular message.
+        pub address: Address,
+        /// A nested repeated message.
+        pub previous: Vec<Address>,
+        /// `repeated string`.
+        pub tags: Vec<String>,
+        /// proto3 `optional string`.
+        pub nickname: Option<String>,
+        /// `google.protobuf.Duration`.
+        pub took: Duration,
+        /// A nested message built from a tuple struct.
+        pub inner: Wrapped,
+        /// Maps to proto `async` (a Rust keyword).
+        pub r#async: String,
+    }
+
+    /// A domain event that is mapped to no integration event.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct SinkDrained;
+
+    impl eventmap::DomainEvent for SinkFilled {
+        fn event_name(&self) -> &'static str {
+            "SinkFilled"
+        }
+    }
+
+    impl eventmap::DomainEvent for SinkDrained {
+        fn event_name(&self) -> &'static str {
+            "SinkDrained"
+        }
+    }
+
+    /// The conversion function the table names for `computed`.
+    pub fn double(value: &i32) -> i64 {
+        i64::from(*value) * 2
+    }
+}

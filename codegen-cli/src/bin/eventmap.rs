@@ -60,7 +60,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
     match cli.command {
         Command::Check => {
-            println!("eventmap: {} is consistent with its protos", cli.mappings.display());
+            println!(
+                "eventmap: {} is consistent with its protos",
+                cli.mappings.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { check } => generate(&analysis, check),

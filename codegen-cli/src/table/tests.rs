@@ -87,7 +87,10 @@ fn scalars_stay_as_written() {
 
 #[test]
 fn unknown_key_is_an_error_with_location() {
-    let text = MINIMAL.replace("      channel: order\n", "      channel: order\n      chanel: order\n");
+    let text = MINIMAL.replace(
+        "      channel: order\n",
+        "      channel: order\n      chanel: order\n",
+    );
     let d = parse_err(&text);
     assert_eq!(d.rule, "yaml");
     assert!(d.message.contains("chanel"), "{}", d.message);
@@ -97,7 +100,10 @@ fn unknown_key_is_an_error_with_location() {
 
 #[test]
 fn duplicate_key_is_an_error_at_second_occurrence() {
-    let text = MINIMAL.replace("        note: default\n", "        note: default\n        note: default\n");
+    let text = MINIMAL.replace(
+        "        note: default\n",
+        "        note: default\n        note: default\n",
+    );
     let d = parse_err(&text);
     let loc = d.location.expect("location");
     assert_eq!(loc.line, 19, "{}", d.message);

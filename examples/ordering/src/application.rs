@@ -48,7 +48,10 @@ impl<S: AggregateStore<Order>> OrderingService<S> {
     ///
     /// # Errors
     /// [`CommandError`] when the order is invalid or cannot be saved.
-    pub async fn create_order(&self, command: CreateOrder) -> Result<Vec<AggregateEvent>, CommandError> {
+    pub async fn create_order(
+        &self,
+        command: CreateOrder,
+    ) -> Result<Vec<AggregateEvent>, CommandError> {
         let mut order = Order::create(
             command.order_id,
             command.customer_id,
@@ -70,7 +73,11 @@ impl<S: AggregateStore<Order>> OrderingService<S> {
     ///
     /// # Errors
     /// [`CommandError`] when the order is unknown, already final, or cannot be saved.
-    pub async fn cancel_order(&self, order_id: &str, reason: &str) -> Result<Vec<AggregateEvent>, CommandError> {
+    pub async fn cancel_order(
+        &self,
+        order_id: &str,
+        reason: &str,
+    ) -> Result<Vec<AggregateEvent>, CommandError> {
         self.change(order_id, |order| order.cancel(reason)).await
     }
 
@@ -83,7 +90,8 @@ impl<S: AggregateStore<Order>> OrderingService<S> {
         order_id: &str,
         invoice_id: InvoiceId,
     ) -> Result<Vec<AggregateEvent>, CommandError> {
-        self.change(order_id, |order| order.complete(invoice_id)).await
+        self.change(order_id, |order| order.complete(invoice_id))
+            .await
     }
 
     async fn change(

@@ -6,6 +6,8 @@
 //! [`consumers`] (search, notifications) receive the integration events from NATS JetStream.
 
 pub mod application;
+pub mod consumers;
+pub mod demo;
 pub mod domain;
 
 /// The prost types of `proto/`, generated at build time by `eventmap_codegen::Builder`.

@@ -203,6 +203,11 @@ impl Order {
         self.status
     }
 
+    /// The order's lines.
+    pub fn items(&self) -> &[OrderItem] {
+        &self.items
+    }
+
     /// Sum of the items.
     pub fn total(&self) -> &Money {
         &self.total

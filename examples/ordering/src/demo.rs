@@ -1,0 +1,385 @@
+//! The example flow: commands on Order aggregates -> domain events saved and dispatched ->
+//! integration handlers generated from `mappings.yaml` -> NATS JetStream -> the search and
+//! notification consumers, typed. Also runnable on the in-memory publisher.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::{
+    DispatchingStore, EventDispatcher, InMemoryPublisher, InMemoryStore, IntegrationEventSet,
+    IntegrationMessage, PublishError, PublishReceipt, Publisher,
+};
+
+use crate::application::{CommandError, CreateOrder, OrderingService};
+use crate::consumers::{NOTIFICATION_EVENTS, SearchIndex, notification};
+use crate::domain::events::OrderItem;
+use crate::domain::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
+use crate::domain::money::Money;
+use crate::domain::order::Order;
+use crate::integration_events::{self, OrderIntegrationEvent};
+
+/// Why the demo could not run to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A command failed (including a failed publish after save).
+    #[error("command failed: {0}")]
+    Command(#[from] CommandError),
+    /// Talking to JetStream failed.
+    #[error("JetStream: {0}")]
+    Broker(String),
+    /// A consumer could not decode or acknowledge a message.
+    #[error("consumer `{consumer}`: {message}")]
+    Consumer {
+        /// Which consumer.
+        consumer: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One integration event the publisher got an acknowledgement for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Published {
+    /// `ce-id`.
+    pub id: String,
+    /// `ce-type`.
+    pub name: String,
+}
+
+/// What a demo run published and what each consumer received.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every acknowledged publish, in order.
+    pub published: Vec<Published>,
+    /// Ids the search consumer received (of this run).
+    pub search: BTreeSet<String>,
+    /// Ids the notification consumer received (of this run).
+    pub notifications: BTreeSet<String>,
+    /// The search read model at the end.
+    pub index: SearchIndex,
+}
+
+impl Report {
+    /// Published events that a consumer subscribed to them did not receive, as
+    /// `consumer: name id`.
+    pub fn missing(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        for p in &self.published {
+            if !self.search.contains(&p.id) {
+                missing.push(format!("search: {} {}", p.name, p.id));
+            }
+            if NOTIFICATION_EVENTS.contains(&p.name.as_str()) && !self.notifications.contains(&p.id)
+            {
+                missing.push(format!("notifications: {} {}", p.name, p.id));
+            }
+        }
+        missing
+    }
+}
+
+/// A publisher decorator that remembers every message its inner publisher got an
+/// acknowledgement for: what the consumers must receive.
+struct RecordingPublisher {
+    inner: Arc<dyn Publisher>,
+    published: Mutex<Vec<Published>>,
+}
+
+#[async_trait::async_trait]
+impl Publisher for RecordingPublisher {
+    async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        let receipt = self.inner.publish(message).await?;
+        self.published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Published {
+                id: message.id.to_string(),
+                name: message.name.clone(),
+            });
+        Ok(receipt)
+    }
+}
+
+impl RecordingPublisher {
+    fn take(&self) -> Vec<Published> {
+        std::mem::take(
+            &mut *self
+                .published
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}
+
+/// Runs the commands of the demo: four orders, readied, canceled and completed in various
+/// ways, each command saved through the dispatching store.
+async fn place_orders<S: eventmap::AggregateStore<Order>>(
+    service: &OrderingService<S>,
+    run: &str,
+    log: &mut dyn FnMut(String),
+) -> Result<(), CommandError> {
+    let item = |sku: &str, name: &str, cents: i64, quantity: u32| OrderItem {
+        product_id: ProductId::new(sku),
+        store_id: StoreId::new("store-1"),
+        product_name: name.to_owned(),
+        unit_price: Money::new(cents, "EUR"),
+        quantity,
+    };
+    let orders = [
+        (
+            "alice",
+            vec![
+                item("tea", "Green tea", 350, 2),
+                item("cake", "Cheesecake", 425, 1),
+            ],
+        ),
+        ("bob", vec![item("coffee", "Espresso", 220, 3)]),
+        (
+            "carol",
+            vec![
+                item("bagel", "Bagel", 180, 4),
+                item("tea", "Green tea", 350, 1),
+            ],
+        ),
+        ("dave", vec![item("cake", "Cheesecake", 425, 2)]),
+    ];
+    let mut ids = Vec::new();
+    for (n, (customer, items)) in orders.into_iter().enumerate() {
+        let order_id = format!("order-{run}-{}", n + 1);
+        service
+            .create_order(CreateOrder {
+                order_id: order_id.clone(),
+                customer_id: CustomerId::new(customer),
+                payment_id: PaymentId::new(format!("pay-{run}-{}", n + 1)),
+                items,
+            })
+            .await?;
+        log(format!("command: CreateOrder {order_id} for {customer}"));
+        ids.push(order_id);
+    }
+    let [first, second, third, fourth] = [&ids[0], &ids[1], &ids[2], &ids[3]];
+    for id in [first, third, fourth] {
+        service.ready_order(id).await?;
+        log(format!("command: ReadyOrder {id}"));
+    }
+    service
+        .cancel_order(second, "customer changed their mind")
+        .await?;
+    log(format!("command: CancelOrder {second}"));
+    service.cancel_order(third, "not picked up").await?;
+    log(format!("command: CancelOrder {third}"));
+    for (id, invoice) in [(first, "inv-1"), (fourth, "inv-2")] {
+        service
+            .complete_order(id, InvoiceId::new(format!("{invoice}-{run}")))
+            .await?;
+        log(format!("command: CompleteOrder {id}"));
+    }
+    Ok(())
+}
+
+fn service_with(
+    publisher: Arc<dyn Publisher>,
+) -> OrderingService<DispatchingStore<InMemoryStore<Order>>> {
+    let mut dispatcher = EventDispatcher::new();
+    integration_events::register_integration_event_handlers(&mut dispatcher, publisher);
+    OrderingService::new(DispatchingStore::new(
+        InMemoryStore::new(),
+        Arc::new(dispatcher),
+    ))
+}
+
+/// A short random id that keeps this run's orders apart from earlier runs on the same stream.
+pub fn run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+/// Runs the flow on JetStream: provisions the channel streams, starts the search and
+/// notification consumers (durable pull consumers named after `run`, deleted at the end),
+/// places the orders, and waits (at most `wait`) until both consumers received every event
+/// published for them. `log` receives one line per step.
+///
+/// # Errors
+/// [`DemoError`] when a command, the broker or a consumer fails. Events not received in time
+/// are not an error: they are in [`Report::missing`].
+pub async fn run_on_jetstream(
+    client: async_nats::Client,
+    run: &str,
+    wait: Duration,
+    log: &mut dyn FnMut(String),
+) -> Result<Report, DemoError> {
+    let context = async_nats::jetstream::new(client);
+    provision_streams(&context, integration_events::channels::ALL)
+        .await
+        .map_err(|e| DemoError::Broker(e.to_string()))?;
+    let search_name = format!("search-demo-{run}");
+    let notifications_name = format!("notifications-demo-{run}");
+    let mut search = Subscription::<OrderIntegrationEvent>::start(
+        &context,
+        &search_name,
+        &[],
+        SubscriptionOptions::default(),
+    )
+    .await
+    .map_err(|e| DemoError::Broker(e.to_string()))?;
+    let mut notifications = Subscription::<OrderIntegrationEvent>::start(
+        &context,
+        &notifications_name,
+        NOTIFICATION_EVENTS,
+        SubscriptionOptions::default(),
+    )
+    .await
+    .map_err(|e| DemoError::Broker(e.to_string()))?;
+
+    let recorder = Arc::new(RecordingPublisher {
+        inner: Arc::new(JetStreamPublisher::new(context.clone())),
+        published: Mutex::new(Vec::new()),
+    });
+    let service = service_with(recorder.clone());
+    place_orders(&service, run, log).await?;
+    let mut report = Report {
+        published: recorder.take(),
+        ..Report::default()
+    };
+    log(format!(
+        "published {} integration events, acknowledged by JetStream",
+        report.published.len()
+    ));
+
+    let wanted_search: BTreeSet<String> = report.published.iter().map(|p| p.id.clone()).collect();
+    let wanted_notifications: BTreeSet<String> = report
+        .published
+        .iter()
+        .filter(|p| NOTIFICATION_EVENTS.contains(&p.name.as_str()))
+        .map(|p| p.id.clone())
+        .collect();
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut index = SearchIndex::default();
+    let received = receive(
+        &mut search,
+        "search",
+        &wanted_search,
+        deadline,
+        log,
+        |event| index.apply(event),
+    )
+    .await?;
+    report.search = received;
+    report.index = index;
+    report.notifications = receive(
+        &mut notifications,
+        "notifications",
+        &wanted_notifications,
+        deadline,
+        log,
+        notification,
+    )
+    .await?;
+
+    for name in [&search_name, &notifications_name] {
+        if let Ok(stream) = context
+            .get_stream(integration_events::channels::ORDER.stream)
+            .await
+        {
+            let _ = stream.delete_consumer(name).await;
+        }
+    }
+    Ok(report)
+}
+
+/// Receives from `subscription` until every id of `wanted` arrived or `deadline` passed;
+/// acknowledges every message after `handle` ran. Returns the wanted ids received.
+async fn receive(
+    subscription: &mut Subscription<OrderIntegrationEvent>,
+    consumer: &'static str,
+    wanted: &BTreeSet<String>,
+    deadline: tokio::time::Instant,
+    log: &mut dyn FnMut(String),
+    mut handle: impl FnMut(&OrderIntegrationEvent) -> String,
+) -> Result<BTreeSet<String>, DemoError> {
+    let mut received = BTreeSet::new();
+    while received.len() < wanted.len() {
+        let next = tokio::time::timeout_at(deadline, subscription.next()).await;
+        let delivery = match next {
+            Err(_) | Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(DemoError::Consumer {
+                    consumer,
+                    message: e.to_string(),
+                });
+            }
+            Ok(Some(Ok(delivery))) => delivery,
+        };
+        if wanted.contains(&delivery.id) {
+            let line = handle(&delivery.event);
+            log(format!(
+                "{consumer}: {} (seq {}, {} v{}): {line}",
+                delivery.event.name(),
+                delivery.stream_sequence,
+                delivery.aggregate_id,
+                delivery.aggregate_version
+            ));
+            received.insert(delivery.id.clone());
+        }
+        delivery.ack().await.map_err(|e| DemoError::Consumer {
+            consumer,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(received)
+}
+
+/// Runs the flow without a broker: the in-memory publisher keeps the encoded messages, and
+/// both consumers decode them exactly as they would from JetStream.
+///
+/// # Errors
+/// [`DemoError`] when a command fails or a message does not decode.
+pub async fn run_in_memory(run: &str, log: &mut dyn FnMut(String)) -> Result<Report, DemoError> {
+    let memory = InMemoryPublisher::new();
+    let recorder = Arc::new(RecordingPublisher {
+        inner: Arc::new(memory.clone()),
+        published: Mutex::new(Vec::new()),
+    });
+    place_orders(&service_with(recorder.clone()), run, log).await?;
+    let mut report = Report {
+        published: recorder.take(),
+        ..Report::default()
+    };
+    for message in memory.messages() {
+        let event =
+            OrderIntegrationEvent::decode(&message.name, &message.payload).map_err(|e| {
+                DemoError::Consumer {
+                    consumer: "search",
+                    message: e.to_string(),
+                }
+            })?;
+        log(format!(
+            "search: {}: {}",
+            message.name,
+            report.index.apply(&event)
+        ));
+        report.search.insert(message.id.to_string());
+        if NOTIFICATION_EVENTS.contains(&message.name.as_str()) {
+            log(format!(
+                "notifications: {}: {}",
+                message.name,
+                notification(&event)
+            ));
+            report.notifications.insert(message.id.to_string());
+        }
+    }
+    Ok(report)
+}
+
+/// Runs `future` on a current-thread tokio runtime (faster and steadier than the
+/// multi-thread one for this client on two cores).
+///
+/// # Errors
+/// The I/O error when the runtime cannot be built.
+pub fn block_on<F: Future>(future: F) -> std::io::Result<F::Output> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future))
+}

@@ -1,0 +1,306 @@
+//! Consumer side: decoding integration messages back into typed events.
+//!
+//! Generated code declares, per channel, an enum with one variant per integration event and
+//! implements [`IntegrationEventSet`] for it (usually with [`decode_payload`]). The CloudEvents
+//! headers are parsed into an [`Envelope`].
+
+use crate::channel::ChannelSpec;
+use crate::message::headers;
+
+/// The integration events of one channel, as a decodable type (normally a generated enum).
+pub trait IntegrationEventSet: Sized + Send + 'static {
+    /// The channel these events travel on.
+    const CHANNEL: ChannelSpec;
+    /// Integration event names of this set (the `ce-type` values).
+    const NAMES: &'static [&'static str];
+
+    /// Decodes the protobuf `payload` of the integration event `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::UnknownEvent`] when `name` is not in [`Self::NAMES`],
+    /// [`DecodeError::Payload`] when the bytes are not a valid message.
+    fn decode(name: &str, payload: &[u8]) -> Result<Self, DecodeError>;
+
+    /// The integration event name of this value (one of [`Self::NAMES`]).
+    fn name(&self) -> &'static str;
+}
+
+/// An integration message could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The `ce-type` is not an event of the set.
+    #[error("unknown integration event `{name}`")]
+    UnknownEvent {
+        /// The `ce-type` received.
+        name: String,
+    },
+    /// The payload is not a valid protobuf encoding of the event's message.
+    #[error("invalid protobuf payload for `{name}`: {source}")]
+    Payload {
+        /// The integration event name.
+        name: String,
+        /// prost's error.
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// A required header is absent.
+    #[error("missing header `{header}`")]
+    MissingHeader {
+        /// The header name.
+        header: &'static str,
+    },
+    /// A header has a value that cannot be accepted.
+    #[error("invalid header `{header}` = {value:?}: {reason}")]
+    InvalidHeader {
+        /// The header name.
+        header: &'static str,
+        /// The value received.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
+}
+
+/// Decodes `payload` as the prost message `M` of the integration event `name`; the building
+/// block of generated [`IntegrationEventSet::decode`] implementations.
+///
+/// # Errors
+///
+/// [`DecodeError::Payload`] naming `name`.
+pub fn decode_payload<M: prost::Message + Default>(
+    name: &str,
+    payload: &[u8],
+) -> Result<M, DecodeError> {
+    M::decode(payload).map_err(|source| DecodeError::Payload {
+        name: name.to_owned(),
+        source,
+    })
+}
+
+/// The CloudEvents attributes of an integration message, parsed from its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `ce-id`: the integration event id.
+    pub id: String,
+    /// `ce-type`: the integration event name.
+    pub name: String,
+    /// `ce-source`: the producing service.
+    pub source: String,
+    /// `ce-time`: RFC 3339 time the domain event occurred (not re-parsed).
+    pub time: String,
+    /// `ce-aggregateid`: the aggregate id.
+    pub aggregate_id: String,
+    /// `ce-aggregatetype`: the aggregate type name.
+    pub aggregate_type: String,
+    /// `ce-aggregateversion`: aggregate version after the event.
+    pub aggregate_version: u64,
+    /// `ce-domaineventid`: id of the originating domain event.
+    pub domain_event_id: String,
+}
+
+fn lookup<'a>(headers: &'a [(String, String)], name: &'static str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+fn required<'a>(
+    headers: &'a [(String, String)],
+    name: &'static str,
+) -> Result<&'a str, DecodeError> {
+    match lookup(headers, name) {
+        None => Err(DecodeError::MissingHeader { header: name }),
+        Some("") => Err(DecodeError::InvalidHeader {
+            header: name,
+            value: String::new(),
+            reason: "must not be empty".into(),
+        }),
+        Some(value) => Ok(value),
+    }
+}
+
+fn exactly(
+    headers: &[(String, String)],
+    name: &'static str,
+    expected: &str,
+) -> Result<(), DecodeError> {
+    let value = required(headers, name)?;
+    if value == expected {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidHeader {
+            header: name,
+            value: value.to_owned(),
+            reason: format!("expected `{expected}`"),
+        })
+    }
+}
+
+impl Envelope {
+    /// Parses the headers written by
+    /// [`IntegrationMessage::from_aggregate_event`](crate::message::IntegrationMessage::from_aggregate_event)
+    /// (names compared ASCII case-insensitively).
+    ///
+    /// Every one of them is required and must be non-empty; `ce-specversion` must be `1.0`,
+    /// `ce-datacontenttype` must be `application/protobuf`, `ce-aggregateversion` a decimal
+    /// `u64`, and `ce-subject` must equal `ce-aggregateid`.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::MissingHeader`] or [`DecodeError::InvalidHeader`].
+    pub fn from_headers(headers: &[(String, String)]) -> Result<Self, DecodeError> {
+        exactly(headers, headers::SPECVERSION, headers::SPECVERSION_1_0)?;
+        exactly(
+            headers,
+            headers::DATACONTENTTYPE,
+            headers::CONTENT_TYPE_PROTOBUF,
+        )?;
+        let aggregate_id = required(headers, headers::AGGREGATE_ID)?;
+        exactly(headers, headers::SUBJECT, aggregate_id)?;
+        let version = required(headers, headers::AGGREGATE_VERSION)?;
+        let aggregate_version =
+            version
+                .parse::<u64>()
+                .map_err(|err| DecodeError::InvalidHeader {
+                    header: headers::AGGREGATE_VERSION,
+                    value: version.to_owned(),
+                    reason: format!("not a decimal u64: {err}"),
+                })?;
+        Ok(Self {
+            id: required(headers, headers::ID)?.to_owned(),
+            name: required(headers, headers::TYPE)?.to_owned(),
+            source: required(headers, headers::SOURCE)?.to_owned(),
+            time: required(headers, headers::TIME)?.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate_type: required(headers, headers::AGGREGATE_TYPE)?.to_owned(),
+            aggregate_version,
+            domain_event_id: required(headers, headers::DOMAIN_EVENT_ID)?.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AggregateEvent, DomainEvent};
+    use crate::message::IntegrationMessage;
+
+    #[derive(Debug)]
+    struct Shipped;
+    impl DomainEvent for Shipped {
+        fn event_name(&self) -> &'static str {
+            "Shipped"
+        }
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct ShippedEvent {
+        #[prost(string, tag = "1")]
+        order_id: String,
+    }
+
+    const CH: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+
+    fn message() -> IntegrationMessage {
+        let event = AggregateEvent::new("Order", "o-9", 12, Shipped);
+        IntegrationMessage::from_aggregate_event(
+            &event,
+            &CH,
+            "ShippedEvent",
+            "ordering",
+            &ShippedEvent {
+                order_id: "o-9".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn envelope_round_trips() {
+        let message = message();
+        let envelope = Envelope::from_headers(&message.headers).unwrap();
+        assert_eq!(envelope.id, message.id.to_string());
+        assert_eq!(envelope.name, "ShippedEvent");
+        assert_eq!(envelope.source, "ordering");
+        assert_eq!(envelope.aggregate_id, "o-9");
+        assert_eq!(envelope.aggregate_type, "Order");
+        assert_eq!(envelope.aggregate_version, 12);
+        assert_eq!(envelope.time, message.header("ce-time").unwrap());
+        assert_eq!(
+            decode_payload::<ShippedEvent>("ShippedEvent", &message.payload).unwrap(),
+            ShippedEvent {
+                order_id: "o-9".into()
+            }
+        );
+    }
+
+    #[test]
+    fn envelope_errors() {
+        let without = |name: &str| {
+            let mut headers = message().headers;
+            headers.retain(|(k, _)| k != name);
+            Envelope::from_headers(&headers)
+        };
+        let replaced = |name: &str, value: &str| {
+            let mut headers = message().headers;
+            for (k, v) in &mut headers {
+                if k == name {
+                    *v = value.to_owned();
+                }
+            }
+            Envelope::from_headers(&headers)
+        };
+        assert!(matches!(
+            without("ce-type"),
+            Err(DecodeError::MissingHeader { header: "ce-type" })
+        ));
+        assert!(matches!(
+            without("ce-aggregateversion"),
+            Err(DecodeError::MissingHeader {
+                header: "ce-aggregateversion"
+            })
+        ));
+        let err = replaced("ce-aggregateversion", "-1").unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::InvalidHeader { header: "ce-aggregateversion", value, .. } if value == "-1"),
+            "{err:?}"
+        );
+        assert!(matches!(
+            replaced("ce-specversion", "0.3"),
+            Err(DecodeError::InvalidHeader {
+                header: "ce-specversion",
+                ..
+            })
+        ));
+        assert!(matches!(
+            replaced("ce-datacontenttype", "application/json"),
+            Err(DecodeError::InvalidHeader {
+                header: "ce-datacontenttype",
+                ..
+            })
+        ));
+        assert!(matches!(
+            replaced("ce-id", ""),
+            Err(DecodeError::InvalidHeader {
+                header: "ce-id",
+                ..
+            })
+        ));
+        assert_eq!(
+            replaced("ce-subject", "other").unwrap_err().to_string(),
+            "invalid header `ce-subject` = \"other\": expected `o-9`"
+        );
+    }
+
+    #[test]
+    fn payload_error_names_event() {
+        let err = decode_payload::<ShippedEvent>("ShippedEvent", b"\xff\xff").unwrap_err();
+        assert!(matches!(&err, DecodeError::Payload { name, .. } if name == "ShippedEvent"));
+        assert!(
+            err.to_string()
+                .starts_with("invalid protobuf payload for `ShippedEvent`")
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! NATS JetStream transport (feature `nats`, async-nats 0.51).
+//!
+//! * [`JetStreamPublisher`]: a [`Publisher`](crate::publisher::Publisher) that returns only
+//!   after the JetStream acknowledgement (`PubAck`), with `Nats-Msg-Id` de-duplication.
+//! * [`provision_streams`]: creates or extends the stream of each channel.
+//! * [`Subscription`] / [`Subscriber`]: durable pull consumers filtered on the server by event
+//!   name (`filter_subjects`, NATS server >= 2.10).
+//! * [`LocalServer`] (feature `nats-server-harness`): a private `nats-server` for tests.
+
+mod provision;
+mod publisher;
+#[cfg(feature = "nats-server-harness")]
+mod server;
+mod subscriber;
+
+/// The async-nats crate this module is built on (0.51), re-exported so callers use the same
+/// version.
+pub use async_nats;
+pub use async_nats::jetstream::consumer::DeliverPolicy;
+pub use provision::{DUPLICATE_WINDOW, ProvisionError, provision_streams};
+pub use publisher::JetStreamPublisher;
+#[cfg(feature = "nats-server-harness")]
+pub use server::{LocalServer, ServerError};
+pub use subscriber::{
+    AckError, Delivery, MIN_SERVER_VERSION, ReceiveError, SubscribeError, Subscriber, Subscription,
+    SubscriptionOptions,
+};
+
+/// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).
+pub(crate) type Version = (u64, u64, u64);
+
+/// Parses NATS server versions such as `"2.9.10"`, `"v2.15.1"` or `"2.11.0-RC.2"`; a missing
+/// patch (or minor) counts as 0. `None` when the text does not start with a number.
+pub(crate) fn parse_version(text: &str) -> Option<Version> {
+    let text = text.trim();
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let core = text.split(['-', '+', ' ']).next()?;
+    let mut parts = core.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+    let patch = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+    Some((major, minor, patch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn parses_server_versions() {
+        assert_eq!(parse_version("2.9.10"), Some((2, 9, 10)));
+        assert_eq!(parse_version("v2.15.1"), Some((2, 15, 1)));
+        assert_eq!(parse_version("2.11.0-RC.2"), Some((2, 11, 0)));
+        assert_eq!(parse_version("2.10"), Some((2, 10, 0)));
+        assert_eq!(parse_version(""), None);
+        assert_eq!(parse_version("dev"), None);
+        assert!(parse_version("2.9.10").unwrap() < (2, 10, 0));
+        assert!(parse_version("2.10.0").unwrap() >= (2, 10, 0));
+    }
+}

@@ -1,0 +1,864 @@
+//! Durable pull consumers that decode a channel's integration events.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use async_nats::Subject;
+use async_nats::jetstream::consumer::pull::{self, MessagesError, MessagesErrorKind};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{AckKind, Context};
+use futures::StreamExt;
+use tracing::Instrument;
+
+use super::parse_version;
+use crate::decode::{DecodeError, Envelope, IntegrationEventSet};
+use crate::dispatcher::BoxError;
+
+/// Oldest NATS server version accepted by [`Subscription::start`]: consumers with several
+/// `filter_subjects` exist since NATS 2.10.
+pub const MIN_SERVER_VERSION: &str = "2.10.0";
+const MIN_SERVER: (u64, u64, u64) = (2, 10, 0);
+
+/// Settings of a [`Subscription`]. `Default` gives: deliver all stored messages, server
+/// defaults for ack wait (30 s), redeliveries (unlimited) and max ack pending (1000), pull
+/// batches of 100 messages, and a 1 s redelivery delay for [`Subscription::run`] failures.
+///
+/// Built with the chainable setters: `SubscriptionOptions::default().ack_wait(..)`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SubscriptionOptions {
+    /// Where a *new* durable consumer starts (ignored for an existing one, whose position is
+    /// kept by the server). Default [`DeliverPolicy::All`].
+    pub deliver_policy: DeliverPolicy,
+    /// How long the server waits for an ack before redelivering; `None`: server default.
+    pub ack_wait: Option<Duration>,
+    /// Maximum deliveries of one message; `None`: unlimited.
+    pub max_deliver: Option<i64>,
+    /// Maximum unacknowledged messages in flight; `None`: server default.
+    pub max_ack_pending: Option<i64>,
+    /// Messages requested per pull request. Default 100.
+    pub batch: usize,
+    /// Redelivery delay requested by [`Subscription::run`] when the handler fails. Default 1 s.
+    pub nak_delay: Duration,
+}
+
+impl Default for SubscriptionOptions {
+    fn default() -> Self {
+        Self {
+            deliver_policy: DeliverPolicy::All,
+            ack_wait: None,
+            max_deliver: None,
+            max_ack_pending: None,
+            batch: 100,
+            nak_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl SubscriptionOptions {
+    /// Sets [`Self::deliver_policy`].
+    pub fn deliver_policy(mut self, policy: DeliverPolicy) -> Self {
+        self.deliver_policy = policy;
+        self
+    }
+
+    /// Sets [`Self::ack_wait`].
+    pub fn ack_wait(mut self, ack_wait: Duration) -> Self {
+        self.ack_wait = Some(ack_wait);
+        self
+    }
+
+    /// Sets [`Self::max_deliver`].
+    pub fn max_deliver(mut self, max_deliver: i64) -> Self {
+        self.max_deliver = Some(max_deliver);
+        self
+    }
+
+    /// Sets [`Self::max_ack_pending`].
+    pub fn max_ack_pending(mut self, max_ack_pending: i64) -> Self {
+        self.max_ack_pending = Some(max_ack_pending);
+        self
+    }
+
+    /// Sets [`Self::batch`] (at least 1).
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Sets [`Self::nak_delay`].
+    pub fn nak_delay(mut self, delay: Duration) -> Self {
+        self.nak_delay = delay;
+        self
+    }
+}
+
+/// Starting a [`Subscription`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// The server cannot filter a consumer on several subjects. There is deliberately no
+    /// client-side filtering fallback.
+    #[error(
+        "NATS server {version} is too old: server-side event filtering needs {required} or newer"
+    )]
+    ServerTooOld {
+        /// Version reported by the server (`INFO`).
+        version: String,
+        /// [`MIN_SERVER_VERSION`].
+        required: &'static str,
+    },
+    /// The server version reported in `INFO` could not be parsed.
+    #[error("cannot parse the NATS server version {version:?}")]
+    UnrecognizedServerVersion {
+        /// The text reported.
+        version: String,
+    },
+    /// A requested name is not an event of the channel.
+    #[error("`{name}` is not an integration event of channel `{channel}` (known: {known:?})")]
+    UnknownEventName {
+        /// The requested name.
+        name: String,
+        /// Channel name.
+        channel: &'static str,
+        /// [`IntegrationEventSet::NAMES`].
+        known: &'static [&'static str],
+    },
+    /// The durable name cannot be used as a NATS consumer name.
+    #[error("invalid durable consumer name {name:?}: {reason}")]
+    InvalidDurableName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The channel's stream does not exist or cannot be read (see
+    /// [`provision_streams`](super::provision_streams)).
+    #[error("cannot open stream `{stream}`: {source}")]
+    Stream {
+        /// Stream name.
+        stream: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// Creating or updating the durable consumer failed.
+    #[error("cannot create consumer `{durable}` on stream `{stream}`: {source}")]
+    Consumer {
+        /// Stream name.
+        stream: &'static str,
+        /// Durable consumer name.
+        durable: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// Starting the pull loop failed.
+    #[error("cannot start pulling from consumer `{durable}`: {source}")]
+    Pull {
+        /// Durable consumer name.
+        durable: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Receiving from a [`Subscription`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// The pull loop reported an error (missed heartbeat, consumer deleted, ...). See
+    /// [`ReceiveError::is_fatal`].
+    #[error("receiving from the consumer failed: {source}")]
+    Messages {
+        /// async-nats' error.
+        #[source]
+        source: MessagesError,
+    },
+    /// The message stream ended (connection closed for good, or consumer gone).
+    #[error("the subscription's message stream ended")]
+    Closed,
+}
+
+impl ReceiveError {
+    /// Whether the subscription cannot continue (the consumer was deleted, is not a pull
+    /// consumer, the pull request exceeds its limits, or the stream ended). Other errors
+    /// (missed heartbeats, transient pull failures) may be followed by more messages.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Self::Messages { source } => matches!(
+                source.kind(),
+                MessagesErrorKind::ConsumerDeleted
+                    | MessagesErrorKind::PushBasedConsumer
+                    | MessagesErrorKind::RequestLimitExceeded
+            ),
+            Self::Closed => true,
+        }
+    }
+}
+
+/// Acknowledging a delivery failed. The server redelivers the message after the ack wait.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} stream message {stream_sequence}: {source}")]
+pub struct AckError {
+    /// `"ack"`, `"nak"`, `"term"` or `"progress"`.
+    pub action: &'static str,
+    /// Stream sequence of the message.
+    pub stream_sequence: u64,
+    /// The underlying error.
+    #[source]
+    pub source: BoxError,
+}
+
+/// What is needed to acknowledge one message, detached from the message.
+#[derive(Clone)]
+struct AckHandle {
+    context: Context,
+    reply: Option<Subject>,
+    stream_sequence: u64,
+}
+
+impl AckHandle {
+    /// Sends `kind` and waits for the server to confirm it (JetStream "double ack").
+    async fn send(&self, kind: AckKind, action: &'static str) -> Result<(), AckError> {
+        Acker::new(self.context.clone(), self.reply.clone())
+            .double_ack_with(kind)
+            .await
+            .map_err(|source| AckError {
+                action,
+                stream_sequence: self.stream_sequence,
+                source,
+            })
+    }
+}
+
+/// One decoded integration event, to be acknowledged.
+///
+/// Dropping a delivery without [`ack`](Self::ack)/[`nak`](Self::nak)/[`term`](Self::term)
+/// leaves it to the server's ack wait: it is redelivered later.
+pub struct Delivery<E> {
+    /// The decoded event.
+    pub event: E,
+    /// `ce-id`: the integration event id.
+    pub id: String,
+    /// `ce-type`: the integration event name.
+    pub name: String,
+    /// The NATS subject the message was published on.
+    pub subject: String,
+    /// `ce-source`: the producing service.
+    pub source: String,
+    /// `ce-aggregateid`.
+    pub aggregate_id: String,
+    /// `ce-aggregatetype`.
+    pub aggregate_type: String,
+    /// `ce-aggregateversion`.
+    pub aggregate_version: u64,
+    /// `ce-domaineventid`.
+    pub domain_event_id: String,
+    /// `ce-time` (RFC 3339).
+    pub time: String,
+    /// Sequence of the message in the stream.
+    pub stream_sequence: u64,
+    /// How many times the server delivered this message (1 on first delivery).
+    pub delivered: u64,
+    /// Every header received, sorted by name (NATS header maps are unordered), `Nats-Msg-Id`
+    /// included.
+    pub headers: Vec<(String, String)>,
+    ack: AckHandle,
+}
+
+impl<E: fmt::Debug> fmt::Debug for Delivery<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("event", &self.event)
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("subject", &self.subject)
+            .field("aggregate_id", &self.aggregate_id)
+            .field("aggregate_version", &self.aggregate_version)
+            .field("stream_sequence", &self.stream_sequence)
+            .field("delivered", &self.delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> Delivery<E> {
+    /// The value of the header `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Acknowledges the message and waits for the server's confirmation, so the message is
+    /// not redelivered.
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] when the confirmation did not arrive (request timeout of the context).
+    pub async fn ack(self) -> Result<(), AckError> {
+        self.ack.send(AckKind::Ack, "ack").await
+    }
+
+    /// Negatively acknowledges the message: redeliver after `delay` (immediately with `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] when the server did not confirm.
+    pub async fn nak(self, delay: Option<Duration>) -> Result<(), AckError> {
+        self.ack.send(AckKind::Nak(delay), "nak").await
+    }
+
+    /// Terminates the message: never redeliver it, without processing it.
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] when the server did not confirm.
+    pub async fn term(self) -> Result<(), AckError> {
+        self.ack.send(AckKind::Term, "term").await
+    }
+
+    /// Tells the server work is still in progress (resets the ack wait timer).
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] when the server did not confirm.
+    pub async fn in_progress(&self) -> Result<(), AckError> {
+        self.ack.send(AckKind::Progress, "progress").await
+    }
+}
+
+/// A durable pull consumer on the channel of `E`, decoding each message into `E`.
+///
+/// The consumer is filtered on the server (`filter_subjects`) to the requested event names and
+/// uses explicit acks. Messages that cannot be decoded (missing or invalid CloudEvents
+/// headers, unknown `ce-type`, `ce-type` not matching the subject, invalid payload) are logged
+/// with `tracing::error!` and *terminated* (`+TERM`, never redelivered, never acked as
+/// processed); reading continues with the next message.
+pub struct Subscription<E: IntegrationEventSet> {
+    context: Context,
+    durable_name: String,
+    names: Vec<&'static str>,
+    filter_subjects: Vec<String>,
+    options: SubscriptionOptions,
+    messages: pull::Stream,
+    _events: PhantomData<fn() -> E>,
+}
+
+impl<E: IntegrationEventSet> fmt::Debug for Subscription<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("channel", &E::CHANNEL)
+            .field("durable_name", &self.durable_name)
+            .field("filter_subjects", &self.filter_subjects)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// NATS consumer names may not contain whitespace, `.`, `*`, `>`, path separators or control
+/// characters (ADR-6 "name" rules).
+fn check_durable_name(name: &str) -> Result<(), SubscribeError> {
+    let reason = if name.is_empty() {
+        Some("must not be empty")
+    } else if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        Some("must not contain whitespace, `.`, `*`, `>`, `/` or `\\`")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(SubscribeError::InvalidDurableName {
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Fails unless the server behind `context` is at least [`MIN_SERVER_VERSION`].
+fn check_server_version(context: &Context) -> Result<(), SubscribeError> {
+    let version = context.client().server_info().version;
+    match parse_version(&version) {
+        Some(parsed) if parsed >= MIN_SERVER => Ok(()),
+        Some(_) => Err(SubscribeError::ServerTooOld {
+            version,
+            required: MIN_SERVER_VERSION,
+        }),
+        None => Err(SubscribeError::UnrecognizedServerVersion { version }),
+    }
+}
+
+/// Maps requested names to the set's names; empty means all; duplicates removed.
+fn select_names<E: IntegrationEventSet>(
+    names: &[&str],
+) -> Result<Vec<&'static str>, SubscribeError> {
+    if names.is_empty() {
+        return Ok(E::NAMES.to_vec());
+    }
+    let mut selected = Vec::with_capacity(names.len());
+    for name in names {
+        let known = E::NAMES
+            .iter()
+            .find(|known| *known == name)
+            .ok_or_else(|| SubscribeError::UnknownEventName {
+                name: (*name).to_owned(),
+                channel: E::CHANNEL.name,
+                known: E::NAMES,
+            })?;
+        if !selected.contains(known) {
+            selected.push(*known);
+        }
+    }
+    Ok(selected)
+}
+
+fn headers_of(message: &async_nats::Message) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = message
+        .headers
+        .iter()
+        .flat_map(|map| map.iter())
+        .flat_map(|(name, values)| {
+            values
+                .iter()
+                .map(move |value| (name.to_string(), value.as_str().to_owned()))
+        })
+        .collect();
+    headers.sort();
+    headers
+}
+
+impl<E: IntegrationEventSet> Subscription<E> {
+    /// Creates (or updates) the durable pull consumer `durable_name` on the stream of
+    /// `E::CHANNEL` and starts pulling.
+    ///
+    /// * `names`: the integration events to receive, a subset of [`IntegrationEventSet::NAMES`];
+    ///   empty means all of them. The consumer's `filter_subjects` are these names mapped
+    ///   through [`ChannelSpec::subject_for`](crate::channel::ChannelSpec::subject_for), so
+    ///   the server only delivers those (events added to the channel later are not delivered
+    ///   until they are added to `E`).
+    /// * Ack policy explicit; [`SubscriptionOptions`] for the rest. An existing consumer with
+    ///   the same name is updated to the new filter (its position is kept).
+    /// * `context` may be a `Context` or a `&Context`; the server version is read from
+    ///   `context.client().server_info()` before anything is created.
+    ///
+    /// # Errors
+    ///
+    /// [`SubscribeError::ServerTooOld`] for servers older than 2.10 (never a client-side
+    /// filtering fallback), [`SubscribeError::UnknownEventName`],
+    /// [`SubscribeError::InvalidDurableName`], or a stream/consumer/pull failure.
+    pub async fn start(
+        context: impl Borrow<Context>,
+        durable_name: &str,
+        names: &[&str],
+        options: SubscriptionOptions,
+    ) -> Result<Self, SubscribeError> {
+        let context: &Context = context.borrow();
+        let channel = E::CHANNEL;
+        let span = tracing::info_span!(
+            "subscribe",
+            channel = channel.name,
+            stream = channel.stream,
+            durable = durable_name
+        );
+        async {
+            check_server_version(context)?;
+            check_durable_name(durable_name)?;
+            let names = select_names::<E>(names)?;
+            let filter_subjects: Vec<String> =
+                names.iter().map(|name| channel.subject_for(name)).collect();
+
+            let stream =
+                context
+                    .get_stream(channel.stream)
+                    .await
+                    .map_err(|err| SubscribeError::Stream {
+                        stream: channel.stream,
+                        source: Box::new(err),
+                    })?;
+            let mut config = pull::Config {
+                durable_name: Some(durable_name.to_owned()),
+                description: Some(format!(
+                    "eventmap subscription to {} ({})",
+                    channel.name,
+                    names.join(", ")
+                )),
+                deliver_policy: options.deliver_policy,
+                ack_policy: AckPolicy::Explicit,
+                filter_subjects: filter_subjects.clone(),
+                ..pull::Config::default()
+            };
+            if let Some(ack_wait) = options.ack_wait {
+                config.ack_wait = ack_wait;
+            }
+            if let Some(max_deliver) = options.max_deliver {
+                config.max_deliver = max_deliver;
+            }
+            if let Some(max_ack_pending) = options.max_ack_pending {
+                config.max_ack_pending = max_ack_pending;
+            }
+            let consumer: PullConsumer =
+                stream
+                    .create_consumer(config)
+                    .await
+                    .map_err(|err| SubscribeError::Consumer {
+                        stream: channel.stream,
+                        durable: durable_name.to_owned(),
+                        source: Box::new(err),
+                    })?;
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(options.batch.max(1))
+                .messages()
+                .await
+                .map_err(|err| SubscribeError::Pull {
+                    durable: durable_name.to_owned(),
+                    source: Box::new(err),
+                })?;
+            tracing::info!(filter_subjects = ?filter_subjects, "subscription started");
+            Ok(Self {
+                context: context.clone(),
+                durable_name: durable_name.to_owned(),
+                names,
+                filter_subjects,
+                options,
+                messages,
+                _events: PhantomData,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The durable consumer name.
+    pub fn durable_name(&self) -> &str {
+        &self.durable_name
+    }
+
+    /// The integration event names received.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// The consumer's server-side subject filters.
+    pub fn filter_subjects(&self) -> &[String] {
+        &self.filter_subjects
+    }
+
+    /// The next decoded event.
+    ///
+    /// Undecodable messages are terminated and skipped (see [`Subscription`]). Returns `None`
+    /// when the message stream has ended; after `Some(Err(_))` that is not
+    /// [fatal](ReceiveError::is_fatal), calling again continues. Cancel-safe in the sense
+    /// that a message being decoded when the future is dropped is redelivered after the ack
+    /// wait.
+    pub async fn next(&mut self) -> Option<Result<Delivery<E>, ReceiveError>> {
+        loop {
+            let message = match self.messages.next().await? {
+                Ok(message) => message,
+                Err(source) => return Some(Err(ReceiveError::Messages { source })),
+            };
+            if let Some(delivery) = self.prepare(message).await {
+                return Some(Ok(delivery));
+            }
+        }
+    }
+
+    /// Decodes `message`; terminates it and returns `None` when that fails.
+    async fn prepare(&self, message: async_nats::jetstream::Message) -> Option<Delivery<E>> {
+        let subject = message.subject.to_string();
+        let (stream_sequence, delivered) = match message.info() {
+            Ok(info) => (
+                info.stream_sequence,
+                u64::try_from(info.delivered).unwrap_or(0),
+            ),
+            Err(err) => {
+                tracing::error!(%subject, error = %err, "message without JetStream metadata; skipped");
+                return None;
+            }
+        };
+        let ack = AckHandle {
+            context: self.context.clone(),
+            reply: message.reply.clone(),
+            stream_sequence,
+        };
+        let headers = headers_of(&message);
+        match decode::<E>(&subject, &headers, &message.payload) {
+            Ok((event, envelope)) => Some(Delivery {
+                event,
+                id: envelope.id,
+                name: envelope.name,
+                subject,
+                source: envelope.source,
+                aggregate_id: envelope.aggregate_id,
+                aggregate_type: envelope.aggregate_type,
+                aggregate_version: envelope.aggregate_version,
+                domain_event_id: envelope.domain_event_id,
+                time: envelope.time,
+                stream_sequence,
+                delivered,
+                headers,
+                ack,
+            }),
+            Err(reason) => {
+                tracing::error!(
+                    %subject,
+                    stream_sequence,
+                    durable = %self.durable_name,
+                    reason = %reason,
+                    "undecodable integration message; terminating it"
+                );
+                if let Err(err) = ack.send(AckKind::Term, "term").await {
+                    tracing::error!(%subject, stream_sequence, error = %err, "terminating an undecodable message failed; it will be redelivered");
+                }
+                None
+            }
+        }
+    }
+
+    /// Convenience loop: calls `handler` for each delivery, acks on `Ok`, naks with
+    /// [`SubscriptionOptions::nak_delay`] (default 1 s) on `Err`, until `shutdown` completes.
+    ///
+    /// The handler must not ack the delivery itself. Shutdown is checked between messages:
+    /// a running handler is not interrupted. Ack/nak failures and transient receive errors are
+    /// logged and the loop goes on (the server redelivers unacked messages).
+    ///
+    /// # Errors
+    ///
+    /// A [fatal](ReceiveError::is_fatal) [`ReceiveError`], including
+    /// [`ReceiveError::Closed`] when the message stream ends. `Ok(())` after `shutdown`.
+    pub async fn run<F, Fut, S>(mut self, mut handler: F, shutdown: S) -> Result<(), ReceiveError>
+    where
+        F: FnMut(Delivery<E>) -> Fut,
+        Fut: Future<Output = Result<(), BoxError>>,
+        S: Future<Output = ()>,
+    {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = &mut shutdown => {
+                    tracing::info!(durable = %self.durable_name, "subscription shut down");
+                    return Ok(());
+                }
+                next = self.next() => next,
+            };
+            let delivery = match next {
+                None => return Err(ReceiveError::Closed),
+                Some(Err(err)) if err.is_fatal() => return Err(err),
+                Some(Err(err)) => {
+                    tracing::warn!(durable = %self.durable_name, error = %err, "receive error; continuing");
+                    continue;
+                }
+                Some(Ok(delivery)) => delivery,
+            };
+            let ack = delivery.ack.clone();
+            let span = tracing::info_span!(
+                "handle_integration_event",
+                name = %delivery.name,
+                id = %delivery.id,
+                subject = %delivery.subject,
+                stream_sequence = delivery.stream_sequence,
+                delivered = delivery.delivered,
+            );
+            async {
+                match handler(delivery).await {
+                    Ok(()) => {
+                        if let Err(err) = ack.send(AckKind::Ack, "ack").await {
+                            tracing::warn!(error = %err, "ack failed; the message will be redelivered");
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, delay = ?self.options.nak_delay, "handler failed; requesting redelivery");
+                        if let Err(err) = ack
+                            .send(AckKind::Nak(Some(self.options.nak_delay)), "nak")
+                            .await
+                        {
+                            tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                        }
+                    }
+                }
+            }
+            .instrument(span)
+            .await;
+        }
+    }
+}
+
+/// Decodes a received message: envelope, subject/type consistency, payload.
+fn decode<E: IntegrationEventSet>(
+    subject: &str,
+    headers: &[(String, String)],
+    payload: &[u8],
+) -> Result<(E, Envelope), DecodeError> {
+    let envelope = Envelope::from_headers(headers)?;
+    if E::CHANNEL.event_name_in(subject) != Some(envelope.name.as_str()) {
+        return Err(DecodeError::InvalidHeader {
+            header: crate::message::headers::TYPE,
+            value: envelope.name,
+            reason: format!("does not match the subject `{subject}`"),
+        });
+    }
+    let event = E::decode(&envelope.name, payload)?;
+    Ok((event, envelope))
+}
+
+/// Creates the subscriptions of one service: one durable consumer per (service, channel).
+///
+/// The durable name is `<service>-<channel name>` with characters NATS does not allow in
+/// consumer names (whitespace, `.`, `*`, `>`, `/`, `\`) replaced by `_`.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    context: Context,
+    service: String,
+    options: SubscriptionOptions,
+}
+
+impl Subscriber {
+    /// Subscriptions of the service `service` on `context`, with default options.
+    pub fn new(context: Context, service: impl Into<String>) -> Self {
+        Self {
+            context,
+            service: service.into(),
+            options: SubscriptionOptions::default(),
+        }
+    }
+
+    /// Uses `options` for the subscriptions created from now on.
+    pub fn with_options(mut self, options: SubscriptionOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The durable consumer name of this service on the channel of `E`.
+    pub fn durable_name<E: IntegrationEventSet>(&self) -> String {
+        format!("{}-{}", self.service, E::CHANNEL.name)
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\')
+                {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    /// Starts the subscription of this service to `names` (empty: all) of the channel of `E`;
+    /// see [`Subscription::start`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscription::start`].
+    pub async fn subscribe<E: IntegrationEventSet>(
+        &self,
+        names: &[&str],
+    ) -> Result<Subscription<E>, SubscribeError> {
+        Subscription::start(
+            &self.context,
+            &self.durable_name::<E>(),
+            names,
+            self.options.clone(),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelSpec;
+
+    #[derive(Debug)]
+    enum Events {
+        A,
+        B,
+    }
+    impl IntegrationEventSet for Events {
+        const CHANNEL: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERS");
+        const NAMES: &'static [&'static str] = &["AEvent", "BEvent"];
+        fn decode(name: &str, _payload: &[u8]) -> Result<Self, DecodeError> {
+            match name {
+                "AEvent" => Ok(Self::A),
+                "BEvent" => Ok(Self::B),
+                other => Err(DecodeError::UnknownEvent { name: other.into() }),
+            }
+        }
+        fn name(&self) -> &'static str {
+            match self {
+                Self::A => "AEvent",
+                Self::B => "BEvent",
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_selected_and_checked() {
+        assert_eq!(select_names::<Events>(&[]).unwrap(), ["AEvent", "BEvent"]);
+        assert_eq!(
+            select_names::<Events>(&["BEvent", "BEvent"]).unwrap(),
+            ["BEvent"]
+        );
+        let err = select_names::<Events>(&["CEvent"]).unwrap_err();
+        assert!(
+            matches!(&err, SubscribeError::UnknownEventName { name, channel: "order", .. } if name == "CEvent"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn durable_names() {
+        assert!(check_durable_name("search-order").is_ok());
+        assert!(check_durable_name("").is_err());
+        assert!(check_durable_name("a.b").is_err());
+        assert!(check_durable_name("a b").is_err());
+        assert!(check_durable_name("a>").is_err());
+    }
+
+    #[test]
+    fn decode_checks_subject_against_type() {
+        let event = crate::event::AggregateEvent::new("Order", "o", 1, Dummy);
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Empty {}
+        let message = crate::message::IntegrationMessage::from_aggregate_event(
+            &event,
+            &Events::CHANNEL,
+            "AEvent",
+            "svc",
+            &Empty {},
+        );
+        let (decoded, envelope) =
+            decode::<Events>("ordering.order.AEvent", &message.headers, &message.payload).unwrap();
+        assert_eq!(decoded.name(), "AEvent");
+        assert_eq!(envelope.source, "svc");
+        let err = decode::<Events>("ordering.order.BEvent", &message.headers, &message.payload)
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                DecodeError::InvalidHeader {
+                    header: "ce-type",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Dummy;
+    impl crate::event::DomainEvent for Dummy {
+        fn event_name(&self) -> &'static str {
+            "Dummy"
+        }
+    }
+}

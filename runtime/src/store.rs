@@ -1,0 +1,279 @@
+//! Aggregates, their stores, and the store middleware that dispatches saved events.
+//!
+//! An aggregate records domain events in its [`AggregateRoot`]; saving the aggregate through an
+//! [`AggregateStore`] stores its state and returns the recorded events, with optimistic
+//! concurrency on the aggregate version. [`DispatchingStore`] wraps any store and hands the
+//! saved events to an [`EventDispatcher`] after the save committed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::dispatcher::{BoxError, DispatchError, EventDispatcher};
+use crate::event::{AggregateEvent, DomainEvent};
+
+/// An event-producing aggregate (a consistency boundary such as an order).
+pub trait Aggregate: Clone + Send + Sync + 'static {
+    /// Aggregate type name, e.g. `"Order"`; becomes `ce-aggregatetype`.
+    const NAME: &'static str;
+    /// The bookkeeping part (id, version, pending events).
+    fn root(&self) -> &AggregateRoot;
+    /// The bookkeeping part, mutable.
+    fn root_mut(&mut self) -> &mut AggregateRoot;
+}
+
+/// Identity, version and not-yet-saved events of an aggregate.
+///
+/// Versions count events: a new aggregate is at version 0, its first event gets version 1.
+#[derive(Debug, Clone, Default)]
+pub struct AggregateRoot {
+    id: String,
+    /// Version of the last stored event.
+    version: u64,
+    pending: Vec<AggregateEvent>,
+}
+
+impl AggregateRoot {
+    /// A new aggregate with id `id`, version 0 and no events.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            version: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// An aggregate loaded at `stored_version` (for store implementations that rebuild
+    /// aggregates); no pending events.
+    pub fn restored(id: impl Into<String>, stored_version: u64) -> Self {
+        Self {
+            id: id.into(),
+            version: stored_version,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The aggregate id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Current version, pending events included.
+    pub fn version(&self) -> u64 {
+        self.version.saturating_add(self.pending.len() as u64)
+    }
+
+    /// Version of the last stored event: what a store expects to find (optimistic
+    /// concurrency).
+    pub fn stored_version(&self) -> u64 {
+        self.version
+    }
+
+    /// Records `event` as a pending event of this aggregate (type name `aggregate_name`) at
+    /// version [`version`](Self::version) + 1, with a new event id and the current time.
+    pub fn record<E: DomainEvent>(&mut self, aggregate_name: &str, event: E) {
+        let version = self.version().saturating_add(1);
+        self.pending
+            .push(AggregateEvent::new(aggregate_name, self.id.clone(), version, event).into_dyn());
+    }
+
+    /// The events recorded since the last save, oldest first.
+    pub fn pending(&self) -> &[AggregateEvent] {
+        &self.pending
+    }
+
+    /// Removes and returns the pending events and marks them stored:
+    /// [`stored_version`](Self::stored_version) becomes [`version`](Self::version).
+    /// Stores call this once the save committed.
+    pub fn take_pending(&mut self) -> Vec<AggregateEvent> {
+        self.version = self.version();
+        std::mem::take(&mut self.pending)
+    }
+}
+
+/// Why loading or saving an aggregate failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No aggregate with this id is stored.
+    #[error("{aggregate} `{id}` not found")]
+    NotFound {
+        /// Aggregate type name.
+        aggregate: &'static str,
+        /// Aggregate id.
+        id: String,
+    },
+    /// Optimistic concurrency: someone else saved the aggregate since it was loaded.
+    #[error(
+        "{aggregate} `{id}` was modified concurrently: expected version {expected}, stored version is {actual}"
+    )]
+    Conflict {
+        /// Aggregate type name.
+        aggregate: &'static str,
+        /// Aggregate id.
+        id: String,
+        /// The stored version the caller's copy was based on.
+        expected: u64,
+        /// The version actually stored.
+        actual: u64,
+    },
+    /// The save committed but a handler of the saved events failed
+    /// ([`DispatchingStore`]).
+    #[error("saved, but dispatching the saved events failed: {0}")]
+    Dispatch(#[from] DispatchError),
+    /// Any failure of a store backend.
+    #[error("store backend failed: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// Loads and saves aggregates of type `A`.
+#[async_trait::async_trait]
+pub trait AggregateStore<A: Aggregate>: Send + Sync {
+    /// Loads the aggregate `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] or a backend error.
+    async fn load(&self, id: &str) -> Result<A, StoreError>;
+
+    /// Saves `aggregate` if its [`AggregateRoot::stored_version`] is the stored version,
+    /// marks its pending events stored and returns them (oldest first).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] (the aggregate is left unchanged) or a backend error.
+    async fn save(&self, aggregate: &mut A) -> Result<Vec<AggregateEvent>, StoreError>;
+}
+
+/// A store keeping aggregate snapshots in memory, with optimistic concurrency.
+///
+/// Cloning is cheap and clones share the data.
+#[derive(Debug)]
+pub struct InMemoryStore<A> {
+    aggregates: Arc<Mutex<HashMap<String, A>>>,
+}
+
+impl<A> Clone for InMemoryStore<A> {
+    fn clone(&self) -> Self {
+        Self {
+            aggregates: Arc::clone(&self.aggregates),
+        }
+    }
+}
+
+impl<A> Default for InMemoryStore<A> {
+    fn default() -> Self {
+        Self {
+            aggregates: Arc::default(),
+        }
+    }
+}
+
+impl<A> InMemoryStore<A> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, A>> {
+        // Writes are single `insert`s, so a poisoned map is still consistent.
+        self.aggregates
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Number of stored aggregates.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait::async_trait]
+impl<A: Aggregate> AggregateStore<A> for InMemoryStore<A> {
+    async fn load(&self, id: &str) -> Result<A, StoreError> {
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound {
+                aggregate: A::NAME,
+                id: id.to_owned(),
+            })
+    }
+
+    async fn save(&self, aggregate: &mut A) -> Result<Vec<AggregateEvent>, StoreError> {
+        let mut aggregates = self.lock();
+        let id = aggregate.root().id().to_owned();
+        let expected = aggregate.root().stored_version();
+        let actual = aggregates
+            .get(&id)
+            .map_or(0, |stored| stored.root().version());
+        if expected != actual {
+            return Err(StoreError::Conflict {
+                aggregate: A::NAME,
+                id,
+                expected,
+                actual,
+            });
+        }
+        let events = aggregate.root_mut().take_pending();
+        aggregates.insert(id, aggregate.clone());
+        tracing::debug!(aggregate = A::NAME, id = %aggregate.root().id(), version = aggregate.root().version(), events = events.len(), "aggregate saved");
+        Ok(events)
+    }
+}
+
+/// Store middleware: after the inner store saved an aggregate, the saved events go to
+/// [`EventDispatcher::publish`].
+///
+/// Delivery is **at-most-once** with respect to the store: the save commits first, so if the
+/// process dies (or a handler fails) after the commit, the events are stored but their
+/// integration events may never be published. A handler failure is reported as
+/// [`StoreError::Dispatch`] even though the save itself succeeded.
+#[derive(Debug)]
+pub struct DispatchingStore<S> {
+    inner: S,
+    dispatcher: Arc<EventDispatcher>,
+}
+
+impl<S: Clone> Clone for DispatchingStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            dispatcher: Arc::clone(&self.dispatcher),
+        }
+    }
+}
+
+impl<S> DispatchingStore<S> {
+    /// Wraps `inner`, dispatching saved events to `dispatcher`.
+    pub fn new(inner: S, dispatcher: Arc<EventDispatcher>) -> Self {
+        Self { inner, dispatcher }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The dispatcher.
+    pub fn dispatcher(&self) -> &Arc<EventDispatcher> {
+        &self.dispatcher
+    }
+}
+
+#[async_trait::async_trait]
+impl<A: Aggregate, S: AggregateStore<A>> AggregateStore<A> for DispatchingStore<S> {
+    async fn load(&self, id: &str) -> Result<A, StoreError> {
+        self.inner.load(id).await
+    }
+
+    async fn save(&self, aggregate: &mut A) -> Result<Vec<AggregateEvent>, StoreError> {
+        let events = self.inner.save(aggregate).await?;
+        self.dispatcher.publish(&events).await?;
+        Ok(events)
+    }
+}

@@ -1,0 +1,302 @@
+//! Dispatcher ordering and errors, in-memory store concurrency, dispatching middleware.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use eventmap::dispatcher::handler_fn;
+use eventmap::{
+    Aggregate, AggregateEvent, AggregateRoot, AggregateStore, BoxError, DispatchingStore,
+    EventDispatcher, EventHandler, InMemoryPublisher, InMemoryStore, IntegrationEventHandler,
+    StoreError,
+};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+struct Recorder {
+    label: &'static str,
+    log: Log,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Recorder {
+    async fn handle(&self, event: &AggregateEvent) -> Result<(), BoxError> {
+        self.log.lock().unwrap().push(format!(
+            "{}:{}:{}",
+            self.label,
+            event.name(),
+            event.aggregate_version()
+        ));
+        if self.fail {
+            Err(format!("{} refused", self.label).into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn recorder(label: &'static str, log: &Log, fail: bool) -> Recorder {
+    Recorder {
+        label,
+        log: log.clone(),
+        fail,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Order {
+    root: AggregateRoot,
+    canceled: bool,
+}
+
+impl Aggregate for Order {
+    const NAME: &'static str = "Order";
+    fn root(&self) -> &AggregateRoot {
+        &self.root
+    }
+    fn root_mut(&mut self) -> &mut AggregateRoot {
+        &mut self.root
+    }
+}
+
+impl Order {
+    fn place(id: &str, customer: &str) -> Self {
+        let mut order = Self {
+            root: AggregateRoot::new(id),
+            canceled: false,
+        };
+        order.root.record(
+            Self::NAME,
+            OrderCreated {
+                customer_id: customer.into(),
+                quantity: 1,
+            },
+        );
+        order
+    }
+
+    fn cancel(&mut self, reason: &str) {
+        self.canceled = true;
+        self.root.record(
+            Self::NAME,
+            OrderCanceled {
+                reason: reason.into(),
+            },
+        );
+    }
+}
+
+#[tokio::test]
+async fn dispatcher_runs_handlers_in_order_and_stops_at_first_error() {
+    let log: Log = Arc::default();
+    let mut dispatcher = EventDispatcher::new();
+    dispatcher
+        .subscribe("OrderCreated", recorder("first", &log, false))
+        .subscribe("OrderCreated", recorder("second", &log, false))
+        .subscribe("OrderCanceled", recorder("cancel", &log, false));
+    let shared: Arc<dyn EventHandler> = Arc::new(recorder("shared", &log, false));
+    dispatcher.subscribe_arc("OrderCreated", shared.clone());
+    dispatcher.subscribe_arc("OrderCanceled", shared);
+    assert_eq!(dispatcher.handler_count("OrderCreated"), 3);
+    assert_eq!(dispatcher.handler_count("OrderCanceled"), 2);
+    assert_eq!(dispatcher.handler_count("OrderShipped"), 0);
+
+    let mut order = Order::place("o-1", "c-1");
+    order.cancel("changed mind");
+    let events = order.root_mut().take_pending();
+    dispatcher.publish(&events).await.unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "first:OrderCreated:1",
+            "second:OrderCreated:1",
+            "shared:OrderCreated:1",
+            "cancel:OrderCanceled:2",
+            "shared:OrderCanceled:2",
+        ]
+    );
+
+    // A failing handler stops everything after it.
+    log.lock().unwrap().clear();
+    let mut failing = EventDispatcher::new();
+    failing
+        .subscribe("OrderCreated", recorder("ok", &log, false))
+        .subscribe("OrderCreated", recorder("broken", &log, true))
+        .subscribe("OrderCreated", recorder("never", &log, false))
+        .subscribe("OrderCanceled", recorder("never-either", &log, false));
+    let err = failing.publish(&events).await.unwrap_err();
+    assert_eq!(err.event_name, "OrderCreated");
+    assert_eq!(err.event_id, events[0].id());
+    assert_eq!(err.source.to_string(), "broken refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "handler for domain event `OrderCreated` ({}) failed: broken refused",
+            events[0].id()
+        )
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["ok:OrderCreated:1", "broken:OrderCreated:1"]
+    );
+
+    // Closures as handlers.
+    let calls = Arc::new(Mutex::new(0));
+    let mut with_closure = EventDispatcher::new();
+    let counter = calls.clone();
+    with_closure.subscribe(
+        "OrderCanceled",
+        handler_fn(move |event| {
+            let counter = counter.clone();
+            async move {
+                assert_eq!(
+                    event.downcast::<OrderCanceled>().unwrap().payload().reason,
+                    "changed mind"
+                );
+                *counter.lock().unwrap() += 1;
+                Ok(())
+            }
+        }),
+    );
+    with_closure.publish(&events).await.unwrap();
+    assert_eq!(*calls.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn in_memory_store_detects_conflicts() {
+    let store = InMemoryStore::<Order>::new();
+    let err = store.load("missing").await.unwrap_err();
+    assert!(matches!(&err, StoreError::NotFound { aggregate: "Order", id } if id == "missing"));
+
+    let mut order = Order::place("o-1", "c-1");
+    assert_eq!(
+        (order.root().version(), order.root().stored_version()),
+        (1, 0)
+    );
+    let saved = store.save(&mut order).await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].name(), "OrderCreated");
+    assert_eq!(saved[0].aggregate_name(), "Order");
+    assert_eq!(saved[0].aggregate_id(), "o-1");
+    assert_eq!(saved[0].aggregate_version(), 1);
+    assert_eq!(
+        (order.root().version(), order.root().stored_version()),
+        (1, 1)
+    );
+    assert!(order.root().pending().is_empty());
+
+    let mut first = store.load("o-1").await.unwrap();
+    let mut second = store.load("o-1").await.unwrap();
+    first.cancel("first");
+    let saved = store.save(&mut first).await.unwrap();
+    assert_eq!(saved[0].aggregate_version(), 2);
+
+    second.cancel("second");
+    let err = store.save(&mut second).await.unwrap_err();
+    match &err {
+        StoreError::Conflict {
+            aggregate,
+            id,
+            expected,
+            actual,
+        } => {
+            assert_eq!(
+                (*aggregate, id.as_str(), *expected, *actual),
+                ("Order", "o-1", 1, 2)
+            );
+        }
+        other => panic!("expected conflict, got {other:?}"),
+    }
+    assert_eq!(
+        second.root().pending().len(),
+        1,
+        "a rejected save leaves the aggregate unchanged"
+    );
+    assert_eq!(store.load("o-1").await.unwrap().root().version(), 2);
+
+    // A second brand-new aggregate with an existing id conflicts too.
+    let mut duplicate = Order::place("o-1", "c-2");
+    assert!(matches!(
+        store.save(&mut duplicate).await,
+        Err(StoreError::Conflict {
+            expected: 0,
+            actual: 2,
+            ..
+        })
+    ));
+    assert_eq!(store.len(), 1);
+}
+
+#[tokio::test]
+async fn dispatching_store_dispatches_only_after_a_successful_save() {
+    let log: Log = Arc::default();
+    let publisher = InMemoryPublisher::new();
+    let mut dispatcher = EventDispatcher::new();
+    dispatcher.subscribe("OrderCreated", recorder("audit", &log, false));
+    dispatcher.subscribe(
+        "OrderCreated",
+        IntegrationEventHandler::new(
+            Arc::new(publisher.clone()),
+            ORDER,
+            "OrderCreatedEvent",
+            SOURCE,
+            convert_created,
+        ),
+    );
+    dispatcher.subscribe(
+        "OrderCanceled",
+        IntegrationEventHandler::new(
+            Arc::new(publisher.clone()),
+            ORDER,
+            "OrderCanceledEvent",
+            SOURCE,
+            convert_canceled,
+        ),
+    );
+    let inner = InMemoryStore::<Order>::new();
+    let store = DispatchingStore::new(inner.clone(), Arc::new(dispatcher));
+
+    let mut order = Order::place("o-1", "c-1");
+    let mut stale = order.clone();
+    let saved = store.save(&mut order).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), ["audit:OrderCreated:1"]);
+    let published = publisher.messages();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].name, "OrderCreatedEvent");
+    assert_eq!(
+        published[0].id,
+        eventmap::integration_event_id(saved[0].id(), "OrderCreatedEvent")
+    );
+    assert_eq!(published[0].header("ce-aggregateversion"), Some("1"));
+
+    // A conflicting save dispatches nothing.
+    stale.cancel("stale");
+    assert!(matches!(
+        store.save(&mut stale).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(publisher.len(), 1);
+
+    // Loaded through the middleware, changed, saved: the cancel event is published.
+    let mut loaded = store.load("o-1").await.unwrap();
+    loaded.cancel("changed mind");
+    store.save(&mut loaded).await.unwrap();
+    let names: Vec<_> = publisher.messages().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["OrderCreatedEvent", "OrderCanceledEvent"]);
+
+    // A failing handler after commit: the save stays committed (at-most-once), the error is
+    // reported as Dispatch.
+    let mut failing = EventDispatcher::new();
+    failing.subscribe("OrderCreated", recorder("broken", &log, true));
+    let failing_store = DispatchingStore::new(inner.clone(), Arc::new(failing));
+    let mut other = Order::place("o-2", "c-2");
+    let err = failing_store.save(&mut other).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Dispatch(d) if d.event_name == "OrderCreated"),
+        "{err:?}"
+    );
+    assert_eq!(inner.load("o-2").await.unwrap().root().version(), 1);
+}
