@@ -17,5 +17,7 @@ pub mod proto {
 }
 
 /// The glue generated from `mappings.yaml` by `eventmap generate` (committed, as sqlc users do).
+/// Formatted by eventmap (prettyplease), so rustfmt leaves it alone.
+#[rustfmt::skip]
 #[path = "generated/integration_events.rs"]
 pub mod integration_events;

@@ -28,8 +28,11 @@ pub mod integration_events {
 /// The channels of the table: where each integration event is published.
 pub mod channels {
     /// Channel `order`: subjects `ordering.order.<integration event>` in the JetStream stream `ORDERING_ORDERS`.
-    pub const ORDER: ::eventmap::ChannelSpec =
-        ::eventmap::ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+    pub const ORDER: ::eventmap::ChannelSpec = ::eventmap::ChannelSpec::new(
+        "order",
+        "ordering.order",
+        "ORDERING_ORDERS",
+    );
     /// Every channel of the table, to provision their streams at start-up.
     pub const ALL: &[::eventmap::ChannelSpec] = &[ORDER];
 }
@@ -47,40 +50,55 @@ pub fn order_created_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCreated {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), integration_events::ORDER_CREATED_EVENT),
+            &::eventmap::integration_event_id(
+                event.id(),
+                integration_events::ORDER_CREATED_EVENT,
+            ),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
         customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
         payment_id: ::eventmap::convert::field(&payload.payment_id, "payment_id")?,
-        items: ::eventmap::convert::map_each(&payload.items, "items", |item| {
-            ::core::result::Result::Ok(crate::proto::ordering::v1::OrderItem {
-                product_id: ::eventmap::convert::field(&item.product_id, "product_id")?,
-                store_id: ::eventmap::convert::field(&item.store_id, "store_id")?,
-                product_name: ::eventmap::convert::field(&item.product_name, "product_name")?,
-                unit_price_cents: ::eventmap::convert::field(
-                    &crate::domain::money::to_cents(&item.unit_price),
-                    "unit_price_cents",
-                )?,
-                quantity: ::eventmap::convert::field(&item.quantity, "quantity")?,
-            })
-        })?,
+        items: ::eventmap::convert::map_each(
+            &payload.items,
+            "items",
+            |item| {
+                ::core::result::Result::Ok(crate::proto::ordering::v1::OrderItem {
+                    product_id: ::eventmap::convert::field(
+                        &item.product_id,
+                        "product_id",
+                    )?,
+                    store_id: ::eventmap::convert::field(&item.store_id, "store_id")?,
+                    product_name: ::eventmap::convert::field(
+                        &item.product_name,
+                        "product_name",
+                    )?,
+                    unit_price_cents: ::eventmap::convert::field(
+                        &crate::domain::money::to_cents(&item.unit_price),
+                        "unit_price_cents",
+                    )?,
+                    quantity: ::eventmap::convert::field(&item.quantity, "quantity")?,
+                })
+            },
+        )?,
         total_cents: ::eventmap::convert::field(
             &crate::domain::money::to_cents(&payload.total),
             "total_cents",
         )?,
         currency: ::eventmap::convert::field(&payload.total.currency, "currency")?,
-        created_at: ::core::option::Option::Some(::eventmap::convert::field(
-            &event.occurred_at(),
-            "created_at",
-        )?),
-        order_version: ::eventmap::convert::field(&event.aggregate_version(), "order_version")?,
+        created_at: ::core::option::Option::Some(
+            ::eventmap::convert::field(&event.occurred_at(), "created_at")?,
+        ),
+        order_version: ::eventmap::convert::field(
+            &event.aggregate_version(),
+            "order_version",
+        )?,
     })
 }
 /// Converts through [`order_created_event`].
-impl ::core::convert::TryFrom<&::eventmap::AggregateEvent<crate::domain::events::OrderCreated>>
-    for crate::proto::ordering::v1::OrderCreated
-{
+impl ::core::convert::TryFrom<
+    &::eventmap::AggregateEvent<crate::domain::events::OrderCreated>,
+> for crate::proto::ordering::v1::OrderCreated {
     type Error = ::eventmap::convert::ConversionError;
     fn try_from(
         event: &::eventmap::AggregateEvent<crate::domain::events::OrderCreated>,
@@ -102,7 +120,10 @@ pub fn order_readied_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderReadied {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), integration_events::ORDER_READIED_EVENT),
+            &::eventmap::integration_event_id(
+                event.id(),
+                integration_events::ORDER_READIED_EVENT,
+            ),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
@@ -112,17 +133,19 @@ pub fn order_readied_event(
             &crate::domain::money::to_cents(&payload.total),
             "total_cents",
         )?,
-        readied_at: ::core::option::Option::Some(::eventmap::convert::field(
-            &event.occurred_at(),
-            "readied_at",
-        )?),
-        order_version: ::eventmap::convert::field(&event.aggregate_version(), "order_version")?,
+        readied_at: ::core::option::Option::Some(
+            ::eventmap::convert::field(&event.occurred_at(), "readied_at")?,
+        ),
+        order_version: ::eventmap::convert::field(
+            &event.aggregate_version(),
+            "order_version",
+        )?,
     })
 }
 /// Converts through [`order_readied_event`].
-impl ::core::convert::TryFrom<&::eventmap::AggregateEvent<crate::domain::events::OrderReadied>>
-    for crate::proto::ordering::v1::OrderReadied
-{
+impl ::core::convert::TryFrom<
+    &::eventmap::AggregateEvent<crate::domain::events::OrderReadied>,
+> for crate::proto::ordering::v1::OrderReadied {
     type Error = ::eventmap::convert::ConversionError;
     fn try_from(
         event: &::eventmap::AggregateEvent<crate::domain::events::OrderReadied>,
@@ -144,24 +167,29 @@ pub fn order_canceled_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCanceled {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), integration_events::ORDER_CANCELED_EVENT),
+            &::eventmap::integration_event_id(
+                event.id(),
+                integration_events::ORDER_CANCELED_EVENT,
+            ),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
         customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
         payment_id: ::eventmap::convert::field(&payload.payment_id, "payment_id")?,
         reason: ::eventmap::convert::field(&payload.reason, "reason")?,
-        canceled_at: ::core::option::Option::Some(::eventmap::convert::field(
-            &event.occurred_at(),
-            "canceled_at",
-        )?),
-        order_version: ::eventmap::convert::field(&event.aggregate_version(), "order_version")?,
+        canceled_at: ::core::option::Option::Some(
+            ::eventmap::convert::field(&event.occurred_at(), "canceled_at")?,
+        ),
+        order_version: ::eventmap::convert::field(
+            &event.aggregate_version(),
+            "order_version",
+        )?,
     })
 }
 /// Converts through [`order_canceled_event`].
-impl ::core::convert::TryFrom<&::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>>
-    for crate::proto::ordering::v1::OrderCanceled
-{
+impl ::core::convert::TryFrom<
+    &::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>,
+> for crate::proto::ordering::v1::OrderCanceled {
     type Error = ::eventmap::convert::ConversionError;
     fn try_from(
         event: &::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>,
@@ -192,18 +220,20 @@ pub fn order_completed_event(
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
         customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
         invoice_id: ::eventmap::convert::field(&payload.invoice_id, "invoice_id")?,
-        completed_at: ::core::option::Option::Some(::eventmap::convert::field(
-            &event.occurred_at(),
-            "completed_at",
-        )?),
-        order_version: ::eventmap::convert::field(&event.aggregate_version(), "order_version")?,
+        completed_at: ::core::option::Option::Some(
+            ::eventmap::convert::field(&event.occurred_at(), "completed_at")?,
+        ),
+        order_version: ::eventmap::convert::field(
+            &event.aggregate_version(),
+            "order_version",
+        )?,
         emitted_by: ::std::string::String::from("eventmap ordering example"),
     })
 }
 /// Converts through [`order_completed_event`].
-impl ::core::convert::TryFrom<&::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>>
-    for crate::proto::ordering::v1::OrderCompleted
-{
+impl ::core::convert::TryFrom<
+    &::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>,
+> for crate::proto::ordering::v1::OrderCompleted {
     type Error = ::eventmap::convert::ConversionError;
     fn try_from(
         event: &::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>,
@@ -231,27 +261,40 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
         integration_events::ORDER_CANCELED_EVENT,
         integration_events::ORDER_COMPLETED_EVENT,
     ];
-    fn decode(name: &str, payload: &[u8]) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
+    fn decode(
+        name: &str,
+        payload: &[u8],
+    ) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
         match name {
-            integration_events::ORDER_CREATED_EVENT => ::eventmap::decode_payload::<
-                crate::proto::ordering::v1::OrderCreated,
-            >(name, payload)
-            .map(Self::OrderCreatedEvent),
-            integration_events::ORDER_READIED_EVENT => ::eventmap::decode_payload::<
-                crate::proto::ordering::v1::OrderReadied,
-            >(name, payload)
-            .map(Self::OrderReadiedEvent),
-            integration_events::ORDER_CANCELED_EVENT => ::eventmap::decode_payload::<
-                crate::proto::ordering::v1::OrderCanceled,
-            >(name, payload)
-            .map(Self::OrderCanceledEvent),
-            integration_events::ORDER_COMPLETED_EVENT => ::eventmap::decode_payload::<
-                crate::proto::ordering::v1::OrderCompleted,
-            >(name, payload)
-            .map(Self::OrderCompletedEvent),
-            _ => ::core::result::Result::Err(::eventmap::DecodeError::UnknownEvent {
-                name: ::std::string::String::from(name),
-            }),
+            integration_events::ORDER_CREATED_EVENT => {
+                ::eventmap::decode_payload::<
+                    crate::proto::ordering::v1::OrderCreated,
+                >(name, payload)
+                    .map(Self::OrderCreatedEvent)
+            }
+            integration_events::ORDER_READIED_EVENT => {
+                ::eventmap::decode_payload::<
+                    crate::proto::ordering::v1::OrderReadied,
+                >(name, payload)
+                    .map(Self::OrderReadiedEvent)
+            }
+            integration_events::ORDER_CANCELED_EVENT => {
+                ::eventmap::decode_payload::<
+                    crate::proto::ordering::v1::OrderCanceled,
+                >(name, payload)
+                    .map(Self::OrderCanceledEvent)
+            }
+            integration_events::ORDER_COMPLETED_EVENT => {
+                ::eventmap::decode_payload::<
+                    crate::proto::ordering::v1::OrderCompleted,
+                >(name, payload)
+                    .map(Self::OrderCompletedEvent)
+            }
+            _ => {
+                ::core::result::Result::Err(::eventmap::DecodeError::UnknownEvent {
+                    name: ::std::string::String::from(name),
+                })
+            }
         }
     }
     fn name(&self) -> &'static str {
@@ -270,44 +313,48 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
-    dispatcher.subscribe(
-        domain_events::ORDER_CREATED,
-        ::eventmap::IntegrationEventHandler::new(
-            ::std::sync::Arc::clone(&publisher),
-            channels::ORDER,
-            integration_events::ORDER_CREATED_EVENT,
-            SOURCE,
-            order_created_event,
-        ),
-    );
-    dispatcher.subscribe(
-        domain_events::ORDER_READIED,
-        ::eventmap::IntegrationEventHandler::new(
-            ::std::sync::Arc::clone(&publisher),
-            channels::ORDER,
-            integration_events::ORDER_READIED_EVENT,
-            SOURCE,
-            order_readied_event,
-        ),
-    );
-    dispatcher.subscribe(
-        domain_events::ORDER_CANCELED,
-        ::eventmap::IntegrationEventHandler::new(
-            ::std::sync::Arc::clone(&publisher),
-            channels::ORDER,
-            integration_events::ORDER_CANCELED_EVENT,
-            SOURCE,
-            order_canceled_event,
-        ),
-    );
-    dispatcher.subscribe(
-        domain_events::ORDER_COMPLETED,
-        ::eventmap::IntegrationEventHandler::new(
-            ::std::sync::Arc::clone(&publisher),
-            channels::ORDER,
-            integration_events::ORDER_COMPLETED_EVENT,
-            SOURCE,
-            order_completed_event,
-        ),
-    );
+    dispatcher
+        .subscribe(
+            domain_events::ORDER_CREATED,
+            ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_events::ORDER_CREATED_EVENT,
+                SOURCE,
+                order_created_event,
+            ),
+        );
+    dispatcher
+        .subscribe(
+            domain_events::ORDER_READIED,
+            ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_events::ORDER_READIED_EVENT,
+                SOURCE,
+                order_readied_event,
+            ),
+        );
+    dispatcher
+        .subscribe(
+            domain_events::ORDER_CANCELED,
+            ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_events::ORDER_CANCELED_EVENT,
+                SOURCE,
+                order_canceled_event,
+            ),
+        );
+    dispatcher
+        .subscribe(
+            domain_events::ORDER_COMPLETED,
+            ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_events::ORDER_COMPLETED_EVENT,
+                SOURCE,
+                order_completed_event,
+            ),
+        );
 }
