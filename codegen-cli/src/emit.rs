@@ -197,10 +197,7 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
     let proto_name = &field.proto_name;
     let converted = |expr: TokenStream| {
         let value = quote! { ::eventmap::convert::field(&#expr, #proto_name)? };
-        match field.shape {
-            Shape::Message => quote! { ::core::option::Option::Some(#value) },
-            Shape::Singular | Shape::Optional | Shape::Repeated => value,
-        }
+        wrap(field.shape, value)
     };
     match &field.value {
         Value::Default => quote! { ::core::default::Default::default() },
@@ -231,8 +228,8 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
         Value::Const(literal) => {
             let lit = const_tokens(literal);
             match field.shape {
-                Shape::Message | Shape::Optional => quote! { ::core::option::Option::Some(#lit) },
-                Shape::Singular | Shape::Repeated => lit,
+                Shape::Optional => quote! { ::core::option::Option::Some(#lit) },
+                _ => wrap(field.shape, lit),
             }
         }
         Value::Nested {
@@ -251,16 +248,31 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
                         ::core::result::Result::Ok(#body)
                     })?
                 },
-                Shape::Message | Shape::Optional | Shape::Singular => {
+                Shape::Message | Shape::BoxedMessage | Shape::Optional | Shape::Singular => {
                     let built = quote! {
                         ::eventmap::convert::map_one(&#access, #proto_name, |#binding| {
                             ::core::result::Result::Ok(#body)
                         })?
                     };
-                    quote! { ::core::option::Option::Some(#built) }
+                    match field.shape {
+                        Shape::BoxedMessage => wrap(Shape::BoxedMessage, built),
+                        _ => wrap(Shape::Message, built),
+                    }
                 }
             }
         }
+    }
+}
+
+/// Wraps a converted value as prost represents the field: `Some(..)` for message fields,
+/// `Some(Box::new(..))` for boxed (recursive) ones, as is otherwise.
+fn wrap(shape: Shape, value: TokenStream) -> TokenStream {
+    match shape {
+        Shape::Message => quote! { ::core::option::Option::Some(#value) },
+        Shape::BoxedMessage => {
+            quote! { ::core::option::Option::Some(::std::boxed::Box::new(#value)) }
+        }
+        Shape::Singular | Shape::Optional | Shape::Repeated => value,
     }
 }
 
@@ -426,18 +438,34 @@ fn ident(name: &str) -> Ident {
     raw_ident(name)
 }
 
-/// An identifier that may be written raw (`r#type`).
+/// An identifier, written raw (`r#type`) when it is a keyword that can be raw. A name that
+/// is not an identifier at all (impossible for a checked model) becomes an identifier that
+/// fails to resolve, so a hand-built model gives a compile error, never a panic here.
 fn raw_ident(name: &str) -> Ident {
-    match name.strip_prefix("r#") {
-        Some(raw) => Ident::new_raw(raw, Span::call_site()),
-        None => Ident::new(name, Span::call_site()),
+    let bare = name.strip_prefix("r#").unwrap_or(name);
+    if !rust_names::is_identifier(bare) {
+        return Ident::new("__eventmap_invalid_identifier", Span::call_site());
+    }
+    if matches!(bare, "self" | "super" | "crate" | "Self") {
+        return Ident::new(bare, Span::call_site());
+    }
+    if rust_names::sanitize_identifier(bare).starts_with("r#") {
+        Ident::new_raw(bare, Span::call_site())
+    } else {
+        Ident::new(bare, Span::call_site())
     }
 }
 
-/// Parses a checked Rust path.
+/// A Rust path from its text (`crate::a::b`, `::x::y`), keywords written raw.
 fn path(text: &str) -> syn::Path {
-    syn::parse_str(text).unwrap_or_else(|_| {
-        // Unreachable for checked models: fall back to a path that fails loudly at compile time.
-        syn::parse_quote!(invalid_path_from_eventmap)
-    })
+    let (leading, body) = match text.strip_prefix("::") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let segments = body.split("::").map(raw_ident);
+    if leading {
+        syn::parse_quote!(:: #(#segments)::*)
+    } else {
+        syn::parse_quote!(#(#segments)::*)
+    }
 }

@@ -76,6 +76,9 @@ pub enum Shape {
     Singular,
     /// `Option<M>` of a singular message field: the converted value is wrapped in `Some`.
     Message,
+    /// `Option<Box<M>>`: a singular message field that prost boxes because its type
+    /// contains the declaring message (a recursive message).
+    BoxedMessage,
     /// `Option<T>` of a proto3 `optional` scalar: the domain value converts into `Option<T>`
     /// directly (a domain `Option<T>` maps `None` to an absent field); a constant is `Some`.
     Optional,

@@ -95,6 +95,7 @@ impl Validator<'_> {
                 &mut integration_names,
             ));
         }
+        self.generated_names(table);
         for (key, _) in &table.channels {
             if !used_channels.contains(key.as_str()) {
                 let d = Diagnostic {
@@ -123,6 +124,106 @@ impl Validator<'_> {
             output: table.rust.output.as_ref().map(|o| base.join(&o.value)),
             channels,
             events,
+        }
+    }
+
+    /// Names in the generated module must not collide after Rust case conversion
+    /// (`OrderCreated` and `order_created` both give `ORDER_CREATED`), nor take a name the
+    /// module defines itself (`channels::ALL`, `register_integration_event_handlers`).
+    fn generated_names(&mut self, table: &Table) {
+        // (namespace, Rust name) -> (what, table name, where)
+        let mut taken: HashMap<(&'static str, String), (String, Location)> = HashMap::new();
+        let mut claim = |v: &mut Self,
+                         namespace: &'static str,
+                         rust: String,
+                         what: String,
+                         at: Location| {
+            let reserved = matches!(
+                (namespace, rust.as_str()),
+                ("channels", "ALL") | ("fn", "register_integration_event_handlers")
+            );
+            if reserved {
+                v.error(
+                    "name-collision",
+                    at,
+                    format!(
+                        "{what} would generate `{rust}`, a name the generated module uses itself"
+                    ),
+                )
+                .hint = Some("choose another name".into());
+                return;
+            }
+            match taken.get(&(namespace, rust.clone())) {
+                // The same name twice is `duplicate-integration-event`'s to report.
+                Some((first, _)) if *first == what => {}
+                Some((first, first_at)) => {
+                    let note = v.loc(*first_at);
+                    let d = v.error(
+                        "name-collision",
+                        at,
+                        format!("{what} and {first} both generate the Rust name `{rust}`"),
+                    );
+                    d.notes.push((format!("{first} is here"), note));
+                }
+                None => {
+                    taken.insert((namespace, rust), (what, at));
+                }
+            }
+        };
+        for (key, _) in &table.channels {
+            let what = format!("channel `{}`", key.as_str());
+            claim(
+                self,
+                "channels",
+                rust_names::const_ident(key.as_str()),
+                what.clone(),
+                key.location(),
+            );
+            claim(
+                self,
+                "type",
+                format!("{}IntegrationEvent", rust_names::upper_camel(key.as_str())),
+                what,
+                key.location(),
+            );
+        }
+        for (key, integrations) in &table.events {
+            claim(
+                self,
+                "domain_events",
+                rust_names::const_ident(key.as_str()),
+                format!("domain event `{}`", key.as_str()),
+                key.location(),
+            );
+            for integration in integrations {
+                let name = &integration.name;
+                let what = format!("integration event `{}`", name.value);
+                claim(
+                    self,
+                    "integration_events",
+                    rust_names::const_ident(&name.value),
+                    what.clone(),
+                    name.referenced,
+                );
+                claim(
+                    self,
+                    "fn",
+                    rust_names::fn_ident(&name.value),
+                    what.clone(),
+                    name.referenced,
+                );
+                claim(
+                    self,
+                    "variant",
+                    format!(
+                        "{}::{}",
+                        integration.channel.value,
+                        rust_names::upper_camel(&name.value)
+                    ),
+                    what,
+                    name.referenced,
+                );
+            }
         }
     }
 
@@ -295,6 +396,17 @@ impl Validator<'_> {
         };
 
         let descriptor = self.message(&integration.message)?;
+        if descriptor.package_name() == WELL_KNOWN_PACKAGE {
+            self.error(
+                "well-known-type",
+                integration.message.referenced,
+                format!(
+                    "`{}` is a protobuf well-known type; an integration event needs a message of its own",
+                    descriptor.full_name()
+                ),
+            );
+            return None;
+        }
         let message = self.message_type(table, &descriptor);
         let fields = self.fields(
             table,
@@ -344,11 +456,16 @@ impl Validator<'_> {
                 .map(|o| rust_names::field_ident(o.name()))
                 .collect(),
             full_name: message.full_name().to_owned(),
-            rust_path: rust_names::message_path(
-                &table.rust.proto_module.value,
-                message.package_name(),
-                message.full_name(),
-            ),
+            rust_path: if message.package_name() == WELL_KNOWN_PACKAGE {
+                // prost-build's default extern path for the well-known types.
+                rust_names::message_path("::prost_types", "", message.name())
+            } else {
+                rust_names::message_path(
+                    &table.rust.proto_module.value,
+                    message.package_name(),
+                    message.full_name(),
+                )
+            },
         }
     }
 
@@ -451,6 +568,8 @@ impl Validator<'_> {
         }
         let shape = if field.is_list() {
             Shape::Repeated
+        } else if is_boxed(field) {
+            Shape::BoxedMessage
         } else if matches!(field.kind(), Kind::Message(_)) {
             Shape::Message
         } else if field.supports_presence() {
@@ -530,7 +649,25 @@ impl Validator<'_> {
         if let Some(from) = &spec.from {
             let path = self.domain_path(from)?;
             if let Some(nested) = &spec.fields {
-                let Kind::Message(message) = field.kind() else {
+                let message = match field.kind() {
+                    Kind::Message(m)
+                        if m.package_name() == WELL_KNOWN_PACKAGE
+                            && PRIMITIVE_WRAPPERS.contains(&m.name()) =>
+                    {
+                        self.error(
+                            "well-known-type",
+                            at,
+                            format!(
+                                "`{}` is `{}`, which prost represents as a plain Rust value: map it with `from`, not `fields`",
+                                field.name(),
+                                m.full_name()
+                            ),
+                        );
+                        return None;
+                    }
+                    kind => kind,
+                };
+                let Kind::Message(message) = message else {
                     self.error(
                         "nested-not-message",
                         at,
@@ -682,6 +819,55 @@ impl Validator<'_> {
         }
         Some(Value::Envelope(envelope))
     }
+}
+
+/// The package of the protobuf well-known types, which prost maps to `::prost_types`.
+const WELL_KNOWN_PACKAGE: &str = "google.protobuf";
+
+/// Well-known types that prost represents as plain Rust values (`Option<String>` for
+/// `StringValue`, `()` for `Empty`) rather than as structs.
+const PRIMITIVE_WRAPPERS: &[&str] = &[
+    "BoolValue",
+    "BytesValue",
+    "DoubleValue",
+    "FloatValue",
+    "Int32Value",
+    "Int64Value",
+    "StringValue",
+    "UInt32Value",
+    "UInt64Value",
+    "Empty",
+];
+
+/// Whether prost boxes this field (`Option<Box<M>>`): a singular message field whose type
+/// contains, through singular message fields, the message that declares it. Mirrors
+/// prost-build's `MessageGraph::is_nested`, which only follows non-repeated message fields.
+fn is_boxed(field: &FieldDescriptor) -> bool {
+    let Kind::Message(start) = field.kind() else {
+        return false;
+    };
+    if field.is_list() {
+        return false;
+    }
+    let target = field.parent_message().clone();
+    let mut seen = HashSet::new();
+    let mut stack = vec![start];
+    while let Some(message) = stack.pop() {
+        if message == target {
+            return true;
+        }
+        if !seen.insert(message.full_name().to_owned()) {
+            continue;
+        }
+        for f in message.fields() {
+            if let Kind::Message(m) = f.kind() {
+                if !f.is_list() {
+                    stack.push(m);
+                }
+            }
+        }
+    }
+    false
 }
 
 /// The proto type of a field as a person would write it (`repeated string`, `OrderItem`).

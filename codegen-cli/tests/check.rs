@@ -316,3 +316,37 @@ fn a_yaml_error_has_file_line_and_column() {
 fn an_unreadable_table_is_an_error_not_a_diagnostic() {
     assert!(analyze(Path::new("/nonexistent/mappings.yaml")).is_err());
 }
+
+#[test]
+fn names_that_collide_after_case_conversion_are_reported_with_both_locations() {
+    let table = TABLE.replace(
+        "        labels: default\n",
+        "        labels: default\n    - name: placed_event\n      message: shop.v1.Money\n      channel: orders\n      fields:\n        cents: default\n        currency: default\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    let collisions: Vec<&Diagnostic> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "name-collision")
+        .collect();
+    assert!(!collisions.is_empty(), "{}", analysis.render());
+    let d = collisions[0];
+    assert_eq!(line_col(d), (36, 13));
+    assert!(
+        d.message.contains("`placed_event`") && d.message.contains("`PlacedEvent`"),
+        "{}",
+        d.message
+    );
+    let note = d.notes[0].1.as_ref().expect("first location");
+    assert_eq!((note.line, note.column), (14, 13));
+}
+
+#[test]
+fn a_channel_named_all_is_refused() {
+    let table = TABLE
+        .replace("  orders: { subject", "  all: { subject")
+        .replace("channel: orders", "channel: all");
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "name-collision");
+    assert_eq!(line_col(d), (11, 3));
+}

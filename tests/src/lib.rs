@@ -66,6 +66,37 @@ pub mod kitchen {
         pub inner: Wrapped,
         /// Maps to proto `async` (a Rust keyword).
         pub r#async: String,
+        /// A recursive structure (prost boxes `Node.parent`).
+        pub node: Node,
+        /// A `google.protobuf.StringValue` (prost: `Option<String>`).
+        pub nickname_text: String,
+        /// Mapped field by field onto a `google.protobuf.Timestamp`.
+        pub stamp: Stamp,
+    }
+
+    /// A tree node of the domain.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Node {
+        /// Its label.
+        pub label: String,
+        /// Its parent.
+        pub parent: Parent,
+        /// Its children, by label.
+        pub children: Vec<Child>,
+    }
+
+    /// A parent node (only its label is kept).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Parent {
+        /// Its label.
+        pub label: String,
+    }
+
+    /// A child node.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Child {
+        /// Its label.
+        pub this: String,
     }
 
     /// A domain event that is mapped to no integration event.
@@ -82,6 +113,13 @@ pub mod kitchen {
         fn event_name(&self) -> &'static str {
             "SinkDrained"
         }
+    }
+
+    /// A point in time as whole seconds, mapped field by field onto `google.protobuf.Timestamp`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Stamp {
+        /// Seconds since the Unix epoch.
+        pub secs: i64,
     }
 
     /// The conversion function the table names for `computed`.

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use eventmap::{
     AggregateEvent, EventDispatcher, InMemoryPublisher, IntegrationEventSet, integration_event_id,
 };
-use eventmap_tests::kitchen::{Address, SinkFilled, Wrapped};
+use eventmap_tests::kitchen::{Address, Child, Node, Parent, SinkFilled, Stamp, Wrapped};
 use eventmap_tests::kitchen_integration::{
     self as generated, SinksIntegrationEvent, integration_events,
 };
@@ -41,6 +41,15 @@ fn event(narrowed: u32) -> AggregateEvent<SinkFilled> {
         took: Duration::new(3, 500_000_000),
         inner: Wrapped("wrapped".into()),
         r#async: "later".into(),
+        node: Node {
+            label: "leaf".into(),
+            parent: Parent {
+                label: "root".into(),
+            },
+            children: vec![Child { this: "kid".into() }],
+        },
+        nickname_text: "wrapped text".into(),
+        stamp: Stamp { secs: 86_400 },
     };
     AggregateEvent::new("Kitchen", "kitchen-1", 7, payload)
         .with_occurred_at(SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
@@ -108,6 +117,24 @@ fn every_field_form_converts() {
     assert_eq!(sink.r#async, "later");
     assert_eq!(sink.weight, 1.1_f32);
     assert_eq!(sink.offset, -12);
+    let node = sink.node.expect("node");
+    assert_eq!(node.label, "leaf");
+    // `parent` is boxed by prost: the recursive message is built inside `Box::new`.
+    let parent: Box<proto::Node> = node.parent.expect("parent");
+    assert_eq!(parent.label, "root");
+    assert!(parent.parent.is_none() && parent.children.is_empty());
+    assert_eq!(node.children.len(), 1);
+    assert_eq!(node.children[0].label, "kid");
+    // `google.protobuf.StringValue` is `Option<String>` in prost.
+    assert_eq!(sink.maybe.as_deref(), Some("wrapped text"));
+    // A well-known message built field by field lives in `::prost_types`.
+    assert_eq!(
+        sink.manual,
+        Some(prost_types::Timestamp {
+            seconds: 86_400,
+            nanos: 5
+        })
+    );
 }
 
 #[test]
