@@ -88,12 +88,43 @@ pub struct Analysis {
 /// [`Error::Io`] when the table cannot be read. Problems in the table or the protos are not
 /// errors here: they are in [`Analysis::diagnostics`].
 pub fn analyze(path: &Path) -> Result<Analysis, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         action: "read",
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(analyze_str(path, &text))
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(analyze_str(path, &text)),
+        Err(err) => Ok(not_utf8(
+            path,
+            err.as_bytes(),
+            err.utf8_error().valid_up_to(),
+        )),
+    }
+}
+
+/// The analysis of a table that is not UTF-8: one diagnostic at the first invalid byte.
+fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Analysis {
+    let valid =
+        std::str::from_utf8(bytes.get(..valid_up_to).unwrap_or_default()).unwrap_or_default();
+    let (line, column) = diagnostic::line_column(valid, valid.len());
+    let mut sources = Sources::default();
+    sources.insert(path, valid);
+    let diagnostic = Diagnostic::error("yaml", "the file is not valid UTF-8")
+        .at(Some(SourceLocation {
+            file: path.to_path_buf(),
+            line,
+            column,
+            len: 1,
+        }))
+        .hint("YAML files are read as UTF-8; save the table as UTF-8");
+    Analysis {
+        file: path.to_path_buf(),
+        sources,
+        diagnostics: vec![diagnostic],
+        model: None,
+        protos: None,
+    }
 }
 
 /// Like [`analyze`], with the table's text given; `path` names the file in diagnostics and
@@ -127,6 +158,11 @@ pub fn analyze_str(path: &Path, text: &str) -> Analysis {
         .map(|s| s.value.clone())
         .collect();
     let files: Vec<String> = table.protos.files.iter().map(|s| s.value.clone()).collect();
+    let missing = protos::missing_inputs(path, &base, &table.protos);
+    if !missing.is_empty() {
+        analysis.diagnostics = missing;
+        return analysis;
+    }
     let protos = match protos::ProtoSet::compile(
         &base,
         &display_base,

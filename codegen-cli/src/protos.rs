@@ -7,6 +7,7 @@ use miette::Diagnostic as _;
 use prost_reflect::{DescriptorPool, FieldDescriptor, FileDescriptor, MessageDescriptor};
 
 use crate::diagnostic::{Diagnostic, SourceLocation, Sources, line_column};
+use crate::table;
 
 /// The compiled protos of one mapping table.
 #[derive(Debug, Clone)]
@@ -124,6 +125,57 @@ impl ProtoSet {
     fn resolve(&self, name: &str) -> Option<(PathBuf, PathBuf)> {
         resolve_in(&self.includes, &self.display_includes, name)
     }
+}
+
+/// Checks, before compiling, that every include directory exists and every file is found
+/// in one of them, so that a wrong path is reported at its place in the table.
+pub fn missing_inputs(table_file: &Path, base: &Path, protos: &table::Protos) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let includes: Vec<PathBuf> = protos.include.iter().map(|i| base.join(&i.value)).collect();
+    for (dir, entry) in includes.iter().zip(&protos.include) {
+        if !dir.is_dir() {
+            out.push(
+                Diagnostic::error(
+                    "proto",
+                    format!("include directory `{}` does not exist", entry.value),
+                )
+                .at(Some(table::location(table_file, entry.referenced)))
+                .hint("paths in the table are relative to the table's own folder"),
+            );
+        }
+    }
+    if protos.files.is_empty() {
+        out.push(Diagnostic::error(
+            "proto",
+            "`protos.files` names no `.proto` file",
+        ));
+    }
+    for file in &protos.files {
+        let found = includes.iter().any(|dir| dir.join(&file.value).is_file());
+        if !found {
+            let shown: Vec<String> = protos
+                .include
+                .iter()
+                .map(|i| format!("`{}`", i.value))
+                .collect();
+            out.push(
+                Diagnostic::error(
+                    "proto",
+                    format!("`{}` is not found in any include directory", file.value),
+                )
+                .at(Some(table::location(table_file, file.referenced)))
+                .hint(format!(
+                    "files are relative to an include directory ({})",
+                    if shown.is_empty() {
+                        "none given".to_owned()
+                    } else {
+                        shown.join(", ")
+                    }
+                )),
+            );
+        }
+    }
+    out
 }
 
 fn resolve_in(includes: &[PathBuf], shown: &[PathBuf], name: &str) -> Option<(PathBuf, PathBuf)> {

@@ -133,17 +133,14 @@ impl Validator<'_> {
     fn generated_names(&mut self, table: &Table) {
         // (namespace, Rust name) -> (what, table name, where)
         let mut taken: HashMap<(&'static str, String), (String, Location)> = HashMap::new();
-        let mut claim = |v: &mut Self,
-                         namespace: &'static str,
-                         rust: String,
-                         what: String,
-                         at: Location| {
-            let reserved = matches!(
-                (namespace, rust.as_str()),
-                ("channels", "ALL") | ("fn", "register_integration_event_handlers")
-            );
-            if reserved {
-                v.error(
+        let mut claim =
+            |v: &mut Self, namespace: &'static str, rust: String, what: String, at: Location| {
+                let reserved = matches!(
+                    (namespace, rust.as_str()),
+                    ("channels", "ALL") | ("fn", "register_integration_event_handlers")
+                );
+                if reserved {
+                    v.error(
                     "name-collision",
                     at,
                     format!(
@@ -151,25 +148,25 @@ impl Validator<'_> {
                     ),
                 )
                 .hint = Some("choose another name".into());
-                return;
-            }
-            match taken.get(&(namespace, rust.clone())) {
-                // The same name twice is `duplicate-integration-event`'s to report.
-                Some((first, _)) if *first == what => {}
-                Some((first, first_at)) => {
-                    let note = v.loc(*first_at);
-                    let d = v.error(
-                        "name-collision",
-                        at,
-                        format!("{what} and {first} both generate the Rust name `{rust}`"),
-                    );
-                    d.notes.push((format!("{first} is here"), note));
+                    return;
                 }
-                None => {
-                    taken.insert((namespace, rust), (what, at));
+                match taken.get(&(namespace, rust.clone())) {
+                    // The same name twice is `duplicate-integration-event`'s to report.
+                    Some((first, _)) if *first == what => {}
+                    Some((first, first_at)) => {
+                        let note = v.loc(*first_at);
+                        let d = v.error(
+                            "name-collision",
+                            at,
+                            format!("{what} and {first} both generate the Rust name `{rust}`"),
+                        );
+                        d.notes.push((format!("{first} is here"), note));
+                    }
+                    None => {
+                        taken.insert((namespace, rust), (what, at));
+                    }
                 }
-            }
-        };
+            };
         for (key, _) in &table.channels {
             let what = format!("channel `{}`", key.as_str());
             claim(
