@@ -10,15 +10,13 @@ use crate::{Error, analyze};
 /// `cargo:rerun-if-changed`, so cargo rebuilds when one changes.
 ///
 /// ```no_run
-/// // build.rs
-/// fn main() {
-///     if let Err(err) = eventmap_codegen::Builder::new()
-///         .mappings("../../mappings.yaml")
-///         .compile()
-///     {
-///         eprintln!("{err}");
-///         std::process::exit(1);
-///     }
+/// // build.rs: `fn main()` of the build script
+/// if let Err(err) = eventmap_codegen::Builder::new()
+///     .mappings("../../mappings.yaml")
+///     .compile()
+/// {
+///     eprintln!("{err}");
+///     std::process::exit(1);
 /// }
 /// // src/lib.rs:
 /// // pub mod proto { include!(concat!(env!("OUT_DIR"), "/protos.rs")); }
@@ -103,11 +101,11 @@ impl Builder {
             println!("cargo:rerun-if-changed={}", self.mappings.display());
         }
         let analysis = analyze(&self.mappings)?;
-        if self.emit_rerun {
-            if let Some(protos) = &analysis.protos {
-                for file in protos.source_files() {
-                    println!("cargo:rerun-if-changed={}", file.display());
-                }
+        if self.emit_rerun
+            && let Some(protos) = &analysis.protos
+        {
+            for file in protos.source_files() {
+                println!("cargo:rerun-if-changed={}", file.display());
             }
         }
         let module = analysis.generate()?;
@@ -124,14 +122,14 @@ impl Builder {
                     ),
                 })?,
         };
-        if self.protos {
-            if let Some(protos) = &analysis.protos {
-                prost_build::Config::new()
-                    .out_dir(&out_dir)
-                    .include_file(&self.protos_file)
-                    .compile_fds(protos.file_descriptor_set())
-                    .map_err(Error::ProstBuild)?;
-            }
+        if self.protos
+            && let Some(protos) = &analysis.protos
+        {
+            prost_build::Config::new()
+                .out_dir(&out_dir)
+                .include_file(&self.protos_file)
+                .compile_fds(protos.file_descriptor_set())
+                .map_err(Error::ProstBuild)?;
         }
         write_if_changed(&out_dir.join(&self.module_file), &module)
     }
@@ -142,14 +140,14 @@ pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(());
     }
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                action: "create",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            action: "create",
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
     std::fs::write(path, text).map_err(|source| Error::Io {
         action: "write",

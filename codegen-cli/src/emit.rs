@@ -80,12 +80,12 @@ pub fn module_tokens(model: &Model) -> TokenStream {
         pub const SOURCE: &str = #service;
 
         /// Names of the domain events that the table maps.
-        pub mod domain_events {
+        pub mod domain_event_names {
             #(#domain_consts)*
         }
 
         /// Names of the integration events that the table publishes.
-        pub mod integration_events {
+        pub mod integration_event_names {
             #(#integration_consts)*
         }
 
@@ -215,7 +215,7 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
             let expr = match envelope {
                 Envelope::EventId => quote! { event.id() },
                 Envelope::IntegrationEventId => quote! {
-                    ::eventmap::integration_event_id(event.id(), integration_events::#name_const)
+                    ::eventmap::integration_event_id(event.id(), integration_event_names::#name_const)
                 },
                 Envelope::EventName => quote! { event.name() },
                 Envelope::AggregateId => quote! { event.aggregate_id() },
@@ -362,13 +362,14 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
     Some(quote! {
         #[doc = #doc]
         #[derive(Clone, PartialEq, Debug)]
+        #[allow(clippy::large_enum_variant)]
         pub enum #enum_name {
             #( #[doc = #variant_docs] #variants(#messages), )*
         }
 
         impl ::eventmap::IntegrationEventSet for #enum_name {
             const CHANNEL: ::eventmap::ChannelSpec = channels::#channel_const;
-            const NAMES: &'static [&'static str] = &[#(integration_events::#consts),*];
+            const NAMES: &'static [&'static str] = &[#(integration_event_names::#consts),*];
 
             fn decode(
                 name: &str,
@@ -376,7 +377,7 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
             ) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
                 match name {
                     #(
-                        integration_events::#consts => {
+                        integration_event_names::#consts => {
                             ::eventmap::decode_payload::<#messages>(name, payload).map(Self::#variants)
                         }
                     )*
@@ -388,7 +389,7 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
 
             fn name(&self) -> &'static str {
                 match self {
-                    #( Self::#variants(_) => integration_events::#consts, )*
+                    #( Self::#variants(_) => integration_event_names::#consts, )*
                 }
             }
         }
@@ -405,11 +406,11 @@ fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStrea
             let converter = ident(&rust_names::fn_ident(&ie.name));
             quote! {
                 dispatcher.subscribe(
-                    domain_events::#domain_const,
+                    domain_event_names::#domain_const,
                     ::eventmap::IntegrationEventHandler::new(
                         ::std::sync::Arc::clone(&publisher),
                         channels::#channel,
-                        integration_events::#name_const,
+                        integration_event_names::#name_const,
                         SOURCE,
                         #converter,
                     ),

@@ -142,7 +142,7 @@ pub fn analyze_str(path: &Path, text: &str) -> Analysis {
     let table = match table::parse(path, text) {
         Ok(table) => table,
         Err(diagnostic) => {
-            analysis.diagnostics.push(diagnostic);
+            analysis.diagnostics.push(*diagnostic);
             return analysis;
         }
     };
@@ -172,7 +172,7 @@ pub fn analyze_str(path: &Path, text: &str) -> Analysis {
     ) {
         Ok(protos) => protos,
         Err(diagnostic) => {
-            analysis.diagnostics.push(diagnostic);
+            analysis.diagnostics.push(*diagnostic);
             return analysis;
         }
     };

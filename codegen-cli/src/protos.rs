@@ -35,19 +35,24 @@ impl ProtoSet {
         includes: &[String],
         files: &[String],
         sources: &mut Sources,
-    ) -> Result<ProtoSet, Diagnostic> {
+    ) -> Result<ProtoSet, Box<Diagnostic>> {
         let resolved: Vec<PathBuf> = includes.iter().map(|i| base.join(i)).collect();
         let display_includes: Vec<PathBuf> =
             includes.iter().map(|i| display_base.join(i)).collect();
         let mut compiler = protox::Compiler::new(&resolved).map_err(|e| {
-            Diagnostic::error(
+            Box::new(Diagnostic::error(
                 "proto",
                 format!("cannot use the proto include directories: {e}"),
-            )
+            ))
         })?;
         compiler.include_source_info(true).include_imports(true);
         if let Err(err) = compiler.open_files(files) {
-            return Err(proto_error(&err, &resolved, &display_includes, sources));
+            return Err(Box::new(proto_error(
+                &err,
+                &resolved,
+                &display_includes,
+                sources,
+            )));
         }
         Ok(ProtoSet {
             pool: compiler.descriptor_pool(),
@@ -99,10 +104,10 @@ impl ProtoSet {
     /// Adds the text of every compiled `.proto` file on disk to `sources` (for snippets).
     pub fn add_sources(&self, sources: &mut Sources) {
         for file in self.pool.files() {
-            if let Some((real, shown)) = self.resolve(file.name()) {
-                if let Ok(text) = std::fs::read_to_string(&real) {
-                    sources.insert(shown, text);
-                }
+            if let Some((real, shown)) = self.resolve(file.name())
+                && let Ok(text) = std::fs::read_to_string(&real)
+            {
+                sources.insert(shown, text);
             }
         }
     }

@@ -126,7 +126,7 @@ pub enum FieldSource {
     /// `default`: the field is left at its proto default, on purpose.
     Default,
     /// A mapping with exactly one of `from`, `envelope`, `const`, `default`.
-    Spec(FieldSpec),
+    Spec(Box<FieldSpec>),
 }
 
 /// The mapping form of a field source.
@@ -177,7 +177,7 @@ impl<'de> Deserialize<'de> for FieldSource {
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldSource, A::Error> {
                 FieldSpec::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(FieldSource::Spec)
+                    .map(|spec| FieldSource::Spec(Box::new(spec)))
             }
         }
 
@@ -190,14 +190,14 @@ impl<'de> Deserialize<'de> for FieldSource {
 /// # Errors
 /// A [`Diagnostic`] with rule `yaml` and the line and column of the problem when the text
 /// is not valid YAML or does not follow the format (unknown or duplicate key, wrong type).
-pub fn parse(file: &Path, text: &str) -> Result<Table, Diagnostic> {
+pub fn parse(file: &Path, text: &str) -> Result<Table, Box<Diagnostic>> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
     serde_saphyr::from_str_with_options::<Table>(text, options).map_err(|err| {
         let location = err.location().map(|loc| location(file, loc));
         let message = yaml_message(&err);
-        Diagnostic::error("yaml", message).at(location)
+        Box::new(Diagnostic::error("yaml", message).at(location))
     })
 }
 

@@ -614,15 +614,15 @@ impl Validator<'_> {
             );
             return None;
         }
-        if let Some(with) = &spec.with {
-            if spec.from.is_none() {
-                self.error(
-                    "invalid-field-source",
-                    with.referenced,
-                    "`with` needs `from`",
-                );
-                return None;
-            }
+        if let Some(with) = &spec.with
+            && spec.from.is_none()
+        {
+            self.error(
+                "invalid-field-source",
+                with.referenced,
+                "`with` needs `from`",
+            );
+            return None;
         }
         if let Some(fields) = &spec.fields {
             if spec.from.is_none() {
@@ -857,10 +857,10 @@ fn is_boxed(field: &FieldDescriptor) -> bool {
             continue;
         }
         for f in message.fields() {
-            if let Kind::Message(m) = f.kind() {
-                if !f.is_list() {
-                    stack.push(m);
-                }
+            if let Kind::Message(m) = f.kind()
+                && !f.is_list()
+            {
+                stack.push(m);
             }
         }
     }

@@ -97,10 +97,10 @@ mod proto {
 // ----- what the generator emits (trimmed to one event) -----
 
 pub const SOURCE: &str = "ordering";
-pub mod domain_events {
+pub mod domain_event_names {
     pub const ORDER_CREATED: &str = "OrderCreated";
 }
-pub mod integration_events {
+pub mod integration_event_names {
     pub const ORDER_CREATED_EVENT: &str = "OrderCreatedEvent";
 }
 pub mod channels {
@@ -115,7 +115,10 @@ pub fn order_created_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::OrderCreated {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), integration_events::ORDER_CREATED_EVENT),
+            &::eventmap::integration_event_id(
+                event.id(),
+                integration_event_names::ORDER_CREATED_EVENT,
+            ),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
@@ -159,11 +162,11 @@ pub fn register_integration_event_handlers(
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
     dispatcher.subscribe(
-        domain_events::ORDER_CREATED,
+        domain_event_names::ORDER_CREATED,
         ::eventmap::IntegrationEventHandler::new(
             ::std::sync::Arc::clone(&publisher),
             channels::ORDER,
-            integration_events::ORDER_CREATED_EVENT,
+            integration_event_names::ORDER_CREATED_EVENT,
             SOURCE,
             order_created_event,
         ),
@@ -177,11 +180,11 @@ pub enum OrderIntegrationEvent {
 
 impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
     const CHANNEL: ::eventmap::ChannelSpec = channels::ORDER;
-    const NAMES: &'static [&'static str] = &[integration_events::ORDER_CREATED_EVENT];
+    const NAMES: &'static [&'static str] = &[integration_event_names::ORDER_CREATED_EVENT];
 
     fn decode(name: &str, payload: &[u8]) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
         match name {
-            integration_events::ORDER_CREATED_EVENT => {
+            integration_event_names::ORDER_CREATED_EVENT => {
                 ::eventmap::decode_payload::<crate::proto::OrderCreated>(name, payload)
                     .map(Self::OrderCreatedEvent)
             }
@@ -193,7 +196,7 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
 
     fn name(&self) -> &'static str {
         match self {
-            Self::OrderCreatedEvent(_) => integration_events::ORDER_CREATED_EVENT,
+            Self::OrderCreatedEvent(_) => integration_event_names::ORDER_CREATED_EVENT,
         }
     }
 }
@@ -292,7 +295,10 @@ async fn generated_registration_and_decoding_round_trip() {
     let publisher = eventmap::InMemoryPublisher::new();
     let mut dispatcher = eventmap::EventDispatcher::new();
     register_integration_event_handlers(&mut dispatcher, Arc::new(publisher.clone()));
-    assert_eq!(dispatcher.handler_count(domain_events::ORDER_CREATED), 1);
+    assert_eq!(
+        dispatcher.handler_count(domain_event_names::ORDER_CREATED),
+        1
+    );
 
     let event = event(3).into_dyn();
     dispatcher

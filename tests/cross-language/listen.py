@@ -384,12 +384,26 @@ async def listen(args, checker: Checker) -> tuple[bool, str | None]:
     """Subscribes and waits for the stop condition. Returns (timed_out, producer_status)."""
     import nats
 
-    nc = await nats.connect(
-        args.server,
-        connect_timeout=5,
-        allow_reconnect=False,
-        name="eventmap-cross-language-listener",
-    )
+    errors = []
+
+    async def on_error(err):  # keep nats-py from logging a traceback per attempt
+        errors.append(err)
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(
+                args.server,
+                connect_timeout=5,
+                allow_reconnect=False,
+                max_reconnect_attempts=2,
+                reconnect_time_wait=0.5,
+                error_cb=on_error,
+                name="eventmap-cross-language-listener",
+            ),
+            timeout=15,
+        )
+    except Exception as err:
+        raise RuntimeError(f"{err!r}; last error: {errors[-1] if errors else None!r}") from err
     try:
 
         async def on_msg(msg):
@@ -455,7 +469,7 @@ def main() -> int:
         try:
             timed_out, producer_status = asyncio.run(listen(args, checker))
         except Exception as err:  # noqa: BLE001
-            print(f"listen.py: cannot listen on {args.server}: {err!r}", file=sys.stderr)
+            print(f"listen.py: cannot listen on {args.server}: {err}", file=sys.stderr)
             return 2
 
     summary = checker.check_orders()

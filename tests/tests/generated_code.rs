@@ -8,7 +8,7 @@ use eventmap::{
 };
 use eventmap_tests::kitchen::{Address, Child, Node, Parent, SinkFilled, Stamp, Wrapped};
 use eventmap_tests::kitchen_integration::{
-    self as generated, SinksIntegrationEvent, integration_events,
+    self as generated, SinksIntegrationEvent, integration_event_names as integration_events,
 };
 use eventmap_tests::kitchen_proto::kitchen::v1::{self as proto, sink};
 

@@ -17,7 +17,7 @@ use ordering_example::domain::ids::{CustomerId, InvoiceId, PaymentId, ProductId,
 use ordering_example::domain::money::Money;
 use ordering_example::domain::order::Order;
 use ordering_example::integration_events::{
-    self as generated, OrderIntegrationEvent, integration_events as names,
+    self as generated, OrderIntegrationEvent, integration_event_names as names,
 };
 
 const LIMIT: Duration = Duration::from_secs(30);

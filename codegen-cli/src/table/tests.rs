@@ -39,7 +39,7 @@ fn parse_ok(text: &str) -> Table {
 fn parse_err(text: &str) -> Diagnostic {
     match parse(Path::new("m.yaml"), text) {
         Ok(_) => panic!("expected an error"),
-        Err(d) => d,
+        Err(d) => *d,
     }
 }
 
@@ -144,7 +144,7 @@ fn hostile_input_is_an_error_not_a_panic() {
         "a: &a [*a]",
         "---\nversion: 1\n---\nversion: 1\n",
     ] {
-        let _ = parse(Path::new("m.yaml"), text).err().expect("error");
+        let _ = parse(Path::new("m.yaml"), text).expect_err("error");
     }
     let bomb = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
     assert!(parse(Path::new("m.yaml"), bomb).is_err());

@@ -100,9 +100,9 @@ impl SearchIndex {
 
 /// The integration events the notification service asks for.
 pub const NOTIFICATION_EVENTS: &[&str] = &[
-    crate::integration_events::integration_events::ORDER_READIED_EVENT,
-    crate::integration_events::integration_events::ORDER_CANCELED_EVENT,
-    crate::integration_events::integration_events::ORDER_COMPLETED_EVENT,
+    crate::integration_events::integration_event_names::ORDER_READIED_EVENT,
+    crate::integration_events::integration_event_names::ORDER_CANCELED_EVENT,
+    crate::integration_events::integration_event_names::ORDER_COMPLETED_EVENT,
 ];
 
 /// The message the notification service sends to the customer for `event`.

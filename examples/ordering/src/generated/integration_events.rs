@@ -4,7 +4,7 @@
 /// The producing service: the CloudEvents `ce-source` of every integration event below.
 pub const SOURCE: &str = "ordering";
 /// Names of the domain events that the table maps.
-pub mod domain_events {
+pub mod domain_event_names {
     /// The domain event `OrderCreated`, as the dispatcher names it.
     pub const ORDER_CREATED: &str = "OrderCreated";
     /// The domain event `OrderReadied`, as the dispatcher names it.
@@ -15,7 +15,7 @@ pub mod domain_events {
     pub const ORDER_COMPLETED: &str = "OrderCompleted";
 }
 /// Names of the integration events that the table publishes.
-pub mod integration_events {
+pub mod integration_event_names {
     /// The integration event `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`): its CloudEvents `ce-type` and last subject token.
     pub const ORDER_CREATED_EVENT: &str = "OrderCreatedEvent";
     /// The integration event `OrderReadiedEvent` (proto `ordering.v1.OrderReadied`): its CloudEvents `ce-type` and last subject token.
@@ -52,7 +52,7 @@ pub fn order_created_event(
         id: ::eventmap::convert::field(
             &::eventmap::integration_event_id(
                 event.id(),
-                integration_events::ORDER_CREATED_EVENT,
+                integration_event_names::ORDER_CREATED_EVENT,
             ),
             "id",
         )?,
@@ -122,7 +122,7 @@ pub fn order_readied_event(
         id: ::eventmap::convert::field(
             &::eventmap::integration_event_id(
                 event.id(),
-                integration_events::ORDER_READIED_EVENT,
+                integration_event_names::ORDER_READIED_EVENT,
             ),
             "id",
         )?,
@@ -169,7 +169,7 @@ pub fn order_canceled_event(
         id: ::eventmap::convert::field(
             &::eventmap::integration_event_id(
                 event.id(),
-                integration_events::ORDER_CANCELED_EVENT,
+                integration_event_names::ORDER_CANCELED_EVENT,
             ),
             "id",
         )?,
@@ -213,7 +213,7 @@ pub fn order_completed_event(
         id: ::eventmap::convert::field(
             &::eventmap::integration_event_id(
                 event.id(),
-                integration_events::ORDER_COMPLETED_EVENT,
+                integration_event_names::ORDER_COMPLETED_EVENT,
             ),
             "id",
         )?,
@@ -243,6 +243,7 @@ impl ::core::convert::TryFrom<
 }
 /// Every integration event published on channel `order`, decoded from a message's `ce-type` and payload.
 #[derive(Clone, PartialEq, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum OrderIntegrationEvent {
     /// `OrderCreatedEvent`, encoded as proto `ordering.v1.OrderCreated`.
     OrderCreatedEvent(crate::proto::ordering::v1::OrderCreated),
@@ -256,35 +257,35 @@ pub enum OrderIntegrationEvent {
 impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
     const CHANNEL: ::eventmap::ChannelSpec = channels::ORDER;
     const NAMES: &'static [&'static str] = &[
-        integration_events::ORDER_CREATED_EVENT,
-        integration_events::ORDER_READIED_EVENT,
-        integration_events::ORDER_CANCELED_EVENT,
-        integration_events::ORDER_COMPLETED_EVENT,
+        integration_event_names::ORDER_CREATED_EVENT,
+        integration_event_names::ORDER_READIED_EVENT,
+        integration_event_names::ORDER_CANCELED_EVENT,
+        integration_event_names::ORDER_COMPLETED_EVENT,
     ];
     fn decode(
         name: &str,
         payload: &[u8],
     ) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
         match name {
-            integration_events::ORDER_CREATED_EVENT => {
+            integration_event_names::ORDER_CREATED_EVENT => {
                 ::eventmap::decode_payload::<
                     crate::proto::ordering::v1::OrderCreated,
                 >(name, payload)
                     .map(Self::OrderCreatedEvent)
             }
-            integration_events::ORDER_READIED_EVENT => {
+            integration_event_names::ORDER_READIED_EVENT => {
                 ::eventmap::decode_payload::<
                     crate::proto::ordering::v1::OrderReadied,
                 >(name, payload)
                     .map(Self::OrderReadiedEvent)
             }
-            integration_events::ORDER_CANCELED_EVENT => {
+            integration_event_names::ORDER_CANCELED_EVENT => {
                 ::eventmap::decode_payload::<
                     crate::proto::ordering::v1::OrderCanceled,
                 >(name, payload)
                     .map(Self::OrderCanceledEvent)
             }
-            integration_events::ORDER_COMPLETED_EVENT => {
+            integration_event_names::ORDER_COMPLETED_EVENT => {
                 ::eventmap::decode_payload::<
                     crate::proto::ordering::v1::OrderCompleted,
                 >(name, payload)
@@ -299,10 +300,12 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
     }
     fn name(&self) -> &'static str {
         match self {
-            Self::OrderCreatedEvent(_) => integration_events::ORDER_CREATED_EVENT,
-            Self::OrderReadiedEvent(_) => integration_events::ORDER_READIED_EVENT,
-            Self::OrderCanceledEvent(_) => integration_events::ORDER_CANCELED_EVENT,
-            Self::OrderCompletedEvent(_) => integration_events::ORDER_COMPLETED_EVENT,
+            Self::OrderCreatedEvent(_) => integration_event_names::ORDER_CREATED_EVENT,
+            Self::OrderReadiedEvent(_) => integration_event_names::ORDER_READIED_EVENT,
+            Self::OrderCanceledEvent(_) => integration_event_names::ORDER_CANCELED_EVENT,
+            Self::OrderCompletedEvent(_) => {
+                integration_event_names::ORDER_COMPLETED_EVENT
+            }
         }
     }
 }
@@ -315,44 +318,44 @@ pub fn register_integration_event_handlers(
 ) {
     dispatcher
         .subscribe(
-            domain_events::ORDER_CREATED,
+            domain_event_names::ORDER_CREATED,
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
-                integration_events::ORDER_CREATED_EVENT,
+                integration_event_names::ORDER_CREATED_EVENT,
                 SOURCE,
                 order_created_event,
             ),
         );
     dispatcher
         .subscribe(
-            domain_events::ORDER_READIED,
+            domain_event_names::ORDER_READIED,
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
-                integration_events::ORDER_READIED_EVENT,
+                integration_event_names::ORDER_READIED_EVENT,
                 SOURCE,
                 order_readied_event,
             ),
         );
     dispatcher
         .subscribe(
-            domain_events::ORDER_CANCELED,
+            domain_event_names::ORDER_CANCELED,
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
-                integration_events::ORDER_CANCELED_EVENT,
+                integration_event_names::ORDER_CANCELED_EVENT,
                 SOURCE,
                 order_canceled_event,
             ),
         );
     dispatcher
         .subscribe(
-            domain_events::ORDER_COMPLETED,
+            domain_event_names::ORDER_COMPLETED,
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
-                integration_events::ORDER_COMPLETED_EVENT,
+                integration_event_names::ORDER_COMPLETED_EVENT,
                 SOURCE,
                 order_completed_event,
             ),
