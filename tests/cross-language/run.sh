@@ -4,10 +4,8 @@
 # integration event it sees (CloudEvents headers, payloads, per-order ids and totals); see
 # listen.py. Exits with the listener's status (0: all four event types seen, all checks pass).
 #
-# Environment (all optional): BUILD_TIMEOUT (s, default 1800), LOCK_WAIT (s to wait for the
-# cargo lock before running the demo, default 600), DEMO_TIMEOUT (s, default 120), SETTLE (s of
+# Environment (all optional): BUILD_TIMEOUT (s, default 1800), DEMO_TIMEOUT (s, default 120), SETTLE (s of
 # quiet after the demo before the listener concludes, default 2), PYTHON (default python3).
-# Cargo runs under `flock /tmp/eventmap-cargo.lock` (the target dir is shared).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -15,22 +13,26 @@ cd "$repo"
 
 PYTHON=${PYTHON:-python3}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-1800}
-LOCK_WAIT=${LOCK_WAIT:-600}
 DEMO_TIMEOUT=${DEMO_TIMEOUT:-120}
 SETTLE=${SETTLE:-2}
-LOCK=/tmp/eventmap-cargo.lock
 
 log() { echo "cross-language: $*" >&2; }
 
 work=$(mktemp -d -t eventmap-xlang.XXXXXX)
-server_pid="" listener_pid="" demo_pid=""
+build_pid="" server_pid="" listener_pid="" demo_pid=""
+tree() {
+  # $1 and its descendants (timeout does not pass SIGTERM on to its children).
+  local child
+  echo "$1"
+  for child in $(pgrep -P "$1" 2>/dev/null); do tree "$child"; done
+}
 cleanup() {
-  local pid
-  for pid in $demo_pid $listener_pid $server_pid; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in $demo_pid $listener_pid $server_pid; do
-    # Bounded wait: escalate to SIGKILL after ~5 s.
+  local pid pids=""
+  for pid in $build_pid $demo_pid $listener_pid $server_pid; do pids="$pids $(tree "$pid")"; done
+  [ -n "${pids// /}" ] || { rm -rf "$work"; return; }
+  kill $pids 2>/dev/null || true
+  for pid in $pids; do
+    # Bounded wait: SIGKILL what is still there after ~5 s.
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
@@ -52,7 +54,10 @@ fi
 
 # Build first, so the listener's clock does not include compiling.
 log "building ordering-example"
-timeout "$BUILD_TIMEOUT" flock "$LOCK" cargo build -q -p ordering-example
+timeout "$BUILD_TIMEOUT" cargo build -q -p ordering-example &
+build_pid=$!
+wait "$build_pid"
+build_pid=""
 
 # Private server on a free loopback port.
 port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -71,7 +76,7 @@ url="nats://127.0.0.1:$port"
 log "nats-server $("$NATS_SERVER_BIN" --version | sed 's/.* //') at $url"
 
 # Listener: its own timeout covers waiting for the lock, the demo and the settling.
-listen_timeout=$((LOCK_WAIT + DEMO_TIMEOUT + 30))
+listen_timeout=$((DEMO_TIMEOUT + 30))
 timeout $((listen_timeout + 30)) "$PYTHON" "$here/listen.py" \
   --server "$url" --timeout "$listen_timeout" --settle "$SETTLE" \
   --ready-file "$work/ready" --done-file "$work/done" --demo-log "$work/demo.out" &
@@ -88,8 +93,7 @@ done
 
 # The example, publishing on that server. Its stdout goes to the terminal and to demo.out.
 log "running ordering-example demo"
-NATS_URL="$url" flock -w "$LOCK_WAIT" "$LOCK" \
-  timeout "$DEMO_TIMEOUT" cargo run -q -p ordering-example -- demo >"$work/demo.out" &
+NATS_URL="$url" timeout "$DEMO_TIMEOUT" "${CARGO_TARGET_DIR:-$repo/target}/debug/ordering-example" demo >"$work/demo.out" &
 demo_pid=$!
 wait "$demo_pid" && demo_status=0 || demo_status=$?
 demo_pid=""
