@@ -10,7 +10,9 @@
 use proc_macro2::{Ident, Literal as TokenLiteral, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape, Value};
+use crate::model::{
+    Conversion, Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape, Value,
+};
 use crate::rust_names;
 
 /// The formatted module for `model`, starting with a `@generated` header comment.
@@ -180,14 +182,25 @@ fn message_literal(
     name_const: &Ident,
 ) -> TokenStream {
     let rust_path = path(&message.rust_path);
-    let inits = fields.iter().map(|f| {
+    let inits = fields.iter().filter(|f| f.oneof.is_none()).map(|f| {
         let name = raw_ident(&f.rust_name);
         let value = field_value(f, root, name_const);
         quote! { #name: #value }
     });
     let oneofs = message.oneofs.iter().map(|o| {
         let name = raw_ident(o);
-        quote! { #name: ::core::option::Option::None }
+        let member = fields
+            .iter()
+            .find_map(|f| f.oneof.as_ref().filter(|m| &m.oneof == o).map(|m| (f, m)));
+        match member {
+            Some((field, member)) => {
+                let enum_path = path(&member.enum_path);
+                let variant = raw_ident(&member.variant);
+                let value = field_value(field, root, name_const);
+                quote! { #name: ::core::option::Option::Some(#enum_path::#variant(#value)) }
+            }
+            None => quote! { #name: ::core::option::Option::None },
+        }
     });
     quote! { #rust_path { #(#inits,)* #(#oneofs,)* } }
 }
@@ -201,14 +214,55 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
     };
     match &field.value {
         Value::Default => quote! { ::core::default::Default::default() },
-        Value::Domain { path, with } => {
+        Value::Domain {
+            path,
+            with,
+            conversion,
+        } => {
             let access = access(root, path);
-            match with {
+            let expr = match with {
                 Some(function) => {
                     let function = self::path(function);
-                    converted(quote! { #function(&#access) })
+                    quote! { #function(&#access) }
                 }
-                None => converted(access),
+                None => access,
+            };
+            match conversion {
+                Conversion::Into => converted(expr),
+                Conversion::Checked => match field.shape {
+                    Shape::Repeated => quote! {
+                        ::eventmap::convert::map_each(&#expr, #proto_name, |value| {
+                            ::eventmap::convert::checked(value, "")
+                        })?
+                    },
+                    Shape::Optional => quote! {
+                        ::core::option::Option::Some(::eventmap::convert::checked(&#expr, #proto_name)?)
+                    },
+                    _ => wrap(
+                        field.shape,
+                        quote! { ::eventmap::convert::checked(&#expr, #proto_name)? },
+                    ),
+                },
+                Conversion::Enum { rust_type, arms } => {
+                    let ty = self::path(rust_type);
+                    let arms: Vec<TokenStream> = arms
+                        .iter()
+                        .map(|(variant, _, number)| {
+                            let variant = raw_ident(variant);
+                            let number = TokenLiteral::i32_suffixed(*number);
+                            quote! { #ty::#variant { .. } => #number }
+                        })
+                        .collect();
+                    match field.shape {
+                        Shape::Repeated => quote! {
+                            #expr.iter().map(|value| match value { #(#arms,)* }).collect()
+                        },
+                        Shape::Optional => quote! {
+                            ::core::option::Option::Some(match &#expr { #(#arms,)* })
+                        },
+                        _ => quote! { match &#expr { #(#arms,)* } },
+                    }
+                }
             }
         }
         Value::Envelope(envelope) => {
@@ -248,15 +302,23 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
                         ::core::result::Result::Ok(#body)
                     })?
                 },
-                Shape::Message | Shape::BoxedMessage | Shape::Optional | Shape::Singular => {
+                Shape::Message
+                | Shape::BoxedMessage
+                | Shape::Boxed
+                | Shape::Optional
+                | Shape::Singular => {
                     let built = quote! {
                         ::eventmap::convert::map_one(&#access, #proto_name, |#binding| {
                             ::core::result::Result::Ok(#body)
                         })?
                     };
                     match field.shape {
-                        Shape::BoxedMessage => wrap(Shape::BoxedMessage, built),
-                        _ => wrap(Shape::Message, built),
+                        Shape::BoxedMessage | Shape::Boxed | Shape::Singular => {
+                            wrap(field.shape, built)
+                        }
+                        Shape::Message | Shape::Optional | Shape::Repeated => {
+                            wrap(Shape::Message, built)
+                        }
                     }
                 }
             }
@@ -272,6 +334,7 @@ fn wrap(shape: Shape, value: TokenStream) -> TokenStream {
         Shape::BoxedMessage => {
             quote! { ::core::option::Option::Some(::std::boxed::Box::new(#value)) }
         }
+        Shape::Boxed => quote! { ::std::boxed::Box::new(#value) },
         Shape::Singular | Shape::Optional | Shape::Repeated => value,
     }
 }

@@ -16,11 +16,14 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod breaking;
 pub mod builder;
 pub mod diagnostic;
 pub mod emit;
 pub mod model;
+pub mod proto_names;
 pub mod protos;
+pub mod report;
 pub mod rust_names;
 pub mod table;
 pub mod validate;
@@ -64,6 +67,16 @@ pub enum Error {
     /// prost-build failed to generate the proto types.
     #[error("prost-build failed: {0}")]
     ProstBuild(#[source] std::io::Error),
+    /// The baseline of a breaking-change check cannot be loaded
+    /// ([`breaking::load_baseline`]).
+    #[error("cannot load the baseline {baseline}: {problem}")]
+    Baseline {
+        /// The baseline, as a person would name it.
+        baseline: String,
+        /// What went wrong.
+        #[source]
+        problem: breaking::BaselineProblem,
+    },
 }
 
 /// A mapping table read and checked against its protos.

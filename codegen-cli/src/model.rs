@@ -64,8 +64,8 @@ pub struct MessageType {
     pub full_name: String,
     /// Rust path of the prost type.
     pub rust_path: String,
-    /// prost's Rust field names of the message's `oneof`s (one `Option<enum>` field each);
-    /// left at `None` until oneofs can be mapped.
+    /// prost's Rust field names of the message's `oneof`s (one `Option<enum>` field each):
+    /// `None` unless one member is mapped.
     pub oneofs: Vec<String>,
 }
 
@@ -79,6 +79,8 @@ pub enum Shape {
     /// `Option<Box<M>>`: a singular message field that prost boxes because its type
     /// contains the declaring message (a recursive message).
     BoxedMessage,
+    /// `Box<M>`: a oneof member of a recursive message type.
+    Boxed,
     /// `Option<T>` of a proto3 `optional` scalar: the domain value converts into `Option<T>`
     /// directly (a domain `Option<T>` maps `None` to an absent field); a constant is `Some`.
     Optional,
@@ -97,6 +99,8 @@ pub struct Field {
     pub shape: Shape,
     /// The value.
     pub value: Value,
+    /// Set when the field is a member of a (non-synthetic) oneof.
+    pub oneof: Option<OneofMember>,
 }
 
 /// Where a field's value comes from.
@@ -108,6 +112,8 @@ pub enum Value {
         path: Vec<String>,
         /// Conversion function path, called with a reference to the value.
         with: Option<String>,
+        /// How the (possibly `with`-converted) value becomes the prost value.
+        conversion: Conversion,
     },
     /// An envelope value.
     Envelope(Envelope),
@@ -125,6 +131,33 @@ pub enum Value {
         /// Its fields.
         fields: Vec<Field>,
     },
+}
+
+/// How a domain value becomes the prost value of its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversion {
+    /// Through `eventmap::convert::IntoProto` (identity, lossless widening, own impls).
+    Into,
+    /// Through `eventmap::convert::checked` (`TryFrom`, range-checked at run time).
+    Checked,
+    /// A domain enum matched variant by variant onto proto enum numbers.
+    Enum {
+        /// Rust path of the domain enum.
+        rust_type: String,
+        /// (domain variant, proto value name, proto value number), in table order.
+        arms: Vec<(String, String, i32)>,
+    },
+}
+
+/// The oneof a field belongs to, as prost represents it: one `Option<Enum>` field per oneof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneofMember {
+    /// prost's field name of the oneof.
+    pub oneof: String,
+    /// Rust path of prost's oneof enum (`crate::proto::pkg::message::Choice`).
+    pub enum_path: String,
+    /// The variant of this member (`A` for field `a`).
+    pub variant: String,
 }
 
 /// Values taken from the event envelope rather than the domain event's payload.

@@ -1,10 +1,14 @@
 //! Loading the `.proto` contracts with protox (pure Rust, no `protoc`), and finding where a
 //! message or field is defined, for diagnostics.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use miette::Diagnostic as _;
-use prost_reflect::{DescriptorPool, FieldDescriptor, FileDescriptor, MessageDescriptor};
+use prost_reflect::{
+    DescriptorPool, EnumDescriptor, EnumValueDescriptor, FieldDescriptor, FileDescriptor,
+    MessageDescriptor,
+};
 
 use crate::diagnostic::{Diagnostic, SourceLocation, Sources, line_column};
 use crate::table;
@@ -17,6 +21,8 @@ pub struct ProtoSet {
     includes: Vec<PathBuf>,
     /// Include directories as the table wrote them (relative), for display.
     display_includes: Vec<PathBuf>,
+    /// Files not on disk (a baseline read from git): proto file name -> how it is shown.
+    shown: BTreeMap<String, PathBuf>,
 }
 
 impl ProtoSet {
@@ -51,6 +57,7 @@ impl ProtoSet {
                 &err,
                 &resolved,
                 &display_includes,
+                files,
                 sources,
             )));
         }
@@ -58,7 +65,20 @@ impl ProtoSet {
             pool: compiler.descriptor_pool(),
             includes: resolved,
             display_includes,
+            shown: BTreeMap::new(),
         })
+    }
+
+    /// A set compiled elsewhere from files that are not on disk (a baseline read from git):
+    /// `shown` maps each proto file name (`ordering/v1/events.proto`) to how diagnostics name
+    /// it. Locations need the pool's source info.
+    pub fn from_pool(pool: DescriptorPool, shown: BTreeMap<String, PathBuf>) -> ProtoSet {
+        ProtoSet {
+            pool,
+            includes: Vec::new(),
+            display_includes: Vec::new(),
+            shown,
+        }
     }
 
     /// The descriptor pool (all messages of the compiled files and their imports).
@@ -101,6 +121,16 @@ impl ProtoSet {
         self.location(&field.parent_file(), field.path(), field.name())
     }
 
+    /// Where `enum_` is defined, when the file is known.
+    pub fn enum_location(&self, enum_: &EnumDescriptor) -> Option<SourceLocation> {
+        self.location(&enum_.parent_file(), enum_.path(), enum_.name())
+    }
+
+    /// Where the enum value `value` is defined, when the file is known.
+    pub fn enum_value_location(&self, value: &EnumValueDescriptor) -> Option<SourceLocation> {
+        self.location(&value.parent_file(), value.path(), value.name())
+    }
+
     /// Adds the text of every compiled `.proto` file on disk to `sources` (for snippets).
     pub fn add_sources(&self, sources: &mut Sources) {
         for file in self.pool.files() {
@@ -112,8 +142,22 @@ impl ProtoSet {
         }
     }
 
+    /// Where the element at `path` (a `SourceCodeInfo` path) of `file` is defined, when the
+    /// file is on disk; `name` gives the highlighted length.
+    pub fn element_location(
+        &self,
+        file: &FileDescriptor,
+        path: &[i32],
+        name: &str,
+    ) -> Option<SourceLocation> {
+        self.location(file, path, name)
+    }
+
     fn location(&self, file: &FileDescriptor, path: &[i32], name: &str) -> Option<SourceLocation> {
-        let (_, shown) = self.resolve(file.name())?;
+        let shown = match self.shown.get(file.name()) {
+            Some(shown) => shown.clone(),
+            None => self.resolve(file.name())?.1,
+        };
         let info = file.file_descriptor_proto().source_code_info.as_ref()?;
         let loc = info.location.iter().find(|l| l.path == path)?;
         let line = usize::try_from(*loc.span.first()?).ok()? + 1;
@@ -156,31 +200,151 @@ pub fn missing_inputs(table_file: &Path, base: &Path, protos: &table::Protos) ->
         ));
     }
     for file in &protos.files {
-        let found = includes.iter().any(|dir| dir.join(&file.value).is_file());
-        if !found {
+        let Some((problem, hint)) = file_problem(&includes, &file.value) else {
+            continue;
+        };
+        let hint = hint.unwrap_or_else(|| {
             let shown: Vec<String> = protos
                 .include
                 .iter()
                 .map(|i| format!("`{}`", i.value))
                 .collect();
-            out.push(
-                Diagnostic::error(
-                    "proto",
-                    format!("`{}` is not found in any include directory", file.value),
-                )
+            format!(
+                "files are relative to an include directory ({})",
+                if shown.is_empty() {
+                    "none given".to_owned()
+                } else {
+                    shown.join(", ")
+                }
+            )
+        });
+        out.push(
+            Diagnostic::error("proto", problem)
                 .at(Some(table::location(table_file, file.referenced)))
-                .hint(format!(
-                    "files are relative to an include directory ({})",
-                    if shown.is_empty() {
-                        "none given".to_owned()
-                    } else {
-                        shown.join(", ")
-                    }
-                )),
-            );
-        }
+                .hint(hint),
+        );
     }
     out
+}
+
+/// Why the `.proto` file `name` of the table cannot be read, when it cannot: the message and,
+/// when the generic one (paths are relative to an include directory) does not fit, a hint.
+fn file_problem(includes: &[PathBuf], name: &str) -> Option<(String, Option<String>)> {
+    let path = Path::new(name);
+    let found = if path.is_absolute() {
+        // `Path::join` would replace the include directory: protox only takes an absolute
+        // path inside one of them.
+        includes
+            .iter()
+            .any(|dir| path.starts_with(dir))
+            .then(|| path.to_path_buf())
+            .filter(|p| p.exists())
+    } else {
+        includes
+            .iter()
+            .map(|dir| dir.join(path))
+            .find(|p| p.exists())
+    };
+    let Some(found) = found else {
+        return Some((
+            format!("`{name}` is not found in any include directory"),
+            None,
+        ));
+    };
+    if found.is_dir() {
+        return Some((
+            format!("`{name}` is a directory, not a `.proto` file"),
+            Some("name a `.proto` file inside it".into()),
+        ));
+    }
+    match std::fs::File::open(&found) {
+        Ok(_) => None,
+        Err(e) => Some((
+            format!("cannot read `{name}`: {e}"),
+            Some("check the file's permissions".into()),
+        )),
+    }
+}
+
+/// The import statements of a `.proto` text: the imported name, the byte offset of the
+/// statement and its length in characters. A line-based reading, enough to point at an import
+/// that protox could not follow (it reports no location for those).
+fn imports(text: &str) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let start = offset + (line.len() - trimmed.len());
+        offset += line.len();
+        let Some(rest) = trimmed.strip_prefix("import") else {
+            continue;
+        };
+        let Some(open) = rest.find(['"', '\'']) else {
+            continue;
+        };
+        let quote = &rest[open..=open];
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(quote) else {
+            continue;
+        };
+        let statement = trimmed
+            .find(';')
+            .map_or_else(|| trimmed.trim_end(), |end| &trimmed[..=end]);
+        out.push((after[..close].to_owned(), start, statement.chars().count()));
+    }
+    out
+}
+
+/// Where the proto file `importer` imports `imported`, adding the importer's text to
+/// `sources` for the snippet.
+fn import_location(
+    includes: &[PathBuf],
+    shown: &[PathBuf],
+    importer: &str,
+    imported: &str,
+    sources: &mut Sources,
+) -> Option<SourceLocation> {
+    let (real, shown_path) = resolve_in(includes, shown, importer)?;
+    let text = std::fs::read_to_string(real).ok()?;
+    let (_, offset, len) = imports(&text)
+        .into_iter()
+        .find(|(name, ..)| name == imported)?;
+    let (line, column) = line_column(&text, offset);
+    sources.insert(shown_path.clone(), text);
+    Some(SourceLocation {
+        file: shown_path,
+        line,
+        column,
+        len: len.max(1),
+    })
+}
+
+/// The first file reachable from `roots` through imports that imports `target`.
+fn importer_of(
+    includes: &[PathBuf],
+    shown: &[PathBuf],
+    roots: &[String],
+    target: &str,
+) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<String> = roots.iter().cloned().collect();
+    while let Some(name) = queue.pop_front() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(text) = resolve_in(includes, shown, &name)
+            .and_then(|(real, _)| std::fs::read_to_string(real).ok())
+        else {
+            continue;
+        };
+        for (imported, ..) in imports(&text) {
+            if imported == target {
+                return Some(name);
+            }
+            queue.push_back(imported);
+        }
+    }
+    None
 }
 
 fn resolve_in(includes: &[PathBuf], shown: &[PathBuf], name: &str) -> Option<(PathBuf, PathBuf)> {
@@ -190,29 +354,73 @@ fn resolve_in(includes: &[PathBuf], shown: &[PathBuf], name: &str) -> Option<(Pa
     })
 }
 
-/// Turns a protox error into a diagnostic at the `.proto` file, line and column.
+/// Turns a protox error into a diagnostic at the `.proto` file, line and column. `roots` are
+/// the files the table names: an import that cannot be read is located at its `import`.
 fn proto_error(
     err: &protox::Error,
     includes: &[PathBuf],
     shown: &[PathBuf],
+    roots: &[String],
     sources: &mut Sources,
 ) -> Diagnostic {
     let mut message = err.to_string();
+    // An I/O error's cause (`Is a directory`, `Permission denied`) is only in its source.
+    if let Some(cause) = std::error::Error::source(err).map(ToString::to_string)
+        && !message.contains(&cause)
+    {
+        message = format!("{message}: {cause}");
+    }
     if let Some(help) = err.help() {
         message = format!("{message} ({help})");
     }
     let mut diagnostic = Diagnostic::error("proto", message);
+    // protox names the cycle (`a.proto -> b.proto -> a.proto`) but gives no location: point
+    // at the import that closes it.
+    if let Some(cycle) = err.to_string().strip_prefix("import cycle detected: ") {
+        let names: Vec<&str> = cycle.split(" -> ").collect();
+        if let [.., importer, imported] = names.as_slice()
+            && let Some(at) = import_location(includes, shown, importer, imported, sources)
+        {
+            return diagnostic.at(Some(at));
+        }
+    }
     let Some(file) = err.file() else {
         return diagnostic;
     };
-    let Some((real, shown_path)) = resolve_in(includes, shown, file) else {
+    let read = resolve_in(includes, shown, file)
+        .and_then(|(real, shown_path)| Some((std::fs::read(real).ok()?, shown_path)));
+    let Some((bytes, shown_path)) = read else {
+        // An imported file that is missing, a directory or unreadable: at its `import`.
+        if let Some(importer) = importer_of(includes, shown, roots, file)
+            && let Some(at) = import_location(includes, shown, &importer, file, sources)
+        {
+            return diagnostic.at(Some(at));
+        }
         return diagnostic.note(format!("in `{file}`"), None);
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(not_utf8) => {
+            // At the first byte that is not UTF-8.
+            let valid_up_to = not_utf8.utf8_error().valid_up_to();
+            let bytes = not_utf8.into_bytes();
+            let valid = std::str::from_utf8(&bytes[..valid_up_to])
+                .unwrap_or_default()
+                .to_owned();
+            let (line, column) = line_column(&valid, valid.len());
+            sources.insert(shown_path.clone(), valid);
+            return diagnostic.at(Some(SourceLocation {
+                file: shown_path,
+                line,
+                column,
+                len: 1,
+            }));
+        }
     };
     let offset_len = err
         .labels()
         .and_then(|mut labels| labels.next())
         .map(|label| (label.offset(), label.len()));
-    let text = std::fs::read_to_string(&real).unwrap_or_default();
     let (line, column, len) = match offset_len {
         Some((offset, len)) => {
             let (line, column) = line_column(&text, offset);

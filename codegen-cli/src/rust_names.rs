@@ -79,6 +79,21 @@ pub fn message_path(proto_module: &str, package: &str, full_name: &str) -> Strin
     path
 }
 
+/// prost-build's Rust variant name of an enum value: the value in `UpperCamelCase`, without
+/// the enum's name (`enum_type` already in `UpperCamelCase`) when it is a true prefix
+/// (prost-build's `strip_enum_prefix`). Used only to detect collisions: generated code never
+/// names enum values through it.
+pub fn enum_variant(enum_type: &str, value: &str) -> String {
+    let name = value.to_upper_camel_case();
+    let stripped = name.strip_prefix(enum_type).unwrap_or(&name);
+    let stripped = if stripped.chars().next().is_some_and(char::is_uppercase) {
+        stripped
+    } else {
+        &name
+    };
+    sanitize_identifier(stripped)
+}
+
 /// `SCREAMING_SNAKE_CASE` name for a generated constant.
 pub fn const_ident(name: &str) -> String {
     sanitize_identifier(&name.to_shouty_snake_case())

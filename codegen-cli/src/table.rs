@@ -65,9 +65,57 @@ pub struct Table {
     pub rust: RustSection,
     /// Channels by name.
     pub channels: IndexMap<Key, Channel>,
-    /// Domain events by name, each with the integration events it becomes.
+    /// Domain events by name: the integration events each becomes, or `internal`.
     #[serde(default)]
-    pub events: IndexMap<Key, Vec<Integration>>,
+    pub events: IndexMap<Key, Spanned<EventEntry>>,
+}
+
+/// What a domain event becomes.
+#[derive(Debug)]
+pub enum EventEntry {
+    /// `internal`: the domain event stays inside the service, on purpose.
+    Internal,
+    /// The integration events it is published as (one or more).
+    Integrations(Vec<Integration>),
+}
+
+impl EventEntry {
+    /// The integration events (none for an internal event).
+    pub fn integrations(&self) -> &[Integration] {
+        match self {
+            EventEntry::Internal => &[],
+            EventEntry::Integrations(list) => list,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EventEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = EventEntry;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`internal` or a list of integration events")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<EventEntry, E> {
+                if value == "internal" {
+                    Ok(EventEntry::Internal)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(value), &self))
+                }
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<EventEntry, A::Error> {
+                Vec::<Integration>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(EventEntry::Integrations)
+            }
+        }
+
+        deserializer.deserialize_any(EntryVisitor)
+    }
 }
 
 /// `protos:`: the proto sources, relative to the table's folder.
@@ -152,6 +200,16 @@ pub struct FieldSpec {
     /// A nested mapping for a message field or each element of a repeated message field.
     #[serde(default)]
     pub fields: Option<IndexMap<Key, Spanned<FieldSource>>>,
+    /// `checked: true`: convert with a range check (`TryFrom`), for narrowings such as
+    /// `u32` into `int32` that `IntoProto` does not offer.
+    #[serde(default)]
+    pub checked: Option<Spanned<bool>>,
+    /// Rust path of the domain enum mapped onto a proto enum field with `values`.
+    #[serde(default, rename = "enum")]
+    pub enum_type: Option<Spanned<String>>,
+    /// Domain enum variant -> proto enum value name (as written in the `.proto`).
+    #[serde(default)]
+    pub values: Option<IndexMap<Key, Spanned<String>>>,
 }
 
 impl<'de> Deserialize<'de> for FieldSource {
@@ -193,30 +251,178 @@ impl<'de> Deserialize<'de> for FieldSource {
 pub fn parse(file: &Path, text: &str) -> Result<Table, Box<Diagnostic>> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
+        // serde-saphyr's default budget (250,000 nodes, 1,000,000 events) refuses tables of
+        // more than about 3,500 events. Size is bounded by the text itself; what must stay
+        // bounded is alias expansion, which `alias_limits` caps below.
+        budget: serde_saphyr::budget! {
+            max_nodes: MAX_NODES,
+            max_events: 3 * MAX_NODES,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_REPLAYED_EVENTS,
+        },
     };
-    serde_saphyr::from_str_with_options::<Table>(text, options).map_err(|err| {
-        let location = err.location().map(|loc| location(file, loc));
-        let message = yaml_message(&err);
-        Box::new(Diagnostic::error("yaml", message).at(location))
-    })
+    serde_saphyr::from_str_with_options::<Table>(text, options)
+        .map_err(|err| Box::new(yaml_diagnostic(file, text, &err)))
 }
 
-/// The message of a serde-saphyr error, without its own location prefix and snippet.
-fn yaml_message(err: &serde_saphyr::Error) -> String {
-    let options = serde_saphyr::render_options! {
-        snippets: serde_saphyr::SnippetMode::Off,
-    };
-    let text = err.render_with_options(options);
-    let first = text.lines().next().unwrap_or_default().trim();
-    strip_location_suffix(first).to_owned()
-}
+/// Most YAML nodes (scalars, mappings, sequences) a table may have: about 70 per event, so
+/// tables of well over 50,000 events.
+const MAX_NODES: usize = 5_000_000;
 
-/// serde-saphyr appends ` at line L, column C` to its messages: the location is ours to print.
-fn strip_location_suffix(text: &str) -> &str {
-    match text.rfind(" at line ") {
-        Some(i) => &text[..i],
-        None => text,
+/// Most parser events that aliases may replay in one table: far more than anchors and merge
+/// keys need, far less than an "alias bomb" (aliases of aliases) expands to.
+const MAX_REPLAYED_EVENTS: usize = 250_000;
+
+/// The diagnostic for a serde-saphyr error: its message without serde-saphyr's location
+/// suffix, at the error's location, with a note at the anchor when an alias is involved.
+fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    use serde_saphyr::Error as E;
+    let mut original = err;
+    let mut anchor = None;
+    loop {
+        match original {
+            E::AliasError {
+                error, locations, ..
+            } => {
+                anchor = anchor.or(Some(locations.defined_location));
+                original = error;
+            }
+            E::WithSnippet { error, .. } => original = error,
+            _ => break,
+        }
     }
+    let located = err
+        .location()
+        .filter(|loc| loc.line() > 0 && loc.column() > 0);
+    let mut diagnostic = Diagnostic::error("yaml", yaml_message(original, text, anchor.is_some()))
+        .at(located.map(|l| location(file, l)));
+    if let Some(defined) = anchor.filter(|d| d.line() > 0 && d.column() > 0 && Some(*d) != located)
+    {
+        diagnostic = diagnostic.note(
+            "the alias refers to the anchor defined here",
+            Some(location(file, defined)),
+        );
+    }
+    if let Some(hint) = yaml_hint(original, text, located, anchor.is_some()) {
+        diagnostic = diagnostic.hint(hint);
+    }
+    diagnostic
+}
+
+/// The message of a serde-saphyr error (already unwrapped from alias and snippet wrappers),
+/// in the table's terms where serde-saphyr's own words name its API or its internals.
+/// `through_alias` says whether the error happened while an alias was expanded.
+fn yaml_message(err: &serde_saphyr::Error, text: &str, through_alias: bool) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    use serde_saphyr::{Error as E, MessageFormatter as _};
+    let too_large = if through_alias {
+        "aliases expand the table beyond"
+    } else {
+        "the table has more than"
+    };
+    match err {
+        E::Eof { .. } if is_blank(text) => "the file is empty".to_owned(),
+        E::MultipleDocuments { .. } => {
+            "the file holds more than one YAML document (`---`); a mapping table is one document"
+                .to_owned()
+        }
+        E::DuplicateMappingKey { key: Some(key), .. } => format!("duplicate key `{key}`"),
+        E::DuplicateMappingKey { key: None, .. } => "duplicate key".to_owned(),
+        E::Budget {
+            breach: B::Depth { .. },
+            ..
+        } => format!(
+            "the table is nested deeper than {} levels",
+            serde_saphyr::Budget::default().max_depth
+        ),
+        E::Budget {
+            breach: B::Nodes { .. },
+            ..
+        } => format!("{too_large} {MAX_NODES} YAML nodes"),
+        E::Budget {
+            breach: B::Events { .. },
+            ..
+        } => format!("{too_large} {} YAML events", 3 * MAX_NODES),
+        E::Budget { breach, .. } => {
+            format!("the table is too large or has too many aliases ({breach:?})")
+        }
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. }
+        | E::AliasReplayCounterOverflow { .. } => {
+            format!("aliases expand to more than {MAX_REPLAYED_EVENTS} YAML events")
+        }
+        other => {
+            let message = serde_saphyr::DefaultMessageFormatter.format_message(other);
+            // Values quoted in the message may hold line breaks or other control characters.
+            message
+                .chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() {
+                        c.escape_debug().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect()
+        }
+    }
+}
+
+/// A suggested fix for the errors where one is clear.
+/// `through_alias` says whether the error happened while an alias was expanded.
+fn yaml_hint(
+    err: &serde_saphyr::Error,
+    text: &str,
+    at: Option<Location>,
+    through_alias: bool,
+) -> Option<String> {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    match err {
+        E::Eof { .. } if is_blank(text) => {
+            Some("a mapping table starts with `version: 1`; see docs/mappings.md".into())
+        }
+        E::Budget {
+            breach: B::Depth { .. },
+            ..
+        } => None,
+        E::Budget { .. } if !through_alias => None,
+        E::Budget { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. }
+        | E::AliasReplayCounterOverflow { .. } => Some(
+            "aliases of aliases multiply (an \"alias bomb\"); write the values out or nest fewer aliases"
+                .into(),
+        ),
+        _ => {
+            // YAML allows an implicit (unmarked) key of at most 1024 characters.
+            let at = at?;
+            let line = text
+                .lines()
+                .nth(usize::try_from(at.line()).ok()?.checked_sub(1)?)?;
+            let key_len = line
+                .chars()
+                .skip(usize::try_from(at.column()).ok()?.saturating_sub(1))
+                .take_while(|c| *c != ':')
+                .count();
+            (key_len > 1024).then(|| {
+                "YAML limits a key to 1024 characters unless it is written as an explicit key (`? key`)"
+                    .to_owned()
+            })
+        }
+    }
+}
+
+/// Whether `text` holds no YAML content (only blank lines and comments).
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#')
+    })
 }
 
 /// Converts a serde-saphyr location into ours; `len` is the span's length in characters.

@@ -12,8 +12,8 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::model::{
-    Channel, DomainEvent, Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape,
-    Value,
+    Channel, Conversion, DomainEvent, Envelope, Field, IntegrationEvent, Literal, MessageType,
+    Model, OneofMember, Shape, Value,
 };
 use crate::protos::ProtoSet;
 use crate::rust_names;
@@ -36,6 +36,7 @@ pub fn check(table: &Table, file: &Path, base: &Path, protos: &ProtoSet) -> Chec
         protos,
         diagnostics: Vec::new(),
     };
+    v.diagnostics.extend(crate::proto_names::check(protos));
     let model = v.table(table, base);
     let has_errors = v.diagnostics.iter().any(Diagnostic::is_error);
     Checked {
@@ -86,11 +87,25 @@ impl Validator<'_> {
         let mut used_channels = HashSet::new();
         let mut integration_names: HashMap<String, Location> = HashMap::new();
         let mut events = Vec::new();
-        for (key, integrations) in &table.events {
+        for (key, entry) in &table.events {
+            if matches!(&entry.value, table::EventEntry::Integrations(list) if list.is_empty()) {
+                self.error(
+                    "empty-event",
+                    entry.referenced,
+                    format!(
+                        "domain event `{}` maps to no integration event",
+                        key.as_str()
+                    ),
+                )
+                .hint = Some(format!(
+                    "write `{}: internal` to keep it inside the service on purpose",
+                    key.as_str()
+                ));
+            }
             events.push(self.domain_event(
                 table,
                 key,
-                integrations,
+                entry.value.integrations(),
                 &mut used_channels,
                 &mut integration_names,
             ));
@@ -98,18 +113,15 @@ impl Validator<'_> {
         self.generated_names(table);
         for (key, _) in &table.channels {
             if !used_channels.contains(key.as_str()) {
-                let d = Diagnostic {
-                    severity: crate::diagnostic::Severity::Warning,
-                    ..Diagnostic::error(
-                        "unused-channel",
-                        format!(
-                            "channel `{}` is not used by any integration event",
-                            key.as_str()
-                        ),
-                    )
-                }
-                .at(self.loc(key.location()));
-                self.diagnostics.push(d);
+                self.error(
+                    "unused-channel",
+                    key.location(),
+                    format!(
+                        "channel `{}` is not used by any integration event",
+                        key.as_str()
+                    ),
+                )
+                .hint = Some("remove it, or publish an integration event on it".into());
             }
         }
         let table_name = self.file.file_name().map_or_else(
@@ -184,7 +196,8 @@ impl Validator<'_> {
                 key.location(),
             );
         }
-        for (key, integrations) in &table.events {
+        for (key, entry) in &table.events {
+            let integrations = entry.value.integrations();
             claim(
                 self,
                 "domain_events",
@@ -475,10 +488,17 @@ impl Validator<'_> {
         map: &IndexMap<Key, Spanned<FieldSource>>,
         owner: Location,
     ) -> Vec<Field> {
+        // Proto fields that an unknown key probably meant: their "not mapped" error would only
+        // repeat the typo's.
+        let mut suggested: HashSet<String> = HashSet::new();
         for (key, _) in map {
             if message.get_field_by_name(key.as_str()).is_none() {
                 let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
-                let hint = suggest(key.as_str(), names.iter().map(String::as_str))
+                let suggestion = suggest(key.as_str(), names.iter().map(String::as_str));
+                if let Some(name) = suggestion {
+                    suggested.insert(name.to_owned());
+                }
+                let hint = suggestion
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| {
                         format!("fields of `{}`: {}", message.full_name(), list(&names))
@@ -500,14 +520,46 @@ impl Validator<'_> {
                 ));
             }
         }
-        let mut out = Vec::new();
+        let mut out: Vec<Field> = Vec::new();
+        let mut oneof_chosen: HashMap<String, (String, Location)> = HashMap::new();
         for field in message.fields() {
+            if let (Some(oneof), Some((key, source))) = (
+                field.containing_oneof().filter(|o| !o.is_synthetic()),
+                map.get_key_value(field.name()),
+            ) {
+                let defaulted = match &source.value {
+                    FieldSource::Default => true,
+                    FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
+                };
+                if !defaulted {
+                    if let Some((first, first_at)) = oneof_chosen.get(oneof.name()).cloned() {
+                        let note = self.loc(first_at);
+                        let d = self.error(
+                            "oneof-conflict",
+                            key.location(),
+                            format!(
+                                "`{}` and `{first}` are members of the oneof `{}`: only one can be mapped",
+                                field.name(),
+                                oneof.name()
+                            ),
+                        );
+                        d.notes.push((format!("`{first}` is mapped here"), note));
+                        d.hint = Some(format!("write `{}: default`", field.name()));
+                        continue;
+                    }
+                    oneof_chosen.insert(
+                        oneof.name().to_owned(),
+                        (field.name().to_owned(), key.location()),
+                    );
+                }
+            }
             match map.get(field.name()) {
                 Some(source) => {
                     if let Some(f) = self.field(table, &field, source) {
                         out.push(f);
                     }
                 }
+                None if suggested.contains(field.name()) => {}
                 None => {
                     let note = self.protos.field_location(&field);
                     let d = self.error(
@@ -541,39 +593,43 @@ impl Validator<'_> {
             FieldSource::Default => true,
             FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
         };
-        let in_oneof = field.containing_oneof().is_some_and(|o| !o.is_synthetic());
-        if !defaulted && field.is_map() {
-            self.error(
-                "unsupported-field",
-                at,
-                format!("map field `{}` is not supported yet", field.name()),
-            )
-            .hint = Some(format!("write `{}: default` for now", field.name()));
-            return None;
-        }
-        if in_oneof {
-            if !defaulted {
-                self.error(
-                    "unsupported-field",
-                    at,
-                    format!("oneof member `{}` is not supported yet", field.name()),
-                )
-                .hint = Some(format!("write `{}: default` for now", field.name()));
-            }
+        let oneof = field.containing_oneof().filter(|o| !o.is_synthetic());
+        if oneof.is_some() && defaulted {
             // prost has one field per oneof (see `MessageType::oneofs`), none per member.
             return None;
         }
         let shape = if field.is_list() {
             Shape::Repeated
+        } else if oneof.is_some() {
+            if is_boxed(field) {
+                Shape::Boxed
+            } else {
+                Shape::Singular
+            }
         } else if is_boxed(field) {
             Shape::BoxedMessage
-        } else if matches!(field.kind(), Kind::Message(_)) {
+        } else if matches!(field.kind(), Kind::Message(_)) && !field.is_map() {
             Shape::Message
         } else if field.supports_presence() {
             Shape::Optional
         } else {
             Shape::Singular
         };
+        let oneof = oneof.map(|o| {
+            let message = field.parent_message();
+            let message_path = self.message_type(table, message).rust_path;
+            let module = match message_path.rsplit_once("::") {
+                Some((parent, _)) => {
+                    format!("{parent}::{}", rust_names::module_ident(message.name()))
+                }
+                None => rust_names::module_ident(message.name()),
+            };
+            OneofMember {
+                oneof: rust_names::field_ident(o.name()),
+                enum_path: format!("{module}::{}", rust_names::type_ident(o.name())),
+                variant: rust_names::type_ident(field.name()),
+            }
+        });
         let value = match &source.value {
             FieldSource::Default => Value::Default,
             FieldSource::Spec(spec) => self.field_spec(table, field, shape, spec, at)?,
@@ -583,6 +639,7 @@ impl Validator<'_> {
             rust_name: rust_names::field_ident(field.name()),
             shape,
             value,
+            oneof,
         })
     }
 
@@ -624,13 +681,50 @@ impl Validator<'_> {
             );
             return None;
         }
-        if let Some(fields) = &spec.fields {
-            if spec.from.is_none() {
-                self.error("invalid-field-source", at, "`fields` needs `from`");
+        for (present, key) in [
+            (spec.fields.is_some(), "fields"),
+            (spec.checked.is_some(), "checked"),
+            (spec.enum_type.is_some(), "enum"),
+            (spec.values.is_some(), "values"),
+        ] {
+            if present && spec.from.is_none() {
+                self.error("invalid-field-source", at, format!("`{key}` needs `from`"));
                 return None;
             }
-            let _ = fields;
         }
+        if spec.enum_type.is_some() != spec.values.is_some() {
+            self.error("invalid-field-source", at, "`enum` and `values` go together")
+                .hint = Some("`enum: crate::domain::Status` names the domain enum, `values:` maps each of its variants to a proto value name".into());
+            return None;
+        }
+        let conversions = [
+            spec.fields.is_some(),
+            spec.checked.is_some(),
+            spec.enum_type.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if conversions > 1 {
+            self.error(
+                "invalid-field-source",
+                at,
+                "`fields`, `checked` and `enum` exclude each other",
+            );
+            return None;
+        }
+        if field.is_map() && (spec.fields.is_some() || spec.enum_type.is_some()) {
+            self.error(
+                "unsupported-field",
+                at,
+                format!(
+                    "map field `{}` converts as a whole with `from` (and `with`)",
+                    field.name()
+                ),
+            );
+            return None;
+        }
+
         if let Some(default) = &spec.default {
             if !default.value {
                 self.error(
@@ -699,7 +793,38 @@ impl Validator<'_> {
                 }
                 None => None,
             };
-            return Some(Value::Domain { path, with });
+            let conversion = match (&spec.checked, &spec.enum_type, &spec.values) {
+                (Some(checked), _, _) => {
+                    if !checked.value {
+                        Conversion::Into
+                    } else if matches!(
+                        field.kind(),
+                        Kind::Message(_) | Kind::String | Kind::Bytes | Kind::Bool | Kind::Enum(_)
+                    ) {
+                        self.error(
+                            "invalid-field-source",
+                            checked.referenced,
+                            format!(
+                                "`checked` is for numbers; `{}` is {}",
+                                field.name(),
+                                describe(field)
+                            ),
+                        );
+                        return None;
+                    } else {
+                        Conversion::Checked
+                    }
+                }
+                (None, Some(rust_type), Some(values)) => {
+                    self.enum_conversion(field, rust_type, values)?
+                }
+                _ => Conversion::Into,
+            };
+            return Some(Value::Domain {
+                path,
+                with,
+                conversion,
+            });
         }
         if let Some(envelope) = &spec.envelope {
             return self.envelope(field, shape, envelope);
@@ -730,6 +855,82 @@ impl Validator<'_> {
             };
         }
         None
+    }
+
+    /// `enum:` + `values:`: every variant maps to a proto value that exists, by its proto name.
+    fn enum_conversion(
+        &mut self,
+        field: &FieldDescriptor,
+        rust_type: &Spanned<String>,
+        values: &IndexMap<Key, Spanned<String>>,
+    ) -> Option<Conversion> {
+        let Kind::Enum(proto_enum) = field.kind() else {
+            self.error(
+                "enum-not-enum",
+                rust_type.referenced,
+                format!(
+                    "`enum` maps onto proto enum fields; `{}` is {}",
+                    field.name(),
+                    describe(field)
+                ),
+            );
+            return None;
+        };
+        if !self.rust_path(rust_type, "domain enum") {
+            return None;
+        }
+        if values.is_empty() {
+            self.error(
+                "enum-value",
+                rust_type.referenced,
+                "`values` maps no variant",
+            )
+            .hint =
+                Some("map every variant of the domain enum: `Variant: PROTO_VALUE_NAME`".into());
+            return None;
+        }
+        let mut arms = Vec::new();
+        let mut ok = true;
+        for (variant, value) in values {
+            if !rust_names::is_identifier(variant.as_str()) {
+                self.error(
+                    "invalid-name",
+                    variant.location(),
+                    format!("`{}` is not a Rust enum variant name", variant.as_str()),
+                );
+                ok = false;
+                continue;
+            }
+            match proto_enum.get_value_by_name(&value.value) {
+                Some(v) => {
+                    arms.push((variant.as_str().to_owned(), v.name().to_owned(), v.number()))
+                }
+                None => {
+                    let names: Vec<String> =
+                        proto_enum.values().map(|v| v.name().to_owned()).collect();
+                    let hint = suggest(&value.value, names.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| {
+                            format!("values of `{}`: {}", proto_enum.full_name(), list(&names))
+                        });
+                    self.error(
+                        "enum-value",
+                        value.referenced,
+                        format!(
+                            "proto enum `{}` has no value `{}` (values are matched by their proto names, not prost's Rust names)",
+                            proto_enum.full_name(),
+                            value.value
+                        ),
+                    )
+                    .hint = Some(hint);
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| Conversion::Enum {
+            rust_type: rust_type.value.clone(),
+            arms,
+        })
     }
 
     fn domain_path(&mut self, from: &Spanned<String>) -> Option<Vec<String>> {
@@ -983,13 +1184,29 @@ pub fn check_stream(stream: &str) -> Result<(), String> {
 }
 
 /// The closest candidate to `name`, when one is close enough to be a likely typo.
+///
+/// The edit distance costs the product of the two lengths, so names longer than
+/// [`SUGGEST_MAX_CHARS`] get no suggestion (two 100,000-character names took minutes), and a
+/// candidate is only compared when the difference in length alone does not already rule it out.
 fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let name_len = name.chars().count();
+    if name_len > SUGGEST_MAX_CHARS {
+        return None;
+    }
     candidates
-        .map(|c| (strsim::damerau_levenshtein(name, c), c))
-        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(2) && *d > 0)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .filter_map(|c| {
+            let len = c.chars().count();
+            let max = (len / 3).max(2);
+            (len <= SUGGEST_MAX_CHARS && len.abs_diff(name_len) <= max)
+                .then(|| (strsim::damerau_levenshtein(name, c), max, c))
+        })
+        .filter(|(d, max, _)| *d <= *max && *d > 0)
+        .min_by_key(|(d, ..)| *d)
+        .map(|(.., c)| c)
 }
+
+/// Longest name (in characters) for which [`suggest`] looks for a likely typo.
+const SUGGEST_MAX_CHARS: usize = 256;
 
 fn list<S: AsRef<str>>(items: &[S]) -> String {
     if items.is_empty() {

@@ -7,7 +7,12 @@
 //! | source | target | rule |
 //! | --- | --- | --- |
 //! | `bool`, `f32`, `f64`, `String`, `u8`, `Bytes`, `Timestamp`, `prost_types::Duration` | same | identity |
-//! | any primitive integer (`i8`..`i128`, `u8`..`u128`, `isize`, `usize`) | `i32`, `i64`, `u32`, `u64` (protobuf's integer types) | lossless when the target holds every source value (`u16` -> `i32`), otherwise checked: an out-of-range value is a [`ConversionError`] naming the value and the target |
+//! | `i8`, `i16`, `u8`, `u16` | `i32` | lossless widening |
+//! | `i8`, `i16`, `i32`, `u8`, `u16`, `u32` | `i64` | lossless widening |
+//! | `u8`, `u16` | `u32`; `u8`, `u16`, `u32` -> `u64` | lossless widening |
+//! | a narrowing (`u32` -> `i32`, `i64` -> `i32`, `usize` -> any) | | does not compile: ask for [`checked`] with `checked: true` in the table |
+//! | `Result<T, E: Display>` | `P` where `T: IntoProto<P>` | `Err` becomes a [`ConversionError`] with `E`'s message (for fallible `with:` functions) |
+//! | `HashMap<K, V>`, `BTreeMap<K, V>` | `HashMap<PK, PV>`, `BTreeMap<PK, PV>` | key- and value-wise (protobuf `map` fields) |
 //! | `f32` | `f64` | lossless widening (no float narrowing, no int <-> float) |
 //! | `str`, `char` (`&str`, `Box<str>`, `Arc<str>`, `Cow<str>` through the blanket impls) | `String` | copy |
 //! | `uuid::Uuid` | `String` | hyphenated lower case, `67e55044-10b1-426f-9247-bb680e5fe0c8` |
@@ -21,13 +26,13 @@
 //! | `&T`, `Box<T>`, `Arc<T>`, `Cow<T>` | `P` where `T: IntoProto<P>` | delegates |
 //!
 //! `Option<Timestamp>`/`Option<Duration>` targets exist because prost represents message-typed
-//! fields (such as `google.protobuf.Timestamp`) as `Option<M>`. Maps are not converted: map a
-//! map field with a `with:` function.
+//! fields (such as `google.protobuf.Timestamp`) as `Option<M>`.
 //!
 //! Own types (nested messages) get their own `impl IntoProto<proto::Item> for domain::Item`;
 //! the `Vec`/`Option` impls then apply to them too.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -182,6 +187,10 @@ identity!(
     f32,
     f64,
     String,
+    i32,
+    i64,
+    u32,
+    u64,
     u8,
     Bytes,
     Timestamp,
@@ -189,32 +198,46 @@ identity!(
 );
 
 // ---------------------------------------------------------------------------------------------
-// Integers: every primitive integer into each protobuf integer type. `TryFrom` is infallible
-// where the target holds every source value, so lossless pairs never fail.
+// Integers: only the lossless widenings. A narrowing (`u32` into `int32`, `usize` into
+// anything) does not compile through `IntoProto`: the table must ask for it with
+// `checked: true`, which converts through [`checked`] and fails at run time, naming the field,
+// when the value does not fit.
 
 macro_rules! integers_into {
     ($target:ty: $($source:ty),* $(,)?) => {$(
         impl IntoProto<$target> for $source {
-            #[allow(clippy::unnecessary_fallible_conversions, clippy::useless_conversion)]
             fn into_proto(&self) -> Result<$target, ConversionError> {
-                <$target>::try_from(*self).map_err(|_| {
-                    ConversionError::new(format!(
-                        "value {} does not fit in {} (range {}..={})",
-                        self,
-                        stringify!($target),
-                        <$target>::MIN,
-                        <$target>::MAX,
-                    ))
-                })
+                Ok(<$target>::from(*self))
             }
         }
     )*};
 }
 
-integers_into!(i32: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
-integers_into!(i64: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
-integers_into!(u32: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
-integers_into!(u64: i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+integers_into!(i32: i8, i16, u8, u16);
+integers_into!(i64: i8, i16, i32, u8, u16, u32);
+integers_into!(u32: u8, u16);
+integers_into!(u64: u8, u16, u32);
+
+/// Converts `value` into the prost type `P` with a range check (`TryFrom`): what the table's
+/// `checked: true` generates, for narrowings such as `u32` into `int32` or `usize` into
+/// `uint64`, which `IntoProto` deliberately does not offer.
+///
+/// # Errors
+/// A [`ConversionError`] at `field`, naming the value and the target type, when the value does
+/// not fit.
+pub fn checked<T, P>(value: &T, field: &str) -> Result<P, ConversionError>
+where
+    T: Clone + std::fmt::Display,
+    P: TryFrom<T>,
+{
+    P::try_from(value.clone()).map_err(|_| {
+        ConversionError::new(format!(
+            "value {value} does not fit in {}",
+            std::any::type_name::<P>()
+        ))
+        .at(field)
+    })
+}
 
 impl IntoProto<f64> for f32 {
     fn into_proto(&self) -> Result<f64, ConversionError> {
@@ -409,6 +432,68 @@ impl<T: ?Sized + ToOwned + IntoProto<P>, P> IntoProto<P> for Cow<'_, T> {
     }
 }
 
+impl<T: IntoProto<P>, P, E: std::fmt::Display> IntoProto<P> for Result<T, E> {
+    fn into_proto(&self) -> Result<P, ConversionError> {
+        match self {
+            Ok(value) => value.into_proto(),
+            Err(err) => Err(ConversionError::new(err.to_string())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maps (protobuf `map<K, V>`; prost uses `HashMap` unless configured for `BTreeMap`)
+
+fn convert_entries<'a, K, V, PK, PV, M>(
+    entries: impl Iterator<Item = (&'a K, &'a V)>,
+) -> Result<M, ConversionError>
+where
+    K: IntoProto<PK> + std::fmt::Debug + 'a,
+    V: IntoProto<PV> + 'a,
+    M: FromIterator<(PK, PV)>,
+{
+    entries
+        .map(|(key, value)| {
+            let k = key.into_proto().map_err(|e| e.at(&format!("{key:?}")))?;
+            let v = value.into_proto().map_err(|e| e.at(&format!("{key:?}")))?;
+            Ok((k, v))
+        })
+        .collect()
+}
+
+impl<K, V, PK, PV, S> IntoProto<HashMap<PK, PV>> for HashMap<K, V, S>
+where
+    K: IntoProto<PK> + std::fmt::Debug,
+    V: IntoProto<PV>,
+    PK: Eq + std::hash::Hash,
+{
+    fn into_proto(&self) -> Result<HashMap<PK, PV>, ConversionError> {
+        convert_entries(self.iter())
+    }
+}
+
+impl<K, V, PK, PV> IntoProto<HashMap<PK, PV>> for BTreeMap<K, V>
+where
+    K: IntoProto<PK> + std::fmt::Debug,
+    V: IntoProto<PV>,
+    PK: Eq + std::hash::Hash,
+{
+    fn into_proto(&self) -> Result<HashMap<PK, PV>, ConversionError> {
+        convert_entries(self.iter())
+    }
+}
+
+impl<K, V, PK, PV> IntoProto<BTreeMap<PK, PV>> for BTreeMap<K, V>
+where
+    K: IntoProto<PK> + std::fmt::Debug,
+    V: IntoProto<PV>,
+    PK: Ord,
+{
+    fn into_proto(&self) -> Result<BTreeMap<PK, PV>, ConversionError> {
+        convert_entries(self.iter())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,30 +534,46 @@ mod tests {
 
     #[test]
     fn checked_narrowings() {
-        assert_eq!(conv::<u64, _>(&17usize), Ok(17));
-        assert_eq!(conv::<i32, _>(&-5i64), Ok(-5));
-        assert_eq!(conv::<u32, _>(&9u64), Ok(9));
-
-        let err = conv::<i32, _>(&3_000_000_000i64).unwrap_err();
+        assert_eq!(checked::<_, u64>(&17usize, "n"), Ok(17));
+        assert_eq!(checked::<_, i32>(&-5i64, "n"), Ok(-5));
+        assert_eq!(checked::<_, i32>(&7u32, "quantity"), Ok(7));
+        let err = checked::<_, i32>(&3_000_000_000i64, "quantity").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "value 3000000000 does not fit in i32 (range -2147483648..=2147483647)"
+            "field `quantity`: value 3000000000 does not fit in i32"
         );
-        assert_eq!(err.field(), "");
-        let err = conv::<u32, _>(&(u64::from(u32::MAX) + 1)).unwrap_err();
+        assert_eq!(err.field(), "quantity");
+        let err = checked::<_, u64>(&-1i32, "n").unwrap_err();
+        assert_eq!(err.message(), "value -1 does not fit in u64");
+    }
+
+    #[test]
+    fn results_and_maps() {
+        let ok: Result<u16, String> = Ok(7);
+        assert_eq!(conv::<i32, _>(&ok), Ok(7));
+        let err: Result<u16, String> = Err("no rate for XYZ".into());
         assert_eq!(
-            err.message(),
-            "value 4294967296 does not fit in u32 (range 0..=4294967295)"
+            conv::<i32, _>(&err).unwrap_err().message(),
+            "no rate for XYZ"
         );
-        let err = conv::<u64, _>(&-1i32).unwrap_err();
-        assert!(
-            err.message().starts_with("value -1 does not fit in u64"),
-            "{err}"
-        );
-        let err = conv::<i64, _>(&u64::MAX).unwrap_err();
-        assert!(err.message().contains("18446744073709551615"), "{err}");
-        let err = conv::<i32, _>(&usize::MAX).unwrap_err();
-        assert!(err.message().contains("does not fit in i32"), "{err}");
+
+        let mut domain = HashMap::new();
+        domain.insert("a".to_owned(), 1u16);
+        domain.insert("b".to_owned(), 2u16);
+        let proto: HashMap<String, u32> = conv(&domain).unwrap();
+        assert_eq!(proto.get("a"), Some(&1));
+        assert_eq!(proto.len(), 2);
+        let tree: BTreeMap<u32, String> = [(1u32, "x".to_owned())].into_iter().collect();
+        let as_hash: HashMap<u32, String> = conv(&tree).unwrap();
+        assert_eq!(as_hash.get(&1).map(String::as_str), Some("x"));
+        let times: BTreeMap<String, SystemTime> = [(
+            "t".to_owned(),
+            UNIX_EPOCH - Duration::from_secs(86_400 * 800_000),
+        )]
+        .into_iter()
+        .collect();
+        let err = conv::<HashMap<String, Timestamp>, _>(&times).unwrap_err();
+        assert_eq!(err.field(), "\"t\"");
     }
 
     #[test]
@@ -563,32 +664,31 @@ mod tests {
         assert_eq!(conv::<u32, _>(&Box::new(8u8)), Ok(8));
         assert_eq!(conv::<u32, _>(&Arc::new(9u8)), Ok(9));
 
-        let err = conv::<Vec<i32>, _>(&vec![1i64, 2, 3, i64::MAX]).unwrap_err();
+        let past = UNIX_EPOCH - Duration::from_secs(86_400 * 800_000);
+        let err =
+            conv::<Vec<Timestamp>, _>(&vec![UNIX_EPOCH, UNIX_EPOCH, UNIX_EPOCH, past]).unwrap_err();
         assert_eq!(err.field(), "3");
         let err = err.at("quantity").at("");
         assert_eq!(err.field(), "quantity.3");
 
-        let nested = vec![vec![1u64], vec![2, u64::MAX]];
-        let err = conv::<Vec<Vec<u32>>, _>(&nested).unwrap_err();
+        let nested = vec![vec![UNIX_EPOCH], vec![UNIX_EPOCH, past]];
+        let err = conv::<Vec<Vec<Timestamp>>, _>(&nested).unwrap_err();
         let err = err.at("items");
         assert_eq!(err.field(), "items.1.1");
-        assert!(
-            err.to_string()
-                .starts_with("field `items.1.1`: value 18446744073709551615"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("field `items.1.1`: "), "{err}");
     }
 
     #[test]
     fn generated_code_helpers() {
         assert_eq!(field::<_, i32>(&7u8, "quantity"), Ok(7));
-        let err = field::<_, u32>(&-1i64, "quantity").unwrap_err();
-        assert_eq!(err.field(), "quantity");
+        let past = UNIX_EPOCH - Duration::from_secs(86_400 * 800_000);
+        let err = field::<_, Timestamp>(&past, "created_at").unwrap_err();
+        assert_eq!(err.field(), "created_at");
 
         let items = std::collections::VecDeque::from([1u64, 2, u64::MAX]);
         let ok = map_each(&items, "items", |item| field::<_, u64>(item, "n"));
         assert_eq!(ok, Ok(vec![1, 2, u64::MAX]));
-        let err = map_each(&items, "items", |item| field::<_, u32>(item, "n")).unwrap_err();
+        let err = map_each(&items, "items", |item| checked::<_, u32>(item, "n")).unwrap_err();
         assert_eq!(err.field(), "items.2.n");
         let empty: Vec<u8> = Vec::new();
         assert_eq!(

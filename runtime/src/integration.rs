@@ -233,8 +233,7 @@ mod tests {
         Ok(Created {
             order_id: crate::convert::IntoProto::into_proto(event.aggregate_id())
                 .map_err(|e: ConversionError| e.at("order_id"))?,
-            quantity: crate::convert::IntoProto::into_proto(&event.payload().quantity)
-                .map_err(|e: ConversionError| e.at("quantity"))?,
+            quantity: crate::convert::checked(&event.payload().quantity, "quantity")?,
         })
     }
 

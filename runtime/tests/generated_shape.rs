@@ -126,7 +126,7 @@ pub fn order_created_event(
         items: ::eventmap::convert::map_each(&payload.items, "items", |item| {
             ::core::result::Result::Ok(crate::proto::Item {
                 name: ::eventmap::convert::field(&item.name, "name")?,
-                quantity: ::eventmap::convert::field(&item.quantity, "quantity")?,
+                quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?,
                 unit_price_cents: ::eventmap::convert::field(
                     &crate::domain::to_cents(&item.price),
                     "unit_price_cents",
@@ -284,7 +284,7 @@ fn generated_converter_locates_errors() {
     assert_eq!(err.field(), "items.1.quantity");
     assert_eq!(
         err.to_string(),
-        "field `items.1.quantity`: value 4294967295 does not fit in i32 (range -2147483648..=2147483647)"
+        "field `items.1.quantity`: value 4294967295 does not fit in i32"
     );
 }
 

@@ -29,6 +29,15 @@ pub mod kitchen {
         pub city: String,
     }
 
+    /// A domain enum (one variant carries data).
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Level {
+        /// Low.
+        Low,
+        /// High, with a detail the contract does not carry.
+        High(u8),
+    }
+
     /// A tuple struct, mapped through its field `0`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Wrapped(pub String);
@@ -72,6 +81,12 @@ pub mod kitchen {
         pub nickname_text: String,
         /// Mapped field by field onto a `google.protobuf.Timestamp`.
         pub stamp: Stamp,
+        /// A `map<string, string>`.
+        pub labels: std::collections::BTreeMap<String, String>,
+        /// A domain enum mapped onto `kitchen.v1.Priority` by proto value names.
+        pub level: Level,
+        /// The same, repeated.
+        pub history: Vec<Level>,
     }
 
     /// A tree node of the domain.

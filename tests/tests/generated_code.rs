@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use eventmap::{
     AggregateEvent, EventDispatcher, InMemoryPublisher, IntegrationEventSet, integration_event_id,
 };
-use eventmap_tests::kitchen::{Address, Child, Node, Parent, SinkFilled, Stamp, Wrapped};
+use eventmap_tests::kitchen::{Address, Child, Level, Node, Parent, SinkFilled, Stamp, Wrapped};
 use eventmap_tests::kitchen_integration::{
     self as generated, SinksIntegrationEvent, integration_event_names as integration_events,
 };
@@ -50,6 +50,11 @@ fn event(narrowed: u32) -> AggregateEvent<SinkFilled> {
         },
         nickname_text: "wrapped text".into(),
         stamp: Stamp { secs: 86_400 },
+        labels: [("team".to_owned(), "core".to_owned())]
+            .into_iter()
+            .collect(),
+        level: Level::High(3),
+        history: vec![Level::Low, Level::High(1)],
     };
     AggregateEvent::new("Kitchen", "kitchen-1", 7, payload)
         .with_occurred_at(SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
@@ -101,8 +106,18 @@ fn every_field_form_converts() {
             nanos: 500_000_000
         })
     );
-    assert!(sink.labels.is_empty());
-    assert_eq!(sink.choice, None);
+    assert_eq!(sink.labels.get("team").map(String::as_str), Some("core"));
+    assert_eq!(sink.labels.len(), 1);
+    // The mapped oneof member `b` is the oneof's value.
+    assert_eq!(sink.choice, Some(sink::Choice::B(65_535)));
+    assert_eq!(sink.level, proto::Priority::High as i32);
+    assert_eq!(
+        sink.levels,
+        [
+            proto::Priority::Unspecified as i32,
+            proto::Priority::High as i32
+        ]
+    );
     assert_eq!(sink.event_uuid, event.id().to_string());
     assert_eq!(sink.aggregate, "Kitchen");
     assert_eq!(sink.version, 7);

@@ -7,18 +7,36 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use eventmap_codegen::{Analysis, Error, analyze};
+use clap::{Parser, Subcommand, ValueEnum};
+use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report};
 
-/// Declarative glue between domain events and protobuf integration events on NATS JetStream.
+/// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
+/// glue between domain events and protobuf integration events on NATS JetStream.
+///
+/// Exit codes: 0 ok, 1 problems found (or stale output), 2 could not run.
 #[derive(Debug, Parser)]
-#[command(name = "eventmap", version, about)]
+#[command(name = "eventmap", version)]
 struct Cli {
     /// The mapping table. Paths inside it are relative to its own folder.
     #[arg(long, global = true, default_value = "mappings.yaml")]
     mappings: PathBuf,
+    /// How problems are reported: `text` (for people, on stderr), `json` (an array of objects
+    /// on stdout) or `github` (GitHub Actions workflow commands on stdout).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    format: Format,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Output format of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// rustc-style text with snippets.
+    Text,
+    /// A JSON array of objects (path, start/end line and column, rule, severity, message).
+    Json,
+    /// GitHub Actions workflow commands.
+    Github,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,9 +64,7 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let analysis = analyze(&cli.mappings)?;
-    if !analysis.diagnostics.is_empty() {
-        eprintln!("{}", analysis.render());
-    }
+    emit(cli.format, &analysis, &analysis.diagnostics);
     if analysis.has_errors() {
         let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
         eprintln!(
@@ -70,6 +86,23 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
 }
 
+/// Reports `diagnostics` in `format`: text on stderr, JSON and GitHub commands on stdout. JSON
+/// is always printed (an empty array when there is nothing to report).
+fn emit(format: Format, analysis: &Analysis, diagnostics: &[Diagnostic]) {
+    match format {
+        Format::Text => {
+            if !diagnostics.is_empty() {
+                eprintln!(
+                    "{}",
+                    eventmap_codegen::diagnostic::render_all(diagnostics, &analysis.sources)
+                );
+            }
+        }
+        Format::Json => println!("{}", report::render_json(diagnostics)),
+        Format::Github => print!("{}", report::render_github(diagnostics)),
+    }
+}
+
 fn generate(analysis: &Analysis, check: bool) -> Result<ExitCode, Error> {
     let code = analysis.generate()?;
     let model = analysis.model()?;
@@ -84,11 +117,17 @@ fn generate(analysis: &Analysis, check: bool) -> Result<ExitCode, Error> {
                 println!("eventmap: {} is current", output.display());
                 ExitCode::SUCCESS
             }
-            current => {
-                let old = current.unwrap_or_default();
+            Some(old) => {
                 print!("{}", unified_diff(&output, &old, &code));
                 eprintln!(
-                    "eventmap: {} is stale; run `eventmap generate`",
+                    "eventmap: {} is stale; run `eventmap generate` (`cargo run -p eventmap-codegen -- generate`)",
+                    output.display()
+                );
+                ExitCode::from(1)
+            }
+            None => {
+                eprintln!(
+                    "eventmap: {} is missing; run `eventmap generate` (`cargo run -p eventmap-codegen -- generate`)",
                     output.display()
                 );
                 ExitCode::from(1)

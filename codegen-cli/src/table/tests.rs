@@ -47,7 +47,7 @@ fn parse_err(text: &str) -> Diagnostic {
 fn parses_every_field_form_with_locations() {
     let table = parse_ok(MINIMAL);
     assert_eq!(table.service.value, "ordering");
-    let integrations = &table.events["OrderCreated"];
+    let integrations = table.events["OrderCreated"].value.integrations();
     assert_eq!(integrations.len(), 1);
     let fields = &integrations[0].fields;
     let id = &fields["id"];
@@ -76,7 +76,7 @@ fn parses_every_field_form_with_locations() {
 #[test]
 fn scalars_stay_as_written() {
     let table = parse_ok(MINIMAL);
-    let fields = &table.events["OrderCreated"][0].fields;
+    let fields = &table.events["OrderCreated"].value.integrations()[0].fields;
     let constant = |name: &str| match &fields[name].value {
         FieldSource::Spec(spec) => spec.constant.as_ref().map(|c| c.value.clone()),
         FieldSource::Default => None,

@@ -77,7 +77,7 @@ pub fn order_created_event(
                         &crate::domain::money::to_cents(&item.unit_price),
                         "unit_price_cents",
                     )?,
-                    quantity: ::eventmap::convert::field(&item.quantity, "quantity")?,
+                    quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?,
                 })
             },
         )?,

@@ -1,0 +1,183 @@
+//! Breaking-change detection: compares the integration contract of a mapping table with a
+//! baseline (a git revision or a directory) and reports every break with a stable rule id.
+//!
+//! The contract is what consumers depend on: the integration event names, the channels they
+//! are published on (subject prefix and JetStream stream), the `service` (`ce-source`), the
+//! proto messages the events carry and, recursively through message fields, their field
+//! numbers, names (JSON names), types, cardinality, oneofs, enum values and reserved
+//! numbers and names (in the spirit of `buf breaking`'s `WIRE_JSON` category), and which
+//! fields the table fills (a field that was mapped and is now left at its default, a
+//! constant that changed).
+//!
+//! ```no_run
+//! use eventmap_codegen::breaking::{self, Baseline};
+//!
+//! let path = std::path::Path::new("mappings.yaml");
+//! let mut current = eventmap_codegen::analyze(path)?;
+//! let baseline = breaking::load_baseline(
+//!     &Baseline::GitRef { repo_dir: ".".into(), rev: "origin/main".into() },
+//!     path,
+//! )?;
+//! // Compares, applies `eventmap-accepted-breaks.yaml` next to the table, and appends the
+//! // breaks (errors) and stale acceptances (warnings) to `current.diagnostics`.
+//! breaking::check_against(&baseline, &mut current)?;
+//! eprintln!("{}", current.render());
+//! # Ok::<(), eventmap_codegen::Error>(())
+//! ```
+//!
+//! Rule ids are in [`rules`] and in `docs/checks.md`. Breaks are located in the current
+//! table or `.proto` where possible, with a note pointing at the baseline.
+
+mod accepted;
+mod baseline;
+mod events;
+mod git;
+mod proto;
+pub mod rules;
+mod side;
+
+pub use accepted::{ACCEPTED_BREAKS_FILE, AcceptedBreaks, accepted_breaks_path};
+pub use baseline::{Baseline, BaselineProblem, load_baseline};
+
+use crate::diagnostic::{Diagnostic, SourceLocation};
+use crate::{Analysis, Error};
+
+/// One break of the integration contract: the diagnostic and the target that names the
+/// broken element in `eventmap-accepted-breaks.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    /// What broke, as an accepted-breaks entry names it: an integration event
+    /// (`OrderCreatedEvent`), a mapped field (`OrderCreatedEvent.items.quantity`), a channel
+    /// (`order`), `service`, or a proto element by its baseline full name
+    /// (`ordering.v1.OrderCreated.note`, `ordering.v1.Status.STATUS_READY`,
+    /// `ordering.v1.OrderCreated#reserved:5-7`).
+    pub target: String,
+    /// The error: rule id, message, location, notes and hint.
+    pub diagnostic: Diagnostic,
+}
+
+/// Compares the integration contract of `current` with `baseline` and returns one error per
+/// break, without applying accepted breaks (see [`breaks`] for the targets and
+/// [`check_against`] for the whole check).
+pub fn compare(baseline: &Analysis, current: &Analysis) -> Vec<Diagnostic> {
+    breaks(baseline, current)
+        .into_iter()
+        .map(|b| b.diagnostic)
+        .collect()
+}
+
+/// Like [`compare`], with the accepted-breaks target of each break.
+///
+/// A side whose table does not parse has nothing to compare: the result is then empty (the
+/// current table's own problems are `eventmap check`'s to report). Proto rules need both
+/// sides' protos to have compiled.
+pub fn breaks(baseline: &Analysis, current: &Analysis) -> Vec<Break> {
+    let (Some(base), Some(cur)) = (side::Side::of(baseline), side::Side::of(current)) else {
+        return Vec::new();
+    };
+    let mut out = Breaks::default();
+    let pairs = events::compare(&base, &cur, &mut out);
+    if let (Some(base_protos), Some(cur_protos)) = (base.protos, cur.protos) {
+        let mut protos = proto::Compare::new(base_protos, cur_protos, &mut out);
+        for pair in &pairs {
+            protos.messages(&pair.old, &pair.new, &pair.event);
+        }
+    }
+    out.finish()
+}
+
+/// The whole breaking-change check of `eventmap check --against`: compares `current` with
+/// `baseline`, drops the breaks accepted in [`ACCEPTED_BREAKS_FILE`] next to the current
+/// table, and appends to `current.diagnostics` the remaining breaks (errors) and a warning
+/// (`breaking-accepted-stale`) for each accepted entry that matches no break. The
+/// accepted-breaks file's text is added to `current.sources` for snippets; when it does not
+/// follow its format, its `yaml` error is appended and no break is accepted.
+///
+/// Nothing is compared (and nothing appended) when either side's protos did not compile or
+/// the current table does not parse: the current table's own diagnostics say why, and
+/// every accepted entry would otherwise look stale.
+///
+/// # Errors
+/// [`Error::Io`] when the accepted-breaks file exists but cannot be read.
+pub fn check_against(baseline: &Analysis, current: &mut Analysis) -> Result<(), Error> {
+    if baseline.protos.is_none() || current.protos.is_none() || side::Side::of(current).is_none() {
+        return Ok(());
+    }
+    let found = breaks(baseline, current);
+    let path = accepted_breaks_path(&current.file);
+    let accepted = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let parsed = AcceptedBreaks::parse(&path, &text);
+            current.sources.insert(&path, text);
+            match parsed {
+                Ok(accepted) => accepted,
+                Err(diagnostic) => {
+                    current.diagnostics.push(*diagnostic);
+                    AcceptedBreaks::default()
+                }
+            }
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => AcceptedBreaks::default(),
+        Err(source) => {
+            return Err(Error::Io {
+                action: "read",
+                path,
+                source,
+            });
+        }
+    };
+    current.diagnostics.extend(accepted.apply(found));
+    Ok(())
+}
+
+/// The breaks found so far.
+#[derive(Debug, Default)]
+pub(crate) struct Breaks {
+    list: Vec<Break>,
+}
+
+impl Breaks {
+    /// Records a break and returns its diagnostic, to add notes and a hint.
+    pub(crate) fn add(
+        &mut self,
+        rule: &'static str,
+        target: impl Into<String>,
+        message: impl Into<String>,
+        location: Option<SourceLocation>,
+    ) -> &mut Diagnostic {
+        self.list.push(Break {
+            target: target.into(),
+            diagnostic: Diagnostic::error(rule, message).at(location),
+        });
+        let last = self.list.len() - 1;
+        &mut self.list[last].diagnostic
+    }
+
+    /// Every break, each with a note saying how to accept it and a hint when none was set.
+    fn finish(self) -> Vec<Break> {
+        self.list
+            .into_iter()
+            .map(|mut b| {
+                let entry = format!(
+                    "to accept this break, add to `{ACCEPTED_BREAKS_FILE}`: `- {{ rule: {}, target: \"{}\", reason: \"...\" }}`",
+                    b.diagnostic.rule, b.target
+                );
+                b.diagnostic.notes.push((entry, None));
+                if b.diagnostic.hint.is_none() {
+                    b.diagnostic.hint = Some(format!(
+                        "if the break is intended, record it in `{ACCEPTED_BREAKS_FILE}` next to the table"
+                    ));
+                }
+                b
+            })
+            .collect()
+    }
+}
+
+/// The note that points at where something was in the baseline.
+pub(crate) fn baseline_note(
+    what: impl std::fmt::Display,
+    location: Option<SourceLocation>,
+) -> (String, Option<SourceLocation>) {
+    (format!("{what} in the baseline"), location)
+}

@@ -1,0 +1,485 @@
+//! Event-level rules, from the tables: `service`, integration events removed or renamed,
+//! channels (subject, stream), the message an event carries, and the fields the table fills.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+use prost_reflect::{Kind, MessageDescriptor};
+use serde_saphyr::Spanned;
+
+use super::side::Side;
+use super::{Breaks, baseline_note, rules};
+use crate::table::{FieldSource, Integration, Key};
+
+/// Two versions of the message of one integration event, to compare field by field.
+pub(crate) struct Pair {
+    /// The integration event, by its baseline name.
+    pub event: String,
+    /// The baseline's message.
+    pub old: MessageDescriptor,
+    /// The current message.
+    pub new: MessageDescriptor,
+}
+
+/// An integration event of the baseline and what it is now.
+struct Matched<'s> {
+    old: &'s Integration,
+    new: &'s Integration,
+}
+
+/// Reports the event-level breaks and returns the message pairs to compare.
+pub(crate) fn compare(base: &Side<'_>, cur: &Side<'_>, out: &mut Breaks) -> Vec<Pair> {
+    service(base, cur, out);
+    let matched = match_events(base, cur, out);
+    channels(base, cur, &matched, out);
+    let mut pairs = Vec::new();
+    for m in &matched {
+        event(base, cur, m, out, &mut pairs);
+    }
+    pairs
+}
+
+fn service(base: &Side<'_>, cur: &Side<'_>, out: &mut Breaks) {
+    let (old, new) = (&base.table.service, &cur.table.service);
+    if old.value != new.value {
+        let d = out.add(
+            rules::SERVICE_CHANGED,
+            "service",
+            format!(
+                "`service` changed from `{}` to `{}`: every integration event's `ce-source` changes",
+                old.value, new.value
+            ),
+            cur.loc(new.referenced),
+        );
+        d.notes
+            .push(baseline_note("it was set here", base.loc(old.referenced)));
+        d.hint = Some(format!("keep `service: {}`", old.value));
+    }
+}
+
+/// Pairs every baseline integration event with the current one of the same name, or with
+/// a renamed one (a new name for the same domain event and message); reports the others
+/// as removed.
+fn match_events<'s>(base: &'s Side<'_>, cur: &'s Side<'_>, out: &mut Breaks) -> Vec<Matched<'s>> {
+    let base_names: HashSet<&str> = base
+        .integrations()
+        .map(|(_, i)| i.name.value.as_str())
+        .collect();
+    let mut seen = HashSet::new();
+    let mut claimed = HashSet::new();
+    let mut matched = Vec::new();
+    for (domain, old) in base.integrations() {
+        if !seen.insert(old.name.value.as_str()) {
+            continue;
+        }
+        if let Some((_, new)) = cur.integration(&old.name.value) {
+            matched.push(Matched { old, new });
+            continue;
+        }
+        let renamed = cur.integrations().find(|(key, new)| {
+            key.as_str() == domain.as_str()
+                && new.message.value == old.message.value
+                && !base_names.contains(new.name.value.as_str())
+                && !claimed.contains(new.name.value.as_str())
+        });
+        match renamed {
+            Some((_, new)) => {
+                claimed.insert(new.name.value.as_str());
+                renamed_event(base, cur, domain, old, new, out);
+                matched.push(Matched { old, new });
+            }
+            None => removed_event(base, cur, domain, old, out),
+        }
+    }
+    matched
+}
+
+fn renamed_event(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    domain: &Key,
+    old: &Integration,
+    new: &Integration,
+    out: &mut Breaks,
+) {
+    let subject = base
+        .channel(&old.channel.value)
+        .map_or_else(String::new, |c| {
+            format!(" on `{}.{}`", c.subject.value, old.name.value)
+        });
+    let d = out.add(
+        rules::EVENT_RENAMED,
+        old.name.value.clone(),
+        format!(
+            "integration event `{}` was renamed to `{}` (domain event `{}`, message `{}`): consumers subscribe to `{}`{subject}",
+            old.name.value,
+            new.name.value,
+            domain.as_str(),
+            old.message.value,
+            old.name.value,
+        ),
+        cur.loc(new.name.referenced),
+    );
+    d.notes.push(baseline_note(
+        format!("`{}` was defined here", old.name.value),
+        base.loc(old.name.referenced),
+    ));
+    d.hint = Some(format!(
+        "publish both: keep `{}` next to `{}` under `{}` until every consumer moved",
+        old.name.value,
+        new.name.value,
+        domain.as_str()
+    ));
+}
+
+fn removed_event(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    domain: &Key,
+    old: &Integration,
+    out: &mut Breaks,
+) {
+    let was_here = base.loc(old.name.referenced);
+    let (location, gone) = match cur.domain_event(domain.as_str()) {
+        Some(key) => (cur.loc(key.location()), ""),
+        None => (
+            cur.events_key(),
+            " (its domain event is no longer in the table)",
+        ),
+    };
+    let location_is_baseline = location.is_none();
+    let d = out.add(
+        rules::EVENT_REMOVED,
+        old.name.value.clone(),
+        format!(
+            "integration event `{}` (domain event `{}`, channel `{}`) is no longer published{gone}",
+            old.name.value,
+            domain.as_str(),
+            old.channel.value
+        ),
+        location.or_else(|| was_here.clone()),
+    );
+    let note = if location_is_baseline {
+        "it was defined here (this location is in the baseline)"
+    } else {
+        "it was defined here"
+    };
+    d.notes.push(baseline_note(note, was_here));
+}
+
+/// Subject and stream changes of channels that carry integration events in both versions.
+fn channels(base: &Side<'_>, cur: &Side<'_>, matched: &[Matched<'_>], out: &mut Breaks) {
+    for (key, old) in &base.table.channels {
+        let Some(new) = cur.channel(key.as_str()) else {
+            continue;
+        };
+        let carried: Vec<String> = matched
+            .iter()
+            .filter(|m| m.old.channel.value == key.as_str() && m.new.channel.value == key.as_str())
+            .map(|m| format!("`{}`", m.new.name.value))
+            .collect();
+        if carried.is_empty() {
+            continue;
+        }
+        let carried = carried.join(", ");
+        if old.subject.value != new.subject.value {
+            let d = out.add(
+                rules::SUBJECT_CHANGED,
+                key.as_str(),
+                format!(
+                    "the subject of channel `{}` changed from `{}` to `{}`: consumers of {carried} listen on `{}.>`",
+                    key.as_str(),
+                    old.subject.value,
+                    new.subject.value,
+                    old.subject.value
+                ),
+                cur.loc(new.subject.referenced),
+            );
+            d.notes.push(baseline_note(
+                "it was set here",
+                base.loc(old.subject.referenced),
+            ));
+            d.hint = Some(format!(
+                "keep `subject: {}`; to move the events, publish them on a new channel next to this one until consumers moved",
+                old.subject.value
+            ));
+        }
+        if old.stream.value != new.stream.value {
+            let d = out.add(
+                rules::STREAM_CHANGED,
+                key.as_str(),
+                format!(
+                    "the stream of channel `{}` changed from `{}` to `{}`: consumers bound to `{}` no longer receive {carried}",
+                    key.as_str(),
+                    old.stream.value,
+                    new.stream.value,
+                    old.stream.value
+                ),
+                cur.loc(new.stream.referenced),
+            );
+            d.notes.push(baseline_note(
+                "it was set here",
+                base.loc(old.stream.referenced),
+            ));
+            d.hint = Some(format!("keep `stream: {}`", old.stream.value));
+        }
+    }
+}
+
+/// The channel, the message and the fields of one integration event.
+fn event(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    m: &Matched<'_>,
+    out: &mut Breaks,
+    pairs: &mut Vec<Pair>,
+) {
+    let (old, new) = (m.old, m.new);
+    let name = &old.name.value;
+    if old.channel.value != new.channel.value {
+        let describe = |side: &Side<'_>, channel: &str| match side.channel(channel) {
+            Some(c) => (
+                Some((c.subject.value.clone(), c.stream.value.clone())),
+                format!(
+                    "channel `{channel}` (subject `{}`, stream `{}`)",
+                    c.subject.value, c.stream.value
+                ),
+            ),
+            None => (None, format!("channel `{channel}`")),
+        };
+        let (was, was_text) = describe(base, &old.channel.value);
+        let (is, is_text) = describe(cur, &new.channel.value);
+        if was.is_none() || was != is {
+            let d = out.add(
+                rules::EVENT_CHANNEL_CHANGED,
+                name.clone(),
+                format!("integration event `{name}` moved from {was_text} to {is_text}"),
+                cur.loc(new.channel.referenced),
+            );
+            d.notes.push(baseline_note(
+                "its channel was set here",
+                base.loc(old.channel.referenced),
+            ));
+            d.hint = Some(format!(
+                "keep `channel: {}`; to move it, publish it on both channels (a second integration event) until consumers moved",
+                old.channel.value
+            ));
+        }
+    }
+    let old_message = base.message(&old.message.value);
+    let new_message = cur.message(&new.message.value);
+    if old.message.value != new.message.value {
+        let switched = cur.message(&old.message.value).is_some()
+            || old_message.is_none()
+            || new_message.is_none();
+        if switched {
+            let d = out.add(
+                rules::EVENT_MESSAGE_CHANGED,
+                name.clone(),
+                format!(
+                    "integration event `{name}` is now encoded as `{}` instead of `{}`: its consumers decode `{}`",
+                    new.message.value, old.message.value, old.message.value
+                ),
+                cur.loc(new.message.referenced),
+            );
+            d.notes.push(baseline_note(
+                "its message was set here",
+                base.loc(old.message.referenced),
+            ));
+            d.hint = Some(format!(
+                "publish `{}` as a new integration event (e.g. `{name}V2`) next to `{name}`",
+                new.message.value
+            ));
+            return;
+        }
+    }
+    let mut walk = Walk {
+        base,
+        cur,
+        event: name,
+        out,
+    };
+    fields(
+        &mut walk,
+        name,
+        new_message.as_ref(),
+        &old.fields,
+        &new.fields,
+    );
+    if let (Some(old), Some(new)) = (old_message, new_message) {
+        pairs.push(Pair {
+            event: name.clone(),
+            old,
+            new,
+        });
+    }
+}
+
+/// How a field's value is given, as far as the contract is concerned.
+enum Source<'t> {
+    /// Left at its default.
+    Default,
+    /// A constant.
+    Const(&'t Spanned<String>),
+    /// A nested message mapped field by field (`from` + `fields`).
+    Nested(&'t IndexMap<Key, Spanned<FieldSource>>, String),
+    /// Mapped from the domain event or the envelope; how, as written.
+    Mapped(String),
+    /// Not a valid source (`eventmap check` reports it).
+    Invalid,
+}
+
+impl Source<'_> {
+    fn of(source: &Spanned<FieldSource>) -> Source<'_> {
+        let FieldSource::Spec(spec) = &source.value else {
+            return Source::Default;
+        };
+        if spec.default.as_ref().is_some_and(|d| d.value) {
+            return Source::Default;
+        }
+        if let Some(constant) = &spec.constant {
+            return Source::Const(constant);
+        }
+        if let Some(from) = &spec.from {
+            return match &spec.fields {
+                Some(fields) => Source::Nested(fields, format!("from: {}", from.value)),
+                None => Source::Mapped(format!("from: {}", from.value)),
+            };
+        }
+        match &spec.envelope {
+            Some(envelope) => Source::Mapped(format!("envelope: {}", envelope.value)),
+            None => Source::Invalid,
+        }
+    }
+
+    /// How the value was mapped, when it was.
+    fn mapped(&self) -> Option<String> {
+        match self {
+            Source::Const(c) => Some(format!("const: {}", c.value)),
+            Source::Nested(_, from) | Source::Mapped(from) => Some(from.clone()),
+            Source::Default | Source::Invalid => None,
+        }
+    }
+}
+
+/// What the walk over an integration event's field mappings needs.
+struct Walk<'a, 's> {
+    base: &'a Side<'s>,
+    cur: &'a Side<'s>,
+    /// The integration event, by its baseline name.
+    event: &'a str,
+    out: &'a mut Breaks,
+}
+
+/// Fields that were mapped and are now defaulted, and constants that changed, recursively
+/// through nested mappings. `path` is the target of the enclosing mapping, `message` the
+/// current proto message it fills (to compare constants by value).
+fn fields(
+    walk: &mut Walk<'_, '_>,
+    path: &str,
+    message: Option<&MessageDescriptor>,
+    old: &IndexMap<Key, Spanned<FieldSource>>,
+    new: &IndexMap<Key, Spanned<FieldSource>>,
+) {
+    let Walk {
+        base, cur, event, ..
+    } = *walk;
+    for (key, old_source) in old {
+        let Some(new_source) = new.get(key.as_str()) else {
+            continue;
+        };
+        let kind = message
+            .and_then(|m| m.get_field_by_name(key.as_str()))
+            .map(|f| f.kind());
+        let target = format!("{path}.{}", key.as_str());
+        let field = target
+            .strip_prefix(event)
+            .and_then(|f| f.strip_prefix('.'))
+            .unwrap_or(&target)
+            .to_owned();
+        let was = Source::of(old_source);
+        match (&was, Source::of(new_source)) {
+            (_, Source::Default) => {
+                let Some(mapped) = was.mapped() else {
+                    continue;
+                };
+                let d = walk.out.add(
+                    rules::FIELD_DEFAULTED,
+                    target,
+                    format!(
+                        "field `{field}` of integration event `{event}` was mapped (`{mapped}`) and is now left at its default"
+                    ),
+                    cur.loc(new_source.referenced),
+                );
+                d.notes.push(baseline_note(
+                    "it was mapped here",
+                    base.loc(old_source.referenced),
+                ));
+                d.hint = Some(format!("map it again: `{}: {{ {mapped} }}`", key.as_str()));
+            }
+            (Source::Const(a), Source::Const(b))
+                if !same_const(kind.as_ref(), &a.value, &b.value) =>
+            {
+                let d = walk.out.add(
+                    rules::CONST_CHANGED,
+                    target,
+                    format!(
+                        "the constant of field `{field}` of integration event `{event}` changed from `{}` to `{}`",
+                        a.value, b.value
+                    ),
+                    cur.loc(b.referenced),
+                );
+                d.notes
+                    .push(baseline_note("it was set here", base.loc(a.referenced)));
+                d.hint = Some(format!("keep `const: {}`", a.value));
+            }
+            (Source::Nested(a, _), Source::Nested(b, _)) => {
+                let nested = match &kind {
+                    Some(Kind::Message(m)) => Some(m),
+                    _ => None,
+                };
+                fields(walk, &target, nested, a, b);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether two constants as written are the same value for a field of `kind`: the same
+/// number for numeric fields (`7` and `07`, `1.5` and `1.50`), the same text otherwise.
+fn same_const(kind: Option<&Kind>, a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match kind {
+        Some(Kind::Float | Kind::Double) => matches!(
+            (a.trim().parse::<f64>(), b.trim().parse::<f64>()),
+            (Ok(x), Ok(y)) if x == y
+        ),
+        Some(Kind::Message(_) | Kind::Enum(_) | Kind::String | Kind::Bytes | Kind::Bool) | None => {
+            false
+        }
+        Some(_) => matches!(
+            (a.trim().parse::<i128>(), b.trim().parse::<i128>()),
+            (Ok(x), Ok(y)) if x == y
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_const;
+
+    use prost_reflect::Kind;
+
+    #[test]
+    fn constants_compare_by_value_of_their_type() {
+        assert!(same_const(None, "7", "7"));
+        assert!(same_const(Some(&Kind::Int32), "7", "07"));
+        assert!(same_const(Some(&Kind::Double), "1.50", "1.5"));
+        assert!(!same_const(Some(&Kind::String), "7", "07"));
+        assert!(!same_const(None, "7", "07"));
+        assert!(!same_const(Some(&Kind::String), "EUR", "USD"));
+        assert!(!same_const(Some(&Kind::String), " a", "a"));
+    }
+}

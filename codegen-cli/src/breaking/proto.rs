@@ -1,0 +1,355 @@
+//! Proto-level rules (in the spirit of `buf breaking`'s `WIRE_JSON` category) for every
+//! message reachable from an integration event, recursively through message fields: fields
+//! removed, renamed, renumbered, retyped, changed in cardinality or oneof; enum values
+//! removed, renamed, renumbered; reserved numbers and names dropped; messages renamed or
+//! moved to another package.
+
+use std::collections::HashSet;
+
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+
+use super::{Breaks, baseline_note, rules};
+use crate::protos::ProtoSet;
+
+mod enums;
+mod shape;
+
+use shape::{cardinality_change, covered, map_entry, numbers, oneof_change, range_target, type_name};
+
+/// The package of the protobuf well-known types, which never change under us.
+pub(super) const WELL_KNOWN_PACKAGE: &str = "google.protobuf";
+
+/// The largest field number (`max` in `reserved 10 to max;`).
+const MAX_FIELD_NUMBER: i64 = 536_870_911;
+
+/// Compares messages and enums of the baseline's protos with the current ones; each pair
+/// is compared once, whichever integration event reaches it first.
+pub(crate) struct Compare<'a> {
+    base: &'a ProtoSet,
+    cur: &'a ProtoSet,
+    out: &'a mut Breaks,
+    messages: HashSet<(String, String)>,
+    enums: HashSet<(String, String)>,
+}
+
+impl<'a> Compare<'a> {
+    /// A comparison that records breaks in `out`.
+    pub fn new(base: &'a ProtoSet, cur: &'a ProtoSet, out: &'a mut Breaks) -> Self {
+        Compare {
+            base,
+            cur,
+            out,
+            messages: HashSet::new(),
+            enums: HashSet::new(),
+        }
+    }
+
+    /// Compares the baseline message `old` with the current `new` (the same message, or
+    /// one renamed), reached from integration event `event`.
+    pub fn messages(&mut self, old: &MessageDescriptor, new: &MessageDescriptor, event: &str) {
+        let key = (old.full_name().to_owned(), new.full_name().to_owned());
+        if !self.messages.insert(key) {
+            return;
+        }
+        if old.package_name() == WELL_KNOWN_PACKAGE && old.full_name() == new.full_name() {
+            return;
+        }
+        if old.full_name() != new.full_name() {
+            self.renamed(old, new, event);
+        }
+        for field in old.fields() {
+            self.field(old, new, &field, event);
+        }
+        self.reserved_fields(old, new, event);
+    }
+
+    fn renamed(&mut self, old: &MessageDescriptor, new: &MessageDescriptor, event: &str) {
+        let (rule, message, hint) = if old.package_name() == new.package_name() {
+            (
+                rules::MESSAGE_RENAMED,
+                format!(
+                    "proto message `{}` was renamed to `{}` (integration event `{event}`)",
+                    old.full_name(),
+                    new.full_name()
+                ),
+                format!("keep the name `{}`", old.name()),
+            )
+        } else {
+            (
+                rules::PACKAGE_CHANGED,
+                format!(
+                    "proto message `{}` moved to package `{}` as `{}` (integration event `{event}`)",
+                    old.full_name(),
+                    new.package_name(),
+                    new.full_name()
+                ),
+                format!(
+                    "keep `package {};` for this contract; publish the new package as a new integration event",
+                    old.package_name()
+                ),
+            )
+        };
+        let d = self.out.add(
+            rule,
+            old.full_name(),
+            message,
+            self.cur.message_location(new),
+        );
+        d.notes.push(baseline_note(
+            format!("`{}` was defined here", old.full_name()),
+            self.base.message_location(old),
+        ));
+        d.hint = Some(hint);
+    }
+
+    fn field(
+        &mut self,
+        old_msg: &MessageDescriptor,
+        new_msg: &MessageDescriptor,
+        old: &FieldDescriptor,
+        event: &str,
+    ) {
+        if let Some(new) = new_msg.get_field(old.number()) {
+            self.same_number(old_msg, new_msg, old, &new, event);
+            return;
+        }
+        let target = format!("{}.{}", old_msg.full_name(), old.name());
+        let was_here = baseline_note(
+            format!("`{}` = {} was defined here", old.name(), old.number()),
+            self.base.field_location(old),
+        );
+        if let Some(new) = new_msg.get_field_by_name(old.name()) {
+            let d = self.out.add(
+                rules::FIELD_NUMBER_CHANGED,
+                target,
+                format!(
+                    "field `{}` of `{}` changed its number from {} to {} (integration event `{event}`)",
+                    old.name(),
+                    old_msg.full_name(),
+                    old.number(),
+                    new.number()
+                ),
+                self.cur.field_location(&new),
+            );
+            d.notes.push(was_here);
+            d.hint = Some(format!(
+                "give `{}` back its number {}; a new number is a new field",
+                old.name(),
+                old.number()
+            ));
+            return;
+        }
+        let number = new_msg.reserved_ranges().any(|r| r.contains(&old.number()));
+        let name = new_msg.reserved_names().any(|n| n == old.name());
+        let (missing, add) = match (number, name) {
+            (true, true) => return,
+            (true, false) => ("its name", format!("reserved \"{}\";", old.name())),
+            (false, true) => ("its number", format!("reserved {};", old.number())),
+            (false, false) => (
+                "its number and name",
+                format!("reserved {}; reserved \"{}\";", old.number(), old.name()),
+            ),
+        };
+        let d = self.out.add(
+            rules::FIELD_REMOVED,
+            target,
+            format!(
+                "field `{}` = {} of `{}` was removed without reserving {missing} (integration event `{event}`)",
+                old.name(),
+                old.number(),
+                old_msg.full_name()
+            ),
+            self.cur.message_location(new_msg),
+        );
+        d.notes.push(was_here);
+        d.hint = Some(format!("add `{add}` to message `{}`", new_msg.name()));
+    }
+
+    /// A field number present in both versions: name, JSON name, type, cardinality, oneof.
+    fn same_number(
+        &mut self,
+        old_msg: &MessageDescriptor,
+        new_msg: &MessageDescriptor,
+        old: &FieldDescriptor,
+        new: &FieldDescriptor,
+        event: &str,
+    ) {
+        let target = format!("{}.{}", old_msg.full_name(), old.name());
+        let here = self.cur.field_location(new);
+        let was_here = baseline_note(
+            format!("`{}` = {} was defined here", old.name(), old.number()),
+            self.base.field_location(old),
+        );
+        let of = format!("of `{}` (integration event `{event}`)", old_msg.full_name());
+        if old.json_name() != new.json_name() {
+            let (rule, message, hint) = if old.name() == new.name() {
+                (
+                    rules::FIELD_JSON_NAME_CHANGED,
+                    format!(
+                        "the JSON name of field `{}` {of} changed from `{}` to `{}`",
+                        old.name(),
+                        old.json_name(),
+                        new.json_name()
+                    ),
+                    format!("keep `[json_name = \"{}\"]`", old.json_name()),
+                )
+            } else {
+                (
+                    rules::FIELD_RENAMED,
+                    format!(
+                        "field {} {of} was renamed from `{}` to `{}` (JSON name `{}` to `{}`)",
+                        old.number(),
+                        old.name(),
+                        new.name(),
+                        old.json_name(),
+                        new.json_name()
+                    ),
+                    format!(
+                        "keep the name `{}`, or at least its JSON name: `{} = {} [json_name = \"{}\"]`",
+                        old.name(),
+                        new.name(),
+                        new.number(),
+                        old.json_name()
+                    ),
+                )
+            };
+            let d = self.out.add(rule, target.clone(), message, here.clone());
+            d.notes.push(was_here.clone());
+            d.hint = Some(hint);
+        }
+        let retyped = !self.same_type(old, new, event);
+        if retyped {
+            let d = self.out.add(
+                rules::FIELD_TYPE_CHANGED,
+                target.clone(),
+                format!(
+                    "field `{}` {of} changed its type from `{}` to `{}`",
+                    old.name(),
+                    type_name(old),
+                    type_name(new)
+                ),
+                here.clone(),
+            );
+            d.notes.push(was_here.clone());
+            d.hint = Some(format!(
+                "keep the type `{}`; a new type is a new field",
+                type_name(old)
+            ));
+        }
+        if let Some(change) = cardinality_change(old, new, retyped) {
+            let d = self.out.add(
+                rules::FIELD_CARDINALITY_CHANGED,
+                target.clone(),
+                format!("field `{}` {of} {change}", old.name()),
+                here.clone(),
+            );
+            d.notes.push(was_here.clone());
+        }
+        if let Some(change) = oneof_change(old_msg, new_msg, old, new) {
+            let d = self.out.add(
+                rules::FIELD_ONEOF_CHANGED,
+                target,
+                format!("field `{}` {of} {change}", old.name()),
+                here,
+            );
+            d.notes.push(was_here);
+        }
+    }
+
+    /// Whether two fields with the same number have the same type (map key and value, scalar
+    /// kind, message, enum); compares same or renamed messages and same enums on the way.
+    fn same_type(&mut self, old: &FieldDescriptor, new: &FieldDescriptor, event: &str) -> bool {
+        match (map_entry(old), map_entry(new)) {
+            (Some((old_key, old_value)), Some((new_key, new_value))) => {
+                let key = self.same_kind(&old_key, &new_key, event);
+                let value = self.same_kind(&old_value, &new_value, event);
+                key && value
+            }
+            (None, None) => self.same_kind(&old.kind(), &new.kind(), event),
+            _ => false,
+        }
+    }
+
+    fn same_kind(&mut self, old: &Kind, new: &Kind, event: &str) -> bool {
+        match (old, new) {
+            (Kind::Message(a), Kind::Message(b)) => {
+                // The same message, or a renamed one: its old name is gone.
+                let same =
+                    a.full_name() == b.full_name() || self.cur.message(a.full_name()).is_none();
+                if same {
+                    self.messages(a, b, event);
+                }
+                same
+            }
+            (Kind::Enum(a), Kind::Enum(b)) => {
+                let same = a.full_name() == b.full_name();
+                if same {
+                    self.enums(a, b, event);
+                }
+                same
+            }
+            (a, b) => a == b,
+        }
+    }
+
+    /// Reserved ranges and names of a message that are no longer reserved.
+    fn reserved_fields(&mut self, old: &MessageDescriptor, new: &MessageDescriptor, event: &str) {
+        let ranges: Vec<(i64, i64)> = new
+            .reserved_ranges()
+            .map(|r| (i64::from(r.start), i64::from(r.end) - 1))
+            .collect();
+        let what = format!("message `{}`", old.full_name());
+        for range in old.reserved_ranges() {
+            let (start, end) = (i64::from(range.start), i64::from(range.end) - 1);
+            if !covered(start, end, &ranges) {
+                self.reserved_removed(
+                    old.full_name(),
+                    &what,
+                    &numbers(start, end, MAX_FIELD_NUMBER),
+                    &range_target(start, end),
+                    (
+                        self.cur.message_location(new),
+                        self.base.message_location(old),
+                    ),
+                    event,
+                );
+            }
+        }
+        for name in old.reserved_names() {
+            if !new.reserved_names().any(|n| n == name) {
+                self.reserved_removed(
+                    old.full_name(),
+                    &what,
+                    &format!("the name `{name}`"),
+                    name,
+                    (
+                        self.cur.message_location(new),
+                        self.base.message_location(old),
+                    ),
+                    event,
+                );
+            }
+        }
+    }
+
+    pub(super) fn reserved_removed(
+        &mut self,
+        owner: &str,
+        owner_text: &str,
+        what: &str,
+        target: &str,
+        (here, was): (Option<crate::SourceLocation>, Option<crate::SourceLocation>),
+        event: &str,
+    ) {
+        let d = self.out.add(
+            rules::RESERVED_REMOVED,
+            format!("{owner}#reserved:{target}"),
+            format!("{owner_text} no longer reserves {what} (integration event `{event}`)"),
+            here,
+        );
+        d.notes.push(baseline_note("it was reserved here", was));
+        d.hint = Some(format!(
+            "reserve {what} again; a reused number or name would be read as the old field"
+        ));
+    }
+}
