@@ -32,6 +32,7 @@ mod accepted;
 mod baseline;
 mod events;
 mod git;
+mod mapped;
 mod proto;
 pub mod rules;
 mod side;

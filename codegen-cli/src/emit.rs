@@ -462,14 +462,13 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
 /// `register_integration_event_handlers`.
 fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStream {
     let subscriptions = model.events.iter().flat_map(|event| {
-        let domain_const = ident(&rust_names::const_ident(&event.name));
-        event.integrations.iter().map(move |ie| {
+        event.integrations.iter().map(|ie| {
             let channel = ident(&rust_names::const_ident(&ie.channel));
             let name_const = ident(&rust_names::const_ident(&ie.name));
             let converter = ident(&rust_names::fn_ident(&ie.name));
+            let domain = path(&ie.domain_type);
             quote! {
-                dispatcher.subscribe(
-                    domain_event_names::#domain_const,
+                dispatcher.subscribe_to::<#domain>(
                     ::eventmap::IntegrationEventHandler::new(
                         ::std::sync::Arc::clone(&publisher),
                         channels::#channel,
@@ -486,8 +485,8 @@ fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStrea
         .then(|| quote! { let _ = publisher; });
     quote! {
         /// Subscribes, on `dispatcher`, one integration handler per integration event of the
-        /// table: each converts its domain event with the converter above and publishes the
-        /// encoded proto message on its channel through `publisher`.
+        /// table, by domain event type: each converts its domain event with the converter
+        /// above and publishes the encoded proto message on its channel through `publisher`.
         pub fn register_integration_event_handlers(
             dispatcher: &mut ::eventmap::EventDispatcher,
             publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,

@@ -249,6 +249,27 @@ impl<'de> Deserialize<'de> for FieldSource {
 /// A [`Diagnostic`] with rule `yaml` and the line and column of the problem when the text
 /// is not valid YAML or does not follow the format (unknown or duplicate key, wrong type).
 pub fn parse(file: &Path, text: &str) -> Result<Table, Box<Diagnostic>> {
+    // Deserializing the 64 levels of nesting YAML allows takes more than 2 MiB of stack in a
+    // debug build, the default size of a spawned thread (and of test threads): a stack
+    // overflow aborts the process. Parse on a thread with room to spare.
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("eventmap-yaml".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_on_this_thread(file, text));
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => parse_on_this_thread(file, text),
+        }
+    })
+}
+
+/// Stack of the thread that parses a table (see [`parse`]); only what is used is committed.
+const PARSE_STACK_BYTES: usize = 64 << 20;
+
+fn parse_on_this_thread(file: &Path, text: &str) -> Result<Table, Box<Diagnostic>> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         // serde-saphyr's default budget (250,000 nodes, 1,000,000 events) refuses tables of

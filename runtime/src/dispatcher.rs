@@ -5,6 +5,7 @@
 //! [`IntegrationEventHandler`](crate::integration::IntegrationEventHandler) per mapped
 //! integration event; applications may add their own handlers.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::event::AggregateEvent;
+use crate::event::{AggregateEvent, DomainEvent};
 
 /// A boxed error that can cross threads; what handlers return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -56,7 +57,18 @@ pub struct DispatchError {
 /// order. Nothing runs concurrently, so a handler may rely on the effects of the previous one.
 #[derive(Default)]
 pub struct EventDispatcher {
-    handlers: HashMap<String, Vec<Arc<dyn EventHandler>>>,
+    /// Handlers by what they subscribed to, each with its registration sequence number.
+    handlers: HashMap<Subscription, Vec<(u64, Arc<dyn EventHandler>)>>,
+    /// Type names of the types subscribed to, for `Debug`.
+    type_names: HashMap<TypeId, &'static str>,
+    next: u64,
+}
+
+/// What a handler subscribed to: a domain event name, or a domain event type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subscription {
+    Name(String),
+    Type(TypeId),
 }
 
 impl fmt::Debug for EventDispatcher {
@@ -64,7 +76,15 @@ impl fmt::Debug for EventDispatcher {
         let mut names: Vec<_> = self
             .handlers
             .iter()
-            .map(|(name, handlers)| (name.as_str(), handlers.len()))
+            .map(|(key, handlers)| {
+                let name = match key {
+                    Subscription::Name(name) => name.clone(),
+                    Subscription::Type(id) => {
+                        format!("type {}", self.type_names.get(id).copied().unwrap_or("?"))
+                    }
+                };
+                (name, handlers.len())
+            })
             .collect();
         names.sort_unstable();
         f.debug_struct("EventDispatcher")
@@ -91,20 +111,62 @@ impl EventDispatcher {
     /// Adds a shared `handler` for the domain event `event_name` (after the ones already
     /// there). The same handler may be subscribed to several names.
     pub fn subscribe_arc(&mut self, event_name: &str, handler: Arc<dyn EventHandler>) -> &mut Self {
+        self.add(Subscription::Name(event_name.to_owned()), handler)
+    }
+
+    /// Subscribes `handler` to every domain event whose payload is of type `T`, whatever
+    /// [`DomainEvent::event_name`] returns: registration by type, immune to a name that does
+    /// not match the mapping table. Generated registration code uses it. Handlers subscribed by
+    /// name and by type run together, in registration order.
+    pub fn subscribe_to<T: DomainEvent>(
+        &mut self,
+        handler: impl EventHandler + 'static,
+    ) -> &mut Self {
+        self.type_names
+            .insert(TypeId::of::<T>(), std::any::type_name::<T>());
+        self.add(Subscription::Type(TypeId::of::<T>()), Arc::new(handler))
+    }
+
+    fn add(&mut self, key: Subscription, handler: Arc<dyn EventHandler>) -> &mut Self {
+        let sequence = self.next;
+        self.next += 1;
         self.handlers
-            .entry(event_name.to_owned())
+            .entry(key)
             .or_default()
-            .push(handler);
+            .push((sequence, handler));
         self
     }
 
-    /// Number of handlers subscribed to `event_name`.
+    /// Number of handlers subscribed by name to `event_name`.
     pub fn handler_count(&self, event_name: &str) -> usize {
-        self.handlers.get(event_name).map_or(0, Vec::len)
+        self.handlers
+            .get(&Subscription::Name(event_name.to_owned()))
+            .map_or(0, Vec::len)
     }
 
-    /// Runs the handlers of every event, events in order and each event's handlers in
-    /// registration order. Events without handlers are skipped.
+    /// Number of handlers subscribed by type to domain events of type `T`.
+    pub fn handler_count_of<T: DomainEvent>(&self) -> usize {
+        self.handlers
+            .get(&Subscription::Type(TypeId::of::<T>()))
+            .map_or(0, Vec::len)
+    }
+
+    /// The handlers of `event`, by name and by payload type, in registration order.
+    fn handlers_of(&self, event: &AggregateEvent) -> Vec<&Arc<dyn EventHandler>> {
+        let payload: &dyn Any = event.payload();
+        let type_id = payload.type_id();
+        let by_name = self
+            .handlers
+            .get(&Subscription::Name(event.name().to_owned()));
+        let by_type = self.handlers.get(&Subscription::Type(type_id));
+        let mut found: Vec<&(u64, Arc<dyn EventHandler>)> =
+            by_name.into_iter().chain(by_type).flatten().collect();
+        found.sort_unstable_by_key(|(sequence, _)| *sequence);
+        found.into_iter().map(|(_, handler)| handler).collect()
+    }
+
+    /// Runs the handlers of every event, events in order and each event's handlers (by name
+    /// and by type together) in registration order. Events without handlers are skipped.
     ///
     /// # Errors
     ///
@@ -112,10 +174,11 @@ impl EventDispatcher {
     /// remaining handlers and events are not run.
     pub async fn publish(&self, events: &[AggregateEvent]) -> Result<(), DispatchError> {
         for event in events {
-            let Some(handlers) = self.handlers.get(event.name()) else {
-                tracing::trace!(event_name = event.name(), "no handler for domain event");
+            let handlers = self.handlers_of(event);
+            if handlers.is_empty() {
+                tracing::debug!(event_name = event.name(), "no handler for domain event");
                 continue;
-            };
+            }
             let span = tracing::debug_span!(
                 "dispatch",
                 event_name = event.name(),

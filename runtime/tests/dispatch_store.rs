@@ -300,3 +300,38 @@ async fn dispatching_store_dispatches_only_after_a_successful_save() {
     );
     assert_eq!(inner.load("o-2").await.unwrap().root().version(), 1);
 }
+
+/// A domain event whose `event_name` does not match the name a table would give it.
+#[derive(Debug, Clone, PartialEq)]
+struct Misnamed;
+
+impl eventmap::DomainEvent for Misnamed {
+    fn event_name(&self) -> &'static str {
+        "SomethingElse"
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn handlers_by_type_and_by_name_run_together_in_registration_order() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut dispatcher = eventmap::EventDispatcher::new();
+    for (label, by_type) in [("type-1", true), ("name-1", false), ("type-2", true)] {
+        let seen = Arc::clone(&seen);
+        let handler = eventmap::dispatcher::handler_fn(move |_event| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock().expect("lock").push(label);
+                Ok(())
+            }
+        });
+        if by_type {
+            dispatcher.subscribe_to::<Misnamed>(handler);
+        } else {
+            dispatcher.subscribe("SomethingElse", handler);
+        }
+    }
+    assert_eq!(dispatcher.handler_count_of::<Misnamed>(), 2);
+    let event = eventmap::AggregateEvent::new("Thing", "t-1", 1, Misnamed).into_dyn();
+    dispatcher.publish(&[event]).await.expect("dispatched");
+    assert_eq!(*seen.lock().expect("lock"), ["type-1", "name-1", "type-2"]);
+}

@@ -161,8 +161,7 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
-    dispatcher.subscribe(
-        domain_event_names::ORDER_CREATED,
+    dispatcher.subscribe_to::<crate::domain::OrderCreated>(
         ::eventmap::IntegrationEventHandler::new(
             ::std::sync::Arc::clone(&publisher),
             channels::ORDER,
@@ -295,9 +294,10 @@ async fn generated_registration_and_decoding_round_trip() {
     let publisher = eventmap::InMemoryPublisher::new();
     let mut dispatcher = eventmap::EventDispatcher::new();
     register_integration_event_handlers(&mut dispatcher, Arc::new(publisher.clone()));
+    assert_eq!(dispatcher.handler_count_of::<domain::OrderCreated>(), 1);
     assert_eq!(
         dispatcher.handler_count(domain_event_names::ORDER_CREATED),
-        1
+        0
     );
 
     let event = event(3).into_dyn();

@@ -9,15 +9,17 @@ use std::collections::HashSet;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use super::{Breaks, baseline_note, rules};
+use crate::diagnostic::SourceLocation;
 use crate::protos::ProtoSet;
+use shape::{
+    cardinality_change, covered, map_entry, numbers, oneof_change, range_target, type_name,
+};
 
 mod enums;
 mod shape;
 
-use shape::{cardinality_change, covered, map_entry, numbers, oneof_change, range_target, type_name};
-
 /// The package of the protobuf well-known types, which never change under us.
-pub(super) const WELL_KNOWN_PACKAGE: &str = "google.protobuf";
+const WELL_KNOWN_PACKAGE: &str = "google.protobuf";
 
 /// The largest field number (`max` in `reserved 10 to max;`).
 const MAX_FIELD_NUMBER: i64 = 536_870_911;
@@ -332,22 +334,26 @@ impl<'a> Compare<'a> {
         }
     }
 
-    pub(super) fn reserved_removed(
+    /// Records that `owner` (`owner_text` in messages) no longer reserves `what`
+    /// (`target` in the accepted-breaks target); `places` are the current and baseline
+    /// declarations of the owner.
+    fn reserved_removed(
         &mut self,
         owner: &str,
         owner_text: &str,
         what: &str,
         target: &str,
-        (here, was): (Option<crate::SourceLocation>, Option<crate::SourceLocation>),
+        places: (Option<SourceLocation>, Option<SourceLocation>),
         event: &str,
     ) {
         let d = self.out.add(
             rules::RESERVED_REMOVED,
             format!("{owner}#reserved:{target}"),
             format!("{owner_text} no longer reserves {what} (integration event `{event}`)"),
-            here,
+            places.0,
         );
-        d.notes.push(baseline_note("it was reserved here", was));
+        d.notes
+            .push(baseline_note("it was reserved here", places.1));
         d.hint = Some(format!(
             "reserve {what} again; a reused number or name would be read as the old field"
         ));

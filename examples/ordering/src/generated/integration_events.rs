@@ -310,15 +310,16 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
     }
 }
 /// Subscribes, on `dispatcher`, one integration handler per integration event of the
-/// table: each converts its domain event with the converter above and publishes the
-/// encoded proto message on its channel through `publisher`.
+/// table, by domain event type: each converts its domain event with the converter
+/// above and publishes the encoded proto message on its channel through `publisher`.
 pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
     dispatcher
-        .subscribe(
-            domain_event_names::ORDER_CREATED,
+        .subscribe_to::<
+            crate::domain::events::OrderCreated,
+        >(
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
@@ -328,8 +329,9 @@ pub fn register_integration_event_handlers(
             ),
         );
     dispatcher
-        .subscribe(
-            domain_event_names::ORDER_READIED,
+        .subscribe_to::<
+            crate::domain::events::OrderReadied,
+        >(
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
@@ -339,8 +341,9 @@ pub fn register_integration_event_handlers(
             ),
         );
     dispatcher
-        .subscribe(
-            domain_event_names::ORDER_CANCELED,
+        .subscribe_to::<
+            crate::domain::events::OrderCanceled,
+        >(
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,
@@ -350,8 +353,9 @@ pub fn register_integration_event_handlers(
             ),
         );
     dispatcher
-        .subscribe(
-            domain_event_names::ORDER_COMPLETED,
+        .subscribe_to::<
+            crate::domain::events::OrderCompleted,
+        >(
             ::eventmap::IntegrationEventHandler::new(
                 ::std::sync::Arc::clone(&publisher),
                 channels::ORDER,

@@ -1,0 +1,179 @@
+//! The field mappings of an integration event in both versions: fields that were mapped
+//! and are now left at their default, constants that changed.
+
+use indexmap::IndexMap;
+use prost_reflect::{Kind, MessageDescriptor};
+use serde_saphyr::Spanned;
+
+use super::side::Side;
+use super::{Breaks, baseline_note, rules};
+use crate::table::{FieldSource, Key};
+
+/// How a field's value is given, as far as the contract is concerned.
+enum Source<'t> {
+    /// Left at its default.
+    Default,
+    /// A constant.
+    Const(&'t Spanned<String>),
+    /// A nested message mapped field by field (`from` + `fields`).
+    Nested(&'t IndexMap<Key, Spanned<FieldSource>>, String),
+    /// Mapped from the domain event or the envelope; how, as written.
+    Mapped(String),
+    /// Not a valid source (`eventmap check` reports it).
+    Invalid,
+}
+
+impl Source<'_> {
+    fn of(source: &Spanned<FieldSource>) -> Source<'_> {
+        let FieldSource::Spec(spec) = &source.value else {
+            return Source::Default;
+        };
+        if spec.default.as_ref().is_some_and(|d| d.value) {
+            return Source::Default;
+        }
+        if let Some(constant) = &spec.constant {
+            return Source::Const(constant);
+        }
+        if let Some(from) = &spec.from {
+            return match &spec.fields {
+                Some(fields) => Source::Nested(fields, format!("from: {}", from.value)),
+                None => Source::Mapped(format!("from: {}", from.value)),
+            };
+        }
+        match &spec.envelope {
+            Some(envelope) => Source::Mapped(format!("envelope: {}", envelope.value)),
+            None => Source::Invalid,
+        }
+    }
+
+    /// How the value was mapped, when it was.
+    fn mapped(&self) -> Option<String> {
+        match self {
+            Source::Const(c) => Some(format!("const: {}", c.value)),
+            Source::Nested(_, from) | Source::Mapped(from) => Some(from.clone()),
+            Source::Default | Source::Invalid => None,
+        }
+    }
+}
+
+/// What the walk over an integration event's field mappings needs.
+pub(crate) struct Walk<'a, 's> {
+    pub base: &'a Side<'s>,
+    pub cur: &'a Side<'s>,
+    /// The integration event, by its baseline name.
+    pub event: &'a str,
+    pub out: &'a mut Breaks,
+}
+
+/// Fields that were mapped and are now defaulted, and constants that changed, recursively
+/// through nested mappings. `path` is the target of the enclosing mapping, `message` the
+/// current proto message it fills (to compare constants by value).
+pub(crate) fn fields(
+    walk: &mut Walk<'_, '_>,
+    path: &str,
+    message: Option<&MessageDescriptor>,
+    old: &IndexMap<Key, Spanned<FieldSource>>,
+    new: &IndexMap<Key, Spanned<FieldSource>>,
+) {
+    let Walk {
+        base, cur, event, ..
+    } = *walk;
+    for (key, old_source) in old {
+        let Some(new_source) = new.get(key.as_str()) else {
+            continue;
+        };
+        let kind = message
+            .and_then(|m| m.get_field_by_name(key.as_str()))
+            .map(|f| f.kind());
+        let target = format!("{path}.{}", key.as_str());
+        let field = target
+            .strip_prefix(event)
+            .and_then(|f| f.strip_prefix('.'))
+            .unwrap_or(&target)
+            .to_owned();
+        let was = Source::of(old_source);
+        match (&was, Source::of(new_source)) {
+            (_, Source::Default) => {
+                let Some(mapped) = was.mapped() else {
+                    continue;
+                };
+                let d = walk.out.add(
+                    rules::FIELD_DEFAULTED,
+                    target,
+                    format!(
+                        "field `{field}` of integration event `{event}` was mapped (`{mapped}`) and is now left at its default"
+                    ),
+                    cur.loc(new_source.referenced),
+                );
+                d.notes.push(baseline_note(
+                    "it was mapped here",
+                    base.loc(old_source.referenced),
+                ));
+                d.hint = Some(format!("map it again: `{}: {{ {mapped} }}`", key.as_str()));
+            }
+            (Source::Const(a), Source::Const(b))
+                if !same_const(kind.as_ref(), &a.value, &b.value) =>
+            {
+                let d = walk.out.add(
+                    rules::CONST_CHANGED,
+                    target,
+                    format!(
+                        "the constant of field `{field}` of integration event `{event}` changed from `{}` to `{}`",
+                        a.value, b.value
+                    ),
+                    cur.loc(b.referenced),
+                );
+                d.notes
+                    .push(baseline_note("it was set here", base.loc(a.referenced)));
+                d.hint = Some(format!("keep `const: {}`", a.value));
+            }
+            (Source::Nested(a, _), Source::Nested(b, _)) => {
+                let nested = match &kind {
+                    Some(Kind::Message(m)) => Some(m),
+                    _ => None,
+                };
+                fields(walk, &target, nested, a, b);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether two constants as written are the same value for a field of `kind`: the same
+/// number for numeric fields (`7` and `07`, `1.5` and `1.50`), the same text otherwise.
+fn same_const(kind: Option<&Kind>, a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match kind {
+        Some(Kind::Float | Kind::Double) => matches!(
+            (a.trim().parse::<f64>(), b.trim().parse::<f64>()),
+            (Ok(x), Ok(y)) if x == y
+        ),
+        Some(Kind::Message(_) | Kind::Enum(_) | Kind::String | Kind::Bytes | Kind::Bool) | None => {
+            false
+        }
+        Some(_) => matches!(
+            (a.trim().parse::<i128>(), b.trim().parse::<i128>()),
+            (Ok(x), Ok(y)) if x == y
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_const;
+
+    use prost_reflect::Kind;
+
+    #[test]
+    fn constants_compare_by_value_of_their_type() {
+        assert!(same_const(None, "7", "7"));
+        assert!(same_const(Some(&Kind::Int32), "7", "07"));
+        assert!(same_const(Some(&Kind::Double), "1.50", "1.5"));
+        assert!(!same_const(Some(&Kind::String), "7", "07"));
+        assert!(!same_const(None, "7", "07"));
+        assert!(!same_const(Some(&Kind::String), "EUR", "USD"));
+        assert!(!same_const(Some(&Kind::String), " a", "a"));
+    }
+}
