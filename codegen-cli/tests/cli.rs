@@ -138,3 +138,124 @@ fn mappings_flag_resolves_paths_from_the_table_folder() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.email=ci@example.invalid", "-c", "user.name=ci"])
+        .args(args)
+        .status()
+        .expect("git");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn check_against_a_git_revision_reports_breaks_in_every_format() {
+    let dir = project();
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-qm", "baseline"]);
+    let table = dir.path().join("mappings.yaml");
+    let before = std::fs::read_to_string(&table).expect("read");
+    std::fs::write(
+        &table,
+        before.replace("subject: ordering.order", "subject: ordering.orders"),
+    )
+    .expect("write");
+    git(dir.path(), &["commit", "-qam", "move the subject"]);
+
+    // The working tree against the previous commit.
+    let out = eventmap(dir.path(), &["check", "--against", "HEAD~1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("mappings.yaml:18:14: error[breaking-subject-changed]"),
+        "{stderr}"
+    );
+    // Against itself there is nothing to report.
+    let out = eventmap(dir.path(), &["check", "--against", "HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+
+    // JSON: parses, and says what the text says.
+    let out = eventmap(
+        dir.path(),
+        &["check", "--against", "HEAD~1", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON array");
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    assert_eq!(item["rule"], "breaking-subject-changed");
+    assert_eq!(item["severity"], "error");
+    assert_eq!(item["path"], "mappings.yaml");
+    assert_eq!(
+        (item["start_line"].as_u64(), item["start_column"].as_u64()),
+        (Some(18), Some(14))
+    );
+    assert_eq!(
+        item["end_column"].as_u64(),
+        Some(14 + "ordering.orders".len() as u64)
+    );
+    let message = item["message"].as_str().expect("message");
+    assert!(
+        stderr.contains(message),
+        "text and JSON differ: {message}\n{stderr}"
+    );
+
+    // GitHub annotations.
+    let out = eventmap(
+        dir.path(),
+        &["check", "--against", "HEAD~1", "--format", "github"],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("::error file=mappings.yaml,line=18,col=14,endLine=18,endColumn=29,title=breaking-subject-changed::"),
+        "{stdout}"
+    );
+
+    // An unknown revision cannot run.
+    let out = eventmap(dir.path(), &["check", "--against", "no-such-rev"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn json_lists_every_problem_that_text_shows() {
+    let dir = project();
+    let table = dir.path().join("mappings.yaml");
+    let text_before = std::fs::read_to_string(&table).expect("read");
+    std::fs::write(
+        &table,
+        text_before
+            .replacen(
+                "payment_id: { from: payment_id }",
+                "paymnt_id: { from: payment_id }",
+                1,
+            )
+            .replace("stream: ORDERING_ORDERS", "stream: ORDERING.ORDERS"),
+    )
+    .expect("write");
+    let text_out = eventmap(dir.path(), &["check"]);
+    let json_out = eventmap(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(text_out.status.code(), Some(1));
+    assert_eq!(json_out.status.code(), Some(1));
+    let items: Vec<serde_json::Value> =
+        serde_json::from_slice(&json_out.stdout).expect("JSON array");
+    let stderr = text(&text_out.stderr);
+    assert_eq!(items.len(), stderr.matches(": error[").count(), "{stderr}");
+    for item in &items {
+        let head = format!(
+            "{}:{}:{}: {}[{}]: {}",
+            item["path"].as_str().expect("path"),
+            item["start_line"],
+            item["start_column"],
+            item["severity"].as_str().expect("severity"),
+            item["rule"].as_str().expect("rule"),
+            item["message"].as_str().expect("message"),
+        );
+        assert!(stderr.contains(&head), "{head}\nnot in\n{stderr}");
+    }
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}

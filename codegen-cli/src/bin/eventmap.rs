@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
 use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report};
 
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
@@ -42,7 +43,14 @@ enum Format {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check the table against its protos; exit 1 when there are problems.
-    Check,
+    Check {
+        /// Also report breaking changes of the integration contract against a baseline: a git
+        /// revision (`HEAD~1`, `origin/main`; read through git, nothing is checked out) or a
+        /// folder laid out like this one. Intended breaks are accepted in
+        /// `eventmap-accepted-breaks.yaml` next to the table.
+        #[arg(long, value_name = "REV|DIR")]
+        against: Option<String>,
+    },
     /// Write the integration module to the file the table names (`rust.output`).
     Generate {
         /// Do not write: exit 1 with a unified diff when the file is not current.
@@ -63,7 +71,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
-    let analysis = analyze(&cli.mappings)?;
+    let mut analysis = analyze(&cli.mappings)?;
+    if let Command::Check {
+        against: Some(against),
+    } = &cli.command
+    {
+        compare_with_baseline(against, &cli.mappings, &mut analysis)?;
+    }
     emit(cli.format, &analysis, &analysis.diagnostics);
     if analysis.has_errors() {
         let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
@@ -75,7 +89,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(1));
     }
     match cli.command {
-        Command::Check => {
+        Command::Check { .. } => {
             println!(
                 "eventmap: {} is consistent with its protos",
                 cli.mappings.display()
@@ -83,6 +97,38 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { check } => generate(&analysis, check),
+    }
+}
+
+/// Adds the breaking changes against `against` (a folder when one exists at that path, a git
+/// revision otherwise) to `analysis`. A baseline without the table (a new table) has nothing
+/// to break: that is said on stderr, not an error.
+fn compare_with_baseline(
+    against: &str,
+    table: &Path,
+    analysis: &mut Analysis,
+) -> Result<(), Error> {
+    let baseline = if Path::new(against).is_dir() {
+        Baseline::Dir(PathBuf::from(against))
+    } else {
+        Baseline::GitRef {
+            repo_dir: PathBuf::from("."),
+            rev: against.to_owned(),
+        }
+    };
+    match breaking::load_baseline(&baseline, table) {
+        Ok(base) => breaking::check_against(&base, analysis),
+        Err(Error::Baseline {
+            problem: BaselineProblem::TableNotFound(path),
+            ..
+        }) => {
+            eprintln!(
+                "eventmap: the baseline {baseline} has no table at `{}`: nothing to compare",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(err) => Err(err),
     }
 }
 

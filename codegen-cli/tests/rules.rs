@@ -1,0 +1,146 @@
+//! One failing and one passing fixture per rule of `eventmap check` (`tests/rules/cases.yaml`
+//! patches `tests/rules/base.yaml`), and the rule list of `docs/checks.md` kept equal to the
+//! rules these fixtures cover.
+
+use std::path::{Path, PathBuf};
+
+use eventmap_codegen::{Analysis, analyze};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    rule: String,
+    #[serde(default)]
+    fail: Vec<(String, String)>,
+    #[serde(default)]
+    proto_fail: Vec<(String, String)>,
+    at: String,
+    #[serde(default)]
+    mark: Option<String>,
+    #[serde(default)]
+    in_proto: bool,
+    #[serde(default)]
+    line_only: bool,
+    #[serde(default)]
+    pass: Option<Vec<(String, String)>>,
+}
+
+const FIXTURES: &str = "tests/rules";
+const PROTO: &str = "proto/rules/v1/rules.proto";
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(Path::new(FIXTURES).join("cases.yaml")).expect("cases.yaml");
+    serde_saphyr::from_str(&text).expect("cases.yaml parses")
+}
+
+fn patch(text: &str, patches: &[(String, String)], rule: &str) -> String {
+    let mut text = text.to_owned();
+    for (from, to) in patches {
+        assert!(
+            text.contains(from.as_str()),
+            "{rule}: `{from}` is not in the fixture"
+        );
+        text = text.replacen(from.as_str(), to, 1);
+    }
+    text
+}
+
+/// Writes the fixture (table and proto, patched) into a temporary folder and analyzes it.
+fn run(table: &str, proto: &str) -> (tempfile::TempDir, Analysis) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proto_path = dir.path().join(PROTO);
+    std::fs::create_dir_all(proto_path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&proto_path, proto).expect("write proto");
+    std::fs::write(dir.path().join("mappings.yaml"), table).expect("write table");
+    let analysis = analyze(&dir.path().join("mappings.yaml")).expect("readable");
+    (dir, analysis)
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+#[test]
+fn every_rule_fails_and_passes_where_its_fixture_says() {
+    let base = std::fs::read_to_string(Path::new(FIXTURES).join("base.yaml")).expect("base");
+    let proto = std::fs::read_to_string(Path::new(FIXTURES).join(PROTO)).expect("proto");
+    let (_dir, analysis) = run(&base, &proto);
+    assert!(
+        analysis.diagnostics.is_empty(),
+        "base.yaml must pass:\n{}",
+        analysis.render()
+    );
+
+    for case in cases() {
+        let rule = case.rule.as_str();
+        let table = patch(&base, &case.fail, rule);
+        let proto_text = patch(&proto, &case.proto_fail, rule);
+        let (dir, analysis) = run(&table, &proto_text);
+        let searched = if case.in_proto { &proto_text } else { &table };
+        let start = searched
+            .find(case.at.as_str())
+            .unwrap_or_else(|| panic!("{rule}: `{}` is not in the failing fixture", case.at));
+        let offset = start
+            + case
+                .mark
+                .as_deref()
+                .and_then(|m| case.at.find(m))
+                .unwrap_or(0);
+        let expected = line_col(searched, offset);
+        let expected_file: PathBuf = if case.in_proto {
+            dir.path().join("proto").join("rules/v1/rules.proto")
+        } else {
+            dir.path().join("mappings.yaml")
+        };
+        let found = analysis.diagnostics.iter().find(|d| {
+            d.rule == rule
+                && d.is_error()
+                && d.location.as_ref().is_some_and(|l| {
+                    l.file == expected_file
+                        && l.line == expected.0
+                        && (case.line_only || l.column == expected.1)
+                })
+        });
+        assert!(
+            found.is_some(),
+            "{rule}: expected at {}:{}:{}, got:\n{}",
+            expected_file.display(),
+            expected.0,
+            expected.1,
+            analysis.render()
+        );
+
+        let pass_table = patch(&base, case.pass.as_deref().unwrap_or_default(), rule);
+        let (_dir, analysis) = run(&pass_table, &proto);
+        assert!(
+            analysis.diagnostics.is_empty(),
+            "{rule}: the passing fixture reports:\n{}",
+            analysis.render()
+        );
+    }
+}
+
+#[test]
+fn docs_list_exactly_the_rules_with_fixtures() {
+    let docs = std::fs::read_to_string("../docs/checks.md").expect("docs/checks.md");
+    let section = docs
+        .split("## Mapping rules")
+        .nth(1)
+        .and_then(|s| s.split("\n#").next())
+        .expect("a `## Mapping rules` section");
+    let mut documented: Vec<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_owned)
+        .collect();
+    documented.sort();
+    let mut covered: Vec<String> = cases().into_iter().map(|c| c.rule).collect();
+    covered.sort();
+    assert_eq!(documented, covered);
+}
