@@ -1,5 +1,5 @@
 //! eventmap's code generator: the mapping model, proto loading, validation and code emission
-//! behind the `eventmap` CLI, the [`Builder`] for `build.rs`, and the derive macros.
+//! behind the `eventmap` CLI and the [`Builder`] for `build.rs`.
 //!
 //! Data flows one way: the YAML table ([`table`]) and the protos ([`protos`]) are checked
 //! ([`validate`]) into a [`Model`], from which [`emit`] writes Rust code.

@@ -306,7 +306,8 @@ impl Validator<'_> {
                         "`{}` is not a valid JetStream stream name: {why}",
                         channel.stream.value
                     ),
-                );
+                )
+                .hint = Some("use letters, digits, `-` and `_`, e.g. `ORDERING_ORDERS`".into());
             }
             out.push(Channel {
                 name: key.as_str().to_owned(),
@@ -841,6 +842,11 @@ impl Validator<'_> {
             return match const_literal(field, &constant.value) {
                 Ok(lit) => Some(Value::Const(lit)),
                 Err(why) => {
+                    let hint = match field.kind() {
+                        Kind::Enum(_) => "write the value's proto name, e.g. `STATUS_READY`",
+                        Kind::String | Kind::Bytes => "quote the text",
+                        _ => "write a literal of the field's type, e.g. `42`, `-1.5`, `true`",
+                    };
                     self.error(
                         "invalid-const",
                         constant.referenced,
@@ -849,7 +855,8 @@ impl Validator<'_> {
                             constant.value,
                             field.name()
                         ),
-                    );
+                    )
+                    .hint = Some(hint.into());
                     None
                 }
             };
@@ -935,6 +942,13 @@ impl Validator<'_> {
 
     fn domain_path(&mut self, from: &Spanned<String>) -> Option<Vec<String>> {
         let mut path = Vec::new();
+        if from.value.trim().is_empty() {
+            self.error("invalid-domain-path", from.referenced, "`from` is empty")
+                .hint = Some(
+                "name a field of the domain event, e.g. `customer_id` or `total.currency`".into(),
+            );
+            return None;
+        }
         for segment in from.value.split('.') {
             match rust_names::domain_field(segment) {
                 Some(ident) => path.push(ident),

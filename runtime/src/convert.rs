@@ -1,8 +1,10 @@
 //! Field conversions from domain values to protobuf (prost) field types.
 //!
-//! Generated code converts every mapped field with
-//! `::eventmap::convert::IntoProto::into_proto(&value)`; the target type is the prost field type,
-//! so inference picks the impl. The impls are:
+//! Generated code converts every mapped field with [`field`] (an [`IntoProto`] conversion that
+//! names the field in its error), [`checked`] (`checked: true` in the table: a range-checked
+//! narrowing), [`map_each`] and [`map_one`] (nested messages built field by field, for each
+//! element or once); the target type is the prost field type, so inference picks the impl.
+//! The [`IntoProto`] impls are:
 //!
 //! | source | target | rule |
 //! | --- | --- | --- |
@@ -28,8 +30,9 @@
 //! `Option<Timestamp>`/`Option<Duration>` targets exist because prost represents message-typed
 //! fields (such as `google.protobuf.Timestamp`) as `Option<M>`.
 //!
-//! Own types (nested messages) get their own `impl IntoProto<proto::Item> for domain::Item`;
-//! the `Vec`/`Option` impls then apply to them too.
+//! Own types (ids, money, enums) get their own `impl IntoProto<P> for MyType`; the
+//! `Vec`/`Option`/map impls then apply to them too. Nested messages are usually mapped field by
+//! field in the table (`fields:`), which needs no impl.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

@@ -57,10 +57,11 @@ impl SearchIndex {
                     },
                 );
                 format!(
-                    "indexed order {} of {} ({} lines, total {} cents {})",
+                    "indexed order {} of {} ({} line{}, total {} cents {})",
                     e.order_id,
                     e.customer_id,
                     e.items.len(),
+                    if e.items.len() == 1 { "" } else { "s" },
                     e.total_cents,
                     e.currency
                 )
