@@ -30,6 +30,7 @@ pub struct Builder {
     protos_file: String,
     module_file: String,
     emit_rerun: bool,
+    converters: bool,
 }
 
 impl Default for Builder {
@@ -41,6 +42,7 @@ impl Default for Builder {
             protos_file: "protos.rs".into(),
             module_file: "integration_events.rs".into(),
             emit_rerun: true,
+            converters: true,
         }
     }
 }
@@ -84,6 +86,14 @@ impl Builder {
         self
     }
 
+    /// Whether the module has the converters and `register_integration_event_handlers`
+    /// (default `true`). Without them it has the names, channels and decoding enums only: for
+    /// consumers, and for crates whose converters come from `#[derive(IntegrationEvent)]`.
+    pub fn converters(mut self, yes: bool) -> Self {
+        self.converters = yes;
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default `true`).
     pub fn emit_rerun_if_changed(mut self, yes: bool) -> Self {
         self.emit_rerun = yes;
@@ -108,7 +118,7 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", file.display());
             }
         }
-        let module = analysis.generate()?;
+        let module = crate::emit::module_source_with(analysis.model()?, self.converters)?;
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")

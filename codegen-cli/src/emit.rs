@@ -7,11 +7,14 @@
 //! (`::core::result::Result`, `::eventmap::...`): the output does not depend on what the
 //! including module imports.
 
+use std::collections::HashMap;
+
 use proc_macro2::{Ident, Literal as TokenLiteral, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::model::{
-    Conversion, Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape, Value,
+    Conversion, DomainEvent, Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape,
+    Value,
 };
 use crate::rust_names;
 
@@ -21,7 +24,17 @@ use crate::rust_names;
 /// [`EmitError`] when the tokens do not parse as a Rust file; that is a bug in eventmap, as
 /// the model only holds checked names.
 pub fn module_source(model: &Model) -> Result<String, EmitError> {
-    let tokens = module_tokens(model);
+    module_source_with(model, true)
+}
+
+/// Like [`module_source`]; without `converters`, the module has only the names, the channels
+/// and the decoding enums (what consumers need, and what a crate using
+/// `#[derive(IntegrationEvent)]` for its converters still needs).
+///
+/// # Errors
+/// As [`module_source`].
+pub fn module_source_with(model: &Model, converters: bool) -> Result<String, EmitError> {
+    let tokens = module_tokens_with(model, converters);
     let file: syn::File = syn::parse2(tokens).map_err(|e| EmitError(e.to_string()))?;
     let body = prettyplease::unparse(&file);
     Ok(format!(
@@ -37,6 +50,11 @@ pub struct EmitError(String);
 
 /// The tokens of the whole module.
 pub fn module_tokens(model: &Model) -> TokenStream {
+    module_tokens_with(model, true)
+}
+
+/// The tokens of the module, with or without the converters and their registration.
+pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
     let service = &model.service;
     let domain_consts = model.events.iter().map(|e| {
         let ident = ident(&rust_names::const_ident(&e.name));
@@ -70,12 +88,24 @@ pub fn module_tokens(model: &Model) -> TokenStream {
         .channels
         .iter()
         .map(|c| ident(&rust_names::const_ident(&c.name)));
-    let converters = integrations.iter().map(|ie| converter(model, ie));
+    let converters = model
+        .events
+        .iter()
+        .filter(|_| with_converters)
+        .map(|event| {
+            let target = DomainTarget::from_path(
+                event
+                    .integrations
+                    .first()
+                    .map_or("", |ie| ie.domain_type.as_str()),
+            );
+            event_items(model, event, &target)
+        });
     let channel_enums = model
         .channels
         .iter()
         .filter_map(|c| channel_enum(model, &c.name));
-    let registration = registration(model, &integrations);
+    let registration = with_converters.then(|| registration(model, &integrations));
 
     quote! {
         /// The producing service: the CloudEvents `ce-source` of every integration event below.
@@ -106,28 +136,73 @@ pub fn module_tokens(model: &Model) -> TokenStream {
     }
 }
 
-/// The converter function of one integration event, plus a `TryFrom` impl when that pair of
-/// domain type and proto message is mapped only once.
-fn converter(model: &Model, ie: &IntegrationEvent) -> TokenStream {
+/// The Rust side of a domain event type, as the emitted items name it.
+#[derive(Clone)]
+pub struct DomainTarget {
+    /// The type without its generics: a path from the table (`crate::domain::OrderCreated`)
+    /// or, in a derive, the struct's name.
+    pub ty: TokenStream,
+    /// The type's generics (empty for the CLI and the `Builder`).
+    pub generics: syn::Generics,
+    /// Spans of the type's fields by name, so that a type error in a converted field lands on
+    /// the user's field (derive only; empty otherwise).
+    pub field_spans: HashMap<String, Span>,
+}
+
+impl DomainTarget {
+    /// The type at `path` (checked by the validator), without generics or spans.
+    pub fn from_path(path: &str) -> Self {
+        let path = self::path(path);
+        DomainTarget {
+            ty: quote!(#path),
+            generics: syn::Generics::default(),
+            field_spans: HashMap::new(),
+        }
+    }
+
+    /// `Type<'a, T>`.
+    fn with_generics(&self) -> TokenStream {
+        let ty = &self.ty;
+        let (_, ty_generics, _) = self.generics.split_for_impl();
+        quote!(#ty #ty_generics)
+    }
+}
+
+/// The items of one domain event: for each of its integration events, the converter function
+/// and, when that pair of domain type and proto message is mapped only once, a `TryFrom` impl.
+/// The same tokens for the CLI, the `Builder` and the derive (with their `target`).
+pub fn event_items(model: &Model, event: &DomainEvent, target: &DomainTarget) -> TokenStream {
+    let items = event
+        .integrations
+        .iter()
+        .map(|ie| converter(model, event, ie, target));
+    quote! { #(#items)* }
+}
+
+fn converter(
+    model: &Model,
+    event: &DomainEvent,
+    ie: &IntegrationEvent,
+    target: &DomainTarget,
+) -> TokenStream {
     let fn_name = ident(&rust_names::fn_ident(&ie.name));
-    let domain = path(&ie.domain_type);
+    let domain = target.with_generics();
+    let (impl_generics, _, where_clause) = target.generics.split_for_impl();
     let message = path(&ie.message.rust_path);
-    let name_const = ident(&rust_names::const_ident(&ie.name));
-    let body = message_literal(&ie.message, &ie.fields, &quote!(payload), &name_const);
+    let roots = Roots {
+        name: &ie.name,
+        spans: Some(&target.field_spans),
+    };
+    let body = message_literal(&ie.message, &ie.fields, &quote!(payload), &roots);
     let uses_payload = fields_use_payload(&ie.fields);
     let payload_binding = if uses_payload {
         quote! { let payload = event.payload(); }
     } else {
         quote! {}
     };
-    let domain_name = model
-        .events
-        .iter()
-        .find(|e| e.integrations.iter().any(|i| i.name == ie.name))
-        .map_or("", |e| e.name.as_str());
     let doc = format!(
-        " Converts the domain event `{domain_name}` into the integration event `{}` (proto `{}`).",
-        ie.name, ie.message.full_name
+        " Converts the domain event `{}` into the integration event `{}` (proto `{}`).",
+        event.name, ie.name, ie.message.full_name
     );
     let unique_pair = model
         .events
@@ -140,7 +215,8 @@ fn converter(model: &Model, ie: &IntegrationEvent) -> TokenStream {
         let doc = format!(" Converts through [`{}`].", rust_names::fn_ident(&ie.name));
         quote! {
             #[doc = #doc]
-            impl ::core::convert::TryFrom<&::eventmap::AggregateEvent<#domain>> for #message {
+            #[automatically_derived]
+            impl #impl_generics ::core::convert::TryFrom<&::eventmap::AggregateEvent<#domain>> for #message #where_clause {
                 type Error = ::eventmap::convert::ConversionError;
 
                 fn try_from(
@@ -157,15 +233,109 @@ fn converter(model: &Model, ie: &IntegrationEvent) -> TokenStream {
         /// # Errors
         /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
         /// whose value could not be converted.
-        pub fn #fn_name(
+        pub fn #fn_name #impl_generics (
             event: &::eventmap::AggregateEvent<#domain>,
-        ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> {
+        ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> #where_clause {
             #payload_binding
             ::core::result::Result::Ok(#body)
         }
 
         #try_from
     }
+}
+
+/// One `dispatcher.subscribe_to::<Domain>(IntegrationEventHandler::new(..))` per integration
+/// event of `event`, publishing through the `Arc<dyn Publisher>` expression `publisher`.
+fn subscriptions(
+    model: &Model,
+    event: &DomainEvent,
+    target: &DomainTarget,
+    publisher: &TokenStream,
+    in_module: bool,
+) -> TokenStream {
+    let domain = target.with_generics();
+    let subscriptions = event.integrations.iter().map(|ie| {
+        // In the generated module, the names and channels are its constants; elsewhere (the
+        // derive) they are written out.
+        let (channel, name, service) = if in_module {
+            let channel = ident(&rust_names::const_ident(&ie.channel));
+            let name = ident(&rust_names::const_ident(&ie.name));
+            (
+                quote!(channels::#channel),
+                quote!(integration_event_names::#name),
+                quote!(SOURCE),
+            )
+        } else {
+            let channel = model
+                .channels
+                .iter()
+                .find(|c| c.name == ie.channel)
+                .map(|c| {
+                    let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
+                    quote! { ::eventmap::ChannelSpec::new(#name, #subject, #stream) }
+                })
+                .unwrap_or_else(|| quote! { ::core::compile_error!("eventmap: unknown channel") });
+            let name = &ie.name;
+            let service = &model.service;
+            (channel, quote!(#name), quote!(#service))
+        };
+        let converter = ident(&rust_names::fn_ident(&ie.name));
+        let message = path(&ie.message.rust_path);
+        let handler = if target.generics.params.is_empty() {
+            quote!(::eventmap::IntegrationEventHandler)
+        } else {
+            quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
+        };
+        quote! {
+            dispatcher.subscribe_to::<#domain>(
+                #handler::new(
+                    ::std::sync::Arc::clone(#publisher),
+                    #channel,
+                    #name,
+                    #service,
+                    #converter,
+                ),
+            );
+        }
+    });
+    quote! { #(#subscriptions)* }
+}
+
+/// `impl ::eventmap::MappedEvent for Domain`: the names and the registration of one domain
+/// event (what `#[derive(IntegrationEvent)]` adds next to the converters).
+pub fn mapped_event_impl(model: &Model, event: &DomainEvent, target: &DomainTarget) -> TokenStream {
+    let domain = target.with_generics();
+    let (impl_generics, _, where_clause) = target.generics.split_for_impl();
+    let name = &event.name;
+    let names = event.integrations.iter().map(|ie| &ie.name);
+    let publisher = quote!(publisher);
+    let subscriptions = subscriptions(model, event, target, &publisher, false);
+    let unused = event
+        .integrations
+        .is_empty()
+        .then(|| quote! { let _ = (dispatcher, publisher); });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::eventmap::MappedEvent for #domain #where_clause {
+            const DOMAIN_EVENT: &'static str = #name;
+            const INTEGRATION_EVENTS: &'static [&'static str] = &[#(#names),*];
+
+            fn register_integration_handlers(
+                dispatcher: &mut ::eventmap::EventDispatcher,
+                publisher: &::std::sync::Arc<dyn ::eventmap::Publisher>,
+            ) {
+                #unused
+                #subscriptions
+            }
+        }
+    }
+}
+
+/// Where a field's value comes from when it is not the payload: the integration event name
+/// (for `integration_event_id`), and the spans of the payload's fields.
+struct Roots<'a> {
+    name: &'a str,
+    spans: Option<&'a HashMap<String, Span>>,
 }
 
 fn fields_use_payload(fields: &[Field]) -> bool {
@@ -179,12 +349,12 @@ fn message_literal(
     message: &MessageType,
     fields: &[Field],
     root: &TokenStream,
-    name_const: &Ident,
+    roots: &Roots<'_>,
 ) -> TokenStream {
     let rust_path = path(&message.rust_path);
     let inits = fields.iter().filter(|f| f.oneof.is_none()).map(|f| {
         let name = raw_ident(&f.rust_name);
-        let value = field_value(f, root, name_const);
+        let value = field_value(f, root, roots);
         quote! { #name: #value }
     });
     let oneofs = message.oneofs.iter().map(|o| {
@@ -196,7 +366,7 @@ fn message_literal(
             Some((field, member)) => {
                 let enum_path = path(&member.enum_path);
                 let variant = raw_ident(&member.variant);
-                let value = field_value(field, root, name_const);
+                let value = field_value(field, root, roots);
                 quote! { #name: ::core::option::Option::Some(#enum_path::#variant(#value)) }
             }
             None => quote! { #name: ::core::option::Option::None },
@@ -206,7 +376,7 @@ fn message_literal(
 }
 
 /// The expression for one field.
-fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenStream {
+fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStream {
     let proto_name = &field.proto_name;
     let converted = |expr: TokenStream| {
         let value = quote! { ::eventmap::convert::field(&#expr, #proto_name)? };
@@ -220,6 +390,15 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
             conversion,
         } => {
             let access = access(root, path);
+            // A payload field gets the span of the user's field (derive), so that rustc's type
+            // errors point there rather than into generated code.
+            let access = match (roots.spans, path.first()) {
+                (Some(spans), Some(first)) => match spans.get(first.trim_start_matches("r#")) {
+                    Some(span) => respan(access, *span),
+                    None => access,
+                },
+                _ => access,
+            };
             let expr = match with {
                 Some(function) => {
                     let function = self::path(function);
@@ -268,9 +447,10 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
         Value::Envelope(envelope) => {
             let expr = match envelope {
                 Envelope::EventId => quote! { event.id() },
-                Envelope::IntegrationEventId => quote! {
-                    ::eventmap::integration_event_id(event.id(), integration_event_names::#name_const)
-                },
+                Envelope::IntegrationEventId => {
+                    let name = roots.name;
+                    quote! { ::eventmap::integration_event_id(event.id(), #name) }
+                }
                 Envelope::EventName => quote! { event.name() },
                 Envelope::AggregateId => quote! { event.aggregate_id() },
                 Envelope::AggregateName => quote! { event.aggregate_name() },
@@ -293,7 +473,11 @@ fn field_value(field: &Field, root: &TokenStream, name_const: &Ident) -> TokenSt
         } => {
             let access = access(root, path);
             let item = quote!(item);
-            let body = message_literal(message, fields, &item, name_const);
+            let nested = Roots {
+                name: roots.name,
+                spans: None,
+            };
+            let body = message_literal(message, fields, &item, &nested);
             let uses = fields_use_payload(fields);
             let binding = if uses { quote!(item) } else { quote!(_item) };
             match field.shape {
@@ -461,24 +645,15 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
 
 /// `register_integration_event_handlers`.
 fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStream {
-    let subscriptions = model.events.iter().flat_map(|event| {
-        event.integrations.iter().map(|ie| {
-            let channel = ident(&rust_names::const_ident(&ie.channel));
-            let name_const = ident(&rust_names::const_ident(&ie.name));
-            let converter = ident(&rust_names::fn_ident(&ie.name));
-            let domain = path(&ie.domain_type);
-            quote! {
-                dispatcher.subscribe_to::<#domain>(
-                    ::eventmap::IntegrationEventHandler::new(
-                        ::std::sync::Arc::clone(&publisher),
-                        channels::#channel,
-                        integration_event_names::#name_const,
-                        SOURCE,
-                        #converter,
-                    ),
-                );
-            }
-        })
+    let publisher = quote!(&publisher);
+    let subscriptions = model.events.iter().map(|event| {
+        let target = DomainTarget::from_path(
+            event
+                .integrations
+                .first()
+                .map_or("", |ie| ie.domain_type.as_str()),
+        );
+        subscriptions(model, event, &target, &publisher, true)
     });
     let unused = integrations
         .is_empty()
@@ -495,6 +670,24 @@ fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStrea
             #(#subscriptions)*
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 fn ident(name: &str) -> Ident {

@@ -18,6 +18,7 @@
 
 pub mod breaking;
 pub mod builder;
+pub mod derive;
 pub mod diagnostic;
 pub mod emit;
 pub mod model;

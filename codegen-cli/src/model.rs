@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::diagnostic::SourceLocation;
+
 /// A checked mapping table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -38,6 +40,8 @@ pub struct Channel {
 pub struct DomainEvent {
     /// Name in the table (and the dispatcher's event name).
     pub name: String,
+    /// Where the table names it (the key under `events:`).
+    pub location: Option<SourceLocation>,
     /// Integration events, in table order.
     pub integrations: Vec<IntegrationEvent>,
 }
@@ -101,6 +105,8 @@ pub struct Field {
     pub value: Value,
     /// Set when the field is a member of a (non-synthetic) oneof.
     pub oneof: Option<OneofMember>,
+    /// Where the table maps it (the proto field's key).
+    pub location: Option<SourceLocation>,
 }
 
 /// Where a field's value comes from.

@@ -346,6 +346,7 @@ impl Validator<'_> {
         }
         DomainEvent {
             name: key.as_str().to_owned(),
+            location: self.loc(key.location()),
             integrations: out,
         }
     }
@@ -554,9 +555,10 @@ impl Validator<'_> {
                     );
                 }
             }
-            match map.get(field.name()) {
-                Some(source) => {
-                    if let Some(f) = self.field(table, &field, source) {
+            match map.get_key_value(field.name()) {
+                Some((key, source)) => {
+                    let location = self.loc(key.location());
+                    if let Some(f) = self.field(table, &field, source, location) {
                         out.push(f);
                     }
                 }
@@ -588,6 +590,7 @@ impl Validator<'_> {
         table: &Table,
         field: &FieldDescriptor,
         source: &Spanned<FieldSource>,
+        location: Option<SourceLocation>,
     ) -> Option<Field> {
         let at = source.referenced;
         let defaulted = match &source.value {
@@ -641,6 +644,7 @@ impl Validator<'_> {
             shape,
             value,
             oneof,
+            location,
         })
     }
 

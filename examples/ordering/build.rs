@@ -4,10 +4,22 @@
 //! and the test `generated_module_is_current` keeps the two identical.
 
 fn main() {
-    if let Err(err) = eventmap_codegen::Builder::new()
+    let full = eventmap_codegen::Builder::new()
         .mappings("../../mappings.yaml")
-        .compile()
-    {
+        .compile();
+    // With the `derive` feature the converters come from `#[derive(IntegrationEvent)]`: the
+    // names, channels and decoding enums from a module without converters.
+    let names = if std::env::var_os("CARGO_FEATURE_DERIVE").is_some() {
+        eventmap_codegen::Builder::new()
+            .mappings("../../mappings.yaml")
+            .generate_protos(false)
+            .converters(false)
+            .module_file("integration_names.rs")
+            .compile()
+    } else {
+        Ok(())
+    };
+    if let Err(err) = full.and(names) {
         eprintln!("{err}");
         std::process::exit(1);
     }

@@ -47,6 +47,12 @@
 //! * `nats` (default): the [`nats`] module (async-nats 0.51, NATS server >= 2.10 for consumers).
 //! * `nats-server-harness`: [`nats::LocalServer`], which spawns a private `nats-server` for tests
 //!   and examples.
+//! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
+//!   transactional outbox and the relay that publishes it (sqlx 0.8, PostgreSQL >= 12).
+//! * `relay-bin`: the `eventmap-relay` binary (`postgres` + `nats`).
+//! * `derive` (default): `#[derive(IntegrationEvent)]` (converters, `DomainEvent` and
+//!   [`MappedEvent`] from the struct's row in `mappings.yaml`, checked at compile time) and
+//!   `#[derive(DomainEvent)]`.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -56,12 +62,15 @@ pub mod decode;
 pub mod dispatcher;
 pub mod event;
 pub mod integration;
+pub mod mapped;
 pub mod message;
 pub mod publisher;
 pub mod store;
 
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
@@ -69,8 +78,13 @@ pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
 pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler};
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler};
+pub use mapped::MappedEvent;
+
+#[cfg(feature = "derive")]
+pub use eventmap_macros::{DomainEvent, IntegrationEvent};
 pub use message::{IntegrationMessage, integration_event_id};
 pub use publisher::{InMemoryPublisher, PublishError, PublishReceipt, Publisher};
 pub use store::{
-    Aggregate, AggregateRoot, AggregateStore, DispatchingStore, InMemoryStore, StoreError,
+    Aggregate, AggregateRoot, AggregateStore, DispatchingStore, EventSourced, InMemoryStore,
+    StoreError,
 };

@@ -4,6 +4,11 @@
 //! [`AggregateStore`] stores its state and returns the recorded events, with optimistic
 //! concurrency on the aggregate version. [`DispatchingStore`] wraps any store and hands the
 //! saved events to an [`EventDispatcher`] after the save committed.
+//!
+//! Event-sourced stores (the Postgres store, feature `postgres`) keep the events rather than
+//! the state and rebuild an aggregate by replaying them: such aggregates also implement
+//! [`EventSourced`], and [`replay`] does the rebuilding. [`InMemoryStore`] keeps snapshots and
+//! needs neither.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +24,92 @@ pub trait Aggregate: Clone + Send + Sync + 'static {
     fn root(&self) -> &AggregateRoot;
     /// The bookkeeping part, mutable.
     fn root_mut(&mut self) -> &mut AggregateRoot;
+}
+
+/// An aggregate that can be rebuilt from its stored events (for event-sourced stores).
+///
+/// The command methods of such an aggregate change its state *and* record events; [`apply`]
+/// must change the state the same way from the recorded event, so that replaying every stored
+/// event of an aggregate onto [`blank`] gives the state the commands left. A common shape is
+/// a command that validates, then records the event and calls `apply` on it.
+///
+/// ```
+/// use eventmap::{Aggregate, AggregateEvent, AggregateRoot, DomainEvent, EventSourced};
+///
+/// #[derive(Debug)]
+/// struct Incremented { by: u64 }
+/// impl DomainEvent for Incremented {
+///     fn event_name(&self) -> &'static str { "Incremented" }
+/// }
+///
+/// #[derive(Debug, Clone)]
+/// struct Counter { root: AggregateRoot, total: u64 }
+/// impl Aggregate for Counter {
+///     const NAME: &'static str = "Counter";
+///     fn root(&self) -> &AggregateRoot { &self.root }
+///     fn root_mut(&mut self) -> &mut AggregateRoot { &mut self.root }
+/// }
+/// impl EventSourced for Counter {
+///     fn blank(id: &str) -> Self { Counter { root: AggregateRoot::new(id), total: 0 } }
+///     fn apply(&mut self, event: &AggregateEvent) {
+///         if let Some(e) = event.downcast::<Incremented>() { self.total += e.payload().by; }
+///     }
+/// }
+///
+/// let mut counter = Counter::blank("c-1");
+/// counter.root.record(Counter::NAME, Incremented { by: 2 });
+/// counter.root.record(Counter::NAME, Incremented { by: 3 });
+/// let events = counter.root_mut().take_pending();
+/// let rebuilt: Counter = eventmap::store::replay("c-1", &events).unwrap();
+/// assert_eq!((rebuilt.total, rebuilt.root().version()), (5, 2));
+/// ```
+///
+/// [`apply`]: EventSourced::apply
+/// [`blank`]: EventSourced::blank
+pub trait EventSourced: Aggregate {
+    /// The aggregate `id` before its first event: default state, `AggregateRoot::new(id)`.
+    fn blank(id: &str) -> Self;
+
+    /// Changes the state by one stored event. Called in version order when the aggregate is
+    /// loaded; it must not record events (anything recorded during a replay is discarded).
+    fn apply(&mut self, event: &AggregateEvent);
+}
+
+/// Rebuilds the aggregate `id` from its stored events, oldest first: [`EventSourced::blank`],
+/// then [`EventSourced::apply`] for each event, then the root is reset to
+/// [`AggregateRoot::restored`] at the last event's version (no pending events).
+///
+/// # Errors
+///
+/// [`StoreError::NotFound`] when `events` is empty, [`StoreError::Replay`] when an event
+/// belongs to another aggregate or the versions are not 1, 2, 3, ... without gaps.
+pub fn replay<A: EventSourced>(id: &str, events: &[AggregateEvent]) -> Result<A, StoreError> {
+    if events.is_empty() {
+        return Err(StoreError::NotFound {
+            aggregate: A::NAME,
+            id: id.to_owned(),
+        });
+    }
+    let mut aggregate = A::blank(id);
+    for (index, event) in events.iter().enumerate() {
+        let expected = index as u64 + 1;
+        if event.aggregate_id() != id || event.aggregate_version() != expected {
+            return Err(StoreError::Replay {
+                aggregate: A::NAME,
+                id: id.to_owned(),
+                reason: format!(
+                    "event {} is {} `{}` version {}, expected `{id}` version {expected}",
+                    event.id(),
+                    event.aggregate_name(),
+                    event.aggregate_id(),
+                    event.aggregate_version()
+                ),
+            });
+        }
+        aggregate.apply(event);
+    }
+    *aggregate.root_mut() = AggregateRoot::restored(id, events.len() as u64);
+    Ok(aggregate)
 }
 
 /// Identity, version and not-yet-saved events of an aggregate.
@@ -115,6 +206,16 @@ pub enum StoreError {
         expected: u64,
         /// The version actually stored.
         actual: u64,
+    },
+    /// The stored events of an aggregate cannot be replayed (see [`replay`]).
+    #[error("cannot replay {aggregate} `{id}`: {reason}")]
+    Replay {
+        /// Aggregate type name.
+        aggregate: &'static str,
+        /// Aggregate id.
+        id: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The save committed but a handler of the saved events failed
     /// ([`DispatchingStore`]).

@@ -1,8 +1,6 @@
 //! Domain events of the Order aggregate. They stay inside the ordering service; other
 //! services see the integration events that `mappings.yaml` maps them to.
 
-use eventmap::DomainEvent;
-
 use super::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
 use super::money::Money;
 
@@ -23,6 +21,11 @@ pub struct OrderItem {
 
 /// An order was placed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "derive",
+    derive(eventmap::IntegrationEvent),
+    integration(mappings = "../../mappings.yaml")
+)]
 pub struct OrderCreated {
     /// Who ordered.
     pub customer_id: CustomerId,
@@ -36,6 +39,11 @@ pub struct OrderCreated {
 
 /// An order is ready for pickup.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "derive",
+    derive(eventmap::IntegrationEvent),
+    integration(mappings = "../../mappings.yaml")
+)]
 pub struct OrderReadied {
     /// Who ordered.
     pub customer_id: CustomerId,
@@ -47,6 +55,11 @@ pub struct OrderReadied {
 
 /// An order was canceled.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "derive",
+    derive(eventmap::IntegrationEvent),
+    integration(mappings = "../../mappings.yaml")
+)]
 pub struct OrderCanceled {
     /// Who ordered.
     pub customer_id: CustomerId,
@@ -58,6 +71,11 @@ pub struct OrderCanceled {
 
 /// An order was picked up and invoiced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "derive",
+    derive(eventmap::IntegrationEvent),
+    integration(mappings = "../../mappings.yaml")
+)]
 pub struct OrderCompleted {
     /// Who ordered.
     pub customer_id: CustomerId,
@@ -65,9 +83,10 @@ pub struct OrderCompleted {
     pub invoice_id: InvoiceId,
 }
 
+#[cfg(not(feature = "derive"))]
 macro_rules! domain_event {
     ($($name:ident),*) => {$(
-        impl DomainEvent for $name {
+        impl eventmap::DomainEvent for $name {
             fn event_name(&self) -> &'static str {
                 stringify!($name)
             }
@@ -75,4 +94,6 @@ macro_rules! domain_event {
     )*};
 }
 
+// Without the derive, the domain events name themselves as the table does.
+#[cfg(not(feature = "derive"))]
 domain_event!(OrderCreated, OrderReadied, OrderCanceled, OrderCompleted);

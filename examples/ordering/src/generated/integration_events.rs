@@ -50,10 +50,7 @@ pub fn order_created_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCreated {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(
-                event.id(),
-                integration_event_names::ORDER_CREATED_EVENT,
-            ),
+            &::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
@@ -96,6 +93,7 @@ pub fn order_created_event(
     })
 }
 /// Converts through [`order_created_event`].
+#[automatically_derived]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCreated>,
 > for crate::proto::ordering::v1::OrderCreated {
@@ -120,10 +118,7 @@ pub fn order_readied_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderReadied {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(
-                event.id(),
-                integration_event_names::ORDER_READIED_EVENT,
-            ),
+            &::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
@@ -143,6 +138,7 @@ pub fn order_readied_event(
     })
 }
 /// Converts through [`order_readied_event`].
+#[automatically_derived]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderReadied>,
 > for crate::proto::ordering::v1::OrderReadied {
@@ -167,10 +163,7 @@ pub fn order_canceled_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCanceled {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(
-                event.id(),
-                integration_event_names::ORDER_CANCELED_EVENT,
-            ),
+            &::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
@@ -187,6 +180,7 @@ pub fn order_canceled_event(
     })
 }
 /// Converts through [`order_canceled_event`].
+#[automatically_derived]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>,
 > for crate::proto::ordering::v1::OrderCanceled {
@@ -211,10 +205,7 @@ pub fn order_completed_event(
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCompleted {
         id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(
-                event.id(),
-                integration_event_names::ORDER_COMPLETED_EVENT,
-            ),
+            &::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"),
             "id",
         )?,
         order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
@@ -231,6 +222,7 @@ pub fn order_completed_event(
     })
 }
 /// Converts through [`order_completed_event`].
+#[automatically_derived]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>,
 > for crate::proto::ordering::v1::OrderCompleted {

@@ -1,0 +1,384 @@
+//! The expansion of `#[derive(IntegrationEvent)]` and `#[derive(DomainEvent)]` (crate
+//! `eventmap-macros` is a thin front door onto these functions): the struct's row is found in
+//! the mapping table, the table is checked against its protos like `eventmap check` does, and
+//! the same converters and `TryFrom` impls as `eventmap generate` are emitted, with
+//! `eventmap::DomainEvent` and `eventmap::MappedEvent` impls. Problems are compile errors with
+//! the span of the offending struct, field or attribute; nothing panics.
+//!
+//! Each table (and its protos) is read once per compiler process and kept while the files'
+//! modification times do not change; cargo is made to rebuild when they change by an
+//! `include_bytes!` of every file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned as _;
+
+use crate::emit::{self, DomainTarget};
+use crate::model::{DomainEvent, Field, Value};
+use crate::{Analysis, analyze};
+
+/// `#[integration(...)]` options.
+#[derive(Debug, Default)]
+struct Options {
+    /// The table, relative to `CARGO_MANIFEST_DIR`.
+    mappings: Option<(String, Span)>,
+    /// The row, when it is not the struct's name.
+    event: Option<(String, Span)>,
+}
+
+/// Expands `#[derive(IntegrationEvent)]` for `input`, reading the table relative to
+/// `manifest_dir` (the `CARGO_MANIFEST_DIR` of the crate being compiled).
+pub fn integration_event(input: &syn::DeriveInput, manifest_dir: &Path) -> TokenStream {
+    let name = unraw(&input.ident);
+    match expand(input, manifest_dir) {
+        Ok(tokens) => tokens,
+        Err(errors) => {
+            // One mistake gives its errors, not a cascade of "trait not implemented".
+            let fallback = fallback(input, &name);
+            let errors = errors.to_compile_error();
+            quote! { #errors #fallback }
+        }
+    }
+}
+
+/// Expands `#[derive(DomainEvent)]`: `eventmap::DomainEvent` with the struct's name (or
+/// `#[domain_event(name = "...")]`) as the event name.
+pub fn domain_event(input: &syn::DeriveInput) -> TokenStream {
+    let mut name = unraw(&input.ident);
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("domain_event"))
+    {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                let value: syn::LitStr = meta.value()?.parse()?;
+                name = value.value();
+                Ok(())
+            } else {
+                Err(meta.error("expected `name = \"...\"`"))
+            }
+        });
+        if let Err(err) = parsed {
+            return err.to_compile_error();
+        }
+    }
+    domain_event_impl(input, &name)
+}
+
+fn domain_event_impl(input: &syn::DeriveInput, name: &str) -> TokenStream {
+    let ty = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::eventmap::DomainEvent for #ty #ty_generics #where_clause {
+            fn event_name(&self) -> &'static str {
+                #name
+            }
+        }
+    }
+}
+
+fn fallback(input: &syn::DeriveInput, name: &str) -> TokenStream {
+    let ty = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let domain_event = domain_event_impl(input, name);
+    quote! {
+        #domain_event
+        #[automatically_derived]
+        impl #impl_generics ::eventmap::MappedEvent for #ty #ty_generics #where_clause {
+            const DOMAIN_EVENT: &'static str = #name;
+            const INTEGRATION_EVENTS: &'static [&'static str] = &[];
+            fn register_integration_handlers(
+                _: &mut ::eventmap::EventDispatcher,
+                _: &::std::sync::Arc<dyn ::eventmap::Publisher>,
+            ) {
+            }
+        }
+    }
+}
+
+fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, syn::Error> {
+    let options = options(input)?;
+    let fields = struct_fields(input)?;
+    let (table, table_span) = match &options.mappings {
+        Some((path, span)) => (manifest_dir.join(path), *span),
+        None => (manifest_dir.join("mappings.yaml"), input.ident.span()),
+    };
+    let analysis = cached_analysis(&table).map_err(|e| syn::Error::new(table_span, e))?;
+    let (row, row_span) = match &options.event {
+        Some((name, span)) => (name.clone(), *span),
+        None => (unraw(&input.ident), input.ident.span()),
+    };
+    let Some(model) = &analysis.model else {
+        return Err(table_errors(&analysis, &row, row_span));
+    };
+    let Some(event) = model.events.iter().find(|e| e.name == row) else {
+        let rows: Vec<String> = model
+            .events
+            .iter()
+            .map(|e| format!("`{}`", e.name))
+            .collect();
+        return Err(syn::Error::new(
+            row_span,
+            format!(
+                "`{row}` has no row under `events:` in {}; the rows are {}",
+                table.display(),
+                rows.join(", ")
+            ),
+        ));
+    };
+    check_fields(event, &fields, input)?;
+
+    let target = DomainTarget {
+        ty: input.ident.to_token_stream(),
+        generics: input.generics.clone(),
+        field_spans: fields
+            .iter()
+            .map(|(name, span)| (name.clone(), *span))
+            .collect(),
+    };
+    let items = emit::event_items(model, event, &target);
+    let mapped = emit::mapped_event_impl(model, event, &target);
+    let domain_event = domain_event_impl(input, &event.name);
+    let tracked = tracked_files(&analysis, &table);
+    Ok(quote! {
+        #domain_event
+        const _: () = {
+            #tracked
+            #items
+            #mapped
+        };
+    })
+}
+
+/// `#[integration(mappings = "...", event = "...")]`.
+fn options(input: &syn::DeriveInput) -> Result<Options, syn::Error> {
+    let mut options = Options::default();
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("integration"))
+    {
+        attr.parse_nested_meta(|meta| {
+            let value: syn::LitStr = meta.value()?.parse()?;
+            if meta.path.is_ident("mappings") {
+                options.mappings = Some((value.value(), value.span()));
+            } else if meta.path.is_ident("event") {
+                options.event = Some((value.value(), value.span()));
+            } else {
+                return Err(meta.error(
+                    "expected `mappings = \"path/to/mappings.yaml\"` or `event = \"RowName\"`",
+                ));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(options)
+}
+
+/// The struct's named fields (raw identifiers normalised: `r#type` is `type`), `#[cfg]`-gated
+/// ones included, with their spans.
+fn struct_fields(input: &syn::DeriveInput) -> Result<Vec<(String, Span)>, syn::Error> {
+    let syn::Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.ident.span(),
+            "`#[derive(IntegrationEvent)]` is for structs (a domain event is a struct)",
+        ));
+    };
+    Ok(data
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| match &field.ident {
+            Some(ident) => (unraw(ident), ident.span()),
+            None => (index.to_string(), field.ty.span()),
+        })
+        .collect())
+}
+
+/// Every domain field the row maps (first path segment) must be a field of the struct.
+fn check_fields(
+    event: &DomainEvent,
+    fields: &[(String, Span)],
+    input: &syn::DeriveInput,
+) -> Result<(), syn::Error> {
+    let mut errors: Option<syn::Error> = None;
+    for integration in &event.integrations {
+        for field in &integration.fields {
+            let Some(first) = domain_root(field) else {
+                continue;
+            };
+            let first = first.trim_start_matches("r#");
+            if fields.iter().any(|(name, _)| name == first) {
+                continue;
+            }
+            let at = field
+                .location
+                .as_ref()
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default();
+            let suggestion = fields
+                .iter()
+                .map(|(name, _)| (strsim::damerau_levenshtein(first, name), name))
+                .filter(|(d, name)| *d <= (name.chars().count() / 3).max(2))
+                .min_by_key(|(d, _)| *d)
+                .map(|(_, name)| format!("; did you mean `{name}`?"))
+                .unwrap_or_default();
+            let error = syn::Error::new(
+                input.ident.span(),
+                format!(
+                    "{at}`{}` maps proto field `{}` of `{}` from `{first}`, but `{}` has no field `{first}`{suggestion}",
+                    integration.name, field.proto_name, integration.message.full_name, input.ident
+                ),
+            );
+            match &mut errors {
+                Some(all) => all.combine(error),
+                None => errors = Some(error),
+            }
+        }
+    }
+    errors.map_or(Ok(()), Err)
+}
+
+fn domain_root(field: &Field) -> Option<&str> {
+    match &field.value {
+        Value::Domain { path, .. } | Value::Nested { path, .. } => path.first().map(String::as_str),
+        _ => None,
+    }
+}
+
+/// The table's errors as compile errors at `span`: those of the row `row` when there are
+/// some, else a summary, each naming the file, line and column.
+fn table_errors(analysis: &Analysis, row: &str, span: Span) -> syn::Error {
+    let errors: Vec<_> = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    let of_row: Vec<_> = errors
+        .iter()
+        .filter(|d| {
+            let text = d.message.as_str();
+            text.contains(&format!("`{row}`")) || row_lines(analysis, row, d.location.as_ref())
+        })
+        .collect();
+    let shown: Vec<String> = if of_row.is_empty() {
+        vec![format!(
+            "{} has {} error(s) (run `eventmap check`); the first: {}",
+            analysis.file.display(),
+            errors.len(),
+            errors.first().map(|d| one_line(d)).unwrap_or_default()
+        )]
+    } else {
+        of_row.iter().map(|d| one_line(d)).collect()
+    };
+    let mut all = syn::Error::new(span, &shown[0]);
+    for message in &shown[1..] {
+        all.combine(syn::Error::new(span, message));
+    }
+    all
+}
+
+/// Whether `location` is in the table, inside the row `row` (between its key and the next
+/// domain event key at the same indentation).
+fn row_lines(analysis: &Analysis, row: &str, location: Option<&crate::SourceLocation>) -> bool {
+    let (Some(location), Some(text)) = (location, analysis.sources.get(&analysis.file)) else {
+        return false;
+    };
+    if location.file != analysis.file {
+        return false;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines
+        .iter()
+        .position(|l| l.trim_end() == format!("  {row}:") || l.starts_with(&format!("  {row}: ")))
+    else {
+        return false;
+    };
+    let end = lines
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .find(|(_, l)| {
+            l.starts_with("  ")
+                && !l.starts_with("   ")
+                && !l.trim().is_empty()
+                && !l.trim_start().starts_with('#')
+        })
+        .map_or(lines.len(), |(i, _)| i);
+    (start + 1..=end).contains(&location.line)
+}
+
+fn one_line(d: &crate::Diagnostic) -> String {
+    let mut text = match &d.location {
+        Some(l) => format!("{l}: error[{}]: {}", d.rule, d.message),
+        None => format!("error[{}]: {}", d.rule, d.message),
+    };
+    if let Some(hint) = &d.hint {
+        text.push_str(&format!(" (help: {hint})"));
+    }
+    text
+}
+
+/// `const _: &[u8] = include_bytes!(..)` for the table and every proto: cargo then rebuilds
+/// the crate when one of them changes.
+fn tracked_files(analysis: &Analysis, table: &Path) -> TokenStream {
+    let mut files: Vec<PathBuf> = vec![table.to_path_buf()];
+    if let Some(protos) = &analysis.protos {
+        files.extend(protos.source_files());
+    }
+    let includes = files.iter().filter_map(|f| {
+        let path = f.canonicalize().ok()?;
+        let path = path.to_str()?.to_owned();
+        Some(
+            quote_spanned! { Span::call_site() => const _: &[u8] = ::core::include_bytes!(#path); },
+        )
+    });
+    quote! { #(#includes)* }
+}
+
+/// `r#type` is the name `type`.
+fn unraw(ident: &syn::Ident) -> String {
+    let text = ident.to_string();
+    text.strip_prefix("r#").map_or(text.clone(), str::to_owned)
+}
+
+type Cache = HashMap<PathBuf, (Vec<(PathBuf, Option<SystemTime>)>, Arc<Analysis>)>;
+
+/// The analysis of `table`, read once per compiler process and reused while the table and its
+/// protos keep their modification times.
+fn cached_analysis(table: &Path) -> Result<Arc<Analysis>, String> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((stamps, analysis)) = cache.get(table) {
+        if stamps.iter().all(|(path, stamp)| modified(path) == *stamp) {
+            return Ok(Arc::clone(analysis));
+        }
+    }
+    let analysis = analyze(table).map_err(|e| format!("eventmap: {e}"))?;
+    let mut files = vec![table.to_path_buf()];
+    if let Some(protos) = &analysis.protos {
+        files.extend(protos.source_files());
+    }
+    let stamps = files.into_iter().map(|f| {
+        let stamp = modified(&f);
+        (f, stamp)
+    });
+    let analysis = Arc::new(analysis);
+    cache.insert(
+        table.to_path_buf(),
+        (stamps.collect(), Arc::clone(&analysis)),
+    );
+    Ok(analysis)
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}

@@ -1,0 +1,37 @@
+//! Derive macros of eventmap, re-exported by the `eventmap` crate (feature `derive`, on by
+//! default): `#[derive(IntegrationEvent)]` and `#[derive(DomainEvent)]`.
+//!
+//! The expansion lives in `eventmap_codegen::derive`, which shares the mapping model, the
+//! checks and the emitter with the `eventmap` CLI and the `Builder`: one set of rules, three
+//! front doors.
+
+use proc_macro::TokenStream;
+
+/// Implements `eventmap::DomainEvent`, `eventmap::MappedEvent` and the conversions of a domain
+/// event struct from its row in `mappings.yaml`: the same converters and `TryFrom` impls as
+/// `eventmap generate` writes for it, and the registration of its integration handlers
+/// (`dispatcher.register_mapped::<MyEvent>(&publisher)`).
+///
+/// The table is `mappings.yaml` in the crate's folder (`CARGO_MANIFEST_DIR`) unless
+/// `#[integration(mappings = "path/relative/to/the/crate")]` names another; the row is the
+/// struct's name unless `#[integration(event = "RowName")]` names another. The table is checked
+/// against its protos as `eventmap check` does, and cargo rebuilds the crate when the table or
+/// a proto changes. A mapped field the struct does not have, a struct without a row, a row
+/// with errors, or a field whose type cannot convert is a compile error at the struct or field.
+#[proc_macro_derive(IntegrationEvent, attributes(integration))]
+pub fn derive_integration_event(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    eventmap_codegen::derive::integration_event(&input, &manifest_dir).into()
+}
+
+/// Implements `eventmap::DomainEvent` with the struct's name as the event name, or
+/// `#[domain_event(name = "...")]`: for domain events that are not mapped (an
+/// `#[derive(IntegrationEvent)]` already implements `DomainEvent`).
+#[proc_macro_derive(DomainEvent, attributes(domain_event))]
+pub fn derive_domain_event(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    eventmap_codegen::derive::domain_event(&input).into()
+}
