@@ -72,11 +72,10 @@ pub fn domain_event(input: &syn::DeriveInput) -> TokenStream {
 }
 
 fn domain_event_impl(input: &syn::DeriveInput, name: &str) -> TokenStream {
-    let ty = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (impl_generics, ty, where_clause) = static_instance(input);
     quote! {
         #[automatically_derived]
-        impl #impl_generics ::eventmap::DomainEvent for #ty #ty_generics #where_clause {
+        impl #impl_generics ::eventmap::DomainEvent for #ty #where_clause {
             fn event_name(&self) -> &'static str {
                 #name
             }
@@ -84,14 +83,23 @@ fn domain_event_impl(input: &syn::DeriveInput, name: &str) -> TokenStream {
     }
 }
 
+/// See [`DomainTarget::static_instance`].
+fn static_instance(input: &syn::DeriveInput) -> (TokenStream, TokenStream, TokenStream) {
+    DomainTarget {
+        ty: input.ident.to_token_stream(),
+        generics: input.generics.clone(),
+        field_spans: HashMap::new(),
+    }
+    .static_instance()
+}
+
 fn fallback(input: &syn::DeriveInput, name: &str) -> TokenStream {
-    let ty = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (impl_generics, ty, where_clause) = static_instance(input);
     let domain_event = domain_event_impl(input, name);
     quote! {
         #domain_event
         #[automatically_derived]
-        impl #impl_generics ::eventmap::MappedEvent for #ty #ty_generics #where_clause {
+        impl #impl_generics ::eventmap::MappedEvent for #ty #where_clause {
             const DOMAIN_EVENT: &'static str = #name;
             const INTEGRATION_EVENTS: &'static [&'static str] = &[];
             fn register_integration_handlers(
@@ -116,7 +124,7 @@ fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, 
         None => (unraw(&input.ident), input.ident.span()),
     };
     let Some(model) = &analysis.model else {
-        return Err(table_errors(&analysis, &row, row_span));
+        return Err(table_errors(&analysis, &row, row_span, manifest_dir));
     };
     let Some(event) = model.events.iter().find(|e| e.name == row) else {
         let rows: Vec<String> = model
@@ -128,12 +136,12 @@ fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, 
             row_span,
             format!(
                 "`{row}` has no row under `events:` in {}; the rows are {}",
-                table.display(),
+                shown(&table, manifest_dir),
                 rows.join(", ")
             ),
         ));
     };
-    check_fields(event, &fields, input)?;
+    check_fields(event, &fields, input, manifest_dir)?;
 
     let target = DomainTarget {
         ty: input.ident.to_token_stream(),
@@ -207,6 +215,7 @@ fn check_fields(
     event: &DomainEvent,
     fields: &[(String, Span)],
     input: &syn::DeriveInput,
+    manifest_dir: &Path,
 ) -> Result<(), syn::Error> {
     let mut errors: Option<syn::Error> = None;
     for integration in &event.integrations {
@@ -221,17 +230,20 @@ fn check_fields(
             let at = field
                 .location
                 .as_ref()
-                .map(|l| format!("{l}: "))
+                .map(|l| format!("{}: ", located(l, manifest_dir)))
                 .unwrap_or_default();
-            let suggestion = fields
+            let close = fields
                 .iter()
-                .map(|(name, _)| (strsim::damerau_levenshtein(first, name), name))
-                .filter(|(d, name)| *d <= (name.chars().count() / 3).max(2))
-                .min_by_key(|(d, _)| *d)
-                .map(|(_, name)| format!("; did you mean `{name}`?"))
+                .map(|(name, span)| (strsim::damerau_levenshtein(first, name), name, *span))
+                .filter(|(d, name, _)| *d <= (name.chars().count() / 3).max(2))
+                .min_by_key(|(d, _, _)| *d);
+            let suggestion = close
+                .map(|(_, name, _)| format!("; did you mean `{name}`?"))
                 .unwrap_or_default();
+            // On the field it probably is (a renamed field), else on the struct's name.
+            let span = close.map_or(input.ident.span(), |(_, _, span)| span);
             let error = syn::Error::new(
-                input.ident.span(),
+                span,
                 format!(
                     "{at}`{}` maps proto field `{}` of `{}` from `{first}`, but `{}` has no field `{first}`{suggestion}",
                     integration.name, field.proto_name, integration.message.full_name, input.ident
@@ -255,7 +267,7 @@ fn domain_root(field: &Field) -> Option<&str> {
 
 /// The table's errors as compile errors at `span`: those of the row `row` when there are
 /// some, else a summary, each naming the file, line and column.
-fn table_errors(analysis: &Analysis, row: &str, span: Span) -> syn::Error {
+fn table_errors(analysis: &Analysis, row: &str, span: Span, manifest_dir: &Path) -> syn::Error {
     let errors: Vec<_> = analysis
         .diagnostics
         .iter()
@@ -271,12 +283,15 @@ fn table_errors(analysis: &Analysis, row: &str, span: Span) -> syn::Error {
     let shown: Vec<String> = if of_row.is_empty() {
         vec![format!(
             "{} has {} error(s) (run `eventmap check`); the first: {}",
-            analysis.file.display(),
+            shown(&analysis.file, manifest_dir),
             errors.len(),
-            errors.first().map(|d| one_line(d)).unwrap_or_default()
+            errors
+                .first()
+                .map(|d| one_line(d, manifest_dir))
+                .unwrap_or_default()
         )]
     } else {
-        of_row.iter().map(|d| one_line(d)).collect()
+        of_row.iter().map(|d| one_line(d, manifest_dir)).collect()
     };
     let mut all = syn::Error::new(span, &shown[0]);
     for message in &shown[1..] {
@@ -315,9 +330,32 @@ fn row_lines(analysis: &Analysis, row: &str, location: Option<&crate::SourceLoca
     (start + 1..=end).contains(&location.line)
 }
 
-fn one_line(d: &crate::Diagnostic) -> String {
+/// A path as the crate's author wrote it (relative to `CARGO_MANIFEST_DIR` when inside it).
+fn shown(path: &Path, manifest_dir: &Path) -> String {
+    path.strip_prefix(manifest_dir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// `file:line:col` with the file [`shown`] as the author wrote it.
+fn located(location: &crate::SourceLocation, manifest_dir: &Path) -> String {
+    format!(
+        "{}:{}:{}",
+        shown(&location.file, manifest_dir),
+        location.line,
+        location.column
+    )
+}
+
+fn one_line(d: &crate::Diagnostic, manifest_dir: &Path) -> String {
     let mut text = match &d.location {
-        Some(l) => format!("{l}: error[{}]: {}", d.rule, d.message),
+        Some(l) => format!(
+            "{}: error[{}]: {}",
+            located(l, manifest_dir),
+            d.rule,
+            d.message
+        ),
         None => format!("error[{}]: {}", d.rule, d.message),
     };
     if let Some(hint) = &d.hint {

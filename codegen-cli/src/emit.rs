@@ -166,6 +166,37 @@ impl DomainTarget {
         let (_, ty_generics, _) = self.generics.split_for_impl();
         quote!(#ty #ty_generics)
     }
+
+    /// The generics and type of the `'static` instance (`impl<T> .. for Type<'static, T>`):
+    /// a domain event is `Any`, so only its `'static` instance implements `DomainEvent` and
+    /// `MappedEvent`; converters stay generic over lifetimes.
+    pub fn static_instance(&self) -> (TokenStream, TokenStream, TokenStream) {
+        let mut generics = self.generics.clone();
+        generics.params = generics
+            .params
+            .into_iter()
+            .filter(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+            .collect();
+        let args = self.generics.params.iter().map(|p| match p {
+            syn::GenericParam::Lifetime(_) => quote!('static),
+            syn::GenericParam::Type(t) => {
+                let ident = &t.ident;
+                quote!(#ident)
+            }
+            syn::GenericParam::Const(c) => {
+                let ident = &c.ident;
+                quote!(#ident)
+            }
+        });
+        let ty = &self.ty;
+        let self_ty = if self.generics.params.is_empty() {
+            quote!(#ty)
+        } else {
+            quote!(#ty < #(#args),* >)
+        };
+        let (impl_generics, _, where_clause) = generics.split_for_impl();
+        (quote!(#impl_generics), self_ty, quote!(#where_clause))
+    }
 }
 
 /// The items of one domain event: for each of its integration events, the converter function
@@ -253,7 +284,11 @@ fn subscriptions(
     publisher: &TokenStream,
     in_module: bool,
 ) -> TokenStream {
-    let domain = target.with_generics();
+    let domain = if in_module {
+        target.with_generics()
+    } else {
+        quote!(Self)
+    };
     let subscriptions = event.integrations.iter().map(|ie| {
         // In the generated module, the names and channels are its constants; elsewhere (the
         // derive) they are written out.
@@ -281,7 +316,7 @@ fn subscriptions(
         };
         let converter = ident(&rust_names::fn_ident(&ie.name));
         let message = path(&ie.message.rust_path);
-        let handler = if target.generics.params.is_empty() {
+        let handler = if in_module {
             quote!(::eventmap::IntegrationEventHandler)
         } else {
             quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
@@ -304,8 +339,7 @@ fn subscriptions(
 /// `impl ::eventmap::MappedEvent for Domain`: the names and the registration of one domain
 /// event (what `#[derive(IntegrationEvent)]` adds next to the converters).
 pub fn mapped_event_impl(model: &Model, event: &DomainEvent, target: &DomainTarget) -> TokenStream {
-    let domain = target.with_generics();
-    let (impl_generics, _, where_clause) = target.generics.split_for_impl();
+    let (impl_generics, domain, where_clause) = target.static_instance();
     let name = &event.name;
     let names = event.integrations.iter().map(|ie| &ie.name);
     let publisher = quote!(publisher);
@@ -379,7 +413,14 @@ fn message_literal(
 fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStream {
     let proto_name = &field.proto_name;
     let converted = |expr: TokenStream| {
-        let value = quote! { ::eventmap::convert::field(&#expr, #proto_name)? };
+        let value = match field
+            .prost_type
+            .as_deref()
+            .and_then(|t| syn::parse_str::<syn::Type>(t).ok())
+        {
+            Some(ty) => quote! { ::eventmap::convert::field::<_, #ty>(&#expr, #proto_name)? },
+            None => quote! { ::eventmap::convert::field(&#expr, #proto_name)? },
+        };
         wrap(field.shape, value)
     };
     match &field.value {
@@ -392,12 +433,13 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
             let access = access(root, path);
             // A payload field gets the span of the user's field (derive), so that rustc's type
             // errors point there rather than into generated code.
-            let access = match (roots.spans, path.first()) {
-                (Some(spans), Some(first)) => match spans.get(first.trim_start_matches("r#")) {
-                    Some(span) => respan(access, *span),
-                    None => access,
-                },
-                _ => access,
+            let span = match (roots.spans, path.first()) {
+                (Some(spans), Some(first)) => spans.get(first.trim_start_matches("r#")).copied(),
+                _ => None,
+            };
+            let converted = |expr: TokenStream| match span {
+                Some(span) => respan(converted(expr), span),
+                None => converted(expr),
             };
             let expr = match with {
                 Some(function) => {
@@ -406,7 +448,7 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                 }
                 None => access,
             };
-            match conversion {
+            let value = match conversion {
                 Conversion::Into => converted(expr),
                 Conversion::Checked => match field.shape {
                     Shape::Repeated => quote! {
@@ -442,6 +484,10 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                         _ => quote! { match &#expr { #(#arms,)* } },
                     }
                 }
+            };
+            match span {
+                Some(span) => respan(value, span),
+                None => value,
             }
         }
         Value::Envelope(envelope) => {

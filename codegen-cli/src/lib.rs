@@ -18,8 +18,11 @@
 
 pub mod breaking;
 pub mod builder;
+#[cfg(feature = "cli")]
+pub mod committed;
 pub mod derive;
 pub mod diagnostic;
+pub mod docs;
 pub mod emit;
 pub mod model;
 pub mod proto_names;
@@ -65,6 +68,9 @@ pub enum Error {
     /// The emitter produced code that does not parse (a bug in eventmap).
     #[error(transparent)]
     Emit(#[from] emit::EmitError),
+    /// The documentation (`eventmap docs`) cannot be built.
+    #[error(transparent)]
+    Docs(#[from] docs::DocsError),
     /// prost-build failed to generate the proto types.
     #[error("prost-build failed: {0}")]
     ProstBuild(#[source] std::io::Error),

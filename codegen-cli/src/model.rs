@@ -107,6 +107,10 @@ pub struct Field {
     pub oneof: Option<OneofMember>,
     /// Where the table maps it (the proto field's key).
     pub location: Option<SourceLocation>,
+    /// prost's Rust type of the field when it is a scalar, string, bytes or enum (possibly
+    /// repeated or optional): `i64`, `::std::vec::Vec<i32>`, ... Generated conversions name it,
+    /// so that a domain type without a lossless conversion is reported as such by rustc.
+    pub prost_type: Option<String>,
 }
 
 /// Where a field's value comes from.

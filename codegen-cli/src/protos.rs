@@ -1,8 +1,9 @@
 //! Loading the `.proto` contracts with protox (pure Rust, no `protoc`), and finding where a
 //! message or field is defined, for diagnostics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use miette::Diagnostic as _;
 use prost_reflect::{
@@ -23,6 +24,17 @@ pub struct ProtoSet {
     display_includes: Vec<PathBuf>,
     /// Files not on disk (a baseline read from git): proto file name -> how it is shown.
     shown: BTreeMap<String, PathBuf>,
+    /// The source locations of each file, indexed on first use (see [`ProtoSet::location`]).
+    locations: Arc<Mutex<HashMap<String, Option<Arc<FileLocations>>>>>,
+}
+
+/// Where the elements of one `.proto` file are, from its `SourceCodeInfo`.
+#[derive(Debug)]
+struct FileLocations {
+    /// How the file is shown in diagnostics.
+    shown: PathBuf,
+    /// Element path (`[4, 0, 2, 1]`: message 0, field 1) -> 0-based line and column.
+    spans: HashMap<Vec<i32>, (i32, i32)>,
 }
 
 impl ProtoSet {
@@ -66,6 +78,7 @@ impl ProtoSet {
             includes: resolved,
             display_includes,
             shown: BTreeMap::new(),
+            locations: Arc::default(),
         })
     }
 
@@ -78,6 +91,7 @@ impl ProtoSet {
             includes: Vec::new(),
             display_includes: Vec::new(),
             shown,
+            locations: Arc::default(),
         }
     }
 
@@ -153,21 +167,46 @@ impl ProtoSet {
         self.location(file, path, name)
     }
 
+    /// Where the element at `path` of `file` is. Checks look up every message, field and enum
+    /// value (`proto_names`), so each file's locations are indexed once: a scan of the
+    /// locations (and a file system lookup for the file) per element was quadratic in the
+    /// size of a file.
     fn location(&self, file: &FileDescriptor, path: &[i32], name: &str) -> Option<SourceLocation> {
+        let index = self.file_locations(file)?;
+        let &(line, column) = index.spans.get(path)?;
+        Some(SourceLocation {
+            file: index.shown.clone(),
+            line: usize::try_from(line).ok()? + 1,
+            column: usize::try_from(column).ok()? + 1,
+            len: name.chars().count().max(1),
+        })
+    }
+
+    /// The locations of `file`, indexed on first use.
+    fn file_locations(&self, file: &FileDescriptor) -> Option<Arc<FileLocations>> {
+        let mut files = self.locations.lock().ok()?;
+        if let Some(known) = files.get(file.name()) {
+            return known.clone();
+        }
+        let index = self.index_file(file).map(Arc::new);
+        files.insert(file.name().to_owned(), index.clone());
+        index
+    }
+
+    fn index_file(&self, file: &FileDescriptor) -> Option<FileLocations> {
         let shown = match self.shown.get(file.name()) {
             Some(shown) => shown.clone(),
             None => self.resolve(file.name())?.1,
         };
         let info = file.file_descriptor_proto().source_code_info.as_ref()?;
-        let loc = info.location.iter().find(|l| l.path == path)?;
-        let line = usize::try_from(*loc.span.first()?).ok()? + 1;
-        let column = usize::try_from(*loc.span.get(1)?).ok()? + 1;
-        Some(SourceLocation {
-            file: shown,
-            line,
-            column,
-            len: name.chars().count().max(1),
-        })
+        let mut spans = HashMap::with_capacity(info.location.len());
+        for loc in &info.location {
+            if let (Some(&line), Some(&column)) = (loc.span.first(), loc.span.get(1)) {
+                // The first location of a path, as a linear search would find it.
+                spans.entry(loc.path.clone()).or_insert((line, column));
+            }
+        }
+        Some(FileLocations { shown, spans })
     }
 
     /// The file on disk for a proto file name, and how to show it.

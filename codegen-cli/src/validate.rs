@@ -645,6 +645,7 @@ impl Validator<'_> {
             value,
             oneof,
             location,
+            prost_type: prost_type(field, shape),
         })
     }
 
@@ -1084,6 +1085,31 @@ fn is_boxed(field: &FieldDescriptor) -> bool {
         }
     }
     false
+}
+
+/// prost's Rust type of a scalar, string, bytes or enum field in its `shape` (prost-build's
+/// defaults: `String`, `Vec<u8>`, enums as `i32`); `None` for messages and maps.
+fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String> {
+    if field.is_map() {
+        return None;
+    }
+    let scalar = match field.kind() {
+        Kind::Double => "f64",
+        Kind::Float => "f32",
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Enum(_) => "i32",
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => "i64",
+        Kind::Uint32 | Kind::Fixed32 => "u32",
+        Kind::Uint64 | Kind::Fixed64 => "u64",
+        Kind::Bool => "bool",
+        Kind::String => "::std::string::String",
+        Kind::Bytes => "::std::vec::Vec<u8>",
+        Kind::Message(_) => return None,
+    };
+    Some(match shape {
+        Shape::Repeated => format!("::std::vec::Vec<{scalar}>"),
+        Shape::Optional => format!("::core::option::Option<{scalar}>"),
+        _ => scalar.to_owned(),
+    })
 }
 
 /// The proto type of a field as a person would write it (`repeated string`, `OrderItem`).

@@ -17,6 +17,12 @@
 //! 5. Consumers read a channel with a durable pull consumer ([`nats::Subscription`]) and decode
 //!    the messages into a generated [`IntegrationEventSet`] enum.
 //!
+//! With the `postgres` feature, step 2 can be transactional instead: `postgres::PostgresStore`
+//! appends the events and, in the same transaction, writes the integration messages the
+//! generated handlers build (through `postgres::OutboxPublisher`) to an outbox table, which
+//! `postgres::Relay` publishes (steps 3-4 split across the commit). `docs/delivery.md` compares
+//! the guarantees.
+//!
 //! # Choices made where the contract left them open
 //!
 //! * `Nats-Msg-Id` is not stored in [`IntegrationMessage::headers`]; the JetStream publisher

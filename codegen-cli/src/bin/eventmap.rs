@@ -1,14 +1,15 @@
 //! The `eventmap` command: check a mapping table against its protos and generate the
-//! integration module from it.
+//! integration module and the documentation of the integration events from it.
 //!
-//! Exit codes: 0 ok, 1 problems found (or stale output with `generate --check`), 2 could not
-//! run (unreadable file, bad arguments).
+//! Exit codes: 0 ok, 1 problems found (or stale output with `generate --check` or
+//! `docs --check`), 2 could not run (unreadable file, bad arguments).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
+use eventmap_codegen::committed::{self, Freshness};
 use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report};
 
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
@@ -57,6 +58,16 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write the documentation of the integration events: an AsyncAPI 3.0 document
+    /// (`asyncapi.yaml`) and an event catalog with Mermaid diagrams (`events.md`).
+    Docs {
+        /// The folder to write into (default: `docs/generated` in the table's folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Do not write: exit 1 with a unified diff when a file is not current.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -97,6 +108,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { check } => generate(&analysis, check),
+        Command::Docs { ref out, check } => docs(&analysis, out.as_deref(), check),
     }
 }
 
@@ -156,54 +168,47 @@ fn generate(analysis: &Analysis, check: bool) -> Result<ExitCode, Error> {
         .output
         .clone()
         .ok_or_else(|| Error::NoOutput(analysis.file.clone()))?;
-    let current = std::fs::read_to_string(&output).ok();
-    if check {
-        return Ok(match current {
-            Some(current) if current == code => {
-                println!("eventmap: {} is current", output.display());
-                ExitCode::SUCCESS
-            }
-            Some(old) => {
-                print!("{}", unified_diff(&output, &old, &code));
-                eprintln!(
-                    "eventmap: {} is stale; run `eventmap generate` (`cargo run -p eventmap-codegen -- generate`)",
-                    output.display()
-                );
-                ExitCode::from(1)
-            }
-            None => {
-                eprintln!(
-                    "eventmap: {} is missing; run `eventmap generate` (`cargo run -p eventmap-codegen -- generate`)",
-                    output.display()
-                );
-                ExitCode::from(1)
-            }
-        });
-    }
-    if current.as_deref() == Some(code.as_str()) {
-        println!("eventmap: {} is already current", output.display());
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-            action: "create",
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    std::fs::write(&output, &code).map_err(|source| Error::Io {
-        action: "write",
-        path: output.clone(),
-        source,
-    })?;
-    println!("eventmap: wrote {}", output.display());
-    Ok(ExitCode::SUCCESS)
+    sync_files(&[(output, code.as_str())], check, "generate")
 }
 
-fn unified_diff(path: &Path, old: &str, new: &str) -> String {
-    let name = path.display().to_string();
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string()
+/// Writes the documentation (`asyncapi.yaml`, `events.md`) into `out`, by default
+/// `docs/generated` in the table's folder.
+fn docs(analysis: &Analysis, out: Option<&Path>, check: bool) -> Result<ExitCode, Error> {
+    let docs = eventmap_codegen::docs::render(analysis)?;
+    let dir = out.map_or_else(
+        || eventmap_codegen::docs::default_out_dir(&analysis.file),
+        Path::to_path_buf,
+    );
+    sync_files(&docs.files(&dir), check, "docs")
+}
+
+/// Writes each file that changed; with `check`, writes nothing and exits 1 when a file is
+/// stale (its unified diff on stdout) or missing. `command` is the subcommand that writes
+/// them, for the hint.
+fn sync_files(files: &[(PathBuf, &str)], check: bool, command: &str) -> Result<ExitCode, Error> {
+    let hint = format!("run `eventmap {command}` (`cargo run -p eventmap-codegen -- {command}`)");
+    let mut status = ExitCode::SUCCESS;
+    for (path, contents) in files {
+        if !check {
+            if committed::write_if_changed(path, contents)? {
+                println!("eventmap: wrote {}", path.display());
+            } else {
+                println!("eventmap: {} is already current", path.display());
+            }
+            continue;
+        }
+        match committed::freshness(path, contents) {
+            Freshness::Current => println!("eventmap: {} is current", path.display()),
+            Freshness::Stale { diff } => {
+                print!("{diff}");
+                eprintln!("eventmap: {} is stale; {hint}", path.display());
+                status = ExitCode::from(1);
+            }
+            Freshness::Missing => {
+                eprintln!("eventmap: {} is missing; {hint}", path.display());
+                status = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(status)
 }

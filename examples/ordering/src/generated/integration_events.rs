@@ -49,28 +49,43 @@ pub fn order_created_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCreated {
-        id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"),
-            "id",
-        )?,
-        order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
-        payment_id: ::eventmap::convert::field(&payload.payment_id, "payment_id")?,
+        id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"), "id")?,
+        order_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&event.aggregate_id(), "order_id")?,
+        customer_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.customer_id, "customer_id")?,
+        payment_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.payment_id, "payment_id")?,
         items: ::eventmap::convert::map_each(
             &payload.items,
             "items",
             |item| {
                 ::core::result::Result::Ok(crate::proto::ordering::v1::OrderItem {
-                    product_id: ::eventmap::convert::field(
-                        &item.product_id,
-                        "product_id",
-                    )?,
-                    store_id: ::eventmap::convert::field(&item.store_id, "store_id")?,
-                    product_name: ::eventmap::convert::field(
-                        &item.product_name,
-                        "product_name",
-                    )?,
-                    unit_price_cents: ::eventmap::convert::field(
+                    product_id: ::eventmap::convert::field::<
+                        _,
+                        ::std::string::String,
+                    >(&item.product_id, "product_id")?,
+                    store_id: ::eventmap::convert::field::<
+                        _,
+                        ::std::string::String,
+                    >(&item.store_id, "store_id")?,
+                    product_name: ::eventmap::convert::field::<
+                        _,
+                        ::std::string::String,
+                    >(&item.product_name, "product_name")?,
+                    unit_price_cents: ::eventmap::convert::field::<
+                        _,
+                        i64,
+                    >(
                         &crate::domain::money::to_cents(&item.unit_price),
                         "unit_price_cents",
                     )?,
@@ -78,18 +93,21 @@ pub fn order_created_event(
                 })
             },
         )?,
-        total_cents: ::eventmap::convert::field(
-            &crate::domain::money::to_cents(&payload.total),
-            "total_cents",
-        )?,
-        currency: ::eventmap::convert::field(&payload.total.currency, "currency")?,
+        total_cents: ::eventmap::convert::field::<
+            _,
+            i64,
+        >(&crate::domain::money::to_cents(&payload.total), "total_cents")?,
+        currency: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.total.currency, "currency")?,
         created_at: ::core::option::Option::Some(
             ::eventmap::convert::field(&event.occurred_at(), "created_at")?,
         ),
-        order_version: ::eventmap::convert::field(
-            &event.aggregate_version(),
-            "order_version",
-        )?,
+        order_version: ::eventmap::convert::field::<
+            _,
+            u64,
+        >(&event.aggregate_version(), "order_version")?,
     })
 }
 /// Converts through [`order_created_event`].
@@ -117,24 +135,33 @@ pub fn order_readied_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderReadied {
-        id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"),
-            "id",
-        )?,
-        order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
-        payment_id: ::eventmap::convert::field(&payload.payment_id, "payment_id")?,
-        total_cents: ::eventmap::convert::field(
-            &crate::domain::money::to_cents(&payload.total),
-            "total_cents",
-        )?,
+        id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"), "id")?,
+        order_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&event.aggregate_id(), "order_id")?,
+        customer_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.customer_id, "customer_id")?,
+        payment_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.payment_id, "payment_id")?,
+        total_cents: ::eventmap::convert::field::<
+            _,
+            i64,
+        >(&crate::domain::money::to_cents(&payload.total), "total_cents")?,
         readied_at: ::core::option::Option::Some(
             ::eventmap::convert::field(&event.occurred_at(), "readied_at")?,
         ),
-        order_version: ::eventmap::convert::field(
-            &event.aggregate_version(),
-            "order_version",
-        )?,
+        order_version: ::eventmap::convert::field::<
+            _,
+            u64,
+        >(&event.aggregate_version(), "order_version")?,
     })
 }
 /// Converts through [`order_readied_event`].
@@ -162,21 +189,33 @@ pub fn order_canceled_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCanceled {
-        id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"),
-            "id",
-        )?,
-        order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
-        payment_id: ::eventmap::convert::field(&payload.payment_id, "payment_id")?,
-        reason: ::eventmap::convert::field(&payload.reason, "reason")?,
+        id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"), "id")?,
+        order_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&event.aggregate_id(), "order_id")?,
+        customer_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.customer_id, "customer_id")?,
+        payment_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.payment_id, "payment_id")?,
+        reason: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.reason, "reason")?,
         canceled_at: ::core::option::Option::Some(
             ::eventmap::convert::field(&event.occurred_at(), "canceled_at")?,
         ),
-        order_version: ::eventmap::convert::field(
-            &event.aggregate_version(),
-            "order_version",
-        )?,
+        order_version: ::eventmap::convert::field::<
+            _,
+            u64,
+        >(&event.aggregate_version(), "order_version")?,
     })
 }
 /// Converts through [`order_canceled_event`].
@@ -204,20 +243,29 @@ pub fn order_completed_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCompleted {
-        id: ::eventmap::convert::field(
-            &::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"),
-            "id",
-        )?,
-        order_id: ::eventmap::convert::field(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field(&payload.customer_id, "customer_id")?,
-        invoice_id: ::eventmap::convert::field(&payload.invoice_id, "invoice_id")?,
+        id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"), "id")?,
+        order_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&event.aggregate_id(), "order_id")?,
+        customer_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.customer_id, "customer_id")?,
+        invoice_id: ::eventmap::convert::field::<
+            _,
+            ::std::string::String,
+        >(&payload.invoice_id, "invoice_id")?,
         completed_at: ::core::option::Option::Some(
             ::eventmap::convert::field(&event.occurred_at(), "completed_at")?,
         ),
-        order_version: ::eventmap::convert::field(
-            &event.aggregate_version(),
-            "order_version",
-        )?,
+        order_version: ::eventmap::convert::field::<
+            _,
+            u64,
+        >(&event.aggregate_version(), "order_version")?,
         emitted_by: ::std::string::String::from("eventmap ordering example"),
     })
 }

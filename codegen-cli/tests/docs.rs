@@ -1,0 +1,220 @@
+//! `eventmap docs`: the committed documentation of the example is current (`docs --check`),
+//! output is deterministic and independent of where the table is read from, `--check`
+//! reports a stale file with a diff, and the kitchen-sink table (every field form) gives
+//! valid YAML, valid JSON examples and the `.proto` text inlined with its root marker.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use eventmap_codegen::docs::{self, DocsOutput};
+
+fn eventmap(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eventmap"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run eventmap")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn render(table: &Path) -> DocsOutput {
+    let analysis = eventmap_codegen::analyze(table).expect("analyze");
+    assert!(!analysis.has_errors(), "{}", analysis.render());
+    docs::render(&analysis).expect("render docs")
+}
+
+/// A copy of the example table and protos in a temporary folder.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy("../mappings.yaml", dir.path().join("mappings.yaml")).expect("copy table");
+    let proto = dir.path().join("proto/ordering/v1");
+    std::fs::create_dir_all(&proto).expect("mkdir");
+    std::fs::copy(
+        "../proto/ordering/v1/events.proto",
+        proto.join("events.proto"),
+    )
+    .expect("copy proto");
+    dir
+}
+
+#[test]
+fn docs_check_passes_on_the_example() {
+    let out = eventmap(Path::new(".."), &["docs", "--check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run `cargo run -p eventmap-codegen -- docs`: the committed docs are stale\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("docs/generated/events.md is current"));
+}
+
+#[test]
+fn output_is_deterministic_and_independent_of_the_table_path() {
+    let first = render(Path::new("../mappings.yaml"));
+    let second = render(Path::new("../mappings.yaml"));
+    assert_eq!(first, second);
+    let copy = project();
+    let elsewhere = render(&copy.path().join("mappings.yaml"));
+    assert_eq!(first, elsewhere, "output depends on where the table is");
+    let committed = |name: &str| {
+        std::fs::read_to_string(Path::new("../docs/generated").join(name)).expect("committed")
+    };
+    assert_eq!(first.asyncapi_yaml, committed(docs::ASYNCAPI_FILE));
+    assert_eq!(first.events_md, committed(docs::CATALOG_FILE));
+}
+
+#[test]
+fn docs_writes_next_to_the_table_then_check_reports_staleness_with_a_diff() {
+    let dir = project();
+    let out = eventmap(dir.path(), &["docs", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "missing docs are stale");
+    assert!(text(&out.stderr).contains("is missing; run `eventmap docs`"));
+
+    let out = eventmap(dir.path(), &["docs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let catalog = dir.path().join("docs/generated/events.md");
+    let written = std::fs::read_to_string(&catalog).expect("events.md");
+    assert!(dir.path().join("docs/generated/asyncapi.yaml").is_file());
+    let out = eventmap(dir.path(), &["docs", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let edited = written.replacen("## OrderCreatedEvent", "## OrderPlacedEvent", 1);
+    std::fs::write(&catalog, edited).expect("edit");
+    let out = eventmap(dir.path(), &["docs", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = text(&out.stdout);
+    assert!(diff.contains("--- a/docs/generated/events.md"), "{diff}");
+    assert!(diff.contains("-## OrderPlacedEvent"), "{diff}");
+    assert!(diff.contains("+## OrderCreatedEvent"), "{diff}");
+    assert!(text(&out.stderr).contains("events.md is stale"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("docs/generated/asyncapi.yaml")).ok(),
+        Some(render(&dir.path().join("mappings.yaml")).asyncapi_yaml),
+        "--check writes nothing"
+    );
+
+    // --out DIR, and a table given by path from another folder.
+    let out = eventmap(
+        Path::new("/"),
+        &[
+            "--mappings",
+            &dir.path().join("mappings.yaml").display().to_string(),
+            "docs",
+            "--out",
+            &dir.path().join("elsewhere").display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.path().join("elsewhere/events.md").is_file());
+}
+
+#[test]
+fn a_table_with_errors_gets_no_docs() {
+    let dir = project();
+    let table = dir.path().join("mappings.yaml");
+    let before = std::fs::read_to_string(&table).expect("read");
+    std::fs::write(
+        &table,
+        before.replacen("channel: order", "channel: ordr", 1),
+    )
+    .expect("write");
+    let out = eventmap(dir.path(), &["docs"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[unknown-channel]"));
+    assert!(!dir.path().join("docs/generated").exists());
+}
+
+fn kitchen() -> (DocsOutput, PathBuf) {
+    let table = PathBuf::from("../tests/fixtures/kitchen/mappings.yaml");
+    (render(&table), table)
+}
+
+#[test]
+fn kitchen_sink_catalog_has_every_field_and_valid_json_examples() {
+    let (output, _) = kitchen();
+    let md = &output.events_md;
+    // Every field form, and the oneof member the mapping leaves at its default.
+    for row in [
+        "| `a` | `string (oneof choice)` | 19 | default: left at the proto default |",
+        "| `b` | `int32 (oneof choice)` | 20 | domain `small` |",
+        "| `labels` | `map<string, string>` | 18 | domain `labels` |",
+        "| `nickname` | `optional string` | 15 | domain `nickname` |",
+        "| `previous.city` | `string` | 2 | constant `\"NO\"` |",
+        "| `node.children.label` | `string` | 1 | domain `node.children[].this` |",
+        "| `narrowed` | `int32` | 6 | domain `narrowed`, range-checked |",
+        "| `computed` | `int64` | 26 | domain `wide` through `crate::kitchen::double` |",
+    ] {
+        assert!(md.contains(row), "missing row {row}\n{md}");
+    }
+    assert!(md.contains("(`internal`): `SinkDrained`"), "{md}");
+    assert!(md.contains("-. internal .-> dispatcher"), "{md}");
+    let examples: Vec<serde_json::Value> = md
+        .split("```json\n")
+        .skip(1)
+        .map(|rest| {
+            let json = rest.split("\n```").next().expect("block");
+            serde_json::from_str(json).expect("example payload is JSON")
+        })
+        .collect();
+    assert_eq!(examples.len(), 2);
+    let sink = &examples[0];
+    assert_eq!(sink["priority"], "PRIORITY_HIGH", "enum constants by name");
+    assert_eq!(
+        sink["level"], "PRIORITY_HIGH",
+        "domain enums: first non-zero value"
+    );
+    assert_eq!(sink["wide"], "1", "64-bit integers are strings");
+    assert_eq!(sink["at"], "2024-01-01T12:00:00Z");
+    assert_eq!(sink["previous"][0]["city"], "NO");
+    assert_eq!(sink["labels"]["example"], "example");
+    assert_eq!(sink["name"], "SinkFilled", "event_name is the domain event");
+    assert!(sink.get("a").is_none(), "one member per oneof: {sink}");
+    assert_eq!(
+        sink["node"]["parent"]["parent"],
+        serde_json::Value::Null,
+        "recursive `default` left unset"
+    );
+}
+
+#[test]
+fn kitchen_sink_asyncapi_is_yaml_with_the_proto_file_inlined() {
+    let (output, table) = kitchen();
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&output.asyncapi_yaml).expect("asyncapi.yaml is YAML");
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    let proto = std::fs::read_to_string(
+        table
+            .parent()
+            .expect("dir")
+            .join("proto/kitchen/v1/kitchen.proto"),
+    )
+    .expect("proto");
+    let message = &doc["components"]["messages"]["SinkFilledEventV2"];
+    assert_eq!(message["x-protobuf-message"], "kitchen.v1.SinkV2");
+    assert_eq!(
+        message["payload"]["schemaFormat"],
+        "application/vnd.google.protobuf;version=3"
+    );
+    let schema = message["payload"]["schema"].as_str().expect("schema");
+    assert_eq!(schema.replacen("// @RootNode\n", "", 1), proto);
+    assert!(
+        schema.contains("// @RootNode\nmessage SinkV2 {"),
+        "{schema}"
+    );
+    let headers = &message["headers"]["properties"];
+    assert_eq!(headers["ce-type"]["const"], "SinkFilledEventV2");
+    assert_eq!(headers["ce-source"]["const"], "kitchen-tests");
+    assert_eq!(
+        doc["channels"]["SinkFilledEventV2"]["address"],
+        "kitchen.sinks.SinkFilledEventV2"
+    );
+    assert_eq!(
+        doc["operations"]["sendSinkFilledEventV2"]["messages"][0]["$ref"],
+        "#/channels/SinkFilledEventV2/messages/SinkFilledEventV2"
+    );
+}

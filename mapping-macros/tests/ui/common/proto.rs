@@ -1,0 +1,16 @@
+// The prost types of ui.v1 (what prost-build would generate for ui.proto).
+pub mod ui {
+    pub mod v1 {
+        #[derive(Clone, PartialEq, ::prost::Message)]
+        pub struct Placed {
+            #[prost(string, tag = "1")]
+            pub id: ::prost::alloc::string::String,
+            #[prost(string, tag = "2")]
+            pub customer_id: ::prost::alloc::string::String,
+            #[prost(int64, tag = "3")]
+            pub total: i64,
+            #[prost(string, tag = "4")]
+            pub r#type: ::prost::alloc::string::String,
+        }
+    }
+}
