@@ -580,6 +580,58 @@ fn const_changed_breaks() {
     );
 }
 
+/// The base table with `status` mapped from a domain enum, committed as the baseline.
+fn repo_with_enum_mapping() -> Repo {
+    let repo = Repo::new();
+    repo.edit(
+        TABLE,
+        "status: { const: STATUS_OPEN }",
+        "status: { from: status, enum: crate::domain::Status, values: { Open: STATUS_OPEN, Done: STATUS_CLOSED } }",
+    );
+    repo.commit("enum mapping");
+    repo
+}
+
+#[test]
+fn enum_mapping_changed_breaks() {
+    let repo = repo_with_enum_mapping();
+    repo.edit(
+        TABLE,
+        "values: { Open: STATUS_OPEN, Done: STATUS_CLOSED }",
+        "values: { Open: STATUS_CLOSED, Later: STATUS_OPEN }",
+    );
+    let found = repo.expect(&[
+        (
+            rules::ENUM_MAPPING_CHANGED,
+            TABLE,
+            "values: { Open: STATUS_CLOSED",
+        ),
+        (
+            rules::ENUM_MAPPING_CHANGED,
+            TABLE,
+            "values: { Open: STATUS_CLOSED",
+        ),
+    ]);
+    assert_eq!(
+        targets(&found),
+        [
+            "OrderPlacedEvent.status.Done",
+            "OrderPlacedEvent.status.Open"
+        ]
+    );
+}
+
+#[test]
+fn enum_mapping_with_a_new_variant_is_safe() {
+    let repo = repo_with_enum_mapping();
+    repo.edit(
+        TABLE,
+        "values: { Open: STATUS_OPEN, Done: STATUS_CLOSED }",
+        "values: { Open: STATUS_OPEN, Done: STATUS_CLOSED, Lost: STATUS_UNSPECIFIED }",
+    );
+    repo.expect_none();
+}
+
 #[test]
 fn const_written_differently_is_safe() {
     let repo = Repo::new();

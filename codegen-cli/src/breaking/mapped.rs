@@ -17,6 +17,8 @@ enum Source<'t> {
     Const(&'t Spanned<String>),
     /// A nested message mapped field by field (`from` + `fields`).
     Nested(&'t IndexMap<Key, Spanned<FieldSource>>, String),
+    /// A domain enum mapped variant by variant (`enum:` + `values:`).
+    Enum(&'t IndexMap<Key, Spanned<String>>, String),
     /// Mapped from the domain event or the envelope; how, as written.
     Mapped(String),
     /// Not a valid source (`eventmap check` reports it).
@@ -35,9 +37,10 @@ impl Source<'_> {
             return Source::Const(constant);
         }
         if let Some(from) = &spec.from {
-            return match &spec.fields {
-                Some(fields) => Source::Nested(fields, format!("from: {}", from.value)),
-                None => Source::Mapped(format!("from: {}", from.value)),
+            return match (&spec.fields, &spec.values) {
+                (Some(fields), _) => Source::Nested(fields, format!("from: {}", from.value)),
+                (None, Some(values)) => Source::Enum(values, format!("from: {}", from.value)),
+                (None, None) => Source::Mapped(format!("from: {}", from.value)),
             };
         }
         match &spec.envelope {
@@ -50,7 +53,9 @@ impl Source<'_> {
     fn mapped(&self) -> Option<String> {
         match self {
             Source::Const(c) => Some(format!("const: {}", c.value)),
-            Source::Nested(_, from) | Source::Mapped(from) => Some(from.clone()),
+            Source::Nested(_, from) | Source::Enum(_, from) | Source::Mapped(from) => {
+                Some(from.clone())
+            }
             Source::Default | Source::Invalid => None,
         }
     }
@@ -126,6 +131,48 @@ pub(crate) fn fields(
                 d.notes
                     .push(baseline_note("it was set here", base.loc(a.referenced)));
                 d.hint = Some(format!("keep `const: {}`", a.value));
+            }
+            (Source::Enum(a, _), Source::Enum(b, _)) => {
+                for (variant, was_value) in a.iter() {
+                    let now = b.get_key_value(variant.as_str());
+                    if now.is_some_and(|(_, v)| v.value == was_value.value) {
+                        continue;
+                    }
+                    let (message, at) = match now {
+                        Some((_, v)) => (
+                            format!(
+                                "variant `{}` of field `{field}` of integration event `{event}` maps to `{}` instead of `{}`",
+                                variant.as_str(),
+                                v.value,
+                                was_value.value
+                            ),
+                            cur.loc(v.referenced),
+                        ),
+                        None => (
+                            format!(
+                                "variant `{}` of field `{field}` of integration event `{event}` (mapped to `{}`) is no longer mapped",
+                                variant.as_str(),
+                                was_value.value
+                            ),
+                            cur.loc(new_source.referenced),
+                        ),
+                    };
+                    let d = walk.out.add(
+                        rules::ENUM_MAPPING_CHANGED,
+                        format!("{target}.{}", variant.as_str()),
+                        message,
+                        at,
+                    );
+                    d.notes.push(baseline_note(
+                        "it was mapped here",
+                        base.loc(was_value.referenced),
+                    ));
+                    d.hint = Some(format!(
+                        "keep `{}: {}`: consumers read the proto value",
+                        variant.as_str(),
+                        was_value.value
+                    ));
+                }
             }
             (Source::Nested(a, _), Source::Nested(b, _)) => {
                 let nested = match &kind {

@@ -21,6 +21,9 @@ pub const EVENT_MESSAGE_CHANGED: &str = "breaking-event-message-changed";
 pub const FIELD_DEFAULTED: &str = "breaking-field-defaulted";
 /// A `const` value changed.
 pub const CONST_CHANGED: &str = "breaking-const-changed";
+/// A domain enum variant maps to another proto enum value than before, or is no longer mapped
+/// (`enum:` + `values:`).
+pub const ENUM_MAPPING_CHANGED: &str = "breaking-enum-mapping-changed";
 /// A proto message carried by an integration event was renamed (same package).
 pub const MESSAGE_RENAMED: &str = "breaking-message-renamed";
 /// A proto message carried by an integration event moved to another package.
@@ -62,6 +65,7 @@ pub const ALL: &[&str] = &[
     EVENT_MESSAGE_CHANGED,
     FIELD_DEFAULTED,
     CONST_CHANGED,
+    ENUM_MAPPING_CHANGED,
     MESSAGE_RENAMED,
     PACKAGE_CHANGED,
     FIELD_REMOVED,
