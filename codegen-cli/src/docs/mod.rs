@@ -276,8 +276,8 @@ pub(crate) fn proto_field(
         })
 }
 
-/// The text of the table-relative file a proto file name resolves to, from the analysis's
-/// sources.
+/// The text of the `.proto` file that defines `message`, from the analysis's sources (which
+/// hold every compiled file read from disk).
 pub(crate) fn proto_text<'s>(
     protos: &ProtoSet,
     sources: &'s Sources,

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Checks what `eventmap docs` writes with the real tools, and keeps the committed picture of
+# the example's flowchart current:
+#   1. `eventmap docs --check`: docs/generated/ is current for the example (mappings.yaml);
+#   2. the AsyncAPI documents of the example (docs/generated/asyncapi.yaml) and of the
+#      kitchen-sink table (tests/fixtures/kitchen, every field form) are valid for
+#      @asyncapi/parser, alone and with @asyncapi/protobuf-schema-parser, which compiles each
+#      inlined .proto payload (validate-asyncapi.cjs);
+#   3. every Mermaid block of both event catalogs is parsed and rendered by Mermaid's CLI
+#      (mmdc, on Debian's headless Chromium);
+#   4. docs/generated/flowchart.png is the rendering of the example's current flowchart: its
+#      source is kept beside it in flowchart.mmd. `run.sh --update-png` renders both anew;
+#      without it a flowchart that changed fails (PNG bytes differ between Chromium builds, so
+#      the source is compared, not the picture).
+#
+# Installs when missing (idempotent; reinstalls only when package-lock.json changes): the npm
+# packages pinned in package-lock.json, with `npm ci --ignore-scripts` into $DOCS_TOOLS_DIR
+# (puppeteer's own browser download is skipped), and Debian's `chromium` (apt-get, as root).
+#
+# Environment (all optional): EVENTMAP_BIN (an eventmap binary; default: cargo build),
+# DOCS_TOOLS_DIR (default target/docs-tools), CHROMIUM (default /usr/bin/chromium),
+# INSTALL_TIMEOUT (s per install step, default 900), BUILD_TIMEOUT (s, default 1800),
+# STEP_TIMEOUT (s per tool run, default 180).
+#
+# Exit: 0 all checks pass, 1 a check failed, 2 could not run (install or build failed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd "$repo"
+
+update_png=0
+for arg in "$@"; do
+  case "$arg" in
+    --update-png) update_png=1 ;;
+    *) echo "usage: $0 [--update-png]" >&2; exit 2 ;;
+  esac
+done
+
+DOCS_TOOLS_DIR=${DOCS_TOOLS_DIR:-$repo/target/docs-tools}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-900}
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-1800}
+STEP_TIMEOUT=${STEP_TIMEOUT:-180}
+generated=docs/generated
+
+log() { echo "docs-tools: $*" >&2; }
+die() { log "$*"; exit 2; }
+
+work=$(mktemp -d -t eventmap-docs-tools.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# npm packages, pinned by package-lock.json; one install at a time per folder.
+command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are needed"
+mkdir -p "$DOCS_TOOLS_DIR"
+want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
+(
+  flock 9
+  if [ "$(cat "$DOCS_TOOLS_DIR/.installed" 2>/dev/null)" != "$want" ] ||
+    [ ! -x "$DOCS_TOOLS_DIR/node_modules/.bin/mmdc" ]; then
+    log "installing the npm packages of package-lock.json into $DOCS_TOOLS_DIR"
+    rm -f "$DOCS_TOOLS_DIR/.installed"
+    cp "$here/package.json" "$here/package-lock.json" "$DOCS_TOOLS_DIR/"
+    (cd "$DOCS_TOOLS_DIR" && PUPPETEER_SKIP_DOWNLOAD=1 timeout "$INSTALL_TIMEOUT" \
+      npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" >"$DOCS_TOOLS_DIR/.installed"
+  fi
+) 9>"$DOCS_TOOLS_DIR/.lock" || die "npm ci failed"
+tools=$DOCS_TOOLS_DIR/node_modules
+
+# Debian's Chromium for mmdc (puppeteer's own download cannot be used here).
+if [ ! -x "$CHROMIUM" ]; then
+  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null ||
+    die "no Chromium at $CHROMIUM: install Debian's chromium or set CHROMIUM"
+  log "installing chromium (apt-get)"
+  if ! DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" apt-get install -y -qq chromium >&2; then
+    timeout "$INSTALL_TIMEOUT" apt-get update -qq >&2 || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" apt-get install -y -qq chromium >&2 ||
+      die "apt-get install chromium failed"
+  fi
+  [ -x "$CHROMIUM" ] || die "chromium installed, but not at $CHROMIUM: set CHROMIUM"
+fi
+cat >"$work/puppeteer.json" <<EOF
+{ "executablePath": "$CHROMIUM", "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] }
+EOF
+
+# The eventmap binary.
+if [ -z "${EVENTMAP_BIN:-}" ]; then
+  log "building eventmap"
+  timeout "$BUILD_TIMEOUT" cargo build -q -p eventmap-codegen --bin eventmap || die "cargo build failed"
+  EVENTMAP_BIN=${CARGO_TARGET_DIR:-$repo/target}/debug/eventmap
+fi
+[ -x "$EVENTMAP_BIN" ] || die "no eventmap binary at $EVENTMAP_BIN"
+"$EVENTMAP_BIN" --mappings tests/fixtures/kitchen/mappings.yaml docs --out "$work/kitchen" >/dev/null ||
+  die "eventmap docs failed on the kitchen-sink table"
+
+passed=0 failed=0
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1)); log "ok: $name"
+  else
+    failed=$((failed + 1)); log "FAILED: $name"
+  fi
+}
+mmdc() {
+  timeout "$STEP_TIMEOUT" "$tools/.bin/mmdc" --quiet -p "$work/puppeteer.json" "$@"
+}
+render_markdown() { # $1 events.md, $2 output folder: every Mermaid block, parsed and rendered
+  mkdir -p "$2" && mmdc -i "$1" -o "$2/events.md" >&2 && ls "$2"/events-*.svg >/dev/null
+}
+flowchart_source() { # the first Mermaid block of $1
+  awk '/^```mermaid$/ { inside = 1; next } inside && /^```$/ { exit } inside { print }' "$1"
+}
+flowchart_png() {
+  flowchart_source "$generated/events.md" >"$work/flowchart.mmd"
+  [ -s "$work/flowchart.mmd" ] || { log "no Mermaid block in $generated/events.md"; return 1; }
+  if [ "$update_png" -eq 1 ]; then
+    mmdc -i "$work/flowchart.mmd" -o "$work/flowchart.png" -b white -s 2 >&2 || return 1
+    cp "$work/flowchart.png" "$generated/flowchart.png"
+    cp "$work/flowchart.mmd" "$generated/flowchart.mmd"
+    log "rendered $generated/flowchart.png"
+  elif [ ! -s "$generated/flowchart.png" ] || ! cmp -s "$work/flowchart.mmd" "$generated/flowchart.mmd"; then
+    diff -u "$generated/flowchart.mmd" "$work/flowchart.mmd" >&2 || true
+    log "$generated/flowchart.png is stale: run tests/docs-tools/run.sh --update-png"
+    return 1
+  fi
+}
+
+check "eventmap docs --check (example)" "$EVENTMAP_BIN" docs --check
+check "AsyncAPI parser (example, kitchen sink)" \
+  env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
+  "$generated/asyncapi.yaml" "$work/kitchen/asyncapi.yaml"
+check "Mermaid blocks of the example's catalog" render_markdown "$generated/events.md" "$work/render-example"
+check "Mermaid blocks of the kitchen sink's catalog" render_markdown "$work/kitchen/events.md" "$work/render-kitchen"
+check "flowchart picture ($generated/flowchart.png)" flowchart_png
+
+echo "docs-tools: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,67 @@
+// Validates AsyncAPI documents written by `eventmap docs` with the official AsyncAPI parser:
+//   node validate-asyncapi.cjs FILE...
+// Each file is parsed twice: by @asyncapi/parser alone, and with AsyncAPI's protobuf schema
+// parser registered, which compiles every inlined `.proto` payload into a JSON Schema. Any
+// diagnostic of severity error fails; warnings and the rest are printed. With the protobuf
+// parser, each message's payload must have become the message its `x-protobuf-message` names
+// (the `// @RootNode` marker picked the right one of the file's messages).
+'use strict';
+const fs = require('fs');
+const { Parser, DiagnosticSeverity } = require('@asyncapi/parser');
+const { ProtoBuffSchemaParser } = require('@asyncapi/protobuf-schema-parser');
+
+const SEVERITY = ['error', 'warning', 'information', 'hint'];
+
+async function check(file, withProtobuf) {
+  const parser = new Parser();
+  if (withProtobuf) parser.registerSchemaParser(ProtoBuffSchemaParser());
+  const label = `${file} (${withProtobuf ? 'with' : 'without'} the protobuf schema parser)`;
+  const { document, diagnostics } = await parser.parse(fs.readFileSync(file, 'utf8'), { source: file });
+  let errors = 0;
+  for (const d of diagnostics) {
+    if (d.severity === DiagnosticSeverity.Error) errors += 1;
+    console.log(`${label}: ${SEVERITY[d.severity] || d.severity} ${d.code}: ${d.message} at ${JSON.stringify(d.path)}`);
+  }
+  if (!document || errors > 0) {
+    console.log(`${label}: FAILED (${errors} error(s))`);
+    return false;
+  }
+  const messages = document.allMessages().all();
+  if (messages.length === 0) {
+    console.log(`${label}: FAILED (no message)`);
+    return false;
+  }
+  let ok = true;
+  if (withProtobuf) {
+    for (const message of messages) {
+      const expected = String(message.json()['x-protobuf-message'] || '').split('.').pop();
+      const title = message.payload() && message.payload().title();
+      if (!expected || title !== expected) {
+        console.log(`${label}: message ${message.id()}: payload is \`${title}\`, expected \`${expected}\``);
+        ok = false;
+      }
+    }
+  }
+  const channels = document.allChannels().all().length;
+  const operations = document.allOperations().all().length;
+  console.log(`${label}: ${ok ? 'valid' : 'FAILED'}: ${channels} channels, ${operations} operations, ${messages.length} messages`);
+  return ok;
+}
+
+(async () => {
+  const files = process.argv.slice(2);
+  if (files.length === 0) {
+    console.error('usage: node validate-asyncapi.cjs FILE...');
+    process.exit(2);
+  }
+  let ok = true;
+  for (const file of files) {
+    for (const withProtobuf of [false, true]) {
+      ok = (await check(file, withProtobuf)) && ok;
+    }
+  }
+  process.exit(ok ? 0 : 1);
+})().catch((err) => {
+  console.error(err);
+  process.exit(2);
+});
