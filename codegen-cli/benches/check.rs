@@ -16,6 +16,11 @@
 //! - `check+generate`: the same plus [`eventmap_codegen::Analysis::generate`];
 //! - `protox`: `protox::Compiler` with source info on the same files, then `descriptor_pool()`.
 //!
+//! The group `phases` splits `check` of 1,000 events into its steps: the YAML parse into the
+//! table (`table::parse`), serde-saphyr's parse alone (into a `serde_json::Value`: the floor
+//! for any typed reading), the protos (`ProtoSet::compile`), the proto name collision check
+//! (`proto_names::check`) and the whole validation (`validate::check`, which includes it).
+//!
 //! A last group, `hostile`, times the inputs of `tests/hostile.rs` that do the most work
 //! (alias bomb, 20,000-deep nesting, 100k-character names), which must stay well under a second.
 //!
@@ -158,6 +163,49 @@ fn sizes(c: &mut Criterion) {
     }
 }
 
+/// The steps of `check` on 1,000 events, each alone.
+fn phases(c: &mut Criterion) {
+    use eventmap_codegen::{Sources, protos, table, validate};
+    let project = project(1_000);
+    let text = std::fs::read_to_string(&project.table).expect("table");
+    let base = validate::table_dir(&project.table);
+    let parsed = table::parse(&project.table, &text).expect("parses");
+    let includes: Vec<String> = parsed.protos.include.iter().map(|s| s.value.clone()).collect();
+    let files: Vec<String> = parsed.protos.files.iter().map(|s| s.value.clone()).collect();
+    let compile = || {
+        protos::ProtoSet::compile(&base, &base, &includes, &files, &mut Sources::default())
+            .expect("protos compile")
+    };
+    let set = compile();
+    let mut group = c.benchmark_group("phases");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    group.bench_function("yaml-table", |b| {
+        b.iter(|| black_box(table::parse(&project.table, &text).expect("parses")));
+    });
+    group.bench_function("yaml-untyped", |b| {
+        b.iter(|| {
+            let options = serde_saphyr::options! {
+                budget: serde_saphyr::budget! { max_nodes: 10_000_000, max_events: 30_000_000 },
+            };
+            let value: serde_json::Value =
+                serde_saphyr::from_str_with_options(&text, options).expect("parses");
+            black_box(value)
+        });
+    });
+    group.bench_function("protos", |b| b.iter(|| black_box(compile())));
+    group.bench_function("proto-names", |b| {
+        b.iter(|| black_box(eventmap_codegen::proto_names::check(&set)));
+    });
+    group.bench_function("validate", |b| {
+        b.iter(|| black_box(validate::check(&parsed, &project.table, &base, &set)));
+    });
+    group.finish();
+}
+
 /// The expensive hostile inputs: each is refused with one `yaml` or name diagnostic.
 fn hostile(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -271,6 +319,10 @@ fn summary(dir: &Path) {
             cell(protox)
         );
     }
+    out.push_str("\n| step of check, 1,000 events | median (min-max) |\n|---|---|\n");
+    for name in ["yaml-table", "yaml-untyped", "protos", "proto-names", "validate"] {
+        let _ = writeln!(out, "| {name} | {} |", cell(stats(dir, "phases", name)));
+    }
     out.push_str("\n| hostile input | median (min-max) |\n|---|---|\n");
     for name in ["alias-bomb", "nesting-20000", "names-100k"] {
         let _ = writeln!(out, "| {name} | {} |", cell(stats(dir, "hostile", name)));
@@ -288,6 +340,7 @@ fn main() {
         .without_plots()
         .configure_from_args();
     sizes(&mut c);
+    phases(&mut c);
     hostile(&mut c);
     c.final_summary();
     summary(&output);

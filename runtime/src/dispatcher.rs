@@ -55,41 +55,65 @@ pub struct DispatchError {
 ///
 /// Handlers of one event run one after another, in registration order; events run in slice
 /// order. Nothing runs concurrently, so a handler may rely on the effects of the previous one.
+///
+/// Finding the handlers of an event allocates nothing: one hash lookup by payload type, and
+/// one by name only when some handler subscribed by name.
 #[derive(Default)]
 pub struct EventDispatcher {
-    /// Handlers by what they subscribed to, each with its registration sequence number.
-    handlers: HashMap<Subscription, Vec<(u64, Arc<dyn EventHandler>)>>,
+    /// Handlers subscribed by domain event name, each with its registration sequence number.
+    by_name: HashMap<String, Vec<Registered>>,
+    /// Handlers subscribed by payload type, each with its registration sequence number.
+    by_type: HashMap<TypeId, Vec<Registered>>,
     /// Type names of the types subscribed to, for `Debug`.
     type_names: HashMap<TypeId, &'static str>,
     next: u64,
 }
 
-/// What a handler subscribed to: a domain event name, or a domain event type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Subscription {
-    Name(String),
-    Type(TypeId),
-}
+/// A handler with its registration sequence number.
+type Registered = (u64, Arc<dyn EventHandler>);
 
 impl fmt::Debug for EventDispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<_> = self
-            .handlers
+        let by_name = self
+            .by_name
             .iter()
-            .map(|(key, handlers)| {
-                let name = match key {
-                    Subscription::Name(name) => name.clone(),
-                    Subscription::Type(id) => {
-                        format!("type {}", self.type_names.get(id).copied().unwrap_or("?"))
-                    }
-                };
-                (name, handlers.len())
-            })
-            .collect();
+            .map(|(name, handlers)| (name.clone(), handlers.len()));
+        let by_type = self.by_type.iter().map(|(id, handlers)| {
+            let name = format!("type {}", self.type_names.get(id).copied().unwrap_or("?"));
+            (name, handlers.len())
+        });
+        let mut names: Vec<_> = by_name.chain(by_type).collect();
         names.sort_unstable();
         f.debug_struct("EventDispatcher")
             .field("handlers", &names)
             .finish()
+    }
+}
+
+/// The handlers of one event: two lists, each in registration order, merged by sequence.
+struct Handlers<'a> {
+    by_name: &'a [Registered],
+    by_type: &'a [Registered],
+}
+
+impl<'a> Iterator for Handlers<'a> {
+    type Item = &'a Arc<dyn EventHandler>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let take_name = match (self.by_name.first(), self.by_type.first()) {
+            (Some((a, _)), Some((b, _))) => a < b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let list = if take_name {
+            &mut self.by_name
+        } else {
+            &mut self.by_type
+        };
+        let (first, rest) = list.split_first()?;
+        *list = rest;
+        Some(&first.1)
     }
 }
 
@@ -111,7 +135,12 @@ impl EventDispatcher {
     /// Adds a shared `handler` for the domain event `event_name` (after the ones already
     /// there). The same handler may be subscribed to several names.
     pub fn subscribe_arc(&mut self, event_name: &str, handler: Arc<dyn EventHandler>) -> &mut Self {
-        self.add(Subscription::Name(event_name.to_owned()), handler)
+        let sequence = self.sequence();
+        self.by_name
+            .entry(event_name.to_owned())
+            .or_default()
+            .push((sequence, handler));
+        self
     }
 
     /// Subscribes `handler` to every domain event whose payload is of type `T`, whatever
@@ -124,45 +153,46 @@ impl EventDispatcher {
     ) -> &mut Self {
         self.type_names
             .insert(TypeId::of::<T>(), std::any::type_name::<T>());
-        self.add(Subscription::Type(TypeId::of::<T>()), Arc::new(handler))
+        let sequence = self.sequence();
+        self.by_type
+            .entry(TypeId::of::<T>())
+            .or_default()
+            .push((sequence, Arc::new(handler)));
+        self
     }
 
-    fn add(&mut self, key: Subscription, handler: Arc<dyn EventHandler>) -> &mut Self {
+    /// The next registration sequence number.
+    fn sequence(&mut self) -> u64 {
         let sequence = self.next;
         self.next += 1;
-        self.handlers
-            .entry(key)
-            .or_default()
-            .push((sequence, handler));
-        self
+        sequence
     }
 
     /// Number of handlers subscribed by name to `event_name`.
     pub fn handler_count(&self, event_name: &str) -> usize {
-        self.handlers
-            .get(&Subscription::Name(event_name.to_owned()))
-            .map_or(0, Vec::len)
+        self.by_name.get(event_name).map_or(0, Vec::len)
     }
 
     /// Number of handlers subscribed by type to domain events of type `T`.
     pub fn handler_count_of<T: DomainEvent>(&self) -> usize {
-        self.handlers
-            .get(&Subscription::Type(TypeId::of::<T>()))
-            .map_or(0, Vec::len)
+        self.by_type.get(&TypeId::of::<T>()).map_or(0, Vec::len)
     }
 
     /// The handlers of `event`, by name and by payload type, in registration order.
-    fn handlers_of(&self, event: &AggregateEvent) -> Vec<&Arc<dyn EventHandler>> {
+    fn handlers_of(&self, event: &AggregateEvent) -> Handlers<'_> {
         let payload: &dyn Any = event.payload();
-        let type_id = payload.type_id();
-        let by_name = self
-            .handlers
-            .get(&Subscription::Name(event.name().to_owned()));
-        let by_type = self.handlers.get(&Subscription::Type(type_id));
-        let mut found: Vec<&(u64, Arc<dyn EventHandler>)> =
-            by_name.into_iter().chain(by_type).flatten().collect();
-        found.sort_unstable_by_key(|(sequence, _)| *sequence);
-        found.into_iter().map(|(_, handler)| handler).collect()
+        let by_type = self
+            .by_type
+            .get(&payload.type_id())
+            .map_or(&[][..], Vec::as_slice);
+        let by_name = if self.by_name.is_empty() {
+            &[][..]
+        } else {
+            self.by_name
+                .get(event.name())
+                .map_or(&[][..], Vec::as_slice)
+        };
+        Handlers { by_name, by_type }
     }
 
     /// Runs the handlers of every event, events in order and each event's handlers (by name
@@ -175,7 +205,7 @@ impl EventDispatcher {
     pub async fn publish(&self, events: &[AggregateEvent]) -> Result<(), DispatchError> {
         for event in events {
             let handlers = self.handlers_of(event);
-            if handlers.is_empty() {
+            if handlers.by_name.is_empty() && handlers.by_type.is_empty() {
                 tracing::debug!(event_name = event.name(), "no handler for domain event");
                 continue;
             }
@@ -187,8 +217,10 @@ impl EventDispatcher {
                 aggregate_version = event.aggregate_version(),
             );
             async {
-                for (index, handler) in handlers.iter().enumerate() {
-                    if let Err(source) = handler.handle(event).await {
+                for (index, handler) in handlers.enumerate() {
+                    // Through the `dyn` handler itself: calling `handle` on the `Arc` would box
+                    // a second future (the `Arc<H>` impl's).
+                    if let Err(source) = handler.as_ref().handle(event).await {
                         tracing::warn!(handler = index, error = %source, "event handler failed");
                         return Err(DispatchError {
                             event_name: event.name().to_owned(),

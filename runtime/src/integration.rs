@@ -147,7 +147,9 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
         );
         async {
             let message = self.to_message(event)?;
-            let receipt = self.publisher.publish(&message).await.map_err(|source| {
+            // Through the `dyn` publisher itself: calling `publish` on the `Arc` would box a
+            // second future (the `Arc<P>` impl's).
+            let receipt = self.publisher.as_ref().publish(&message).await.map_err(|source| {
                 IntegrationError::Publish {
                     integration_event: self.name,
                     integration_event_id: message.id,

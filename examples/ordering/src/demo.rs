@@ -30,6 +30,9 @@ pub enum DemoError {
     /// Talking to JetStream failed.
     #[error("JetStream: {0}")]
     Broker(String),
+    /// The Postgres store or its relay failed (feature `postgres`).
+    #[error("Postgres: {0}")]
+    Store(String),
     /// A consumer could not decode or acknowledge a message.
     #[error("consumer `{consumer}`: {message}")]
     Consumer {
@@ -210,82 +213,113 @@ pub async fn run_on_jetstream(
     log: &mut dyn FnMut(String),
 ) -> Result<Report, DemoError> {
     let context = async_nats::jetstream::new(client);
-    provision_streams(&context, integration_events::channels::ALL)
-        .await
-        .map_err(|e| DemoError::Broker(e.to_string()))?;
-    let search_name = format!("search-demo-{run}");
-    let notifications_name = format!("notifications-demo-{run}");
-    let mut search = Subscription::<OrderIntegrationEvent>::start(
-        &context,
-        &search_name,
-        &[],
-        SubscriptionOptions::default(),
-    )
-    .await
-    .map_err(|e| DemoError::Broker(e.to_string()))?;
-    let mut notifications = Subscription::<OrderIntegrationEvent>::start(
-        &context,
-        &notifications_name,
-        NOTIFICATION_EVENTS,
-        SubscriptionOptions::default(),
-    )
-    .await
-    .map_err(|e| DemoError::Broker(e.to_string()))?;
-
+    let consumers = Consumers::start(&context, run).await?;
     let recorder = Arc::new(RecordingPublisher {
         inner: Arc::new(JetStreamPublisher::new(context.clone())),
         published: Mutex::new(Vec::new()),
     });
     let service = service_with(recorder.clone());
     place_orders(&service, run, log).await?;
-    let mut report = Report {
-        published: recorder.take(),
-        ..Report::default()
-    };
+    let published = recorder.take();
     log(format!(
         "published {} integration events, acknowledged by JetStream",
-        report.published.len()
+        published.len()
     ));
+    consumers.receive_all(&context, published, wait, log).await
+}
 
-    let wanted_search: BTreeSet<String> = report.published.iter().map(|p| p.id.clone()).collect();
-    let wanted_notifications: BTreeSet<String> = report
-        .published
-        .iter()
-        .filter(|p| NOTIFICATION_EVENTS.contains(&p.name.as_str()))
-        .map(|p| p.id.clone())
-        .collect();
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut index = SearchIndex::default();
-    let received = receive(
-        &mut search,
-        "search",
-        &wanted_search,
-        deadline,
-        log,
-        |event| index.apply(event),
-    )
-    .await?;
-    report.search = received;
-    report.index = index;
-    report.notifications = receive(
-        &mut notifications,
-        "notifications",
-        &wanted_notifications,
-        deadline,
-        log,
-        notification,
-    )
-    .await?;
+/// The search and notification consumers of one run.
+struct Consumers {
+    search: Subscription<OrderIntegrationEvent>,
+    notifications: Subscription<OrderIntegrationEvent>,
+    names: [String; 2],
+}
 
-    for name in [&search_name, &notifications_name] {
-        if let Ok(stream) = context
-            .get_stream(integration_events::channels::ORDER.stream)
+impl Consumers {
+    /// Provisions the channel streams and starts both consumers.
+    async fn start(context: &async_nats::jetstream::Context, run: &str) -> Result<Self, DemoError> {
+        provision_streams(context, integration_events::channels::ALL)
             .await
-        {
-            let _ = stream.delete_consumer(name).await;
-        }
+            .map_err(|e| DemoError::Broker(e.to_string()))?;
+        let search_name = format!("search-demo-{run}");
+        let notifications_name = format!("notifications-demo-{run}");
+        let search = Subscription::<OrderIntegrationEvent>::start(
+            context,
+            &search_name,
+            &[],
+            SubscriptionOptions::default(),
+        )
+        .await
+        .map_err(|e| DemoError::Broker(e.to_string()))?;
+        let notifications = Subscription::<OrderIntegrationEvent>::start(
+            context,
+            &notifications_name,
+            NOTIFICATION_EVENTS,
+            SubscriptionOptions::default(),
+        )
+        .await
+        .map_err(|e| DemoError::Broker(e.to_string()))?;
+        Ok(Self {
+            search,
+            notifications,
+            names: [search_name, notifications_name],
+        })
     }
-    Ok(report)
+
+    /// Waits (at most `wait`) until both consumers received every event of `published` meant
+    /// for them, then deletes the consumers.
+    async fn receive_all(
+        mut self,
+        context: &async_nats::jetstream::Context,
+        published: Vec<Published>,
+        wait: Duration,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Report, DemoError> {
+        let mut report = Report {
+            published,
+            ..Report::default()
+        };
+        let wanted_search: BTreeSet<String> =
+            report.published.iter().map(|p| p.id.clone()).collect();
+        let wanted_notifications: BTreeSet<String> = report
+            .published
+            .iter()
+            .filter(|p| NOTIFICATION_EVENTS.contains(&p.name.as_str()))
+            .map(|p| p.id.clone())
+            .collect();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut index = SearchIndex::default();
+        let received = receive(
+            &mut self.search,
+            "search",
+            &wanted_search,
+            deadline,
+            log,
+            |event| index.apply(event),
+        )
+        .await?;
+        report.search = received;
+        report.index = index;
+        report.notifications = receive(
+            &mut self.notifications,
+            "notifications",
+            &wanted_notifications,
+            deadline,
+            log,
+            notification,
+        )
+        .await?;
+
+        for name in &self.names {
+            if let Ok(stream) = context
+                .get_stream(integration_events::channels::ORDER.stream)
+                .await
+            {
+                let _ = stream.delete_consumer(name).await;
+            }
+        }
+        Ok(report)
+    }
 }
 
 /// Receives from `subscription` until every id of `wanted` arrived or `deadline` passed;
@@ -328,6 +362,133 @@ async fn receive(
         })?;
     }
     Ok(received)
+}
+
+/// The domain event types the Postgres store persists (as JSON), by name.
+///
+/// # Errors
+/// A [`RegistryError`](eventmap::postgres::RegistryError) if a type were registered twice.
+#[cfg(feature = "postgres")]
+pub fn event_registry()
+-> Result<eventmap::postgres::EventRegistry, eventmap::postgres::RegistryError> {
+    use crate::domain::events::{OrderCanceled, OrderCompleted, OrderCreated, OrderReadied};
+    use crate::integration_events::domain_event_names as names;
+    let mut registry = eventmap::postgres::EventRegistry::new();
+    registry
+        .register::<OrderCreated>(names::ORDER_CREATED)?
+        .register::<OrderReadied>(names::ORDER_READIED)?
+        .register::<OrderCanceled>(names::ORDER_CANCELED)?
+        .register::<OrderCompleted>(names::ORDER_COMPLETED)?;
+    Ok(registry)
+}
+
+/// Runs the flow on the Postgres event store with the transactional outbox (feature
+/// `postgres`): the orders are saved in a schema of their own (`ordering_demo_<run>`, dropped
+/// at the end), their integration events written to the outbox in the same transactions, and
+/// a relay publishes the outbox to JetStream, where the consumers receive them as in
+/// [`run_on_jetstream`].
+///
+/// # Errors
+/// [`DemoError`] when the database, a command, the broker or a consumer fails.
+#[cfg(feature = "postgres")]
+pub async fn run_on_postgres(
+    client: async_nats::Client,
+    database_url: &str,
+    run: &str,
+    wait: Duration,
+    log: &mut dyn FnMut(String),
+) -> Result<Report, DemoError> {
+    use eventmap::postgres::sqlx::postgres::PgPoolOptions;
+    use eventmap::postgres::{OutboxPublisher, PostgresStore, Relay, RelayConfig};
+
+    let store_error = |e: &dyn std::fmt::Display| DemoError::Store(e.to_string());
+    let context = async_nats::jetstream::new(client);
+    let consumers = Consumers::start(&context, run).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(database_url)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let schema = format!("ordering_demo_{run}");
+    let mut outbox = EventDispatcher::new();
+    integration_events::register_integration_event_handlers(&mut outbox, OutboxPublisher::shared());
+    let store = PostgresStore::builder(pool.clone())
+        .schema(schema.clone())
+        .registry(event_registry().map_err(|e| store_error(&e))?)
+        .outbox(outbox)
+        .build()
+        .await
+        .map_err(|e| store_error(&e))?;
+    log(format!(
+        "store: PostgreSQL schema `{schema}`; integration events go through the transactional outbox"
+    ));
+
+    let recorder = Arc::new(RecordingPublisher {
+        inner: Arc::new(JetStreamPublisher::new(context.clone())),
+        published: Mutex::new(Vec::new()),
+    });
+    let relay = Relay::new(
+        pool.clone(),
+        recorder.clone(),
+        RelayConfig::default().schema(schema.clone()),
+    )
+    .await
+    .map_err(|e| store_error(&e))?;
+    relay
+        .check_duplicate_windows(
+            &context,
+            integration_events::channels::ALL.iter().map(|c| c.stream),
+        )
+        .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relaying = tokio::spawn({
+        let relay = relay.clone();
+        async move {
+            relay
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    let placed = place_orders(&OrderingService::new(store), run, log).await;
+    let deadline = tokio::time::Instant::now() + wait;
+    let drained = loop {
+        match relay.backlog().await {
+            Ok(0) => break Ok(()),
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(left) => {
+                break Err(DemoError::Store(format!(
+                    "{left} outbox rows still unpublished"
+                )));
+            }
+            Err(e) => break Err(store_error(&e)),
+        }
+    };
+    let _ = stop.send(());
+    let _ = relaying.await;
+    let outcome = async {
+        placed?;
+        drained?;
+        let mut published = recorder.take();
+        // A re-sent row is acknowledged again (as a duplicate): one event all the same.
+        let mut seen = BTreeSet::new();
+        published.retain(|p| seen.insert(p.id.clone()));
+        log(format!(
+            "relay published {} integration events from the outbox, acknowledged by JetStream",
+            published.len()
+        ));
+        consumers.receive_all(&context, published, wait, log).await
+    }
+    .await;
+    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    outcome
 }
 
 /// Runs the flow without a broker: the in-memory publisher keeps the encoded messages, and

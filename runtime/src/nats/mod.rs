@@ -1,7 +1,8 @@
 //! NATS JetStream transport (feature `nats`, async-nats 0.51).
 //!
 //! * [`JetStreamPublisher`]: a [`Publisher`](crate::publisher::Publisher) that returns only
-//!   after the JetStream acknowledgement (`PubAck`), with `Nats-Msg-Id` de-duplication.
+//!   after the JetStream acknowledgement (`PubAck`), with `Nats-Msg-Id` de-duplication;
+//!   [`JetStreamPublisher::publish_all`] pipelines a batch with a bounded window of acks.
 //! * [`provision_streams`]: creates or extends the stream of each channel.
 //! * [`Subscription`] / [`Subscriber`]: durable pull consumers filtered on the server by event
 //!   name (`filter_subjects`, NATS server >= 2.10).
@@ -18,7 +19,7 @@ mod subscriber;
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, provision_streams};
-pub use publisher::JetStreamPublisher;
+pub use publisher::{JetStreamPublisher, PublishAllError};
 #[cfg(feature = "nats-server-harness")]
 pub use server::{LocalServer, ServerError};
 pub use subscriber::{

@@ -40,9 +40,9 @@ mod store;
 
 pub use outbox::OutboxPublisher;
 pub use registry::{EventRegistry, RegistryError, StoredPayload, Upcaster};
+pub use relay::{Relay, RelayConfig, RelayStats, RoundReport};
 #[cfg(feature = "nats")]
 pub use relay::{WindowCheck, check_duplicate_windows};
-pub use relay::{Relay, RelayConfig, RelayError, RelayStats, RoundReport};
 pub use schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL};
 pub use store::{PostgresStore, PostgresStoreBuilder, RecordedEvent, StoreTransaction};
 

@@ -48,13 +48,17 @@ pub struct StoredPayload {
 #[non_exhaustive]
 pub enum RegistryError {
     /// The payload's Rust type was not registered.
-    #[error("domain event `{name}` cannot be stored: its type is not registered in the EventRegistry")]
+    #[error(
+        "domain event `{name}` cannot be stored: its type is not registered in the EventRegistry"
+    )]
     Unregistered {
         /// The event's name.
         name: String,
     },
     /// The event's name is not the name its type was registered under.
-    #[error("domain event type {type_name} is registered as `{registered}` but the event is named `{name}`")]
+    #[error(
+        "domain event type {type_name} is registered as `{registered}` but the event is named `{name}`"
+    )]
     NameMismatch {
         /// Rust type of the payload.
         type_name: &'static str,
@@ -64,7 +68,9 @@ pub enum RegistryError {
         name: String,
     },
     /// No type is registered for this name and version, and no upcaster leads from it to one.
-    #[error("no domain event type is registered as `{name}` version {schema_version}, and no upcaster applies")]
+    #[error(
+        "no domain event type is registered as `{name}` version {schema_version}, and no upcaster applies"
+    )]
     Unknown {
         /// Stored name (after the upcasts that applied).
         name: String,
@@ -81,7 +87,9 @@ pub enum RegistryError {
         source: serde_json::Error,
     },
     /// The stored JSON is not the registered type (after upcasting).
-    #[error("cannot deserialize domain event `{name}` version {schema_version} as {type_name}: {source}")]
+    #[error(
+        "cannot deserialize domain event `{name}` version {schema_version} as {type_name}: {source}"
+    )]
     Deserialize {
         /// Event name.
         name: String,
@@ -292,12 +300,12 @@ impl EventRegistry {
         payload: &dyn DomainEvent,
     ) -> Result<StoredPayload, RegistryError> {
         let any: &dyn Any = payload;
-        let entry = self
-            .by_type
-            .get(&any.type_id())
-            .ok_or_else(|| RegistryError::Unregistered {
-                name: name.to_owned(),
-            })?;
+        let entry =
+            self.by_type
+                .get(&any.type_id())
+                .ok_or_else(|| RegistryError::Unregistered {
+                    name: name.to_owned(),
+                })?;
         if entry.name != name {
             return Err(RegistryError::NameMismatch {
                 type_name: entry.type_name,

@@ -10,10 +10,10 @@ use sqlx::{Postgres, Row, Transaction};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::Error;
 use super::outbox::collect;
 use super::registry::{EventRegistry, StoredPayload};
 use super::schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL, Schema};
-use super::Error;
 use crate::dispatcher::EventDispatcher;
 use crate::event::{AggregateEvent, Event, Metadata};
 use crate::message::{IntegrationMessage, headers};
@@ -264,8 +264,11 @@ impl PostgresStore {
         };
         let json = serde_json::from_str(&payload)
             .map_err(|e| corrupt(format!("event {event_id}: payload is not JSON: {e}")))?;
-        let metadata: Metadata = serde_json::from_str(&metadata)
-            .map_err(|e| corrupt(format!("event {event_id}: metadata is not a string map: {e}")))?;
+        let metadata: Metadata = serde_json::from_str(&metadata).map_err(|e| {
+            corrupt(format!(
+                "event {event_id}: metadata is not a string map: {e}"
+            ))
+        })?;
         let schema_version = u32::try_from(schema_version)
             .map_err(|_| corrupt(format!("event {event_id}: schema version {schema_version}")))?;
         let (name, payload) = self.inner.registry.decode_stored(StoredPayload {
@@ -415,13 +418,13 @@ impl StoreTransaction {
             }
             let stored = inner.registry.encode(event.name(), event.payload())?;
             event_ids.push(event.id());
-            versions.push(
-                i64::try_from(version).map_err(|_| invalid(format!("version {version}")))?,
-            );
+            versions
+                .push(i64::try_from(version).map_err(|_| invalid(format!("version {version}")))?);
             names.push(stored.name);
-            schema_versions.push(i32::try_from(stored.schema_version).map_err(|_| {
-                invalid(format!("schema version {}", stored.schema_version))
-            })?);
+            schema_versions.push(
+                i32::try_from(stored.schema_version)
+                    .map_err(|_| invalid(format!("schema version {}", stored.schema_version)))?,
+            );
             payloads.push(stored.json.to_string());
             metadata.push(
                 serde_json::to_string(event.metadata())

@@ -5,7 +5,7 @@ use super::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
 use super::money::Money;
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderItem {
     /// The product.
     pub product_id: ProductId,
@@ -20,7 +20,7 @@ pub struct OrderItem {
 }
 
 /// An order was placed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(
     feature = "derive",
     derive(eventmap::IntegrationEvent),
@@ -38,7 +38,7 @@ pub struct OrderCreated {
 }
 
 /// An order is ready for pickup.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(
     feature = "derive",
     derive(eventmap::IntegrationEvent),
@@ -54,7 +54,7 @@ pub struct OrderReadied {
 }
 
 /// An order was canceled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(
     feature = "derive",
     derive(eventmap::IntegrationEvent),
@@ -70,7 +70,7 @@ pub struct OrderCanceled {
 }
 
 /// An order was picked up and invoiced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(
     feature = "derive",
     derive(eventmap::IntegrationEvent),

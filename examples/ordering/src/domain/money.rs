@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// An amount of money in minor units (cents) of an ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     /// Amount in minor units (cents); may be negative for refunds.
     pub cents: i64,

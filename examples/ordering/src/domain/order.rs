@@ -1,7 +1,7 @@
 //! The Order aggregate: create with items, ready, cancel, complete. Illegal transitions are
 //! errors and record nothing.
 
-use eventmap::{Aggregate, AggregateRoot};
+use eventmap::{Aggregate, AggregateEvent, AggregateRoot, EventSourced};
 
 use super::events::{OrderCanceled, OrderCompleted, OrderCreated, OrderItem, OrderReadied};
 use super::ids::{CustomerId, InvoiceId, PaymentId};
@@ -72,6 +72,38 @@ impl Aggregate for Order {
 
     fn root_mut(&mut self) -> &mut AggregateRoot {
         &mut self.root
+    }
+}
+
+/// Rebuilding an order from its stored events (the Postgres store loads aggregates this way):
+/// each event sets the state its command set.
+impl EventSourced for Order {
+    fn blank(id: &str) -> Self {
+        Order {
+            root: AggregateRoot::new(id),
+            customer_id: CustomerId::new(""),
+            payment_id: PaymentId::new(""),
+            items: Vec::new(),
+            total: Money::new(0, ""),
+            status: OrderStatus::Pending,
+        }
+    }
+
+    fn apply(&mut self, event: &AggregateEvent) {
+        if let Some(created) = event.downcast::<OrderCreated>() {
+            let created = created.payload();
+            self.customer_id = created.customer_id.clone();
+            self.payment_id = created.payment_id.clone();
+            self.items = created.items.clone();
+            self.total = created.total.clone();
+            self.status = OrderStatus::Pending;
+        } else if event.is::<OrderReadied>() {
+            self.status = OrderStatus::Ready;
+        } else if event.is::<OrderCanceled>() {
+            self.status = OrderStatus::Canceled;
+        } else if event.is::<OrderCompleted>() {
+            self.status = OrderStatus::Completed;
+        }
     }
 }
 
@@ -279,6 +311,20 @@ mod tests {
         assert!(order.ready().is_err());
         assert!(order.cancel("again").is_err());
         assert_eq!(order.root().pending().len(), 2);
+    }
+
+    #[test]
+    fn replaying_the_events_rebuilds_the_order() {
+        let mut order = order();
+        order.ready().expect("ready");
+        order.cancel("late").expect("cancel");
+        let events = order.root_mut().take_pending();
+        let rebuilt: Order = eventmap::store::replay("o-1", &events).expect("replay");
+        assert_eq!(rebuilt.status(), OrderStatus::Canceled);
+        assert_eq!(rebuilt.total(), order.total());
+        assert_eq!(rebuilt.items(), order.items());
+        assert_eq!(rebuilt.customer_id(), order.customer_id());
+        assert_eq!(rebuilt.root().version(), 3);
     }
 
     #[test]

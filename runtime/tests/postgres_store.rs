@@ -1,0 +1,482 @@
+//! The Postgres store, outbox and relay against the machine's PostgreSQL (DATABASE_URL,
+//! default postgres://postgres@127.0.0.1:5432/test), each test in a schema of its own; the
+//! relay publishes to in-memory publishers here (JetStream: tests/postgres_faults.rs).
+
+mod pg;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eventmap::message::headers;
+use eventmap::postgres::{Error, EventRegistry, PostgresStore, Relay, RelayConfig};
+use eventmap::{
+    AggregateStore, DispatchingStore, EventDispatcher, EventSourced, InMemoryPublisher,
+    IntegrationMessage, PublishError, PublishReceipt, Publisher, StoreError,
+};
+use pg::*;
+
+/// Upper bound of any test here.
+const LIMIT: Duration = Duration::from_secs(60);
+
+async fn within<F: std::future::Future>(test: F) -> F::Output {
+    tokio::time::timeout(LIMIT, test)
+        .await
+        .expect("test exceeded its time limit")
+}
+
+fn relay_config(db: &TestDb) -> RelayConfig {
+    RelayConfig::default()
+        .schema(db.schema.clone())
+        .batch_size(100)
+        .max_in_flight(32)
+        .listen(false)
+        .backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .publish_timeout(Duration::from_secs(2))
+}
+
+/// Per aggregate, the versions of the messages in publish order.
+fn versions(messages: &[IntegrationMessage]) -> BTreeMap<String, Vec<u64>> {
+    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for message in messages {
+        let aggregate = message.header(headers::AGGREGATE_ID).expect("aggregate id");
+        let version = message
+            .header(headers::AGGREGATE_VERSION)
+            .and_then(|v| v.parse().ok())
+            .expect("aggregate version");
+        versions
+            .entry(aggregate.to_owned())
+            .or_default()
+            .push(version);
+    }
+    versions
+}
+
+async fn drain(relay: &Relay) {
+    for _ in 0..1_000 {
+        relay.run_once().await.expect("round");
+        if relay.backlog().await.expect("backlog") == 0 {
+            return;
+        }
+    }
+    panic!("the relay did not drain the outbox");
+}
+
+#[tokio::test]
+async fn save_load_replay_and_conflict() {
+    within(async {
+        let db = TestDb::new("em_store").await;
+        let store = db.store(true).await;
+
+        let mut counter = Counter::blank("c-1");
+        counter.increment(2);
+        counter.label("first");
+        counter.increment(3);
+        let saved = store.save(&mut counter).await.expect("save");
+        assert_eq!(saved.len(), 3);
+        assert_eq!(counter.root.stored_version(), 3);
+
+        let loaded: Counter = store.load("c-1").await.expect("load");
+        assert_eq!((loaded.total, loaded.label.as_str()), (5, "first"));
+        assert_eq!(loaded.root.version(), 3);
+        assert!(loaded.root.pending().is_empty());
+        let events = store.load_events("Counter", "c-1").await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.id()).collect::<Vec<_>>(),
+            saved.iter().map(|e| e.id()).collect::<Vec<_>>(),
+            "ids survive the round trip"
+        );
+        assert_eq!(events[0].occurred_at(), saved[0].occurred_at());
+        assert!(matches!(
+            AggregateStore::<Counter>::load(&store, "missing").await,
+            Err(StoreError::NotFound { aggregate: "Counter", .. })
+        ));
+
+        // Two copies of version 3: the first save wins, the second conflicts.
+        let mut a: Counter = store.load("c-1").await.unwrap();
+        let mut b: Counter = store.load("c-1").await.unwrap();
+        a.increment(10);
+        b.increment(20);
+        b.increment(30);
+        store.save(&mut a).await.expect("winner");
+        let err = store.save(&mut b).await.expect_err("loser");
+        assert!(
+            matches!(err, StoreError::Conflict { expected: 3, actual: 4, .. }),
+            "{err:?}"
+        );
+        assert_eq!(b.root.pending().len(), 2, "the loser keeps its pending events");
+
+        // A new aggregate created twice: the second creation conflicts too.
+        let mut first = Counter::blank("c-2");
+        first.increment(1);
+        let mut second = Counter::blank("c-2");
+        second.increment(1);
+        store.save(&mut first).await.unwrap();
+        assert!(matches!(
+            store.save(&mut second).await,
+            Err(StoreError::Conflict { expected: 0, actual: 1, .. })
+        ));
+
+        // Only the winners are stored and in the outbox: Labelled is internal.
+        assert_eq!(db.count("eventmap_events", "").await, 5);
+        assert_eq!(db.count("eventmap_outbox", "").await, 4);
+        let versions: Vec<i64> = eventmap::postgres::sqlx::query_scalar(&format!(
+            "SELECT aggregate_version FROM \"{}\".eventmap_outbox WHERE aggregate_id = 'c-1' ORDER BY id",
+            db.schema
+        ))
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(versions, [1, 3, 4]);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn upcasters_apply_on_every_read() {
+    within(async {
+        let db = TestDb::new("em_upcast").await;
+        // Version 1 of Incremented was `{"amount": n}`; version 2 is `{"by": n}`.
+        let mut registry = EventRegistry::new();
+        registry
+            .register_version::<Incremented>("Incremented", 2)
+            .unwrap()
+            .register::<Labelled>("Labelled")
+            .unwrap()
+            .upcaster("Incremented", 1, |mut json| {
+                let amount = json
+                    .get_mut("amount")
+                    .map(serde_json::Value::take)
+                    .ok_or("no amount")?;
+                Ok(serde_json::json!({ "by": amount }))
+            })
+            .unwrap();
+        let store = PostgresStore::builder(db.pool.clone())
+            .schema(db.schema.clone())
+            .registry(registry)
+            .build()
+            .await
+            .unwrap();
+        let mut counter = Counter::blank("c-1");
+        counter.increment(5);
+        store.save(&mut counter).await.unwrap();
+        // An old writer's event, version 1.
+        let schema = &db.schema;
+        eventmap::postgres::sqlx::raw_sql(&format!(
+            "UPDATE \"{schema}\".eventmap_aggregates SET version = 2;
+             INSERT INTO \"{schema}\".eventmap_events (event_id, aggregate_type, aggregate_id, version,
+                 event_name, schema_version, payload, occurred_at_ns)
+             VALUES (gen_random_uuid(), 'Counter', 'c-1', 2, 'Incremented', 1, '{{\"amount\": 7}}', 0);"
+        ))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+        let loaded: Counter = store.load("c-1").await.unwrap();
+        assert_eq!((loaded.total, loaded.root.version()), (12, 2));
+        let events = store.load_events("Counter", "c-1").await.unwrap();
+        assert_eq!(
+            events[1].downcast::<Incremented>().unwrap().payload().by,
+            7
+        );
+        let all = store.read_all(0, 10).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].position < all[1].position);
+        assert_eq!(all[1].event.downcast::<Incremented>().unwrap().payload().by, 7);
+        // The new event was stored at the current version.
+        let stored: Vec<i32> = eventmap::postgres::sqlx::query_scalar(&format!(
+            "SELECT schema_version FROM \"{schema}\".eventmap_events ORDER BY version"
+        ))
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(stored, [2, 1]);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nothing_of_a_rolled_back_or_failed_append_is_kept() {
+    within(async {
+        let db = TestDb::new("em_rollback").await;
+        let store = db.store(true).await;
+
+        // A failing statement after the append: the transaction is dropped (rolled back).
+        let mut counter = Counter::blank("c-1");
+        counter.increment(1);
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.append(&counter).await.unwrap().len(), 1);
+        let failed = eventmap::postgres::sqlx::query("SELECT 1 / 0")
+            .execute(tx.connection())
+            .await;
+        assert!(failed.is_err());
+        drop(tx);
+
+        // An explicit rollback.
+        let mut tx = store.begin().await.unwrap();
+        tx.append(&counter).await.unwrap();
+        tx.rollback().await.unwrap();
+
+        // A conversion failure in the outbox handler (by > i32::MAX).
+        let mut bad = Counter::blank("c-2");
+        bad.increment(u32::MAX);
+        let err = store.save(&mut bad).await.expect_err("conversion fails");
+        let StoreError::Backend(source) = err else {
+            panic!("{err:?}")
+        };
+        assert!(matches!(
+            source.downcast_ref::<Error>(),
+            Some(Error::Outbox(_))
+        ));
+
+        assert_eq!(db.count("eventmap_events", "").await, 0);
+        assert_eq!(db.count("eventmap_aggregates", "").await, 0);
+        assert_eq!(db.count("eventmap_outbox", "").await, 0);
+
+        // And the same aggregate can then be saved.
+        store.save(&mut counter).await.unwrap();
+        assert_eq!(db.count("eventmap_outbox", "").await, 1);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dispatch_after_save_mode_still_works() {
+    within(async {
+        let db = TestDb::new("em_dispatch").await;
+        let store = db.store(false).await;
+        let publisher = InMemoryPublisher::new();
+        let mut dispatcher = EventDispatcher::new();
+        register_integration_event_handlers(&mut dispatcher, Arc::new(publisher.clone()));
+        let store = DispatchingStore::new(store, Arc::new(dispatcher));
+        let mut counter = Counter::blank("c-1");
+        counter.increment(4);
+        store.save(&mut counter).await.unwrap();
+        assert_eq!(publisher.len(), 1);
+        assert_eq!(db.count("eventmap_outbox", "").await, 0);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+/// A publisher that fails first attempts in every way a broker can: not stored (transient),
+/// stored but the ack lost, refused for good once; with small delays so that acks come
+/// back out of order.
+struct Flaky {
+    inner: InMemoryPublisher,
+    attempts: Mutex<HashMap<uuid::Uuid, u32>>,
+    calls: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Publisher for Flaky {
+    async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        let call = self.calls.fetch_add(1, Ordering::Relaxed);
+        let attempt = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let n = attempts.entry(message.id).or_default();
+            *n += 1;
+            *n
+        };
+        tokio::time::sleep(Duration::from_micros(call % 7 * 300)).await;
+        let pick = message.id.as_u128() % 13;
+        if attempt == 1 {
+            match pick {
+                0 | 1 => {
+                    return Err(PublishError::Timeout {
+                        subject: message.subject.clone(),
+                    });
+                }
+                2 => {
+                    self.inner.publish(message).await?;
+                    return Err(PublishError::Timeout {
+                        subject: message.subject.clone(),
+                    });
+                }
+                3 => {
+                    return Err(PublishError::NoStream {
+                        subject: message.subject.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.inner.publish(message).await
+    }
+}
+
+#[tokio::test]
+async fn relay_keeps_per_aggregate_order_when_pipelined_publishes_fail() {
+    within(async {
+        let db = TestDb::new("em_flaky").await;
+        let store = db.store(true).await;
+        let expected = append_increments(&store, 20, 30, 3, 4).await;
+        let flaky = Arc::new(Flaky {
+            inner: InMemoryPublisher::new(),
+            attempts: Mutex::default(),
+            calls: AtomicU64::new(0),
+        });
+        let relay = Relay::new(db.pool.clone(), flaky.clone(), relay_config(&db))
+            .await
+            .unwrap();
+        drain(&relay).await;
+        let stats = relay.stats();
+        assert!(stats.failures > 0, "{stats:?}");
+        assert!(
+            stats.duplicates > 0,
+            "some stored-but-unacked rows were re-sent: {stats:?}"
+        );
+        assert_eq!(stats.published + stats.duplicates, 600, "{stats:?}");
+        let published = versions(&flaky.inner.messages());
+        for (aggregate, count) in &expected {
+            assert_eq!(
+                published.get(aggregate).cloned().unwrap_or_default(),
+                (1..=*count).collect::<Vec<_>>(),
+                "{aggregate}"
+            );
+        }
+        assert_eq!(
+            db.count("eventmap_outbox", "WHERE published_at IS NULL")
+                .await,
+            0
+        );
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rows_held_by_another_relay_fence_their_aggregate() {
+    within(async {
+        let db = TestDb::new("em_fence").await;
+        let store = db.store(true).await;
+        let expected = append_increments(&store, 3, 4, 1, 1).await;
+        let publisher = InMemoryPublisher::new();
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db),
+        )
+        .await
+        .unwrap();
+
+        // "Another relay" holds c-0's first row.
+        let mut other = db.pool.begin().await.unwrap();
+        eventmap::postgres::sqlx::query(&format!(
+            "SELECT id FROM \"{}\".eventmap_outbox WHERE aggregate_id = 'c-0' ORDER BY id LIMIT 1 FOR UPDATE",
+            db.schema
+        ))
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+        let report = relay.run_once().await.unwrap();
+        assert_eq!((report.selected, report.published, report.held_back), (11, 8, 3), "{report:?}");
+        assert!(!versions(&publisher.messages()).contains_key("c-0"));
+        other.rollback().await.unwrap();
+
+        drain(&relay).await;
+        let published = versions(&publisher.messages());
+        for (aggregate, count) in &expected {
+            assert_eq!(published[aggregate], (1..=*count).collect::<Vec<_>>());
+        }
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_late_commit_is_not_skipped() {
+    within(async {
+        let db = TestDb::new("em_late").await;
+        let store = db.store(true).await;
+        let publisher = InMemoryPublisher::new();
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db),
+        )
+        .await
+        .unwrap();
+
+        // `late` takes the lower outbox id but commits after `early` was published.
+        let mut late = Counter::blank("late");
+        late.increment(1);
+        let mut tx = store.begin().await.unwrap();
+        tx.append(&late).await.unwrap();
+        let mut early = Counter::blank("early");
+        early.increment(1);
+        store.save(&mut early).await.unwrap();
+        assert_eq!(relay.run_once().await.unwrap().published, 1);
+        tx.commit().await.unwrap();
+        assert_eq!(relay.run_once().await.unwrap().published, 1);
+
+        let names: Vec<String> = publisher
+            .messages()
+            .iter()
+            .map(|m| m.header(headers::AGGREGATE_ID).unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["early", "late"]);
+        let ids: Vec<String> = eventmap::postgres::sqlx::query_scalar(&format!(
+            "SELECT aggregate_id FROM \"{}\".eventmap_outbox ORDER BY id",
+            db.schema
+        ))
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(ids, ["late", "early"], "late has the lower id");
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn notify_wakes_the_relay_before_the_poll_interval() {
+    within(async {
+        let db = TestDb::new("em_notify").await;
+        let store = db.store(true).await;
+        let publisher = InMemoryPublisher::new();
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db)
+                .listen(true)
+                .poll_interval(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn({
+            let relay = relay.clone();
+            async move {
+                relay
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            }
+        });
+        // Let the listener connect and the first (empty) rounds pass.
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        for n in 1..=3 {
+            let mut counter = Counter::blank(&format!("c-{n}"));
+            counter.increment(n);
+            store.save(&mut counter).await.unwrap();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while publisher.len() < n as usize {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "not woken by NOTIFY within 5 s"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let _ = stop.send(());
+        running.await.unwrap().unwrap();
+        db.cleanup().await;
+    })
+    .await;
+}
