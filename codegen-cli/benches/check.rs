@@ -170,8 +170,18 @@ fn phases(c: &mut Criterion) {
     let text = std::fs::read_to_string(&project.table).expect("table");
     let base = validate::table_dir(&project.table);
     let parsed = table::parse(&project.table, &text).expect("parses");
-    let includes: Vec<String> = parsed.protos.include.iter().map(|s| s.value.clone()).collect();
-    let files: Vec<String> = parsed.protos.files.iter().map(|s| s.value.clone()).collect();
+    let includes: Vec<String> = parsed
+        .protos
+        .include
+        .iter()
+        .map(|s| s.value.clone())
+        .collect();
+    let files: Vec<String> = parsed
+        .protos
+        .files
+        .iter()
+        .map(|s| s.value.clone())
+        .collect();
     let compile = || {
         protos::ProtoSet::compile(&base, &base, &includes, &files, &mut Sources::default())
             .expect("protos compile")
@@ -320,7 +330,13 @@ fn summary(dir: &Path) {
         );
     }
     out.push_str("\n| step of check, 1,000 events | median (min-max) |\n|---|---|\n");
-    for name in ["yaml-table", "yaml-untyped", "protos", "proto-names", "validate"] {
+    for name in [
+        "yaml-table",
+        "yaml-untyped",
+        "protos",
+        "proto-names",
+        "validate",
+    ] {
         let _ = writeln!(out, "| {name} | {} |", cell(stats(dir, "phases", name)));
     }
     out.push_str("\n| hostile input | median (min-max) |\n|---|---|\n");

@@ -72,7 +72,7 @@ impl Fixture {
             return String::new();
         };
         let mut all: Vec<(&str, usize)> = outcomes.iter().map(|(k, v)| (*k, *v)).collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1));
+        all.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         outcomes.clear();
         all.iter()
             .map(|(rule, n)| format!("{rule} {n}"))
@@ -717,8 +717,11 @@ const ITEM_FIELDS: &[(&str, Kind)] = &[
     ("quantity", Kind::Int),
 ];
 
+/// A domain event of the example, its message and the message's fields.
+type Event = (&'static str, &'static str, &'static [(&'static str, Kind)]);
+
 /// The example's domain events, their messages and the messages' fields.
-const EVENTS: &[(&str, &str, &[(&str, Kind)])] = &[
+const EVENTS: &[Event] = &[
     (
         "OrderCreated",
         "ordering.v1.OrderCreated",
@@ -885,11 +888,7 @@ fn message_fields(fields: &'static [(&'static str, Kind)], chaos: Chaos) -> Boxe
         .boxed()
 }
 
-fn integration(
-    event: &'static (&'static str, &'static str, &'static [(&'static str, Kind)]),
-    suffix: &'static str,
-    chaos: Chaos,
-) -> BoxedStrategy<Node> {
+fn integration(event: &'static Event, suffix: &'static str, chaos: Chaos) -> BoxedStrategy<Node> {
     let (domain, message, fields) = *event;
     (
         prop_oneof![
