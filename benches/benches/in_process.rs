@@ -59,7 +59,12 @@ fn main() {
 
     let mut cases: Vec<(&'static str, AggregateEvent)> = ordering::sample_events("order-1")
         .into_iter()
-        .zip(["order_created", "order_readied", "order_canceled", "order_completed"])
+        .zip([
+            "order_created",
+            "order_readied",
+            "order_canceled",
+            "order_completed",
+        ])
         .map(|(event, name)| (name, event))
         .collect();
     cases.push(("wide_50_fields", wide::sample_event("account-1").into_dyn()));

@@ -118,7 +118,13 @@ impl HandDispatcher {
                         event,
                         payload::<wide::domain::WideHappened>(event)?,
                     ))?;
-                    message(event, &wide::WIDE, "WideHappenedEvent", wide::SOURCE, &proto)
+                    message(
+                        event,
+                        &wide::WIDE,
+                        "WideHappenedEvent",
+                        wide::SOURCE,
+                        &proto,
+                    )
                 }
                 _ => continue,
             };

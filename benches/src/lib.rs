@@ -91,10 +91,9 @@ mod tests {
         assert_eq!(generated.len(), 5);
         assert_eq!(generated, hand.messages());
         let wide = generated.last().expect("wide message");
-        let decoded = <wide::proto::bench::v1::WideHappened as prost::Message>::decode(
-            wide.payload.clone(),
-        )
-        .expect("decode");
+        let decoded =
+            <wide::proto::bench::v1::WideHappened as prost::Message>::decode(wide.payload.clone())
+                .expect("decode");
         assert_eq!(decoded.items.len(), 5);
         assert_eq!(decoded.schema_rev, 7);
     }

@@ -19,7 +19,12 @@ pub const ORDER: ChannelSpec = ordering_example::integration_events::channels::O
 /// The example's service name (`ce-source`).
 pub const SOURCE: &str = ordering_example::integration_events::SOURCE;
 /// The domain event names of the example, in the order of [`sample_events`].
-pub const EVENT_NAMES: [&str; 4] = ["OrderCreated", "OrderReadied", "OrderCanceled", "OrderCompleted"];
+pub const EVENT_NAMES: [&str; 4] = [
+    "OrderCreated",
+    "OrderReadied",
+    "OrderCanceled",
+    "OrderCompleted",
+];
 
 /// A fixed occurrence time, so encoded sizes do not vary with the clock.
 pub fn occurred_at() -> std::time::SystemTime {

@@ -62,6 +62,9 @@ mod tests {
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(Summary::of(&[4.0, 1.0, 2.0, 3.0]).unwrap().median, 2.5);
         assert!(Summary::of(&[]).is_none());
-        assert_eq!(Summary::of(&[1.0, 2.0]).unwrap().display(1), "1.5 [1.0-2.0]");
+        assert_eq!(
+            Summary::of(&[1.0, 2.0]).unwrap().display(1),
+            "1.5 [1.0-2.0]"
+        );
     }
 }

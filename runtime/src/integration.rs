@@ -149,13 +149,16 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
             let message = self.to_message(event)?;
             // Through the `dyn` publisher itself: calling `publish` on the `Arc` would box a
             // second future (the `Arc<P>` impl's).
-            let receipt = self.publisher.as_ref().publish(&message).await.map_err(|source| {
-                IntegrationError::Publish {
+            let receipt = self
+                .publisher
+                .as_ref()
+                .publish(&message)
+                .await
+                .map_err(|source| IntegrationError::Publish {
                     integration_event: self.name,
                     integration_event_id: message.id,
                     source,
-                }
-            })?;
+                })?;
             tracing::debug!(
                 subject = %message.subject,
                 stream = %receipt.stream,
