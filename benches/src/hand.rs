@@ -50,7 +50,7 @@ impl fmt::Debug for HandDispatcher {
     }
 }
 
-fn payload<'a, T: DomainEvent>(event: &'a AggregateEvent) -> Result<&'a T, HandError> {
+fn payload<T: DomainEvent>(event: &AggregateEvent) -> Result<&T, HandError> {
     let payload: &dyn Any = event.payload();
     payload
         .downcast_ref::<T>()

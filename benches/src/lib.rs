@@ -5,7 +5,7 @@
 //!   [`eventmap::EventDispatcher`] with the generated registration) vs by hand-written code
 //!   ([`hand::HandDispatcher`]: a `match` on the event name and `TryFrom` conversions), for
 //!   the four events of the ordering example and the 50-field [`wide`] event.
-//! * Broker (`src/bin/broker.rs`): eventmap's JetStream publisher and subscription vs raw
+//! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and subscription vs raw
 //!   async-nats, on a private `nats-server`.
 //!
 //! `./benches/run.sh` runs both and prints the tables; `BENCHMARKS.md` holds the figures.

@@ -395,10 +395,10 @@ fn cached_analysis(table: &Path) -> Result<Arc<Analysis>, String> {
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((stamps, analysis)) = cache.get(table) {
-        if stamps.iter().all(|(path, stamp)| modified(path) == *stamp) {
-            return Ok(Arc::clone(analysis));
-        }
+    if let Some((stamps, analysis)) = cache.get(table)
+        && stamps.iter().all(|(path, stamp)| modified(path) == *stamp)
+    {
+        return Ok(Arc::clone(analysis));
     }
     let analysis = analyze(table).map_err(|e| format!("eventmap: {e}"))?;
     let mut files = vec![table.to_path_buf()];

@@ -226,6 +226,10 @@ fn converter(
     };
     let body = message_literal(&ie.message, &ie.fields, &quote!(payload), &roots);
     let uses_payload = fields_use_payload(&ie.fields);
+    // Enum arms are written `Variant { .. }`, which matches unit, tuple and struct variants
+    // alike (the domain enum's shape is not known here).
+    let allow_struct_patterns = matches_enums(&ie.fields)
+        .then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
     let payload_binding = if uses_payload {
         quote! { let payload = event.payload(); }
     } else {
@@ -264,6 +268,7 @@ fn converter(
         /// # Errors
         /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
         /// whose value could not be converted.
+        #allow_struct_patterns
         pub fn #fn_name #impl_generics (
             event: &::eventmap::AggregateEvent<#domain>,
         ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> #where_clause {
@@ -370,6 +375,18 @@ pub fn mapped_event_impl(model: &Model, event: &DomainEvent, target: &DomainTarg
 struct Roots<'a> {
     name: &'a str,
     spans: Option<&'a HashMap<String, Span>>,
+}
+
+/// Whether a field, at any depth, matches a domain enum onto proto enum numbers.
+fn matches_enums(fields: &[Field]) -> bool {
+    fields.iter().any(|field| match &field.value {
+        Value::Domain {
+            conversion: Conversion::Enum { .. },
+            ..
+        } => true,
+        Value::Nested { fields, .. } => matches_enums(fields),
+        _ => false,
+    })
 }
 
 fn fields_use_payload(fields: &[Field]) -> bool {

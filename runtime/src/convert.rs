@@ -151,11 +151,14 @@ where
     T: 'a + ?Sized,
     F: FnMut(&'a T) -> Result<M, ConversionError>,
 {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| convert(item).map_err(|err| err.at(&index.to_string()).at(field)))
-        .collect()
+    let items = items.into_iter();
+    // Allocated once for collections that know their length (`collect` into a `Result`
+    // cannot use it).
+    let mut converted = Vec::with_capacity(items.size_hint().0);
+    for (index, item) in items.enumerate() {
+        converted.push(convert(item).map_err(|err| err.at(&index.to_string()).at(field))?);
+    }
+    Ok(converted)
 }
 
 /// Builds one nested message from a domain value (a singular message field of the proto; the
@@ -380,11 +383,15 @@ impl IntoProto<Option<prost_types::Duration>> for Duration {
 // Containers and indirection
 
 fn convert_items<T: IntoProto<P>, P>(items: &[T]) -> Result<Vec<P>, ConversionError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| item.into_proto().map_err(|err| err.at(&index.to_string())))
-        .collect()
+    // Allocated once at the final size (`collect` into a `Result` cannot know it).
+    let mut converted = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        converted.push(
+            item.into_proto()
+                .map_err(|err| err.at(&index.to_string()))?,
+        );
+    }
+    Ok(converted)
 }
 
 impl<T: IntoProto<P>, P> IntoProto<Vec<P>> for [T] {

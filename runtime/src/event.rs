@@ -12,6 +12,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -174,6 +175,46 @@ impl AggregateEvent<dyn DomainEvent> {
         })
     }
 
+    /// Runs `f` on this event typed as `AggregateEvent<T>`, without cloning the envelope
+    /// strings as [`downcast`](Self::downcast) does: `None` (and `f` not run) when the payload
+    /// is not a `T`. The hot path of every generated integration handler.
+    #[allow(unsafe_code)]
+    pub(crate) fn with_downcast<T: DomainEvent, R>(
+        &self,
+        f: impl FnOnce(&AggregateEvent<T>) -> R,
+    ) -> Option<R> {
+        let any: &dyn Any = &*self.event.payload;
+        if !any.is::<T>() {
+            return None;
+        }
+        // SAFETY: the view is a bitwise copy of `self`'s fields, typed `T`, that is never
+        // dropped (`ManuallyDrop`, also when `f` unwinds), so every resource it points to (the
+        // strings' and the map's heap memory, the payload's `Arc` allocation and reference
+        // count) stays owned by `self` alone and is released once, by `self`. The view lives
+        // only inside this call, during which `self` is borrowed, so none of it is freed or
+        // mutated while the view exists (`String` and `BTreeMap` have no interior mutability),
+        // and `f` only gets a shared reference: it can read the view or clone it (a deep copy
+        // of the strings, a counted clone of the `Arc`), not move out of it or change it.
+        // The payload pointer is the data pointer of an `Arc<T>` unsize-coerced into
+        // `Arc<dyn DomainEvent>` (the only way to build one), and its type was checked above,
+        // so `Arc::from_raw` gets what `Arc::<T>::into_raw` would return.
+        let view = unsafe {
+            ManuallyDrop::new(AggregateEvent {
+                event: Event {
+                    id: self.event.id,
+                    name: std::ptr::read(&self.event.name),
+                    payload: Arc::from_raw(Arc::as_ptr(&self.event.payload).cast::<T>()),
+                    metadata: std::ptr::read(&self.event.metadata),
+                    occurred_at: self.event.occurred_at,
+                },
+                aggregate_name: std::ptr::read(&self.aggregate_name),
+                aggregate_id: std::ptr::read(&self.aggregate_id),
+                aggregate_version: self.aggregate_version,
+            })
+        };
+        Some(f(&view))
+    }
+
     /// Whether the payload is a `T`.
     pub fn is<T: DomainEvent>(&self) -> bool {
         let any: &dyn Any = &*self.event.payload;
@@ -285,6 +326,65 @@ mod tests {
             &back.event.payload,
             &erased.downcast::<OrderCreated>().unwrap().event.payload
         ));
+    }
+
+    #[test]
+    fn with_downcast_sees_the_envelope_and_releases_the_payload() {
+        let erased = AggregateEvent::new(
+            "Order",
+            "order-1",
+            3,
+            OrderCreated {
+                customer: "c-9".into(),
+            },
+        )
+        .with_metadata("correlation", "abc")
+        .into_dyn();
+        let seen = erased
+            .with_downcast::<OrderCreated, _>(|typed| {
+                assert_eq!(typed.aggregate_version(), 3);
+                assert_eq!(typed.metadata().len(), 1);
+                // A clone of the view is a deep copy that outlives it.
+                typed.clone()
+            })
+            .expect("payload is OrderCreated");
+        assert_eq!(seen.name(), "OrderCreated");
+        assert_eq!(seen.aggregate_name(), "Order");
+        assert_eq!(seen.aggregate_id(), "order-1");
+        assert_eq!(seen.id(), erased.id());
+        assert_eq!(seen.payload().customer, "c-9");
+        assert_eq!(
+            seen.metadata().get("correlation").map(String::as_str),
+            Some("abc")
+        );
+        assert_eq!(
+            Arc::strong_count(&erased.event.payload),
+            2,
+            "the clone's payload"
+        );
+        // Cloning the view's payload counts on the event's own allocation.
+        let payload = erased
+            .with_downcast::<OrderCreated, _>(|typed| Arc::clone(&typed.event.payload))
+            .expect("payload is OrderCreated");
+        assert!(std::ptr::addr_eq(
+            Arc::as_ptr(&payload),
+            Arc::as_ptr(&erased.event.payload)
+        ));
+        assert_eq!(Arc::strong_count(&erased.event.payload), 3);
+        drop(payload);
+        drop(seen);
+        assert_eq!(Arc::strong_count(&erased.event.payload), 1);
+        assert!(erased.with_downcast::<OrderCanceled, _>(|_| ()).is_none());
+        assert_eq!(Arc::strong_count(&erased.event.payload), 1);
+
+        // A panic inside releases the view's payload and leaves the event intact.
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            erased.with_downcast::<OrderCreated, ()>(|_| panic!("converter panicked"))
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(Arc::strong_count(&erased.event.payload), 1);
+        assert_eq!(erased.aggregate_id(), "order-1");
+        assert_eq!(erased.name(), "OrderCreated");
     }
 
     #[test]

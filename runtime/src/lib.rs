@@ -39,6 +39,11 @@
 //!   `&Context`; the server version check reads `context.client().server_info()`.
 //! * [`nats::Subscription::run`] naks failures with [`nats::SubscriptionOptions::nak_delay`]
 //!   (default 1 s).
+//! * [`nats::Delivery::ack`] waits for the server's confirmation (JetStream double ack), and so
+//!   does [`nats::Subscription::run`]; [`nats::Delivery::ack_unconfirmed`] is the plain ack, for
+//!   consumers that need the throughput (`BENCHMARKS.md`).
+//! * [`nats::JetStreamPublisher::publish_all`] reports the first message not confirmed, with
+//!   the receipts before it; it sends nothing after a failure.
 //!
 //! # Paths used by generated code
 //!
@@ -60,6 +65,9 @@
 //!   [`MappedEvent`] from the struct's row in `mappings.yaml`, checked at compile time) and
 //!   `#[derive(DomainEvent)]`.
 #![deny(missing_docs)]
+// One `unsafe` block, allowed where it is: the allocation-free typed view of an event that
+// every integration handler converts (`AggregateEvent::with_downcast`).
+#![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
 
 pub mod channel;
@@ -83,7 +91,7 @@ pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
 pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler};
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
-pub use integration::{IntegrationError, IntegrationEventHandler};
+pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSource};
 pub use mapped::MappedEvent;
 
 #[cfg(feature = "derive")]

@@ -1,10 +1,13 @@
-//! `JetStreamPublisher::publish_all` (pipelined publishing with a bounded window) against a
-//! private nats-server.
+//! The throughput paths against a private nats-server: `JetStreamPublisher::publish_all`
+//! (pipelined publishing with a bounded window) and `Delivery::ack_unconfirmed`.
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
-use eventmap::nats::{JetStreamPublisher, provision_streams};
+use eventmap::nats::async_nats::jetstream::consumer::PullConsumer;
+use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
 use eventmap::publisher::PublishError;
 use eventmap::{AggregateEvent, IntegrationMessage};
 
@@ -141,6 +144,58 @@ async fn stops_at_the_first_unconfirmed_message_with_the_receipts_before_it() {
             .expect("rest");
         assert_eq!(rest.len(), 3);
         assert_eq!(stored(&js).await, before + 6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unconfirmed_acks_are_not_redelivered() {
+    within(async {
+        let server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.expect("provision");
+        JetStreamPublisher::new(js.clone())
+            .publish_all(&messages(20), 8)
+            .await
+            .expect("publish");
+
+        let mut subscription = Subscription::<OrderEvents>::start(
+            &js,
+            "fast-acks",
+            &[],
+            SubscriptionOptions::default().ack_wait(Duration::from_secs(1)),
+        )
+        .await
+        .expect("subscribe");
+        for n in 1..=20 {
+            let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+                .await
+                .expect("a delivery in time")
+                .expect("stream open")
+                .expect("delivery");
+            assert_eq!(delivery.stream_sequence, n);
+            delivery.ack_unconfirmed().await.expect("ack queued");
+        }
+
+        // Past the ack wait, nothing is pending and nothing was redelivered.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let consumer: PullConsumer = js
+            .get_stream("ORDERING_ORDERS")
+            .await
+            .expect("stream")
+            .get_consumer("fast-acks")
+            .await
+            .expect("consumer");
+        let info = consumer.cached_info();
+        assert_eq!(info.num_ack_pending, 0, "{info:?}");
+        assert_eq!(info.num_redelivered, 0, "{info:?}");
+        assert_eq!(info.ack_floor.stream_sequence, 20, "{info:?}");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), subscription.next())
+                .await
+                .is_err(),
+            "no redelivery"
+        );
     })
     .await;
 }

@@ -211,6 +211,33 @@ fn invalid(message: &IntegrationMessage, reason: String) -> PublishError {
     }
 }
 
+/// The CloudEvents header names eventmap writes, as static `HeaderName`s: no allocation per
+/// header of every message.
+const KNOWN_HEADERS: [HeaderName; 11] = [
+    HeaderName::from_static(headers::SPECVERSION),
+    HeaderName::from_static(headers::ID),
+    HeaderName::from_static(headers::TYPE),
+    HeaderName::from_static(headers::SOURCE),
+    HeaderName::from_static(headers::SUBJECT),
+    HeaderName::from_static(headers::TIME),
+    HeaderName::from_static(headers::DATACONTENTTYPE),
+    HeaderName::from_static(headers::AGGREGATE_ID),
+    HeaderName::from_static(headers::AGGREGATE_TYPE),
+    HeaderName::from_static(headers::AGGREGATE_VERSION),
+    HeaderName::from_static(headers::DOMAIN_EVENT_ID),
+];
+
+/// The `HeaderName` of `name`: a static one for the CloudEvents names, else parsed.
+fn header_name(name: &str) -> Option<HeaderName> {
+    match KNOWN_HEADERS.iter().find(|known| {
+        let known: &str = known.as_ref();
+        known == name
+    }) {
+        Some(known) => Some(known.clone()),
+        None => HeaderName::from_str(name).ok(),
+    }
+}
+
 /// Builds the NATS header map without the panicking `&str` conversions of async-nats.
 fn header_map(message: &IntegrationMessage) -> Result<HeaderMap, PublishError> {
     let mut map = HeaderMap::new();
@@ -218,8 +245,8 @@ fn header_map(message: &IntegrationMessage) -> Result<HeaderMap, PublishError> {
         if name.eq_ignore_ascii_case(headers::NATS_MSG_ID) {
             continue;
         }
-        let header = HeaderName::from_str(name)
-            .map_err(|_| invalid(message, format!("invalid header name {name:?}")))?;
+        let header = header_name(name)
+            .ok_or_else(|| invalid(message, format!("invalid header name {name:?}")))?;
         let value = HeaderValue::from_str(value).map_err(|_| {
             invalid(
                 message,

@@ -224,6 +224,19 @@ struct AckHandle {
 }
 
 impl AckHandle {
+    /// Sends `kind` without waiting for the server (a plain JetStream ack): returns once the
+    /// client has queued it.
+    async fn send_unconfirmed(&self, kind: AckKind, action: &'static str) -> Result<(), AckError> {
+        Acker::new(self.context.clone(), self.reply.clone())
+            .ack_with(kind)
+            .await
+            .map_err(|source| AckError {
+                action,
+                stream_sequence: self.stream_sequence,
+                source,
+            })
+    }
+
     /// Sends `kind` and waits for the server to confirm it (JetStream "double ack").
     async fn send(&self, kind: AckKind, action: &'static str) -> Result<(), AckError> {
         Acker::new(self.context.clone(), self.reply.clone())
@@ -306,6 +319,24 @@ impl<E> Delivery<E> {
         self.ack.send(AckKind::Ack, "ack").await
     }
 
+    /// Acknowledges the message without waiting for the server's confirmation: returns once
+    /// the client has queued the `+ACK`, so the next message need not wait for a round trip
+    /// (several times the throughput of [`ack`](Self::ack) for a consumer handling one message
+    /// at a time; `BENCHMARKS.md`).
+    ///
+    /// An ack lost on the way (connection lost before it was written, server restart) is not
+    /// reported: the server redelivers the message after the ack wait. That is the
+    /// at-least-once delivery a consumer must handle anyway (idempotent handling, or the
+    /// `ce-id` as a de-duplication key); use [`ack`](Self::ack) when a handler needs to know
+    /// the ack arrived.
+    ///
+    /// # Errors
+    ///
+    /// [`AckError`] when the ack cannot be queued (connection closed).
+    pub async fn ack_unconfirmed(self) -> Result<(), AckError> {
+        self.ack.send_unconfirmed(AckKind::Ack, "ack").await
+    }
+
     /// Negatively acknowledges the message: redeliver after `delay` (immediately with `None`).
     ///
     /// # Errors
@@ -342,7 +373,6 @@ impl<E> Delivery<E> {
 /// with `tracing::error!` and *terminated* (`+TERM`, never redelivered, never acked as
 /// processed); reading continues with the next message.
 pub struct Subscription<E: IntegrationEventSet> {
-    context: Context,
     durable_name: String,
     names: Vec<&'static str>,
     filter_subjects: Vec<String>,
@@ -525,7 +555,6 @@ impl<E: IntegrationEventSet> Subscription<E> {
                 })?;
             tracing::info!(filter_subjects = ?filter_subjects, "subscription started");
             Ok(Self {
-                context: context.clone(),
                 durable_name: durable_name.to_owned(),
                 names,
                 filter_subjects,
@@ -585,8 +614,10 @@ impl<E: IntegrationEventSet> Subscription<E> {
                 return None;
             }
         };
+        // The message's own handle on the context acks it (no clone per message).
+        let async_nats::jetstream::Message { message, context } = message;
         let ack = AckHandle {
-            context: self.context.clone(),
+            context,
             reply: message.reply.clone(),
             stream_sequence,
         };

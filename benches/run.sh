@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 8), one command:
+#
+#   ./benches/run.sh [broker options: --rounds N | --quick | --only SCENARIO | --no-memory]
+#
+# 1. In process (criterion, `benches/benches/in_process.rs`): convert + dispatch + encode one
+#    event through the generated code vs hand-written glue, for the four events of the
+#    ordering example and a 50-field event generated at build time.
+# 2. Broker (`benches/benches/broker.rs`): eventmap's JetStream publisher (one at a time and
+#    `publish_all`) and subscription vs raw async-nats, interleaved, on a current-thread and a
+#    multi-thread tokio runtime, on a private `nats-server -js` (free loopback port, temporary
+#    file store) it starts and stops; then the peak memory of a publisher and a consumer at
+#    10,000 and 200,000 events.
+#
+# It holds /tmp/eventmap-cargo.lock (the workspace's build lock) for the whole run, so that
+# nobody compiles on this machine while it measures: do not wrap it in `flock` yourself (or
+# set EVENTMAP_BENCH_LOCKED=1 if you already hold the lock). It installs a nats-server >= 2.10
+# when none is found (scripts/nats-server-env). The tables are printed at the end and kept in
+# target/eventmap-bench/; the logs (criterion's output, each broker run) are there too.
+# About 4 minutes once built; a first build adds 3 to 5 (2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${EVENTMAP_BENCH_LOCKED:-}" ]; then
+  exec env EVENTMAP_BENCH_LOCKED=1 flock /tmp/eventmap-cargo.lock "$0" "$@"
+fi
+
+. scripts/nats-server-env
+out="$PWD/target/eventmap-bench"
+mkdir -p "$out"
+started=$(date +%s)
+
+echo "== building (cargo bench --no-run, bench profile)" >&2
+cargo bench --locked -p eventmap-benches --no-run >&2
+
+machine() {
+  echo "- cores: $(nproc) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+  echo "- memory: $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "- kernel: $(uname -r)"
+  echo "- rustc: $(rustc --version)"
+  echo "- nats-server: $("$NATS_SERVER_BIN" --version) ($NATS_SERVER_BIN)"
+  echo "- JetStream store: file storage in a temporary directory under ${TMPDIR:-/tmp} ($(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2 " on " $1}'))"
+  echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+machine > "$out/machine.md"
+
+echo "== in process (criterion)" >&2
+EVENTMAP_BENCH_TABLE="$out/in_process.md" \
+  cargo bench --locked -p eventmap-benches --bench in_process > "$out/in_process.log" 2>&1 \
+  || { tail -40 "$out/in_process.log" >&2; exit 1; }
+
+echo "== broker (nats-server $("$NATS_SERVER_BIN" --version))" >&2
+cargo bench --locked -p eventmap-benches --bench broker -- --table "$out/broker.md" "$@" \
+  > "$out/broker.log" 2>&1 || { tail -40 "$out/broker.log" >&2; exit 1; }
+
+echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.md"
+echo "- suite took $(( $(date +%s) - started )) s (build included)" >> "$out/machine.md"
+
+echo
+echo "## Machine"
+echo
+cat "$out/machine.md"
+echo
+echo "## In process: generated vs hand-written (ns per event)"
+echo
+cat "$out/in_process.md"
+echo
+echo "## Broker: eventmap vs raw async-nats"
+echo
+cat "$out/broker.md"
