@@ -18,6 +18,8 @@ use crate::model::{
 };
 use crate::rust_names;
 
+mod consumers;
+
 /// The formatted module for `model`, starting with a `@generated` header comment.
 ///
 /// # Errors
@@ -105,21 +107,34 @@ pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
         .channels
         .iter()
         .filter_map(|c| channel_enum(model, &c.name));
-    let registration = with_converters.then(|| registration(model, &integrations));
+    // A table that only consumes gets no (empty) producer items.
+    let produces = !model.events.is_empty();
+    let registration = (with_converters && produces).then(|| registration(model, &integrations));
+    let consumers = consumers::items(model);
+    let names = produces.then(|| {
+        quote! {
+            /// Names of the domain events that the table maps.
+            pub mod domain_event_names {
+                #(#domain_consts)*
+            }
 
+            /// Names of the integration events that the table publishes.
+            pub mod integration_event_names {
+                #(#integration_consts)*
+            }
+        }
+    });
+
+    let source_doc = if produces {
+        " The producing service: the CloudEvents `ce-source` of every integration event below."
+    } else {
+        " The consuming service: the CloudEvents `ce-source` of the integration events it would publish."
+    };
     quote! {
-        /// The producing service: the CloudEvents `ce-source` of every integration event below.
+        #[doc = #source_doc]
         pub const SOURCE: &str = #service;
 
-        /// Names of the domain events that the table maps.
-        pub mod domain_event_names {
-            #(#domain_consts)*
-        }
-
-        /// Names of the integration events that the table publishes.
-        pub mod integration_event_names {
-            #(#integration_consts)*
-        }
+        #names
 
         /// The channels of the table: where each integration event is published.
         pub mod channels {
@@ -133,6 +148,8 @@ pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
         #(#channel_enums)*
 
         #registration
+
+        #consumers
     }
 }
 
@@ -228,8 +245,8 @@ fn converter(
     let uses_payload = fields_use_payload(&ie.fields);
     // Enum arms are written `Variant { .. }`, which matches unit, tuple and struct variants
     // alike (the domain enum's shape is not known here).
-    let allow_struct_patterns = matches_enums(&ie.fields)
-        .then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
+    let allow_struct_patterns =
+        matches_enums(&ie.fields).then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
     let payload_binding = if uses_payload {
         quote! { let payload = event.payload(); }
     } else {
@@ -647,29 +664,50 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
         return None;
     }
     let enum_name = format_ident!("{}IntegrationEvent", rust_names::upper_camel(channel));
-    let channel_const = ident(&rust_names::const_ident(channel));
-    let variants: Vec<Ident> = events
+    let members: Vec<SetMember<'_>> = events
         .iter()
-        .map(|ie| ident(&rust_names::upper_camel(&ie.name)))
+        .map(|ie| SetMember {
+            name: &ie.name,
+            name_const: {
+                let ident = ident(&rust_names::const_ident(&ie.name));
+                quote!(integration_event_names::#ident)
+            },
+            message: &ie.message,
+        })
         .collect();
-    let consts: Vec<Ident> = events
-        .iter()
-        .map(|ie| ident(&rust_names::const_ident(&ie.name)))
-        .collect();
-    let messages: Vec<syn::Path> = events
-        .iter()
-        .map(|ie| path(&ie.message.rust_path))
-        .collect();
-    let variant_docs = events.iter().map(|ie| {
-        format!(
-            " `{}`, encoded as proto `{}`.",
-            ie.name, ie.message.full_name
-        )
-    });
     let doc = format!(
         " Every integration event published on channel `{channel}`, decoded from a message's `ce-type` and payload."
     );
-    Some(quote! {
+    Some(event_set_enum(&enum_name, &doc, channel, &members))
+}
+
+/// One integration event of a decodable set: its name, the path of its name constant, its
+/// message.
+pub(crate) struct SetMember<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) name_const: TokenStream,
+    pub(crate) message: &'a MessageType,
+}
+
+/// An enum with one variant per member, implementing `eventmap::IntegrationEventSet` on
+/// `channel`.
+pub(crate) fn event_set_enum(
+    enum_name: &Ident,
+    doc: &str,
+    channel: &str,
+    members: &[SetMember<'_>],
+) -> TokenStream {
+    let channel_const = ident(&rust_names::const_ident(channel));
+    let variants: Vec<Ident> = members
+        .iter()
+        .map(|m| ident(&rust_names::upper_camel(m.name)))
+        .collect();
+    let consts: Vec<&TokenStream> = members.iter().map(|m| &m.name_const).collect();
+    let messages: Vec<syn::Path> = members.iter().map(|m| path(&m.message.rust_path)).collect();
+    let variant_docs = members
+        .iter()
+        .map(|m| format!(" `{}`, encoded as proto `{}`.", m.name, m.message.full_name));
+    quote! {
         #[doc = #doc]
         #[derive(Clone, PartialEq, Debug)]
         #[allow(clippy::large_enum_variant)]
@@ -679,7 +717,7 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
 
         impl ::eventmap::IntegrationEventSet for #enum_name {
             const CHANNEL: ::eventmap::ChannelSpec = channels::#channel_const;
-            const NAMES: &'static [&'static str] = &[#(integration_event_names::#consts),*];
+            const NAMES: &'static [&'static str] = &[#(#consts),*];
 
             fn decode(
                 name: &str,
@@ -687,7 +725,7 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
             ) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
                 match name {
                     #(
-                        integration_event_names::#consts => {
+                        #consts => {
                             ::eventmap::decode_payload::<#messages>(name, payload).map(Self::#variants)
                         }
                     )*
@@ -699,11 +737,11 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
 
             fn name(&self) -> &'static str {
                 match self {
-                    #( Self::#variants(_) => integration_event_names::#consts, )*
+                    #( Self::#variants(_) => #consts, )*
                 }
             }
         }
-    })
+    }
 }
 
 /// `register_integration_event_handlers`.
@@ -753,7 +791,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-fn ident(name: &str) -> Ident {
+pub(crate) fn ident(name: &str) -> Ident {
     raw_ident(name)
 }
 
@@ -776,7 +814,7 @@ fn raw_ident(name: &str) -> Ident {
 }
 
 /// A Rust path from its text (`crate::a::b`, `::x::y`), keywords written raw.
-fn path(text: &str) -> syn::Path {
+pub(crate) fn path(text: &str) -> syn::Path {
     let (leading, body) = match text.strip_prefix("::") {
         Some(rest) => (true, rest),
         None => (false, text),

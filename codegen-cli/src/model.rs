@@ -12,8 +12,8 @@ pub struct Model {
     pub table_name: String,
     /// The producing service (CloudEvents `ce-source`).
     pub service: String,
-    /// Rust module of the domain event types.
-    pub domain_module: String,
+    /// Rust module of the domain event types (absent in a table that only consumes).
+    pub domain_module: Option<String>,
     /// Rust module under which prost's packages are.
     pub proto_module: String,
     /// Where `eventmap generate` writes, resolved against the table's folder.
@@ -22,6 +22,50 @@ pub struct Model {
     pub channels: Vec<Channel>,
     /// Domain events in table order.
     pub events: Vec<DomainEvent>,
+    /// Declared subscriptions in table order.
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// A declared subscription: a durable consumer on one channel, receiving some of its
+/// integration events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    /// Name in the table (gives the generated enum, trait and function names).
+    pub name: String,
+    /// The channel consumed (a name of [`Model::channels`]).
+    pub channel: String,
+    /// The durable consumer name.
+    pub durable: String,
+    /// The integration events received, in table order.
+    pub events: Vec<SubscribedEvent>,
+    /// Delivery policy; `None` fields take the runtime's defaults.
+    pub delivery: DeliveryPolicy,
+    /// Where the subscription is written.
+    pub location: Option<SourceLocation>,
+}
+
+/// One integration event a subscription receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscribedEvent {
+    /// Integration event name (`ce-type`).
+    pub name: String,
+    /// Its proto message.
+    pub message: MessageType,
+}
+
+/// A subscription's delivery policy as written; absent values are the runtime's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// `true` for `deliver: new` (only messages published after the consumer is created).
+    pub deliver_new: bool,
+    /// Ack wait, in milliseconds.
+    pub ack_wait_ms: Option<u64>,
+    /// Deliveries in all, the first included.
+    pub max_deliver: Option<i64>,
+    /// Redelivery delays in milliseconds.
+    pub backoff_ms: Option<Vec<u64>>,
+    /// Dead-letter subject prefix and stream.
+    pub dead_letter: Option<Channel>,
 }
 
 /// A channel: a subject prefix in one JetStream stream.

@@ -68,6 +68,53 @@ pub struct Table {
     /// Domain events by name: the integration events each becomes, or `internal`.
     #[serde(default)]
     pub events: IndexMap<Key, Spanned<EventEntry>>,
+    /// What the service consumes, by subscription name: the integration events of another
+    /// service's channel that it receives, with its durable consumer and delivery policy.
+    #[serde(default)]
+    pub subscriptions: IndexMap<Key, Subscription>,
+}
+
+/// One declared subscription (`subscriptions.<name>`): a durable consumer on one channel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// The channel consumed (a key of `channels:`, which gives the producer's subject prefix
+    /// and stream).
+    pub channel: Spanned<String>,
+    /// The producer's proto package; message names under `events:` without a `.` are taken
+    /// in it.
+    #[serde(default)]
+    pub package: Option<Spanned<String>>,
+    /// The durable consumer name; `<service>-<subscription name>` when absent.
+    #[serde(default)]
+    pub durable: Option<Spanned<String>>,
+    /// Integration event name (`ce-type`) -> proto message, the events received.
+    pub events: IndexMap<Key, Spanned<String>>,
+    /// Acknowledgement, redelivery and dead-letter policy; runtime defaults when absent.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+}
+
+/// `delivery:` of a subscription. Durations are written as humantime text (`500ms`, `30s`,
+/// `2m`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// Where a new durable consumer starts: `all` (the stream's history) or `new`.
+    #[serde(default)]
+    pub deliver: Option<Spanned<String>>,
+    /// How long the server waits for an ack before redelivering.
+    #[serde(default)]
+    pub ack_wait: Option<Spanned<String>>,
+    /// Deliveries of one message in all, the first included.
+    #[serde(default)]
+    pub max_deliver: Option<Spanned<i64>>,
+    /// Redelivery delay after each failed delivery (the last one repeats).
+    #[serde(default)]
+    pub backoff: Option<Vec<Spanned<String>>>,
+    /// Where messages that exhausted their deliveries, or cannot be decoded, are published.
+    #[serde(default)]
+    pub dead_letter: Option<Channel>,
 }
 
 /// What a domain event becomes.
@@ -132,8 +179,10 @@ pub struct Protos {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RustSection {
-    /// Rust module of the domain event types, e.g. `crate::domain::events`.
-    pub domain_module: Spanned<String>,
+    /// Rust module of the domain event types, e.g. `crate::domain::events`; needed when the
+    /// table maps domain events (a table that only consumes has none).
+    #[serde(default)]
+    pub domain_module: Option<Spanned<String>>,
     /// Rust module under which prost's generated packages are, e.g. `crate::proto`.
     pub proto_module: Spanned<String>,
     /// File that `eventmap generate` writes, relative to the table's folder.

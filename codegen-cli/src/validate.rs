@@ -19,6 +19,8 @@ use crate::protos::ProtoSet;
 use crate::rust_names;
 use crate::table::{self, FieldSource, FieldSpec, Key, Table};
 
+mod subscriptions;
+
 /// The result of checking a table: the model when there were no errors, and every
 /// diagnostic (errors and warnings) in table order.
 #[derive(Debug)]
@@ -68,6 +70,18 @@ impl Validator<'_> {
         &mut self.diagnostics[last]
     }
 
+    /// Like [`error`](Self::error), for a problem that does not stop generation.
+    fn warning(
+        &mut self,
+        rule: &'static str,
+        location: Location,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let diagnostic = self.error(rule, location, message);
+        diagnostic.severity = crate::diagnostic::Severity::Warning;
+        diagnostic
+    }
+
     fn table(&mut self, table: &Table, base: &Path) -> Model {
         if table.version.value != 1 {
             self.error(
@@ -81,7 +95,9 @@ impl Validator<'_> {
             .hint = Some("this eventmap reads `version: 1`".into());
         }
         self.service(&table.service);
-        self.rust_path(&table.rust.domain_module, "rust.domain_module");
+        if let Some(module) = &table.rust.domain_module {
+            self.rust_path(module, "rust.domain_module");
+        }
         self.rust_path(&table.rust.proto_module, "rust.proto_module");
         let channels = self.channels(&table.channels);
         let mut used_channels = HashSet::new();
@@ -110,6 +126,7 @@ impl Validator<'_> {
                 &mut integration_names,
             ));
         }
+        let subscriptions = self.subscriptions(table, &mut used_channels);
         self.generated_names(table);
         for (key, _) in &table.channels {
             if !used_channels.contains(key.as_str()) {
@@ -117,11 +134,13 @@ impl Validator<'_> {
                     "unused-channel",
                     key.location(),
                     format!(
-                        "channel `{}` is not used by any integration event",
+                        "channel `{}` is not used by any integration event or subscription",
                         key.as_str()
                     ),
                 )
-                .hint = Some("remove it, or publish an integration event on it".into());
+                .hint = Some(
+                    "remove it, publish an integration event on it, or subscribe to it".into(),
+                );
             }
         }
         let table_name = self.file.file_name().map_or_else(
@@ -131,11 +150,12 @@ impl Validator<'_> {
         Model {
             table_name,
             service: table.service.value.clone(),
-            domain_module: table.rust.domain_module.value.clone(),
+            domain_module: table.rust.domain_module.as_ref().map(|m| m.value.clone()),
             proto_module: table.rust.proto_module.value.clone(),
             output: table.rust.output.as_ref().map(|o| base.join(&o.value)),
             channels,
             events,
+            subscriptions,
         }
     }
 
@@ -150,7 +170,8 @@ impl Validator<'_> {
                 let reserved = matches!(
                     (namespace, rust.as_str()),
                     ("channels", "ALL") | ("fn", "register_integration_event_handlers")
-                );
+                ) || (namespace == "subscription consts"
+                    && (rust.ends_with("::DURABLE") || rust.ends_with("::EVENTS")));
                 if reserved {
                     v.error(
                     "name-collision",
@@ -235,6 +256,48 @@ impl Validator<'_> {
                 );
             }
         }
+        for (key, subscription) in &table.subscriptions {
+            let what = format!("subscription `{}`", key.as_str());
+            let camel = rust_names::upper_camel(key.as_str());
+            for suffix in ["Event", "Handler", "Router"] {
+                claim(
+                    self,
+                    "type",
+                    format!("{camel}{suffix}"),
+                    what.clone(),
+                    key.location(),
+                );
+            }
+            claim(
+                self,
+                "subscriptions",
+                rust_names::fn_ident(key.as_str()),
+                what,
+                key.location(),
+            );
+            for (event, _) in &subscription.events {
+                let what = format!(
+                    "event `{}` of subscription `{}`",
+                    event.as_str(),
+                    key.as_str()
+                );
+                for (namespace, rust) in [
+                    (
+                        "subscription consts",
+                        rust_names::const_ident(event.as_str()),
+                    ),
+                    ("subscription methods", rust_names::fn_ident(event.as_str())),
+                ] {
+                    claim(
+                        self,
+                        namespace,
+                        format!("{}::{rust}", key.as_str()),
+                        what.clone(),
+                        event.location(),
+                    );
+                }
+            }
+        }
     }
 
     fn service(&mut self, service: &Spanned<String>) {
@@ -269,6 +332,43 @@ impl Validator<'_> {
         false
     }
 
+    /// Checks a subject prefix (rule `invalid-subject`); whether it is valid.
+    fn subject(&mut self, subject: &Spanned<String>) -> bool {
+        let Err(why) = check_subject(&subject.value) else {
+            return true;
+        };
+        self.error(
+            "invalid-subject",
+            subject.referenced,
+            format!(
+                "`{}` is not a valid NATS subject prefix: {why}",
+                subject.value
+            ),
+        )
+        .hint = Some(
+            "use tokens of letters, digits, `-` and `_` separated by `.`, e.g. `ordering.order`"
+                .into(),
+        );
+        false
+    }
+
+    /// Checks a stream name (rule `invalid-stream`); whether it is valid.
+    fn stream(&mut self, stream: &Spanned<String>) -> bool {
+        let Err(why) = check_stream(&stream.value) else {
+            return true;
+        };
+        self.error(
+            "invalid-stream",
+            stream.referenced,
+            format!(
+                "`{}` is not a valid JetStream stream name: {why}",
+                stream.value
+            ),
+        )
+        .hint = Some("use letters, digits, `-` and `_`, e.g. `ORDERING_ORDERS`".into());
+        false
+    }
+
     fn channels(&mut self, channels: &IndexMap<Key, table::Channel>) -> Vec<Channel> {
         let mut subjects: HashMap<&str, &str> = HashMap::new();
         let mut out = Vec::new();
@@ -280,14 +380,9 @@ impl Validator<'_> {
                     format!("channel name `{}` is not a valid identifier", key.as_str()),
                 );
             }
-            if let Err(why) = check_subject(&channel.subject.value) {
-                self.error(
-                    "invalid-subject",
-                    channel.subject.referenced,
-                    format!("`{}` is not a valid NATS subject prefix: {why}", channel.subject.value),
-                )
-                .hint = Some("use tokens of letters, digits, `-` and `_` separated by `.`, e.g. `ordering.order`".into());
-            } else if let Some(other) = subjects.insert(&channel.subject.value, key.as_str()) {
+            if self.subject(&channel.subject)
+                && let Some(other) = subjects.insert(&channel.subject.value, key.as_str())
+            {
                 self.error(
                     "duplicate-subject",
                     channel.subject.referenced,
@@ -298,17 +393,7 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if let Err(why) = check_stream(&channel.stream.value) {
-                self.error(
-                    "invalid-stream",
-                    channel.stream.referenced,
-                    format!(
-                        "`{}` is not a valid JetStream stream name: {why}",
-                        channel.stream.value
-                    ),
-                )
-                .hint = Some("use letters, digits, `-` and `_`, e.g. `ORDERING_ORDERS`".into());
-            }
+            self.stream(&channel.stream);
             out.push(Channel {
                 name: key.as_str().to_owned(),
                 subject: channel.subject.value.clone(),
@@ -381,30 +466,28 @@ impl Validator<'_> {
         }
 
         let channel = &integration.channel;
-        if table.channels.contains_key(channel.value.as_str()) {
-            used_channels.insert(channel.value.clone());
-        } else {
-            let known: Vec<&str> = table.channels.keys().map(Key::as_str).collect();
-            let hint = suggest(&channel.value, known.iter().copied())
-                .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("channels in the table: {}", list(&known)));
-            self.error(
-                "unknown-channel",
-                channel.referenced,
-                format!(
-                    "channel `{}` is not defined under `channels:`",
-                    channel.value
-                ),
-            )
-            .hint = Some(hint);
-        }
+        self.channel_ref(table, channel, used_channels);
 
-        let domain_type = match &integration.rust_type {
-            Some(t) => {
+        let domain_type = match (&integration.rust_type, &table.rust.domain_module) {
+            (Some(t), _) => {
                 self.rust_path(t, "domain event type");
                 t.value.clone()
             }
-            None => format!("{}::{}", table.rust.domain_module.value, domain.as_str()),
+            (None, Some(module)) => format!("{}::{}", module.value, domain.as_str()),
+            (None, None) => {
+                self.error(
+                    "missing-domain-module",
+                    domain.location(),
+                    format!(
+                        "domain event `{}` has no Rust type: the table has no `rust.domain_module` and the row no `type`",
+                        domain.as_str()
+                    ),
+                )
+                .hint = Some(
+                    "add `domain_module: crate::domain::events` under `rust:`, or `type: crate::path::Event` to the row".into(),
+                );
+                String::new()
+            }
         };
 
         let descriptor = self.message(&integration.message)?;
@@ -433,6 +516,33 @@ impl Validator<'_> {
             message,
             fields,
         })
+    }
+
+    /// Checks that `channel` names a channel of the table and records it as used.
+    fn channel_ref(
+        &mut self,
+        table: &Table,
+        channel: &Spanned<String>,
+        used_channels: &mut HashSet<String>,
+    ) -> bool {
+        if table.channels.contains_key(channel.value.as_str()) {
+            used_channels.insert(channel.value.clone());
+            return true;
+        }
+        let known: Vec<&str> = table.channels.keys().map(Key::as_str).collect();
+        let hint = suggest(&channel.value, known.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("channels in the table: {}", list(&known)));
+        self.error(
+            "unknown-channel",
+            channel.referenced,
+            format!(
+                "channel `{}` is not defined under `channels:`",
+                channel.value
+            ),
+        )
+        .hint = Some(hint);
+        false
     }
 
     fn message(&mut self, name: &Spanned<String>) -> Option<MessageDescriptor> {

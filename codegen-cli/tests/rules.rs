@@ -99,7 +99,6 @@ fn every_rule_fails_and_passes_where_its_fixture_says() {
         };
         let found = analysis.diagnostics.iter().find(|d| {
             d.rule == rule
-                && d.is_error()
                 && d.location.as_ref().is_some_and(|l| {
                     l.file == expected_file
                         && l.line == expected.0

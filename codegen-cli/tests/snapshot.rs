@@ -22,3 +22,12 @@ fn committed_example_module_is_current() {
         "run `cargo run -p eventmap-codegen -- generate`: the committed module is stale"
     );
 }
+
+/// The consuming side: the module of the search example's table (subscriptions only).
+#[test]
+fn consuming_module() {
+    let analysis =
+        eventmap_codegen::analyze(Path::new("../examples/search/mappings.yaml")).expect("readable");
+    let code = analysis.generate().expect("generates");
+    insta::assert_snapshot!("search_subscriptions", code);
+}

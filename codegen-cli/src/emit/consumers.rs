@@ -1,0 +1,187 @@
+//! Emits the consuming side of a table, one set of items per declared subscription:
+//! the subscription's constants and `ConsumerSpec` (module `subscriptions::<name>`), the enum
+//! of the events it receives, a handler trait with one method per event, and the router that
+//! hands each delivery to the method of its event.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{SetMember, event_set_enum, ident, path};
+use crate::model::{DeliveryPolicy, Model, Subscription};
+use crate::rust_names;
+
+/// Every item of the table's subscriptions; nothing when it declares none.
+pub(super) fn items(model: &Model) -> TokenStream {
+    if model.subscriptions.is_empty() {
+        return TokenStream::new();
+    }
+    let modules = model.subscriptions.iter().map(subscription_module);
+    let per_subscription = model.subscriptions.iter().map(subscription_items);
+    quote! {
+        /// The table's subscriptions: for each, its durable consumer name, the integration
+        /// events it receives and its delivery policy.
+        pub mod subscriptions {
+            #(#modules)*
+        }
+
+        #(#per_subscription)*
+    }
+}
+
+/// `subscriptions::<name>`: the constants and the `ConsumerSpec` of one subscription.
+fn subscription_module(subscription: &Subscription) -> TokenStream {
+    let module = ident(&rust_names::fn_ident(&subscription.name));
+    let durable = &subscription.durable;
+    let doc = format!(
+        " Subscription `{}`: durable consumer `{}` on channel `{}`.",
+        subscription.name, durable, subscription.channel
+    );
+    let consts: Vec<_> = subscription
+        .events
+        .iter()
+        .map(|event| ident(&rust_names::const_ident(&event.name)))
+        .collect();
+    let const_items = subscription.events.iter().zip(&consts).map(|(event, name)| {
+        let value = &event.name;
+        let doc = format!(
+            " The integration event `{value}` (proto `{}`): its `ce-type` and last subject token.",
+            event.message.full_name
+        );
+        quote! { #[doc = #doc] pub const #name: &str = #value; }
+    });
+    let policy = policy(&subscription.delivery);
+    quote! {
+        #[doc = #doc]
+        pub mod #module {
+            /// The durable JetStream consumer that every instance of the service shares.
+            pub const DURABLE: &str = #durable;
+
+            #(#const_items)*
+
+            /// Every integration event received (the consumer's server-side subject filters).
+            pub const EVENTS: &[&str] = &[#(#consts),*];
+
+            /// The declared subscription: [`DURABLE`], [`EVENTS`] and the delivery policy
+            /// of the table, for `eventmap::nats::Consumer::start`.
+            pub fn spec() -> ::eventmap::nats::ConsumerSpec {
+                ::eventmap::nats::ConsumerSpec::new(DURABLE, EVENTS).policy(#policy)
+            }
+        }
+    }
+}
+
+/// The `DeliveryPolicy` expression of `delivery`: the runtime's defaults, then what the table
+/// sets.
+fn policy(delivery: &DeliveryPolicy) -> TokenStream {
+    let mut policy = quote! { ::eventmap::nats::DeliveryPolicy::default() };
+    if delivery.deliver_new {
+        policy = quote! { #policy.deliver_policy(::eventmap::nats::DeliverPolicy::New) };
+    }
+    if let Some(ms) = delivery.ack_wait_ms {
+        policy = quote! { #policy.ack_wait(::core::time::Duration::from_millis(#ms)) };
+    }
+    if let Some(max) = delivery.max_deliver {
+        policy = quote! { #policy.max_deliver(#max) };
+    }
+    if let Some(steps) = &delivery.backoff_ms {
+        policy = quote! {
+            #policy.backoff([#(::core::time::Duration::from_millis(#steps)),*])
+        };
+    }
+    if let Some(channel) = &delivery.dead_letter {
+        let (name, subject, stream) = (&channel.name, &channel.subject, &channel.stream);
+        policy = quote! {
+            #policy.dead_letter(::eventmap::ChannelSpec::new(#name, #subject, #stream))
+        };
+    }
+    policy
+}
+
+/// The enum, the handler trait and the router of one subscription.
+fn subscription_items(subscription: &Subscription) -> TokenStream {
+    let camel = rust_names::upper_camel(&subscription.name);
+    let module = ident(&rust_names::fn_ident(&subscription.name));
+    let enum_name = format_ident!("{}Event", camel);
+    let handler = format_ident!("{}Handler", camel);
+    let router = format_ident!("{}Router", camel);
+    let name = &subscription.name;
+
+    let members: Vec<SetMember<'_>> = subscription
+        .events
+        .iter()
+        .map(|event| SetMember {
+            name: &event.name,
+            name_const: {
+                let ident = ident(&rust_names::const_ident(&event.name));
+                quote!(subscriptions::#module::#ident)
+            },
+            message: &event.message,
+        })
+        .collect();
+    let enum_doc = format!(
+        " The integration events that subscription `{name}` receives, decoded from a message's `ce-type` and payload."
+    );
+    let event_set = event_set_enum(&enum_name, &enum_doc, &subscription.channel, &members);
+
+    let variants: Vec<_> = subscription
+        .events
+        .iter()
+        .map(|event| ident(&rust_names::upper_camel(&event.name)))
+        .collect();
+    let methods: Vec<_> = subscription
+        .events
+        .iter()
+        .map(|event| ident(&rust_names::fn_ident(&event.name)))
+        .collect();
+    let signatures = subscription.events.iter().zip(&methods).map(|(event, method)| {
+        let message = path(&event.message.rust_path);
+        let doc = format!(
+            " Handles `{}` (proto `{}`). `Ok` acknowledges the message; an error has it redelivered after the subscription's backoff, and dead-lettered after its last delivery.",
+            event.name, event.message.full_name
+        );
+        quote! {
+            #[doc = #doc]
+            fn #method(
+                &self,
+                event: &#message,
+                delivery: &::eventmap::nats::Delivery<#enum_name>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<(), ::eventmap::BoxError>,
+            > + ::core::marker::Send;
+        }
+    });
+    let handler_doc = format!(
+        " What the service does with each event of subscription `{name}`: one method per event, so that an event added to the subscription does not compile until it is handled. Run it with [`{router}`]."
+    );
+    let router_doc = format!(
+        " Hands each delivery of subscription `{name}` to the method of [`{handler}`] for its event: the `eventmap::nats::ConsumerHandler` that `eventmap::nats::Consumer::run` takes."
+    );
+
+    quote! {
+        #event_set
+
+        #[doc = #handler_doc]
+        pub trait #handler: ::core::marker::Send + ::core::marker::Sync {
+            #(#signatures)*
+        }
+
+        #[doc = #router_doc]
+        #[derive(Debug, Clone, Default)]
+        pub struct #router<H>(pub H);
+
+        impl<H: #handler> ::eventmap::nats::ConsumerHandler<#enum_name> for #router<H> {
+            fn handle(
+                &self,
+                delivery: &::eventmap::nats::Delivery<#enum_name>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<(), ::eventmap::BoxError>,
+            > + ::core::marker::Send {
+                async move {
+                    match &delivery.event {
+                        #( #enum_name::#variants(event) => self.0.#methods(event, delivery).await, )*
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Checks of `subscriptions:`, the consuming side of a table: the channel, the messages, the
+//! durable consumer name and the delivery policy of each declared subscription.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde_saphyr::{Location, Spanned};
+
+use super::{Validator, WELL_KNOWN_PACKAGE, check_subject};
+use crate::model::{Channel, DeliveryPolicy, SubscribedEvent, Subscription};
+use crate::rust_names;
+use crate::table::{self, Key, Table};
+
+/// NATS consumer names may not contain whitespace, `.`, `*`, `>`, path separators or control
+/// characters (NATS ADR-6, "name" rules).
+fn check_durable(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    match name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        Some(c) => Err(format!("it contains {c:?}")),
+        None => Ok(()),
+    }
+}
+
+/// The default durable name `<service>-<subscription>`, with the characters a consumer name
+/// may not hold replaced by `_` (the runtime's `Subscriber::durable_name` does the same).
+fn default_durable(service: &str, subscription: &str) -> String {
+    consumer_name(&format!("{service}-{subscription}"))
+}
+
+/// `text` with the characters a consumer name may not hold replaced by `_`.
+fn consumer_name(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Whether a subject with prefix `a` can be a subject with prefix `b` or the other way round
+/// (one prefix is the other, or a token-wise prefix of it).
+fn subjects_overlap(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long == short || long.starts_with(&format!("{short}."))
+}
+
+impl Validator<'_> {
+    /// Checks every subscription and returns the checked ones.
+    pub(super) fn subscriptions(
+        &mut self,
+        table: &Table,
+        used_channels: &mut HashSet<String>,
+    ) -> Vec<Subscription> {
+        let mut durables: HashMap<String, Location> = HashMap::new();
+        let mut out = Vec::new();
+        for (key, subscription) in &table.subscriptions {
+            if let Some(checked) = self.subscription(table, key, subscription, used_channels) {
+                if let Some(first) = durables.get(&checked.durable).copied() {
+                    let note = self.loc(first);
+                    self.error(
+                        "duplicate-durable",
+                        subscription
+                            .durable
+                            .as_ref()
+                            .map_or(key.location(), |d| d.referenced),
+                        format!(
+                            "durable consumer `{}` is declared by two subscriptions: they would split each other's events",
+                            checked.durable
+                        ),
+                    )
+                    .notes
+                    .push(("first declared here".into(), note));
+                } else {
+                    durables.insert(
+                        checked.durable.clone(),
+                        subscription
+                            .durable
+                            .as_ref()
+                            .map_or(key.location(), |d| d.referenced),
+                    );
+                }
+                out.push(checked);
+            }
+        }
+        out
+    }
+
+    fn subscription(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        subscription: &table::Subscription,
+        used_channels: &mut HashSet<String>,
+    ) -> Option<Subscription> {
+        let mut ok = true;
+        if !rust_names::is_identifier(key.as_str()) {
+            self.error(
+                "invalid-name",
+                key.location(),
+                format!(
+                    "subscription name `{}` is not a valid identifier",
+                    key.as_str()
+                ),
+            );
+            ok = false;
+        }
+        ok &= self.channel_ref(table, &subscription.channel, used_channels);
+
+        let durable = match &subscription.durable {
+            Some(durable) => {
+                if let Err(why) = check_durable(&durable.value) {
+                    self.error(
+                        "invalid-durable",
+                        durable.referenced,
+                        format!(
+                            "`{}` is not a valid JetStream consumer name: {why}",
+                            durable.value
+                        ),
+                    )
+                    .hint = Some("use letters, digits, `-` and `_`, e.g. `search-orders`".into());
+                    ok = false;
+                } else {
+                    // Two services sharing one durable name split each other's events.
+                    let owner = consumer_name(&table.service.value);
+                    if !durable.value.starts_with(&owner) {
+                        self.warning(
+                            "durable-not-owned",
+                            durable.referenced,
+                            format!(
+                                "durable consumer `{}` does not start with the service name `{owner}`",
+                                durable.value
+                            ),
+                        )
+                        .hint = Some(format!(
+                            "name it `{owner}-...` so that no other service can share it by accident"
+                        ));
+                    }
+                }
+                durable.value.clone()
+            }
+            None => default_durable(&table.service.value, key.as_str()),
+        };
+
+        if subscription.events.is_empty() {
+            self.error(
+                "empty-subscription",
+                key.location(),
+                format!("subscription `{}` receives no event", key.as_str()),
+            )
+            .hint = Some(
+                "list the events under `events:`, e.g. `OrderCreatedEvent: OrderCreated`".into(),
+            );
+            ok = false;
+        }
+        let package = subscription.package.as_ref();
+        let mut events = Vec::new();
+        for (name, message) in &subscription.events {
+            if !rust_names::is_identifier(name.as_str()) {
+                self.error(
+                    "invalid-name",
+                    name.location(),
+                    format!(
+                        "integration event name `{}` is not a valid Rust identifier and NATS subject token",
+                        name.as_str()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            let full_name = match package {
+                Some(package) if !message.value.contains('.') => Spanned {
+                    value: format!("{}.{}", package.value, message.value),
+                    referenced: message.referenced,
+                    defined: message.defined,
+                },
+                _ => message.clone(),
+            };
+            let Some(descriptor) = self.message(&full_name) else {
+                ok = false;
+                continue;
+            };
+            if let Some(package) = package
+                && descriptor.package_name() != package.value
+            {
+                let note = self.loc(package.referenced);
+                self.error(
+                    "package-mismatch",
+                    message.referenced,
+                    format!(
+                        "proto message `{}` is in package `{}`, not in the subscription's package `{}`",
+                        descriptor.full_name(),
+                        descriptor.package_name(),
+                        package.value
+                    ),
+                )
+                .notes
+                .push(("the package is declared here".into(), note));
+                ok = false;
+                continue;
+            }
+            if descriptor.package_name() == WELL_KNOWN_PACKAGE {
+                self.error(
+                    "well-known-type",
+                    message.referenced,
+                    format!(
+                        "`{}` is a protobuf well-known type; an integration event has a message of its own",
+                        descriptor.full_name()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            events.push(SubscribedEvent {
+                name: name.as_str().to_owned(),
+                message: self.message_type(table, &descriptor),
+            });
+        }
+
+        let delivery = match &subscription.delivery {
+            Some(delivery) => self.delivery(table, subscription, delivery),
+            None => Some(DeliveryPolicy::default()),
+        };
+        match (ok, delivery) {
+            (true, Some(delivery)) => Some(Subscription {
+                name: key.as_str().to_owned(),
+                channel: subscription.channel.value.clone(),
+                durable,
+                events,
+                delivery,
+                location: self.loc(key.location()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A duration written as humantime text (`500ms`, `30s`, `2m`), in milliseconds.
+    fn duration(&mut self, text: &Spanned<String>, what: &str) -> Option<u64> {
+        let parsed = humantime::parse_duration(text.value.trim());
+        match parsed {
+            Ok(duration) if duration.is_zero() => {
+                self.error(
+                    "invalid-duration",
+                    text.referenced,
+                    format!("{what} must be longer than zero"),
+                );
+                None
+            }
+            Ok(duration) if duration > Duration::from_secs(365 * 24 * 3600) => {
+                self.error(
+                    "invalid-duration",
+                    text.referenced,
+                    format!("{what} `{}` is longer than a year", text.value),
+                );
+                None
+            }
+            Ok(duration) => Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
+            Err(err) => {
+                self.error(
+                    "invalid-duration",
+                    text.referenced,
+                    format!("{what} `{}` is not a duration: {err}", text.value),
+                )
+                .hint = Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`".into());
+                None
+            }
+        }
+    }
+
+    fn delivery(
+        &mut self,
+        table: &Table,
+        subscription: &table::Subscription,
+        delivery: &table::Delivery,
+    ) -> Option<DeliveryPolicy> {
+        let mut ok = true;
+        let deliver_new = match &delivery.deliver {
+            None => false,
+            Some(d) if d.value == "all" => false,
+            Some(d) if d.value == "new" => true,
+            Some(d) => {
+                self.error(
+                    "invalid-delivery",
+                    d.referenced,
+                    format!("`deliver: {}` is not a delivery start", d.value),
+                )
+                .hint =
+                    Some("`all` (the stream's history, the default) or `new` (from now on)".into());
+                ok = false;
+                false
+            }
+        };
+        let ack_wait_ms = match &delivery.ack_wait {
+            Some(text) => {
+                let parsed = self.duration(text, "ack_wait");
+                ok &= parsed.is_some();
+                parsed
+            }
+            None => None,
+        };
+        let max_deliver = match &delivery.max_deliver {
+            Some(max) if max.value < 1 => {
+                self.error(
+                    "invalid-delivery",
+                    max.referenced,
+                    format!("`max_deliver: {}` must be at least 1", max.value),
+                );
+                ok = false;
+                None
+            }
+            Some(max) => Some(max.value),
+            None => None,
+        };
+        let backoff_ms = match &delivery.backoff {
+            Some(steps) => {
+                let mut out = Vec::new();
+                for step in steps {
+                    match self.duration(step, "a backoff step") {
+                        Some(ms) => out.push(ms),
+                        None => ok = false,
+                    }
+                }
+                if let (Some(max), Some(last)) = (&delivery.max_deliver, steps.last())
+                    && i64::try_from(steps.len()).unwrap_or(i64::MAX) >= max.value
+                    && max.value >= 1
+                {
+                    self.warning(
+                        "unused-backoff",
+                        last.referenced,
+                        format!(
+                            "{} backoff steps for at most {} deliveries: only the first {} are used",
+                            steps.len(),
+                            max.value,
+                            max.value - 1
+                        ),
+                    );
+                }
+                Some(out)
+            }
+            None => None,
+        };
+        let dead_letter = match &delivery.dead_letter {
+            Some(channel) => {
+                let subject_ok = self.subject(&channel.subject);
+                ok &= self.stream(&channel.stream) && subject_ok;
+                if subject_ok
+                    && let Some(consumed) = table.channels.get(subscription.channel.value.as_str())
+                    && check_subject(&consumed.subject.value).is_ok()
+                    && subjects_overlap(&channel.subject.value, &consumed.subject.value)
+                {
+                    self.error(
+                        "dead-letter-in-channel",
+                        channel.subject.referenced,
+                        format!(
+                            "dead-letter subject `{}` overlaps the consumed channel's subject `{}`: dead letters would be consumed again",
+                            channel.subject.value, consumed.subject.value
+                        ),
+                    )
+                    .hint = Some(format!(
+                        "use a subject of the service's own, e.g. `{}.dead-letter`",
+                        table.service.value
+                    ));
+                    ok = false;
+                }
+                Some(Channel {
+                    name: String::from("dead_letter"),
+                    subject: channel.subject.value.clone(),
+                    stream: channel.stream.value.clone(),
+                })
+            }
+            None => None,
+        };
+        ok.then_some(DeliveryPolicy {
+            deliver_new,
+            ack_wait_ms,
+            max_deliver,
+            backoff_ms,
+            dead_letter,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durable_names() {
+        assert!(check_durable("search-orders_2").is_ok());
+        assert!(check_durable("").is_err());
+        assert!(check_durable("a.b").unwrap_err().contains("'.'"));
+        assert_eq!(default_durable("search", "orders"), "search-orders");
+        assert_eq!(
+            default_durable("shop.search", "orders"),
+            "shop_search-orders"
+        );
+    }
+
+    #[test]
+    fn overlapping_subjects() {
+        assert!(subjects_overlap("ordering.order", "ordering.order"));
+        assert!(subjects_overlap("ordering.order.dlq", "ordering.order"));
+        assert!(subjects_overlap("ordering", "ordering.order"));
+        assert!(!subjects_overlap("ordering.orders", "ordering.order"));
+        assert!(!subjects_overlap("search.dead-letter", "ordering.order"));
+    }
+}
