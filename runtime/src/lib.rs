@@ -79,6 +79,7 @@ pub mod integration;
 pub mod mapped;
 pub mod message;
 pub mod publisher;
+pub mod shutdown;
 pub mod store;
 
 #[cfg(feature = "nats")]
@@ -98,6 +99,7 @@ pub use mapped::MappedEvent;
 pub use eventmap_macros::{DomainEvent, IntegrationEvent};
 pub use message::{IntegrationMessage, integration_event_id};
 pub use publisher::{InMemoryPublisher, PublishError, PublishReceipt, Publisher};
+pub use shutdown::shutdown_signal;
 pub use store::{
     Aggregate, AggregateRoot, AggregateStore, DispatchingStore, EventSourced, InMemoryStore,
     StoreError,

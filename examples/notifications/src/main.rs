@@ -1,0 +1,85 @@
+//! `notifications-example`: the notifications service. Consumes the ordering service's
+//! integration events from NATS JetStream and records the notifications it would send, until
+//! interrupted (Ctrl-C or SIGTERM); `notifications-example list` prints them.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use eventmap::nats::Consumer;
+use notifications_example::NotificationService;
+use notifications_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "notifications-example",
+    about = "The notifications service example of eventmap"
+)]
+struct Cli {
+    /// NATS server (JetStream, 2.10 or newer).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// PostgreSQL database where notifications are recorded.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Schema of the notifications table.
+    #[arg(long, default_value = "notifications")]
+    schema: String,
+    /// Print the recorded notifications and exit, instead of consuming.
+    #[arg(long)]
+    list: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match serve(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("notifications-example: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> Result<(), String> {
+    let pool = sqlx::PgPool::connect(&cli.database_url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", cli.database_url))?;
+    let service = NotificationService::new(pool, &cli.schema)
+        .await
+        .map_err(|e| format!("cannot prepare the notifications table: {e}"))?;
+    if cli.list {
+        let notifications = service.all().await.map_err(|e| e.to_string())?;
+        for notification in notifications {
+            println!("to {}: {}", notification.customer_id, notification.text);
+        }
+        return Ok(());
+    }
+    let client = eventmap::nats::async_nats::connect(&cli.nats_url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", cli.nats_url))?;
+    let jetstream = eventmap::nats::async_nats::jetstream::new(client);
+    let consumer = Consumer::<OrdersEvent>::start(&jetstream, &subscriptions::orders::spec())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        durable = subscriptions::orders::DURABLE,
+        "notifications service consuming"
+    );
+    let report = consumer
+        .run(&OrdersRouter(service), eventmap::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(?report, "notifications service stopped");
+    Ok(())
+}

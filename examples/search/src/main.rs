@@ -1,0 +1,110 @@
+//! `search-example`: the search service. Consumes the ordering service's integration events
+//! from NATS JetStream into its Postgres read model until interrupted (Ctrl-C or SIGTERM),
+//! or prints the read model.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eventmap::nats::Consumer;
+use eventmap::postgres::Inbox;
+use search_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
+use search_example::{ReadModel, SearchService};
+
+#[derive(Debug, Parser)]
+#[command(name = "search-example", about = "The search service example of eventmap")]
+struct Cli {
+    /// NATS server (JetStream, 2.10 or newer).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// PostgreSQL database of the read model and the inbox.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Schema of the read model and the inbox.
+    #[arg(long, default_value = "search")]
+    schema: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consume until Ctrl-C or SIGTERM (the default).
+    Run,
+    /// Print the read model.
+    List,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("search-example: cannot start the tokio runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("search-example: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&cli.database_url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", cli.database_url))?;
+    let read_model = ReadModel::new(pool.clone(), &cli.schema)
+        .await
+        .map_err(|e| format!("cannot prepare the read model: {e}"))?;
+    if matches!(cli.command, Some(Command::List)) {
+        for entry in read_model.all().await.map_err(|e| e.to_string())? {
+            println!(
+                "{}\t{}\t{}\t{} {}\t{} line(s)",
+                entry.order_id,
+                entry.status.as_str(),
+                entry.customer_id,
+                entry.total_cents,
+                entry.currency,
+                entry.lines
+            );
+        }
+        return Ok(());
+    }
+    let inbox = Inbox::new(pool, &cli.schema)
+        .await
+        .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
+    let client = eventmap::nats::async_nats::connect(&cli.nats_url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", cli.nats_url))?;
+    let context = eventmap::nats::async_nats::jetstream::new(client);
+    let consumer = Consumer::<OrdersEvent>::start(&context, &subscriptions::orders::spec())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(durable = subscriptions::orders::DURABLE, "search service consuming");
+    let handler = OrdersRouter(SearchService::new(inbox, read_model));
+    let report = consumer
+        .run(&handler, eventmap::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(?report, "search service stopped");
+    Ok(())
+}
