@@ -22,6 +22,10 @@ use crate::emit::{self, DomainTarget};
 use crate::model::{DomainEvent, Field, Value};
 use crate::{Analysis, analyze};
 
+mod subscriptions;
+
+pub use subscriptions::subscriptions;
+
 /// `#[integration(...)]` options.
 #[derive(Debug, Default)]
 struct Options {

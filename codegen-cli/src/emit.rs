@@ -75,21 +75,7 @@ pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
         );
         quote! { #[doc = #doc] pub const #ident: &str = #name; }
     });
-    let channel_consts = model.channels.iter().map(|c| {
-        let ident = ident(&rust_names::const_ident(&c.name));
-        let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
-        let doc = format!(
-            " Channel `{name}`: subjects `{subject}.<integration event>` in the JetStream stream `{stream}`."
-        );
-        quote! {
-            #[doc = #doc]
-            pub const #ident: ::eventmap::ChannelSpec = ::eventmap::ChannelSpec::new(#name, #subject, #stream);
-        }
-    });
-    let all_channels = model
-        .channels
-        .iter()
-        .map(|c| ident(&rust_names::const_ident(&c.name)));
+    let channels = channels_module(model);
     let converters = model
         .events
         .iter()
@@ -136,12 +122,7 @@ pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
 
         #names
 
-        /// The channels of the table: where each integration event is published.
-        pub mod channels {
-            #(#channel_consts)*
-            /// Every channel of the table, to provision their streams at start-up.
-            pub const ALL: &[::eventmap::ChannelSpec] = &[#(#all_channels),*];
-        }
+        #channels
 
         #(#converters)*
 
@@ -149,6 +130,44 @@ pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
 
         #registration
 
+        #consumers
+    }
+}
+
+/// `mod channels`: one `ChannelSpec` constant per channel of the table, and `ALL`.
+fn channels_module(model: &Model) -> TokenStream {
+    let channel_consts = model.channels.iter().map(|c| {
+        let ident = ident(&rust_names::const_ident(&c.name));
+        let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
+        let doc = format!(
+            " Channel `{name}`: subjects `{subject}.<integration event>` in the JetStream stream `{stream}`."
+        );
+        quote! {
+            #[doc = #doc]
+            pub const #ident: ::eventmap::ChannelSpec = ::eventmap::ChannelSpec::new(#name, #subject, #stream);
+        }
+    });
+    let all_channels = model
+        .channels
+        .iter()
+        .map(|c| ident(&rust_names::const_ident(&c.name)));
+    quote! {
+        /// The channels of the table: where each integration event is published.
+        pub mod channels {
+            #(#channel_consts)*
+            /// Every channel of the table, to provision their streams at start-up.
+            pub const ALL: &[::eventmap::ChannelSpec] = &[#(#all_channels),*];
+        }
+    }
+}
+
+/// The consuming side of `model` alone: `mod channels` and the items of every subscription
+/// (what `eventmap::subscriptions!` expands to).
+pub fn subscription_tokens(model: &Model) -> TokenStream {
+    let channels = channels_module(model);
+    let consumers = consumers::items(model);
+    quote! {
+        #channels
         #consumers
     }
 }

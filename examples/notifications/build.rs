@@ -1,5 +1,5 @@
-//! Generates the prost types of the ordering service's contracts and the subscription module
-//! of `mappings.yaml` (the notifications service's consuming table) into `OUT_DIR`.
+//! Generates the prost types of the ordering service's contracts into `OUT_DIR` (the
+//! subscription items come from `eventmap::subscriptions!` in `src/lib.rs`).
 
 fn main() {
     if let Err(err) = eventmap_codegen::Builder::new()

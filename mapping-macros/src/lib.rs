@@ -1,5 +1,5 @@
 //! Derive macros of eventmap, re-exported by the `eventmap` crate (feature `derive`, on by
-//! default): `#[derive(IntegrationEvent)]` and `#[derive(DomainEvent)]`.
+//! default): `#[derive(IntegrationEvent)]`, `#[derive(DomainEvent)]` and `subscriptions!`.
 //!
 //! The expansion lives in `eventmap_codegen::derive`, which shares the mapping model, the
 //! checks and the emitter with the `eventmap` CLI and the `Builder`: one set of rules, three
@@ -34,4 +34,23 @@ pub fn derive_integration_event(input: TokenStream) -> TokenStream {
 pub fn derive_domain_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     eventmap_codegen::derive::domain_event(&input).into()
+}
+
+/// The consuming side of a mapping table, generated in place: `mod channels`, and for each
+/// declared subscription its `subscriptions::<name>` module (durable name, events,
+/// `spec()`), the enum of the events it receives, its handler trait (one method per event)
+/// and router; the same items as `eventmap generate` writes for a table's `subscriptions:`.
+///
+/// The argument is the table's path relative to the crate's folder (`CARGO_MANIFEST_DIR`):
+/// `eventmap::subscriptions!("mappings.yaml");`. The table is checked against its protos as
+/// `eventmap check` does (its errors are compile errors) and cargo rebuilds the crate when
+/// the table or a proto changes. The prost types come from the crate's own build, at the
+/// table's `rust.proto_module` (e.g. prost-build, or `eventmap_codegen::Builder`, whose
+/// module file the crate then need not include).
+#[proc_macro]
+pub fn subscriptions(input: TokenStream) -> TokenStream {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    eventmap_codegen::derive::subscriptions(input.into(), &manifest_dir).into()
 }

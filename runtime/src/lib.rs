@@ -96,7 +96,7 @@ pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSour
 pub use mapped::MappedEvent;
 
 #[cfg(feature = "derive")]
-pub use eventmap_macros::{DomainEvent, IntegrationEvent};
+pub use eventmap_macros::{DomainEvent, IntegrationEvent, subscriptions};
 pub use message::{IntegrationMessage, integration_event_id};
 pub use publisher::{InMemoryPublisher, PublishError, PublishReceipt, Publisher};
 pub use shutdown::shutdown_signal;
