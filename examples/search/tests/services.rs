@@ -1,0 +1,214 @@
+//! The consuming services on real infrastructure: the ordering service publishes on a private
+//! `nats-server -js`, and the search (read model through the inbox) and notifications services
+//! consume with durable consumers of their own, from their declared subscriptions, on the
+//! machine's PostgreSQL (DATABASE_URL, default the `test` database; each run in schemas of its
+//! own, dropped at the end).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventmap::nats::{Consumer, ConsumerReport, JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::postgres::Inbox;
+use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
+use notifications_example::NotificationService;
+use ordering_example::application::{CreateOrder, OrderingService};
+use ordering_example::domain::events::OrderItem;
+use ordering_example::domain::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
+use ordering_example::domain::money::Money;
+use ordering_example::domain::order::Order;
+use search_example::{OrderStatus, ReadModel, SearchService};
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Schemas of one run, dropped at its end.
+struct Schemas {
+    pool: PgPool,
+    names: Vec<String>,
+}
+
+impl Schemas {
+    async fn drop_all(&self) {
+        for name in &self.names {
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
+                .execute(&self.pool)
+                .await;
+        }
+    }
+}
+
+fn item(sku: &str, cents: i64, quantity: u32) -> OrderItem {
+    OrderItem {
+        product_id: ProductId::new(sku),
+        store_id: StoreId::new("store-1"),
+        product_name: sku.to_owned(),
+        unit_price: Money::new(cents, "EUR"),
+        quantity,
+    }
+}
+
+/// Places four orders: the first readied then completed, the second canceled, the third
+/// readied, the fourth left new. Returns their ids.
+async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context) -> Vec<String> {
+    let mut dispatcher = EventDispatcher::new();
+    ordering_example::integration_events::register_integration_event_handlers(
+        &mut dispatcher,
+        Arc::new(JetStreamPublisher::new(jetstream.clone())),
+    );
+    let service = OrderingService::<DispatchingStore<InMemoryStore<Order>>>::new(
+        DispatchingStore::new(InMemoryStore::new(), Arc::new(dispatcher)),
+    );
+    let mut ids = Vec::new();
+    for (n, customer) in ["alice", "bob", "carol", "dave"].into_iter().enumerate() {
+        let id = format!("order-{}", n + 1);
+        service
+            .create_order(CreateOrder {
+                order_id: id.clone(),
+                customer_id: CustomerId::new(customer),
+                payment_id: PaymentId::new(format!("pay-{}", n + 1)),
+                items: vec![item("tea", 350, 2), item("cake", 425, u32::try_from(n).unwrap() + 1)],
+            })
+            .await
+            .expect("create");
+        ids.push(id);
+    }
+    service.ready_order(&ids[0]).await.expect("ready");
+    service
+        .cancel_order(&ids[1], "changed my mind")
+        .await
+        .expect("cancel");
+    service.ready_order(&ids[2]).await.expect("ready");
+    service
+        .complete_order(&ids[0], InvoiceId::new("inv-1"))
+        .await
+        .expect("complete");
+    ids
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
+    tokio::time::timeout(LIMIT, async {
+        let server = LocalServer::start().await.expect("nats-server");
+        let client = eventmap::nats::async_nats::connect(server.url())
+            .await
+            .expect("connect");
+        let jetstream = eventmap::nats::async_nats::jetstream::new(client);
+        provision_streams(&jetstream, ordering_example::integration_events::channels::ALL)
+            .await
+            .expect("streams");
+
+        let pool = PgPool::connect(&database_url()).await.expect("postgres");
+        let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let schemas = Schemas {
+            pool: pool.clone(),
+            names: vec![format!("search_{run}"), format!("notifications_{run}")],
+        };
+        let read_model = ReadModel::new(pool.clone(), &schemas.names[0])
+            .await
+            .expect("read model");
+        let inbox = Inbox::new(pool.clone(), &schemas.names[0])
+            .await
+            .expect("inbox");
+        let notifications = NotificationService::new(pool.clone(), &schemas.names[1])
+            .await
+            .expect("notifications");
+
+        // Published before the consumers exist: durable consumers deliver the history.
+        let ids = place_orders(&jetstream).await;
+
+        let search_spec = search_example::subscriptions::subscriptions::orders::spec();
+        let notifications_spec = notifications_example::subscriptions::subscriptions::orders::spec();
+        assert_ne!(search_spec.durable(), notifications_spec.durable());
+        let search = Consumer::<search_example::subscriptions::OrdersEvent>::start(
+            &jetstream,
+            &search_spec,
+        )
+        .await
+        .expect("search consumer");
+        let notifier = Consumer::<notifications_example::subscriptions::OrdersEvent>::start(
+            &jetstream,
+            &notifications_spec,
+        )
+        .await
+        .expect("notifications consumer");
+
+        let (stop_search, search_stopped) = oneshot::channel::<()>();
+        let (stop_notifier, notifier_stopped) = oneshot::channel::<()>();
+        let search_handler = search_example::subscriptions::OrdersRouter(SearchService::new(
+            inbox.clone(),
+            read_model.clone(),
+        ));
+        let notifications_handler =
+            notifications_example::subscriptions::OrdersRouter(notifications.clone());
+        let search_run = search.run(&search_handler, async {
+            let _ = search_stopped.await;
+        });
+        let notifier_run = notifier.run(&notifications_handler, async {
+            let _ = notifier_stopped.await;
+        });
+        let watch = async {
+            // Until the read model and the notifications hold everything, then stop both.
+            loop {
+                let entries = read_model.all().await.expect("read model");
+                let recorded = notifications.all().await.expect("notifications");
+                let done = entries.len() == 4
+                    && entries.iter().any(|e| e.status == OrderStatus::Completed)
+                    && recorded.len() == 4 + 2 + 1;
+                if done {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = stop_search.send(());
+            let _ = stop_notifier.send(());
+        };
+        let (search_report, notifier_report, ()) =
+            tokio::join!(search_run, notifier_run, watch);
+        let search_report: ConsumerReport = search_report.expect("search ran");
+        let notifier_report: ConsumerReport = notifier_report.expect("notifications ran");
+        // 4 created + 2 readied + 1 canceled + 1 completed; notifications skip completed.
+        assert_eq!(search_report.handled, 8, "{search_report:?}");
+        assert_eq!(notifier_report.handled, 7, "{notifier_report:?}");
+        assert_eq!(search_report.dead_lettered + notifier_report.dead_lettered, 0);
+
+        let statuses: Vec<(String, OrderStatus)> = read_model
+            .all()
+            .await
+            .expect("read model")
+            .into_iter()
+            .map(|e| (e.order_id, e.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                (ids[0].clone(), OrderStatus::Completed),
+                (ids[1].clone(), OrderStatus::Canceled),
+                (ids[2].clone(), OrderStatus::ReadyForPickup),
+                (ids[3].clone(), OrderStatus::New),
+            ]
+        );
+        let first = read_model.get(&ids[0]).await.expect("get").expect("indexed");
+        assert_eq!(first.customer_id, "alice");
+        assert_eq!(first.total_cents, 2 * 350 + 425);
+        assert_eq!(first.lines, 2);
+        let texts: Vec<String> = notifications
+            .all()
+            .await
+            .expect("notifications")
+            .into_iter()
+            .filter(|n| n.order_id == ids[1])
+            .map(|n| n.text)
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts.iter().any(|t| t.contains("canceled: changed my mind")), "{texts:?}");
+        schemas.drop_all().await;
+    })
+    .await
+    .expect("bounded");
+}
