@@ -59,7 +59,8 @@
 //! * `nats-server-harness`: [`nats::LocalServer`], which spawns a private `nats-server` for tests
 //!   and examples.
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
-//!   transactional outbox and the relay that publishes it (sqlx 0.8, PostgreSQL >= 12).
+//!   transactional outbox and the relay that publishes it, and the consumer-side inbox
+//!   (sqlx 0.8, PostgreSQL >= 12).
 //! * `relay-bin`: the `eventmap-relay` binary (`postgres` + `nats`).
 //! * `derive` (default): `#[derive(IntegrationEvent)]` (converters, `DomainEvent` and
 //!   [`MappedEvent`] from the struct's row in `mappings.yaml`, checked at compile time) and
