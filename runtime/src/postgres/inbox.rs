@@ -88,10 +88,10 @@ pub enum InboxError<E> {
 /// COMMITTED` isolation (under `REPEATABLE READ` or `SERIALIZABLE` the waiting insert fails
 /// with a serialization error instead, reported as [`InboxError::Database`]).
 ///
-/// The key is the CloudEvents `ce-id` ([`Delivery::id`](crate::nats::Delivery::id) with the
-/// `nats` feature), deterministic per domain event and integration event name, so re-sends
-/// by the outbox relay carry the same id too. `consumer` names the logical consumer (the
-/// durable consumer name, for instance): consumers sharing a database keep separate records.
+/// The key is the CloudEvents `ce-id` (`nats::Delivery::id` with the `nats` feature),
+/// deterministic per domain event and integration event name, so re-sends by the outbox relay
+/// carry the same id too. `consumer` names the logical consumer (the durable consumer name,
+/// for instance): consumers sharing a database keep separate records.
 ///
 /// The handler is an async closure, `AsyncFnOnce(&mut PgConnection) -> Result<R, E>` (stable
 /// since Rust 1.85): it borrows the transaction's connection for its statements.
