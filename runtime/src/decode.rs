@@ -144,7 +144,10 @@ impl Envelope {
     /// [`IntegrationMessage::from_aggregate_event`](crate::message::IntegrationMessage::from_aggregate_event)
     /// (names compared ASCII case-insensitively).
     ///
-    /// Every one of them is required and must be non-empty; `ce-specversion` must be `1.0`,
+    /// Every header it always writes is required and must be non-empty; the optional ones
+    /// (`ce-correlationid`, `ce-causationid`, `traceparent`, `tracestate`) are not part of the
+    /// envelope (read them from the headers, e.g.
+    /// `nats::Delivery::correlation_id` with the feature `nats`, or [`crate::trace::continue_trace`]). `ce-specversion` must be `1.0`,
     /// `ce-datacontenttype` must be `application/protobuf`, `ce-aggregateversion` a decimal
     /// `u64`, and `ce-subject` must equal `ce-aggregateid`.
     ///

@@ -32,8 +32,31 @@ pub trait DomainEvent: Any + Debug + Send + Sync {
 /// Free-form string metadata carried by an [`Event`] (correlation ids, user ids, ...).
 ///
 /// A `BTreeMap` so iteration order is deterministic. Metadata is *not* copied into integration
-/// messages (see [`crate::message`]).
+/// messages (see [`crate::message`]), except the entries named in [`metadata_keys`].
 pub type Metadata = BTreeMap<String, String>;
+
+/// Metadata keys with a meaning to eventmap: their values travel on integration messages as
+/// CloudEvents extension attributes.
+///
+/// ```
+/// use eventmap::event::metadata_keys;
+/// # #[derive(Debug)] struct Paid;
+/// # impl eventmap::DomainEvent for Paid { fn event_name(&self) -> &'static str { "Paid" } }
+/// let event = eventmap::AggregateEvent::new("Order", "o-1", 2, Paid)
+///     .with_metadata(metadata_keys::CORRELATION_ID, "checkout-42")
+///     .with_metadata(metadata_keys::CAUSATION_ID, "cmd-7");
+/// assert_eq!(event.metadata()[metadata_keys::CORRELATION_ID], "checkout-42");
+/// ```
+pub mod metadata_keys {
+    /// `"correlation_id"`: the id shared by everything one operation caused (a request, a
+    /// saga). Sent as `ce-correlationid`
+    /// ([`headers::CORRELATION_ID`](crate::message::headers::CORRELATION_ID)).
+    pub const CORRELATION_ID: &str = "correlation_id";
+    /// `"causation_id"`: the id of the command or message that directly caused the event
+    /// (for an event caused by a received integration event, its `ce-id`). Sent as
+    /// `ce-causationid` ([`headers::CAUSATION_ID`](crate::message::headers::CAUSATION_ID)).
+    pub const CAUSATION_ID: &str = "causation_id";
+}
 
 /// A domain event payload with its identity and occurrence time.
 ///

@@ -59,8 +59,13 @@
 //! * `nats-server-harness`: [`nats::LocalServer`], which spawns a private `nats-server` for tests
 //!   and examples.
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
-//!   transactional outbox and the relay that publishes it (sqlx 0.8, PostgreSQL >= 12).
+//!   transactional outbox and the relay that publishes it, and the consumer-side inbox
+//!   (sqlx 0.8, PostgreSQL >= 12).
 //! * `relay-bin`: the `eventmap-relay` binary (`postgres` + `nats`).
+//! * `otel`: W3C trace context on integration messages ([`trace`]): the `traceparent` of the
+//!   span that builds a message goes into its headers, and consumers continue that trace
+//!   (OpenTelemetry 0.33, tracing-opentelemetry 0.34). Off by default; without it the
+//!   [`trace`] functions do nothing.
 //! * `derive` (default): `#[derive(IntegrationEvent)]` (converters, `DomainEvent` and
 //!   [`MappedEvent`] from the struct's row in `mappings.yaml`, checked at compile time) and
 //!   `#[derive(DomainEvent)]`.
@@ -81,6 +86,7 @@ pub mod message;
 pub mod publisher;
 pub mod shutdown;
 pub mod store;
+pub mod trace;
 
 #[cfg(feature = "nats")]
 pub mod nats;

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::channel::ChannelSpec;
-use crate::event::AggregateEvent;
+use crate::event::{AggregateEvent, metadata_keys};
 
 /// Header names and fixed values used on integration messages.
 ///
@@ -46,6 +46,22 @@ pub mod headers {
     pub const AGGREGATE_VERSION: &str = "ce-aggregateversion";
     /// `ce-domaineventid` (extension): id of the domain event the message was derived from.
     pub const DOMAIN_EVENT_ID: &str = "ce-domaineventid";
+    /// `ce-correlationid` (extension, optional): the correlation id of the operation the event
+    /// belongs to, from the domain event's metadata
+    /// [`CORRELATION_ID`](crate::event::metadata_keys::CORRELATION_ID). Written only when the
+    /// metadata has it.
+    pub const CORRELATION_ID: &str = "ce-correlationid";
+    /// `ce-causationid` (extension, optional): the id of the message or command that caused the
+    /// event, from the domain event's metadata
+    /// [`CAUSATION_ID`](crate::event::metadata_keys::CAUSATION_ID). Written only when the
+    /// metadata has it.
+    pub const CAUSATION_ID: &str = "ce-causationid";
+    /// `traceparent` (optional): W3C Trace Context of the span that built the message (the
+    /// command's), written with the feature `otel` ([`crate::trace`]).
+    pub const TRACEPARENT: &str = "traceparent";
+    /// `tracestate` (optional): W3C Trace Context vendor state, written with `traceparent` when
+    /// the trace has one.
+    pub const TRACESTATE: &str = "tracestate";
     /// `Nats-Msg-Id`: JetStream de-duplication id. Set by the JetStream publisher from
     /// [`IntegrationMessage::id`](super::IntegrationMessage::id); not part of
     /// [`IntegrationMessage::headers`](super::IntegrationMessage::headers).
@@ -112,11 +128,16 @@ impl IntegrationMessage {
     /// ([`integration_event_id`]), `ce-type` (`integration_event_name`), `ce-source`
     /// (`source`), `ce-subject` (aggregate id), `ce-time` (RFC 3339 of `occurred_at`),
     /// `ce-datacontenttype` (`application/protobuf`), `ce-aggregateid`, `ce-aggregatetype`
-    /// (aggregate name), `ce-aggregateversion` (decimal) and `ce-domaineventid`.
+    /// (aggregate name), `ce-aggregateversion` (decimal) and `ce-domaineventid`; then, when
+    /// present, `ce-correlationid` and `ce-causationid` (the metadata entries
+    /// [`metadata_keys::CORRELATION_ID`] and [`metadata_keys::CAUSATION_ID`]) and, with the
+    /// feature `otel`, `traceparent`/`tracestate` of the current span ([`crate::trace`]).
     ///
-    /// Domain event metadata is not copied. `Nats-Msg-Id` is not in [`Self::headers`]: the
-    /// JetStream publisher sets it from [`Self::id`]. Header values are not validated here
-    /// (an aggregate id with a line break is rejected by the publisher, not here).
+    /// Other domain event metadata is not copied. `Nats-Msg-Id` is not in [`Self::headers`]:
+    /// the JetStream publisher sets it from [`Self::id`]. Header values are not validated here
+    /// (an aggregate id with a line break is rejected by the publisher, not here), except the
+    /// optional correlation and causation ids: an empty value or one with a line break is left
+    /// out (logged), so that free-form metadata cannot make a message unpublishable.
     pub fn from_aggregate_event<P: ?Sized, M: prost::Message>(
         event: &AggregateEvent<P>,
         channel: &ChannelSpec,
@@ -125,7 +146,7 @@ impl IntegrationMessage {
         message: &M,
     ) -> Self {
         let id = integration_event_id(event.id(), integration_event_name);
-        let headers = [
+        let mut headers: Vec<(String, String)> = [
             (headers::SPECVERSION, headers::SPECVERSION_1_0.to_owned()),
             (headers::ID, id.hyphenated().to_string()),
             (headers::TYPE, integration_event_name.to_owned()),
@@ -150,6 +171,25 @@ impl IntegrationMessage {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
+        for (key, header) in [
+            (metadata_keys::CORRELATION_ID, headers::CORRELATION_ID),
+            (metadata_keys::CAUSATION_ID, headers::CAUSATION_ID),
+        ] {
+            match event.metadata().get(key) {
+                Some(value) if !value.is_empty() && !value.contains(['\r', '\n']) => {
+                    headers.push((header.to_owned(), value.clone()));
+                }
+                Some(value) => {
+                    tracing::warn!(
+                        metadata = key,
+                        ?value,
+                        "metadata value left out of the message headers (empty or multi-line)"
+                    );
+                }
+                None => {}
+            }
+        }
+        crate::trace::inject(&mut headers);
         Self {
             id,
             name: integration_event_name.to_owned(),
@@ -254,6 +294,52 @@ mod tests {
         assert_eq!(msg.header("CE-TYPE"), Some("OrderCreatedEvent"));
         assert_eq!(msg.header(headers::NATS_MSG_ID), None);
         assert_eq!(msg.header("user"), None, "metadata is not copied");
+    }
+
+    #[test]
+    fn correlation_and_causation_ids_ride_along_when_valid() {
+        let proto = Proto {
+            order_id: "order-7".into(),
+            version: 1,
+        };
+        let build = |event: AggregateEvent<OrderCreated>| {
+            IntegrationMessage::from_aggregate_event(
+                &event,
+                &ORDER,
+                "OrderCreatedEvent",
+                "ordering",
+                &proto,
+            )
+        };
+        let event = || AggregateEvent::new("Order", "order-7", 1, OrderCreated);
+
+        let msg = build(
+            event()
+                .with_metadata(metadata_keys::CORRELATION_ID, "checkout-42")
+                .with_metadata(metadata_keys::CAUSATION_ID, "cmd-7"),
+        );
+        let tail: Vec<_> = msg.headers[msg.headers.len() - 2..].to_vec();
+        assert_eq!(
+            tail,
+            [
+                ("ce-correlationid".to_owned(), "checkout-42".to_owned()),
+                ("ce-causationid".to_owned(), "cmd-7".to_owned()),
+            ]
+        );
+
+        let msg = build(event().with_metadata(metadata_keys::CAUSATION_ID, "cmd-7"));
+        assert_eq!(msg.header(headers::CORRELATION_ID), None);
+        assert_eq!(msg.header(headers::CAUSATION_ID), Some("cmd-7"));
+
+        // Values that would make the message unpublishable are left out.
+        let msg = build(
+            event()
+                .with_metadata(metadata_keys::CORRELATION_ID, "a\r\nX-Injected: 1")
+                .with_metadata(metadata_keys::CAUSATION_ID, ""),
+        );
+        assert_eq!(msg.header(headers::CORRELATION_ID), None);
+        assert_eq!(msg.header(headers::CAUSATION_ID), None);
+        assert_eq!(msg.headers.len(), 11);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::dispatcher::{BoxError, DispatchError, EventDispatcher};
-use crate::event::{AggregateEvent, DomainEvent};
+use crate::event::{AggregateEvent, DomainEvent, Metadata};
 
 /// An event-producing aggregate (a consistency boundary such as an order).
 pub trait Aggregate: Clone + Send + Sync + 'static {
@@ -165,6 +165,21 @@ impl AggregateRoot {
         let version = self.version().saturating_add(1);
         self.pending
             .push(AggregateEvent::new(aggregate_name, self.id.clone(), version, event).into_dyn());
+    }
+
+    /// Like [`record`](Self::record), with `metadata` on the event (for instance the
+    /// correlation and causation ids of [`metadata_keys`](crate::event::metadata_keys), which
+    /// travel on the integration messages).
+    pub fn record_with_metadata<E: DomainEvent>(
+        &mut self,
+        aggregate_name: &str,
+        event: E,
+        metadata: Metadata,
+    ) {
+        let version = self.version().saturating_add(1);
+        let mut event = AggregateEvent::new(aggregate_name, self.id.clone(), version, event);
+        event.event.metadata = metadata;
+        self.pending.push(event.into_dyn());
     }
 
     /// The events recorded since the last save, oldest first.

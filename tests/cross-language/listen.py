@@ -8,7 +8,8 @@ core NATS subscription while the ordering example runs, and checks every message
   events), ce-source, ce-time (RFC 3339, equal to the payload's timestamp), ce-datacontenttype,
   ce-subject / ce-aggregateid (the payload's `order_id`), ce-aggregatetype,
   ce-aggregateversion (the payload's `order_version`), ce-domaineventid (ce-id is its UUIDv5
-  with the event name);
+  with the event name); the optional ce-correlationid and ce-causationid non-empty when
+  present, and traceparent (W3C Trace Context) well-formed when present;
 * the payload decodes as the message of its ce-type, with no unknown fields;
 * consistency across the events of one order: one OrderCreated, first, whose total_cents is
   the sum of unit_price_cents * quantity of its items; OrderReadied carries the same total;
@@ -73,6 +74,10 @@ REQUIRED_HEADERS = [
     "ce-domaineventid",
     "Nats-Msg-Id",
 ]
+
+# Written only when they apply (correlation/causation metadata, the runtime feature `otel`).
+OPTIONAL_HEADERS = ["ce-correlationid", "ce-causationid", "traceparent", "tracestate"]
+TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 # RFC 3339 date-time (section 5.6), upper- or lower-case T/Z as the RFC allows.
 RFC3339 = re.compile(
@@ -180,6 +185,12 @@ class Checker:
         def h(name):
             return lower.get(name.lower())
 
+        for name in OPTIONAL_HEADERS:
+            if h(name) == "":
+                self.fail(where, f"optional header `{name}` is present but empty")
+        traceparent = h("traceparent")
+        if traceparent is not None and not TRACEPARENT.match(traceparent):
+            self.fail(where, f"traceparent {traceparent!r} is not W3C Trace Context")
         if h("ce-specversion") is not None and h("ce-specversion") != SPECVERSION:
             self.fail(where, f"ce-specversion is {h('ce-specversion')!r}, want {SPECVERSION!r}")
         ce_type = h("ce-type")

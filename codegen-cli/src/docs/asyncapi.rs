@@ -168,8 +168,16 @@ fn message(
     })
 }
 
+/// Headers written only when they apply (`eventmap::message::headers`).
+const OPTIONAL: [&str; 4] = [
+    "ce-correlationid",
+    "ce-causationid",
+    "traceparent",
+    "tracestate",
+];
+
 /// The headers schema of a message of integration event `event` published by `service`: the
-/// headers the runtime writes (`eventmap::message::headers`), all required.
+/// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
 fn headers(service: &str, event: &str) -> Schema {
     let string = |description: &str| Schema {
         ty: Some("string"),
@@ -255,10 +263,42 @@ fn headers(service: &str, event: &str) -> Schema {
                 ..string("JetStream de-duplication id; equals `ce-id`.")
             },
         ),
+        (
+            "ce-correlationid",
+            string(
+                "Optional: the correlation id of the operation the event belongs to (domain \
+                 event metadata `correlation_id`).",
+            ),
+        ),
+        (
+            "ce-causationid",
+            string(
+                "Optional: the id of the command or message that caused the event (domain event \
+                 metadata `causation_id`).",
+            ),
+        ),
+        (
+            "traceparent",
+            Schema {
+                pattern: Some("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
+                ..string(
+                    "Optional: W3C Trace Context of the command that produced the event \
+                     (producers built with the runtime feature `otel`).",
+                )
+            },
+        ),
+        (
+            "tracestate",
+            string("Optional: W3C Trace Context vendor state, with `traceparent`."),
+        ),
     ]);
     Schema {
         ty: Some("object"),
-        required: properties.keys().map(|k| (*k).to_owned()).collect(),
+        required: properties
+            .keys()
+            .filter(|k| !OPTIONAL.contains(k))
+            .map(|k| (*k).to_owned())
+            .collect(),
         properties: properties
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))

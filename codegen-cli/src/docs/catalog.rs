@@ -164,6 +164,38 @@ fn headers(out: &mut String, service: &str) -> Result<(), DocsError> {
         writeln!(out, "| `{header}` | {} |", cell(&value))?;
     }
     writeln!(out)?;
+    writeln!(
+        out,
+        "These are written only when they apply; consumers must not require them:"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "| header | value |")?;
+    writeln!(out, "|---|---|")?;
+    let optional = [
+        (
+            "ce-correlationid",
+            "the correlation id of the operation the event belongs to (domain event metadata \
+             `correlation_id`)",
+        ),
+        (
+            "ce-causationid",
+            "the id of the command or message that caused the event (domain event metadata \
+             `causation_id`)",
+        ),
+        (
+            "traceparent",
+            "W3C Trace Context of the command that produced the event (producers built with \
+             the runtime feature `otel`)",
+        ),
+        (
+            "tracestate",
+            "W3C Trace Context vendor state, with `traceparent` when the trace has one",
+        ),
+    ];
+    for (header, value) in optional {
+        writeln!(out, "| `{header}` | {} |", cell(value))?;
+    }
+    writeln!(out)?;
     Ok(())
 }
 

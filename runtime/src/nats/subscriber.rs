@@ -309,6 +309,18 @@ impl<E> Delivery<E> {
             .map(|(_, value)| value.as_str())
     }
 
+    /// `ce-correlationid`, when the producer's domain event had a correlation id
+    /// ([`metadata_keys::CORRELATION_ID`](crate::event::metadata_keys::CORRELATION_ID)).
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.header(crate::message::headers::CORRELATION_ID)
+    }
+
+    /// `ce-causationid`, when the producer's domain event had a causation id
+    /// ([`metadata_keys::CAUSATION_ID`](crate::event::metadata_keys::CAUSATION_ID)).
+    pub fn causation_id(&self) -> Option<&str> {
+        self.header(crate::message::headers::CAUSATION_ID)
+    }
+
     /// Acknowledges the message and waits for the server's confirmation, so the message is
     /// not redelivered.
     ///
@@ -700,6 +712,7 @@ impl<E: IntegrationEventSet> Subscription<E> {
                 stream_sequence = delivery.stream_sequence,
                 delivered = delivery.delivered,
             );
+            crate::trace::continue_trace(&span, &delivery.headers);
             async {
                 match handler(delivery).await {
                     Ok(()) => {

@@ -14,6 +14,9 @@
 //!   in id order, per-aggregate order kept under retries, marked published only after the
 //!   broker's ack, several relays at once (`FOR UPDATE SKIP LOCKED`), woken by
 //!   `LISTEN/NOTIFY` with a polling fallback, retrying forever with backoff.
+//! * [`Inbox`], on the consumer side: runs a handler once per consumer and message id, with
+//!   the id recorded in the handler's own transaction, so a redelivered message changes
+//!   nothing the second time.
 //!
 //! The embedded migrations create the tables in the configured schema (default
 //! `"eventmap"`) when the store or the relay is built. The delivery guarantees of each mode
@@ -32,12 +35,14 @@
 //! relay.run(shutdown_signal).await?;
 //! ```
 
+mod inbox;
 mod outbox;
 mod registry;
 mod relay;
 mod schema;
 mod store;
 
+pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxPublisher;
 pub use registry::{EventRegistry, RegistryError, StoredPayload, Upcaster};
 pub use relay::{Relay, RelayConfig, RelayStats, RoundReport};

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0001_event_store.sql"),
     ),
     (2, "outbox", include_str!("migrations/0002_outbox.sql")),
+    (3, "inbox", include_str!("migrations/0003_inbox.sql")),
 ];
 
 /// A checked schema name and the qualified table names in it.
@@ -30,6 +31,7 @@ pub(crate) struct Schema {
     pub(crate) aggregates: String,
     pub(crate) events: String,
     pub(crate) outbox: String,
+    pub(crate) inbox: String,
     migrations: String,
 }
 
@@ -65,6 +67,7 @@ impl Schema {
             aggregates: format!("{quoted}.eventmap_aggregates"),
             events: format!("{quoted}.eventmap_events"),
             outbox: format!("{quoted}.eventmap_outbox"),
+            inbox: format!("{quoted}.eventmap_inbox"),
             migrations: format!("{quoted}.eventmap_migrations"),
         })
     }

@@ -188,16 +188,18 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(prefix: &str) -> Self {
+        Self::on(&database_url(), prefix).await
+    }
+
+    /// A private schema on the server at `url`.
+    pub async fn on(url: &str, prefix: &str) -> Self {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(20))
-            .connect(&database_url())
+            .connect(url)
             .await
             .unwrap_or_else(|err| {
-                panic!(
-                    "cannot connect to PostgreSQL at {} (set DATABASE_URL): {err}",
-                    database_url()
-                )
+                panic!("cannot connect to PostgreSQL at {url} (set DATABASE_URL): {err}")
             });
         let schema = format!(
             "{prefix}_{}",
