@@ -6,8 +6,14 @@
 //! * [`provision_streams`]: creates or extends the stream of each channel.
 //! * [`Subscription`] / [`Subscriber`]: durable pull consumers filtered on the server by event
 //!   name (`filter_subjects`, NATS server >= 2.10).
+//! * [`Consumer`]: a declared subscription ([`ConsumerSpec`]) run with its
+//!   [`DeliveryPolicy`]: ack after the [`ConsumerHandler`], nak with backoff, in-progress acks,
+//!   [`dead_letter`]s, graceful shutdown.
 //! * [`LocalServer`] (feature `nats-server-harness`): a private `nats-server` for tests.
 
+mod consumer;
+pub mod dead_letter;
+mod delivery;
 mod provision;
 mod publisher;
 #[cfg(feature = "nats-server-harness")]
@@ -18,13 +24,17 @@ mod subscriber;
 /// version.
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;
+pub use consumer::{
+    ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, DeliveryPolicy,
+    consumer_fn,
+};
+pub use delivery::{AckError, Delivery};
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};
 #[cfg(feature = "nats-server-harness")]
 pub use server::{LocalServer, ServerError};
 pub use subscriber::{
-    AckError, Delivery, MIN_SERVER_VERSION, ReceiveError, SubscribeError, Subscriber, Subscription,
-    SubscriptionOptions,
+    MIN_SERVER_VERSION, ReceiveError, SubscribeError, Subscriber, Subscription, SubscriptionOptions,
 };
 
 /// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).
