@@ -68,7 +68,7 @@ pub struct Service {
 enum Store {
     Memory(OrderingService<DispatchingStore<InMemoryStore<Order>>>),
     #[cfg(feature = "postgres")]
-    Postgres(postgres::Outboxed),
+    Postgres(Box<postgres::Outboxed>),
 }
 
 impl Service {
@@ -103,9 +103,9 @@ impl Service {
             Backend::Postgres {
                 database_url,
                 schema,
-            } => Store::Postgres(
+            } => Store::Postgres(Box::new(
                 postgres::Outboxed::open(&context, publisher, &database_url, schema, log).await?,
-            ),
+            )),
         };
         Ok(Service { store })
     }

