@@ -20,6 +20,7 @@ use crate::domain::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
 use crate::domain::money::Money;
 use crate::domain::order::Order;
 use crate::integration_events::{self, OrderIntegrationEvent};
+use crate::sample::{self, Step};
 
 /// Why the demo could not run to the end.
 #[derive(Debug, thiserror::Error)]
@@ -116,73 +117,66 @@ impl RecordingPublisher {
     }
 }
 
-/// Runs the commands of the demo: four orders, readied, canceled and completed in various
-/// ways, each command saved through the dispatching store.
+/// Runs the commands of the demo ([`sample::ORDERS`] then [`sample::STEPS`]), each command
+/// saved through the dispatching store.
 async fn place_orders<S: eventmap::AggregateStore<Order>>(
     service: &OrderingService<S>,
     run: &str,
     log: &mut dyn FnMut(String),
 ) -> Result<(), CommandError> {
-    let item = |sku: &str, name: &str, cents: i64, quantity: u32| OrderItem {
-        product_id: ProductId::new(sku),
-        store_id: StoreId::new("store-1"),
-        product_name: name.to_owned(),
-        unit_price: Money::new(cents, "EUR"),
-        quantity,
-    };
-    let orders = [
-        (
-            "alice",
-            vec![
-                item("tea", "Green tea", 350, 2),
-                item("cake", "Cheesecake", 425, 1),
-            ],
-        ),
-        ("bob", vec![item("coffee", "Espresso", 220, 3)]),
-        (
-            "carol",
-            vec![
-                item("bagel", "Bagel", 180, 4),
-                item("tea", "Green tea", 350, 1),
-            ],
-        ),
-        ("dave", vec![item("cake", "Cheesecake", 425, 2)]),
-    ];
-    let mut ids = Vec::new();
-    for (n, (customer, items)) in orders.into_iter().enumerate() {
-        let order_id = format!("order-{run}-{}", n + 1);
+    for (n, order) in sample::ORDERS.iter().enumerate().map(|(i, o)| (i + 1, o)) {
+        let order_id = sample::order_id(run, n);
+        let items = order
+            .lines
+            .iter()
+            .map(|line| OrderItem {
+                product_id: ProductId::new(line.product_id),
+                store_id: StoreId::new(sample::STORE),
+                product_name: line.product_name.to_owned(),
+                unit_price: Money::new(line.unit_price_cents, sample::CURRENCY),
+                quantity: line.quantity,
+            })
+            .collect();
         service
             .create_order(CreateOrder {
                 order_id: order_id.clone(),
-                customer_id: CustomerId::new(customer),
-                payment_id: PaymentId::new(format!("pay-{run}-{}", n + 1)),
+                customer_id: CustomerId::new(order.customer),
+                payment_id: PaymentId::new(sample::payment_id(run, n)),
                 items,
             })
             .await?;
-        log(format!("command: CreateOrder {order_id} for {customer}"));
-        ids.push(order_id);
+        log(format!(
+            "command: CreateOrder {order_id} for {}",
+            order.customer
+        ));
     }
-    let [first, second, third, fourth] = [&ids[0], &ids[1], &ids[2], &ids[3]];
-    for id in [first, third, fourth] {
-        service.ready_order(id).await?;
-        log(format!("command: ReadyOrder {id}"));
-    }
-    service
-        .cancel_order(second, "customer changed their mind")
-        .await?;
-    log(format!("command: CancelOrder {second}"));
-    service.cancel_order(third, "not picked up").await?;
-    log(format!("command: CancelOrder {third}"));
-    for (id, invoice) in [(first, "inv-1"), (fourth, "inv-2")] {
-        service
-            .complete_order(id, InvoiceId::new(format!("{invoice}-{run}")))
-            .await?;
-        log(format!("command: CompleteOrder {id}"));
+    for step in sample::STEPS {
+        match step {
+            Step::Ready(n) => {
+                let id = sample::order_id(run, n);
+                service.ready_order(&id).await?;
+                log(format!("command: ReadyOrder {id}"));
+            }
+            Step::Cancel(n, reason) => {
+                let id = sample::order_id(run, n);
+                service.cancel_order(&id, reason).await?;
+                log(format!("command: CancelOrder {id}"));
+            }
+            Step::Complete(n, invoice) => {
+                let id = sample::order_id(run, n);
+                service
+                    .complete_order(&id, InvoiceId::new(sample::invoice_id(invoice, run)))
+                    .await?;
+                log(format!("command: CompleteOrder {id}"));
+            }
+        }
     }
     Ok(())
 }
 
-fn service_with(
+/// A command service on the in-memory store that dispatches the saved events to the
+/// generated integration handlers, which publish through `publisher`.
+pub fn service_with(
     publisher: Arc<dyn Publisher>,
 ) -> OrderingService<DispatchingStore<InMemoryStore<Order>>> {
     let mut dispatcher = EventDispatcher::new();

@@ -4,11 +4,16 @@
 //! repository root) maps them to the integration events of `proto/ordering/v1/events.proto`;
 //! [`integration_events`] is the module `eventmap generate` wrote from it. The
 //! [`consumers`] (search, notifications) receive the integration events from NATS JetStream.
+//! The service's gRPC API ([`grpc`], `proto/ordering/v1/service.proto`) runs the commands in
+//! a process of its own ([`serve`]).
 
 pub mod application;
 pub mod consumers;
 pub mod demo;
 pub mod domain;
+pub mod grpc;
+pub mod sample;
+pub mod serve;
 
 /// The prost types of `proto/`, generated at build time by `eventmap_codegen::Builder`.
 #[allow(missing_docs, clippy::all)]

@@ -1,12 +1,19 @@
 //! `ordering-example demo`: runs the ordering flow end to end and exits 0 when every
 //! published integration event was received by the consumers subscribed to it.
+//! `ordering-example serve`: the gRPC API as a process of its own; `ordering-example client`
+//! calls it (one command, or the sample flow with `client trigger`).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use eventmap::nats::LocalServer;
 use ordering_example::demo::{self, Report};
+use ordering_example::grpc::api;
+use ordering_example::grpc::client::{self, ClientError};
+use ordering_example::sample;
+use ordering_example::serve::{self, Backend};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +41,119 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         wait: u64,
     },
+    /// Serve the gRPC API (ordering.v1.OrderingService) until ctrl-c or SIGTERM. Publishes to
+    /// the NATS server at $NATS_URL (or a private nats-server started on a free loopback port,
+    /// whose URL is printed for the consumers) after provisioning the streams. With
+    /// DATABASE_URL set (and the `postgres` feature), orders go to the Postgres event store
+    /// and their events through the transactional outbox and a relay in this process;
+    /// otherwise orders are kept in memory and their events published after each save.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+        /// Postgres schema of the store and outbox, kept at exit (processes may share it).
+        /// Default: a schema of this run, dropped at exit.
+        #[arg(long)]
+        schema: Option<String>,
+    },
+    /// Call a running `serve`.
+    Client {
+        /// The service's endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        endpoint: String,
+        /// Seconds to wait for the connection and for each call.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+        #[command(subcommand)]
+        call: Call,
+    },
+}
+
+/// A call of `ordering-example client`.
+#[derive(Debug, Subcommand)]
+enum Call {
+    /// Place an order; prints its id, version and total.
+    Create {
+        /// Who orders.
+        #[arg(long)]
+        customer: String,
+        /// The authorised payment.
+        #[arg(long)]
+        payment: String,
+        /// The order's id (default: the service picks one).
+        #[arg(long)]
+        order_id: Option<String>,
+        /// Currency of every price.
+        #[arg(long, default_value = sample::CURRENCY)]
+        currency: String,
+        /// The store selling the items.
+        #[arg(long, default_value = sample::STORE)]
+        store: String,
+        /// An item, `PRODUCT:QUANTITY:UNIT_PRICE_CENTS[:NAME]`; repeat for more.
+        #[arg(long = "item", required = true, value_parser = parse_item)]
+        items: Vec<Item>,
+    },
+    /// Mark a pending order ready for pickup.
+    Ready {
+        /// The order.
+        order_id: String,
+    },
+    /// Cancel a pending or ready order.
+    Cancel {
+        /// The order.
+        order_id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Complete a ready order.
+    Complete {
+        /// The order.
+        order_id: String,
+        /// The invoice issued.
+        #[arg(long)]
+        invoice: String,
+    },
+    /// Run the sample flow: create four orders, ready three, cancel two (one of them ready),
+    /// complete two; prints each call.
+    Trigger {
+        /// Tag of the order ids (`order-<run>-<n>`); default: random.
+        #[arg(long)]
+        run: Option<String>,
+    },
+}
+
+/// One `--item` of `client create`.
+#[derive(Debug, Clone)]
+struct Item {
+    product_id: String,
+    quantity: u32,
+    unit_price_cents: i64,
+    name: String,
+}
+
+fn parse_item(spec: &str) -> Result<Item, String> {
+    let mut parts = spec.splitn(4, ':');
+    let (Some(product_id), Some(quantity), Some(price)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err("expected PRODUCT:QUANTITY:UNIT_PRICE_CENTS[:NAME]".into());
+    };
+    if product_id.is_empty() {
+        return Err("the product is empty".into());
+    }
+    let quantity = quantity
+        .parse()
+        .map_err(|e| format!("quantity `{quantity}`: {e}"))?;
+    let unit_price_cents = price
+        .parse()
+        .map_err(|e| format!("unit price `{price}`: {e}"))?;
+    Ok(Item {
+        product_id: product_id.to_owned(),
+        quantity,
+        unit_price_cents,
+        name: parts.next().unwrap_or(product_id).to_owned(),
+    })
 }
 
 fn main() -> ExitCode {
@@ -44,17 +164,217 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Demo { in_memory, wait } = Cli::parse().command;
-    let outcome = demo::block_on(run(in_memory, Duration::from_secs(wait)))
-        .map_err(|e| format!("cannot start the tokio runtime: {e}"))
-        .and_then(|result| result);
+    let outcome = match Cli::parse().command {
+        Command::Demo { in_memory, wait } => {
+            demo::block_on(run(in_memory, Duration::from_secs(wait)))
+                .map(|result| result.map(|report| verdict(&report)))
+        }
+        Command::Serve { listen, schema } => demo::block_on(run_serve(listen, schema)),
+        Command::Client {
+            endpoint,
+            timeout,
+            call,
+        } => demo::block_on(run_client(&endpoint, Duration::from_secs(timeout), call)),
+    };
     match outcome {
-        Ok(report) => verdict(&report),
-        Err(message) => {
+        Ok(Ok(code)) => code,
+        Ok(Err(message)) => {
             eprintln!("ordering-example: {message}");
             ExitCode::from(2)
         }
+        Err(e) => {
+            eprintln!("ordering-example: cannot start the tokio runtime: {e}");
+            ExitCode::from(2)
+        }
     }
+}
+
+/// `serve`: exit 0 after a graceful shutdown.
+async fn run_serve(listen: SocketAddr, schema: Option<String>) -> Result<ExitCode, String> {
+    let (url, server) = nats_url().await?;
+    if server.is_some() {
+        println!("consumers in other processes: NATS_URL={url}");
+    }
+    let nats = connect_nats(&url).await?;
+    let backend = match std::env::var("DATABASE_URL") {
+        #[cfg(feature = "postgres")]
+        Ok(database_url) if !database_url.is_empty() => Backend::Postgres {
+            database_url,
+            schema,
+        },
+        #[cfg(not(feature = "postgres"))]
+        Ok(database_url) if !database_url.is_empty() => {
+            println!(
+                "DATABASE_URL is set but this build has no Postgres mode \
+                 (cargo run -p ordering-example --features postgres -- serve); \
+                 keeping orders in memory"
+            );
+            let _ = schema;
+            Backend::Memory
+        }
+        _ => {
+            if schema.is_some() {
+                println!("--schema is ignored without DATABASE_URL");
+            }
+            Backend::Memory
+        }
+    };
+    let service = serve::Service::start(nats, backend, &mut |line| println!("{line}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    match listener.local_addr() {
+        Ok(local) => println!("serving ordering.v1.OrderingService on {local} (ctrl-c to stop)"),
+        Err(_) => println!("serving ordering.v1.OrderingService on {listen} (ctrl-c to stop)"),
+    }
+    service
+        .serve(listener, serve::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `client`: exit 0 when every call succeeded, 1 when the service refused one.
+async fn run_client(endpoint: &str, timeout: Duration, call: Call) -> Result<ExitCode, String> {
+    let mut client = client::connect(endpoint, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let refused = |rpc: &'static str, order_id: &str| {
+        let order_id = order_id.to_owned();
+        move |status| ClientError::Call {
+            rpc,
+            order_id,
+            status,
+        }
+    };
+    let outcome = match call {
+        Call::Create {
+            customer,
+            payment,
+            order_id,
+            currency,
+            store,
+            items,
+        } => {
+            let request = api::CreateOrderRequest {
+                order_id: order_id.unwrap_or_default(),
+                customer_id: customer,
+                payment_id: payment,
+                currency,
+                items: items
+                    .into_iter()
+                    .map(|item| api::OrderLine {
+                        product_id: item.product_id,
+                        store_id: store.clone(),
+                        product_name: item.name,
+                        unit_price_cents: item.unit_price_cents,
+                        quantity: item.quantity,
+                    })
+                    .collect(),
+            };
+            let label = match request.order_id.as_str() {
+                "" => "(new order)".to_owned(),
+                id => id.to_owned(),
+            };
+            client
+                .create_order(request)
+                .await
+                .map_err(refused("CreateOrder", &label))
+                .map(|r| {
+                    let r = r.into_inner();
+                    println!(
+                        "CreateOrder {} -> version {}, total {} cents {}",
+                        r.order_id, r.version, r.total_cents, r.currency
+                    );
+                })
+        }
+        Call::Ready { order_id } => client
+            .ready_order(api::ReadyOrderRequest {
+                order_id: order_id.clone(),
+            })
+            .await
+            .map_err(refused("ReadyOrder", &order_id))
+            .map(|r| {
+                println!(
+                    "ReadyOrder {order_id} -> version {}",
+                    r.into_inner().version
+                )
+            }),
+        Call::Cancel { order_id, reason } => client
+            .cancel_order(api::CancelOrderRequest {
+                order_id: order_id.clone(),
+                reason,
+            })
+            .await
+            .map_err(refused("CancelOrder", &order_id))
+            .map(|r| {
+                println!(
+                    "CancelOrder {order_id} -> version {}",
+                    r.into_inner().version
+                )
+            }),
+        Call::Complete { order_id, invoice } => client
+            .complete_order(api::CompleteOrderRequest {
+                order_id: order_id.clone(),
+                invoice_id: invoice,
+            })
+            .await
+            .map_err(refused("CompleteOrder", &order_id))
+            .map(|r| {
+                println!(
+                    "CompleteOrder {order_id} -> version {}",
+                    r.into_inner().version
+                )
+            }),
+        Call::Trigger { run } => {
+            let run = run.unwrap_or_else(demo::run_id);
+            client::trigger(&mut client, &run, &mut |line| println!("{line}"))
+                .await
+                .map(|calls| println!("ok: {} calls, run {run}", calls.len()))
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ ClientError::Call { .. }) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `$NATS_URL`, or the URL of a private nats-server started for this process (kept running
+/// while the returned server lives).
+async fn nats_url() -> Result<(String, Option<LocalServer>), String> {
+    match std::env::var("NATS_URL") {
+        Ok(url) if !url.is_empty() => Ok((url, None)),
+        _ => {
+            let server = LocalServer::start().await.map_err(|e| {
+                format!("cannot start a private nats-server: {e}\n(set NATS_URL to use a running server)")
+            })?;
+            println!(
+                "started a private nats-server {} at {} (stopped at exit)",
+                server.version(),
+                server.url()
+            );
+            Ok((server.url(), Some(server)))
+        }
+    }
+}
+
+async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {
+    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url))
+        .await
+        .map_err(|_| format!("NATS at {url} did not answer within 5 s (is it running?)"))?
+        .map_err(|e| format!("cannot reach NATS at {url}: {e} (is it running?)"))?;
+    println!(
+        "connected to NATS {} at {url}",
+        client.server_info().version
+    );
+    Ok(client)
 }
 
 async fn run(in_memory: bool, wait: Duration) -> Result<Report, String> {
@@ -66,32 +386,12 @@ async fn run(in_memory: bool, wait: Duration) -> Result<Report, String> {
             .await
             .map_err(|e| e.to_string());
     }
-    let (url, _server) = match std::env::var("NATS_URL") {
-        Ok(url) if !url.is_empty() => (url, None),
-        _ => {
-            let server = LocalServer::start().await.map_err(|e| {
-                format!("cannot start a private nats-server: {e}\n(set NATS_URL to use a running server, or pass --in-memory)")
-            })?;
-            println!(
-                "started a private nats-server {} at {}",
-                server.version(),
-                server.url()
-            );
-            (server.url(), Some(server))
-        }
-    };
-    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(&url))
+    let (url, _server) = nats_url()
         .await
-        .map_err(|_| {
-            format!("NATS at {url} did not answer within 5 s (is it running? or pass --in-memory)")
-        })?
-        .map_err(|e| {
-            format!("cannot reach NATS at {url}: {e} (is it running? or pass --in-memory)")
-        })?;
-    println!(
-        "connected to NATS {} at {url}",
-        client.server_info().version
-    );
+        .map_err(|e| format!("{e} (or pass --in-memory)"))?;
+    let client = connect_nats(&url)
+        .await
+        .map_err(|e| format!("{e} (or pass --in-memory)"))?;
     match std::env::var("DATABASE_URL") {
         #[cfg(feature = "postgres")]
         Ok(database_url) if !database_url.is_empty() => {
