@@ -230,7 +230,7 @@ async fn run_serve(listen: SocketAddr, schema: Option<String>) -> Result<ExitCod
         Err(_) => println!("serving ordering.v1.OrderingService on {listen} (ctrl-c to stop)"),
     }
     service
-        .serve(listener, serve::shutdown_signal())
+        .serve(listener, eventmap::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     println!("stopped");
