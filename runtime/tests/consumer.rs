@@ -706,3 +706,42 @@ async fn a_panicking_handler_counts_as_a_failure() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn run_stops_when_the_consumer_is_deleted() {
+    within(async {
+        let mut server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        publish(&js, &created_messages(1)).await;
+
+        let spec = ConsumerSpec::new("doomed", &[]);
+        let consumer = Consumer::<OrderEvents>::start(&js, &spec).await.unwrap();
+        let log = Log::new();
+        let handler = Recorder::new(&log);
+        let run = tokio::spawn(async move {
+            consumer
+                .run(&handler, std::future::pending::<()>())
+                .await
+        });
+        // Deleted while the consumer waits for more messages.
+        log.until(|seen| seen.len() == 1).await;
+        js.get_stream(ORDER.stream)
+            .await
+            .unwrap()
+            .delete_consumer("doomed")
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .expect("run notices the deletion")
+            .expect("task");
+        let err = result.expect_err("run ends with an error");
+        assert!(
+            matches!(&err, eventmap::nats::ConsumeError::ConsumerGone { durable, .. } if durable == "doomed"),
+            "{err:?}"
+        );
+        server.stop().await.unwrap();
+    })
+    .await;
+}

@@ -20,7 +20,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::{Instrument, Span};
 
 use super::dead_letter::{self, DeadLetter};
-use super::delivery::{AckHandle, Delivery, Received};
+use super::delivery::{AckHandle, Delivery, Received, Undecodable};
 use super::provision::provision_streams;
 use super::subscriber::{SubscribeError, check_durable_name, check_server_version, select_names};
 use crate::channel::ChannelSpec;
@@ -520,7 +520,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         queue: &mut VecDeque<Message>,
         failures: &mut u32,
     ) -> Result<(), ConsumeError> {
-        let batch = self.spec.policy.batch;
+        let batch = self.spec.policy.batch.max(1);
         let mut result = self.pull(queue, batch, None).await;
         if matches!(result, Ok(0)) {
             result = self.pull(queue, 1, Some(LONG_POLL)).await;
@@ -531,6 +531,10 @@ impl<E: IntegrationEventSet> Consumer<E> {
         match result {
             Ok(_) => {
                 *failures = 0;
+                Ok(())
+            }
+            Err(err) if !queue.is_empty() => {
+                tracing::warn!(error = %err, pulled = queue.len(), "pull request failed after some messages");
                 Ok(())
             }
             Err(err) => {
@@ -620,7 +624,11 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     .instrument(span)
                     .await;
             }
-            Err((received, reason)) => {
+            Err(undecodable) => {
+                let Undecodable {
+                    message: received,
+                    reason,
+                } = *undecodable;
                 let span = tracing::info_span!(
                     "consume",
                     subject = %received.subject,
