@@ -14,7 +14,7 @@ use eventmap::nats::async_nats::jetstream::message::StreamMessage;
 use eventmap::nats::async_nats::{self, HeaderMap};
 use eventmap::nats::{
     Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Delivery, DeliveryPolicy,
-    JetStreamPublisher, dead_letter, provision_streams,
+    JetStreamPublisher, consumer_fn, dead_letter, provision_streams,
 };
 use eventmap::{AggregateEvent, BoxError, ChannelSpec, IntegrationMessage};
 use futures::StreamExt;
@@ -559,7 +559,14 @@ async fn late_consumer_gets_history_and_shutdown_hands_pulled_messages_back() {
         // The next instance gets the 49 at once (naked, not left to the 30 s ack wait).
         let second = Consumer::<OrderEvents>::start(&js, &spec).await.unwrap();
         let next_log = Log::new();
-        let handler = Recorder::new(&next_log);
+        // A closure handler this time.
+        let handler = consumer_fn({
+            let log = next_log.clone();
+            move |delivery: &Delivery<OrderEvents>| {
+                log.record(0, delivery);
+                async { Ok::<(), BoxError>(()) }
+            }
+        });
         let report = tokio::time::timeout(
             Duration::from_secs(10),
             second.run(&handler, next_log.until(|seen| seen.len() >= 49)),
@@ -732,7 +739,7 @@ async fn run_stops_when_the_consumer_is_deleted() {
             .delete_consumer("doomed")
             .await
             .unwrap();
-        let result = tokio::time::timeout(Duration::from_secs(20), run)
+        let result = tokio::time::timeout(Duration::from_secs(30), run)
             .await
             .expect("run notices the deletion")
             .expect("task");

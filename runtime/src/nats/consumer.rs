@@ -326,6 +326,41 @@ pub enum ConsumeError {
 /// consumer and handled one at a time, in order; while a handler runs, in-progress acks keep
 /// both its message and the queued ones from being redelivered. See [`Consumer::run`] for what
 /// happens to each message.
+///
+/// ```no_run
+/// use eventmap::nats::{Consumer, ConsumerHandler, ConsumerSpec, Delivery, DeliveryPolicy};
+/// use eventmap::{BoxError, ChannelSpec};
+/// # #[derive(Debug)] enum OrderEvents { Created }
+/// # impl eventmap::IntegrationEventSet for OrderEvents {
+/// #     const CHANNEL: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+/// #     const NAMES: &'static [&'static str] = &["OrderCreatedEvent"];
+/// #     fn decode(_: &str, _: &[u8]) -> Result<Self, eventmap::DecodeError> { Ok(Self::Created) }
+/// #     fn name(&self) -> &'static str { "OrderCreatedEvent" }
+/// # }
+/// const ORDER_DLQ: ChannelSpec =
+///     ChannelSpec::new("order-dlq", "dlq.ordering.order", "ORDERING_ORDERS_DLQ");
+///
+/// struct Search;
+///
+/// impl ConsumerHandler<OrderEvents> for Search {
+///     async fn handle(&self, delivery: &Delivery<OrderEvents>) -> Result<(), BoxError> {
+///         println!("{} {:?}", delivery.id, delivery.event); // idempotent: keyed by ce-id
+///         Ok(())
+///     }
+/// }
+///
+/// # async fn demo(jetstream: eventmap::nats::async_nats::jetstream::Context) -> Result<(), BoxError> {
+/// let spec = ConsumerSpec::new("search-order", &["OrderCreatedEvent"])
+///     .policy(DeliveryPolicy::default().max_deliver(5).dead_letter(ORDER_DLQ));
+/// let consumer = Consumer::<OrderEvents>::start(&jetstream, &spec).await?;
+/// let shutdown = async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// };
+/// let report = consumer.run(&Search, shutdown).await?;
+/// println!("handled {}, dead-lettered {}", report.handled, report.dead_lettered);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Consumer<E: IntegrationEventSet> {
     context: Context,
     consumer: PullConsumer,
