@@ -14,8 +14,11 @@
 //! 4. A [`Publisher`] puts the message on the wire: the NATS JetStream one
 //!    ([`nats::JetStreamPublisher`], feature `nats`) or the in-memory one
 //!    ([`publisher::InMemoryPublisher`]).
-//! 5. Consumers read a channel with a durable pull consumer ([`nats::Subscription`]) and decode
-//!    the messages into a generated [`IntegrationEventSet`] enum.
+//! 5. Consumers read a channel with a durable pull consumer and decode the messages into a
+//!    generated [`IntegrationEventSet`] enum: a declared subscription runs as a
+//!    [`nats::Consumer`] with its [`nats::DeliveryPolicy`] (ack, nak with backoff, in-progress
+//!    acks, dead letters, graceful shutdown); [`nats::Subscription`] is the lower-level
+//!    stream of [`nats::Delivery`]s.
 //!
 //! With the `postgres` feature, step 2 can be transactional instead: `postgres::PostgresStore`
 //! appends the events and, in the same transaction, writes the integration messages the
@@ -31,7 +34,11 @@
 //!   unordered.
 //! * Consumers require every CloudEvents header the producer writes
 //!   ([`decode::Envelope::from_headers`]) and a `ce-type` matching the subject; anything else
-//!   is logged and terminated (`+TERM`), never acked.
+//!   is logged and terminated (`+TERM`), never acked; a [`nats::Consumer`] with a dead-letter
+//!   channel publishes it there first.
+//! * [`nats::Consumer`] counts deliveries itself (the server-side `max_deliver` is unlimited)
+//!   and dead-letters on the last allowed one, so a failed dead-letter publish is retried, not
+//!   dropped by the server; a handler panic counts as a failure.
 //! * [`InMemoryPublisher`] de-duplicates by id forever (JetStream only within its window).
 //! * [`AggregateRoot::take_pending`] marks the taken events as stored (the stored version
 //!   advances); stores call it only after committing.

@@ -14,7 +14,7 @@ use eventmap::nats::async_nats::jetstream::message::StreamMessage;
 use eventmap::nats::async_nats::{self, HeaderMap};
 use eventmap::nats::{
     Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Delivery, DeliveryPolicy,
-    JetStreamPublisher, dead_letter, provision_streams,
+    JetStreamPublisher, consumer_fn, dead_letter, provision_streams,
 };
 use eventmap::{AggregateEvent, BoxError, ChannelSpec, IntegrationMessage};
 use futures::StreamExt;
@@ -559,7 +559,14 @@ async fn late_consumer_gets_history_and_shutdown_hands_pulled_messages_back() {
         // The next instance gets the 49 at once (naked, not left to the 30 s ack wait).
         let second = Consumer::<OrderEvents>::start(&js, &spec).await.unwrap();
         let next_log = Log::new();
-        let handler = Recorder::new(&next_log);
+        // A closure handler this time.
+        let handler = consumer_fn({
+            let log = next_log.clone();
+            move |delivery: &Delivery<OrderEvents>| {
+                log.record(0, delivery);
+                async { Ok::<(), BoxError>(()) }
+            }
+        });
         let report = tokio::time::timeout(
             Duration::from_secs(10),
             second.run(&handler, next_log.until(|seen| seen.len() >= 49)),
@@ -702,6 +709,45 @@ async fn a_panicking_handler_counts_as_a_failure() {
             [1, 2]
         );
         assert_eq!(consumer_state(&js, "panics").await, (0, 0, 0));
+        server.stop().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn run_stops_when_the_consumer_is_deleted() {
+    within(async {
+        let mut server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        publish(&js, &created_messages(1)).await;
+
+        let spec = ConsumerSpec::new("doomed", &[]);
+        let consumer = Consumer::<OrderEvents>::start(&js, &spec).await.unwrap();
+        let log = Log::new();
+        let handler = Recorder::new(&log);
+        let run = tokio::spawn(async move {
+            consumer
+                .run(&handler, std::future::pending::<()>())
+                .await
+        });
+        // Deleted while the consumer waits for more messages.
+        log.until(|seen| seen.len() == 1).await;
+        js.get_stream(ORDER.stream)
+            .await
+            .unwrap()
+            .delete_consumer("doomed")
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .expect("run notices the deletion")
+            .expect("task");
+        let err = result.expect_err("run ends with an error");
+        assert!(
+            matches!(&err, eventmap::nats::ConsumeError::ConsumerGone { durable, .. } if durable == "doomed"),
+            "{err:?}"
+        );
         server.stop().await.unwrap();
     })
     .await;

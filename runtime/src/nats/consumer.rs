@@ -12,18 +12,25 @@ use std::pin::pin;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull;
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer};
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::{AckKind, Context, Message};
 use futures::{FutureExt, StreamExt};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::{Instrument, Span};
 
+mod handler;
+mod policy;
+
+pub use handler::{ConsumerHandler, consumer_fn};
+pub use policy::{ConsumerSpec, DeliveryPolicy};
+
+use handler::panic_message;
+
 use super::dead_letter::{self, DeadLetter};
-use super::delivery::{AckHandle, Delivery, Received};
+use super::delivery::{AckHandle, Delivery, Received, Undecodable};
 use super::provision::provision_streams;
 use super::subscriber::{SubscribeError, check_durable_name, check_server_version, select_names};
-use crate::channel::ChannelSpec;
 use crate::decode::IntegrationEventSet;
 use crate::dispatcher::BoxError;
 
@@ -33,260 +40,6 @@ const LONG_POLL: Duration = Duration::from_secs(5);
 const PULL_SLACK: Duration = Duration::from_secs(5);
 /// First and longest pause after a failed pull request.
 const RETRY_PAUSE: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(5));
-
-/// How a declared subscription is delivered (from the consuming table's `delivery:` block).
-///
-/// `Default`: deliver all stored messages to a new consumer, 30 s ack wait, 5 deliveries,
-/// backoff 1 s, 5 s, 30 s, no dead-letter channel, in-progress every ack wait / 3, pull
-/// batches of 100, confirmed acks. Built with the chainable setters:
-///
-/// ```
-/// use std::time::Duration;
-/// use eventmap::ChannelSpec;
-/// use eventmap::nats::DeliveryPolicy;
-/// const DLQ: ChannelSpec = ChannelSpec::new("order-dlq", "dlq.ordering.order", "ORDERING_DLQ");
-/// let policy = DeliveryPolicy::default()
-///     .max_deliver(3)
-///     .backoff([Duration::from_millis(200), Duration::from_millis(400)])
-///     .dead_letter(DLQ);
-/// assert_eq!(policy.nak_delay(1), Some(Duration::from_millis(200)));
-/// assert_eq!(policy.nak_delay(7), Some(Duration::from_millis(400)));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct DeliveryPolicy {
-    /// Where a *new* durable consumer starts (an existing one keeps its position). Default
-    /// [`DeliverPolicy::All`]: a consumer started late receives the history.
-    pub deliver_policy: DeliverPolicy,
-    /// How long the server waits for an ack before redelivering. Default 30 s.
-    pub ack_wait: Duration,
-    /// Deliveries of one message in all, the first one included: when the handler fails on
-    /// delivery `max_deliver`, the message is dead-lettered. Default 5.
-    pub max_deliver: i64,
-    /// Redelivery delay requested (nak) after the n-th failed delivery: `backoff[n - 1]`, the
-    /// last one repeating; empty: redeliver at once. Default 1 s, 5 s, 30 s.
-    pub backoff: Vec<Duration>,
-    /// Where messages go that exhausted their deliveries or cannot be decoded; `None`: they
-    /// are only terminated and logged. Its stream is provisioned by [`Consumer::start`].
-    pub dead_letter: Option<ChannelSpec>,
-    /// How often in-progress acks (`+WPI`) are sent while a handler runs (also for the
-    /// messages pulled and waiting their turn); `None`: [`Self::ack_wait`] / 3.
-    pub in_progress_every: Option<Duration>,
-    /// Messages requested per pull. Default 100.
-    pub batch: usize,
-    /// Whether acks wait for the server's confirmation (JetStream double ack). Default `true`;
-    /// `false` queues the `+ACK` and moves on (see [`Delivery::ack_unconfirmed`]).
-    pub double_ack: bool,
-}
-
-impl Default for DeliveryPolicy {
-    fn default() -> Self {
-        Self {
-            deliver_policy: DeliverPolicy::All,
-            ack_wait: Duration::from_secs(30),
-            max_deliver: 5,
-            backoff: vec![
-                Duration::from_secs(1),
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-            ],
-            dead_letter: None,
-            in_progress_every: None,
-            batch: 100,
-            double_ack: true,
-        }
-    }
-}
-
-impl DeliveryPolicy {
-    /// Sets [`Self::deliver_policy`].
-    pub fn deliver_policy(mut self, policy: DeliverPolicy) -> Self {
-        self.deliver_policy = policy;
-        self
-    }
-
-    /// Sets [`Self::ack_wait`].
-    pub fn ack_wait(mut self, ack_wait: Duration) -> Self {
-        self.ack_wait = ack_wait;
-        self
-    }
-
-    /// Sets [`Self::max_deliver`].
-    pub fn max_deliver(mut self, max_deliver: i64) -> Self {
-        self.max_deliver = max_deliver;
-        self
-    }
-
-    /// Sets [`Self::backoff`].
-    pub fn backoff(mut self, backoff: impl IntoIterator<Item = Duration>) -> Self {
-        self.backoff = backoff.into_iter().collect();
-        self
-    }
-
-    /// Sets [`Self::dead_letter`].
-    pub fn dead_letter(mut self, channel: ChannelSpec) -> Self {
-        self.dead_letter = Some(channel);
-        self
-    }
-
-    /// Sets [`Self::in_progress_every`].
-    pub fn in_progress_every(mut self, every: Duration) -> Self {
-        self.in_progress_every = Some(every);
-        self
-    }
-
-    /// Sets [`Self::batch`] (at least 1).
-    pub fn batch(mut self, batch: usize) -> Self {
-        self.batch = batch.max(1);
-        self
-    }
-
-    /// Sets [`Self::double_ack`].
-    pub fn double_ack(mut self, confirmed: bool) -> Self {
-        self.double_ack = confirmed;
-        self
-    }
-
-    /// The redelivery delay after the failed delivery number `delivered` (1 for the first):
-    /// `backoff[delivered - 1]`, the last entry repeating; `None` (at once) without backoff.
-    pub fn nak_delay(&self, delivered: u64) -> Option<Duration> {
-        let last = self.backoff.len().checked_sub(1)?;
-        let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(usize::MAX);
-        self.backoff
-            .get(index.min(last))
-            .copied()
-            .filter(|delay| !delay.is_zero())
-    }
-
-    /// The in-progress period: [`Self::in_progress_every`] or [`Self::ack_wait`] / 3.
-    pub fn in_progress_period(&self) -> Duration {
-        self.in_progress_every.unwrap_or(self.ack_wait / 3)
-    }
-
-    /// Why the policy cannot be used, if it cannot.
-    fn problem(&self) -> Option<String> {
-        if self.ack_wait < Duration::from_millis(1) {
-            return Some(format!("ack_wait {:?} is shorter than 1 ms", self.ack_wait));
-        }
-        if self.max_deliver < 1 {
-            return Some(format!(
-                "max_deliver {} is not at least 1",
-                self.max_deliver
-            ));
-        }
-        let every = self.in_progress_period();
-        if every.is_zero() || every >= self.ack_wait {
-            return Some(format!(
-                "in-progress period {every:?} must be above zero and below ack_wait {:?}",
-                self.ack_wait
-            ));
-        }
-        None
-    }
-}
-
-/// A declared subscription: durable consumer name, the integration events asked for, the
-/// policy.
-#[derive(Debug, Clone)]
-pub struct ConsumerSpec {
-    durable: String,
-    events: Vec<&'static str>,
-    policy: DeliveryPolicy,
-}
-
-impl ConsumerSpec {
-    /// The subscription of the durable consumer `durable` to `events` (empty: every event of
-    /// the channel, [`IntegrationEventSet::NAMES`]), with the default [`DeliveryPolicy`].
-    pub fn new(durable: impl Into<String>, events: &[&'static str]) -> Self {
-        Self {
-            durable: durable.into(),
-            events: events.to_vec(),
-            policy: DeliveryPolicy::default(),
-        }
-    }
-
-    /// Uses `policy`.
-    pub fn policy(mut self, policy: DeliveryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The durable consumer name.
-    pub fn durable(&self) -> &str {
-        &self.durable
-    }
-
-    /// The integration events asked for (empty: all).
-    pub fn events(&self) -> &[&'static str] {
-        &self.events
-    }
-
-    /// The delivery policy.
-    pub fn delivery(&self) -> &DeliveryPolicy {
-        &self.policy
-    }
-}
-
-/// What a consumer does with each decoded event. `Ok`: the message is acknowledged. `Err`:
-/// it is redelivered after the policy's backoff; after [`DeliveryPolicy::max_deliver`]
-/// deliveries it is dead-lettered, then acknowledged. A panic counts as an `Err`.
-///
-/// The handler must not acknowledge the delivery itself. Delivery is at least once: a
-/// handler can see an event again (a lost ack, a stopped process), so it must be idempotent
-/// or deduplicate on [`Delivery::id`] (`ce-id`).
-pub trait ConsumerHandler<E: IntegrationEventSet>: Send + Sync {
-    /// Handles one delivery.
-    fn handle(&self, delivery: &Delivery<E>) -> impl Future<Output = Result<(), BoxError>> + Send;
-}
-
-/// A [`ConsumerHandler`] made of a function, see [`consumer_fn`].
-struct ConsumerFn<F>(F);
-
-impl<E, F, Fut> ConsumerHandler<E> for ConsumerFn<F>
-where
-    E: IntegrationEventSet,
-    F: Fn(&Delivery<E>) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<(), BoxError>> + Send,
-{
-    fn handle(&self, delivery: &Delivery<E>) -> impl Future<Output = Result<(), BoxError>> + Send {
-        (self.0)(delivery)
-    }
-}
-
-/// A [`ConsumerHandler`] from a closure `Fn(&Delivery<E>) -> Future`.
-///
-/// The future may not borrow the delivery (its type cannot depend on the borrow's lifetime
-/// on stable Rust, and `async` closures cannot promise a `Send` future yet): take what the
-/// handler needs before the `async move` block. A type implementing [`ConsumerHandler`] has no
-/// such limit.
-///
-/// ```
-/// use eventmap::nats::{ConsumerHandler, Delivery, consumer_fn};
-/// # #[derive(Debug, Clone)] enum Events { A }
-/// # impl eventmap::IntegrationEventSet for Events {
-/// #     const CHANNEL: eventmap::ChannelSpec = eventmap::ChannelSpec::new("c", "c", "C");
-/// #     const NAMES: &'static [&'static str] = &["A"];
-/// #     fn decode(_: &str, _: &[u8]) -> Result<Self, eventmap::DecodeError> { Ok(Events::A) }
-/// #     fn name(&self) -> &'static str { "A" }
-/// # }
-/// fn handler() -> impl ConsumerHandler<Events> {
-///     consumer_fn(|delivery: &Delivery<Events>| {
-///         let (id, event) = (delivery.id.clone(), delivery.event.clone());
-///         async move {
-///             println!("{id}: {event:?}");
-///             Ok(())
-///         }
-///     })
-/// }
-/// ```
-pub fn consumer_fn<E, F, Fut>(f: F) -> impl ConsumerHandler<E>
-where
-    E: IntegrationEventSet,
-    F: Fn(&Delivery<E>) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<(), BoxError>> + Send,
-{
-    ConsumerFn(f)
-}
 
 /// Counts of one [`Consumer::run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -326,6 +79,41 @@ pub enum ConsumeError {
 /// consumer and handled one at a time, in order; while a handler runs, in-progress acks keep
 /// both its message and the queued ones from being redelivered. See [`Consumer::run`] for what
 /// happens to each message.
+///
+/// ```no_run
+/// use eventmap::nats::{Consumer, ConsumerHandler, ConsumerSpec, Delivery, DeliveryPolicy};
+/// use eventmap::{BoxError, ChannelSpec};
+/// # #[derive(Debug)] enum OrderEvents { Created }
+/// # impl eventmap::IntegrationEventSet for OrderEvents {
+/// #     const CHANNEL: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+/// #     const NAMES: &'static [&'static str] = &["OrderCreatedEvent"];
+/// #     fn decode(_: &str, _: &[u8]) -> Result<Self, eventmap::DecodeError> { Ok(Self::Created) }
+/// #     fn name(&self) -> &'static str { "OrderCreatedEvent" }
+/// # }
+/// const ORDER_DLQ: ChannelSpec =
+///     ChannelSpec::new("order-dlq", "dlq.ordering.order", "ORDERING_ORDERS_DLQ");
+///
+/// struct Search;
+///
+/// impl ConsumerHandler<OrderEvents> for Search {
+///     async fn handle(&self, delivery: &Delivery<OrderEvents>) -> Result<(), BoxError> {
+///         println!("{} {:?}", delivery.id, delivery.event); // idempotent: keyed by ce-id
+///         Ok(())
+///     }
+/// }
+///
+/// # async fn demo(jetstream: eventmap::nats::async_nats::jetstream::Context) -> Result<(), BoxError> {
+/// let spec = ConsumerSpec::new("search-order", &["OrderCreatedEvent"])
+///     .policy(DeliveryPolicy::default().max_deliver(5).dead_letter(ORDER_DLQ));
+/// let consumer = Consumer::<OrderEvents>::start(&jetstream, &spec).await?;
+/// let shutdown = async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// };
+/// let report = consumer.run(&Search, shutdown).await?;
+/// println!("handled {}, dead-lettered {}", report.handled, report.dead_lettered);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Consumer<E: IntegrationEventSet> {
     context: Context,
     consumer: PullConsumer,
@@ -520,7 +308,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         queue: &mut VecDeque<Message>,
         failures: &mut u32,
     ) -> Result<(), ConsumeError> {
-        let batch = self.spec.policy.batch;
+        let batch = self.spec.policy.batch.max(1);
         let mut result = self.pull(queue, batch, None).await;
         if matches!(result, Ok(0)) {
             result = self.pull(queue, 1, Some(LONG_POLL)).await;
@@ -531,6 +319,10 @@ impl<E: IntegrationEventSet> Consumer<E> {
         match result {
             Ok(_) => {
                 *failures = 0;
+                Ok(())
+            }
+            Err(err) if !queue.is_empty() => {
+                tracing::warn!(error = %err, pulled = queue.len(), "pull request failed after some messages");
                 Ok(())
             }
             Err(err) => {
@@ -620,7 +412,11 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     .instrument(span)
                     .await;
             }
-            Err((received, reason)) => {
+            Err(undecodable) => {
+                let Undecodable {
+                    message: received,
+                    reason,
+                } = *undecodable;
                 let span = tracing::info_span!(
                     "consume",
                     subject = %received.subject,
@@ -828,66 +624,5 @@ async fn in_progress(running: &AckHandle, queue: &VecDeque<Message>) {
         if let Err(err) = message.ack_with(AckKind::Progress).await {
             tracing::warn!(error = %err, "in-progress ack of a queued message failed");
         }
-    }
-}
-
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nak_delay_follows_the_backoff_and_repeats_the_last() {
-        let policy = DeliveryPolicy::default();
-        assert_eq!(policy.nak_delay(1), Some(Duration::from_secs(1)));
-        assert_eq!(policy.nak_delay(2), Some(Duration::from_secs(5)));
-        assert_eq!(policy.nak_delay(3), Some(Duration::from_secs(30)));
-        assert_eq!(policy.nak_delay(40), Some(Duration::from_secs(30)));
-        assert_eq!(policy.nak_delay(0), Some(Duration::from_secs(1)));
-        assert_eq!(policy.clone().backoff([]).nak_delay(1), None);
-        assert_eq!(policy.backoff([Duration::ZERO]).nak_delay(1), None);
-    }
-
-    #[test]
-    fn policy_checks() {
-        let policy = DeliveryPolicy::default();
-        assert_eq!(policy.problem(), None);
-        assert_eq!(policy.in_progress_period(), Duration::from_secs(10));
-        assert!(policy.clone().max_deliver(0).problem().is_some());
-        assert!(
-            policy
-                .clone()
-                .in_progress_every(Duration::from_secs(30))
-                .problem()
-                .is_some()
-        );
-        assert!(policy.clone().ack_wait(Duration::ZERO).problem().is_some());
-        assert_eq!(policy.batch(0).batch, 1);
-    }
-
-    #[test]
-    fn spec_defaults() {
-        let spec = ConsumerSpec::new("search", &["OrderCreatedEvent"]);
-        assert_eq!(spec.durable(), "search");
-        assert_eq!(spec.events(), ["OrderCreatedEvent"]);
-        assert_eq!(spec.delivery(), &DeliveryPolicy::default());
-    }
-
-    #[test]
-    fn panic_messages() {
-        let text: Box<dyn std::any::Any + Send> = Box::new("static");
-        assert_eq!(panic_message(&*text), "static");
-        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("owned"));
-        assert_eq!(panic_message(&*owned), "owned");
-        let other: Box<dyn std::any::Any + Send> = Box::new(7);
-        assert_eq!(panic_message(&*other), "(no message)");
     }
 }

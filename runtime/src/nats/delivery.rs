@@ -289,7 +289,7 @@ impl Received {
 
     /// Decodes the message into a [`Delivery`]; on failure gives the message back with the
     /// reason.
-    pub(super) fn decode<E: IntegrationEventSet>(self) -> Result<Delivery<E>, (Self, DecodeError)> {
+    pub(super) fn decode<E: IntegrationEventSet>(self) -> Result<Delivery<E>, Box<Undecodable>> {
         match decode::<E>(&self.subject, &self.headers, &self.payload) {
             Ok((event, envelope)) => Ok(Delivery {
                 event,
@@ -308,9 +308,20 @@ impl Received {
                 payload: self.payload,
                 ack: self.ack,
             }),
-            Err(reason) => Err((self, reason)),
+            Err(reason) => Err(Box::new(Undecodable {
+                message: self,
+                reason,
+            })),
         }
     }
+}
+
+/// A message that could not be decoded, and why.
+pub(super) struct Undecodable {
+    /// The message.
+    pub(super) message: Received,
+    /// Why it could not be decoded.
+    pub(super) reason: DecodeError,
 }
 
 impl<E> From<Delivery<E>> for Received {

@@ -12,7 +12,7 @@ use async_nats::jetstream::{AckKind, Context};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use super::delivery::{Delivery, Received};
+use super::delivery::{Delivery, Received, Undecodable};
 use super::parse_version;
 use crate::decode::IntegrationEventSet;
 use crate::dispatcher::BoxError;
@@ -440,13 +440,14 @@ impl<E: IntegrationEventSet> Subscription<E> {
     async fn prepare(&self, message: async_nats::jetstream::Message) -> Option<Delivery<E>> {
         match Received::new(message)?.decode::<E>() {
             Ok(delivery) => Some(delivery),
-            Err((received, reason)) => {
+            Err(undecodable) => {
+                let Undecodable { message, reason } = *undecodable;
                 let Received {
                     subject,
                     stream_sequence,
                     ack,
                     ..
-                } = received;
+                } = message;
                 tracing::error!(
                     %subject,
                     stream_sequence,
