@@ -35,7 +35,7 @@
 //!    on 127.0.0.1:5432): `Relay::run` draining 100,000 outbox rows vs raw pipelined
 //!    publishing of the same messages with the relay's window, current-thread runtime, at
 //!    most 3 rounds; the end-to-end latency (commit to consumer) at a steady 1,000 events/s
-//!    for 10 s; the relay's peak memory at 10,000 and 200,000 rows. See [`relay`].
+//!    for 10 s, as many runs; the relay's peak memory at 10,000 and 200,000 rows. See [`relay`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -938,11 +938,15 @@ fn measure(
             }
         }
     }
-    let latency = match &pool {
-        Some(_) if config.runs("latency") => {
+    // 6: latency, `relay_rounds` runs of `latency_secs` each.
+    let mut latencies = Vec::new();
+    if pool.is_some() && config.runs("latency") {
+        for run in 1..=config.relay_rounds() {
             eprintln!(
-                "latency: {} events/s for {} s",
-                config.latency_rate, config.latency_secs
+                "latency {run}/{}: {} events/s for {} s",
+                config.relay_rounds(),
+                config.latency_rate,
+                config.latency_secs
             );
             let latency = control.block_on(relay::latency(
                 &url,
@@ -950,10 +954,9 @@ fn measure(
                 config.latency_secs,
             ))?;
             eprintln!("  {latency:?}");
-            Some(latency)
+            latencies.push(latency);
         }
-        _ => None,
-    };
+    }
     let memory = if config.memory && config.runs("memory") {
         Some(memory(
             config,
@@ -972,7 +975,7 @@ fn measure(
         config,
         server,
         &results,
-        latency.as_ref(),
+        &latencies,
         memory.as_deref(),
     ))
 }
@@ -1156,7 +1159,7 @@ fn table(
     config: &Config,
     server: &LocalServer,
     results: &Results,
-    latency: Option<&relay::Latency>,
+    latencies: &[relay::Latency],
     memory: Option<&str>,
 ) -> String {
     let mut out = format!(
@@ -1283,20 +1286,25 @@ fn table(
             verdict(Some(ratio), 0.5)
         ));
     }
-    if let Some(l) = latency {
+    if let Some(first) = latencies.first() {
+        let summary = |value: fn(&relay::Latency) -> f64, decimals: usize| {
+            let values: Vec<f64> = latencies.iter().map(value).collect();
+            cell(Summary::of(&values), decimals)
+        };
         out.push_str(&format!(
-            "\nEnd-to-end latency, COMMIT issued -> consumer received (one event per transaction; relay and consumer on threads of their own):\n\n\
-             | events | target events/s | achieved events/s | p50 ms | p99 ms | max ms | COMMIT call p50 ms | received before the commit returned |\n\
-             |---|---|---|---|---|---|---|---|\n\
-             | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |\n",
-            l.events,
-            l.target_rate,
-            l.achieved_rate,
-            l.p50_ms,
-            l.p99_ms,
-            l.max_ms,
-            l.commit_p50_ms,
-            l.before_commit
+            "\nEnd-to-end latency, COMMIT issued -> consumer received: {} runs of {} events at {:.0} events/s, one event per transaction; relay and consumer on threads of their own:\n\n\
+             | achieved events/s | p50 ms | p99 ms | max ms | COMMIT call p50 ms | received before the commit returned |\n\
+             |---|---|---|---|---|---|\n\
+             | {} | {} | {} | {} | {} | {} |\n",
+            latencies.len(),
+            first.events,
+            first.target_rate,
+            summary(|l| l.achieved_rate, 0),
+            summary(|l| l.p50_ms, 2),
+            summary(|l| l.p99_ms, 2),
+            summary(|l| l.max_ms, 2),
+            summary(|l| l.commit_p50_ms, 2),
+            summary(|l| l.before_commit as f64, 0),
         ));
     }
     if let Some(memory) = memory {
