@@ -10,9 +10,9 @@
 //!    outbox: same subjects, payloads and headers, a new `Nats-Msg-Id` each so JetStream does
 //!    not drop them as duplicates of the relay's) with the relay's `max_in_flight` as its
 //!    window. The stream is purged before each; the schema dropped after the round.
-//! 6. **latency**: a producer appends one event per transaction at a steady rate (one
-//!    event per millisecond by default) to orders spread so that one order's events are
-//!    seconds apart; a relay and a consumer (`Subscription`, `ack_unconfirmed`) run on
+//! 6. **latency**: after a `CHECKPOINT`, a producer appends one event per transaction at a
+//!    steady rate (one event per millisecond by default, up to 16 transactions at once) to
+//!    orders spread so that one order's events are seconds apart; a relay and a consumer (`Subscription`, `ack_unconfirmed`) run on
 //!    threads of their own (current-thread runtimes, as separate processes would); latency
 //!    is the consumer's receipt minus the moment the producer issued its `COMMIT` (an upper
 //!    bound: it includes the commit's own time, reported beside it), both from
@@ -221,7 +221,15 @@ fn join<T>(handle: std::thread::JoinHandle<Result<T, Error>>) -> Result<T, Error
 pub async fn latency(url: &str, rate: f64, seconds: f64) -> Result<Latency, Error> {
     let events = ((rate * seconds).round() as usize).max(1);
     // The producer's own pool: appends overlap when a commit takes longer than a period.
-    let pool = outbox::connect(8).await?;
+    let pool = outbox::connect(16).await?;
+    // Flush what earlier scenarios left dirty (their fills), so that it is not written
+    // during this measurement. Needs a superuser or pg_checkpoint; skipped otherwise.
+    if let Err(err) = eventmap::postgres::sqlx::query("CHECKPOINT")
+        .execute(&pool)
+        .await
+    {
+        eprintln!("  (no CHECKPOINT before the latency run: {err})");
+    }
     let db = OutboxDb::create(pool.clone(), SCHEMA_PREFIX).await?;
     let result = latency_in(url, &db, events, rate).await;
     db.drop_schema().await?;
