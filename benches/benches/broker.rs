@@ -1053,7 +1053,7 @@ fn memory(
             }
         }
         if let Some(pool) = pool {
-            // The relay over `count` outbox rows filled beforehand (not measured).
+            // The relay over `count` outbox rows, filled beforehand (the fill is not part of it).
             control.block_on(env.purge())?;
             let db = control.block_on(relay::memory_fill(pool, count))?;
             let measured = child(
