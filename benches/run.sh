@@ -9,15 +9,19 @@
 # 2. Broker (`benches/benches/broker.rs`): eventmap's JetStream publisher (one at a time and
 #    `publish_all`) and subscription vs raw async-nats, interleaved, on a current-thread and a
 #    multi-thread tokio runtime, on a private `nats-server -js` (free loopback port, temporary
-#    file store) it starts and stops; then the peak memory of a publisher and a consumer at
-#    10,000 and 200,000 events.
+#    file store) it starts and stops; the outbox relay (PostgreSQL at DATABASE_URL, default
+#    postgres://postgres@127.0.0.1:5432/postgres, a fresh schema per run, dropped after) draining
+#    100,000 rows vs raw pipelined publishing of the same messages, and its end-to-end latency
+#    at 1,000 events/s; then the peak memory of a publisher, a consumer and the relay at 10,000
+#    and 200,000 events.
 #
 # It holds /tmp/eventmap-cargo.lock (the workspace's build lock) for the whole run, so that
 # nobody compiles on this machine while it measures: do not wrap it in `flock` yourself (or
 # set EVENTMAP_BENCH_LOCKED=1 if you already hold the lock). It installs a nats-server >= 2.10
 # when none is found (scripts/nats-server-env). The tables are printed at the end and kept in
 # target/eventmap-bench/; the logs (criterion's output, each broker run) are there too.
-# About 4 minutes once built; a first build adds 3 to 5 (2 cores).
+# About 7 to 8 minutes once built (the relay scenarios fill 500,000 outbox rows in all); a first
+# build adds 3 to 5 (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +44,9 @@ machine() {
   echo "- rustc: $(rustc --version)"
   echo "- nats-server: $("$NATS_SERVER_BIN" --version) ($NATS_SERVER_BIN)"
   echo "- JetStream store: file storage in a temporary directory under ${TMPDIR:-/tmp} ($(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2 " on " $1}'))"
+  local pg="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" pgdata
+  pgdata=$(psql "$pg" -Atc 'SHOW data_directory' 2>/dev/null || true)
+  echo "- PostgreSQL: $(psql "$pg" -Atc 'SHOW server_version' 2>/dev/null || echo '(psql not available)'), synchronous_commit $(psql "$pg" -Atc 'SHOW synchronous_commit' 2>/dev/null), data on $( [ -n "$pgdata" ] && df -T "$pgdata" 2>/dev/null | awk 'NR == 2 {print $2 " on " $1}')"
   echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 machine > "$out/machine.md"

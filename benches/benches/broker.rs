@@ -5,7 +5,8 @@
 //!
 //! ```sh
 //! flock /tmp/eventmap-cargo.lock cargo bench -p eventmap-benches --bench broker -- \
-//!     [--rounds N] [--quick] [--only publish|pipeline|consume|memory]... [--no-memory] [--table FILE]
+//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|memory]... \
+//!     [--no-memory] [--table FILE]
 //! ```
 //!
 //! Each scenario runs its variants interleaved, `--rounds` times (default 5), on a
@@ -30,7 +31,11 @@
 //!    publisher (pipelined, messages built chunk by chunk) and the consumer at 10,000 and
 //!    200,000 events, eventmap and raw.
 //!
-//! The outbox relay is not measured here: it needs PostgreSQL (`runtime/src/postgres`).
+//! 5. to 7. **the outbox relay** (PostgreSQL, `DATABASE_URL`, default the `postgres` database
+//!    on 127.0.0.1:5432): `Relay::run` draining 100,000 outbox rows vs raw pipelined
+//!    publishing of the same messages with the relay's window, current-thread runtime, at
+//!    most 3 rounds; the end-to-end latency (commit to consumer) at a steady 1,000 events/s
+//!    for 10 s, as many runs; the relay's peak memory at 10,000 and 200,000 rows. See [`relay`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -55,6 +60,9 @@ use ordering_example::integration_events::OrderIntegrationEvent;
 use ordering_example::proto::ordering::v1 as proto;
 use prost::Message as _;
 
+#[path = "broker/relay.rs"]
+mod relay;
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Upper bound of one timed run: loops are bounded by their event count and by this.
@@ -72,7 +80,13 @@ struct Config {
     batch: usize,
     memory_counts: Vec<usize>,
     memory: bool,
-    /// Scenarios to run (`publish`, `pipeline`, `consume`); all when empty.
+    /// Events the relay drains per round (scenario 5).
+    relay_events: usize,
+    /// Latency scenario: events/s and seconds.
+    latency_rate: f64,
+    latency_secs: f64,
+    /// Scenarios to run (`publish`, `pipeline`, `consume`, `relay`, `latency`, `memory`); all
+    /// when empty.
     only: Vec<String>,
     table: Option<String>,
 }
@@ -81,6 +95,16 @@ impl Config {
     /// Whether `scenario` runs.
     fn runs(&self, scenario: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+
+    /// Rounds of the relay scenario: at most 3 (each fills an outbox of `relay_events`).
+    fn relay_rounds(&self) -> usize {
+        self.rounds.min(3)
+    }
+
+    /// Whether anything needs PostgreSQL.
+    fn needs_postgres(&self) -> bool {
+        self.runs("relay") || self.runs("latency") || (self.memory && self.runs("memory"))
     }
 
     fn from_args(args: &[String]) -> Result<Self, String> {
@@ -95,6 +119,9 @@ impl Config {
             batch: 500,
             memory_counts: vec![10_000, 200_000],
             memory: true,
+            relay_events: 100_000,
+            latency_rate: 1_000.0,
+            latency_secs: 10.0,
             only: Vec::new(),
             table: None,
         };
@@ -116,13 +143,19 @@ impl Config {
                     config.pipelined_slice = 1_000;
                     config.consume = 2_000;
                     config.memory_counts = vec![2_000, 20_000];
+                    config.relay_events = 5_000;
+                    config.latency_secs = 3.0;
                 }
                 "--no-memory" => config.memory = false,
                 "--only" => {
-                    let scenario = args
-                        .next()
-                        .ok_or("--only needs publish, pipeline, consume or memory")?;
-                    if !["publish", "pipeline", "consume", "memory"].contains(&scenario.as_str()) {
+                    let scenario = args.next().ok_or(
+                        "--only needs publish, pipeline, consume, relay, latency or memory",
+                    )?;
+                    if ![
+                        "publish", "pipeline", "consume", "relay", "latency", "memory",
+                    ]
+                    .contains(&scenario.as_str())
+                    {
                         return Err(format!("unknown scenario {scenario:?}"));
                     }
                     config.only.push(scenario.clone());
@@ -730,6 +763,7 @@ impl Results {
 const ONE: &str = "1 publish";
 const PIPE: &str = "2 pipeline";
 const CONSUME: &str = "3 consume";
+const RELAY: &str = "5 relay";
 
 const ONE_EVENTMAP: &str = "eventmap publish (await ack)";
 const ONE_RAW: &str = "raw send_publish + await ack";
@@ -820,6 +854,17 @@ fn measure(
         };
         runtimes.push((flavor, rt, env));
     }
+    let pool = if config.needs_postgres() {
+        let pool = control.block_on(eventmap_benches::outbox::connect(4)).map_err(|err| {
+            format!(
+                "the relay scenarios need PostgreSQL at {} (set DATABASE_URL, or leave them out with --only): {err}",
+                eventmap_benches::outbox::database_url()
+            )
+        })?;
+        Some(pool)
+    } else {
+        None
+    };
     let mut results = Results::default();
     let mut next_order = 0;
     let mut ids = |count: usize| {
@@ -880,14 +925,59 @@ fn measure(
                 };
                 results.add((CONSUME, flavor, variant), run);
             }
+            // 5: the relay, current-thread only (as `eventmap-relay` runs it).
+            if let Some(pool) = &pool
+                && config.runs("relay")
+                && flavor == Flavor::CurrentThread
+                && round <= config.relay_rounds()
+            {
+                let n = config.relay_events;
+                for (variant, run) in drive(rt, relay::relay_round(env, pool, n, ids(n), round))? {
+                    results.add((RELAY, flavor, variant), run);
+                }
+            }
+        }
+    }
+    // 6: latency, `relay_rounds` runs of `latency_secs` each.
+    let mut latencies = Vec::new();
+    if pool.is_some() && config.runs("latency") {
+        for run in 1..=config.relay_rounds() {
+            eprintln!(
+                "latency {run}/{}: {} events/s for {} s",
+                config.relay_rounds(),
+                config.latency_rate,
+                config.latency_secs
+            );
+            let latency = control.block_on(relay::latency(
+                &url,
+                config.latency_rate,
+                config.latency_secs,
+            ))?;
+            eprintln!("  {latency:?}");
+            latencies.push(latency);
         }
     }
     let memory = if config.memory && config.runs("memory") {
-        Some(memory(config, &url, control, &runtimes[0].2)?)
+        Some(memory(
+            config,
+            &url,
+            control,
+            &runtimes[0].2,
+            pool.as_ref(),
+        )?)
     } else {
         None
     };
-    Ok(table(config, server, &results, memory.as_deref()))
+    if let Some(pool) = pool {
+        control.block_on(pool.close());
+    }
+    Ok(table(
+        config,
+        server,
+        &results,
+        &latencies,
+        memory.as_deref(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -901,6 +991,7 @@ fn child(
     url: &str,
     window: usize,
     batch: usize,
+    schema: &str,
 ) -> Result<(f64, f64, f64), Error> {
     let exe = std::env::current_exe()?;
     let output = std::process::Command::new(exe)
@@ -911,6 +1002,7 @@ fn child(
             url,
             &window.to_string(),
             &batch.to_string(),
+            schema,
         ])
         .stdin(std::process::Stdio::null())
         .output()?;
@@ -942,6 +1034,7 @@ fn memory(
     url: &str,
     control: &tokio::runtime::Runtime,
     env: &Env,
+    pool: Option<&eventmap::postgres::sqlx::PgPool>,
 ) -> Result<String, Error> {
     let mut out = String::from(
         "| role | events | peak RSS (VmHWM) MiB | RSS after connect MiB | seconds |\n|---|---|---|---|---|\n",
@@ -950,7 +1043,7 @@ fn memory(
         for (publish, consume) in [("publish", "consume"), ("raw-publish", "raw-consume")] {
             control.block_on(env.purge())?;
             for role in [publish, consume] {
-                let (hwm, start, secs) = child(role, count, url, config.window, config.batch)?;
+                let (hwm, start, secs) = child(role, count, url, config.window, config.batch, "-")?;
                 eprintln!(
                     "  memory {role:<12} {count:>7} events: peak {hwm:.1} MiB (start {start:.1} MiB), {secs:.1} s"
                 );
@@ -958,6 +1051,27 @@ fn memory(
                     "| {role} | {count} | {hwm:.1} | {start:.1} | {secs:.1} |\n"
                 ));
             }
+        }
+        if let Some(pool) = pool {
+            // The relay over `count` outbox rows, filled beforehand (the fill is not part of it).
+            control.block_on(env.purge())?;
+            let db = control.block_on(relay::memory_fill(pool, count))?;
+            let measured = child(
+                "relay",
+                count,
+                url,
+                config.window,
+                config.batch,
+                db.schema(),
+            );
+            control.block_on(db.drop_schema())?;
+            let (hwm, start, secs) = measured?;
+            eprintln!(
+                "  memory relay        {count:>7} events: peak {hwm:.1} MiB (start {start:.1} MiB), {secs:.1} s"
+            );
+            out.push_str(&format!(
+                "| relay | {count} | {hwm:.1} | {start:.1} | {secs:.1} |\n"
+            ));
         }
     }
     control.block_on(env.purge())?;
@@ -982,8 +1096,8 @@ fn status_kb(field: &str) -> Result<u64, Error> {
 }
 
 fn memory_child(args: &[String]) -> Result<(), Error> {
-    let [role, count, url, window, batch] = args else {
-        return Err("usage: memory-child ROLE COUNT URL WINDOW BATCH".into());
+    let [role, count, url, window, batch, schema] = args else {
+        return Err("usage: memory-child ROLE COUNT URL WINDOW BATCH SCHEMA".into());
     };
     let count: usize = count.parse()?;
     let window: usize = window.parse()?;
@@ -1014,6 +1128,7 @@ fn memory_child(args: &[String]) -> Result<(), Error> {
             "raw-consume" => {
                 consume_raw(&env, count, batch, "bench-memory", false).await?;
             }
+            "relay" => relay::memory_child_relay(&env, schema, count).await?,
             other => return Err(format!("unknown role {other}").into()),
         }
         let secs = start.elapsed().as_secs_f64();
@@ -1040,7 +1155,13 @@ fn verdict(summary: Option<Summary>, target: f64) -> &'static str {
     }
 }
 
-fn table(config: &Config, server: &LocalServer, results: &Results, memory: Option<&str>) -> String {
+fn table(
+    config: &Config,
+    server: &LocalServer,
+    results: &Results,
+    latencies: &[relay::Latency],
+    memory: Option<&str>,
+) -> String {
     let mut out = format!(
         "nats-server {}, JetStream file store (temp dir), loopback; {} interleaved rounds; median [min-max]\n\n",
         server.version(),
@@ -1151,6 +1272,41 @@ fn table(config: &Config, server: &LocalServer, results: &Results, memory: Optio
         config.consume,
         config.batch
     ));
+    if let Some(ratio) = results.ratio(
+        (RELAY, Flavor::CurrentThread, relay::RELAY_EVENTMAP),
+        (RELAY, Flavor::CurrentThread, relay::RELAY_RAW),
+    ) {
+        let window = relay::relay_config().max_in_flight;
+        out.push_str(&format!(
+            "\n| relay (current-thread) | value | target | |\n|---|---|---|---|\n\
+             | 5: Relay::run / raw pipelined (window {window}), {} events, {} rounds | {} | >= 0.5 | {} |\n",
+            config.relay_events,
+            config.relay_rounds(),
+            cell(Some(ratio), 2),
+            verdict(Some(ratio), 0.5)
+        ));
+    }
+    if let Some(first) = latencies.first() {
+        let summary = |value: fn(&relay::Latency) -> f64, decimals: usize| {
+            let values: Vec<f64> = latencies.iter().map(value).collect();
+            cell(Summary::of(&values), decimals)
+        };
+        out.push_str(&format!(
+            "\nEnd-to-end latency, COMMIT issued -> consumer received: {} runs of {} events at {:.0} events/s, one event per transaction; relay and consumer on threads of their own:\n\n\
+             | achieved events/s | p50 ms | p99 ms | max ms | COMMIT call p50 ms | received before the commit returned |\n\
+             |---|---|---|---|---|---|\n\
+             | {} | {} | {} | {} | {} | {} |\n",
+            latencies.len(),
+            first.events,
+            first.target_rate,
+            summary(|l| l.achieved_rate, 0),
+            summary(|l| l.p50_ms, 2),
+            summary(|l| l.p99_ms, 2),
+            summary(|l| l.max_ms, 2),
+            summary(|l| l.commit_p50_ms, 2),
+            summary(|l| l.before_commit as f64, 0),
+        ));
+    }
     if let Some(memory) = memory {
         out.push_str("\nPeak memory, one process per row (current-thread runtime):\n\n");
         out.push_str(memory);

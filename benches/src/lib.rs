@@ -6,13 +6,15 @@
 //!   ([`hand::HandDispatcher`]: a `match` on the event name and `TryFrom` conversions), for
 //!   the four events of the ordering example and the 50-field [`wide`] event.
 //! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and subscription vs raw
-//!   async-nats, on a private `nats-server`.
+//!   async-nats, on a private `nats-server`; the outbox relay ([`outbox`], PostgreSQL)
+//!   vs raw pipelined publishing, its end-to-end latency and its peak memory.
 //!
 //! `./benches/run.sh` runs both and prints the tables; `BENCHMARKS.md` holds the figures.
 #![deny(missing_docs)]
 
 pub mod hand;
 pub mod ordering;
+pub mod outbox;
 pub mod stats;
 pub mod wide;
 

@@ -52,9 +52,28 @@ impl fmt::Display for Summary {
     }
 }
 
+/// The `p`-th percentile (0 to 100) of `sorted` (ascending), nearest rank; `None` when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Summary;
+    use super::{Summary, percentile};
+
+    #[test]
+    fn percentiles() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), Some(50.0));
+        assert_eq!(percentile(&values, 99.0), Some(99.0));
+        assert_eq!(percentile(&values, 100.0), Some(100.0));
+        assert_eq!(percentile(&values[..1], 99.0), Some(1.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
 
     #[test]
     fn medians() {
