@@ -117,13 +117,13 @@ impl ConsumedEvent<'_> {
     }
 }
 
+/// Stream names, each with its subject filters (`ordering.order.>`).
+pub type Streams = Vec<(String, Vec<String>)>;
+
 /// The streams the subscriptions read, with the subject filters of their channels, and the
 /// dead-letter streams they write, sorted by stream name, each stream's filters sorted.
 /// Returns `(consumed, dead_letters)`.
-#[allow(clippy::type_complexity)]
-pub fn streams(
-    consumed: &[Consumed<'_>],
-) -> (Vec<(String, Vec<String>)>, Vec<(String, Vec<String>)>) {
+pub fn streams(consumed: &[Consumed<'_>]) -> (Streams, Streams) {
     let mut read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut dead: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in consumed {

@@ -201,11 +201,7 @@ fn consuming_edges(
         if let Some(channel) = &c.subscription.delivery.dead_letter
             && let Some(position) = dead.iter().position(|(s, _)| *s == channel.stream)
         {
-            writeln!(
-                out,
-                "  c{index} -. \"{}\" .-> q{position}",
-                text(&format!("dead letters {}.<event name>", channel.subject))
-            )?;
+            writeln!(out, "  c{index} -. \"dead letters\" .-> q{position}")?;
         }
     }
     Ok(())
