@@ -218,3 +218,237 @@ fn kitchen_sink_asyncapi_is_yaml_with_the_proto_file_inlined() {
         "#/channels/SinkFilledEventV2/messages/SinkFilledEventV2"
     );
 }
+
+/// The search example: a table that only consumes (`subscriptions:`, no `events:`).
+fn search() -> DocsOutput {
+    render(Path::new("../examples/search/mappings.yaml"))
+}
+
+#[test]
+fn consuming_table_catalog_and_asyncapi_snapshots() {
+    let output = search();
+    insta::assert_snapshot!("search_events_md", output.events_md);
+    insta::assert_snapshot!("search_asyncapi_yaml", output.asyncapi_yaml);
+}
+
+/// The `$ref` of `value`, which must be a JSON pointer into the document.
+fn pointer(value: &serde_json::Value) -> String {
+    let reference = value["$ref"].as_str().expect("a $ref");
+    reference
+        .strip_prefix('#')
+        .unwrap_or_else(|| panic!("{reference} is not local"))
+        .to_owned()
+}
+
+/// Every `receive` operation of `doc` references a channel of the document, one of that
+/// channel's messages, which references a message of `components.messages`; returns
+/// (operation, channel address, message) of each.
+fn receive_operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let operations = doc["operations"].as_object().expect("operations");
+    let mut out = Vec::new();
+    for (key, operation) in operations {
+        if operation["action"] != "receive" {
+            continue;
+        }
+        let channel_pointer = pointer(&operation["channel"]);
+        let channel = doc
+            .pointer(&channel_pointer)
+            .unwrap_or_else(|| panic!("{key}: no channel at {channel_pointer}"));
+        let messages = operation["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 1, "{key}");
+        let in_channel = pointer(&messages[0]);
+        assert!(
+            in_channel.starts_with(&format!("{channel_pointer}/messages/")),
+            "{key}: message {in_channel} is not one of its channel's"
+        );
+        let channel_message = doc
+            .pointer(&in_channel)
+            .unwrap_or_else(|| panic!("{key}: no message at {in_channel}"));
+        let component_pointer = pointer(channel_message);
+        assert!(component_pointer.starts_with("/components/messages/"));
+        let message = doc
+            .pointer(&component_pointer)
+            .unwrap_or_else(|| panic!("{key}: no message at {component_pointer}"));
+        out.push((
+            key.clone(),
+            channel["address"].as_str().expect("address").to_owned(),
+            message.clone(),
+        ));
+    }
+    out
+}
+
+#[test]
+fn consuming_table_has_a_receive_operation_per_subscribed_event() {
+    let analysis =
+        eventmap_codegen::analyze(Path::new("../examples/search/mappings.yaml")).expect("read");
+    let model = analysis.model().expect("valid");
+    let output = docs::render(&analysis).expect("render");
+    let doc: serde_json::Value = serde_saphyr::from_str(&output.asyncapi_yaml).expect("YAML");
+    assert_eq!(doc["asyncapi"], "3.0.0");
+    let receives = receive_operations(&doc);
+    let subscription = &model.subscriptions[0];
+    assert_eq!(subscription.durable, "search-orders");
+    let mut expected: Vec<String> = subscription
+        .events
+        .iter()
+        .map(|e| format!("receive{}", e.name))
+        .collect();
+    expected.sort();
+    let keys: Vec<String> = receives.iter().map(|(k, _, _)| k.clone()).collect();
+    assert_eq!(
+        keys, expected,
+        "one receive operation per event (keys sorted)"
+    );
+    assert_eq!(
+        doc["operations"].as_object().expect("operations").len(),
+        4,
+        "no send operation: the table publishes nothing"
+    );
+    for (key, address, message) in &receives {
+        let event = subscription
+            .events
+            .iter()
+            .find(|e| *key == format!("receive{}", e.name))
+            .expect("an event of the subscription");
+        assert_eq!(address, &format!("ordering.order.{}", event.name), "{key}");
+        assert_eq!(
+            message["x-protobuf-message"],
+            event.message.full_name.as_str()
+        );
+        let headers = &message["headers"]["properties"];
+        assert_eq!(headers["ce-type"]["const"], event.name.as_str());
+        assert!(
+            headers["ce-source"].get("const").is_none(),
+            "{key}: ce-source is the producer's, not fixed: {}",
+            headers["ce-source"]
+        );
+        let operation = &doc["operations"][key];
+        assert_eq!(operation["x-jetstream-durable"], "search-orders");
+        assert_eq!(operation["x-eventmap-subscription"], "orders");
+        assert_eq!(
+            operation["x-eventmap-delivery"],
+            serde_json::json!({
+                "deliver": "all",
+                "ack_wait_ms": 30000,
+                "max_deliver": 5,
+                "backoff_ms": [1000, 5000, 30000, 60000],
+            })
+        );
+        assert_eq!(
+            operation["x-dead-letter-subject"],
+            format!("search.dead-letter.{}", event.name)
+        );
+        assert_eq!(operation["x-dead-letter-stream"], "SEARCH_DEAD_LETTERS");
+        let text = operation["description"].as_str().expect("description");
+        for part in ["`search-orders`", "`30s`", "5, the first included", "`1m`"] {
+            assert!(text.contains(part), "{key}: {part} missing from {text}");
+        }
+    }
+    let md = &output.events_md;
+    assert!(md.contains("## Consumed\n"), "{md}");
+    assert!(md.contains("- durable consumer: `search-orders`"), "{md}");
+    assert!(
+        md.contains(
+            "| `OrderCreatedEvent` | `ordering.order.OrderCreatedEvent` | `ordering.v1.OrderCreated` (`ordering/v1/events.proto`) | `order_created_event` |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("k0 -- \"ordering.order.OrderCreatedEvent<br/>"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("JetStreamPublisher"),
+        "nothing published: {md}"
+    );
+}
+
+/// What `both_sides` appends to the example table: a subscription to the service's own
+/// channel (its own events, as a read model would), and a second one receiving one of them
+/// too, with default durable and no dead letters.
+const OWN_SUBSCRIPTIONS: &str = "
+subscriptions:
+  projection:
+    channel: order
+    durable: ordering-projection
+    events:
+      OrderCreatedEvent: ordering.v1.OrderCreated
+      OrderCompletedEvent: ordering.v1.OrderCompleted
+    delivery: { deliver: new, max_deliver: 1, backoff: [] }
+  audit:
+    channel: order
+    events:
+      OrderCreatedEvent: ordering.v1.OrderCreated
+";
+
+#[test]
+fn a_table_that_publishes_and_consumes_shares_channels_and_messages() {
+    let dir = project();
+    let table = dir.path().join("mappings.yaml");
+    let mut text = std::fs::read_to_string(&table).expect("read");
+    text.push_str(OWN_SUBSCRIPTIONS);
+    std::fs::write(&table, text).expect("write");
+    let output = render(&table);
+    let published = render(Path::new("../mappings.yaml"));
+    let doc: serde_json::Value = serde_saphyr::from_str(&output.asyncapi_yaml).expect("YAML");
+    let before: serde_json::Value = serde_saphyr::from_str(&published.asyncapi_yaml).expect("YAML");
+    assert_eq!(
+        doc["channels"], before["channels"],
+        "the received events reuse the channels of the published ones"
+    );
+    assert_eq!(
+        doc["components"], before["components"],
+        "own events: the published messages (ce-source is the service)"
+    );
+    let receives = receive_operations(&doc);
+    let keys: Vec<&str> = receives.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "receiveOrderCompletedEvent",
+            "receiveOrderCreatedEvent",
+            "receiveOrderCreatedEvent_audit"
+        ]
+    );
+    let audit = &doc["operations"]["receiveOrderCreatedEvent_audit"];
+    assert_eq!(audit["x-jetstream-durable"], "ordering-audit");
+    assert_eq!(
+        audit["x-eventmap-delivery"],
+        serde_json::json!({"deliver": "all"})
+    );
+    assert!(audit.get("x-dead-letter-subject").is_none());
+    assert!(
+        audit["description"]
+            .as_str()
+            .expect("text")
+            .contains("ack wait: the runtime's default")
+    );
+    let projection = &doc["operations"]["receiveOrderCompletedEvent"];
+    assert_eq!(
+        projection["x-eventmap-delivery"],
+        serde_json::json!({"deliver": "new", "max_deliver": 1, "backoff_ms": []})
+    );
+    assert_eq!(
+        doc["operations"]["sendOrderCreatedEvent"],
+        before["operations"]["sendOrderCreatedEvent"]
+    );
+    let md = &output.events_md;
+    assert!(md.contains("### Subscription `audit`"), "{md}");
+    assert!(md.contains("  - dead letters: none declared"), "{md}");
+    assert!(
+        md.contains("  - max deliveries: 1: a failed delivery is not retried"),
+        "{md}"
+    );
+    assert!(
+        md.contains("  s0 -- \"ordering.order.OrderCreatedEvent\" --> c1"),
+        "the consumed stream is the published one: {md}"
+    );
+    assert!(md.contains("JetStreamPublisher"), "{md}");
+    assert!(
+        md.contains(
+            "`ordering` for the events it publishes, another service for those it consumes"
+        ),
+        "{md}"
+    );
+}

@@ -2,12 +2,15 @@
 # Checks what `eventmap docs` writes with the real tools, and keeps the committed picture of
 # the example's flowchart current:
 #   1. `eventmap docs --check`: docs/generated/ is current for the example (mappings.yaml);
-#   2. the AsyncAPI documents of the example (docs/generated/asyncapi.yaml) and of the
-#      kitchen-sink table (tests/fixtures/kitchen, every field form) are valid for
-#      @asyncapi/parser, alone and with @asyncapi/protobuf-schema-parser, which compiles each
-#      inlined .proto payload (validate-asyncapi.cjs);
-#   3. every Mermaid block of both event catalogs is parsed and rendered by Mermaid's CLI
-#      (mmdc, on Debian's headless Chromium);
+#   2. the AsyncAPI documents of the example (docs/generated/asyncapi.yaml), of the
+#      kitchen-sink table (tests/fixtures/kitchen, every field form), of the search example
+#      (examples/search, a table that only consumes: receive operations) and of the example
+#      with subscriptions added (a table that publishes and consumes its own events: shared
+#      channels and messages) are valid for @asyncapi/parser, alone and with
+#      @asyncapi/protobuf-schema-parser, which compiles each inlined .proto payload
+#      (validate-asyncapi.cjs; with --receive, the last two must have receive operations);
+#   3. every Mermaid block of the four event catalogs (flowcharts, sequence diagrams) is parsed
+#      and rendered by Mermaid's CLI (mmdc, on Debian's headless Chromium), one picture each;
 #   4. docs/generated/flowchart.png is the rendering of the example's current flowchart: its
 #      source is kept beside it in flowchart.mmd. `run.sh --update-png` renders both anew;
 #      without it a flowchart that changed fails (PNG bytes differ between Chromium builds, so
@@ -92,6 +95,28 @@ fi
 [ -x "$EVENTMAP_BIN" ] || die "no eventmap binary at $EVENTMAP_BIN"
 "$EVENTMAP_BIN" --mappings tests/fixtures/kitchen/mappings.yaml docs --out "$work/kitchen" >/dev/null ||
   die "eventmap docs failed on the kitchen-sink table"
+"$EVENTMAP_BIN" --mappings examples/search/mappings.yaml docs --out "$work/search" >/dev/null ||
+  die "eventmap docs failed on the search example"
+# The example, subscribing to its own channel too (as codegen-cli/tests/docs.rs does).
+mkdir -p "$work/both-table"
+cp -r mappings.yaml proto "$work/both-table/"
+cat >>"$work/both-table/mappings.yaml" <<'EOF'
+
+subscriptions:
+  projection:
+    channel: order
+    durable: ordering-projection
+    events:
+      OrderCreatedEvent: ordering.v1.OrderCreated
+      OrderCompletedEvent: ordering.v1.OrderCompleted
+    delivery: { deliver: new, max_deliver: 1, backoff: [] }
+  audit:
+    channel: order
+    events:
+      OrderCreatedEvent: ordering.v1.OrderCreated
+EOF
+"$EVENTMAP_BIN" --mappings "$work/both-table/mappings.yaml" docs --out "$work/both" >/dev/null ||
+  die "eventmap docs failed on the example with subscriptions"
 
 passed=0 failed=0
 check() {
@@ -107,7 +132,12 @@ mmdc() {
   timeout "$STEP_TIMEOUT" "$tools/.bin/mmdc" --quiet -p "$work/puppeteer.json" "$@"
 }
 render_markdown() { # $1 events.md, $2 output folder: every Mermaid block, parsed and rendered
-  mkdir -p "$2" && mmdc -i "$1" -o "$2/events.md" >&2 && ls "$2"/events-*.svg >/dev/null
+  local blocks svgs
+  blocks=$(grep -c '^```mermaid$' "$1" || true)
+  mkdir -p "$2" && mmdc -i "$1" -o "$2/events.md" >&2 || return 1
+  svgs=$(find "$2" -name 'events-*.svg' | wc -l)
+  [ "$blocks" -gt 0 ] && [ "$svgs" -eq "$blocks" ] ||
+    { log "$1: $blocks Mermaid blocks, $svgs pictures"; return 1; }
 }
 flowchart_source() { # the first Mermaid block of $1
   awk '/^```mermaid$/ { inside = 1; next } inside && /^```$/ { exit } inside { print }' "$1"
@@ -131,8 +161,13 @@ check "eventmap docs --check (example)" "$EVENTMAP_BIN" docs --check
 check "AsyncAPI parser (example, kitchen sink)" \
   env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
   "$generated/asyncapi.yaml" "$work/kitchen/asyncapi.yaml"
+check "AsyncAPI parser (search: consuming only; example with subscriptions)" \
+  env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
+  --receive "$work/search/asyncapi.yaml" "$work/both/asyncapi.yaml"
 check "Mermaid blocks of the example's catalog" render_markdown "$generated/events.md" "$work/render-example"
 check "Mermaid blocks of the kitchen sink's catalog" render_markdown "$work/kitchen/events.md" "$work/render-kitchen"
+check "Mermaid blocks of the search example's catalog" render_markdown "$work/search/events.md" "$work/render-search"
+check "Mermaid blocks of the catalog with subscriptions" render_markdown "$work/both/events.md" "$work/render-both"
 check "flowchart picture ($generated/flowchart.png)" flowchart_png
 
 echo "docs-tools: $passed passed, $failed failed"

@@ -4,11 +4,17 @@
 //!   the server runs, the team edits it or overrides it in its tooling;
 //! - one channel per integration event, keyed by its name, at its subject
 //!   (`<channel subject>.<integration event name>`), with the JetStream stream in
-//!   `x-jetstream-stream`;
-//! - one `send` operation per integration event (`send<Event>`), for the producing service;
-//!   consumers' `receive` operations are not written: no table declares consumers yet;
+//!   `x-jetstream-stream`; an event that is published and consumed has one channel;
+//! - one `send` operation per integration event published (`send<Event>`), for the producing
+//!   service;
+//! - one `receive` operation per event a subscription receives (`receive<Event>`), naming the
+//!   durable consumer and the delivery policy in its text and, machine-readable, in
+//!   `x-eventmap-subscription`, `x-jetstream-durable`, `x-eventmap-delivery` (the settings the
+//!   table writes; the rest are the runtime's defaults) and `x-dead-letter-subject` /
+//!   `x-dead-letter-stream`;
 //! - one message per integration event in `components.messages`: the CloudEvents 1.0
-//!   binary-mode headers as a JSON Schema (`ce-type` and `ce-source` as constants) and the
+//!   binary-mode headers as a JSON Schema (`ce-type` as a constant, and `ce-source` too for the
+//!   events the service publishes: it is another service for those it consumes) and the
 //!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`)
 //!   whose schema is the text of the `.proto` file that defines the message (see
 //!   [`super::proto_source::inline_schema`]), and the message's full proto name in
@@ -19,6 +25,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use super::consumed::{self, Consumed, ConsumedEvent};
 use super::proto_source::{inline_schema, leading_comment, message_summary};
 use super::{DocsError, Published};
 use crate::Sources;
@@ -34,8 +41,9 @@ pub const CONTENT_TYPE: &str = "application/protobuf";
 /// The host of the placeholder server.
 pub const PLACEHOLDER_HOST: &str = "localhost:4222";
 
-/// The AsyncAPI document of the integration events `published` by the table of `model`, as
-/// YAML. `sources` holds the text of the `.proto` files (inlined as payload schemas).
+/// The AsyncAPI document of the integration events `published` by the table of `model` and
+/// of those its subscriptions receive (`consumed`), as YAML. `sources` holds the text of the
+/// `.proto` files (inlined as payload schemas).
 ///
 /// # Errors
 /// [`DocsError::ProtoSource`] when the text of a `.proto` file is not known,
@@ -43,16 +51,18 @@ pub const PLACEHOLDER_HOST: &str = "localhost:4222";
 pub fn render(
     model: &Model,
     published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
     protos: &ProtoSet,
     sources: &Sources,
 ) -> Result<String, DocsError> {
-    let document = document(model, published, protos, sources)?;
+    let document = document(model, published, consumed, protos, sources)?;
     Ok(serde_saphyr::to_string(&document)?)
 }
 
 fn document(
     model: &Model,
     published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
     protos: &ProtoSet,
     sources: &Sources,
 ) -> Result<Document, DocsError> {
@@ -97,23 +107,35 @@ fn document(
                     p.subject
                 ),
                 messages: vec![Ref::to(format!("#/channels/{name}/messages/{name}"))],
+                extensions: None,
             },
         );
         messages.insert(name.clone(), message(model, p, protos, sources)?);
     }
+    let mut receiving = Receiving {
+        channels,
+        operations,
+        messages,
+        consumed_messages: IndexMap::new(),
+        published_channels: published.len(),
+    };
+    for c in consumed {
+        for e in &c.events {
+            receiving.receive(model, c, e, protos, sources)?;
+        }
+    }
+    let Receiving {
+        channels,
+        operations,
+        messages,
+        ..
+    } = receiving;
     Ok(Document {
         asyncapi: ASYNCAPI_VERSION,
         info: Info {
             title: format!("{service} integration events"),
             version: "1.0.0",
-            description: format!(
-                "The integration events the service `{service}` publishes on NATS JetStream, \
-                 generated from `{}` by `eventmap docs` (do not edit; regenerate). Each message \
-                 is the protobuf encoding of its payload message with CloudEvents 1.0 \
-                 binary-mode headers (`ce-*`). The contract is versioned by its proto packages \
-                 and guarded by `eventmap check --against`; `version` is not maintained.",
-                model.table_name
-            ),
+            description: description(model, published, consumed),
         },
         default_content_type: CONTENT_TYPE,
         servers: IndexMap::from([(
@@ -130,6 +152,226 @@ fn document(
         channels,
         operations,
         components: Components { messages },
+    })
+}
+
+/// The description of the document: what the service publishes, consumes, or both.
+fn description(model: &Model, published: &[Published<'_>], consumed: &[Consumed<'_>]) -> String {
+    let service = &model.service;
+    let table = &model.table_name;
+    let rest = "Each message is the protobuf encoding of its payload message with CloudEvents \
+                1.0 binary-mode headers (`ce-*`). The contract is versioned by its proto \
+                packages and guarded by `eventmap check --against`; `version` is not maintained.";
+    if consumed.is_empty() {
+        return format!(
+            "The integration events the service `{service}` publishes on NATS JetStream, \
+             generated from `{table}` by `eventmap docs` (do not edit; regenerate). {rest}"
+        );
+    }
+    let what = if published.is_empty() {
+        "consumes from"
+    } else {
+        "publishes on and consumes from"
+    };
+    format!(
+        "The integration events the service `{service}` {what} NATS JetStream, generated from \
+         `{table}` by `eventmap docs` (do not edit; regenerate). The events it consumes are \
+         published by other services; each `receive` operation names the durable consumer \
+         that receives the event and its delivery policy. {rest}"
+    )
+}
+
+/// The document under construction while the received events are added: they reuse the
+/// channel, and the message, of an event the table publishes on the same subject, and the
+/// message of an event another subscription receives too.
+struct Receiving {
+    channels: IndexMap<String, Channel>,
+    operations: IndexMap<String, Operation>,
+    messages: IndexMap<String, Message>,
+    /// (event name, full proto name) of the messages of received events -> their key.
+    consumed_messages: IndexMap<(String, String), String>,
+    /// How many channels (the first ones) are those of published events.
+    published_channels: usize,
+}
+
+impl Receiving {
+    /// Adds the channel (unless there is one at its subject), the message (unless it is
+    /// there) and the `receive` operation of event `e` of subscription `c`.
+    fn receive(
+        &mut self,
+        model: &Model,
+        c: &Consumed<'_>,
+        e: &ConsumedEvent<'_>,
+        protos: &ProtoSet,
+        sources: &Sources,
+    ) -> Result<(), DocsError> {
+        let name = &e.event.name;
+        let full_name = e.message.full_name();
+        let service = &model.service;
+        let existing = self
+            .channels
+            .iter()
+            .position(|(_, channel)| channel.address == e.subject);
+        // The table's own event: its published message, when it is the same proto message.
+        let own = existing
+            .filter(|index| *index < self.published_channels)
+            .and_then(|index| self.channels.get_index(index))
+            .and_then(|(_, channel)| channel.messages.get_index(0))
+            .map(|(key, _)| key.clone())
+            .filter(|key| {
+                self.messages
+                    .get(key)
+                    .is_some_and(|m| m.protobuf_message == full_name)
+            });
+        let message_key = match own {
+            Some(key) => key,
+            None => match self
+                .consumed_messages
+                .get(&(name.clone(), full_name.to_owned()))
+            {
+                Some(key) => key.clone(),
+                None => {
+                    let key = unique_key(&self.messages, name, &c.subscription.name);
+                    self.messages
+                        .insert(key.clone(), received_message(model, e, protos, sources)?);
+                    self.consumed_messages
+                        .insert((name.clone(), full_name.to_owned()), key.clone());
+                    key
+                }
+            },
+        };
+        let channel_key = match existing.and_then(|index| self.channels.get_index(index)) {
+            Some((key, _)) => key.clone(),
+            None => {
+                let key = unique_key(&self.channels, name, &c.channel.name);
+                self.channels.insert(
+                    key.clone(),
+                    Channel {
+                        address: e.subject.clone(),
+                        title: format!("{name} ({})", c.channel.name),
+                        description: format!(
+                            "`{name}` events on channel `{}` (subjects `{}.>`), kept in the \
+                             JetStream stream `{}`, published by another service; `{service}` \
+                             receives them (see its `receive` operations).",
+                            c.channel.name, c.channel.subject, c.channel.stream
+                        ),
+                        messages: IndexMap::new(),
+                        jetstream_stream: c.channel.stream.clone(),
+                    },
+                );
+                key
+            }
+        };
+        if let Some(channel) = self.channels.get_mut(&channel_key) {
+            channel
+                .messages
+                .entry(message_key.clone())
+                .or_insert_with(|| Ref::to(format!("#/components/messages/{message_key}")));
+        }
+        let operation_key = unique_key(
+            &self.operations,
+            &format!("receive{name}"),
+            &c.subscription.name,
+        );
+        let durable = &c.subscription.durable;
+        let policy = &c.subscription.delivery;
+        let delivery: Vec<String> = consumed::delivery(policy, Some(name))
+            .into_iter()
+            .map(|(what, how)| format!("{what}: {how}"))
+            .collect();
+        let dead_letter_subject = c.dead_letter_subject(name);
+        self.operations.insert(
+            operation_key,
+            Operation {
+                action: "receive",
+                channel: Ref::to(format!("#/channels/{channel_key}")),
+                title: format!("{service} receives {name}"),
+                summary: format!(
+                    "Received by `{service}` through the durable consumer `{durable}` \
+                     (subscription `{}`).",
+                    c.subscription.name
+                ),
+                description: format!(
+                    "The durable JetStream consumer `{durable}` on the stream `{}` receives \
+                     `{name}` from `{}` (filtered on the server to the subscription's events) \
+                     and the generated `{}` hands the decoded `{full_name}` to `{}::{}`. `Ok` \
+                     acknowledges the message; an error has it redelivered. Delivery: {}.",
+                    c.channel.stream,
+                    e.subject,
+                    c.router(),
+                    c.handler_trait(),
+                    e.handler_method(),
+                    delivery.join("; ")
+                ),
+                messages: vec![Ref::to(format!(
+                    "#/channels/{channel_key}/messages/{message_key}"
+                ))],
+                extensions: Some(ReceiveExtensions {
+                    subscription: c.subscription.name.clone(),
+                    durable: durable.clone(),
+                    delivery: DeliveryExtension {
+                        deliver: if policy.deliver_new { "new" } else { "all" },
+                        ack_wait_ms: policy.ack_wait_ms,
+                        max_deliver: policy.max_deliver,
+                        backoff_ms: policy.backoff_ms.clone(),
+                    },
+                    dead_letter_subject,
+                    dead_letter_stream: policy.dead_letter.as_ref().map(|d| d.stream.clone()),
+                }),
+            },
+        );
+        Ok(())
+    }
+}
+
+/// `base` if `map` has no such key, else `<base>_<qualifier>`, else that with a number.
+fn unique_key<V>(map: &IndexMap<String, V>, base: &str, qualifier: &str) -> String {
+    if !map.contains_key(base) {
+        return base.to_owned();
+    }
+    let qualified = format!("{base}_{qualifier}");
+    let mut key = qualified.clone();
+    let mut n = 2;
+    while map.contains_key(&key) {
+        key = format!("{qualified}_{n}");
+        n += 1;
+    }
+    key
+}
+
+/// The message of an event a subscription receives.
+fn received_message(
+    model: &Model,
+    e: &ConsumedEvent<'_>,
+    protos: &ProtoSet,
+    sources: &Sources,
+) -> Result<Message, DocsError> {
+    let full_name = e.message.full_name();
+    let file = e.message.parent_file();
+    let mut description = format!(
+        "Published by another service and received by `{}` (see its `receive` operations). \
+         Payload: `{full_name}`, defined in `{}` (the whole file is inlined; the line \
+         `// @RootNode` above the message is added so that AsyncAPI's protobuf schema parser \
+         takes it as the payload).",
+        model.service,
+        file.name()
+    );
+    if let Some(comment) = leading_comment(&file, e.message.path()) {
+        description = format!("{comment}\n\n{description}");
+    }
+    Ok(Message {
+        name: e.event.name.clone(),
+        title: e.event.name.clone(),
+        summary: message_summary(&e.message)
+            .unwrap_or_else(|| format!("{} as {full_name}", e.event.name)),
+        description,
+        content_type: CONTENT_TYPE,
+        headers: headers(None, &e.event.name),
+        payload: MultiFormatSchema {
+            schema_format: PROTOBUF_SCHEMA_FORMAT,
+            schema: inline_schema(protos, sources, &e.message)?,
+        },
+        protobuf_message: full_name.to_owned(),
     })
 }
 
@@ -159,7 +401,7 @@ fn message(
             .unwrap_or_else(|| format!("{} as {full_name}", p.domain.name)),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(&model.service, &p.event.name),
+        headers: headers(Some(&model.service), &p.event.name),
         payload: MultiFormatSchema {
             schema_format: PROTOBUF_SCHEMA_FORMAT,
             schema: inline_schema(protos, sources, &p.message)?,
@@ -176,9 +418,10 @@ const OPTIONAL: [&str; 4] = [
     "tracestate",
 ];
 
-/// The headers schema of a message of integration event `event` published by `service`: the
-/// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
-fn headers(service: &str, event: &str) -> Schema {
+/// The headers schema of a message of integration event `event` published by `service`
+/// (`None`: by another service, which the table does not name): the headers the runtime
+/// writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
+fn headers(service: Option<&str>, event: &str) -> Schema {
     let string = |description: &str| Schema {
         ty: Some("string"),
         description: Some(description.to_owned()),
@@ -212,9 +455,12 @@ fn headers(service: &str, event: &str) -> Schema {
         ),
         (
             "ce-source",
-            Schema {
-                constant: Some(service.to_owned()),
-                ..string("The producing service.")
+            match service {
+                Some(service) => Schema {
+                    constant: Some(service.to_owned()),
+                    ..string("The producing service.")
+                },
+                None => string("The producing service (another service than the one receiving)."),
             },
         ),
         (
@@ -351,6 +597,41 @@ struct Operation {
     summary: String,
     description: String,
     messages: Vec<Ref>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extensions: Option<ReceiveExtensions>,
+}
+
+/// The machine-readable subscription of a `receive` operation.
+#[derive(Debug, Serialize)]
+struct ReceiveExtensions {
+    #[serde(rename = "x-eventmap-subscription")]
+    subscription: String,
+    #[serde(rename = "x-jetstream-durable")]
+    durable: String,
+    #[serde(rename = "x-eventmap-delivery")]
+    delivery: DeliveryExtension,
+    #[serde(
+        rename = "x-dead-letter-subject",
+        skip_serializing_if = "Option::is_none"
+    )]
+    dead_letter_subject: Option<String>,
+    #[serde(
+        rename = "x-dead-letter-stream",
+        skip_serializing_if = "Option::is_none"
+    )]
+    dead_letter_stream: Option<String>,
+}
+
+/// The delivery settings the table writes (those absent are the runtime's defaults).
+#[derive(Debug, Serialize)]
+struct DeliveryExtension {
+    deliver: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack_wait_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_deliver: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backoff_ms: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Serialize)]

@@ -1,22 +1,30 @@
-//! The event catalog (`events.md`): an overview table, the flowchart of the service, the
-//! CloudEvents headers, then one section per integration event (in table order) with its
-//! subject, stream, producing domain event, consumers, a table of its fields and where each
-//! value comes from, a sequence diagram and an example payload.
+//! The event catalog (`events.md`): an overview table, what the service consumes (one section
+//! per subscription: durable consumer, channel and stream, events and their proto messages,
+//! delivery policy; only for a table with `subscriptions:`), the flowchart of the service, the
+//! CloudEvents headers, then one section per integration event published (in table order)
+//! with its subject, stream, producing domain event, consumers, a table of its fields and
+//! where each value comes from, a sequence diagram and an example payload.
 
 use std::fmt::Write as _;
 
 use prost_reflect::{Kind, MessageDescriptor};
 
-use super::proto_source::{leading_comment, one_line};
+use super::consumed::{self, Consumed};
+use super::proto_source::{leading_comment, message_summary, one_line};
 use super::{DocsError, Published, field_type, internal_events, mermaid, proto_field, streams};
 use crate::model::{Conversion, Envelope, Field, Literal, Model, Value};
 
-/// The event catalog of the integration events `published` by the table of `model`.
+/// The event catalog of the integration events `published` by the table of `model` and of
+/// its subscriptions (`consumed`).
 ///
 /// # Errors
 /// [`DocsError`] when an example payload cannot be built or the model and the protos disagree
 /// (a bug).
-pub fn render(model: &Model, published: &[Published<'_>]) -> Result<String, DocsError> {
+pub fn render(
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<String, DocsError> {
     let mut out = String::new();
     let service = &model.service;
     writeln!(
@@ -26,9 +34,14 @@ pub fn render(model: &Model, published: &[Published<'_>]) -> Result<String, Docs
     )?;
     writeln!(out, "# Integration events of `{service}`")?;
     writeln!(out)?;
+    let what = match (published.is_empty(), consumed.is_empty()) {
+        (_, true) => "publishes on",
+        (true, false) => "consumes from",
+        (false, false) => "publishes on and consumes from",
+    };
     writeln!(
         out,
-        "What the service {} publishes on NATS JetStream, generated from {} and its `.proto` \
+        "What the service {} {what} NATS JetStream, generated from {} and its `.proto` \
          contracts by `eventmap docs`. Each event is published on `<channel subject>.<event \
          name>` as the protobuf encoding of its message, with CloudEvents 1.0 binary-mode \
          headers ([below](#cloudevents-headers)). The same events as an AsyncAPI 3.0 document: \
@@ -39,27 +52,61 @@ pub fn render(model: &Model, published: &[Published<'_>]) -> Result<String, Docs
         super::ASYNCAPI_FILE
     )?;
     writeln!(out)?;
-    overview(&mut out, model, published)?;
+    overview(&mut out, model, published, consumed)?;
+    if !consumed.is_empty() {
+        consumed_section(&mut out, model, consumed)?;
+    }
     writeln!(out, "## Event flow")?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "Each domain event, once its aggregate is saved, goes to the dispatcher; the generated \
-         integration handler of each of its integration events converts it into the proto \
-         message and hands it to the publisher, which publishes it on its subject and returns \
-         once the stream acknowledged it."
-    )?;
+    if publishes(model, published, consumed) {
+        writeln!(
+            out,
+            "Each domain event, once its aggregate is saved, goes to the dispatcher; the \
+             generated integration handler of each of its integration events converts it into \
+             the proto message and hands it to the publisher, which publishes it on its subject \
+             and returns once the stream acknowledged it."
+        )?;
+        writeln!(out)?;
+    }
+    if !consumed.is_empty() {
+        writeln!(
+            out,
+            "Each subscription is a durable consumer of its channel's stream, filtered on the \
+             server to the events it receives; the generated router hands each delivery to the \
+             method of the handler for its event. A failed delivery is redelivered after the \
+             backoff, and dead-lettered after the last one when the subscription has a \
+             dead-letter channel."
+        )?;
+        writeln!(out)?;
+    }
+    out.push_str(&fenced(
+        "mermaid",
+        &mermaid::flowchart(model, published, consumed)?,
+    ));
     writeln!(out)?;
-    out.push_str(&fenced("mermaid", &mermaid::flowchart(model, published)?));
-    writeln!(out)?;
-    headers(&mut out, service)?;
+    headers(&mut out, service, published, consumed)?;
     for p in published {
         event(&mut out, model, p)?;
     }
     Ok(out)
 }
 
-fn overview(out: &mut String, model: &Model, published: &[Published<'_>]) -> Result<(), DocsError> {
+/// Whether the catalog shows the publishing side: always but for a table that only
+/// consumes (no domain event).
+pub(crate) fn publishes(
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> bool {
+    consumed.is_empty() || !published.is_empty() || !model.events.is_empty()
+}
+
+fn overview(
+    out: &mut String,
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<(), DocsError> {
     writeln!(out, "## All events")?;
     writeln!(out)?;
     if published.is_empty() {
@@ -105,16 +152,113 @@ fn overview(out: &mut String, model: &Model, published: &[Published<'_>]) -> Res
         }
         writeln!(out)?;
     }
+    if !published.is_empty() || consumed.is_empty() {
+        writeln!(
+            out,
+            "Consumers: none declared yet (consuming services do not declare their subscriptions \
+             in a table yet)."
+        )?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `## Consumed`: one section per subscription.
+fn consumed_section(
+    out: &mut String,
+    model: &Model,
+    consumed: &[Consumed<'_>],
+) -> Result<(), DocsError> {
+    writeln!(out, "## Consumed")?;
+    writeln!(out)?;
     writeln!(
         out,
-        "Consumers: none declared yet (consuming services do not declare their subscriptions in \
-         a table yet)."
+        "What {} receives from the channels of other services, as its table declares under \
+         `subscriptions:`. Each subscription is a durable JetStream consumer shared by every \
+         instance of the service, filtered on the server to the events listed; the generated \
+         handler trait has one method per event. Delivery is at least once: a handler can see \
+         an event again, and must be idempotent or deduplicate on `ce-id`.",
+        code(&model.service)
     )?;
+    writeln!(out)?;
+    for c in consumed {
+        subscription(out, c)?;
+    }
+    Ok(())
+}
+
+fn subscription(out: &mut String, c: &Consumed<'_>) -> Result<(), DocsError> {
+    writeln!(out, "### Subscription {}", code(&c.subscription.name))?;
+    writeln!(out)?;
+    writeln!(out, "- durable consumer: {}", code(&c.subscription.durable))?;
+    writeln!(
+        out,
+        "- channel: {} (subjects {}), stream {}",
+        code(&c.channel.name),
+        code(&format!("{}.>", c.channel.subject)),
+        code(&c.channel.stream)
+    )?;
+    writeln!(
+        out,
+        "- generated: handler trait {}, router {}, event enum {}",
+        code(&c.handler_trait()),
+        code(&c.router()),
+        code(&c.event_enum())
+    )?;
+    writeln!(out, "- delivery:")?;
+    for (what, how) in consumed::delivery(&c.subscription.delivery, None) {
+        writeln!(out, "  - {what}: {how}")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| integration event | subject | proto message | handler method | description |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for e in &c.events {
+        let description = message_summary(&e.message).unwrap_or_default();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&code(&e.event.name)),
+            cell(&code(&e.subject)),
+            cell(&format!(
+                "{} ({})",
+                code(e.message.full_name()),
+                code(e.message.parent_file().name())
+            )),
+            cell(&code(&e.handler_method())),
+            cell(&description),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "One delivery, from the stream to the handler:")?;
+    writeln!(out)?;
+    out.push_str(&fenced("mermaid", &mermaid::delivery_sequence(c)?));
     writeln!(out)?;
     Ok(())
 }
 
-fn headers(out: &mut String, service: &str) -> Result<(), DocsError> {
+fn headers(
+    out: &mut String,
+    service: &str,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<(), DocsError> {
+    let source = if consumed.is_empty() {
+        format!("{} (the producing service)", code(service))
+    } else if published.is_empty() {
+        format!(
+            "the producing service (another service: {} consumes the events)",
+            code(service)
+        )
+    } else {
+        format!(
+            "the producing service: {} for the events it publishes, another service for those \
+             it consumes",
+            code(service)
+        )
+    };
     writeln!(out, "## CloudEvents headers")?;
     writeln!(out)?;
     writeln!(
@@ -134,10 +278,7 @@ fn headers(out: &mut String, service: &str) -> Result<(), DocsError> {
                 .to_owned(),
         ),
         ("ce-type", "the integration event name".to_owned()),
-        (
-            "ce-source",
-            format!("{} (the producing service)", code(service)),
-        ),
+        ("ce-source", source),
         (
             "ce-time",
             "when the domain event occurred, RFC 3339 in UTC".to_owned(),

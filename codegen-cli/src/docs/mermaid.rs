@@ -1,12 +1,15 @@
 //! Mermaid diagrams of the flow, drawn for the table's actual events and channels: a
 //! flowchart of the whole service (domain events -> dispatcher -> integration handlers ->
-//! publisher -> streams -> consumers) and a sequence diagram per integration event.
+//! publisher -> streams -> consumers, and consumed streams -> durable consumers -> handlers
+//! -> dead-letter streams), a sequence diagram per integration event published and one per
+//! subscription.
 //!
 //! Node ids are generated (`d0`, `h0`, `s0`), never taken from the table, so no name can
 //! clash with Mermaid's keywords; every text shown goes through [`text`].
 
 use std::fmt::Write as _;
 
+use super::consumed::{self, Consumed};
 use super::{Published, internal_events, streams};
 use crate::model::Model;
 
@@ -33,11 +36,18 @@ pub fn text(s: &str) -> String {
 /// the integration handler of each of its integration events; each handler converts it into
 /// its proto message and gives it to the publisher on its subject; the publisher puts it in
 /// the channel's stream, which the consumers read. `internal` domain events are drawn ending
-/// at the dispatcher.
+/// at the dispatcher. Each subscription (`consumed`) is drawn as its durable consumer, fed by
+/// the stream of its channel with the subjects of its events, handing them to its handler,
+/// and writing dead letters to its dead-letter stream; a table that only consumes (no domain
+/// event) has no dispatcher, publisher or consumers drawn.
 ///
 /// # Errors
 /// Never in practice (writing into a `String`).
-pub fn flowchart(model: &Model, published: &[Published<'_>]) -> Result<String, std::fmt::Error> {
+pub fn flowchart(
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     writeln!(out, "flowchart LR")?;
     writeln!(
@@ -46,6 +56,14 @@ pub fn flowchart(model: &Model, published: &[Published<'_>]) -> Result<String, s
         text(&model.service)
     )?;
     writeln!(out, "    direction LR")?;
+    if !super::catalog::publishes(model, published, consumed) {
+        consuming_nodes(&mut out, consumed)?;
+        writeln!(out, "  end")?;
+        let streams = streams(published);
+        consuming_streams(&mut out, &streams, consumed)?;
+        consuming_edges(&mut out, &streams, consumed)?;
+        return Ok(out);
+    }
     let mut domain_ids = Vec::new();
     for (index, domain) in model.events.iter().enumerate() {
         let id = format!("d{index}");
@@ -66,19 +84,10 @@ pub fn flowchart(model: &Model, published: &[Published<'_>]) -> Result<String, s
         )?;
     }
     writeln!(out, "    publisher[[\"JetStreamPublisher\"]]")?;
+    consuming_nodes(&mut out, consumed)?;
     writeln!(out, "  end")?;
     let streams = streams(published);
-    writeln!(out, "  subgraph jetstream[\"NATS JetStream\"]")?;
-    writeln!(out, "    direction LR")?;
-    for (index, (stream, subjects)) in streams.iter().enumerate() {
-        writeln!(
-            out,
-            "    s{index}[(\"stream {}<br/>{}\")]",
-            text(stream),
-            text(&subjects.join(" "))
-        )?;
-    }
-    writeln!(out, "  end")?;
+    consuming_streams(&mut out, &streams, consumed)?;
     writeln!(out, "  consumers[\"consumers<br/>none declared yet\"]")?;
     let internal = internal_events(model);
     for (name, id) in &domain_ids {
@@ -100,7 +109,102 @@ pub fn flowchart(model: &Model, published: &[Published<'_>]) -> Result<String, s
         writeln!(out, "  publisher --> s{index}")?;
         writeln!(out, "  s{index} -.-> consumers")?;
     }
+    consuming_edges(&mut out, &streams, consumed)?;
     Ok(out)
+}
+
+/// Inside the service: per subscription its durable consumer (`c0`) and its handler (`r0`).
+fn consuming_nodes(out: &mut String, consumed: &[Consumed<'_>]) -> Result<(), std::fmt::Error> {
+    for (index, c) in consumed.iter().enumerate() {
+        writeln!(
+            out,
+            "    c{index}[[\"durable consumer {}<br/>subscription {}\"]]",
+            text(&c.subscription.durable),
+            text(&c.subscription.name)
+        )?;
+        writeln!(
+            out,
+            "    r{index}[\"{}<br/>via {}\"]",
+            text(&c.handler_trait()),
+            text(&c.router())
+        )?;
+    }
+    Ok(())
+}
+
+/// The JetStream subgraph: the `published` streams (`s0`), then the streams the
+/// subscriptions read that are not among them (`k0`) and their dead-letter streams (`q0`).
+fn consuming_streams(
+    out: &mut String,
+    published: &[(String, Vec<String>)],
+    consumed: &[Consumed<'_>],
+) -> Result<(), std::fmt::Error> {
+    writeln!(out, "  subgraph jetstream[\"NATS JetStream\"]")?;
+    writeln!(out, "    direction LR")?;
+    for (index, (stream, subjects)) in published.iter().enumerate() {
+        writeln!(
+            out,
+            "    s{index}[(\"stream {}<br/>{}\")]",
+            text(stream),
+            text(&subjects.join(" "))
+        )?;
+    }
+    let (read, dead) = consumed::streams(consumed);
+    for (index, (stream, subjects)) in read.iter().enumerate() {
+        if !published.iter().any(|(s, _)| s == stream) {
+            writeln!(
+                out,
+                "    k{index}[(\"stream {}<br/>{}\")]",
+                text(stream),
+                text(&subjects.join(" "))
+            )?;
+        }
+    }
+    for (index, (stream, subjects)) in dead.iter().enumerate() {
+        writeln!(
+            out,
+            "    q{index}[(\"dead letters: stream {}<br/>{}\")]",
+            text(stream),
+            text(&subjects.join(" "))
+        )?;
+    }
+    writeln!(out, "  end")?;
+    Ok(())
+}
+
+/// Per subscription: its stream -> its durable consumer (labelled with the subjects of its
+/// events) -> its handler, and the consumer -> its dead-letter stream.
+fn consuming_edges(
+    out: &mut String,
+    published: &[(String, Vec<String>)],
+    consumed: &[Consumed<'_>],
+) -> Result<(), std::fmt::Error> {
+    let (read, dead) = consumed::streams(consumed);
+    for (index, c) in consumed.iter().enumerate() {
+        let stream = &c.channel.stream;
+        let from = match published.iter().position(|(s, _)| s == stream) {
+            Some(position) => format!("s{position}"),
+            None => format!(
+                "k{}",
+                read.iter()
+                    .position(|(s, _)| s == stream)
+                    .unwrap_or_default()
+            ),
+        };
+        let subjects: Vec<String> = c.events.iter().map(|e| text(&e.subject)).collect();
+        writeln!(
+            out,
+            "  {from} -- \"{}\" --> c{index}",
+            subjects.join("<br/>")
+        )?;
+        writeln!(out, "  c{index} --> r{index}")?;
+        if let Some(channel) = &c.subscription.delivery.dead_letter
+            && let Some(position) = dead.iter().position(|(s, _)| *s == channel.stream)
+        {
+            writeln!(out, "  c{index} -. \"dead letters\" .-> q{position}")?;
+        }
+    }
+    Ok(())
 }
 
 /// The sequence diagram of one integration event: saved, dispatched, converted, published,
@@ -171,6 +275,80 @@ pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, std::fmt::Er
         "  Stream--)Consumers: {}",
         text(&format!("deliver {}", p.subject))
     )?;
+    Ok(out)
+}
+
+/// The sequence diagram of one delivery of a subscription: pulled by its durable consumer,
+/// decoded, handed to the handler's method, acknowledged on `Ok`; redelivered after the
+/// backoff on an error; dead-lettered after the last delivery when the policy has a
+/// dead-letter channel.
+///
+/// # Errors
+/// Never in practice (writing into a `String`).
+pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
+    let mut out = String::new();
+    let durable = &c.subscription.durable;
+    writeln!(out, "sequenceDiagram")?;
+    writeln!(
+        out,
+        "  participant Stream as stream {}",
+        text(&c.channel.stream)
+    )?;
+    writeln!(
+        out,
+        "  participant Consumer as durable consumer {}",
+        text(durable)
+    )?;
+    writeln!(out, "  participant Router as {}", text(&c.router()))?;
+    writeln!(out, "  participant Handler as {}", text(&c.handler_trait()))?;
+    let dead_letter = c.subscription.delivery.dead_letter.as_ref();
+    if let Some(channel) = dead_letter {
+        writeln!(
+            out,
+            "  participant DeadLetters as dead letters {}",
+            text(&channel.stream)
+        )?;
+    }
+    let subjects: Vec<&str> = c.events.iter().map(|e| e.subject.as_str()).collect();
+    writeln!(
+        out,
+        "  Stream->>Consumer: {}",
+        text(&format!("deliver {}", subjects.join(", ")))
+    )?;
+    writeln!(
+        out,
+        "  Consumer->>Router: {}",
+        text(&format!(
+            "Delivery<{}> (decoded by ce-type)",
+            c.event_enum()
+        ))
+    )?;
+    let methods: Vec<String> = c.events.iter().map(|e| e.handler_method()).collect();
+    writeln!(
+        out,
+        "  Router->>Handler: {}",
+        text(&format!("the method of the event: {}", methods.join(", ")))
+    )?;
+    writeln!(out, "  alt Ok")?;
+    writeln!(out, "    Handler-->>Consumer: Ok")?;
+    writeln!(out, "    Consumer->>Stream: ack")?;
+    writeln!(out, "  else error, deliveries left")?;
+    writeln!(out, "    Handler-->>Consumer: Err")?;
+    writeln!(
+        out,
+        "    Consumer->>Stream: nak (redelivered after the backoff)"
+    )?;
+    if let Some(channel) = dead_letter {
+        writeln!(out, "  else error on the last delivery")?;
+        writeln!(out, "    Handler-->>Consumer: Err")?;
+        writeln!(
+            out,
+            "    Consumer->>DeadLetters: {}",
+            text(&format!("publish on {}.<event name>", channel.subject))
+        )?;
+        writeln!(out, "    Consumer->>Stream: ack")?;
+    }
+    writeln!(out, "  end")?;
     Ok(out)
 }
 

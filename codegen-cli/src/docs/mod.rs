@@ -1,14 +1,17 @@
-//! `eventmap docs`: documentation of the integration events a mapping table publishes,
-//! generated from the checked [`Model`] and its protos, for the teams that consume them.
+//! `eventmap docs`: documentation of the integration events a mapping table publishes and of
+//! those it consumes (its `subscriptions:`), generated from the checked [`Model`] and its
+//! protos, for the teams on either side.
 //!
 //! Two files:
 //! - `asyncapi.yaml` ([`asyncapi`]): an AsyncAPI 3.0 document, one channel and one `send`
-//!   operation per integration event, messages with the CloudEvents headers as a headers schema
-//!   and the protobuf payload (the `.proto` file that defines the message, inline);
-//! - `events.md` ([`catalog`]): an event catalog, one section per integration event (subject,
-//!   stream, producing domain event, fields and where their values come from, consumers, an
-//!   example payload in the proto3 JSON mapping, [`example_payload`]), with Mermaid diagrams of
-//!   the flow ([`mermaid`]).
+//!   operation per integration event published, one `receive` operation per event a
+//!   subscription receives, messages with the CloudEvents headers as a headers schema and the
+//!   protobuf payload (the `.proto` file that defines the message, inline);
+//! - `events.md` ([`catalog`]): an event catalog, one section per integration event published
+//!   (subject, stream, producing domain event, fields and where their values come from,
+//!   consumers, an example payload in the proto3 JSON mapping, [`example_payload`]), one per
+//!   subscription (durable consumer, channel, events, delivery policy, [`consumed`]), with
+//!   Mermaid diagrams of the flow ([`mermaid`]).
 //!
 //! Output is deterministic: the same table and protos give the same bytes (table order where
 //! the table gives one, sorted otherwise, no timestamps, no paths that depend on the working
@@ -23,6 +26,7 @@
 
 pub mod asyncapi;
 pub mod catalog;
+pub mod consumed;
 pub mod example_payload;
 pub mod mermaid;
 pub mod proto_source;
@@ -34,6 +38,8 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use crate::model::{Channel, DomainEvent, IntegrationEvent, Model};
 use crate::protos::ProtoSet;
 use crate::{Analysis, Error, Sources};
+
+pub use consumed::{Consumed, ConsumedEvent};
 
 /// File name of the AsyncAPI document.
 pub const ASYNCAPI_FILE: &str = "asyncapi.yaml";
@@ -75,6 +81,16 @@ pub enum DocsError {
     UnknownChannel {
         /// The integration event.
         event: String,
+        /// The channel it names.
+        channel: String,
+    },
+    /// A subscription names a channel the model does not have.
+    #[error(
+        "subscription `{subscription}` names channel `{channel}`, which the model does not have"
+    )]
+    UnknownSubscriptionChannel {
+        /// The subscription.
+        subscription: String,
         /// The channel it names.
         channel: String,
     },
@@ -120,7 +136,7 @@ pub enum DocsError {
 }
 
 /// The documentation of the table `analysis` read: the AsyncAPI document and the event
-/// catalog.
+/// catalog, of what the table publishes and what it consumes.
 ///
 /// # Errors
 /// [`Error::Invalid`] when the table has errors; [`Error::Docs`] when the documentation cannot
@@ -129,9 +145,10 @@ pub fn render(analysis: &Analysis) -> Result<DocsOutput, Error> {
     let model = analysis.model()?;
     let protos = analysis.protos.as_ref().ok_or(DocsError::NoProtos)?;
     let published = Published::collect(model, protos)?;
+    let consumed = Consumed::collect(model, protos)?;
     Ok(DocsOutput {
-        asyncapi_yaml: asyncapi::render(model, &published, protos, &analysis.sources)?,
-        events_md: catalog::render(model, &published)?,
+        asyncapi_yaml: asyncapi::render(model, &published, &consumed, protos, &analysis.sources)?,
+        events_md: catalog::render(model, &published, &consumed)?,
     })
 }
 
