@@ -19,7 +19,6 @@ use eventmap::postgres::{PostgresStore, Relay, RelayConfig, RelayStats};
 use eventmap::{AggregateStore, EventSourced, StoreError};
 use pg::*;
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
 
 /// Upper bound of each test.
 const LIMIT: Duration = Duration::from_secs(240);
@@ -83,8 +82,7 @@ fn relay_config(db: &TestDb) -> RelayConfig {
 /// An in-process relay on its own pool and NATS connection, running until stopped.
 struct RunningRelay {
     relay: Relay,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    running: eventmap::postgres::RunningRelay,
 }
 
 impl RunningRelay {
@@ -101,30 +99,12 @@ impl RunningRelay {
             .check_duplicate_windows(&jetstream, [COUNTER.stream])
             .await;
         assert!(checks.iter().all(|c| c.covers()), "{checks:?}");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn({
-            let relay = relay.clone();
-            async move {
-                relay
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("relay run");
-            }
-        });
-        Self {
-            relay,
-            stop: Some(stop),
-            task,
-        }
+        let running = relay.spawn();
+        Self { relay, running }
     }
 
-    async fn stop(mut self) -> RelayStats {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.expect("relay task");
+    async fn stop(self) -> RelayStats {
+        self.running.stop().await.expect("relay run");
         self.relay.stats()
     }
 }

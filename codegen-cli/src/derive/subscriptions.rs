@@ -37,7 +37,10 @@ fn expand(input: TokenStream, manifest_dir: &Path) -> Result<TokenStream, syn::E
             .filter(|d| d.is_error())
             .map(|d| syn::Error::new(span, one_line(d, manifest_dir)));
         let first = errors.next().unwrap_or_else(|| {
-            syn::Error::new(span, format!("eventmap: {} has errors", shown(&table, manifest_dir)))
+            syn::Error::new(
+                span,
+                format!("eventmap: {} has errors", shown(&table, manifest_dir)),
+            )
         });
         return Err(errors.fold(first, |mut all, error| {
             all.combine(error);

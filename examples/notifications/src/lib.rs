@@ -55,7 +55,11 @@ impl NotificationService {
     ///
     /// The database's, or an invalid schema name (letters, digits and `_` only).
     pub async fn new(pool: PgPool, schema: &str) -> Result<Self, sqlx::Error> {
-        if schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if schema.is_empty()
+            || !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(sqlx::Error::Protocol(format!(
                 "invalid schema name {schema:?}: letters, digits and `_` only"
             )));
@@ -172,7 +176,10 @@ impl OrdersHandler for NotificationService {
         event: &OrderCanceled,
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), BoxError> {
-        let text = format!("your order {} was canceled: {}", event.order_id, event.reason);
+        let text = format!(
+            "your order {} was canceled: {}",
+            event.order_id, event.reason
+        );
         self.record(delivery, &event.order_id, &event.customer_id, text)
             .await
     }

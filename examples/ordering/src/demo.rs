@@ -435,17 +435,7 @@ pub async fn run_on_postgres(
             integration_events::channels::ALL.iter().map(|c| c.stream),
         )
         .await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let relaying = tokio::spawn({
-        let relay = relay.clone();
-        async move {
-            relay
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }
-    });
+    let relaying = relay.spawn();
     let placed = place_orders(&OrderingService::new(store), run, log).await;
     let deadline = tokio::time::Instant::now() + wait;
     let drained = loop {
@@ -462,8 +452,9 @@ pub async fn run_on_postgres(
             Err(e) => break Err(store_error(&e)),
         }
     };
-    let _ = stop.send(());
-    let _ = relaying.await;
+    if let Err(err) = relaying.stop().await {
+        tracing::warn!(error = %err, "the relay stopped with an error");
+    }
     let outcome = async {
         placed?;
         drained?;

@@ -52,10 +52,6 @@ pub enum ServeError {
     #[cfg(feature = "postgres")]
     #[error("Postgres: {0}")]
     Postgres(#[from] eventmap::postgres::Error),
-    /// The relay task panicked or was cancelled.
-    #[cfg(feature = "postgres")]
-    #[error("outbox relay task: {0}")]
-    RelayTask(#[from] tokio::task::JoinError),
 }
 
 /// A started service: streams provisioned, store open, ready to [`serve`](Self::serve).
@@ -115,7 +111,7 @@ impl Service {
     /// outbox, for at most a few seconds).
     ///
     /// # Errors
-    /// [`ServeError::Transport`] when the server fails; [`ServeError::RelayTask`] when the
+    /// [`ServeError::Transport`] when the server fails; [`ServeError::Postgres`] when the
     /// relay task died.
     pub async fn serve(
         self,
@@ -245,21 +241,10 @@ mod postgres {
                 store,
                 relay,
             } = self;
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let relaying = tokio::spawn({
-                let relay = relay.clone();
-                async move {
-                    relay
-                        .run(async {
-                            let _ = stopped.await;
-                        })
-                        .await
-                }
-            });
+            let relaying = relay.spawn();
             let served = run_server(listener, OrderingService::new(store), shutdown).await;
             let left = drain(&relay).await;
-            let _ = stop.send(());
-            let relayed = relaying.await;
+            let relayed = relaying.stop().await;
             match left {
                 Some(0) if ephemeral => {
                     let drop_schema = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
@@ -282,7 +267,7 @@ mod postgres {
             }
             pool.close().await;
             served?;
-            relayed??;
+            relayed?;
             Ok(())
         }
     }

@@ -11,7 +11,10 @@ use search_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
 use search_example::{ReadModel, SearchService};
 
 #[derive(Debug, Parser)]
-#[command(name = "search-example", about = "The search service example of eventmap")]
+#[command(
+    name = "search-example",
+    about = "The search service example of eventmap"
+)]
 struct Cli {
     /// NATS server (JetStream, 2.10 or newer).
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
@@ -99,7 +102,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let consumer = Consumer::<OrdersEvent>::start(&context, &subscriptions::orders::spec())
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(durable = subscriptions::orders::DURABLE, "search service consuming");
+    tracing::info!(
+        durable = subscriptions::orders::DURABLE,
+        "search service consuming"
+    );
     let handler = OrdersRouter(SearchService::new(inbox, read_model));
     let report = consumer
         .run(&handler, eventmap::shutdown_signal())

@@ -29,9 +29,14 @@ impl OrderStatus {
 
     /// The status stored as `text`, if it is one.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::New, Self::ReadyForPickup, Self::Completed, Self::Canceled]
-            .into_iter()
-            .find(|status| status.as_str() == text)
+        [
+            Self::New,
+            Self::ReadyForPickup,
+            Self::Completed,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
     }
 }
 
@@ -98,7 +103,11 @@ impl ReadModel {
     ///
     /// The database's, or an invalid schema name (letters, digits and `_` only).
     pub async fn new(pool: PgPool, schema: &str) -> Result<Self, ReadModelError> {
-        if schema.is_empty() || !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if schema.is_empty()
+            || !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(ReadModelError::Database(sqlx::Error::Protocol(format!(
                 "invalid schema name {schema:?}: letters, digits and `_` only"
             ))));

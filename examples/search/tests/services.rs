@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::nats::{Consumer, ConsumerReport, JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::nats::{
+    Consumer, ConsumerReport, JetStreamPublisher, LocalServer, provision_streams,
+};
 use eventmap::postgres::Inbox;
 use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
 use notifications_example::NotificationService;
@@ -72,7 +74,10 @@ async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context
                 order_id: id.clone(),
                 customer_id: CustomerId::new(customer),
                 payment_id: PaymentId::new(format!("pay-{}", n + 1)),
-                items: vec![item("tea", 350, 2), item("cake", 425, u32::try_from(n).unwrap() + 1)],
+                items: vec![
+                    item("tea", 350, 2),
+                    item("cake", 425, u32::try_from(n).unwrap() + 1),
+                ],
             })
             .await
             .expect("create");
@@ -99,9 +104,12 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
             .await
             .expect("connect");
         let jetstream = eventmap::nats::async_nats::jetstream::new(client);
-        provision_streams(&jetstream, ordering_example::integration_events::channels::ALL)
-            .await
-            .expect("streams");
+        provision_streams(
+            &jetstream,
+            ordering_example::integration_events::channels::ALL,
+        )
+        .await
+        .expect("streams");
 
         let pool = PgPool::connect(&database_url()).await.expect("postgres");
         let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -123,14 +131,13 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
         let ids = place_orders(&jetstream).await;
 
         let search_spec = search_example::subscriptions::subscriptions::orders::spec();
-        let notifications_spec = notifications_example::subscriptions::subscriptions::orders::spec();
+        let notifications_spec =
+            notifications_example::subscriptions::subscriptions::orders::spec();
         assert_ne!(search_spec.durable(), notifications_spec.durable());
-        let search = Consumer::<search_example::subscriptions::OrdersEvent>::start(
-            &jetstream,
-            &search_spec,
-        )
-        .await
-        .expect("search consumer");
+        let search =
+            Consumer::<search_example::subscriptions::OrdersEvent>::start(&jetstream, &search_spec)
+                .await
+                .expect("search consumer");
         let notifier = Consumer::<notifications_example::subscriptions::OrdersEvent>::start(
             &jetstream,
             &notifications_spec,
@@ -168,14 +175,16 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
             let _ = stop_search.send(());
             let _ = stop_notifier.send(());
         };
-        let (search_report, notifier_report, ()) =
-            tokio::join!(search_run, notifier_run, watch);
+        let (search_report, notifier_report, ()) = tokio::join!(search_run, notifier_run, watch);
         let search_report: ConsumerReport = search_report.expect("search ran");
         let notifier_report: ConsumerReport = notifier_report.expect("notifications ran");
         // 4 created + 2 readied + 1 canceled + 1 completed; notifications skip completed.
         assert_eq!(search_report.handled, 8, "{search_report:?}");
         assert_eq!(notifier_report.handled, 7, "{notifier_report:?}");
-        assert_eq!(search_report.dead_lettered + notifier_report.dead_lettered, 0);
+        assert_eq!(
+            search_report.dead_lettered + notifier_report.dead_lettered,
+            0
+        );
 
         let statuses: Vec<(String, OrderStatus)> = read_model
             .all()
@@ -193,7 +202,11 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
                 (ids[3].clone(), OrderStatus::New),
             ]
         );
-        let first = read_model.get(&ids[0]).await.expect("get").expect("indexed");
+        let first = read_model
+            .get(&ids[0])
+            .await
+            .expect("get")
+            .expect("indexed");
         assert_eq!(first.customer_id, "alice");
         assert_eq!(first.total_cents, 2 * 350 + 425);
         assert_eq!(first.lines, 2);
@@ -206,7 +219,12 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
             .map(|n| n.text)
             .collect();
         assert_eq!(texts.len(), 2, "{texts:?}");
-        assert!(texts.iter().any(|t| t.contains("canceled: changed my mind")), "{texts:?}");
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("canceled: changed my mind")),
+            "{texts:?}"
+        );
         schemas.drop_all().await;
     })
     .await

@@ -45,7 +45,7 @@ mod store;
 pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxPublisher;
 pub use registry::{EventRegistry, RegistryError, StoredPayload, Upcaster};
-pub use relay::{Relay, RelayConfig, RelayStats, RoundReport};
+pub use relay::{Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
 #[cfg(feature = "nats")]
 pub use relay::{WindowCheck, check_duplicate_windows};
 pub use schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL};
@@ -133,4 +133,11 @@ pub enum Error {
     /// The database failed (connection, statement, commit).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The task of a [`RunningRelay`] panicked (a bug: the relay logs and retries every
+    /// failure it knows of).
+    #[error("the relay's task panicked: {message}")]
+    RelayPanicked {
+        /// The panic's message, when it was a string.
+        message: String,
+    },
 }

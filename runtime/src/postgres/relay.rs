@@ -241,6 +241,40 @@ struct OutboxRow {
 }
 
 /// Aborts a spawned task when dropped.
+/// A relay running on a task of its own ([`Relay::spawn`]). Dropping it stops the relay at
+/// its next shutdown check without waiting for it; [`stop`](Self::stop) waits.
+#[derive(Debug)]
+pub struct RunningRelay {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+impl RunningRelay {
+    /// Stops the relay (a round in progress finishes, so acknowledged rows get marked) and
+    /// waits for its task.
+    ///
+    /// # Errors
+    ///
+    /// What [`Relay::run`] returned, or [`Error::RelayPanicked`].
+    pub async fn stop(self) -> Result<(), Error> {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(result) => result,
+            Err(err) if err.is_panic() => {
+                let panic = err.into_panic();
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(not a string)".to_owned());
+                Err(Error::RelayPanicked { message })
+            }
+            // Cancelled: the runtime is shutting down; nothing runs any more.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -419,6 +453,24 @@ impl Relay {
         }
         .instrument(span)
         .await
+    }
+
+    /// Runs the relay ([`run`](Self::run)) on a tokio task of its own until
+    /// [`RunningRelay::stop`]: the usual way to relay beside a service.
+    ///
+    /// Needs a tokio runtime (it calls `tokio::spawn`).
+    pub fn spawn(&self) -> RunningRelay {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let relay = self.clone();
+        let task = tokio::spawn(async move {
+            relay
+                .run(async {
+                    // A dropped sender stops the relay too.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        RunningRelay { stop, task }
     }
 
     /// Runs one round (see the [module documentation](self)).

@@ -101,7 +101,10 @@ impl Schema {
                 schema = self.quoted(),
                 migrations = self.migrations,
             );
-            sqlx::raw_sql(&setup).execute(&mut *tx).await?;
+            // `Executor::execute` with a `&str` and no arguments runs the simple query protocol
+            // (several statements), as `sqlx::raw_sql` does; `raw_sql(..).execute(&mut *tx)`
+            // would make every future that migrates non-`Send` (sqlx issue #3150).
+            sqlx::Executor::execute(&mut *tx, setup.as_str()).await?;
             let applied: Vec<i32> = sqlx::query(&format!(
                 "SELECT version FROM {} ORDER BY version",
                 self.migrations
@@ -116,8 +119,7 @@ impl Schema {
                     continue;
                 }
                 let sql = sql.replace("{schema}", &self.quoted());
-                sqlx::raw_sql(&sql)
-                    .execute(&mut *tx)
+                sqlx::Executor::execute(&mut *tx, sql.as_str())
                     .await
                     .map_err(|source| Error::Migration {
                         version,
