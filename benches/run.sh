@@ -12,8 +12,10 @@
 #    file store) it starts and stops; the outbox relay (PostgreSQL at DATABASE_URL, default
 #    postgres://postgres@127.0.0.1:5432/postgres, a fresh schema per run, dropped after) draining
 #    100,000 rows vs raw pipelined publishing of the same messages, and its end-to-end latency
-#    at 1,000 events/s; then the peak memory of a publisher, a consumer and the relay at 10,000
-#    and 200,000 events.
+#    at 1,000 events/s; the declared-subscription consumer (`Consumer::run` with a generated
+#    subscription, 200,000 events, confirmed and unconfirmed acks, and with the PostgreSQL inbox)
+#    vs a raw pull consumer; then the peak memory of a publisher, the consumers and the relay at
+#    10,000 and 200,000 events.
 #
 # It holds /tmp/eventmap-cargo.lock (the workspace's build lock) for the whole run, so that
 # nobody compiles on this machine while it measures: do not wrap it in `flock` yourself (or
