@@ -22,7 +22,8 @@
 # set EVENTMAP_BENCH_LOCKED=1 if you already hold the lock). It installs a nats-server >= 2.10
 # when none is found (scripts/nats-server-env). The tables are printed at the end and kept in
 # target/eventmap-bench/; the logs (criterion's output, each broker run) are there too.
-# About 7 to 8 minutes once built (the relay scenarios fill 500,000 outbox rows in all); a first
+# About 8 to 9.5 minutes once built (the relay scenarios fill 500,000 outbox rows in all, the
+# consumer scenario 600,000 messages); a first
 # build adds 3 to 5 (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
