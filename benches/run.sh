@@ -12,15 +12,18 @@
 #    file store) it starts and stops; the outbox relay (PostgreSQL at DATABASE_URL, default
 #    postgres://postgres@127.0.0.1:5432/postgres, a fresh schema per run, dropped after) draining
 #    100,000 rows vs raw pipelined publishing of the same messages, and its end-to-end latency
-#    at 1,000 events/s; then the peak memory of a publisher, a consumer and the relay at 10,000
-#    and 200,000 events.
+#    at 1,000 events/s; the declared-subscription consumer (`Consumer::run` with a generated
+#    subscription, 200,000 events, confirmed and unconfirmed acks, and with the PostgreSQL inbox)
+#    vs a raw pull consumer; then the peak memory of a publisher, the consumers and the relay at
+#    10,000 and 200,000 events.
 #
 # It holds /tmp/eventmap-cargo.lock (the workspace's build lock) for the whole run, so that
 # nobody compiles on this machine while it measures: do not wrap it in `flock` yourself (or
 # set EVENTMAP_BENCH_LOCKED=1 if you already hold the lock). It installs a nats-server >= 2.10
 # when none is found (scripts/nats-server-env). The tables are printed at the end and kept in
 # target/eventmap-bench/; the logs (criterion's output, each broker run) are there too.
-# About 7 to 8 minutes once built (the relay scenarios fill 500,000 outbox rows in all); a first
+# About 8 to 9.5 minutes once built (the relay scenarios fill 500,000 outbox rows in all, the
+# consumer scenario 600,000 messages); a first
 # build adds 3 to 5 (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! flock /tmp/eventmap-cargo.lock cargo bench -p eventmap-benches --bench broker -- \
-//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|memory]... \
+//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|consumer|memory]... \
 //!     [--no-memory] [--table FILE]
 //! ```
 //!
@@ -28,7 +28,8 @@
 //!    (decode the payload by subject, typed `match`, then a plain ack, `+ACK` not confirmed,
 //!    or a double ack, confirmed). Same consumer settings and pull batch on both sides.
 //! 4. **peak memory** (VmHWM of a fresh process, which runs one role and exits) of the
-//!    publisher (pipelined, messages built chunk by chunk) and the consumer at 10,000 and
+//!    publisher (pipelined, messages built chunk by chunk) and the consumer (the
+//!    declared-subscription `Consumer`, unconfirmed acks; raw: a pull consumer) at 10,000 and
 //!    200,000 events, eventmap and raw.
 //!
 //! 5. to 7. **the outbox relay** (PostgreSQL, `DATABASE_URL`, default the `postgres` database
@@ -36,6 +37,10 @@
 //!    publishing of the same messages with the relay's window, current-thread runtime, at
 //!    most 3 rounds; the end-to-end latency (commit to consumer) at a steady 1,000 events/s
 //!    for 10 s, as many runs; the relay's peak memory at 10,000 and 200,000 rows. See [`relay`].
+//! 8. **the declared-subscription consumer** (issue 6): `Consumer::run` with a generated
+//!    subscription and router over 200,000 events, `double_ack(true)` and `(false)`, vs a raw
+//!    pull consumer (`messages()`, plain and double ack), and with the PostgreSQL inbox;
+//!    current-thread runtime, at most 3 rounds. See [`consumer`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -60,6 +65,8 @@ use ordering_example::integration_events::OrderIntegrationEvent;
 use ordering_example::proto::ordering::v1 as proto;
 use prost::Message as _;
 
+#[path = "broker/consumer.rs"]
+mod consumer;
 #[path = "broker/relay.rs"]
 mod relay;
 
@@ -85,7 +92,11 @@ struct Config {
     /// Latency scenario: events/s and seconds.
     latency_rate: f64,
     latency_secs: f64,
-    /// Scenarios to run (`publish`, `pipeline`, `consume`, `relay`, `latency`, `memory`); all
+    /// Scenario 8: events in the stream (read by the unconfirmed variants), read by the
+    /// confirmed variants, read by the inbox variant.
+    consumer: consumer::Counts,
+    /// Scenarios to run (`publish`, `pipeline`, `consume`, `relay`, `latency`, `consumer`,
+    /// `memory`); all
     /// when empty.
     only: Vec<String>,
     table: Option<String>,
@@ -102,9 +113,18 @@ impl Config {
         self.rounds.min(3)
     }
 
+    /// Rounds of the consumer scenario: at most 3 (each fills a stream of
+    /// `consumer.events`).
+    fn consumer_rounds(&self) -> usize {
+        self.rounds.min(3)
+    }
+
     /// Whether anything needs PostgreSQL.
     fn needs_postgres(&self) -> bool {
-        self.runs("relay") || self.runs("latency") || (self.memory && self.runs("memory"))
+        self.runs("relay")
+            || self.runs("latency")
+            || self.runs("consumer")
+            || (self.memory && self.runs("memory"))
     }
 
     fn from_args(args: &[String]) -> Result<Self, String> {
@@ -122,6 +142,11 @@ impl Config {
             relay_events: 100_000,
             latency_rate: 1_000.0,
             latency_secs: 10.0,
+            consumer: consumer::Counts {
+                events: 200_000,
+                confirmed: 20_000,
+                inbox: 2_000,
+            },
             only: Vec::new(),
             table: None,
         };
@@ -145,14 +170,19 @@ impl Config {
                     config.memory_counts = vec![2_000, 20_000];
                     config.relay_events = 5_000;
                     config.latency_secs = 3.0;
+                    config.consumer = consumer::Counts {
+                        events: 20_000,
+                        confirmed: 2_000,
+                        inbox: 500,
+                    };
                 }
                 "--no-memory" => config.memory = false,
                 "--only" => {
                     let scenario = args.next().ok_or(
-                        "--only needs publish, pipeline, consume, relay, latency or memory",
+                        "--only needs publish, pipeline, consume, relay, latency, consumer or memory",
                     )?;
                     if ![
-                        "publish", "pipeline", "consume", "relay", "latency", "memory",
+                        "publish", "pipeline", "consume", "relay", "latency", "consumer", "memory",
                     ]
                     .contains(&scenario.as_str())
                     {
@@ -644,7 +674,8 @@ async fn consume_eventmap(
     })
 }
 
-/// The same decoding a hand-written consumer does: by the subject's last token.
+/// The same decoding a hand-written consumer does: by the subject's last token (or by a
+/// `ce-type`, which has no `.`).
 fn raw_decode(subject: &str, payload: &[u8]) -> Result<OrderIntegrationEvent, Error> {
     Ok(match subject.rsplit('.').next() {
         Some("OrderCreatedEvent") => {
@@ -936,6 +967,20 @@ fn measure(
                     results.add((RELAY, flavor, variant), run);
                 }
             }
+            // 8: the declared-subscription consumer, current-thread only (each variant is
+            // bounded by `RUN_TIMEOUT` on its own).
+            if config.runs("consumer")
+                && flavor == Flavor::CurrentThread
+                && round <= config.consumer_rounds()
+            {
+                let counts = config.consumer;
+                let first = ids(counts.events);
+                for (variant, run) in
+                    rt.block_on(consumer::round(env, pool.as_ref(), counts, first, round))?
+                {
+                    results.add((consumer::CONSUMER, flavor, variant), run);
+                }
+            }
         }
     }
     // 6: latency, `relay_rounds` runs of `latency_secs` each.
@@ -978,6 +1023,46 @@ fn measure(
         &latencies,
         memory.as_deref(),
     ))
+}
+
+/// The ratios of scenario 8, if it ran.
+fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
+    use consumer::{
+        CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
+    };
+    let ratio = |a, b| {
+        results.ratio(
+            (CONSUMER, Flavor::CurrentThread, a),
+            (CONSUMER, Flavor::CurrentThread, b),
+        )
+    };
+    let confirmed = ratio(EVENTMAP_CONFIRMED, RAW_DOUBLE)?;
+    let unconfirmed = ratio(EVENTMAP_UNCONFIRMED, RAW_ACK);
+    let counts = config.consumer;
+    let mut out = format!(
+        "\n| consumer (current-thread), {} rounds | value | target | |\n|---|---|---|---|\n\
+         | 8: Consumer double_ack(true) / raw double_ack ({} events) | {} | >= 0.8 | {} |\n\
+         | 8: Consumer double_ack(false) / raw ack ({} events) | {} | >= 0.8 | {} |\n",
+        config.consumer_rounds(),
+        counts.confirmed,
+        cell(Some(confirmed), 2),
+        verdict(Some(confirmed), 0.8),
+        counts.events,
+        cell(unconfirmed, 2),
+        verdict(unconfirmed, 0.8),
+    );
+    if let Some(inbox) = ratio(EVENTMAP_INBOX, EVENTMAP_CONFIRMED) {
+        out.push_str(&format!(
+            "| 8: Consumer + inbox ({} events) / Consumer double_ack(true) | {} | - | |\n",
+            counts.inbox,
+            cell(Some(inbox), 2)
+        ));
+    }
+    out.push_str(&format!(
+        "| 8: Consumer double_ack(false) / double_ack(true) | {} | - | |\n",
+        cell(ratio(EVENTMAP_UNCONFIRMED, EVENTMAP_CONFIRMED), 2)
+    ));
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1040,9 +1125,12 @@ fn memory(
         "| role | events | peak RSS (VmHWM) MiB | RSS after connect MiB | seconds |\n|---|---|---|---|---|\n",
     );
     for &count in &config.memory_counts {
-        for (publish, consume) in [("publish", "consume"), ("raw-publish", "raw-consume")] {
+        for roles in [
+            &["publish", "consumer"][..],
+            &["raw-publish", "raw-consume"][..],
+        ] {
             control.block_on(env.purge())?;
-            for role in [publish, consume] {
+            for &role in roles {
                 let (hwm, start, secs) = child(role, count, url, config.window, config.batch, "-")?;
                 eprintln!(
                     "  memory {role:<12} {count:>7} events: peak {hwm:.1} MiB (start {start:.1} MiB), {secs:.1} s"
@@ -1122,12 +1210,10 @@ fn memory_child(args: &[String]) -> Result<(), Error> {
                     done += chunk;
                 }
             }
-            "consume" => {
-                consume_eventmap(&env, count, batch, "bench-memory", false).await?;
-            }
             "raw-consume" => {
                 consume_raw(&env, count, batch, "bench-memory", false).await?;
             }
+            "consumer" => consumer::memory_child(&env, count).await?,
             "relay" => relay::memory_child_relay(&env, schema, count).await?,
             other => return Err(format!("unknown role {other}").into()),
         }
@@ -1285,6 +1371,9 @@ fn table(
             cell(Some(ratio), 2),
             verdict(Some(ratio), 0.5)
         ));
+    }
+    if let Some(rows) = consumer_ratios(config, results) {
+        out.push_str(&rows);
     }
     if let Some(first) = latencies.first() {
         let summary = |value: fn(&relay::Latency) -> f64, decimals: usize| {

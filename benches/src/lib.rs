@@ -7,11 +7,14 @@
 //!   the four events of the ordering example and the 50-field [`wide`] event.
 //! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and subscription vs raw
 //!   async-nats, on a private `nats-server`; the outbox relay ([`outbox`], PostgreSQL)
-//!   vs raw pipelined publishing, its end-to-end latency and its peak memory.
+//!   vs raw pipelined publishing, its end-to-end latency and its peak memory; the declared
+//!   subscription ([`consumer`]: `Consumer` with a generated router, with and without the
+//!   inbox) vs a raw pull consumer.
 //!
 //! `./benches/run.sh` runs both and prints the tables; `BENCHMARKS.md` holds the figures.
 #![deny(missing_docs)]
 
+pub mod consumer;
 pub mod hand;
 pub mod ordering;
 pub mod outbox;
