@@ -53,18 +53,8 @@ pub fn relay_config() -> RelayConfig {
 /// Runs `relay` until its counters show `count` rows acknowledged and marked published, or
 /// fails after [`RUN_TIMEOUT`]. Returns the time from the start of `Relay::run`.
 async fn run_until_published(relay: &Relay, count: usize) -> Result<Duration, Error> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let start = Instant::now();
-    let running = tokio::spawn({
-        let relay = relay.clone();
-        async move {
-            relay
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }
-    });
+    let running = relay.spawn();
     let outcome = loop {
         let stats = relay.stats();
         if stats.published + stats.duplicates >= count as u64 {
@@ -82,8 +72,7 @@ async fn run_until_published(relay: &Relay, count: usize) -> Result<Duration, Er
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
-    let _ = stop.send(());
-    running.await??;
+    running.stop().await?;
     outcome
 }
 

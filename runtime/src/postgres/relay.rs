@@ -250,6 +250,12 @@ pub struct RunningRelay {
 }
 
 impl RunningRelay {
+    /// Whether the relay's task has ended (it only ends on [`stop`](Self::stop), a fatal
+    /// error or a panic).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Stops the relay (a round in progress finishes, so acknowledged rows get marked) and
     /// waits for its task.
     ///
