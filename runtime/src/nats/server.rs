@@ -19,6 +19,8 @@ use super::parse_version;
 const MIN_VERSION: (u64, u64, u64) = (2, 10, 0);
 /// How long [`LocalServer`] waits for the server to accept TCP connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ports tried by [`LocalServer::start`] before giving up (see `spawn`).
+const PORT_ATTEMPTS: u32 = 3;
 /// How long `nats-server --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of the server log quoted in errors.
@@ -165,16 +167,26 @@ impl LocalServer {
             .prefix("eventmap-nats-")
             .tempdir()
             .map_err(io_error("cannot create a temporary directory"))?;
-        let port = free_port()?;
         let mut server = Self {
             binary,
             version,
-            port,
+            port: free_port()?,
             dir,
             child: None,
         };
-        server.launch().await?;
-        Ok(server)
+        // The port was free when chosen, but another process (a test starting its own server
+        // at the same moment) may take it before this server binds it: the server then exits
+        // ("address already in use"), and a new port is tried.
+        let mut attempts = 1;
+        loop {
+            match server.launch().await {
+                Err(ServerError::Exited { .. }) if attempts < PORT_ATTEMPTS => {
+                    attempts += 1;
+                    server.port = free_port()?;
+                }
+                outcome => return outcome.map(|()| server),
+            }
+        }
     }
 
     fn log_path(&self) -> PathBuf {
@@ -183,6 +195,8 @@ impl LocalServer {
 
     /// Spawns the process and waits until it accepts connections.
     async fn launch(&mut self) -> Result<(), ServerError> {
+        // Readiness is read from what this launch logs (the log is kept across restarts).
+        let log_start = std::fs::metadata(self.log_path()).map_or(0, |m| m.len());
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -206,10 +220,20 @@ impl LocalServer {
             .map_err(io_error(format!("cannot run {}", self.binary.display())))?;
         self.child = Some(child);
         tracing::debug!(binary = %self.binary.display(), version = %self.version, port = self.port, "nats-server spawned");
-        self.wait_ready().await
+        self.wait_ready(log_start).await
     }
 
-    async fn wait_ready(&mut self) -> Result<(), ServerError> {
+    /// Whether this launch's part of the log (from byte `log_start`) says the server is
+    /// ready, so that a connection to the port reached this server, not another one.
+    fn logged_ready(&self, log_start: u64) -> bool {
+        let text = std::fs::read(self.log_path()).unwrap_or_default();
+        let start = usize::try_from(log_start)
+            .unwrap_or(usize::MAX)
+            .min(text.len());
+        String::from_utf8_lossy(&text[start..]).contains("Server is ready")
+    }
+
+    async fn wait_ready(&mut self, log_start: u64) -> Result<(), ServerError> {
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         loop {
@@ -236,7 +260,9 @@ impl LocalServer {
                 tokio::net::TcpStream::connect(address),
             )
             .await;
-            if let Ok(Ok(_stream)) = attempt {
+            if let Ok(Ok(_stream)) = attempt
+                && self.logged_ready(log_start)
+            {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
