@@ -31,8 +31,8 @@ pub use subscriptions::subscriptions;
 struct Options {
     /// The table, relative to `CARGO_MANIFEST_DIR`.
     mappings: Option<(String, Span)>,
-    /// The row, when it is not the struct's name.
-    event: Option<(String, Span)>,
+    /// The rows (domain event names), when they are not found from the struct's name.
+    events: Vec<(String, Span)>,
 }
 
 /// Expands `#[derive(IntegrationEvent)]` for `input`, reading the table relative to
@@ -104,7 +104,7 @@ fn fallback(input: &syn::DeriveInput, name: &str) -> TokenStream {
         #domain_event
         #[automatically_derived]
         impl #impl_generics ::eventmap::MappedEvent for #ty #where_clause {
-            const DOMAIN_EVENT: &'static str = #name;
+            const DOMAIN_EVENTS: &'static [&'static str] = &[#name];
             const INTEGRATION_EVENTS: &'static [&'static str] = &[];
             fn register_integration_handlers(
                 _: &mut ::eventmap::EventDispatcher,
@@ -123,29 +123,28 @@ fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, 
         None => (manifest_dir.join("mappings.yaml"), input.ident.span()),
     };
     let analysis = cached_analysis(&table).map_err(|e| syn::Error::new(table_span, e))?;
-    let (row, row_span) = match &options.event {
+    let struct_name = unraw(&input.ident);
+    let (row, row_span) = match options.events.first() {
         Some((name, span)) => (name.clone(), *span),
-        None => (unraw(&input.ident), input.ident.span()),
+        None => (struct_name.clone(), input.ident.span()),
     };
     let Some(model) = &analysis.model else {
         return Err(table_errors(&analysis, &row, row_span, manifest_dir));
     };
-    let Some(event) = model.events.iter().find(|e| e.name == row) else {
-        let rows: Vec<String> = model
-            .events
-            .iter()
-            .map(|e| format!("`{}`", e.name))
-            .collect();
-        return Err(syn::Error::new(
-            row_span,
-            format!(
-                "`{row}` has no row under `events:` in {}; the rows are {}",
-                shown(&table, manifest_dir),
-                rows.join(", ")
-            ),
-        ));
-    };
-    check_fields(event, &fields, input, manifest_dir)?;
+    let events = rows_of(model, &options.events, &struct_name)
+        .map_err(|missing| no_row(model, &missing, input.ident.span(), &table, manifest_dir))?;
+    let mut errors: Option<syn::Error> = None;
+    for event in &events {
+        if let Err(error) = check_fields(event, &fields, input, manifest_dir) {
+            match &mut errors {
+                Some(all) => all.combine(error),
+                None => errors = Some(error),
+            }
+        }
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
 
     let target = DomainTarget {
         ty: input.ident.to_token_stream(),
@@ -155,18 +154,91 @@ fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, 
             .map(|(name, span)| (name.clone(), *span))
             .collect(),
     };
-    let items = emit::event_items(model, event, &target);
-    let mapped = emit::mapped_event_impl(model, event, &target);
-    let domain_event = domain_event_impl(input, &event.name);
+    let items = events
+        .iter()
+        .map(|event| emit::event_items(model, event, &target));
+    let mapped = emit::mapped_event_impl(model, &events, &target);
+    // One name: the derive names the event. Several rows share the type (`PriceChanged`
+    // recorded as `PriceIncreased` or `PriceDecreased`): each instance names itself, through
+    // the user's own `impl DomainEvent`.
+    let domain_event = match events.as_slice() {
+        [event] => domain_event_impl(input, &event.name),
+        _ => TokenStream::new(),
+    };
     let tracked = tracked_files(&analysis, &table);
     Ok(quote! {
         #domain_event
         const _: () = {
             #tracked
-            #items
+            #(#items)*
             #mapped
         };
     })
+}
+
+/// The rows of the struct `struct_name`: the domain events named by `#[integration(event =
+/// ..)]` when there are some, else the domain event named like the struct and every domain
+/// event with a row whose Rust type (`type:`, or `<domain_module>::<event>`) is named like the
+/// struct, in table order.
+///
+/// # Errors
+/// The name (and span) of an `event = ..` without a row, or the struct's name when nothing
+/// matches.
+fn rows_of<'m>(
+    model: &'m crate::model::Model,
+    named: &[(String, Span)],
+    struct_name: &str,
+) -> Result<Vec<&'m DomainEvent>, (String, Option<Span>)> {
+    if !named.is_empty() {
+        return named
+            .iter()
+            .map(|(name, span)| {
+                model
+                    .events
+                    .iter()
+                    .find(|e| &e.name == name)
+                    .ok_or_else(|| (name.clone(), Some(*span)))
+            })
+            .collect();
+    }
+    let of_type = |e: &&DomainEvent| {
+        e.name == struct_name
+            || e.integrations
+                .iter()
+                .any(|ie| ie.domain_type.rsplit("::").next().map(str::trim) == Some(struct_name))
+    };
+    let events: Vec<&DomainEvent> = model.events.iter().filter(of_type).collect();
+    if events.is_empty() {
+        return Err((struct_name.to_owned(), None));
+    }
+    Ok(events)
+}
+
+/// The error of a struct (or an `event = ..`) without a row in the table.
+fn no_row(
+    model: &crate::model::Model,
+    (row, span): &(String, Option<Span>),
+    struct_span: Span,
+    table: &Path,
+    manifest_dir: &Path,
+) -> syn::Error {
+    let rows: Vec<String> = model
+        .events
+        .iter()
+        .map(|e| format!("`{}`", e.name))
+        .collect();
+    let rows = if rows.is_empty() {
+        "the table has no rows under `events:`".to_owned()
+    } else {
+        format!("the rows are {}", rows.join(", "))
+    };
+    syn::Error::new(
+        span.unwrap_or(struct_span),
+        format!(
+            "`{row}` has no row under `events:` in {} and no row has `type:` naming it; {rows}",
+            shown(table, manifest_dir),
+        ),
+    )
 }
 
 /// `#[integration(mappings = "...", event = "...")]`.
@@ -182,7 +254,7 @@ fn options(input: &syn::DeriveInput) -> Result<Options, syn::Error> {
             if meta.path.is_ident("mappings") {
                 options.mappings = Some((value.value(), value.span()));
             } else if meta.path.is_ident("event") {
-                options.event = Some((value.value(), value.span()));
+                options.events.push((value.value(), value.span()));
             } else {
                 return Err(meta.error(
                     "expected `mappings = \"path/to/mappings.yaml\"` or `event = \"RowName\"`",

@@ -76,26 +76,20 @@ pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
         quote! { #[doc = #doc] pub const #ident: &str = #name; }
     });
     let channels = channels_module(model);
+    // Each row converts from its own domain type (`type:`, or `<domain_module>::<event>`).
     let converters = model
         .events
         .iter()
         .filter(|_| with_converters)
-        .map(|event| {
-            let target = DomainTarget::from_path(
-                event
-                    .integrations
-                    .first()
-                    .map_or("", |ie| ie.domain_type.as_str()),
-            );
-            event_items(model, event, &target)
-        });
+        .flat_map(|event| event.integrations.iter().map(move |ie| (event, ie)))
+        .map(|(event, ie)| converter(model, event, ie, &DomainTarget::from_path(&ie.domain_type)));
     let channel_enums = model
         .channels
         .iter()
         .filter_map(|c| channel_enum(model, &c.name));
     // A table that only consumes gets no (empty) producer items.
     let produces = !model.events.is_empty();
-    let registration = (with_converters && produces).then(|| registration(model, &integrations));
+    let registration = produces.then(|| registration(model, with_converters));
     let consumers = consumers::items(model);
     let names = produces.then(|| {
         quote! {
@@ -316,23 +310,56 @@ fn converter(
     }
 }
 
-/// One `dispatcher.subscribe_to::<Domain>(IntegrationEventHandler::new(..))` per integration
-/// event of `event`, publishing through the `Arc<dyn Publisher>` expression `publisher`.
-fn subscriptions(
+/// The rows of one domain type: every (domain event, integration event) pair of the table
+/// whose Rust type it is, in table order.
+pub(crate) type Rows<'a> = Vec<(&'a DomainEvent, &'a IntegrationEvent)>;
+
+/// The rows of `model` grouped by domain type, in order of first appearance.
+fn rows_by_type(model: &Model) -> Vec<(&str, Rows<'_>)> {
+    let mut groups: Vec<(&str, Rows<'_>)> = Vec::new();
+    for event in &model.events {
+        for ie in &event.integrations {
+            match groups.iter_mut().find(|(ty, _)| *ty == ie.domain_type) {
+                Some((_, rows)) => rows.push((event, ie)),
+                None => groups.push((&ie.domain_type, vec![(event, ie)])),
+            }
+        }
+    }
+    groups
+}
+
+/// The registration of one domain type: `map_type::<Domain>(names)` with the domain event
+/// names of its `rows` and the table's `internal` events, then, when that is the first
+/// registration of the type, one `subscribe_to_named::<Domain>(name, IntegrationEventHandler)`
+/// per row, publishing through the `Arc<dyn Publisher>` expression `publisher`.
+fn type_registration(
     model: &Model,
-    event: &DomainEvent,
-    target: &DomainTarget,
+    rows: &[(&DomainEvent, &IntegrationEvent)],
+    domain: &TokenStream,
     publisher: &TokenStream,
     in_module: bool,
 ) -> TokenStream {
-    let domain = if in_module {
-        target.with_generics()
-    } else {
-        quote!(Self)
+    // In the generated module, the names and channels are its constants; elsewhere (the
+    // derive) they are written out.
+    let domain_name = |name: &str| {
+        if in_module {
+            let ident = ident(&rust_names::const_ident(name));
+            quote!(domain_event_names::#ident)
+        } else {
+            quote!(#name)
+        }
     };
-    let subscriptions = event.integrations.iter().map(|ie| {
-        // In the generated module, the names and channels are its constants; elsewhere (the
-        // derive) they are written out.
+    let mut names: Vec<&str> = Vec::new();
+    for (event, _) in rows {
+        if !names.contains(&event.name.as_str()) {
+            names.push(&event.name);
+        }
+    }
+    for event in model.events.iter().filter(|e| e.integrations.is_empty()) {
+        names.push(&event.name);
+    }
+    let names = names.iter().map(|n| domain_name(n));
+    let subscriptions = rows.iter().map(|(event, ie)| {
         let (channel, name, service) = if in_module {
             let channel = ident(&rust_names::const_ident(&ie.channel));
             let name = ident(&rust_names::const_ident(&ie.name));
@@ -355,6 +382,7 @@ fn subscriptions(
             let service = &model.service;
             (channel, quote!(#name), quote!(#service))
         };
+        let domain_event = domain_name(&event.name);
         let converter = ident(&rust_names::fn_ident(&ie.name));
         let message = path(&ie.message.rust_path);
         let handler = if in_module {
@@ -363,7 +391,8 @@ fn subscriptions(
             quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
         };
         quote! {
-            dispatcher.subscribe_to::<#domain>(
+            dispatcher.subscribe_to_named::<#domain>(
+                #domain_event,
                 #handler::new(
                     ::std::sync::Arc::clone(#publisher),
                     #channel,
@@ -374,33 +403,41 @@ fn subscriptions(
             );
         }
     });
-    quote! { #(#subscriptions)* }
+    quote! {
+        if dispatcher.map_type::<#domain>(&[#(#names),*]) {
+            #(#subscriptions)*
+        }
+    }
 }
 
-/// `impl ::eventmap::MappedEvent for Domain`: the names and the registration of one domain
-/// event (what `#[derive(IntegrationEvent)]` adds next to the converters).
-pub fn mapped_event_impl(model: &Model, event: &DomainEvent, target: &DomainTarget) -> TokenStream {
+/// `impl ::eventmap::MappedEvent for Domain`: the names and the registration of the rows of
+/// one domain type (what `#[derive(IntegrationEvent)]` adds next to the converters).
+pub fn mapped_event_impl(
+    model: &Model,
+    events: &[&DomainEvent],
+    target: &DomainTarget,
+) -> TokenStream {
     let (impl_generics, domain, where_clause) = target.static_instance();
-    let name = &event.name;
-    let names = event.integrations.iter().map(|ie| &ie.name);
+    let domain_names = events.iter().map(|e| &e.name);
+    let rows: Rows<'_> = events
+        .iter()
+        .flat_map(|event| event.integrations.iter().map(move |ie| (*event, ie)))
+        .collect();
+    let names = rows.iter().map(|(_, ie)| &ie.name);
     let publisher = quote!(publisher);
-    let subscriptions = subscriptions(model, event, target, &publisher, false);
-    let unused = event
-        .integrations
-        .is_empty()
-        .then(|| quote! { let _ = (dispatcher, publisher); });
+    let registration = type_registration(model, &rows, &quote!(Self), &publisher, false);
     quote! {
         #[automatically_derived]
         impl #impl_generics ::eventmap::MappedEvent for #domain #where_clause {
-            const DOMAIN_EVENT: &'static str = #name;
+            const DOMAIN_EVENTS: &'static [&'static str] = &[#(#domain_names),*];
             const INTEGRATION_EVENTS: &'static [&'static str] = &[#(#names),*];
 
             fn register_integration_handlers(
                 dispatcher: &mut ::eventmap::EventDispatcher,
                 publisher: &::std::sync::Arc<dyn ::eventmap::Publisher>,
             ) {
-                #unused
-                #subscriptions
+                let _ = &publisher;
+                #registration
             }
         }
     }
@@ -763,31 +800,50 @@ pub(crate) fn event_set_enum(
     }
 }
 
-/// `register_integration_event_handlers`.
-fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStream {
+/// `register_integration_event_handlers`: with the converters, the registration of every
+/// domain type of the table ([`type_registration`]); without (the converters come from
+/// `#[derive(IntegrationEvent)]`), `register_mapped::<T>` for every domain type, so that a
+/// type without the derive does not compile and no row can be forgotten.
+fn registration(model: &Model, with_converters: bool) -> TokenStream {
     let publisher = quote!(&publisher);
-    let subscriptions = model.events.iter().map(|event| {
-        let target = DomainTarget::from_path(
-            event
-                .integrations
-                .first()
-                .map_or("", |ie| ie.domain_type.as_str()),
-        );
-        subscriptions(model, event, &target, &publisher, true)
+    let groups = rows_by_type(model);
+    let registrations = groups.iter().map(|(ty, rows)| {
+        let domain = path(ty);
+        let domain = quote!(#domain);
+        if with_converters {
+            type_registration(model, rows, &domain, &publisher, true)
+        } else {
+            quote! { dispatcher.register_mapped::<#domain>(&publisher); }
+        }
     });
-    let unused = integrations
+    let unused = groups
         .is_empty()
-        .then(|| quote! { let _ = publisher; });
+        .then(|| quote! { let _ = (dispatcher, publisher); });
+    let doc: &[&str] = if with_converters {
+        &[
+            " Registers, on `dispatcher`, the integration handlers of every row of the table: per",
+            " domain type, the names the table gives it (`EventDispatcher::map_type`) and one handler",
+            " per row, by type and name, converting with the converter above and publishing the",
+            " encoded proto message on its channel through `publisher`. An event is published only by",
+            " the rows of its own name; a name without a row fails the dispatch. Registering twice is",
+            " a no-op.",
+        ]
+    } else {
+        &[
+            " Registers, on `dispatcher`, the integration handlers of every domain type of the table,",
+            " through their `#[derive(IntegrationEvent)]` (`EventDispatcher::register_mapped`): a",
+            " domain type of the table without the derive does not compile, and no row can be",
+            " forgotten. Registering twice is a no-op.",
+        ]
+    };
     quote! {
-        /// Subscribes, on `dispatcher`, one integration handler per integration event of the
-        /// table, by domain event type: each converts its domain event with the converter
-        /// above and publishes the encoded proto message on its channel through `publisher`.
+        #(#[doc = #doc])*
         pub fn register_integration_event_handlers(
             dispatcher: &mut ::eventmap::EventDispatcher,
             publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
         ) {
             #unused
-            #(#subscriptions)*
+            #(#registrations)*
         }
     }
 }

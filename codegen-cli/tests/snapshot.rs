@@ -31,3 +31,13 @@ fn consuming_module() {
     let code = analysis.generate().expect("generates");
     insta::assert_snapshot!("search_subscriptions", code);
 }
+
+/// One payload type behind several domain event names (`tests/fixtures/shared/`): the
+/// registration declares the type's names once and subscribes each row by type and name.
+#[test]
+fn shared_payload_module() {
+    let analysis = eventmap_codegen::analyze(Path::new("../tests/fixtures/shared/mappings.yaml"))
+        .expect("readable");
+    let code = analysis.generate().expect("valid table");
+    insta::assert_snapshot!("shared_payload_integration_events", code);
+}

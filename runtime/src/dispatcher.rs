@@ -1,9 +1,14 @@
 //! In-process dispatch of domain events to handlers.
 //!
-//! The [`EventDispatcher`] keeps, per domain event name, an ordered list of handlers.
-//! Generated registration code subscribes one
-//! [`IntegrationEventHandler`](crate::integration::IntegrationEventHandler) per mapped
-//! integration event; applications may add their own handlers.
+//! The [`EventDispatcher`] keeps, per domain event name and per payload type, an ordered list
+//! of handlers. Generated registration code declares, per domain event type, the names the
+//! mapping table gives it ([`EventDispatcher::map_type`]) and subscribes one
+//! [`IntegrationEventHandler`](crate::integration::IntegrationEventHandler) per row, by type
+//! *and* name ([`EventDispatcher::subscribe_to_named`]): one payload type recorded under
+//! several names (`PriceChanged` as `PriceIncreased` or `PriceDecreased`) is published only by
+//! the rows of the name each instance carries, and an instance whose name has no row is an
+//! error ([`UnmappedEventName`]), never published under another row's name. Applications may
+//! add their own handlers.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -53,6 +58,28 @@ impl<H: EventHandler + ?Sized> EventHandler for Arc<H> {
     }
 }
 
+/// An event of a mapped type carried a name that the mapping table does not give that type
+/// (see [`EventDispatcher::map_type`]): it was not published, and the dispatch stopped with
+/// this error (the [`DispatchError::source`]).
+///
+/// A mapping table names every domain event it knows (a row per integration event, or
+/// `internal`), so a name outside the table is a domain model and a table that disagree:
+/// publishing it under another row's name would put wrong data on the wire, and skipping it
+/// would lose it silently.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "domain event `{event_name}` (type `{type_name}`) has no row in the mapping table; the table maps this type only as {}",
+    expected.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+)]
+pub struct UnmappedEventName {
+    /// The name the event carried ([`DomainEvent::event_name`]).
+    pub event_name: String,
+    /// The Rust type name of its payload.
+    pub type_name: &'static str,
+    /// The names the table maps this type under (its rows, and its `internal` events).
+    pub expected: &'static [&'static str],
+}
+
 /// A handler failed while the dispatcher published a domain event.
 #[derive(Debug, thiserror::Error)]
 #[error("handler for domain event `{event_name}` ({event_id}) failed: {source}")]
@@ -77,15 +104,31 @@ pub struct DispatchError {
 pub struct EventDispatcher {
     /// Handlers subscribed by domain event name, each with its registration sequence number.
     by_name: HashMap<String, Vec<Registered>>,
-    /// Handlers subscribed by payload type, each with its registration sequence number.
-    by_type: HashMap<TypeId, Vec<Registered>, BuildHasherDefault<TypeIdHasher>>,
+    /// Handlers subscribed by payload type (each with its registration sequence number and
+    /// the one name it is restricted to, if any), and the names a mapped type may carry.
+    by_type: HashMap<TypeId, TypeEntry, BuildHasherDefault<TypeIdHasher>>,
     /// Type names of the types subscribed to, for `Debug`.
     type_names: HashMap<TypeId, &'static str>,
     next: u64,
 }
 
-/// A handler with its registration sequence number.
-type Registered = (u64, Arc<dyn EventHandler>);
+/// A handler with its registration sequence number and, for a handler subscribed by type and
+/// name, the domain event name it runs for.
+struct Registered {
+    sequence: u64,
+    only: Option<&'static str>,
+    handler: Arc<dyn EventHandler>,
+}
+
+/// What is registered for one payload type.
+#[derive(Default)]
+struct TypeEntry {
+    /// The names the mapping table gives the type ([`EventDispatcher::map_type`]); `None`
+    /// when the type is not declared as mapped (any name is dispatched).
+    names: Option<&'static [&'static str]>,
+    /// Its handlers, in registration order.
+    handlers: Vec<Registered>,
+}
 
 /// Hashes a [`TypeId`], which already is a hash, by taking its bits (what it writes as a
 /// `u64`), instead of running SipHash over them; anything else it is given is mixed in with
@@ -118,9 +161,9 @@ impl fmt::Debug for EventDispatcher {
             .by_name
             .iter()
             .map(|(name, handlers)| (name.clone(), handlers.len()));
-        let by_type = self.by_type.iter().map(|(id, handlers)| {
+        let by_type = self.by_type.iter().map(|(id, entry)| {
             let name = format!("type {}", self.type_names.get(id).copied().unwrap_or("?"));
-            (name, handlers.len())
+            (name, entry.handlers.len())
         });
         let mut names: Vec<_> = by_name.chain(by_type).collect();
         names.sort_unstable();
@@ -130,30 +173,38 @@ impl fmt::Debug for EventDispatcher {
     }
 }
 
-/// The handlers of one event: two lists, each in registration order, merged by sequence.
+/// The handlers of one event: two lists, each in registration order, merged by sequence;
+/// handlers by type restricted to another name are skipped.
 struct Handlers<'a> {
     by_name: &'a [Registered],
     by_type: &'a [Registered],
+    /// The event's name, for handlers restricted to one name.
+    name: &'a str,
 }
 
 impl<'a> Iterator for Handlers<'a> {
     type Item = &'a Arc<dyn EventHandler>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let take_name = match (self.by_name.first(), self.by_type.first()) {
-            (Some((a, _)), Some((b, _))) => a < b,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        let list = if take_name {
-            &mut self.by_name
-        } else {
-            &mut self.by_type
-        };
-        let (first, rest) = list.split_first()?;
-        *list = rest;
-        Some(&first.1)
+        loop {
+            let take_name = match (self.by_name.first(), self.by_type.first()) {
+                (Some(a), Some(b)) => a.sequence < b.sequence,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return None,
+            };
+            let list = if take_name {
+                &mut self.by_name
+            } else {
+                &mut self.by_type
+            };
+            let (first, rest) = list.split_first()?;
+            *list = rest;
+            match first.only {
+                Some(only) if only != self.name => continue,
+                _ => return Some(&first.handler),
+            }
+        }
     }
 }
 
@@ -179,17 +230,66 @@ impl EventDispatcher {
         self.by_name
             .entry(event_name.to_owned())
             .or_default()
-            .push((sequence, handler));
+            .push(Registered {
+                sequence,
+                only: None,
+                handler,
+            });
         self
     }
 
     /// Subscribes `handler` to every domain event whose payload is of type `T`, whatever
-    /// [`DomainEvent::event_name`] returns: registration by type, immune to a name that does
-    /// not match the mapping table. Generated registration code uses it. Handlers subscribed by
-    /// name and by type run together, in registration order.
+    /// [`DomainEvent::event_name`] returns (but see [`map_type`](Self::map_type)). Handlers
+    /// subscribed by name and by type run together, in registration order.
     pub fn subscribe_to<T: DomainEvent>(
         &mut self,
         handler: impl EventHandler + 'static,
+    ) -> &mut Self {
+        self.push_typed::<T>(None, Arc::new(handler))
+    }
+
+    /// Subscribes `handler` to the domain events whose payload is of type `T` **and** whose
+    /// name ([`AggregateEvent::name`]) is `event_name`: what generated registration code uses
+    /// for each row of the mapping table, so that a payload type recorded under several names
+    /// is converted only by the rows of the name an instance carries. Runs in registration
+    /// order with the other handlers of the event.
+    pub fn subscribe_to_named<T: DomainEvent>(
+        &mut self,
+        event_name: &'static str,
+        handler: impl EventHandler + 'static,
+    ) -> &mut Self {
+        self.push_typed::<T>(Some(event_name), Arc::new(handler))
+    }
+
+    /// Declares that events of type `T` are recorded only under `names` (the rows of `T` in
+    /// the mapping table, and its `internal` events): dispatching an event of type `T` under
+    /// another name then fails with [`UnmappedEventName`] before any of its handlers runs.
+    ///
+    /// Returns `true` the first time for `T` and `false` after (the names are then left as
+    /// they are): generated registration subscribes the integration handlers of `T` only when
+    /// it returns `true`, so registering the same table twice does not publish twice.
+    pub fn map_type<T: DomainEvent>(&mut self, names: &'static [&'static str]) -> bool {
+        self.type_names
+            .insert(TypeId::of::<T>(), std::any::type_name::<T>());
+        let entry = self.by_type.entry(TypeId::of::<T>()).or_default();
+        if entry.names.is_some() {
+            return false;
+        }
+        entry.names = Some(names);
+        true
+    }
+
+    /// Whether [`map_type`](Self::map_type) declared `T`.
+    pub fn is_mapped<T: DomainEvent>(&self) -> bool {
+        self.by_type
+            .get(&TypeId::of::<T>())
+            .is_some_and(|entry| entry.names.is_some())
+    }
+
+    fn push_typed<T: DomainEvent>(
+        &mut self,
+        only: Option<&'static str>,
+        handler: Arc<dyn EventHandler>,
     ) -> &mut Self {
         self.type_names
             .insert(TypeId::of::<T>(), std::any::type_name::<T>());
@@ -197,7 +297,12 @@ impl EventDispatcher {
         self.by_type
             .entry(TypeId::of::<T>())
             .or_default()
-            .push((sequence, Arc::new(handler)));
+            .handlers
+            .push(Registered {
+                sequence,
+                only,
+                handler,
+            });
         self
     }
 
@@ -215,16 +320,40 @@ impl EventDispatcher {
 
     /// Number of handlers subscribed by type to domain events of type `T`.
     pub fn handler_count_of<T: DomainEvent>(&self) -> usize {
-        self.by_type.get(&TypeId::of::<T>()).map_or(0, Vec::len)
+        self.by_type
+            .get(&TypeId::of::<T>())
+            .map_or(0, |entry| entry.handlers.len())
     }
 
     /// The handlers of `event`, by name and by payload type, in registration order.
-    fn handlers_of(&self, event: &AggregateEvent) -> Handlers<'_> {
+    ///
+    /// # Errors
+    /// [`UnmappedEventName`] when the event's type is mapped and its name is not one of the
+    /// type's names.
+    fn handlers_of<'a>(
+        &'a self,
+        event: &'a AggregateEvent,
+    ) -> Result<Handlers<'a>, UnmappedEventName> {
         let payload: &dyn Any = event.payload();
-        let by_type = self
-            .by_type
-            .get(&payload.type_id())
-            .map_or(&[][..], Vec::as_slice);
+        let by_type = match self.by_type.get(&payload.type_id()) {
+            Some(entry) => {
+                if let Some(names) = entry.names
+                    && !names.contains(&event.name())
+                {
+                    return Err(UnmappedEventName {
+                        event_name: event.name().to_owned(),
+                        type_name: self
+                            .type_names
+                            .get(&payload.type_id())
+                            .copied()
+                            .unwrap_or("?"),
+                        expected: names,
+                    });
+                }
+                entry.handlers.as_slice()
+            }
+            None => &[][..],
+        };
         let by_name = if self.by_name.is_empty() {
             &[][..]
         } else {
@@ -232,7 +361,11 @@ impl EventDispatcher {
                 .get(event.name())
                 .map_or(&[][..], Vec::as_slice)
         };
-        Handlers { by_name, by_type }
+        Ok(Handlers {
+            by_name,
+            by_type,
+            name: event.name(),
+        })
     }
 
     /// Runs the handlers of every event, events in order and each event's handlers (by name
@@ -241,10 +374,24 @@ impl EventDispatcher {
     /// # Errors
     ///
     /// Stops at the first failing handler and returns its error as a [`DispatchError`]; the
-    /// remaining handlers and events are not run.
+    /// remaining handlers and events are not run. An event of a mapped type whose name the
+    /// table does not give that type ([`map_type`](Self::map_type)) fails the same way, with
+    /// [`UnmappedEventName`] as source, before any of its handlers runs.
     pub async fn publish(&self, events: &[AggregateEvent]) -> Result<(), DispatchError> {
         for event in events {
-            let handlers = self.handlers_of(event);
+            let handlers = self.handlers_of(event).map_err(|unmapped| {
+                tracing::warn!(
+                    event_name = event.name(),
+                    event_id = %event.id(),
+                    type_name = unmapped.type_name,
+                    "domain event name has no row in the mapping table; not published"
+                );
+                DispatchError {
+                    event_name: event.name().to_owned(),
+                    event_id: event.id(),
+                    source: Box::new(unmapped),
+                }
+            })?;
             if handlers.by_name.is_empty() && handlers.by_type.is_empty() {
                 tracing::debug!(event_name = event.name(), "no handler for domain event");
                 continue;

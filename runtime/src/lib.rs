@@ -103,7 +103,7 @@ pub mod postgres;
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
-pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler};
+pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSource};
 pub use mapped::MappedEvent;

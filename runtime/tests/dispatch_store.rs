@@ -335,3 +335,88 @@ async fn handlers_by_type_and_by_name_run_together_in_registration_order() {
     dispatcher.publish(&[event]).await.expect("dispatched");
     assert_eq!(*seen.lock().expect("lock"), ["type-1", "name-1", "type-2"]);
 }
+
+/// One payload type recorded under several names, each instance naming itself.
+#[derive(Debug, Clone, PartialEq)]
+struct Toggled(&'static str);
+
+impl eventmap::DomainEvent for Toggled {
+    fn event_name(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// A handler recording `label` and the event's name.
+fn labelled(
+    label: &'static str,
+    seen: &Arc<Mutex<Vec<String>>>,
+) -> impl eventmap::EventHandler + 'static {
+    let seen = Arc::clone(seen);
+    eventmap::dispatcher::handler_fn(move |event| {
+        let seen = Arc::clone(&seen);
+        async move {
+            seen.lock()
+                .expect("lock")
+                .push(format!("{label}:{}", event.name()));
+            Ok(())
+        }
+    })
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn handlers_by_type_and_name_run_only_for_their_name() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut dispatcher = eventmap::EventDispatcher::new();
+    assert!(!dispatcher.is_mapped::<Toggled>());
+    assert!(dispatcher.map_type::<Toggled>(&["Enabled", "Disabled", "Paused"]));
+    assert!(dispatcher.is_mapped::<Toggled>());
+    // A second declaration is refused and leaves the names as they were.
+    assert!(!dispatcher.map_type::<Toggled>(&["Other"]));
+    dispatcher
+        .subscribe_to_named::<Toggled>("Enabled", labelled("on", &seen))
+        .subscribe_to::<Toggled>(labelled("any", &seen))
+        .subscribe_to_named::<Toggled>("Disabled", labelled("off", &seen))
+        .subscribe("Disabled", labelled("by-name", &seen));
+    assert_eq!(dispatcher.handler_count_of::<Toggled>(), 3);
+
+    let events: Vec<_> = ["Enabled", "Disabled", "Paused", "Enabled"]
+        .into_iter()
+        .map(|name| eventmap::AggregateEvent::new("Switch", "s-1", 1, Toggled(name)).into_dyn())
+        .collect();
+    dispatcher.publish(&events).await.expect("dispatched");
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        [
+            "on:Enabled",
+            "any:Enabled",
+            "any:Disabled",
+            "off:Disabled",
+            "by-name:Disabled",
+            "any:Paused",
+            "on:Enabled",
+            "any:Enabled",
+        ]
+    );
+
+    seen.lock().expect("lock").clear();
+    let unknown = eventmap::AggregateEvent::new("Switch", "s-1", 2, Toggled("Broken")).into_dyn();
+    let err = dispatcher
+        .publish(&[events[0].clone(), unknown.clone(), events[1].clone()])
+        .await
+        .expect_err("Broken has no row");
+    assert_eq!(err.event_name, "Broken");
+    assert_eq!(err.event_id, unknown.id());
+    let unmapped = err
+        .source
+        .downcast_ref::<eventmap::UnmappedEventName>()
+        .expect("UnmappedEventName");
+    assert_eq!(unmapped.event_name, "Broken");
+    assert_eq!(unmapped.expected, ["Enabled", "Disabled", "Paused"]);
+    assert!(
+        unmapped.type_name.ends_with("Toggled"),
+        "{}",
+        unmapped.type_name
+    );
+    // The events before it ran; no handler of it or after it did.
+    assert_eq!(*seen.lock().expect("lock"), ["on:Enabled", "any:Enabled"]);
+}

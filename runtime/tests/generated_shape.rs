@@ -161,15 +161,18 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
-    dispatcher.subscribe_to::<crate::domain::OrderCreated>(
-        ::eventmap::IntegrationEventHandler::new(
-            ::std::sync::Arc::clone(&publisher),
-            channels::ORDER,
-            integration_event_names::ORDER_CREATED_EVENT,
-            SOURCE,
-            order_created_event,
-        ),
-    );
+    if dispatcher.map_type::<crate::domain::OrderCreated>(&[domain_event_names::ORDER_CREATED]) {
+        dispatcher.subscribe_to_named::<crate::domain::OrderCreated>(
+            domain_event_names::ORDER_CREATED,
+            ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_event_names::ORDER_CREATED_EVENT,
+                SOURCE,
+                order_created_event,
+            ),
+        );
+    }
 }
 
 #[derive(Clone, PartialEq, Debug)]

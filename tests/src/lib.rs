@@ -142,3 +142,6 @@ pub mod kitchen {
         i64::from(*value) * 2
     }
 }
+
+pub mod shared;
+pub mod shared_derive;

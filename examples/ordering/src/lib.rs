@@ -29,22 +29,9 @@ pub mod proto {
 pub mod integration_events;
 
 /// With the `derive` feature: the converters come from `#[derive(IntegrationEvent)]` on the
-/// domain events; the names, channels and decoding enums from the `Builder`.
+/// domain events; the names, channels, decoding enums and `register_integration_event_handlers`
+/// (which registers every domain type of the table through its derive) from the `Builder`.
 #[cfg(feature = "derive")]
 pub mod integration_events {
     include!(concat!(env!("OUT_DIR"), "/integration_names.rs"));
-
-    /// Registers the integration handlers of every mapped domain event (what the generated
-    /// module's function of the same name does).
-    pub fn register_integration_event_handlers(
-        dispatcher: &mut eventmap::EventDispatcher,
-        publisher: std::sync::Arc<dyn eventmap::Publisher>,
-    ) {
-        use crate::domain::events::{OrderCanceled, OrderCompleted, OrderCreated, OrderReadied};
-        dispatcher
-            .register_mapped::<OrderCreated>(&publisher)
-            .register_mapped::<OrderReadied>(&publisher)
-            .register_mapped::<OrderCanceled>(&publisher)
-            .register_mapped::<OrderCompleted>(&publisher);
-    }
 }

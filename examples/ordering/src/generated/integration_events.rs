@@ -349,59 +349,90 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
         }
     }
 }
-/// Subscribes, on `dispatcher`, one integration handler per integration event of the
-/// table, by domain event type: each converts its domain event with the converter
-/// above and publishes the encoded proto message on its channel through `publisher`.
+/// Registers, on `dispatcher`, the integration handlers of every row of the table: per
+/// domain type, the names the table gives it (`EventDispatcher::map_type`) and one handler
+/// per row, by type and name, converting with the converter above and publishing the
+/// encoded proto message on its channel through `publisher`. An event is published only by
+/// the rows of its own name; a name without a row fails the dispatch. Registering twice is
+/// a no-op.
 pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
-    dispatcher
-        .subscribe_to::<
+    if dispatcher
+        .map_type::<
             crate::domain::events::OrderCreated,
-        >(
-            ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_CREATED_EVENT,
-                SOURCE,
-                order_created_event,
-            ),
-        );
-    dispatcher
-        .subscribe_to::<
+        >(&[domain_event_names::ORDER_CREATED])
+    {
+        dispatcher
+            .subscribe_to_named::<
+                crate::domain::events::OrderCreated,
+            >(
+                domain_event_names::ORDER_CREATED,
+                ::eventmap::IntegrationEventHandler::new(
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_CREATED_EVENT,
+                    SOURCE,
+                    order_created_event,
+                ),
+            );
+    }
+    if dispatcher
+        .map_type::<
             crate::domain::events::OrderReadied,
-        >(
-            ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_READIED_EVENT,
-                SOURCE,
-                order_readied_event,
-            ),
-        );
-    dispatcher
-        .subscribe_to::<
+        >(&[domain_event_names::ORDER_READIED])
+    {
+        dispatcher
+            .subscribe_to_named::<
+                crate::domain::events::OrderReadied,
+            >(
+                domain_event_names::ORDER_READIED,
+                ::eventmap::IntegrationEventHandler::new(
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_READIED_EVENT,
+                    SOURCE,
+                    order_readied_event,
+                ),
+            );
+    }
+    if dispatcher
+        .map_type::<
             crate::domain::events::OrderCanceled,
-        >(
-            ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_CANCELED_EVENT,
-                SOURCE,
-                order_canceled_event,
-            ),
-        );
-    dispatcher
-        .subscribe_to::<
+        >(&[domain_event_names::ORDER_CANCELED])
+    {
+        dispatcher
+            .subscribe_to_named::<
+                crate::domain::events::OrderCanceled,
+            >(
+                domain_event_names::ORDER_CANCELED,
+                ::eventmap::IntegrationEventHandler::new(
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_CANCELED_EVENT,
+                    SOURCE,
+                    order_canceled_event,
+                ),
+            );
+    }
+    if dispatcher
+        .map_type::<
             crate::domain::events::OrderCompleted,
-        >(
-            ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_COMPLETED_EVENT,
-                SOURCE,
-                order_completed_event,
-            ),
-        );
+        >(&[domain_event_names::ORDER_COMPLETED])
+    {
+        dispatcher
+            .subscribe_to_named::<
+                crate::domain::events::OrderCompleted,
+            >(
+                domain_event_names::ORDER_COMPLETED,
+                ::eventmap::IntegrationEventHandler::new(
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_COMPLETED_EVENT,
+                    SOURCE,
+                    order_completed_event,
+                ),
+            );
+    }
 }

