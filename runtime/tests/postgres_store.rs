@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventmap::message::headers;
-use eventmap::postgres::{Error, EventRegistry, PostgresStore, Relay, RelayConfig};
+use eventmap::postgres::{
+    Error, EventRegistry, OutboxPublisher, PostgresStore, Relay, RelayConfig,
+};
 use eventmap::{
     AggregateStore, DispatchingStore, EventDispatcher, EventSourced, InMemoryPublisher,
     IntegrationMessage, PublishError, PublishReceipt, Publisher, StoreError,
@@ -239,6 +241,49 @@ async fn nothing_of_a_rolled_back_or_failed_append_is_kept() {
         // And the same aggregate can then be saved.
         store.save(&mut counter).await.unwrap();
         assert_eq!(db.count("eventmap_outbox", "").await, 1);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
+    within(async {
+        let db = TestDb::new("em_unmapped").await;
+        // A table that maps `Labelled` payloads only under the name `Tagged`: an event named
+        // `Labelled` has no row, so the append with it must leave nothing behind.
+        let mut dispatcher = EventDispatcher::new();
+        register_integration_event_handlers(&mut dispatcher, OutboxPublisher::shared());
+        assert!(dispatcher.map_type::<Labelled>(&["Tagged"]));
+        let store = PostgresStore::builder(db.pool.clone())
+            .schema(db.schema.clone())
+            .registry(registry())
+            .outbox(dispatcher)
+            .build()
+            .await
+            .unwrap();
+
+        let mut counter = Counter::blank("c-1");
+        counter.increment(2);
+        counter.label("x");
+        let err = store
+            .save(&mut counter)
+            .await
+            .expect_err("Labelled has no row");
+        let StoreError::Backend(source) = err else {
+            panic!("{err:?}")
+        };
+        let Some(Error::Outbox(dispatch)) = source.downcast_ref::<Error>() else {
+            panic!("{source:?}")
+        };
+        assert_eq!(dispatch.event_name, "Labelled");
+        let unmapped = dispatch
+            .source
+            .downcast_ref::<eventmap::UnmappedEventName>()
+            .expect("UnmappedEventName");
+        assert_eq!(unmapped.expected, ["Tagged"]);
+        assert_eq!(db.count("eventmap_events", "").await, 0);
+        assert_eq!(db.count("eventmap_outbox", "").await, 0);
         db.cleanup().await;
     })
     .await;

@@ -76,13 +76,18 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut EventDispatcher,
     publisher: Arc<dyn Publisher>,
 ) {
-    dispatcher.subscribe_to::<Incremented>(IntegrationEventHandler::new(
-        publisher,
-        COUNTER,
-        INCREMENTED_EVENT,
-        SOURCE,
-        incremented_event,
-    ));
+    if dispatcher.map_type::<Incremented>(&["Incremented", "Labelled"]) {
+        dispatcher.subscribe_to_named::<Incremented>(
+            "Incremented",
+            IntegrationEventHandler::new(
+                publisher,
+                COUNTER,
+                INCREMENTED_EVENT,
+                SOURCE,
+                incremented_event,
+            ),
+        );
+    }
 }
 
 /// Consumer side of the channel.
