@@ -120,6 +120,26 @@ impl ProtoSet {
         self.pool.get_message_by_name(full_name)
     }
 
+    /// The full names of the messages that `name` names without (all of) its package: those
+    /// ending with `.name` (`OrderCreated` and `v1.OrderCreated` give
+    /// `ordering.v1.OrderCreated`; `Outer.Inner` gives `pkg.Outer.Inner`), sorted.
+    pub fn messages_ending_with(&self, name: &str) -> Vec<String> {
+        if name.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<String> = self
+            .pool
+            .all_messages()
+            .map(|m| m.full_name().to_owned())
+            .filter(|full| {
+                full.strip_suffix(name)
+                    .is_some_and(|package| package.ends_with('.'))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
     /// Where `message` is defined (its name), when the file is known.
     pub fn message_location(&self, message: &MessageDescriptor) -> Option<SourceLocation> {
         self.location(&message.parent_file(), message.path(), message.name())

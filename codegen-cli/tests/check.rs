@@ -319,6 +319,77 @@ fn a_missing_proto_file_is_a_diagnostic() {
 }
 
 #[test]
+fn a_message_named_without_its_package_gets_the_full_names_that_exist() {
+    let hint = |message: &str, proto: &str| {
+        let table = TABLE.replace("message: shop.v1.Placed", &format!("message: {message}"));
+        let analysis = Project::new(&table).with_proto(proto).analyze();
+        let d = find(&analysis, "unknown-proto-message");
+        assert_eq!(line_col(d), (15, 16));
+        d.hint.clone().expect("hint")
+    };
+    for written in ["Placed", "v1.Placed"] {
+        assert_eq!(
+            hint(written, PROTO),
+            "did you mean `shop.v1.Placed`? (write the full name, with the package)",
+            "{written}"
+        );
+    }
+    let nested = format!("{PROTO}\nmessage Archive {{ message Placed {{ string id = 1; }} }}\n");
+    assert_eq!(
+        hint("Placed", &nested),
+        "did you mean one of `shop.v1.Archive.Placed`, `shop.v1.Placed`? (write the full name, with the package)"
+    );
+    // Only whole name components: `laced` is not `Placed`.
+    for written in ["laced", "Nowhere"] {
+        assert_eq!(
+            hint(written, PROTO),
+            "write the full name: `package.Message`",
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn an_unclosed_flow_mapping_is_reported_at_its_brace() {
+    let table = TABLE.replace(
+        "        type: { from: type }\n",
+        "        type: { from: type\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
+    let d = find(&analysis, "yaml");
+    // `        type: { from: type`: the `{` is line 19, column 15.
+    assert_eq!(line_col(d), (19, 15));
+    assert_eq!(d.location.as_ref().map(|l| l.len), Some(1));
+    assert!(
+        d.message
+            .starts_with("`{` is not closed: the flow mapping opened here has no `}`"),
+        "{}",
+        d.message
+    );
+    let noticed = d.notes[0].1.as_ref().expect("where the parser noticed");
+    assert_eq!(noticed.line, 20);
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("close it with `}`"))
+    );
+    // A flow sequence, and a brace left open at the end of the file.
+    let table = TABLE.replace("files: [shop/v1/shop.proto]", "files: [shop/v1/shop.proto");
+    let d = find(&Project::new(&table).analyze(), "yaml").clone();
+    assert_eq!(line_col(&d), (5, 10), "{d}");
+    assert!(d.message.starts_with("`[` is not closed"), "{d}");
+    let table = TABLE.replace("        labels: default\n", "        labels: {\n");
+    let d = find(&Project::new(&table).analyze(), "yaml").clone();
+    assert_eq!(line_col(&d), (35, 17), "{d}");
+    // A mistake inside a one-line mapping stays where it is.
+    let table = TABLE.replace("type: { from: type }", "type: { from: type with: x }");
+    let d = find(&Project::new(&table).analyze(), "yaml").clone();
+    assert_eq!(line_col(&d).0, 19, "{d}");
+    assert!(!d.message.contains("is not closed"), "{d}");
+}
+
+#[test]
 fn a_yaml_error_has_file_line_and_column() {
     let project = Project::new(&TABLE.replace("  orders: { subject", "  orders: { subjct"));
     let analysis = project.analyze();
