@@ -26,7 +26,8 @@ impl fmt::Display for Severity {
 /// A place in a source file (mapping table or `.proto`).
 ///
 /// `line` and `column` are 1-based; `column` and `len` count characters (not bytes), as
-/// serde-saphyr and protobuf's `SourceCodeInfo` do.
+/// serde-saphyr does (protox's `SourceCodeInfo` columns are bytes: they are converted). In a
+/// `.proto`, the span is the name of the element (`store_id` in `repeated string store_id = 2;`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceLocation {
     /// The file as the user named it (relative paths are kept relative).

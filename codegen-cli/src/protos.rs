@@ -13,6 +13,9 @@ use prost_reflect::{
 
 use crate::diagnostic::{Diagnostic, SourceLocation, Sources, line_column};
 use crate::table;
+use locations::FileLocations;
+
+mod locations;
 
 /// The compiled protos of one mapping table.
 #[derive(Debug, Clone)]
@@ -22,19 +25,11 @@ pub struct ProtoSet {
     includes: Vec<PathBuf>,
     /// Include directories as the table wrote them (relative), for display.
     display_includes: Vec<PathBuf>,
-    /// Files not on disk (a baseline read from git): proto file name -> how it is shown.
-    shown: BTreeMap<String, PathBuf>,
+    /// Files not on disk (a baseline read from git): proto file name -> how it is shown and
+    /// its text.
+    shown: BTreeMap<String, (PathBuf, String)>,
     /// The source locations of each file, indexed on first use (see [`ProtoSet::location`]).
     locations: Arc<Mutex<HashMap<String, Option<Arc<FileLocations>>>>>,
-}
-
-/// Where the elements of one `.proto` file are, from its `SourceCodeInfo`.
-#[derive(Debug)]
-struct FileLocations {
-    /// How the file is shown in diagnostics.
-    shown: PathBuf,
-    /// Element path (`[4, 0, 2, 1]`: message 0, field 1) -> 0-based line and column.
-    spans: HashMap<Vec<i32>, (i32, i32)>,
 }
 
 impl ProtoSet {
@@ -84,8 +79,8 @@ impl ProtoSet {
 
     /// A set compiled elsewhere from files that are not on disk (a baseline read from git):
     /// `shown` maps each proto file name (`ordering/v1/events.proto`) to how diagnostics name
-    /// it. Locations need the pool's source info.
-    pub fn from_pool(pool: DescriptorPool, shown: BTreeMap<String, PathBuf>) -> ProtoSet {
+    /// it and its text. Locations need the pool's source info.
+    pub fn from_pool(pool: DescriptorPool, shown: BTreeMap<String, (PathBuf, String)>) -> ProtoSet {
         ProtoSet {
             pool,
             includes: Vec::new(),
@@ -125,22 +120,42 @@ impl ProtoSet {
         self.pool.get_message_by_name(full_name)
     }
 
-    /// Where `message` is defined, when the file is on disk.
+    /// The full names of the messages that `name` names without (all of) its package: those
+    /// ending with `.name` (`OrderCreated` and `v1.OrderCreated` give
+    /// `ordering.v1.OrderCreated`; `Outer.Inner` gives `pkg.Outer.Inner`), sorted.
+    pub fn messages_ending_with(&self, name: &str) -> Vec<String> {
+        if name.is_empty() {
+            return Vec::new();
+        }
+        let mut found: Vec<String> = self
+            .pool
+            .all_messages()
+            .map(|m| m.full_name().to_owned())
+            .filter(|full| {
+                full.strip_suffix(name)
+                    .is_some_and(|package| package.ends_with('.'))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Where `message` is defined (its name), when the file is known.
     pub fn message_location(&self, message: &MessageDescriptor) -> Option<SourceLocation> {
         self.location(&message.parent_file(), message.path(), message.name())
     }
 
-    /// Where `field` is defined, when the file is on disk.
+    /// Where `field` is defined (its name), when the file is known.
     pub fn field_location(&self, field: &FieldDescriptor) -> Option<SourceLocation> {
         self.location(&field.parent_file(), field.path(), field.name())
     }
 
-    /// Where `enum_` is defined, when the file is known.
+    /// Where `enum_` is defined (its name), when the file is known.
     pub fn enum_location(&self, enum_: &EnumDescriptor) -> Option<SourceLocation> {
         self.location(&enum_.parent_file(), enum_.path(), enum_.name())
     }
 
-    /// Where the enum value `value` is defined, when the file is known.
+    /// Where the enum value `value` is defined (its name), when the file is known.
     pub fn enum_value_location(&self, value: &EnumValueDescriptor) -> Option<SourceLocation> {
         self.location(&value.parent_file(), value.path(), value.name())
     }
@@ -157,7 +172,7 @@ impl ProtoSet {
     }
 
     /// Where the element at `path` (a `SourceCodeInfo` path) of `file` is defined, when the
-    /// file is on disk; `name` gives the highlighted length.
+    /// file is known: the span of its name `name`.
     pub fn element_location(
         &self,
         file: &FileDescriptor,
@@ -167,19 +182,12 @@ impl ProtoSet {
         self.location(file, path, name)
     }
 
-    /// Where the element at `path` of `file` is. Checks look up every message, field and enum
-    /// value (`proto_names`), so each file's locations are indexed once: a scan of the
-    /// locations (and a file system lookup for the file) per element was quadratic in the
-    /// size of a file.
+    /// Where the name of the element at `path` of `file` is. Checks look up every message,
+    /// field and enum value (`proto_names`), so each file's locations are indexed once: a scan
+    /// of the locations (and a file system lookup for the file) per element was quadratic in
+    /// the size of a file.
     fn location(&self, file: &FileDescriptor, path: &[i32], name: &str) -> Option<SourceLocation> {
-        let index = self.file_locations(file)?;
-        let &(line, column) = index.spans.get(path)?;
-        Some(SourceLocation {
-            file: index.shown.clone(),
-            line: usize::try_from(line).ok()? + 1,
-            column: usize::try_from(column).ok()? + 1,
-            len: name.chars().count().max(1),
-        })
+        self.file_locations(file)?.name_location(path, name)
     }
 
     /// The locations of `file`, indexed on first use.
@@ -194,19 +202,15 @@ impl ProtoSet {
     }
 
     fn index_file(&self, file: &FileDescriptor) -> Option<FileLocations> {
-        let shown = match self.shown.get(file.name()) {
-            Some(shown) => shown.clone(),
-            None => self.resolve(file.name())?.1,
+        let (shown, text) = match self.shown.get(file.name()) {
+            Some((shown, text)) => (shown.clone(), Some(text.clone())),
+            None => {
+                let (real, shown) = self.resolve(file.name())?;
+                (shown, std::fs::read_to_string(real).ok())
+            }
         };
         let info = file.file_descriptor_proto().source_code_info.as_ref()?;
-        let mut spans = HashMap::with_capacity(info.location.len());
-        for loc in &info.location {
-            if let (Some(&line), Some(&column)) = (loc.span.first(), loc.span.get(1)) {
-                // The first location of a path, as a linear search would find it.
-                spans.entry(loc.path.clone()).or_insert((line, column));
-            }
-        }
-        Some(FileLocations { shown, spans })
+        Some(FileLocations::new(shown, info, text))
     }
 
     /// The file on disk for a proto file name, and how to show it.

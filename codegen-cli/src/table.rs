@@ -365,8 +365,12 @@ fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error) -> Diagno
     let located = err
         .location()
         .filter(|loc| loc.line() > 0 && loc.column() > 0);
-    let mut diagnostic = Diagnostic::error("yaml", yaml_message(original, text, anchor.is_some()))
-        .at(located.map(|l| location(file, l)));
+    let message = yaml_message(original, text, anchor.is_some());
+    let error_line = located.and_then(|l| usize::try_from(l.line()).ok());
+    if let Some(open) = error_line.and_then(|line| flow::unclosed(text, original, line)) {
+        return unclosed_diagnostic(file, &message, open, located);
+    }
+    let mut diagnostic = Diagnostic::error("yaml", message).at(located.map(|l| location(file, l)));
     if let Some(defined) = anchor.filter(|d| d.line() > 0 && d.column() > 0 && Some(*d) != located)
     {
         diagnostic = diagnostic.note(
@@ -378,6 +382,41 @@ fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error) -> Diagno
         diagnostic = diagnostic.hint(hint);
     }
     diagnostic
+}
+
+/// The diagnostic for a flow collection that is not closed: at its bracket, with a note
+/// where the parser noticed (the next key, or the end of the file).
+fn unclosed_diagnostic(
+    file: &Path,
+    message: &str,
+    open: flow::OpenBracket,
+    noticed: Option<Location>,
+) -> Diagnostic {
+    let (close, what) = if open.bracket == '{' {
+        ('}', "flow mapping")
+    } else {
+        (']', "flow sequence")
+    };
+    Diagnostic::error(
+        "yaml",
+        format!(
+            "`{}` is not closed: the {what} opened here has no `{close}` ({message})",
+            open.bracket
+        ),
+    )
+    .at(Some(SourceLocation {
+        file: file.to_path_buf(),
+        line: open.line,
+        column: open.column,
+        len: 1,
+    }))
+    .note(
+        "the YAML parser noticed here",
+        noticed.map(|l| location(file, l)),
+    )
+    .hint(format!(
+        "close it with `{close}` (on its line, for a one-line {what}), or separate its entries with `,`"
+    ))
 }
 
 /// The message of a serde-saphyr error (already unwrapped from alias and snippet wrappers),
@@ -504,6 +543,8 @@ pub fn location(file: &Path, loc: Location) -> SourceLocation {
         len: usize::try_from(loc.span().len()).unwrap_or(1).max(1),
     }
 }
+
+mod flow;
 
 #[cfg(test)]
 mod tests;

@@ -555,9 +555,17 @@ impl Validator<'_> {
             .all_messages()
             .map(|m| m.full_name().to_owned())
             .collect();
-        let hint = suggest(&name.value, names.iter().map(String::as_str))
-            .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| "write the full name: `package.Message`".into());
+        let qualified = self.protos.messages_ending_with(&name.value);
+        let hint = match qualified.as_slice() {
+            [one] => format!("did you mean `{one}`? (write the full name, with the package)"),
+            [_, ..] => format!(
+                "did you mean one of {}? (write the full name, with the package)",
+                list(&qualified)
+            ),
+            [] => suggest(&name.value, names.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| "write the full name: `package.Message`".into()),
+        };
         self.error(
             "unknown-proto-message",
             name.referenced,

@@ -854,6 +854,112 @@ fn fields_reordered_with_their_numbers_are_safe() {
 }
 
 #[test]
+fn a_field_inserted_in_the_middle_of_a_nested_message_renumbers_the_fields_after_it() {
+    let repo = Repo::new();
+    repo.edit(
+        PROTO,
+        "  uint32 quantity = 2;\n}",
+        "  uint32 quantity = 2;\n  int64 price_cents = 3;\n}",
+    );
+    repo.edit(
+        TABLE,
+        "            quantity: { from: qty }\n",
+        "            quantity: { from: qty }\n            price_cents: { from: price }\n",
+    );
+    repo.commit("items have a price");
+    // `label` inserted after `sku`, the fields after it shifted by one: the old number 2
+    // (`quantity`, uint32) is now `label` (string), 3 (`price_cents`, int64) is `quantity`.
+    repo.edit(
+        PROTO,
+        "  uint32 quantity = 2;\n  int64 price_cents = 3;\n",
+        "  string label = 2;\n  uint32 quantity = 3;\n  int64 price_cents = 4;\n",
+    );
+    repo.edit(
+        TABLE,
+        "            sku: { from: sku }\n",
+        "            sku: { from: sku }\n            label: { from: label }\n",
+    );
+    let found = repo.expect(&[
+        (rules::FIELD_NUMBER_CHANGED, PROTO, "uint32 quantity = 3;"),
+        (rules::FIELD_NUMBER_CHANGED, PROTO, "int64 price_cents = 4;"),
+    ]);
+    assert_eq!(
+        targets(&found),
+        ["shop.v1.Item.price_cents", "shop.v1.Item.quantity"]
+    );
+    let mut messages: Vec<&str> = found
+        .iter()
+        .map(|b| b.diagnostic.message.as_str())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(
+        messages,
+        [
+            "field `price_cents` of `shop.v1.Item` changed its number from 3 to 4 (integration event `OrderPlacedEvent`)",
+            "field `quantity` of `shop.v1.Item` changed its number from 2 to 3 (integration event `OrderPlacedEvent`)",
+        ]
+    );
+    let quantity = found
+        .iter()
+        .find(|b| b.target == "shop.v1.Item.quantity")
+        .expect("quantity");
+    assert_eq!(
+        quantity.diagnostic.hint.as_deref(),
+        Some("give `quantity` back its number 2; a new number is a new field")
+    );
+    let (_, _, line) = baseline_note(quantity);
+    assert_eq!(line, base_line(BASE_PROTO, "uint32 quantity = 2;"));
+}
+
+#[test]
+fn fields_that_swap_numbers_are_two_renumberings_not_two_renames() {
+    let repo = Repo::new();
+    repo.edit(
+        PROTO,
+        "  string note = 6;\n  string source = 7;\n",
+        "  string note = 7;\n  string source = 6;\n",
+    );
+    let found = repo.expect(&[
+        (rules::FIELD_NUMBER_CHANGED, PROTO, "string note = 7;"),
+        (rules::FIELD_NUMBER_CHANGED, PROTO, "string source = 6;"),
+    ]);
+    assert_eq!(
+        targets(&found),
+        ["shop.v1.OrderPlaced.note", "shop.v1.OrderPlaced.source"]
+    );
+}
+
+#[test]
+fn a_field_moved_onto_the_number_of_a_removed_field_is_a_renumbering_and_a_removal() {
+    let repo = Repo::new();
+    repo.edit(
+        PROTO,
+        "  string sku = 1;\n  uint32 quantity = 2;\n",
+        "  uint32 quantity = 1;\n",
+    );
+    repo.edit(TABLE, "            sku: { from: sku }\n", "");
+    let found = repo.expect(&[
+        (rules::FIELD_NUMBER_CHANGED, PROTO, "uint32 quantity = 1;"),
+        (rules::FIELD_REMOVED, PROTO, "message Item {"),
+    ]);
+    let removed = found
+        .iter()
+        .find(|b| b.diagnostic.rule == rules::FIELD_REMOVED)
+        .expect("removed");
+    assert_eq!(removed.target, "shop.v1.Item.sku");
+    assert_eq!(
+        removed.diagnostic.message,
+        "field `sku` = 1 of `shop.v1.Item` was removed and its number is now used by field `quantity` (integration event `OrderPlacedEvent`)"
+    );
+    assert_eq!(
+        removed.diagnostic.hint.as_deref(),
+        Some(
+            "give `quantity` back its number and add `reserved 1; reserved \"sku\";` to message `Item`"
+        )
+    );
+}
+
+#[test]
 fn field_type_changed_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "int64 total_cents = 3;", "sint64 total_cents = 3;");

@@ -175,7 +175,8 @@ fn the_example_table_with_a_misspelled_field_fails_at_its_line_and_column() {
         )),
         "{rendered}"
     );
-    assert!(rendered.contains("events.proto:20:1"), "{rendered}");
+    // The note points at the message's name: `message OrderCreated {`.
+    assert!(rendered.contains("events.proto:20:9"), "{rendered}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -259,7 +260,8 @@ fn all_problems_are_reported_in_one_run() {
     );
     let d = find(&analysis, "envelope-type");
     let note = d.notes[0].1.as_ref().expect("proto location");
-    assert_eq!((note.line, note.column), (27, 3));
+    // `  uint64 version = 7;`: the field's name.
+    assert_eq!((note.line, note.column, note.len), (27, 10, 7));
     assert!(analysis.generate().is_err());
 }
 
@@ -314,6 +316,77 @@ fn a_missing_proto_file_is_a_diagnostic() {
     let analysis = project.analyze();
     let d = find(&analysis, "proto");
     assert!(d.message.contains("nope.proto"), "{}", d.message);
+}
+
+#[test]
+fn a_message_named_without_its_package_gets_the_full_names_that_exist() {
+    let hint = |message: &str, proto: &str| {
+        let table = TABLE.replace("message: shop.v1.Placed", &format!("message: {message}"));
+        let analysis = Project::new(&table).with_proto(proto).analyze();
+        let d = find(&analysis, "unknown-proto-message");
+        assert_eq!(line_col(d), (15, 16));
+        d.hint.clone().expect("hint")
+    };
+    for written in ["Placed", "v1.Placed"] {
+        assert_eq!(
+            hint(written, PROTO),
+            "did you mean `shop.v1.Placed`? (write the full name, with the package)",
+            "{written}"
+        );
+    }
+    let nested = format!("{PROTO}\nmessage Archive {{ message Placed {{ string id = 1; }} }}\n");
+    assert_eq!(
+        hint("Placed", &nested),
+        "did you mean one of `shop.v1.Archive.Placed`, `shop.v1.Placed`? (write the full name, with the package)"
+    );
+    // Only whole name components: `laced` is not `Placed`.
+    for written in ["laced", "Nowhere"] {
+        assert_eq!(
+            hint(written, PROTO),
+            "write the full name: `package.Message`",
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn an_unclosed_flow_mapping_is_reported_at_its_brace() {
+    let table = TABLE.replace(
+        "        type: { from: type }\n",
+        "        type: { from: type\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
+    let d = find(&analysis, "yaml");
+    // `        type: { from: type`: the `{` is line 19, column 15.
+    assert_eq!(line_col(d), (19, 15));
+    assert_eq!(d.location.as_ref().map(|l| l.len), Some(1));
+    assert!(
+        d.message
+            .starts_with("`{` is not closed: the flow mapping opened here has no `}`"),
+        "{}",
+        d.message
+    );
+    let noticed = d.notes[0].1.as_ref().expect("where the parser noticed");
+    assert_eq!(noticed.line, 20);
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("close it with `}`"))
+    );
+    // A flow sequence, and a brace left open at the end of the file.
+    let table = TABLE.replace("files: [shop/v1/shop.proto]", "files: [shop/v1/shop.proto");
+    let d = find(&Project::new(&table).analyze(), "yaml").clone();
+    assert_eq!(line_col(&d), (5, 10), "{d}");
+    assert!(d.message.starts_with("`[` is not closed"), "{d}");
+    let table = TABLE.replace("        labels: default\n", "        labels: {\n");
+    let d = find(&Project::new(&table).analyze(), "yaml").clone();
+    assert_eq!(line_col(&d), (35, 17), "{d}");
+    // A mistake inside a one-line mapping stays where it is.
+    let table = TABLE.replace("type: { from: type }", "type: { from: type with: x }");
+    let d = find(&Project::new(&table).analyze(), "yaml").clone();
+    assert_eq!(line_col(&d).0, 19, "{d}");
+    assert!(!d.message.contains("is not closed"), "{d}");
 }
 
 #[test]
@@ -439,4 +512,81 @@ fn proto_names_that_collide_in_rust_are_reported_with_both_proto_locations() {
 /// `text` without whitespace, to compare generated code whatever its line breaks.
 fn squash(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A proto with names in every kind of declaration, some after a tab or a non-ASCII comment.
+const NAMES_PROTO: &str = "syntax = \"proto3\";\npackage shop.v1;\n\nenum Kind { KIND_UNSPECIFIED = 0; KIND_BIG = 1; }\n\nmessage Order {\n  message Line {\n    repeated string store_id = 2;\n  \toptional int64 a = 1;\n  }\n  map<string, int32> counts = 3;\n  /* é */ Kind kind = 4;\n  oneof payment {\n    string card = 5;\n  }\n  Line line = 6;\n}\n";
+
+/// The text at `loc` in `text`: its line, from its column, `len` characters.
+fn text_at(text: &str, loc: &eventmap_codegen::SourceLocation) -> String {
+    let line = text.lines().nth(loc.line - 1).expect("line");
+    line.chars().skip(loc.column - 1).take(loc.len).collect()
+}
+
+#[test]
+fn proto_locations_are_the_names_of_their_declarations() {
+    let project = Project::new(TABLE).with_proto(NAMES_PROTO);
+    let analysis = project.analyze();
+    let protos = analysis.protos.as_ref().expect("compiled");
+    let order = protos.message("shop.v1.Order").expect("Order");
+    let line = protos.message("shop.v1.Order.Line").expect("Line");
+    let kind = protos
+        .pool()
+        .get_enum_by_name("shop.v1.Kind")
+        .expect("Kind");
+    let mut found = vec![
+        (protos.message_location(&order), "Order".to_owned()),
+        (protos.message_location(&line), "Line".to_owned()),
+        (protos.enum_location(&kind), "Kind".to_owned()),
+    ];
+    for value in kind.values() {
+        found.push((protos.enum_value_location(&value), value.name().to_owned()));
+    }
+    for field in order.fields().chain(line.fields()) {
+        found.push((protos.field_location(&field), field.name().to_owned()));
+    }
+    let oneof = order.oneofs().next().expect("oneof");
+    found.push((
+        protos.element_location(&order.parent_file(), oneof.path(), oneof.name()),
+        "payment".to_owned(),
+    ));
+    found.push((
+        protos.element_location(&order.parent_file(), &[2], "shop.v1"),
+        "shop.v1".to_owned(),
+    ));
+    assert_eq!(found.len(), 13);
+    for (loc, name) in found {
+        let loc = loc.unwrap_or_else(|| panic!("no location for {name}"));
+        assert_eq!(text_at(NAMES_PROTO, &loc), name, "{loc}");
+        assert_eq!(loc.len, name.len());
+    }
+}
+
+#[test]
+fn a_proto_snippet_and_its_json_span_underline_the_name() {
+    let proto = format!(
+        "{PROTO}\nmessage Order_Line {{ string a = 1; }}\n  message OrderLine {{ string a = 1; }}\n"
+    );
+    let analysis = Project::new(TABLE).with_proto(&proto).analyze();
+    let d = find(&analysis, "proto-name-collision");
+    let loc = d.location.as_ref().expect("proto location");
+    assert_eq!((loc.line, loc.column, loc.len), (34, 11, 9));
+    // The text rendering: the caret line under the source line.
+    let rendered = d.render(&analysis.sources);
+    let lines: Vec<&str> = rendered.lines().collect();
+    let carets = lines.iter().position(|l| l.contains('^')).expect("carets");
+    let source = lines[carets - 1].split_once(" | ").expect("source line").1;
+    let marks = lines[carets].split_once(" | ").expect("caret line").1;
+    assert_eq!(source, "  message OrderLine { string a = 1; }");
+    let start = marks.find('^').expect("caret");
+    let width = marks.matches('^').count();
+    let underlined: String = source.chars().skip(start).take(width).collect();
+    assert_eq!(underlined, "OrderLine");
+    // The JSON span: the same columns (1-based, end exclusive).
+    let json = eventmap_codegen::report::to_json(d);
+    assert_eq!(json.start_line, Some(34));
+    assert_eq!(json.start_column, Some(start + 1));
+    assert_eq!(json.end_column, Some(start + 1 + width));
+    let first = d.notes[0].1.as_ref().expect("the other declaration");
+    assert_eq!((first.line, first.column, first.len), (33, 9, 10));
 }

@@ -259,3 +259,115 @@ fn json_lists_every_problem_that_text_shows() {
 fn text_of(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
+
+/// Stdout of `eventmap` parsed as JSON: in the machine formats it holds nothing else.
+fn json_stdout(out: &Output) -> Vec<serde_json::Value> {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON array ({e}):\n{}", text_of(out)))
+}
+
+#[test]
+fn machine_formats_put_nothing_else_on_stdout() {
+    let dir = project();
+    // A clean table: an empty array, the summary on stderr.
+    let out = eventmap(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(json_stdout(&out).is_empty());
+    assert!(
+        text(&out.stderr).contains("eventmap: mappings.yaml is consistent with its protos"),
+        "{}",
+        text_of(&out)
+    );
+    let out = eventmap(dir.path(), &["check", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "");
+    // The text format keeps its summary on stdout.
+    let out = eventmap(dir.path(), &["check"]);
+    assert_eq!(
+        text(&out.stdout),
+        "eventmap: mappings.yaml is consistent with its protos\n"
+    );
+
+    // `--against`: a baseline without the table, and an unchanged one.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let against = empty.path().to_str().expect("utf-8");
+    let out = eventmap(
+        dir.path(),
+        &["check", "--against", against, "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(json_stdout(&out).is_empty());
+    assert!(text(&out.stderr).contains("nothing to compare"));
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-qm", "baseline"]);
+    let out = eventmap(
+        dir.path(),
+        &["check", "--against", "HEAD", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(json_stdout(&out).is_empty());
+
+    // `generate` and `generate --check`: what they say goes to stderr.
+    let out = eventmap(dir.path(), &["generate", "--check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "missing");
+    assert!(json_stdout(&out).is_empty());
+    let out = eventmap(dir.path(), &["generate", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(json_stdout(&out).is_empty());
+    assert!(
+        text(&out.stderr).contains("eventmap: wrote"),
+        "{}",
+        text_of(&out)
+    );
+    let generated = dir.path().join("out/integration_events.rs");
+    std::fs::write(&generated, "// stale\n").expect("write");
+    let out = eventmap(dir.path(), &["generate", "--check", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("-// stale"), "{}", text_of(&out));
+
+    // A broken table: the diagnostics, and only them.
+    let table = dir.path().join("mappings.yaml");
+    let before = std::fs::read_to_string(&table).expect("read");
+    std::fs::write(
+        &table,
+        before.replacen(
+            "payment_id: { from: payment_id }",
+            "paymnt_id: { from: payment_id }",
+            1,
+        ),
+    )
+    .expect("write");
+    let out = eventmap(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let items = json_stdout(&out);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["rule"], "unknown-proto-field");
+    assert!(text(&out.stderr).contains("has 1 error"));
+    let out = eventmap(
+        dir.path(),
+        &["check", "--against", "HEAD", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!json_stdout(&out).is_empty());
+}
+
+#[test]
+fn a_stale_module_says_to_run_eventmap_generate() {
+    let dir = project();
+    let out = eventmap(dir.path(), &["generate", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "eventmap: out/integration_events.rs is missing; run `eventmap generate`\n"
+    );
+    let out = eventmap(dir.path(), &["docs", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is missing; run `eventmap docs`\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cargo"), "{stderr}");
+}

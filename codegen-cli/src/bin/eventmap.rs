@@ -23,7 +23,8 @@ struct Cli {
     #[arg(long, global = true, default_value = "mappings.yaml")]
     mappings: PathBuf,
     /// How problems are reported: `text` (for people, on stderr), `json` (an array of objects
-    /// on stdout) or `github` (GitHub Actions workflow commands on stdout).
+    /// on stdout) or `github` (GitHub Actions workflow commands on stdout). In `json` and
+    /// `github`, stdout holds nothing else: the other messages go to stderr.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(subcommand)]
@@ -101,14 +102,17 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
     match cli.command {
         Command::Check { .. } => {
-            println!(
-                "eventmap: {} is consistent with its protos",
-                cli.mappings.display()
+            say(
+                cli.format,
+                &format!(
+                    "eventmap: {} is consistent with its protos\n",
+                    cli.mappings.display()
+                ),
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate { check } => generate(&analysis, check),
-        Command::Docs { ref out, check } => docs(&analysis, out.as_deref(), check),
+        Command::Generate { check } => generate(cli.format, &analysis, check),
+        Command::Docs { ref out, check } => docs(cli.format, &analysis, out.as_deref(), check),
     }
 }
 
@@ -144,6 +148,17 @@ fn compare_with_baseline(
     }
 }
 
+/// Prints `text`, meant for people (a summary, a diff), on stdout in the text format and on
+/// stderr in the machine formats, whose stdout holds only the JSON or the GitHub commands (so
+/// that `eventmap check --format json | jq` works).
+fn say(format: Format, text: &str) {
+    if format == Format::Text {
+        print!("{text}");
+    } else {
+        eprint!("{text}");
+    }
+}
+
 /// Reports `diagnostics` in `format`: text on stderr, JSON and GitHub commands on stdout. JSON
 /// is always printed (an empty array when there is nothing to report).
 fn emit(format: Format, analysis: &Analysis, diagnostics: &[Diagnostic]) {
@@ -161,46 +176,62 @@ fn emit(format: Format, analysis: &Analysis, diagnostics: &[Diagnostic]) {
     }
 }
 
-fn generate(analysis: &Analysis, check: bool) -> Result<ExitCode, Error> {
+fn generate(format: Format, analysis: &Analysis, check: bool) -> Result<ExitCode, Error> {
     let code = analysis.generate()?;
     let model = analysis.model()?;
     let output = model
         .output
         .clone()
         .ok_or_else(|| Error::NoOutput(analysis.file.clone()))?;
-    sync_files(&[(output, code.as_str())], check, "generate")
+    sync_files(format, &[(output, code.as_str())], check, "generate")
 }
 
 /// Writes the documentation (`asyncapi.yaml`, `events.md`) into `out`, by default
 /// `docs/generated` in the table's folder.
-fn docs(analysis: &Analysis, out: Option<&Path>, check: bool) -> Result<ExitCode, Error> {
+fn docs(
+    format: Format,
+    analysis: &Analysis,
+    out: Option<&Path>,
+    check: bool,
+) -> Result<ExitCode, Error> {
     let docs = eventmap_codegen::docs::render(analysis)?;
     let dir = out.map_or_else(
         || eventmap_codegen::docs::default_out_dir(&analysis.file),
         Path::to_path_buf,
     );
-    sync_files(&docs.files(&dir), check, "docs")
+    sync_files(format, &docs.files(&dir), check, "docs")
 }
 
 /// Writes each file that changed; with `check`, writes nothing and exits 1 when a file is
-/// stale (its unified diff on stdout) or missing. `command` is the subcommand that writes
-/// them, for the hint.
-fn sync_files(files: &[(PathBuf, &str)], check: bool, command: &str) -> Result<ExitCode, Error> {
-    let hint = format!("run `eventmap {command}` (`cargo run -p eventmap-codegen -- {command}`)");
+/// stale (its unified diff on stdout, on stderr in the machine formats) or missing. `command`
+/// is the subcommand that writes them, for the hint.
+fn sync_files(
+    format: Format,
+    files: &[(PathBuf, &str)],
+    check: bool,
+    command: &str,
+) -> Result<ExitCode, Error> {
+    let hint = format!("run `eventmap {command}`");
     let mut status = ExitCode::SUCCESS;
     for (path, contents) in files {
         if !check {
             if committed::write_if_changed(path, contents)? {
-                println!("eventmap: wrote {}", path.display());
+                say(format, &format!("eventmap: wrote {}\n", path.display()));
             } else {
-                println!("eventmap: {} is already current", path.display());
+                say(
+                    format,
+                    &format!("eventmap: {} is already current\n", path.display()),
+                );
             }
             continue;
         }
         match committed::freshness(path, contents) {
-            Freshness::Current => println!("eventmap: {} is current", path.display()),
+            Freshness::Current => say(
+                format,
+                &format!("eventmap: {} is current\n", path.display()),
+            ),
             Freshness::Stale { diff } => {
-                print!("{diff}");
+                say(format, &diff);
                 eprintln!("eventmap: {} is stale; {hint}", path.display());
                 status = ExitCode::from(1);
             }

@@ -225,10 +225,10 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
     let mut shown = std::collections::BTreeMap::new();
     for (name, (path, text)) in read.borrow().iter() {
         sources.insert(path, text.as_str());
-        shown.insert(name.clone(), path.clone());
+        shown.insert(name.clone(), (path.clone(), text.clone()));
     }
     if let Err(err) = compiled {
-        let d = proto_error(&err, &read, &shown);
+        let d = proto_error(&err, &shown);
         return Err(unusable(vec![d], &sources));
     }
     let protos = ProtoSet::from_pool(compiler.descriptor_pool(), shown);
@@ -252,8 +252,7 @@ fn unusable(diagnostics: Vec<Diagnostic>, sources: &Sources) -> BaselineProblem 
 /// A protox error as a diagnostic in the baseline `.proto` it names.
 fn proto_error(
     err: &protox::Error,
-    read: &ReadFiles,
-    shown: &std::collections::BTreeMap<String, PathBuf>,
+    shown: &std::collections::BTreeMap<String, (PathBuf, String)>,
 ) -> Diagnostic {
     let mut message = err.to_string();
     if let Some(help) = err.help() {
@@ -263,17 +262,14 @@ fn proto_error(
     let Some(name) = err.file() else {
         return d;
     };
-    let (Some(path), Some(text)) = (
-        shown.get(name),
-        read.borrow().get(name).map(|(_, text)| text.clone()),
-    ) else {
+    let Some((path, text)) = shown.get(name) else {
         return d.note(format!("in `{name}`"), None);
     };
     let offset = err
         .labels()
         .and_then(|mut labels| labels.next())
         .map_or(0, |label| label.offset());
-    let (line, column) = diagnostic::line_column(&text, offset);
+    let (line, column) = diagnostic::line_column(text, offset);
     d.at(Some(SourceLocation {
         file: path.clone(),
         line,

@@ -11,11 +11,10 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use super::{Breaks, baseline_note, rules};
 use crate::diagnostic::SourceLocation;
 use crate::protos::ProtoSet;
-use shape::{
-    cardinality_change, covered, map_entry, numbers, oneof_change, range_target, type_name,
-};
+use shape::{covered, map_entry, numbers, range_target};
 
 mod enums;
+mod fields;
 mod shape;
 
 /// The package of the protobuf well-known types, which never change under us.
@@ -104,161 +103,7 @@ impl<'a> Compare<'a> {
         d.hint = Some(hint);
     }
 
-    fn field(
-        &mut self,
-        old_msg: &MessageDescriptor,
-        new_msg: &MessageDescriptor,
-        old: &FieldDescriptor,
-        event: &str,
-    ) {
-        if let Some(new) = new_msg.get_field(old.number()) {
-            self.same_number(old_msg, new_msg, old, &new, event);
-            return;
-        }
-        let target = format!("{}.{}", old_msg.full_name(), old.name());
-        let was_here = baseline_note(
-            format!("`{}` = {} was defined here", old.name(), old.number()),
-            self.base.field_location(old),
-        );
-        if let Some(new) = new_msg.get_field_by_name(old.name()) {
-            let d = self.out.add(
-                rules::FIELD_NUMBER_CHANGED,
-                target,
-                format!(
-                    "field `{}` of `{}` changed its number from {} to {} (integration event `{event}`)",
-                    old.name(),
-                    old_msg.full_name(),
-                    old.number(),
-                    new.number()
-                ),
-                self.cur.field_location(&new),
-            );
-            d.notes.push(was_here);
-            d.hint = Some(format!(
-                "give `{}` back its number {}; a new number is a new field",
-                old.name(),
-                old.number()
-            ));
-            return;
-        }
-        let number = new_msg.reserved_ranges().any(|r| r.contains(&old.number()));
-        let name = new_msg.reserved_names().any(|n| n == old.name());
-        let (missing, add) = match (number, name) {
-            (true, true) => return,
-            (true, false) => ("its name", format!("reserved \"{}\";", old.name())),
-            (false, true) => ("its number", format!("reserved {};", old.number())),
-            (false, false) => (
-                "its number and name",
-                format!("reserved {}; reserved \"{}\";", old.number(), old.name()),
-            ),
-        };
-        let d = self.out.add(
-            rules::FIELD_REMOVED,
-            target,
-            format!(
-                "field `{}` = {} of `{}` was removed without reserving {missing} (integration event `{event}`)",
-                old.name(),
-                old.number(),
-                old_msg.full_name()
-            ),
-            self.cur.message_location(new_msg),
-        );
-        d.notes.push(was_here);
-        d.hint = Some(format!("add `{add}` to message `{}`", new_msg.name()));
-    }
-
-    /// A field number present in both versions: name, JSON name, type, cardinality, oneof.
-    fn same_number(
-        &mut self,
-        old_msg: &MessageDescriptor,
-        new_msg: &MessageDescriptor,
-        old: &FieldDescriptor,
-        new: &FieldDescriptor,
-        event: &str,
-    ) {
-        let target = format!("{}.{}", old_msg.full_name(), old.name());
-        let here = self.cur.field_location(new);
-        let was_here = baseline_note(
-            format!("`{}` = {} was defined here", old.name(), old.number()),
-            self.base.field_location(old),
-        );
-        let of = format!("of `{}` (integration event `{event}`)", old_msg.full_name());
-        if old.json_name() != new.json_name() {
-            let (rule, message, hint) = if old.name() == new.name() {
-                (
-                    rules::FIELD_JSON_NAME_CHANGED,
-                    format!(
-                        "the JSON name of field `{}` {of} changed from `{}` to `{}`",
-                        old.name(),
-                        old.json_name(),
-                        new.json_name()
-                    ),
-                    format!("keep `[json_name = \"{}\"]`", old.json_name()),
-                )
-            } else {
-                (
-                    rules::FIELD_RENAMED,
-                    format!(
-                        "field {} {of} was renamed from `{}` to `{}` (JSON name `{}` to `{}`)",
-                        old.number(),
-                        old.name(),
-                        new.name(),
-                        old.json_name(),
-                        new.json_name()
-                    ),
-                    format!(
-                        "keep the name `{}`, or at least its JSON name: `{} = {} [json_name = \"{}\"]`",
-                        old.name(),
-                        new.name(),
-                        new.number(),
-                        old.json_name()
-                    ),
-                )
-            };
-            let d = self.out.add(rule, target.clone(), message, here.clone());
-            d.notes.push(was_here.clone());
-            d.hint = Some(hint);
-        }
-        let retyped = !self.same_type(old, new, event);
-        if retyped {
-            let d = self.out.add(
-                rules::FIELD_TYPE_CHANGED,
-                target.clone(),
-                format!(
-                    "field `{}` {of} changed its type from `{}` to `{}`",
-                    old.name(),
-                    type_name(old),
-                    type_name(new)
-                ),
-                here.clone(),
-            );
-            d.notes.push(was_here.clone());
-            d.hint = Some(format!(
-                "keep the type `{}`; a new type is a new field",
-                type_name(old)
-            ));
-        }
-        if let Some(change) = cardinality_change(old, new, retyped) {
-            let d = self.out.add(
-                rules::FIELD_CARDINALITY_CHANGED,
-                target.clone(),
-                format!("field `{}` {of} {change}", old.name()),
-                here.clone(),
-            );
-            d.notes.push(was_here.clone());
-        }
-        if let Some(change) = oneof_change(old_msg, new_msg, old, new) {
-            let d = self.out.add(
-                rules::FIELD_ONEOF_CHANGED,
-                target,
-                format!("field `{}` {of} {change}", old.name()),
-                here,
-            );
-            d.notes.push(was_here);
-        }
-    }
-
-    /// Whether two fields with the same number have the same type (map key and value, scalar
+    /// Whether two paired fields have the same type (map key and value, scalar
     /// kind, message, enum); compares same or renamed messages and same enums on the way.
     fn same_type(&mut self, old: &FieldDescriptor, new: &FieldDescriptor, event: &str) -> bool {
         match (map_entry(old), map_entry(new)) {
