@@ -749,11 +749,13 @@ impl Validator<'_> {
             return None;
         }
         // As prost-build represents the field (`CodeGenerator::optional`): a proto2 `required`
-        // field is the plain `T`, a proto2 or proto3 `optional` scalar or enum is `Option<T>`,
+        // field is the plain `T` (a message too), a proto2 or proto3 `optional` scalar or enum is `Option<T>`,
         // and so is a wrapper type (`StringValue` is `Option<String>`, `Empty` `Option<()>`).
+        let required = field.cardinality() == Cardinality::Required;
         let shape = if field.is_list() {
             Shape::Repeated
-        } else if oneof.is_some() {
+        } else if oneof.is_some() || (required && matches!(field.kind(), Kind::Message(_))) {
+            // A oneof member, and a proto2 `required` message (prost: `M`, not `Option<M>`).
             if is_boxed(field) {
                 Shape::Boxed
             } else {
@@ -1192,7 +1194,9 @@ impl Validator<'_> {
                 Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
                     "a `string` field"
                 }
-                Envelope::AggregateVersion => "an integer field (`uint64`; `int64`, `int32`, ... range-checked)",
+                Envelope::AggregateVersion => {
+                    "an integer field (`uint64`; `int64`, `int32`, ... range-checked)"
+                }
                 Envelope::OccurredAt => "a `google.protobuf.Timestamp` field",
             };
             let note = self.protos.field_location(field);

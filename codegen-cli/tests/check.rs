@@ -208,7 +208,10 @@ fn a_table_using_every_field_form_is_valid() {
     // A field mapped `default` is left to the message's own `Default` (struct update), so a
     // deprecated one is never named and a proto2 `[default = ..]` holds.
     assert!(!code.contains("note:"), "{code}");
-    assert!(code.contains("..::core::default::Default::default()"), "{code}");
+    assert!(
+        code.contains("..::core::default::Default::default()"),
+        "{code}"
+    );
     assert!(
         code.contains("raw: ::std::vec::Vec::from(&b\"NO\"[..])"),
         "{code}"

@@ -291,7 +291,9 @@ macro_rules! checked_into_all {
     ($($source:ty),*) => {$( checked_into!($source: i32, i64, u32, u64); )*};
 }
 
-checked_into_all!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+checked_into_all!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 impl<T: CheckedInto<P>, P> CheckedInto<Option<P>> for Option<T> {
     fn checked_into(&self) -> Result<Option<P>, ConversionError> {
@@ -355,7 +357,10 @@ where
 ///
 /// # Errors
 /// A [`ConversionError`] at `field` when a key does not convert.
-pub fn message_map<'a, C, K, M, PK, Out>(entries: &'a C, field: &str) -> Result<Out, ConversionError>
+pub fn message_map<'a, C, K, M, PK, Out>(
+    entries: &'a C,
+    field: &str,
+) -> Result<Out, ConversionError>
 where
     C: ?Sized,
     &'a C: IntoIterator<Item = (&'a K, &'a M)>,
@@ -901,7 +906,10 @@ mod tests {
     #[test]
     fn checked_into_optional_fields() {
         assert_eq!(checked_optional::<_, Option<i32>>(&7u64, "n"), Ok(Some(7)));
-        assert_eq!(checked_optional::<_, Option<i32>>(&None::<u64>, "n"), Ok(None));
+        assert_eq!(
+            checked_optional::<_, Option<i32>>(&None::<u64>, "n"),
+            Ok(None)
+        );
         assert_eq!(
             checked_optional::<_, Option<i64>>(&Some(5usize), "n"),
             Ok(Some(5))
