@@ -1314,10 +1314,7 @@ fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String> {
         return None;
     }
     let scalar = match field.kind() {
-        Kind::Message(_) => match wrapper_scalar(field) {
-            Some(scalar) => scalar,
-            None => return None,
-        },
+        Kind::Message(_) => wrapper_scalar(field)?,
         Kind::Double => "f64",
         Kind::Float => "f32",
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Enum(_) => "i32",

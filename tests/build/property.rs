@@ -703,12 +703,7 @@ pub fn write(dir: &Path) -> std::path::PathBuf {
                     )
                     .ok();
                 }
-                writeln!(
-                    names,
-                    "    ({:?}, run_{case} as fn() -> Result<(), String>),",
-                    describe
-                )
-                .ok();
+                writeln!(names, "    ({:?}, run_{case} as Runner),", describe).ok();
                 case += 1;
             }
         }
@@ -727,7 +722,7 @@ pub fn write(dir: &Path) -> std::path::PathBuf {
         "/// (kind, form) pairs `check` accepted.\npub const ACCEPTED_PAIRS: usize = {accepted_pairs};\n/// Accepted combinations of (kind, form, domain type), each compiled and run.\npub const ACCEPTED: usize = {case};\n"
     )
     .ok();
-    out.push_str("/// Every accepted combination and its runner.\npub const CASES: &[(&str, fn() -> Result<(), String>)] = &[\n");
+    out.push_str("/// Converts, encodes, decodes and compares one combination.\npub type Runner = fn() -> Result<(), String>;\n\n/// Every accepted combination and its runner.\npub const CASES: &[(&str, Runner)] = &[\n");
     out.push_str(&names);
     out.push_str("];\n\n");
     out.push_str("/// Every rejected (kind, form): what, rule, reported line, the line of the field in the probe table.\npub const REJECTED: &[(&str, &str, usize, usize)] = &[\n");
