@@ -1,7 +1,11 @@
-//! Generates the fixtures with the `Builder`, so that the tests compile and run the generated
-//! code: the kitchen sink (every field form of the mapping format) and the shared payload type
-//! (one domain type behind several domain event names), the latter also without converters
-//! for `#[derive(IntegrationEvent)]`.
+//! Generates, with the `Builder`: the kitchen-sink fixture (every field form of the mapping
+//! format); the shared payload type (one domain type behind several domain event names), also
+//! without converters for `#[derive(IntegrationEvent)]`; and the property fixture (every proto
+//! field kind x every source form x every domain type the docs allow, `build/property.rs`), so
+//! that the tests compile and run the generated code.
+
+#[path = "build/property.rs"]
+mod property;
 
 fn main() {
     let kitchen = eventmap_codegen::Builder::new()
@@ -21,6 +25,24 @@ fn main() {
         .module_file("shared_derive_integration.rs")
         .compile();
     if let Err(err) = kitchen.and(shared).and(shared_derive) {
+        eprintln!("{err}");
+        std::process::exit(1);
+    }
+
+    println!("cargo:rerun-if-changed=build/property.rs");
+    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
+        eprintln!("OUT_DIR is not set: run from cargo");
+        std::process::exit(1);
+    };
+    let table = property::write(&std::path::Path::new(&out_dir).join("property"));
+    // Its inputs are generated here, into OUT_DIR: no rerun-if-changed for them.
+    if let Err(err) = eventmap_codegen::Builder::new()
+        .mappings(table)
+        .protos_file("property_protos.rs")
+        .module_file("property_integration.rs")
+        .emit_rerun_if_changed(false)
+        .compile()
+    {
         eprintln!("{err}");
         std::process::exit(1);
     }

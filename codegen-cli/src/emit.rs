@@ -262,8 +262,11 @@ fn converter(
         matches_enums(&ie.fields).then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
     let payload_binding = if uses_payload {
         quote! { let payload = event.payload(); }
-    } else {
+    } else if fields_use_envelope(&ie.fields) {
         quote! {}
+    } else {
+        // An empty message, or one whose fields are all constants or defaults.
+        quote! { let _ = event; }
     };
     let doc = format!(
         " Converts the domain event `{}` into the integration event `{}` (proto `{}`).",
@@ -281,6 +284,7 @@ fn converter(
         quote! {
             #[doc = #doc]
             #[automatically_derived]
+            #[allow(deprecated)]
             impl #impl_generics ::core::convert::TryFrom<&::eventmap::AggregateEvent<#domain>> for #message #where_clause {
                 type Error = ::eventmap::convert::ConversionError;
 
@@ -299,6 +303,8 @@ fn converter(
         /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
         /// whose value could not be converted.
         #allow_struct_patterns
+        // A deprecated proto field or message is still part of the contract it fills.
+        #[allow(deprecated)]
         pub fn #fn_name #impl_generics (
             event: &::eventmap::AggregateEvent<#domain>,
         ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> #where_clause {
@@ -462,6 +468,15 @@ fn matches_enums(fields: &[Field]) -> bool {
     })
 }
 
+/// Whether a field, at any depth, takes a value of the event envelope.
+fn fields_use_envelope(fields: &[Field]) -> bool {
+    fields.iter().any(|field| match &field.value {
+        Value::Envelope(_) => true,
+        Value::Nested { fields, .. } => fields_use_envelope(fields),
+        _ => false,
+    })
+}
+
 fn fields_use_payload(fields: &[Field]) -> bool {
     fields
         .iter()
@@ -475,12 +490,25 @@ fn message_literal(
     root: &TokenStream,
     roots: &Roots<'_>,
 ) -> TokenStream {
+    if message.rust_path == "()" {
+        // `google.protobuf.Empty`, which prost-build maps to `()`.
+        return quote! { () };
+    }
     let rust_path = path(&message.rust_path);
-    let inits = fields.iter().filter(|f| f.oneof.is_none()).map(|f| {
-        let name = raw_ident(&f.rust_name);
-        let value = field_value(f, root, roots);
-        quote! { #name: #value }
-    });
+    // Fields left at their default are not named: the message's own `Default` gives them
+    // (with a proto2 `[default = ..]` where declared), and a deprecated one is not used.
+    let inits = fields
+        .iter()
+        .filter(|f| f.oneof.is_none() && f.value != Value::Default)
+        .map(|f| {
+            let name = raw_ident(&f.rust_name);
+            let value = field_value(f, root, roots);
+            quote! { #name: #value }
+        });
+    let rest = fields
+        .iter()
+        .any(|f| f.oneof.is_none() && f.value == Value::Default)
+        .then(|| quote! { ..::core::default::Default::default() });
     let oneofs = message.oneofs.iter().map(|o| {
         let name = raw_ident(o);
         let member = fields
@@ -496,12 +524,16 @@ fn message_literal(
             None => quote! { #name: ::core::option::Option::None },
         }
     });
-    quote! { #rust_path { #(#inits,)* #(#oneofs,)* } }
+    quote! { #rust_path { #(#inits,)* #(#oneofs,)* #rest } }
 }
 
 /// The expression for one field.
 fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStream {
     let proto_name = &field.proto_name;
+    let prost_ty = field
+        .prost_type
+        .as_deref()
+        .and_then(|t| syn::parse_str::<syn::Type>(t).ok());
     let converted = |expr: TokenStream| {
         let value = match field
             .prost_type
@@ -546,14 +578,45 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                             ::eventmap::convert::checked(value, "")
                         })?
                     },
-                    Shape::Optional => quote! {
-                        ::core::option::Option::Some(::eventmap::convert::checked(&#expr, #proto_name)?)
+                    Shape::Optional => match &prost_ty {
+                        Some(ty) => quote! {
+                            ::eventmap::convert::checked_optional::<_, #ty>(&#expr, #proto_name)?
+                        },
+                        None => quote! {
+                            ::eventmap::convert::checked_optional(&#expr, #proto_name)?
+                        },
                     },
                     _ => wrap(
                         field.shape,
                         quote! { ::eventmap::convert::checked(&#expr, #proto_name)? },
                     ),
                 },
+                Conversion::Identity { message, map } => {
+                    let message = self::path(message);
+                    if *map {
+                        quote! { ::eventmap::convert::message_map(&#expr, #proto_name)? }
+                    } else {
+                        match field.shape {
+                            Shape::Repeated => {
+                                quote! { ::eventmap::convert::messages::<_, #message>(&#expr) }
+                            }
+                            Shape::Message => quote! {
+                                ::eventmap::convert::present::<#message, _>(&#expr).cloned()
+                            },
+                            Shape::BoxedMessage => quote! {
+                                ::eventmap::convert::present::<#message, _>(&#expr)
+                                    .cloned()
+                                    .map(::std::boxed::Box::new)
+                            },
+                            Shape::Boxed => quote! {
+                                ::std::boxed::Box::new(<#message as ::core::clone::Clone>::clone(&#expr))
+                            },
+                            Shape::Singular | Shape::Optional => {
+                                quote! { <#message as ::core::clone::Clone>::clone(&#expr) }
+                            }
+                        }
+                    }
+                }
                 Conversion::Enum { rust_type, arms } => {
                     let ty = self::path(rust_type);
                     let arms: Vec<TokenStream> = arms
@@ -568,8 +631,10 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                         Shape::Repeated => quote! {
                             #expr.iter().map(|value| match value { #(#arms,)* }).collect()
                         },
+                        // A domain `Enum` or `Option<Enum>`, either way.
                         Shape::Optional => quote! {
-                            ::core::option::Option::Some(match &#expr { #(#arms,)* })
+                            ::eventmap::convert::present::<#ty, _>(&#expr)
+                                .map(|value| match value { #(#arms,)* })
                         },
                         _ => quote! { match &#expr { #(#arms,)* } },
                     }
@@ -593,7 +658,21 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                 Envelope::AggregateVersion => quote! { event.aggregate_version() },
                 Envelope::OccurredAt => quote! { event.occurred_at() },
             };
-            converted(expr)
+            // The version is a `u64`: into any other integer type, range-checked.
+            let narrowed = *envelope == Envelope::AggregateVersion
+                && !matches!(
+                    field.prost_type.as_deref(),
+                    Some("u64" | "::core::option::Option<u64>")
+                );
+            match (narrowed, field.shape, &prost_ty) {
+                (true, Shape::Optional, Some(ty)) => quote! {
+                    ::eventmap::convert::checked_optional::<_, #ty>(&#expr, #proto_name)?
+                },
+                (true, _, Some(ty)) => quote! {
+                    ::eventmap::convert::checked::<_, #ty>(&#expr, #proto_name)?
+                },
+                _ => converted(expr),
+            }
         }
         Value::Const(literal) => {
             let lit = const_tokens(literal);

@@ -120,7 +120,8 @@ pub struct MessageType {
 /// How prost represents a field: the plain type, `Option<T>`, or `Vec<T>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// `T` (proto3 scalars, strings, bytes, enums as `i32`).
+    /// `T` (proto3 scalars, strings, bytes, enums as `i32`; proto2 `required` ones; oneof
+    /// members).
     Singular,
     /// `Option<M>` of a singular message field: the converted value is wrapped in `Some`.
     Message,
@@ -129,8 +130,9 @@ pub enum Shape {
     BoxedMessage,
     /// `Box<M>`: a oneof member of a recursive message type.
     Boxed,
-    /// `Option<T>` of a proto3 `optional` scalar: the domain value converts into `Option<T>`
-    /// directly (a domain `Option<T>` maps `None` to an absent field); a constant is `Some`.
+    /// `Option<T>` of a proto3 or proto2 `optional` scalar or enum, or of a well-known wrapper
+    /// (`StringValue`, `Empty`): a plain domain value becomes `Some`, a domain `Option<T>`
+    /// maps `None` to an absent field; a constant is `Some`.
     Optional,
     /// `Vec<T>` (`repeated`).
     Repeated,
@@ -194,6 +196,14 @@ pub enum Conversion {
     Into,
     /// Through `eventmap::convert::checked` (`TryFrom`, range-checked at run time).
     Checked,
+    /// The prost message itself, returned by a `with:` function into a message field (or an
+    /// `Option`, a collection or a map of it): cloned, never converted.
+    Identity {
+        /// Rust path of the prost message (the map's value type for a map field).
+        message: String,
+        /// Whether the field is a `map` (the function returns a map of messages).
+        map: bool,
+    },
     /// A domain enum matched variant by variant onto proto enum numbers.
     Enum {
         /// Rust path of the domain enum.

@@ -586,7 +586,10 @@ impl Validator<'_> {
                 .map(|o| rust_names::field_ident(o.name()))
                 .collect(),
             full_name: message.full_name().to_owned(),
-            rust_path: if message.package_name() == WELL_KNOWN_PACKAGE {
+            rust_path: if message.full_name() == "google.protobuf.Empty" {
+                // prost-build maps `Empty` to `()`.
+                "()".to_owned()
+            } else if message.package_name() == WELL_KNOWN_PACKAGE {
                 // prost-build's default extern path for the well-known types.
                 rust_names::message_path("::prost_types", "", message.name())
             } else {
@@ -612,7 +615,23 @@ impl Validator<'_> {
         // repeat the typo's.
         let mut suggested: HashSet<String> = HashSet::new();
         for (key, _) in map {
-            if message.get_field_by_name(key.as_str()).is_none() {
+            if message.get_field_by_name(key.as_str()).is_none()
+                && let Some(extension) = message
+                    .extensions()
+                    .find(|e| e.name() == key.as_str() || e.full_name() == key.as_str())
+            {
+                suggested.insert(key.as_str().to_owned());
+                self.error(
+                    "unsupported-proto-feature",
+                    key.location(),
+                    format!(
+                        "`{}` is an extension of `{}`: prost generates no field for extensions, so eventmap cannot set it",
+                        extension.full_name(),
+                        message.full_name()
+                    ),
+                )
+                .hint = Some("remove it, or declare the value as a field of the message".into());
+            } else if message.get_field_by_name(key.as_str()).is_none() {
                 let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
                 let suggestion = suggest(key.as_str(), names.iter().map(String::as_str));
                 if let Some(name) = suggestion {
@@ -720,9 +739,31 @@ impl Validator<'_> {
             // prost has one field per oneof (see `MessageType::oneofs`), none per member.
             return None;
         }
+        if field.is_group() && !defaulted {
+            let note = self.protos.field_location(field);
+            let d = self.error(
+                "unsupported-proto-feature",
+                at,
+                format!(
+                    "`{}` is a proto2 group: eventmap maps no group fields",
+                    field.name()
+                ),
+            );
+            d.hint = Some(format!(
+                "write `{}: default`, or make the group a message field",
+                field.name()
+            ));
+            d.notes.push(("the group is declared here".into(), note));
+            return None;
+        }
+        // As prost-build represents the field (`CodeGenerator::optional`): a proto2 `required`
+        // field is the plain `T` (a message too), a proto2 or proto3 `optional` scalar or enum is `Option<T>`,
+        // and so is a wrapper type (`StringValue` is `Option<String>`, `Empty` `Option<()>`).
+        let required = field.cardinality() == Cardinality::Required;
         let shape = if field.is_list() {
             Shape::Repeated
-        } else if oneof.is_some() {
+        } else if oneof.is_some() || (required && matches!(field.kind(), Kind::Message(_))) {
+            // A oneof member, and a proto2 `required` message (prost: `M`, not `Option<M>`).
             if is_boxed(field) {
                 Shape::Boxed
             } else {
@@ -730,9 +771,11 @@ impl Validator<'_> {
             }
         } else if is_boxed(field) {
             Shape::BoxedMessage
+        } else if wrapper_scalar(field).is_some() {
+            Shape::Optional
         } else if matches!(field.kind(), Kind::Message(_)) && !field.is_map() {
             Shape::Message
-        } else if field.supports_presence() {
+        } else if field.supports_presence() && field.cardinality() == Cardinality::Optional {
             Shape::Optional
         } else {
             Shape::Singular
@@ -867,6 +910,7 @@ impl Validator<'_> {
                 let message = match field.kind() {
                     Kind::Message(m)
                         if m.package_name() == WELL_KNOWN_PACKAGE
+                            && m.name() != "Empty"
                             && PRIMITIVE_WRAPPERS.contains(&m.name()) =>
                     {
                         self.error(
@@ -923,13 +967,19 @@ impl Validator<'_> {
                         Conversion::Into
                     } else if matches!(
                         field.kind(),
-                        Kind::Message(_) | Kind::String | Kind::Bytes | Kind::Bool | Kind::Enum(_)
+                        Kind::Message(_)
+                            | Kind::String
+                            | Kind::Bytes
+                            | Kind::Bool
+                            | Kind::Enum(_)
+                            | Kind::Float
+                            | Kind::Double
                     ) {
                         self.error(
                             "invalid-field-source",
                             checked.referenced,
                             format!(
-                                "`checked` is for numbers; `{}` is {}",
+                                "`checked` is for integers (no float narrowing is offered); `{}` is {}",
                                 field.name(),
                                 describe(field)
                             ),
@@ -942,7 +992,15 @@ impl Validator<'_> {
                 (None, Some(rust_type), Some(values)) => {
                     self.enum_conversion(field, rust_type, values)?
                 }
-                _ => Conversion::Into,
+                // A `with:` function into a field of a prost message type (not a well-known
+                // type, which convert from std types) returns that message itself.
+                _ => match (&with, identity_message(field)) {
+                    (Some(_), Some(message)) => Conversion::Identity {
+                        message: self.message_type(table, &message).rust_path,
+                        map: field.is_map(),
+                    },
+                    _ => Conversion::Into,
+                },
             };
             return Some(Value::Domain {
                 path,
@@ -1123,7 +1181,16 @@ impl Validator<'_> {
                 }
                 Envelope::AggregateVersion => matches!(
                     kind,
-                    Kind::Uint64 | Kind::Int64 | Kind::Fixed64 | Kind::Sfixed64 | Kind::Sint64
+                    Kind::Uint64
+                        | Kind::Int64
+                        | Kind::Fixed64
+                        | Kind::Sfixed64
+                        | Kind::Sint64
+                        | Kind::Uint32
+                        | Kind::Int32
+                        | Kind::Fixed32
+                        | Kind::Sfixed32
+                        | Kind::Sint32
                 ),
                 Envelope::OccurredAt => {
                     matches!(&kind, Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp")
@@ -1135,7 +1202,9 @@ impl Validator<'_> {
                 Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
                     "a `string` field"
                 }
-                Envelope::AggregateVersion => "a 64-bit integer field (`uint64`, `int64`, ...)",
+                Envelope::AggregateVersion => {
+                    "an integer field (`uint64`; `int64`, `int32`, ... range-checked)"
+                }
                 Envelope::OccurredAt => "a `google.protobuf.Timestamp` field",
             };
             let note = self.protos.field_location(field);
@@ -1173,6 +1242,47 @@ const PRIMITIVE_WRAPPERS: &[&str] = &[
     "UInt64Value",
     "Empty",
 ];
+
+/// prost's Rust type of a well-known wrapper (`StringValue` is `String`, `Empty` is `()`): the
+/// value of a field that prost represents as `Option<T>` rather than as a message.
+fn wrapper_scalar(field: &FieldDescriptor) -> Option<&'static str> {
+    let Kind::Message(m) = field.kind() else {
+        return None;
+    };
+    if m.package_name() != WELL_KNOWN_PACKAGE || field.is_map() {
+        return None;
+    }
+    Some(match m.name() {
+        "BoolValue" => "bool",
+        "BytesValue" => "::std::vec::Vec<u8>",
+        "DoubleValue" => "f64",
+        "FloatValue" => "f32",
+        "Int32Value" => "i32",
+        "Int64Value" => "i64",
+        "StringValue" => "::std::string::String",
+        "UInt32Value" => "u32",
+        "UInt64Value" => "u64",
+        "Empty" => "()",
+        _ => return None,
+    })
+}
+
+/// The prost message of a field (or of a map field's values) that is not a well-known type:
+/// what a `with:` function into it returns as is.
+fn identity_message(field: &FieldDescriptor) -> Option<MessageDescriptor> {
+    let kind = if field.is_map() {
+        match field.kind() {
+            Kind::Message(entry) => entry.map_entry_value_field().kind(),
+            _ => return None,
+        }
+    } else {
+        field.kind()
+    };
+    match kind {
+        Kind::Message(m) if m.package_name() != WELL_KNOWN_PACKAGE => Some(m),
+        _ => None,
+    }
+}
 
 /// Whether prost boxes this field (`Option<Box<M>>`): a singular message field whose type
 /// contains, through singular message fields, the message that declares it. Mirrors
@@ -1212,6 +1322,7 @@ fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String> {
         return None;
     }
     let scalar = match field.kind() {
+        Kind::Message(_) => wrapper_scalar(field)?,
         Kind::Double => "f64",
         Kind::Float => "f32",
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Enum(_) => "i32",
@@ -1221,7 +1332,6 @@ fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String> {
         Kind::Bool => "bool",
         Kind::String => "::std::string::String",
         Kind::Bytes => "::std::vec::Vec<u8>",
-        Kind::Message(_) => return None,
     };
     Some(match shape {
         Shape::Repeated => format!("::std::vec::Vec<{scalar}>"),

@@ -52,6 +52,15 @@ fn run(table: &str, proto: &str) -> (tempfile::TempDir, Analysis) {
     let proto_path = dir.path().join(PROTO);
     std::fs::create_dir_all(proto_path.parent().expect("parent")).expect("mkdir");
     std::fs::write(&proto_path, proto).expect("write proto");
+    // The other fixture protos (the proto2 `legacy.proto`), as committed.
+    let fixtures = Path::new(FIXTURES).join(PROTO);
+    for entry in std::fs::read_dir(fixtures.parent().expect("parent")).expect("fixture protos") {
+        let path = entry.expect("entry").path();
+        if path.file_name() != fixtures.file_name() {
+            let target = proto_path.with_file_name(path.file_name().expect("file name"));
+            std::fs::copy(&path, target).expect("copy proto");
+        }
+    }
     std::fs::write(dir.path().join("mappings.yaml"), table).expect("write table");
     let analysis = analyze(&dir.path().join("mappings.yaml")).expect("readable");
     (dir, analysis)

@@ -25,13 +25,22 @@
 //! | `std::time::Duration` | `prost_types::Duration`, `Option<..>` | checked against the range of `google.protobuf.Duration` (+-315,576,000,000 s) |
 //! | `Vec<T>`, `[T]`, `[T; N]` | `Vec<P>` where `T: IntoProto<P>` | element-wise; an error gets the index as path segment (`"3"`) |
 //! | `Option<T>` | `Option<P>` | `None` stays `None` |
+//! | every source above except containers (`i64`, `String`, `&str`, `Uuid`, `SystemTime`, ...) | `Option<P>` of its targets | `Some(..)`: a plain value into a proto3/proto2 `optional` field or a wrapper (`StringValue` is `Option<String>`) |
+//! | `()` | `()` | identity (`google.protobuf.Empty`) |
 //! | `&T`, `Box<T>`, `Arc<T>`, `Cow<T>` | `P` where `T: IntoProto<P>` | delegates |
 //!
 //! `Option<Timestamp>`/`Option<Duration>` targets exist because prost represents message-typed
 //! fields (such as `google.protobuf.Timestamp`) as `Option<M>`.
 //!
 //! Own types (ids, money, enums) get their own `impl IntoProto<P> for MyType`; the
-//! `Vec`/`Option`/map impls then apply to them too. Nested messages are usually mapped field by
+//! `Vec`/`Option`/map impls then apply to them too (into an `optional` field, a plain own
+//! value needs `impl IntoProto<Option<P>>` too, or a `with:` function).
+//!
+//! Three helpers serve what `IntoProto` cannot say without overlapping impls: [`checked_optional`]
+//! (`checked: true` into an `optional` field, from a plain number or an `Option` of one),
+//! [`present`] (an `optional` enum matched from a domain enum or an `Option` of one, the type
+//! being known), and [`messages`]/[`message_map`] with [`present`] (a `with:` function that
+//! returns the prost message itself, or an `Option`, `Vec` or map of it: passed through). Nested messages are usually mapped field by
 //! field in the table (`fields:`), which needs no impl.
 
 use std::borrow::Cow;
@@ -189,6 +198,7 @@ macro_rules! identity {
 }
 
 identity!(
+    (),
     bool,
     f32,
     f64,
@@ -243,6 +253,130 @@ where
         ))
         .at(field)
     })
+}
+
+/// A domain number that `checked: true` narrows into the prost type `P` of an `optional`
+/// field (`Option<i32>`, ...): every primitive integer, and an `Option` of one (`None` stays
+/// absent).
+pub trait CheckedInto<P> {
+    /// Converts `self` with a range check.
+    ///
+    /// # Errors
+    /// [`ConversionError`] naming the value and the target type when it does not fit.
+    fn checked_into(&self) -> Result<P, ConversionError>;
+}
+
+macro_rules! checked_into {
+    ($source:ty: $($target:ty),*) => {$(
+        impl CheckedInto<$target> for $source {
+            fn checked_into(&self) -> Result<$target, ConversionError> {
+                <$target>::try_from(*self).map_err(|_| {
+                    ConversionError::new(format!(
+                        "value {self} does not fit in {}",
+                        std::any::type_name::<$target>()
+                    ))
+                })
+            }
+        }
+
+        impl CheckedInto<Option<$target>> for $source {
+            fn checked_into(&self) -> Result<Option<$target>, ConversionError> {
+                CheckedInto::<$target>::checked_into(self).map(Some)
+            }
+        }
+    )*};
+}
+
+macro_rules! checked_into_all {
+    ($($source:ty),*) => {$( checked_into!($source: i32, i64, u32, u64); )*};
+}
+
+checked_into_all!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
+
+impl<T: CheckedInto<P>, P> CheckedInto<Option<P>> for Option<T> {
+    fn checked_into(&self) -> Result<Option<P>, ConversionError> {
+        self.as_ref().map(CheckedInto::checked_into).transpose()
+    }
+}
+
+/// Converts `value` into the `Option<_>` of an `optional` field with a range check: what
+/// `checked: true` generates for such a field. A plain number becomes `Some`, an `Option`
+/// stays absent when `None`.
+///
+/// # Errors
+/// A [`ConversionError`] at `field` when the value does not fit.
+pub fn checked_optional<T: ?Sized + CheckedInto<P>, P>(
+    value: &T,
+    field: &str,
+) -> Result<P, ConversionError> {
+    value.checked_into().map_err(|err| err.at(field))
+}
+
+/// A domain value that may be absent: `T` itself (always present) or `Option<T>`. Generated
+/// code names `T` (a domain enum, a prost message), so the choice is never ambiguous.
+pub trait Present<T> {
+    /// The value, when present.
+    fn present(&self) -> Option<&T>;
+}
+
+impl<T> Present<T> for T {
+    fn present(&self) -> Option<&T> {
+        Some(self)
+    }
+}
+
+impl<T> Present<T> for Option<T> {
+    fn present(&self) -> Option<&T> {
+        self.as_ref()
+    }
+}
+
+/// `value` as an `Option<&T>`, whether the domain holds a `T` or an `Option<T>`: how generated
+/// code fills an `optional` enum field (`present::<Status, _>(&payload.status).map(..)`) and
+/// a message field from a `with:` function that returns the prost message or an `Option` of it.
+pub fn present<T, V: ?Sized + Present<T>>(value: &V) -> Option<&T> {
+    value.present()
+}
+
+/// The prost messages of a domain collection, cloned: a `with:` function that returns the
+/// prost messages of a `repeated` message field itself (`Vec<M>`, a slice, an array).
+pub fn messages<'a, C, M>(items: &'a C) -> Vec<M>
+where
+    C: ?Sized,
+    &'a C: IntoIterator<Item = &'a M>,
+    M: Clone + 'a,
+{
+    items.into_iter().cloned().collect()
+}
+
+/// A protobuf `map` whose values are prost messages, from a `with:` function that returns them
+/// itself (`HashMap<K, M>`, `BTreeMap<K, M>`): keys convert through [`IntoProto`], messages are
+/// cloned.
+///
+/// # Errors
+/// A [`ConversionError`] at `field` when a key does not convert.
+pub fn message_map<'a, C, K, M, PK, Out>(
+    entries: &'a C,
+    field: &str,
+) -> Result<Out, ConversionError>
+where
+    C: ?Sized,
+    &'a C: IntoIterator<Item = (&'a K, &'a M)>,
+    K: IntoProto<PK> + std::fmt::Debug + 'a,
+    M: Clone + 'a,
+    Out: FromIterator<(PK, M)>,
+{
+    entries
+        .into_iter()
+        .map(|(key, value)| {
+            let k = key
+                .into_proto()
+                .map_err(|e| e.at(&format!("{key:?}")).at(field))?;
+            Ok((k, value.clone()))
+        })
+        .collect()
 }
 
 impl IntoProto<f64> for f32 {
@@ -378,6 +512,43 @@ impl IntoProto<Option<prost_types::Duration>> for Duration {
         IntoProto::<prost_types::Duration>::into_proto(self).map(Some)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Plain values into `optional` fields and wrappers (prost `Option<T>`): `Some(..)`. Concrete
+// impls, because a blanket `impl<T: IntoProto<P>> IntoProto<Option<P>> for T` would overlap
+// the `Option<T>` one below.
+
+macro_rules! optional {
+    ($($source:ty => $($target:ty),+;)*) => {$($(
+        impl IntoProto<Option<$target>> for $source {
+            fn into_proto(&self) -> Result<Option<$target>, ConversionError> {
+                IntoProto::<$target>::into_proto(self).map(Some)
+            }
+        }
+    )+)*};
+}
+
+optional!(
+    () => ();
+    bool => bool;
+    f32 => f32, f64;
+    f64 => f64;
+    i8 => i32, i64;
+    i16 => i32, i64;
+    i32 => i32, i64;
+    i64 => i64;
+    u8 => i32, i64, u32, u64, u8;
+    u16 => i32, i64, u32, u64;
+    u32 => i64, u32, u64;
+    u64 => u64;
+    String => String;
+    str => String;
+    char => String;
+    Uuid => String, Vec<u8>, Bytes;
+    Vec<u8> => Vec<u8>, Bytes;
+    [u8] => Vec<u8>, Bytes;
+    Bytes => Bytes, Vec<u8>;
+);
 
 // ---------------------------------------------------------------------------------------------
 // Containers and indirection
@@ -712,6 +883,55 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "field `address.city`: bad");
         assert_eq!(map_one(&5u16, "n", |n| field::<_, i64>(n, "v")), Ok(5));
+    }
+
+    #[test]
+    fn plain_values_into_optional_fields() {
+        assert_eq!(conv::<Option<i64>, _>(&7i64), Ok(Some(7)));
+        assert_eq!(conv::<Option<i64>, _>(&7u32), Ok(Some(7)));
+        assert_eq!(conv::<Option<i64>, _>(&None::<i64>), Ok(None));
+        assert_eq!(
+            conv::<Option<String>, _>(&"x".to_owned()),
+            Ok(Some("x".into()))
+        );
+        assert_eq!(conv::<Option<String>, _>(&"y"), Ok(Some("y".into())));
+        assert_eq!(conv::<Option<()>, _>(&()), Ok(Some(())));
+        let id = Uuid::nil();
+        assert_eq!(
+            conv::<Option<String>, _>(&id),
+            Ok(Some("00000000-0000-0000-0000-000000000000".into()))
+        );
+    }
+
+    #[test]
+    fn checked_into_optional_fields() {
+        assert_eq!(checked_optional::<_, Option<i32>>(&7u64, "n"), Ok(Some(7)));
+        assert_eq!(
+            checked_optional::<_, Option<i32>>(&None::<u64>, "n"),
+            Ok(None)
+        );
+        assert_eq!(
+            checked_optional::<_, Option<i64>>(&Some(5usize), "n"),
+            Ok(Some(5))
+        );
+        let err = checked_optional::<_, Option<i32>>(&u64::MAX, "n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `n`: value 18446744073709551615 does not fit in i32"
+        );
+    }
+
+    #[test]
+    fn present_values_and_message_identity() {
+        #[derive(Debug, Clone, PartialEq)]
+        struct M(u8);
+        assert_eq!(present::<M, _>(&M(1)), Some(&M(1)));
+        assert_eq!(present::<M, _>(&Some(M(2))), Some(&M(2)));
+        assert_eq!(present::<M, _>(&None::<M>), None);
+        assert_eq!(messages::<_, M>(&vec![M(1), M(2)]), vec![M(1), M(2)]);
+        let map: BTreeMap<u16, M> = [(3, M(3))].into_iter().collect();
+        let proto: HashMap<u32, M> = message_map(&map, "m").unwrap();
+        assert_eq!(proto.get(&3), Some(&M(3)));
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! [`kitchen`] holds a domain event that uses every field form of the mapping format;
 //! [`kitchen_integration`] is the module generated for it by `eventmap_codegen::Builder`
 //! (see `build.rs` and `fixtures/kitchen/`), compiled here under `deny(warnings)`.
+//!
+//! [`property`] holds the domain types of the property fixture (`build/property.rs`: every
+//! proto field kind x source form x domain type that `check` accepts), and
+//! [`property_integration`] the one module generated for all of them.
 #![deny(warnings, missing_docs)]
 
 /// The prost types of `fixtures/kitchen/proto`.
@@ -140,6 +144,77 @@ pub mod kitchen {
     /// The conversion function the table names for `computed`.
     pub fn double(value: &i32) -> i64 {
         i64::from(*value) * 2
+    }
+}
+
+/// The prost types of the property fixture (`OUT_DIR/property/*.proto`).
+#[allow(missing_docs, clippy::all)]
+pub mod property_proto {
+    include!(concat!(env!("OUT_DIR"), "/property_protos.rs"));
+}
+
+/// The code generated for every combination of the property fixture that `check` accepts.
+pub mod property_integration {
+    include!(concat!(env!("OUT_DIR"), "/property_integration.rs"));
+}
+
+/// Domain types of the property fixture, and one runner per accepted combination.
+pub mod property {
+    use crate::property_proto::prop::{v2, v3};
+    use eventmap::convert::{ConversionError, IntoProto};
+
+    include!(concat!(env!("OUT_DIR"), "/property/cases.rs"));
+
+    /// The domain enum mapped onto `Color` with `enum:`.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Color {
+        /// `COLOR_RED`.
+        Red,
+        /// `COLOR_GREEN`.
+        Green,
+    }
+
+    /// An own type with `IntoProto` into the `Inner` messages (`from` without `fields:`).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Own(pub i32);
+
+    impl IntoProto<v3::Inner> for Own {
+        fn into_proto(&self) -> Result<v3::Inner, ConversionError> {
+            Ok(v3::Inner {
+                name: String::from("in"),
+                n: self.0,
+            })
+        }
+    }
+
+    impl IntoProto<v2::Inner> for Own {
+        fn into_proto(&self) -> Result<v2::Inner, ConversionError> {
+            Ok(v2::Inner {
+                name: String::from("in"),
+                n: self.0,
+            })
+        }
+    }
+
+    /// A domain struct mapped field by field onto `Inner`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct InnerD {
+        /// Its name.
+        pub name: String,
+        /// Its number.
+        pub n: i32,
+    }
+
+    /// Whole seconds, mapped field by field onto `Timestamp` and `Duration`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Stamp {
+        /// Seconds.
+        pub secs: i64,
+    }
+
+    /// The `with:` function of the fixture: the value itself, cloned.
+    pub fn clone_it<T: Clone>(value: &T) -> T {
+        value.clone()
     }
 }
 

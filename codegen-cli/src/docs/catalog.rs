@@ -476,6 +476,7 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
             match conversion {
                 Conversion::Into => {}
                 Conversion::Checked => text.push_str(", range-checked"),
+                Conversion::Identity { .. } => text.push_str(", the prost message as returned"),
                 Conversion::Enum { rust_type, arms } => {
                     let arms: Vec<String> = arms
                         .iter()

@@ -41,6 +41,7 @@ pub mod channels {
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
 /// whose value could not be converted.
+#[allow(deprecated)]
 pub fn order_created_event(
     event: &::eventmap::AggregateEvent<crate::domain::events::OrderCreated>,
 ) -> ::core::result::Result<
@@ -112,6 +113,7 @@ pub fn order_created_event(
 }
 /// Converts through [`order_created_event`].
 #[automatically_derived]
+#[allow(deprecated)]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCreated>,
 > for crate::proto::ordering::v1::OrderCreated {
@@ -127,6 +129,7 @@ impl ::core::convert::TryFrom<
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
 /// whose value could not be converted.
+#[allow(deprecated)]
 pub fn order_readied_event(
     event: &::eventmap::AggregateEvent<crate::domain::events::OrderReadied>,
 ) -> ::core::result::Result<
@@ -166,6 +169,7 @@ pub fn order_readied_event(
 }
 /// Converts through [`order_readied_event`].
 #[automatically_derived]
+#[allow(deprecated)]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderReadied>,
 > for crate::proto::ordering::v1::OrderReadied {
@@ -181,6 +185,7 @@ impl ::core::convert::TryFrom<
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
 /// whose value could not be converted.
+#[allow(deprecated)]
 pub fn order_canceled_event(
     event: &::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>,
 ) -> ::core::result::Result<
@@ -220,6 +225,7 @@ pub fn order_canceled_event(
 }
 /// Converts through [`order_canceled_event`].
 #[automatically_derived]
+#[allow(deprecated)]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCanceled>,
 > for crate::proto::ordering::v1::OrderCanceled {
@@ -235,6 +241,7 @@ impl ::core::convert::TryFrom<
 /// # Errors
 /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
 /// whose value could not be converted.
+#[allow(deprecated)]
 pub fn order_completed_event(
     event: &::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>,
 ) -> ::core::result::Result<
@@ -271,6 +278,7 @@ pub fn order_completed_event(
 }
 /// Converts through [`order_completed_event`].
 #[automatically_derived]
+#[allow(deprecated)]
 impl ::core::convert::TryFrom<
     &::eventmap::AggregateEvent<crate::domain::events::OrderCompleted>,
 > for crate::proto::ordering::v1::OrderCompleted {
