@@ -1058,11 +1058,13 @@ fn registration(model: &Model, integrations: &[&IntegrationEvent]) -> TokenStrea
     quote! {
         /// Subscribes, on `dispatcher`, one integration handler per integration event of the
         /// table, by domain event type: each converts its domain event with the converter
-        /// above and publishes the encoded proto message on its channel through `publisher`.
+        /// above and publishes the encoded proto message on its channel through `publisher`
+        /// (an `Arc<JetStreamPublisher>`, an `Arc<dyn Publisher>` or a reference to either).
         pub fn register_integration_event_handlers(
             dispatcher: &mut ::eventmap::EventDispatcher,
-            publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
+            publisher: impl ::eventmap::IntoSharedPublisher,
         ) {
+            let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
             #unused
             #(#subscriptions)*
         }

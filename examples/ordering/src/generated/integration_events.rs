@@ -256,11 +256,13 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
 }
 /// Subscribes, on `dispatcher`, one integration handler per integration event of the
 /// table, by domain event type: each converts its domain event with the converter
-/// above and publishes the encoded proto message on its channel through `publisher`.
+/// above and publishes the encoded proto message on its channel through `publisher`
+/// (an `Arc<JetStreamPublisher>`, an `Arc<dyn Publisher>` or a reference to either).
 pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
-    publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
+    publisher: impl ::eventmap::IntoSharedPublisher,
 ) {
+    let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
     dispatcher
         .subscribe_to::<
             crate::domain::events::OrderCreated,
