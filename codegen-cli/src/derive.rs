@@ -136,12 +136,16 @@ fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, 
             .iter()
             .map(|e| format!("`{}`", e.name))
             .collect();
+        let rows = if rows.is_empty() {
+            format!("the table has no rows under `events:`; add one named `{row}`")
+        } else {
+            format!("the rows are {}", rows.join(", "))
+        };
         return Err(syn::Error::new(
             row_span,
             format!(
-                "`{row}` has no row under `events:` in {}; the rows are {}",
+                "`{row}` has no row under `events:` in {}; {rows}",
                 shown(&table, manifest_dir),
-                rows.join(", ")
             ),
         ));
     };
