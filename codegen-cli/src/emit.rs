@@ -481,10 +481,10 @@ impl Locations {
         let Some(location) = &field.location else {
             return value;
         };
-        let file = location
-            .file
-            .file_name()
-            .map_or_else(|| location.file.display().to_string(), |f| f.to_string_lossy().into_owned());
+        let file = location.file.file_name().map_or_else(
+            || location.file.display().to_string(),
+            |f| f.to_string_lossy().into_owned(),
+        );
         let at = format!("{file}:{}:{}", location.line, location.column);
         let mut entries = self.entries.borrow_mut();
         let index = entries.len();
@@ -639,8 +639,8 @@ fn split_commas(tokens: &TokenStream) -> Vec<TokenStream> {
 
 /// `expr` formatted by prettyplease, one string per line, indented relative to its first line.
 fn expression_lines(expr: &TokenStream) -> Result<Vec<String>, EmitError> {
-    let file: syn::File = syn::parse2(quote! { fn f() { let _x = #expr; } })
-        .map_err(|e| EmitError(e.to_string()))?;
+    let file: syn::File =
+        syn::parse2(quote! { fn f() { let _x = #expr; } }).map_err(|e| EmitError(e.to_string()))?;
     let text = prettyplease::unparse(&file);
     let (Some(start), Some(end)) = (text.find("let _x = "), text.rfind(';')) else {
         return Err(EmitError(format!("unexpected formatting: {text}")));

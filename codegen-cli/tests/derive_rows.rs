@@ -4,9 +4,10 @@
 use std::path::Path;
 
 fn derive_error(struct_name: &str, manifest_dir: &Path) -> String {
-    let input: syn::DeriveInput =
-        syn::parse_str(&format!("pub struct {struct_name} {{ pub customer_id: String }}"))
-            .expect("a struct");
+    let input: syn::DeriveInput = syn::parse_str(&format!(
+        "pub struct {struct_name} {{ pub customer_id: String }}"
+    ))
+    .expect("a struct");
     eventmap_codegen::derive::integration_event(&input, manifest_dir).to_string()
 }
 

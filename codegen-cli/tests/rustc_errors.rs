@@ -18,11 +18,7 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rustc_errors")
 fn rustc_errors_in_builder_mode_name_the_table_line() {
     let root = target_dir().join("tests").join("eventmap-rustc-errors");
     let krate = root.join("crate");
-    for file in [
-        "mappings.yaml",
-        "proto/shop/v1/shop.proto",
-        "src/lib.rs",
-    ] {
+    for file in ["mappings.yaml", "proto/shop/v1/shop.proto", "src/lib.rs"] {
         copy(&Path::new(FIXTURE).join(file), &krate.join(file));
     }
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
@@ -55,7 +51,10 @@ fn rustc_errors_in_builder_mode_name_the_table_line() {
         .output()
         .expect("cargo runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "the crate must not compile:\n{stderr}");
+    assert!(
+        !output.status.success(),
+        "the crate must not compile:\n{stderr}"
+    );
     // What a reader of this test's failure wants to see: rustc's own words.
     eprintln!("{stderr}");
 
@@ -84,7 +83,9 @@ fn rustc_errors_in_builder_mode_name_the_table_line() {
 
     // A variant of the domain enum missing from `values:`.
     assert!(
-        stderr.contains("error[E0004]: non-exhaustive patterns: `&domain::Carrier::Fedex` not covered"),
+        stderr.contains(
+            "error[E0004]: non-exhaustive patterns: `&domain::Carrier::Fedex` not covered"
+        ),
         "{stderr}"
     );
     assert!(
