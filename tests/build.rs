@@ -1,8 +1,9 @@
 //! Generates, with the `Builder`: the kitchen-sink fixture (every field form of the mapping
 //! format); the shared payload type (one domain type behind several domain event names), also
-//! without converters for `#[derive(IntegrationEvent)]`; and the property fixture (every proto
-//! field kind x every source form x every domain type the docs allow, `build/property.rs`), so
-//! that the tests compile and run the generated code.
+//! without converters for `#[derive(IntegrationEvent)]`; the property fixture (every proto
+//! field kind x every source form x every domain type the docs allow, `build/property.rs`); and
+//! the example's module with the Builder's default names, for the README's snippets. The tests
+//! compile and run the generated code.
 
 #[path = "build/property.rs"]
 mod property;
@@ -24,7 +25,12 @@ fn main() {
         .converters(false)
         .module_file("shared_derive_integration.rs")
         .compile();
-    if let Err(err) = kitchen.and(shared).and(shared_derive) {
+    // The README's snippets (doctests of `src/lib.rs`) build a service on the example's
+    // table, with the Builder's default file names as the README writes them.
+    let readme = eventmap_codegen::Builder::new()
+        .mappings("../mappings.yaml")
+        .compile();
+    if let Err(err) = kitchen.and(shared).and(shared_derive).and(readme) {
         eprintln!("{err}");
         std::process::exit(1);
     }

@@ -132,6 +132,12 @@ impl Builder {
                     ),
                 })?,
         };
+        // An `out_dir` of the caller's may not exist yet (prost-build does not create it).
+        std::fs::create_dir_all(&out_dir).map_err(|source| Error::Io {
+            action: "create",
+            path: out_dir.clone(),
+            source,
+        })?;
         if self.protos
             && let Some(protos) = &analysis.protos
         {

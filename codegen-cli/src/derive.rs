@@ -228,7 +228,7 @@ fn no_row(
         .map(|e| format!("`{}`", e.name))
         .collect();
     let rows = if rows.is_empty() {
-        "the table has no rows under `events:`".to_owned()
+        format!("the table has no rows under `events:`; add one named `{row}`")
     } else {
         format!("the rows are {}", rows.join(", "))
     };

@@ -200,7 +200,7 @@ fn a_table_using_every_field_form_is_valid() {
     let code = analysis.generate().expect("generate");
     assert!(
         squash(&code).contains(&squash(
-            "r#type: ::eventmap::convert::field::<_, ::std::string::String,>(&payload.r#type, \"type\")?"
+            "r#type: ::eventmap::convert::field::<_, ::std::string::String>(&payload.r#type, \"type\")?"
         )),
         "{code}"
     );

@@ -55,6 +55,15 @@ use uuid::Uuid;
 /// Converts a domain value into the prost type `P` of a protobuf field.
 ///
 /// Takes `&self` so conversions never consume the domain event (payloads are shared `Arc`s).
+///
+/// A missing impl is reported, in generated code, as a value of the domain that does not
+/// convert into the prost type of its field, with what to write in the table instead.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not convert into `{P}`, the prost type of this proto field",
+    label = "no lossless conversion from `{Self}` into `{P}`",
+    note = "a narrowing (such as `i64` or `usize` into `int32`) needs `checked: true` on this field in the mapping table: it is then range-checked at run time",
+    note = "otherwise convert the value with a `with:` function in the table, or implement `eventmap::convert::IntoProto<{P}>` for `{Self}`"
+)]
 pub trait IntoProto<P> {
     /// Converts `self`.
     ///
@@ -183,6 +192,41 @@ where
 {
     convert(value).map_err(|err| err.at(field))
 }
+
+/// The proto enum number of a domain enum value, variant by variant as the table's `values:`
+/// says: `enum_number!(&payload.carrier, Carrier::Ups { .. } => 1i32, Carrier::Dhl { .. } => 2i32,)`
+/// (each arm followed by a comma). What generated code writes for
+/// `{ from: .., enum: .., values: {..} }`.
+///
+/// It is a `match` without a wildcard arm, so a variant missing from `values:` does not compile
+/// (E0004, reported on the value, whose line in generated code names the table's row). A
+/// guarded arm written here follows the table's arms: it does not count for exhaustiveness,
+/// and it keeps rustc from suggesting an arm to add to generated code (the fix is in the
+/// table).
+///
+/// ```
+/// enum Carrier { Ups, Dhl }
+/// let number = eventmap::convert::enum_number!(
+///     &Carrier::Dhl,
+///     Carrier::Ups { .. } => 1i32,
+///     Carrier::Dhl { .. } => 2i32,
+/// );
+/// assert_eq!(number, 2);
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __enum_number {
+    ($value:expr, $($arms:tt)*) => {
+        match $value {
+            $($arms)*
+            #[allow(unreachable_patterns)]
+            _ if false => ::core::unreachable!(),
+        }
+    };
+}
+
+#[doc(inline)]
+pub use crate::__enum_number as enum_number;
 
 // ---------------------------------------------------------------------------------------------
 // Identity

@@ -111,7 +111,9 @@ pub use mapped::MappedEvent;
 #[cfg(feature = "derive")]
 pub use eventmap_macros::{DomainEvent, IntegrationEvent, subscriptions};
 pub use message::{IntegrationMessage, integration_event_id};
-pub use publisher::{InMemoryPublisher, PublishError, PublishReceipt, Publisher};
+pub use publisher::{
+    InMemoryPublisher, IntoSharedPublisher, PublishError, PublishReceipt, Publisher,
+};
 pub use shutdown::shutdown_signal;
 pub use store::{
     Aggregate, AggregateRoot, AggregateStore, DispatchingStore, EventSourced, InMemoryStore,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::dispatcher::EventDispatcher;
 use crate::event::DomainEvent;
-use crate::publisher::Publisher;
+use crate::publisher::{IntoSharedPublisher, Publisher};
 
 /// A domain event type mapped to integration events by a `mappings.yaml` table.
 ///
@@ -39,10 +39,15 @@ pub trait MappedEvent: DomainEvent + Sized {
 
 impl EventDispatcher {
     /// Registers the integration handlers of the mapped domain event type `T`
-    /// ([`MappedEvent::register_integration_handlers`]); a second registration of `T` is a
-    /// no-op, so nothing is published twice.
-    pub fn register_mapped<T: MappedEvent>(&mut self, publisher: &Arc<dyn Publisher>) -> &mut Self {
-        T::register_integration_handlers(self, publisher);
+    /// ([`MappedEvent::register_integration_handlers`]), publishing through `publisher`: an
+    /// `Arc<JetStreamPublisher>`, an `Arc<dyn Publisher>` or a reference to either
+    /// ([`IntoSharedPublisher`]). A second registration of `T` is a no-op, so nothing is
+    /// published twice.
+    pub fn register_mapped<T: MappedEvent>(
+        &mut self,
+        publisher: impl IntoSharedPublisher,
+    ) -> &mut Self {
+        T::register_integration_handlers(self, &publisher.into_shared());
         self
     }
 }

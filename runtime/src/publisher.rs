@@ -33,6 +33,42 @@ impl<P: Publisher + ?Sized> Publisher for std::sync::Arc<P> {
     }
 }
 
+/// What the registration functions accept as the publisher their handlers share: an
+/// `Arc` of a concrete publisher (`Arc<JetStreamPublisher>`), an `Arc<dyn Publisher>`, or a
+/// reference to either (the `Arc` is cloned).
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventmap::{InMemoryPublisher, IntoSharedPublisher, Publisher};
+///
+/// let concrete = Arc::new(InMemoryPublisher::new());
+/// let shared: Arc<dyn Publisher> = (&concrete).into_shared();
+/// let again: Arc<dyn Publisher> = (&shared).into_shared();
+/// assert!(Arc::ptr_eq(&shared, &again));
+/// ```
+pub trait IntoSharedPublisher {
+    /// The publisher as handlers hold it.
+    fn into_shared(self) -> std::sync::Arc<dyn Publisher>;
+}
+
+impl<P: Publisher + 'static> IntoSharedPublisher for std::sync::Arc<P> {
+    fn into_shared(self) -> std::sync::Arc<dyn Publisher> {
+        self
+    }
+}
+
+impl IntoSharedPublisher for std::sync::Arc<dyn Publisher> {
+    fn into_shared(self) -> std::sync::Arc<dyn Publisher> {
+        self
+    }
+}
+
+impl<T: IntoSharedPublisher + Clone> IntoSharedPublisher for &T {
+    fn into_shared(self) -> std::sync::Arc<dyn Publisher> {
+        self.clone().into_shared()
+    }
+}
+
 /// The broker's confirmation of a published message (a JetStream `PubAck`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishReceipt {

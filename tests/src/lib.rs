@@ -220,3 +220,21 @@ pub mod property {
 
 pub mod shared;
 pub mod shared_derive;
+
+/// The Rust snippets of `README.md`, compiled as doctests (those that need a broker or a
+/// database are `no_run`): lines starting with `# ` give each the service it runs in (the
+/// ordering example, or the example's table built with the `Builder` into `OUT_DIR`).
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
+
+/// The Rust snippets of `docs/delivery.md`, compiled as doctests.
+#[doc = include_str!("../../docs/delivery.md")]
+pub mod delivery_doc {}
+
+/// The Rust snippets of `docs/mappings.md`, compiled as doctests.
+#[doc = include_str!("../../docs/mappings.md")]
+pub mod mappings_doc {}
+
+/// The Rust snippets of `docs/checks.md`, compiled as doctests.
+#[doc = include_str!("../../docs/checks.md")]
+pub mod checks_doc {}

@@ -50,65 +50,27 @@ pub fn order_created_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCreated {
-        id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"), "id")?,
-        order_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.customer_id, "customer_id")?,
-        payment_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.payment_id, "payment_id")?,
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"), "id")?, // mappings.yaml:27:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:28:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:29:9
+        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:30:9
         items: ::eventmap::convert::map_each(
             &payload.items,
             "items",
             |item| {
                 ::core::result::Result::Ok(crate::proto::ordering::v1::OrderItem {
-                    product_id: ::eventmap::convert::field::<
-                        _,
-                        ::std::string::String,
-                    >(&item.product_id, "product_id")?,
-                    store_id: ::eventmap::convert::field::<
-                        _,
-                        ::std::string::String,
-                    >(&item.store_id, "store_id")?,
-                    product_name: ::eventmap::convert::field::<
-                        _,
-                        ::std::string::String,
-                    >(&item.product_name, "product_name")?,
-                    unit_price_cents: ::eventmap::convert::field::<
-                        _,
-                        i64,
-                    >(
-                        &crate::domain::money::to_cents(&item.unit_price),
-                        "unit_price_cents",
-                    )?,
-                    quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?,
+                    product_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_id, "product_id")?, // mappings.yaml:34:13
+                    store_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.store_id, "store_id")?, // mappings.yaml:35:13
+                    product_name: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_name, "product_name")?, // mappings.yaml:36:13
+                    unit_price_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&item.unit_price), "unit_price_cents")?, // mappings.yaml:37:13
+                    quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?, // mappings.yaml:38:13
                 })
             },
         )?,
-        total_cents: ::eventmap::convert::field::<
-            _,
-            i64,
-        >(&crate::domain::money::to_cents(&payload.total), "total_cents")?,
-        currency: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.total.currency, "currency")?,
-        created_at: ::core::option::Option::Some(
-            ::eventmap::convert::field(&event.occurred_at(), "created_at")?,
-        ),
-        order_version: ::eventmap::convert::field::<
-            _,
-            u64,
-        >(&event.aggregate_version(), "order_version")?,
+        total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:39:9
+        currency: ::eventmap::convert::field::<_, ::std::string::String>(&payload.total.currency, "currency")?, // mappings.yaml:40:9
+        created_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "created_at")?), // mappings.yaml:41:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:42:9
     })
 }
 /// Converts through [`order_created_event`].
@@ -138,33 +100,13 @@ pub fn order_readied_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderReadied {
-        id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"), "id")?,
-        order_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.customer_id, "customer_id")?,
-        payment_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.payment_id, "payment_id")?,
-        total_cents: ::eventmap::convert::field::<
-            _,
-            i64,
-        >(&crate::domain::money::to_cents(&payload.total), "total_cents")?,
-        readied_at: ::core::option::Option::Some(
-            ::eventmap::convert::field(&event.occurred_at(), "readied_at")?,
-        ),
-        order_version: ::eventmap::convert::field::<
-            _,
-            u64,
-        >(&event.aggregate_version(), "order_version")?,
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"), "id")?, // mappings.yaml:49:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:50:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:51:9
+        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:52:9
+        total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:53:9
+        readied_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "readied_at")?), // mappings.yaml:54:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:55:9
     })
 }
 /// Converts through [`order_readied_event`].
@@ -194,33 +136,13 @@ pub fn order_canceled_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCanceled {
-        id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"), "id")?,
-        order_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.customer_id, "customer_id")?,
-        payment_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.payment_id, "payment_id")?,
-        reason: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.reason, "reason")?,
-        canceled_at: ::core::option::Option::Some(
-            ::eventmap::convert::field(&event.occurred_at(), "canceled_at")?,
-        ),
-        order_version: ::eventmap::convert::field::<
-            _,
-            u64,
-        >(&event.aggregate_version(), "order_version")?,
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"), "id")?, // mappings.yaml:62:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:63:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:64:9
+        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:65:9
+        reason: ::eventmap::convert::field::<_, ::std::string::String>(&payload.reason, "reason")?, // mappings.yaml:66:9
+        canceled_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "canceled_at")?), // mappings.yaml:67:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:68:9
     })
 }
 /// Converts through [`order_canceled_event`].
@@ -250,29 +172,12 @@ pub fn order_completed_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCompleted {
-        id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"), "id")?,
-        order_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&event.aggregate_id(), "order_id")?,
-        customer_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.customer_id, "customer_id")?,
-        invoice_id: ::eventmap::convert::field::<
-            _,
-            ::std::string::String,
-        >(&payload.invoice_id, "invoice_id")?,
-        completed_at: ::core::option::Option::Some(
-            ::eventmap::convert::field(&event.occurred_at(), "completed_at")?,
-        ),
-        order_version: ::eventmap::convert::field::<
-            _,
-            u64,
-        >(&event.aggregate_version(), "order_version")?,
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"), "id")?, // mappings.yaml:75:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:76:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:77:9
+        invoice_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.invoice_id, "invoice_id")?, // mappings.yaml:78:9
+        completed_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "completed_at")?), // mappings.yaml:79:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:80:9
         emitted_by: ::std::string::String::from("eventmap ordering example"),
     })
 }
@@ -363,10 +268,14 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
 /// encoded proto message on its channel through `publisher`. An event is published only by
 /// the rows of its own name; a name without a row fails the dispatch. Registering twice is
 /// a no-op.
+///
+/// `publisher` is an `Arc<JetStreamPublisher>`, an `Arc<dyn Publisher>` or a reference
+/// to either ([`IntoSharedPublisher`](::eventmap::IntoSharedPublisher)).
 pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
-    publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
+    publisher: impl ::eventmap::IntoSharedPublisher,
 ) {
+    let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
     if dispatcher
         .map_type::<
             crate::domain::events::OrderCreated,

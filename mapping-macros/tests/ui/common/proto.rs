@@ -12,5 +12,19 @@ pub mod ui {
             #[prost(string, tag = "4")]
             pub r#type: ::prost::alloc::string::String,
         }
+
+        #[derive(Clone, PartialEq, ::prost::Message)]
+        pub struct Shipped {
+            #[prost(enumeration = "Carrier", tag = "1")]
+            pub carrier: i32,
+        }
+
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+        #[repr(i32)]
+        pub enum Carrier {
+            Unspecified = 0,
+            Ups = 1,
+            Dhl = 2,
+        }
     }
 }

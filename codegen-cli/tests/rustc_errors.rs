@@ -1,0 +1,150 @@
+//! Builder mode's compile errors point at the mapping table: a service crate whose domain
+//! types do not fit its table (`tests/rustc_errors/`) is built with cargo, and rustc's output
+//! must show the table line of each mistake and what to write there.
+//!
+//! The crate's build script would run `eventmap_codegen::Builder`; here the test runs it (into
+//! the crate's `src/generated/`, which the crate `include!`s as it would `OUT_DIR`), so that
+//! the crate needs only the runtime and prost to build. The crate and its target folder live
+//! under this workspace's target folder (`tests/eventmap-rustc-errors/`), so the
+//! dependencies are built once. Only the substance of rustc's output is asserted (the table
+//! location in the snippet, the hint, the variant and the row), not its exact layout.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rustc_errors");
+
+#[test]
+fn rustc_errors_in_builder_mode_name_the_table_line() {
+    let root = target_dir().join("tests").join("eventmap-rustc-errors");
+    let krate = root.join("crate");
+    for file in ["mappings.yaml", "proto/shop/v1/shop.proto", "src/lib.rs"] {
+        copy(&Path::new(FIXTURE).join(file), &krate.join(file));
+    }
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime");
+    let manifest = format!(
+        "[package]\nname = \"eventmap-rustc-errors\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\neventmap = {{ path = {:?}, default-features = false }}\nprost = \"0.14\"\n\n\
+         [workspace]\n",
+        runtime.display().to_string()
+    );
+    write(&krate.join("Cargo.toml"), &manifest);
+    // The workspace's versions of every dependency, nothing resolved anew.
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"),
+        &krate.join("Cargo.lock"),
+    );
+    eventmap_codegen::Builder::new()
+        .mappings(krate.join("mappings.yaml"))
+        .out_dir(krate.join("src/generated"))
+        .emit_rerun_if_changed(false)
+        .compile()
+        .expect("the table is consistent with its protos (rustc, not check, sees the mistakes)");
+
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--color", "never"])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .output()
+        .expect("cargo runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the crate must not compile:\n{stderr}"
+    );
+    // What a reader of this test's failure wants to see: rustc's own words.
+    eprintln!("{stderr}");
+
+    let table = std::fs::read_to_string(Path::new(FIXTURE).join("mappings.yaml"))
+        .expect("the fixture table");
+    let quantity = location(&table, "quantity: { from: quantity }");
+    let carrier = location(&table, "carrier:");
+
+    // An `i64` into an `int32` without `checked: true`.
+    assert!(
+        stderr.contains(
+            "error[E0277]: `i64` does not convert into `i32`, the prost type of this proto field"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("needs `checked: true` on this field in the mapping table"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a `with:` function"), "{stderr}");
+    assert!(
+        snippet_lines(&stderr).any(|l| l.contains("&payload.quantity")
+            && l.ends_with(&format!("// mappings.yaml:{quantity}"))),
+        "the snippet of the E0277 shows `// mappings.yaml:{quantity}`:\n{stderr}"
+    );
+
+    // A variant of the domain enum missing from `values:`.
+    assert!(
+        stderr.contains(
+            "error[E0004]: non-exhaustive patterns: `&domain::Carrier::Fedex` not covered"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        snippet_lines(&stderr).any(|l| l.trim_start().starts_with("&payload.carrier,")
+            && l.ends_with(&format!(
+                "// mappings.yaml:{carrier}: add this variant to `values:` of row `OrderShipped`"
+            ))),
+        "the snippet of the E0004 names the table line, the row and `values:`:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("todo!()"),
+        "no suggestion to edit the generated file:\n{stderr}"
+    );
+}
+
+/// `LINE:COL` of the first line of `table` that starts (after its indentation) with `text`.
+fn location(table: &str, text: &str) -> String {
+    table
+        .lines()
+        .enumerate()
+        .find_map(|(n, line)| {
+            let trimmed = line.trim_start();
+            trimmed
+                .starts_with(text)
+                .then(|| format!("{}:{}", n + 1, line.len() - trimmed.len() + 1))
+        })
+        .unwrap_or_else(|| panic!("the fixture table has a line `{text}`"))
+}
+
+/// The source lines rustc quotes (`29 |         code`), without the gutter.
+fn snippet_lines(stderr: &str) -> impl Iterator<Item = &str> {
+    stderr.lines().filter_map(|line| {
+        let (number, code) = line.split_once(" |")?;
+        (!number.trim().is_empty() && number.trim().chars().all(|c| c.is_ascii_digit()))
+            .then_some(code.trim_end())
+    })
+}
+
+/// This workspace's target folder: the test binary is `<target>/<profile>/deps/<name>`.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .expect("the test binary is in <target>/<profile>/deps")
+}
+
+fn copy(from: &Path, to: &Path) {
+    let text = std::fs::read_to_string(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    write(to, &text);
+}
+
+/// Writes `text` unless `path` holds it already (cargo then keeps what it built).
+fn write(path: &Path, text: &str) {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return;
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create the scratch crate's folders");
+    }
+    std::fs::write(path, text).expect("write the scratch crate");
+}
