@@ -170,6 +170,8 @@ fn subscription_items(subscription: &Subscription) -> TokenStream {
         pub struct #router<H>(pub H);
 
         impl<H: #handler> ::eventmap::nats::ConsumerHandler<#enum_name> for #router<H> {
+            // The trait's signature, spelled out: the future is `Send` by contract.
+            #[allow(clippy::manual_async_fn)]
             fn handle(
                 &self,
                 delivery: &::eventmap::nats::Delivery<#enum_name>,

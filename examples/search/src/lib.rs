@@ -25,7 +25,7 @@ pub mod proto {
 }
 
 /// Generated from `mappings.yaml` by `eventmap_codegen::Builder`: the subscription `orders`.
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::module_inception)]
 pub mod subscriptions {
     include!(concat!(env!("OUT_DIR"), "/integration_events.rs"));
 }
