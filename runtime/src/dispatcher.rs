@@ -116,8 +116,30 @@ pub struct EventDispatcher {
 /// name, the domain event name it runs for.
 struct Registered {
     sequence: u64,
-    only: Option<&'static str>,
+    only: Only,
     handler: Arc<dyn EventHandler>,
+}
+
+/// Which events of its type a handler runs for.
+#[derive(Clone, Copy)]
+enum Only {
+    /// Every one (subscribed by name, or by type alone).
+    Any,
+    /// Those with this name.
+    Name(&'static str),
+    /// Those whose name is the type's declared name at this index ([`TypeEntry::names`]):
+    /// the name was compared once, by the check of the declared names, so the handler is
+    /// chosen by an integer comparison.
+    Declared(usize),
+}
+
+impl Only {
+    /// `Only::Declared` when `name` is one of `names`, else `Only::Name`.
+    fn of(name: &'static str, names: Option<&'static [&'static str]>) -> Self {
+        names
+            .and_then(|names| names.iter().position(|n| *n == name))
+            .map_or(Only::Name(name), Only::Declared)
+    }
 }
 
 /// What is registered for one payload type.
@@ -180,6 +202,8 @@ struct Handlers<'a> {
     by_type: &'a [Registered],
     /// The event's name, for handlers restricted to one name.
     name: &'a str,
+    /// The index of the event's name among its type's declared names.
+    declared: Option<usize>,
 }
 
 impl<'a> Iterator for Handlers<'a> {
@@ -200,9 +224,13 @@ impl<'a> Iterator for Handlers<'a> {
             };
             let (first, rest) = list.split_first()?;
             *list = rest;
-            match first.only {
-                Some(only) if only != self.name => continue,
-                _ => return Some(&first.handler),
+            let runs = match first.only {
+                Only::Any => true,
+                Only::Declared(index) => self.declared == Some(index),
+                Only::Name(name) => name == self.name,
+            };
+            if runs {
+                return Some(&first.handler);
             }
         }
     }
@@ -232,7 +260,7 @@ impl EventDispatcher {
             .or_default()
             .push(Registered {
                 sequence,
-                only: None,
+                only: Only::Any,
                 handler,
             });
         self
@@ -276,6 +304,12 @@ impl EventDispatcher {
             return false;
         }
         entry.names = Some(names);
+        // Handlers subscribed by name before the declaration are chosen by index from now on.
+        for registered in &mut entry.handlers {
+            if let Only::Name(name) = registered.only {
+                registered.only = Only::of(name, entry.names);
+            }
+        }
         true
     }
 
@@ -294,15 +328,13 @@ impl EventDispatcher {
         self.type_names
             .insert(TypeId::of::<T>(), std::any::type_name::<T>());
         let sequence = self.sequence();
-        self.by_type
-            .entry(TypeId::of::<T>())
-            .or_default()
-            .handlers
-            .push(Registered {
-                sequence,
-                only,
-                handler,
-            });
+        let entry = self.by_type.entry(TypeId::of::<T>()).or_default();
+        let only = only.map_or(Only::Any, |name| Only::of(name, entry.names));
+        entry.handlers.push(Registered {
+            sequence,
+            only,
+            handler,
+        });
         self
     }
 
@@ -335,11 +367,13 @@ impl EventDispatcher {
         event: &'a AggregateEvent,
     ) -> Result<Handlers<'a>, UnmappedEventName> {
         let payload: &dyn Any = event.payload();
+        let mut declared = None;
         let by_type = match self.by_type.get(&payload.type_id()) {
             Some(entry) => {
-                if let Some(names) = entry.names
-                    && !names.contains(&event.name())
-                {
+                if let Some(names) = entry.names {
+                    declared = names.iter().position(|n| *n == event.name());
+                }
+                if let (Some(names), None) = (entry.names, declared) {
                     return Err(UnmappedEventName {
                         event_name: event.name().to_owned(),
                         type_name: self
@@ -365,6 +399,7 @@ impl EventDispatcher {
             by_name,
             by_type,
             name: event.name(),
+            declared,
         })
     }
 

@@ -420,3 +420,20 @@ async fn handlers_by_type_and_name_run_only_for_their_name() {
     // The events before it ran; no handler of it or after it did.
     assert_eq!(*seen.lock().expect("lock"), ["on:Enabled", "any:Enabled"]);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn handlers_named_before_the_names_are_declared_still_run_only_for_their_name() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut dispatcher = eventmap::EventDispatcher::new();
+    dispatcher
+        .subscribe_to_named::<Toggled>("Enabled", labelled("on", &seen))
+        .subscribe_to_named::<Toggled>("Elsewhere", labelled("never", &seen));
+    assert!(dispatcher.map_type::<Toggled>(&["Disabled", "Enabled"]));
+    dispatcher.subscribe_to_named::<Toggled>("Disabled", labelled("off", &seen));
+    let events: Vec<_> = ["Disabled", "Enabled"]
+        .into_iter()
+        .map(|name| eventmap::AggregateEvent::new("Switch", "s-1", 1, Toggled(name)).into_dyn())
+        .collect();
+    dispatcher.publish(&events).await.expect("dispatched");
+    assert_eq!(*seen.lock().expect("lock"), ["off:Disabled", "on:Enabled"]);
+}
