@@ -2,8 +2,9 @@
 //! format); the shared payload type (one domain type behind several domain event names), also
 //! without converters for `#[derive(IntegrationEvent)]`; the property fixture (every proto
 //! field kind x every source form x every domain type the docs allow, `build/property.rs`); and
-//! the example's module with the Builder's default names, for the README's snippets. The tests
-//! compile and run the generated code.
+//! the example's module with the Builder's default names, for the README's snippets; and the
+//! corpus of service tables (`fixtures/corpus/`: payments on proto2, catalog and inventory on
+//! proto3). The tests compile and run the generated code.
 
 #[path = "build/property.rs"]
 mod property;
@@ -30,7 +31,22 @@ fn main() {
     let readme = eventmap_codegen::Builder::new()
         .mappings("../mappings.yaml")
         .compile();
-    if let Err(err) = kitchen.and(shared).and(shared_derive).and(readme) {
+    // The corpus (`fixtures/corpus/`): service tables written as teams write them.
+    let corpus = ["payments", "catalog", "inventory"]
+        .into_iter()
+        .try_for_each(|service| {
+            eventmap_codegen::Builder::new()
+                .mappings(format!("fixtures/corpus/{service}/mappings.yaml"))
+                .protos_file(format!("corpus_{service}_protos.rs"))
+                .module_file(format!("corpus_{service}_integration.rs"))
+                .compile()
+        });
+    if let Err(err) = kitchen
+        .and(shared)
+        .and(shared_derive)
+        .and(readme)
+        .and(corpus)
+    {
         eprintln!("{err}");
         std::process::exit(1);
     }

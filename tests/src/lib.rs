@@ -218,6 +218,7 @@ pub mod property {
     }
 }
 
+pub mod corpus;
 pub mod shared;
 pub mod shared_derive;
 
