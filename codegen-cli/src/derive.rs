@@ -178,8 +178,8 @@ fn expand(input: &syn::DeriveInput, manifest_dir: &Path) -> Result<TokenStream, 
 
 /// The rows of the struct `struct_name`: the domain events named by `#[integration(event =
 /// ..)]` when there are some, else the domain event named like the struct and every domain
-/// event with a row whose Rust type (`type:`, or `<domain_module>::<event>`) is named like the
-/// struct, in table order.
+/// event with a row (or an `internal` entry) whose Rust type (`type:`, or
+/// `<domain_module>::<event>`) is named like the struct, in table order.
 ///
 /// # Errors
 /// The name (and span) of an `event = ..` without a row, or the struct's name when nothing
@@ -201,11 +201,11 @@ fn rows_of<'m>(
             })
             .collect();
     }
+    let named_like = |ty: &str| ty.rsplit("::").next().map(str::trim) == Some(struct_name);
     let of_type = |e: &&DomainEvent| {
         e.name == struct_name
-            || e.integrations
-                .iter()
-                .any(|ie| ie.domain_type.rsplit("::").next().map(str::trim) == Some(struct_name))
+            || e.integrations.iter().any(|ie| named_like(&ie.domain_type))
+            || e.internal_type.as_deref().is_some_and(named_like)
     };
     let events: Vec<&DomainEvent> = model.events.iter().filter(of_type).collect();
     if events.is_empty() {

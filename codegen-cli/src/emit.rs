@@ -281,6 +281,7 @@ fn converter(
     let roots = Roots {
         name: &ie.name,
         spans: Some(&target.field_spans),
+        outer: None,
         row: &event.name,
         located,
     };
@@ -364,13 +365,15 @@ fn rows_by_type(model: &Model) -> Vec<(&str, Rows<'_>)> {
     groups
 }
 
-/// The registration of one domain type: `map_type::<Domain>(names)` with the domain event
-/// names of its `rows` and the table's `internal` events, then, when that is the first
-/// registration of the type, one `subscribe_to_named::<Domain>(name, IntegrationEventHandler)`
-/// per row, publishing through the `Arc<dyn Publisher>` expression `publisher`.
+/// The registration of one domain type: `map_type::<Domain>(names)` with `names` (the domain
+/// event names the table gives the type: its rows' and its `internal` events'), then, when
+/// that is the first registration of the type, one
+/// `subscribe_to_named::<Domain>(name, IntegrationEventHandler)` per row, publishing through
+/// the `Arc<dyn Publisher>` expression `publisher`.
 fn type_registration(
     model: &Model,
     rows: &[(&DomainEvent, &IntegrationEvent)],
+    names: &[&str],
     domain: &TokenStream,
     publisher: &TokenStream,
     in_module: bool,
@@ -385,15 +388,6 @@ fn type_registration(
             quote!(#name)
         }
     };
-    let mut names: Vec<&str> = Vec::new();
-    for (event, _) in rows {
-        if !names.contains(&event.name.as_str()) {
-            names.push(&event.name);
-        }
-    }
-    for event in model.events.iter().filter(|e| e.integrations.is_empty()) {
-        names.push(&event.name);
-    }
     let names = names.iter().map(|n| domain_name(n));
     let subscriptions = rows.iter().map(|(event, ie)| {
         let (channel, name, service) = if in_module {
@@ -446,6 +440,29 @@ fn type_registration(
     }
 }
 
+/// The domain event names the table gives the type `ty`: those of its `rows` (each once), then
+/// those of the `internal` events of that type.
+fn type_names<'m>(
+    model: &'m Model,
+    ty: &str,
+    rows: &[(&'m DomainEvent, &IntegrationEvent)],
+) -> Vec<&'m str> {
+    let mut names: Vec<&str> = Vec::new();
+    for (event, _) in rows {
+        if !names.contains(&event.name.as_str()) {
+            names.push(&event.name);
+        }
+    }
+    names.extend(
+        model
+            .events
+            .iter()
+            .filter(|e| e.internal_type.as_deref() == Some(ty))
+            .map(|e| e.name.as_str()),
+    );
+    names
+}
+
 /// `impl ::eventmap::MappedEvent for Domain`: the names and the registration of the rows of
 /// one domain type (what `#[derive(IntegrationEvent)]` adds next to the converters).
 pub fn mapped_event_impl(
@@ -454,14 +471,22 @@ pub fn mapped_event_impl(
     target: &DomainTarget,
 ) -> TokenStream {
     let (impl_generics, domain, where_clause) = target.static_instance();
-    let domain_names = events.iter().map(|e| &e.name);
     let rows: Rows<'_> = events
         .iter()
         .flat_map(|event| event.integrations.iter().map(move |ie| (*event, ie)))
         .collect();
     let names = rows.iter().map(|(_, ie)| &ie.name);
     let publisher = quote!(publisher);
-    let registration = type_registration(model, &rows, &quote!(Self), &publisher, false);
+    let domain_names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+    let registration = type_registration(
+        model,
+        &rows,
+        &domain_names,
+        &quote!(Self),
+        &publisher,
+        false,
+    );
+    let domain_names = domain_names.iter();
     quote! {
         #[automatically_derived]
         impl #impl_generics ::eventmap::MappedEvent for #domain #where_clause {
@@ -486,6 +511,9 @@ pub fn mapped_event_impl(
 struct Roots<'a> {
     name: &'a str,
     spans: Option<&'a HashMap<String, Span>>,
+    /// Inside a nested message (derive): the span of the payload field it is built from, for
+    /// the conversions of its fields (their own paths start at the element, not the payload).
+    outer: Option<Span>,
     /// The domain event (the key under `events:`).
     row: &'a str,
     /// Set when emitting text: field conversions become sentinels collected here.
@@ -834,7 +862,7 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
             // errors point there rather than into generated code.
             let span = match (roots.spans, path.first()) {
                 (Some(spans), Some(first)) => spans.get(first.trim_start_matches("r#")).copied(),
-                _ => None,
+                _ => roots.outer,
             };
             let converted = |expr: TokenStream| match span {
                 Some(span) => respan(converted(expr), span),
@@ -968,8 +996,13 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
         } => {
             let access = access(root, path);
             let item = quote!(item);
+            let outer = match (roots.spans, path.first()) {
+                (Some(spans), Some(first)) => spans.get(first.trim_start_matches("r#")).copied(),
+                _ => roots.outer,
+            };
             let nested = Roots {
                 spans: None,
+                outer,
                 ..*roots
             };
             let body = message_literal(message, fields, &item, &nested);
@@ -1170,7 +1203,8 @@ fn registration(model: &Model, with_converters: bool) -> TokenStream {
         let domain = path(ty);
         let domain = quote!(#domain);
         if with_converters {
-            type_registration(model, rows, &domain, &publisher, true)
+            let names = type_names(model, ty, rows);
+            type_registration(model, rows, &names, &domain, &publisher, true)
         } else {
             quote! { dispatcher.register_mapped::<#domain>(&publisher); }
         }

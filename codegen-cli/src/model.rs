@@ -88,6 +88,10 @@ pub struct DomainEvent {
     pub location: Option<SourceLocation>,
     /// Integration events, in table order.
     pub integrations: Vec<IntegrationEvent>,
+    /// For an `internal` event, the Rust path of its payload type (`type:`, or
+    /// `<domain_module>::<name>`); `None` for a published event, or when the table has no
+    /// `rust.domain_module` to name it.
+    pub internal_type: Option<String>,
 }
 
 /// One integration event of a domain event.

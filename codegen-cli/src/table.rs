@@ -120,8 +120,10 @@ pub struct Delivery {
 /// What a domain event becomes.
 #[derive(Debug)]
 pub enum EventEntry {
-    /// `internal`: the domain event stays inside the service, on purpose.
-    Internal,
+    /// `internal`, or `{ internal: true, type: crate::path::Payload }`: the domain event stays
+    /// inside the service, on purpose; the type, when its payload is not
+    /// `<domain_module>::<DomainEventName>` (a payload type shared with published names).
+    Internal(Option<Spanned<String>>),
     /// The integration events it is published as (one or more).
     Integrations(Vec<Integration>),
 }
@@ -130,7 +132,7 @@ impl EventEntry {
     /// The integration events (none for an internal event).
     pub fn integrations(&self) -> &[Integration] {
         match self {
-            EventEntry::Internal => &[],
+            EventEntry::Internal(_) => &[],
             EventEntry::Integrations(list) => list,
         }
     }
@@ -144,12 +146,24 @@ impl<'de> Deserialize<'de> for EventEntry {
             type Value = EventEntry;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`internal` or a list of integration events")
+                f.write_str(
+                    "`internal`, `{ internal: true, type: crate::path::Payload }` or a list of integration events",
+                )
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<EventEntry, A::Error> {
+                let typed = TypedInternal::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if !typed.internal {
+                    return Err(de::Error::custom(
+                        "`internal: false` says nothing: write the integration events as a list, or `internal: true`",
+                    ));
+                }
+                Ok(EventEntry::Internal(Some(typed.rust_type)))
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<EventEntry, E> {
                 if value == "internal" {
-                    Ok(EventEntry::Internal)
+                    Ok(EventEntry::Internal(None))
                 } else {
                     Err(E::invalid_value(de::Unexpected::Str(value), &self))
                 }
@@ -163,6 +177,17 @@ impl<'de> Deserialize<'de> for EventEntry {
 
         deserializer.deserialize_any(EntryVisitor)
     }
+}
+
+/// `{ internal: true, type: crate::path::Payload }`: an internal domain event of a given type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypedInternal {
+    /// Must be `true`.
+    internal: bool,
+    /// The Rust type of the domain event's payload.
+    #[serde(rename = "type")]
+    rust_type: Spanned<String>,
 }
 
 /// `protos:`: the proto sources, relative to the table's folder.

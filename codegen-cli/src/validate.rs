@@ -118,13 +118,23 @@ impl Validator<'_> {
                     key.as_str()
                 ));
             }
-            events.push(self.domain_event(
+            let mut event = self.domain_event(
                 table,
                 key,
                 entry.value.integrations(),
                 &mut used_channels,
                 &mut integration_names,
-            ));
+            );
+            if let table::EventEntry::Internal(rust_type) = &entry.value {
+                event.internal_type = match (rust_type, &table.rust.domain_module) {
+                    (Some(t), _) => self
+                        .rust_path(t, "domain event type")
+                        .then(|| t.value.clone()),
+                    (None, Some(module)) => Some(format!("{}::{}", module.value, key.as_str())),
+                    (None, None) => None,
+                };
+            }
+            events.push(event);
         }
         let subscriptions = self.subscriptions(table, &mut used_channels);
         self.generated_names(table);
@@ -433,6 +443,7 @@ impl Validator<'_> {
             name: key.as_str().to_owned(),
             location: self.loc(key.location()),
             integrations: out,
+            internal_type: None,
         }
     }
 

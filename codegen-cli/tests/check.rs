@@ -593,3 +593,47 @@ fn a_proto_snippet_and_its_json_span_underline_the_name() {
     let first = d.notes[0].1.as_ref().expect("the other declaration");
     assert_eq!((first.line, first.column, first.len), (33, 9, 10));
 }
+
+#[test]
+fn an_internal_event_may_name_its_type_and_every_mistake_in_it_is_located() {
+    let with = |entry: &str| Project::new(&format!("{TABLE}  Held: {entry}\n"));
+
+    let typed = with("{ internal: true, type: crate::domain::Placed }").analyze();
+    assert!(typed.diagnostics.is_empty(), "{}", typed.render());
+    let model = typed.model.as_ref().expect("model");
+    let held = model
+        .events
+        .iter()
+        .find(|e| e.name == "Held")
+        .expect("Held");
+    assert_eq!(held.internal_type.as_deref(), Some("crate::domain::Placed"));
+    let plain = with("internal").analyze();
+    let model = plain.model.as_ref().expect("model");
+    let held = model
+        .events
+        .iter()
+        .find(|e| e.name == "Held")
+        .expect("Held");
+    assert_eq!(held.internal_type.as_deref(), Some("crate::domain::Held"));
+
+    let cases = [
+        (
+            "{ internal: true, type: \"not a path!\" }",
+            "invalid-rust-path",
+            33,
+        ),
+        ("{ internal: false, type: x::Y }", "yaml", 9),
+        ("{ internal: true }", "yaml", 11),
+        ("{ internal: true, type: x::Y, extra: 1 }", "yaml", 39),
+    ];
+    for (entry, rule, column) in cases {
+        let analysis = with(entry).analyze();
+        let error = find(&analysis, rule);
+        assert_eq!(
+            line_col(error),
+            (36, column),
+            "{entry}: {}",
+            analysis.render()
+        );
+    }
+}

@@ -27,6 +27,9 @@ pub mod domain {
         Frozen,
         /// `PriceReset`: the table has no row for it.
         Reset,
+        /// `CatalogArchived`: an internal event of another type in the table (a domain bug
+        /// that must fail the dispatch, not pass as internal).
+        Misnamed,
     }
 
     impl Direction {
@@ -37,6 +40,7 @@ pub mod domain {
                 Direction::Decreased => "PriceDecreased",
                 Direction::Frozen => "PriceFrozen",
                 Direction::Reset => "PriceReset",
+                Direction::Misnamed => "CatalogArchived",
             }
         }
     }

@@ -184,9 +184,13 @@ impl Mode {
     }
 
     fn reset(self) -> AggregateEvent {
+        self.price("tea", 400, 0, Direction::Reset)
+    }
+
+    fn price(self, product: &str, old: i64, new: i64, direction: Direction) -> AggregateEvent {
         match self {
-            Mode::Generated => price("tea", 400, 0, Direction::Reset),
-            Mode::Derive => derived_price("tea", 400, 0, Direction::Reset),
+            Mode::Generated => price(product, old, new, direction),
+            Mode::Derive => derived_price(product, old, new, direction),
         }
     }
 }
@@ -253,6 +257,35 @@ async fn a_name_without_a_row_fails_the_dispatch_and_is_not_published() {
             .map(|m| m.name.clone())
             .collect();
         assert_eq!(names, ["PriceDecreasedEvent"], "{mode:?}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_internal_name_of_another_type_is_no_name_of_this_type() {
+    for mode in MODES {
+        let publisher = InMemoryPublisher::new();
+        let mut dispatcher = EventDispatcher::new();
+        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+
+        // `PriceFrozen` is internal with `type: PriceChanged`: dispatched, nothing published.
+        let frozen = mode.price("tea", 400, 400, Direction::Frozen);
+        dispatcher.publish(&[frozen]).await.expect("internal");
+        // `CatalogArchived` is internal too, but of its own type: not a name of `PriceChanged`.
+        let misnamed = mode.price("tea", 400, 410, Direction::Misnamed);
+        let err = dispatcher
+            .publish(&[misnamed])
+            .await
+            .expect_err("CatalogArchived is not a name of PriceChanged");
+        assert_eq!(err.event_name, "CatalogArchived");
+        let unmapped = err
+            .source
+            .downcast_ref::<UnmappedEventName>()
+            .expect("UnmappedEventName");
+        assert_eq!(
+            unmapped.expected,
+            ["PriceIncreased", "PriceDecreased", "PriceFrozen"]
+        );
+        assert!(publisher.is_empty(), "{mode:?}");
     }
 }
 

@@ -19,6 +19,18 @@ pub mod ui {
             pub carrier: i32,
         }
 
+        #[derive(Clone, PartialEq, ::prost::Message)]
+        pub struct Parcel {
+            #[prost(int32, tag = "1")]
+            pub grams: i32,
+        }
+
+        #[derive(Clone, PartialEq, ::prost::Message)]
+        pub struct Packed {
+            #[prost(message, repeated, tag = "1")]
+            pub parcels: ::prost::alloc::vec::Vec<Parcel>,
+        }
+
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
         #[repr(i32)]
         pub enum Carrier {
