@@ -771,6 +771,24 @@ impl Validator<'_> {
         // field is the plain `T` (a message too), a proto2 or proto3 `optional` scalar or enum is `Option<T>`,
         // and so is a wrapper type (`StringValue` is `Option<String>`, `Empty` `Option<()>`).
         let required = field.cardinality() == Cardinality::Required;
+        if required && defaulted && field.field_descriptor_proto().default_value.is_none() {
+            // prost fills a proto2 `required` field with its type's zero value: a consumer
+            // cannot tell it from a real value, which is what `required` exists to prevent.
+            let note = self.protos.field_location(field);
+            let d = self.warning(
+                "default-on-required",
+                at,
+                format!(
+                    "proto2 `required` field `{}` is left at its default: every message carries its zero value, as if it were set",
+                    field.name()
+                ),
+            );
+            d.hint = Some(format!(
+                "map `{}` from the domain, or give it a `[default = ...]` in the .proto when a default is meant",
+                field.name()
+            ));
+            d.notes.push(("the field is declared here".into(), note));
+        }
         let shape = if field.is_list() {
             Shape::Repeated
         } else if oneof.is_some() || (required && matches!(field.kind(), Kind::Message(_))) {

@@ -371,3 +371,36 @@ fn a_stale_module_says_to_run_eventmap_generate() {
     );
     assert!(!stderr.contains("cargo"), "{stderr}");
 }
+
+#[test]
+fn machine_formats_keep_their_shape_when_eventmap_cannot_run() {
+    let dir = project();
+    let out = eventmap(
+        dir.path(),
+        &["--mappings", "missing.yaml", "check", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    let items = json_stdout(&out);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["rule"], "could-not-run");
+    assert_eq!(items[0]["severity"], "error");
+    assert!(items[0]["path"].is_null());
+    let message = items[0]["message"].as_str().expect("message");
+    assert!(message.contains("missing.yaml"), "{message}");
+    assert!(
+        text(&out.stderr).contains("missing.yaml"),
+        "{}",
+        text_of(&out)
+    );
+
+    let out = eventmap(
+        dir.path(),
+        &["--mappings", "missing.yaml", "check", "--format", "github"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).starts_with("::error"),
+        "{}",
+        text_of(&out)
+    );
+}

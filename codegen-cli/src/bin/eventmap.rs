@@ -77,6 +77,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
+            // Machine formats still get their shape on stdout: one `could-not-run` error.
+            if cli.format != Format::Text {
+                let mut diagnostic = Diagnostic::error("could-not-run", err.to_string());
+                diagnostic.hint = Some(format!(
+                    "eventmap could not check `{}` (exit 2)",
+                    cli.mappings.display()
+                ));
+                let diagnostics = [diagnostic];
+                match cli.format {
+                    Format::Json => println!("{}", report::render_json(&diagnostics)),
+                    Format::Github => print!("{}", report::render_github(&diagnostics)),
+                    Format::Text => {}
+                }
+            }
             ExitCode::from(2)
         }
     }
