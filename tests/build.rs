@@ -26,6 +26,11 @@ fn main() {
         .converters(false)
         .module_file("shared_derive_integration.rs")
         .compile();
+    let shared_mirror = eventmap_codegen::Builder::new()
+        .mappings("fixtures/shared/mirror.yaml")
+        .generate_protos(false)
+        .module_file("shared_mirror_integration.rs")
+        .compile();
     // The README's snippets (doctests of `src/lib.rs`) build a service on the example's
     // table, with the Builder's default file names as the README writes them.
     let readme = eventmap_codegen::Builder::new()

@@ -433,8 +433,17 @@ fn type_registration(
             );
         }
     });
+    // The registration's key: this module (or the derive's) and the type, so that the same
+    // registration twice is a no-op while two tables mapping one type both register.
+    let key = format!(
+        "::register_integration_event_handlers({})",
+        domain.to_string().replace(' ', "")
+    );
     quote! {
-        if dispatcher.map_type::<#domain>(&[#(#names),*]) {
+        if dispatcher.map_type::<#domain>(
+            ::core::concat!(::core::module_path!(), #key),
+            &[#(#names),*],
+        ) {
             #(#subscriptions)*
         }
     }

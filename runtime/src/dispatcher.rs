@@ -76,8 +76,9 @@ pub struct UnmappedEventName {
     pub event_name: String,
     /// The Rust type name of its payload.
     pub type_name: &'static str,
-    /// The names the table maps this type under (its rows, and its `internal` events).
-    pub expected: &'static [&'static str],
+    /// The names the tables registered on the dispatcher map this type under (their rows, and
+    /// their `internal` events of the type).
+    pub expected: Vec<&'static str>,
 }
 
 /// A handler failed while the dispatcher published a domain event.
@@ -135,7 +136,7 @@ enum Only {
 
 impl Only {
     /// `Only::Declared` when `name` is one of `names`, else `Only::Name`.
-    fn of(name: &'static str, names: Option<&'static [&'static str]>) -> Self {
+    fn of(name: &'static str, names: Option<&[&'static str]>) -> Self {
         names
             .and_then(|names| names.iter().position(|n| *n == name))
             .map_or(Only::Name(name), Only::Declared)
@@ -147,7 +148,9 @@ impl Only {
 struct TypeEntry {
     /// The names the mapping table gives the type ([`EventDispatcher::map_type`]); `None`
     /// when the type is not declared as mapped (any name is dispatched).
-    names: Option<&'static [&'static str]>,
+    names: Option<Vec<&'static str>>,
+    /// The registrations applied to the type ([`EventDispatcher::map_type`]'s keys).
+    registrations: Vec<&'static str>,
     /// Its handlers, in registration order.
     handlers: Vec<Registered>,
 }
@@ -290,24 +293,38 @@ impl EventDispatcher {
     }
 
     /// Declares that events of type `T` are recorded only under `names` (the rows of `T` in
-    /// the mapping table, and its `internal` events): dispatching an event of type `T` under
-    /// another name then fails with [`UnmappedEventName`] before any of its handlers runs.
+    /// a mapping table, and its `internal` events of `T`): dispatching an event of type `T`
+    /// under another name then fails with [`UnmappedEventName`] before any of its handlers
+    /// runs. Several tables may declare the same type; its names are then all of theirs.
     ///
-    /// Returns `true` the first time for `T` and `false` after (the names are then left as
-    /// they are): generated registration subscribes the integration handlers of `T` only when
-    /// it returns `true`, so registering the same table twice does not publish twice.
-    pub fn map_type<T: DomainEvent>(&mut self, names: &'static [&'static str]) -> bool {
+    /// `registration` names the registration (generated code passes its module path and the
+    /// type): returns `true` the first time for that `registration` and `T`, and `false`
+    /// after, without changing anything. Generated registration subscribes the integration
+    /// handlers of `T` only when it returns `true`, so registering the same table twice does
+    /// not publish twice, while two tables mapping one type both publish.
+    pub fn map_type<T: DomainEvent>(
+        &mut self,
+        registration: &'static str,
+        names: &'static [&'static str],
+    ) -> bool {
         self.type_names
             .insert(TypeId::of::<T>(), std::any::type_name::<T>());
         let entry = self.by_type.entry(TypeId::of::<T>()).or_default();
-        if entry.names.is_some() {
+        if entry.registrations.contains(&registration) {
             return false;
         }
-        entry.names = Some(names);
+        entry.registrations.push(registration);
+        // Names are only appended: the indices of `Only::Declared` stay valid.
+        let declared = entry.names.get_or_insert_with(Vec::new);
+        for name in names {
+            if !declared.contains(name) {
+                declared.push(name);
+            }
+        }
         // Handlers subscribed by name before the declaration are chosen by index from now on.
         for registered in &mut entry.handlers {
             if let Only::Name(name) = registered.only {
-                registered.only = Only::of(name, entry.names);
+                registered.only = Only::of(name, entry.names.as_deref());
             }
         }
         true
@@ -329,7 +346,7 @@ impl EventDispatcher {
             .insert(TypeId::of::<T>(), std::any::type_name::<T>());
         let sequence = self.sequence();
         let entry = self.by_type.entry(TypeId::of::<T>()).or_default();
-        let only = only.map_or(Only::Any, |name| Only::of(name, entry.names));
+        let only = only.map_or(Only::Any, |name| Only::of(name, entry.names.as_deref()));
         entry.handlers.push(Registered {
             sequence,
             only,
@@ -370,10 +387,10 @@ impl EventDispatcher {
         let mut declared = None;
         let by_type = match self.by_type.get(&payload.type_id()) {
             Some(entry) => {
-                if let Some(names) = entry.names {
+                if let Some(names) = &entry.names {
                     declared = names.iter().position(|n| *n == event.name());
                 }
-                if let (Some(names), None) = (entry.names, declared) {
+                if let (Some(names), None) = (&entry.names, declared) {
                     return Err(UnmappedEventName {
                         event_name: event.name().to_owned(),
                         type_name: self
@@ -381,7 +398,7 @@ impl EventDispatcher {
                             .get(&payload.type_id())
                             .copied()
                             .unwrap_or("?"),
-                        expected: names,
+                        expected: names.clone(),
                     });
                 }
                 entry.handlers.as_slice()

@@ -368,10 +368,10 @@ async fn handlers_by_type_and_name_run_only_for_their_name() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut dispatcher = eventmap::EventDispatcher::new();
     assert!(!dispatcher.is_mapped::<Toggled>());
-    assert!(dispatcher.map_type::<Toggled>(&["Enabled", "Disabled", "Paused"]));
+    assert!(dispatcher.map_type::<Toggled>("switch", &["Enabled", "Disabled", "Paused"]));
     assert!(dispatcher.is_mapped::<Toggled>());
-    // A second declaration is refused and leaves the names as they were.
-    assert!(!dispatcher.map_type::<Toggled>(&["Other"]));
+    // The same registration again is refused and leaves the names as they were.
+    assert!(!dispatcher.map_type::<Toggled>("switch", &["Other"]));
     dispatcher
         .subscribe_to_named::<Toggled>("Enabled", labelled("on", &seen))
         .subscribe_to::<Toggled>(labelled("any", &seen))
@@ -428,7 +428,7 @@ async fn handlers_named_before_the_names_are_declared_still_run_only_for_their_n
     dispatcher
         .subscribe_to_named::<Toggled>("Enabled", labelled("on", &seen))
         .subscribe_to_named::<Toggled>("Elsewhere", labelled("never", &seen));
-    assert!(dispatcher.map_type::<Toggled>(&["Disabled", "Enabled"]));
+    assert!(dispatcher.map_type::<Toggled>("switch", &["Disabled", "Enabled"]));
     dispatcher.subscribe_to_named::<Toggled>("Disabled", labelled("off", &seen));
     let events: Vec<_> = ["Disabled", "Enabled"]
         .into_iter()
@@ -436,4 +436,39 @@ async fn handlers_named_before_the_names_are_declared_still_run_only_for_their_n
         .collect();
     dispatcher.publish(&events).await.expect("dispatched");
     assert_eq!(*seen.lock().expect("lock"), ["off:Disabled", "on:Enabled"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn two_registrations_of_one_type_both_run_and_each_only_once() {
+    // Two tables mapping one domain type (say a producer's own table and a mirroring one):
+    // both registrations apply, registering either again applies nothing, and the type's
+    // names are those of both.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut dispatcher = eventmap::EventDispatcher::new();
+    for _ in 0..2 {
+        if dispatcher.map_type::<Toggled>("first", &["Enabled"]) {
+            dispatcher.subscribe_to_named::<Toggled>("Enabled", labelled("first", &seen));
+        }
+        if dispatcher.map_type::<Toggled>("second", &["Enabled", "Disabled"]) {
+            dispatcher
+                .subscribe_to_named::<Toggled>("Enabled", labelled("second", &seen))
+                .subscribe_to_named::<Toggled>("Disabled", labelled("second", &seen));
+        }
+    }
+    let events: Vec<_> = ["Enabled", "Disabled"]
+        .into_iter()
+        .map(|name| eventmap::AggregateEvent::new("Switch", "s-1", 1, Toggled(name)).into_dyn())
+        .collect();
+    dispatcher.publish(&events).await.expect("dispatched");
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        ["first:Enabled", "second:Enabled", "second:Disabled"]
+    );
+    let unknown = eventmap::AggregateEvent::new("Switch", "s-1", 2, Toggled("Paused")).into_dyn();
+    let err = dispatcher.publish(&[unknown]).await.expect_err("no row");
+    let unmapped = err
+        .source
+        .downcast_ref::<eventmap::UnmappedEventName>()
+        .expect("UnmappedEventName");
+    assert_eq!(unmapped.expected, ["Enabled", "Disabled"]);
 }

@@ -161,7 +161,13 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut ::eventmap::EventDispatcher,
     publisher: ::std::sync::Arc<dyn ::eventmap::Publisher>,
 ) {
-    if dispatcher.map_type::<crate::domain::OrderCreated>(&[domain_event_names::ORDER_CREATED]) {
+    if dispatcher.map_type::<crate::domain::OrderCreated>(
+        ::core::concat!(
+            ::core::module_path!(),
+            "::register_integration_event_handlers(crate::domain::OrderCreated)"
+        ),
+        &[domain_event_names::ORDER_CREATED],
+    ) {
         dispatcher.subscribe_to_named::<crate::domain::OrderCreated>(
             domain_event_names::ORDER_CREATED,
             ::eventmap::IntegrationEventHandler::new(

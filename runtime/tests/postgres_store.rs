@@ -254,7 +254,7 @@ async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
         // `Labelled` has no row, so the append with it must leave nothing behind.
         let mut dispatcher = EventDispatcher::new();
         register_integration_event_handlers(&mut dispatcher, OutboxPublisher::shared());
-        assert!(dispatcher.map_type::<Labelled>(&["Tagged"]));
+        assert!(dispatcher.map_type::<Labelled>("tagged", &["Tagged"]));
         let store = PostgresStore::builder(db.pool.clone())
             .schema(db.schema.clone())
             .registry(registry())

@@ -14,6 +14,12 @@ pub mod integration {
     include!(concat!(env!("OUT_DIR"), "/shared_integration.rs"));
 }
 
+/// The code generated from `fixtures/shared/mirror.yaml`: a second table over the same
+/// domain type.
+pub mod mirror {
+    include!(concat!(env!("OUT_DIR"), "/shared_mirror_integration.rs"));
+}
+
 /// Domain types of the pricing fixture.
 pub mod domain {
     /// Which way a price moved; gives the domain event its name.

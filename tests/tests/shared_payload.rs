@@ -342,3 +342,44 @@ async fn each_instance_reaches_jetstream_once_under_its_own_name_in_order() {
     .await
     .expect("bounded");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn two_tables_mapping_one_type_both_publish_each_once() {
+    let publisher = InMemoryPublisher::new();
+    let mut dispatcher = EventDispatcher::new();
+    for _ in 0..2 {
+        integration::register_integration_event_handlers(
+            &mut dispatcher,
+            Arc::new(publisher.clone()),
+        );
+        eventmap_tests::shared::mirror::register_integration_event_handlers(
+            &mut dispatcher,
+            Arc::new(publisher.clone()),
+        );
+    }
+    let events = vec![
+        price("tea", 350, 400, Direction::Increased),
+        price("cake", 425, 390, Direction::Decreased),
+    ];
+    dispatcher.publish(&events).await.expect("dispatched");
+    let published: Vec<(String, String)> = publisher
+        .messages()
+        .iter()
+        .map(|m| {
+            (
+                m.subject.clone(),
+                m.header("ce-source").unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let pair = |subject: &str, source: &str| (subject.to_owned(), source.to_owned());
+    assert_eq!(
+        published,
+        [
+            pair("pricing.price.PriceIncreasedEvent", "pricing"),
+            pair("pricing.price.PriceIncreasedEventV2", "pricing"),
+            pair("pricing.mirror.PriceIncreaseMirrored", "pricing-mirror"),
+            pair("pricing.price.PriceDecreasedEvent", "pricing"),
+        ]
+    );
+}

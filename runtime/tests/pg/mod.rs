@@ -76,7 +76,7 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut EventDispatcher,
     publisher: Arc<dyn Publisher>,
 ) {
-    if dispatcher.map_type::<Incremented>(&["Incremented", "Labelled"]) {
+    if dispatcher.map_type::<Incremented>("pg::counter", &["Incremented", "Labelled"]) {
         dispatcher.subscribe_to_named::<Incremented>(
             "Incremented",
             IntegrationEventHandler::new(

@@ -279,7 +279,13 @@ pub fn register_integration_event_handlers(
     if dispatcher
         .map_type::<
             crate::domain::events::OrderCreated,
-        >(&[domain_event_names::ORDER_CREATED])
+        >(
+            ::core::concat!(
+                ::core::module_path!(),
+                "::register_integration_event_handlers(crate::domain::events::OrderCreated)"
+            ),
+            &[domain_event_names::ORDER_CREATED],
+        )
     {
         dispatcher
             .subscribe_to_named::<
@@ -298,7 +304,13 @@ pub fn register_integration_event_handlers(
     if dispatcher
         .map_type::<
             crate::domain::events::OrderReadied,
-        >(&[domain_event_names::ORDER_READIED])
+        >(
+            ::core::concat!(
+                ::core::module_path!(),
+                "::register_integration_event_handlers(crate::domain::events::OrderReadied)"
+            ),
+            &[domain_event_names::ORDER_READIED],
+        )
     {
         dispatcher
             .subscribe_to_named::<
@@ -317,7 +329,13 @@ pub fn register_integration_event_handlers(
     if dispatcher
         .map_type::<
             crate::domain::events::OrderCanceled,
-        >(&[domain_event_names::ORDER_CANCELED])
+        >(
+            ::core::concat!(
+                ::core::module_path!(),
+                "::register_integration_event_handlers(crate::domain::events::OrderCanceled)"
+            ),
+            &[domain_event_names::ORDER_CANCELED],
+        )
     {
         dispatcher
             .subscribe_to_named::<
@@ -336,7 +354,13 @@ pub fn register_integration_event_handlers(
     if dispatcher
         .map_type::<
             crate::domain::events::OrderCompleted,
-        >(&[domain_event_names::ORDER_COMPLETED])
+        >(
+            ::core::concat!(
+                ::core::module_path!(),
+                "::register_integration_event_handlers(crate::domain::events::OrderCompleted)"
+            ),
+            &[domain_event_names::ORDER_COMPLETED],
+        )
     {
         dispatcher
             .subscribe_to_named::<
