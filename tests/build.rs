@@ -49,6 +49,7 @@ fn main() {
     if let Err(err) = kitchen
         .and(shared)
         .and(shared_derive)
+        .and(shared_mirror)
         .and(readme)
         .and(corpus)
     {
