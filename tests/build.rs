@@ -31,6 +31,13 @@ fn main() {
         .generate_protos(false)
         .module_file("shared_mirror_integration.rs")
         .compile();
+    // A workflow engine's history: oneofs from domain enums, maps of messages, a recursive
+    // message, whole-event values, named mappings.
+    let history = eventmap_codegen::Builder::new()
+        .mappings("fixtures/history/mappings.yaml")
+        .protos_file("history_protos.rs")
+        .module_file("history_integration.rs")
+        .compile();
     // The README's snippets (doctests of `src/lib.rs`) build a service on the example's
     // table, with the Builder's default file names as the README writes them.
     let readme = eventmap_codegen::Builder::new()
@@ -50,6 +57,7 @@ fn main() {
         .and(shared)
         .and(shared_derive)
         .and(shared_mirror)
+        .and(history)
         .and(readme)
         .and(corpus)
     {

@@ -10,16 +10,19 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use proc_macro2::{Ident, Literal as TokenLiteral, Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{
-    Conversion, DomainEvent, Envelope, Field, IntegrationEvent, Literal, MessageType, Model, Shape,
-    Value,
-};
+use crate::model::{Conversion, DomainEvent, Field, IntegrationEvent, MessageType, Model, Value};
 use crate::rust_names;
 
 mod consumers;
+mod fields;
+
+use fields::{
+    fields_use_envelope, fields_use_payload, mapping_fn, matches_enums, message_literal,
+    used_mappings,
+};
 
 /// The formatted module for `model`, starting with a `@generated` header comment.
 ///
@@ -286,6 +289,7 @@ fn converter(
         located,
     };
     let body = message_literal(&ie.message, &ie.fields, &quote!(payload), &roots);
+    let mappings = mapping_fns(model, &ie.fields, &roots);
     let uses_payload = fields_use_payload(&ie.fields);
     // Enum arms are written `Variant { .. }`, which matches unit, tuple and struct variants
     // alike (the domain enum's shape is not known here).
@@ -339,12 +343,66 @@ fn converter(
         pub fn #fn_name #impl_generics (
             event: &::eventmap::AggregateEvent<#domain>,
         ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> #where_clause {
+            #(#mappings)*
             #payload_binding
             ::core::result::Result::Ok(#body)
         }
 
         #try_from
     }
+}
+
+/// The functions of the named message mappings that `fields` use, directly or through
+/// each other, declared inside the converter that calls them (so that neither two converters
+/// nor two derives in one module clash).
+fn mapping_fns(model: &Model, fields: &[Field], roots: &Roots<'_>) -> Vec<TokenStream> {
+    let mut used = Vec::new();
+    used_mappings(fields, &mut used);
+    let mut index = 0;
+    while index < used.len() {
+        if let Some(mapping) = model.mappings.iter().find(|m| m.name == used[index]) {
+            used_mappings(&mapping.fields, &mut used);
+        }
+        index += 1;
+    }
+    model
+        .mappings
+        .iter()
+        .filter(|m| used.contains(&m.name))
+        .map(|mapping| {
+            let function = mapping_fn(&mapping.name);
+            let domain = path(&mapping.domain_type);
+            let message = path(&mapping.message.rust_path);
+            let inner = Roots {
+                spans: None,
+                outer: None,
+                row: &mapping.name,
+                ..*roots
+            };
+            let body = message_literal(&mapping.message, &mapping.fields, &quote!(item), &inner);
+            let binding = if fields_use_payload(&mapping.fields) {
+                quote!(item)
+            } else {
+                quote!(_item)
+            };
+            let allow_struct_patterns = matches_enums(&mapping.fields)
+                .then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
+            let doc = format!(
+                " The named mapping `{}`: `{}` into `{}`.",
+                mapping.name, mapping.domain_type, mapping.message.full_name
+            );
+            quote! {
+                #[doc = #doc]
+                #allow_struct_patterns
+                #[allow(deprecated)]
+                fn #function(
+                    #binding: &#domain,
+                ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> {
+                    ::core::result::Result::Ok(#body)
+                }
+            }
+        })
+        .collect()
 }
 
 /// The rows of one domain type: every (domain event, integration event) pair of the table
@@ -582,7 +640,11 @@ impl Locations {
                 (value, comment, args)
             }
             Value::Domain { .. } | Value::Envelope(_) => (value, at, None),
-            Value::Const(_) | Value::Default | Value::Nested { .. } => return value,
+            Value::Const(_)
+            | Value::Default
+            | Value::Nested { .. }
+            | Value::Mapped { .. }
+            | Value::Oneof { .. } => return value,
         };
         let sentinel = ident(&sentinel(index));
         entries.push(Located {
@@ -760,353 +822,6 @@ fn one_line(lines: &[String]) -> String {
         out.push_str(piece);
     }
     out
-}
-
-/// Whether a field, at any depth, matches a domain enum onto proto enum numbers.
-fn matches_enums(fields: &[Field]) -> bool {
-    fields.iter().any(|field| match &field.value {
-        Value::Domain {
-            conversion: Conversion::Enum { .. },
-            ..
-        } => true,
-        Value::Nested { fields, .. } => matches_enums(fields),
-        _ => false,
-    })
-}
-
-/// Whether a field, at any depth, takes a value of the event envelope.
-fn fields_use_envelope(fields: &[Field]) -> bool {
-    fields.iter().any(|field| match &field.value {
-        Value::Envelope(_) => true,
-        Value::Nested { fields, .. } => fields_use_envelope(fields),
-        _ => false,
-    })
-}
-
-fn fields_use_payload(fields: &[Field]) -> bool {
-    fields
-        .iter()
-        .any(|f| matches!(f.value, Value::Domain { .. } | Value::Nested { .. }))
-}
-
-/// `Message { field: value, ... }` where domain paths start at `root`.
-fn message_literal(
-    message: &MessageType,
-    fields: &[Field],
-    root: &TokenStream,
-    roots: &Roots<'_>,
-) -> TokenStream {
-    if message.rust_path == "()" {
-        // `google.protobuf.Empty`, which prost-build maps to `()`.
-        return quote! { () };
-    }
-    let rust_path = path(&message.rust_path);
-    // Fields left at their default are not named: the message's own `Default` gives them
-    // (with a proto2 `[default = ..]` where declared), and a deprecated one is not used.
-    let inits = fields
-        .iter()
-        .filter(|f| f.oneof.is_none() && f.value != Value::Default)
-        .map(|f| {
-            let name = raw_ident(&f.rust_name);
-            let value = located(f, roots, field_value(f, root, roots));
-            quote! { #name: #value }
-        });
-    let rest = fields
-        .iter()
-        .any(|f| f.oneof.is_none() && f.value == Value::Default)
-        .then(|| quote! { ..::core::default::Default::default() });
-    let oneofs = message.oneofs.iter().map(|o| {
-        let name = raw_ident(o);
-        let member = fields
-            .iter()
-            .find_map(|f| f.oneof.as_ref().filter(|m| &m.oneof == o).map(|m| (f, m)));
-        match member {
-            Some((field, member)) => {
-                let enum_path = path(&member.enum_path);
-                let variant = raw_ident(&member.variant);
-                let value = located(field, roots, field_value(field, root, roots));
-                quote! { #name: ::core::option::Option::Some(#enum_path::#variant(#value)) }
-            }
-            None => quote! { #name: ::core::option::Option::None },
-        }
-    });
-    quote! { #rust_path { #(#inits,)* #(#oneofs,)* #rest } }
-}
-
-/// `value` of `field`, or its sentinel when emitting text ([`Locations`]).
-fn located(field: &Field, roots: &Roots<'_>, value: TokenStream) -> TokenStream {
-    match roots.located {
-        Some(located) => located.set_aside(field, roots, value),
-        None => value,
-    }
-}
-
-/// The expression for one field.
-fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStream {
-    let proto_name = &field.proto_name;
-    let prost_ty = field
-        .prost_type
-        .as_deref()
-        .and_then(|t| syn::parse_str::<syn::Type>(t).ok());
-    let converted = |expr: TokenStream| {
-        let value = match field
-            .prost_type
-            .as_deref()
-            .and_then(|t| syn::parse_str::<syn::Type>(t).ok())
-        {
-            Some(ty) => quote! { ::eventmap::convert::field::<_, #ty>(&#expr, #proto_name)? },
-            None => quote! { ::eventmap::convert::field(&#expr, #proto_name)? },
-        };
-        wrap(field.shape, value)
-    };
-    match &field.value {
-        Value::Default => quote! { ::core::default::Default::default() },
-        Value::Domain {
-            path,
-            with,
-            conversion,
-        } => {
-            let access = access(root, path);
-            // A payload field gets the span of the user's field (derive), so that rustc's type
-            // errors point there rather than into generated code.
-            let span = match (roots.spans, path.first()) {
-                (Some(spans), Some(first)) => spans.get(first.trim_start_matches("r#")).copied(),
-                _ => roots.outer,
-            };
-            let converted = |expr: TokenStream| match span {
-                Some(span) => respan(converted(expr), span),
-                None => converted(expr),
-            };
-            let expr = match with {
-                Some(function) => {
-                    let function = self::path(function);
-                    quote! { #function(&#access) }
-                }
-                None => access,
-            };
-            let value = match conversion {
-                Conversion::Into => converted(expr),
-                Conversion::Checked => match field.shape {
-                    Shape::Repeated => quote! {
-                        ::eventmap::convert::map_each(&#expr, #proto_name, |value| {
-                            ::eventmap::convert::checked(value, "")
-                        })?
-                    },
-                    Shape::Optional => match &prost_ty {
-                        Some(ty) => quote! {
-                            ::eventmap::convert::checked_optional::<_, #ty>(&#expr, #proto_name)?
-                        },
-                        None => quote! {
-                            ::eventmap::convert::checked_optional(&#expr, #proto_name)?
-                        },
-                    },
-                    _ => wrap(
-                        field.shape,
-                        quote! { ::eventmap::convert::checked(&#expr, #proto_name)? },
-                    ),
-                },
-                Conversion::Identity { message, map } => {
-                    let message = self::path(message);
-                    if *map {
-                        quote! { ::eventmap::convert::message_map(&#expr, #proto_name)? }
-                    } else {
-                        match field.shape {
-                            Shape::Repeated => {
-                                quote! { ::eventmap::convert::messages::<_, #message>(&#expr) }
-                            }
-                            Shape::Message => quote! {
-                                ::eventmap::convert::present::<#message, _>(&#expr).cloned()
-                            },
-                            Shape::BoxedMessage => quote! {
-                                ::eventmap::convert::present::<#message, _>(&#expr)
-                                    .cloned()
-                                    .map(::std::boxed::Box::new)
-                            },
-                            Shape::Boxed => quote! {
-                                ::std::boxed::Box::new(<#message as ::core::clone::Clone>::clone(&#expr))
-                            },
-                            Shape::Singular | Shape::Optional => {
-                                quote! { <#message as ::core::clone::Clone>::clone(&#expr) }
-                            }
-                        }
-                    }
-                }
-                Conversion::Enum { rust_type, arms } => {
-                    let ty = self::path(rust_type);
-                    let arms: Vec<TokenStream> = arms
-                        .iter()
-                        .map(|(variant, _, number)| {
-                            let variant = raw_ident(variant);
-                            let number = TokenLiteral::i32_suffixed(*number);
-                            quote! { #ty::#variant { .. } => #number }
-                        })
-                        .collect();
-                    // `enum_number!` is a `match` whose missing variants rustc reports
-                    // without suggesting an arm for generated code.
-                    let number = quote!(::eventmap::convert::enum_number!);
-                    match field.shape {
-                        Shape::Repeated => quote! {
-                            #expr.iter().map(|value| #number(value, #(#arms,)*)).collect()
-                        },
-                        // A domain `Enum` or `Option<Enum>`, either way.
-                        Shape::Optional => quote! {
-                            ::eventmap::convert::present::<#ty, _>(&#expr)
-                                .map(|value| #number(value, #(#arms,)*))
-                        },
-                        _ => quote! { #number(&#expr, #(#arms,)*) },
-                    }
-                }
-            };
-            match span {
-                Some(span) => respan(value, span),
-                None => value,
-            }
-        }
-        Value::Envelope(envelope) => {
-            let expr = match envelope {
-                Envelope::EventId => quote! { event.id() },
-                Envelope::IntegrationEventId => {
-                    let name = roots.name;
-                    quote! { ::eventmap::integration_event_id(event.id(), #name) }
-                }
-                Envelope::EventName => quote! { event.name() },
-                Envelope::AggregateId => quote! { event.aggregate_id() },
-                Envelope::AggregateName => quote! { event.aggregate_name() },
-                Envelope::AggregateVersion => quote! { event.aggregate_version() },
-                Envelope::OccurredAt => quote! { event.occurred_at() },
-            };
-            // The version is a `u64`: into any other integer type, range-checked.
-            let narrowed = *envelope == Envelope::AggregateVersion
-                && !matches!(
-                    field.prost_type.as_deref(),
-                    Some("u64" | "::core::option::Option<u64>")
-                );
-            match (narrowed, field.shape, &prost_ty) {
-                (true, Shape::Optional, Some(ty)) => quote! {
-                    ::eventmap::convert::checked_optional::<_, #ty>(&#expr, #proto_name)?
-                },
-                (true, _, Some(ty)) => quote! {
-                    ::eventmap::convert::checked::<_, #ty>(&#expr, #proto_name)?
-                },
-                _ => converted(expr),
-            }
-        }
-        Value::Const(literal) => {
-            let lit = const_tokens(literal);
-            match field.shape {
-                Shape::Optional => quote! { ::core::option::Option::Some(#lit) },
-                _ => wrap(field.shape, lit),
-            }
-        }
-        Value::Nested {
-            path,
-            message,
-            fields,
-        } => {
-            let access = access(root, path);
-            let item = quote!(item);
-            let outer = match (roots.spans, path.first()) {
-                (Some(spans), Some(first)) => spans.get(first.trim_start_matches("r#")).copied(),
-                _ => roots.outer,
-            };
-            let nested = Roots {
-                spans: None,
-                outer,
-                ..*roots
-            };
-            let body = message_literal(message, fields, &item, &nested);
-            let uses = fields_use_payload(fields);
-            let binding = if uses { quote!(item) } else { quote!(_item) };
-            match field.shape {
-                Shape::Repeated => quote! {
-                    ::eventmap::convert::map_each(&#access, #proto_name, |#binding| {
-                        ::core::result::Result::Ok(#body)
-                    })?
-                },
-                Shape::Message
-                | Shape::BoxedMessage
-                | Shape::Boxed
-                | Shape::Optional
-                | Shape::Singular => {
-                    let built = quote! {
-                        ::eventmap::convert::map_one(&#access, #proto_name, |#binding| {
-                            ::core::result::Result::Ok(#body)
-                        })?
-                    };
-                    match field.shape {
-                        Shape::BoxedMessage | Shape::Boxed | Shape::Singular => {
-                            wrap(field.shape, built)
-                        }
-                        Shape::Message | Shape::Optional | Shape::Repeated => {
-                            wrap(Shape::Message, built)
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Wraps a converted value as prost represents the field: `Some(..)` for message fields,
-/// `Some(Box::new(..))` for boxed (recursive) ones, as is otherwise.
-fn wrap(shape: Shape, value: TokenStream) -> TokenStream {
-    match shape {
-        Shape::Message => quote! { ::core::option::Option::Some(#value) },
-        Shape::BoxedMessage => {
-            quote! { ::core::option::Option::Some(::std::boxed::Box::new(#value)) }
-        }
-        Shape::Boxed => quote! { ::std::boxed::Box::new(#value) },
-        Shape::Singular | Shape::Optional | Shape::Repeated => value,
-    }
-}
-
-/// `root.a.b.c`.
-fn access(root: &TokenStream, path: &[String]) -> TokenStream {
-    let segments = path.iter().map(|segment| {
-        if segment.chars().all(|c| c.is_ascii_digit()) {
-            let index = syn::Index::from(segment.parse::<usize>().unwrap_or(0));
-            quote!(#index)
-        } else {
-            let id = raw_ident(segment);
-            quote!(#id)
-        }
-    });
-    quote! { #root #(.#segments)* }
-}
-
-fn const_tokens(literal: &Literal) -> TokenStream {
-    match literal {
-        Literal::String(s) => quote! { ::std::string::String::from(#s) },
-        Literal::Bytes(s) => {
-            let bytes = TokenLiteral::byte_string(s.as_bytes());
-            quote! { ::std::vec::Vec::from(&#bytes[..]) }
-        }
-        Literal::Bool(b) => quote! { #b },
-        Literal::Int { value, ty } => {
-            let lit = match *ty {
-                "i32" => TokenLiteral::i32_suffixed(*value as i32),
-                "i64" => TokenLiteral::i64_suffixed(*value as i64),
-                "u32" => TokenLiteral::u32_suffixed(*value as u32),
-                _ => TokenLiteral::u64_suffixed(*value as u64),
-            };
-            quote! { #lit }
-        }
-        Literal::Float { value, ty } => {
-            let lit = if *ty == "f32" {
-                TokenLiteral::f32_suffixed(*value as f32)
-            } else {
-                TokenLiteral::f64_suffixed(*value)
-            };
-            quote! { #lit }
-        }
-        Literal::Enum { name, number } => {
-            // prost stores enum fields as `i32`; the value is chosen by its proto name in the
-            // table and written as its number, never through prost's Rust variant names.
-            let _ = name;
-            let lit = TokenLiteral::i32_suffixed(*number);
-            quote! { #lit }
-        }
-    }
 }
 
 /// The enum of every integration event published on one channel, decoded by `ce-type`.

@@ -24,6 +24,22 @@ pub struct Model {
     pub events: Vec<DomainEvent>,
     /// Declared subscriptions in table order.
     pub subscriptions: Vec<Subscription>,
+    /// Named message mappings (`mappings:` with `message`), in table order: each becomes a
+    /// function that converters using it call (and that may call itself).
+    pub mappings: Vec<MessageMapping>,
+}
+
+/// A named message mapping: a domain type onto a proto message, field by field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageMapping {
+    /// Name in the table (`mappings.<name>`).
+    pub name: String,
+    /// Rust path of the domain type it converts from.
+    pub domain_type: String,
+    /// The proto message it builds.
+    pub message: MessageType,
+    /// Its fields, rooted at the domain value.
+    pub fields: Vec<Field>,
 }
 
 /// A declared subscription: a durable consumer on one channel, receiving some of its
@@ -182,15 +198,51 @@ pub enum Value {
     /// Left at the proto default.
     Default,
     /// A nested message built field by field from a domain value; for a repeated field,
-    /// once per element.
+    /// once per element; for a map field, once per value (keys convert through `IntoProto`).
     Nested {
-        /// Rust field names of the domain value, outermost first.
+        /// Rust field names of the domain value, outermost first (empty: the value in scope).
         path: Vec<String>,
         /// The nested message.
         message: MessageType,
         /// Its fields.
         fields: Vec<Field>,
+        /// Whether the field is a proto `map` (the domain value a map of values).
+        map: bool,
     },
+    /// A message built by a named message mapping ([`MessageMapping`]), from a domain value
+    /// (`T` or `Option<T>`, boxed or not), each element of a collection, or each map value.
+    Mapped {
+        /// Rust field names of the domain value, outermost first (empty: the value in scope).
+        path: Vec<String>,
+        /// The mapping's name.
+        mapping: String,
+        /// Rust path of the mapping's domain type.
+        domain_type: String,
+        /// Whether the field is a proto `map`.
+        map: bool,
+    },
+    /// A oneof set from a domain enum, variant by variant (a `match` without wildcard: a new
+    /// variant does not compile until mapped). The field is the oneof itself.
+    Oneof {
+        /// Rust field names of the domain enum (or `Option` of it), outermost first.
+        path: Vec<String>,
+        /// Rust path of the domain enum.
+        rust_type: String,
+        /// Rust path of prost's oneof enum.
+        enum_path: String,
+        /// One arm per domain variant, in table order.
+        arms: Vec<OneofArm>,
+    },
+}
+
+/// One variant of a domain enum mapped onto a oneof.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneofArm {
+    /// The domain variant.
+    pub variant: String,
+    /// The member it fills, with its value rooted at the variant's content; `None` leaves the
+    /// oneof unset.
+    pub member: Option<Box<Field>>,
 }
 
 /// How a domain value becomes the prost value of its field.

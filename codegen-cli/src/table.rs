@@ -72,6 +72,39 @@ pub struct Table {
     /// service's channel that it receives, with its durable consumer and delivery policy.
     #[serde(default)]
     pub subscriptions: IndexMap<Key, Subscription>,
+    /// Named mappings, declared once and used by any field with `mapping: <name>`: an enum
+    /// mapping (`enum` + `values`), a oneof mapping (`enum` + `variants`) or a message
+    /// mapping (`message` + `type` + `fields`, which may use itself: recursive messages).
+    #[serde(default)]
+    pub mappings: IndexMap<Key, NamedMapping>,
+}
+
+/// One named mapping (`mappings.<name>`). Which keys it has says what it is:
+/// - `enum` + `values`: a domain enum onto a proto enum, used on enum fields;
+/// - `enum` + `variants`: a domain enum onto a proto `oneof`, used on the oneof's name;
+/// - `message` + `type` + `fields`: a domain type onto a proto message, used on message
+///   fields (singular, `optional`, `repeated`, map values, oneof members).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedMapping {
+    /// Rust path of the domain enum.
+    #[serde(default, rename = "enum")]
+    pub enum_type: Option<Spanned<String>>,
+    /// Domain enum variant -> proto enum value name.
+    #[serde(default)]
+    pub values: Option<IndexMap<Key, Spanned<String>>>,
+    /// Domain enum variant -> the oneof member it fills (or `none`).
+    #[serde(default)]
+    pub variants: Option<IndexMap<Key, Spanned<VariantTarget>>>,
+    /// Full name of the proto message that a message mapping builds.
+    #[serde(default)]
+    pub message: Option<Spanned<String>>,
+    /// Rust path of the domain type that a message mapping builds it from.
+    #[serde(default, rename = "type")]
+    pub rust_type: Option<Spanned<String>>,
+    /// Proto field name -> where its value comes from, in the domain type.
+    #[serde(default)]
+    pub fields: Option<IndexMap<Key, Spanned<FieldSource>>>,
 }
 
 /// One declared subscription (`subscriptions.<name>`): a durable consumer on one channel.
@@ -255,10 +288,14 @@ pub enum FieldSource {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
-    /// A dotted path into the domain event, e.g. `total.currency`.
+    /// A dotted path into the domain value in scope (the domain event's payload, a collection
+    /// element, a map value, an enum variant's content), e.g. `total.currency`; `self` is that
+    /// value itself, which is also what a spec with `with`, `fields` or `mapping` and no
+    /// `from` takes.
     #[serde(default)]
     pub from: Option<Spanned<String>>,
-    /// A conversion function applied to the `from` value, e.g. `crate::money::to_cents`.
+    /// A conversion function applied to the `from` value (by reference), e.g.
+    /// `crate::money::to_cents`; without `from`, to the whole domain value in scope.
     #[serde(default)]
     pub with: Option<Spanned<String>>,
     /// An envelope value: `event_id`, `integration_event_id`, `event_name`, `aggregate_id`,
@@ -284,6 +321,55 @@ pub struct FieldSpec {
     /// Domain enum variant -> proto enum value name (as written in the `.proto`).
     #[serde(default)]
     pub values: Option<IndexMap<Key, Spanned<String>>>,
+    /// On a oneof's name: domain enum variant -> the oneof member it fills, with the member's
+    /// value taken from the variant's content (or `none`: the oneof is left unset).
+    #[serde(default)]
+    pub variants: Option<IndexMap<Key, Spanned<VariantTarget>>>,
+    /// The name of a mapping declared under `mappings:`, used for this field (or each of its
+    /// elements or map values).
+    #[serde(default)]
+    pub mapping: Option<Spanned<String>>,
+}
+
+/// What one domain enum variant becomes in a oneof (`variants:`).
+#[derive(Debug)]
+pub enum VariantTarget {
+    /// `none`: the oneof is left unset for this variant.
+    Unset,
+    /// `{ member: <field source> }`: the member it fills (exactly one entry, checked by the
+    /// validator) and where the member's value comes from, in the variant's content.
+    Member(IndexMap<Key, Spanned<FieldSource>>),
+}
+
+impl<'de> Deserialize<'de> for VariantTarget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TargetVisitor;
+
+        impl<'de> Visitor<'de> for TargetVisitor {
+            type Value = VariantTarget;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`none` or `{ <oneof member>: <field source> }`")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<VariantTarget, E> {
+                if value == "none" {
+                    Ok(VariantTarget::Unset)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(value), &self))
+                }
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VariantTarget, A::Error> {
+                IndexMap::<Key, Spanned<FieldSource>>::deserialize(
+                    de::value::MapAccessDeserializer::new(map),
+                )
+                .map(VariantTarget::Member)
+            }
+        }
+
+        deserializer.deserialize_any(TargetVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for FieldSource {

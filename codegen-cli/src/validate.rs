@@ -19,6 +19,8 @@ use crate::protos::ProtoSet;
 use crate::rust_names;
 use crate::table::{self, FieldSource, FieldSpec, Key, Table};
 
+mod mappings;
+mod oneof;
 mod subscriptions;
 
 /// The result of checking a table: the model when there were no errors, and every
@@ -37,6 +39,9 @@ pub fn check(table: &Table, file: &Path, base: &Path, protos: &ProtoSet) -> Chec
         file,
         protos,
         diagnostics: Vec::new(),
+        named_messages: HashMap::new(),
+        used_mappings: HashSet::new(),
+        in_mapping: false,
     };
     v.diagnostics.extend(crate::proto_names::check(protos));
     let model = v.table(table, base);
@@ -51,6 +56,13 @@ struct Validator<'a> {
     file: &'a Path,
     protos: &'a ProtoSet,
     diagnostics: Vec<Diagnostic>,
+    /// The named message mappings declared under `mappings:`, by name.
+    named_messages: HashMap<String, mappings::NamedMessage>,
+    /// Names of the `mappings:` that a field uses.
+    used_mappings: HashSet<String>,
+    /// Set while the fields of a named message mapping are checked: they are converted from
+    /// the domain value alone, without the event's envelope.
+    in_mapping: bool,
 }
 
 impl Validator<'_> {
@@ -100,6 +112,7 @@ impl Validator<'_> {
         }
         self.rust_path(&table.rust.proto_module, "rust.proto_module");
         let channels = self.channels(&table.channels);
+        self.declare_mappings(table);
         let mut used_channels = HashSet::new();
         let mut integration_names: HashMap<String, Location> = HashMap::new();
         let mut events = Vec::new();
@@ -137,6 +150,8 @@ impl Validator<'_> {
             events.push(event);
         }
         let subscriptions = self.subscriptions(table, &mut used_channels);
+        let mappings = self.message_mappings(table);
+        self.unused_mappings(table);
         self.generated_names(table);
         for (key, _) in &table.channels {
             if !used_channels.contains(key.as_str()) {
@@ -166,6 +181,7 @@ impl Validator<'_> {
             channels,
             events,
             subscriptions,
+            mappings,
         }
     }
 
@@ -625,7 +641,22 @@ impl Validator<'_> {
         // Proto fields that an unknown key probably meant: their "not mapped" error would only
         // repeat the typo's.
         let mut suggested: HashSet<String> = HashSet::new();
-        for (key, _) in map {
+        // Oneofs keyed by their own name: set from a domain enum (or left unset), member by
+        // member; their members are then neither required nor allowed as keys.
+        let mut whole_oneofs: HashMap<String, Location> = HashMap::new();
+        let mut out: Vec<Field> = Vec::new();
+        for (key, source) in map {
+            if message.get_field_by_name(key.as_str()).is_none()
+                && let Some(oneof) = message
+                    .oneofs()
+                    .find(|o| !o.is_synthetic() && o.name() == key.as_str())
+            {
+                whole_oneofs.insert(oneof.name().to_owned(), key.location());
+                if let Some(field) = self.oneof(table, &oneof, key, source) {
+                    out.push(field);
+                }
+                continue;
+            }
             if message.get_field_by_name(key.as_str()).is_none()
                 && let Some(extension) = message
                     .extensions()
@@ -670,9 +701,31 @@ impl Validator<'_> {
                 ));
             }
         }
-        let mut out: Vec<Field> = Vec::new();
         let mut oneof_chosen: HashMap<String, (String, Location)> = HashMap::new();
         for field in message.fields() {
+            if let Some(oneof) = field.containing_oneof()
+                && let Some(at) = whole_oneofs.get(oneof.name()).copied()
+            {
+                if let Some((key, _)) = map.get_key_value(field.name()) {
+                    let note = self.loc(at);
+                    let d = self.error(
+                        "oneof-conflict",
+                        key.location(),
+                        format!(
+                            "`{}` is a member of the oneof `{}`, which is mapped as a whole",
+                            field.name(),
+                            oneof.name()
+                        ),
+                    );
+                    d.notes
+                        .push((format!("the oneof `{}` is mapped here", oneof.name()), note));
+                    d.hint = Some(format!(
+                        "remove `{}` here and map it under the oneof's `variants:`",
+                        field.name()
+                    ));
+                }
+                continue;
+            }
             if let (Some(oneof), Some((key, source))) = (
                 field.containing_oneof().filter(|o| !o.is_synthetic()),
                 map.get_key_value(field.name()),
@@ -706,7 +759,7 @@ impl Validator<'_> {
             match map.get_key_value(field.name()) {
                 Some((key, source)) => {
                     let location = self.loc(key.location());
-                    if let Some(f) = self.field(table, &field, source, location) {
+                    if let Some(f) = self.field(table, &field, source, location, false) {
                         out.push(f);
                     }
                 }
@@ -733,12 +786,15 @@ impl Validator<'_> {
         out
     }
 
+    /// Checks one field's source. `arm` is set for the member a oneof arm fills: `default`
+    /// then sets the member to its default value rather than leaving the oneof unset.
     fn field(
         &mut self,
         table: &Table,
         field: &FieldDescriptor,
         source: &Spanned<FieldSource>,
         location: Option<SourceLocation>,
+        arm: bool,
     ) -> Option<Field> {
         let at = source.referenced;
         let defaulted = match &source.value {
@@ -746,7 +802,7 @@ impl Validator<'_> {
             FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
         };
         let oneof = field.containing_oneof().filter(|o| !o.is_synthetic());
-        if oneof.is_some() && defaulted {
+        if oneof.is_some() && defaulted && !arm {
             // prost has one field per oneof (see `MessageType::oneofs`), none per member.
             return None;
         }
@@ -809,20 +865,10 @@ impl Validator<'_> {
         } else {
             Shape::Singular
         };
-        let oneof = oneof.map(|o| {
-            let message = field.parent_message();
-            let message_path = self.message_type(table, message).rust_path;
-            let module = match message_path.rsplit_once("::") {
-                Some((parent, _)) => {
-                    format!("{parent}::{}", rust_names::module_ident(message.name()))
-                }
-                None => rust_names::module_ident(message.name()),
-            };
-            OneofMember {
-                oneof: rust_names::field_ident(o.name()),
-                enum_path: format!("{module}::{}", rust_names::type_ident(o.name())),
-                variant: rust_names::type_ident(field.name()),
-            }
+        let oneof = oneof.map(|o| OneofMember {
+            oneof: rust_names::field_ident(o.name()),
+            enum_path: self.oneof_enum_path(table, &o),
+            variant: rust_names::type_ident(field.name()),
         });
         let value = match &source.value {
             FieldSource::Default => Value::Default,
@@ -847,8 +893,30 @@ impl Validator<'_> {
         spec: &FieldSpec,
         at: Location,
     ) -> Option<Value> {
+        // `with`, `fields` and `mapping` without `from` take the whole domain value in scope.
+        let converts = [
+            (spec.with.is_some(), "with"),
+            (spec.fields.is_some(), "fields"),
+            (spec.mapping.is_some(), "mapping"),
+        ];
+        let other_source =
+            spec.envelope.is_some() || spec.constant.is_some() || spec.default.is_some();
+        if spec.from.is_none()
+            && other_source
+            && let Some((_, key)) = converts.iter().find(|(present, _)| *present)
+        {
+            self.error(
+                    "invalid-field-source",
+                    at,
+                    format!(
+                        "`{key}` converts a domain value (`from`, or without `from` the whole value in scope); it cannot take `envelope`, `const` or `default`"
+                    ),
+                );
+            return None;
+        }
+        let whole = spec.from.is_none() && converts.iter().any(|(present, _)| *present);
         let chosen = [
-            spec.from.is_some(),
+            spec.from.is_some() || whole,
             spec.envelope.is_some(),
             spec.constant.is_some(),
             spec.default.is_some(),
@@ -864,29 +932,33 @@ impl Validator<'_> {
                     "field `{}` needs exactly one of `from`, `envelope`, `const`, `default` (found {chosen})",
                     field.name()
                 ),
-            );
-            return None;
-        }
-        if let Some(with) = &spec.with
-            && spec.from.is_none()
-        {
-            self.error(
-                "invalid-field-source",
-                with.referenced,
-                "`with` needs `from`",
-            );
+            )
+            .hint = (chosen == 0).then(|| {
+                "`from: self` takes the whole domain value in scope (the event, an element, a variant's content)".into()
+            });
             return None;
         }
         for (present, key) in [
-            (spec.fields.is_some(), "fields"),
             (spec.checked.is_some(), "checked"),
             (spec.enum_type.is_some(), "enum"),
             (spec.values.is_some(), "values"),
         ] {
             if present && spec.from.is_none() {
-                self.error("invalid-field-source", at, format!("`{key}` needs `from`"));
+                self.error("invalid-field-source", at, format!("`{key}` needs `from`"))
+                    .hint = Some("`from: self` takes the whole domain value in scope".into());
                 return None;
             }
+        }
+        if let Some(variants) = &spec.variants {
+            self.error(
+                "invalid-field-source",
+                variants.first().map_or(at, |(k, _)| k.location()),
+                format!(
+                    "`variants` maps a domain enum onto a oneof; `{}` is a field: write `variants` under the oneof's name",
+                    field.name()
+                ),
+            );
+            return None;
         }
         if spec.enum_type.is_some() != spec.values.is_some() {
             self.error("invalid-field-source", at, "`enum` and `values` go together")
@@ -897,6 +969,7 @@ impl Validator<'_> {
             spec.fields.is_some(),
             spec.checked.is_some(),
             spec.enum_type.is_some(),
+            spec.mapping.is_some(),
         ]
         .iter()
         .filter(|b| **b)
@@ -905,19 +978,30 @@ impl Validator<'_> {
             self.error(
                 "invalid-field-source",
                 at,
-                "`fields`, `checked` and `enum` exclude each other",
+                "`fields`, `checked`, `enum` and `mapping` exclude each other",
             );
             return None;
         }
-        if field.is_map() && (spec.fields.is_some() || spec.enum_type.is_some()) {
+        if field.is_map() && spec.enum_type.is_some() {
             self.error(
                 "unsupported-field",
                 at,
                 format!(
-                    "map field `{}` converts as a whole with `from` (and `with`)",
+                    "map field `{}` converts as a whole with `from` (and `with`), or value by value with `fields` or `mapping`",
                     field.name()
                 ),
             );
+            return None;
+        }
+        if let Some(envelope) = &spec.envelope
+            && self.in_mapping
+        {
+            self.error(
+                "invalid-field-source",
+                envelope.referenced,
+                "a named mapping converts a domain value alone: it has no event envelope",
+            )
+            .hint = Some("map the envelope value on the row that uses the mapping".into());
             return None;
         }
 
@@ -933,10 +1017,25 @@ impl Validator<'_> {
             }
             return Some(Value::Default);
         }
-        if let Some(from) = &spec.from {
-            let path = self.domain_path(from)?;
+        if spec.from.is_some() || whole {
+            let (path, from_at) = match &spec.from {
+                Some(from) => (self.domain_path(from)?, from.referenced),
+                None => (Vec::new(), at),
+            };
+            // A map's values: the value field of its entry message.
+            let value_kind = if field.is_map() {
+                match field.kind() {
+                    Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                    kind => kind,
+                }
+            } else {
+                field.kind()
+            };
+            if let Some(name) = &spec.mapping {
+                return self.use_mapping(table, field, &value_kind, path, name);
+            }
             if let Some(nested) = &spec.fields {
-                let message = match field.kind() {
+                let message = match value_kind {
                     Kind::Message(m)
                         if m.package_name() == WELL_KNOWN_PACKAGE
                             && m.name() != "Empty"
@@ -959,10 +1058,17 @@ impl Validator<'_> {
                     self.error(
                         "nested-not-message",
                         at,
-                        format!(
-                            "field `{}` is not a message: `fields` cannot map it",
-                            field.name()
-                        ),
+                        if field.is_map() {
+                            format!(
+                                "the values of map field `{}` are not messages: `fields` maps message values (convert a map of scalars as a whole, with `from`)",
+                                field.name()
+                            )
+                        } else {
+                            format!(
+                                "field `{}` is not a message: `fields` cannot map it",
+                                field.name()
+                            )
+                        },
                     );
                     return None;
                 };
@@ -974,11 +1080,12 @@ impl Validator<'_> {
                     );
                     return None;
                 }
-                let fields = self.fields(table, &message, nested, from.referenced);
+                let fields = self.fields(table, &message, nested, from_at);
                 return Some(Value::Nested {
                     path,
                     message: self.message_type(table, &message),
                     fields,
+                    map: field.is_map(),
                 });
             }
             let with = match &spec.with {
@@ -1152,6 +1259,10 @@ impl Validator<'_> {
 
     fn domain_path(&mut self, from: &Spanned<String>) -> Option<Vec<String>> {
         let mut path = Vec::new();
+        if from.value == "self" {
+            // The whole domain value in scope (no field of a Rust struct can be named `self`).
+            return Some(path);
+        }
         if from.value.trim().is_empty() {
             self.error("invalid-domain-path", from.referenced, "`from` is empty")
                 .hint = Some(

@@ -293,6 +293,17 @@ fn map_fields_convert_as_a_whole() {
         "labels: default",
         "labels: { from: labels, fields: { key: default } }",
     ));
+    let d = find(&project.analyze(), "nested-not-message").clone();
+    assert_eq!(line_col(&d).0, 35);
+    assert!(
+        d.message.contains("values of map field `labels`"),
+        "{}",
+        d.message
+    );
+    let project = Project::new(&TABLE.replace(
+        "labels: default",
+        "labels: { from: labels, enum: crate::domain::Label, values: { A: B } }",
+    ));
     let d = find(&project.analyze(), "unsupported-field").clone();
     assert_eq!(line_col(&d).0, 35);
 }

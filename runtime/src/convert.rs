@@ -193,6 +193,83 @@ where
     convert(value).map_err(|err| err.at(field))
 }
 
+/// Builds one nested message from a domain value that may be absent: `T`, `Box<T>`,
+/// `Option<T>` or `Option<Box<T>>` ([`Present`]); what generated code writes for an optional
+/// message field (`Option<M>` in prost) filled by a named mapping (`mapping:` in the table),
+/// including a recursive one. An absent value gives `None`.
+///
+/// # Errors
+///
+/// The [`ConversionError`] of `convert`, located at `field`.
+pub fn map_present<'a, T, V, M>(
+    value: &'a V,
+    field: &str,
+    convert: impl FnOnce(&'a T) -> Result<M, ConversionError>,
+) -> Result<Option<M>, ConversionError>
+where
+    V: ?Sized + Present<T>,
+    T: 'a,
+{
+    value
+        .present()
+        .map(convert)
+        .transpose()
+        .map_err(|err| err.at(field))
+}
+
+/// Builds one nested message from a domain value that must be present (a proto2 `required`
+/// message field, a oneof member): like [`map_present`], and an absent value is an error.
+///
+/// # Errors
+///
+/// A [`ConversionError`] at `field` when the value is `None`, or the error of `convert`.
+pub fn map_required<'a, T, V, M>(
+    value: &'a V,
+    field: &str,
+    convert: impl FnOnce(&'a T) -> Result<M, ConversionError>,
+) -> Result<M, ConversionError>
+where
+    V: ?Sized + Present<T>,
+    T: 'a,
+{
+    match value.present() {
+        Some(value) => convert(value).map_err(|err| err.at(field)),
+        None => Err(ConversionError::new(
+            "the domain value is absent (`None`), and the proto field needs a message",
+        )
+        .at(field)),
+    }
+}
+
+/// Builds a protobuf `map` whose values are messages, one message per value of a domain map
+/// (`HashMap<K, V>`, `BTreeMap<K, V>`, `IndexMap`, or anything whose reference iterates over
+/// `(&K, &V)`): keys convert through [`IntoProto`], each value through `convert`. Errors are
+/// located at `"<field>.<key>.<inner path>"`, with the key in its `Debug` form.
+///
+/// # Errors
+///
+/// The first key's or value's [`ConversionError`].
+pub fn map_values<'a, C, K, V, PK, M, Out>(
+    entries: &'a C,
+    field: &str,
+    mut convert: impl FnMut(&'a V) -> Result<M, ConversionError>,
+) -> Result<Out, ConversionError>
+where
+    C: ?Sized,
+    &'a C: IntoIterator<Item = (&'a K, &'a V)>,
+    K: IntoProto<PK> + std::fmt::Debug + 'a,
+    V: 'a,
+    Out: FromIterator<(PK, M)>,
+{
+    entries
+        .into_iter()
+        .map(|(key, value)| {
+            let at = |err: ConversionError| err.at(&format!("{key:?}")).at(field);
+            Ok((key.into_proto().map_err(at)?, convert(value).map_err(at)?))
+        })
+        .collect()
+}
+
 /// The proto enum number of a domain enum value, variant by variant as the table's `values:`
 /// says: `enum_number!(&payload.carrier, Carrier::Ups { .. } => 1i32, Carrier::Dhl { .. } => 2i32,)`
 /// (each arm followed by a comma). What generated code writes for
@@ -358,7 +435,8 @@ pub fn checked_optional<T: ?Sized + CheckedInto<P>, P>(
     value.checked_into().map_err(|err| err.at(field))
 }
 
-/// A domain value that may be absent: `T` itself (always present) or `Option<T>`. Generated
+/// A domain value that may be absent: `T` itself (always present), `Box<T>`, `Option<T>` or
+/// `Option<Box<T>>`. Generated
 /// code names `T` (a domain enum, a prost message), so the choice is never ambiguous.
 pub trait Present<T> {
     /// The value, when present.
@@ -374,6 +452,18 @@ impl<T> Present<T> for T {
 impl<T> Present<T> for Option<T> {
     fn present(&self) -> Option<&T> {
         self.as_ref()
+    }
+}
+
+impl<T> Present<T> for Box<T> {
+    fn present(&self) -> Option<&T> {
+        Some(self)
+    }
+}
+
+impl<T> Present<T> for Option<Box<T>> {
+    fn present(&self) -> Option<&T> {
+        self.as_deref()
     }
 }
 

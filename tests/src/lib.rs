@@ -9,6 +9,8 @@
 //! [`property_integration`] the one module generated for all of them.
 #![deny(warnings, missing_docs)]
 
+pub mod history;
+
 /// The prost types of `fixtures/kitchen/proto`.
 #[allow(missing_docs, clippy::all)]
 pub mod kitchen_proto {

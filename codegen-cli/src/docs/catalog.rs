@@ -426,9 +426,10 @@ fn field_rows(
         let description = leading_comment(&descriptor.parent_file(), descriptor.path())
             .map(|c| one_line(&c))
             .unwrap_or_default();
-        let value = match field {
-            Some(field) => source(field, domain, descriptor.is_list()),
-            None => DEFAULT.to_owned(),
+        let value = match (field, oneof_arms(fields, &descriptor)) {
+            (Some(field), _) => source(field, domain, descriptor.is_list()),
+            (None, Some(arms)) => arms,
+            (None, None) => DEFAULT.to_owned(),
         };
         writeln!(
             out,
@@ -456,6 +457,42 @@ fn field_rows(
         }
     }
     Ok(())
+}
+
+/// For a member of a oneof set from a domain enum: the variants that fill it, and from what.
+fn oneof_arms(fields: &[Field], member: &prost_reflect::FieldDescriptor) -> Option<String> {
+    let oneof = member.containing_oneof()?;
+    let (path, arms) = fields.iter().find_map(|f| match &f.value {
+        Value::Oneof { path, arms, .. } if f.proto_name == oneof.name() => Some((path, arms)),
+        _ => None,
+    })?;
+    let filled: Vec<String> = arms
+        .iter()
+        .filter_map(|arm| {
+            let field = arm
+                .member
+                .as_deref()
+                .filter(|m| m.proto_name == member.name())?;
+            Some(format!(
+                "{}: {}",
+                code(&arm.variant),
+                source(
+                    field,
+                    &format!("{}::{}.", rust_path(path), arm.variant),
+                    member.is_list()
+                )
+            ))
+        })
+        .collect();
+    Some(if filled.is_empty() {
+        "unset: no variant of the domain enum fills it".to_owned()
+    } else {
+        format!(
+            "when domain {} is {}",
+            code(&rust_path(path)),
+            filled.join("; ")
+        )
+    })
 }
 
 /// How a `default` field is described.
@@ -496,6 +533,44 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
         }
         Value::Const(literal) => format!("constant {}", code(&literal_text(literal))),
         Value::Default => DEFAULT.to_owned(),
+        Value::Mapped { path, mapping, .. } => {
+            let path = code(&format!("{domain}{}", rust_path(path)));
+            format!("mapping {} from domain {path}", code(mapping))
+        }
+        Value::Oneof {
+            path,
+            rust_type,
+            arms,
+            ..
+        } => {
+            let arms: Vec<String> = arms
+                .iter()
+                .map(|arm| match &arm.member {
+                    Some(member) => {
+                        format!("{} → {}", code(&arm.variant), code(&member.proto_name))
+                    }
+                    None => format!("{} → unset", code(&arm.variant)),
+                })
+                .collect();
+            format!(
+                "oneof from domain {} (enum {}): {}",
+                code(&format!("{domain}{}", rust_path(path))),
+                code(rust_type),
+                arms.join(", ")
+            )
+        }
+        Value::Nested {
+            path,
+            message,
+            map: true,
+            ..
+        } => {
+            let path = code(&format!("{domain}{}", rust_path(path)));
+            format!(
+                "nested: one {} per value of domain map {path}",
+                code(&message.full_name)
+            )
+        }
         Value::Nested { path, message, .. } => {
             let path = code(&format!("{domain}{}", rust_path(path)));
             if repeated {

@@ -71,8 +71,20 @@ fn mapped_message(
 ) -> Result<DynamicMessage, DocsError> {
     let mut out = DynamicMessage::new(message.clone());
     for field in fields {
+        // A oneof set from a domain enum: the example shows its first arm that fills a member.
+        let field = match &field.value {
+            Source::Oneof { arms, .. } => match arms.iter().find_map(|a| a.member.as_deref()) {
+                Some(member) => member,
+                None => continue,
+            },
+            _ => field,
+        };
         let descriptor = proto_field(message, &field.proto_name)?;
         let value = match &field.value {
+            Source::Oneof { .. } => None,
+            Source::Mapped { .. } | Source::Nested { map: true, .. } => {
+                sample_field(&descriptor, &mut Vec::new())
+            }
             Source::Default => None,
             Source::Const(literal) => literal_value(&descriptor, literal),
             Source::Envelope(envelope) => envelope_value(&descriptor, *envelope, domain_event),

@@ -1,0 +1,218 @@
+//! A oneof set from a domain enum, variant by variant (`<oneof>: { from, enum, variants }`
+//! under `fields:`, or `mapping:` naming a oneof mapping).
+
+use indexmap::IndexMap;
+use prost_reflect::OneofDescriptor;
+use serde_saphyr::Spanned;
+
+use super::mappings::{NamedKind, kind};
+use super::{Validator, list, suggest};
+use crate::model::{Field, OneofArm, OneofMember, Shape, Value};
+use crate::rust_names;
+use crate::table::{FieldSource, Key, Table, VariantTarget};
+
+impl Validator<'_> {
+    /// Checks the oneof `oneof` keyed by its own name: `default` leaves it unset (its members
+    /// need no key), a spec sets it from a domain enum. The field returned stands for the
+    /// whole oneof; `None` when it is left unset or has errors.
+    pub(super) fn oneof(
+        &mut self,
+        table: &Table,
+        oneof: &OneofDescriptor,
+        key: &Key,
+        source: &Spanned<FieldSource>,
+    ) -> Option<Field> {
+        let at = source.referenced;
+        let spec = match &source.value {
+            FieldSource::Default => return None,
+            FieldSource::Spec(spec) if spec.default.as_ref().is_some_and(|d| d.value) => {
+                return None;
+            }
+            FieldSource::Spec(spec) => spec,
+        };
+        let misplaced = [
+            (spec.with.is_some(), "with"),
+            (spec.envelope.is_some(), "envelope"),
+            (spec.constant.is_some(), "const"),
+            (spec.default.is_some(), "default"),
+            (spec.fields.is_some(), "fields"),
+            (spec.checked.is_some(), "checked"),
+            (spec.values.is_some(), "values"),
+        ];
+        if let Some((_, what)) = misplaced.iter().find(|(present, _)| *present) {
+            self.error(
+                "invalid-field-source",
+                at,
+                format!(
+                    "`{}` is a oneof: it is set from a domain enum with `from`, `enum` and `variants` (or `mapping`), not with `{what}`",
+                    oneof.name()
+                ),
+            )
+            .hint = Some(format!(
+                "map one member instead (`{}: ...`), or write `{}: default` to leave the oneof unset",
+                oneof.fields().next().map_or_else(String::new, |f| f.name().to_owned()),
+                oneof.name()
+            ));
+            return None;
+        }
+        let (rust_type, variants) = match (&spec.mapping, &spec.enum_type, &spec.variants) {
+            (Some(name), None, None) => {
+                let (named_key, mapping) = self.named(table, name)?;
+                match (kind(mapping), &mapping.enum_type, &mapping.variants) {
+                    (NamedKind::Oneof, Some(rust_type), Some(variants)) => (rust_type, variants),
+                    (NamedKind::Invalid(_), _, _) => return None,
+                    _ => {
+                        let declared = self.loc(named_key.location());
+                        let d = self.error(
+                            "mapping-mismatch",
+                            name.referenced,
+                            format!(
+                                "`{}` is a oneof; mapping `{}` is not a oneof mapping (`enum` + `variants`)",
+                                oneof.name(),
+                                name.value
+                            ),
+                        );
+                        d.notes
+                            .push(("the mapping is declared here".into(), declared));
+                        return None;
+                    }
+                }
+            }
+            (None, Some(rust_type), Some(variants)) => (rust_type, variants),
+            _ => {
+                self.error(
+                    "invalid-field-source",
+                    at,
+                    format!(
+                        "oneof `{}` is set from a domain enum: it needs `enum` and `variants` (or only `mapping`)",
+                        oneof.name()
+                    ),
+                )
+                .hint = Some("`from: kind`, `enum: crate::domain::Kind`, `variants: { Variant: { member: { ... } } }`".into());
+                return None;
+            }
+        };
+        let path = match &spec.from {
+            Some(from) => self.domain_path(from)?,
+            None => Vec::new(),
+        };
+        if !self.rust_path(rust_type, "domain enum") {
+            return None;
+        }
+        let arms = self.oneof_arms(table, oneof, rust_type, variants)?;
+        let enum_path = self.oneof_enum_path(table, oneof);
+        Some(Field {
+            proto_name: oneof.name().to_owned(),
+            rust_name: rust_names::field_ident(oneof.name()),
+            shape: Shape::Singular,
+            value: Value::Oneof {
+                path,
+                rust_type: rust_type.value.clone(),
+                enum_path: enum_path.clone(),
+                arms,
+            },
+            oneof: Some(OneofMember {
+                oneof: rust_names::field_ident(oneof.name()),
+                enum_path,
+                variant: String::new(),
+            }),
+            location: self.loc(key.location()),
+            prost_type: None,
+        })
+    }
+
+    /// The arms of `variants:`: each variant leaves the oneof unset (`none`) or fills one of
+    /// its members, whose value is checked like a field's, rooted at the variant's content.
+    fn oneof_arms(
+        &mut self,
+        table: &Table,
+        oneof: &OneofDescriptor,
+        rust_type: &Spanned<String>,
+        variants: &IndexMap<Key, Spanned<VariantTarget>>,
+    ) -> Option<Vec<OneofArm>> {
+        if variants.is_empty() {
+            self.error(
+                "oneof-variant",
+                rust_type.referenced,
+                "`variants` maps no variant",
+            )
+            .hint = Some(
+                "map every variant of the domain enum: `Variant: { member: { ... } }` or `Variant: none`"
+                    .into(),
+            );
+            return None;
+        }
+        let members: Vec<String> = oneof.fields().map(|f| f.name().to_owned()).collect();
+        let mut arms = Vec::new();
+        let mut ok = true;
+        for (variant, target) in variants {
+            if !rust_names::is_identifier(variant.as_str()) {
+                self.error(
+                    "invalid-name",
+                    variant.location(),
+                    format!("`{}` is not a Rust enum variant name", variant.as_str()),
+                );
+                ok = false;
+                continue;
+            }
+            let entries = match &target.value {
+                VariantTarget::Unset => {
+                    arms.push(OneofArm {
+                        variant: variant.as_str().to_owned(),
+                        member: None,
+                    });
+                    continue;
+                }
+                VariantTarget::Member(entries) => entries,
+            };
+            let mut entries = entries.iter();
+            let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
+                self.error(
+                    "oneof-variant",
+                    target.referenced,
+                    format!(
+                        "variant `{}` fills {} members: a oneof holds exactly one",
+                        variant.as_str(),
+                        if entries.len() == 0 { "no" } else { "several" }
+                    ),
+                )
+                .hint = Some(format!(
+                    "write `{}: {{ <member>: <source> }}` with one member of `{}`, or `{}: none`",
+                    variant.as_str(),
+                    oneof.name(),
+                    variant.as_str()
+                ));
+                ok = false;
+                continue;
+            };
+            let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
+                let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        format!("members of `{}`: {}", oneof.name(), list(&members))
+                    });
+                self.error(
+                    "oneof-variant",
+                    member_key.location(),
+                    format!(
+                        "`{}` is not a member of the oneof `{}`",
+                        member_key.as_str(),
+                        oneof.name()
+                    ),
+                )
+                .hint = Some(hint);
+                ok = false;
+                continue;
+            };
+            let location = self.loc(member_key.location());
+            match self.field(table, &member, member_source, location, true) {
+                Some(field) => arms.push(OneofArm {
+                    variant: variant.as_str().to_owned(),
+                    member: Some(Box::new(field)),
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(arms)
+    }
+}
