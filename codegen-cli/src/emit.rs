@@ -640,11 +640,25 @@ impl Locations {
                 (value, comment, args)
             }
             Value::Domain { .. } | Value::Envelope(_) => (value, at, None),
-            Value::Const(_)
-            | Value::Default
-            | Value::Nested { .. }
-            | Value::Mapped { .. }
-            | Value::Oneof { .. } => return value,
+            // The `match` of a oneof: its scrutinee is set aside, which is what rustc shows
+            // when a variant is missing from `variants:`.
+            Value::Oneof { declared, .. } => {
+                let at = declared.as_ref().map_or(at, |d| {
+                    let file = d.file.file_name().map_or_else(
+                        || d.file.display().to_string(),
+                        |f| f.to_string_lossy().into_owned(),
+                    );
+                    format!("{file}:{}:{}", d.line, d.column)
+                });
+                let comment = format!(
+                    "{at}: add this variant to `variants:` of oneof `{}`",
+                    field.proto_name
+                );
+                (value, comment, None)
+            }
+            Value::Const(_) | Value::Default | Value::Nested { .. } | Value::Mapped { .. } => {
+                return value;
+            }
         };
         let sentinel = ident(&sentinel(index));
         entries.push(Located {

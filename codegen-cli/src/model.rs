@@ -232,6 +232,9 @@ pub enum Value {
         enum_path: String,
         /// One arm per domain variant, in table order.
         arms: Vec<OneofArm>,
+        /// Where the variants are mapped (the `enum:` key, on the row or in a named mapping):
+        /// where a missing variant is to be added.
+        declared: Option<SourceLocation>,
     },
 }
 

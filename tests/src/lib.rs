@@ -10,6 +10,7 @@
 #![deny(warnings, missing_docs)]
 
 pub mod history;
+pub mod history_derive;
 
 /// The prost types of `fixtures/kitchen/proto`.
 #[allow(missing_docs, clippy::all)]

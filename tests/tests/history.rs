@@ -273,6 +273,33 @@ fn an_archived_history_takes_a_total_from_the_whole_event_and_leaves_its_oneof_u
     );
 }
 
+#[test]
+fn the_derive_converts_through_a_recursive_named_mapping_and_a_whole_event_function() {
+    use eventmap_tests::history_derive::ActivityFailed;
+    let domain = ActivityFailed {
+        workflow_id: "wf-9".to_owned(),
+        sequence: 12,
+        failure: failure(3),
+        attempt: 2,
+    };
+    let converted: history::ActivityFailed = (&event(domain)).try_into().expect("converts");
+    let mut expected_failure = proto_failure(3);
+    // The derive's table leaves `details` at its default.
+    let mut at = Some(&mut expected_failure);
+    while let Some(failure) = at {
+        failure.details.clear();
+        at = failure.cause.as_deref_mut();
+    }
+    assert_eq!(
+        converted,
+        history::ActivityFailed {
+            activity_id: "wf-9/12".to_owned(),
+            failure: Some(expected_failure),
+            attempt: 2,
+        }
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn history_events_reach_jetstream_with_their_oneofs_and_computed_values() {
     tokio::time::timeout(LIMIT, async {

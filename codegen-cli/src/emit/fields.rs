@@ -365,6 +365,7 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
             rust_type,
             enum_path,
             arms,
+            ..
         } => {
             let access = reference(root, path);
             let ty = self::path(rust_type);
@@ -407,8 +408,13 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                     }
                 }
             });
+            let scrutinee = located(
+                field,
+                roots,
+                quote! { ::eventmap::convert::present::<#ty, _>(#access) },
+            );
             quote! {
-                match ::eventmap::convert::present::<#ty, _>(#access) {
+                match #scrutinee {
                     ::core::option::Option::None => ::core::option::Option::None,
                     #(#arms,)*
                 }

@@ -110,6 +110,7 @@ impl Validator<'_> {
                 rust_type: rust_type.value.clone(),
                 enum_path: enum_path.clone(),
                 arms,
+                declared: self.loc(rust_type.referenced),
             },
             oneof: Some(OneofMember {
                 oneof: rust_names::field_ident(oneof.name()),
