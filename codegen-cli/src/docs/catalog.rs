@@ -446,12 +446,23 @@ fn field_rows(
         }) = field
             && let Kind::Message(nested) = descriptor.kind()
         {
-            let element = if descriptor.is_list() { "[]" } else { "" };
+            // A map's values: the value message of its entry.
+            let (nested, element) = if descriptor.is_map() {
+                match nested.map_entry_value_field().kind() {
+                    Kind::Message(value) => (value, "[key]"),
+                    _ => continue,
+                }
+            } else if descriptor.is_list() {
+                (nested, "[]")
+            } else {
+                (nested, "")
+            };
+            let key = if descriptor.is_map() { "[key]" } else { "" };
             field_rows(
                 out,
                 &nested,
                 fields,
-                &format!("{prefix}{}.", declared.name()),
+                &format!("{prefix}{}{key}.", declared.name()),
                 &format!("{domain}{}{element}.", rust_path(path)),
             )?;
         }
@@ -473,15 +484,16 @@ fn oneof_arms(fields: &[Field], member: &prost_reflect::FieldDescriptor) -> Opti
                 .member
                 .as_deref()
                 .filter(|m| m.proto_name == member.name())?;
-            Some(format!(
-                "{}: {}",
-                code(&arm.variant),
+            let text = if field.value == Value::Default {
+                "set, at its default value".to_owned()
+            } else {
                 source(
                     field,
-                    &format!("{}::{}.", rust_path(path), arm.variant),
-                    member.is_list()
+                    &format!("{}::{}(x).", rust_path(path), arm.variant),
+                    member.is_list(),
                 )
-            ))
+            };
+            Some(format!("{}: {text}", code(&arm.variant)))
         })
         .collect();
     Some(if filled.is_empty() {
@@ -506,7 +518,7 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
             with,
             conversion,
         } => {
-            let mut text = format!("domain {}", code(&format!("{domain}{}", rust_path(path))));
+            let mut text = domain_path(domain, path);
             if let Some(with) = with {
                 write!(text, " through {}", code(with)).ok();
             }
@@ -534,8 +546,8 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
         Value::Const(literal) => format!("constant {}", code(&literal_text(literal))),
         Value::Default => DEFAULT.to_owned(),
         Value::Mapped { path, mapping, .. } => {
-            let path = code(&format!("{domain}{}", rust_path(path)));
-            format!("mapping {} from domain {path}", code(mapping))
+            let path = domain_path(domain, path);
+            format!("mapping {} from {path}", code(mapping))
         }
         Value::Oneof {
             path,
@@ -553,8 +565,8 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
                 })
                 .collect();
             format!(
-                "oneof from domain {} (enum {}): {}",
-                code(&format!("{domain}{}", rust_path(path))),
+                "oneof from {} (enum {}): {}",
+                domain_path(domain, path),
                 code(rust_type),
                 arms.join(", ")
             )
@@ -565,21 +577,21 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
             map: true,
             ..
         } => {
-            let path = code(&format!("{domain}{}", rust_path(path)));
+            let path = domain_path(domain, path);
             format!(
-                "nested: one {} per value of domain map {path}",
+                "nested: one {} per value of {path}",
                 code(&message.full_name)
             )
         }
         Value::Nested { path, message, .. } => {
-            let path = code(&format!("{domain}{}", rust_path(path)));
+            let path = domain_path(domain, path);
             if repeated {
                 format!(
-                    "nested: one {} per element of domain {path}",
+                    "nested: one {} per element of {path}",
                     code(&message.full_name)
                 )
             } else {
-                format!("nested: {} from domain {path}", code(&message.full_name))
+                format!("nested: {} from {path}", code(&message.full_name))
             }
         }
     }
@@ -611,6 +623,20 @@ fn literal_text(literal: &Literal) -> String {
 }
 
 /// A domain path as the table writes it (`r#type` as `type`).
+/// The domain value at `path` in words: `domain `<domain><path>`` (`domain` is the prefix of
+/// the value in scope, `items[].`), or the value in scope itself for the empty path.
+fn domain_path(domain: &str, path: &[String]) -> String {
+    let full = format!("{domain}{}", rust_path(path));
+    if full.is_empty() {
+        return "the whole domain event".to_owned();
+    }
+    let shown = match full.strip_suffix('.') {
+        Some(whole) if path.is_empty() => whole.to_owned(),
+        _ => full,
+    };
+    format!("domain {}", code(&shown))
+}
+
 fn rust_path(path: &[String]) -> String {
     path.iter()
         .map(|p| p.strip_prefix("r#").unwrap_or(p))
