@@ -580,6 +580,83 @@ fn const_changed_breaks() {
     );
 }
 
+/// The base table with the oneof `payment` set from a domain enum and `note` computed from
+/// the whole event, committed as the baseline.
+fn repo_with_oneof_mapping() -> Repo {
+    let repo = Repo::new();
+    repo.edit(
+        TABLE,
+        "        card: default\n        invoice: default\n",
+        "        payment:\n          from: payment\n          enum: crate::domain::Payment\n          variants: { Card: { card: { from: self } }, Invoice: { invoice: { from: self } }, Cash: none }\n",
+    );
+    repo.edit(
+        TABLE,
+        "note: { from: note }",
+        "note: { with: crate::domain::note }",
+    );
+    repo.commit("oneof mapping");
+    repo
+}
+
+#[test]
+fn oneof_variant_filling_another_member_breaks() {
+    let repo = repo_with_oneof_mapping();
+    repo.edit(
+        TABLE,
+        "Invoice: { invoice: { from: self } }, Cash: none",
+        "Invoice: { card: { from: self } }",
+    );
+    let found = repo.expect(&[
+        (
+            rules::ENUM_MAPPING_CHANGED,
+            TABLE,
+            "Invoice: { card: { from: self } }",
+        ),
+        (rules::ENUM_MAPPING_CHANGED, TABLE, "from: payment"),
+    ]);
+    assert_eq!(
+        targets(&found),
+        [
+            "OrderPlacedEvent.payment.Cash",
+            "OrderPlacedEvent.payment.Invoice"
+        ]
+    );
+    assert!(
+        found.iter().any(|b| b
+            .diagnostic
+            .message
+            .contains("fills `card` instead of `invoice`")),
+        "{}",
+        render(&found)
+    );
+}
+
+#[test]
+fn a_whole_event_value_and_a_oneof_then_defaulted_break() {
+    let repo = repo_with_oneof_mapping();
+    repo.edit(
+        TABLE,
+        "note: { with: crate::domain::note }",
+        "note: default",
+    );
+    repo.edit(
+        TABLE,
+        "        payment:\n          from: payment\n          enum: crate::domain::Payment\n          variants: { Card: { card: { from: self } }, Invoice: { invoice: { from: self } }, Cash: none }\n",
+        "        payment: default\n",
+    );
+    let found = repo.expect(&[
+        (rules::FIELD_DEFAULTED, TABLE, "note: default"),
+        (rules::FIELD_DEFAULTED, TABLE, "payment: default"),
+    ]);
+    assert!(
+        found
+            .iter()
+            .any(|b| b.diagnostic.message.contains("with: crate::domain::note")),
+        "{}",
+        render(&found)
+    );
+}
+
 /// The base table with `status` mapped from a domain enum, committed as the baseline.
 fn repo_with_enum_mapping() -> Repo {
     let repo = Repo::new();

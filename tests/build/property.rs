@@ -258,7 +258,9 @@ impl Form {
             Form::Checked => "{ from: v, checked: true }".into(),
             Form::Enum => "{ from: v, enum: crate::property::Color, values: { Red: COLOR_RED, Green: COLOR_GREEN } }".into(),
             Form::Fields => match kind.base {
-                Base::Msg => "{ from: v, fields: { name: { from: name }, n: { from: n } } }".into(),
+                Base::Msg | Base::MapMsg => {
+                    "{ from: v, fields: { name: { from: name }, n: { from: n } } }".into()
+                }
                 Base::Timestamp | Base::Duration => {
                     "{ from: v, fields: { seconds: { from: secs }, nanos: { const: 5 } } }".into()
                 }
@@ -441,6 +443,13 @@ fn domains(kind: &Kind, form: Form, name: &str) -> Vec<Domain> {
         (Form::From, Base::MapMsg) => vec![d(
             "std::collections::BTreeMap<String, crate::property::Own>",
             "[(String::from(\"k\"), crate::property::Own(3))].into_iter().collect()",
+            &format!(
+                "[(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>()"
+            ),
+        )],
+        (Form::Fields, Base::MapMsg) => vec![d(
+            "std::collections::BTreeMap<String, crate::property::InnerD>",
+            "[(String::from(\"k\"), crate::property::InnerD { name: String::from(\"in\"), n: 3 })].into_iter().collect()",
             &format!(
                 "[(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>()"
             ),

@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 
 use super::side::Side;
 use super::{Breaks, baseline_note, rules};
-use crate::table::{FieldSource, Key};
+use crate::table::{FieldSource, Key, VariantTarget};
 
 /// How a field's value is given, as far as the contract is concerned.
 enum Source<'t> {
@@ -19,6 +19,8 @@ enum Source<'t> {
     Nested(&'t IndexMap<Key, Spanned<FieldSource>>, String),
     /// A domain enum mapped variant by variant (`enum:` + `values:`).
     Enum(&'t IndexMap<Key, Spanned<String>>, String),
+    /// A oneof set from a domain enum variant by variant (`enum:` + `variants:`).
+    Variants(&'t IndexMap<Key, Spanned<VariantTarget>>, String),
     /// Mapped from the domain event or the envelope; how, as written.
     Mapped(String),
     /// Not a valid source (`eventmap check` reports it).
@@ -36,11 +38,24 @@ impl Source<'_> {
         if let Some(constant) = &spec.constant {
             return Source::Const(constant);
         }
-        if let Some(from) = &spec.from {
-            return match (&spec.fields, &spec.values) {
-                (Some(fields), _) => Source::Nested(fields, format!("from: {}", from.value)),
-                (None, Some(values)) => Source::Enum(values, format!("from: {}", from.value)),
-                (None, None) => Source::Mapped(format!("from: {}", from.value)),
+        // `with`, `fields`, `mapping` and `variants` without `from` take the whole domain
+        // value in scope.
+        let whole = spec.with.is_some()
+            || spec.fields.is_some()
+            || spec.mapping.is_some()
+            || spec.variants.is_some();
+        if spec.from.is_some() || whole {
+            let from = match (&spec.from, &spec.with, &spec.mapping) {
+                (Some(from), _, _) => format!("from: {}", from.value),
+                (None, Some(with), _) => format!("with: {}", with.value),
+                (None, None, Some(mapping)) => format!("mapping: {}", mapping.value),
+                (None, None, None) => "from: self".to_owned(),
+            };
+            return match (&spec.fields, &spec.values, &spec.variants) {
+                (Some(fields), _, _) => Source::Nested(fields, from),
+                (None, Some(values), _) => Source::Enum(values, from),
+                (None, None, Some(variants)) => Source::Variants(variants, from),
+                (None, None, None) => Source::Mapped(from),
             };
         }
         match &spec.envelope {
@@ -53,9 +68,10 @@ impl Source<'_> {
     fn mapped(&self) -> Option<String> {
         match self {
             Source::Const(c) => Some(format!("const: {}", c.value)),
-            Source::Nested(_, from) | Source::Enum(_, from) | Source::Mapped(from) => {
-                Some(from.clone())
-            }
+            Source::Nested(_, from)
+            | Source::Enum(_, from)
+            | Source::Variants(_, from)
+            | Source::Mapped(from) => Some(from.clone()),
             Source::Default | Source::Invalid => None,
         }
     }
@@ -171,6 +187,53 @@ pub(crate) fn fields(
                         "keep `{}: {}`: consumers read the proto value",
                         variant.as_str(),
                         was_value.value
+                    ));
+                }
+            }
+            (Source::Variants(a, _), Source::Variants(b, _)) => {
+                for (variant, was) in a.iter() {
+                    let member = |target: &VariantTarget| match target {
+                        VariantTarget::Unset => "none".to_owned(),
+                        VariantTarget::Member(entries) => entries
+                            .keys()
+                            .next()
+                            .map_or_else(|| "none".to_owned(), |k| k.as_str().to_owned()),
+                    };
+                    let was_member = member(&was.value);
+                    let now = b.get_key_value(variant.as_str());
+                    if now.is_some_and(|(_, v)| member(&v.value) == was_member) {
+                        continue;
+                    }
+                    let (message, at) = match now {
+                        Some((_, v)) => (
+                            format!(
+                                "variant `{}` of oneof `{field}` of integration event `{event}` fills `{}` instead of `{was_member}`",
+                                variant.as_str(),
+                                member(&v.value),
+                            ),
+                            cur.loc(v.referenced),
+                        ),
+                        None => (
+                            format!(
+                                "variant `{}` of oneof `{field}` of integration event `{event}` (filling `{was_member}`) is no longer mapped",
+                                variant.as_str(),
+                            ),
+                            cur.loc(new_source.referenced),
+                        ),
+                    };
+                    let d = walk.out.add(
+                        rules::ENUM_MAPPING_CHANGED,
+                        format!("{target}.{}", variant.as_str()),
+                        message,
+                        at,
+                    );
+                    d.notes.push(baseline_note(
+                        "it was mapped here",
+                        base.loc(was.referenced),
+                    ));
+                    d.hint = Some(format!(
+                        "keep `{}` filling `{was_member}`: consumers read the member that is set",
+                        variant.as_str()
                     ));
                 }
             }
