@@ -96,34 +96,28 @@ impl Writer<'_> {
         let file = root.parent_file();
         self.line(
             0,
-            &format!(
-                "// Payload `{}` (`{}`) and every type it uses, written by",
-                root.full_name(),
-                file.name()
-            ),
+            &format!("// Payload `{}` (`{}`)", root.full_name(), file.name()),
         );
         self.line(
             0,
-            "// `eventmap docs` as one self-contained file without imports; each type keeps its",
+            "// and every type it uses, written by `eventmap docs` as one self-contained file",
         );
-        self.line(0, "// full name and is referred to by it.");
+        self.line(
+            0,
+            "// without imports; each type keeps its full name and is referred to by it.",
+        );
         if self.packages.len() > 1 {
             let packages: Vec<String> = self
                 .packages
                 .iter()
                 .map(|p| format!("`{p}`"))
                 .collect();
+            self.line(0, &format!("// Packages {}:", packages.join(", ")));
             self.line(
                 0,
-                &format!(
-                    "// Packages {}: a file has one `package`, so each is written",
-                    packages.join(", ")
-                ),
+                "// a file has one `package`, so each is written as messages nested after its parts",
             );
-            self.line(
-                0,
-                "// as messages nested after its parts (`a.b` as `message a { message b { ... } }`).",
-            );
+            self.line(0, "// (`a.b` as `message a { message b { ... } }`).");
         }
         let mixed = !self.proto3
             && self
