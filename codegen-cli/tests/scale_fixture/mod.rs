@@ -174,8 +174,15 @@ const PACKAGES: [Package; 3] = [
     },
 ];
 
-/// Writes the fixture for `events` events into `dir`: `mappings.yaml` and `proto/`.
+/// Writes the fixture for `events` events into `dir`: `mappings.yaml` and `proto/`, with
+/// [`EVENTS_PER_FILE`] events per `.proto` file.
 pub fn write(dir: &Path, events: usize) -> io::Result<()> {
+    write_with(dir, events, EVENTS_PER_FILE)
+}
+
+/// [`write`] with `per_file` events per `.proto` file (`usize::MAX`: one file per package,
+/// which grows with the number of events).
+pub fn write_with(dir: &Path, events: usize, per_file: usize) -> io::Result<()> {
     let proto = dir.join("proto");
     for (path, text) in [
         ("common/v1/types.proto", TYPES_PROTO),
@@ -198,7 +205,7 @@ pub fn write(dir: &Path, events: usize) -> io::Result<()> {
             events * package.quarters / 4
         };
         let numbers: Vec<usize> = (first..first + count).collect();
-        for (chunk, ids) in numbers.chunks(EVENTS_PER_FILE).enumerate() {
+        for (chunk, ids) in numbers.chunks(per_file.max(1)).enumerate() {
             let file = format!("{}/events_{chunk:02}.proto", package.dir);
             write_file(&proto.join(&file), &events_proto(package, ids))?;
             files.push(file);
