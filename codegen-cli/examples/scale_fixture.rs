@@ -17,7 +17,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |text: &str| text.parse::<usize>().ok();
     let (out, events, per_file) = match args.as_slice() {
-        [out] => (out, Some(scale_fixture::DOCS_TOOLS_EVENTS), Some(scale_fixture::EVENTS_PER_FILE)),
+        [out] => (
+            out,
+            Some(scale_fixture::DOCS_TOOLS_EVENTS),
+            Some(scale_fixture::EVENTS_PER_FILE),
+        ),
         [out, events] => (out, number(events), Some(scale_fixture::EVENTS_PER_FILE)),
         [out, events, per_file] => (out, number(events), number(per_file)),
         _ => {

@@ -195,7 +195,10 @@ fn kitchen_sink_asyncapi_is_yaml_with_a_self_contained_payload_schema() {
             .join("proto/kitchen/v1/kitchen.proto"),
     )
     .expect("proto");
-    assert!(proto.contains("import "), "the kitchen sink imports well-known types");
+    assert!(
+        proto.contains("import "),
+        "the kitchen sink imports well-known types"
+    );
     let message = &doc["components"]["messages"]["SinkFilledEventV2"];
     assert_eq!(message["x-protobuf-message"], "kitchen.v1.SinkV2");
     assert_eq!(
@@ -208,7 +211,10 @@ fn kitchen_sink_asyncapi_is_yaml_with_a_self_contained_payload_schema() {
         schema.contains("syntax = \"proto3\";\n\npackage kitchen.v1;\n"),
         "one package: an ordinary file: {schema}"
     );
-    assert!(schema.contains("// @RootNode\nmessage SinkV2 {"), "{schema}");
+    assert!(
+        schema.contains("// @RootNode\nmessage SinkV2 {"),
+        "{schema}"
+    );
     assert!(
         !schema.contains("message Sink {"),
         "only what SinkV2 uses: {schema}"

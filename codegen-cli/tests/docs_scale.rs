@@ -80,18 +80,27 @@ fn assert_same_types(original: &MessageDescriptor, compiled: &DescriptorPool, de
                 .get_message_by_name(name)
                 .unwrap_or_else(|| panic!("{}: `{name}` is not declared", original.full_name()));
             let fields = |m: &MessageDescriptor| -> Vec<(String, u32)> {
-                m.fields().map(|f| (f.name().to_owned(), f.number())).collect()
+                m.fields()
+                    .map(|f| (f.name().to_owned(), f.number()))
+                    .collect()
             };
             assert_eq!(fields(&copy), fields(&message), "{name}: fields");
             for field in message.fields() {
                 let twin = copy.get_field(field.number()).expect("same numbers");
                 if field.parent_file().syntax() == twin.parent_file().syntax() {
-                    assert_eq!(field_shape(&twin), field_shape(&field), "{name}.{}", field.name());
+                    assert_eq!(
+                        field_shape(&twin),
+                        field_shape(&field),
+                        "{name}.{}",
+                        field.name()
+                    );
                 } else {
                     // A proto3 field written in a proto2 text: same type and number, and an
                     // `optional` label (explicit presence) for the singular ones.
-                    assert_eq!(twin.cardinality() == prost_reflect::Cardinality::Repeated,
-                        field.cardinality() == prost_reflect::Cardinality::Repeated);
+                    assert_eq!(
+                        twin.cardinality() == prost_reflect::Cardinality::Repeated,
+                        field.cardinality() == prost_reflect::Cardinality::Repeated
+                    );
                     assert_eq!(twin.is_map(), field.is_map(), "{name}.{}", field.name());
                 }
             }
@@ -99,11 +108,13 @@ fn assert_same_types(original: &MessageDescriptor, compiled: &DescriptorPool, de
             let original_enum = pool
                 .get_enum_by_name(name)
                 .unwrap_or_else(|| panic!("`{name}` is neither a message nor an enum"));
-            let copy = compiled
-                .get_enum_by_name(name)
-                .unwrap_or_else(|| panic!("{}: enum `{name}` is not declared", original.full_name()));
+            let copy = compiled.get_enum_by_name(name).unwrap_or_else(|| {
+                panic!("{}: enum `{name}` is not declared", original.full_name())
+            });
             let values = |e: &prost_reflect::EnumDescriptor| -> Vec<(String, i32)> {
-                e.values().map(|v| (v.name().to_owned(), v.number())).collect()
+                e.values()
+                    .map(|v| (v.name().to_owned(), v.number()))
+                    .collect()
             };
             assert_eq!(values(&copy), values(&original_enum), "{name}: values");
         }
@@ -122,14 +133,19 @@ fn every_payload_schema_is_self_contained_and_keeps_the_full_names() {
     for (key, message) in messages {
         let schema = message["payload"]["schema"].as_str().expect("schema text");
         assert!(
-            !schema.lines().any(|l| l.trim_start().starts_with("import ")),
+            !schema
+                .lines()
+                .any(|l| l.trim_start().starts_with("import ")),
             "{key}: the payload imports a file\n{schema}"
         );
         assert_eq!(schema.matches("// @RootNode\n").count(), 1, "{key}");
         let full_name = message["x-protobuf-message"].as_str().expect("name");
         let original = protos.message(full_name).expect("the original message");
         let payload = docs::payload_schema::payload_schema(&original);
-        assert_eq!(payload.text, schema, "{key}: the document carries the payload schema");
+        assert_eq!(
+            payload.text, schema,
+            "{key}: the document carries the payload schema"
+        );
         assert_eq!(message["payload"]["schemaFormat"], payload.schema_format());
         let compiled = compile_alone(schema)
             .unwrap_or_else(|e| panic!("{key}: the schema does not compile alone: {e}\n{schema}"));
@@ -138,7 +154,12 @@ fn every_payload_schema_is_self_contained_and_keeps_the_full_names() {
             !payload.types.iter().any(|t| t == "common.v1.Unused"),
             "{key}: only what the message uses"
         );
-        assert!(payload.types.iter().any(|t| t == "google.protobuf.Timestamp"));
+        assert!(
+            payload
+                .types
+                .iter()
+                .any(|t| t == "google.protobuf.Timestamp")
+        );
         packages_seen.extend(payload.packages.iter().cloned());
         if !payload.proto3 {
             proto2 += 1;
@@ -214,7 +235,10 @@ fn every_mermaid_block_is_under_the_limit_and_the_flow_is_split() {
     // 461 published events: orders 240 -> 5 parts, billing 120 -> 3, ledger 120 -> 3 (less
     // the internal ones), an overview, one sequence diagram per channel.
     let md = &output.events_md;
-    assert!(md.contains("### Flow: Overview: the channels\n"), "overview");
+    assert!(
+        md.contains("### Flow: Overview: the channels\n"),
+        "overview"
+    );
     assert!(md.contains("### Flow: Channel `orders`, part 5 of 5\n"));
     assert!(md.contains("### Flow: Channel `ledger`, part 3 of 3\n"));
     assert!(!md.contains("### Flow: Channel `orders`, part 6"));
@@ -229,7 +253,11 @@ fn every_mermaid_block_is_under_the_limit_and_the_flow_is_split() {
         .map(|b| b.matches(" handler<br/>to ").count())
         .sum();
     assert_eq!(handlers, 461);
-    assert!(blocks[0].contains("g0[\"channel orders<br/>231 integration handlers\"]"), "{}", blocks[0]);
+    assert!(
+        blocks[0].contains("g0[\"channel orders<br/>231 integration handlers\"]"),
+        "{}",
+        blocks[0]
+    );
 }
 
 #[test]
@@ -237,7 +265,11 @@ fn the_example_keeps_one_flowchart_and_a_sequence_per_event() {
     let analysis = eventmap_codegen::analyze(Path::new("../mappings.yaml")).expect("analyze");
     let output = docs::render(&analysis).expect("render");
     let blocks = mermaid_blocks(&output.events_md);
-    assert_eq!(blocks.len(), 5, "one flowchart and one sequence diagram per event");
+    assert_eq!(
+        blocks.len(),
+        5,
+        "one flowchart and one sequence diagram per event"
+    );
     assert!(blocks[0].starts_with("flowchart LR\n"));
     assert!(!output.events_md.contains("### Flow:"));
 }

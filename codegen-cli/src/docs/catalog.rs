@@ -1,9 +1,11 @@
 //! The event catalog (`events.md`): an overview table, what the service consumes (one section
 //! per subscription: durable consumer, channel and stream, events and their proto messages,
-//! delivery policy; only for a table with `subscriptions:`), the flowchart of the service, the
-//! CloudEvents headers, then one section per integration event published (in table order)
-//! with its subject, stream, producing domain event, consumers, a table of its fields and
-//! where each value comes from, a sequence diagram and an example payload.
+//! delivery policy; only for a table with `subscriptions:`), the flowchart of the service (for
+//! a large table: an overview, each channel in parts and one sequence diagram per channel,
+//! [`mermaid::split`]), the CloudEvents headers, then one section per integration event
+//! published (in table order) with its subject, stream, producing domain event, consumers, a
+//! table of its fields and where each value comes from, a sequence diagram (or a link to its
+//! channel's) and an example payload.
 
 use std::fmt::Write as _;
 

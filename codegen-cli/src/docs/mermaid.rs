@@ -120,7 +120,10 @@ pub fn flowchart(
 }
 
 /// Inside the service: per subscription its durable consumer (`c0`) and its handler (`r0`).
-pub(crate) fn consuming_nodes(out: &mut String, consumed: &[Consumed<'_>]) -> Result<(), std::fmt::Error> {
+pub(crate) fn consuming_nodes(
+    out: &mut String,
+    consumed: &[Consumed<'_>],
+) -> Result<(), std::fmt::Error> {
     for (index, c) in consumed.iter().enumerate() {
         writeln!(
             out,

@@ -69,9 +69,7 @@ impl PayloadSchema {
 /// The self-contained payload schema of `root` (see the module documentation).
 pub fn payload_schema(root: &MessageDescriptor) -> PayloadSchema {
     let types = closure(root);
-    let proto3 = types
-        .values()
-        .all(|t| t.file().syntax() == Syntax::Proto3);
+    let proto3 = types.values().all(|t| t.file().syntax() == Syntax::Proto3);
     let packages: BTreeSet<String> = types.values().map(|t| t.package().to_owned()).collect();
     let text = text::write(root, &types, &packages, proto3);
     PayloadSchema {
@@ -214,10 +212,7 @@ mod tests {
             ],
             "the parent of a nested type used, and its own types; not Other, not Unused"
         );
-        assert_eq!(
-            schema.packages,
-            ["google.protobuf", "ledger.v1", "shop.v1"]
-        );
+        assert_eq!(schema.packages, ["google.protobuf", "ledger.v1", "shop.v1"]);
         assert!(!schema.proto3, "a proto2 type makes the text proto2");
         assert_eq!(schema.schema_format(), PROTO2_SCHEMA_FORMAT);
     }
@@ -254,16 +249,22 @@ mod tests {
     #[test]
     fn one_package_is_an_ordinary_file() {
         let pool = pool(&[("ledger.proto", LEDGER)]);
-        let posting = pool.get_message_by_name("ledger.v1.Posting").expect("Posting");
+        let posting = pool
+            .get_message_by_name("ledger.v1.Posting")
+            .expect("Posting");
         let schema = payload_schema(&posting);
         assert_eq!(schema.packages, ["ledger.v1"]);
         assert!(
-            schema
-                .text
-                .contains("syntax = \"proto2\";\n\npackage ledger.v1;\n\n// @RootNode\nmessage Posting {\n"),
+            schema.text.contains(
+                "syntax = \"proto2\";\n\npackage ledger.v1;\n\n// @RootNode\nmessage Posting {\n"
+            ),
             "{}",
             schema.text
         );
-        assert!(schema.text.contains("\nenum Side {\n  SIDE_DEBIT = 1;\n"), "{}", schema.text);
+        assert!(
+            schema.text.contains("\nenum Side {\n  SIDE_DEBIT = 1;\n"),
+            "{}",
+            schema.text
+        );
     }
 }

@@ -228,7 +228,10 @@ pub fn write_with(dir: &Path, events: usize, per_file: usize) -> io::Result<()> 
     );
     for package in &PACKAGES {
         let (name, subject, stream) = package.channel;
-        let _ = writeln!(table, "  {name}: {{ subject: {subject}, stream: {stream} }}");
+        let _ = writeln!(
+            table,
+            "  {name}: {{ subject: {subject}, stream: {stream} }}"
+        );
     }
     table.push_str("events:\n");
     table.push_str(&rows);
@@ -305,7 +308,9 @@ fn events_proto(package: &Package, ids: &[usize]) -> String {
 /// The table row of event `e`.
 fn row(package: &Package, e: usize) -> String {
     let message = message_name(package, e);
-    let domain = message.trim_end_matches("Changed").trim_end_matches("Posted");
+    let domain = message
+        .trim_end_matches("Changed")
+        .trim_end_matches("Posted");
     let domain = format!("{domain}Happened");
     if e % 25 == 24 {
         return format!("  {domain}: internal\n");

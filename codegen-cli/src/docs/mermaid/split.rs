@@ -104,7 +104,8 @@ fn parts<'a, 'p>(
     for &(index, p) in events {
         let mut one = String::new();
         event_lines(&mut one, index, p)?;
-        if !current.is_empty() && (current.len() == size || chars + one.len() > MAX_DIAGRAM_CHARS - HEADER_RESERVE)
+        if !current.is_empty()
+            && (current.len() == size || chars + one.len() > MAX_DIAGRAM_CHARS - HEADER_RESERVE)
         {
             out.push(std::mem::take(&mut current));
             chars = 0;
@@ -121,7 +122,11 @@ fn parts<'a, 'p>(
 /// Roughly what one event adds to a picture (its domain event, handler and edges), to size
 /// the parts.
 fn event_lines(out: &mut String, index: usize, p: &Published<'_>) -> Result<(), std::fmt::Error> {
-    writeln!(out, "    d{index}([\"{}<br/>domain event\"])", text(&p.domain.name))?;
+    writeln!(
+        out,
+        "    d{index}([\"{}<br/>domain event\"])",
+        text(&p.domain.name)
+    )?;
     writeln!(
         out,
         "    h{index}[\"{} handler<br/>to {}\"]",
@@ -129,7 +134,11 @@ fn event_lines(out: &mut String, index: usize, p: &Published<'_>) -> Result<(), 
         text(p.message.full_name())
     )?;
     writeln!(out, "  d{index} --> dispatcher")?;
-    writeln!(out, "  dispatcher -- \"{}\" --> h{index}", text(&p.domain.name))?;
+    writeln!(
+        out,
+        "  dispatcher -- \"{}\" --> h{index}",
+        text(&p.domain.name)
+    )?;
     writeln!(out, "  h{index} -- \"{}\" --> publisher", text(&p.subject))?;
     Ok(())
 }
@@ -146,7 +155,11 @@ fn overview(
     let internal = internal_events(model);
     let publishing = model.events.len() - internal.len();
     writeln!(out, "flowchart LR")?;
-    writeln!(out, "  subgraph service[\"service {}\"]", text(&model.service))?;
+    writeln!(
+        out,
+        "  subgraph service[\"service {}\"]",
+        text(&model.service)
+    )?;
     writeln!(out, "    direction LR")?;
     writeln!(out, "    domain([\"{publishing} domain events\"])")?;
     if !internal.is_empty() {
@@ -203,7 +216,11 @@ fn channel_part(
 ) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     writeln!(out, "flowchart LR")?;
-    writeln!(out, "  subgraph service[\"service {}\"]", text(&model.service))?;
+    writeln!(
+        out,
+        "  subgraph service[\"service {}\"]",
+        text(&model.service)
+    )?;
     writeln!(out, "    direction LR")?;
     let mut domains: Vec<&str> = Vec::new();
     for (_, p) in events {
@@ -261,7 +278,10 @@ pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, std:
         text(&model.service)
     )?;
     writeln!(out, "  participant Dispatcher as EventDispatcher")?;
-    writeln!(out, "  participant Handler as the event's integration handler")?;
+    writeln!(
+        out,
+        "  participant Handler as the event's integration handler"
+    )?;
     writeln!(out, "  participant Publisher as JetStreamPublisher")?;
     writeln!(
         out,
@@ -281,7 +301,10 @@ pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, std:
         "  Dispatcher->>Handler: {}",
         text("AggregateEvent<domain event>")
     )?;
-    writeln!(out, "  Handler->>Handler: map fields into the event's proto message")?;
+    writeln!(
+        out,
+        "  Handler->>Handler: map fields into the event's proto message"
+    )?;
     writeln!(
         out,
         "  Handler->>Publisher: {}",

@@ -4,8 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use prost_reflect::{
-    Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
-    Syntax,
+    Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor, Syntax,
 };
 
 use super::Type;
@@ -28,9 +27,7 @@ pub(super) fn write(
         members.entry(scope).or_default().push(t);
     }
     for list in members.values_mut() {
-        list.sort_by(|a, b| {
-            (a.file().name(), a.path()).cmp(&(b.file().name(), b.path()))
-        });
+        list.sort_by(|a, b| (a.file().name(), a.path()).cmp(&(b.file().name(), b.path())));
     }
     let mut w = Writer {
         out: String::new(),
@@ -40,9 +37,7 @@ pub(super) fn write(
         proto3,
     };
     w.header(root);
-    let single = (packages.len() == 1)
-        .then(|| packages.first())
-        .flatten();
+    let single = (packages.len() == 1).then(|| packages.first()).flatten();
     match single {
         Some(package) => {
             if !package.is_empty() {
@@ -107,11 +102,7 @@ impl Writer<'_> {
             "// without imports; each type keeps its full name and is referred to by it.",
         );
         if self.packages.len() > 1 {
-            let packages: Vec<String> = self
-                .packages
-                .iter()
-                .map(|p| format!("`{p}`"))
-                .collect();
+            let packages: Vec<String> = self.packages.iter().map(|p| format!("`{p}`")).collect();
             self.line(0, &format!("// Packages {}:", packages.join(", ")));
             self.line(
                 0,
@@ -247,11 +238,7 @@ impl Writer<'_> {
         };
         self.line(
             depth,
-            &format!(
-                "{label}{ty} {} = {}{options};{group}",
-                f.name(),
-                f.number()
-            ),
+            &format!("{label}{ty} {} = {}{options};{group}", f.name(), f.number()),
         );
     }
 
@@ -284,7 +271,10 @@ impl Writer<'_> {
             self.line(depth + 1, "option allow_alias = true;");
         }
         for value in e.values() {
-            self.comment(depth + 1, leading_comment(&value.parent_file(), value.path()));
+            self.comment(
+                depth + 1,
+                leading_comment(&value.parent_file(), value.path()),
+            );
             let deprecated = value
                 .enum_value_descriptor_proto()
                 .options
@@ -303,7 +293,13 @@ impl Writer<'_> {
         }
         let ranges: Vec<String> = e
             .reserved_ranges()
-            .map(|r| range(i64::from(*r.start()), i64::from(*r.end()), i64::from(i32::MAX)))
+            .map(|r| {
+                range(
+                    i64::from(*r.start()),
+                    i64::from(*r.end()),
+                    i64::from(i32::MAX),
+                )
+            })
             .collect();
         self.reserved(depth + 1, ranges, e.reserved_names());
         self.line(depth, "}");
@@ -403,7 +399,10 @@ mod tests {
 
     #[test]
     fn string_defaults_are_quoted_and_escaped() {
-        assert_eq!(default_literal(&Kind::String, "a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(
+            default_literal(&Kind::String, "a\"b\\c\n"),
+            "\"a\\\"b\\\\c\\n\""
+        );
         assert_eq!(default_literal(&Kind::Int32, "-3"), "-3");
         assert_eq!(default_literal(&Kind::Bytes, "\\001x"), "\"\\001x\"");
     }
