@@ -127,7 +127,18 @@ fn every_payload_schema_is_self_contained_and_keeps_the_full_names() {
     let protos = analysis.protos.as_ref().expect("protos");
     let doc = document(&output);
     let messages = doc["components"]["messages"].as_object().expect("messages");
-    assert_eq!(messages.len(), 96, "100 events, every 25th internal");
+    assert_eq!(
+        messages.len(),
+        96,
+        "100 events, every 25th internal; the received ones reuse the published messages"
+    );
+    let receives = doc["operations"]
+        .as_object()
+        .expect("operations")
+        .values()
+        .filter(|o| o["action"] == "receive")
+        .count();
+    assert_eq!(receives, 20, "the subscription `audit`");
     let mut packages_seen = BTreeSet::new();
     let mut proto2 = 0;
     for (key, message) in messages {
@@ -242,7 +253,23 @@ fn every_mermaid_block_is_under_the_limit_and_the_flow_is_split() {
     assert!(md.contains("### Flow: Channel `orders`, part 5 of 5\n"));
     assert!(md.contains("### Flow: Channel `ledger`, part 3 of 3\n"));
     assert!(!md.contains("### Flow: Channel `orders`, part 6"));
-    assert_eq!(blocks.len(), 1 + 5 + 3 + 3 + 3, "{}", blocks.len());
+    assert_eq!(
+        blocks.len(),
+        1 + 5 + 3 + 3 + 3 + 1,
+        "overview, parts, per-channel sequences, the subscription's delivery"
+    );
+    let overview = blocks
+        .iter()
+        .find(|b| b.starts_with("flowchart LR\n"))
+        .expect("the overview: the first flowchart");
+    assert!(
+        overview.contains("-- \"20 events of ledger.entries.#gt;\" --> c0"),
+        "the audit subscription's 20 subjects summed up: {overview}"
+    );
+    assert!(
+        md.contains("Stream->>Consumer: deliver one of the 20 events of ledger.entries.#gt;"),
+        "the delivery sequence sums its subjects up too"
+    );
     for channel in ["orders", "billing", "ledger"] {
         assert!(md.contains(&format!("### One event on channel {channel}\n")));
     }
@@ -254,9 +281,8 @@ fn every_mermaid_block_is_under_the_limit_and_the_flow_is_split() {
         .sum();
     assert_eq!(handlers, 461);
     assert!(
-        blocks[0].contains("g0[\"channel orders<br/>231 integration handlers\"]"),
-        "{}",
-        blocks[0]
+        overview.contains("g0[\"channel orders<br/>231 integration handlers\"]"),
+        "{overview}"
     );
 }
 

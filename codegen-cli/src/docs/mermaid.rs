@@ -211,8 +211,9 @@ pub(crate) fn consuming_edges(
     Ok(())
 }
 
-/// Subjects listed at most on the edge into a durable consumer; above, the edge says how
-/// many events (the catalog's subscription section lists them).
+/// Subjects listed at most on the edge into a durable consumer and in a delivery sequence
+/// diagram; above, they say how many events (the catalog's subscription section lists
+/// them).
 pub const MAX_SUBJECTS_IN_LABEL: usize = 8;
 
 /// The label of the edge into the durable consumer of `c`: its events' subjects, one a line,
@@ -331,12 +332,18 @@ pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
             text(&channel.stream)
         )?;
     }
+    let many = c.events.len() > MAX_SUBJECTS_IN_LABEL;
     let subjects: Vec<&str> = c.events.iter().map(|e| e.subject.as_str()).collect();
-    writeln!(
-        out,
-        "  Stream->>Consumer: {}",
-        text(&format!("deliver {}", subjects.join(", ")))
-    )?;
+    let delivered = if many {
+        format!(
+            "deliver one of the {} events of {}.>",
+            c.events.len(),
+            c.channel.subject
+        )
+    } else {
+        format!("deliver {}", subjects.join(", "))
+    };
+    writeln!(out, "  Stream->>Consumer: {}", text(&delivered))?;
     writeln!(
         out,
         "  Consumer->>Router: {}",
@@ -346,11 +353,12 @@ pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
         ))
     )?;
     let methods: Vec<String> = c.events.iter().map(|e| e.handler_method()).collect();
-    writeln!(
-        out,
-        "  Router->>Handler: {}",
-        text(&format!("the method of the event: {}", methods.join(", ")))
-    )?;
+    let method = if many {
+        format!("the method of the event (one of {})", methods.len())
+    } else {
+        format!("the method of the event: {}", methods.join(", "))
+    };
+    writeln!(out, "  Router->>Handler: {}", text(&method))?;
     writeln!(out, "  alt Ok")?;
     writeln!(out, "    Handler-->>Consumer: Ok")?;
     writeln!(out, "    Consumer->>Stream: ack")?;

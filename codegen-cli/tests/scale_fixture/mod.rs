@@ -15,7 +15,9 @@
 //! - `ledger.v1` (proto2, a quarter): `required` fields, `[default = ..]`, a closed enum
 //!   starting at 1, packed repeated numbers, a nested message used from another message.
 //!
-//! [`EVENTS_PER_FILE`] events per `.proto` file; every 25th domain event is `internal`.
+//! [`EVENTS_PER_FILE`] events per `.proto` file; every 25th domain event is `internal`. The
+//! service also subscribes to the first 20 events of its own `ledger` channel (`audit`, with
+//! a dead-letter channel): the consuming side at scale.
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
@@ -197,6 +199,7 @@ pub fn write_with(dir: &Path, events: usize, per_file: usize) -> io::Result<()> 
         "ledger/v1/ledger.proto".to_owned(),
     ];
     let mut rows = String::new();
+    let mut audited = Vec::new();
     let mut first = 0;
     for (index, package) in PACKAGES.iter().enumerate() {
         let count = if index + 1 == PACKAGES.len() {
@@ -211,6 +214,9 @@ pub fn write_with(dir: &Path, events: usize, per_file: usize) -> io::Result<()> 
             files.push(file);
             for &e in ids {
                 rows.push_str(&row(package, e));
+                if package.proto2 && !internal(e) && audited.len() < AUDITED {
+                    audited.push(message_name(package, e));
+                }
             }
         }
         first += count;
@@ -235,6 +241,17 @@ pub fn write_with(dir: &Path, events: usize, per_file: usize) -> io::Result<()> 
     }
     table.push_str("events:\n");
     table.push_str(&rows);
+    if !audited.is_empty() {
+        table.push_str(
+            "subscriptions:\n  audit:\n    channel: ledger\n    package: ledger.v1\n    events:\n",
+        );
+        for message in &audited {
+            let _ = writeln!(table, "      {message}Event: {message}");
+        }
+        table.push_str(
+            "    delivery:\n      max_deliver: 3\n      dead_letter: { subject: shop.dead-letter, stream: SHOP_DEAD_LETTERS }\n",
+        );
+    }
     write_file(&dir.join("mappings.yaml"), &table)
 }
 
@@ -244,6 +261,15 @@ fn write_file(path: &Path, text: &str) -> io::Result<()> {
     }
     std::fs::write(path, text)
 }
+
+/// Whether domain event `e` stays inside the service (`internal`): every 25th.
+fn internal(e: usize) -> bool {
+    e % 25 == 24
+}
+
+/// How many ledger events the subscription `audit` receives (the service reads its own
+/// ledger channel, as a projection would): more than a diagram label lists.
+const AUDITED: usize = 20;
 
 /// The name of event `e`'s proto message.
 fn message_name(package: &Package, e: usize) -> String {
@@ -312,7 +338,7 @@ fn row(package: &Package, e: usize) -> String {
         .trim_end_matches("Changed")
         .trim_end_matches("Posted");
     let domain = format!("{domain}Happened");
-    if e % 25 == 24 {
+    if internal(e) {
         return format!("  {domain}: internal\n");
     }
     let head = format!(
