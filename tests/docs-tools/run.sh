@@ -10,7 +10,7 @@
 #      @asyncapi/protobuf-schema-parser, which compiles each inlined .proto payload
 #      (validate-asyncapi.cjs; with --receive, the last two must have receive operations);
 #   3. the multi-file proto set of codegen-cli/tests/scale_fixture (SCALE_EVENTS events, 480 by
-#      default, in 3 packages and 16 files with imports between them, proto2 and proto3,
+#      default, in 5 packages and 15 files with imports between them, proto2 and proto3,
 #      well-known types, keywords as names; written by the example `scale_fixture`): its table
 #      passes `eventmap check` and its AsyncAPI document passes both parsers, so every payload
 #      schema, self-contained, compiles in the protobuf schema parser (which loads no import);
