@@ -24,7 +24,9 @@
 //! to another type than in the original files. One syntax per text: `proto3` when every type
 //! comes from a proto3 file, else `proto2` (proto3 can say neither `required` nor defaults),
 //! with the singular fields of proto3 files written `optional` and the packed encoding of
-//! their repeated scalars said explicitly. The comments of the types and fields are kept
+//! their repeated scalars said explicitly (protobufjs and protox read such a text; protoc
+//! would refuse a proto3 enum used in a proto2 message there, which only an `edition` text
+//! could say). The comments of the types and fields are kept
 //! (the parser turns them into descriptions); the root message gets the `// @RootNode` marker
 //! ([`ROOT_MARKER`](super::proto_source::ROOT_MARKER)) the parser uses to pick the payload
 //! among several top-level messages.
