@@ -9,9 +9,16 @@
 #      channels and messages) are valid for @asyncapi/parser, alone and with
 #      @asyncapi/protobuf-schema-parser, which compiles each inlined .proto payload
 #      (validate-asyncapi.cjs; with --receive, the last two must have receive operations);
-#   3. every Mermaid block of the four event catalogs (flowcharts, sequence diagrams) is parsed
-#      and rendered by Mermaid's CLI (mmdc, on Debian's headless Chromium), one picture each;
-#   4. docs/generated/flowchart.png is the rendering of the example's current flowchart: its
+#   3. the multi-file proto set of codegen-cli/tests/scale_fixture (SCALE_EVENTS events, 480 by
+#      default, in 5 packages and 15 files with imports between them, proto2 and proto3,
+#      well-known types, keywords as names; written by the example `scale_fixture`): its table
+#      passes `eventmap check` and its AsyncAPI document passes both parsers, so every payload
+#      schema, self-contained, compiles in the protobuf schema parser (which loads no import);
+#   4. every Mermaid block of the five event catalogs (flowcharts, sequence diagrams) is parsed
+#      and rendered by Mermaid's CLI (mmdc, on Debian's headless Chromium), one picture each,
+#      and no picture is Mermaid's error picture ("Maximum text size in diagram exceeded",
+#      "Syntax error in text": mmdc exits 0 on those);
+#   5. docs/generated/flowchart.png is the rendering of the example's current flowchart: its
 #      source is kept beside it in flowchart.mmd. `run.sh --update-png` renders both anew;
 #      without it a flowchart that changed fails (PNG bytes differ between Chromium builds, so
 #      the source is compared, not the picture).
@@ -21,6 +28,7 @@
 # (puppeteer's own browser download is skipped), and Debian's `chromium` (apt-get, as root).
 #
 # Environment (all optional): EVENTMAP_BIN (an eventmap binary; default: cargo build),
+# SCALE_FIXTURE_BIN (the example `scale_fixture`; default: cargo build), SCALE_EVENTS (480),
 # DOCS_TOOLS_DIR (default target/docs-tools), CHROMIUM (default /usr/bin/chromium),
 # INSTALL_TIMEOUT (s per install step, default 900), BUILD_TIMEOUT (s, default 1800),
 # STEP_TIMEOUT (s per tool run, default 180).
@@ -86,13 +94,18 @@ cat >"$work/puppeteer.json" <<EOF
 { "executablePath": "$CHROMIUM", "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] }
 EOF
 
-# The eventmap binary.
-if [ -z "${EVENTMAP_BIN:-}" ]; then
-  log "building eventmap"
-  timeout "$BUILD_TIMEOUT" cargo build -q -p eventmap-codegen --bin eventmap || die "cargo build failed"
-  EVENTMAP_BIN=${CARGO_TARGET_DIR:-$repo/target}/debug/eventmap
+# The eventmap binary and the fixture writer.
+if [ -z "${EVENTMAP_BIN:-}" ] || [ -z "${SCALE_FIXTURE_BIN:-}" ]; then
+  log "building eventmap and the example scale_fixture"
+  timeout "$BUILD_TIMEOUT" cargo build -q -p eventmap-codegen --bin eventmap --example scale_fixture ||
+    die "cargo build failed"
 fi
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+EVENTMAP_BIN=${EVENTMAP_BIN:-$target_dir/debug/eventmap}
+SCALE_FIXTURE_BIN=${SCALE_FIXTURE_BIN:-$target_dir/debug/examples/scale_fixture}
+SCALE_EVENTS=${SCALE_EVENTS:-480}
 [ -x "$EVENTMAP_BIN" ] || die "no eventmap binary at $EVENTMAP_BIN"
+[ -x "$SCALE_FIXTURE_BIN" ] || die "no scale_fixture binary at $SCALE_FIXTURE_BIN"
 "$EVENTMAP_BIN" --mappings tests/fixtures/kitchen/mappings.yaml docs --out "$work/kitchen" >/dev/null ||
   die "eventmap docs failed on the kitchen-sink table"
 "$EVENTMAP_BIN" --mappings examples/search/mappings.yaml docs --out "$work/search" >/dev/null ||
@@ -118,6 +131,12 @@ EOF
 "$EVENTMAP_BIN" --mappings "$work/both-table/mappings.yaml" docs --out "$work/both" >/dev/null ||
   die "eventmap docs failed on the example with subscriptions"
 
+# The multi-file proto set at scale.
+"$SCALE_FIXTURE_BIN" "$work/scale-table" "$SCALE_EVENTS" >/dev/null || die "scale_fixture failed"
+"$EVENTMAP_BIN" --mappings "$work/scale-table/mappings.yaml" docs --out "$work/scale" >/dev/null ||
+  die "eventmap docs failed on the multi-file set"
+log "multi-file set: $SCALE_EVENTS events; asyncapi.yaml $(wc -c <"$work/scale/asyncapi.yaml") bytes, events.md $(wc -c <"$work/scale/events.md") bytes"
+
 passed=0 failed=0
 check() {
   local name=$1
@@ -131,13 +150,24 @@ check() {
 mmdc() {
   timeout "$STEP_TIMEOUT" "$tools/.bin/mmdc" --quiet -p "$work/puppeteer.json" "$@"
 }
+# What Mermaid draws instead of a diagram it refuses (mmdc still exits 0 for some).
+mermaid_errors='Maximum text size in diagram exceeded|Syntax error in text|Parse error on line'
 render_markdown() { # $1 events.md, $2 output folder: every Mermaid block, parsed and rendered
-  local blocks svgs
+  local blocks svgs broken start
+  start=$(date +%s)
   blocks=$(grep -c '^```mermaid$' "$1" || true)
   mkdir -p "$2" && mmdc -i "$1" -o "$2/events.md" >&2 || return 1
   svgs=$(find "$2" -name 'events-*.svg' | wc -l)
   [ "$blocks" -gt 0 ] && [ "$svgs" -eq "$blocks" ] ||
     { log "$1: $blocks Mermaid blocks, $svgs pictures"; return 1; }
+  broken=$(grep -lE "$mermaid_errors" "$2"/events-*.svg || true)
+  if [ -n "$broken" ]; then
+    for svg in $broken; do
+      log "$svg: $(grep -oE "$mermaid_errors" "$svg" | head -1)"
+    done
+    return 1
+  fi
+  log "$1: $svgs pictures rendered in $(($(date +%s) - start)) s"
 }
 flowchart_source() { # the first Mermaid block of $1
   awk '/^```mermaid$/ { inside = 1; next } inside && /^```$/ { exit } inside { print }' "$1"
@@ -168,6 +198,11 @@ check "Mermaid blocks of the example's catalog" render_markdown "$generated/even
 check "Mermaid blocks of the kitchen sink's catalog" render_markdown "$work/kitchen/events.md" "$work/render-kitchen"
 check "Mermaid blocks of the search example's catalog" render_markdown "$work/search/events.md" "$work/render-search"
 check "Mermaid blocks of the catalog with subscriptions" render_markdown "$work/both/events.md" "$work/render-both"
+check "eventmap check (multi-file set, $SCALE_EVENTS events)" \
+  "$EVENTMAP_BIN" --mappings "$work/scale-table/mappings.yaml" check
+check "AsyncAPI parser, alone and with the protobuf schema parser (multi-file set, $SCALE_EVENTS events)" \
+  env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" "$work/scale/asyncapi.yaml"
+check "Mermaid blocks of the multi-file set's catalog" render_markdown "$work/scale/events.md" "$work/render-scale"
 check "flowchart picture ($generated/flowchart.png)" flowchart_png
 
 echo "docs-tools: $passed passed, $failed failed"

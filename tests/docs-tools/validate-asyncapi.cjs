@@ -4,7 +4,8 @@
 // parser registered, which compiles every inlined `.proto` payload into a JSON Schema. Any
 // diagnostic of severity error fails; warnings and the rest are printed. With the protobuf
 // parser, each message's payload must have become the message its `x-protobuf-message` names
-// (the `// @RootNode` marker picked the right one of the file's messages). Every `receive`
+// (the `// @RootNode` marker picked the right one of the text's messages), and no payload
+// schema may import a file (the protobuf schema parser loads none but its bundled ones). Every `receive`
 // operation (a table's subscriptions) must be on one channel, receive messages of that
 // channel and name its durable consumer; with --receive each file must have at least one.
 'use strict';
@@ -58,6 +59,14 @@ async function check(file, withProtobuf, requireReceive) {
     return false;
   }
   let ok = true;
+  for (const message of messages) {
+    // Self-contained payloads: the protobuf schema parser loads no imported file.
+    const schema = message.json().payload && message.json().payload.schema;
+    if (typeof schema === 'string' && /^\s*import\s/m.test(schema)) {
+      console.log(`${label}: message ${message.id()}: the payload schema imports a file`);
+      ok = false;
+    }
+  }
   if (withProtobuf) {
     for (const message of messages) {
       const expected = String(message.json()['x-protobuf-message'] || '').split('.').pop();

@@ -15,47 +15,44 @@
 //! - one message per integration event in `components.messages`: the CloudEvents 1.0
 //!   binary-mode headers as a JSON Schema (`ce-type` as a constant, and `ce-source` too for the
 //!   events the service publishes: it is another service for those it consumes) and the
-//!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`)
-//!   whose schema is the text of the `.proto` file that defines the message (see
-//!   [`super::proto_source::inline_schema`]), and the message's full proto name in
-//!   `x-protobuf-message`.
+//!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`,
+//!   or `version=2` for a payload written in proto2) whose schema is a self-contained `.proto`
+//!   text: the message and every type it uses, without imports (see
+//!   [`super::payload_schema`]), and the message's full proto name in `x-protobuf-message`.
 //!
 //! Written with serde-saphyr's serializer from typed structs, in table order.
 
 use indexmap::IndexMap;
+use prost_reflect::MessageDescriptor;
 use serde::Serialize;
 
 use super::consumed::{self, Consumed, ConsumedEvent};
-use super::proto_source::{inline_schema, leading_comment, message_summary};
+use super::payload_schema::payload_schema;
+use super::proto_source::{leading_comment, message_summary};
 use super::{DocsError, Published};
-use crate::Sources;
 use crate::model::Model;
-use crate::protos::ProtoSet;
 
 /// The AsyncAPI version written.
 pub const ASYNCAPI_VERSION: &str = "3.0.0";
-/// The schema format of the payloads.
-pub const PROTOBUF_SCHEMA_FORMAT: &str = "application/vnd.google.protobuf;version=3";
+/// The schema format of the payloads written in proto3 (those written in proto2, when a type
+/// comes from a proto2 file, have [`super::payload_schema::PROTO2_SCHEMA_FORMAT`]).
+pub const PROTOBUF_SCHEMA_FORMAT: &str = super::payload_schema::PROTO3_SCHEMA_FORMAT;
 /// The content type of every message (`ce-datacontenttype`).
 pub const CONTENT_TYPE: &str = "application/protobuf";
 /// The host of the placeholder server.
 pub const PLACEHOLDER_HOST: &str = "localhost:4222";
 
 /// The AsyncAPI document of the integration events `published` by the table of `model` and
-/// of those its subscriptions receive (`consumed`), as YAML. `sources` holds the text of the
-/// `.proto` files (inlined as payload schemas).
+/// of those its subscriptions receive (`consumed`), as YAML.
 ///
 /// # Errors
-/// [`DocsError::ProtoSource`] when the text of a `.proto` file is not known,
 /// [`DocsError::Yaml`] when serialization fails.
 pub fn render(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
-    protos: &ProtoSet,
-    sources: &Sources,
 ) -> Result<String, DocsError> {
-    let document = document(model, published, consumed, protos, sources)?;
+    let document = document(model, published, consumed)?;
     Ok(serde_saphyr::to_string(&document)?)
 }
 
@@ -63,8 +60,6 @@ fn document(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
-    protos: &ProtoSet,
-    sources: &Sources,
 ) -> Result<Document, DocsError> {
     let service = &model.service;
     let mut channels = IndexMap::new();
@@ -110,7 +105,7 @@ fn document(
                 extensions: None,
             },
         );
-        messages.insert(name.clone(), message(model, p, protos, sources)?);
+        messages.insert(name.clone(), message(model, p));
     }
     let mut receiving = Receiving {
         channels,
@@ -121,7 +116,7 @@ fn document(
     };
     for c in consumed {
         for e in &c.events {
-            receiving.receive(model, c, e, protos, sources)?;
+            receiving.receive(model, c, e)?;
         }
     }
     let Receiving {
@@ -202,8 +197,6 @@ impl Receiving {
         model: &Model,
         c: &Consumed<'_>,
         e: &ConsumedEvent<'_>,
-        protos: &ProtoSet,
-        sources: &Sources,
     ) -> Result<(), DocsError> {
         let name = &e.event.name;
         let full_name = e.message.full_name();
@@ -233,7 +226,7 @@ impl Receiving {
                 None => {
                     let key = unique_key(&self.messages, name, &c.subscription.name);
                     self.messages
-                        .insert(key.clone(), received_message(model, e, protos, sources)?);
+                        .insert(key.clone(), received_message(model, e));
                     self.consumed_messages
                         .insert((name.clone(), full_name.to_owned()), key.clone());
                     key
@@ -340,74 +333,66 @@ fn unique_key<V>(map: &IndexMap<String, V>, base: &str, qualifier: &str) -> Stri
 }
 
 /// The message of an event a subscription receives.
-fn received_message(
-    model: &Model,
-    e: &ConsumedEvent<'_>,
-    protos: &ProtoSet,
-    sources: &Sources,
-) -> Result<Message, DocsError> {
-    let full_name = e.message.full_name();
-    let file = e.message.parent_file();
-    let mut description = format!(
-        "Published by another service and received by `{}` (see its `receive` operations). \
-         Payload: `{full_name}`, defined in `{}` (the whole file is inlined; the line \
-         `// @RootNode` above the message is added so that AsyncAPI's protobuf schema parser \
-         takes it as the payload).",
-        model.service,
-        file.name()
+fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Message {
+    let intro = format!(
+        "Published by another service and received by `{}` (see its `receive` operations).",
+        model.service
     );
-    if let Some(comment) = leading_comment(&file, e.message.path()) {
-        description = format!("{comment}\n\n{description}");
-    }
-    Ok(Message {
-        name: e.event.name.clone(),
-        title: e.event.name.clone(),
-        summary: message_summary(&e.message)
-            .unwrap_or_else(|| format!("{} as {full_name}", e.event.name)),
-        description,
-        content_type: CONTENT_TYPE,
-        headers: headers(None, &e.event.name),
-        payload: MultiFormatSchema {
-            schema_format: PROTOBUF_SCHEMA_FORMAT,
-            schema: inline_schema(protos, sources, &e.message)?,
-        },
-        protobuf_message: full_name.to_owned(),
-    })
+    message_of(&e.event.name, &e.message, intro, None, &e.event.name)
 }
 
-fn message(
-    model: &Model,
-    p: &Published<'_>,
-    protos: &ProtoSet,
-    sources: &Sources,
-) -> Result<Message, DocsError> {
-    let full_name = p.message.full_name();
-    let file = p.message.parent_file();
-    let comment = leading_comment(&file, p.message.path());
+/// The message of an integration event the table publishes.
+fn message(model: &Model, p: &Published<'_>) -> Message {
+    let intro = format!("Produced from the domain event `{}`.", p.domain.name);
+    message_of(
+        &p.event.name,
+        &p.message,
+        intro,
+        Some(&model.service),
+        &p.domain.name,
+    )
+}
+
+/// The message of integration event `event` carried as `payload`, described by `intro`,
+/// published by `service` (`None`: another service); `fallback` names the summary when the
+/// proto message has no comment.
+fn message_of(
+    event: &str,
+    payload: &MessageDescriptor,
+    intro: String,
+    service: Option<&str>,
+    fallback: &str,
+) -> Message {
+    let full_name = payload.full_name();
+    let file = payload.parent_file();
+    let schema = payload_schema(payload);
+    let uses = match schema.types.len().saturating_sub(1) {
+        0 => "the message (it uses no other type)".to_owned(),
+        1 => "the message and the type it uses".to_owned(),
+        n => format!("the message and the {n} types it uses"),
+    };
     let mut description = format!(
-        "Produced from the domain event `{}`. Payload: `{full_name}`, defined in `{}` (the whole \
-         file is inlined; the line `// @RootNode` above the message is added so that AsyncAPI's \
-         protobuf schema parser takes it as the payload).",
-        p.domain.name,
-        file.name()
+        "{intro} Payload: `{full_name}`, defined in `{}`. The schema is self-contained: {uses}, \
+         without imports, each under its full name (the line `// @RootNode` marks the payload \
+         for AsyncAPI's protobuf schema parser).",
+        file.name(),
     );
-    if let Some(comment) = comment {
+    if let Some(comment) = leading_comment(&file, payload.path()) {
         description = format!("{comment}\n\n{description}");
     }
-    Ok(Message {
-        name: p.event.name.clone(),
-        title: p.event.name.clone(),
-        summary: message_summary(&p.message)
-            .unwrap_or_else(|| format!("{} as {full_name}", p.domain.name)),
+    Message {
+        name: event.to_owned(),
+        title: event.to_owned(),
+        summary: message_summary(payload).unwrap_or_else(|| format!("{fallback} as {full_name}")),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(Some(&model.service), &p.event.name),
+        headers: headers(service, event),
         payload: MultiFormatSchema {
-            schema_format: PROTOBUF_SCHEMA_FORMAT,
-            schema: inline_schema(protos, sources, &p.message)?,
+            schema_format: schema.schema_format(),
+            schema: schema.text,
         },
         protobuf_message: full_name.to_owned(),
-    })
+    }
 }
 
 /// Headers written only when they apply (`eventmap::message::headers`).

@@ -1,9 +1,11 @@
 //! The event catalog (`events.md`): an overview table, what the service consumes (one section
 //! per subscription: durable consumer, channel and stream, events and their proto messages,
-//! delivery policy; only for a table with `subscriptions:`), the flowchart of the service, the
-//! CloudEvents headers, then one section per integration event published (in table order)
-//! with its subject, stream, producing domain event, consumers, a table of its fields and
-//! where each value comes from, a sequence diagram and an example payload.
+//! delivery policy; only for a table with `subscriptions:`), the flowchart of the service (for
+//! a large table: an overview, each channel in parts and one sequence diagram per channel,
+//! [`mermaid::split`]), the CloudEvents headers, then one section per integration event
+//! published (in table order) with its subject, stream, producing domain event, consumers, a
+//! table of its fields and where each value comes from, a sequence diagram (or a link to its
+//! channel's) and an example payload.
 
 use std::fmt::Write as _;
 
@@ -79,14 +81,48 @@ pub fn render(
         )?;
         writeln!(out)?;
     }
-    out.push_str(&fenced(
-        "mermaid",
-        &mermaid::flowchart(model, published, consumed)?,
-    ));
-    writeln!(out)?;
+    let flowcharts = mermaid::split::flowcharts(model, published, consumed)?;
+    if flowcharts.len() > 1 {
+        writeln!(
+            out,
+            "The flow is drawn in {} pictures, so that each stays readable and under Mermaid's \
+             text limit: an overview of the channels, then the events of each channel, in parts \
+             of at most {} events.",
+            flowcharts.len(),
+            mermaid::split::MAX_EVENTS_PER_FLOWCHART
+        )?;
+        writeln!(out)?;
+    }
+    for flowchart in &flowcharts {
+        if let Some(title) = &flowchart.title {
+            writeln!(out, "### Flow: {title}")?;
+            writeln!(out)?;
+        }
+        out.push_str(&fenced("mermaid", &flowchart.text));
+        writeln!(out)?;
+    }
+    let per_channel = flowcharts.len() > 1;
+    if per_channel {
+        for channel in mermaid::split::published_channels(published) {
+            writeln!(out, "### One event on channel {}", channel.name)?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Every event of channel {} goes this way (one picture per channel, not per \
+                 event, in a catalog this large):",
+                code(&channel.name)
+            )?;
+            writeln!(out)?;
+            out.push_str(&fenced(
+                "mermaid",
+                &mermaid::split::channel_sequence(model, channel)?,
+            ));
+            writeln!(out)?;
+        }
+    }
     headers(&mut out, service, published, consumed)?;
     for p in published {
-        event(&mut out, model, p)?;
+        event(&mut out, model, p, per_channel)?;
     }
     Ok(out)
 }
@@ -340,7 +376,14 @@ fn headers(
     Ok(())
 }
 
-fn event(out: &mut String, model: &Model, p: &Published<'_>) -> Result<(), DocsError> {
+/// The section of integration event `p`; with `per_channel`, its sequence diagram is its
+/// channel's (linked), not its own.
+fn event(
+    out: &mut String,
+    model: &Model,
+    p: &Published<'_>,
+    per_channel: bool,
+) -> Result<(), DocsError> {
     let name = &p.event.name;
     let full_name = p.message.full_name();
     writeln!(out, "## {name}")?;
@@ -388,10 +431,21 @@ fn event(out: &mut String, model: &Model, p: &Published<'_>) -> Result<(), DocsE
     writeln!(out, "|---|---|---|---|---|")?;
     field_rows(out, &p.message, &p.event.fields, "", "")?;
     writeln!(out)?;
-    writeln!(out, "One event, from the saved aggregate to the consumers:")?;
-    writeln!(out)?;
-    out.push_str(&fenced("mermaid", &mermaid::sequence(model, p)?));
-    writeln!(out)?;
+    if per_channel {
+        writeln!(
+            out,
+            "One event, from the saved aggregate to the consumers: as every event of channel \
+             {} ([sequence](#{})).",
+            code(&p.channel.name),
+            mermaid::split::channel_sequence_anchor(&p.channel.name)
+        )?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "One event, from the saved aggregate to the consumers:")?;
+        writeln!(out)?;
+        out.push_str(&fenced("mermaid", &mermaid::sequence(model, p)?));
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "Example payload (proto3 JSON mapping; the wire carries its protobuf encoding):"

@@ -6,6 +6,12 @@
 //!
 //! Node ids are generated (`d0`, `h0`, `s0`), never taken from the table, so no name can
 //! clash with Mermaid's keywords; every text shown goes through [`text`].
+//!
+//! A large table's flowchart is drawn in several pictures ([`split::flowcharts`]): Mermaid
+//! refuses a diagram longer than its `maxTextSize` (50,000 characters by default; the CLI
+//! still exits 0, with an error picture).
+
+pub mod split;
 
 use std::fmt::Write as _;
 
@@ -114,7 +120,10 @@ pub fn flowchart(
 }
 
 /// Inside the service: per subscription its durable consumer (`c0`) and its handler (`r0`).
-fn consuming_nodes(out: &mut String, consumed: &[Consumed<'_>]) -> Result<(), std::fmt::Error> {
+pub(crate) fn consuming_nodes(
+    out: &mut String,
+    consumed: &[Consumed<'_>],
+) -> Result<(), std::fmt::Error> {
     for (index, c) in consumed.iter().enumerate() {
         writeln!(
             out,
@@ -134,7 +143,7 @@ fn consuming_nodes(out: &mut String, consumed: &[Consumed<'_>]) -> Result<(), st
 
 /// The JetStream subgraph: the `published` streams (`s0`), then the streams the
 /// subscriptions read that are not among them (`k0`) and their dead-letter streams (`q0`).
-fn consuming_streams(
+pub(crate) fn consuming_streams(
     out: &mut String,
     published: &[(String, Vec<String>)],
     consumed: &[Consumed<'_>],
@@ -174,7 +183,7 @@ fn consuming_streams(
 
 /// Per subscription: its stream -> its durable consumer (labelled with the subjects of its
 /// events) -> its handler, and the consumer -> its dead-letter stream.
-fn consuming_edges(
+pub(crate) fn consuming_edges(
     out: &mut String,
     published: &[(String, Vec<String>)],
     consumed: &[Consumed<'_>],
@@ -191,12 +200,7 @@ fn consuming_edges(
                     .unwrap_or_default()
             ),
         };
-        let subjects: Vec<String> = c.events.iter().map(|e| text(&e.subject)).collect();
-        writeln!(
-            out,
-            "  {from} -- \"{}\" --> c{index}",
-            subjects.join("<br/>")
-        )?;
+        writeln!(out, "  {from} -- \"{}\" --> c{index}", subjects_label(c))?;
         writeln!(out, "  c{index} --> r{index}")?;
         if let Some(channel) = &c.subscription.delivery.dead_letter
             && let Some(position) = dead.iter().position(|(s, _)| *s == channel.stream)
@@ -205,6 +209,25 @@ fn consuming_edges(
         }
     }
     Ok(())
+}
+
+/// Subjects listed at most on the edge into a durable consumer and in a delivery sequence
+/// diagram; above, they say how many events (the catalog's subscription section lists
+/// them).
+pub const MAX_SUBJECTS_IN_LABEL: usize = 8;
+
+/// The label of the edge into the durable consumer of `c`: its events' subjects, one a line,
+/// or, for more than [`MAX_SUBJECTS_IN_LABEL`], their number and the channel's subjects.
+fn subjects_label(c: &Consumed<'_>) -> String {
+    if c.events.len() > MAX_SUBJECTS_IN_LABEL {
+        return text(&format!(
+            "{} events of {}.>",
+            c.events.len(),
+            c.channel.subject
+        ));
+    }
+    let subjects: Vec<String> = c.events.iter().map(|e| text(&e.subject)).collect();
+    subjects.join("<br/>")
 }
 
 /// The sequence diagram of one integration event: saved, dispatched, converted, published,
@@ -309,12 +332,18 @@ pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
             text(&channel.stream)
         )?;
     }
+    let many = c.events.len() > MAX_SUBJECTS_IN_LABEL;
     let subjects: Vec<&str> = c.events.iter().map(|e| e.subject.as_str()).collect();
-    writeln!(
-        out,
-        "  Stream->>Consumer: {}",
-        text(&format!("deliver {}", subjects.join(", ")))
-    )?;
+    let delivered = if many {
+        format!(
+            "deliver one of the {} events of {}.>",
+            c.events.len(),
+            c.channel.subject
+        )
+    } else {
+        format!("deliver {}", subjects.join(", "))
+    };
+    writeln!(out, "  Stream->>Consumer: {}", text(&delivered))?;
     writeln!(
         out,
         "  Consumer->>Router: {}",
@@ -324,11 +353,12 @@ pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
         ))
     )?;
     let methods: Vec<String> = c.events.iter().map(|e| e.handler_method()).collect();
-    writeln!(
-        out,
-        "  Router->>Handler: {}",
-        text(&format!("the method of the event: {}", methods.join(", ")))
-    )?;
+    let method = if many {
+        format!("the method of the event (one of {})", methods.len())
+    } else {
+        format!("the method of the event: {}", methods.join(", "))
+    };
+    writeln!(out, "  Router->>Handler: {}", text(&method))?;
     writeln!(out, "  alt Ok")?;
     writeln!(out, "    Handler-->>Consumer: Ok")?;
     writeln!(out, "    Consumer->>Stream: ack")?;

@@ -6,7 +6,8 @@
 //! - `asyncapi.yaml` ([`asyncapi`]): an AsyncAPI 3.0 document, one channel and one `send`
 //!   operation per integration event published, one `receive` operation per event a
 //!   subscription receives, messages with the CloudEvents headers as a headers schema and the
-//!   protobuf payload (the `.proto` file that defines the message, inline);
+//!   protobuf payload (a self-contained `.proto` text: the message and every type it uses,
+//!   without imports, [`payload_schema`]);
 //! - `events.md` ([`catalog`]): an event catalog, one section per integration event published
 //!   (subject, stream, producing domain event, fields and where their values come from,
 //!   consumers, an example payload in the proto3 JSON mapping, [`example_payload`]), one per
@@ -29,6 +30,7 @@ pub mod catalog;
 pub mod consumed;
 pub mod example_payload;
 pub mod mermaid;
+pub mod payload_schema;
 pub mod proto_source;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +39,7 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use crate::model::{Channel, DomainEvent, IntegrationEvent, Model};
 use crate::protos::ProtoSet;
-use crate::{Analysis, Error, Sources};
+use crate::{Analysis, Error};
 
 pub use consumed::{Consumed, ConsumedEvent};
 
@@ -67,9 +69,8 @@ impl DocsOutput {
     }
 }
 
-/// What can stop the documentation from being generated once the table is valid. Every
-/// variant but [`DocsError::ProtoSource`] would be a bug in eventmap (the model and its protos
-/// disagree).
+/// What can stop the documentation from being generated once the table is valid. Each would
+/// be a bug in eventmap (the model and its protos disagree).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DocsError {
@@ -105,15 +106,6 @@ pub enum DocsError {
         /// The field.
         field: String,
     },
-    /// The text of the `.proto` file that defines a message cannot be had (it is inlined in
-    /// the AsyncAPI document).
-    #[error("the text of `{file}`, which defines `{message}`, is not available")]
-    ProtoSource {
-        /// The proto file name (`ordering/v1/events.proto`).
-        file: String,
-        /// Full name of the message.
-        message: String,
-    },
     /// A sample value does not fit its field (example payloads).
     #[error("cannot build the example payload of `{message}`: field `{field}`: {problem}")]
     Example {
@@ -140,14 +132,14 @@ pub enum DocsError {
 ///
 /// # Errors
 /// [`Error::Invalid`] when the table has errors; [`Error::Docs`] when the documentation cannot
-/// be built (a `.proto` text that cannot be had, or a bug).
+/// be built (a bug).
 pub fn render(analysis: &Analysis) -> Result<DocsOutput, Error> {
     let model = analysis.model()?;
     let protos = analysis.protos.as_ref().ok_or(DocsError::NoProtos)?;
     let published = Published::collect(model, protos)?;
     let consumed = Consumed::collect(model, protos)?;
     Ok(DocsOutput {
-        asyncapi_yaml: asyncapi::render(model, &published, &consumed, protos, &analysis.sources)?,
+        asyncapi_yaml: asyncapi::render(model, &published, &consumed)?,
         events_md: catalog::render(model, &published, &consumed)?,
     })
 }
@@ -291,15 +283,4 @@ pub(crate) fn proto_field(
             message: message.full_name().to_owned(),
             field: name.to_owned(),
         })
-}
-
-/// The text of the `.proto` file that defines `message`, from the analysis's sources (which
-/// hold every compiled file read from disk).
-pub(crate) fn proto_text<'s>(
-    protos: &ProtoSet,
-    sources: &'s Sources,
-    message: &MessageDescriptor,
-) -> Option<&'s str> {
-    let location = protos.message_location(message)?;
-    sources.get(&location.file)
 }
