@@ -12,7 +12,8 @@
 //!   `x-eventmap-subscription`, `x-jetstream-durable`, `x-eventmap-delivery` (the settings the
 //!   table writes; the rest are the runtime's defaults) and `x-dead-letter-subject` /
 //!   `x-dead-letter-stream`;
-//! - one message per integration event in `components.messages`: the CloudEvents 1.0
+//! - one message per integration event in `components.messages`, named by its `ce-type`
+//!   (titled by its integration event name): the CloudEvents 1.0
 //!   binary-mode headers as a JSON Schema (`ce-type` as a constant, and `ce-source` too for the
 //!   events the service publishes: it is another service for those it consumes) and the
 //!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`)
@@ -275,11 +276,12 @@ impl Receiving {
         );
         let durable = &c.subscription.durable;
         let policy = &c.subscription.delivery;
-        let delivery: Vec<String> = consumed::delivery(policy, Some(name))
+        let dead_letter_token = consumed::dead_letter_token(&e.event.ce_type);
+        let delivery: Vec<String> = consumed::delivery(policy, Some(&dead_letter_token))
             .into_iter()
             .map(|(what, how)| format!("{what}: {how}"))
             .collect();
-        let dead_letter_subject = c.dead_letter_subject(name);
+        let dead_letter_subject = c.dead_letter_subject(&dead_letter_token);
         self.operations.insert(
             operation_key,
             Operation {
@@ -360,13 +362,13 @@ fn received_message(
         description = format!("{comment}\n\n{description}");
     }
     Ok(Message {
-        name: e.event.name.clone(),
+        name: e.event.ce_type.clone(),
         title: e.event.name.clone(),
         summary: message_summary(&e.message)
             .unwrap_or_else(|| format!("{} as {full_name}", e.event.name)),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(None, &e.event.name),
+        headers: headers(None, &e.event.name, &e.event.ce_type),
         payload: MultiFormatSchema {
             schema_format: PROTOBUF_SCHEMA_FORMAT,
             schema: inline_schema(protos, sources, &e.message)?,
@@ -395,13 +397,13 @@ fn message(
         description = format!("{comment}\n\n{description}");
     }
     Ok(Message {
-        name: p.event.name.clone(),
+        name: p.event.ce_type.clone(),
         title: p.event.name.clone(),
         summary: message_summary(&p.message)
             .unwrap_or_else(|| format!("{} as {full_name}", p.domain.name)),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(Some(&model.service), &p.event.name),
+        headers: headers(Some(&model.service), &p.event.name, &p.event.ce_type),
         payload: MultiFormatSchema {
             schema_format: PROTOBUF_SCHEMA_FORMAT,
             schema: inline_schema(protos, sources, &p.message)?,
@@ -418,10 +420,10 @@ const OPTIONAL: [&str; 4] = [
     "tracestate",
 ];
 
-/// The headers schema of a message of integration event `event` published by `service`
-/// (`None`: by another service, which the table does not name): the headers the runtime
-/// writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
-fn headers(service: Option<&str>, event: &str) -> Schema {
+/// The headers schema of a message of integration event `event` (CloudEvents type `ce_type`)
+/// published by `service` (`None`: by another service, which the table does not name): the
+/// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
+fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
     let string = |description: &str| Schema {
         ty: Some("string"),
         description: Some(description.to_owned()),
@@ -448,9 +450,18 @@ fn headers(service: Option<&str>, event: &str) -> Schema {
         ),
         (
             "ce-type",
-            Schema {
-                constant: Some(event.to_owned()),
-                ..string("The integration event name.")
+            if ce_type == event {
+                Schema {
+                    constant: Some(event.to_owned()),
+                    ..string("The integration event name.")
+                }
+            } else {
+                Schema {
+                    constant: Some(ce_type.to_owned()),
+                    ..string(&format!(
+                        "The CloudEvents type of the integration event `{event}` (the last token of its subject)."
+                    ))
+                }
             },
         ),
         (
