@@ -219,6 +219,7 @@ pub mod property {
 }
 
 pub mod corpus;
+pub mod cetype;
 pub mod shared;
 pub mod shared_derive;
 
