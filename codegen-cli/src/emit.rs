@@ -1152,7 +1152,14 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
     let enum_name = format_ident!("{}IntegrationEvent", rust_names::upper_camel(channel));
     let members: Vec<SetMember<'_>> = events
         .iter()
-        .map(|ie| SetMember::new(&ie.name, &ie.ce_type, &ie.message, &quote!(integration_event_names)))
+        .map(|ie| {
+            SetMember::new(
+                &ie.name,
+                &ie.ce_type,
+                &ie.message,
+                &quote!(integration_event_names),
+            )
+        })
         .collect();
     let doc = format!(
         " Every integration event published on channel `{channel}`, decoded from a message's `ce-type` and payload."

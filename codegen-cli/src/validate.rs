@@ -250,7 +250,11 @@ impl Validator<'_> {
                     what.clone(),
                     name.referenced,
                 );
-                if let Some(ce_type) = integration.ce_type.as_ref().filter(|t| t.value != name.value) {
+                if let Some(ce_type) = integration
+                    .ce_type
+                    .as_ref()
+                    .filter(|t| t.value != name.value)
+                {
                     claim(
                         self,
                         "integration_events",
@@ -304,7 +308,11 @@ impl Validator<'_> {
                     event.as_str(),
                     key.as_str()
                 );
-                if let Some(ce_type) = received.value.ce_type().filter(|t| t.value != event.as_str()) {
+                if let Some(ce_type) = received
+                    .value
+                    .ce_type()
+                    .filter(|t| t.value != event.as_str())
+                {
                     claim(
                         self,
                         "subscription consts",

@@ -456,8 +456,18 @@ fn ce_type_changed_or_removed_breaks() {
         TABLE,
         "ce_type: com.example.shop.v2.OrderShipped",
     )]);
-    assert!(found[0].diagnostic.hint.as_deref().is_some_and(|h| h.contains("keep `ce_type: com.example.shop.OrderShipped`")));
-    repo.edit(TABLE, "      ce_type: com.example.shop.v2.OrderShipped\n", "");
+    assert!(
+        found[0]
+            .diagnostic
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("keep `ce_type: com.example.shop.OrderShipped`"))
+    );
+    repo.edit(
+        TABLE,
+        "      ce_type: com.example.shop.v2.OrderShipped\n",
+        "",
+    );
     let found = repo.expect(&[(rules::CE_TYPE_CHANGED, TABLE, "name: OrderShippedEvent")]);
     assert!(
         found[0]

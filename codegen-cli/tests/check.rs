@@ -665,9 +665,7 @@ fn a_dotted_ce_type_is_written_apart_from_the_name() {
     );
     let code = analysis.generate().expect("generates");
     assert!(
-        code.contains(
-            "pub const PLACED_EVENT_CE_TYPE: &str = \"com.example.shop.OrderPlaced\";"
-        ),
+        code.contains("pub const PLACED_EVENT_CE_TYPE: &str = \"com.example.shop.OrderPlaced\";"),
         "{code}"
     );
     assert!(
@@ -678,13 +676,13 @@ fn a_dotted_ce_type_is_written_apart_from_the_name() {
 
 #[test]
 fn a_dotted_name_is_refused_with_a_hint_to_write_it_as_ce_type() {
-    let table = TABLE.replace(
-        "name: PlacedEvent",
-        "name: com.example.shop.PlacedEvent",
-    );
+    let table = TABLE.replace("name: PlacedEvent", "name: com.example.shop.PlacedEvent");
     let analysis = Project::new(&table).analyze();
     let d = find(&analysis, "invalid-name");
-    assert_eq!(line_col(d), position(&table, "com.example.shop.PlacedEvent"));
+    assert_eq!(
+        line_col(d),
+        position(&table, "com.example.shop.PlacedEvent")
+    );
     assert_eq!(line_col(d), (14, 13));
     let hint = d.hint.as_deref().expect("hint");
     assert!(
@@ -773,7 +771,13 @@ fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplica
     assert_eq!(d.location.as_ref().map(|l| l.line), Some(line));
     assert_eq!(
         line_col(d).1,
-        duplicate.lines().nth(line - 1).expect("line").find("com.example").expect("col") + 1
+        duplicate
+            .lines()
+            .nth(line - 1)
+            .expect("line")
+            .find("com.example")
+            .expect("col")
+            + 1
     );
     assert!(d.message.contains("subscription `mine`"), "{}", d.message);
 

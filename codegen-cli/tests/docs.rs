@@ -517,7 +517,9 @@ fn a_ce_type_of_its_own_is_the_message_name_and_header() {
         "{md}"
     );
     assert!(
-        md.contains("IntegrationMessage (ce-type com.example.ordering.OrderCreated, ce-source shop)"),
+        md.contains(
+            "IntegrationMessage (ce-type com.example.ordering.OrderCreated, ce-source shop)"
+        ),
         "{md}"
     );
 }

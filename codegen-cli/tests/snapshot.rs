@@ -49,11 +49,7 @@ fn shared_payload_module() {
 fn ce_type_module() {
     let analysis = eventmap_codegen::analyze(Path::new("../tests/fixtures/cetype/mappings.yaml"))
         .expect("readable");
-    assert!(
-        analysis.diagnostics.is_empty(),
-        "{}",
-        analysis.render()
-    );
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
     let code = analysis.generate().expect("valid table");
     insta::assert_snapshot!("ce_type_integration_events", code);
 }

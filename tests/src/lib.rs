@@ -218,8 +218,8 @@ pub mod property {
     }
 }
 
-pub mod corpus;
 pub mod cetype;
+pub mod corpus;
 pub mod shared;
 pub mod shared_derive;
 

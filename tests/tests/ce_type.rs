@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventmap::nats::{
-    Delivery, JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions,
-    provision_streams,
+    Delivery, JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
 };
 use eventmap::{
     AggregateEvent, EventDispatcher, IntegrationEventSet, IntegrationMessage, Publisher,
@@ -34,17 +33,23 @@ fn the_generated_names_expose_both() {
         integration_event_names::ORDER_CREATED_EVENT,
         "OrderCreatedEvent"
     );
-    assert_eq!(integration_event_names::ORDER_CREATED_EVENT_CE_TYPE, CE_TYPE);
     assert_eq!(
-        OrderIntegrationEvent::NAMES,
-        [CE_TYPE, "OrderShippedEvent"]
+        integration_event_names::ORDER_CREATED_EVENT_CE_TYPE,
+        CE_TYPE
     );
+    assert_eq!(OrderIntegrationEvent::NAMES, [CE_TYPE, "OrderShippedEvent"]);
     assert_eq!(
         OrderIntegrationEvent::SUBJECT_TOKENS,
         ["OrderCreatedEvent", "OrderShippedEvent"]
     );
-    assert_eq!(subscriptions::orders::EVENTS, [CE_TYPE, "OrderShippedEvent"]);
-    assert_eq!(subscriptions::orders::spec().events(), [CE_TYPE, "OrderShippedEvent"]);
+    assert_eq!(
+        subscriptions::orders::EVENTS,
+        [CE_TYPE, "OrderShippedEvent"]
+    );
+    assert_eq!(
+        subscriptions::orders::spec().events(),
+        [CE_TYPE, "OrderShippedEvent"]
+    );
     assert_eq!(
         OrdersEvent::subject_for(CE_TYPE).as_deref(),
         Some("shop.order.OrderCreatedEvent")

@@ -238,7 +238,13 @@ fn channels(base: &Side<'_>, cur: &Side<'_>, matched: &[Matched<'_>], out: &mut 
 
 /// The CloudEvents type of an integration event that kept its name: the `ce_type`, or the
 /// name without one.
-fn ce_type(base: &Side<'_>, cur: &Side<'_>, old: &Integration, new: &Integration, out: &mut Breaks) {
+fn ce_type(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    old: &Integration,
+    new: &Integration,
+    out: &mut Breaks,
+) {
     let effective = |row: &Integration| {
         row.ce_type
             .as_ref()
@@ -269,9 +275,13 @@ fn ce_type(base: &Side<'_>, cur: &Side<'_>, old: &Integration, new: &Integration
     };
     d.notes.push(baseline_note(note, base.loc(at(old))));
     d.hint = Some(if old.ce_type.is_some() {
-        format!("keep `ce_type: {was}`; to change it, publish a new integration event with the new type next to `{name}` until every consumer moved")
+        format!(
+            "keep `ce_type: {was}`; to change it, publish a new integration event with the new type next to `{name}` until every consumer moved"
+        )
     } else {
-        format!("remove the `ce_type` (the type stays `{was}`), or publish a new integration event with `ce_type: {is}` next to `{name}` until every consumer moved")
+        format!(
+            "remove the `ce_type` (the type stays `{was}`), or publish a new integration event with `ce_type: {is}` next to `{name}` until every consumer moved"
+        )
     });
 }
 

@@ -261,9 +261,7 @@ fn headers(
             code(service)
         )
     };
-    let own_types = published
-        .iter()
-        .any(|p| p.event.ce_type != p.event.name)
+    let own_types = published.iter().any(|p| p.event.ce_type != p.event.name)
         || consumed
             .iter()
             .flat_map(|c| &c.events)

@@ -112,7 +112,12 @@ impl Validator<'_> {
                     at,
                     explicit: row.ce_type.is_some(),
                 };
-                self.unique_ce_type(seen, ce_type, this, &format!("channel `{}`", row.channel.value));
+                self.unique_ce_type(
+                    seen,
+                    ce_type,
+                    this,
+                    &format!("channel `{}`", row.channel.value),
+                );
             }
         }
         for (key, subscription) in &table.subscriptions {
@@ -150,10 +155,7 @@ impl Validator<'_> {
         self.error(
             "invalid-ce-type",
             ce_type.referenced,
-            format!(
-                "{:?} is not a valid CloudEvents type: {why}",
-                ce_type.value
-            ),
+            format!("{:?} is not a valid CloudEvents type: {why}", ce_type.value),
         )
         .hint = Some(
             "CloudEvents recommends a reverse-DNS name, e.g. `com.example.ordering.OrderCreated`"

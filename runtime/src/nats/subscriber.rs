@@ -339,11 +339,10 @@ impl<E: IntegrationEventSet> Subscription<E> {
             check_server_version(context)?;
             check_durable_name(durable_name)?;
             let names = select_names::<E>(names)?;
-            let filter_subjects: Vec<String> =
-                names
-                    .iter()
-                    .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
-                    .collect();
+            let filter_subjects: Vec<String> = names
+                .iter()
+                .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
+                .collect();
 
             let stream =
                 context
@@ -726,7 +725,13 @@ mod tests {
         ] {
             let err = decode::<Typed>(subject, &message.headers, &message.payload).unwrap_err();
             assert!(
-                matches!(&err, DecodeError::InvalidHeader { header: "ce-type", .. }),
+                matches!(
+                    &err,
+                    DecodeError::InvalidHeader {
+                        header: "ce-type",
+                        ..
+                    }
+                ),
                 "{subject}: {err:?}"
             );
         }
