@@ -736,7 +736,7 @@ fn two_rows_of_one_channel_with_one_ce_type_are_refused() {
 
 #[test]
 fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplicates() {
-    let subscription = "subscriptions:\n  mine:\n    channel: orders\n    durable: shop-mine\n    events:\n      PlacedEvent: { message: shop.v1.Placed, ce_type: com.example.shop.Placed }\n      MoneyEvent: shop.v1.Money\n";
+    let subscription = "subscriptions:\n  mine:\n    channel: orders\n    durable: shop-mine\n    events:\n      OtherPlacedEvent: { message: shop.v1.Placed, ce_type: com.example.shop.Placed }\n      MoneyEvent: shop.v1.Money\n";
     let table = format!("{TABLE}{subscription}");
     let analysis = Project::new(&table).analyze();
     assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
@@ -755,7 +755,11 @@ fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplica
     assert_eq!(
         events,
         [
-            ("PlacedEvent", "com.example.shop.Placed", "shop.v1.Placed"),
+            (
+                "OtherPlacedEvent",
+                "com.example.shop.Placed",
+                "shop.v1.Placed"
+            ),
             ("MoneyEvent", "MoneyEvent", "shop.v1.Money"),
         ]
     );
@@ -780,6 +784,20 @@ fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplica
             + 1
     );
     assert!(d.message.contains("subscription `mine`"), "{}", d.message);
+
+    // The table publishes `PlacedEvent` on the channel itself, with its name as type.
+    let own = table.replace("OtherPlacedEvent:", "PlacedEvent:");
+    let analysis = Project::new(&own).analyze();
+    let d = find(&analysis, "ce-type-mismatch");
+    assert_eq!(line_col(d), position(&own, "com.example.shop.Placed"));
+    let note = d.notes[0].1.as_ref().expect("the row");
+    assert_eq!((note.line, note.column), (14, 13));
+    let own_plain = own.replace(
+        "PlacedEvent: { message: shop.v1.Placed, ce_type: com.example.shop.Placed }",
+        "PlacedEvent: shop.v1.Placed",
+    );
+    let analysis = Project::new(&own_plain).analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
 
     let unknown_key = table.replace("ce_type: com.example", "type: com.example");
     let analysis = Project::new(&unknown_key).analyze();

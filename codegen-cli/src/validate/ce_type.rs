@@ -121,6 +121,7 @@ impl Validator<'_> {
             }
         }
         for (key, subscription) in &table.subscriptions {
+            self.own_ce_types(table, subscription);
             let mut seen: HashMap<&str, Seen> = HashMap::new();
             for (event, received) in &subscription.events {
                 let (ce_type, at) = match received.value.ce_type() {
@@ -144,6 +145,47 @@ impl Validator<'_> {
                     &format!("subscription `{}`", Key::as_str(key)),
                 );
             }
+        }
+    }
+
+    /// A subscription to a channel the table publishes on: each event it receives under the
+    /// name of one of the table's rows on that channel must expect the row's `ce-type`
+    /// (`ce-type-mismatch`), or the consumer would reject every message of it.
+    fn own_ce_types(&mut self, table: &Table, subscription: &crate::table::Subscription) {
+        let channel = subscription.channel.value.as_str();
+        for (event, received) in &subscription.events {
+            let Some(row) = table
+                .events
+                .values()
+                .flat_map(|entry| entry.value.integrations())
+                .find(|row| row.channel.value == channel && row.name.value == event.as_str())
+            else {
+                continue;
+            };
+            let published = row.ce_type.as_ref().map_or(&row.name, |t| t);
+            let expected = received.value.ce_type();
+            let expected_text = expected.map_or(event.as_str(), |t| t.value.as_str());
+            if published.value == expected_text {
+                continue;
+            }
+            let at = expected.map_or(event.location(), |t| t.referenced);
+            let note = self.loc(published.referenced);
+            let d = self.error(
+                "ce-type-mismatch",
+                at,
+                format!(
+                    "`{}` is received as the CloudEvents type `{expected_text}`, but the table publishes it on channel `{channel}` as `{}`: every message of it would be rejected",
+                    event.as_str(),
+                    published.value
+                ),
+            );
+            d.notes
+                .push(("the table publishes it with this type".into(), note));
+            d.hint = Some(format!(
+                "receive it as `{}: {{ message: .., ce_type: {} }}`",
+                event.as_str(),
+                published.value
+            ));
         }
     }
 
