@@ -200,7 +200,7 @@ impl Validator<'_> {
             format!("{:?} is not a valid CloudEvents type: {why}", ce_type.value),
         )
         .hint = Some(
-            "CloudEvents recommends a reverse-DNS name, e.g. `com.example.ordering.OrderCreated`"
+            "write printable characters without surrounding spaces; CloudEvents recommends a reverse-DNS name, e.g. `com.example.ordering.OrderCreated`"
                 .into(),
         );
         false
