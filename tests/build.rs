@@ -38,6 +38,12 @@ fn main() {
         .protos_file("history_protos.rs")
         .module_file("history_integration.rs")
         .compile();
+    // CloudEvents types apart from the integration event names.
+    let cetype = eventmap_codegen::Builder::new()
+        .mappings("fixtures/cetype/mappings.yaml")
+        .protos_file("cetype_protos.rs")
+        .module_file("cetype_integration.rs")
+        .compile();
     // The README's snippets (doctests of `src/lib.rs`) build a service on the example's
     // table, with the Builder's default file names as the README writes them.
     let readme = eventmap_codegen::Builder::new()
@@ -58,6 +64,7 @@ fn main() {
         .and(shared_derive)
         .and(shared_mirror)
         .and(history)
+        .and(cetype)
         .and(readme)
         .and(corpus)
     {

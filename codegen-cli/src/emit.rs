@@ -84,15 +84,9 @@ fn module_tokens_located(
     });
     let integrations: Vec<&IntegrationEvent> =
         model.events.iter().flat_map(|e| &e.integrations).collect();
-    let integration_consts = integrations.iter().map(|ie| {
-        let ident = ident(&rust_names::const_ident(&ie.name));
-        let name = &ie.name;
-        let doc = format!(
-            " The integration event `{name}` (proto `{}`): its CloudEvents `ce-type` and last subject token.",
-            ie.message.full_name
-        );
-        quote! { #[doc = #doc] pub const #ident: &str = #name; }
-    });
+    let integration_consts = integrations
+        .iter()
+        .map(|ie| name_consts(&ie.name, &ie.ce_type, &ie.message.full_name));
     let channels = channels_module(model);
     // Each row converts from its own domain type (`type:`, or `<domain_module>::<event>`).
     let converters = model
@@ -146,6 +140,31 @@ fn module_tokens_located(
         #registration
 
         #consumers
+    }
+}
+
+/// The name constant of the integration event `name` (proto `message`) and, when its
+/// CloudEvents type `ce_type` is not the name, the `<NAME>_CE_TYPE` constant holding it.
+pub(crate) fn name_consts(name: &str, ce_type: &str, message: &str) -> TokenStream {
+    let const_name = rust_names::const_ident(name);
+    let ident = ident(&const_name);
+    if ce_type == name {
+        let doc = format!(
+            " The integration event `{name}` (proto `{message}`): its CloudEvents `ce-type` and last subject token."
+        );
+        return quote! { #[doc = #doc] pub const #ident: &str = #name; };
+    }
+    let type_const = rust_names::ce_type_const(name);
+    let type_ident = self::ident(&type_const);
+    let doc = format!(
+        " The integration event `{name}` (proto `{message}`): its last subject token. Its CloudEvents `ce-type` is [`{type_const}`]."
+    );
+    let type_doc = format!(
+        " The CloudEvents `ce-type` of the integration event [`{const_name}`] (proto `{message}`)."
+    );
+    quote! {
+        #[doc = #doc] pub const #ident: &str = #name;
+        #[doc = #type_doc] pub const #type_ident: &str = #ce_type;
     }
 }
 
@@ -448,6 +467,16 @@ fn type_registration(
     };
     let names = names.iter().map(|n| domain_name(n));
     let subscriptions = rows.iter().map(|(event, ie)| {
+        let with_ce_type = (ie.ce_type != ie.name).then(|| {
+            let ce_type = if in_module {
+                let ident = ident(&rust_names::ce_type_const(&ie.name));
+                quote!(integration_event_names::#ident)
+            } else {
+                let ce_type = &ie.ce_type;
+                quote!(#ce_type)
+            };
+            quote!(.with_ce_type(#ce_type))
+        });
         let (channel, name, service) = if in_module {
             let channel = ident(&rust_names::const_ident(&ie.channel));
             let name = ident(&rust_names::const_ident(&ie.name));
@@ -487,7 +516,7 @@ fn type_registration(
                     #name,
                     #service,
                     #converter,
-                ),
+                )#with_ce_type,
             );
         }
     });
@@ -852,13 +881,13 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
     let enum_name = format_ident!("{}IntegrationEvent", rust_names::upper_camel(channel));
     let members: Vec<SetMember<'_>> = events
         .iter()
-        .map(|ie| SetMember {
-            name: &ie.name,
-            name_const: {
-                let ident = ident(&rust_names::const_ident(&ie.name));
-                quote!(integration_event_names::#ident)
-            },
-            message: &ie.message,
+        .map(|ie| {
+            SetMember::new(
+                &ie.name,
+                &ie.ce_type,
+                &ie.message,
+                &quote!(integration_event_names),
+            )
         })
         .collect();
     let doc = format!(
@@ -867,12 +896,43 @@ fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
     Some(event_set_enum(&enum_name, &doc, channel, &members))
 }
 
-/// One integration event of a decodable set: its name, the path of its name constant, its
-/// message.
+/// One integration event of a decodable set: its name (the variant's), the path of the
+/// constant of its `ce-type` (what the set decodes by), the path of its name constant when that
+/// is another (its subject token), its message.
 pub(crate) struct SetMember<'a> {
     pub(crate) name: &'a str,
-    pub(crate) name_const: TokenStream,
+    pub(crate) type_const: TokenStream,
+    pub(crate) token_const: Option<TokenStream>,
     pub(crate) message: &'a MessageType,
+}
+
+impl<'a> SetMember<'a> {
+    /// The member for the integration event `name` with CloudEvents type `ce_type`, whose
+    /// constants ([`name_consts`]) are in the module `consts`.
+    pub(crate) fn new(
+        name: &'a str,
+        ce_type: &str,
+        message: &'a MessageType,
+        consts: &TokenStream,
+    ) -> Self {
+        let name_ident = ident(&rust_names::const_ident(name));
+        let name_const = quote!(#consts::#name_ident);
+        if ce_type == name {
+            return Self {
+                name,
+                type_const: name_const,
+                token_const: None,
+                message,
+            };
+        }
+        let type_ident = ident(&rust_names::ce_type_const(name));
+        Self {
+            name,
+            type_const: quote!(#consts::#type_ident),
+            token_const: Some(name_const),
+            message,
+        }
+    }
 }
 
 /// An enum with one variant per member, implementing `eventmap::IntegrationEventSet` on
@@ -888,7 +948,14 @@ pub(crate) fn event_set_enum(
         .iter()
         .map(|m| ident(&rust_names::upper_camel(m.name)))
         .collect();
-    let consts: Vec<&TokenStream> = members.iter().map(|m| &m.name_const).collect();
+    let consts: Vec<&TokenStream> = members.iter().map(|m| &m.type_const).collect();
+    // Only a set with a `ce-type` that is not its subject token says its tokens.
+    let subject_tokens = members.iter().any(|m| m.token_const.is_some()).then(|| {
+        let tokens = members
+            .iter()
+            .map(|m| m.token_const.as_ref().unwrap_or(&m.type_const));
+        quote! { const SUBJECT_TOKENS: &'static [&'static str] = &[#(#tokens),*]; }
+    });
     let messages: Vec<syn::Path> = members.iter().map(|m| path(&m.message.rust_path)).collect();
     let variant_docs = members
         .iter()
@@ -904,6 +971,7 @@ pub(crate) fn event_set_enum(
         impl ::eventmap::IntegrationEventSet for #enum_name {
             const CHANNEL: ::eventmap::ChannelSpec = channels::#channel_const;
             const NAMES: &'static [&'static str] = &[#(#consts),*];
+            #subject_tokens
 
             fn decode(
                 name: &str,

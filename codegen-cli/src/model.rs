@@ -63,8 +63,11 @@ pub struct Subscription {
 /// One integration event a subscription receives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscribedEvent {
-    /// Integration event name (`ce-type`).
+    /// Integration event name: the last subject token and the Rust names.
     pub name: String,
+    /// The CloudEvents `ce-type` the consumer decodes by: the name, or the `ce_type` the table
+    /// gives the event.
+    pub ce_type: String,
     /// Its proto message.
     pub message: MessageType,
 }
@@ -113,8 +116,11 @@ pub struct DomainEvent {
 /// One integration event of a domain event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationEvent {
-    /// Integration event name (`ce-type`).
+    /// Integration event name: the last subject token, the Rust names and the seed of the
+    /// `ce-id`.
     pub name: String,
+    /// The CloudEvents `ce-type`: the name, or the row's `ce_type`.
+    pub ce_type: String,
     /// Rust path of the domain event type.
     pub domain_type: String,
     /// Channel name.

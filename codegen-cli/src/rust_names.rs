@@ -99,6 +99,12 @@ pub fn const_ident(name: &str) -> String {
     sanitize_identifier(&name.to_shouty_snake_case())
 }
 
+/// The name of the constant holding the CloudEvents type of the integration event `name`, when
+/// the table gives it one of its own: `<NAME>_CE_TYPE` (`ORDER_CREATED_EVENT_CE_TYPE`).
+pub fn ce_type_const(name: &str) -> String {
+    format!("{}_CE_TYPE", const_ident(name))
+}
+
 /// `snake_case` name for a generated function.
 pub fn fn_ident(name: &str) -> String {
     sanitize_identifier(&name.to_snake_case())

@@ -121,11 +121,82 @@ pub struct Subscription {
     /// The durable consumer name; `<service>-<subscription name>` when absent.
     #[serde(default)]
     pub durable: Option<Spanned<String>>,
-    /// Integration event name (`ce-type`) -> proto message, the events received.
-    pub events: IndexMap<Key, Spanned<String>>,
+    /// Integration event name (last subject token) -> what is received: the proto message,
+    /// and the `ce-type` when the producer gives the event one of its own.
+    pub events: IndexMap<Key, Spanned<Received>>,
     /// Acknowledgement, redelivery and dead-letter policy; runtime defaults when absent.
     #[serde(default)]
     pub delivery: Option<Delivery>,
+}
+
+/// One event a subscription receives (the value under `subscriptions.<name>.events.<Event>`).
+#[derive(Debug)]
+pub enum Received {
+    /// `OrderCreatedEvent: OrderCreated`: the proto message; the `ce-type` is the event name.
+    Message(String),
+    /// `OrderCreatedEvent: { message: OrderCreated, ce_type: com.example.ordering.OrderCreated }`:
+    /// the proto message and the producer's CloudEvents type of the event.
+    Typed(TypedReceived),
+}
+
+/// The long form of [`Received`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypedReceived {
+    /// The proto message (full name, or a name in the subscription's `package`).
+    pub message: Spanned<String>,
+    /// The CloudEvents `ce-type` the producer writes; the event name when absent.
+    #[serde(default)]
+    pub ce_type: Option<Spanned<String>>,
+}
+
+impl Received {
+    /// The proto message as written, located (`entry` is this value with its location).
+    pub fn message(entry: &Spanned<Received>) -> Spanned<String> {
+        match &entry.value {
+            Received::Message(message) => Spanned {
+                value: message.clone(),
+                referenced: entry.referenced,
+                defined: entry.defined,
+            },
+            Received::Typed(typed) => typed.message.clone(),
+        }
+    }
+
+    /// The `ce-type` written, when the long form gives one.
+    pub fn ce_type(&self) -> Option<&Spanned<String>> {
+        match self {
+            Received::Message(_) => None,
+            Received::Typed(typed) => typed.ce_type.as_ref(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Received {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ReceivedVisitor;
+
+        impl<'de> Visitor<'de> for ReceivedVisitor {
+            type Value = Received;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a proto message name, or `{ message: Message, ce_type: com.example.Type }`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Received, E> {
+                Ok(Received::Message(value.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Received, A::Error> {
+                TypedReceived::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Received::Typed)
+            }
+        }
+
+        deserializer.deserialize_any(ReceivedVisitor)
+    }
 }
 
 /// `delivery:` of a subscription. Durations are written as humantime text (`500ms`, `30s`,
@@ -262,8 +333,13 @@ pub struct Channel {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Integration {
-    /// Integration event name (the `ce-type`), e.g. `OrderCreatedEvent`.
+    /// Integration event name, e.g. `OrderCreatedEvent`: the last subject token, the Rust
+    /// names, and the `ce-type` unless [`Self::ce_type`] gives another.
     pub name: Spanned<String>,
+    /// The CloudEvents `ce-type`, when it is not the name (e.g. the reverse-DNS
+    /// `com.example.ordering.OrderCreated`).
+    #[serde(default)]
+    pub ce_type: Option<Spanned<String>>,
     /// Full proto message name, e.g. `ordering.v1.OrderCreated`.
     pub message: Spanned<String>,
     /// Channel name (a key of `channels:`).

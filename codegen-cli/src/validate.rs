@@ -19,9 +19,12 @@ use crate::protos::ProtoSet;
 use crate::rust_names;
 use crate::table::{self, FieldSource, FieldSpec, Key, Table};
 
+mod ce_type;
 mod mappings;
 mod oneof;
 mod subscriptions;
+
+pub use ce_type::check_ce_type;
 
 /// The result of checking a table: the model when there were no errors, and every
 /// diagnostic (errors and warnings) in table order.
@@ -152,6 +155,7 @@ impl Validator<'_> {
         let subscriptions = self.subscriptions(table, &mut used_channels);
         let mappings = self.message_mappings(table);
         self.unused_mappings(table);
+        self.ce_types(table);
         self.generated_names(table);
         for (key, _) in &table.channels {
             if !used_channels.contains(key.as_str()) {
@@ -262,6 +266,19 @@ impl Validator<'_> {
                     what.clone(),
                     name.referenced,
                 );
+                if let Some(ce_type) = integration
+                    .ce_type
+                    .as_ref()
+                    .filter(|t| t.value != name.value)
+                {
+                    claim(
+                        self,
+                        "integration_events",
+                        ce_type::const_ident(&name.value),
+                        format!("the `ce_type` of integration event `{}`", name.value),
+                        ce_type.referenced,
+                    );
+                }
                 claim(
                     self,
                     "fn",
@@ -301,12 +318,25 @@ impl Validator<'_> {
                 what,
                 key.location(),
             );
-            for (event, _) in &subscription.events {
+            for (event, received) in &subscription.events {
                 let what = format!(
                     "event `{}` of subscription `{}`",
                     event.as_str(),
                     key.as_str()
                 );
+                if let Some(ce_type) = received
+                    .value
+                    .ce_type()
+                    .filter(|t| t.value != event.as_str())
+                {
+                    claim(
+                        self,
+                        "subscription consts",
+                        format!("{}::{}", key.as_str(), ce_type::const_ident(event.as_str())),
+                        format!("the `ce_type` of {what}"),
+                        ce_type.referenced,
+                    );
+                }
                 for (namespace, rust) in [
                     (
                         "subscription consts",
@@ -478,7 +508,7 @@ impl Validator<'_> {
                 name.referenced,
                 format!("integration event name `{}` is not a valid Rust identifier and NATS subject token", name.value),
             )
-            .hint = Some("use letters, digits and `_`, e.g. `OrderCreatedEvent`".into());
+            .hint = Some(ce_type::name_hint(&name.value));
         } else if let Some(first) = integration_names.get(&name.value).copied() {
             let note = self.loc(first);
             self.error(
@@ -538,6 +568,10 @@ impl Validator<'_> {
         );
         Some(IntegrationEvent {
             name: name.value.clone(),
+            ce_type: integration
+                .ce_type
+                .as_ref()
+                .map_or_else(|| name.value.clone(), |t| t.value.clone()),
             domain_type,
             channel: channel.value.clone(),
             message,

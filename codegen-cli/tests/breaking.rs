@@ -413,6 +413,101 @@ fn event_renamed_breaks() {
 }
 
 #[test]
+fn ce_type_added_to_an_existing_event_breaks() {
+    let repo = Repo::new();
+    repo.edit(
+        TABLE,
+        "name: OrderShippedEvent\n",
+        "name: OrderShippedEvent\n      ce_type: com.example.shop.OrderShipped\n",
+    );
+    let found = repo.expect(&[(
+        rules::CE_TYPE_CHANGED,
+        TABLE,
+        "ce_type: com.example.shop.OrderShipped",
+    )]);
+    assert_eq!(targets(&found), ["OrderShippedEvent"]);
+    let d = &found[0].diagnostic;
+    assert!(
+        d.message
+            .contains("from `OrderShippedEvent` to `com.example.shop.OrderShipped`"),
+        "{d}"
+    );
+    let (note, _, line) = baseline_note(&found[0]);
+    assert!(note.contains("no `ce_type`"), "{note}");
+    assert_eq!(line, base_line(BASE_TABLE, "name: OrderShippedEvent"));
+}
+
+#[test]
+fn ce_type_changed_or_removed_breaks() {
+    let repo = Repo::new();
+    repo.edit(
+        TABLE,
+        "name: OrderShippedEvent\n",
+        "name: OrderShippedEvent\n      ce_type: com.example.shop.OrderShipped\n",
+    );
+    repo.commit("typed");
+    repo.edit(
+        TABLE,
+        "ce_type: com.example.shop.OrderShipped",
+        "ce_type: com.example.shop.v2.OrderShipped",
+    );
+    let found = repo.expect(&[(
+        rules::CE_TYPE_CHANGED,
+        TABLE,
+        "ce_type: com.example.shop.v2.OrderShipped",
+    )]);
+    assert!(
+        found[0]
+            .diagnostic
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("keep `ce_type: com.example.shop.OrderShipped`"))
+    );
+    repo.edit(
+        TABLE,
+        "      ce_type: com.example.shop.v2.OrderShipped\n",
+        "",
+    );
+    let found = repo.expect(&[(rules::CE_TYPE_CHANGED, TABLE, "name: OrderShippedEvent")]);
+    assert!(
+        found[0]
+            .diagnostic
+            .message
+            .contains("from `com.example.shop.v2.OrderShipped` to `OrderShippedEvent`"),
+        "{}",
+        found[0].diagnostic
+    );
+}
+
+#[test]
+fn ce_type_written_as_the_name_is_safe() {
+    let repo = Repo::new();
+    repo.edit(
+        TABLE,
+        "name: OrderShippedEvent\n",
+        "name: OrderShippedEvent\n      ce_type: OrderShippedEvent\n",
+    );
+    repo.expect_none();
+}
+
+#[test]
+fn event_renamed_keeping_its_ce_type_is_reported_as_renamed_only() {
+    let repo = Repo::new();
+    repo.edit(
+        TABLE,
+        "name: OrderShippedEvent\n",
+        "name: OrderShippedEvent\n      ce_type: com.example.shop.OrderShipped\n",
+    );
+    repo.commit("typed");
+    repo.edit(
+        TABLE,
+        "name: OrderShippedEvent",
+        "name: OrderDispatchedEvent",
+    );
+    repo.expect(&[(rules::EVENT_RENAMED, TABLE, "name: OrderDispatchedEvent")]);
+}
+
+#[test]
 fn event_published_under_a_new_name_next_to_the_old_one_is_safe() {
     let repo = Repo::new();
     let both = SHIPPED.to_owned()

@@ -648,3 +648,170 @@ fn an_internal_event_may_name_its_type_and_every_mistake_in_it_is_located() {
         );
     }
 }
+
+/// 1-based line and column of the first occurrence of `needle` in `text`.
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` in the table"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+#[test]
+fn a_dotted_ce_type_is_written_apart_from_the_name() {
+    let table = TABLE.replace(
+        "    - name: PlacedEvent\n",
+        "    - name: PlacedEvent\n      ce_type: com.example.shop.OrderPlaced\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+    let model = analysis.model.as_ref().expect("model");
+    let row = &model.events[0].integrations[0];
+    assert_eq!(
+        (row.name.as_str(), row.ce_type.as_str()),
+        ("PlacedEvent", "com.example.shop.OrderPlaced")
+    );
+    let code = analysis.generate().expect("generates");
+    assert!(
+        code.contains("pub const PLACED_EVENT_CE_TYPE: &str = \"com.example.shop.OrderPlaced\";"),
+        "{code}"
+    );
+    assert!(
+        code.contains(".with_ce_type(integration_event_names::PLACED_EVENT_CE_TYPE)"),
+        "{code}"
+    );
+}
+
+#[test]
+fn a_dotted_name_is_refused_with_a_hint_to_write_it_as_ce_type() {
+    let table = TABLE.replace("name: PlacedEvent", "name: com.example.shop.PlacedEvent");
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "invalid-name");
+    assert_eq!(
+        line_col(d),
+        position(&table, "com.example.shop.PlacedEvent")
+    );
+    assert_eq!(line_col(d), (14, 13));
+    let hint = d.hint.as_deref().expect("hint");
+    assert!(
+        hint.contains("ce_type: com.example.shop.PlacedEvent"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn invalid_ce_types_are_reported_at_their_value() {
+    for (value, why) in [
+        ("\"\"", "it is empty"),
+        ("\"com.example\\tPlaced\"", "U+0009"),
+        ("\"com.example.Placed \"", "whitespace"),
+        ("\"com.example.\\uFFFF\"", "noncharacter U+FFFF"),
+    ] {
+        let table = TABLE.replace(
+            "    - name: PlacedEvent\n",
+            &format!("    - name: PlacedEvent\n      ce_type: {value}\n"),
+        );
+        let analysis = Project::new(&table).analyze();
+        let d = find(&analysis, "invalid-ce-type");
+        assert_eq!(line_col(d), (15, 16), "{value}");
+        assert_eq!(line_col(d), position(&table, value), "{value}");
+        assert!(d.message.contains(why), "{value}: {}", d.message);
+        assert!(analysis.model.is_none());
+    }
+}
+
+#[test]
+fn two_rows_of_one_channel_with_one_ce_type_are_refused() {
+    // The second row's type is the first row's name: a consumer decodes both as `PlacedEvent`.
+    let table = TABLE.replace(
+        "        labels: default\n",
+        "        labels: default\n    - name: PlacedAgainEvent\n      ce_type: PlacedEvent\n      message: shop.v1.Money\n      channel: orders\n      fields:\n        cents: default\n        currency: default\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "duplicate-ce-type");
+    let (line, column) = position(&table, "ce_type: PlacedEvent");
+    assert_eq!(line_col(d), (line, column + "ce_type: ".len()));
+    assert_eq!(line_col(d), (37, 16));
+    let note = d.notes[0].1.as_ref().expect("first location");
+    assert_eq!((note.line, note.column), (14, 13));
+    assert!(
+        d.message.contains("`PlacedEvent` and `PlacedAgainEvent`")
+            && d.message.contains("channel `orders`"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplicates() {
+    let subscription = "subscriptions:\n  mine:\n    channel: orders\n    durable: shop-mine\n    events:\n      OtherPlacedEvent: { message: shop.v1.Placed, ce_type: com.example.shop.Placed }\n      MoneyEvent: shop.v1.Money\n";
+    let table = format!("{TABLE}{subscription}");
+    let analysis = Project::new(&table).analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+    let model = analysis.model.as_ref().expect("model");
+    let events: Vec<(&str, &str, &str)> = model.subscriptions[0]
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.ce_type.as_str(),
+                e.message.full_name.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "OtherPlacedEvent",
+                "com.example.shop.Placed",
+                "shop.v1.Placed"
+            ),
+            ("MoneyEvent", "MoneyEvent", "shop.v1.Money"),
+        ]
+    );
+
+    let duplicate = table.replace(
+        "MoneyEvent: shop.v1.Money",
+        "MoneyEvent: { message: shop.v1.Money, ce_type: com.example.shop.Placed }",
+    );
+    let analysis = Project::new(&duplicate).analyze();
+    let d = find(&analysis, "duplicate-ce-type");
+    let second = duplicate.rfind("com.example.shop.Placed").expect("second");
+    let (line, _) = position(&duplicate[..=second], "MoneyEvent");
+    assert_eq!(d.location.as_ref().map(|l| l.line), Some(line));
+    assert_eq!(
+        line_col(d).1,
+        duplicate
+            .lines()
+            .nth(line - 1)
+            .expect("line")
+            .find("com.example")
+            .expect("col")
+            + 1
+    );
+    assert!(d.message.contains("subscription `mine`"), "{}", d.message);
+
+    // The table publishes `PlacedEvent` on the channel itself, with its name as type.
+    let own = table.replace("OtherPlacedEvent:", "PlacedEvent:");
+    let analysis = Project::new(&own).analyze();
+    let d = find(&analysis, "ce-type-mismatch");
+    assert_eq!(line_col(d), position(&own, "com.example.shop.Placed"));
+    let note = d.notes[0].1.as_ref().expect("the row");
+    assert_eq!((note.line, note.column), (14, 13));
+    let own_plain = own.replace(
+        "PlacedEvent: { message: shop.v1.Placed, ce_type: com.example.shop.Placed }",
+        "PlacedEvent: shop.v1.Placed",
+    );
+    let analysis = Project::new(&own_plain).analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+
+    let unknown_key = table.replace("ce_type: com.example", "type: com.example");
+    let analysis = Project::new(&unknown_key).analyze();
+    let d = find(&analysis, "yaml");
+    assert!(d.message.contains("type"), "{}", d.message);
+}

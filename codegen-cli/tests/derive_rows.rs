@@ -35,3 +35,17 @@ fn a_table_with_rows_lists_them() {
         "{error}"
     );
 }
+
+#[test]
+fn a_row_with_a_ce_type_registers_its_handler_with_it() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cetype");
+    let input: syn::DeriveInput =
+        syn::parse_str("pub struct OrderCreated { pub total_cents: i64 }").expect("a struct");
+    let tokens = eventmap_codegen::derive::integration_event(&input, &fixture).to_string();
+    assert!(!tokens.contains("compile_error"), "{tokens}");
+    assert!(
+        tokens.contains(". with_ce_type (\"com.example.ordering.OrderCreated\")"),
+        "{tokens}"
+    );
+    assert!(tokens.contains("\"OrderCreatedEvent\""), "{tokens}");
+}

@@ -465,3 +465,74 @@ fn a_table_that_publishes_and_consumes_shares_channels_and_messages() {
         "{md}"
     );
 }
+
+/// A row with `ce_type:` (`tests/fixtures/cetype/`): the AsyncAPI message is named by its
+/// `ce-type` and pins it in its headers, at the subject of the name; the catalog shows it.
+#[test]
+fn a_ce_type_of_its_own_is_the_message_name_and_header() {
+    let output = render(Path::new("../tests/fixtures/cetype/mappings.yaml"));
+    let doc: serde_json::Value = serde_saphyr::from_str(&output.asyncapi_yaml).expect("YAML");
+    let created = &doc["components"]["messages"]["OrderCreatedEvent"];
+    assert_eq!(created["name"], "com.example.ordering.OrderCreated");
+    assert_eq!(created["title"], "OrderCreatedEvent");
+    assert_eq!(
+        created["headers"]["properties"]["ce-type"]["const"],
+        "com.example.ordering.OrderCreated"
+    );
+    assert_eq!(
+        doc["channels"]["OrderCreatedEvent"]["address"],
+        "shop.order.OrderCreatedEvent"
+    );
+    // Without a `ce_type`, the name is the type.
+    let shipped = &doc["components"]["messages"]["OrderShippedEvent"];
+    assert_eq!(shipped["name"], "OrderShippedEvent");
+    assert_eq!(
+        shipped["headers"]["properties"]["ce-type"]["const"],
+        "OrderShippedEvent"
+    );
+    // The subscription receives the published message, on the same channel.
+    let receives = receive_operations(&doc);
+    let received: Vec<(&str, &str, &serde_json::Value)> = receives
+        .iter()
+        .map(|(key, address, message)| (key.as_str(), address.as_str(), &message["name"]))
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (
+                "receiveOrderCreatedEvent",
+                "shop.order.OrderCreatedEvent",
+                &serde_json::json!("com.example.ordering.OrderCreated")
+            ),
+            (
+                "receiveOrderShippedEvent",
+                "shop.order.OrderShippedEvent",
+                &serde_json::json!("OrderShippedEvent")
+            ),
+        ]
+    );
+
+    let md = &output.events_md;
+    assert!(
+        md.contains(
+            "| [OrderCreatedEvent](#ordercreatedevent) (`ce-type` `com.example.ordering.OrderCreated`) | `shop.order.OrderCreatedEvent` |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- subject: `shop.order.OrderCreatedEvent` (`ce-type` `com.example.ordering.OrderCreated`, `ce-source` `shop`)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `OrderCreatedEvent` (`ce-type` `com.example.ordering.OrderCreated`) |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "IntegrationMessage (ce-type com.example.ordering.OrderCreated, ce-source shop)"
+        ),
+        "{md}"
+    );
+}

@@ -41,3 +41,15 @@ fn shared_payload_module() {
     let code = analysis.generate().expect("valid table");
     insta::assert_snapshot!("shared_payload_integration_events", code);
 }
+
+/// CloudEvents types apart from the names (`tests/fixtures/cetype/`): `<NAME>_CE_TYPE`
+/// constants, the enums decoding by `ce-type` with their `SUBJECT_TOKENS`, the registration
+/// `with_ce_type`, the subscription's `EVENTS` by `ce-type`.
+#[test]
+fn ce_type_module() {
+    let analysis = eventmap_codegen::analyze(Path::new("../tests/fixtures/cetype/mappings.yaml"))
+        .expect("readable");
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+    let code = analysis.generate().expect("valid table");
+    insta::assert_snapshot!("ce_type_integration_events", code);
+}

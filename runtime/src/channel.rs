@@ -39,9 +39,11 @@ impl ChannelSpec {
         format!("{}.>", self.subject)
     }
 
-    /// The integration event name encoded in `subject`, the inverse of
+    /// The integration event name encoded in `subject` (its last token), the inverse of
     /// [`subject_for`](Self::subject_for): `"ordering.order.OrderCreatedEvent"` ->
     /// `Some("OrderCreatedEvent")`. `None` when the subject is not `<subject>.<one token>`.
+    /// It is the event's `ce-type` unless the producer's table gives the row a `ce_type:` of
+    /// its own ([`IntegrationEventSet::SUBJECT_TOKENS`](crate::IntegrationEventSet::SUBJECT_TOKENS)).
     pub fn event_name_in<'a>(&self, subject: &'a str) -> Option<&'a str> {
         let rest = subject.strip_prefix(self.subject)?.strip_prefix('.')?;
         (!rest.is_empty() && !rest.contains('.')).then_some(rest)

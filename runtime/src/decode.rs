@@ -11,8 +11,15 @@ use crate::message::headers;
 pub trait IntegrationEventSet: Sized + Send + 'static {
     /// The channel these events travel on.
     const CHANNEL: ChannelSpec;
-    /// Integration event names of this set (the `ce-type` values).
+    /// The `ce-type` values of the events of this set (their integration event names, unless
+    /// the producer's table gives a row a `ce_type:` of its own).
     const NAMES: &'static [&'static str];
+    /// The last subject token of each event of [`Self::NAMES`], in the same order: the event
+    /// `NAMES[i]` is published on `<CHANNEL.subject>.<SUBJECT_TOKENS[i]>`. By default the
+    /// names themselves (an event whose `ce-type` is its integration event name); a set
+    /// with a reverse-DNS `ce-type` such as `com.example.ordering.OrderCreated` gives its
+    /// integration event name (`OrderCreatedEvent`) here.
+    const SUBJECT_TOKENS: &'static [&'static str] = Self::NAMES;
 
     /// Decodes the protobuf `payload` of the integration event `name`.
     ///
@@ -22,8 +29,22 @@ pub trait IntegrationEventSet: Sized + Send + 'static {
     /// [`DecodeError::Payload`] when the bytes are not a valid message.
     fn decode(name: &str, payload: &[u8]) -> Result<Self, DecodeError>;
 
-    /// The integration event name of this value (one of [`Self::NAMES`]).
+    /// The `ce-type` of this value (one of [`Self::NAMES`]).
     fn name(&self) -> &'static str;
+
+    /// The last subject token of the event whose `ce-type` is `name`
+    /// ([`Self::SUBJECT_TOKENS`] at the position of `name` in [`Self::NAMES`]); `None` when
+    /// `name` is not an event of the set.
+    fn subject_token(name: &str) -> Option<&'static str> {
+        let index = Self::NAMES.iter().position(|known| *known == name)?;
+        Self::SUBJECT_TOKENS.get(index).copied()
+    }
+
+    /// The NATS subject of the event whose `ce-type` is `name`:
+    /// `<CHANNEL.subject>.<subject token>`; `None` when `name` is not an event of the set.
+    fn subject_for(name: &str) -> Option<String> {
+        Self::subject_token(name).map(|token| Self::CHANNEL.subject_for(token))
+    }
 }
 
 /// An integration message could not be decoded.
@@ -295,6 +316,66 @@ mod tests {
             replaced("ce-subject", "other").unwrap_err().to_string(),
             "invalid header `ce-subject` = \"other\": expected `o-9`"
         );
+    }
+
+    #[derive(Debug)]
+    enum Typed {
+        Created,
+        Shipped,
+    }
+    impl IntegrationEventSet for Typed {
+        const CHANNEL: ChannelSpec = CH;
+        const NAMES: &'static [&'static str] = &["com.example.ordering.OrderCreated", "Shipped"];
+        const SUBJECT_TOKENS: &'static [&'static str] = &["OrderCreatedEvent", "Shipped"];
+        fn decode(name: &str, _: &[u8]) -> Result<Self, DecodeError> {
+            match name {
+                "com.example.ordering.OrderCreated" => Ok(Self::Created),
+                "Shipped" => Ok(Self::Shipped),
+                _ => Err(DecodeError::UnknownEvent { name: name.into() }),
+            }
+        }
+        fn name(&self) -> &'static str {
+            match self {
+                Self::Created => "com.example.ordering.OrderCreated",
+                Self::Shipped => "Shipped",
+            }
+        }
+    }
+
+    #[derive(Debug)]
+    struct Plain;
+    impl IntegrationEventSet for Plain {
+        const CHANNEL: ChannelSpec = CH;
+        const NAMES: &'static [&'static str] = &["ShippedEvent"];
+        fn decode(_: &str, _: &[u8]) -> Result<Self, DecodeError> {
+            Ok(Self)
+        }
+        fn name(&self) -> &'static str {
+            "ShippedEvent"
+        }
+    }
+
+    #[test]
+    fn subject_tokens_default_to_the_names() {
+        assert_eq!(Plain::SUBJECT_TOKENS, ["ShippedEvent"]);
+        assert_eq!(Plain::subject_token("ShippedEvent"), Some("ShippedEvent"));
+        assert_eq!(
+            Plain::subject_for("ShippedEvent").as_deref(),
+            Some("ordering.order.ShippedEvent")
+        );
+        assert_eq!(Plain::subject_token("Other"), None);
+        assert_eq!(
+            Typed::subject_token("com.example.ordering.OrderCreated"),
+            Some("OrderCreatedEvent")
+        );
+        assert_eq!(
+            Typed::subject_for("com.example.ordering.OrderCreated").as_deref(),
+            Some("ordering.order.OrderCreatedEvent")
+        );
+        assert_eq!(Typed::subject_token("Shipped"), Some("Shipped"));
+        assert_eq!(Typed::subject_token("OrderCreatedEvent"), None);
+        assert!(matches!(Typed::decode("Shipped", b""), Ok(Typed::Shipped)));
+        assert_eq!(Typed::Created.name(), "com.example.ordering.OrderCreated");
     }
 
     #[test]

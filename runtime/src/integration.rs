@@ -68,6 +68,7 @@ pub struct IntegrationEventHandler<T: DomainEvent, M: prost::Message> {
     publisher: Arc<dyn Publisher>,
     channel: ChannelSpec,
     name: &'static str,
+    ce_type: &'static str,
     source: &'static str,
     convert: Converter<T, M>,
 }
@@ -86,14 +87,32 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
             publisher,
             channel,
             name: integration_event_name,
+            ce_type: integration_event_name,
             source,
             convert,
         }
     }
 
-    /// The integration event name (`ce-type`).
+    /// Publishes with `ce_type` as the CloudEvents `ce-type` header instead of the
+    /// integration event name (a row's `ce_type:` in the table, e.g.
+    /// `com.example.ordering.OrderCreated`). The subject
+    /// (`<channel subject>.<integration event name>`) and the `ce-id` stay those of the name.
+    #[must_use]
+    pub fn with_ce_type(mut self, ce_type: &'static str) -> Self {
+        self.ce_type = ce_type;
+        self
+    }
+
+    /// The integration event name: the last subject token, and the `ce-type` unless
+    /// [`with_ce_type`](Self::with_ce_type) gave another.
     pub fn integration_event_name(&self) -> &'static str {
         self.name
+    }
+
+    /// The CloudEvents type written in the `ce-type` header: the integration event name, or
+    /// the one given by [`with_ce_type`](Self::with_ce_type).
+    pub fn ce_type(&self) -> &'static str {
+        self.ce_type
     }
 
     /// The channel the handler publishes on.
@@ -121,10 +140,11 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
                 integration_event: self.name,
                 source,
             })?;
-        Ok(IntegrationMessage::from_aggregate_event(
+        Ok(IntegrationMessage::from_aggregate_event_with_type(
             event,
             &self.channel,
             self.name,
+            self.ce_type,
             self.source,
             &proto,
         ))
@@ -161,7 +181,8 @@ pub trait IntegrationSource: sealed::Sealed + Send + Sync {
     /// The publisher the message goes to.
     fn publisher(&self) -> &dyn Publisher;
 
-    /// The integration event name (`ce-type`).
+    /// The integration event name (the last subject token; the `ce-type` unless the row
+    /// gives another).
     fn integration_event_name(&self) -> &'static str;
 }
 
@@ -242,6 +263,7 @@ impl<T: DomainEvent, M: prost::Message> Clone for IntegrationEventHandler<T, M> 
             publisher: Arc::clone(&self.publisher),
             channel: self.channel,
             name: self.name,
+            ce_type: self.ce_type,
             source: self.source,
             convert: self.convert,
         }
@@ -253,6 +275,7 @@ impl<T: DomainEvent, M: prost::Message> fmt::Debug for IntegrationEventHandler<T
         f.debug_struct("IntegrationEventHandler")
             .field("domain_event", &type_name::<T>())
             .field("integration_event", &self.name)
+            .field("ce_type", &self.ce_type)
             .field("message", &type_name::<M>())
             .field("channel", &self.channel)
             .field("source", &self.source)
@@ -343,6 +366,29 @@ mod tests {
                 order_id: "o-1".into(),
                 quantity: 3
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ce_type_of_its_own_goes_into_the_header_only() {
+        let publisher = InMemoryPublisher::new();
+        let handler = handler(&publisher).with_ce_type("com.example.ordering.OrderCreated");
+        assert_eq!(handler.ce_type(), "com.example.ordering.OrderCreated");
+        assert_eq!(handler.integration_event_name(), "OrderCreatedEvent");
+        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 3 }).into_dyn();
+        handler.handle(&event).await.unwrap();
+        let messages = publisher.messages();
+        assert_eq!(messages.len(), 1);
+        let message = &messages[0];
+        assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
+        assert_eq!(message.name, "OrderCreatedEvent");
+        assert_eq!(
+            message.header("ce-type"),
+            Some("com.example.ordering.OrderCreated")
+        );
+        assert_eq!(
+            message.id,
+            integration_event_id(event.id(), "OrderCreatedEvent")
         );
     }
 

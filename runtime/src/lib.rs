@@ -33,7 +33,9 @@
 //! * Received headers ([`nats::Delivery::headers`]) are sorted by name: NATS header maps are
 //!   unordered.
 //! * Consumers require every CloudEvents header the producer writes
-//!   ([`decode::Envelope::from_headers`]) and a `ce-type` matching the subject; anything else
+//!   ([`decode::Envelope::from_headers`]) and a `ce-type` matching the subject (the subject's
+//!   last token is the event's [`IntegrationEventSet::SUBJECT_TOKENS`] entry: its name, which
+//!   is the `ce-type` unless the table gives a `ce_type:`); anything else
 //!   is logged and terminated (`+TERM`), never acked; a [`nats::Consumer`] with a dead-letter
 //!   channel publishes it there first.
 //! * [`nats::Consumer`] counts deliveries itself (the server-side `max_deliver` is unlimited)

@@ -22,7 +22,8 @@ pub trait MappedEvent: DomainEvent + Sized {
     /// The domain event names the table gives the type (keys of `events:`), in table order:
     /// one, or several when rows share the payload type (`type:`).
     const DOMAIN_EVENTS: &'static [&'static str];
-    /// The integration events it is published as (their `ce-type`s), in table order; empty for
+    /// The integration events it is published as (their names: the last subject tokens, and
+    /// the `ce-type`s unless a row gives a `ce_type:` of its own), in table order; empty for
     /// an `internal` event.
     const INTEGRATION_EVENTS: &'static [&'static str];
 

@@ -27,7 +27,9 @@ pub mod headers {
     pub const SPECVERSION: &str = "ce-specversion";
     /// `ce-id`: the integration event id ([`super::integration_event_id`]), hyphenated UUID.
     pub const ID: &str = "ce-id";
-    /// `ce-type`: the integration event name, e.g. `"OrderCreatedEvent"`.
+    /// `ce-type`: the CloudEvents type of the integration event: its name (e.g.
+    /// `"OrderCreatedEvent"`), or the `ce_type:` its row in the table gives (e.g.
+    /// `"com.example.ordering.OrderCreated"`).
     pub const TYPE: &str = "ce-type";
     /// `ce-source`: the producing service, e.g. `"ordering"` (`service:` in mappings.yaml).
     pub const SOURCE: &str = "ce-source";
@@ -110,7 +112,9 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
 pub struct IntegrationMessage {
     /// Integration event id (`ce-id`, and `Nats-Msg-Id` on JetStream).
     pub id: Uuid,
-    /// Integration event name (`ce-type`), e.g. `"OrderCreatedEvent"`.
+    /// Integration event name, e.g. `"OrderCreatedEvent"`: the last token of [`Self::subject`]
+    /// and the name [`Self::id`] is derived from. The `ce-type` header is the same unless the
+    /// table gives the row another CloudEvents type ([`Self::ce_type`]).
     pub name: String,
     /// NATS subject, `<channel subject>.<name>`.
     pub subject: String,
@@ -145,11 +149,49 @@ impl IntegrationMessage {
         source: &str,
         message: &M,
     ) -> Self {
+        Self::from_aggregate_event_with_type(
+            event,
+            channel,
+            integration_event_name,
+            integration_event_name,
+            source,
+            message,
+        )
+    }
+
+    /// Like [`from_aggregate_event`](Self::from_aggregate_event), with `ce_type` as the
+    /// `ce-type` header instead of the integration event name: for a row of the table with a
+    /// `ce_type:` of its own (a reverse-DNS type such as `com.example.ordering.OrderCreated`).
+    ///
+    /// The subject (`<channel subject>.<integration_event_name>`) and the id
+    /// ([`integration_event_id`] of `integration_event_name`) do not depend on `ce_type`.
+    ///
+    /// ```
+    /// # use eventmap::{AggregateEvent, ChannelSpec, DomainEvent, IntegrationMessage};
+    /// # #[derive(Debug)] struct Placed;
+    /// # impl DomainEvent for Placed { fn event_name(&self) -> &'static str { "Placed" } }
+    /// const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+    /// let event = AggregateEvent::new("Order", "order-1", 1, Placed);
+    /// let message = IntegrationMessage::from_aggregate_event_with_type(
+    ///     &event, &ORDER, "OrderCreatedEvent", "com.example.ordering.OrderCreated", "ordering", &(),
+    /// );
+    /// assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
+    /// assert_eq!(message.ce_type(), Some("com.example.ordering.OrderCreated"));
+    /// assert_eq!(message.id, eventmap::integration_event_id(event.id(), "OrderCreatedEvent"));
+    /// ```
+    pub fn from_aggregate_event_with_type<P: ?Sized, M: prost::Message>(
+        event: &AggregateEvent<P>,
+        channel: &ChannelSpec,
+        integration_event_name: &str,
+        ce_type: &str,
+        source: &str,
+        message: &M,
+    ) -> Self {
         let id = integration_event_id(event.id(), integration_event_name);
         let mut headers: Vec<(String, String)> = [
             (headers::SPECVERSION, headers::SPECVERSION_1_0.to_owned()),
             (headers::ID, id.hyphenated().to_string()),
-            (headers::TYPE, integration_event_name.to_owned()),
+            (headers::TYPE, ce_type.to_owned()),
             (headers::SOURCE, source.to_owned()),
             (headers::SUBJECT, event.aggregate_id().to_owned()),
             (headers::TIME, rfc3339(event.occurred_at())),
@@ -206,6 +248,12 @@ impl IntegrationMessage {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The CloudEvents type (the `ce-type` header): [`Self::name`], or the `ce_type:` of the
+    /// row in the table. `None` when the headers have none.
+    pub fn ce_type(&self) -> Option<&str> {
+        self.header(headers::TYPE)
     }
 }
 
@@ -294,6 +342,41 @@ mod tests {
         assert_eq!(msg.header("CE-TYPE"), Some("OrderCreatedEvent"));
         assert_eq!(msg.header(headers::NATS_MSG_ID), None);
         assert_eq!(msg.header("user"), None, "metadata is not copied");
+    }
+
+    #[test]
+    fn a_ce_type_of_its_own_changes_the_header_only() {
+        let event = AggregateEvent::new("Order", "order-7", 4, OrderCreated);
+        let proto = Proto {
+            order_id: "order-7".into(),
+            version: 4,
+        };
+        let plain = IntegrationMessage::from_aggregate_event(
+            &event,
+            &ORDER,
+            "OrderCreatedEvent",
+            "ordering",
+            &proto,
+        );
+        let typed = IntegrationMessage::from_aggregate_event_with_type(
+            &event,
+            &ORDER,
+            "OrderCreatedEvent",
+            "com.example.ordering.OrderCreated",
+            "ordering",
+            &proto,
+        );
+        assert_eq!(plain.ce_type(), Some("OrderCreatedEvent"));
+        assert_eq!(typed.ce_type(), Some("com.example.ordering.OrderCreated"));
+        assert_eq!(typed.headers[2].1, "com.example.ordering.OrderCreated");
+        assert_eq!(typed.subject, "ordering.order.OrderCreatedEvent");
+        assert_eq!(typed.name, "OrderCreatedEvent");
+        assert_eq!(typed.id, plain.id, "the id is derived from the name");
+        let mut without_type = typed.headers.clone();
+        without_type.remove(2);
+        let mut plain_without_type = plain.headers.clone();
+        plain_without_type.remove(2);
+        assert_eq!(without_type, plain_without_type);
     }
 
     #[test]

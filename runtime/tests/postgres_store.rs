@@ -290,6 +290,78 @@ async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
 }
 
 #[tokio::test]
+async fn a_ce_type_of_its_own_goes_through_the_outbox_and_the_relay() {
+    within(async {
+        let db = TestDb::new("em_cetype").await;
+        let mut outbox = EventDispatcher::new();
+        outbox.subscribe_to::<Incremented>(
+            eventmap::IntegrationEventHandler::new(
+                OutboxPublisher::shared(),
+                COUNTER,
+                INCREMENTED_EVENT,
+                SOURCE,
+                incremented_event,
+            )
+            .with_ce_type("com.example.counter.Incremented"),
+        );
+        let store = PostgresStore::builder(db.pool.clone())
+            .schema(db.schema.clone())
+            .registry(registry())
+            .outbox(outbox)
+            .build()
+            .await
+            .expect("store builds");
+        let mut counter = Counter::blank("c-1");
+        counter.increment(4);
+        let saved = store.save(&mut counter).await.expect("save");
+
+        // The outbox row keeps the name (subject token) and the headers with the type.
+        let (name, subject, ce_type): (String, String, String) =
+            eventmap::postgres::sqlx::query_as(&format!(
+                "SELECT name, subject, \
+                 (SELECT h->>1 FROM jsonb_array_elements(headers) h WHERE h->>0 = 'ce-type') \
+                 FROM \"{}\".eventmap_outbox",
+                db.schema
+            ))
+            .fetch_one(&db.pool)
+            .await
+            .expect("outbox row");
+        let subject_of_name = COUNTER.subject_for(INCREMENTED_EVENT);
+        assert_eq!(
+            (name.as_str(), subject.as_str(), ce_type.as_str()),
+            (
+                INCREMENTED_EVENT,
+                subject_of_name.as_str(),
+                "com.example.counter.Incremented"
+            )
+        );
+
+        let publisher = InMemoryPublisher::new();
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db),
+        )
+        .await
+        .unwrap();
+        drain(&relay).await;
+        let published = publisher.messages();
+        assert_eq!(published.len(), 1);
+        assert_eq!(
+            published[0].ce_type(),
+            Some("com.example.counter.Incremented")
+        );
+        assert_eq!(published[0].subject, subject_of_name);
+        assert_eq!(
+            published[0].id,
+            eventmap::integration_event_id(saved[0].id(), INCREMENTED_EVENT)
+        );
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn dispatch_after_save_mode_still_works() {
     within(async {
         let db = TestDb::new("em_dispatch").await;

@@ -221,6 +221,7 @@ pub mod property {
     }
 }
 
+pub mod cetype;
 pub mod corpus;
 pub mod shared;
 pub mod shared_derive;

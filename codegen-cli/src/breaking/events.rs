@@ -25,6 +25,8 @@ pub(crate) struct Pair {
 struct Matched<'s> {
     old: &'s Integration,
     new: &'s Integration,
+    /// Matched by domain event and message under a new name (reported as renamed).
+    renamed: bool,
 }
 
 /// Reports the event-level breaks and returns the message pairs to compare.
@@ -73,7 +75,11 @@ fn match_events<'s>(base: &'s Side<'_>, cur: &'s Side<'_>, out: &mut Breaks) -> 
             continue;
         }
         if let Some((_, new)) = cur.integration(&old.name.value) {
-            matched.push(Matched { old, new });
+            matched.push(Matched {
+                old,
+                new,
+                renamed: false,
+            });
             continue;
         }
         let renamed = cur.integrations().find(|(key, new)| {
@@ -86,7 +92,11 @@ fn match_events<'s>(base: &'s Side<'_>, cur: &'s Side<'_>, out: &mut Breaks) -> 
             Some((_, new)) => {
                 claimed.insert(new.name.value.as_str());
                 renamed_event(base, cur, domain, old, new, out);
-                matched.push(Matched { old, new });
+                matched.push(Matched {
+                    old,
+                    new,
+                    renamed: true,
+                });
             }
             None => removed_event(base, cur, domain, old, out),
         }
@@ -226,6 +236,55 @@ fn channels(base: &Side<'_>, cur: &Side<'_>, matched: &[Matched<'_>], out: &mut 
     }
 }
 
+/// The CloudEvents type of an integration event that kept its name: the `ce_type`, or the
+/// name without one.
+fn ce_type(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    old: &Integration,
+    new: &Integration,
+    out: &mut Breaks,
+) {
+    let effective = |row: &Integration| {
+        row.ce_type
+            .as_ref()
+            .map_or(row.name.value.clone(), |t| t.value.clone())
+    };
+    let (was, is) = (effective(old), effective(new));
+    if was == is {
+        return;
+    }
+    let name = &old.name.value;
+    let at = |row: &Integration| {
+        row.ce_type
+            .as_ref()
+            .map_or(row.name.referenced, |t| t.referenced)
+    };
+    let d = out.add(
+        rules::CE_TYPE_CHANGED,
+        name.clone(),
+        format!(
+            "the CloudEvents type of integration event `{name}` changed from `{was}` to `{is}`: its consumers decode by `ce-type` and would reject `{is}` as an unknown event"
+        ),
+        cur.loc(at(new)),
+    );
+    let note = if old.ce_type.is_some() {
+        "its `ce_type` was set here"
+    } else {
+        "it had no `ce_type` (the name was its type)"
+    };
+    d.notes.push(baseline_note(note, base.loc(at(old))));
+    d.hint = Some(if old.ce_type.is_some() {
+        format!(
+            "keep `ce_type: {was}`; to change it, publish a new integration event with the new type next to `{name}` until every consumer moved"
+        )
+    } else {
+        format!(
+            "remove the `ce_type` (the type stays `{was}`), or publish a new integration event with `ce_type: {is}` next to `{name}` until every consumer moved"
+        )
+    });
+}
+
 /// The channel, the message and the fields of one integration event.
 fn event(
     base: &Side<'_>,
@@ -236,6 +295,9 @@ fn event(
 ) {
     let (old, new) = (m.old, m.new);
     let name = &old.name.value;
+    if !m.renamed {
+        ce_type(base, cur, old, new, out);
+    }
     if old.channel.value != new.channel.value {
         let describe = |side: &Side<'_>, channel: &str| match side.channel(channel) {
             Some(c) => (

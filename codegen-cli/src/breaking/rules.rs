@@ -8,6 +8,9 @@ pub const EVENT_REMOVED: &str = "breaking-event-removed";
 /// An integration event was renamed: gone, and a new one has the same domain event and
 /// proto message.
 pub const EVENT_RENAMED: &str = "breaking-event-renamed";
+/// An integration event kept its name but has another CloudEvents type (`ce_type:` added,
+/// changed or removed): consumers decode by the `ce-type`.
+pub const CE_TYPE_CHANGED: &str = "breaking-ce-type-changed";
 /// An integration event moved to a channel with another subject prefix or stream.
 pub const EVENT_CHANNEL_CHANGED: &str = "breaking-event-channel-changed";
 /// A channel that carries integration events changed its subject prefix.
@@ -59,6 +62,7 @@ pub const ALL: &[&str] = &[
     SERVICE_CHANGED,
     EVENT_REMOVED,
     EVENT_RENAMED,
+    CE_TYPE_CHANGED,
     EVENT_CHANNEL_CHANGED,
     SUBJECT_CHANGED,
     STREAM_CHANGED,

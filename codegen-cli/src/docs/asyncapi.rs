@@ -12,7 +12,8 @@
 //!   `x-eventmap-subscription`, `x-jetstream-durable`, `x-eventmap-delivery` (the settings the
 //!   table writes; the rest are the runtime's defaults) and `x-dead-letter-subject` /
 //!   `x-dead-letter-stream`;
-//! - one message per integration event in `components.messages`: the CloudEvents 1.0
+//! - one message per integration event in `components.messages`, named by its `ce-type`
+//!   (titled by its integration event name): the CloudEvents 1.0
 //!   binary-mode headers as a JSON Schema (`ce-type` as a constant, and `ce-source` too for the
 //!   events the service publishes: it is another service for those it consumes) and the
 //!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`,
@@ -268,11 +269,12 @@ impl Receiving {
         );
         let durable = &c.subscription.durable;
         let policy = &c.subscription.delivery;
-        let delivery: Vec<String> = consumed::delivery(policy, Some(name))
+        let dead_letter_token = consumed::dead_letter_token(&e.event.ce_type);
+        let delivery: Vec<String> = consumed::delivery(policy, Some(&dead_letter_token))
             .into_iter()
             .map(|(what, how)| format!("{what}: {how}"))
             .collect();
-        let dead_letter_subject = c.dead_letter_subject(name);
+        let dead_letter_subject = c.dead_letter_subject(&dead_letter_token);
         self.operations.insert(
             operation_key,
             Operation {
@@ -338,7 +340,14 @@ fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Message {
         "Published by another service and received by `{}` (see its `receive` operations).",
         model.service
     );
-    message_of(&e.event.name, &e.message, intro, None, &e.event.name)
+    message_of(
+        &e.event.name,
+        &e.event.ce_type,
+        &e.message,
+        intro,
+        None,
+        &e.event.name,
+    )
 }
 
 /// The message of an integration event the table publishes.
@@ -346,6 +355,7 @@ fn message(model: &Model, p: &Published<'_>) -> Message {
     let intro = format!("Produced from the domain event `{}`.", p.domain.name);
     message_of(
         &p.event.name,
+        &p.event.ce_type,
         &p.message,
         intro,
         Some(&model.service),
@@ -353,11 +363,13 @@ fn message(model: &Model, p: &Published<'_>) -> Message {
     )
 }
 
-/// The message of integration event `event` carried as `payload`, described by `intro`,
+/// The message of integration event `event` (CloudEvents type `ce_type`) carried as
+/// `payload`, described by `intro`,
 /// published by `service` (`None`: another service); `fallback` names the summary when the
 /// proto message has no comment.
 fn message_of(
     event: &str,
+    ce_type: &str,
     payload: &MessageDescriptor,
     intro: String,
     service: Option<&str>,
@@ -381,12 +393,12 @@ fn message_of(
         description = format!("{comment}\n\n{description}");
     }
     Message {
-        name: event.to_owned(),
+        name: ce_type.to_owned(),
         title: event.to_owned(),
         summary: message_summary(payload).unwrap_or_else(|| format!("{fallback} as {full_name}")),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(service, event),
+        headers: headers(service, event, ce_type),
         payload: MultiFormatSchema {
             schema_format: schema.schema_format(),
             schema: schema.text,
@@ -403,10 +415,10 @@ const OPTIONAL: [&str; 4] = [
     "tracestate",
 ];
 
-/// The headers schema of a message of integration event `event` published by `service`
-/// (`None`: by another service, which the table does not name): the headers the runtime
-/// writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
-fn headers(service: Option<&str>, event: &str) -> Schema {
+/// The headers schema of a message of integration event `event` (CloudEvents type `ce_type`)
+/// published by `service` (`None`: by another service, which the table does not name): the
+/// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
+fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
     let string = |description: &str| Schema {
         ty: Some("string"),
         description: Some(description.to_owned()),
@@ -433,9 +445,18 @@ fn headers(service: Option<&str>, event: &str) -> Schema {
         ),
         (
             "ce-type",
-            Schema {
-                constant: Some(event.to_owned()),
-                ..string("The integration event name.")
+            if ce_type == event {
+                Schema {
+                    constant: Some(event.to_owned()),
+                    ..string("The integration event name.")
+                }
+            } else {
+                Schema {
+                    constant: Some(ce_type.to_owned()),
+                    ..string(&format!(
+                        "The CloudEvents type of the integration event `{event}` (the last token of its subject)."
+                    ))
+                }
             },
         ),
         (

@@ -157,9 +157,10 @@ fn overview(
         for p in published {
             writeln!(
                 out,
-                "| [{}](#{}) | {} | {} | {} | {} |",
+                "| [{}](#{}){} | {} | {} | {} | {} |",
                 cell(&p.event.name),
                 anchor(&p.event.name),
+                cell(&ce_type_note(&p.event.name, &p.event.ce_type)),
                 cell(&code(&p.subject)),
                 cell(&code(&p.channel.stream)),
                 cell(&code(p.message.full_name())),
@@ -255,8 +256,9 @@ fn subscription(out: &mut String, c: &Consumed<'_>) -> Result<(), DocsError> {
         let description = message_summary(&e.message).unwrap_or_default();
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {}{} | {} | {} | {} | {} |",
             cell(&code(&e.event.name)),
+            cell(&ce_type_note(&e.event.name, &e.event.ce_type)),
             cell(&code(&e.subject)),
             cell(&format!(
                 "{} ({})",
@@ -295,6 +297,17 @@ fn headers(
             code(service)
         )
     };
+    let own_types = published.iter().any(|p| p.event.ce_type != p.event.name)
+        || consumed
+            .iter()
+            .flat_map(|c| &c.events)
+            .any(|e| e.event.ce_type != e.event.name);
+    let ce_type_row = if own_types {
+        "the integration event's CloudEvents type: its name, or the `ce_type` the table gives          it (shown next to the name above)"
+            .to_owned()
+    } else {
+        "the integration event name".to_owned()
+    };
     writeln!(out, "## CloudEvents headers")?;
     writeln!(out)?;
     writeln!(
@@ -313,7 +326,7 @@ fn headers(
              the domain event id, so re-publishing a domain event gives the same id"
                 .to_owned(),
         ),
-        ("ce-type", "the integration event name".to_owned()),
+        ("ce-type", ce_type_row),
         ("ce-source", source),
         (
             "ce-time",
@@ -398,7 +411,7 @@ fn event(
         out,
         "- subject: {} (`ce-type` {}, `ce-source` {})",
         code(&p.subject),
-        code(name),
+        code(&p.event.ce_type),
         code(&model.service)
     )?;
     writeln!(
@@ -706,6 +719,15 @@ pub fn code(s: &str) -> String {
         format!("{fence} {s} {fence}")
     } else {
         format!("{fence}{s}{fence}")
+    }
+}
+
+/// After an integration event's name: its CloudEvents type, when that is not the name.
+fn ce_type_note(name: &str, ce_type: &str) -> String {
+    if ce_type == name {
+        String::new()
+    } else {
+        format!(" (`ce-type` {})", code(ce_type))
     }
 }
 

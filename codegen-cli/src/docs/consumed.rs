@@ -96,7 +96,8 @@ impl<'a> Consumed<'a> {
     }
 
     /// The subject the dead letters of `event` go to, when the policy has a dead-letter
-    /// channel: `<dead-letter subject>.<integration event name>`.
+    /// channel: `<dead-letter subject>.<event>`, `event` being the [`dead_letter_token`] of
+    /// the event's `ce-type`.
     pub fn dead_letter_subject(&self, event: &str) -> Option<String> {
         self.subscription
             .delivery
@@ -115,6 +116,23 @@ impl ConsumedEvent<'_> {
             .strip_prefix("r#")
             .map_or(method.clone(), str::to_owned)
     }
+}
+
+/// The last subject token of a dead letter of the event with CloudEvents type `ce_type`, as
+/// the runtime writes it (`eventmap::nats::dead_letter::subject`): every character other than
+/// ASCII letters, digits, `-` and `_` replaced by `_` (`com.example.OrderCreated` ->
+/// `com_example_OrderCreated`).
+pub fn dead_letter_token(ce_type: &str) -> String {
+    ce_type
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Stream names, each with its subject filters (`ordering.order.>`).

@@ -279,7 +279,7 @@ pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, std::fmt::Er
         "  Handler->>Publisher: {}",
         text(&format!(
             "IntegrationMessage (ce-type {}, ce-source {})",
-            p.event.name, model.service
+            p.event.ce_type, model.service
         ))
     )?;
     writeln!(

@@ -6,7 +6,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{SetMember, event_set_enum, ident, path};
+use super::{SetMember, event_set_enum, ident, name_consts, path};
 use crate::model::{DeliveryPolicy, Model, Subscription};
 use crate::rust_names;
 
@@ -36,19 +36,22 @@ fn subscription_module(subscription: &Subscription) -> TokenStream {
         " Subscription `{}`: durable consumer `{}` on channel `{}`.",
         subscription.name, durable, subscription.channel
     );
+    // EVENTS lists the `ce-type`s, which the consumer decodes by.
     let consts: Vec<_> = subscription
         .events
         .iter()
-        .map(|event| ident(&rust_names::const_ident(&event.name)))
+        .map(|event| {
+            if event.ce_type == event.name {
+                ident(&rust_names::const_ident(&event.name))
+            } else {
+                ident(&rust_names::ce_type_const(&event.name))
+            }
+        })
         .collect();
-    let const_items = subscription.events.iter().zip(&consts).map(|(event, name)| {
-        let value = &event.name;
-        let doc = format!(
-            " The integration event `{value}` (proto `{}`): its `ce-type` and last subject token.",
-            event.message.full_name
-        );
-        quote! { #[doc = #doc] pub const #name: &str = #value; }
-    });
+    let const_items = subscription
+        .events
+        .iter()
+        .map(|event| name_consts(&event.name, &event.ce_type, &event.message.full_name));
     let policy = policy(&subscription.delivery);
     quote! {
         #[doc = #doc]
@@ -58,7 +61,8 @@ fn subscription_module(subscription: &Subscription) -> TokenStream {
 
             #(#const_items)*
 
-            /// Every integration event received (the consumer's server-side subject filters).
+            /// Every integration event received, by `ce-type` (the consumer filters on the
+            /// server on their subjects).
             pub const EVENTS: &[&str] = &[#(#consts),*];
 
             /// The declared subscription: [`DURABLE`], [`EVENTS`] and the delivery policy
@@ -109,13 +113,13 @@ fn subscription_items(subscription: &Subscription) -> TokenStream {
     let members: Vec<SetMember<'_>> = subscription
         .events
         .iter()
-        .map(|event| SetMember {
-            name: &event.name,
-            name_const: {
-                let ident = ident(&rust_names::const_ident(&event.name));
-                quote!(subscriptions::#module::#ident)
-            },
-            message: &event.message,
+        .map(|event| {
+            SetMember::new(
+                &event.name,
+                &event.ce_type,
+                &event.message,
+                &quote!(subscriptions::#module),
+            )
         })
         .collect();
     let enum_doc = format!(

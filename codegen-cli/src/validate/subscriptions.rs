@@ -162,7 +162,7 @@ impl Validator<'_> {
         }
         let package = subscription.package.as_ref();
         let mut events = Vec::new();
-        for (name, message) in &subscription.events {
+        for (name, received) in &subscription.events {
             if !rust_names::is_identifier(name.as_str()) {
                 self.error(
                     "invalid-name",
@@ -171,10 +171,12 @@ impl Validator<'_> {
                         "integration event name `{}` is not a valid Rust identifier and NATS subject token",
                         name.as_str()
                     ),
-                );
+                )
+                .hint = Some(super::ce_type::name_hint(name.as_str()));
                 ok = false;
                 continue;
             }
+            let message = &table::Received::message(received);
             let full_name = match package {
                 Some(package) if !message.value.contains('.') => Spanned {
                     value: format!("{}.{}", package.value, message.value),
@@ -220,6 +222,10 @@ impl Validator<'_> {
             }
             events.push(SubscribedEvent {
                 name: name.as_str().to_owned(),
+                ce_type: received
+                    .value
+                    .ce_type()
+                    .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
                 message: self.message_type(table, &descriptor),
             });
         }

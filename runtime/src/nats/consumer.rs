@@ -166,7 +166,10 @@ impl<E: IntegrationEventSet> Consumer<E> {
             }
             let names = select_names::<E>(&spec.events)?;
             let filter_subjects: Vec<String> =
-                names.iter().map(|name| channel.subject_for(name)).collect();
+                names
+                    .iter()
+                    .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
+                    .collect();
             if let Some(dead_letter) = &spec.policy.dead_letter {
                 provision_streams(context, std::slice::from_ref(dead_letter))
                     .await

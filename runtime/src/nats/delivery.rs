@@ -73,7 +73,8 @@ pub struct Delivery<E> {
     pub event: E,
     /// `ce-id`: the integration event id.
     pub id: String,
-    /// `ce-type`: the integration event name.
+    /// `ce-type`: the CloudEvents type, one of [`IntegrationEventSet::NAMES`] (the
+    /// integration event name, unless the producer's row gives a `ce_type:` of its own).
     pub name: String,
     /// The NATS subject the message was published on.
     pub subject: String,
@@ -212,14 +213,17 @@ pub(super) fn headers_of(message: &async_nats::Message) -> Vec<(String, String)>
     headers
 }
 
-/// Decodes a received message: envelope, subject/type consistency, payload.
+/// Decodes a received message: envelope, subject/type consistency (the subject's last token
+/// is the one `E` gives the `ce-type`, [`IntegrationEventSet::subject_token`], or the
+/// `ce-type` itself for a type `E` does not know), payload.
 pub(super) fn decode<E: IntegrationEventSet>(
     subject: &str,
     headers: &[(String, String)],
     payload: &[u8],
 ) -> Result<(E, Envelope), DecodeError> {
     let envelope = Envelope::from_headers(headers)?;
-    if E::CHANNEL.event_name_in(subject) != Some(envelope.name.as_str()) {
+    let token = E::subject_token(&envelope.name).unwrap_or(envelope.name.as_str());
+    if E::CHANNEL.event_name_in(subject) != Some(token) {
         return Err(DecodeError::InvalidHeader {
             header: crate::message::headers::TYPE,
             value: envelope.name,

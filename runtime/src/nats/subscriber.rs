@@ -305,10 +305,11 @@ impl<E: IntegrationEventSet> Subscription<E> {
     /// Creates (or updates) the durable pull consumer `durable_name` on the stream of
     /// `E::CHANNEL` and starts pulling.
     ///
-    /// * `names`: the integration events to receive, a subset of [`IntegrationEventSet::NAMES`];
-    ///   empty means all of them. The consumer's `filter_subjects` are these names mapped
-    ///   through [`ChannelSpec::subject_for`](crate::channel::ChannelSpec::subject_for), so
-    ///   the server only delivers those (events added to the channel later are not delivered
+    /// * `names`: the integration events to receive (their `ce-type`s), a subset of
+    ///   [`IntegrationEventSet::NAMES`]; empty means all of them. The consumer's
+    ///   `filter_subjects` are the subjects of these events
+    ///   ([`IntegrationEventSet::subject_for`]: the channel's subject and the event's subject
+    ///   token), so the server only delivers those (events added to the channel later are not delivered
     ///   until they are added to `E`).
     /// * Ack policy explicit; [`SubscriptionOptions`] for the rest. An existing consumer with
     ///   the same name is updated to the new filter (its position is kept).
@@ -338,8 +339,10 @@ impl<E: IntegrationEventSet> Subscription<E> {
             check_server_version(context)?;
             check_durable_name(durable_name)?;
             let names = select_names::<E>(names)?;
-            let filter_subjects: Vec<String> =
-                names.iter().map(|name| channel.subject_for(name)).collect();
+            let filter_subjects: Vec<String> = names
+                .iter()
+                .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
+                .collect();
 
             let stream =
                 context
@@ -407,7 +410,7 @@ impl<E: IntegrationEventSet> Subscription<E> {
         &self.durable_name
     }
 
-    /// The integration event names received.
+    /// The integration events received (their `ce-type`s).
     pub fn names(&self) -> &[&'static str] {
         &self.names
     }
@@ -675,6 +678,66 @@ mod tests {
                 }
             ),
             "{err:?}"
+        );
+    }
+
+    #[derive(Debug)]
+    enum Typed {
+        Created,
+    }
+    impl IntegrationEventSet for Typed {
+        const CHANNEL: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERS");
+        const NAMES: &'static [&'static str] = &["com.example.ordering.OrderCreated"];
+        const SUBJECT_TOKENS: &'static [&'static str] = &["OrderCreatedEvent"];
+        fn decode(name: &str, _payload: &[u8]) -> Result<Self, DecodeError> {
+            match name {
+                "com.example.ordering.OrderCreated" => Ok(Self::Created),
+                other => Err(DecodeError::UnknownEvent { name: other.into() }),
+            }
+        }
+        fn name(&self) -> &'static str {
+            "com.example.ordering.OrderCreated"
+        }
+    }
+
+    #[test]
+    fn decode_checks_the_subject_token_of_a_ce_type() {
+        let event = crate::event::AggregateEvent::new("Order", "o", 1, Dummy);
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Empty {}
+        let message = crate::message::IntegrationMessage::from_aggregate_event_with_type(
+            &event,
+            &Typed::CHANNEL,
+            "OrderCreatedEvent",
+            "com.example.ordering.OrderCreated",
+            "svc",
+            &Empty {},
+        );
+        assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
+        let (decoded, envelope) =
+            decode::<Typed>(&message.subject, &message.headers, &message.payload).unwrap();
+        assert!(matches!(decoded, Typed::Created));
+        assert_eq!(envelope.name, "com.example.ordering.OrderCreated");
+        // The ce-type is not a subject token of its own.
+        for subject in [
+            "ordering.order.com.example.ordering.OrderCreated",
+            "ordering.order.OrderCreated",
+        ] {
+            let err = decode::<Typed>(subject, &message.headers, &message.payload).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    DecodeError::InvalidHeader {
+                        header: "ce-type",
+                        ..
+                    }
+                ),
+                "{subject}: {err:?}"
+            );
+        }
+        assert_eq!(
+            select_names::<Typed>(&[]).unwrap(),
+            ["com.example.ordering.OrderCreated"]
         );
     }
 

@@ -188,7 +188,7 @@ impl ConsumerSpec {
         &self.durable
     }
 
-    /// The integration events asked for (empty: all).
+    /// The integration events asked for, by `ce-type` (empty: all).
     pub fn events(&self) -> &[&'static str] {
         &self.events
     }
