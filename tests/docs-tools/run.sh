@@ -110,6 +110,12 @@ SCALE_EVENTS=${SCALE_EVENTS:-480}
   die "eventmap docs failed on the kitchen-sink table"
 "$EVENTMAP_BIN" --mappings examples/search/mappings.yaml docs --out "$work/search" >/dev/null ||
   die "eventmap docs failed on the search example"
+# Oneofs from domain enums, maps of messages, a recursive proto2 message over two packages;
+# dotted CloudEvents types.
+"$EVENTMAP_BIN" --mappings tests/fixtures/history/mappings.yaml docs --out "$work/history" >/dev/null ||
+  die "eventmap docs failed on the history fixture"
+"$EVENTMAP_BIN" --mappings tests/fixtures/cetype/mappings.yaml docs --out "$work/cetype" >/dev/null ||
+  die "eventmap docs failed on the ce-type fixture"
 # The example, subscribing to its own channel too (as codegen-cli/tests/docs.rs does).
 mkdir -p "$work/both-table"
 cp -r mappings.yaml proto "$work/both-table/"
@@ -198,6 +204,10 @@ check "Mermaid blocks of the example's catalog" render_markdown "$generated/even
 check "Mermaid blocks of the kitchen sink's catalog" render_markdown "$work/kitchen/events.md" "$work/render-kitchen"
 check "Mermaid blocks of the search example's catalog" render_markdown "$work/search/events.md" "$work/render-search"
 check "Mermaid blocks of the catalog with subscriptions" render_markdown "$work/both/events.md" "$work/render-both"
+check "AsyncAPI parser, alone and with the protobuf schema parser (history: oneofs, maps, recursion; dotted ce-types)" \
+  env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
+  "$work/history/asyncapi.yaml" "$work/cetype/asyncapi.yaml"
+check "Mermaid blocks of the history's catalog" render_markdown "$work/history/events.md" "$work/render-history"
 check "eventmap check (multi-file set, $SCALE_EVENTS events)" \
   "$EVENTMAP_BIN" --mappings "$work/scale-table/mappings.yaml" check
 check "AsyncAPI parser, alone and with the protobuf schema parser (multi-file set, $SCALE_EVENTS events)" \
