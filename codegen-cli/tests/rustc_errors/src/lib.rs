@@ -1,7 +1,8 @@
 //! A service crate in Builder mode whose domain types do not fit its table (see
 //! `tests/rustc_errors.rs`): `OrderPlaced::quantity` is an `i64` mapped onto an `int32`
-//! without `checked: true`, and `Carrier::Fedex` is missing from the `values:` of
-//! `OrderShipped`'s `carrier`.
+//! without `checked: true`, `Carrier::Fedex` is missing from the `values:` of
+//! `OrderShipped`'s `carrier`, and `ReturnReason::Late` from the `variants:` of
+//! `OrderReturned`'s oneof `reason`.
 
 /// The prost types, as `Builder` writes them.
 pub mod proto {
@@ -44,6 +45,30 @@ pub mod domain {
     impl eventmap::DomainEvent for OrderShipped {
         fn event_name(&self) -> &'static str {
             "OrderShipped"
+        }
+    }
+
+    /// Why an order came back: sets the proto oneof `reason`.
+    #[derive(Debug, Clone)]
+    pub enum ReturnReason {
+        /// What was damaged.
+        Damaged(String),
+        /// Too late: not in the table's `variants:`.
+        Late,
+        /// Any other reason, in words.
+        Other(String),
+    }
+
+    /// An order was returned.
+    #[derive(Debug, Clone)]
+    pub struct OrderReturned {
+        /// Why.
+        pub reason: ReturnReason,
+    }
+
+    impl eventmap::DomainEvent for OrderReturned {
+        fn event_name(&self) -> &'static str {
+            "OrderReturned"
         }
     }
 }
