@@ -166,6 +166,7 @@ impl Validator<'_> {
                 }
                 VariantTarget::Member(entries) => entries,
             };
+            let filled = entries.len();
             let mut entries = entries.iter();
             let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
                 self.error(
@@ -174,7 +175,7 @@ impl Validator<'_> {
                     format!(
                         "variant `{}` fills {} members: a oneof holds exactly one",
                         variant.as_str(),
-                        if entries.len() == 0 { "no" } else { "several" }
+                        if filled == 0 { "no" } else { "several" }
                     ),
                 )
                 .hint = Some(format!(
