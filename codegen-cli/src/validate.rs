@@ -44,7 +44,8 @@ pub fn check(table: &Table, file: &Path, base: &Path, protos: &ProtoSet) -> Chec
         diagnostics: Vec::new(),
         named_messages: HashMap::new(),
         used_mappings: HashSet::new(),
-        in_mapping: false,
+        mapping_uses: Vec::new(),
+        in_mapping: None,
     };
     v.diagnostics.extend(crate::proto_names::check(protos));
     let model = v.table(table, base);
@@ -61,11 +62,14 @@ struct Validator<'a> {
     diagnostics: Vec<Diagnostic>,
     /// The named message mappings declared under `mappings:`, by name.
     named_messages: HashMap<String, mappings::NamedMessage>,
-    /// Names of the `mappings:` that a field uses.
+    /// Names of the `mappings:` that a field of an event row or subscription uses.
     used_mappings: HashSet<String>,
-    /// Set while the fields of a named message mapping are checked: they are converted from
+    /// (user, used): a named message mapping whose fields use another mapping (or itself).
+    /// A mapping only such uses reach from no row is unused.
+    mapping_uses: Vec<(String, String)>,
+    /// The named message mapping whose fields are being checked: they are converted from
     /// the domain value alone, without the event's envelope.
-    in_mapping: bool,
+    in_mapping: Option<String>,
 }
 
 impl Validator<'_> {
@@ -1028,7 +1032,7 @@ impl Validator<'_> {
             return None;
         }
         if let Some(envelope) = &spec.envelope
-            && self.in_mapping
+            && self.in_mapping.is_some()
         {
             self.error(
                 "invalid-field-source",
@@ -1066,6 +1070,19 @@ impl Validator<'_> {
                 field.kind()
             };
             if let Some(name) = &spec.mapping {
+                if spec.with.is_some() {
+                    // The mapping converts the value itself: a `with:` would be ignored.
+                    self.error(
+                        "invalid-field-source",
+                        at,
+                        "`with` and `mapping` cannot be used together",
+                    )
+                    .hint = Some(
+                        "a message mapping converts the domain value itself; give its `type` the value `from` names"
+                            .into(),
+                    );
+                    return None;
+                }
                 return self.use_mapping(table, field, &value_kind, path, name);
             }
             if let Some(nested) = &spec.fields {
