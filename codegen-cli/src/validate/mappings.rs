@@ -7,7 +7,7 @@
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 use serde_saphyr::Spanned;
 
-use super::{Validator, describe, list, suggest};
+use super::{PRIMITIVE_WRAPPERS, Validator, WELL_KNOWN_PACKAGE, describe, list, suggest};
 use crate::model::{MessageMapping, Value};
 use crate::rust_names;
 use crate::table::{Key, NamedMapping, Table};
@@ -103,7 +103,24 @@ impl Validator<'_> {
                         continue;
                     };
                     let path_ok = self.rust_path(rust_type, "domain type");
-                    if let Some(descriptor) = self.message(message)
+                    let descriptor = self.message(message);
+                    if let Some(wrapper) = descriptor.as_ref().filter(|m| {
+                        m.package_name() == WELL_KNOWN_PACKAGE
+                            && PRIMITIVE_WRAPPERS.contains(&m.name())
+                    }) {
+                        // As `fields:` on such a field: prost has no message to build.
+                        self.error(
+                            "well-known-type",
+                            message.referenced,
+                            format!(
+                                "mapping `{}` builds `{}`, which prost represents as a plain Rust value: map the fields of that type with `from`",
+                                key.as_str(),
+                                wrapper.full_name()
+                            ),
+                        );
+                        continue;
+                    }
+                    if let Some(descriptor) = descriptor
                         && path_ok
                     {
                         self.named_messages.insert(
@@ -131,9 +148,9 @@ impl Validator<'_> {
                 continue;
             };
             let (descriptor, domain_type) = (named.message.clone(), named.domain_type.clone());
-            self.in_mapping = true;
+            self.in_mapping = Some(key.as_str().to_owned());
             let fields = self.fields(table, &descriptor, fields, message.referenced);
-            self.in_mapping = false;
+            self.in_mapping = None;
             out.push(MessageMapping {
                 name: key.as_str().to_owned(),
                 domain_type,
@@ -144,10 +161,27 @@ impl Validator<'_> {
         out
     }
 
-    /// Warns about named mappings that no field uses (rule `unused-mapping`).
+    /// Warns about named mappings that no field uses (rule `unused-mapping`): used by no row,
+    /// directly or through the message mappings a row uses (a mapping used only by itself, or
+    /// only by unused mappings, is unused). A mapping already refused by `invalid-name` or
+    /// `invalid-mapping` is not reported again.
     pub(super) fn unused_mappings(&mut self, table: &Table) {
-        for (key, _) in &table.mappings {
-            if !self.used_mappings.contains(key.as_str()) {
+        let mut used = self.used_mappings.clone();
+        loop {
+            let before = used.len();
+            for (user, target) in &self.mapping_uses {
+                if used.contains(user) {
+                    used.insert(target.clone());
+                }
+            }
+            if used.len() == before {
+                break;
+            }
+        }
+        for (key, mapping) in &table.mappings {
+            let refused = !rust_names::is_identifier(key.as_str())
+                || matches!(kind(mapping), NamedKind::Invalid(_));
+            if !refused && !used.contains(key.as_str()) {
                 self.warning(
                     "unused-mapping",
                     key.location(),
@@ -165,7 +199,12 @@ impl Validator<'_> {
         name: &Spanned<String>,
     ) -> Option<(&'t Key, &'t NamedMapping)> {
         if let Some(found) = table.mappings.get_key_value(name.value.as_str()) {
-            self.used_mappings.insert(name.value.clone());
+            match &self.in_mapping {
+                Some(user) => self.mapping_uses.push((user.clone(), name.value.clone())),
+                None => {
+                    self.used_mappings.insert(name.value.clone());
+                }
+            }
             return Some(found);
         }
         let names: Vec<&str> = table.mappings.keys().map(Key::as_str).collect();
