@@ -10,6 +10,7 @@ use eventmap_codegen::{Analysis, Diagnostic, SourceLocation, analyze};
 
 const PROTO: &str = r#"syntax = "proto3";
 package shop.v1;
+import "google/protobuf/wrappers.proto";
 
 enum Status {
   STATUS_UNSPECIFIED = 0;
@@ -39,6 +40,13 @@ message Placed {
   Line first = 6;
   map<string, Line> lines = 7;
   Status status = 8;
+}
+
+// A recursive message, and a wrapper field, for the cases that need them.
+message Node {
+  string label = 1;
+  Node parent = 2;
+  google.protobuf.StringValue nick = 3;
 }
 "#;
 
@@ -578,4 +586,93 @@ fn with_without_from_is_accepted_and_with_a_constant_refused() {
         "{ mapping: line, envelope: event_id }",
         None,
     );
+}
+
+#[test]
+fn a_mapping_used_only_by_itself_or_by_unused_mappings_is_unused() {
+    // `node` uses itself (a recursive message) and `line`; no row uses either.
+    let project = Project::patched(&[(
+        "mappings:\n",
+        "mappings:\n  node:\n    message: shop.v1.Node\n    type: crate::domain::Node\n    fields:\n      label: { from: label }\n      parent: { from: parent, mapping: node }\n      nick: { from: nick }\n",
+    )]);
+    let analysis = project.analyze();
+    project.expect(&analysis, "unused-mapping", "  node:", Some("node"));
+    assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+
+    // Used by a row through a mapping that a row uses: not reported.
+    let project = Project::patched(&[
+        (
+            "mappings:\n",
+            "mappings:\n  node:\n    message: shop.v1.Node\n    type: crate::domain::Node\n    fields:\n      label: { from: label }\n      parent: { from: parent, mapping: node }\n      nick: { from: nick }\n  wrapped:\n    message: shop.v1.Node\n    type: crate::domain::Node\n    fields:\n      label: default\n      parent: { from: parent, mapping: node }\n      nick: default\n",
+        ),
+        (
+            "  Placed:\n",
+            "  Noded:\n    - name: NodedEvent\n      message: shop.v1.Node\n      channel: orders\n      fields:\n        label: { from: label }\n        parent: { from: parent, mapping: wrapped }\n        nick: default\n  Placed:\n",
+        ),
+    ]);
+    let analysis = project.analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+
+    // A mapping already refused is not also reported unused.
+    let project = Project::patched(&[(
+        "mappings:\n",
+        "mappings:\n  mixed:\n    enum: crate::domain::Status\n    message: shop.v1.Line\n",
+    )]);
+    let analysis = project.analyze();
+    project.expect(&analysis, "invalid-mapping", "  mixed:", Some("mixed"));
+    assert!(
+        !analysis
+            .diagnostics
+            .iter()
+            .any(|d| d.rule == "unused-mapping"),
+        "{}",
+        analysis.render()
+    );
+}
+
+#[test]
+fn with_and_mapping_together_are_refused() {
+    // The mapping converts the value itself: the `with:` function would be ignored.
+    let project = Project::patched(&[(
+        "first: { from: first, mapping: line }",
+        "first: { from: first, with: crate::domain::first_line, mapping: line }",
+    )]);
+    let analysis = project.analyze();
+    let d = project.expect(
+        &analysis,
+        "invalid-field-source",
+        "{ from: first, with: crate::domain::first_line, mapping: line }",
+        None,
+    );
+    assert_eq!(d.message, "`with` and `mapping` cannot be used together");
+}
+
+#[test]
+fn a_message_mapping_onto_a_wrapper_type_is_refused() {
+    // prost represents `StringValue` as `Option<String>`: there is no message to build.
+    let project = Project::patched(&[
+        (
+            "mappings:\n",
+            "mappings:\n  nick:\n    message: google.protobuf.StringValue\n    type: crate::domain::Nick\n    fields:\n      value: { from: self }\n",
+        ),
+        (
+            "  Placed:\n",
+            "  Noded:\n    - name: NodedEvent\n      message: shop.v1.Node\n      channel: orders\n      fields:\n        label: { from: label }\n        parent: default\n        nick: { from: nick, mapping: nick }\n  Placed:\n",
+        ),
+    ]);
+    let analysis = project.analyze();
+    let d = project.expect(
+        &analysis,
+        "well-known-type",
+        "google.protobuf.StringValue",
+        None,
+    );
+    assert!(
+        d.message
+            .contains("mapping `nick` builds `google.protobuf.StringValue`"),
+        "{}",
+        d.message
+    );
+    // Its use is not reported again.
+    assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
 }
