@@ -31,6 +31,22 @@ pub mod ui {
             pub parcels: ::prost::alloc::vec::Vec<Parcel>,
         }
 
+        #[derive(Clone, PartialEq, ::prost::Message)]
+        pub struct Returned {
+            #[prost(oneof = "returned::Reason", tags = "1, 2")]
+            pub reason: ::core::option::Option<returned::Reason>,
+        }
+
+        pub mod returned {
+            #[derive(Clone, PartialEq, ::prost::Oneof)]
+            pub enum Reason {
+                #[prost(string, tag = "1")]
+                Damaged(::prost::alloc::string::String),
+                #[prost(string, tag = "2")]
+                Other(::prost::alloc::string::String),
+            }
+        }
+
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
         #[repr(i32)]
         pub enum Carrier {
