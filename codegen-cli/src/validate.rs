@@ -49,6 +49,18 @@ pub fn check(table: &Table, file: &Path, base: &Path, protos: &ProtoSet) -> Chec
     };
     v.diagnostics.extend(crate::proto_names::check(protos));
     let model = v.table(table, base);
+    // A named enum or oneof mapping is checked at each use: one mistake in it, used by two
+    // fields, is one diagnostic.
+    let mut seen = HashSet::new();
+    v.diagnostics.retain(|d| {
+        seen.insert((
+            d.rule,
+            d.location
+                .as_ref()
+                .map(|l| (l.file.clone(), l.line, l.column)),
+            d.message.clone(),
+        ))
+    });
     let has_errors = v.diagnostics.iter().any(Diagnostic::is_error);
     Checked {
         model: if has_errors { None } else { Some(model) },
