@@ -40,6 +40,7 @@ message Placed {
   Line first = 6;
   map<string, Line> lines = 7;
   Status status = 8;
+  Status previous = 9;
 }
 
 // A recursive message, and a wrapper field, for the cases that need them.
@@ -103,6 +104,7 @@ events:
         first: { from: first, mapping: line }
         lines: { from: lines, mapping: line }
         status: { from: status, mapping: status }
+        previous: { from: previous, mapping: status }
 "#;
 
 /// A temporary project with the proto above and a table.
@@ -675,4 +677,18 @@ fn a_message_mapping_onto_a_wrapper_type_is_refused() {
     );
     // Its use is not reported again.
     assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
+}
+
+#[test]
+fn a_mistake_in_a_mapping_used_twice_is_reported_once() {
+    // The enum mapping `status` is checked where it is used: on `status` and `previous`.
+    let project = Project::patched(&[("Draft: STATUS_UNSPECIFIED", "Draft: STATUS_DRAFT")]);
+    let analysis = project.analyze();
+    project.expect(&analysis, "enum-value", "STATUS_DRAFT", None);
+    let reported = analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "enum-value")
+        .count();
+    assert_eq!(reported, 1, "{}", analysis.render());
 }
