@@ -19,12 +19,14 @@ fn inner_fields(field: &Field) -> Vec<&Field> {
 }
 
 /// Whether a field, at any depth, matches a domain enum onto proto enum numbers.
+/// (A oneof set from a domain enum matches its variants the same way.)
 pub(super) fn matches_enums<'f>(fields: impl IntoIterator<Item = &'f Field>) -> bool {
     fields.into_iter().any(|field| match &field.value {
         Value::Domain {
             conversion: Conversion::Enum { .. },
             ..
-        } => true,
+        }
+        | Value::Oneof { .. } => true,
         _ => matches_enums(inner_fields(field)),
     })
 }
@@ -413,6 +415,8 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                 roots,
                 quote! { ::eventmap::convert::present::<#ty, _>(#access) },
             );
+            // Without a wildcard arm, so that a variant missing from `variants:` does not
+            // compile (E0004 on the scrutinee, whose line names the table location).
             quote! {
                 match #scrutinee {
                     ::core::option::Option::None => ::core::option::Option::None,
