@@ -419,63 +419,58 @@ pub enum VariantTarget {
 
 impl<'de> Deserialize<'de> for VariantTarget {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TargetVisitor;
-
-        impl<'de> Visitor<'de> for TargetVisitor {
-            type Value = VariantTarget;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`none` or `{ <oneof member>: <field source> }`")
-            }
-
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<VariantTarget, E> {
-                if value == "none" {
-                    Ok(VariantTarget::Unset)
-                } else {
-                    Err(E::invalid_value(de::Unexpected::Str(value), &self))
-                }
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VariantTarget, A::Error> {
-                IndexMap::<Key, Spanned<FieldSource>>::deserialize(
-                    de::value::MapAccessDeserializer::new(map),
-                )
-                .map(VariantTarget::Member)
-            }
-        }
-
-        deserializer.deserialize_any(TargetVisitor)
+        deserializer.deserialize_any(KeywordOrMap {
+            keyword: "none",
+            keyword_value: VariantTarget::Unset,
+            expecting: "`none` or `{ <oneof member>: <field source> }`",
+            from_map: VariantTarget::Member,
+            map: std::marker::PhantomData,
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for FieldSource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SourceVisitor;
+        deserializer.deserialize_any(KeywordOrMap {
+            keyword: "default",
+            keyword_value: FieldSource::Default,
+            expecting: "`default` or a mapping with one of `from`, `envelope`, `const`, `default`",
+            from_map: |spec: FieldSpec| FieldSource::Spec(Box::new(spec)),
+            map: std::marker::PhantomData,
+        })
+    }
+}
 
-        impl<'de> Visitor<'de> for SourceVisitor {
-            type Value = FieldSource;
+/// A value written either as one keyword (`default`, `none`) or as a mapping read as `M`.
+struct KeywordOrMap<M, T> {
+    /// The keyword.
+    keyword: &'static str,
+    /// The value the keyword stands for.
+    keyword_value: T,
+    /// What the value may be, for serde's error.
+    expecting: &'static str,
+    /// The value of a mapping.
+    from_map: fn(M) -> T,
+    map: std::marker::PhantomData<M>,
+}
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "`default` or a mapping with one of `from`, `envelope`, `const`, `default`",
-                )
-            }
+impl<'de, M: Deserialize<'de>, T> Visitor<'de> for KeywordOrMap<M, T> {
+    type Value = T;
 
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<FieldSource, E> {
-                if value == "default" {
-                    Ok(FieldSource::Default)
-                } else {
-                    Err(E::invalid_value(de::Unexpected::Str(value), &self))
-                }
-            }
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
 
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldSource, A::Error> {
-                FieldSpec::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|spec| FieldSource::Spec(Box::new(spec)))
-            }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<T, E> {
+        if value == self.keyword {
+            Ok(self.keyword_value)
+        } else {
+            Err(E::invalid_value(de::Unexpected::Str(value), &self))
         }
+    }
 
-        deserializer.deserialize_any(SourceVisitor)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        M::deserialize(de::value::MapAccessDeserializer::new(map)).map(self.from_map)
     }
 }
 

@@ -752,6 +752,7 @@ impl Validator<'_> {
             }
         }
         let mut oneof_chosen: HashMap<String, (String, Location)> = HashMap::new();
+        let mut unmapped_oneofs: HashSet<String> = HashSet::new();
         for field in message.fields() {
             if let Some(oneof) = field.containing_oneof()
                 && let Some(at) = whole_oneofs.get(oneof.name()).copied()
@@ -814,6 +815,35 @@ impl Validator<'_> {
                     }
                 }
                 None if suggested.contains(field.name()) => {}
+                // A oneof none of whose members is keyed: one error for the oneof, not one per
+                // member.
+                None if let Some(oneof) =
+                    field.containing_oneof().filter(|o| !o.is_synthetic())
+                    && !oneof.fields().any(|f| map.contains_key(f.name())) =>
+                {
+                    if !unmapped_oneofs.insert(oneof.name().to_owned()) {
+                        continue;
+                    }
+                    let members: Vec<String> =
+                        oneof.fields().map(|f| f.name().to_owned()).collect();
+                    let note = self.protos.field_location(&field);
+                    let d = self.error(
+                        "unmapped-field",
+                        owner,
+                        format!(
+                            "oneof `{}` of `{}` is not mapped (members: {})",
+                            oneof.name(),
+                            message.full_name(),
+                            list(&members)
+                        ),
+                    );
+                    d.hint = Some(format!(
+                        "set it from a domain enum (`{0}: {{ from, enum, variants }}`), map one member (the others `default`), or write `{0}: default` to leave it unset",
+                        oneof.name()
+                    ));
+                    d.notes
+                        .push(("its first member is declared here".into(), note));
+                }
                 None => {
                     let note = self.protos.field_location(&field);
                     let d = self.error(

@@ -692,3 +692,39 @@ fn a_mistake_in_a_mapping_used_twice_is_reported_once() {
         .count();
     assert_eq!(reported, 1, "{}", analysis.render());
 }
+
+#[test]
+fn a_oneof_none_of_whose_members_is_keyed_is_one_error_naming_the_oneof() {
+    let project =
+        Project::patched(&[("        payment: { from: payment, mapping: payment }\n", "")]);
+    let analysis = project.analyze();
+    let unmapped: Vec<&Diagnostic> = errors(&analysis)
+        .into_iter()
+        .filter(|d| d.rule == "unmapped-field")
+        .collect();
+    assert_eq!(unmapped.len(), 1, "{}", analysis.render());
+    assert_eq!(
+        unmapped[0].message,
+        "oneof `payment` of `shop.v1.Placed` is not mapped (members: `card`, `voucher`)"
+    );
+    let hint = unmapped[0].hint.as_deref().unwrap_or_default();
+    assert!(hint.contains("payment: default"), "{hint}");
+    assert!(hint.contains("variants"), "{hint}");
+    // One member keyed: the others are reported one by one, as before.
+    let project = Project::patched(&[(
+        "        payment: { from: payment, mapping: payment }\n",
+        "        card: default\n",
+    )]);
+    let analysis = project.analyze();
+    let unmapped: Vec<String> = errors(&analysis)
+        .into_iter()
+        .filter(|d| d.rule == "unmapped-field")
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(
+        unmapped,
+        ["proto field `voucher` of `shop.v1.Placed` is not mapped"],
+        "{}",
+        analysis.render()
+    );
+}

@@ -129,8 +129,9 @@ fn a_variant_missing_from_a_oneofs_variants_does_not_compile() {
 
 /// The line of the generated code that rustc quotes for a variant missing from a oneof's
 /// `variants:` (the `match` scrutinee) names the table location of the oneof's domain enum
-/// (`enum:`), where the variant is to be added. rustc shortens that long line in its snippet
-/// (`// mappings.yaml:39:17: add...`), so only the location is asserted.
+/// (`enum:`), where the variant is to be added: the scrutinee is a short line of its own
+/// (`match variant { // mappings.yaml:39:17: add this variant to ...`), which rustc shows
+/// whole.
 #[test]
 fn a_variant_missing_from_a_oneofs_variants_names_the_table_line() {
     let table = fixture_table();
@@ -144,8 +145,10 @@ fn a_variant_missing_from_a_oneofs_variants_names_the_table_line() {
         "ReturnReason::Late)` not covered",
     );
     assert!(
-        snippet_lines(variants).any(|l| l.contains("match ::eventmap::convert::present::")
-            && l.contains(&format!("// mappings.yaml:{enum_value}"))),
+        snippet_lines(variants).any(|l| l.contains("match variant {")
+            && l.contains(&format!(
+                "// mappings.yaml:{enum_value}: add this variant to `variants:` of oneof `reason`"
+            ))),
         "the snippet of the E0004 shows `// mappings.yaml:{enum_value}`:\n{variants}"
     );
 }

@@ -149,93 +149,40 @@ pub(crate) fn fields(
                 d.hint = Some(format!("keep `const: {}`", a.value));
             }
             (Source::Enum(a, _), Source::Enum(b, _)) => {
-                for (variant, was_value) in a.iter() {
-                    let now = b.get_key_value(variant.as_str());
-                    if now.is_some_and(|(_, v)| v.value == was_value.value) {
-                        continue;
-                    }
-                    let (message, at) = match now {
-                        Some((_, v)) => (
-                            format!(
-                                "variant `{}` of field `{field}` of integration event `{event}` maps to `{}` instead of `{}`",
-                                variant.as_str(),
-                                v.value,
-                                was_value.value
-                            ),
-                            cur.loc(v.referenced),
-                        ),
-                        None => (
-                            format!(
-                                "variant `{}` of field `{field}` of integration event `{event}` (mapped to `{}`) is no longer mapped",
-                                variant.as_str(),
-                                was_value.value
-                            ),
-                            cur.loc(new_source.referenced),
-                        ),
-                    };
-                    let d = walk.out.add(
-                        rules::ENUM_MAPPING_CHANGED,
-                        format!("{target}.{}", variant.as_str()),
-                        message,
-                        at,
-                    );
-                    d.notes.push(baseline_note(
-                        "it was mapped here",
-                        base.loc(was_value.referenced),
-                    ));
-                    d.hint = Some(format!(
-                        "keep `{}: {}`: consumers read the proto value",
-                        variant.as_str(),
-                        was_value.value
-                    ));
-                }
+                let values = |map: &'_ IndexMap<Key, Spanned<String>>| -> Vec<Arm> {
+                    map.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.value.clone(), v.referenced))
+                        .collect()
+                };
+                let changed = Changed {
+                    target: &target,
+                    what: format!("field `{field}` of integration event `{event}`"),
+                    now_at: new_source.referenced,
+                    verb: "maps to",
+                    keep: |variant, was| {
+                        format!("keep `{variant}: {was}`: consumers read the proto value")
+                    },
+                };
+                variants_changed(walk, &changed, &values(a), &values(b));
             }
             (Source::Variants(a, _), Source::Variants(b, _)) => {
-                for (variant, was) in a.iter() {
-                    let member = |target: &VariantTarget| match target {
-                        VariantTarget::Unset => "none".to_owned(),
-                        VariantTarget::Member(entries) => entries
-                            .keys()
-                            .next()
-                            .map_or_else(|| "none".to_owned(), |k| k.as_str().to_owned()),
-                    };
-                    let was_member = member(&was.value);
-                    let now = b.get_key_value(variant.as_str());
-                    if now.is_some_and(|(_, v)| member(&v.value) == was_member) {
-                        continue;
-                    }
-                    let (message, at) = match now {
-                        Some((_, v)) => (
-                            format!(
-                                "variant `{}` of oneof `{field}` of integration event `{event}` fills `{}` instead of `{was_member}`",
-                                variant.as_str(),
-                                member(&v.value),
-                            ),
-                            cur.loc(v.referenced),
-                        ),
-                        None => (
-                            format!(
-                                "variant `{}` of oneof `{field}` of integration event `{event}` (filling `{was_member}`) is no longer mapped",
-                                variant.as_str(),
-                            ),
-                            cur.loc(new_source.referenced),
-                        ),
-                    };
-                    let d = walk.out.add(
-                        rules::ENUM_MAPPING_CHANGED,
-                        format!("{target}.{}", variant.as_str()),
-                        message,
-                        at,
-                    );
-                    d.notes.push(baseline_note(
-                        "it was mapped here",
-                        base.loc(was.referenced),
-                    ));
-                    d.hint = Some(format!(
-                        "keep `{}` filling `{was_member}`: consumers read the member that is set",
-                        variant.as_str()
-                    ));
-                }
+                let members = |map: &'_ IndexMap<Key, Spanned<VariantTarget>>| -> Vec<Arm> {
+                    map.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), member(&v.value), v.referenced))
+                        .collect()
+                };
+                let changed = Changed {
+                    target: &target,
+                    what: format!("oneof `{field}` of integration event `{event}`"),
+                    now_at: new_source.referenced,
+                    verb: "fills",
+                    keep: |variant, was| {
+                        format!(
+                            "keep `{variant}` filling `{was}`: consumers read the member that is set"
+                        )
+                    },
+                };
+                variants_changed(walk, &changed, &members(a), &members(b));
             }
             (Source::Nested(a, _), Source::Nested(b, _)) => {
                 let nested = match &kind {
@@ -246,6 +193,77 @@ pub(crate) fn fields(
             }
             _ => {}
         }
+    }
+}
+
+/// One variant of a domain enum as a table maps it: (variant, what it maps to as written,
+/// where).
+type Arm = (String, String, serde_saphyr::Location);
+
+/// The member a oneof variant fills (`none` when it leaves the oneof unset).
+fn member(target: &VariantTarget) -> String {
+    match target {
+        VariantTarget::Member(entries) => entries
+            .keys()
+            .next()
+            .map_or_else(|| "none".to_owned(), |k| k.as_str().to_owned()),
+        VariantTarget::Unset => "none".to_owned(),
+    }
+}
+
+/// How the variants of one domain enum mapping are reported when they change.
+struct Changed<'a> {
+    /// The break's target prefix (`Event.field`).
+    target: &'a str,
+    /// The mapped field or oneof, in words.
+    what: String,
+    /// Where the current mapping is (for a variant no longer mapped).
+    now_at: serde_saphyr::Location,
+    /// `maps to` (enum values) or `fills` (oneof members).
+    verb: &'static str,
+    /// The hint, from the variant and what it mapped to.
+    keep: fn(&str, &str) -> String,
+}
+
+/// Reports each variant of `old` that maps to something else in `new`, or is no longer mapped
+/// (rule `breaking-enum-mapping-changed`).
+fn variants_changed(walk: &mut Walk<'_, '_>, changed: &Changed<'_>, old: &[Arm], new: &[Arm]) {
+    let Walk { base, cur, .. } = *walk;
+    for (variant, was, was_at) in old {
+        let now = new.iter().find(|(v, _, _)| v == variant);
+        if now.is_some_and(|(_, value, _)| value == was) {
+            continue;
+        }
+        let (message, at) = match now {
+            Some((_, value, at)) => (
+                format!(
+                    "variant `{variant}` of {} {} `{value}` instead of `{was}`",
+                    changed.what, changed.verb
+                ),
+                cur.loc(*at),
+            ),
+            None => (
+                format!(
+                    "variant `{variant}` of {} ({} `{was}`) is no longer mapped",
+                    changed.what,
+                    if changed.verb == "fills" {
+                        "filling"
+                    } else {
+                        "mapped to"
+                    }
+                ),
+                cur.loc(changed.now_at),
+            ),
+        };
+        let d = walk.out.add(
+            rules::ENUM_MAPPING_CHANGED,
+            format!("{}.{variant}", changed.target),
+            message,
+            at,
+        );
+        d.notes
+            .push(baseline_note("it was mapped here", base.loc(*was_at)));
+        d.hint = Some((changed.keep)(variant, was));
     }
 }
 

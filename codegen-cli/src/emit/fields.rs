@@ -410,17 +410,17 @@ fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStr
                     }
                 }
             });
-            let scrutinee = located(
-                field,
-                roots,
-                quote! { ::eventmap::convert::present::<#ty, _>(#access) },
-            );
             // Without a wildcard arm, so that a variant missing from `variants:` does not
-            // compile (E0004 on the scrutinee, whose line names the table location).
+            // compile: E0004 on the scrutinee, a short line of its own (`match variant {`) that
+            // ends with the table location of the `enum:`.
+            let scrutinee = located(field, roots, quote! { variant });
             quote! {
-                match #scrutinee {
-                    ::core::option::Option::None => ::core::option::Option::None,
-                    #(#arms,)*
+                {
+                    let variant = ::eventmap::convert::present::<#ty, _>(#access);
+                    match #scrutinee {
+                        ::core::option::Option::None => ::core::option::Option::None,
+                        #(#arms,)*
+                    }
                 }
             }
         }
