@@ -236,25 +236,58 @@ fn subjects_label(c: &Consumed<'_>) -> String {
 /// # Errors
 /// Never in practice (writing into a `String`).
 pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, std::fmt::Error> {
+    publish_sequence(&PublishLabels {
+        service: text(&model.service),
+        handler: format!("{} handler", text(&p.event.name)),
+        stream: text(&p.channel.stream),
+        domain_event: text(&p.domain.name),
+        aggregate_event: text(&format!("AggregateEvent<{}>", p.domain.name)),
+        message: text(p.message.full_name()),
+        integration_message: text(&format!(
+            "IntegrationMessage (ce-type {}, ce-source {})",
+            p.event.ce_type, model.service
+        )),
+        publish: text(&format!("publish on {} (Nats-Msg-Id = ce-id)", p.subject)),
+        deliver: text(&format!("deliver {}", p.subject)),
+    })
+}
+
+/// The labels of a publishing sequence diagram ([`publish_sequence`]), already Mermaid text.
+pub(crate) struct PublishLabels {
+    /// The producing service.
+    pub service: String,
+    /// The integration handler.
+    pub handler: String,
+    /// The JetStream stream.
+    pub stream: String,
+    /// The domain event the store hands over.
+    pub domain_event: String,
+    /// The `AggregateEvent<..>` the dispatcher passes.
+    pub aggregate_event: String,
+    /// The proto message the handler fills.
+    pub message: String,
+    /// The `IntegrationMessage` the handler publishes.
+    pub integration_message: String,
+    /// The publish step (subject and `Nats-Msg-Id`).
+    pub publish: String,
+    /// The delivery to consumers.
+    pub deliver: String,
+}
+
+/// The sequence diagram of one integration event from the saved aggregate to the consumers,
+/// with `labels` (one event, or every event of a channel).
+pub(crate) fn publish_sequence(labels: &PublishLabels) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     writeln!(out, "sequenceDiagram")?;
     writeln!(
         out,
         "  participant Store as {} aggregate store",
-        text(&model.service)
+        labels.service
     )?;
     writeln!(out, "  participant Dispatcher as EventDispatcher")?;
-    writeln!(
-        out,
-        "  participant Handler as {} handler",
-        text(&p.event.name)
-    )?;
+    writeln!(out, "  participant Handler as {}", labels.handler)?;
     writeln!(out, "  participant Publisher as JetStreamPublisher")?;
-    writeln!(
-        out,
-        "  participant Stream as stream {}",
-        text(&p.channel.stream)
-    )?;
+    writeln!(out, "  participant Stream as stream {}", labels.stream)?;
     writeln!(
         out,
         "  participant Consumers as consumers (none declared yet)"
@@ -262,42 +295,23 @@ pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, std::fmt::Er
     writeln!(
         out,
         "  Store->>Dispatcher: {} (after the aggregate is saved)",
-        text(&p.domain.name)
+        labels.domain_event
     )?;
-    writeln!(
-        out,
-        "  Dispatcher->>Handler: {}",
-        text(&format!("AggregateEvent<{}>", p.domain.name))
-    )?;
+    writeln!(out, "  Dispatcher->>Handler: {}", labels.aggregate_event)?;
     writeln!(
         out,
         "  Handler->>Handler: map fields into {}",
-        text(p.message.full_name())
+        labels.message
     )?;
-    writeln!(
-        out,
-        "  Handler->>Publisher: {}",
-        text(&format!(
-            "IntegrationMessage (ce-type {}, ce-source {})",
-            p.event.ce_type, model.service
-        ))
-    )?;
-    writeln!(
-        out,
-        "  Publisher->>Stream: {}",
-        text(&format!("publish on {} (Nats-Msg-Id = ce-id)", p.subject))
-    )?;
+    writeln!(out, "  Handler->>Publisher: {}", labels.integration_message)?;
+    writeln!(out, "  Publisher->>Stream: {}", labels.publish)?;
     writeln!(
         out,
         "  Stream-->>Publisher: PubAck (a duplicate when the Nats-Msg-Id was seen)"
     )?;
     writeln!(out, "  Publisher-->>Handler: published")?;
     writeln!(out, "  Handler-->>Dispatcher: Ok")?;
-    writeln!(
-        out,
-        "  Stream--)Consumers: {}",
-        text(&format!("deliver {}", p.subject))
-    )?;
+    writeln!(out, "  Stream--)Consumers: {}", labels.deliver)?;
     Ok(out)
 }
 

@@ -270,69 +270,23 @@ fn channel_part(
 /// # Errors
 /// Never in practice (writing into a `String`).
 pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    writeln!(out, "sequenceDiagram")?;
-    writeln!(
-        out,
-        "  participant Store as {} aggregate store",
-        text(&model.service)
-    )?;
-    writeln!(out, "  participant Dispatcher as EventDispatcher")?;
-    writeln!(
-        out,
-        "  participant Handler as the event's integration handler"
-    )?;
-    writeln!(out, "  participant Publisher as JetStreamPublisher")?;
-    writeln!(
-        out,
-        "  participant Stream as stream {}",
-        text(&channel.stream)
-    )?;
-    writeln!(
-        out,
-        "  participant Consumers as consumers (none declared yet)"
-    )?;
-    writeln!(
-        out,
-        "  Store->>Dispatcher: the domain event (after the aggregate is saved)"
-    )?;
-    writeln!(
-        out,
-        "  Dispatcher->>Handler: {}",
-        text("AggregateEvent<domain event>")
-    )?;
-    writeln!(
-        out,
-        "  Handler->>Handler: map fields into the event's proto message"
-    )?;
-    writeln!(
-        out,
-        "  Handler->>Publisher: {}",
-        text(&format!(
+    super::publish_sequence(&super::PublishLabels {
+        service: text(&model.service),
+        handler: "the event's integration handler".to_owned(),
+        stream: text(&channel.stream),
+        domain_event: "the domain event".to_owned(),
+        aggregate_event: text("AggregateEvent<domain event>"),
+        message: "the event's proto message".to_owned(),
+        integration_message: text(&format!(
             "IntegrationMessage (ce-type = event name, ce-source {})",
             model.service
-        ))
-    )?;
-    writeln!(
-        out,
-        "  Publisher->>Stream: {}",
-        text(&format!(
+        )),
+        publish: text(&format!(
             "publish on {}.<event name> (Nats-Msg-Id = ce-id)",
             channel.subject
-        ))
-    )?;
-    writeln!(
-        out,
-        "  Stream-->>Publisher: PubAck (a duplicate when the Nats-Msg-Id was seen)"
-    )?;
-    writeln!(out, "  Publisher-->>Handler: published")?;
-    writeln!(out, "  Handler-->>Dispatcher: Ok")?;
-    writeln!(
-        out,
-        "  Stream--)Consumers: {}",
-        text(&format!("deliver {}.<event name>", channel.subject))
-    )?;
-    Ok(out)
+        )),
+        deliver: text(&format!("deliver {}.<event name>", channel.subject)),
+    })
 }
 
 /// The Markdown anchor of the heading `### One event on channel <name>` the catalog writes
