@@ -1,5 +1,5 @@
 //! Writes the multi-file proto set and mapping table of `tests/scale_fixture` (the documents
-//! at scale, issue 13 §2) into a folder, for `tests/docs-tools/run.sh`:
+//! at scale) into a folder, for `tests/docs-tools/run.sh`:
 //!
 //! ```sh
 //! cargo run -p eventmap-codegen --example scale_fixture -- OUT_DIR [EVENTS [PER_FILE]]

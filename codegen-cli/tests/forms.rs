@@ -1,4 +1,4 @@
-//! The table forms of issue 13 against the checker, on real files: oneofs set from a domain
+//! The expressive table forms against the checker, on real files: oneofs set from a domain
 //! enum (`variants:`), named mappings (`mappings:`, used with `mapping:`), maps of messages,
 //! `from: self`, and `with`/`fields`/`mapping` without `from`. Each mistake is reported with
 //! its rule at the `file:line:col` of the table text at fault (found in the table, not

@@ -1304,7 +1304,7 @@ fn fuzz_mutations_of_the_example_table() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The hostile classes of issue 3, as fixed regression cases of the same checks.
+// The hostile input classes (see `hostile.rs`), as fixed regression cases of the same checks.
 // ---------------------------------------------------------------------------------------
 
 #[test]

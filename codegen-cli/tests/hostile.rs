@@ -1,4 +1,4 @@
-//! Hostile and broken input (issue 3): each class gives one clear diagnostic, with its rule
+//! Hostile and broken input: each class gives one clear diagnostic, with its rule
 //! and its `file:line:col`, and no panic. Speed is not asserted here (no timed tests): the
 //! `hostile` group of `benches/check.rs` measures the expensive classes, and BENCHMARKS.md
 //! records the figures.

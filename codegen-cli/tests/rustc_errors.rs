@@ -159,7 +159,7 @@ fn a_variant_missing_from_a_oneofs_variants_names_the_table_line() {
 /// rustc does not offer to complete; a guarded arm does not stop it). The derive gets no
 /// suggestion.
 #[test]
-#[ignore = "rustc suggests a `todo!()` arm for the oneof's match in generated code (issue 13)"]
+#[ignore = "rustc suggests a `todo!()` arm for the oneof's match in generated code"]
 fn a_variant_missing_from_a_oneofs_variants_gets_no_suggestion_to_edit_generated_code() {
     let variants = diagnostic(
         build_output(),

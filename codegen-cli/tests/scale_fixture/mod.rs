@@ -1,5 +1,5 @@
 //! A real-sized, multi-file proto set with its mapping table, for the documents at scale
-//! (issue 13 §2): written by `tests/docs_scale.rs` (the Rust checks) and by the example
+//! (a few hundred events over many files): written by `tests/docs_scale.rs` (the Rust checks) and by the example
 //! `scale_fixture` (`tests/docs-tools/run.sh` runs the real tools on it).
 //!
 //! Deterministic for a given number of events. Three channels, each its own package and

@@ -1,5 +1,5 @@
 //! Shared by `hostile.rs` and `fuzz.rs`: a temporary project with a small valid table, the
-//! hostile inputs of issue 3, and the invariants every analysis must keep.
+//! hostile inputs, and the invariants every analysis must keep.
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
@@ -188,7 +188,7 @@ fn check_location(
 }
 
 // ---------------------------------------------------------------------------------------
-// The hostile classes of issue 3, as table texts (over [`Project`]'s proto).
+// The hostile input classes, as table texts (over [`Project`]'s proto).
 // ---------------------------------------------------------------------------------------
 
 /// Several YAML documents: the table, then a second one.
