@@ -165,11 +165,12 @@ fn sizes(c: &mut Criterion) {
 
 /// The steps of `check` on 1,000 events, each alone.
 fn phases(c: &mut Criterion) {
-    use eventmap_codegen::{Sources, protos, table, validate};
+    use eventmap_codegen::__private::{ProtoSet, parse_table, table_dir, validate};
+    use eventmap_codegen::Sources;
     let project = project(1_000);
     let text = std::fs::read_to_string(&project.table).expect("table");
-    let base = validate::table_dir(&project.table);
-    let parsed = table::parse(&project.table, &text).expect("parses");
+    let base = table_dir(&project.table);
+    let parsed = parse_table(&project.table, &text).expect("parses");
     let includes: Vec<String> = parsed
         .protos
         .include
@@ -183,7 +184,7 @@ fn phases(c: &mut Criterion) {
         .map(|s| s.value.clone())
         .collect();
     let compile = || {
-        protos::ProtoSet::compile(&base, &base, &includes, &files, &mut Sources::default())
+        ProtoSet::compile(&base, &base, &includes, &files, &mut Sources::default())
             .expect("protos compile")
     };
     let set = compile();
@@ -194,7 +195,7 @@ fn phases(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     group.bench_function("yaml-table", |b| {
-        b.iter(|| black_box(table::parse(&project.table, &text).expect("parses")));
+        b.iter(|| black_box(parse_table(&project.table, &text).expect("parses")));
     });
     group.bench_function("yaml-untyped", |b| {
         b.iter(|| {
@@ -208,10 +209,10 @@ fn phases(c: &mut Criterion) {
     });
     group.bench_function("protos", |b| b.iter(|| black_box(compile())));
     group.bench_function("proto-names", |b| {
-        b.iter(|| black_box(eventmap_codegen::proto_names::check(&set)));
+        b.iter(|| black_box(eventmap_codegen::__private::check_proto_names(&set)));
     });
     group.bench_function("validate", |b| {
-        b.iter(|| black_box(validate::check(&parsed, &project.table, &base, &set)));
+        b.iter(|| black_box(validate(&parsed, &project.table, &base, &set)));
     });
     group.finish();
 }

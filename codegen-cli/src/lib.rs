@@ -1,8 +1,9 @@
 //! eventmap's code generator: the mapping model, proto loading, validation and code emission
 //! behind the `eventmap` CLI and the [`Builder`] for `build.rs`.
 //!
-//! Data flows one way: the YAML table ([`table`]) and the protos ([`protos`]) are checked
-//! ([`validate`]) into a [`Model`], from which [`emit`] writes Rust code.
+//! Data flows one way: the YAML table and the protos are checked into a model, from which
+//! the emitter writes Rust code; [`analyze`] runs the checks, [`Analysis::generate`] the
+//! emitter, and the [`Builder`] both from `build.rs`.
 //!
 //! ```no_run
 //! let analysis = eventmap_codegen::analyze("mappings.yaml".as_ref())?;
@@ -13,30 +14,57 @@
 //! }
 //! # Ok::<(), eventmap_codegen::Error>(())
 //! ```
+//!
+//! # Public API
+//!
+//! [`Builder`] (for `build.rs`), [`analyze`] / [`analyze_str`] and their [`Analysis`],
+//! [`Error`], the [`Diagnostic`] type with its [`Severity`], [`SourceLocation`] and
+//! [`Sources`], and the machine-readable formats in [`report`]. With the `cli` feature
+//! (default), also what the `eventmap` binary runs: [`docs`] (the AsyncAPI document and the
+//! event catalog) and [`breaking`] (the breaking-change check against a baseline). The table
+//! parser, the model, the validator and the emitter are private: a proc-macro crate that
+//! depends on this library with `default-features = false` compiles only them, not the
+//! documents or the breaking-change check. The `__private` module is the door for
+//! `eventmap-macros`, the binary and this project's own tests and benchmarks; it is not
+//! public API and changes without notice.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-pub mod breaking;
-pub mod builder;
 #[cfg(feature = "cli")]
-pub mod committed;
-pub mod derive;
-pub mod diagnostic;
+pub mod breaking;
+mod builder;
+#[cfg(feature = "cli")]
+mod committed;
+mod derive;
+mod diagnostic;
 pub mod docs;
-pub mod emit;
-pub mod model;
-pub mod proto_names;
-pub mod protos;
+mod emit;
+mod model;
+mod proto_names;
+mod protos;
 pub mod report;
-pub mod rust_names;
-pub mod table;
-pub mod validate;
+mod rust_names;
+mod table;
+mod validate;
+
+/// Not public API: the internals that `eventmap-macros`, the `eventmap` binary and this
+/// project's tests and benchmarks reach. Anything here may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(feature = "cli")]
+    pub use crate::committed::{Freshness, freshness, unified_diff, write_if_changed};
+    pub use crate::derive::{domain_event, integration_event, subscriptions};
+    pub use crate::model::Model;
+    pub use crate::proto_names::check as check_proto_names;
+    pub use crate::protos::ProtoSet;
+    pub use crate::table::{Table, parse as parse_table};
+    pub use crate::validate::{check as validate, table_dir};
+}
 
 use std::path::{Path, PathBuf};
 
 pub use builder::Builder;
 pub use diagnostic::{Diagnostic, Severity, SourceLocation, Sources};
-pub use model::Model;
 
 /// What can stop eventmap from checking or generating at all (as opposed to problems in the
 /// table, which are [`Diagnostic`]s).
@@ -76,6 +104,7 @@ pub enum Error {
     ProstBuild(#[source] std::io::Error),
     /// The baseline of a breaking-change check cannot be loaded
     /// ([`breaking::load_baseline`]).
+    #[cfg(feature = "cli")]
     #[error("cannot load the baseline {baseline}: {problem}")]
     Baseline {
         /// The baseline, as a person would name it.
@@ -95,9 +124,11 @@ pub struct Analysis {
     pub sources: Sources,
     /// Every problem found, in order.
     pub diagnostics: Vec<Diagnostic>,
-    /// The checked model, when there are no errors.
-    pub model: Option<Model>,
-    /// The compiled protos, when they compiled.
+    /// The checked model, when there are no errors (not public API).
+    #[doc(hidden)]
+    pub model: Option<model::Model>,
+    /// The compiled protos, when they compiled (not public API).
+    #[doc(hidden)]
     pub protos: Option<protos::ProtoSet>,
 }
 
@@ -215,11 +246,12 @@ impl Analysis {
         diagnostic::render_all(&self.diagnostics, &self.sources)
     }
 
-    /// The checked model.
+    /// The checked model (not public API).
     ///
     /// # Errors
     /// [`Error::Invalid`] when the table has errors.
-    pub fn model(&self) -> Result<&Model, Error> {
+    #[doc(hidden)]
+    pub fn model(&self) -> Result<&model::Model, Error> {
         match &self.model {
             Some(model) if !self.has_errors() => Ok(model),
             _ => Err(Error::Invalid {

@@ -4,6 +4,10 @@
 
 use serde::Serialize;
 
+/// Every diagnostic as text, with a snippet of the file it points into (what `eventmap check`
+/// prints by default).
+pub use crate::diagnostic::render_all as render_text;
+
 use crate::diagnostic::{Diagnostic, Severity, SourceLocation};
 
 /// One diagnostic in the JSON output (`eventmap check --format json`).

@@ -24,8 +24,6 @@ mod mappings;
 mod oneof;
 mod subscriptions;
 
-pub use ce_type::check_ce_type;
-
 /// The result of checking a table: the model when there were no errors, and every
 /// diagnostic (errors and warnings) in table order.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ fn derive_error(struct_name: &str, manifest_dir: &Path) -> String {
         "pub struct {struct_name} {{ pub customer_id: String }}"
     ))
     .expect("a struct");
-    eventmap_codegen::derive::integration_event(&input, manifest_dir).to_string()
+    eventmap_codegen::__private::integration_event(&input, manifest_dir).to_string()
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn a_row_with_a_ce_type_registers_its_handler_with_it() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cetype");
     let input: syn::DeriveInput =
         syn::parse_str("pub struct OrderCreated { pub total_cents: i64 }").expect("a struct");
-    let tokens = eventmap_codegen::derive::integration_event(&input, &fixture).to_string();
+    let tokens = eventmap_codegen::__private::integration_event(&input, &fixture).to_string();
     assert!(!tokens.contains("compile_error"), "{tokens}");
     assert!(
         tokens.contains(". with_ce_type (\"com.example.ordering.OrderCreated\")"),

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use eventmap_codegen::table;
+use eventmap_codegen::__private::parse_table;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -37,7 +37,7 @@ fn blocks(text: &str, lang: &str) -> Vec<Vec<String>> {
 /// The keys the parser accepts where `zzz_unknown` stands in `table`, from its
 /// unknown-field error (`expected one of a, b, c`).
 fn accepted_keys(table_text: &str) -> Vec<String> {
-    let err = table::parse(Path::new("keys.yaml"), table_text).expect_err("unknown key refused");
+    let err = parse_table(Path::new("keys.yaml"), table_text).expect_err("unknown key refused");
     let message = err.message.clone();
     let listed = message
         .split_once("expected one of ")

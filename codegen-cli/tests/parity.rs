@@ -91,7 +91,7 @@ fn derive_and_cli_emit_the_same_converters_for_every_example_event() {
         input
             .attrs
             .push(syn::parse_quote!(#[integration(mappings = "../../mappings.yaml")]));
-        let derived = eventmap_codegen::derive::integration_event(&input, manifest_dir);
+        let derived = eventmap_codegen::__private::integration_event(&input, manifest_dir);
         let derived: syn::File = syn::parse2(derived).expect("derive output parses");
 
         let from_derive = items_of(&derived, name, name);

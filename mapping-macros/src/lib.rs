@@ -1,8 +1,8 @@
 //! Derive macros of eventmap, re-exported by the `eventmap` crate (feature `derive`, on by
 //! default): `#[derive(IntegrationEvent)]`, `#[derive(DomainEvent)]` and `subscriptions!`.
 //!
-//! The expansion lives in `eventmap_codegen::derive`, which shares the mapping model, the
-//! checks and the emitter with the `eventmap` CLI and the `Builder`: one set of rules, three
+//! The expansion lives in eventmap-codegen (its `derive` module, reached through the
+//! `#[doc(hidden)]` `__private` door), which shares the mapping model, the checks and the emitter with the `eventmap` CLI and the `Builder`: one set of rules, three
 //! front doors.
 
 use proc_macro::TokenStream;
@@ -24,7 +24,7 @@ pub fn derive_integration_event(input: TokenStream) -> TokenStream {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_default();
-    eventmap_codegen::derive::integration_event(&input, &manifest_dir).into()
+    eventmap_codegen::__private::integration_event(&input, &manifest_dir).into()
 }
 
 /// Implements `eventmap::DomainEvent` with the struct's name as the event name, or
@@ -33,7 +33,7 @@ pub fn derive_integration_event(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(DomainEvent, attributes(domain_event))]
 pub fn derive_domain_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    eventmap_codegen::derive::domain_event(&input).into()
+    eventmap_codegen::__private::domain_event(&input).into()
 }
 
 /// The consuming side of a mapping table, generated in place: `mod channels`, and for each
@@ -52,5 +52,5 @@ pub fn subscriptions(input: TokenStream) -> TokenStream {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_default();
-    eventmap_codegen::derive::subscriptions(input.into(), &manifest_dir).into()
+    eventmap_codegen::__private::subscriptions(input.into(), &manifest_dir).into()
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use eventmap_codegen::__private::{self as committed, Freshness};
 use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
-use eventmap_codegen::committed::{self, Freshness};
 use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report};
 
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
@@ -179,10 +179,7 @@ fn emit(format: Format, analysis: &Analysis, diagnostics: &[Diagnostic]) {
     match format {
         Format::Text => {
             if !diagnostics.is_empty() {
-                eprintln!(
-                    "{}",
-                    eventmap_codegen::diagnostic::render_all(diagnostics, &analysis.sources)
-                );
+                eprintln!("{}", report::render_text(diagnostics, &analysis.sources));
             }
         }
         Format::Json => println!("{}", report::render_json(diagnostics)),

@@ -19,18 +19,9 @@ pub(super) use crate::rust_names::ce_type_const as const_ident;
 /// is refused too. The specification's "SHOULD be prefixed with a reverse-DNS name" is a
 /// recommendation and not checked (the default type, the integration event name, has none).
 ///
-/// ```
-/// use eventmap_codegen::validate::check_ce_type;
-/// assert!(check_ce_type("com.example.ordering.OrderCreated").is_ok());
-/// assert!(check_ce_type("OrderCreatedEvent").is_ok());
-/// assert!(check_ce_type("").is_err());
-/// assert!(check_ce_type("com.example\nX").is_err());
-/// assert!(check_ce_type(" com.example.X").is_err());
-/// ```
-///
 /// # Errors
 /// Why the value cannot be a CloudEvents type.
-pub fn check_ce_type(ce_type: &str) -> Result<(), String> {
+pub(crate) fn check_ce_type(ce_type: &str) -> Result<(), String> {
     if ce_type.is_empty() {
         return Err("it is empty (CloudEvents: `type` MUST be a non-empty string)".into());
     }
