@@ -37,6 +37,7 @@ mod builder;
 mod committed;
 mod derive;
 mod diagnostic;
+#[cfg(feature = "cli")]
 pub mod docs;
 mod emit;
 mod model;
@@ -97,6 +98,7 @@ pub enum Error {
     #[error(transparent)]
     Emit(#[from] emit::EmitError),
     /// The documentation (`eventmap docs`) cannot be built.
+    #[cfg(feature = "cli")]
     #[error(transparent)]
     Docs(#[from] docs::DocsError),
     /// prost-build failed to generate the proto types.
