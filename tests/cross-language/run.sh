@@ -5,7 +5,9 @@
 # listen.py. Exits with the listener's status (0: all four event types seen, all checks pass).
 #
 # Environment (all optional): BUILD_TIMEOUT (s, default 1800), DEMO_TIMEOUT (s, default 120), SETTLE (s of
-# quiet after the demo before the listener concludes, default 2), PYTHON (default python3).
+# quiet after the demo before the listener concludes, default 2), PYTHON (default python3),
+# EVENTMAP_PREBUILT (set: use the ordering-example binary under $CARGO_TARGET_DIR/debug as built,
+# as scripts/test does after its workspace build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -53,11 +55,13 @@ fi
 . "$repo/scripts/nats-server-env"
 
 # Build first, so the listener's clock does not include compiling.
-log "building ordering-example"
-timeout "$BUILD_TIMEOUT" cargo build -q -p ordering-example &
-build_pid=$!
-wait "$build_pid"
-build_pid=""
+if [ -z "${EVENTMAP_PREBUILT:-}" ]; then
+  log "building ordering-example"
+  timeout "$BUILD_TIMEOUT" cargo build -q -p ordering-example &
+  build_pid=$!
+  wait "$build_pid"
+  build_pid=""
+fi
 
 # Private server on a free loopback port.
 port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

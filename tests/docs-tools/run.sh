@@ -31,7 +31,8 @@
 # SCALE_FIXTURE_BIN (the example `scale_fixture`; default: cargo build), SCALE_EVENTS (480),
 # DOCS_TOOLS_DIR (default target/docs-tools), CHROMIUM (default /usr/bin/chromium),
 # INSTALL_TIMEOUT (s per install step, default 900), BUILD_TIMEOUT (s, default 1800),
-# STEP_TIMEOUT (s per tool run, default 180).
+# STEP_TIMEOUT (s per tool run, default 180), EVENTMAP_PREBUILT (set: the two binaries under
+# $CARGO_TARGET_DIR/debug are current, as after scripts/test's workspace build).
 #
 # Exit: 0 all checks pass, 1 a check failed, 2 could not run (install or build failed).
 set -euo pipefail
@@ -95,7 +96,7 @@ cat >"$work/puppeteer.json" <<EOF
 EOF
 
 # The eventmap binary and the fixture writer.
-if [ -z "${EVENTMAP_BIN:-}" ] || [ -z "${SCALE_FIXTURE_BIN:-}" ]; then
+if [ -z "${EVENTMAP_PREBUILT:-}" ] && { [ -z "${EVENTMAP_BIN:-}" ] || [ -z "${SCALE_FIXTURE_BIN:-}" ]; }; then
   log "building eventmap and the example scale_fixture"
   timeout "$BUILD_TIMEOUT" cargo build -q -p eventmap-codegen --bin eventmap --example scale_fixture ||
     die "cargo build failed"

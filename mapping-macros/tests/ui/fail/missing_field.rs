@@ -4,7 +4,7 @@ mod proto {
 }
 
 #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-#[integration(mappings = "../../../../mapping-macros/tests/ui/mappings.yaml")]
+#[integration(mappings = "ui/mappings.yaml")]
 pub struct Placed {
     customer_ident: String,
     total: i64,

@@ -12,7 +12,7 @@ pub enum Reason {
 }
 
 #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-#[integration(mappings = "../../../../mapping-macros/tests/ui/returns.yaml")]
+#[integration(mappings = "ui/returns.yaml")]
 pub struct Returned {
     reason: Reason,
 }

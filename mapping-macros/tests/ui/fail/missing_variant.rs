@@ -12,7 +12,7 @@ pub enum Carrier {
 }
 
 #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-#[integration(mappings = "../../../../mapping-macros/tests/ui/shipping.yaml")]
+#[integration(mappings = "ui/shipping.yaml")]
 pub struct Shipped {
     carrier: Carrier,
 }

@@ -11,7 +11,7 @@ pub struct Parcel {
 }
 
 #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-#[integration(mappings = "../../../../mapping-macros/tests/ui/packing.yaml")]
+#[integration(mappings = "ui/packing.yaml")]
 pub struct Packed {
     parcels: Vec<Parcel>,
 }

@@ -4,7 +4,7 @@ mod proto {
 }
 
 #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-#[integration(mappings = "../../../../mapping-macros/tests/ui/mappings.yaml")]
+#[integration(mappings = "ui/mappings.yaml")]
 pub struct Shipped {
     customer_id: String,
 }

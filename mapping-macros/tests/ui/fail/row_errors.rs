@@ -5,7 +5,7 @@ mod proto {
 }
 
 #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-#[integration(mappings = "../../../../mapping-macros/tests/ui/broken.yaml")]
+#[integration(mappings = "ui/broken.yaml")]
 pub struct Placed {
     customer_id: String,
     total: i64,

@@ -13,7 +13,7 @@ mod shadowing {
     pub struct Ok;
 
     #[derive(Debug, Clone, eventmap::IntegrationEvent)]
-    #[integration(mappings = "../../../../mapping-macros/tests/ui/mappings.yaml", event = "Placed")]
+    #[integration(mappings = "ui/mappings.yaml", event = "Placed")]
     pub struct Placement<'a, T>
     where
         T: std::fmt::Debug + Clone + Send + Sync + 'static,
