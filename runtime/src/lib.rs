@@ -62,6 +62,13 @@
 //! [`integration_event_id`], and on [`convert::field`], [`convert::map_each`] and
 //! [`convert::map_one`].
 //!
+//! # Module layering
+//!
+//! Modules use each other in one direction only, without cycles: `error`, `channel`,
+//! `convert`, `event`, `trace`, `shutdown` < `message` < `decode`, `publisher` < `integration`
+//! < `dispatcher` < `mapped`, `store` < `nats` < `postgres` (each uses only modules to its
+//! left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
+//!
 //! # Features
 //!
 //! * `nats` (default): the [`nats`] module (async-nats 0.51, NATS server >= 2.10 for consumers).
@@ -88,6 +95,7 @@ pub mod channel;
 pub mod convert;
 pub mod decode;
 pub mod dispatcher;
+pub mod error;
 pub mod event;
 pub mod integration;
 pub mod mapped;
@@ -105,7 +113,8 @@ pub mod postgres;
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
-pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
+pub use dispatcher::{DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
+pub use error::BoxError;
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSource};
 pub use mapped::MappedEvent;

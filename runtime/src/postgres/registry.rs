@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 use crate::event::DomainEvent;
 
 /// Upper bound of upcasting steps for one payload (guards against a cycle of renames).
