@@ -72,8 +72,8 @@
 //! # Features
 //!
 //! * `nats` (default): the [`nats`] module (async-nats 0.51, NATS server >= 2.10 for consumers).
-//! * `nats-server-harness`: [`nats::LocalServer`], which spawns a private `nats-server` for tests
-//!   and examples.
+//! * `test-util`: the test kit [`test_util`]: [`test_util::LocalServer`] spawns a private
+//!   `nats-server` with JetStream for integration tests and examples.
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
 //!   transactional outbox and the relay that publishes it, and the consumer-side inbox
 //!   (sqlx 0.8, PostgreSQL >= 12).
@@ -109,6 +109,8 @@ pub mod trace;
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};

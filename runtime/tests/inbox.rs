@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
-use eventmap::nats::{
-    JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
-};
+use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
 use eventmap::postgres::sqlx::{self, PgConnection};
 use eventmap::postgres::{Inbox, InboxError, InboxOutcome, Relay, RelayConfig};
+use eventmap::test_util::LocalServer;
 use eventmap::{AggregateStore, EventSourced};
 use pg::*;
 

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
-use eventmap::nats::{JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::nats::{JetStreamPublisher, provision_streams};
 use eventmap::postgres::{PostgresStore, Relay, RelayConfig, RelayStats};
+use eventmap::test_util::LocalServer;
 use eventmap::{AggregateStore, EventSourced, StoreError};
 use pg::*;
 use tokio::process::{Child, Command};
