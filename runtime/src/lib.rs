@@ -22,7 +22,7 @@
 //!
 //! With the `postgres` feature, step 2 can be transactional instead: `postgres::PostgresStore`
 //! appends the events and, in the same transaction, writes the integration messages the
-//! generated handlers build (through `postgres::OutboxPublisher`) to an outbox table, which
+//! generated handlers build (through `postgres::OutboxWriter`) to an outbox table, which
 //! `postgres::Relay` publishes (steps 3-4 split across the commit). `docs/delivery.md` compares
 //! the guarantees.
 //!

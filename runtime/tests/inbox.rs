@@ -318,7 +318,7 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
                 let mut dispatcher = eventmap::EventDispatcher::new();
                 register_integration_event_handlers(
                     &mut dispatcher,
-                    eventmap::postgres::OutboxPublisher::shared(),
+                    eventmap::postgres::OutboxWriter::shared(),
                 );
                 dispatcher
             })

@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventmap::message::headers;
-use eventmap::postgres::{
-    Error, EventRegistry, OutboxPublisher, PostgresStore, Relay, RelayConfig,
-};
+use eventmap::postgres::{Error, EventRegistry, OutboxWriter, PostgresStore, Relay, RelayConfig};
 use eventmap::{
     AggregateStore, DispatchingStore, EventDispatcher, EventSourced, InMemoryPublisher,
     IntegrationMessage, PublishError, PublishReceipt, Publisher, StoreError,
@@ -253,7 +251,7 @@ async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
         // A table that maps `Labelled` payloads only under the name `Tagged`: an event named
         // `Labelled` has no row, so the append with it must leave nothing behind.
         let mut dispatcher = EventDispatcher::new();
-        register_integration_event_handlers(&mut dispatcher, OutboxPublisher::shared());
+        register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
         assert!(dispatcher.map_type::<Labelled>("tagged", &["Tagged"]));
         let store = PostgresStore::builder(db.pool.clone())
             .schema(db.schema.clone())
@@ -296,7 +294,7 @@ async fn a_ce_type_of_its_own_goes_through_the_outbox_and_the_relay() {
         let mut outbox = EventDispatcher::new();
         outbox.subscribe_to::<Incremented>(
             eventmap::IntegrationEventHandler::new(
-                OutboxPublisher::shared(),
+                OutboxWriter::shared(),
                 COUNTER,
                 INCREMENTED_EVENT,
                 SOURCE,

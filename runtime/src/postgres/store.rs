@@ -64,10 +64,10 @@ impl PostgresStoreBuilder {
     }
 
     /// Turns the transactional outbox on: `dispatcher` runs inside every append transaction,
-    /// and the messages its handlers publish through [`OutboxPublisher`](super::OutboxPublisher)
+    /// and the messages its handlers publish through [`OutboxWriter`](super::OutboxWriter)
     /// are inserted into the outbox table in that transaction. Give it only the integration
     /// handlers (generated `register_integration_event_handlers` with
-    /// [`OutboxPublisher::shared`](super::OutboxPublisher::shared)): a handler that fails
+    /// [`OutboxWriter::shared`](super::OutboxWriter::shared)): a handler that fails
     /// rolls the append back, and side effects of other handlers would not be transactional.
     pub fn outbox(mut self, dispatcher: EventDispatcher) -> Self {
         self.outbox = Some(dispatcher);

@@ -10,7 +10,7 @@ use eventmap::convert::{ConversionError, IntoProto, checked};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-use eventmap::postgres::{EventRegistry, OutboxPublisher, PostgresStore};
+use eventmap::postgres::{EventRegistry, OutboxWriter, PostgresStore};
 use eventmap::{
     Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
     EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
@@ -220,7 +220,7 @@ impl TestDb {
             .registry(registry());
         if outbox {
             let mut dispatcher = EventDispatcher::new();
-            register_integration_event_handlers(&mut dispatcher, OutboxPublisher::shared());
+            register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
             builder = builder.outbox(dispatcher);
         }
         builder.build().await.expect("store builds")
