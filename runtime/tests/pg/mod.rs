@@ -330,6 +330,26 @@ impl Observed {
     }
 }
 
+/// Waits for `condition`: checks it, then again every `every`, until it holds (`true`) or
+/// `limit` has passed (`false`, checked once more at the deadline). Callers assert on the
+/// result with their own message.
+pub async fn eventually(
+    limit: Duration,
+    every: Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Reads the whole channel with a durable consumer (acking each message) until `expected`
 /// distinct stream messages were seen or `within` passed.
 pub async fn consume_all(
