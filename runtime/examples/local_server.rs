@@ -2,7 +2,10 @@
 //! on a free loopback port, provisions a stream, publishes one integration message and prints
 //! the broker's receipt; the server is killed when `server` is dropped.
 //!
-//! `NATS_SERVER_BIN=/path/to/nats-server cargo run -p eventmap --features test-util --example local_server`
+//! ```sh
+//! NATS_SERVER_BIN=/path/to/nats-server \
+//!     cargo run -p eventmap --features test-util --example local_server
+//! ```
 
 use eventmap::nats::{JetStreamPublisher, async_nats, provision_streams};
 use eventmap::test_util::LocalServer;

@@ -48,9 +48,9 @@ pub(super) struct TypeEntry {
     pub(super) handlers: Vec<Registered>,
 }
 
-/// Hashes a [`TypeId`](std::any::TypeId), which already is a hash, by taking its bits (what it writes as a
-/// `u64`), instead of running SipHash over them; anything else it is given is mixed in with
-/// FNV-1a.
+/// Hashes a [`TypeId`](std::any::TypeId), which already is a hash, by taking its bits (what it
+/// writes as a `u64`), instead of running SipHash over them; anything else it is given is mixed in
+/// with FNV-1a.
 #[derive(Default)]
 pub(super) struct TypeIdHasher(u64);
 

@@ -1,4 +1,4 @@
-//! The settings of a [`Relay`](super::Relay)(super::Relay), its counters and the report of a round.
+//! The settings of a [`Relay`](super::Relay), its counters and the report of a round.
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;

@@ -6,8 +6,9 @@ use std::time::Duration;
 use super::Relay;
 
 impl Relay {
-    /// Checks the duplicate window of each stream against [`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon)
-    /// and logs the result; see [`check_duplicate_windows`].
+    /// Checks the duplicate window of each stream against
+    /// [`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon) and logs the result; see
+    /// [`check_duplicate_windows`].
     pub async fn check_duplicate_windows<S: AsRef<str>>(
         &self,
         context: &async_nats::jetstream::Context,
@@ -36,9 +37,9 @@ impl WindowCheck {
 }
 
 /// Reads each stream's duplicate window and compares it with `retry_horizon`
-/// ([`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon)): logs at `info` when the window covers it, at `warn`
-/// when it does not (a retried message may then be stored twice) or cannot be read. Never
-/// fails: a broker that is away is reported per stream.
+/// ([`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon)): logs at `info` when the
+/// window covers it, at `warn` when it does not (a retried message may then be stored twice) or
+/// cannot be read. Never fails: a broker that is away is reported per stream.
 pub async fn check_duplicate_windows<S: AsRef<str>>(
     context: &async_nats::jetstream::Context,
     streams: impl IntoIterator<Item = S>,

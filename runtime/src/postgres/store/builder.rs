@@ -32,8 +32,9 @@ impl fmt::Debug for PostgresStoreBuilder {
 }
 
 impl PostgresStoreBuilder {
-    /// The schema holding the store's tables (default [`DEFAULT_SCHEMA`], `"eventmap"`):
-    /// lower-case letters, digits and `_`. Created if missing.
+    /// The schema holding the store's tables (default
+    /// [`DEFAULT_SCHEMA`](crate::postgres::DEFAULT_SCHEMA), `"eventmap"`): lower-case letters,
+    /// digits and `_`. Created if missing.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
         self
@@ -45,12 +46,12 @@ impl PostgresStoreBuilder {
         self
     }
 
-    /// Turns the transactional outbox on: `dispatcher` runs inside every append transaction,
-    /// and the messages its handlers publish through [`OutboxWriter`](super::OutboxWriter)
+    /// Turns the transactional outbox on: `dispatcher` runs inside every append transaction, and
+    /// the messages its handlers publish through [`OutboxWriter`](crate::postgres::OutboxWriter)
     /// are inserted into the outbox table in that transaction. Give it only the integration
     /// handlers (generated `register_integration_event_handlers` with
-    /// [`OutboxWriter::shared`](super::OutboxWriter::shared)): a handler that fails
-    /// rolls the append back, and side effects of other handlers would not be transactional.
+    /// [`OutboxWriter::shared`](crate::postgres::OutboxWriter::shared)): a handler that fails rolls
+    /// the append back, and side effects of other handlers would not be transactional.
     pub fn outbox(mut self, dispatcher: EventDispatcher) -> Self {
         self.outbox = Some(dispatcher);
         self
