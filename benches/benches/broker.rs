@@ -50,9 +50,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use eventmap::nats::async_nats::{self, HeaderMap, jetstream};
-use eventmap::nats::{
-    JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
-};
+use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, EventDispatcher, IntegrationMessage, PublishError, PublishReceipt, Publisher,
 };

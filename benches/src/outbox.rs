@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use eventmap::postgres::sqlx::postgres::{PgPool, PgPoolOptions};
 use eventmap::postgres::sqlx::{self, Row};
-use eventmap::postgres::{OutboxPublisher, PostgresStore, Relay, RelayConfig};
+use eventmap::postgres::{OutboxWriter, PostgresStore, Relay, RelayConfig};
 use eventmap::{Aggregate, AggregateRoot, EventDispatcher, IntegrationMessage, Publisher};
 use ordering_example::domain::events::{OrderCanceled, OrderCompleted, OrderReadied};
 use ordering_example::domain::ids::{CustomerId, InvoiceId, PaymentId};
@@ -143,7 +143,7 @@ pub struct OutboxDb {
 impl OutboxDb {
     /// Creates schema `<prefix>_<random>` on `pool` with the store's tables, the store
     /// writing the ordering example's integration messages (generated handlers on
-    /// [`OutboxPublisher`]) to the outbox.
+    /// [`OutboxWriter`]) to the outbox.
     ///
     /// # Errors
     ///
@@ -162,7 +162,7 @@ impl OutboxDb {
         let mut outbox = EventDispatcher::new();
         ordering_example::integration_events::register_integration_event_handlers(
             &mut outbox,
-            OutboxPublisher::shared(),
+            OutboxWriter::shared(),
         );
         let store = PostgresStore::builder(pool.clone())
             .schema(schema.clone())

@@ -10,53 +10,24 @@
 //! error ([`UnmappedEventName`]), never published under another row's name. Applications may
 //! add their own handlers.
 
+mod handler;
+mod routing;
+
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use tracing::Instrument;
 use uuid::Uuid;
 
+/// The boxed error of handlers, also at its former path (it lives in [`crate::error`]).
+pub use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::integration::{IntegrationSource, publish_with};
-
-/// A boxed error that can cross threads; what handlers return.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Reacts to domain events.
-#[async_trait::async_trait]
-pub trait EventHandler: Send + Sync {
-    /// Handles one event.
-    ///
-    /// # Errors
-    ///
-    /// Any error; the dispatcher stops at the first one and reports it as a
-    /// [`DispatchError`].
-    async fn handle(&self, event: &AggregateEvent) -> Result<(), BoxError>;
-
-    /// The [`IntegrationSource`] of a handler that converts each event into one integration
-    /// message and publishes it ([`IntegrationEventHandler`](crate::IntegrationEventHandler)
-    /// returns itself): the dispatcher then converts and publishes through it, with the same
-    /// effect as [`handle`](Self::handle) and one boxed future less per event. `None` (the
-    /// default) for every other handler.
-    fn as_integration(&self) -> Option<&dyn IntegrationSource> {
-        None
-    }
-}
-
-#[async_trait::async_trait]
-impl<H: EventHandler + ?Sized> EventHandler for Arc<H> {
-    async fn handle(&self, event: &AggregateEvent) -> Result<(), BoxError> {
-        (**self).handle(event).await
-    }
-
-    fn as_integration(&self) -> Option<&dyn IntegrationSource> {
-        (**self).as_integration()
-    }
-}
+use crate::integration::publish_with;
+pub use handler::{EventHandler, FnHandler, handler_fn};
+use routing::{Handlers, Only, Registered, TypeEntry, TypeIdHasher};
 
 /// An event of a mapped type carried a name that the mapping table does not give that type
 /// (see [`EventDispatcher::map_type`]): it was not published, and the dispatch stopped with
@@ -113,73 +84,6 @@ pub struct EventDispatcher {
     next: u64,
 }
 
-/// A handler with its registration sequence number and, for a handler subscribed by type and
-/// name, the domain event name it runs for.
-struct Registered {
-    sequence: u64,
-    only: Only,
-    handler: Arc<dyn EventHandler>,
-}
-
-/// Which events of its type a handler runs for.
-#[derive(Clone, Copy)]
-enum Only {
-    /// Every one (subscribed by name, or by type alone).
-    Any,
-    /// Those with this name.
-    Name(&'static str),
-    /// Those whose name is the type's declared name at this index ([`TypeEntry::names`]):
-    /// the name was compared once, by the check of the declared names, so the handler is
-    /// chosen by an integer comparison.
-    Declared(usize),
-}
-
-impl Only {
-    /// `Only::Declared` when `name` is one of `names`, else `Only::Name`.
-    fn of(name: &'static str, names: Option<&[&'static str]>) -> Self {
-        names
-            .and_then(|names| names.iter().position(|n| *n == name))
-            .map_or(Only::Name(name), Only::Declared)
-    }
-}
-
-/// What is registered for one payload type.
-#[derive(Default)]
-struct TypeEntry {
-    /// The names the mapping table gives the type ([`EventDispatcher::map_type`]); `None`
-    /// when the type is not declared as mapped (any name is dispatched).
-    names: Option<Vec<&'static str>>,
-    /// The registrations applied to the type ([`EventDispatcher::map_type`]'s keys).
-    registrations: Vec<&'static str>,
-    /// Its handlers, in registration order.
-    handlers: Vec<Registered>,
-}
-
-/// Hashes a [`TypeId`], which already is a hash, by taking its bits (what it writes as a
-/// `u64`), instead of running SipHash over them; anything else it is given is mixed in with
-/// FNV-1a.
-#[derive(Default)]
-struct TypeIdHasher(u64);
-
-impl Hasher for TypeIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut hash = self.0 ^ 0xcbf2_9ce4_8422_2325;
-        for byte in bytes {
-            hash = (hash ^ u64::from(*byte)).wrapping_mul(PRIME);
-        }
-        self.0 = hash;
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 ^= value;
-    }
-}
-
 impl fmt::Debug for EventDispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let by_name = self
@@ -197,48 +101,6 @@ impl fmt::Debug for EventDispatcher {
             .finish()
     }
 }
-
-/// The handlers of one event: two lists, each in registration order, merged by sequence;
-/// handlers by type restricted to another name are skipped.
-struct Handlers<'a> {
-    by_name: &'a [Registered],
-    by_type: &'a [Registered],
-    /// The event's name, for handlers restricted to one name.
-    name: &'a str,
-    /// The index of the event's name among its type's declared names.
-    declared: Option<usize>,
-}
-
-impl<'a> Iterator for Handlers<'a> {
-    type Item = &'a Arc<dyn EventHandler>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let take_name = match (self.by_name.first(), self.by_type.first()) {
-                (Some(a), Some(b)) => a.sequence < b.sequence,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => return None,
-            };
-            let list = if take_name {
-                &mut self.by_name
-            } else {
-                &mut self.by_type
-            };
-            let (first, rest) = list.split_first()?;
-            *list = rest;
-            let runs = match first.only {
-                Only::Any => true,
-                Only::Declared(index) => self.declared == Some(index),
-                Only::Name(name) => name == self.name,
-            };
-            if runs {
-                return Some(&first.handler);
-            }
-        }
-    }
-}
-
 impl EventDispatcher {
     /// An empty dispatcher.
     pub fn new() -> Self {
@@ -488,46 +350,4 @@ async fn run_handlers(event: &AggregateEvent, handlers: Handlers<'_>) -> Result<
         }
     }
     Ok(())
-}
-
-/// An [`EventHandler`] made from a closure; see [`handler_fn`].
-pub struct FnHandler<F>(F);
-
-impl<F> fmt::Debug for FnHandler<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FnHandler")
-    }
-}
-
-/// Adapts a closure into an [`EventHandler`].
-///
-/// The closure receives an owned clone of the event (cheap: the payload is an `Arc`), so the
-/// returned future may be `'static`:
-///
-/// ```
-/// # use eventmap::dispatcher::{handler_fn, EventDispatcher};
-/// let mut dispatcher = EventDispatcher::new();
-/// dispatcher.subscribe("OrderCreated", handler_fn(|event| async move {
-///     println!("order {} created", event.aggregate_id());
-///     Ok(())
-/// }));
-/// assert_eq!(dispatcher.handler_count("OrderCreated"), 1);
-/// ```
-pub fn handler_fn<F, Fut>(f: F) -> FnHandler<F>
-where
-    F: Fn(AggregateEvent) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<(), BoxError>> + Send,
-{
-    FnHandler(f)
-}
-
-#[async_trait::async_trait]
-impl<F, Fut> EventHandler for FnHandler<F>
-where
-    F: Fn(AggregateEvent) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<(), BoxError>> + Send,
-{
-    async fn handle(&self, event: &AggregateEvent) -> Result<(), BoxError> {
-        (self.0)(event.clone()).await
-    }
 }

@@ -4,18 +4,19 @@
 //! (`events: OrderCreated: - name: OrderCreatedEvent ...`) to the
 //! [`EventDispatcher`](crate::dispatcher::EventDispatcher).
 
+mod source;
+
 use std::any::type_name;
 use std::fmt;
 use std::sync::Arc;
 
-use tracing::{Instrument, Span};
-
 use crate::channel::ChannelSpec;
 use crate::convert::ConversionError;
-use crate::dispatcher::{BoxError, EventHandler};
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::message::{IntegrationMessage, integration_event_id};
-use crate::publisher::{PublishError, PublishReceipt, Publisher};
+use crate::message::IntegrationMessage;
+use crate::publisher::{PublishError, Publisher};
+pub use source::IntegrationSource;
+pub(crate) use source::publish_with;
 
 /// A generated conversion from a typed domain event (payload plus envelope: ids, aggregate,
 /// time) to the prost message of one integration event.
@@ -60,7 +61,7 @@ pub enum IntegrationError {
 
 /// Converts domain events of type `T` into the integration event `M` and publishes them.
 ///
-/// On [`handle`](EventHandler::handle): downcast the payload to `T`, run the converter, encode
+/// On [`handle`](crate::dispatcher::EventHandler::handle): downcast the payload to `T`, run the converter, encode
 /// `M`, wrap it with [`IntegrationMessage::from_aggregate_event`] and await
 /// [`Publisher::publish`]. Runs inside a tracing span `integration_event` carrying the domain
 /// and integration event names and ids.
@@ -150,7 +151,8 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
         ))
     }
 
-    /// Converts and publishes `event`; the typed form of [`EventHandler::handle`].
+    /// Converts and publishes `event`; the typed form of
+    /// [`EventHandler::handle`](crate::dispatcher::EventHandler::handle).
     ///
     /// # Errors
     ///
@@ -158,103 +160,6 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
     pub async fn publish_event(&self, event: &AggregateEvent) -> Result<(), IntegrationError> {
         publish_with(self, event).await
     }
-}
-
-mod sealed {
-    /// Keeps [`IntegrationSource`](super::IntegrationSource) implemented by this crate only.
-    pub trait Sealed {}
-}
-
-/// What the [`EventDispatcher`](crate::dispatcher::EventDispatcher) needs of an
-/// [`IntegrationEventHandler`] to convert and publish an event itself, through plain
-/// (non-`async`) calls: one boxed future less per event than [`EventHandler::handle`].
-/// Returned by [`EventHandler::as_integration`]; implemented by [`IntegrationEventHandler`]
-/// only.
-pub trait IntegrationSource: sealed::Sealed + Send + Sync {
-    /// Builds the message for `event` without publishing it.
-    ///
-    /// # Errors
-    ///
-    /// [`IntegrationError::UnexpectedPayload`] or [`IntegrationError::Conversion`].
-    fn to_message(&self, event: &AggregateEvent) -> Result<IntegrationMessage, IntegrationError>;
-
-    /// The publisher the message goes to.
-    fn publisher(&self) -> &dyn Publisher;
-
-    /// The integration event name (the last subject token; the `ce-type` unless the row
-    /// gives another).
-    fn integration_event_name(&self) -> &'static str;
-}
-
-impl<T: DomainEvent, M: prost::Message> sealed::Sealed for IntegrationEventHandler<T, M> {}
-
-impl<T: DomainEvent, M: prost::Message> IntegrationSource for IntegrationEventHandler<T, M> {
-    fn to_message(&self, event: &AggregateEvent) -> Result<IntegrationMessage, IntegrationError> {
-        IntegrationEventHandler::to_message(self, event)
-    }
-
-    fn publisher(&self) -> &dyn Publisher {
-        self.publisher.as_ref()
-    }
-
-    fn integration_event_name(&self) -> &'static str {
-        self.name
-    }
-}
-
-/// The tracing span `integration_event` of converting and publishing `event` with `source`:
-/// the domain and integration event names and ids, the aggregate id and version.
-fn integration_span(source: &dyn IntegrationSource, event: &AggregateEvent) -> Span {
-    let name = source.integration_event_name();
-    tracing::info_span!(
-        "integration_event",
-        domain_event = event.name(),
-        domain_event_id = %event.id(),
-        integration_event = name,
-        integration_event_id = %integration_event_id(event.id(), name),
-        aggregate_id = event.aggregate_id(),
-        aggregate_version = event.aggregate_version(),
-    )
-}
-
-/// The outcome of publishing `message` built by `source`: logged, and the error located.
-fn published(
-    source: &dyn IntegrationSource,
-    message: &IntegrationMessage,
-    result: Result<PublishReceipt, PublishError>,
-) -> Result<(), IntegrationError> {
-    let receipt = result.map_err(|error| IntegrationError::Publish {
-        integration_event: source.integration_event_name(),
-        integration_event_id: message.id,
-        source: error,
-    })?;
-    tracing::debug!(
-        subject = %message.subject,
-        stream = %receipt.stream,
-        sequence = receipt.sequence,
-        duplicate = receipt.duplicate,
-        "integration event published"
-    );
-    Ok(())
-}
-
-/// Converts `event` with `source` and publishes the message, inside the
-/// [`integration_span`].
-pub(crate) async fn publish_with(
-    source: &dyn IntegrationSource,
-    event: &AggregateEvent,
-) -> Result<(), IntegrationError> {
-    let span = integration_span(source, event);
-    let message = span.in_scope(|| source.to_message(event))?;
-    let publish = source.publisher().publish(&message);
-    // A disabled span (no subscriber at INFO) costs nothing more than its check: the publish
-    // is not wrapped in `Instrumented` then.
-    let result = if span.is_disabled() {
-        publish.await
-    } else {
-        publish.instrument(span.clone()).await
-    };
-    span.in_scope(|| published(source, &message, result))
 }
 
 impl<T: DomainEvent, M: prost::Message> Clone for IntegrationEventHandler<T, M> {
@@ -283,222 +188,5 @@ impl<T: DomainEvent, M: prost::Message> fmt::Debug for IntegrationEventHandler<T
     }
 }
 
-#[async_trait::async_trait]
-impl<T: DomainEvent, M: prost::Message + 'static> EventHandler for IntegrationEventHandler<T, M> {
-    async fn handle(&self, event: &AggregateEvent) -> Result<(), BoxError> {
-        self.publish_event(event).await.map_err(BoxError::from)
-    }
-
-    fn as_integration(&self) -> Option<&dyn IntegrationSource> {
-        Some(self)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::publisher::{InMemoryPublisher, PublishReceipt};
-
-    #[derive(Debug)]
-    struct OrderCreated {
-        quantity: i64,
-    }
-    impl DomainEvent for OrderCreated {
-        fn event_name(&self) -> &'static str {
-            "OrderCreated"
-        }
-    }
-    #[derive(Debug)]
-    struct OrderCanceled;
-    impl DomainEvent for OrderCanceled {
-        fn event_name(&self) -> &'static str {
-            "OrderCanceled"
-        }
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct Created {
-        #[prost(string, tag = "1")]
-        order_id: String,
-        #[prost(int32, tag = "2")]
-        quantity: i32,
-    }
-
-    fn convert(event: &AggregateEvent<OrderCreated>) -> Result<Created, ConversionError> {
-        Ok(Created {
-            order_id: crate::convert::IntoProto::into_proto(event.aggregate_id())
-                .map_err(|e: ConversionError| e.at("order_id"))?,
-            quantity: crate::convert::checked(&event.payload().quantity, "quantity")?,
-        })
-    }
-
-    const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
-
-    fn handler(publisher: &InMemoryPublisher) -> IntegrationEventHandler<OrderCreated, Created> {
-        IntegrationEventHandler::new(
-            Arc::new(publisher.clone()),
-            ORDER,
-            "OrderCreatedEvent",
-            "ordering",
-            convert,
-        )
-    }
-
-    #[tokio::test]
-    async fn converts_and_publishes() {
-        let publisher = InMemoryPublisher::new();
-        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 3 }).into_dyn();
-        handler(&publisher).handle(&event).await.unwrap();
-
-        let messages = publisher.messages();
-        assert_eq!(messages.len(), 1);
-        let message = &messages[0];
-        assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
-        assert_eq!(
-            message.id,
-            integration_event_id(event.id(), "OrderCreatedEvent")
-        );
-        assert_eq!(message.header("ce-source"), Some("ordering"));
-        let decoded = <Created as prost::Message>::decode(message.payload.clone()).unwrap();
-        assert_eq!(
-            decoded,
-            Created {
-                order_id: "o-1".into(),
-                quantity: 3
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn a_ce_type_of_its_own_goes_into_the_header_only() {
-        let publisher = InMemoryPublisher::new();
-        let handler = handler(&publisher).with_ce_type("com.example.ordering.OrderCreated");
-        assert_eq!(handler.ce_type(), "com.example.ordering.OrderCreated");
-        assert_eq!(handler.integration_event_name(), "OrderCreatedEvent");
-        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 3 }).into_dyn();
-        handler.handle(&event).await.unwrap();
-        let messages = publisher.messages();
-        assert_eq!(messages.len(), 1);
-        let message = &messages[0];
-        assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
-        assert_eq!(message.name, "OrderCreatedEvent");
-        assert_eq!(
-            message.header("ce-type"),
-            Some("com.example.ordering.OrderCreated")
-        );
-        assert_eq!(
-            message.id,
-            integration_event_id(event.id(), "OrderCreatedEvent")
-        );
-    }
-
-    #[tokio::test]
-    async fn wrong_payload_and_conversion_errors() {
-        let publisher = InMemoryPublisher::new();
-        let handler = handler(&publisher);
-
-        let wrong = AggregateEvent::new("Order", "o-1", 2, OrderCanceled).into_dyn();
-        let err = handler.publish_event(&wrong).await.unwrap_err();
-        assert!(
-            matches!(&err, IntegrationError::UnexpectedPayload { event_name, expected }
-                if event_name == "OrderCanceled" && expected.ends_with("OrderCreated")),
-            "{err:?}"
-        );
-
-        let huge =
-            AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 << 40 }).into_dyn();
-        let err = handler.handle(&huge).await.unwrap_err();
-        let err = err.downcast::<IntegrationError>().unwrap();
-        match *err {
-            IntegrationError::Conversion {
-                ref domain_event,
-                integration_event,
-                ref source,
-            } => {
-                assert_eq!(domain_event, "OrderCreated");
-                assert_eq!(integration_event, "OrderCreatedEvent");
-                assert_eq!(source.field(), "quantity");
-            }
-            ref other => panic!("unexpected {other:?}"),
-        }
-        assert!(publisher.is_empty());
-    }
-
-    struct Failing;
-    #[async_trait::async_trait]
-    impl Publisher for Failing {
-        async fn publish(
-            &self,
-            message: &IntegrationMessage,
-        ) -> Result<PublishReceipt, PublishError> {
-            Err(PublishError::NoStream {
-                subject: message.subject.clone(),
-            })
-        }
-    }
-
-    #[tokio::test]
-    async fn the_dispatcher_runs_integration_handlers_through_their_source() {
-        // The dispatcher's fast path (`as_integration`) publishes what `handle` publishes and
-        // reports failures the same way.
-        let publisher = InMemoryPublisher::new();
-        let mut dispatcher = crate::EventDispatcher::new();
-        dispatcher.subscribe_to::<OrderCreated>(handler(&publisher));
-        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 3 }).into_dyn();
-        dispatcher
-            .publish(std::slice::from_ref(&event))
-            .await
-            .unwrap();
-        assert_eq!(
-            publisher.messages(),
-            [handler(&publisher).to_message(&event).unwrap()]
-        );
-
-        let mut failing = crate::EventDispatcher::new();
-        failing.subscribe_to::<OrderCreated>(IntegrationEventHandler::new(
-            Arc::new(Failing),
-            ORDER,
-            "OrderCreatedEvent",
-            "ordering",
-            convert,
-        ));
-        let err = failing.publish(&[event]).await.unwrap_err();
-        assert_eq!(err.event_name, "OrderCreated");
-        let source = err.source.downcast::<IntegrationError>().unwrap();
-        assert!(
-            matches!(
-                *source,
-                IntegrationError::Publish {
-                    integration_event: "OrderCreatedEvent",
-                    ..
-                }
-            ),
-            "{source:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn publish_error_is_reported() {
-        let handler = IntegrationEventHandler::new(
-            Arc::new(Failing),
-            ORDER,
-            "OrderCreatedEvent",
-            "ordering",
-            convert,
-        );
-        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 1 }).into_dyn();
-        let err = handler.publish_event(&event).await.unwrap_err();
-        match err {
-            IntegrationError::Publish {
-                integration_event,
-                integration_event_id: id,
-                source: PublishError::NoStream { subject },
-            } => {
-                assert_eq!(integration_event, "OrderCreatedEvent");
-                assert_eq!(id, integration_event_id(event.id(), "OrderCreatedEvent"));
-                assert_eq!(subject, "ordering.order.OrderCreatedEvent");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
+mod tests;

@@ -22,7 +22,7 @@
 //!
 //! With the `postgres` feature, step 2 can be transactional instead: `postgres::PostgresStore`
 //! appends the events and, in the same transaction, writes the integration messages the
-//! generated handlers build (through `postgres::OutboxPublisher`) to an outbox table, which
+//! generated handlers build (through `postgres::OutboxWriter`) to an outbox table, which
 //! `postgres::Relay` publishes (steps 3-4 split across the commit). `docs/delivery.md` compares
 //! the guarantees.
 //!
@@ -62,11 +62,18 @@
 //! [`integration_event_id`], and on [`convert::field`], [`convert::map_each`] and
 //! [`convert::map_one`].
 //!
+//! # Module layering
+//!
+//! Modules use each other in one direction only, without cycles: `error`, `channel`,
+//! `convert`, `event`, `trace`, `shutdown` < `message` < `decode`, `publisher` < `integration`
+//! < `dispatcher` < `mapped`, `store` < `nats` < `postgres` (each uses only modules to its
+//! left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
+//!
 //! # Features
 //!
 //! * `nats` (default): the [`nats`] module (async-nats 0.51, NATS server >= 2.10 for consumers).
-//! * `nats-server-harness`: [`nats::LocalServer`], which spawns a private `nats-server` for tests
-//!   and examples.
+//! * `test-util`: the test kit `eventmap::test_util`: `test_util::LocalServer` spawns a private
+//!   `nats-server` with JetStream for integration tests and examples.
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
 //!   transactional outbox and the relay that publishes it, and the consumer-side inbox
 //!   (sqlx 0.8, PostgreSQL >= 12).
@@ -88,6 +95,7 @@ pub mod channel;
 pub mod convert;
 pub mod decode;
 pub mod dispatcher;
+pub mod error;
 pub mod event;
 pub mod integration;
 pub mod mapped;
@@ -101,11 +109,14 @@ pub mod trace;
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
-pub use dispatcher::{BoxError, DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
+pub use dispatcher::{DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
+pub use error::BoxError;
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSource};
 pub use mapped::MappedEvent;

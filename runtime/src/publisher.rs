@@ -8,7 +8,7 @@ mod in_memory;
 
 pub use in_memory::InMemoryPublisher;
 
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 use crate::message::IntegrationMessage;
 
 /// Sends integration messages to a broker.

@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::dispatcher::{BoxError, DispatchError, EventDispatcher};
+use crate::dispatcher::{DispatchError, EventDispatcher};
+use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent, Metadata};
 
 /// An event-producing aggregate (a consistency boundary such as an order).

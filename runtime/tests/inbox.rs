@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
-use eventmap::nats::{
-    JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
-};
+use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
 use eventmap::postgres::sqlx::{self, PgConnection};
 use eventmap::postgres::{Inbox, InboxError, InboxOutcome, Relay, RelayConfig};
+use eventmap::test_util::LocalServer;
 use eventmap::{AggregateStore, EventSourced};
 use pg::*;
 
@@ -171,24 +170,29 @@ async fn a_failing_handler_leaves_no_trace_and_the_retry_processes() {
     .await;
 }
 
-/// Waits until a session of this schema waits on a lock in an inbox insert.
+/// Waits (up to 10 s) until a session of this schema waits on a lock in an inbox insert.
 async fn wait_for_blocked_insert(db: &TestDb) {
     let pattern = format!("%\"{}\".eventmap_inbox%", db.schema);
-    for _ in 0..400 {
-        let blocked: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity \
+    let blocked = eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(25),
+        async || {
+            let blocked: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
              WHERE wait_event_type = 'Lock' AND query LIKE $1",
-        )
-        .bind(&pattern)
-        .fetch_one(&db.pool)
-        .await
-        .expect("pg_stat_activity");
-        if blocked > 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the second handling never waited on the first one's inbox row");
+            )
+            .bind(&pattern)
+            .fetch_one(&db.pool)
+            .await
+            .expect("pg_stat_activity");
+            blocked > 0
+        },
+    )
+    .await;
+    assert!(
+        blocked,
+        "the second handling never waited on the first one's inbox row"
+    );
 }
 
 /// Two instances handle the same message at once. The first holds its transaction open (its
@@ -319,7 +323,7 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
                 let mut dispatcher = eventmap::EventDispatcher::new();
                 register_integration_event_handlers(
                     &mut dispatcher,
-                    eventmap::postgres::OutboxPublisher::shared(),
+                    eventmap::postgres::OutboxWriter::shared(),
                 );
                 dispatcher
             })

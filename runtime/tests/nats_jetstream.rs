@@ -9,10 +9,11 @@ use common::*;
 use eventmap::nats::async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use eventmap::nats::async_nats::{self, HeaderMap};
 use eventmap::nats::{
-    DUPLICATE_WINDOW, JetStreamPublisher, LocalServer, ProvisionError, SubscribeError, Subscriber,
-    Subscription, SubscriptionOptions, provision_streams,
+    DUPLICATE_WINDOW, JetStreamPublisher, ProvisionError, SubscribeError, Subscriber, Subscription,
+    SubscriptionOptions, provision_streams,
 };
 use eventmap::publisher::{PublishError, Publisher};
+use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, ChannelSpec, EventDispatcher, IntegrationEventHandler, IntegrationMessage,
     integration_event_id,
@@ -560,7 +561,7 @@ async fn local_server_restart_keeps_the_store() {
         let mut server = start_server().await;
         let (version, port) = (server.version().to_owned(), server.port());
         assert!(
-            eventmap::nats::LocalServer::find_binary().await.is_ok(),
+            LocalServer::find_binary().await.is_ok(),
             "a >= 2.10 binary is available"
         );
         let (client, js) = connect(&server).await;

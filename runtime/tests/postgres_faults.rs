@@ -11,11 +11,12 @@ mod pg;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
-use eventmap::nats::{JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::nats::{JetStreamPublisher, provision_streams};
 use eventmap::postgres::{PostgresStore, Relay, RelayConfig, RelayStats};
+use eventmap::test_util::LocalServer;
 use eventmap::{AggregateStore, EventSourced, StoreError};
 use pg::*;
 use tokio::process::{Child, Command};
@@ -115,18 +116,13 @@ async fn unpublished(db: &TestDb) -> i64 {
 }
 
 async fn wait_drained(db: &TestDb, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = unpublished(db).await;
-        if left == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{left} outbox rows still unpublished after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let every = Duration::from_millis(50);
+    let drained = eventually(limit, every, async || unpublished(db).await == 0).await;
+    assert!(
+        drained,
+        "{} outbox rows still unpublished after {limit:?}",
+        unpublished(db).await
+    );
 }
 
 async fn stream_messages(jetstream: &Context) -> u64 {
@@ -159,13 +155,17 @@ async fn broker_outage_loses_nothing_and_duplicates_nothing() {
             async move { append_increments(&store, aggregates, per_aggregate, 5, 4).await }
         });
         let total = (aggregates * per_aggregate) as u64;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while relay.relay.stats().published < total / 2 {
-            assert!(Instant::now() < deadline, "half not published in time");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let half = eventually(
+            Duration::from_secs(120),
+            Duration::from_millis(5),
+            async || relay.relay.stats().published >= total / 2,
+        )
+        .await;
+        assert!(half, "half not published in time");
         setup.server.stop().await.expect("stop nats");
         let at_stop = relay.relay.stats();
+        // The outage itself, the fault under test: the broker stays away for a few seconds
+        // while the writer keeps appending and the relay keeps failing and backing off.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let during = relay.relay.stats();
         setup.server.restart().await.expect("restart nats");
@@ -220,14 +220,13 @@ async fn relay_killed_mid_batch_is_replaced_without_loss_or_duplicates() {
         // Big batches, few in flight: a batch takes long, and rows are marked only at its
         // end, so a kill at a third of the stream falls inside a batch.
         let mut first = spawn_relay(&setup, 2_000, 16);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while stream_messages(&setup.jetstream).await < total / 3 {
-            assert!(
-                Instant::now() < deadline,
-                "the first relay did not get going"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let going = eventually(
+            Duration::from_secs(60),
+            Duration::from_millis(2),
+            async || stream_messages(&setup.jetstream).await >= total / 3,
+        )
+        .await;
+        assert!(going, "the first relay did not get going");
         first.start_kill().expect("SIGKILL");
         let status = first.wait().await.expect("wait");
         assert!(!status.success(), "{status}");

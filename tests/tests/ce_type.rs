@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventmap::nats::{
-    Delivery, JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
+    Delivery, JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams,
 };
+use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, EventDispatcher, IntegrationEventSet, IntegrationMessage, Publisher,
     integration_event_id,

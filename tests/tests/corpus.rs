@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use eventmap::nats::{JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::nats::{JetStreamPublisher, provision_streams};
+use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, DomainEvent, EventDispatcher, InMemoryPublisher, IntegrationMessage, Publisher,
     integration_event_id,

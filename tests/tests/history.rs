@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use eventmap::nats::{JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::nats::{JetStreamPublisher, provision_streams};
+use eventmap::test_util::LocalServer;
 use eventmap::{AggregateEvent, EventDispatcher, Publisher};
 use eventmap_tests::history::domain::{
     ActivityFailure, Attributes, Failure, HistoryArchived, HistoryRecorded, Kind, MemoEntry,

@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::nats::{
-    JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
-};
+use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateStore, DispatchingStore, EventDispatcher, InMemoryStore, integration_event_id,
 };

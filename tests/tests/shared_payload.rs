@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::nats::{JetStreamPublisher, LocalServer, provision_streams};
+use eventmap::nats::{JetStreamPublisher, provision_streams};
+use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, EventDispatcher, InMemoryPublisher, IntegrationMessage, Publisher,
     UnmappedEventName, integration_event_id,

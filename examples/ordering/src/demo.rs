@@ -393,7 +393,7 @@ pub async fn run_on_postgres(
     log: &mut dyn FnMut(String),
 ) -> Result<Report, DemoError> {
     use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-    use eventmap::postgres::{OutboxPublisher, PostgresStore, Relay, RelayConfig};
+    use eventmap::postgres::{OutboxWriter, PostgresStore, Relay, RelayConfig};
 
     let store_error = |e: &dyn std::fmt::Display| DemoError::Store(e.to_string());
     let context = async_nats::jetstream::new(client);
@@ -406,7 +406,7 @@ pub async fn run_on_postgres(
         .map_err(|e| store_error(&e))?;
     let schema = format!("ordering_demo_{run}");
     let mut outbox = EventDispatcher::new();
-    integration_events::register_integration_event_handlers(&mut outbox, OutboxPublisher::shared());
+    integration_events::register_integration_event_handlers(&mut outbox, OutboxWriter::shared());
     let store = PostgresStore::builder(pool.clone())
         .schema(schema.clone())
         .registry(event_registry().map_err(|e| store_error(&e))?)

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use eventmap::nats::LocalServer;
+use eventmap::test_util::LocalServer;
 use ordering_example::demo::{self, Report};
 use ordering_example::grpc::api;
 use ordering_example::grpc::client::{self, ClientError};

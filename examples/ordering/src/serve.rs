@@ -151,7 +151,7 @@ mod postgres {
     use eventmap::nats::JetStreamPublisher;
     use eventmap::postgres::sqlx::PgPool;
     use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-    use eventmap::postgres::{OutboxPublisher, PostgresStore, Relay, RelayConfig};
+    use eventmap::postgres::{OutboxWriter, PostgresStore, Relay, RelayConfig};
     use tokio::net::TcpListener;
 
     use super::{ServeError, run_server};
@@ -191,7 +191,7 @@ mod postgres {
             let mut outbox = EventDispatcher::new();
             integration_events::register_integration_event_handlers(
                 &mut outbox,
-                OutboxPublisher::shared(),
+                OutboxWriter::shared(),
             );
             let store = PostgresStore::builder(pool.clone())
                 .schema(schema.clone())

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use eventmap::nats::LocalServer;
+use eventmap::test_util::LocalServer;
 use ordering_example::consumers::SearchStatus;
 use ordering_example::demo::{self, Report};
 

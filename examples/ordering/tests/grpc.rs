@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use eventmap::nats::{LocalServer, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{Subscription, SubscriptionOptions, provision_streams};
+use eventmap::test_util::LocalServer;
 use ordering_example::consumers::{SearchIndex, SearchStatus};
 use ordering_example::grpc::api;
 use ordering_example::grpc::client::{self, Client};

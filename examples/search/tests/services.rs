@@ -7,10 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::nats::{
-    Consumer, ConsumerReport, JetStreamPublisher, LocalServer, provision_streams,
-};
+use eventmap::nats::{Consumer, ConsumerReport, JetStreamPublisher, provision_streams};
 use eventmap::postgres::Inbox;
+use eventmap::test_util::LocalServer;
 use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
 use notifications_example::NotificationService;
 use ordering_example::application::{CreateOrder, OrderingService};

@@ -17,7 +17,7 @@ use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 
 use crate::channel::ChannelSpec;
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 
 /// Header: why the message was dead-lettered (the error and its sources, `: `-separated, at
 /// most [`MAX_ERROR_LEN`] bytes).

@@ -9,15 +9,12 @@
 //! * [`Consumer`]: a declared subscription ([`ConsumerSpec`]) run with its
 //!   [`DeliveryPolicy`]: ack after the [`ConsumerHandler`], nak with backoff, in-progress acks,
 //!   [`dead_letter`]s, graceful shutdown.
-//! * [`LocalServer`] (feature `nats-server-harness`): a private `nats-server` for tests.
 
 mod consumer;
 pub mod dead_letter;
 mod delivery;
 mod provision;
 mod publisher;
-#[cfg(feature = "nats-server-harness")]
-mod server;
 mod subscriber;
 
 /// The async-nats crate this module is built on (0.51), re-exported so callers use the same
@@ -31,8 +28,6 @@ pub use consumer::{
 pub use delivery::{AckError, Delivery};
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};
-#[cfg(feature = "nats-server-harness")]
-pub use server::{LocalServer, ServerError};
 pub use subscriber::{
     MIN_SERVER_VERSION, ReceiveError, SubscribeError, Subscriber, Subscription, SubscriptionOptions,
 };

@@ -10,7 +10,7 @@ use async_nats::jetstream::{Context, ErrorCode};
 use tracing::Instrument;
 
 use crate::channel::ChannelSpec;
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 
 /// Duplicate window of streams created by [`provision_streams`]: 2 minutes (JetStream's
 /// default). A message re-published with the same `Nats-Msg-Id` within the window is not

@@ -1,5 +1,5 @@
-//! [`OutboxPublisher`]: the [`Publisher`] that generated handlers publish through when the
-//! Postgres store writes their messages to the outbox.
+//! [`OutboxWriter`]: the [`Publisher`] that generated handlers are given when the Postgres
+//! store writes their messages to the outbox; it sends nothing, it collects.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -21,31 +21,31 @@ tokio::task_local! {
 ///
 /// ```ignore
 /// let mut outbox = eventmap::EventDispatcher::new();
-/// integration_events::register_integration_event_handlers(&mut outbox, OutboxPublisher::shared());
+/// integration_events::register_integration_event_handlers(&mut outbox, OutboxWriter::shared());
 /// let store = PostgresStore::builder(pool).registry(registry).outbox(outbox).build().await?;
 /// ```
 ///
 /// The handlers still convert and encode each domain event (with the CloudEvents headers and
 /// the deterministic id); only the sending moves to the relay. The receipt it returns names
-/// the stream [`OutboxPublisher::STREAM`] with the message's position in the save.
+/// the stream [`OutboxWriter::STREAM`] with the message's position in the save.
 ///
 /// Outside a store save (for instance when the same dispatcher is used elsewhere) `publish`
 /// fails with [`PublishError::Broker`]: nothing is dropped silently.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OutboxPublisher;
+pub struct OutboxWriter;
 
-impl OutboxPublisher {
+impl OutboxWriter {
     /// Stream name reported in the receipts.
     pub const STREAM: &'static str = "eventmap-outbox";
 
-    /// An outbox publisher, shared, as generated registration code takes it.
+    /// An outbox writer, shared, as generated registration code takes its publisher.
     pub fn shared() -> Arc<dyn Publisher> {
         Arc::new(Self)
     }
 }
 
 #[async_trait::async_trait]
-impl Publisher for OutboxPublisher {
+impl Publisher for OutboxWriter {
     async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
         let pushed = COLLECTED.try_with(|collected| {
             let mut collected = collected
@@ -62,7 +62,7 @@ impl Publisher for OutboxPublisher {
             }),
             Err(_) => Err(PublishError::Broker {
                 subject: message.subject.clone(),
-                source: "the outbox publisher was used outside a PostgresStore save \
+                source: "the outbox writer was used outside a PostgresStore save \
                          (its dispatcher belongs to the store)"
                     .into(),
             }),
@@ -71,7 +71,7 @@ impl Publisher for OutboxPublisher {
 }
 
 /// Runs `future` with an outbox collection open on this task and returns its output with
-/// the messages [`OutboxPublisher`] collected, in publish order.
+/// the messages [`OutboxWriter`] collected, in publish order.
 pub(crate) async fn collect<F: Future>(future: F) -> (F::Output, Vec<IntegrationMessage>) {
     let collected = Arc::new(Mutex::new(Vec::new()));
     let output = COLLECTED.scope(Arc::clone(&collected), future).await;
@@ -102,7 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn collects_inside_a_scope_and_refuses_outside() {
-        let publisher = OutboxPublisher::shared();
+        let publisher = OutboxWriter::shared();
         let (receipts, messages) = collect(async {
             let a = publisher.publish(&message(1)).await.unwrap();
             let b = publisher.publish(&message(2)).await.unwrap();

@@ -1,6 +1,8 @@
 //! [`EventRegistry`]: which Rust type each stored domain event name is, at which schema
 //! version, and how older versions are upcast.
 
+mod error;
+
 use std::any::{Any, TypeId, type_name};
 use std::collections::HashMap;
 use std::fmt;
@@ -10,8 +12,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 use crate::event::DomainEvent;
+
+pub use error::RegistryError;
 
 /// Upper bound of upcasting steps for one payload (guards against a cycle of renames).
 const MAX_UPCASTS: usize = 64;
@@ -41,86 +45,6 @@ pub struct StoredPayload {
     pub schema_version: u32,
     /// The payload.
     pub json: Value,
-}
-
-/// Encoding, decoding or upcasting a payload failed, or a registration was refused.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RegistryError {
-    /// The payload's Rust type was not registered.
-    #[error(
-        "domain event `{name}` cannot be stored: its type is not registered in the EventRegistry"
-    )]
-    Unregistered {
-        /// The event's name.
-        name: String,
-    },
-    /// The event's name is not the name its type was registered under.
-    #[error(
-        "domain event type {type_name} is registered as `{registered}` but the event is named `{name}`"
-    )]
-    NameMismatch {
-        /// Rust type of the payload.
-        type_name: &'static str,
-        /// Name it was registered under.
-        registered: &'static str,
-        /// Name the event carries.
-        name: String,
-    },
-    /// No type is registered for this name and version, and no upcaster leads from it to one.
-    #[error(
-        "no domain event type is registered as `{name}` version {schema_version}, and no upcaster applies"
-    )]
-    Unknown {
-        /// Stored name (after the upcasts that applied).
-        name: String,
-        /// Stored version (after the upcasts that applied).
-        schema_version: u32,
-    },
-    /// The payload could not be written as JSON.
-    #[error("cannot serialize domain event `{name}`: {source}")]
-    Serialize {
-        /// Event name.
-        name: String,
-        /// serde_json's error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The stored JSON is not the registered type (after upcasting).
-    #[error(
-        "cannot deserialize domain event `{name}` version {schema_version} as {type_name}: {source}"
-    )]
-    Deserialize {
-        /// Event name.
-        name: String,
-        /// Schema version.
-        schema_version: u32,
-        /// The registered type.
-        type_name: &'static str,
-        /// serde_json's error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// An upcaster failed.
-    #[error("upcasting domain event `{name}` from version {from_version} failed: {source}")]
-    Upcast {
-        /// Event name.
-        name: String,
-        /// Version the failing upcaster starts from.
-        from_version: u32,
-        /// The upcaster's error.
-        #[source]
-        source: BoxError,
-    },
-    /// Upcasting did not reach a registered version in [`MAX_UPCASTS`] steps.
-    #[error("upcasting domain event `{name}` did not end after {MAX_UPCASTS} steps")]
-    UpcastLoop {
-        /// Event name.
-        name: String,
-    },
-    /// A name, a type or an upcaster was registered twice, or the version is invalid.
-    #[error("invalid registration: {0}")]
-    Registration(String),
 }
 
 /// The domain event types a store can persist, by name and schema version, with the
@@ -414,143 +338,4 @@ impl EventRegistry {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde::{Deserialize, Serialize};
-
-    use super::*;
-
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
-    struct Renamed {
-        total_cents: i64,
-        currency: String,
-    }
-    impl DomainEvent for Renamed {
-        fn event_name(&self) -> &'static str {
-            "Priced"
-        }
-    }
-
-    #[derive(Debug, Serialize, Deserialize)]
-    struct Other;
-    impl DomainEvent for Other {
-        fn event_name(&self) -> &'static str {
-            "Other"
-        }
-    }
-
-    fn registry() -> EventRegistry {
-        let mut registry = EventRegistry::new();
-        registry
-            .register_version::<Renamed>("Priced", 3)
-            .unwrap()
-            .upcaster("Priced", 1, |mut json| {
-                // v1 -> v2: `total` became `total_cents`.
-                let total = json["total"].take();
-                json["total_cents"] = total;
-                Ok(json)
-            })
-            .unwrap()
-            .upcaster("Priced", 2, |mut json| {
-                json["currency"] = "EUR".into();
-                Ok(json)
-            })
-            .unwrap();
-        registry
-    }
-
-    fn typed(event: &Arc<dyn DomainEvent>) -> &Renamed {
-        let any: &dyn Any = &**event;
-        any.downcast_ref().expect("a Renamed")
-    }
-
-    #[test]
-    fn encodes_current_version_and_upcasts_old_ones() {
-        let registry = registry();
-        let stored = registry
-            .encode(
-                "Priced",
-                &Renamed {
-                    total_cents: 5,
-                    currency: "USD".into(),
-                },
-            )
-            .unwrap();
-        assert_eq!(stored.schema_version, 3);
-        assert_eq!(
-            stored.json,
-            serde_json::json!({"total_cents": 5, "currency": "USD"})
-        );
-        let current = registry.decode("Priced", 3, stored.json).unwrap();
-        assert_eq!(typed(&current).currency, "USD");
-
-        let v1 = registry
-            .decode("Priced", 1, serde_json::json!({"total": 7}))
-            .unwrap();
-        assert_eq!(
-            typed(&v1),
-            &Renamed {
-                total_cents: 7,
-                currency: "EUR".into()
-            }
-        );
-    }
-
-    #[test]
-    fn errors() {
-        let mut registry = registry();
-        assert!(matches!(
-            registry.encode("Other", &Other),
-            Err(RegistryError::Unregistered { .. })
-        ));
-        assert!(matches!(
-            registry.encode(
-                "Wrong",
-                &Renamed {
-                    total_cents: 1,
-                    currency: String::new()
-                }
-            ),
-            Err(RegistryError::NameMismatch {
-                registered: "Priced",
-                ..
-            })
-        ));
-        assert!(matches!(
-            registry.decode("Priced", 4, serde_json::json!({})),
-            Err(RegistryError::Unknown {
-                schema_version: 4,
-                ..
-            })
-        ));
-        assert!(matches!(
-            registry.decode("Nope", 1, serde_json::json!({})),
-            Err(RegistryError::Unknown { .. })
-        ));
-        assert!(matches!(
-            registry.decode("Priced", 3, serde_json::json!({"total_cents": "x"})),
-            Err(RegistryError::Deserialize { .. })
-        ));
-        assert!(matches!(
-            registry.register::<Renamed>("Again"),
-            Err(RegistryError::Registration(_))
-        ));
-        assert!(matches!(
-            registry.register::<Other>("Priced"),
-            Err(RegistryError::Registration(_))
-        ));
-        assert!(matches!(
-            registry.upcaster("Priced", 1, Ok),
-            Err(RegistryError::Registration(_))
-        ));
-        registry
-            .upcaster("Other", 0, |_| Err("broken".into()))
-            .unwrap();
-        assert!(matches!(
-            registry.decode("Other", 0, serde_json::json!(null)),
-            Err(RegistryError::Upcast {
-                from_version: 0,
-                ..
-            })
-        ));
-    }
-}
+mod tests;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use eventmap::convert::{ConversionError, IntoProto};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
-use eventmap::nats::LocalServer;
 use eventmap::nats::async_nats::{self, Client, jetstream::Context};
+use eventmap::test_util::LocalServer;
 use eventmap::{AggregateEvent, ChannelSpec, DomainEvent, integration_event_id};
 
 /// The `order` channel of mappings.yaml.

@@ -10,7 +10,7 @@ use eventmap::convert::{ConversionError, IntoProto, checked};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-use eventmap::postgres::{EventRegistry, OutboxPublisher, PostgresStore};
+use eventmap::postgres::{EventRegistry, OutboxWriter, PostgresStore};
 use eventmap::{
     Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
     EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
@@ -220,7 +220,7 @@ impl TestDb {
             .registry(registry());
         if outbox {
             let mut dispatcher = EventDispatcher::new();
-            register_integration_event_handlers(&mut dispatcher, OutboxPublisher::shared());
+            register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
             builder = builder.outbox(dispatcher);
         }
         builder.build().await.expect("store builds")
@@ -327,6 +327,26 @@ impl Observed {
             unexpected.is_empty(),
             "unexpected aggregates {unexpected:?}"
         );
+    }
+}
+
+/// Waits for `condition`: checks it, then again every `every`, until it holds (`true`) or
+/// `limit` has passed (`false`, checked once more at the deadline). Callers assert on the
+/// result with their own message.
+pub async fn eventually(
+    limit: Duration,
+    every: Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

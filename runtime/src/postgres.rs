@@ -9,7 +9,7 @@
 //!   messages of the appended events (converted, encoded, with their CloudEvents headers and
 //!   deterministic ids) are written to `eventmap_outbox` in the transaction that appends the
 //!   events. Generated code needs no change: `register_integration_event_handlers` is given
-//!   [`OutboxPublisher::shared`], which collects instead of sending.
+//!   [`OutboxWriter::shared`], which collects instead of sending.
 //! * [`Relay`]: publishes the outbox to JetStream (or any [`Publisher`](crate::Publisher)):
 //!   in id order, per-aggregate order kept under retries, marked published only after the
 //!   broker's ack, several relays at once (`FOR UPDATE SKIP LOCKED`), woken by
@@ -27,7 +27,7 @@
 //! let mut registry = EventRegistry::new();
 //! registry.register::<OrderCreated>("OrderCreated")?; // ... every domain event type
 //! let mut outbox = EventDispatcher::new();
-//! integration_events::register_integration_event_handlers(&mut outbox, OutboxPublisher::shared());
+//! integration_events::register_integration_event_handlers(&mut outbox, OutboxWriter::shared());
 //! let store = PostgresStore::builder(pool.clone()).registry(registry).outbox(outbox).build().await?;
 //!
 //! // In the publishing process (or in its own, see the eventmap-relay binary):
@@ -43,7 +43,7 @@ mod schema;
 mod store;
 
 pub use inbox::{Inbox, InboxError, InboxOutcome};
-pub use outbox::OutboxPublisher;
+pub use outbox::OutboxWriter;
 pub use registry::{EventRegistry, RegistryError, StoredPayload, Upcaster};
 pub use relay::{Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
 #[cfg(feature = "nats")]

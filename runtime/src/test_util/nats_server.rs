@@ -1,5 +1,4 @@
-//! [`LocalServer`]: a private `nats-server` process for tests and examples
-//! (feature `nats-server-harness`).
+//! [`LocalServer`]: a private `nats-server` process for tests and examples.
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -12,7 +11,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-use super::parse_version;
+use crate::nats::parse_version;
 
 /// Oldest `nats-server` [`LocalServer::start`] accepts (consumers with several
 /// `filter_subjects` need 2.10).

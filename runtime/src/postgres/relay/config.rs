@@ -1,0 +1,153 @@
+//! The settings of a [`Relay`](super::Relay), its counters and the report of a round.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
+
+use crate::postgres::schema::DEFAULT_SCHEMA;
+
+/// Settings of a [`Relay`](super::Relay). Built with the chainable setters:
+/// `RelayConfig::default().schema("orders").batch_size(1000)`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// Schema of the outbox (default [`DEFAULT_SCHEMA`]).
+    pub schema: String,
+    /// Rows locked per round. Default 500.
+    pub batch_size: u32,
+    /// Publishes awaiting their ack at once (over all aggregates; one per aggregate).
+    /// Default 256.
+    pub max_in_flight: usize,
+    /// Longest sleep between rounds without a notification. Default 1 s.
+    pub poll_interval: Duration,
+    /// Longest wait for one ack before the publish counts as failed (and is retried). Set it
+    /// above the publisher's own timeout (async-nats: 5 s). Default 10 s.
+    pub publish_timeout: Duration,
+    /// First backoff after a failed round. Default 100 ms.
+    pub min_backoff: Duration,
+    /// Backoff cap; the relay retries forever. Default 10 s.
+    pub max_backoff: Duration,
+    /// Wake up on `LISTEN/NOTIFY` (in addition to polling). Default `true`.
+    pub listen: bool,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            schema: DEFAULT_SCHEMA.to_owned(),
+            batch_size: 500,
+            max_in_flight: 256,
+            poll_interval: Duration::from_secs(1),
+            publish_timeout: Duration::from_secs(10),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            listen: true,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// Sets [`Self::schema`].
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Sets [`Self::batch_size`] (at least 1).
+    pub fn batch_size(mut self, batch_size: u32) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Sets [`Self::max_in_flight`] (at least 1).
+    pub fn max_in_flight(mut self, max_in_flight: usize) -> Self {
+        self.max_in_flight = max_in_flight.max(1);
+        self
+    }
+
+    /// Sets [`Self::poll_interval`].
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets [`Self::publish_timeout`].
+    pub fn publish_timeout(mut self, timeout: Duration) -> Self {
+        self.publish_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Self::min_backoff`] and [`Self::max_backoff`].
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max.max(min);
+        self
+    }
+
+    /// Sets [`Self::listen`].
+    pub fn listen(mut self, listen: bool) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// The longest time between an attempt whose ack was lost (the message may be stored)
+    /// and the next attempt of the same row while the broker is reachable: two publish
+    /// timeouts and the longest backoff. A stream's duplicate window shorter than this can
+    /// let a retry be stored twice. (An outage of the broker itself can stretch the gap
+    /// further: see `docs/delivery.md`.)
+    pub fn retry_horizon(&self) -> Duration {
+        self.publish_timeout * 2 + self.max_backoff
+    }
+}
+
+/// Counters of a [`Relay`](super::Relay) since it was created (all its clones together).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelayStats {
+    /// Rows acknowledged by the broker as newly stored.
+    pub published: u64,
+    /// Rows acknowledged as duplicates (already stored: a re-send after a crash or a lost ack).
+    pub duplicates: u64,
+    /// Failed publish attempts.
+    pub failures: u64,
+    /// Rounds run.
+    pub rounds: u64,
+    /// Unpublished rows when last counted (after a failed round and when idle).
+    pub backlog: u64,
+    /// Whether the last round failed (the relay is backing off).
+    pub retrying: bool,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) published: AtomicU64,
+    pub(super) duplicates: AtomicU64,
+    pub(super) failures: AtomicU64,
+    pub(super) rounds: AtomicU64,
+    pub(super) backlog: AtomicU64,
+    pub(super) retrying: AtomicBool,
+}
+
+/// What one round ([`Relay::run_once`](super::Relay::run_once)) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RoundReport {
+    /// Rows locked.
+    pub selected: usize,
+    /// Rows acknowledged as newly stored, now marked published.
+    pub published: usize,
+    /// Rows acknowledged as duplicates, now marked published.
+    pub duplicates: usize,
+    /// Rows whose publish failed (retried by a later round).
+    pub failed: usize,
+    /// Rows not sent this round: behind a row of their aggregate that another relay holds,
+    /// behind a failed row of their aggregate, or left after a transient failure.
+    pub held_back: usize,
+    /// The first publish error, if any.
+    pub error: Option<String>,
+}
+
+impl RoundReport {
+    pub(super) fn acked(&self) -> usize {
+        self.published + self.duplicates
+    }
+}

@@ -1,0 +1,315 @@
+//! One round of the relay ([`Relay::run_once`](super::Relay::run_once)): lock a batch, fence
+//! each aggregate, send one message per aggregate at a time, mark what the broker
+//! acknowledged.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{Relay, RoundReport};
+use crate::message::IntegrationMessage;
+use crate::postgres::Error;
+use crate::publisher::Publisher;
+
+/// One locked outbox row.
+struct OutboxRow {
+    id: i64,
+    aggregate_type: String,
+    aggregate_id: String,
+    /// The message, or why the row cannot be turned into one.
+    message: Result<IntegrationMessage, String>,
+    past_horizon: bool,
+}
+
+impl Relay {
+    /// Runs one round (see the [module documentation](super)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]: the round's transaction is rolled back, nothing is marked (rows
+    /// acknowledged in it are re-sent later, as duplicates).
+    pub async fn run_once(&self) -> Result<RoundReport, Error> {
+        let span = tracing::debug_span!("eventmap.relay.round", schema = %self.schema.name());
+        async {
+            self.counters.rounds.fetch_add(1, Ordering::Relaxed);
+            let mut tx = self.pool.begin().await?;
+            let rows = sqlx::query(&format!(
+                "SELECT id, message_id, aggregate_type, aggregate_id, subject, name, \
+                 headers::text AS headers, payload, \
+                 coalesce(first_attempt_at < now() - make_interval(secs => $2), false) AS past_horizon \
+                 FROM {} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.schema.outbox
+            ))
+            .bind(i64::from(self.config.batch_size))
+            .bind(self.config.retry_horizon().as_secs_f64())
+            .fetch_all(&mut *tx)
+            .await?;
+            let rows: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<Result<_, _>>()?;
+            let mut report = RoundReport {
+                selected: rows.len(),
+                ..RoundReport::default()
+            };
+            if rows.is_empty() {
+                tx.commit().await?;
+                return Ok(report);
+            }
+            let past_horizon = rows.iter().filter(|row| row.past_horizon).count();
+            if past_horizon > 0 {
+                tracing::warn!(
+                    rows = past_horizon,
+                    retry_horizon = ?self.config.retry_horizon(),
+                    "rows retried for longer than the retry horizon: if an earlier attempt was \
+                     stored and only its ack lost, a stream whose duplicate window has passed \
+                     stores the retry again (consumers deduplicate by ce-id)"
+                );
+            }
+
+            let fences = self.fences(&mut tx, &rows).await?;
+            let outcome = self
+                .publish(&rows, &fences, self.probe.load(Ordering::Relaxed))
+                .await;
+            self.probe.store(outcome.halted, Ordering::Relaxed);
+            report.held_back = rows.len() - outcome.acked.len() - outcome.failed.len();
+            report.failed = outcome.failed.len();
+            report.error = outcome.failed.first().map(|(_, error)| error.clone());
+
+            if !outcome.acked.is_empty() {
+                let mut ids = Vec::with_capacity(outcome.acked.len());
+                let mut streams = Vec::with_capacity(outcome.acked.len());
+                let mut sequences = Vec::with_capacity(outcome.acked.len());
+                for (index, ack) in &outcome.acked {
+                    ids.push(rows[*index].id);
+                    streams.push(ack.stream.as_str());
+                    sequences.push(i64::try_from(ack.sequence).unwrap_or(i64::MAX));
+                    if ack.duplicate {
+                        report.duplicates += 1;
+                    } else {
+                        report.published += 1;
+                    }
+                }
+                sqlx::query(&format!(
+                    "UPDATE {} AS o SET published_at = now(), stream = x.stream, \
+                     stream_sequence = x.seq, attempts = o.attempts + 1, last_error = NULL \
+                     FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS x(id, stream, seq) \
+                     WHERE o.id = x.id",
+                    self.schema.outbox
+                ))
+                .bind(&ids)
+                .bind(&streams)
+                .bind(&sequences)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if !outcome.failed.is_empty() {
+                let ids: Vec<i64> = outcome.failed.iter().map(|(i, _)| rows[*i].id).collect();
+                let errors: Vec<&str> = outcome.failed.iter().map(|(_, e)| e.as_str()).collect();
+                sqlx::query(&format!(
+                    "UPDATE {} AS o SET attempts = o.attempts + 1, last_error = x.error, \
+                     first_attempt_at = coalesce(o.first_attempt_at, now()) \
+                     FROM unnest($1::bigint[], $2::text[]) AS x(id, error) WHERE o.id = x.id",
+                    self.schema.outbox
+                ))
+                .bind(&ids)
+                .bind(&errors)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+
+            let c = &self.counters;
+            c.published.fetch_add(report.published as u64, Ordering::Relaxed);
+            c.duplicates.fetch_add(report.duplicates as u64, Ordering::Relaxed);
+            c.failures.fetch_add(report.failed as u64, Ordering::Relaxed);
+            tracing::debug!(
+                selected = report.selected,
+                published = report.published,
+                duplicates = report.duplicates,
+                failed = report.failed,
+                held_back = report.held_back,
+                "round done"
+            );
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// For each aggregate of `rows`: the lowest id of its unpublished rows that this round
+    /// did not lock. This round's rows of the aggregate at or above it must not be sent.
+    async fn fences(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        rows: &[OutboxRow],
+    ) -> Result<HashMap<(String, String), i64>, Error> {
+        let mut types = Vec::new();
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            if seen.insert((row.aggregate_type.as_str(), row.aggregate_id.as_str())) {
+                types.push(row.aggregate_type.as_str());
+                ids.push(row.aggregate_id.as_str());
+            }
+        }
+        let locked: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let fences = sqlx::query(&format!(
+            "SELECT o.aggregate_type, o.aggregate_id, min(o.id) AS fence FROM {} AS o \
+             JOIN unnest($1::text[], $2::text[]) AS k(t, a) \
+               ON o.aggregate_type = k.t AND o.aggregate_id = k.a \
+             WHERE o.published_at IS NULL AND o.id <> ALL($3::bigint[]) \
+             GROUP BY o.aggregate_type, o.aggregate_id",
+            self.schema.outbox
+        ))
+        .bind(&types)
+        .bind(&ids)
+        .bind(&locked)
+        .fetch_all(&mut *tx)
+        .await?;
+        fences
+            .iter()
+            .map(|row| {
+                Ok((
+                    (row.try_get("aggregate_type")?, row.try_get("aggregate_id")?),
+                    row.try_get("fence")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Error::from)
+    }
+
+    /// Sends the rows below their fences, one in flight per aggregate, at most
+    /// `max_in_flight` in all (1 until the first ack when `probe`); stops starting new sends
+    /// after a transient failure.
+    async fn publish(
+        &self,
+        rows: &[OutboxRow],
+        fences: &HashMap<(String, String), i64>,
+        probe: bool,
+    ) -> Outcome {
+        // Per-aggregate queues of row indexes, in id order; aggregates in order of their
+        // first row.
+        let mut queue_of: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut queues: Vec<VecDeque<usize>> = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
+            let fence = fences
+                .get(&(row.aggregate_type.clone(), row.aggregate_id.clone()))
+                .copied();
+            if fence.is_some_and(|fence| row.id > fence) {
+                continue;
+            }
+            let queue = *queue_of.entry(key).or_insert_with(|| {
+                queues.push(VecDeque::new());
+                queues.len() - 1
+            });
+            queues[queue].push_back(index);
+        }
+        let mut ready: VecDeque<usize> = (0..queues.len()).collect();
+        let mut outcome = Outcome::default();
+        let timeout = self.config.publish_timeout;
+        let publisher = &self.publisher;
+        let send = |queue: usize, index: usize| {
+            let row = &rows[index];
+            async move {
+                let result = match &row.message {
+                    Ok(message) => {
+                        match tokio::time::timeout(timeout, publisher.publish(message)).await {
+                            Ok(Ok(receipt)) => Ok(Ack {
+                                stream: receipt.stream,
+                                sequence: receipt.sequence,
+                                duplicate: receipt.duplicate,
+                            }),
+                            Ok(Err(err)) => Err((err.is_transient(), err.to_string())),
+                            Err(_) => Err((true, format!("no ack within {timeout:?}"))),
+                        }
+                    }
+                    Err(reason) => Err((false, reason.clone())),
+                };
+                (queue, index, result)
+            }
+        };
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            let limit = if probe && outcome.acked.is_empty() {
+                1
+            } else {
+                self.config.max_in_flight
+            };
+            while !outcome.halted && in_flight.len() < limit {
+                let Some(queue) = ready.pop_front() else {
+                    break;
+                };
+                if let Some(index) = queues[queue].pop_front() {
+                    in_flight.push(send(queue, index));
+                }
+            }
+            let Some((queue, index, result)) = in_flight.next().await else {
+                break;
+            };
+            match result {
+                Ok(ack) => {
+                    outcome.acked.push((index, ack));
+                    if !queues[queue].is_empty() {
+                        ready.push_back(queue);
+                    }
+                }
+                Err((transient, error)) => {
+                    tracing::debug!(outbox_id = rows[index].id, error = %error, "publish failed");
+                    outcome.failed.push((index, error));
+                    // The aggregate's later rows must not overtake this one.
+                    queues[queue].clear();
+                    if transient {
+                        outcome.halted = true;
+                    }
+                }
+            }
+        }
+        outcome
+    }
+}
+
+#[derive(Debug)]
+struct Ack {
+    stream: String,
+    sequence: u64,
+    duplicate: bool,
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    acked: Vec<(usize, Ack)>,
+    failed: Vec<(usize, String)>,
+    /// A transient failure stopped the round.
+    halted: bool,
+}
+
+fn outbox_row(row: &PgRow) -> Result<OutboxRow, Error> {
+    let id: i64 = row.try_get("id")?;
+    let message_id: Uuid = row.try_get("message_id")?;
+    let subject: String = row.try_get("subject")?;
+    let name: String = row.try_get("name")?;
+    let headers: String = row.try_get("headers")?;
+    let payload: Vec<u8> = row.try_get("payload")?;
+    let message = serde_json::from_str::<Vec<(String, String)>>(&headers)
+        .map(|headers| IntegrationMessage {
+            id: message_id,
+            name,
+            subject,
+            payload: Bytes::from(payload),
+            headers,
+        })
+        .map_err(|e| format!("outbox row {id}: headers are not [[name, value], ...]: {e}"));
+    Ok(OutboxRow {
+        id,
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        message,
+        past_horizon: row.try_get("past_horizon")?,
+    })
+}
