@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
 use eventmap::nats::{
-    JetStreamPublisher, LocalServer, Subscription, SubscriptionOptions, provision_streams,
+    Consumer, ConsumerSpec, DeliveryPolicy, JetStreamPublisher, LocalServer, provision_streams,
 };
 use eventmap::postgres::sqlx::{self, PgConnection};
 use eventmap::postgres::{Inbox, InboxError, InboxOutcome, Relay, RelayConfig};
@@ -341,7 +341,8 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
         relay.run_once().await.expect("relay round");
         assert_eq!(relay.backlog().await.expect("backlog"), 0);
 
-        let options = SubscriptionOptions::default().ack_wait(Duration::from_secs(1));
+        let spec = ConsumerSpec::new("projector", &[])
+            .policy(DeliveryPolicy::default().ack_wait(Duration::from_secs(1)));
         let handle = async |delivery: &eventmap::nats::Delivery<CounterEvents>| {
             let CounterEvents::Incremented(event) = &delivery.event;
             let by = i64::from(event.by);
@@ -357,10 +358,10 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
         };
 
         // First run: processed and committed, then the process dies before the ack.
-        let mut subscription =
-            Subscription::<CounterEvents>::start(&jetstream, "projector", &[], options.clone())
-                .await
-                .expect("subscription");
+        let mut subscription = Consumer::<CounterEvents>::start(&jetstream, &spec)
+            .await
+            .expect("subscription")
+            .deliveries();
         let delivery = subscription
             .next()
             .await
@@ -373,10 +374,10 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
         drop(subscription);
 
         // Restarted: the server redelivers after the ack wait; the inbox skips it; it is acked.
-        let mut subscription =
-            Subscription::<CounterEvents>::start(&jetstream, "projector", &[], options)
-                .await
-                .expect("subscription after the restart");
+        let mut subscription = Consumer::<CounterEvents>::start(&jetstream, &spec)
+            .await
+            .expect("subscription after the restart")
+            .deliveries();
         let redelivery = tokio::time::timeout(Duration::from_secs(20), subscription.next())
             .await
             .expect("redelivered within 20 s")

@@ -135,6 +135,22 @@ pub async fn within<F: Future>(test: F) -> F::Output {
         .expect("test exceeded its time limit")
 }
 
+/// Polls `condition` every 20 ms until it holds; panics naming `what` after 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts a private nats-server >= 2.10.
 pub async fn start_server() -> LocalServer {
     LocalServer::start()
