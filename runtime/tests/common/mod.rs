@@ -8,8 +8,11 @@ use std::time::Duration;
 use eventmap::convert::{ConversionError, IntoProto};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
 use eventmap::nats::LocalServer;
+use eventmap::nats::async_nats::jetstream::message::StreamMessage;
 use eventmap::nats::async_nats::{self, Client, jetstream::Context};
-use eventmap::{AggregateEvent, ChannelSpec, DomainEvent, integration_event_id};
+use eventmap::{
+    AggregateEvent, ChannelSpec, DomainEvent, IntegrationMessage, integration_event_id,
+};
 
 /// The `order` channel of mappings.yaml.
 pub const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
@@ -166,4 +169,50 @@ pub async fn connect(server: &LocalServer) -> (Client, Context) {
         .expect("connect failed");
     let context = async_nats::jetstream::new(client.clone());
     (client, context)
+}
+
+/// `count` OrderCreated integration messages of distinct aggregates.
+pub fn created_messages(count: usize) -> Vec<IntegrationMessage> {
+    (0..count)
+        .map(|index| {
+            let event = AggregateEvent::new(
+                "Order",
+                format!("order-{index}"),
+                1,
+                OrderCreated {
+                    customer_id: format!("customer-{index}"),
+                    quantity: 1,
+                },
+            );
+            let proto = convert_created(&event).expect("conversion");
+            IntegrationMessage::from_aggregate_event(
+                &event.into_dyn(),
+                &ORDER,
+                "OrderCreatedEvent",
+                SOURCE,
+                &proto,
+            )
+        })
+        .collect()
+}
+
+/// Every message stored in the stream `stream`, in order.
+pub async fn stored_messages(js: &Context, stream: &str) -> Vec<StreamMessage> {
+    let mut stream = js.get_stream(stream).await.expect("stream");
+    let last = stream
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .last_sequence;
+    let mut messages = Vec::new();
+    for sequence in 1..=last {
+        messages.push(
+            stream
+                .get_raw_message(sequence)
+                .await
+                .expect("stored message"),
+        );
+    }
+    messages
 }
