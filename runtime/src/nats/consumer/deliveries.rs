@@ -21,16 +21,40 @@ use crate::nats::delivery::{Delivery, Received};
 /// * an undecodable message (missing or invalid CloudEvents headers, unknown `ce-type`,
 ///   `ce-type` not matching the subject, invalid payload): logged, dead-lettered when the
 ///   policy has a dead-letter channel, and terminated (`+TERM`);
-/// * a message delivered more than [`DeliveryPolicy::max_deliver`](super::DeliveryPolicy::max_deliver)
-///   times (the caller naked it on its last allowed delivery, or earlier deliveries ended
-///   without an outcome): dead-lettered then acked, or terminated without a dead-letter
-///   channel.
+/// * a message delivered more than
+///   [`DeliveryPolicy::max_deliver`](super::DeliveryPolicy::max_deliver) times (the caller
+///   naked it on its last allowed delivery, or earlier deliveries ended without an outcome):
+///   dead-lettered then acked, or terminated without a dead-letter channel.
 ///
 /// Messages are pulled [`DeliveryPolicy::batch`](super::DeliveryPolicy::batch) at a time and
 /// wait their turn without in-progress acks: keep the batch small enough to be handled
 /// within the ack wait. Failed pull requests are retried with a pause.
 /// [`close`](Self::close) releases the messages pulled but not handed over; dropping the
 /// stream leaves them to the ack wait.
+///
+/// ```no_run
+/// use eventmap::nats::{Consumer, ConsumerSpec};
+/// # #[derive(Debug)] enum OrderEvents { Created }
+/// # impl eventmap::IntegrationEventSet for OrderEvents {
+/// #     const CHANNEL: eventmap::ChannelSpec =
+/// #         eventmap::ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
+/// #     const NAMES: &'static [&'static str] = &["OrderCreatedEvent"];
+/// #     fn decode(_: &str, _: &[u8]) -> Result<Self, eventmap::DecodeError> { Ok(Self::Created) }
+/// #     fn name(&self) -> &'static str { "OrderCreatedEvent" }
+/// # }
+/// # async fn demo(jetstream: eventmap::nats::async_nats::jetstream::Context)
+/// #     -> Result<(), eventmap::BoxError> {
+/// let spec = ConsumerSpec::new("audit-order", &[]);
+/// let mut deliveries = Consumer::<OrderEvents>::start(&jetstream, &spec)
+///     .await?
+///     .deliveries();
+/// while let Some(delivery) = deliveries.next().await {
+///     let delivery = delivery?;
+///     println!("{}: {:?}", delivery.id, delivery.event);
+///     delivery.ack().await?;
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Deliveries<E: IntegrationEventSet> {
     consumer: Consumer<E>,
     pulled: Pulled,

@@ -35,12 +35,13 @@ pub struct DeliveryPolicy {
     /// How long the server waits for an ack before redelivering. Default 30 s.
     pub ack_wait: Duration,
     /// Deliveries of one message in all, the first one included, counted by the consumer (the
-    /// JetStream consumer's own `max_deliver` is unlimited). With [`Consumer::run`](super::Consumer::run),
-    /// a handler failing on delivery `max_deliver` gets the message dead-lettered; a message
-    /// delivered more often than that (earlier deliveries ended without an outcome, or a
-    /// [`Deliveries`](super::Deliveries) caller naked it on its last allowed delivery) is
-    /// dead-lettered without being handed over. Dead-lettered: published to
-    /// [`Self::dead_letter`] then acked, or only terminated without one. Default 5.
+    /// JetStream consumer's own `max_deliver` is unlimited). With
+    /// [`Consumer::run`](super::Consumer::run), a handler failing on delivery `max_deliver`
+    /// gets the message dead-lettered; a message delivered more often than that (earlier
+    /// deliveries ended without an outcome, or a [`Deliveries`](super::Deliveries) caller
+    /// naked it on its last allowed delivery) is dead-lettered without being handed over.
+    /// Dead-lettered: published to [`Self::dead_letter`] then acked, or only terminated
+    /// without one. Default 5.
     pub max_deliver: i64,
     /// Redelivery delay requested (nak) after the n-th failed delivery: `backoff[n - 1]`, the
     /// last one repeating; empty: redeliver at once. Default 1 s, 5 s, 30 s.

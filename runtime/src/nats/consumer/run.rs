@@ -23,11 +23,13 @@ impl<E: IntegrationEventSet> Consumer<E> {
     /// Per message, in a `consume` span:
     ///
     /// * decoded, delivery `n` <= `max_deliver`: `handler` runs, with `+WPI` every
-    ///   [`DeliveryPolicy::in_progress_period`](super::DeliveryPolicy::in_progress_period). `Ok`: ack (confirmed unless
-    ///   [`DeliveryPolicy::double_ack`](super::DeliveryPolicy::double_ack) is off). `Err` (or a panic) before the last delivery:
-    ///   nak with [`DeliveryPolicy::nak_delay`](super::DeliveryPolicy::nak_delay)`(n)`. `Err` on delivery `max_deliver`: the
-    ///   message is published to the dead-letter channel (see [`dead_letter`](crate::nats::dead_letter))
-    ///   and, once JetStream stored it, acked; without a dead-letter channel it is terminated.
+    ///   [`in_progress_period`](super::DeliveryPolicy::in_progress_period). `Ok`: ack
+    ///   (confirmed unless [`double_ack`](super::DeliveryPolicy::double_ack) is off). `Err`
+    ///   (or a panic) before the last delivery: nak with
+    ///   [`nak_delay`](super::DeliveryPolicy::nak_delay)`(n)`. `Err` on delivery
+    ///   `max_deliver`: the message is published to the dead-letter channel (see
+    ///   [`dead_letter`](crate::nats::dead_letter)) and, once JetStream stored it, acked;
+    ///   without a dead-letter channel it is terminated.
     /// * decoded, delivery `n` > `max_deliver` (earlier deliveries ended without an outcome:
     ///   a stopped process, a lost ack, a failed dead-letter publish): dead-lettered as above
     ///   without calling the handler again.
