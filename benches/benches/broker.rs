@@ -22,7 +22,7 @@
 //! 2. **publish, pipelined**: `JetStreamPublisher::publish_all(&messages, window)` vs raw
 //!    pipelining with the same window (a queue of ack futures, the oldest awaited when full);
 //!    and vs scenario 1's one-at-a-time rate.
-//! 3. **consume**: `eventmap::nats::Subscription` (decode the CloudEvents envelope and the
+//! 3. **consume**: `eventmap::nats::Consumer::deliveries` (decode the CloudEvents envelope and the
 //!    payload into the generated enum, typed `match`, then `Delivery::ack_unconfirmed` or
 //!    `Delivery::ack`, which waits for the server's confirmation) vs a raw pull consumer
 //!    (decode the payload by subject, typed `match`, then a plain ack, `+ACK` not confirmed,
@@ -50,7 +50,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use eventmap::nats::async_nats::{self, HeaderMap, jetstream};
-use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{
+    Consumer, ConsumerSpec, DeliveryPolicy, JetStreamPublisher, provision_streams,
+};
 use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, EventDispatcher, IntegrationMessage, PublishError, PublishReceipt, Publisher,
@@ -644,16 +646,13 @@ async fn consume_eventmap(
     durable: &str,
     confirmed: bool,
 ) -> Result<Run, Error> {
-    let mut subscription = Subscription::<OrderIntegrationEvent>::start(
-        &env.js,
-        durable,
-        &[],
-        SubscriptionOptions::default().batch(batch),
-    )
-    .await?;
+    let spec = ConsumerSpec::new(durable, &[]).policy(DeliveryPolicy::default().batch(batch));
+    let mut deliveries = Consumer::<OrderIntegrationEvent>::start(&env.js, &spec)
+        .await?
+        .deliveries();
     let start = Instant::now();
     for _ in 0..count {
-        let delivery = subscription.next().await.ok_or("subscription ended")??;
+        let delivery = deliveries.next().await.ok_or("deliveries ended")??;
         handle(&delivery.event);
         if confirmed {
             delivery.ack().await?;
@@ -665,7 +664,7 @@ async fn consume_eventmap(
         env.client.flush().await?;
     }
     let elapsed = start.elapsed();
-    drop(subscription);
+    drop(deliveries);
     delete_consumer(env, durable).await?;
     Ok(Run {
         rate: rate(count, elapsed),
@@ -802,8 +801,8 @@ const PIPE_EVENTMAP: &str = "eventmap publish_all";
 const PIPE_RAW: &str = "raw pipelined";
 const PIPE_ONE: &str = "eventmap publish (await ack), interleaved";
 const PIPE_BARE: &str = "raw pipelined, payload + Nats-Msg-Id only";
-const CONSUME_EVENTMAP: &str = "eventmap Subscription + ack";
-const CONSUME_EVENTMAP_FAST: &str = "eventmap Subscription + ack_unconfirmed";
+const CONSUME_EVENTMAP: &str = "eventmap Consumer::deliveries + ack";
+const CONSUME_EVENTMAP_FAST: &str = "eventmap Consumer::deliveries + ack_unconfirmed";
 const CONSUME_RAW: &str = "raw pull + ack";
 const CONSUME_RAW_DOUBLE: &str = "raw pull + double_ack";
 
@@ -1293,7 +1292,7 @@ fn table(
                 10.0,
             ),
             (
-                "3: eventmap Subscription + ack_unconfirmed / raw pull + ack",
+                "3: eventmap deliveries + ack_unconfirmed / raw pull + ack",
                 results.ratio(
                     (CONSUME, flavor, CONSUME_EVENTMAP_FAST),
                     (CONSUME, flavor, CONSUME_RAW),
@@ -1301,7 +1300,7 @@ fn table(
                 0.8,
             ),
             (
-                "3: eventmap Subscription + ack (confirmed) / raw pull + double_ack",
+                "3: eventmap deliveries + ack (confirmed) / raw pull + double_ack",
                 results.ratio(
                     (CONSUME, flavor, CONSUME_EVENTMAP),
                     (CONSUME, flavor, CONSUME_RAW_DOUBLE),
@@ -1309,7 +1308,7 @@ fn table(
                 0.8,
             ),
             (
-                "3: eventmap Subscription + ack (confirmed) / raw pull + ack",
+                "3: eventmap deliveries + ack (confirmed) / raw pull + ack",
                 results.ratio(
                     (CONSUME, flavor, CONSUME_EVENTMAP),
                     (CONSUME, flavor, CONSUME_RAW),

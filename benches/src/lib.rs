@@ -5,8 +5,9 @@
 //!   [`eventmap::EventDispatcher`] with the generated registration) vs by hand-written code
 //!   ([`hand::HandDispatcher`]: a `match` on the event name and `TryFrom` conversions), for
 //!   the four events of the ordering example and the 50-field [`wide`] event.
-//! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and subscription vs raw
-//!   async-nats, on a private `nats-server`; the outbox relay ([`outbox`], PostgreSQL)
+//! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and consumer
+//!   (`Consumer::deliveries`) vs raw async-nats, on a private `nats-server`; the outbox relay
+//!   ([`outbox`], PostgreSQL)
 //!   vs raw pipelined publishing, its end-to-end latency and its peak memory; the declared
 //!   subscription ([`consumer`]: `Consumer` with a generated router, with and without the
 //!   inbox) vs a raw pull consumer.

@@ -16,8 +16,9 @@
 //!    ([`publisher::InMemoryPublisher`]).
 //! 5. Consumers read a channel with a durable pull consumer and decode the messages into a
 //!    generated [`IntegrationEventSet`] enum: a declared subscription runs as a
-//!    [`nats::Consumer`] with its [`nats::DeliveryPolicy`] (ack, nak with backoff, in-progress
-//!    acks, dead letters, graceful shutdown); [`nats::Subscription`] is the lower-level
+//!    [`nats::Consumer`] with its [`nats::DeliveryPolicy`], either with
+//!    [`nats::Consumer::run`] (ack, nak with backoff, in-progress acks, dead letters, graceful
+//!    shutdown) or, for a loop of one's own, through [`nats::Consumer::deliveries`], the
 //!    stream of [`nats::Delivery`]s.
 //!
 //! With the `postgres` feature, step 2 can be transactional instead: `postgres::PostgresStore`
@@ -44,13 +45,14 @@
 //! * [`InMemoryPublisher`] de-duplicates by id forever (JetStream only within its window).
 //! * [`AggregateRoot::take_pending`] marks the taken events as stored (the stored version
 //!   advances); stores call it only after committing.
-//! * [`nats::provision_streams`] and [`nats::Subscription::start`] accept a `Context` or a
+//! * [`nats::provision_streams`] and [`nats::Consumer::start`] accept a `Context` or a
 //!   `&Context`; the server version check reads `context.client().server_info()`.
-//! * [`nats::Subscription::run`] naks failures with [`nats::SubscriptionOptions::nak_delay`]
-//!   (default 1 s).
+//! * [`nats::Consumer::run`] naks failures with the policy's backoff
+//!   ([`nats::DeliveryPolicy::nak_delay`], default 1 s, 5 s, 30 s).
 //! * [`nats::Delivery::ack`] waits for the server's confirmation (JetStream double ack), and so
-//!   does [`nats::Subscription::run`]; [`nats::Delivery::ack_unconfirmed`] is the plain ack, for
-//!   consumers that need the throughput (`BENCHMARKS.md`).
+//!   does [`nats::Consumer::run`] unless [`nats::DeliveryPolicy::double_ack`] is off;
+//!   [`nats::Delivery::ack_unconfirmed`] is the plain ack, for consumers that need the
+//!   throughput (`BENCHMARKS.md`).
 //! * [`nats::JetStreamPublisher::publish_all`] reports the first message not confirmed, with
 //!   the receipts before it; it sends nothing after a failure.
 //!

@@ -10,8 +10,9 @@
 //!   built inside the command's span (the generated handlers run in the save), so the header
 //!   names the command's trace; the outbox stores the headers, so the relay publishes it too.
 //! * [`continue_trace`] makes a consumer's span a child of the span named by a message's
-//!   `traceparent`; [`Subscription::run`](crate::nats::Subscription::run) does it for its
-//!   per-message span.
+//!   `traceparent`; [`Consumer::run`](crate::nats::Consumer::run) does it for its
+//!   per-message span (a loop over [`Consumer::deliveries`](crate::nats::Consumer::deliveries)
+//!   calls it itself).
 //!
 //! The format is W3C Trace Context (`TraceContextPropagator`), whatever global propagator the
 //! application installed. Spans carry OpenTelemetry contexts only when the application's

@@ -16,7 +16,7 @@ use eventmap::nats::{
     Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Delivery, DeliveryPolicy,
     JetStreamPublisher, consumer_fn, dead_letter, provision_streams,
 };
-use eventmap::{AggregateEvent, BoxError, ChannelSpec, IntegrationMessage};
+use eventmap::{BoxError, ChannelSpec, IntegrationMessage};
 use futures::StreamExt;
 use tokio::sync::watch;
 
@@ -125,31 +125,6 @@ impl ConsumerHandler<OrderEvents> for Recorder {
     }
 }
 
-/// `count` OrderCreated integration messages of distinct aggregates.
-fn created_messages(count: usize) -> Vec<IntegrationMessage> {
-    (0..count)
-        .map(|index| {
-            let event = AggregateEvent::new(
-                "Order",
-                format!("order-{index}"),
-                1,
-                OrderCreated {
-                    customer_id: format!("customer-{index}"),
-                    quantity: 1,
-                },
-            );
-            let proto = convert_created(&event).expect("conversion");
-            IntegrationMessage::from_aggregate_event(
-                &event.into_dyn(),
-                &ORDER,
-                "OrderCreatedEvent",
-                SOURCE,
-                &proto,
-            )
-        })
-        .collect()
-}
-
 async fn publish(js: &Context, messages: &[IntegrationMessage]) {
     JetStreamPublisher::new(js.clone())
         .publish_all(messages, 256)
@@ -159,18 +134,7 @@ async fn publish(js: &Context, messages: &[IntegrationMessage]) {
 
 /// Every message of the dead-letter stream, in order.
 async fn dead_letters(js: &Context) -> Vec<StreamMessage> {
-    let mut stream = js.get_stream(DLQ.stream).await.expect("dead-letter stream");
-    let last = stream
-        .info()
-        .await
-        .expect("stream info")
-        .state
-        .last_sequence;
-    let mut letters = Vec::new();
-    for sequence in 1..=last {
-        letters.push(stream.get_raw_message(sequence).await.expect("dead letter"));
-    }
-    letters
+    stored_messages(js, DLQ.stream).await
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
-use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{
+    Consumer, ConsumerSpec, DeliveryPolicy, JetStreamPublisher, provision_streams,
+};
 use eventmap::postgres::sqlx::{self, PgConnection};
 use eventmap::postgres::{Inbox, InboxError, InboxOutcome, Relay, RelayConfig};
 use eventmap::test_util::LocalServer;
@@ -345,7 +347,8 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
         relay.run_once().await.expect("relay round");
         assert_eq!(relay.backlog().await.expect("backlog"), 0);
 
-        let options = SubscriptionOptions::default().ack_wait(Duration::from_secs(1));
+        let spec = ConsumerSpec::new("projector", &[])
+            .policy(DeliveryPolicy::default().ack_wait(Duration::from_secs(1)));
         let handle = async |delivery: &eventmap::nats::Delivery<CounterEvents>| {
             let CounterEvents::Incremented(event) = &delivery.event;
             let by = i64::from(event.by);
@@ -361,10 +364,10 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
         };
 
         // First run: processed and committed, then the process dies before the ack.
-        let mut subscription =
-            Subscription::<CounterEvents>::start(&jetstream, "projector", &[], options.clone())
-                .await
-                .expect("subscription");
+        let mut subscription = Consumer::<CounterEvents>::start(&jetstream, &spec)
+            .await
+            .expect("subscription")
+            .deliveries();
         let delivery = subscription
             .next()
             .await
@@ -377,10 +380,10 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
         drop(subscription);
 
         // Restarted: the server redelivers after the ack wait; the inbox skips it; it is acked.
-        let mut subscription =
-            Subscription::<CounterEvents>::start(&jetstream, "projector", &[], options)
-                .await
-                .expect("subscription after the restart");
+        let mut subscription = Consumer::<CounterEvents>::start(&jetstream, &spec)
+            .await
+            .expect("subscription after the restart")
+            .deliveries();
         let redelivery = tokio::time::timeout(Duration::from_secs(20), subscription.next())
             .await
             .expect("redelivered within 20 s")

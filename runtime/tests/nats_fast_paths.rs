@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use common::*;
 use eventmap::nats::async_nats::jetstream::consumer::PullConsumer;
-use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{
+    Consumer, ConsumerSpec, DeliveryPolicy, JetStreamPublisher, provision_streams,
+};
 use eventmap::publisher::PublishError;
 use eventmap::{AggregateEvent, IntegrationMessage};
 
@@ -159,16 +161,14 @@ async fn unconfirmed_acks_are_not_redelivered() {
             .await
             .expect("publish");
 
-        let mut subscription = Subscription::<OrderEvents>::start(
-            &js,
-            "fast-acks",
-            &[],
-            SubscriptionOptions::default().ack_wait(Duration::from_secs(1)),
-        )
-        .await
-        .expect("subscribe");
+        let spec = ConsumerSpec::new("fast-acks", &[])
+            .policy(DeliveryPolicy::default().ack_wait(Duration::from_secs(1)));
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .expect("subscribe")
+            .deliveries();
         for n in 1..=20 {
-            let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            let delivery = tokio::time::timeout(Duration::from_secs(10), deliveries.next())
                 .await
                 .expect("a delivery in time")
                 .expect("stream open")
@@ -177,25 +177,32 @@ async fn unconfirmed_acks_are_not_redelivered() {
             delivery.ack_unconfirmed().await.expect("ack queued");
         }
 
-        // Past the ack wait, nothing is pending and nothing was redelivered.
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
-        let consumer: PullConsumer = js
-            .get_stream("ORDERING_ORDERS")
-            .await
-            .expect("stream")
-            .get_consumer("fast-acks")
-            .await
-            .expect("consumer");
-        let info = consumer.cached_info();
-        assert_eq!(info.num_ack_pending, 0, "{info:?}");
-        assert_eq!(info.num_redelivered, 0, "{info:?}");
-        assert_eq!(info.ack_floor.stream_sequence, 20, "{info:?}");
+        // The queued acks arrive; past the ack wait, nothing is pending and nothing was
+        // redelivered.
+        let info = || async {
+            let consumer: PullConsumer = js
+                .get_stream("ORDERING_ORDERS")
+                .await
+                .expect("stream")
+                .get_consumer("fast-acks")
+                .await
+                .expect("consumer");
+            consumer.cached_info().clone()
+        };
+        eventually("the 20 acks", || async {
+            info().await.ack_floor.stream_sequence == 20
+        })
+        .await;
         assert!(
-            tokio::time::timeout(Duration::from_millis(500), subscription.next())
+            tokio::time::timeout(Duration::from_millis(1_500), deliveries.next())
                 .await
                 .is_err(),
             "no redelivery"
         );
+        let info = info().await;
+        assert_eq!(info.num_ack_pending, 0, "{info:?}");
+        assert_eq!(info.num_redelivered, 0, "{info:?}");
+        assert_eq!(info.ack_floor.stream_sequence, 20, "{info:?}");
     })
     .await;
 }

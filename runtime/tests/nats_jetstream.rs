@@ -9,8 +9,8 @@ use common::*;
 use eventmap::nats::async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use eventmap::nats::async_nats::{self, HeaderMap};
 use eventmap::nats::{
-    DUPLICATE_WINDOW, JetStreamPublisher, ProvisionError, SubscribeError, Subscriber, Subscription,
-    SubscriptionOptions, provision_streams,
+    Consumer, ConsumerSpec, DUPLICATE_WINDOW, DeliveryPolicy, JetStreamPublisher, ProvisionError,
+    StartError, consumer_fn, provision_streams,
 };
 use eventmap::publisher::{PublishError, Publisher};
 use eventmap::test_util::LocalServer;
@@ -122,11 +122,9 @@ async fn publish_provisioned_stream_consume_filtered_and_dedup() {
         );
 
         // A consumer filtered to OrderCreatedEvent sees exactly one message.
-        let mut created_only = Subscription::<OrderEvents>::start(
+        let created_only = Consumer::<OrderEvents>::start(
             &js,
-            "search-order",
-            &["OrderCreatedEvent"],
-            SubscriptionOptions::default(),
+            &ConsumerSpec::new("search-order", &["OrderCreatedEvent"]),
         )
         .await
         .expect("subscribe");
@@ -134,6 +132,7 @@ async fn publish_provisioned_stream_consume_filtered_and_dedup() {
             created_only.filter_subjects(),
             ["ordering.order.OrderCreatedEvent"]
         );
+        let mut created_only = created_only.deliveries();
         let consumer = stream.consumer_info("search-order").await.unwrap();
         assert_eq!(
             consumer.config.filter_subjects,
@@ -221,12 +220,10 @@ async fn publish_provisioned_stream_consume_filtered_and_dedup() {
         assert_eq!(consumer.ack_floor.stream_sequence, 1);
 
         // An unfiltered subscription of another service gets both events, in order.
-        let subscriber = Subscriber::new(js.clone(), "audit");
-        assert_eq!(subscriber.durable_name::<OrderEvents>(), "audit-order");
-        let mut all = subscriber
-            .subscribe::<OrderEvents>(&[])
+        let mut all = Consumer::<OrderEvents>::start(&js, &ConsumerSpec::new("audit-order", &[]))
             .await
-            .expect("subscribe all");
+            .expect("subscribe all")
+            .deliveries();
         let mut names = Vec::new();
         for _ in 0..2 {
             let delivery = tokio::time::timeout(NEXT_TIMEOUT, all.next())
@@ -262,7 +259,7 @@ async fn publish_provisioned_stream_consume_filtered_and_dedup() {
 }
 
 #[tokio::test]
-async fn subscription_rejects_servers_older_than_2_10() {
+async fn consumer_rejects_servers_older_than_2_10() {
     within(async {
         let old = std::path::Path::new("/usr/sbin/nats-server");
         if !old.exists() {
@@ -277,11 +274,11 @@ async fn subscription_rejects_servers_older_than_2_10() {
         let (client, js) = connect(&server).await;
         assert_eq!(client.server_info().version, server.version());
 
-        let err = Subscription::<OrderEvents>::start(&js, "search-order", &[], SubscriptionOptions::default())
+        let err = Consumer::<OrderEvents>::start(&js, &ConsumerSpec::new("search-order", &[]))
             .await
             .expect_err("2.9 must be rejected");
         match &err {
-            SubscribeError::ServerTooOld { version, required } => {
+            StartError::ServerTooOld { version, required } => {
                 assert_eq!(version, server.version());
                 assert_eq!(*required, "2.10.0");
             }
@@ -289,12 +286,14 @@ async fn subscription_rejects_servers_older_than_2_10() {
         }
         assert!(err.to_string().contains("too old"), "{err}");
 
-        // Same through Subscriber.
-        let err = Subscriber::new(js.clone(), "search")
-            .subscribe::<OrderEvents>(&["OrderCreatedEvent"])
-            .await
-            .expect_err("rejected");
-        assert!(matches!(err, SubscribeError::ServerTooOld { .. }));
+        // Same for a consumer of some of the events.
+        let err = Consumer::<OrderEvents>::start(
+            &js,
+            &ConsumerSpec::new("search-order", &["OrderCreatedEvent"]),
+        )
+        .await
+        .expect_err("rejected");
+        assert!(matches!(err, StartError::ServerTooOld { .. }));
         server.stop().await.unwrap();
     })
     .await;
@@ -369,15 +368,13 @@ async fn undecodable_messages_are_terminated_and_the_next_one_arrives() {
             .unwrap();
         assert_eq!(receipt.sequence, 4);
 
-        let mut subscription = Subscription::<OrderEvents>::start(
-            &js,
-            "search-order",
-            &[],
-            SubscriptionOptions::default().ack_wait(Duration::from_secs(1)),
-        )
-        .await
-        .unwrap();
-        let delivery = tokio::time::timeout(NEXT_TIMEOUT, subscription.next())
+        let spec = ConsumerSpec::new("search-order", &[])
+            .policy(DeliveryPolicy::default().ack_wait(Duration::from_secs(1)));
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        let delivery = tokio::time::timeout(NEXT_TIMEOUT, deliveries.next())
             .await
             .expect("good message in time")
             .unwrap()
@@ -408,7 +405,7 @@ async fn undecodable_messages_are_terminated_and_the_next_one_arrives() {
 
         // Past the 1 s ack wait nothing is redelivered.
         assert!(
-            tokio::time::timeout(Duration::from_millis(1_500), subscription.next())
+            tokio::time::timeout(Duration::from_millis(1_500), deliveries.next())
                 .await
                 .is_err()
         );
@@ -433,28 +430,24 @@ async fn run_acks_on_success_and_naks_with_delay_on_error() {
             .await
             .unwrap();
 
-        let subscription = Subscription::<OrderEvents>::start(
-            &js,
-            "worker-order",
-            &["OrderCreatedEvent"],
-            SubscriptionOptions::default().nak_delay(Duration::from_millis(200)),
-        )
-        .await
-        .unwrap();
+        let spec = ConsumerSpec::new("worker-order", &["OrderCreatedEvent"])
+            .policy(DeliveryPolicy::default().backoff([Duration::from_millis(200)]));
+        let consumer = Consumer::<OrderEvents>::start(&js, &spec).await.unwrap();
 
         let seen: Arc<Mutex<Vec<(u64, std::time::Instant)>>> = Arc::default();
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let done_tx = Arc::new(Mutex::new(Some(done_tx)));
         let handler = {
             let seen = seen.clone();
-            move |delivery: eventmap::nats::Delivery<OrderEvents>| {
+            consumer_fn(move |delivery: &eventmap::nats::Delivery<OrderEvents>| {
                 let seen = seen.clone();
                 let done_tx = done_tx.clone();
+                let delivered = delivery.delivered;
                 async move {
                     seen.lock()
                         .unwrap()
-                        .push((delivery.delivered, std::time::Instant::now()));
-                    if delivery.delivered == 1 {
+                        .push((delivered, std::time::Instant::now()));
+                    if delivered == 1 {
                         return Err::<(), eventmap::BoxError>("temporary failure".into());
                     }
                     if let Some(tx) = done_tx.lock().unwrap().take() {
@@ -462,13 +455,13 @@ async fn run_acks_on_success_and_naks_with_delay_on_error() {
                     }
                     Ok(())
                 }
-            }
+            })
         };
         let shutdown = async {
             let _ = done_rx.await;
         };
-        subscription
-            .run(handler, shutdown)
+        consumer
+            .run(&handler, shutdown)
             .await
             .expect("run ends on shutdown");
 
@@ -612,16 +605,18 @@ fn public_types_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<JetStreamPublisher>();
-    assert_send_sync::<eventmap::nats::SubscribeError>();
-    assert_send_sync::<eventmap::nats::ReceiveError>();
+    assert_send_sync::<eventmap::nats::StartError>();
+    assert_send_sync::<eventmap::nats::ConsumeError>();
     assert_send_sync::<eventmap::nats::Delivery<OrderEvents>>();
     assert_send_sync::<LocalServer>();
-    fn run_future(subscription: Subscription<OrderEvents>) {
-        let future = subscription.run(|_delivery| async { Ok(()) }, async {});
+    fn run_future(consumer: Consumer<OrderEvents>) {
+        let handler =
+            consumer_fn(|_delivery: &eventmap::nats::Delivery<OrderEvents>| async { Ok(()) });
+        let future = async move { consumer.run(&handler, async {}).await };
         assert_send(&future);
     }
-    fn next_future(subscription: &mut Subscription<OrderEvents>) {
-        let future = subscription.next();
+    fn next_future(deliveries: &mut eventmap::nats::Deliveries<OrderEvents>) {
+        let future = deliveries.next();
         assert_send(&future);
     }
     fn dispatch_future(dispatcher: &EventDispatcher, events: &[AggregateEvent]) {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use common::*;
 use eventmap::event::metadata_keys;
 use eventmap::message::headers;
-use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{
+    Consumer, ConsumerSpec, Delivery, JetStreamPublisher, consumer_fn, provision_streams,
+};
 use eventmap::{AggregateEvent, EventDispatcher, IntegrationEventHandler, trace};
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -100,9 +102,10 @@ async fn the_consumer_continues_the_trace_of_the_publishing_command() {
             .expect("publish");
 
         let mut subscription =
-            Subscription::<OrderEvents>::start(&js, "traced", &[], SubscriptionOptions::default())
+            Consumer::<OrderEvents>::start(&js, &ConsumerSpec::new("traced", &[]))
                 .await
-                .expect("subscribe");
+                .expect("subscribe")
+                .deliveries();
 
         let delivery = subscription
             .next()
@@ -160,7 +163,7 @@ async fn the_consumer_continues_the_trace_of_the_publishing_command() {
 }
 
 #[tokio::test]
-async fn subscription_run_handles_each_message_in_the_producers_trace() {
+async fn consumer_run_handles_each_message_in_the_producers_trace() {
     let (_guard, _provider) = otel_subscriber();
     within(async {
         let server = start_server().await;
@@ -174,35 +177,28 @@ async fn subscription_run_handles_each_message_in_the_producers_trace() {
             .await
             .expect("publish");
 
-        let subscription = Subscription::<OrderEvents>::start(
-            &js,
-            "traced-run",
-            &[],
-            SubscriptionOptions::default(),
-        )
-        .await
-        .expect("subscribe");
+        let consumer = Consumer::<OrderEvents>::start(&js, &ConsumerSpec::new("traced-run", &[]))
+            .await
+            .expect("subscribe");
         let (seen_tx, seen) = tokio::sync::oneshot::channel::<TraceId>();
-        let mut seen_tx = Some(seen_tx);
+        let seen_tx = std::sync::Mutex::new(Some(seen_tx));
         let (stop_tx, stop) = tokio::sync::oneshot::channel::<()>();
-        let mut stop_tx = Some(stop_tx);
-        subscription
-            .run(
-                |_delivery| {
-                    // Inside the loop's per-message span.
-                    let trace = trace_id(&tracing::Span::current());
-                    if let Some(tx) = seen_tx.take() {
-                        let _ = tx.send(trace);
-                    }
-                    if let Some(tx) = stop_tx.take() {
-                        let _ = tx.send(());
-                    }
-                    async { Ok(()) }
-                },
-                async {
-                    let _ = stop.await;
-                },
-            )
+        let stop_tx = std::sync::Mutex::new(Some(stop_tx));
+        let handler = consumer_fn(|_delivery: &Delivery<OrderEvents>| {
+            // Inside the loop's per-message span.
+            let trace = trace_id(&tracing::Span::current());
+            if let Some(tx) = seen_tx.lock().expect("lock").take() {
+                let _ = tx.send(trace);
+            }
+            if let Some(tx) = stop_tx.lock().expect("lock").take() {
+                let _ = tx.send(());
+            }
+            async { Ok(()) }
+        });
+        consumer
+            .run(&handler, async {
+                let _ = stop.await;
+            })
             .await
             .expect("run");
         assert_eq!(seen.await.expect("handled"), command_trace);

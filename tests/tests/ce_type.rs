@@ -9,9 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventmap::nats::{
-    Delivery, JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams,
-};
+use eventmap::nats::{Consumer, ConsumerSpec, Delivery, JetStreamPublisher, provision_streams};
 use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateEvent, EventDispatcher, IntegrationEventSet, IntegrationMessage, Publisher,
@@ -251,16 +249,15 @@ async fn a_dotted_ce_type_is_published_on_the_name_subject_and_decoded_by_type()
         );
 
         // The channel's enum decodes by ce-type too (a subscription of all its events).
-        let mut all = Subscription::<OrderIntegrationEvent>::start(
+        let mut all = Consumer::<OrderIntegrationEvent>::start(
             &context,
-            "shop-all-orders",
-            &[],
-            SubscriptionOptions::default(),
+            &ConsumerSpec::new("shop-all-orders", &[]),
         )
         .await
-        .expect("subscription");
+        .expect("subscription")
+        .deliveries();
         assert_eq!(
-            all.filter_subjects(),
+            all.consumer().filter_subjects(),
             ["shop.order.OrderCreatedEvent", "shop.order.OrderShippedEvent"]
         );
         let first = all.next().await.expect("a message").expect("decoded");
@@ -271,7 +268,7 @@ async fn a_dotted_ce_type_is_published_on_the_name_subject_and_decoded_by_type()
             first.event
         );
         first.ack().await.expect("ack");
-        // The impostor is terminated by the subscription; the next one is the shipment.
+        // The impostor is terminated by the consumer; the next one is the shipment.
         let second = all.next().await.expect("a message").expect("decoded");
         assert!(
             matches!(&second.event, OrderIntegrationEvent::OrderShippedEvent(m) if m.carrier == "dhl"),

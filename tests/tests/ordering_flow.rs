@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::async_nats::jetstream::Context;
+use eventmap::nats::{Consumer, ConsumerSpec, Deliveries, JetStreamPublisher, provision_streams};
 use eventmap::test_util::LocalServer;
 use eventmap::{
     AggregateStore, DispatchingStore, EventDispatcher, InMemoryStore, integration_event_id,
@@ -21,10 +22,22 @@ use ordering_example::integration_events::{
 
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// The deliveries of a new durable consumer `durable` of `events` (empty: all).
+async fn deliveries(
+    context: &Context,
+    durable: &str,
+    events: &[&'static str],
+) -> Deliveries<OrderIntegrationEvent> {
+    Consumer::start(context, &ConsumerSpec::new(durable, events))
+        .await
+        .expect("subscribe")
+        .deliveries()
+}
+
 async fn next(
-    subscription: &mut Subscription<OrderIntegrationEvent>,
+    deliveries: &mut Deliveries<OrderIntegrationEvent>,
 ) -> Option<eventmap::nats::Delivery<OrderIntegrationEvent>> {
-    match tokio::time::timeout(Duration::from_millis(1500), subscription.next()).await {
+    match tokio::time::timeout(Duration::from_millis(1500), deliveries.next()).await {
         Ok(Some(Ok(delivery))) => Some(delivery),
         Ok(Some(Err(e))) => panic!("receive failed: {e}"),
         Ok(None) | Err(_) => None,
@@ -88,16 +101,10 @@ async fn example_events_reach_filtered_consumers_with_every_field_and_header() {
             .expect("complete");
 
         // Only readied events, filtered on the server.
-        let mut readied_only = Subscription::<OrderIntegrationEvent>::start(
-            &context,
-            "readied-only",
-            &[names::ORDER_READIED_EVENT],
-            SubscriptionOptions::default(),
-        )
-        .await
-        .expect("subscribe");
+        let mut readied_only =
+            deliveries(&context, "readied-only", &[names::ORDER_READIED_EVENT]).await;
         assert_eq!(
-            readied_only.filter_subjects(),
+            readied_only.consumer().filter_subjects(),
             ["ordering.order.OrderReadiedEvent"]
         );
         let delivery = next(&mut readied_only).await.expect("readied event");
@@ -145,14 +152,7 @@ async fn example_events_reach_filtered_consumers_with_every_field_and_header() {
         );
 
         // Everything, in order, with the created event's nested items.
-        let mut all = Subscription::<OrderIntegrationEvent>::start(
-            &context,
-            "all",
-            &[],
-            SubscriptionOptions::default(),
-        )
-        .await
-        .expect("subscribe");
+        let mut all = deliveries(&context, "all", &[]).await;
         let mut seen = Vec::new();
         while let Some(delivery) = next(&mut all).await {
             if let OrderIntegrationEvent::OrderCreatedEvent(e) = &delivery.event {
@@ -238,14 +238,7 @@ async fn publishing_the_same_domain_event_twice_is_deduplicated() {
         let info = stream.get_info().await.expect("info");
         assert_eq!(info.state.messages, 1, "JetStream kept one copy");
 
-        let mut all = Subscription::<OrderIntegrationEvent>::start(
-            &context,
-            "dedup",
-            &[],
-            SubscriptionOptions::default(),
-        )
-        .await
-        .expect("subscribe");
+        let mut all = deliveries(&context, "dedup", &[]).await;
         let delivery = next(&mut all).await.expect("one event");
         delivery.ack().await.expect("ack");
         assert!(

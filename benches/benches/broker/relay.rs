@@ -12,7 +12,7 @@
 //!    window. The stream is purged before each; the schema dropped after the round.
 //! 6. **latency**: after a `CHECKPOINT`, a producer appends one event per transaction at a
 //!    steady rate (one event per millisecond by default, up to 16 transactions at once) to
-//!    orders spread so that one order's events are seconds apart; a relay and a consumer (`Subscription`, `ack_unconfirmed`) run on
+//!    orders spread so that one order's events are seconds apart; a relay and a consumer (`Consumer::deliveries`, `ack_unconfirmed`) run on
 //!    threads of their own (current-thread runtimes, as separate processes would); latency
 //!    is the consumer's receipt minus the moment the producer issued its `COMMIT` (an upper
 //!    bound: it includes the commit's own time, reported beside it), both from
@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventmap::nats::{Subscription, SubscriptionOptions};
+use eventmap::nats::{Consumer, ConsumerSpec};
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::{Relay, RelayConfig};
 use eventmap_benches::outbox::{self, BenchOrder, OutboxDb};
@@ -234,17 +234,14 @@ async fn latency_in(url: &str, db: &OutboxDb, events: usize, rate: f64) -> Resul
         let url = url.to_owned();
         move || async move {
             let env = Env::connect(&url).await?;
-            let mut subscription = Subscription::<OrderIntegrationEvent>::start(
-                &env.js,
-                "bench-latency",
-                &[],
-                SubscriptionOptions::default(),
-            )
-            .await?;
+            let spec = ConsumerSpec::new("bench-latency", &[]);
+            let mut deliveries = Consumer::<OrderIntegrationEvent>::start(&env.js, &spec)
+                .await?
+                .deliveries();
             let _ = ready.send(());
             let mut received = Vec::with_capacity(events);
             while received.len() < events {
-                let delivery = subscription.next().await.ok_or("subscription ended")??;
+                let delivery = deliveries.next().await.ok_or("deliveries ended")??;
                 received.push((
                     delivery.aggregate_id.clone(),
                     delivery.aggregate_version,

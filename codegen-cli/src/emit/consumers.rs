@@ -79,7 +79,7 @@ fn subscription_module(subscription: &Subscription) -> TokenStream {
 fn policy(delivery: &DeliveryPolicy) -> TokenStream {
     let mut policy = quote! { ::eventmap::nats::DeliveryPolicy::default() };
     if delivery.deliver_new {
-        policy = quote! { #policy.deliver_policy(::eventmap::nats::DeliverPolicy::New) };
+        policy = quote! { #policy.start_at(::eventmap::nats::DeliverPolicy::New) };
     }
     if let Some(ms) = delivery.ack_wait_ms {
         policy = quote! { #policy.ack_wait(::core::time::Duration::from_millis(#ms)) };

@@ -27,7 +27,7 @@ fn check_durable(name: &str) -> Result<(), String> {
 }
 
 /// The default durable name `<service>-<subscription>`, with the characters a consumer name
-/// may not hold replaced by `_` (the runtime's `Subscriber::durable_name` does the same).
+/// may not hold replaced by `_` (the runtime's `Consumer::start` rejects a name holding them).
 fn default_durable(service: &str, subscription: &str) -> String {
     consumer_name(&format!("{service}-{subscription}"))
 }

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use eventmap::nats::{JetStreamPublisher, Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{Consumer, ConsumerSpec, Deliveries, JetStreamPublisher, provision_streams};
 use eventmap::{
     DispatchingStore, EventDispatcher, InMemoryPublisher, InMemoryStore, IntegrationEventSet,
     IntegrationMessage, PublishError, PublishReceipt, Publisher,
@@ -224,8 +224,8 @@ pub async fn run_on_jetstream(
 
 /// The search and notification consumers of one run.
 struct Consumers {
-    search: Subscription<OrderIntegrationEvent>,
-    notifications: Subscription<OrderIntegrationEvent>,
+    search: Deliveries<OrderIntegrationEvent>,
+    notifications: Deliveries<OrderIntegrationEvent>,
     names: [String; 2],
 }
 
@@ -237,22 +237,20 @@ impl Consumers {
             .map_err(|e| DemoError::Broker(e.to_string()))?;
         let search_name = format!("search-demo-{run}");
         let notifications_name = format!("notifications-demo-{run}");
-        let search = Subscription::<OrderIntegrationEvent>::start(
+        let search = Consumer::<OrderIntegrationEvent>::start(
             context,
-            &search_name,
-            &[],
-            SubscriptionOptions::default(),
+            &ConsumerSpec::new(&*search_name, &[]),
         )
         .await
-        .map_err(|e| DemoError::Broker(e.to_string()))?;
-        let notifications = Subscription::<OrderIntegrationEvent>::start(
+        .map_err(|e| DemoError::Broker(e.to_string()))?
+        .deliveries();
+        let notifications = Consumer::<OrderIntegrationEvent>::start(
             context,
-            &notifications_name,
-            NOTIFICATION_EVENTS,
-            SubscriptionOptions::default(),
+            &ConsumerSpec::new(&*notifications_name, NOTIFICATION_EVENTS),
         )
         .await
-        .map_err(|e| DemoError::Broker(e.to_string()))?;
+        .map_err(|e| DemoError::Broker(e.to_string()))?
+        .deliveries();
         Ok(Self {
             search,
             notifications,
@@ -316,10 +314,10 @@ impl Consumers {
     }
 }
 
-/// Receives from `subscription` until every id of `wanted` arrived or `deadline` passed;
+/// Receives from `deliveries` until every id of `wanted` arrived or `deadline` passed;
 /// acknowledges every message after `handle` ran. Returns the wanted ids received.
 async fn receive(
-    subscription: &mut Subscription<OrderIntegrationEvent>,
+    deliveries: &mut Deliveries<OrderIntegrationEvent>,
     consumer: &'static str,
     wanted: &BTreeSet<String>,
     deadline: tokio::time::Instant,
@@ -328,7 +326,7 @@ async fn receive(
 ) -> Result<BTreeSet<String>, DemoError> {
     let mut received = BTreeSet::new();
     while received.len() < wanted.len() {
-        let next = tokio::time::timeout_at(deadline, subscription.next()).await;
+        let next = tokio::time::timeout_at(deadline, deliveries.next()).await;
         let delivery = match next {
             Err(_) | Ok(None) => break,
             Ok(Some(Err(e))) => {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use eventmap::nats::{Subscription, SubscriptionOptions, provision_streams};
+use eventmap::nats::{Consumer, ConsumerSpec, Deliveries, provision_streams};
 use eventmap::test_util::LocalServer;
 use ordering_example::consumers::{SearchIndex, SearchStatus};
 use ordering_example::grpc::api;
@@ -66,10 +66,11 @@ impl Running {
         }
     }
 
-    async fn subscribe(&self, durable: &str) -> Subscription<OrderIntegrationEvent> {
-        Subscription::start(&self.context, durable, &[], SubscriptionOptions::default())
+    async fn subscribe(&self, durable: &str) -> Deliveries<OrderIntegrationEvent> {
+        Consumer::start(&self.context, &ConsumerSpec::new(durable, &[]))
             .await
             .expect("subscribe")
+            .deliveries()
     }
 
     /// Messages in the order channel's stream.
@@ -95,15 +96,15 @@ impl Running {
     }
 }
 
-/// The next `n` events of `subscription` (acknowledged), as (name, aggregate id, aggregate
+/// The next `n` events of `deliveries` (acknowledged), as (name, aggregate id, aggregate
 /// version, event).
 async fn receive(
-    subscription: &mut Subscription<OrderIntegrationEvent>,
+    deliveries: &mut Deliveries<OrderIntegrationEvent>,
     n: usize,
 ) -> Vec<(String, String, u64, OrderIntegrationEvent)> {
     let mut received = Vec::new();
     while received.len() < n {
-        let delivery = tokio::time::timeout(WAIT, subscription.next())
+        let delivery = tokio::time::timeout(WAIT, deliveries.next())
             .await
             .unwrap_or_else(|_| {
                 panic!(
@@ -111,7 +112,7 @@ async fn receive(
                     received.len()
                 )
             })
-            .expect("subscription open")
+            .expect("deliveries open")
             .expect("decodable event");
         received.push((
             delivery.name.clone(),
@@ -147,7 +148,7 @@ fn create(order_id: &str, customer: &str, items: Vec<api::OrderLine>) -> api::Cr
 #[tokio::test(flavor = "current_thread")]
 async fn the_four_rpcs_publish_their_integration_events() {
     let mut running = Running::start(Backend::Memory).await;
-    let mut subscription = running.subscribe("grpc-rpcs").await;
+    let mut deliveries = running.subscribe("grpc-rpcs").await;
     let client = &mut running.client;
 
     let created = client
@@ -210,7 +211,7 @@ async fn the_four_rpcs_publish_their_integration_events() {
         .into_inner();
     assert_eq!(canceled.version, 2);
 
-    let events = receive(&mut subscription, 5).await;
+    let events = receive(&mut deliveries, 5).await;
     let summary: Vec<(&str, &str, u64)> = events
         .iter()
         .map(|(name, id, version, _)| (name.as_str(), id.as_str(), *version))
@@ -370,7 +371,7 @@ async fn refused_commands_answer_with_their_status_and_publish_nothing() {
 /// The client's sample flow (`client trigger`) over gRPC, received by the search read model.
 async fn trigger_reaches_search(backend: Backend) -> Vec<String> {
     let mut running = Running::start(backend).await;
-    let mut subscription = running.subscribe("grpc-search").await;
+    let mut deliveries = running.subscribe("grpc-search").await;
     let run = ordering_example::demo::run_id();
     let mut log = Vec::new();
     let calls = client::trigger(&mut running.client, &run, &mut |l| log.push(l))
@@ -401,7 +402,7 @@ async fn trigger_reaches_search(backend: Backend) -> Vec<String> {
     assert_eq!(log.len(), 11);
 
     let mut index = SearchIndex::default();
-    for (_, _, _, event) in receive(&mut subscription, 11).await {
+    for (_, _, _, event) in receive(&mut deliveries, 11).await {
         index.apply(&event);
     }
     let status = |n: usize| {
@@ -481,14 +482,11 @@ async fn serve_and_client_run_as_separate_processes() {
     provision_streams(&context, channels::ALL)
         .await
         .expect("provision");
-    let mut subscription: Subscription<OrderIntegrationEvent> = Subscription::start(
-        &context,
-        "grpc-processes",
-        &[],
-        SubscriptionOptions::default(),
-    )
-    .await
-    .expect("subscribe");
+    let mut deliveries: Deliveries<OrderIntegrationEvent> =
+        Consumer::start(&context, &ConsumerSpec::new("grpc-processes", &[]))
+            .await
+            .expect("subscribe")
+            .deliveries();
 
     let binary = env!("CARGO_BIN_EXE_ordering-example");
     let mut server = Command::new(binary)
@@ -538,7 +536,7 @@ async fn serve_and_client_run_as_separate_processes() {
     );
     assert!(printed.contains("ok: 11 calls"), "{printed}");
 
-    let events = receive(&mut subscription, 11).await;
+    let events = receive(&mut deliveries, 11).await;
     let mut ids: Vec<&str> = events.iter().map(|(_, id, _, _)| id.as_str()).collect();
     ids.dedup();
     assert_eq!(

@@ -10,7 +10,7 @@ use async_nats::jetstream::{AckKind, Context};
 use bytes::Bytes;
 
 use crate::decode::{DecodeError, Envelope, IntegrationEventSet};
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 
 /// Acknowledging a delivery failed. The server redelivers the message after the ack wait.
 #[derive(Debug, thiserror::Error)]

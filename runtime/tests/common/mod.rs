@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use eventmap::convert::{ConversionError, IntoProto};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
+use eventmap::nats::async_nats::jetstream::message::StreamMessage;
 use eventmap::nats::async_nats::{self, Client, jetstream::Context};
 use eventmap::test_util::LocalServer;
-use eventmap::{AggregateEvent, ChannelSpec, DomainEvent, integration_event_id};
+use eventmap::{
+    AggregateEvent, ChannelSpec, DomainEvent, IntegrationMessage, integration_event_id,
+};
 
 /// The `order` channel of mappings.yaml.
 pub const ORDER: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS");
@@ -135,6 +138,22 @@ pub async fn within<F: Future>(test: F) -> F::Output {
         .expect("test exceeded its time limit")
 }
 
+/// Polls `condition` every 20 ms until it holds; panics naming `what` after 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts a private nats-server >= 2.10.
 pub async fn start_server() -> LocalServer {
     LocalServer::start()
@@ -150,4 +169,50 @@ pub async fn connect(server: &LocalServer) -> (Client, Context) {
         .expect("connect failed");
     let context = async_nats::jetstream::new(client.clone());
     (client, context)
+}
+
+/// `count` OrderCreated integration messages of distinct aggregates.
+pub fn created_messages(count: usize) -> Vec<IntegrationMessage> {
+    (0..count)
+        .map(|index| {
+            let event = AggregateEvent::new(
+                "Order",
+                format!("order-{index}"),
+                1,
+                OrderCreated {
+                    customer_id: format!("customer-{index}"),
+                    quantity: 1,
+                },
+            );
+            let proto = convert_created(&event).expect("conversion");
+            IntegrationMessage::from_aggregate_event(
+                &event.into_dyn(),
+                &ORDER,
+                "OrderCreatedEvent",
+                SOURCE,
+                &proto,
+            )
+        })
+        .collect()
+}
+
+/// Every message stored in the stream `stream`, in order.
+pub async fn stored_messages(js: &Context, stream: &str) -> Vec<StreamMessage> {
+    let mut stream = js.get_stream(stream).await.expect("stream");
+    let last = stream
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .last_sequence;
+    let mut messages = Vec::new();
+    for sequence in 1..=last {
+        messages.push(
+            stream
+                .get_raw_message(sequence)
+                .await
+                .expect("stored message"),
+        );
+    }
+    messages
 }

@@ -357,15 +357,12 @@ pub async fn consume_all(
     expected: u64,
     within: Duration,
 ) -> Observed {
-    use eventmap::nats::{Subscription, SubscriptionOptions};
-    let mut subscription = Subscription::<CounterEvents>::start(
-        context,
-        "verify",
-        &[],
-        SubscriptionOptions::default().batch(500),
-    )
-    .await
-    .expect("subscription starts");
+    use eventmap::nats::{Consumer, ConsumerSpec, DeliveryPolicy};
+    let spec = ConsumerSpec::new("verify", &[]).policy(DeliveryPolicy::default().batch(500));
+    let mut subscription = Consumer::<CounterEvents>::start(context, &spec)
+        .await
+        .expect("consumer starts")
+        .deliveries();
     let mut by_sequence: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
     let mut deliveries = 0;
     let deadline = tokio::time::Instant::now() + within;
@@ -374,7 +371,6 @@ pub async fn consume_all(
         let Ok(Some(delivery)) = next else { break };
         let delivery = match delivery {
             Ok(delivery) => delivery,
-            Err(err) if !err.is_fatal() => continue,
             Err(err) => panic!("consumer failed: {err}"),
         };
         deliveries += 1;

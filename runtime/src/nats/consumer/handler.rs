@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::decode::IntegrationEventSet;
-use crate::dispatcher::BoxError;
+use crate::error::BoxError;
 use crate::nats::Delivery;
 
 /// What a consumer does with each decoded event. `Ok`: the message is acknowledged. `Err`:

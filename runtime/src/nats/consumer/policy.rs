@@ -27,13 +27,21 @@ use crate::channel::ChannelSpec;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeliveryPolicy {
-    /// Where a *new* durable consumer starts (an existing one keeps its position). Default
-    /// [`DeliverPolicy::All`]: a consumer started late receives the history.
-    pub deliver_policy: DeliverPolicy,
+    /// Where a *new* durable consumer starts reading the stream (an existing one keeps its
+    /// position): the JetStream deliver policy. Default [`DeliverPolicy::All`]: a consumer
+    /// started late receives the history; [`DeliverPolicy::New`]: only messages stored after
+    /// the consumer was created.
+    pub start_at: DeliverPolicy,
     /// How long the server waits for an ack before redelivering. Default 30 s.
     pub ack_wait: Duration,
-    /// Deliveries of one message in all, the first one included: when the handler fails on
-    /// delivery `max_deliver`, the message is dead-lettered. Default 5.
+    /// Deliveries of one message in all, the first one included, counted by the consumer (the
+    /// JetStream consumer's own `max_deliver` is unlimited). With
+    /// [`Consumer::run`](super::Consumer::run), a handler failing on delivery `max_deliver`
+    /// gets the message dead-lettered; a message delivered more often than that (earlier
+    /// deliveries ended without an outcome, or a [`Deliveries`](super::Deliveries) caller
+    /// naked it on its last allowed delivery) is dead-lettered without being handed over.
+    /// Dead-lettered: published to [`Self::dead_letter`] then acked, or only terminated
+    /// without one. Default 5.
     pub max_deliver: i64,
     /// Redelivery delay requested (nak) after the n-th failed delivery: `backoff[n - 1]`, the
     /// last one repeating; empty: redeliver at once. Default 1 s, 5 s, 30 s.
@@ -54,7 +62,7 @@ pub struct DeliveryPolicy {
 impl Default for DeliveryPolicy {
     fn default() -> Self {
         Self {
-            deliver_policy: DeliverPolicy::All,
+            start_at: DeliverPolicy::All,
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             backoff: vec![
@@ -71,9 +79,9 @@ impl Default for DeliveryPolicy {
 }
 
 impl DeliveryPolicy {
-    /// Sets [`Self::deliver_policy`].
-    pub fn deliver_policy(mut self, policy: DeliverPolicy) -> Self {
-        self.deliver_policy = policy;
+    /// Sets [`Self::start_at`]: where a new durable consumer starts reading the stream.
+    pub fn start_at(mut self, position: DeliverPolicy) -> Self {
+        self.start_at = position;
         self
     }
 

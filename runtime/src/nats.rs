@@ -4,33 +4,29 @@
 //!   after the JetStream acknowledgement (`PubAck`), with `Nats-Msg-Id` de-duplication;
 //!   [`JetStreamPublisher::publish_all`] pipelines a batch with a bounded window of acks.
 //! * [`provision_streams`]: creates or extends the stream of each channel.
-//! * [`Subscription`] / [`Subscriber`]: durable pull consumers filtered on the server by event
-//!   name (`filter_subjects`, NATS server >= 2.10).
-//! * [`Consumer`]: a declared subscription ([`ConsumerSpec`]) run with its
-//!   [`DeliveryPolicy`]: ack after the [`ConsumerHandler`], nak with backoff, in-progress acks,
-//!   [`dead_letter`]s, graceful shutdown.
+//! * [`Consumer`]: a durable pull consumer of a declared subscription ([`ConsumerSpec`]),
+//!   filtered on the server by event name (`filter_subjects`, NATS server >= 2.10), with its
+//!   [`DeliveryPolicy`]. [`Consumer::run`] acks after the [`ConsumerHandler`], naks with
+//!   backoff, sends in-progress acks, writes [`dead_letter`]s and shuts down gracefully;
+//!   [`Consumer::deliveries`] hands the decoded [`Delivery`]s to a loop of one's own.
 
 mod consumer;
 pub mod dead_letter;
 mod delivery;
 mod provision;
 mod publisher;
-mod subscriber;
 
 /// The async-nats crate this module is built on (0.51), re-exported so callers use the same
 /// version.
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;
 pub use consumer::{
-    ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, DeliveryPolicy,
-    consumer_fn,
+    ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Deliveries,
+    DeliveryPolicy, MIN_SERVER_VERSION, StartError, consumer_fn,
 };
 pub use delivery::{AckError, Delivery};
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};
-pub use subscriber::{
-    MIN_SERVER_VERSION, ReceiveError, SubscribeError, Subscriber, Subscription, SubscriptionOptions,
-};
 
 /// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).
 pub(crate) type Version = (u64, u64, u64);

@@ -1,0 +1,358 @@
+//! Creating the durable pull consumer of a [`Consumer`](super::Consumer): the checks made
+//! before anything is created, and the one JetStream consumer configuration of this crate.
+
+use async_nats::jetstream::Context;
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+
+use super::ConsumerSpec;
+use crate::decode::IntegrationEventSet;
+use crate::error::BoxError;
+use crate::nats::provision::provision_streams;
+use crate::nats::{ProvisionError, Version, parse_version};
+
+/// Oldest NATS server version accepted by [`Consumer::start`](super::Consumer::start):
+/// consumers with several `filter_subjects` exist since NATS 2.10.
+pub const MIN_SERVER_VERSION: &str = "2.10.0";
+const MIN_SERVER: Version = (2, 10, 0);
+
+/// [`Consumer::start`](super::Consumer::start) failed; nothing is pulled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The server cannot filter a consumer on several subjects. There is deliberately no
+    /// client-side filtering fallback.
+    #[error(
+        "NATS server {version} is too old: server-side event filtering needs {required} or newer"
+    )]
+    ServerTooOld {
+        /// Version reported by the server (`INFO`).
+        version: String,
+        /// [`MIN_SERVER_VERSION`].
+        required: &'static str,
+    },
+    /// The server version reported in `INFO` could not be parsed.
+    #[error("cannot parse the NATS server version {version:?}")]
+    UnrecognizedServerVersion {
+        /// The text reported.
+        version: String,
+    },
+    /// A requested name is not an event of the channel.
+    #[error("`{name}` is not an integration event of channel `{channel}` (known: {known:?})")]
+    UnknownEventName {
+        /// The requested name.
+        name: String,
+        /// Channel name.
+        channel: &'static str,
+        /// [`IntegrationEventSet::NAMES`].
+        known: &'static [&'static str],
+    },
+    /// The durable name cannot be used as a NATS consumer name.
+    #[error("invalid durable consumer name {name:?}: {reason}")]
+    InvalidDurableName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The [`DeliveryPolicy`](super::DeliveryPolicy) cannot be used.
+    #[error("invalid delivery policy: {reason}")]
+    InvalidPolicy {
+        /// Why.
+        reason: String,
+    },
+    /// Provisioning the dead-letter stream of the policy failed.
+    #[error("cannot provision the dead-letter stream: {source}")]
+    DeadLetter {
+        /// The provisioning error.
+        #[source]
+        source: ProvisionError,
+    },
+    /// The channel's stream does not exist or cannot be read (see
+    /// [`provision_streams`](crate::nats::provision_streams)).
+    #[error("cannot open stream `{stream}`: {source}")]
+    Stream {
+        /// Stream name.
+        stream: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// Creating or updating the durable consumer failed.
+    #[error("cannot create consumer `{durable}` on stream `{stream}`: {source}")]
+    Consumer {
+        /// Stream name.
+        stream: &'static str,
+        /// Durable consumer name.
+        durable: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Checks `spec` and the server, provisions the dead-letter stream of the policy, then
+/// creates (or updates) the durable pull consumer of `spec` on the stream of `E::CHANNEL`:
+/// explicit ack, the policy's ack wait and start position, `filter_subjects` for the events
+/// asked for, server-side `max_deliver` unlimited (deliveries are counted by the consumer,
+/// see [`DeliveryPolicy::max_deliver`](super::DeliveryPolicy::max_deliver)). Returns the
+/// consumer and its filter subjects.
+pub(super) async fn create<E: IntegrationEventSet>(
+    context: &Context,
+    spec: &ConsumerSpec,
+) -> Result<(PullConsumer, Vec<String>), StartError> {
+    let channel = E::CHANNEL;
+    check_server_version(context)?;
+    check_durable_name(&spec.durable)?;
+    if let Some(reason) = spec.policy.problem() {
+        return Err(StartError::InvalidPolicy { reason });
+    }
+    let names = select_names::<E>(&spec.events)?;
+    let filter_subjects: Vec<String> = names
+        .iter()
+        .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
+        .collect();
+    if let Some(dead_letter) = &spec.policy.dead_letter {
+        provision_streams(context, std::slice::from_ref(dead_letter))
+            .await
+            .map_err(|source| StartError::DeadLetter { source })?;
+    }
+    let stream = context
+        .get_stream(channel.stream)
+        .await
+        .map_err(|err| StartError::Stream {
+            stream: channel.stream,
+            source: Box::new(err),
+        })?;
+    let config = pull::Config {
+        durable_name: Some(spec.durable.clone()),
+        description: Some(format!(
+            "eventmap consumer of {} ({})",
+            channel.name,
+            names.join(", ")
+        )),
+        deliver_policy: spec.policy.start_at,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: spec.policy.ack_wait,
+        max_deliver: -1,
+        filter_subjects: filter_subjects.clone(),
+        ..pull::Config::default()
+    };
+    let consumer = stream
+        .create_consumer(config)
+        .await
+        .map_err(|err| StartError::Consumer {
+            stream: channel.stream,
+            durable: spec.durable.clone(),
+            source: Box::new(err),
+        })?;
+    Ok((consumer, filter_subjects))
+}
+
+/// NATS consumer names may not contain whitespace, `.`, `*`, `>`, path separators or control
+/// characters (ADR-6 "name" rules).
+fn check_durable_name(name: &str) -> Result<(), StartError> {
+    let reason = if name.is_empty() {
+        Some("must not be empty")
+    } else if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\'))
+    {
+        Some("must not contain whitespace, `.`, `*`, `>`, `/` or `\\`")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(StartError::InvalidDurableName {
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Fails unless the server behind `context` is at least [`MIN_SERVER_VERSION`].
+fn check_server_version(context: &Context) -> Result<(), StartError> {
+    let version = context.client().server_info().version;
+    match parse_version(&version) {
+        Some(parsed) if parsed >= MIN_SERVER => Ok(()),
+        Some(_) => Err(StartError::ServerTooOld {
+            version,
+            required: MIN_SERVER_VERSION,
+        }),
+        None => Err(StartError::UnrecognizedServerVersion { version }),
+    }
+}
+
+/// Maps requested names to the set's names; empty means all; duplicates removed.
+fn select_names<E: IntegrationEventSet>(names: &[&str]) -> Result<Vec<&'static str>, StartError> {
+    if names.is_empty() {
+        return Ok(E::NAMES.to_vec());
+    }
+    let mut selected = Vec::with_capacity(names.len());
+    for name in names {
+        let known = E::NAMES
+            .iter()
+            .find(|known| *known == name)
+            .ok_or_else(|| StartError::UnknownEventName {
+                name: (*name).to_owned(),
+                channel: E::CHANNEL.name,
+                known: E::NAMES,
+            })?;
+        if !selected.contains(known) {
+            selected.push(*known);
+        }
+    }
+    Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelSpec;
+    use crate::decode::DecodeError;
+    use crate::nats::delivery::decode;
+
+    #[derive(Debug)]
+    enum Events {
+        A,
+        B,
+    }
+    impl IntegrationEventSet for Events {
+        const CHANNEL: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERS");
+        const NAMES: &'static [&'static str] = &["AEvent", "BEvent"];
+        fn decode(name: &str, _payload: &[u8]) -> Result<Self, DecodeError> {
+            match name {
+                "AEvent" => Ok(Self::A),
+                "BEvent" => Ok(Self::B),
+                other => Err(DecodeError::UnknownEvent { name: other.into() }),
+            }
+        }
+        fn name(&self) -> &'static str {
+            match self {
+                Self::A => "AEvent",
+                Self::B => "BEvent",
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_selected_and_checked() {
+        assert_eq!(select_names::<Events>(&[]).unwrap(), ["AEvent", "BEvent"]);
+        assert_eq!(
+            select_names::<Events>(&["BEvent", "BEvent"]).unwrap(),
+            ["BEvent"]
+        );
+        let err = select_names::<Events>(&["CEvent"]).unwrap_err();
+        assert!(
+            matches!(&err, StartError::UnknownEventName { name, channel: "order", .. } if name == "CEvent"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn durable_names() {
+        assert!(check_durable_name("search-order").is_ok());
+        assert!(check_durable_name("").is_err());
+        assert!(check_durable_name("a.b").is_err());
+        assert!(check_durable_name("a b").is_err());
+        assert!(check_durable_name("a>").is_err());
+    }
+
+    #[test]
+    fn decode_checks_subject_against_type() {
+        let event = crate::event::AggregateEvent::new("Order", "o", 1, Dummy);
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Empty {}
+        let message = crate::message::IntegrationMessage::from_aggregate_event(
+            &event,
+            &Events::CHANNEL,
+            "AEvent",
+            "svc",
+            &Empty {},
+        );
+        let (decoded, envelope) =
+            decode::<Events>("ordering.order.AEvent", &message.headers, &message.payload).unwrap();
+        assert_eq!(decoded.name(), "AEvent");
+        assert_eq!(envelope.source, "svc");
+        let err = decode::<Events>("ordering.order.BEvent", &message.headers, &message.payload)
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                DecodeError::InvalidHeader {
+                    header: "ce-type",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[derive(Debug)]
+    enum Typed {
+        Created,
+    }
+    impl IntegrationEventSet for Typed {
+        const CHANNEL: ChannelSpec = ChannelSpec::new("order", "ordering.order", "ORDERS");
+        const NAMES: &'static [&'static str] = &["com.example.ordering.OrderCreated"];
+        const SUBJECT_TOKENS: &'static [&'static str] = &["OrderCreatedEvent"];
+        fn decode(name: &str, _payload: &[u8]) -> Result<Self, DecodeError> {
+            match name {
+                "com.example.ordering.OrderCreated" => Ok(Self::Created),
+                other => Err(DecodeError::UnknownEvent { name: other.into() }),
+            }
+        }
+        fn name(&self) -> &'static str {
+            "com.example.ordering.OrderCreated"
+        }
+    }
+
+    #[test]
+    fn decode_checks_the_subject_token_of_a_ce_type() {
+        let event = crate::event::AggregateEvent::new("Order", "o", 1, Dummy);
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct Empty {}
+        let message = crate::message::IntegrationMessage::from_aggregate_event_with_type(
+            &event,
+            &Typed::CHANNEL,
+            "OrderCreatedEvent",
+            "com.example.ordering.OrderCreated",
+            "svc",
+            &Empty {},
+        );
+        assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
+        let (decoded, envelope) =
+            decode::<Typed>(&message.subject, &message.headers, &message.payload).unwrap();
+        assert!(matches!(decoded, Typed::Created));
+        assert_eq!(envelope.name, "com.example.ordering.OrderCreated");
+        // The ce-type is not a subject token of its own.
+        for subject in [
+            "ordering.order.com.example.ordering.OrderCreated",
+            "ordering.order.OrderCreated",
+        ] {
+            let err = decode::<Typed>(subject, &message.headers, &message.payload).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    DecodeError::InvalidHeader {
+                        header: "ce-type",
+                        ..
+                    }
+                ),
+                "{subject}: {err:?}"
+            );
+        }
+        assert_eq!(
+            select_names::<Typed>(&[]).unwrap(),
+            ["com.example.ordering.OrderCreated"]
+        );
+    }
+
+    #[derive(Debug)]
+    struct Dummy;
+    impl crate::event::DomainEvent for Dummy {
+        fn event_name(&self) -> &'static str {
+            "Dummy"
+        }
+    }
+}

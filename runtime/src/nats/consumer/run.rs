@@ -1,0 +1,228 @@
+//! [`Consumer::run`]: the consumer's own loop, calling a [`ConsumerHandler`] per event.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+
+use async_nats::jetstream::{AckKind, Message};
+use futures::FutureExt;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tracing::{Instrument, Span};
+
+use super::handler::panic_message;
+use super::pull::Pulled;
+use super::{ConsumeError, Consumer, ConsumerHandler, ConsumerReport};
+use crate::decode::IntegrationEventSet;
+use crate::nats::dead_letter;
+use crate::nats::delivery::{AckHandle, Delivery, Received};
+
+impl<E: IntegrationEventSet> Consumer<E> {
+    /// Pulls and handles messages until `shutdown` completes or a fatal error.
+    ///
+    /// Per message, in a `consume` span:
+    ///
+    /// * decoded, delivery `n` <= `max_deliver`: `handler` runs, with `+WPI` every
+    ///   [`in_progress_period`](super::DeliveryPolicy::in_progress_period). `Ok`: ack
+    ///   (confirmed unless [`double_ack`](super::DeliveryPolicy::double_ack) is off). `Err`
+    ///   (or a panic) before the last delivery: nak with
+    ///   [`nak_delay`](super::DeliveryPolicy::nak_delay)`(n)`. `Err` on delivery
+    ///   `max_deliver`: the message is published to the dead-letter channel (see
+    ///   [`dead_letter`](crate::nats::dead_letter)) and, once JetStream stored it, acked;
+    ///   without a dead-letter channel it is terminated.
+    /// * decoded, delivery `n` > `max_deliver` (earlier deliveries ended without an outcome:
+    ///   a stopped process, a lost ack, a failed dead-letter publish): dead-lettered as above
+    ///   without calling the handler again.
+    /// * undecodable (unknown `ce-type`, missing or invalid headers, bad payload): logged,
+    ///   dead-lettered at once and terminated (`+TERM`).
+    /// * a dead-letter publish that fails: the message is naked with the backoff and logged;
+    ///   it is not acknowledged, so nothing is lost.
+    ///
+    /// Ack failures are logged (the server redelivers). Failed pull requests are retried with
+    /// a pause; the run stops only when the consumer or its stream is gone.
+    ///
+    /// Shutdown is graceful: no further pull; a running handler finishes and its message is
+    /// acked (or naked); the messages pulled but not handled are naked without delay so
+    /// another instance gets them at once (their delivery count goes up by one). A message
+    /// the server sends to a pull request abandoned by the shutdown is redelivered after the
+    /// ack wait.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumeError::ConsumerGone`].
+    pub async fn run<H: ConsumerHandler<E>>(
+        self,
+        handler: &H,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ConsumerReport, ConsumeError> {
+        let span = tracing::info_span!(
+            "consumer",
+            channel = E::CHANNEL.name,
+            stream = E::CHANNEL.stream,
+            durable = %self.spec.durable
+        );
+        async move {
+            let mut shutdown = pin!(shutdown);
+            let period = self.spec.policy.in_progress_period();
+            let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut pulled = Pulled::default();
+            let mut report = ConsumerReport::default();
+            loop {
+                if pulled.queue.is_empty() {
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        filled = self.fill(&mut pulled) => filled?,
+                    }
+                    continue;
+                }
+                if let Some(message) = pulled.queue.pop_front() {
+                    self.process(message, handler, &pulled.queue, &mut ticker, &mut report)
+                        .await;
+                }
+                if shutdown.as_mut().now_or_never().is_some() {
+                    break;
+                }
+            }
+            self.release(pulled).await;
+            tracing::info!(?report, "consumer shut down");
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Handles one pulled message (see [`run`](Self::run)).
+    async fn process<H: ConsumerHandler<E>>(
+        &self,
+        message: Message,
+        handler: &H,
+        queue: &VecDeque<Message>,
+        ticker: &mut Interval,
+        report: &mut ConsumerReport,
+    ) {
+        let Some(received) = Received::new(message) else {
+            return;
+        };
+        match received.decode::<E>() {
+            Ok(delivery) => {
+                let span = handler_span(&delivery, &self.spec.durable);
+                self.handle(delivery, handler, queue, ticker, report)
+                    .instrument(span)
+                    .await;
+            }
+            Err(undecodable) => {
+                if self.reject(&undecodable.message, &undecodable.reason).await {
+                    report.rejected += 1;
+                } else {
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+
+    /// Runs the handler on a decoded delivery and settles the message.
+    async fn handle<H: ConsumerHandler<E>>(
+        &self,
+        delivery: Delivery<E>,
+        handler: &H,
+        queue: &VecDeque<Message>,
+        ticker: &mut Interval,
+        report: &mut ConsumerReport,
+    ) {
+        let policy = &self.spec.policy;
+        let max_deliver = self.max_deliver();
+        let outcome = match self.exhausted(&delivery) {
+            Some(error) => Err(error),
+            None => self.call(handler, &delivery, queue, ticker).await,
+        };
+        match outcome {
+            Ok(()) => {
+                report.handled += 1;
+                let acked = if policy.double_ack {
+                    delivery.ack.send(AckKind::Ack, "ack").await
+                } else {
+                    delivery.ack.send_unconfirmed(AckKind::Ack, "ack").await
+                };
+                if let Err(err) = acked {
+                    tracing::warn!(error = %err, "ack failed; the message will be redelivered");
+                }
+            }
+            Err(error) if delivery.delivered >= max_deliver => {
+                tracing::error!(%error, "handler failed on the last allowed delivery; giving up");
+                let received = Received::from(delivery);
+                if self.give_up(&received, &error, AckKind::Ack).await {
+                    report.dead_lettered += 1;
+                } else {
+                    report.failed += 1;
+                }
+            }
+            Err(error) => {
+                report.failed += 1;
+                let delay = policy.nak_delay(delivery.delivered);
+                tracing::warn!(%error, ?delay, "handler failed; requesting redelivery");
+                if let Err(err) = delivery.ack.send(AckKind::Nak(delay), "nak").await {
+                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                }
+            }
+        }
+    }
+
+    /// Runs the handler, sending in-progress acks for its message and the queued ones on
+    /// every tick. A panic is an error.
+    async fn call<H: ConsumerHandler<E>>(
+        &self,
+        handler: &H,
+        delivery: &Delivery<E>,
+        queue: &VecDeque<Message>,
+        ticker: &mut Interval,
+    ) -> Result<(), String> {
+        let mut handling = pin!(AssertUnwindSafe(handler.handle(delivery)).catch_unwind());
+        loop {
+            tokio::select! {
+                biased;
+                _ = ticker.tick() => in_progress(&delivery.ack, queue).await,
+                result = &mut handling => {
+                    return match result {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(err)) => Err(dead_letter::error_chain(&*err)),
+                        Err(panic) => Err(format!("handler panicked: {}", panic_message(&*panic))),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The span of one handled message. The single place to change what a handler runs in
+/// (for instance to continue the trace of the message's `traceparent` header).
+fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
+    let span = tracing::info_span!(
+        "consume",
+        subject = %delivery.subject,
+        stream_sequence = delivery.stream_sequence,
+        ce_id = %delivery.id,
+        ce_type = %delivery.name,
+        delivered = delivery.delivered,
+        durable = %durable,
+    );
+    // The handler continues the producer's trace (W3C `traceparent`, feature `otel`).
+    crate::trace::continue_trace(&span, &delivery.headers);
+    span
+}
+
+/// Sends `+WPI` for the running message and the queued ones, without waiting for the server.
+async fn in_progress(running: &AckHandle, queue: &VecDeque<Message>) {
+    if let Err(err) = running
+        .send_unconfirmed(AckKind::Progress, "progress")
+        .await
+    {
+        tracing::warn!(error = %err, "in-progress ack failed");
+    }
+    for message in queue {
+        if let Err(err) = message.ack_with(AckKind::Progress).await {
+            tracing::warn!(error = %err, "in-progress ack of a queued message failed");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Giving up on a message: dead-lettering it (when the policy has a dead-letter channel) and
+//! settling it, for undecodable messages and those past their last allowed delivery.
+
+use async_nats::jetstream::AckKind;
+use tracing::Instrument;
+
+use super::Consumer;
+use crate::decode::{DecodeError, IntegrationEventSet};
+use crate::nats::dead_letter::{self, DeadLetter};
+use crate::nats::delivery::{Delivery, Received};
+
+impl<E: IntegrationEventSet> Consumer<E> {
+    /// Why `delivery` is not handed over again: it was delivered more than
+    /// [`max_deliver`](super::DeliveryPolicy::max_deliver) times, so the earlier deliveries
+    /// ended without an outcome. `None` while it may be handled.
+    pub(super) fn exhausted(&self, delivery: &Delivery<E>) -> Option<String> {
+        let max_deliver = self.max_deliver();
+        (delivery.delivered > max_deliver).then(|| {
+            format!(
+                "delivered {} times, more than max_deliver {max_deliver}: the earlier deliveries \
+                 ended without an outcome (process stopped, ack lost or dead-letter publish \
+                 failed); not handled again",
+                delivery.delivered
+            )
+        })
+    }
+
+    /// [`DeliveryPolicy::max_deliver`](super::DeliveryPolicy::max_deliver) as a count.
+    pub(super) fn max_deliver(&self) -> u64 {
+        u64::try_from(self.spec.policy.max_deliver).unwrap_or(1)
+    }
+
+    /// Logs an undecodable message, dead-letters it (if the policy has a channel) and
+    /// terminates it, in a `consume` span. Returns `false` when the dead letter could not be
+    /// published (the message is then naked with the backoff).
+    pub(super) async fn reject(&self, received: &Received, reason: &DecodeError) -> bool {
+        let span = tracing::info_span!(
+            "consume",
+            subject = %received.subject,
+            stream_sequence = received.stream_sequence,
+            ce_id = received.header(crate::message::headers::ID).unwrap_or(""),
+            ce_type = received.header(crate::message::headers::TYPE).unwrap_or(""),
+            delivered = received.delivered,
+            durable = %self.spec.durable,
+        );
+        async {
+            tracing::error!(
+                subject = %received.subject,
+                stream_sequence = received.stream_sequence,
+                reason = %reason,
+                "undecodable integration message; dead-lettering and terminating it"
+            );
+            let error = dead_letter::error_chain(reason);
+            self.give_up(received, &error, AckKind::Term).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Dead-letters `received` (if the policy has a channel), then settles it with `settle`
+    /// (ack or term). Returns `false` when the dead letter could not be published: the
+    /// message is then naked with the backoff, not settled.
+    pub(super) async fn give_up(&self, received: &Received, error: &str, settle: AckKind) -> bool {
+        let policy = &self.spec.policy;
+        let settle_action = if matches!(settle, AckKind::Term) {
+            "term"
+        } else {
+            "ack"
+        };
+        let settle = match &policy.dead_letter {
+            None => {
+                tracing::error!(
+                    subject = %received.subject,
+                    stream_sequence = received.stream_sequence,
+                    %error,
+                    "no dead-letter channel: terminating the message"
+                );
+                received.ack.send(AckKind::Term, "term").await
+            }
+            Some(channel) => {
+                let letter = DeadLetter {
+                    channel,
+                    subject: &received.subject,
+                    stream: E::CHANNEL.stream,
+                    stream_sequence: received.stream_sequence,
+                    delivered: received.delivered,
+                    durable: &self.spec.durable,
+                    headers: &received.headers,
+                    payload: &received.payload,
+                    error,
+                };
+                if let Err(err) = letter.publish(&self.context).await {
+                    let delay = policy.nak_delay(received.delivered);
+                    tracing::error!(error = %err, ?delay, "dead-letter publish failed; the message stays and is retried");
+                    if let Err(err) = received.ack.send(AckKind::Nak(delay), "nak").await {
+                        tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                    }
+                    return false;
+                }
+                received.ack.send(settle, settle_action).await
+            }
+        };
+        if let Err(err) = settle {
+            tracing::warn!(error = %err, "settling a given-up message failed");
+        }
+        true
+    }
+}

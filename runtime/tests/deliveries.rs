@@ -1,0 +1,144 @@
+//! `eventmap::nats::Consumer::deliveries` on private nats-server processes (one per test): what
+//! the consumer settles itself in a caller's loop (undecodable messages, deliveries past
+//! `max_deliver`), and `close` handing the pulled messages back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use eventmap::ChannelSpec;
+use eventmap::nats::{
+    Consumer, ConsumerSpec, DeliveryPolicy, JetStreamPublisher, dead_letter, provision_streams,
+};
+use eventmap::publisher::Publisher;
+
+/// Where the tests' dead letters go.
+const DLQ: ChannelSpec = ChannelSpec::new("order-dlq", "dlq.ordering.order", "ORDERING_DLQ");
+
+/// Longest wait for one delivery.
+const NEXT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn deliveries_settle_what_never_reaches_the_caller() {
+    within(async {
+        let server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        let publisher = JetStreamPublisher::new(js.clone());
+        // 1: no CloudEvents headers; 2 and 3: good messages.
+        let raw = eventmap::nats::async_nats::jetstream::message::PublishMessage::build()
+            .payload("not an event".into());
+        js.send_publish("ordering.order.OrderCreatedEvent", raw)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        let messages = created_messages(3);
+        publisher.publish_all(&messages[..2], 8).await.unwrap();
+
+        let policy = DeliveryPolicy::default()
+            .max_deliver(2)
+            .backoff([])
+            .dead_letter(DLQ);
+        let spec = ConsumerSpec::new("own-loop", &[]).policy(policy);
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+
+        // Sequence 2 is naked on both its allowed deliveries, sequence 3 acked; sequence 1
+        // never reaches the loop.
+        let mut handed = Vec::new();
+        while handed.len() < 3 {
+            let delivery = tokio::time::timeout(NEXT, deliveries.next())
+                .await
+                .expect("a delivery in time")
+                .expect("stream open")
+                .expect("delivery");
+            handed.push((delivery.stream_sequence, delivery.delivered));
+            if delivery.stream_sequence == 2 {
+                delivery.nak(None).await.unwrap();
+            } else {
+                delivery.ack().await.unwrap();
+            }
+        }
+        // The third delivery of sequence 2 is dead-lettered, not handed over: the next one
+        // handed over is the new sequence 4.
+        publisher.publish(&messages[2]).await.unwrap();
+        let delivery = tokio::time::timeout(NEXT, deliveries.next())
+            .await
+            .expect("a delivery in time")
+            .expect("stream open")
+            .expect("delivery");
+        assert_eq!(delivery.stream_sequence, 4);
+        delivery.ack().await.unwrap();
+        handed.sort_unstable();
+        assert_eq!(handed, [(2, 1), (2, 2), (3, 1)]);
+
+        eventually("two dead letters", || async {
+            stored_messages(&js, DLQ.stream).await.len() == 2
+        })
+        .await;
+        let letters = stored_messages(&js, DLQ.stream).await;
+        let delivered: Vec<(Option<String>, Option<String>)> = letters
+            .iter()
+            .map(|letter| {
+                let get = |name: &str| letter.headers.get(name).map(|v| v.as_str().to_owned());
+                (
+                    get(dead_letter::STREAM_SEQUENCE),
+                    get(dead_letter::DELIVERED),
+                )
+            })
+            .collect();
+        assert_eq!(
+            delivered,
+            [
+                (Some("1".to_owned()), Some("1".to_owned())),
+                (Some("2".to_owned()), Some("3".to_owned())),
+            ]
+        );
+        let stream = js.get_stream(ORDER.stream).await.unwrap();
+        let info = stream.consumer_info("own-loop").await.unwrap();
+        assert_eq!(info.num_ack_pending, 0);
+        assert_eq!(info.ack_floor.stream_sequence, 4);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn close_hands_the_pulled_messages_back() {
+    within(async {
+        let server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        JetStreamPublisher::new(js.clone())
+            .publish_all(&created_messages(5), 8)
+            .await
+            .unwrap();
+
+        // The default 30 s ack wait: a redelivery within NEXT is the nak of `close`.
+        let spec = ConsumerSpec::new("closing", &[]).policy(DeliveryPolicy::default().batch(5));
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        let first = deliveries.next().await.unwrap().unwrap();
+        assert_eq!(first.stream_sequence, 1);
+        first.ack().await.unwrap();
+        deliveries.close().await;
+
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        let next = tokio::time::timeout(NEXT, deliveries.next())
+            .await
+            .expect("handed back at once")
+            .unwrap()
+            .unwrap();
+        assert_eq!((next.stream_sequence, next.delivered), (2, 2));
+        next.ack().await.unwrap();
+    })
+    .await;
+}
