@@ -22,6 +22,7 @@ pub mod builder;
 pub mod committed;
 pub mod derive;
 pub mod diagnostic;
+#[cfg(feature = "cli")]
 pub mod docs;
 pub mod emit;
 pub mod model;
@@ -69,6 +70,7 @@ pub enum Error {
     #[error(transparent)]
     Emit(#[from] emit::EmitError),
     /// The documentation (`eventmap docs`) cannot be built.
+    #[cfg(feature = "cli")]
     #[error(transparent)]
     Docs(#[from] docs::DocsError),
     /// prost-build failed to generate the proto types.
