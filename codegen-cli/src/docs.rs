@@ -125,6 +125,9 @@ pub enum DocsError {
     /// Writing Markdown into a string failed (it does not).
     #[error("cannot format the event catalog")]
     Format(#[from] std::fmt::Error),
+    /// A template of the event catalog or of a diagram cannot be rendered (a bug).
+    #[error("cannot render a document template: {0}")]
+    Template(#[from] askama::Error),
 }
 
 /// The documentation of the table `analysis` read: the AsyncAPI document and the event
