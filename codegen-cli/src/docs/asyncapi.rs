@@ -25,15 +25,19 @@
 
 mod headers;
 mod schema;
+mod texts;
 
 use indexmap::IndexMap;
 use prost_reflect::MessageDescriptor;
+
+use askama::Template;
 
 use self::headers::headers;
 use self::schema::{
     Channel, Components, DeliveryExtension, Document, Info, Message, MultiFormatSchema, Operation,
     ReceiveExtensions, Ref, Server,
 };
+use self::texts::{ChannelText, InfoText, MessageText, ReceiveText, SendText};
 
 use super::consumed::{self, Consumed, ConsumedEvent};
 use super::payload_schema::payload_schema;
@@ -82,11 +86,15 @@ fn document(
             Channel {
                 address: p.subject.clone(),
                 title: format!("{name} ({})", p.channel.name),
-                description: format!(
-                    "`{name}` events of `{service}`, on channel `{}` (subjects `{}.>`), kept in the \
-                     JetStream stream `{}`. Consumers filter on this subject.",
-                    p.channel.name, p.channel.subject, p.channel.stream
-                ),
+                description: ChannelText {
+                    published: true,
+                    event: name,
+                    service,
+                    channel: &p.channel.name,
+                    subject: &p.channel.subject,
+                    stream: &p.channel.stream,
+                }
+                .render()?,
                 messages: IndexMap::from([(name.clone(), Ref::to(message_ref))]),
                 jetstream_stream: p.channel.stream.clone(),
             },
@@ -101,20 +109,17 @@ fn document(
                     "Published by `{service}` for every `{}` domain event.",
                     p.domain.name
                 ),
-                description: format!(
-                    "The generated integration handler converts the domain event `{}` field by \
-                     field into `{}` and publishes it on `{}`; publishing returns once JetStream \
-                     acknowledged it. Re-publishing the same domain event gives the same `ce-id` \
-                     (and `Nats-Msg-Id`), so JetStream drops the copy within its duplicate window.",
-                    p.domain.name,
-                    p.message.full_name(),
-                    p.subject
-                ),
+                description: SendText {
+                    domain: &p.domain.name,
+                    message: p.message.full_name(),
+                    subject: &p.subject,
+                }
+                .render()?,
                 messages: vec![Ref::to(format!("#/channels/{name}/messages/{name}"))],
                 extensions: None,
             },
         );
-        messages.insert(name.clone(), message(model, p));
+        messages.insert(name.clone(), message(model, p)?);
     }
     let mut receiving = Receiving {
         channels,
@@ -139,7 +144,7 @@ fn document(
         info: Info {
             title: format!("{service} integration events"),
             version: "1.0.0",
-            description: description(model, published, consumed),
+            description: description(model, published, consumed)?,
         },
         default_content_type: CONTENT_TYPE,
         servers: IndexMap::from([(
@@ -160,29 +165,22 @@ fn document(
 }
 
 /// The description of the document: what the service publishes, consumes, or both.
-fn description(model: &Model, published: &[Published<'_>], consumed: &[Consumed<'_>]) -> String {
-    let service = &model.service;
-    let table = &model.table_name;
-    let rest = "Each message is the protobuf encoding of its payload message with CloudEvents \
-                1.0 binary-mode headers (`ce-*`). The contract is versioned by its proto \
-                packages and guarded by `eventmap check --against`; `version` is not maintained.";
-    if consumed.is_empty() {
-        return format!(
-            "The integration events the service `{service}` publishes on NATS JetStream, \
-             generated from `{table}` by `eventmap docs` (do not edit; regenerate). {rest}"
-        );
-    }
-    let what = if published.is_empty() {
-        "consumes from"
-    } else {
-        "publishes on and consumes from"
+fn description(
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<String, DocsError> {
+    let consumes = match (consumed.is_empty(), published.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some("consumes from"),
+        (false, false) => Some("publishes on and consumes from"),
     };
-    format!(
-        "The integration events the service `{service}` {what} NATS JetStream, generated from \
-         `{table}` by `eventmap docs` (do not edit; regenerate). The events it consumes are \
-         published by other services; each `receive` operation names the durable consumer \
-         that receives the event and its delivery policy. {rest}"
-    )
+    let text = InfoText {
+        service: &model.service,
+        table: &model.table_name,
+        consumes,
+    };
+    Ok(text.render()?)
 }
 
 /// The document under construction while the received events are added: they reuse the
@@ -235,7 +233,7 @@ impl Receiving {
                 None => {
                     let key = unique_key(&self.messages, name, &c.subscription.name);
                     self.messages
-                        .insert(key.clone(), received_message(model, e));
+                        .insert(key.clone(), received_message(model, e)?);
                     self.consumed_messages
                         .insert((name.clone(), full_name.to_owned()), key.clone());
                     key
@@ -251,12 +249,15 @@ impl Receiving {
                     Channel {
                         address: e.subject.clone(),
                         title: format!("{name} ({})", c.channel.name),
-                        description: format!(
-                            "`{name}` events on channel `{}` (subjects `{}.>`), kept in the \
-                             JetStream stream `{}`, published by another service; `{service}` \
-                             receives them (see its `receive` operations).",
-                            c.channel.name, c.channel.subject, c.channel.stream
-                        ),
+                        description: ChannelText {
+                            published: false,
+                            event: name,
+                            service,
+                            channel: &c.channel.name,
+                            subject: &c.channel.subject,
+                            stream: &c.channel.stream,
+                        }
+                        .render()?,
                         messages: IndexMap::new(),
                         jetstream_stream: c.channel.stream.clone(),
                     },
@@ -294,18 +295,18 @@ impl Receiving {
                      (subscription `{}`).",
                     c.subscription.name
                 ),
-                description: format!(
-                    "The durable JetStream consumer `{durable}` on the stream `{}` receives \
-                     `{name}` from `{}` (filtered on the server to the subscription's events) \
-                     and the generated `{}` hands the decoded `{full_name}` to `{}::{}`. `Ok` \
-                     acknowledges the message; an error has it redelivered. Delivery: {}.",
-                    c.channel.stream,
-                    e.subject,
-                    c.router(),
-                    c.handler_trait(),
-                    e.handler_method(),
-                    delivery.join("; ")
-                ),
+                description: ReceiveText {
+                    durable,
+                    stream: &c.channel.stream,
+                    event: name,
+                    subject: &e.subject,
+                    router: c.router(),
+                    message: full_name,
+                    handler_trait: c.handler_trait(),
+                    method: e.handler_method(),
+                    delivery: delivery.join("; "),
+                }
+                .render()?,
                 messages: vec![Ref::to(format!(
                     "#/channels/{channel_key}/messages/{message_key}"
                 ))],
@@ -343,74 +344,64 @@ fn unique_key<V>(map: &IndexMap<String, V>, base: &str, qualifier: &str) -> Stri
 }
 
 /// The message of an event a subscription receives.
-fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Message {
-    let intro = format!(
-        "Published by another service and received by `{}` (see its `receive` operations).",
-        model.service
-    );
+fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Result<Message, DocsError> {
     message_of(
         &e.event.name,
         &e.event.ce_type,
         &e.message,
-        intro,
+        &model.service,
         None,
         &e.event.name,
     )
 }
 
 /// The message of an integration event the table publishes.
-fn message(model: &Model, p: &Published<'_>) -> Message {
-    let intro = format!("Produced from the domain event `{}`.", p.domain.name);
+fn message(model: &Model, p: &Published<'_>) -> Result<Message, DocsError> {
     message_of(
         &p.event.name,
         &p.event.ce_type,
         &p.message,
-        intro,
-        Some(&model.service),
+        &model.service,
+        Some(&p.domain.name),
         &p.domain.name,
     )
 }
 
 /// The message of integration event `event` (CloudEvents type `ce_type`) carried as
-/// `payload`, described by `intro`,
-/// published by `service` (`None`: another service); `fallback` names the summary when the
-/// proto message has no comment.
+/// `payload`, published by `service` from domain event `domain` or, when `domain` is `None`,
+/// by another service and received by `service`; `fallback` names the summary when the proto
+/// message has no comment.
 fn message_of(
     event: &str,
     ce_type: &str,
     payload: &MessageDescriptor,
-    intro: String,
-    service: Option<&str>,
+    service: &str,
+    domain: Option<&str>,
     fallback: &str,
-) -> Message {
+) -> Result<Message, DocsError> {
     let full_name = payload.full_name();
     let file = payload.parent_file();
     let schema = payload_schema(payload);
-    let uses = match schema.types.len().saturating_sub(1) {
-        0 => "the message (it uses no other type)".to_owned(),
-        1 => "the message and the type it uses".to_owned(),
-        n => format!("the message and the {n} types it uses"),
-    };
-    let mut description = format!(
-        "{intro} Payload: `{full_name}`, defined in `{}`. The schema is self-contained: {uses}, \
-         without imports, each under its full name (the line `// @RootNode` marks the payload \
-         for AsyncAPI's protobuf schema parser).",
-        file.name(),
-    );
-    if let Some(comment) = leading_comment(&file, payload.path()) {
-        description = format!("{comment}\n\n{description}");
+    let description = MessageText {
+        comment: leading_comment(&file, payload.path()),
+        domain,
+        receiver: service,
+        message: full_name,
+        file: file.name(),
+        other_types: schema.types.len().saturating_sub(1),
     }
-    Message {
+    .render()?;
+    Ok(Message {
         name: ce_type.to_owned(),
         title: event.to_owned(),
         summary: message_summary(payload).unwrap_or_else(|| format!("{fallback} as {full_name}")),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(service, event, ce_type),
+        headers: headers(domain.map(|_| service), event, ce_type),
         payload: MultiFormatSchema {
             schema_format: schema.schema_format(),
             schema: schema.text,
         },
         protobuf_message: full_name.to_owned(),
-    }
+    })
 }
