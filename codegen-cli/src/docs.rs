@@ -14,6 +14,9 @@
 //!   subscription (durable consumer, channel, events, delivery policy, [`consumed`]), with
 //!   Mermaid diagrams of the flow ([`mermaid`]).
 //!
+//! The text of the documents is in askama templates, `templates/docs/` of this crate, readable
+//! as what they produce; the modules prepare their values.
+//!
 //! Output is deterministic: the same table and protos give the same bytes (table order where
 //! the table gives one, sorted otherwise, no timestamps, no paths that depend on the working
 //! directory), so the files can be committed and checked with `eventmap docs --check`.
@@ -122,9 +125,6 @@ pub enum DocsError {
     /// An example payload cannot be written as JSON.
     #[error("cannot write an example payload as JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// Writing Markdown into a string failed (it does not).
-    #[error("cannot format the event catalog")]
-    Format(#[from] std::fmt::Error),
     /// A template of the event catalog or of a diagram cannot be rendered (a bug).
     #[error("cannot render a document template: {0}")]
     Template(#[from] askama::Error),

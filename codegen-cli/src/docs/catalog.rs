@@ -6,6 +6,10 @@
 //! published (in table order) with its subject, stream, producing domain event, consumers, a
 //! table of its fields and where each value comes from, a sequence diagram (or a link to its
 //! channel's) and an example payload.
+//!
+//! The text is the template `templates/docs/events.md` (with `events/subscription.md`,
+//! `events/headers.md`, `events/event.md`); this module prepares its values, ready for
+//! Markdown: code spans and table cells (`catalog/markdown.rs`), the field rows (`catalog/fields.rs`).
 
 mod fields;
 mod markdown;

@@ -4,6 +4,9 @@
 //! -> dead-letter streams), a sequence diagram per integration event published and one per
 //! subscription.
 //!
+//! The diagrams are the templates `templates/docs/mermaid/*.mmd`; this module prepares their
+//! values.
+//!
 //! Node ids are generated (`d0`, `h0`, `s0`), never taken from the table, so no name can
 //! clash with Mermaid's keywords; every text shown goes through [`text`].
 //!
