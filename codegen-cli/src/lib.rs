@@ -55,6 +55,8 @@ pub mod __private {
     #[cfg(feature = "cli")]
     pub use crate::committed::{Freshness, freshness, unified_diff, write_if_changed};
     pub use crate::derive::{domain_event, integration_event, subscriptions};
+    #[cfg(feature = "cli")]
+    pub use crate::docs::payload_schema::{PayloadSchema, payload_schema};
     pub use crate::model::Model;
     pub use crate::proto_names::check as check_proto_names;
     pub use crate::protos::ProtoSet;

@@ -10,8 +10,8 @@ mod scale_fixture;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use eventmap_codegen::docs::mermaid::split::{MAX_DIAGRAM_CHARS, MERMAID_MAX_TEXT_SIZE};
 use eventmap_codegen::docs::{self, DocsOutput};
+use eventmap_codegen::docs::{MAX_DIAGRAM_CHARS, MERMAID_MAX_TEXT_SIZE};
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
 
 /// The fixture of `events` events in a temporary folder, checked, and its documents.
@@ -152,7 +152,7 @@ fn every_payload_schema_is_self_contained_and_keeps_the_full_names() {
         assert_eq!(schema.matches("// @RootNode\n").count(), 1, "{key}");
         let full_name = message["x-protobuf-message"].as_str().expect("name");
         let original = protos.message(full_name).expect("the original message");
-        let payload = docs::payload_schema::payload_schema(&original);
+        let payload = eventmap_codegen::__private::payload_schema(&original);
         assert_eq!(
             payload.text, schema,
             "{key}: the document carries the payload schema"

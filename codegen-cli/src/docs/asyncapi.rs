@@ -23,9 +23,21 @@
 //!
 //! Written with serde-saphyr's serializer from typed structs, in table order.
 
+mod headers;
+mod schema;
+mod texts;
+
 use indexmap::IndexMap;
 use prost_reflect::MessageDescriptor;
-use serde::Serialize;
+
+use askama::Template;
+
+use self::headers::headers;
+use self::schema::{
+    Channel, Components, DeliveryExtension, Document, Info, Message, MultiFormatSchema, Operation,
+    ReceiveExtensions, Ref, Server,
+};
+use self::texts::{ChannelText, InfoText, MessageText, ReceiveText, SendText};
 
 use super::consumed::{self, Consumed, ConsumedEvent};
 use super::payload_schema::payload_schema;
@@ -35,9 +47,6 @@ use crate::model::Model;
 
 /// The AsyncAPI version written.
 pub const ASYNCAPI_VERSION: &str = "3.0.0";
-/// The schema format of the payloads written in proto3 (those written in proto2, when a type
-/// comes from a proto2 file, have [`super::payload_schema::PROTO2_SCHEMA_FORMAT`]).
-pub const PROTOBUF_SCHEMA_FORMAT: &str = super::payload_schema::PROTO3_SCHEMA_FORMAT;
 /// The content type of every message (`ce-datacontenttype`).
 pub const CONTENT_TYPE: &str = "application/protobuf";
 /// The host of the placeholder server.
@@ -74,11 +83,15 @@ fn document(
             Channel {
                 address: p.subject.clone(),
                 title: format!("{name} ({})", p.channel.name),
-                description: format!(
-                    "`{name}` events of `{service}`, on channel `{}` (subjects `{}.>`), kept in the \
-                     JetStream stream `{}`. Consumers filter on this subject.",
-                    p.channel.name, p.channel.subject, p.channel.stream
-                ),
+                description: ChannelText {
+                    published: true,
+                    event: name,
+                    service,
+                    channel: &p.channel.name,
+                    subject: &p.channel.subject,
+                    stream: &p.channel.stream,
+                }
+                .render()?,
                 messages: IndexMap::from([(name.clone(), Ref::to(message_ref))]),
                 jetstream_stream: p.channel.stream.clone(),
             },
@@ -93,20 +106,17 @@ fn document(
                     "Published by `{service}` for every `{}` domain event.",
                     p.domain.name
                 ),
-                description: format!(
-                    "The generated integration handler converts the domain event `{}` field by \
-                     field into `{}` and publishes it on `{}`; publishing returns once JetStream \
-                     acknowledged it. Re-publishing the same domain event gives the same `ce-id` \
-                     (and `Nats-Msg-Id`), so JetStream drops the copy within its duplicate window.",
-                    p.domain.name,
-                    p.message.full_name(),
-                    p.subject
-                ),
+                description: SendText {
+                    domain: &p.domain.name,
+                    message: p.message.full_name(),
+                    subject: &p.subject,
+                }
+                .render()?,
                 messages: vec![Ref::to(format!("#/channels/{name}/messages/{name}"))],
                 extensions: None,
             },
         );
-        messages.insert(name.clone(), message(model, p));
+        messages.insert(name.clone(), message(model, p)?);
     }
     let mut receiving = Receiving {
         channels,
@@ -131,7 +141,7 @@ fn document(
         info: Info {
             title: format!("{service} integration events"),
             version: "1.0.0",
-            description: description(model, published, consumed),
+            description: description(model, published, consumed)?,
         },
         default_content_type: CONTENT_TYPE,
         servers: IndexMap::from([(
@@ -152,29 +162,22 @@ fn document(
 }
 
 /// The description of the document: what the service publishes, consumes, or both.
-fn description(model: &Model, published: &[Published<'_>], consumed: &[Consumed<'_>]) -> String {
-    let service = &model.service;
-    let table = &model.table_name;
-    let rest = "Each message is the protobuf encoding of its payload message with CloudEvents \
-                1.0 binary-mode headers (`ce-*`). The contract is versioned by its proto \
-                packages and guarded by `eventmap check --against`; `version` is not maintained.";
-    if consumed.is_empty() {
-        return format!(
-            "The integration events the service `{service}` publishes on NATS JetStream, \
-             generated from `{table}` by `eventmap docs` (do not edit; regenerate). {rest}"
-        );
-    }
-    let what = if published.is_empty() {
-        "consumes from"
-    } else {
-        "publishes on and consumes from"
+fn description(
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<String, DocsError> {
+    let consumes = match (consumed.is_empty(), published.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some("consumes from"),
+        (false, false) => Some("publishes on and consumes from"),
     };
-    format!(
-        "The integration events the service `{service}` {what} NATS JetStream, generated from \
-         `{table}` by `eventmap docs` (do not edit; regenerate). The events it consumes are \
-         published by other services; each `receive` operation names the durable consumer \
-         that receives the event and its delivery policy. {rest}"
-    )
+    let text = InfoText {
+        service: &model.service,
+        table: &model.table_name,
+        consumes,
+    };
+    Ok(text.render()?)
 }
 
 /// The document under construction while the received events are added: they reuse the
@@ -227,7 +230,7 @@ impl Receiving {
                 None => {
                     let key = unique_key(&self.messages, name, &c.subscription.name);
                     self.messages
-                        .insert(key.clone(), received_message(model, e));
+                        .insert(key.clone(), received_message(model, e)?);
                     self.consumed_messages
                         .insert((name.clone(), full_name.to_owned()), key.clone());
                     key
@@ -243,12 +246,15 @@ impl Receiving {
                     Channel {
                         address: e.subject.clone(),
                         title: format!("{name} ({})", c.channel.name),
-                        description: format!(
-                            "`{name}` events on channel `{}` (subjects `{}.>`), kept in the \
-                             JetStream stream `{}`, published by another service; `{service}` \
-                             receives them (see its `receive` operations).",
-                            c.channel.name, c.channel.subject, c.channel.stream
-                        ),
+                        description: ChannelText {
+                            published: false,
+                            event: name,
+                            service,
+                            channel: &c.channel.name,
+                            subject: &c.channel.subject,
+                            stream: &c.channel.stream,
+                        }
+                        .render()?,
                         messages: IndexMap::new(),
                         jetstream_stream: c.channel.stream.clone(),
                     },
@@ -286,18 +292,18 @@ impl Receiving {
                      (subscription `{}`).",
                     c.subscription.name
                 ),
-                description: format!(
-                    "The durable JetStream consumer `{durable}` on the stream `{}` receives \
-                     `{name}` from `{}` (filtered on the server to the subscription's events) \
-                     and the generated `{}` hands the decoded `{full_name}` to `{}::{}`. `Ok` \
-                     acknowledges the message; an error has it redelivered. Delivery: {}.",
-                    c.channel.stream,
-                    e.subject,
-                    c.router(),
-                    c.handler_trait(),
-                    e.handler_method(),
-                    delivery.join("; ")
-                ),
+                description: ReceiveText {
+                    durable,
+                    stream: &c.channel.stream,
+                    event: name,
+                    subject: &e.subject,
+                    router: c.router(),
+                    message: full_name,
+                    handler_trait: c.handler_trait(),
+                    method: e.handler_method(),
+                    delivery: delivery.join("; "),
+                }
+                .render()?,
                 messages: vec![Ref::to(format!(
                     "#/channels/{channel_key}/messages/{message_key}"
                 ))],
@@ -335,364 +341,64 @@ fn unique_key<V>(map: &IndexMap<String, V>, base: &str, qualifier: &str) -> Stri
 }
 
 /// The message of an event a subscription receives.
-fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Message {
-    let intro = format!(
-        "Published by another service and received by `{}` (see its `receive` operations).",
-        model.service
-    );
+fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Result<Message, DocsError> {
     message_of(
         &e.event.name,
         &e.event.ce_type,
         &e.message,
-        intro,
+        &model.service,
         None,
         &e.event.name,
     )
 }
 
 /// The message of an integration event the table publishes.
-fn message(model: &Model, p: &Published<'_>) -> Message {
-    let intro = format!("Produced from the domain event `{}`.", p.domain.name);
+fn message(model: &Model, p: &Published<'_>) -> Result<Message, DocsError> {
     message_of(
         &p.event.name,
         &p.event.ce_type,
         &p.message,
-        intro,
-        Some(&model.service),
+        &model.service,
+        Some(&p.domain.name),
         &p.domain.name,
     )
 }
 
 /// The message of integration event `event` (CloudEvents type `ce_type`) carried as
-/// `payload`, described by `intro`,
-/// published by `service` (`None`: another service); `fallback` names the summary when the
-/// proto message has no comment.
+/// `payload`, published by `service` from domain event `domain` or, when `domain` is `None`,
+/// by another service and received by `service`; `fallback` names the summary when the proto
+/// message has no comment.
 fn message_of(
     event: &str,
     ce_type: &str,
     payload: &MessageDescriptor,
-    intro: String,
-    service: Option<&str>,
+    service: &str,
+    domain: Option<&str>,
     fallback: &str,
-) -> Message {
+) -> Result<Message, DocsError> {
     let full_name = payload.full_name();
     let file = payload.parent_file();
     let schema = payload_schema(payload);
-    let uses = match schema.types.len().saturating_sub(1) {
-        0 => "the message (it uses no other type)".to_owned(),
-        1 => "the message and the type it uses".to_owned(),
-        n => format!("the message and the {n} types it uses"),
-    };
-    let mut description = format!(
-        "{intro} Payload: `{full_name}`, defined in `{}`. The schema is self-contained: {uses}, \
-         without imports, each under its full name (the line `// @RootNode` marks the payload \
-         for AsyncAPI's protobuf schema parser).",
-        file.name(),
-    );
-    if let Some(comment) = leading_comment(&file, payload.path()) {
-        description = format!("{comment}\n\n{description}");
+    let description = MessageText {
+        comment: leading_comment(&file, payload.path()),
+        domain,
+        receiver: service,
+        message: full_name,
+        file: file.name(),
+        other_types: schema.types.len().saturating_sub(1),
     }
-    Message {
+    .render()?;
+    Ok(Message {
         name: ce_type.to_owned(),
         title: event.to_owned(),
         summary: message_summary(payload).unwrap_or_else(|| format!("{fallback} as {full_name}")),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(service, event, ce_type),
+        headers: headers(domain.map(|_| service), event, ce_type),
         payload: MultiFormatSchema {
             schema_format: schema.schema_format(),
             schema: schema.text,
         },
         protobuf_message: full_name.to_owned(),
-    }
-}
-
-/// Headers written only when they apply (`eventmap::message::headers`).
-const OPTIONAL: [&str; 4] = [
-    "ce-correlationid",
-    "ce-causationid",
-    "traceparent",
-    "tracestate",
-];
-
-/// The headers schema of a message of integration event `event` (CloudEvents type `ce_type`)
-/// published by `service` (`None`: by another service, which the table does not name): the
-/// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
-fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
-    let string = |description: &str| Schema {
-        ty: Some("string"),
-        description: Some(description.to_owned()),
-        ..Schema::default()
-    };
-    let properties = IndexMap::from([
-        (
-            "ce-specversion",
-            Schema {
-                constant: Some("1.0".into()),
-                ..string("CloudEvents spec version.")
-            },
-        ),
-        (
-            "ce-id",
-            Schema {
-                format: Some("uuid"),
-                ..string(
-                    "Integration event id: UUID v5 of the integration event name in the \
-                     namespace of the domain event id (the same domain event always gives the \
-                     same id).",
-                )
-            },
-        ),
-        (
-            "ce-type",
-            if ce_type == event {
-                Schema {
-                    constant: Some(event.to_owned()),
-                    ..string("The integration event name.")
-                }
-            } else {
-                Schema {
-                    constant: Some(ce_type.to_owned()),
-                    ..string(&format!(
-                        "The CloudEvents type of the integration event `{event}` (the last token of its subject)."
-                    ))
-                }
-            },
-        ),
-        (
-            "ce-source",
-            match service {
-                Some(service) => Schema {
-                    constant: Some(service.to_owned()),
-                    ..string("The producing service.")
-                },
-                None => string("The producing service (another service than the one receiving)."),
-            },
-        ),
-        (
-            "ce-time",
-            Schema {
-                format: Some("date-time"),
-                ..string("When the domain event occurred, RFC 3339 in UTC.")
-            },
-        ),
-        (
-            "ce-datacontenttype",
-            Schema {
-                constant: Some(CONTENT_TYPE.to_owned()),
-                ..string("The payload is the protobuf encoding of the message.")
-            },
-        ),
-        (
-            "ce-subject",
-            string("The aggregate id the event is about (equals `ce-aggregateid`)."),
-        ),
-        ("ce-aggregateid", string("The aggregate id.")),
-        (
-            "ce-aggregatetype",
-            string("The aggregate type name (e.g. `Order`)."),
-        ),
-        (
-            "ce-aggregateversion",
-            Schema {
-                pattern: Some("^[0-9]+$"),
-                ..string(
-                    "The aggregate version after the event, a decimal unsigned 64-bit integer.",
-                )
-            },
-        ),
-        (
-            "ce-domaineventid",
-            Schema {
-                format: Some("uuid"),
-                ..string("Id of the domain event the message was derived from.")
-            },
-        ),
-        (
-            "Nats-Msg-Id",
-            Schema {
-                format: Some("uuid"),
-                ..string("JetStream de-duplication id; equals `ce-id`.")
-            },
-        ),
-        (
-            "ce-correlationid",
-            string(
-                "Optional: the correlation id of the operation the event belongs to (domain \
-                 event metadata `correlation_id`).",
-            ),
-        ),
-        (
-            "ce-causationid",
-            string(
-                "Optional: the id of the command or message that caused the event (domain event \
-                 metadata `causation_id`).",
-            ),
-        ),
-        (
-            "traceparent",
-            Schema {
-                pattern: Some("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
-                ..string(
-                    "Optional: W3C Trace Context of the command that produced the event \
-                     (producers built with the runtime feature `otel`).",
-                )
-            },
-        ),
-        (
-            "tracestate",
-            string("Optional: W3C Trace Context vendor state, with `traceparent`."),
-        ),
-    ]);
-    Schema {
-        ty: Some("object"),
-        required: properties
-            .keys()
-            .filter(|k| !OPTIONAL.contains(k))
-            .map(|k| (*k).to_owned())
-            .collect(),
-        properties: properties
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        ..Schema::default()
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Document {
-    asyncapi: &'static str,
-    info: Info,
-    default_content_type: &'static str,
-    servers: IndexMap<String, Server>,
-    channels: IndexMap<String, Channel>,
-    operations: IndexMap<String, Operation>,
-    components: Components,
-}
-
-#[derive(Debug, Serialize)]
-struct Info {
-    title: String,
-    version: &'static str,
-    description: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Server {
-    host: &'static str,
-    protocol: &'static str,
-    description: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Channel {
-    address: String,
-    title: String,
-    description: String,
-    messages: IndexMap<String, Ref>,
-    #[serde(rename = "x-jetstream-stream")]
-    jetstream_stream: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Operation {
-    action: &'static str,
-    channel: Ref,
-    title: String,
-    summary: String,
-    description: String,
-    messages: Vec<Ref>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    extensions: Option<ReceiveExtensions>,
-}
-
-/// The machine-readable subscription of a `receive` operation.
-#[derive(Debug, Serialize)]
-struct ReceiveExtensions {
-    #[serde(rename = "x-eventmap-subscription")]
-    subscription: String,
-    #[serde(rename = "x-jetstream-durable")]
-    durable: String,
-    #[serde(rename = "x-eventmap-delivery")]
-    delivery: DeliveryExtension,
-    #[serde(
-        rename = "x-dead-letter-subject",
-        skip_serializing_if = "Option::is_none"
-    )]
-    dead_letter_subject: Option<String>,
-    #[serde(
-        rename = "x-dead-letter-stream",
-        skip_serializing_if = "Option::is_none"
-    )]
-    dead_letter_stream: Option<String>,
-}
-
-/// The delivery settings the table writes (those absent are the runtime's defaults).
-#[derive(Debug, Serialize)]
-struct DeliveryExtension {
-    deliver: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ack_wait_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_deliver: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    backoff_ms: Option<Vec<u64>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Components {
-    messages: IndexMap<String, Message>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Message {
-    name: String,
-    title: String,
-    summary: String,
-    description: String,
-    content_type: &'static str,
-    headers: Schema,
-    payload: MultiFormatSchema,
-    #[serde(rename = "x-protobuf-message")]
-    protobuf_message: String,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MultiFormatSchema {
-    schema_format: &'static str,
-    schema: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Ref {
-    #[serde(rename = "$ref")]
-    reference: String,
-}
-
-impl Ref {
-    fn to(reference: String) -> Ref {
-        Ref { reference }
-    }
-}
-
-/// The part of JSON Schema the headers need.
-#[derive(Debug, Default, Serialize)]
-struct Schema {
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    ty: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(rename = "const", skip_serializing_if = "Option::is_none")]
-    constant: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    format: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pattern: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    required: Vec<String>,
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    properties: IndexMap<String, Schema>,
+    })
 }

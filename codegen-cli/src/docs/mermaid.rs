@@ -4,6 +4,9 @@
 //! -> dead-letter streams), a sequence diagram per integration event published and one per
 //! subscription.
 //!
+//! The diagrams are the templates `templates/docs/mermaid/*.mmd`; this module prepares their
+//! values.
+//!
 //! Node ids are generated (`d0`, `h0`, `s0`), never taken from the table, so no name can
 //! clash with Mermaid's keywords; every text shown goes through [`text`].
 //!
@@ -13,10 +16,10 @@
 
 pub mod split;
 
-use std::fmt::Write as _;
+use askama::Template;
 
 use super::consumed::{self, Consumed};
-use super::{Published, internal_events, streams};
+use super::{DocsError, Published, internal_events, streams};
 use crate::model::Model;
 
 /// `s` made safe inside a quoted Mermaid label or a sequence-diagram text: `#`, `"`, `;`,
@@ -48,167 +51,171 @@ pub fn text(s: &str) -> String {
 /// event) has no dispatcher, publisher or consumers drawn.
 ///
 /// # Errors
-/// Never in practice (writing into a `String`).
+/// [`DocsError::Template`] when the template cannot be rendered (it can).
 pub fn flowchart(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
-) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    writeln!(out, "flowchart LR")?;
-    writeln!(
-        out,
-        "  subgraph service[\"service {}\"]",
-        text(&model.service)
-    )?;
-    writeln!(out, "    direction LR")?;
-    if !super::catalog::publishes(model, published, consumed) {
-        consuming_nodes(&mut out, consumed)?;
-        writeln!(out, "  end")?;
-        let streams = streams(published);
-        consuming_streams(&mut out, &streams, consumed)?;
-        consuming_edges(&mut out, &streams, consumed)?;
-        return Ok(out);
-    }
-    let mut domain_ids = Vec::new();
-    for (index, domain) in model.events.iter().enumerate() {
-        let id = format!("d{index}");
-        writeln!(
-            out,
-            "    {id}([\"{}<br/>domain event\"])",
-            text(&domain.name)
-        )?;
-        domain_ids.push((domain.name.as_str(), id));
-    }
-    writeln!(out, "    dispatcher{{{{\"EventDispatcher\"}}}}")?;
-    for (index, p) in published.iter().enumerate() {
-        writeln!(
-            out,
-            "    h{index}[\"{} handler<br/>to {}\"]",
-            text(&p.event.name),
-            text(p.message.full_name())
-        )?;
-    }
-    writeln!(out, "    publisher[[\"JetStreamPublisher\"]]")?;
-    consuming_nodes(&mut out, consumed)?;
-    writeln!(out, "  end")?;
-    let streams = streams(published);
-    consuming_streams(&mut out, &streams, consumed)?;
-    writeln!(out, "  consumers[\"consumers<br/>none declared yet\"]")?;
+) -> Result<String, DocsError> {
     let internal = internal_events(model);
-    for (name, id) in &domain_ids {
-        if internal.contains(name) {
-            writeln!(out, "  {id} -. internal .-> dispatcher")?;
-        } else {
-            writeln!(out, "  {id} --> dispatcher")?;
-        }
-    }
-    for (index, p) in published.iter().enumerate() {
-        writeln!(
-            out,
-            "  dispatcher -- \"{}\" --> h{index}",
-            text(&p.domain.name)
-        )?;
-        writeln!(out, "  h{index} -- \"{}\" --> publisher", text(&p.subject))?;
-    }
-    for index in 0..streams.len() {
-        writeln!(out, "  publisher --> s{index}")?;
-        writeln!(out, "  s{index} -.-> consumers")?;
-    }
-    consuming_edges(&mut out, &streams, consumed)?;
-    Ok(out)
+    let flowchart = Flowchart {
+        service: text(&model.service),
+        publishing: super::catalog::publishes(model, published, consumed),
+        domains: model
+            .events
+            .iter()
+            .map(|domain| DomainNode {
+                name: text(&domain.name),
+                internal: internal.contains(&domain.name.as_str()),
+            })
+            .collect(),
+        handlers: published.iter().enumerate().map(HandlerNode::of).collect(),
+        consuming: ConsumingView::of(&streams(published), consumed),
+    };
+    Ok(flowchart.render()?)
 }
 
-/// Inside the service: per subscription its durable consumer (`c0`) and its handler (`r0`).
-pub(crate) fn consuming_nodes(
-    out: &mut String,
-    consumed: &[Consumed<'_>],
-) -> Result<(), std::fmt::Error> {
-    for (index, c) in consumed.iter().enumerate() {
-        writeln!(
-            out,
-            "    c{index}[[\"durable consumer {}<br/>subscription {}\"]]",
-            text(&c.subscription.durable),
-            text(&c.subscription.name)
-        )?;
-        writeln!(
-            out,
-            "    r{index}[\"{}<br/>via {}\"]",
-            text(&c.handler_trait()),
-            text(&c.router())
-        )?;
-    }
-    Ok(())
+/// The view of [`flowchart`].
+#[derive(Template)]
+#[template(path = "docs/mermaid/flowchart.mmd", escape = "none")]
+struct Flowchart {
+    service: String,
+    /// Whether the publishing side is drawn ([`super::catalog::publishes`]).
+    publishing: bool,
+    /// Every domain event, in table order.
+    domains: Vec<DomainNode>,
+    handlers: Vec<HandlerNode>,
+    consuming: ConsumingView,
 }
 
-/// The JetStream subgraph: the `published` streams (`s0`), then the streams the
-/// subscriptions read that are not among them (`k0`) and their dead-letter streams (`q0`).
-pub(crate) fn consuming_streams(
-    out: &mut String,
-    published: &[(String, Vec<String>)],
-    consumed: &[Consumed<'_>],
-) -> Result<(), std::fmt::Error> {
-    writeln!(out, "  subgraph jetstream[\"NATS JetStream\"]")?;
-    writeln!(out, "    direction LR")?;
-    for (index, (stream, subjects)) in published.iter().enumerate() {
-        writeln!(
-            out,
-            "    s{index}[(\"stream {}<br/>{}\")]",
-            text(stream),
-            text(&subjects.join(" "))
-        )?;
-    }
-    let (read, dead) = consumed::streams(consumed);
-    for (index, (stream, subjects)) in read.iter().enumerate() {
-        if !published.iter().any(|(s, _)| s == stream) {
-            writeln!(
-                out,
-                "    k{index}[(\"stream {}<br/>{}\")]",
-                text(stream),
-                text(&subjects.join(" "))
-            )?;
-        }
-    }
-    for (index, (stream, subjects)) in dead.iter().enumerate() {
-        writeln!(
-            out,
-            "    q{index}[(\"dead letters: stream {}<br/>{}\")]",
-            text(stream),
-            text(&subjects.join(" "))
-        )?;
-    }
-    writeln!(out, "  end")?;
-    Ok(())
+/// A domain event in [`Flowchart`].
+struct DomainNode {
+    name: String,
+    /// Whether it stays inside the service.
+    internal: bool,
 }
 
-/// Per subscription: its stream -> its durable consumer (labelled with the subjects of its
-/// events) -> its handler, and the consumer -> its dead-letter stream.
-pub(crate) fn consuming_edges(
-    out: &mut String,
-    published: &[(String, Vec<String>)],
-    consumed: &[Consumed<'_>],
-) -> Result<(), std::fmt::Error> {
-    let (read, dead) = consumed::streams(consumed);
-    for (index, c) in consumed.iter().enumerate() {
-        let stream = &c.channel.stream;
-        let from = match published.iter().position(|(s, _)| s == stream) {
-            Some(position) => format!("s{position}"),
-            None => format!(
-                "k{}",
-                read.iter()
-                    .position(|(s, _)| s == stream)
-                    .unwrap_or_default()
-            ),
-        };
-        writeln!(out, "  {from} -- \"{}\" --> c{index}", subjects_label(c))?;
-        writeln!(out, "  c{index} --> r{index}")?;
-        if let Some(channel) = &c.subscription.delivery.dead_letter
-            && let Some(position) = dead.iter().position(|(s, _)| *s == channel.stream)
-        {
-            writeln!(out, "  c{index} -. \"dead letters\" .-> q{position}")?;
+/// The integration handler of one published event (node `h<index>`, `index` its place in the
+/// table), Mermaid text.
+pub(crate) struct HandlerNode {
+    pub index: usize,
+    pub event: String,
+    pub message: String,
+    pub domain: String,
+    pub subject: String,
+}
+
+impl HandlerNode {
+    /// The node of `p`, the `index`th event of the table.
+    pub(crate) fn of((index, p): (usize, &Published<'_>)) -> HandlerNode {
+        HandlerNode {
+            index,
+            event: text(&p.event.name),
+            message: text(p.message.full_name()),
+            domain: text(&p.domain.name),
+            subject: text(&p.subject),
         }
     }
-    Ok(())
+}
+
+/// What a flowchart draws of the streams and of the subscriptions: per subscription its
+/// durable consumer (`c0`) and its handler (`r0`); the `published` streams (`s0`), then the
+/// streams the subscriptions read that are not among them (`k0`) and their dead-letter
+/// streams (`q0`); per subscription its stream -> its durable consumer (labelled with the
+/// subjects of its events) -> its handler, and the consumer -> its dead-letter stream.
+pub(crate) struct ConsumingView {
+    subscriptions: Vec<SubscriptionNode>,
+    published: Vec<StreamNode>,
+    read: Vec<StreamNode>,
+    dead: Vec<StreamNode>,
+    edges: Vec<ConsumerEdge>,
+}
+
+/// The durable consumer and handler of a subscription.
+struct SubscriptionNode {
+    durable: String,
+    name: String,
+    handler_trait: String,
+    router: String,
+}
+
+/// A stream with its subject filters (node `<s|k|q><index>`).
+struct StreamNode {
+    index: usize,
+    stream: String,
+    subjects: String,
+}
+
+impl StreamNode {
+    /// The node of the `index`th stream with its subjects.
+    fn of((index, (stream, subjects)): (usize, &(String, Vec<String>))) -> StreamNode {
+        StreamNode {
+            index,
+            stream: text(stream),
+            subjects: text(&subjects.join(" ")),
+        }
+    }
+}
+
+/// The edges of a subscription: from node `from`, labelled `subjects`, and to dead-letter
+/// stream `q<dead_letters>`.
+struct ConsumerEdge {
+    from: String,
+    subjects: String,
+    dead_letters: Option<usize>,
+}
+
+impl ConsumingView {
+    /// The view of the streams `published` on and of the subscriptions `consumed`.
+    pub(crate) fn of(published: &[(String, Vec<String>)], consumed: &[Consumed<'_>]) -> Self {
+        let (read, dead) = consumed::streams(consumed);
+        let edges = consumed
+            .iter()
+            .map(|c| {
+                let stream = &c.channel.stream;
+                let from = match published.iter().position(|(s, _)| s == stream) {
+                    Some(position) => format!("s{position}"),
+                    None => format!(
+                        "k{}",
+                        read.iter()
+                            .position(|(s, _)| s == stream)
+                            .unwrap_or_default()
+                    ),
+                };
+                let dead_letters = c
+                    .subscription
+                    .delivery
+                    .dead_letter
+                    .as_ref()
+                    .and_then(|channel| dead.iter().position(|(s, _)| *s == channel.stream));
+                ConsumerEdge {
+                    from,
+                    subjects: subjects_label(c),
+                    dead_letters,
+                }
+            })
+            .collect();
+        ConsumingView {
+            subscriptions: consumed
+                .iter()
+                .map(|c| SubscriptionNode {
+                    durable: text(&c.subscription.durable),
+                    name: text(&c.subscription.name),
+                    handler_trait: text(&c.handler_trait()),
+                    router: text(&c.router()),
+                })
+                .collect(),
+            published: published.iter().enumerate().map(StreamNode::of).collect(),
+            read: read
+                .iter()
+                .enumerate()
+                .filter(|(_, (stream, _))| !published.iter().any(|(s, _)| s == stream))
+                .map(StreamNode::of)
+                .collect(),
+            dead: dead.iter().enumerate().map(StreamNode::of).collect(),
+            edges,
+        }
+    }
 }
 
 /// Subjects listed at most on the edge into a durable consumer and in a delivery sequence
@@ -234,9 +241,9 @@ fn subjects_label(c: &Consumed<'_>) -> String {
 /// acknowledged by JetStream (de-duplicated by `Nats-Msg-Id`), delivered to consumers.
 ///
 /// # Errors
-/// Never in practice (writing into a `String`).
-pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, std::fmt::Error> {
-    publish_sequence(&PublishLabels {
+/// [`DocsError::Template`] when the template cannot be rendered (it can).
+pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, DocsError> {
+    Ok(PublishLabels {
         service: text(&model.service),
         handler: format!("{} handler", text(&p.event.name)),
         stream: text(&p.channel.stream),
@@ -249,10 +256,14 @@ pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, std::fmt::Er
         )),
         publish: text(&format!("publish on {} (Nats-Msg-Id = ce-id)", p.subject)),
         deliver: text(&format!("deliver {}", p.subject)),
-    })
+    }
+    .render()?)
 }
 
-/// The labels of a publishing sequence diagram ([`publish_sequence`]), already Mermaid text.
+/// The labels of the sequence diagram of one integration event from the saved aggregate to
+/// the consumers (one event, or every event of a channel), already Mermaid text.
+#[derive(Template)]
+#[template(path = "docs/mermaid/publish_sequence.mmd", escape = "none")]
 pub(crate) struct PublishLabels {
     /// The producing service.
     pub service: String,
@@ -274,80 +285,15 @@ pub(crate) struct PublishLabels {
     pub deliver: String,
 }
 
-/// The sequence diagram of one integration event from the saved aggregate to the consumers,
-/// with `labels` (one event, or every event of a channel).
-pub(crate) fn publish_sequence(labels: &PublishLabels) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    writeln!(out, "sequenceDiagram")?;
-    writeln!(
-        out,
-        "  participant Store as {} aggregate store",
-        labels.service
-    )?;
-    writeln!(out, "  participant Dispatcher as EventDispatcher")?;
-    writeln!(out, "  participant Handler as {}", labels.handler)?;
-    writeln!(out, "  participant Publisher as JetStreamPublisher")?;
-    writeln!(out, "  participant Stream as stream {}", labels.stream)?;
-    writeln!(
-        out,
-        "  participant Consumers as consumers (none declared yet)"
-    )?;
-    writeln!(
-        out,
-        "  Store->>Dispatcher: {} (after the aggregate is saved)",
-        labels.domain_event
-    )?;
-    writeln!(out, "  Dispatcher->>Handler: {}", labels.aggregate_event)?;
-    writeln!(
-        out,
-        "  Handler->>Handler: map fields into {}",
-        labels.message
-    )?;
-    writeln!(out, "  Handler->>Publisher: {}", labels.integration_message)?;
-    writeln!(out, "  Publisher->>Stream: {}", labels.publish)?;
-    writeln!(
-        out,
-        "  Stream-->>Publisher: PubAck (a duplicate when the Nats-Msg-Id was seen)"
-    )?;
-    writeln!(out, "  Publisher-->>Handler: published")?;
-    writeln!(out, "  Handler-->>Dispatcher: Ok")?;
-    writeln!(out, "  Stream--)Consumers: {}", labels.deliver)?;
-    Ok(out)
-}
-
 /// The sequence diagram of one delivery of a subscription: pulled by its durable consumer,
 /// decoded, handed to the handler's method, acknowledged on `Ok`; redelivered after the
 /// backoff on an error; dead-lettered after the last delivery when the policy has a
 /// dead-letter channel.
 ///
 /// # Errors
-/// Never in practice (writing into a `String`).
-pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    let durable = &c.subscription.durable;
-    writeln!(out, "sequenceDiagram")?;
-    writeln!(
-        out,
-        "  participant Stream as stream {}",
-        text(&c.channel.stream)
-    )?;
-    writeln!(
-        out,
-        "  participant Consumer as durable consumer {}",
-        text(durable)
-    )?;
-    writeln!(out, "  participant Router as {}", text(&c.router()))?;
-    writeln!(out, "  participant Handler as {}", text(&c.handler_trait()))?;
-    let dead_letter = c.subscription.delivery.dead_letter.as_ref();
-    if let Some(channel) = dead_letter {
-        writeln!(
-            out,
-            "  participant DeadLetters as dead letters {}",
-            text(&channel.stream)
-        )?;
-    }
+/// [`DocsError::Template`] when the template cannot be rendered (it can).
+pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, DocsError> {
     let many = c.events.len() > MAX_SUBJECTS_IN_LABEL;
-    let subjects: Vec<&str> = c.events.iter().map(|e| e.subject.as_str()).collect();
     let delivered = if many {
         format!(
             "deliver one of the {} events of {}.>",
@@ -355,45 +301,61 @@ pub fn delivery_sequence(c: &Consumed<'_>) -> Result<String, std::fmt::Error> {
             c.channel.subject
         )
     } else {
+        let subjects: Vec<&str> = c.events.iter().map(|e| e.subject.as_str()).collect();
         format!("deliver {}", subjects.join(", "))
     };
-    writeln!(out, "  Stream->>Consumer: {}", text(&delivered))?;
-    writeln!(
-        out,
-        "  Consumer->>Router: {}",
-        text(&format!(
-            "Delivery<{}> (decoded by ce-type)",
-            c.event_enum()
-        ))
-    )?;
     let methods: Vec<String> = c.events.iter().map(|e| e.handler_method()).collect();
     let method = if many {
         format!("the method of the event (one of {})", methods.len())
     } else {
         format!("the method of the event: {}", methods.join(", "))
     };
-    writeln!(out, "  Router->>Handler: {}", text(&method))?;
-    writeln!(out, "  alt Ok")?;
-    writeln!(out, "    Handler-->>Consumer: Ok")?;
-    writeln!(out, "    Consumer->>Stream: ack")?;
-    writeln!(out, "  else error, deliveries left")?;
-    writeln!(out, "    Handler-->>Consumer: Err")?;
-    writeln!(
-        out,
-        "    Consumer->>Stream: nak (redelivered after the backoff)"
-    )?;
-    if let Some(channel) = dead_letter {
-        writeln!(out, "  else error on the last delivery")?;
-        writeln!(out, "    Handler-->>Consumer: Err")?;
-        writeln!(
-            out,
-            "    Consumer->>DeadLetters: {}",
-            text(&format!("publish on {}.<event name>", channel.subject))
-        )?;
-        writeln!(out, "    Consumer->>Stream: ack")?;
-    }
-    writeln!(out, "  end")?;
-    Ok(out)
+    let dead_letters = c
+        .subscription
+        .delivery
+        .dead_letter
+        .as_ref()
+        .map(|channel| DeadLetters {
+            stream: text(&channel.stream),
+            publish: text(&format!("publish on {}.<event name>", channel.subject)),
+        });
+    let sequence = DeliverySequence {
+        stream: text(&c.channel.stream),
+        durable: text(&c.subscription.durable),
+        router: text(&c.router()),
+        handler: text(&c.handler_trait()),
+        dead_letters,
+        delivered: text(&delivered),
+        decoded: text(&format!(
+            "Delivery<{}> (decoded by ce-type)",
+            c.event_enum()
+        )),
+        method: text(&method),
+    };
+    Ok(sequence.render()?)
+}
+
+/// The view of [`delivery_sequence`], Mermaid text.
+#[derive(Template)]
+#[template(path = "docs/mermaid/delivery_sequence.mmd", escape = "none")]
+struct DeliverySequence {
+    stream: String,
+    durable: String,
+    router: String,
+    handler: String,
+    dead_letters: Option<DeadLetters>,
+    /// What the stream delivers.
+    delivered: String,
+    /// What the consumer hands the router.
+    decoded: String,
+    /// The handler method called.
+    method: String,
+}
+
+/// The dead-letter stream of a subscription and what is published there.
+struct DeadLetters {
+    stream: String,
+    publish: String,
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@
 //! [`MAX_EVENTS_PER_FLOWCHART`] events published and [`MAX_DIAGRAM_CHARS`] characters) keeps
 //! its one picture.
 
-use std::fmt::Write as _;
+use askama::Template;
 
-use super::{consuming_edges, consuming_nodes, consuming_streams, text};
+use super::{ConsumingView, HandlerNode, text};
 use crate::docs::consumed::Consumed;
-use crate::docs::{Published, internal_events, streams};
+use crate::docs::{DocsError, Published, internal_events, streams};
 use crate::model::{Channel, Model};
 
 /// Mermaid's default `maxTextSize`: a longer diagram renders as the picture "Maximum text
@@ -39,12 +39,12 @@ pub struct Flowchart {
 /// overview and the parts of each channel, in the order the table first names the channels.
 ///
 /// # Errors
-/// Never in practice (writing into a `String`).
+/// [`DocsError::Template`] when a template cannot be rendered (it can).
 pub fn flowcharts(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
-) -> Result<Vec<Flowchart>, std::fmt::Error> {
+) -> Result<Vec<Flowchart>, DocsError> {
     let whole = super::flowchart(model, published, consumed)?;
     if published.len() <= MAX_EVENTS_PER_FLOWCHART && whole.len() <= MAX_DIAGRAM_CHARS {
         return Ok(vec![Flowchart {
@@ -95,15 +95,17 @@ fn channels<'a>(published: &[Published<'a>]) -> Vec<&'a Channel> {
 /// most [`MAX_EVENTS_PER_FLOWCHART`] events and, drawn, [`MAX_DIAGRAM_CHARS`] characters.
 fn parts<'a, 'p>(
     events: &[(usize, &'p Published<'a>)],
-) -> Result<Vec<Vec<(usize, &'p Published<'a>)>>, std::fmt::Error> {
+) -> Result<Vec<Vec<(usize, &'p Published<'a>)>>, DocsError> {
     let count = events.len().div_ceil(MAX_EVENTS_PER_FLOWCHART).max(1);
     let size = events.len().div_ceil(count).max(1);
     let mut out: Vec<Vec<(usize, &Published<'_>)>> = Vec::new();
     let mut current: Vec<(usize, &Published<'_>)> = Vec::new();
     let mut chars = 0;
     for &(index, p) in events {
-        let mut one = String::new();
-        event_lines(&mut one, index, p)?;
+        let one = EventSize {
+            h: HandlerNode::of((index, p)),
+        }
+        .render()?;
         if !current.is_empty()
             && (current.len() == size || chars + one.len() > MAX_DIAGRAM_CHARS - HEADER_RESERVE)
         {
@@ -121,26 +123,10 @@ fn parts<'a, 'p>(
 
 /// Roughly what one event adds to a picture (its domain event, handler and edges), to size
 /// the parts.
-fn event_lines(out: &mut String, index: usize, p: &Published<'_>) -> Result<(), std::fmt::Error> {
-    writeln!(
-        out,
-        "    d{index}([\"{}<br/>domain event\"])",
-        text(&p.domain.name)
-    )?;
-    writeln!(
-        out,
-        "    h{index}[\"{} handler<br/>to {}\"]",
-        text(&p.event.name),
-        text(p.message.full_name())
-    )?;
-    writeln!(out, "  d{index} --> dispatcher")?;
-    writeln!(
-        out,
-        "  dispatcher -- \"{}\" --> h{index}",
-        text(&p.domain.name)
-    )?;
-    writeln!(out, "  h{index} -- \"{}\" --> publisher", text(&p.subject))?;
-    Ok(())
+#[derive(Template)]
+#[template(path = "docs/mermaid/event_size.mmd", escape = "none")]
+struct EventSize {
+    h: HandlerNode,
 }
 
 /// The overview: the domain events (how many), the dispatcher, one node per channel for its
@@ -150,61 +136,48 @@ fn overview(
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
     channels: &[&Channel],
-) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    let internal = internal_events(model);
-    let publishing = model.events.len() - internal.len();
-    writeln!(out, "flowchart LR")?;
-    writeln!(
-        out,
-        "  subgraph service[\"service {}\"]",
-        text(&model.service)
-    )?;
-    writeln!(out, "    direction LR")?;
-    writeln!(out, "    domain([\"{publishing} domain events\"])")?;
-    if !internal.is_empty() {
-        writeln!(
-            out,
-            "    internal([\"{} internal domain events\"])",
-            internal.len()
-        )?;
-    }
-    writeln!(out, "    dispatcher{{{{\"EventDispatcher\"}}}}")?;
-    for (index, channel) in channels.iter().enumerate() {
-        let count = published
+) -> Result<String, DocsError> {
+    let internal = internal_events(model).len();
+    let overview = Overview {
+        service: text(&model.service),
+        publishing: model.events.len() - internal,
+        internal,
+        channels: channels
             .iter()
-            .filter(|p| p.channel.name == channel.name)
-            .count();
-        writeln!(
-            out,
-            "    g{index}[\"channel {}<br/>{count} integration handlers\"]",
-            text(&channel.name)
-        )?;
-    }
-    writeln!(out, "    publisher[[\"JetStreamPublisher\"]]")?;
-    consuming_nodes(&mut out, consumed)?;
-    writeln!(out, "  end")?;
-    let streams = streams(published);
-    consuming_streams(&mut out, &streams, consumed)?;
-    writeln!(out, "  consumers[\"consumers<br/>none declared yet\"]")?;
-    writeln!(out, "  domain --> dispatcher")?;
-    if !internal.is_empty() {
-        writeln!(out, "  internal -. internal .-> dispatcher")?;
-    }
-    for (index, channel) in channels.iter().enumerate() {
-        writeln!(out, "  dispatcher --> g{index}")?;
-        writeln!(
-            out,
-            "  g{index} -- \"{}\" --> publisher",
-            text(&format!("{}.<event>", channel.subject))
-        )?;
-    }
-    for index in 0..streams.len() {
-        writeln!(out, "  publisher --> s{index}")?;
-        writeln!(out, "  s{index} -.-> consumers")?;
-    }
-    consuming_edges(&mut out, &streams, consumed)?;
-    Ok(out)
+            .map(|channel| ChannelNode {
+                name: text(&channel.name),
+                events: published
+                    .iter()
+                    .filter(|p| p.channel.name == channel.name)
+                    .count(),
+                subjects: text(&format!("{}.<event>", channel.subject)),
+            })
+            .collect(),
+        consuming: ConsumingView::of(&streams(published), consumed),
+    };
+    Ok(overview.render()?)
+}
+
+/// The view of [`overview`], Mermaid text.
+#[derive(Template)]
+#[template(path = "docs/mermaid/overview.mmd", escape = "none")]
+struct Overview {
+    service: String,
+    /// How many domain events publish.
+    publishing: usize,
+    /// How many domain events stay inside the service.
+    internal: usize,
+    channels: Vec<ChannelNode>,
+    consuming: ConsumingView,
+}
+
+/// The node of a channel's handlers in the overview.
+struct ChannelNode {
+    name: String,
+    /// How many events the channel has.
+    events: usize,
+    /// The label of its edge to the publisher.
+    subjects: String,
 }
 
 /// The flow of `events` of `channel`: their domain events, the dispatcher, their handlers,
@@ -213,54 +186,33 @@ fn channel_part(
     model: &Model,
     channel: &Channel,
     events: &[(usize, &Published<'_>)],
-) -> Result<String, std::fmt::Error> {
-    let mut out = String::new();
-    writeln!(out, "flowchart LR")?;
-    writeln!(
-        out,
-        "  subgraph service[\"service {}\"]",
-        text(&model.service)
-    )?;
-    writeln!(out, "    direction LR")?;
+) -> Result<String, DocsError> {
     let mut domains: Vec<&str> = Vec::new();
     for (_, p) in events {
         if !domains.contains(&p.domain.name.as_str()) {
             domains.push(&p.domain.name);
         }
     }
-    for (index, name) in domains.iter().enumerate() {
-        writeln!(out, "    d{index}([\"{}<br/>domain event\"])", text(name))?;
-    }
-    writeln!(out, "    dispatcher{{{{\"EventDispatcher\"}}}}")?;
-    for (index, p) in events {
-        writeln!(
-            out,
-            "    h{index}[\"{} handler<br/>to {}\"]",
-            text(&p.event.name),
-            text(p.message.full_name())
-        )?;
-    }
-    writeln!(out, "    publisher[[\"JetStreamPublisher\"]]")?;
-    writeln!(out, "  end")?;
-    writeln!(
-        out,
-        "  s0[(\"stream {}<br/>{}\")]",
-        text(&channel.stream),
-        text(&format!("{}.>", channel.subject))
-    )?;
-    for index in 0..domains.len() {
-        writeln!(out, "  d{index} --> dispatcher")?;
-    }
-    for (index, p) in events {
-        writeln!(
-            out,
-            "  dispatcher -- \"{}\" --> h{index}",
-            text(&p.domain.name)
-        )?;
-        writeln!(out, "  h{index} -- \"{}\" --> publisher", text(&p.subject))?;
-    }
-    writeln!(out, "  publisher --> s0")?;
-    Ok(out)
+    let part = ChannelPart {
+        service: text(&model.service),
+        domains: domains.into_iter().map(text).collect(),
+        handlers: events.iter().map(|&e| HandlerNode::of(e)).collect(),
+        stream: text(&channel.stream),
+        subjects: text(&format!("{}.>", channel.subject)),
+    };
+    Ok(part.render()?)
+}
+
+/// The view of [`channel_part`], Mermaid text.
+#[derive(Template)]
+#[template(path = "docs/mermaid/channel_part.mmd", escape = "none")]
+struct ChannelPart {
+    service: String,
+    /// The domain events of the part, in the order of their first event.
+    domains: Vec<String>,
+    handlers: Vec<HandlerNode>,
+    stream: String,
+    subjects: String,
 }
 
 /// The sequence diagram of one event of `channel`, for a catalog whose flow is split: every
@@ -268,9 +220,9 @@ fn channel_part(
 /// (hundreds of identical pictures say no more, and take minutes to render).
 ///
 /// # Errors
-/// Never in practice (writing into a `String`).
-pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, std::fmt::Error> {
-    super::publish_sequence(&super::PublishLabels {
+/// [`DocsError::Template`] when the template cannot be rendered (it can).
+pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, DocsError> {
+    Ok(super::PublishLabels {
         service: text(&model.service),
         handler: "the event's integration handler".to_owned(),
         stream: text(&channel.stream),
@@ -286,7 +238,8 @@ pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, std:
             channel.subject
         )),
         deliver: text(&format!("deliver {}.<event name>", channel.subject)),
-    })
+    }
+    .render()?)
 }
 
 /// The Markdown anchor of the heading `### One event on channel <name>` the catalog writes

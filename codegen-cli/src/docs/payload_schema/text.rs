@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use askama::Template;
 use prost_reflect::{
     Cardinality, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor, Syntax,
 };
@@ -36,19 +37,27 @@ pub(super) fn write(
         packages,
         proto3,
     };
-    w.header(root);
     let single = (packages.len() == 1).then(|| packages.first()).flatten();
-    match single {
-        Some(package) => {
-            if !package.is_empty() {
-                w.line(0, &format!("package {package};"));
-                w.blank();
-            }
-            w.scope(package, 0);
-        }
-        None => w.scope("", 0),
-    }
+    w.header(root, single.map(String::as_str));
+    w.scope(single.map_or("", String::as_str), 0);
     w.out
+}
+
+/// The head of a payload schema (`templates/docs/payload_header.proto`).
+#[derive(Template)]
+#[template(path = "docs/payload_header.proto", escape = "none")]
+struct Header<'a> {
+    /// The full name of the payload message.
+    root: &'a str,
+    /// Its file.
+    file: String,
+    /// The packages of the types, when there are several.
+    packages: Option<String>,
+    /// Whether proto3 types are written in proto2.
+    mixed: bool,
+    syntax: &'static str,
+    /// The one package of the types, if not the empty one.
+    package: Option<&'a str>,
 }
 
 struct Writer<'a> {
@@ -70,10 +79,6 @@ impl Writer<'_> {
         self.out.push('\n');
     }
 
-    fn blank(&mut self) {
-        self.out.push('\n');
-    }
-
     fn comment(&mut self, depth: usize, comment: Option<String>) {
         if let Some(comment) = comment {
             for l in comment.lines() {
@@ -87,48 +92,26 @@ impl Writer<'_> {
         }
     }
 
-    fn header(&mut self, root: &MessageDescriptor) {
-        let file = root.parent_file();
-        self.line(
-            0,
-            &format!("// Payload `{}` (`{}`)", root.full_name(), file.name()),
-        );
-        self.line(
-            0,
-            "// and every type it uses, written by `eventmap docs` as one self-contained file",
-        );
-        self.line(
-            0,
-            "// without imports; each type keeps its full name and is referred to by it.",
-        );
-        if self.packages.len() > 1 {
-            let packages: Vec<String> = self.packages.iter().map(|p| format!("`{p}`")).collect();
-            self.line(0, &format!("// Packages {}:", packages.join(", ")));
-            self.line(
-                0,
-                "// a file has one `package`, so each is written as messages nested after its parts",
-            );
-            self.line(0, "// (`a.b` as `message a { message b { ... } }`).");
-        }
+    /// The head of the text: what it is, its packages, its syntax and, for one package
+    /// (`single`), its `package` line.
+    fn header(&mut self, root: &MessageDescriptor, single: Option<&str>) {
         let mixed = !self.proto3
             && self
                 .members
                 .values()
                 .flatten()
                 .any(|t| t.file().syntax() == Syntax::Proto3);
-        if mixed {
-            self.line(
-                0,
-                "// Some types come from proto2 files: written in proto2, the singular fields of the",
-            );
-            self.line(
-                0,
-                "// proto3 files are `optional`, their repeated numbers `[packed = true]`.",
-            );
-        }
-        let syntax = if self.proto3 { "proto3" } else { "proto2" };
-        self.line(0, &format!("syntax = \"{syntax}\";"));
-        self.blank();
+        let packages: Vec<String> = self.packages.iter().map(|p| format!("`{p}`")).collect();
+        let header = Header {
+            root: root.full_name(),
+            file: root.parent_file().name().to_owned(),
+            packages: (packages.len() > 1).then(|| packages.join(", ")),
+            mixed,
+            syntax: if self.proto3 { "proto3" } else { "proto2" },
+            package: single.filter(|p| !p.is_empty()),
+        };
+        // Rendering into a `String` fails only when a value's `Display` does: strings do not.
+        let _ = header.render_into(&mut self.out);
     }
 
     /// The types declared in `scope` and, when it is a package or a prefix of one, the

@@ -14,6 +14,9 @@
 //!   subscription (durable consumer, channel, events, delivery policy, [`consumed`]), with
 //!   Mermaid diagrams of the flow ([`mermaid`]).
 //!
+//! The text of the documents is in askama templates, `templates/docs/` of this crate, readable
+//! as what they produce; the modules prepare their values.
+//!
 //! Output is deterministic: the same table and protos give the same bytes (table order where
 //! the table gives one, sorted otherwise, no timestamps, no paths that depend on the working
 //! directory), so the files can be committed and checked with `eventmap docs --check`.
@@ -25,13 +28,13 @@
 //! # Ok::<(), eventmap_codegen::Error>(())
 //! ```
 
-pub mod asyncapi;
-pub mod catalog;
-pub mod consumed;
-pub mod example_payload;
-pub mod mermaid;
-pub mod payload_schema;
-pub mod proto_source;
+mod asyncapi;
+mod catalog;
+mod consumed;
+mod example_payload;
+mod mermaid;
+pub(crate) mod payload_schema;
+mod proto_source;
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +44,8 @@ use crate::model::{Channel, DomainEvent, IntegrationEvent, Model};
 use crate::protos::ProtoSet;
 use crate::{Analysis, Error};
 
-pub use consumed::{Consumed, ConsumedEvent};
+pub(crate) use consumed::Consumed;
+pub use mermaid::split::{MAX_DIAGRAM_CHARS, MERMAID_MAX_TEXT_SIZE};
 
 /// File name of the AsyncAPI document.
 pub const ASYNCAPI_FILE: &str = "asyncapi.yaml";
@@ -122,9 +126,9 @@ pub enum DocsError {
     /// An example payload cannot be written as JSON.
     #[error("cannot write an example payload as JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// Writing Markdown into a string failed (it does not).
-    #[error("cannot format the event catalog")]
-    Format(#[from] std::fmt::Error),
+    /// A template of the event catalog or of a diagram cannot be rendered (a bug).
+    #[error("cannot render a document template: {0}")]
+    Template(#[from] askama::Error),
 }
 
 /// The documentation of the table `analysis` read: the AsyncAPI document and the event
@@ -152,7 +156,7 @@ pub fn default_out_dir(table: &Path) -> PathBuf {
 
 /// One integration event with everything the documentation says about it, in table order.
 #[derive(Debug, Clone)]
-pub struct Published<'a> {
+pub(crate) struct Published<'a> {
     /// The domain event it is produced from.
     pub domain: &'a DomainEvent,
     /// The integration event.
@@ -200,7 +204,7 @@ impl<'a> Published<'a> {
 }
 
 /// The domain events of `model` that stay inside the service (`internal`), in table order.
-pub fn internal_events(model: &Model) -> Vec<&str> {
+pub(crate) fn internal_events(model: &Model) -> Vec<&str> {
     model
         .events
         .iter()
@@ -211,7 +215,7 @@ pub fn internal_events(model: &Model) -> Vec<&str> {
 
 /// The streams of the published events with the subject filters of their channels
 /// (`ordering.order.>`), sorted by stream name, each stream's filters sorted.
-pub fn streams(published: &[Published<'_>]) -> Vec<(String, Vec<String>)> {
+pub(crate) fn streams(published: &[Published<'_>]) -> Vec<(String, Vec<String>)> {
     let mut streams: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
         std::collections::BTreeMap::new();
     for p in published {
@@ -228,7 +232,7 @@ pub fn streams(published: &[Published<'_>]) -> Vec<(String, Vec<String>)> {
 
 /// The proto type of `field` as it is written in a `.proto`: `string`, `repeated
 /// ordering.v1.OrderItem`, `map<string, int64>`, `optional uint32`.
-pub fn field_type(field: &FieldDescriptor) -> String {
+pub(crate) fn field_type(field: &FieldDescriptor) -> String {
     if field.is_map()
         && let Kind::Message(entry) = field.kind()
     {
@@ -247,7 +251,7 @@ pub fn field_type(field: &FieldDescriptor) -> String {
 }
 
 /// The name of a proto type: the scalar keyword, or the full name of a message or enum.
-pub fn kind_name(kind: &Kind) -> String {
+pub(crate) fn kind_name(kind: &Kind) -> String {
     match kind {
         Kind::Double => "double".into(),
         Kind::Float => "float".into(),

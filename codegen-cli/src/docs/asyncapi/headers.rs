@@ -1,0 +1,159 @@
+//! The headers schema of an AsyncAPI message: the CloudEvents 1.0 binary-mode headers the
+//! runtime writes (`eventmap::message::headers`).
+
+use indexmap::IndexMap;
+
+use super::CONTENT_TYPE;
+use super::schema::Schema;
+
+/// Headers written only when they apply (`eventmap::message::headers`).
+const OPTIONAL: [&str; 4] = [
+    "ce-correlationid",
+    "ce-causationid",
+    "traceparent",
+    "tracestate",
+];
+
+/// The headers schema of a message of integration event `event` (CloudEvents type `ce_type`)
+/// published by `service` (`None`: by another service, which the table does not name): the
+/// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
+pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
+    let string = |description: &str| Schema {
+        ty: Some("string"),
+        description: Some(description.to_owned()),
+        ..Schema::default()
+    };
+    let properties = IndexMap::from([
+        (
+            "ce-specversion",
+            Schema {
+                constant: Some("1.0".into()),
+                ..string("CloudEvents spec version.")
+            },
+        ),
+        (
+            "ce-id",
+            Schema {
+                format: Some("uuid"),
+                ..string(
+                    "Integration event id: UUID v5 of the integration event name in the \
+                     namespace of the domain event id (the same domain event always gives the \
+                     same id).",
+                )
+            },
+        ),
+        (
+            "ce-type",
+            if ce_type == event {
+                Schema {
+                    constant: Some(event.to_owned()),
+                    ..string("The integration event name.")
+                }
+            } else {
+                Schema {
+                    constant: Some(ce_type.to_owned()),
+                    ..string(&format!(
+                        "The CloudEvents type of the integration event `{event}` (the last token of its subject)."
+                    ))
+                }
+            },
+        ),
+        (
+            "ce-source",
+            match service {
+                Some(service) => Schema {
+                    constant: Some(service.to_owned()),
+                    ..string("The producing service.")
+                },
+                None => string("The producing service (another service than the one receiving)."),
+            },
+        ),
+        (
+            "ce-time",
+            Schema {
+                format: Some("date-time"),
+                ..string("When the domain event occurred, RFC 3339 in UTC.")
+            },
+        ),
+        (
+            "ce-datacontenttype",
+            Schema {
+                constant: Some(CONTENT_TYPE.to_owned()),
+                ..string("The payload is the protobuf encoding of the message.")
+            },
+        ),
+        (
+            "ce-subject",
+            string("The aggregate id the event is about (equals `ce-aggregateid`)."),
+        ),
+        ("ce-aggregateid", string("The aggregate id.")),
+        (
+            "ce-aggregatetype",
+            string("The aggregate type name (e.g. `Order`)."),
+        ),
+        (
+            "ce-aggregateversion",
+            Schema {
+                pattern: Some("^[0-9]+$"),
+                ..string(
+                    "The aggregate version after the event, a decimal unsigned 64-bit integer.",
+                )
+            },
+        ),
+        (
+            "ce-domaineventid",
+            Schema {
+                format: Some("uuid"),
+                ..string("Id of the domain event the message was derived from.")
+            },
+        ),
+        (
+            "Nats-Msg-Id",
+            Schema {
+                format: Some("uuid"),
+                ..string("JetStream de-duplication id; equals `ce-id`.")
+            },
+        ),
+        (
+            "ce-correlationid",
+            string(
+                "Optional: the correlation id of the operation the event belongs to (domain \
+                 event metadata `correlation_id`).",
+            ),
+        ),
+        (
+            "ce-causationid",
+            string(
+                "Optional: the id of the command or message that caused the event (domain event \
+                 metadata `causation_id`).",
+            ),
+        ),
+        (
+            "traceparent",
+            Schema {
+                pattern: Some("^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
+                ..string(
+                    "Optional: W3C Trace Context of the command that produced the event \
+                     (producers built with the runtime feature `otel`).",
+                )
+            },
+        ),
+        (
+            "tracestate",
+            string("Optional: W3C Trace Context vendor state, with `traceparent`."),
+        ),
+    ]);
+    Schema {
+        ty: Some("object"),
+        required: properties
+            .keys()
+            .filter(|k| !OPTIONAL.contains(k))
+            .map(|k| (*k).to_owned())
+            .collect(),
+        properties: properties
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        ..Schema::default()
+    }
+}
