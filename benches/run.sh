@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 8), one command:
+# The benchmark suite, one command:
 #
 #   ./benches/run.sh [broker options: --rounds N | --quick | --only SCENARIO | --no-memory]
 #

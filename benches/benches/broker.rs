@@ -37,7 +37,7 @@
 //!    publishing of the same messages with the relay's window, current-thread runtime, at
 //!    most 3 rounds; the end-to-end latency (commit to consumer) at a steady 1,000 events/s
 //!    for 10 s, as many runs; the relay's peak memory at 10,000 and 200,000 rows. See [`relay`].
-//! 8. **the declared-subscription consumer** (issue 6): `Consumer::run` with a generated
+//! 8. **the declared-subscription consumer**: `Consumer::run` with a generated
 //!    subscription and router over 200,000 events, `double_ack(true)` and `(false)`, vs a raw
 //!    pull consumer (`messages()`, plain and double ack), and with the PostgreSQL inbox;
 //!    current-thread runtime, at most 3 rounds. See [`consumer`].

@@ -1,4 +1,4 @@
-//! Scenario 8: the declared-subscription consumer (issue 6), current-thread runtime.
+//! Scenario 8: the declared-subscription consumer, current-thread runtime.
 //!
 //! Each round (at most 3): the stream is purged and filled with N ordering events (default
 //! 200,000; built by the generated handlers, so with the CloudEvents headers eventmap
