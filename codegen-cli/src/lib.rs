@@ -28,6 +28,7 @@ pub mod model;
 pub mod proto_names;
 pub mod protos;
 pub mod report;
+pub mod rules;
 pub mod rust_names;
 pub mod table;
 pub mod validate;
@@ -130,7 +131,7 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Analysis {
     let (line, column) = diagnostic::line_column(valid, valid.len());
     let mut sources = Sources::default();
     sources.insert(path, valid);
-    let diagnostic = Diagnostic::error("yaml", "the file is not valid UTF-8")
+    let diagnostic = Diagnostic::new(rules::YAML, "the file is not valid UTF-8")
         .at(Some(SourceLocation {
             file: path.to_path_buf(),
             line,

@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::diagnostic::{Diagnostic, SourceLocation};
+use crate::rules;
 
 /// A mapping key with its location; equality, order and hash use the text only.
 #[derive(Debug, Clone, Deserialize)]
@@ -552,7 +553,8 @@ fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error) -> Diagno
     if let Some(open) = error_line.and_then(|line| flow::unclosed(text, original, line)) {
         return unclosed_diagnostic(file, &message, open, located);
     }
-    let mut diagnostic = Diagnostic::error("yaml", message).at(located.map(|l| location(file, l)));
+    let mut diagnostic =
+        Diagnostic::new(rules::YAML, message).at(located.map(|l| location(file, l)));
     if let Some(defined) = anchor.filter(|d| d.line() > 0 && d.column() > 0 && Some(*d) != located)
     {
         diagnostic = diagnostic.note(
@@ -579,8 +581,8 @@ fn unclosed_diagnostic(
     } else {
         (']', "flow sequence")
     };
-    Diagnostic::error(
-        "yaml",
+    Diagnostic::new(
+        rules::YAML,
         format!(
             "`{}` is not closed: the {what} opened here has no `{close}` ({message})",
             open.bracket

@@ -16,6 +16,7 @@ use crate::model::{
     Model, OneofMember, Shape, Value,
 };
 use crate::protos::ProtoSet;
+use crate::rules::{self, Rule};
 use crate::rust_names;
 use crate::table::{self, FieldSource, FieldSpec, Key, Table};
 
@@ -91,32 +92,20 @@ impl Validator<'_> {
 
     fn error(
         &mut self,
-        rule: &'static str,
+        rule: Rule,
         location: Location,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
-        let diagnostic = Diagnostic::error(rule, message).at(self.loc(location));
+        let diagnostic = Diagnostic::new(rule, message).at(self.loc(location));
         self.diagnostics.push(diagnostic);
         let last = self.diagnostics.len() - 1;
         &mut self.diagnostics[last]
     }
 
-    /// Like [`error`](Self::error), for a problem that does not stop generation.
-    fn warning(
-        &mut self,
-        rule: &'static str,
-        location: Location,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        let diagnostic = self.error(rule, location, message);
-        diagnostic.severity = crate::diagnostic::Severity::Warning;
-        diagnostic
-    }
-
     fn table(&mut self, table: &Table, base: &Path) -> Model {
         if table.version.value != 1 {
             self.error(
-                "unsupported-version",
+                rules::UNSUPPORTED_VERSION,
                 table.version.referenced,
                 format!(
                     "mapping format version {} is not supported",
@@ -138,7 +127,7 @@ impl Validator<'_> {
         for (key, entry) in &table.events {
             if matches!(&entry.value, table::EventEntry::Integrations(list) if list.is_empty()) {
                 self.error(
-                    "empty-event",
+                    rules::EMPTY_EVENT,
                     entry.referenced,
                     format!(
                         "domain event `{}` maps to no integration event",
@@ -176,7 +165,7 @@ impl Validator<'_> {
         for (key, _) in &table.channels {
             if !used_channels.contains(key.as_str()) {
                 self.error(
-                    "unused-channel",
+                    rules::UNUSED_CHANNEL,
                     key.location(),
                     format!(
                         "channel `{}` is not used by any integration event or subscription",
@@ -220,7 +209,7 @@ impl Validator<'_> {
                     && (rust.ends_with("::DURABLE") || rust.ends_with("::EVENTS")));
                 if reserved {
                     v.error(
-                    "name-collision",
+                    rules::NAME_COLLISION,
                     at,
                     format!(
                         "{what} would generate `{rust}`, a name the generated module uses itself"
@@ -235,7 +224,7 @@ impl Validator<'_> {
                     Some((first, first_at)) => {
                         let note = v.loc(*first_at);
                         let d = v.error(
-                            "name-collision",
+                            rules::NAME_COLLISION,
                             at,
                             format!("{what} and {first} both generate the Rust name `{rust}`"),
                         );
@@ -380,7 +369,7 @@ impl Validator<'_> {
                 .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
         if !ok {
             self.error(
-                "invalid-service",
+                rules::INVALID_SERVICE,
                 service.referenced,
                 format!(
                     "service name `{}` is not a valid CloudEvents source",
@@ -396,7 +385,7 @@ impl Validator<'_> {
             return true;
         }
         self.error(
-            "invalid-rust-path",
+            rules::INVALID_RUST_PATH,
             path.referenced,
             format!("{what} `{}` is not a Rust path", path.value),
         )
@@ -410,7 +399,7 @@ impl Validator<'_> {
             return true;
         };
         self.error(
-            "invalid-subject",
+            rules::INVALID_SUBJECT,
             subject.referenced,
             format!(
                 "`{}` is not a valid NATS subject prefix: {why}",
@@ -430,7 +419,7 @@ impl Validator<'_> {
             return true;
         };
         self.error(
-            "invalid-stream",
+            rules::INVALID_STREAM,
             stream.referenced,
             format!(
                 "`{}` is not a valid JetStream stream name: {why}",
@@ -447,7 +436,7 @@ impl Validator<'_> {
         for (key, channel) in channels {
             if !rust_names::is_identifier(key.as_str()) {
                 self.error(
-                    "invalid-name",
+                    rules::INVALID_NAME,
                     key.location(),
                     format!("channel name `{}` is not a valid identifier", key.as_str()),
                 );
@@ -456,7 +445,7 @@ impl Validator<'_> {
                 && let Some(other) = subjects.insert(&channel.subject.value, key.as_str())
             {
                 self.error(
-                    "duplicate-subject",
+                    rules::DUPLICATE_SUBJECT,
                     channel.subject.referenced,
                     format!(
                         "channels `{other}` and `{}` use the same subject `{}`",
@@ -485,7 +474,7 @@ impl Validator<'_> {
     ) -> DomainEvent {
         if !rust_names::is_identifier(key.as_str()) {
             self.error(
-                "invalid-name",
+                rules::INVALID_NAME,
                 key.location(),
                 format!(
                     "domain event name `{}` is not a valid Rust identifier",
@@ -520,7 +509,7 @@ impl Validator<'_> {
         let name = &integration.name;
         if !rust_names::is_identifier(&name.value) {
             self.error(
-                "invalid-name",
+                rules::INVALID_NAME,
                 name.referenced,
                 format!("integration event name `{}` is not a valid Rust identifier and NATS subject token", name.value),
             )
@@ -528,7 +517,7 @@ impl Validator<'_> {
         } else if let Some(first) = integration_names.get(&name.value).copied() {
             let note = self.loc(first);
             self.error(
-                "duplicate-integration-event",
+                rules::DUPLICATE_INTEGRATION_EVENT,
                 name.referenced,
                 format!("integration event `{}` is defined twice", name.value),
             )
@@ -549,7 +538,7 @@ impl Validator<'_> {
             (None, Some(module)) => format!("{}::{}", module.value, domain.as_str()),
             (None, None) => {
                 self.error(
-                    "missing-domain-module",
+                    rules::MISSING_DOMAIN_MODULE,
                     domain.location(),
                     format!(
                         "domain event `{}` has no Rust type: the table has no `rust.domain_module` and the row no `type`",
@@ -566,7 +555,7 @@ impl Validator<'_> {
         let descriptor = self.message(&integration.message)?;
         if descriptor.package_name() == WELL_KNOWN_PACKAGE {
             self.error(
-                "well-known-type",
+                rules::WELL_KNOWN_TYPE,
                 integration.message.referenced,
                 format!(
                     "`{}` is a protobuf well-known type; an integration event needs a message of its own",
@@ -611,7 +600,7 @@ impl Validator<'_> {
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| format!("channels in the table: {}", list(&known)));
         self.error(
-            "unknown-channel",
+            rules::UNKNOWN_CHANNEL,
             channel.referenced,
             format!(
                 "channel `{}` is not defined under `channels:`",
@@ -644,7 +633,7 @@ impl Validator<'_> {
                 .unwrap_or_else(|| "write the full name: `package.Message`".into()),
         };
         self.error(
-            "unknown-proto-message",
+            rules::UNKNOWN_PROTO_MESSAGE,
             name.referenced,
             format!(
                 "proto message `{}` is not defined in the table's protos",
@@ -714,7 +703,7 @@ impl Validator<'_> {
             {
                 suggested.insert(key.as_str().to_owned());
                 self.error(
-                    "unsupported-proto-feature",
+                    rules::UNSUPPORTED_PROTO_FEATURE,
                     key.location(),
                     format!(
                         "`{}` is an extension of `{}`: prost generates no field for extensions, so eventmap cannot set it",
@@ -736,7 +725,7 @@ impl Validator<'_> {
                     });
                 let note = self.protos.message_location(message);
                 let d = self.error(
-                    "unknown-proto-field",
+                    rules::UNKNOWN_PROTO_FIELD,
                     key.location(),
                     format!(
                         "proto message `{}` has no field `{}`",
@@ -760,7 +749,7 @@ impl Validator<'_> {
                 if let Some((key, _)) = map.get_key_value(field.name()) {
                     let note = self.loc(at);
                     let d = self.error(
-                        "oneof-conflict",
+                        rules::ONEOF_CONFLICT,
                         key.location(),
                         format!(
                             "`{}` is a member of the oneof `{}`, which is mapped as a whole",
@@ -789,7 +778,7 @@ impl Validator<'_> {
                     if let Some((first, first_at)) = oneof_chosen.get(oneof.name()).cloned() {
                         let note = self.loc(first_at);
                         let d = self.error(
-                            "oneof-conflict",
+                            rules::ONEOF_CONFLICT,
                             key.location(),
                             format!(
                                 "`{}` and `{first}` are members of the oneof `{}`: only one can be mapped",
@@ -828,7 +817,7 @@ impl Validator<'_> {
                         oneof.fields().map(|f| f.name().to_owned()).collect();
                     let note = self.protos.field_location(&field);
                     let d = self.error(
-                        "unmapped-field",
+                        rules::UNMAPPED_FIELD,
                         owner,
                         format!(
                             "oneof `{}` of `{}` is not mapped (members: {})",
@@ -847,7 +836,7 @@ impl Validator<'_> {
                 None => {
                     let note = self.protos.field_location(&field);
                     let d = self.error(
-                        "unmapped-field",
+                        rules::UNMAPPED_FIELD,
                         owner,
                         format!(
                             "proto field `{}` of `{}` is not mapped",
@@ -889,7 +878,7 @@ impl Validator<'_> {
         if field.is_group() && !defaulted {
             let note = self.protos.field_location(field);
             let d = self.error(
-                "unsupported-proto-feature",
+                rules::UNSUPPORTED_PROTO_FEATURE,
                 at,
                 format!(
                     "`{}` is a proto2 group: eventmap maps no group fields",
@@ -911,8 +900,8 @@ impl Validator<'_> {
             // prost fills a proto2 `required` field with its type's zero value: a consumer
             // cannot tell it from a real value, which is what `required` exists to prevent.
             let note = self.protos.field_location(field);
-            let d = self.warning(
-                "default-on-required",
+            let d = self.error(
+                rules::DEFAULT_ON_REQUIRED,
                 at,
                 format!(
                     "proto2 `required` field `{}` is left at its default: every message carries its zero value, as if it were set",
@@ -986,7 +975,7 @@ impl Validator<'_> {
             && let Some((_, key)) = converts.iter().find(|(present, _)| *present)
         {
             self.error(
-                    "invalid-field-source",
+                    rules::INVALID_FIELD_SOURCE,
                     at,
                     format!(
                         "`{key}` converts a domain value (`from`, or without `from` the whole value in scope); it cannot take `envelope`, `const` or `default`"
@@ -1006,7 +995,7 @@ impl Validator<'_> {
         .count();
         if chosen != 1 {
             self.error(
-                "invalid-field-source",
+                rules::INVALID_FIELD_SOURCE,
                 at,
                 format!(
                     "field `{}` needs exactly one of `from`, `envelope`, `const`, `default` (found {chosen})",
@@ -1024,14 +1013,18 @@ impl Validator<'_> {
             (spec.values.is_some(), "values"),
         ] {
             if present && spec.from.is_none() {
-                self.error("invalid-field-source", at, format!("`{key}` needs `from`"))
-                    .hint = Some("`from: self` takes the whole domain value in scope".into());
+                self.error(
+                    rules::INVALID_FIELD_SOURCE,
+                    at,
+                    format!("`{key}` needs `from`"),
+                )
+                .hint = Some("`from: self` takes the whole domain value in scope".into());
                 return None;
             }
         }
         if let Some(variants) = &spec.variants {
             self.error(
-                "invalid-field-source",
+                rules::INVALID_FIELD_SOURCE,
                 variants.first().map_or(at, |(k, _)| k.location()),
                 format!(
                     "`variants` maps a domain enum onto a oneof; `{}` is a field: write `variants` under the oneof's name",
@@ -1041,7 +1034,7 @@ impl Validator<'_> {
             return None;
         }
         if spec.enum_type.is_some() != spec.values.is_some() {
-            self.error("invalid-field-source", at, "`enum` and `values` go together")
+            self.error(rules::INVALID_FIELD_SOURCE, at, "`enum` and `values` go together")
                 .hint = Some("`enum: crate::domain::Status` names the domain enum, `values:` maps each of its variants to a proto value name".into());
             return None;
         }
@@ -1056,7 +1049,7 @@ impl Validator<'_> {
         .count();
         if conversions > 1 {
             self.error(
-                "invalid-field-source",
+                rules::INVALID_FIELD_SOURCE,
                 at,
                 "`fields`, `checked`, `enum` and `mapping` exclude each other",
             );
@@ -1064,7 +1057,7 @@ impl Validator<'_> {
         }
         if field.is_map() && spec.enum_type.is_some() {
             self.error(
-                "unsupported-field",
+                rules::UNSUPPORTED_FIELD,
                 at,
                 format!(
                     "map field `{}` converts as a whole with `from` (and `with`), or value by value with `fields` or `mapping`",
@@ -1077,7 +1070,7 @@ impl Validator<'_> {
             && self.in_mapping.is_some()
         {
             self.error(
-                "invalid-field-source",
+                rules::INVALID_FIELD_SOURCE,
                 envelope.referenced,
                 "a named mapping converts a domain value alone: it has no event envelope",
             )
@@ -1088,7 +1081,7 @@ impl Validator<'_> {
         if let Some(default) = &spec.default {
             if !default.value {
                 self.error(
-                    "invalid-field-source",
+                    rules::INVALID_FIELD_SOURCE,
                     default.referenced,
                     "`default: false` means nothing; map the field instead",
                 )
@@ -1115,7 +1108,7 @@ impl Validator<'_> {
                 if spec.with.is_some() {
                     // The mapping converts the value itself: a `with:` would be ignored.
                     self.error(
-                        "invalid-field-source",
+                        rules::INVALID_FIELD_SOURCE,
                         at,
                         "`with` and `mapping` cannot be used together",
                     )
@@ -1135,7 +1128,7 @@ impl Validator<'_> {
                             && PRIMITIVE_WRAPPERS.contains(&m.name()) =>
                     {
                         self.error(
-                            "well-known-type",
+                            rules::WELL_KNOWN_TYPE,
                             at,
                             format!(
                                 "`{}` is `{}`, which prost represents as a plain Rust value: map it with `from`, not `fields`",
@@ -1149,7 +1142,7 @@ impl Validator<'_> {
                 };
                 let Kind::Message(message) = message else {
                     self.error(
-                        "nested-not-message",
+                        rules::NESTED_NOT_MESSAGE,
                         at,
                         if field.is_map() {
                             format!(
@@ -1167,7 +1160,7 @@ impl Validator<'_> {
                 };
                 if spec.with.is_some() {
                     self.error(
-                        "invalid-field-source",
+                        rules::INVALID_FIELD_SOURCE,
                         at,
                         "`with` and `fields` cannot be used together",
                     );
@@ -1205,7 +1198,7 @@ impl Validator<'_> {
                             | Kind::Double
                     ) {
                         self.error(
-                            "invalid-field-source",
+                            rules::INVALID_FIELD_SOURCE,
                             checked.referenced,
                             format!(
                                 "`checked` is for integers (no float narrowing is offered); `{}` is {}",
@@ -1243,7 +1236,7 @@ impl Validator<'_> {
         if let Some(constant) = &spec.constant {
             if shape == Shape::Repeated {
                 self.error(
-                    "invalid-const",
+                    rules::INVALID_CONST,
                     constant.referenced,
                     format!("repeated field `{}` cannot take a constant", field.name()),
                 );
@@ -1258,7 +1251,7 @@ impl Validator<'_> {
                         _ => "write a literal of the field's type, e.g. `42`, `-1.5`, `true`",
                     };
                     self.error(
-                        "invalid-const",
+                        rules::INVALID_CONST,
                         constant.referenced,
                         format!(
                             "`{}` is not a valid value for field `{}`: {why}",
@@ -1283,7 +1276,7 @@ impl Validator<'_> {
     ) -> Option<Conversion> {
         let Kind::Enum(proto_enum) = field.kind() else {
             self.error(
-                "enum-not-enum",
+                rules::ENUM_NOT_ENUM,
                 rust_type.referenced,
                 format!(
                     "`enum` maps onto proto enum fields; `{}` is {}",
@@ -1298,7 +1291,7 @@ impl Validator<'_> {
         }
         if values.is_empty() {
             self.error(
-                "enum-value",
+                rules::ENUM_VALUE,
                 rust_type.referenced,
                 "`values` maps no variant",
             )
@@ -1311,7 +1304,7 @@ impl Validator<'_> {
         for (variant, value) in values {
             if !rust_names::is_identifier(variant.as_str()) {
                 self.error(
-                    "invalid-name",
+                    rules::INVALID_NAME,
                     variant.location(),
                     format!("`{}` is not a Rust enum variant name", variant.as_str()),
                 );
@@ -1331,7 +1324,7 @@ impl Validator<'_> {
                             format!("values of `{}`: {}", proto_enum.full_name(), list(&names))
                         });
                     self.error(
-                        "enum-value",
+                        rules::ENUM_VALUE,
                         value.referenced,
                         format!(
                             "proto enum `{}` has no value `{}` (values are matched by their proto names, not prost's Rust names)",
@@ -1357,8 +1350,12 @@ impl Validator<'_> {
             return Some(path);
         }
         if from.value.trim().is_empty() {
-            self.error("invalid-domain-path", from.referenced, "`from` is empty")
-                .hint = Some(
+            self.error(
+                rules::INVALID_DOMAIN_PATH,
+                from.referenced,
+                "`from` is empty",
+            )
+            .hint = Some(
                 "name a field of the domain event, e.g. `customer_id` or `total.currency`".into(),
             );
             return None;
@@ -1368,7 +1365,7 @@ impl Validator<'_> {
                 Some(ident) => path.push(ident),
                 None => {
                     self.error(
-                        "invalid-domain-path",
+                        rules::INVALID_DOMAIN_PATH,
                         from.referenced,
                         format!(
                             "`{}` is not a path of Rust field names (bad segment `{segment}`)",
@@ -1396,7 +1393,7 @@ impl Validator<'_> {
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("envelope values: {}", list(&names)));
             self.error(
-                "unknown-envelope-value",
+                rules::UNKNOWN_ENVELOPE_VALUE,
                 name.referenced,
                 format!("`{}` is not an envelope value", name.value),
             )
@@ -1442,7 +1439,7 @@ impl Validator<'_> {
             };
             let note = self.protos.field_location(field);
             let d = self.error(
-                "envelope-type",
+                rules::ENVELOPE_TYPE,
                 name.referenced,
                 format!(
                     "envelope value `{}` needs {expected}; `{}` is {}",

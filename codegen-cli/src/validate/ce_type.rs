@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
+use crate::rules;
 use crate::table::{Key, Table};
 
 pub(super) use crate::rust_names::ce_type_const as const_ident;
@@ -171,7 +172,7 @@ impl Validator<'_> {
             let at = expected.map_or(event.location(), |t| t.referenced);
             let note = self.loc(published.referenced);
             let d = self.error(
-                "ce-type-mismatch",
+                rules::CE_TYPE_MISMATCH,
                 at,
                 format!(
                     "`{}` is received as the CloudEvents type `{expected_text}`, but the table publishes it on channel `{channel}` as `{}`: every message of it would be rejected",
@@ -195,7 +196,7 @@ impl Validator<'_> {
             return true;
         };
         self.error(
-            "invalid-ce-type",
+            rules::INVALID_CE_TYPE,
             ce_type.referenced,
             format!("{:?} is not a valid CloudEvents type: {why}", ce_type.value),
         )
@@ -227,7 +228,7 @@ impl Validator<'_> {
                     "`{}` and `{}` both have the CloudEvents type `{ce_type}` on {scope}: a consumer could not tell them apart",
                     first.name, this.name
                 );
-                let d = self.error("duplicate-ce-type", this.at, message);
+                let d = self.error(rules::DUPLICATE_CE_TYPE, this.at, message);
                 d.notes
                     .push((format!("`{}` has it here", first.name), note));
                 d.hint = Some("give each integration event a `ce_type` of its own".into());

@@ -9,6 +9,7 @@ use serde_saphyr::Spanned;
 
 use super::{PRIMITIVE_WRAPPERS, Validator, WELL_KNOWN_PACKAGE, describe, list, suggest};
 use crate::model::{MessageMapping, Value};
+use crate::rules;
 use crate::rust_names;
 use crate::table::{Key, NamedMapping, Table};
 
@@ -77,7 +78,7 @@ impl Validator<'_> {
         for (key, mapping) in &table.mappings {
             if !rust_names::is_identifier(key.as_str()) {
                 self.error(
-                    "invalid-name",
+                    rules::INVALID_NAME,
                     key.location(),
                     format!("mapping name `{}` is not an identifier", key.as_str()),
                 )
@@ -87,7 +88,7 @@ impl Validator<'_> {
             match kind(mapping) {
                 NamedKind::Invalid(why) => {
                     self.error(
-                        "invalid-mapping",
+                        rules::INVALID_MAPPING,
                         key.location(),
                         format!("mapping `{}`: {why}", key.as_str()),
                     );
@@ -110,7 +111,7 @@ impl Validator<'_> {
                     }) {
                         // As `fields:` on such a field: prost has no message to build.
                         self.error(
-                            "well-known-type",
+                            rules::WELL_KNOWN_TYPE,
                             message.referenced,
                             format!(
                                 "mapping `{}` builds `{}`, which prost represents as a plain Rust value: map the fields of that type with `from`",
@@ -182,8 +183,8 @@ impl Validator<'_> {
             let refused = !rust_names::is_identifier(key.as_str())
                 || matches!(kind(mapping), NamedKind::Invalid(_));
             if !refused && !used.contains(key.as_str()) {
-                self.warning(
-                    "unused-mapping",
+                self.error(
+                    rules::UNUSED_MAPPING,
                     key.location(),
                     format!("mapping `{}` is not used by any field", key.as_str()),
                 )
@@ -216,7 +217,7 @@ impl Validator<'_> {
                 .unwrap_or_else(|| format!("mappings of the table: {}", list(&names)))
         };
         self.error(
-            "unknown-mapping",
+            rules::UNKNOWN_MAPPING,
             name.referenced,
             format!("no mapping `{}` is declared under `mappings:`", name.value),
         )
@@ -252,7 +253,7 @@ impl Validator<'_> {
                 }
                 let built = named.message.full_name().to_owned();
                 let d = self.error(
-                    "mapping-mismatch",
+                    rules::MAPPING_MISMATCH,
                     name.referenced,
                     format!(
                         "mapping `{}` builds `{built}`; field `{}` is {}",
@@ -271,7 +272,7 @@ impl Validator<'_> {
                 };
                 if field.is_map() {
                     self.error(
-                        "mapping-mismatch",
+                        rules::MAPPING_MISMATCH,
                         name.referenced,
                         format!(
                             "mapping `{}` maps an enum; map field `{}` converts as a whole with `from`",
@@ -290,7 +291,7 @@ impl Validator<'_> {
             }
             NamedKind::Oneof => {
                 let d = self.error(
-                    "mapping-mismatch",
+                    rules::MAPPING_MISMATCH,
                     name.referenced,
                     format!(
                         "mapping `{}` maps a domain enum onto a oneof; `{}` is a field",

@@ -8,6 +8,7 @@ use serde_saphyr::Spanned;
 use super::mappings::{NamedKind, kind};
 use super::{Validator, list, suggest};
 use crate::model::{Field, OneofArm, OneofMember, Shape, Value};
+use crate::rules;
 use crate::rust_names;
 use crate::table::{FieldSource, Key, Table, VariantTarget};
 
@@ -41,7 +42,7 @@ impl Validator<'_> {
         ];
         if let Some((_, what)) = misplaced.iter().find(|(present, _)| *present) {
             self.error(
-                "invalid-field-source",
+                rules::INVALID_FIELD_SOURCE,
                 at,
                 format!(
                     "`{}` is a oneof: it is set from a domain enum with `from`, `enum` and `variants` (or `mapping`), not with `{what}`",
@@ -64,7 +65,7 @@ impl Validator<'_> {
                     _ => {
                         let declared = self.loc(named_key.location());
                         let d = self.error(
-                            "mapping-mismatch",
+                            rules::MAPPING_MISMATCH,
                             name.referenced,
                             format!(
                                 "`{}` is a oneof; mapping `{}` is not a oneof mapping (`enum` + `variants`)",
@@ -81,7 +82,7 @@ impl Validator<'_> {
             (None, Some(rust_type), Some(variants)) => (rust_type, variants),
             _ => {
                 self.error(
-                    "invalid-field-source",
+                    rules::INVALID_FIELD_SOURCE,
                     at,
                     format!(
                         "oneof `{}` is set from a domain enum: it needs `enum` and `variants` (or only `mapping`)",
@@ -133,7 +134,7 @@ impl Validator<'_> {
     ) -> Option<Vec<OneofArm>> {
         if variants.is_empty() {
             self.error(
-                "oneof-variant",
+                rules::ONEOF_VARIANT,
                 rust_type.referenced,
                 "`variants` maps no variant",
             )
@@ -149,7 +150,7 @@ impl Validator<'_> {
         for (variant, target) in variants {
             if !rust_names::is_identifier(variant.as_str()) {
                 self.error(
-                    "invalid-name",
+                    rules::INVALID_NAME,
                     variant.location(),
                     format!("`{}` is not a Rust enum variant name", variant.as_str()),
                 );
@@ -170,7 +171,7 @@ impl Validator<'_> {
             let mut entries = entries.iter();
             let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
                 self.error(
-                    "oneof-variant",
+                    rules::ONEOF_VARIANT,
                     target.referenced,
                     format!(
                         "variant `{}` fills {} members: a oneof holds exactly one",
@@ -194,7 +195,7 @@ impl Validator<'_> {
                         format!("members of `{}`: {}", oneof.name(), list(&members))
                     });
                 self.error(
-                    "oneof-variant",
+                    rules::ONEOF_VARIANT,
                     member_key.location(),
                     format!(
                         "`{}` is not a member of the oneof `{}`",

@@ -8,6 +8,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::{Validator, WELL_KNOWN_PACKAGE, check_subject};
 use crate::model::{Channel, DeliveryPolicy, SubscribedEvent, Subscription};
+use crate::rules;
 use crate::rust_names;
 use crate::table::{self, Key, Table};
 
@@ -66,7 +67,7 @@ impl Validator<'_> {
                 if let Some(first) = durables.get(&checked.durable).copied() {
                     let note = self.loc(first);
                     self.error(
-                        "duplicate-durable",
+                        rules::DUPLICATE_DURABLE,
                         subscription
                             .durable
                             .as_ref()
@@ -103,7 +104,7 @@ impl Validator<'_> {
         let mut ok = true;
         if !rust_names::is_identifier(key.as_str()) {
             self.error(
-                "invalid-name",
+                rules::INVALID_NAME,
                 key.location(),
                 format!(
                     "subscription name `{}` is not a valid identifier",
@@ -118,7 +119,7 @@ impl Validator<'_> {
             Some(durable) => {
                 if let Err(why) = check_durable(&durable.value) {
                     self.error(
-                        "invalid-durable",
+                        rules::INVALID_DURABLE,
                         durable.referenced,
                         format!(
                             "`{}` is not a valid JetStream consumer name: {why}",
@@ -131,8 +132,8 @@ impl Validator<'_> {
                     // Two services sharing one durable name split each other's events.
                     let owner = consumer_name(&table.service.value);
                     if !durable.value.starts_with(&owner) {
-                        self.warning(
-                            "durable-not-owned",
+                        self.error(
+                            rules::DURABLE_NOT_OWNED,
                             durable.referenced,
                             format!(
                                 "durable consumer `{}` does not start with the service name `{owner}`",
@@ -151,7 +152,7 @@ impl Validator<'_> {
 
         if subscription.events.is_empty() {
             self.error(
-                "empty-subscription",
+                rules::EMPTY_SUBSCRIPTION,
                 key.location(),
                 format!("subscription `{}` receives no event", key.as_str()),
             )
@@ -165,7 +166,7 @@ impl Validator<'_> {
         for (name, received) in &subscription.events {
             if !rust_names::is_identifier(name.as_str()) {
                 self.error(
-                    "invalid-name",
+                    rules::INVALID_NAME,
                     name.location(),
                     format!(
                         "integration event name `{}` is not a valid Rust identifier and NATS subject token",
@@ -194,7 +195,7 @@ impl Validator<'_> {
             {
                 let note = self.loc(package.referenced);
                 self.error(
-                    "package-mismatch",
+                    rules::PACKAGE_MISMATCH,
                     message.referenced,
                     format!(
                         "proto message `{}` is in package `{}`, not in the subscription's package `{}`",
@@ -210,7 +211,7 @@ impl Validator<'_> {
             }
             if descriptor.package_name() == WELL_KNOWN_PACKAGE {
                 self.error(
-                    "well-known-type",
+                    rules::WELL_KNOWN_TYPE,
                     message.referenced,
                     format!(
                         "`{}` is a protobuf well-known type; an integration event has a message of its own",
@@ -253,7 +254,7 @@ impl Validator<'_> {
         match parsed {
             Ok(duration) if duration.is_zero() => {
                 self.error(
-                    "invalid-duration",
+                    rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} must be longer than zero"),
                 );
@@ -261,7 +262,7 @@ impl Validator<'_> {
             }
             Ok(duration) if duration > Duration::from_secs(365 * 24 * 3600) => {
                 self.error(
-                    "invalid-duration",
+                    rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} `{}` is longer than a year", text.value),
                 );
@@ -270,7 +271,7 @@ impl Validator<'_> {
             Ok(duration) => Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
             Err(err) => {
                 self.error(
-                    "invalid-duration",
+                    rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} `{}` is not a duration: {err}", text.value),
                 )
@@ -293,7 +294,7 @@ impl Validator<'_> {
             Some(d) if d.value == "new" => true,
             Some(d) => {
                 self.error(
-                    "invalid-delivery",
+                    rules::INVALID_DELIVERY,
                     d.referenced,
                     format!("`deliver: {}` is not a delivery start", d.value),
                 )
@@ -314,7 +315,7 @@ impl Validator<'_> {
         let max_deliver = match &delivery.max_deliver {
             Some(max) if max.value < 1 => {
                 self.error(
-                    "invalid-delivery",
+                    rules::INVALID_DELIVERY,
                     max.referenced,
                     format!("`max_deliver: {}` must be at least 1", max.value),
                 );
@@ -337,8 +338,8 @@ impl Validator<'_> {
                     && i64::try_from(steps.len()).unwrap_or(i64::MAX) >= max.value
                     && max.value >= 1
                 {
-                    self.warning(
-                        "unused-backoff",
+                    self.error(
+                        rules::UNUSED_BACKOFF,
                         last.referenced,
                         format!(
                             "{} backoff steps for at most {} deliveries: only the first {} are used",
@@ -362,7 +363,7 @@ impl Validator<'_> {
                     && subjects_overlap(&channel.subject.value, &consumed.subject.value)
                 {
                     self.error(
-                        "dead-letter-in-channel",
+                        rules::DEAD_LETTER_IN_CHANNEL,
                         channel.subject.referenced,
                         format!(
                             "dead-letter subject `{}` overlaps the consumed channel's subject `{}`: dead letters would be consumed again",
