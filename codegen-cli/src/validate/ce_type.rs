@@ -170,8 +170,8 @@ impl Validator<'_> {
                 continue;
             }
             let at = expected.map_or(event.location(), |t| t.referenced);
-            let note = self.loc(published.referenced);
-            let d = self.error(
+            let note = self.cx.loc(published.referenced);
+            let d = self.cx.error(
                 rules::CE_TYPE_MISMATCH,
                 at,
                 format!(
@@ -195,7 +195,7 @@ impl Validator<'_> {
         let Err(why) = check_ce_type(&ce_type.value) else {
             return true;
         };
-        self.error(
+        self.cx.error(
             rules::INVALID_CE_TYPE,
             ce_type.referenced,
             format!("{:?} is not a valid CloudEvents type: {why}", ce_type.value),
@@ -223,12 +223,12 @@ impl Validator<'_> {
             }
             Some(first) if !first.explicit && !this.explicit => {}
             Some(first) => {
-                let note = self.loc(first.at);
+                let note = self.cx.loc(first.at);
                 let message = format!(
                     "`{}` and `{}` both have the CloudEvents type `{ce_type}` on {scope}: a consumer could not tell them apart",
                     first.name, this.name
                 );
-                let d = self.error(rules::DUPLICATE_CE_TYPE, this.at, message);
+                let d = self.cx.error(rules::DUPLICATE_CE_TYPE, this.at, message);
                 d.notes
                     .push((format!("`{}` has it here", first.name), note));
                 d.hint = Some("give each integration event a `ce_type` of its own".into());

@@ -5,8 +5,9 @@ use indexmap::IndexMap;
 use prost_reflect::OneofDescriptor;
 use serde_saphyr::Spanned;
 
+use super::Validator;
 use super::mappings::{NamedKind, kind};
-use super::{Validator, list, suggest};
+use super::suggest::{list, suggest};
 use crate::model::{Field, OneofArm, OneofMember, Shape, Value};
 use crate::rules;
 use crate::rust_names;
@@ -41,7 +42,7 @@ impl Validator<'_> {
             (spec.values.is_some(), "values"),
         ];
         if let Some((_, what)) = misplaced.iter().find(|(present, _)| *present) {
-            self.error(
+            self.cx.error(
                 rules::INVALID_FIELD_SOURCE,
                 at,
                 format!(
@@ -63,8 +64,8 @@ impl Validator<'_> {
                     (NamedKind::Oneof, Some(rust_type), Some(variants)) => (rust_type, variants),
                     (NamedKind::Invalid(_), _, _) => return None,
                     _ => {
-                        let declared = self.loc(named_key.location());
-                        let d = self.error(
+                        let declared = self.cx.loc(named_key.location());
+                        let d = self.cx.error(
                             rules::MAPPING_MISMATCH,
                             name.referenced,
                             format!(
@@ -81,7 +82,7 @@ impl Validator<'_> {
             }
             (None, Some(rust_type), Some(variants)) => (rust_type, variants),
             _ => {
-                self.error(
+                self.cx.error(
                     rules::INVALID_FIELD_SOURCE,
                     at,
                     format!(
@@ -111,14 +112,14 @@ impl Validator<'_> {
                 rust_type: rust_type.value.clone(),
                 enum_path: enum_path.clone(),
                 arms,
-                declared: self.loc(rust_type.referenced),
+                declared: self.cx.loc(rust_type.referenced),
             },
             oneof: Some(OneofMember {
                 oneof: rust_names::field_ident(oneof.name()),
                 enum_path,
                 variant: String::new(),
             }),
-            location: self.loc(key.location()),
+            location: self.cx.loc(key.location()),
             prost_type: None,
         })
     }
@@ -133,7 +134,7 @@ impl Validator<'_> {
         variants: &IndexMap<Key, Spanned<VariantTarget>>,
     ) -> Option<Vec<OneofArm>> {
         if variants.is_empty() {
-            self.error(
+            self.cx.error(
                 rules::ONEOF_VARIANT,
                 rust_type.referenced,
                 "`variants` maps no variant",
@@ -149,7 +150,7 @@ impl Validator<'_> {
         let mut ok = true;
         for (variant, target) in variants {
             if !rust_names::is_identifier(variant.as_str()) {
-                self.error(
+                self.cx.error(
                     rules::INVALID_NAME,
                     variant.location(),
                     format!("`{}` is not a Rust enum variant name", variant.as_str()),
@@ -170,16 +171,17 @@ impl Validator<'_> {
             let filled = entries.len();
             let mut entries = entries.iter();
             let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
-                self.error(
-                    rules::ONEOF_VARIANT,
-                    target.referenced,
-                    format!(
-                        "variant `{}` fills {} members: a oneof holds exactly one",
-                        variant.as_str(),
-                        if filled == 0 { "no" } else { "several" }
-                    ),
-                )
-                .hint = Some(format!(
+                self.cx
+                    .error(
+                        rules::ONEOF_VARIANT,
+                        target.referenced,
+                        format!(
+                            "variant `{}` fills {} members: a oneof holds exactly one",
+                            variant.as_str(),
+                            if filled == 0 { "no" } else { "several" }
+                        ),
+                    )
+                    .hint = Some(format!(
                     "write `{}: {{ <member>: <source> }}` with one member of `{}`, or `{}: none`",
                     variant.as_str(),
                     oneof.name(),
@@ -194,20 +196,21 @@ impl Validator<'_> {
                     .unwrap_or_else(|| {
                         format!("members of `{}`: {}", oneof.name(), list(&members))
                     });
-                self.error(
-                    rules::ONEOF_VARIANT,
-                    member_key.location(),
-                    format!(
-                        "`{}` is not a member of the oneof `{}`",
-                        member_key.as_str(),
-                        oneof.name()
-                    ),
-                )
-                .hint = Some(hint);
+                self.cx
+                    .error(
+                        rules::ONEOF_VARIANT,
+                        member_key.location(),
+                        format!(
+                            "`{}` is not a member of the oneof `{}`",
+                            member_key.as_str(),
+                            oneof.name()
+                        ),
+                    )
+                    .hint = Some(hint);
                 ok = false;
                 continue;
             };
-            let location = self.loc(member_key.location());
+            let location = self.cx.loc(member_key.location());
             match self.field(table, &member, member_source, location, true) {
                 Some(field) => arms.push(OneofArm {
                     variant: variant.as_str().to_owned(),

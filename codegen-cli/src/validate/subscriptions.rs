@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::{Validator, WELL_KNOWN_PACKAGE, check_subject};
+use super::Validator;
+use super::channels::check_subject;
+use super::proto_types::WELL_KNOWN_PACKAGE;
 use crate::model::{Channel, DeliveryPolicy, SubscribedEvent, Subscription};
 use crate::rules;
 use crate::rust_names;
@@ -65,8 +67,8 @@ impl Validator<'_> {
         for (key, subscription) in &table.subscriptions {
             if let Some(checked) = self.subscription(table, key, subscription, used_channels) {
                 if let Some(first) = durables.get(&checked.durable).copied() {
-                    let note = self.loc(first);
-                    self.error(
+                    let note = self.cx.loc(first);
+                    self.cx.error(
                         rules::DUPLICATE_DURABLE,
                         subscription
                             .durable
@@ -103,7 +105,7 @@ impl Validator<'_> {
     ) -> Option<Subscription> {
         let mut ok = true;
         if !rust_names::is_identifier(key.as_str()) {
-            self.error(
+            self.cx.error(
                 rules::INVALID_NAME,
                 key.location(),
                 format!(
@@ -118,21 +120,23 @@ impl Validator<'_> {
         let durable = match &subscription.durable {
             Some(durable) => {
                 if let Err(why) = check_durable(&durable.value) {
-                    self.error(
-                        rules::INVALID_DURABLE,
-                        durable.referenced,
-                        format!(
-                            "`{}` is not a valid JetStream consumer name: {why}",
-                            durable.value
-                        ),
-                    )
-                    .hint = Some("use letters, digits, `-` and `_`, e.g. `search-orders`".into());
+                    self.cx
+                        .error(
+                            rules::INVALID_DURABLE,
+                            durable.referenced,
+                            format!(
+                                "`{}` is not a valid JetStream consumer name: {why}",
+                                durable.value
+                            ),
+                        )
+                        .hint =
+                        Some("use letters, digits, `-` and `_`, e.g. `search-orders`".into());
                     ok = false;
                 } else {
                     // Two services sharing one durable name split each other's events.
                     let owner = consumer_name(&table.service.value);
                     if !durable.value.starts_with(&owner) {
-                        self.error(
+                        self.cx.error(
                             rules::DURABLE_NOT_OWNED,
                             durable.referenced,
                             format!(
@@ -151,12 +155,13 @@ impl Validator<'_> {
         };
 
         if subscription.events.is_empty() {
-            self.error(
-                rules::EMPTY_SUBSCRIPTION,
-                key.location(),
-                format!("subscription `{}` receives no event", key.as_str()),
-            )
-            .hint = Some(
+            self.cx
+                .error(
+                    rules::EMPTY_SUBSCRIPTION,
+                    key.location(),
+                    format!("subscription `{}` receives no event", key.as_str()),
+                )
+                .hint = Some(
                 "list the events under `events:`, e.g. `OrderCreatedEvent: OrderCreated`".into(),
             );
             ok = false;
@@ -165,7 +170,7 @@ impl Validator<'_> {
         let mut events = Vec::new();
         for (name, received) in &subscription.events {
             if !rust_names::is_identifier(name.as_str()) {
-                self.error(
+                self.cx.error(
                     rules::INVALID_NAME,
                     name.location(),
                     format!(
@@ -193,8 +198,8 @@ impl Validator<'_> {
             if let Some(package) = package
                 && descriptor.package_name() != package.value
             {
-                let note = self.loc(package.referenced);
-                self.error(
+                let note = self.cx.loc(package.referenced);
+                self.cx.error(
                     rules::PACKAGE_MISMATCH,
                     message.referenced,
                     format!(
@@ -210,7 +215,7 @@ impl Validator<'_> {
                 continue;
             }
             if descriptor.package_name() == WELL_KNOWN_PACKAGE {
-                self.error(
+                self.cx.error(
                     rules::WELL_KNOWN_TYPE,
                     message.referenced,
                     format!(
@@ -242,7 +247,7 @@ impl Validator<'_> {
                 durable,
                 events,
                 delivery,
-                location: self.loc(key.location()),
+                location: self.cx.loc(key.location()),
             }),
             _ => None,
         }
@@ -253,7 +258,7 @@ impl Validator<'_> {
         let parsed = humantime::parse_duration(text.value.trim());
         match parsed {
             Ok(duration) if duration.is_zero() => {
-                self.error(
+                self.cx.error(
                     rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} must be longer than zero"),
@@ -261,7 +266,7 @@ impl Validator<'_> {
                 None
             }
             Ok(duration) if duration > Duration::from_secs(365 * 24 * 3600) => {
-                self.error(
+                self.cx.error(
                     rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} `{}` is longer than a year", text.value),
@@ -270,12 +275,13 @@ impl Validator<'_> {
             }
             Ok(duration) => Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
             Err(err) => {
-                self.error(
-                    rules::INVALID_DURATION,
-                    text.referenced,
-                    format!("{what} `{}` is not a duration: {err}", text.value),
-                )
-                .hint = Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`".into());
+                self.cx
+                    .error(
+                        rules::INVALID_DURATION,
+                        text.referenced,
+                        format!("{what} `{}` is not a duration: {err}", text.value),
+                    )
+                    .hint = Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`".into());
                 None
             }
         }
@@ -293,12 +299,13 @@ impl Validator<'_> {
             Some(d) if d.value == "all" => false,
             Some(d) if d.value == "new" => true,
             Some(d) => {
-                self.error(
-                    rules::INVALID_DELIVERY,
-                    d.referenced,
-                    format!("`deliver: {}` is not a delivery start", d.value),
-                )
-                .hint =
+                self.cx
+                    .error(
+                        rules::INVALID_DELIVERY,
+                        d.referenced,
+                        format!("`deliver: {}` is not a delivery start", d.value),
+                    )
+                    .hint =
                     Some("`all` (the stream's history, the default) or `new` (from now on)".into());
                 ok = false;
                 false
@@ -314,7 +321,7 @@ impl Validator<'_> {
         };
         let max_deliver = match &delivery.max_deliver {
             Some(max) if max.value < 1 => {
-                self.error(
+                self.cx.error(
                     rules::INVALID_DELIVERY,
                     max.referenced,
                     format!("`max_deliver: {}` must be at least 1", max.value),
@@ -338,7 +345,7 @@ impl Validator<'_> {
                     && i64::try_from(steps.len()).unwrap_or(i64::MAX) >= max.value
                     && max.value >= 1
                 {
-                    self.error(
+                    self.cx.error(
                         rules::UNUSED_BACKOFF,
                         last.referenced,
                         format!(
@@ -362,7 +369,7 @@ impl Validator<'_> {
                     && check_subject(&consumed.subject.value).is_ok()
                     && subjects_overlap(&channel.subject.value, &consumed.subject.value)
                 {
-                    self.error(
+                    self.cx.error(
                         rules::DEAD_LETTER_IN_CHANNEL,
                         channel.subject.referenced,
                         format!(
