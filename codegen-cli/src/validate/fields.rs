@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
-use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
@@ -25,13 +25,48 @@ impl Validator<'_> {
         map: &IndexMap<Key, Spanned<FieldSource>>,
         owner: Location,
     ) -> Vec<Field> {
-        // Proto fields that an unknown key probably meant: their "not mapped" error would only
-        // repeat the typo's.
-        let mut suggested: HashSet<String> = HashSet::new();
-        // Oneofs keyed by their own name: set from a domain enum (or left unset), member by
-        // member; their members are then neither required nor allowed as keys.
-        let mut whole_oneofs: HashMap<String, Location> = HashMap::new();
         let mut out: Vec<Field> = Vec::new();
+        let (suggested, whole_oneofs) = self.other_keys(table, message, map, &mut out);
+        let mut oneof_chosen: HashMap<String, (String, Location)> = HashMap::new();
+        let mut unmapped_oneofs: HashSet<String> = HashSet::new();
+        for field in message.fields() {
+            if let Some(oneof) = field.containing_oneof()
+                && let Some(at) = whole_oneofs.get(oneof.name()).copied()
+            {
+                self.member_of_whole_oneof(&field, &oneof, at, map);
+                continue;
+            }
+            if !self.one_member_per_oneof(&field, map, &mut oneof_chosen) {
+                continue;
+            }
+            match map.get_key_value(field.name()) {
+                Some((key, source)) => {
+                    let location = self.cx.loc(key.location());
+                    if let Some(f) = self.field(table, &field, source, location, false) {
+                        out.push(f);
+                    }
+                }
+                None if suggested.contains(field.name()) => {}
+                None => self.unmapped(message, &field, map, owner, &mut unmapped_oneofs),
+            }
+        }
+        out
+    }
+
+    /// The keys of `map` that name no field of `message`: a oneof by its name (checked, its
+    /// field pushed on `out`), an extension, or an unknown name. Returns the proto fields that
+    /// unknown keys probably meant, whose "not mapped" error would only repeat the typo's, and
+    /// the oneofs keyed by their own name (set from a domain enum, or left unset, member by
+    /// member: their members are then neither required nor allowed as keys), with where.
+    fn other_keys(
+        &mut self,
+        table: &Table,
+        message: &MessageDescriptor,
+        map: &IndexMap<Key, Spanned<FieldSource>>,
+        out: &mut Vec<Field>,
+    ) -> (HashSet<String>, HashMap<String, Location>) {
+        let mut suggested: HashSet<String> = HashSet::new();
+        let mut whole_oneofs: HashMap<String, Location> = HashMap::new();
         for (key, source) in map {
             if message.get_field_by_name(key.as_str()).is_none()
                 && let Some(oneof) = message
@@ -60,147 +95,160 @@ impl Validator<'_> {
                     ),
                 )
                 .hint = Some("remove it, or declare the value as a field of the message".into());
-            } else if message.get_field_by_name(key.as_str()).is_none() {
-                let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
-                let suggestion = suggest(key.as_str(), names.iter().map(String::as_str));
-                if let Some(name) = suggestion {
-                    suggested.insert(name.to_owned());
-                }
-                let hint = suggestion
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        format!("fields of `{}`: {}", message.full_name(), list(&names))
-                    });
-                let note = self.protos.message_location(message);
-                let d = self.cx.error(
-                    rules::UNKNOWN_PROTO_FIELD,
-                    key.location(),
-                    format!(
-                        "proto message `{}` has no field `{}`",
-                        message.full_name(),
-                        key.as_str()
-                    ),
-                );
-                d.hint = Some(hint);
-                d.notes.push((
-                    format!("message `{}` is defined here", message.full_name()),
-                    note,
-                ));
+            } else if message.get_field_by_name(key.as_str()).is_none()
+                && let Some(name) = self.unknown_field(message, key)
+            {
+                suggested.insert(name);
             }
         }
-        let mut oneof_chosen: HashMap<String, (String, Location)> = HashMap::new();
-        let mut unmapped_oneofs: HashSet<String> = HashSet::new();
-        for field in message.fields() {
-            if let Some(oneof) = field.containing_oneof()
-                && let Some(at) = whole_oneofs.get(oneof.name()).copied()
-            {
-                if let Some((key, _)) = map.get_key_value(field.name()) {
-                    let note = self.cx.loc(at);
+        (suggested, whole_oneofs)
+    }
+
+    /// Reports a key that names no field of `message`; returns the field it probably meant.
+    fn unknown_field(&mut self, message: &MessageDescriptor, key: &Key) -> Option<String> {
+        let names: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
+        let suggestion = suggest(key.as_str(), names.iter().map(String::as_str));
+        let hint = suggestion
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("fields of `{}`: {}", message.full_name(), list(&names)));
+        let note = self.protos.message_location(message);
+        let d = self.cx.error(
+            rules::UNKNOWN_PROTO_FIELD,
+            key.location(),
+            format!(
+                "proto message `{}` has no field `{}`",
+                message.full_name(),
+                key.as_str()
+            ),
+        );
+        d.hint = Some(hint);
+        d.notes.push((
+            format!("message `{}` is defined here", message.full_name()),
+            note,
+        ));
+        suggestion.map(str::to_owned)
+    }
+
+    /// Reports a member of a oneof mapped as a whole (at `at`) that is keyed too.
+    fn member_of_whole_oneof(
+        &mut self,
+        field: &FieldDescriptor,
+        oneof: &OneofDescriptor,
+        at: Location,
+        map: &IndexMap<Key, Spanned<FieldSource>>,
+    ) {
+        if let Some((key, _)) = map.get_key_value(field.name()) {
+            let note = self.cx.loc(at);
+            let d = self.cx.error(
+                rules::ONEOF_CONFLICT,
+                key.location(),
+                format!(
+                    "`{}` is a member of the oneof `{}`, which is mapped as a whole",
+                    field.name(),
+                    oneof.name()
+                ),
+            );
+            d.notes
+                .push((format!("the oneof `{}` is mapped here", oneof.name()), note));
+            d.hint = Some(format!(
+                "remove `{}` here and map it under the oneof's `variants:`",
+                field.name()
+            ));
+        }
+    }
+
+    /// Records the member of a oneof that is mapped (not `default`); reports a second one and
+    /// returns false for it.
+    fn one_member_per_oneof(
+        &mut self,
+        field: &FieldDescriptor,
+        map: &IndexMap<Key, Spanned<FieldSource>>,
+        oneof_chosen: &mut HashMap<String, (String, Location)>,
+    ) -> bool {
+        if let (Some(oneof), Some((key, source))) = (
+            field.containing_oneof().filter(|o| !o.is_synthetic()),
+            map.get_key_value(field.name()),
+        ) {
+            let defaulted = match &source.value {
+                FieldSource::Default => true,
+                FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
+            };
+            if !defaulted {
+                if let Some((first, first_at)) = oneof_chosen.get(oneof.name()).cloned() {
+                    let note = self.cx.loc(first_at);
                     let d = self.cx.error(
                         rules::ONEOF_CONFLICT,
                         key.location(),
                         format!(
-                            "`{}` is a member of the oneof `{}`, which is mapped as a whole",
+                            "`{}` and `{first}` are members of the oneof `{}`: only one can be mapped",
                             field.name(),
                             oneof.name()
                         ),
                     );
-                    d.notes
-                        .push((format!("the oneof `{}` is mapped here", oneof.name()), note));
-                    d.hint = Some(format!(
-                        "remove `{}` here and map it under the oneof's `variants:`",
-                        field.name()
-                    ));
+                    d.notes.push((format!("`{first}` is mapped here"), note));
+                    d.hint = Some(format!("write `{}: default`", field.name()));
+                    return false;
                 }
-                continue;
-            }
-            if let (Some(oneof), Some((key, source))) = (
-                field.containing_oneof().filter(|o| !o.is_synthetic()),
-                map.get_key_value(field.name()),
-            ) {
-                let defaulted = match &source.value {
-                    FieldSource::Default => true,
-                    FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
-                };
-                if !defaulted {
-                    if let Some((first, first_at)) = oneof_chosen.get(oneof.name()).cloned() {
-                        let note = self.cx.loc(first_at);
-                        let d = self.cx.error(
-                            rules::ONEOF_CONFLICT,
-                            key.location(),
-                            format!(
-                                "`{}` and `{first}` are members of the oneof `{}`: only one can be mapped",
-                                field.name(),
-                                oneof.name()
-                            ),
-                        );
-                        d.notes.push((format!("`{first}` is mapped here"), note));
-                        d.hint = Some(format!("write `{}: default`", field.name()));
-                        continue;
-                    }
-                    oneof_chosen.insert(
-                        oneof.name().to_owned(),
-                        (field.name().to_owned(), key.location()),
-                    );
-                }
-            }
-            match map.get_key_value(field.name()) {
-                Some((key, source)) => {
-                    let location = self.cx.loc(key.location());
-                    if let Some(f) = self.field(table, &field, source, location, false) {
-                        out.push(f);
-                    }
-                }
-                None if suggested.contains(field.name()) => {}
-                // A oneof none of whose members is keyed: one error for the oneof, not one per
-                // member.
-                None if let Some(oneof) =
-                    field.containing_oneof().filter(|o| !o.is_synthetic())
-                    && !oneof.fields().any(|f| map.contains_key(f.name())) =>
-                {
-                    if !unmapped_oneofs.insert(oneof.name().to_owned()) {
-                        continue;
-                    }
-                    let members: Vec<String> =
-                        oneof.fields().map(|f| f.name().to_owned()).collect();
-                    let note = self.protos.field_location(&field);
-                    let d = self.cx.error(
-                        rules::UNMAPPED_FIELD,
-                        owner,
-                        format!(
-                            "oneof `{}` of `{}` is not mapped (members: {})",
-                            oneof.name(),
-                            message.full_name(),
-                            list(&members)
-                        ),
-                    );
-                    d.hint = Some(format!(
-                        "set it from a domain enum (`{0}: {{ from, enum, variants }}`), map one member (the others `default`), or write `{0}: default` to leave it unset",
-                        oneof.name()
-                    ));
-                    d.notes
-                        .push(("its first member is declared here".into(), note));
-                }
-                None => {
-                    let note = self.protos.field_location(&field);
-                    let d = self.cx.error(
-                        rules::UNMAPPED_FIELD,
-                        owner,
-                        format!(
-                            "proto field `{}` of `{}` is not mapped",
-                            field.name(),
-                            message.full_name()
-                        ),
-                    );
-                    d.hint = Some(format!(
-                        "map it under `fields:`, or write `{}: default` to leave it at its default",
-                        field.name()
-                    ));
-                    d.notes.push(("the field is declared here".into(), note));
-                }
+                oneof_chosen.insert(
+                    oneof.name().to_owned(),
+                    (field.name().to_owned(), key.location()),
+                );
             }
         }
-        out
+        true
+    }
+
+    /// Reports a proto field that no key maps: a oneof none of whose members is keyed is one
+    /// error for the oneof (`unmapped_oneofs`), not one per member.
+    fn unmapped(
+        &mut self,
+        message: &MessageDescriptor,
+        field: &FieldDescriptor,
+        map: &IndexMap<Key, Spanned<FieldSource>>,
+        owner: Location,
+        unmapped_oneofs: &mut HashSet<String>,
+    ) {
+        if let Some(oneof) = field.containing_oneof().filter(|o| !o.is_synthetic())
+            && !oneof.fields().any(|f| map.contains_key(f.name()))
+        {
+            if !unmapped_oneofs.insert(oneof.name().to_owned()) {
+                return;
+            }
+            let members: Vec<String> = oneof.fields().map(|f| f.name().to_owned()).collect();
+            let note = self.protos.field_location(field);
+            let d = self.cx.error(
+                rules::UNMAPPED_FIELD,
+                owner,
+                format!(
+                    "oneof `{}` of `{}` is not mapped (members: {})",
+                    oneof.name(),
+                    message.full_name(),
+                    list(&members)
+                ),
+            );
+            d.hint = Some(format!(
+                "set it from a domain enum (`{0}: {{ from, enum, variants }}`), map one member (the others `default`), or write `{0}: default` to leave it unset",
+                oneof.name()
+            ));
+            d.notes
+                .push(("its first member is declared here".into(), note));
+            return;
+        }
+        let note = self.protos.field_location(field);
+        let d = self.cx.error(
+            rules::UNMAPPED_FIELD,
+            owner,
+            format!(
+                "proto field `{}` of `{}` is not mapped",
+                field.name(),
+                message.full_name()
+            ),
+        );
+        d.hint = Some(format!(
+            "map it under `fields:`, or write `{}: default` to leave it at its default",
+            field.name()
+        ));
+        d.notes.push(("the field is declared here".into(), note));
     }
 
     /// Checks one field's source. `arm` is set for the member a oneof arm fills: `default`
