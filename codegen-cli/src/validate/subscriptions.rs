@@ -117,6 +117,56 @@ impl Validator<'_> {
         }
         ok &= self.channel_ref(table, &subscription.channel, used_channels);
 
+        let (durable, durable_ok) = self.durable(table, key, subscription);
+        ok &= durable_ok;
+
+        if subscription.events.is_empty() {
+            self.cx
+                .error(
+                    rules::EMPTY_SUBSCRIPTION,
+                    key.location(),
+                    format!("subscription `{}` receives no event", key.as_str()),
+                )
+                .hint = Some(
+                "list the events under `events:`, e.g. `OrderCreatedEvent: OrderCreated`".into(),
+            );
+            ok = false;
+        }
+        let package = subscription.package.as_ref();
+        let mut events = Vec::new();
+        for (name, received) in &subscription.events {
+            match self.subscribed_event(table, package, name, received) {
+                Some(event) => events.push(event),
+                None => ok = false,
+            }
+        }
+
+        let delivery = match &subscription.delivery {
+            Some(delivery) => self.delivery(table, subscription, delivery),
+            None => Some(DeliveryPolicy::default()),
+        };
+        match (ok, delivery) {
+            (true, Some(delivery)) => Some(Subscription {
+                name: key.as_str().to_owned(),
+                channel: subscription.channel.value.clone(),
+                durable,
+                events,
+                delivery,
+                location: self.cx.loc(key.location()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The durable consumer name of a subscription (written, or the default), and whether it
+    /// is valid.
+    fn durable(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        subscription: &table::Subscription,
+    ) -> (String, bool) {
+        let mut ok = true;
         let durable = match &subscription.durable {
             Some(durable) => {
                 if let Err(why) = check_durable(&durable.value) {
@@ -153,104 +203,77 @@ impl Validator<'_> {
             }
             None => default_durable(&table.service.value, key.as_str()),
         };
+        (durable, ok)
+    }
 
-        if subscription.events.is_empty() {
-            self.cx
-                .error(
-                    rules::EMPTY_SUBSCRIPTION,
-                    key.location(),
-                    format!("subscription `{}` receives no event", key.as_str()),
-                )
-                .hint = Some(
-                "list the events under `events:`, e.g. `OrderCreatedEvent: OrderCreated`".into(),
-            );
-            ok = false;
+    /// One event a subscription receives: its name and proto message (in the subscription's
+    /// `package` when the name is not qualified).
+    fn subscribed_event(
+        &mut self,
+        table: &Table,
+        package: Option<&Spanned<String>>,
+        name: &Key,
+        received: &Spanned<table::Received>,
+    ) -> Option<SubscribedEvent> {
+        if !rust_names::is_identifier(name.as_str()) {
+            self.cx.error(
+                rules::INVALID_NAME,
+                name.location(),
+                format!(
+                    "integration event name `{}` is not a valid Rust identifier and NATS subject token",
+                    name.as_str()
+                ),
+            )
+            .hint = Some(super::ce_type::name_hint(name.as_str()));
+            return None;
         }
-        let package = subscription.package.as_ref();
-        let mut events = Vec::new();
-        for (name, received) in &subscription.events {
-            if !rust_names::is_identifier(name.as_str()) {
-                self.cx.error(
-                    rules::INVALID_NAME,
-                    name.location(),
-                    format!(
-                        "integration event name `{}` is not a valid Rust identifier and NATS subject token",
-                        name.as_str()
-                    ),
-                )
-                .hint = Some(super::ce_type::name_hint(name.as_str()));
-                ok = false;
-                continue;
-            }
-            let message = &table::Received::message(received);
-            let full_name = match package {
-                Some(package) if !message.value.contains('.') => Spanned {
-                    value: format!("{}.{}", package.value, message.value),
-                    referenced: message.referenced,
-                    defined: message.defined,
-                },
-                _ => message.clone(),
-            };
-            let Some(descriptor) = self.message(&full_name) else {
-                ok = false;
-                continue;
-            };
-            if let Some(package) = package
-                && descriptor.package_name() != package.value
-            {
-                let note = self.cx.loc(package.referenced);
-                self.cx.error(
-                    rules::PACKAGE_MISMATCH,
-                    message.referenced,
-                    format!(
-                        "proto message `{}` is in package `{}`, not in the subscription's package `{}`",
-                        descriptor.full_name(),
-                        descriptor.package_name(),
-                        package.value
-                    ),
-                )
-                .notes
-                .push(("the package is declared here".into(), note));
-                ok = false;
-                continue;
-            }
-            if descriptor.package_name() == WELL_KNOWN_PACKAGE {
-                self.cx.error(
-                    rules::WELL_KNOWN_TYPE,
-                    message.referenced,
-                    format!(
-                        "`{}` is a protobuf well-known type; an integration event has a message of its own",
-                        descriptor.full_name()
-                    ),
-                );
-                ok = false;
-                continue;
-            }
-            events.push(SubscribedEvent {
-                name: name.as_str().to_owned(),
-                ce_type: received
-                    .value
-                    .ce_type()
-                    .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
-                message: self.message_type(table, &descriptor),
-            });
-        }
-
-        let delivery = match &subscription.delivery {
-            Some(delivery) => self.delivery(table, subscription, delivery),
-            None => Some(DeliveryPolicy::default()),
+        let message = &table::Received::message(received);
+        let full_name = match package {
+            Some(package) if !message.value.contains('.') => Spanned {
+                value: format!("{}.{}", package.value, message.value),
+                referenced: message.referenced,
+                defined: message.defined,
+            },
+            _ => message.clone(),
         };
-        match (ok, delivery) {
-            (true, Some(delivery)) => Some(Subscription {
-                name: key.as_str().to_owned(),
-                channel: subscription.channel.value.clone(),
-                durable,
-                events,
-                delivery,
-                location: self.cx.loc(key.location()),
-            }),
-            _ => None,
+        let descriptor = self.message(&full_name)?;
+        if let Some(package) = package
+            && descriptor.package_name() != package.value
+        {
+            let note = self.cx.loc(package.referenced);
+            self.cx.error(
+                rules::PACKAGE_MISMATCH,
+                message.referenced,
+                format!(
+                    "proto message `{}` is in package `{}`, not in the subscription's package `{}`",
+                    descriptor.full_name(),
+                    descriptor.package_name(),
+                    package.value
+                ),
+            )
+            .notes
+            .push(("the package is declared here".into(), note));
+            return None;
         }
+        if descriptor.package_name() == WELL_KNOWN_PACKAGE {
+            self.cx.error(
+                rules::WELL_KNOWN_TYPE,
+                message.referenced,
+                format!(
+                    "`{}` is a protobuf well-known type; an integration event has a message of its own",
+                    descriptor.full_name()
+                ),
+            );
+            return None;
+        }
+        Some(SubscribedEvent {
+            name: name.as_str().to_owned(),
+            ce_type: received
+                .value
+                .ce_type()
+                .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
+            message: self.message_type(table, &descriptor),
+        })
     }
 
     /// A duration written as humantime text (`500ms`, `30s`, `2m`), in milliseconds.
