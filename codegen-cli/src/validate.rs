@@ -8,13 +8,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use serde_saphyr::Location;
-
 use crate::diagnostic::Diagnostic;
 use crate::model::Model;
 use crate::protos::ProtoSet;
 use crate::rules::{self};
-use crate::table::{self, Table};
+use crate::table::Table;
 
 mod ce_type;
 mod channels;
@@ -104,63 +102,13 @@ impl Validator<'_> {
         let channels = self.channels(&table.channels);
         self.declare_mappings(table);
         let mut used_channels = HashSet::new();
-        let mut integration_names: HashMap<String, Location> = HashMap::new();
-        let mut events = Vec::new();
-        for (key, entry) in &table.events {
-            if matches!(&entry.value, table::EventEntry::Integrations(list) if list.is_empty()) {
-                self.cx
-                    .error(
-                        rules::EMPTY_EVENT,
-                        entry.referenced,
-                        format!(
-                            "domain event `{}` maps to no integration event",
-                            key.as_str()
-                        ),
-                    )
-                    .hint = Some(format!(
-                    "write `{}: internal` to keep it inside the service on purpose",
-                    key.as_str()
-                ));
-            }
-            let mut event = self.domain_event(
-                table,
-                key,
-                entry.value.integrations(),
-                &mut used_channels,
-                &mut integration_names,
-            );
-            if let table::EventEntry::Internal(rust_type) = &entry.value {
-                event.internal_type = match (rust_type, &table.rust.domain_module) {
-                    (Some(t), _) => self
-                        .rust_path(t, "domain event type")
-                        .then(|| t.value.clone()),
-                    (None, Some(module)) => Some(format!("{}::{}", module.value, key.as_str())),
-                    (None, None) => None,
-                };
-            }
-            events.push(event);
-        }
+        let events = self.domain_events(table, &mut used_channels);
         let subscriptions = self.subscriptions(table, &mut used_channels);
         let mappings = self.message_mappings(table);
         self.unused_mappings(table);
         self.ce_types(table);
         self.generated_names(table);
-        for (key, _) in &table.channels {
-            if !used_channels.contains(key.as_str()) {
-                self.cx
-                    .error(
-                        rules::UNUSED_CHANNEL,
-                        key.location(),
-                        format!(
-                            "channel `{}` is not used by any integration event or subscription",
-                            key.as_str()
-                        ),
-                    )
-                    .hint = Some(
-                    "remove it, publish an integration event on it, or subscribe to it".into(),
-                );
-            }
-        }
+        self.unused_channels(table, &used_channels);
         let table_name = self.cx.file().file_name().map_or_else(
             || "mappings.yaml".to_owned(),
             |n| n.to_string_lossy().into_owned(),

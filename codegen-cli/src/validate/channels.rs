@@ -113,6 +113,26 @@ impl Validator<'_> {
             .hint = Some(hint);
         false
     }
+
+    /// Reports the channels that no integration event or subscription uses.
+    pub(super) fn unused_channels(&mut self, table: &Table, used_channels: &HashSet<String>) {
+        for (key, _) in &table.channels {
+            if !used_channels.contains(key.as_str()) {
+                self.cx
+                    .error(
+                        rules::UNUSED_CHANNEL,
+                        key.location(),
+                        format!(
+                            "channel `{}` is not used by any integration event or subscription",
+                            key.as_str()
+                        ),
+                    )
+                    .hint = Some(
+                    "remove it, publish an integration event on it, or subscribe to it".into(),
+                );
+            }
+        }
+    }
 }
 
 /// Checks a NATS subject prefix (ADR-6 subject naming): non-empty tokens separated by `.`,

@@ -193,4 +193,49 @@ impl Validator<'_> {
             },
         }
     }
+
+    /// Every row of `events:`: its domain event, its integration events (or `internal`).
+    pub(super) fn domain_events(
+        &mut self,
+        table: &Table,
+        used_channels: &mut HashSet<String>,
+    ) -> Vec<DomainEvent> {
+        let mut integration_names: HashMap<String, Location> = HashMap::new();
+        let mut events = Vec::new();
+        for (key, entry) in &table.events {
+            if matches!(&entry.value, table::EventEntry::Integrations(list) if list.is_empty()) {
+                self.cx
+                    .error(
+                        rules::EMPTY_EVENT,
+                        entry.referenced,
+                        format!(
+                            "domain event `{}` maps to no integration event",
+                            key.as_str()
+                        ),
+                    )
+                    .hint = Some(format!(
+                    "write `{}: internal` to keep it inside the service on purpose",
+                    key.as_str()
+                ));
+            }
+            let mut event = self.domain_event(
+                table,
+                key,
+                entry.value.integrations(),
+                used_channels,
+                &mut integration_names,
+            );
+            if let table::EventEntry::Internal(rust_type) = &entry.value {
+                event.internal_type = match (rust_type, &table.rust.domain_module) {
+                    (Some(t), _) => self
+                        .rust_path(t, "domain event type")
+                        .then(|| t.value.clone()),
+                    (None, Some(module)) => Some(format!("{}::{}", module.value, key.as_str())),
+                    (None, None) => None,
+                };
+            }
+            events.push(event);
+        }
+        events
+    }
 }

@@ -355,6 +355,23 @@ impl Validator<'_> {
             Some(max) => Some(max.value),
             None => None,
         };
+        let (backoff_ms, backoff_ok) = self.backoff(delivery);
+        ok &= backoff_ok;
+        let (dead_letter, dead_letter_ok) = self.dead_letter(table, subscription, delivery);
+        ok &= dead_letter_ok;
+        ok.then_some(DeliveryPolicy {
+            deliver_new,
+            ack_wait_ms,
+            max_deliver,
+            backoff_ms,
+            dead_letter,
+        })
+    }
+
+    /// The `backoff` steps in milliseconds, and whether they are valid; more steps than
+    /// deliveries is a warning.
+    fn backoff(&mut self, delivery: &table::Delivery) -> (Option<Vec<u64>>, bool) {
+        let mut ok = true;
         let backoff_ms = match &delivery.backoff {
             Some(steps) => {
                 let mut out = Vec::new();
@@ -383,6 +400,17 @@ impl Validator<'_> {
             }
             None => None,
         };
+        (backoff_ms, ok)
+    }
+
+    /// The dead-letter channel, and whether it is valid and apart from the consumed channel.
+    fn dead_letter(
+        &mut self,
+        table: &Table,
+        subscription: &table::Subscription,
+        delivery: &table::Delivery,
+    ) -> (Option<Channel>, bool) {
+        let mut ok = true;
         let dead_letter = match &delivery.dead_letter {
             Some(channel) => {
                 let subject_ok = self.subject(&channel.subject);
@@ -414,13 +442,7 @@ impl Validator<'_> {
             }
             None => None,
         };
-        ok.then_some(DeliveryPolicy {
-            deliver_new,
-            ack_wait_ms,
-            max_deliver,
-            backoff_ms,
-            dead_letter,
-        })
+        (dead_letter, ok)
     }
 }
 
