@@ -169,10 +169,7 @@ impl Validator<'_> {
             field.containing_oneof().filter(|o| !o.is_synthetic()),
             map.get_key_value(field.name()),
         ) {
-            let defaulted = match &source.value {
-                FieldSource::Default => true,
-                FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
-            };
+            let defaulted = defaulted(&source.value);
             if !defaulted {
                 if let Some((first, first_at)) = oneof_chosen.get(oneof.name()).cloned() {
                     let note = self.cx.loc(first_at);
@@ -262,10 +259,7 @@ impl Validator<'_> {
         arm: bool,
     ) -> Option<Field> {
         let at = source.referenced;
-        let defaulted = match &source.value {
-            FieldSource::Default => true,
-            FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
-        };
+        let defaulted = defaulted(&source.value);
         let oneof = field.containing_oneof().filter(|o| !o.is_synthetic());
         if oneof.is_some() && defaulted && !arm {
             // prost has one field per oneof (see `MessageType::oneofs`), none per member.
@@ -288,48 +282,11 @@ impl Validator<'_> {
             d.notes.push(("the group is declared here".into(), note));
             return None;
         }
-        // As prost-build represents the field (`CodeGenerator::optional`): a proto2 `required`
-        // field is the plain `T` (a message too), a proto2 or proto3 `optional` scalar or enum is `Option<T>`,
-        // and so is a wrapper type (`StringValue` is `Option<String>`, `Empty` `Option<()>`).
         let required = field.cardinality() == Cardinality::Required;
         if required && defaulted && field.field_descriptor_proto().default_value.is_none() {
-            // prost fills a proto2 `required` field with its type's zero value: a consumer
-            // cannot tell it from a real value, which is what `required` exists to prevent.
-            let note = self.protos.field_location(field);
-            let d = self.cx.error(
-                rules::DEFAULT_ON_REQUIRED,
-                at,
-                format!(
-                    "proto2 `required` field `{}` is left at its default: every message carries its zero value, as if it were set",
-                    field.name()
-                ),
-            );
-            d.hint = Some(format!(
-                "map `{}` from the domain, or give it a `[default = ...]` in the .proto when a default is meant",
-                field.name()
-            ));
-            d.notes.push(("the field is declared here".into(), note));
+            self.default_on_required(field, at);
         }
-        let shape = if field.is_list() {
-            Shape::Repeated
-        } else if oneof.is_some() || (required && matches!(field.kind(), Kind::Message(_))) {
-            // A oneof member, and a proto2 `required` message (prost: `M`, not `Option<M>`).
-            if is_boxed(field) {
-                Shape::Boxed
-            } else {
-                Shape::Singular
-            }
-        } else if is_boxed(field) {
-            Shape::BoxedMessage
-        } else if wrapper_scalar(field).is_some() {
-            Shape::Optional
-        } else if matches!(field.kind(), Kind::Message(_)) && !field.is_map() {
-            Shape::Message
-        } else if field.supports_presence() && field.cardinality() == Cardinality::Optional {
-            Shape::Optional
-        } else {
-            Shape::Singular
-        };
+        let shape = shape(field, oneof.is_some(), required);
         let oneof = oneof.map(|o| OneofMember {
             oneof: rust_names::field_ident(o.name()),
             enum_path: self.oneof_enum_path(table, &o),
@@ -348,5 +305,59 @@ impl Validator<'_> {
             location,
             prost_type: prost_type(field, shape),
         })
+    }
+
+    /// Warns of a proto2 `required` field left `default` without a `[default = ...]`.
+    fn default_on_required(&mut self, field: &FieldDescriptor, at: Location) {
+        // prost fills a proto2 `required` field with its type's zero value: a consumer
+        // cannot tell it from a real value, which is what `required` exists to prevent.
+        let note = self.protos.field_location(field);
+        let d = self.cx.error(
+            rules::DEFAULT_ON_REQUIRED,
+            at,
+            format!(
+                "proto2 `required` field `{}` is left at its default: every message carries its zero value, as if it were set",
+                field.name()
+            ),
+        );
+        d.hint = Some(format!(
+            "map `{}` from the domain, or give it a `[default = ...]` in the .proto when a default is meant",
+            field.name()
+        ));
+        d.notes.push(("the field is declared here".into(), note));
+    }
+}
+
+/// Whether a field source leaves the field at its default (`default`, `{ default: true }`).
+fn defaulted(source: &FieldSource) -> bool {
+    match source {
+        FieldSource::Default => true,
+        FieldSource::Spec(spec) => spec.default.as_ref().is_some_and(|d| d.value),
+    }
+}
+
+/// How prost represents the field (`CodeGenerator::optional`): a proto2 `required` field is
+/// the plain `T` (a message too), a proto2 or proto3 `optional` scalar or enum is `Option<T>`,
+/// and so is a wrapper type (`StringValue` is `Option<String>`, `Empty` `Option<()>`).
+fn shape(field: &FieldDescriptor, in_oneof: bool, required: bool) -> Shape {
+    if field.is_list() {
+        Shape::Repeated
+    } else if in_oneof || (required && matches!(field.kind(), Kind::Message(_))) {
+        // A oneof member, and a proto2 `required` message (prost: `M`, not `Option<M>`).
+        if is_boxed(field) {
+            Shape::Boxed
+        } else {
+            Shape::Singular
+        }
+    } else if is_boxed(field) {
+        Shape::BoxedMessage
+    } else if wrapper_scalar(field).is_some() {
+        Shape::Optional
+    } else if matches!(field.kind(), Kind::Message(_)) && !field.is_map() {
+        Shape::Message
+    } else if field.supports_presence() && field.cardinality() == Cardinality::Optional {
+        Shape::Optional
+    } else {
+        Shape::Singular
     }
 }
