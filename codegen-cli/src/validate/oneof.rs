@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 use prost_reflect::OneofDescriptor;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
 use super::mappings::{NamedKind, kind};
@@ -11,7 +11,7 @@ use super::suggest::{list, suggest};
 use crate::model::{Field, OneofArm, OneofMember, Shape, Value};
 use crate::rules;
 use crate::rust_names;
-use crate::table::{FieldSource, Key, Table, VariantTarget};
+use crate::table::{FieldSource, FieldSpec, Key, Table, VariantTarget};
 
 impl Validator<'_> {
     /// Checks the oneof `oneof` keyed by its own name: `default` leaves it unset (its members
@@ -32,6 +32,45 @@ impl Validator<'_> {
             }
             FieldSource::Spec(spec) => spec,
         };
+        self.oneof_keys(oneof, spec, at)?;
+        let (rust_type, variants) = self.oneof_enum(table, oneof, spec, at)?;
+        let path = match &spec.from {
+            Some(from) => self.domain_path(from)?,
+            None => Vec::new(),
+        };
+        if !self.rust_path(rust_type, "domain enum") {
+            return None;
+        }
+        let arms = self.oneof_arms(table, oneof, rust_type, variants)?;
+        let enum_path = self.oneof_enum_path(table, oneof);
+        Some(Field {
+            proto_name: oneof.name().to_owned(),
+            rust_name: rust_names::field_ident(oneof.name()),
+            shape: Shape::Singular,
+            value: Value::Oneof {
+                path,
+                rust_type: rust_type.value.clone(),
+                enum_path: enum_path.clone(),
+                arms,
+                declared: self.cx.loc(rust_type.referenced),
+            },
+            oneof: Some(OneofMember {
+                oneof: rust_names::field_ident(oneof.name()),
+                enum_path,
+                variant: String::new(),
+            }),
+            location: self.cx.loc(key.location()),
+            prost_type: None,
+        })
+    }
+
+    /// Refuses the keys a oneof set from a domain enum does not take.
+    fn oneof_keys(
+        &mut self,
+        oneof: &OneofDescriptor,
+        spec: &FieldSpec,
+        at: Location,
+    ) -> Option<()> {
         let misplaced = [
             (spec.with.is_some(), "with"),
             (spec.envelope.is_some(), "envelope"),
@@ -57,7 +96,22 @@ impl Validator<'_> {
             ));
             return None;
         }
-        let (rust_type, variants) = match (&spec.mapping, &spec.enum_type, &spec.variants) {
+        Some(())
+    }
+
+    /// The domain enum and the `variants:` that set a oneof: written on the oneof, or those of
+    /// the named oneof mapping it names.
+    fn oneof_enum<'t>(
+        &mut self,
+        table: &'t Table,
+        oneof: &OneofDescriptor,
+        spec: &'t FieldSpec,
+        at: Location,
+    ) -> Option<(
+        &'t Spanned<String>,
+        &'t IndexMap<Key, Spanned<VariantTarget>>,
+    )> {
+        Some(match (&spec.mapping, &spec.enum_type, &spec.variants) {
             (Some(name), None, None) => {
                 let (named_key, mapping) = self.named(table, name)?;
                 match (kind(mapping), &mapping.enum_type, &mapping.variants) {
@@ -93,34 +147,6 @@ impl Validator<'_> {
                 .hint = Some("`from: kind`, `enum: crate::domain::Kind`, `variants: { Variant: { member: { ... } } }`".into());
                 return None;
             }
-        };
-        let path = match &spec.from {
-            Some(from) => self.domain_path(from)?,
-            None => Vec::new(),
-        };
-        if !self.rust_path(rust_type, "domain enum") {
-            return None;
-        }
-        let arms = self.oneof_arms(table, oneof, rust_type, variants)?;
-        let enum_path = self.oneof_enum_path(table, oneof);
-        Some(Field {
-            proto_name: oneof.name().to_owned(),
-            rust_name: rust_names::field_ident(oneof.name()),
-            shape: Shape::Singular,
-            value: Value::Oneof {
-                path,
-                rust_type: rust_type.value.clone(),
-                enum_path: enum_path.clone(),
-                arms,
-                declared: self.cx.loc(rust_type.referenced),
-            },
-            oneof: Some(OneofMember {
-                oneof: rust_names::field_ident(oneof.name()),
-                enum_path,
-                variant: String::new(),
-            }),
-            location: self.cx.loc(key.location()),
-            prost_type: None,
         })
     }
 
