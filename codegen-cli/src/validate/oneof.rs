@@ -175,76 +175,83 @@ impl Validator<'_> {
         let mut arms = Vec::new();
         let mut ok = true;
         for (variant, target) in variants {
-            if !rust_names::is_identifier(variant.as_str()) {
-                self.cx.error(
-                    rules::INVALID_NAME,
-                    variant.location(),
-                    format!("`{}` is not a Rust enum variant name", variant.as_str()),
-                );
-                ok = false;
-                continue;
-            }
-            let entries = match &target.value {
-                VariantTarget::Unset => {
-                    arms.push(OneofArm {
-                        variant: variant.as_str().to_owned(),
-                        member: None,
-                    });
-                    continue;
-                }
-                VariantTarget::Member(entries) => entries,
-            };
-            let filled = entries.len();
-            let mut entries = entries.iter();
-            let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
-                self.cx
-                    .error(
-                        rules::ONEOF_VARIANT,
-                        target.referenced,
-                        format!(
-                            "variant `{}` fills {} members: a oneof holds exactly one",
-                            variant.as_str(),
-                            if filled == 0 { "no" } else { "several" }
-                        ),
-                    )
-                    .hint = Some(format!(
-                    "write `{}: {{ <member>: <source> }}` with one member of `{}`, or `{}: none`",
-                    variant.as_str(),
-                    oneof.name(),
-                    variant.as_str()
-                ));
-                ok = false;
-                continue;
-            };
-            let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
-                let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        format!("members of `{}`: {}", oneof.name(), list(&members))
-                    });
-                self.cx
-                    .error(
-                        rules::ONEOF_VARIANT,
-                        member_key.location(),
-                        format!(
-                            "`{}` is not a member of the oneof `{}`",
-                            member_key.as_str(),
-                            oneof.name()
-                        ),
-                    )
-                    .hint = Some(hint);
-                ok = false;
-                continue;
-            };
-            let location = self.cx.loc(member_key.location());
-            match self.field(table, &member, member_source, location, true) {
-                Some(field) => arms.push(OneofArm {
-                    variant: variant.as_str().to_owned(),
-                    member: Some(Box::new(field)),
-                }),
+            match self.oneof_arm(table, oneof, &members, variant, target) {
+                Some(arm) => arms.push(arm),
                 None => ok = false,
             }
         }
         ok.then_some(arms)
+    }
+
+    /// One arm of `variants:`: the variant leaves the oneof unset, or fills one member.
+    fn oneof_arm(
+        &mut self,
+        table: &Table,
+        oneof: &OneofDescriptor,
+        members: &[String],
+        variant: &Key,
+        target: &Spanned<VariantTarget>,
+    ) -> Option<OneofArm> {
+        if !rust_names::is_identifier(variant.as_str()) {
+            self.cx.error(
+                rules::INVALID_NAME,
+                variant.location(),
+                format!("`{}` is not a Rust enum variant name", variant.as_str()),
+            );
+            return None;
+        }
+        let entries = match &target.value {
+            VariantTarget::Unset => {
+                return Some(OneofArm {
+                    variant: variant.as_str().to_owned(),
+                    member: None,
+                });
+            }
+            VariantTarget::Member(entries) => entries,
+        };
+        let filled = entries.len();
+        let mut entries = entries.iter();
+        let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
+            self.cx
+                .error(
+                    rules::ONEOF_VARIANT,
+                    target.referenced,
+                    format!(
+                        "variant `{}` fills {} members: a oneof holds exactly one",
+                        variant.as_str(),
+                        if filled == 0 { "no" } else { "several" }
+                    ),
+                )
+                .hint = Some(format!(
+                "write `{}: {{ <member>: <source> }}` with one member of `{}`, or `{}: none`",
+                variant.as_str(),
+                oneof.name(),
+                variant.as_str()
+            ));
+            return None;
+        };
+        let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
+            let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("members of `{}`: {}", oneof.name(), list(&members)));
+            self.cx
+                .error(
+                    rules::ONEOF_VARIANT,
+                    member_key.location(),
+                    format!(
+                        "`{}` is not a member of the oneof `{}`",
+                        member_key.as_str(),
+                        oneof.name()
+                    ),
+                )
+                .hint = Some(hint);
+            return None;
+        };
+        let location = self.cx.loc(member_key.location());
+        let field = self.field(table, &member, member_source, location, true)?;
+        Some(OneofArm {
+            variant: variant.as_str().to_owned(),
+            member: Some(Box::new(field)),
+        })
     }
 }
