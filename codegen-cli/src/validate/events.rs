@@ -58,51 +58,12 @@ impl Validator<'_> {
         integration_names: &mut HashMap<String, Location>,
     ) -> Option<IntegrationEvent> {
         let name = &integration.name;
-        if !rust_names::is_identifier(&name.value) {
-            self.cx.error(
-                rules::INVALID_NAME,
-                name.referenced,
-                format!("integration event name `{}` is not a valid Rust identifier and NATS subject token", name.value),
-            )
-            .hint = Some(ce_type::name_hint(&name.value));
-        } else if let Some(first) = integration_names.get(&name.value).copied() {
-            let note = self.cx.loc(first);
-            self.cx
-                .error(
-                    rules::DUPLICATE_INTEGRATION_EVENT,
-                    name.referenced,
-                    format!("integration event `{}` is defined twice", name.value),
-                )
-                .notes
-                .push(("first defined here".into(), note));
-        } else {
-            integration_names.insert(name.value.clone(), name.referenced);
-        }
+        self.integration_name(name, integration_names);
 
         let channel = &integration.channel;
         self.channel_ref(table, channel, used_channels);
 
-        let domain_type = match (&integration.rust_type, &table.rust.domain_module) {
-            (Some(t), _) => {
-                self.rust_path(t, "domain event type");
-                t.value.clone()
-            }
-            (None, Some(module)) => format!("{}::{}", module.value, domain.as_str()),
-            (None, None) => {
-                self.cx.error(
-                    rules::MISSING_DOMAIN_MODULE,
-                    domain.location(),
-                    format!(
-                        "domain event `{}` has no Rust type: the table has no `rust.domain_module` and the row no `type`",
-                        domain.as_str()
-                    ),
-                )
-                .hint = Some(
-                    "add `domain_module: crate::domain::events` under `rust:`, or `type: crate::path::Event` to the row".into(),
-                );
-                String::new()
-            }
-        };
+        let domain_type = self.domain_type(table, domain, integration);
 
         let descriptor = self.message(&integration.message)?;
         if descriptor.package_name() == WELL_KNOWN_PACKAGE {
@@ -134,6 +95,65 @@ impl Validator<'_> {
             message,
             fields,
         })
+    }
+
+    /// Checks an integration event's name: an identifier, and unique in the table.
+    fn integration_name(
+        &mut self,
+        name: &Spanned<String>,
+        integration_names: &mut HashMap<String, Location>,
+    ) {
+        if !rust_names::is_identifier(&name.value) {
+            self.cx.error(
+                rules::INVALID_NAME,
+                name.referenced,
+                format!("integration event name `{}` is not a valid Rust identifier and NATS subject token", name.value),
+            )
+            .hint = Some(ce_type::name_hint(&name.value));
+        } else if let Some(first) = integration_names.get(&name.value).copied() {
+            let note = self.cx.loc(first);
+            self.cx
+                .error(
+                    rules::DUPLICATE_INTEGRATION_EVENT,
+                    name.referenced,
+                    format!("integration event `{}` is defined twice", name.value),
+                )
+                .notes
+                .push(("first defined here".into(), note));
+        } else {
+            integration_names.insert(name.value.clone(), name.referenced);
+        }
+    }
+
+    /// The Rust type of a row's domain event: its `type`, or the event's name in
+    /// `rust.domain_module`.
+    fn domain_type(
+        &mut self,
+        table: &Table,
+        domain: &Key,
+        integration: &table::Integration,
+    ) -> String {
+        match (&integration.rust_type, &table.rust.domain_module) {
+            (Some(t), _) => {
+                self.rust_path(t, "domain event type");
+                t.value.clone()
+            }
+            (None, Some(module)) => format!("{}::{}", module.value, domain.as_str()),
+            (None, None) => {
+                self.cx.error(
+                    rules::MISSING_DOMAIN_MODULE,
+                    domain.location(),
+                    format!(
+                        "domain event `{}` has no Rust type: the table has no `rust.domain_module` and the row no `type`",
+                        domain.as_str()
+                    ),
+                )
+                .hint = Some(
+                    "add `domain_module: crate::domain::events` under `rust:`, or `type: crate::path::Event` to the row".into(),
+                );
+                String::new()
+            }
+        }
     }
 
     pub(super) fn message(&mut self, name: &Spanned<String>) -> Option<MessageDescriptor> {
