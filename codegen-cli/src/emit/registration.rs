@@ -41,71 +41,10 @@ pub(super) fn type_registration(
     publisher: &TokenStream,
     in_module: bool,
 ) -> TokenStream {
-    // In the generated module, the names and channels are its constants; elsewhere (the
-    // derive) they are written out.
-    let domain_name = |name: &str| {
-        if in_module {
-            let ident = ident(&rust_names::const_ident(name));
-            quote!(domain_event_names::#ident)
-        } else {
-            quote!(#name)
-        }
-    };
-    let names = names.iter().map(|n| domain_name(n));
-    let handlers = rows.iter().map(|(event, ie)| {
-        let with_ce_type = (ie.ce_type != ie.name).then(|| {
-            let ce_type = if in_module {
-                let ident = ident(&rust_names::ce_type_const(&ie.name));
-                quote!(integration_event_names::#ident)
-            } else {
-                let ce_type = &ie.ce_type;
-                quote!(#ce_type)
-            };
-            quote!(.with_ce_type(#ce_type))
-        });
-        let (channel, name, service) = if in_module {
-            let channel = ident(&rust_names::const_ident(&ie.channel));
-            let name = ident(&rust_names::const_ident(&ie.name));
-            (
-                quote!(channels::#channel),
-                quote!(integration_event_names::#name),
-                quote!(SOURCE),
-            )
-        } else {
-            let channel = model
-                .channels
-                .iter()
-                .find(|c| c.name == ie.channel)
-                .map(|c| {
-                    let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
-                    quote! { ::eventmap::ChannelSpec::new(#name, #subject, #stream) }
-                })
-                .unwrap_or_else(|| quote! { ::core::compile_error!("eventmap: unknown channel") });
-            let name = &ie.name;
-            let service = &model.service;
-            (channel, quote!(#name), quote!(#service))
-        };
-        let domain_event = domain_name(&event.name);
-        let converter = ident(&rust_names::fn_ident(&ie.name));
-        let message = path(&ie.message.rust_path);
-        let handler = if in_module {
-            quote!(::eventmap::IntegrationEventHandler)
-        } else {
-            quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
-        };
-        quote! {
-            dispatcher.subscribe_to_named::<#domain>(
-                #domain_event,
-                #handler::new(
-                    ::std::sync::Arc::clone(#publisher),
-                    #channel,
-                    #name,
-                    #service,
-                    #converter,
-                )#with_ce_type,
-            );
-        }
-    });
+    let names = names.iter().map(|n| domain_name(n, in_module));
+    let handlers = rows
+        .iter()
+        .map(|(event, ie)| handler(model, event, ie, domain, publisher, in_module));
     // The registration's key: this module (or the derive's) and the type, so that the same
     // registration twice is a no-op while two tables mapping one type both register.
     let key = format!(
@@ -119,6 +58,90 @@ pub(super) fn type_registration(
         ) {
             #(#handlers)*
         }
+    }
+}
+
+/// A domain event name: in the generated module, its constant; elsewhere (the derive), written
+/// out.
+fn domain_name(name: &str, in_module: bool) -> TokenStream {
+    if in_module {
+        let ident = ident(&rust_names::const_ident(name));
+        quote!(domain_event_names::#ident)
+    } else {
+        quote!(#name)
+    }
+}
+
+/// `subscribe_to_named::<Domain>(name, IntegrationEventHandler)` for one row.
+fn handler(
+    model: &Model,
+    event: &DomainEvent,
+    ie: &IntegrationEvent,
+    domain: &TokenStream,
+    publisher: &TokenStream,
+    in_module: bool,
+) -> TokenStream {
+    let with_ce_type = (ie.ce_type != ie.name).then(|| {
+        let ce_type = if in_module {
+            let ident = ident(&rust_names::ce_type_const(&ie.name));
+            quote!(integration_event_names::#ident)
+        } else {
+            let ce_type = &ie.ce_type;
+            quote!(#ce_type)
+        };
+        quote!(.with_ce_type(#ce_type))
+    });
+    let (channel, name, service) = row_names(model, ie, in_module);
+    let domain_event = domain_name(&event.name, in_module);
+    let converter = ident(&rust_names::fn_ident(&ie.name));
+    let message = path(&ie.message.rust_path);
+    let handler = if in_module {
+        quote!(::eventmap::IntegrationEventHandler)
+    } else {
+        quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
+    };
+    quote! {
+        dispatcher.subscribe_to_named::<#domain>(
+            #domain_event,
+            #handler::new(
+                ::std::sync::Arc::clone(#publisher),
+                #channel,
+                #name,
+                #service,
+                #converter,
+            )#with_ce_type,
+        );
+    }
+}
+
+/// The channel, the integration event name and the service (`ce-source`) of a row's handler:
+/// in the generated module, its constants; elsewhere (the derive), written out.
+fn row_names(
+    model: &Model,
+    ie: &IntegrationEvent,
+    in_module: bool,
+) -> (TokenStream, TokenStream, TokenStream) {
+    if in_module {
+        let channel = ident(&rust_names::const_ident(&ie.channel));
+        let name = ident(&rust_names::const_ident(&ie.name));
+        (
+            quote!(channels::#channel),
+            quote!(integration_event_names::#name),
+            quote!(SOURCE),
+        )
+    } else {
+        let channel = model
+            .channels
+            .iter()
+            .find(|c| c.name == ie.channel)
+            .map(|c| {
+                let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
+                quote! { ::eventmap::ChannelSpec::new(#name, #subject, #stream) }
+            })
+            .unwrap_or_else(|| quote! { ::core::compile_error!("eventmap: unknown channel") });
+        let name = &ie.name;
+        let service = &model.service;
+        (channel, quote!(#name), quote!(#service))
     }
 }
 
