@@ -135,30 +135,7 @@ pub(super) fn converter(
         " Converts the domain event `{}` into the integration event `{}` (proto `{}`).",
         event.name, ie.name, ie.message.full_name
     );
-    let unique_pair = model
-        .events
-        .iter()
-        .flat_map(|e| &e.integrations)
-        .filter(|o| o.domain_type == ie.domain_type && o.message.full_name == ie.message.full_name)
-        .count()
-        == 1;
-    let try_from = unique_pair.then(|| {
-        let doc = format!(" Converts through [`{}`].", rust_names::fn_ident(&ie.name));
-        quote! {
-            #[doc = #doc]
-            #[automatically_derived]
-            #[allow(deprecated)]
-            impl #impl_generics ::core::convert::TryFrom<&::eventmap::AggregateEvent<#domain>> for #message #where_clause {
-                type Error = ::eventmap::convert::ConversionError;
-
-                fn try_from(
-                    event: &::eventmap::AggregateEvent<#domain>,
-                ) -> ::core::result::Result<Self, Self::Error> {
-                    #fn_name(event)
-                }
-            }
-        }
-    });
+    let try_from = try_from_impl(model, ie, target);
     quote! {
         #[doc = #doc]
         ///
@@ -178,6 +155,43 @@ pub(super) fn converter(
 
         #try_from
     }
+}
+
+/// `impl TryFrom<&AggregateEvent<Domain>> for Message` through the converter, when that pair of
+/// domain type and proto message is mapped only once.
+fn try_from_impl(
+    model: &Model,
+    ie: &IntegrationEvent,
+    target: &DomainTarget,
+) -> Option<TokenStream> {
+    let fn_name = ident(&rust_names::fn_ident(&ie.name));
+    let domain = target.with_generics();
+    let (impl_generics, _, where_clause) = target.generics.split_for_impl();
+    let message = path(&ie.message.rust_path);
+    let unique_pair = model
+        .events
+        .iter()
+        .flat_map(|e| &e.integrations)
+        .filter(|o| o.domain_type == ie.domain_type && o.message.full_name == ie.message.full_name)
+        .count()
+        == 1;
+    unique_pair.then(|| {
+        let doc = format!(" Converts through [`{}`].", rust_names::fn_ident(&ie.name));
+        quote! {
+            #[doc = #doc]
+            #[automatically_derived]
+            #[allow(deprecated)]
+            impl #impl_generics ::core::convert::TryFrom<&::eventmap::AggregateEvent<#domain>> for #message #where_clause {
+                type Error = ::eventmap::convert::ConversionError;
+
+                fn try_from(
+                    event: &::eventmap::AggregateEvent<#domain>,
+                ) -> ::core::result::Result<Self, Self::Error> {
+                    #fn_name(event)
+                }
+            }
+        }
+    })
 }
 
 /// The functions of the named message mappings that `fields` use, directly or through
