@@ -82,17 +82,6 @@ fn module_tokens_located(
     located: Option<&Locations>,
 ) -> TokenStream {
     let service = &model.service;
-    let domain_consts = model.events.iter().map(|e| {
-        let ident = ident(&rust_names::const_ident(&e.name));
-        let name = &e.name;
-        let doc = format!(" The domain event `{name}`, as the dispatcher names it.");
-        quote! { #[doc = #doc] pub const #ident: &str = #name; }
-    });
-    let integrations: Vec<&IntegrationEvent> =
-        model.events.iter().flat_map(|e| &e.integrations).collect();
-    let integration_consts = integrations
-        .iter()
-        .map(|ie| name_consts(&ie.name, &ie.ce_type, &ie.message.full_name));
     let channels = channels_module(model);
     // Each row converts from its own domain type (`type:`, or `<domain_module>::<event>`).
     let converters = model
@@ -112,19 +101,7 @@ fn module_tokens_located(
     let produces = !model.events.is_empty();
     let registration = produces.then(|| registration(model, with_converters));
     let consumers = consumers::items(model);
-    let names = produces.then(|| {
-        quote! {
-            /// Names of the domain events that the table maps.
-            pub mod domain_event_names {
-                #(#domain_consts)*
-            }
-
-            /// Names of the integration events that the table publishes.
-            pub mod integration_event_names {
-                #(#integration_consts)*
-            }
-        }
-    });
+    let names = produces.then(|| names_modules(model));
 
     let source_doc = if produces {
         " The producing service: the CloudEvents `ce-source` of every integration event below."
@@ -146,6 +123,33 @@ fn module_tokens_located(
         #registration
 
         #consumers
+    }
+}
+
+/// `mod domain_event_names` and `mod integration_event_names`: the name constants of the
+/// producing side.
+fn names_modules(model: &Model) -> TokenStream {
+    let domain_consts = model.events.iter().map(|e| {
+        let ident = ident(&rust_names::const_ident(&e.name));
+        let name = &e.name;
+        let doc = format!(" The domain event `{name}`, as the dispatcher names it.");
+        quote! { #[doc = #doc] pub const #ident: &str = #name; }
+    });
+    let integrations: Vec<&IntegrationEvent> =
+        model.events.iter().flat_map(|e| &e.integrations).collect();
+    let integration_consts = integrations
+        .iter()
+        .map(|ie| name_consts(&ie.name, &ie.ce_type, &ie.message.full_name));
+    quote! {
+        /// Names of the domain events that the table maps.
+        pub mod domain_event_names {
+            #(#domain_consts)*
+        }
+
+        /// Names of the integration events that the table publishes.
+        pub mod integration_event_names {
+            #(#integration_consts)*
+        }
     }
 }
 

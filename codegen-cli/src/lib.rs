@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: the YAML table ([`table`]) and the protos ([`protos`]) are checked
 //! ([`validate`]) into a [`Model`], from which [`emit`] writes Rust code.
+//! Every problem found is a [`Diagnostic`] of a rule of the registry ([`rules`]).
 //!
 //! ```no_run
 //! let analysis = eventmap_codegen::analyze("mappings.yaml".as_ref())?;
