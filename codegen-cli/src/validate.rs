@@ -1,9 +1,8 @@
 //! Checks a parsed table against its protos and builds the [`Model`].
 //!
 //! Every problem found becomes a [`Diagnostic`]; the whole table is checked in one run so
-//! that all problems are reported together, through a collector ([`ctxt`]). Each concern has
-//! a file of its own; rules are those of [`rules`](crate::rules), documented in
-//! `docs/checks.md`.
+//! that all problems are reported together, through a collector (`ctxt`). Each concern has a
+//! file of its own; rules are those of [`rules`], documented in `docs/checks.md`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -13,6 +13,12 @@ use crate::rules;
 use crate::rust_names;
 use crate::table::{FieldSource, FieldSpec, Key, Table, VariantTarget};
 
+/// A oneof's domain enum (its Rust path) and its `variants:`.
+type OneofEnum<'t> = (
+    &'t Spanned<String>,
+    &'t IndexMap<Key, Spanned<VariantTarget>>,
+);
+
 impl Validator<'_> {
     /// Checks the oneof `oneof` keyed by its own name: `default` leaves it unset (its members
     /// need no key), a spec sets it from a domain enum. The field returned stands for the
@@ -107,10 +113,7 @@ impl Validator<'_> {
         oneof: &OneofDescriptor,
         spec: &'t FieldSpec,
         at: Location,
-    ) -> Option<(
-        &'t Spanned<String>,
-        &'t IndexMap<Key, Spanned<VariantTarget>>,
-    )> {
+    ) -> Option<OneofEnum<'t>> {
         Some(match (&spec.mapping, &spec.enum_type, &spec.variants) {
             (Some(name), None, None) => {
                 let (named_key, mapping) = self.named(table, name)?;
@@ -233,7 +236,7 @@ impl Validator<'_> {
         let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
             let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("members of `{}`: {}", oneof.name(), list(&members)));
+                .unwrap_or_else(|| format!("members of `{}`: {}", oneof.name(), list(members)));
             self.cx
                 .error(
                     rules::ONEOF_VARIANT,
