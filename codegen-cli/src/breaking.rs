@@ -25,7 +25,7 @@
 //! # Ok::<(), eventmap_codegen::Error>(())
 //! ```
 //!
-//! Rule ids are in [`rules`] and in `docs/checks.md`. Breaks are located in the current
+//! Rule ids are in [`rules`](crate::rules) and in `docs/checks.md`. Breaks are located in the current
 //! table or `.proto` where possible, with a note pointing at the baseline.
 
 mod accepted;
@@ -34,13 +34,13 @@ mod events;
 mod git;
 mod mapped;
 mod proto;
-pub mod rules;
 mod side;
 
 pub use accepted::{ACCEPTED_BREAKS_FILE, AcceptedBreaks, accepted_breaks_path};
 pub use baseline::{Baseline, BaselineProblem, load_baseline};
 
 use crate::diagnostic::{Diagnostic, SourceLocation};
+use crate::rules::Rule;
 use crate::{Analysis, Error};
 
 /// One break of the integration contract: the diagnostic and the target that names the
@@ -141,14 +141,14 @@ impl Breaks {
     /// Records a break and returns its diagnostic, to add notes and a hint.
     pub(crate) fn add(
         &mut self,
-        rule: &'static str,
+        rule: Rule,
         target: impl Into<String>,
         message: impl Into<String>,
         location: Option<SourceLocation>,
     ) -> &mut Diagnostic {
         self.list.push(Break {
             target: target.into(),
-            diagnostic: Diagnostic::error(rule, message).at(location),
+            diagnostic: Diagnostic::new(rule, message).at(location),
         });
         let last = self.list.len() - 1;
         &mut self.list[last].diagnostic

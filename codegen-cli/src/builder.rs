@@ -170,7 +170,8 @@ impl Builder {
             );
             write_if_changed(&include_path, &include)?;
         }
-        write_if_changed(&out_dir.join(&self.module_file), &module)
+        write_if_changed(&out_dir.join(&self.module_file), &module)?;
+        Ok(())
     }
 }
 
@@ -184,23 +185,26 @@ fn packages_folder(protos_file: &str) -> String {
     }
 }
 
-/// Writes `text` to `path` unless the file already holds it (keeps mtimes stable).
-pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
-        return Ok(());
+/// Writes `contents` to `path` (creating its folder) unless the file already holds exactly
+/// that (keeping its mtime stable for build scripts); returns whether it wrote.
+///
+/// # Errors
+/// [`Error::Io`] when the folder cannot be created or the file cannot be written.
+pub fn write_if_changed(path: &Path, contents: &str) -> Result<bool, Error> {
+    if std::fs::read_to_string(path).is_ok_and(|current| current == contents) {
+        return Ok(false);
     }
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| Error::Io {
             action: "create",
             path: parent.to_path_buf(),
             source,
         })?;
     }
-    std::fs::write(path, text).map_err(|source| Error::Io {
+    std::fs::write(path, contents).map_err(|source| Error::Io {
         action: "write",
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    Ok(true)
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::Error;
+pub use crate::builder::write_if_changed;
 
 /// How a committed file compares with what eventmap would write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,30 +30,6 @@ pub fn freshness(path: &Path, expected: &str) -> Freshness {
         },
         Err(_) => Freshness::Missing,
     }
-}
-
-/// Writes `contents` to `path` (creating its folder) unless the file already holds exactly
-/// that; returns whether it wrote.
-///
-/// # Errors
-/// [`Error::Io`] when the folder cannot be created or the file cannot be written.
-pub fn write_if_changed(path: &Path, contents: &str) -> Result<bool, Error> {
-    if std::fs::read_to_string(path).is_ok_and(|current| current == contents) {
-        return Ok(false);
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-            action: "create",
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    std::fs::write(path, contents).map_err(|source| Error::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(true)
 }
 
 /// A unified diff from `old` to `new`, both named after `path` (`a/PATH`, `b/PATH`).

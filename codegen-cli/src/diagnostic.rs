@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
+use crate::rules::Rule;
+
 /// How serious a [`Diagnostic`] is. Errors fail `eventmap check` (exit 1); warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -49,7 +51,8 @@ impl fmt::Display for SourceLocation {
 /// One problem found in a mapping table or its protos.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Stable rule id, e.g. `unknown-proto-field` (see `docs/mappings.md`).
+    /// Stable rule id, e.g. `unknown-proto-field`: the id of a [`Rule`] of the registry
+    /// ([`rules`](crate::rules), documented in `docs/checks.md`).
     pub rule: &'static str,
     /// Error or warning.
     pub severity: Severity,
@@ -64,11 +67,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error with the given rule id and message, without a location yet.
-    pub fn error(rule: &'static str, message: impl Into<String>) -> Self {
+    /// A diagnostic of `rule`, with the rule's severity and the given message, without a
+    /// location yet.
+    pub fn new(rule: Rule, message: impl Into<String>) -> Self {
         Diagnostic {
-            rule,
-            severity: Severity::Error,
+            rule: rule.id,
+            severity: rule.severity,
             message: message.into(),
             location: None,
             notes: Vec::new(),
@@ -201,6 +205,7 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules;
 
     #[test]
     fn line_column_counts_characters() {
@@ -215,7 +220,7 @@ mod tests {
     fn render_draws_snippet_and_hint() {
         let mut sources = Sources::default();
         sources.insert("m.yaml", "a: 1\n  custmer_id: x\n");
-        let d = Diagnostic::error("unknown-proto-field", "no field `custmer_id`")
+        let d = Diagnostic::new(rules::UNKNOWN_PROTO_FIELD, "no field `custmer_id`")
             .at(Some(SourceLocation {
                 file: "m.yaml".into(),
                 line: 2,

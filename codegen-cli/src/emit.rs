@@ -7,22 +7,28 @@
 //! (`::core::result::Result`, `::eventmap::...`): the output does not depend on what the
 //! including module imports.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 
-use crate::model::{Conversion, DomainEvent, Field, IntegrationEvent, MessageType, Model, Value};
+use crate::model::{IntegrationEvent, Model};
 use crate::rust_names;
 
 mod consumers;
+mod converters;
+mod event_sets;
 mod fields;
+mod locations;
+mod registration;
 
-use fields::{
-    fields_use_envelope, fields_use_payload, mapping_fn, matches_enums, message_literal,
-    used_mappings,
-};
+use converters::converter;
+pub use converters::{DomainTarget, event_items};
+use event_sets::channel_enum;
+pub(crate) use event_sets::{SetMember, event_set_enum};
+use locations::Locations;
+pub use registration::mapped_event_impl;
+use registration::registration;
 
 /// The formatted module for `model`, starting with a `@generated` header comment.
 ///
@@ -59,34 +65,14 @@ pub fn module_source_with(model: &Model, converters: bool) -> Result<String, Emi
 #[error("eventmap emitted code that does not parse (a bug in eventmap): {0}")]
 pub struct EmitError(String);
 
-/// The tokens of the whole module.
-pub fn module_tokens(model: &Model) -> TokenStream {
-    module_tokens_with(model, true)
-}
-
-/// The tokens of the module, with or without the converters and their registration.
-pub fn module_tokens_with(model: &Model, with_converters: bool) -> TokenStream {
-    module_tokens_located(model, with_converters, None)
-}
-
-/// [`module_tokens_with`]; with `located`, field conversions are sentinels collected there.
+/// The tokens of the module, with or without the converters and their registration; with
+/// `located`, field conversions are sentinels collected there.
 fn module_tokens_located(
     model: &Model,
     with_converters: bool,
     located: Option<&Locations>,
 ) -> TokenStream {
     let service = &model.service;
-    let domain_consts = model.events.iter().map(|e| {
-        let ident = ident(&rust_names::const_ident(&e.name));
-        let name = &e.name;
-        let doc = format!(" The domain event `{name}`, as the dispatcher names it.");
-        quote! { #[doc = #doc] pub const #ident: &str = #name; }
-    });
-    let integrations: Vec<&IntegrationEvent> =
-        model.events.iter().flat_map(|e| &e.integrations).collect();
-    let integration_consts = integrations
-        .iter()
-        .map(|ie| name_consts(&ie.name, &ie.ce_type, &ie.message.full_name));
     let channels = channels_module(model);
     // Each row converts from its own domain type (`type:`, or `<domain_module>::<event>`).
     let converters = model
@@ -106,19 +92,7 @@ fn module_tokens_located(
     let produces = !model.events.is_empty();
     let registration = produces.then(|| registration(model, with_converters));
     let consumers = consumers::items(model);
-    let names = produces.then(|| {
-        quote! {
-            /// Names of the domain events that the table maps.
-            pub mod domain_event_names {
-                #(#domain_consts)*
-            }
-
-            /// Names of the integration events that the table publishes.
-            pub mod integration_event_names {
-                #(#integration_consts)*
-            }
-        }
-    });
+    let names = produces.then(|| names_modules(model));
 
     let source_doc = if produces {
         " The producing service: the CloudEvents `ce-source` of every integration event below."
@@ -140,6 +114,33 @@ fn module_tokens_located(
         #registration
 
         #consumers
+    }
+}
+
+/// `mod domain_event_names` and `mod integration_event_names`: the name constants of the
+/// producing side.
+fn names_modules(model: &Model) -> TokenStream {
+    let domain_consts = model.events.iter().map(|e| {
+        let ident = ident(&rust_names::const_ident(&e.name));
+        let name = &e.name;
+        let doc = format!(" The domain event `{name}`, as the dispatcher names it.");
+        quote! { #[doc = #doc] pub const #ident: &str = #name; }
+    });
+    let integrations: Vec<&IntegrationEvent> =
+        model.events.iter().flat_map(|e| &e.integrations).collect();
+    let integration_consts = integrations
+        .iter()
+        .map(|ie| name_consts(&ie.name, &ie.ce_type, &ie.message.full_name));
+    quote! {
+        /// Names of the domain events that the table maps.
+        pub mod domain_event_names {
+            #(#domain_consts)*
+        }
+
+        /// Names of the integration events that the table publishes.
+        pub mod integration_event_names {
+            #(#integration_consts)*
+        }
     }
 }
 
@@ -206,400 +207,6 @@ pub fn subscription_tokens(model: &Model) -> TokenStream {
     }
 }
 
-/// The Rust side of a domain event type, as the emitted items name it.
-#[derive(Clone)]
-pub struct DomainTarget {
-    /// The type without its generics: a path from the table (`crate::domain::OrderCreated`)
-    /// or, in a derive, the struct's name.
-    pub ty: TokenStream,
-    /// The type's generics (empty for the CLI and the `Builder`).
-    pub generics: syn::Generics,
-    /// Spans of the type's fields by name, so that a type error in a converted field lands on
-    /// the user's field (derive only; empty otherwise).
-    pub field_spans: HashMap<String, Span>,
-}
-
-impl DomainTarget {
-    /// The type at `path` (checked by the validator), without generics or spans.
-    pub fn from_path(path: &str) -> Self {
-        let path = self::path(path);
-        DomainTarget {
-            ty: quote!(#path),
-            generics: syn::Generics::default(),
-            field_spans: HashMap::new(),
-        }
-    }
-
-    /// `Type<'a, T>`.
-    fn with_generics(&self) -> TokenStream {
-        let ty = &self.ty;
-        let (_, ty_generics, _) = self.generics.split_for_impl();
-        quote!(#ty #ty_generics)
-    }
-
-    /// The generics and type of the `'static` instance (`impl<T> .. for Type<'static, T>`):
-    /// a domain event is `Any`, so only its `'static` instance implements `DomainEvent` and
-    /// `MappedEvent`; converters stay generic over lifetimes.
-    pub fn static_instance(&self) -> (TokenStream, TokenStream, TokenStream) {
-        let mut generics = self.generics.clone();
-        generics.params = generics
-            .params
-            .into_iter()
-            .filter(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
-            .collect();
-        let args = self.generics.params.iter().map(|p| match p {
-            syn::GenericParam::Lifetime(_) => quote!('static),
-            syn::GenericParam::Type(t) => {
-                let ident = &t.ident;
-                quote!(#ident)
-            }
-            syn::GenericParam::Const(c) => {
-                let ident = &c.ident;
-                quote!(#ident)
-            }
-        });
-        let ty = &self.ty;
-        let self_ty = if self.generics.params.is_empty() {
-            quote!(#ty)
-        } else {
-            quote!(#ty < #(#args),* >)
-        };
-        let (impl_generics, _, where_clause) = generics.split_for_impl();
-        (quote!(#impl_generics), self_ty, quote!(#where_clause))
-    }
-}
-
-/// The items of one domain event: for each of its integration events, the converter function
-/// and, when that pair of domain type and proto message is mapped only once, a `TryFrom` impl.
-/// The same tokens for the CLI, the `Builder` and the derive (with their `target`).
-pub fn event_items(model: &Model, event: &DomainEvent, target: &DomainTarget) -> TokenStream {
-    event_items_located(model, event, target, None)
-}
-
-fn event_items_located(
-    model: &Model,
-    event: &DomainEvent,
-    target: &DomainTarget,
-    located: Option<&Locations>,
-) -> TokenStream {
-    let items = event
-        .integrations
-        .iter()
-        .map(|ie| converter(model, event, ie, target, located));
-    quote! { #(#items)* }
-}
-
-fn converter(
-    model: &Model,
-    event: &DomainEvent,
-    ie: &IntegrationEvent,
-    target: &DomainTarget,
-    located: Option<&Locations>,
-) -> TokenStream {
-    let fn_name = ident(&rust_names::fn_ident(&ie.name));
-    let domain = target.with_generics();
-    let (impl_generics, _, where_clause) = target.generics.split_for_impl();
-    let message = path(&ie.message.rust_path);
-    let roots = Roots {
-        name: &ie.name,
-        spans: Some(&target.field_spans),
-        outer: None,
-        row: &event.name,
-        located,
-    };
-    let body = message_literal(&ie.message, &ie.fields, &quote!(payload), &roots);
-    let mappings = mapping_fns(model, &ie.fields, &roots);
-    let uses_payload = fields_use_payload(&ie.fields);
-    // Enum arms are written `Variant { .. }`, which matches unit, tuple and struct variants
-    // alike (the domain enum's shape is not known here).
-    let allow_struct_patterns =
-        matches_enums(&ie.fields).then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
-    let payload_binding = if uses_payload {
-        quote! { let payload = event.payload(); }
-    } else if fields_use_envelope(&ie.fields) {
-        quote! {}
-    } else {
-        // An empty message, or one whose fields are all constants or defaults.
-        quote! { let _ = event; }
-    };
-    let doc = format!(
-        " Converts the domain event `{}` into the integration event `{}` (proto `{}`).",
-        event.name, ie.name, ie.message.full_name
-    );
-    let unique_pair = model
-        .events
-        .iter()
-        .flat_map(|e| &e.integrations)
-        .filter(|o| o.domain_type == ie.domain_type && o.message.full_name == ie.message.full_name)
-        .count()
-        == 1;
-    let try_from = unique_pair.then(|| {
-        let doc = format!(" Converts through [`{}`].", rust_names::fn_ident(&ie.name));
-        quote! {
-            #[doc = #doc]
-            #[automatically_derived]
-            #[allow(deprecated)]
-            impl #impl_generics ::core::convert::TryFrom<&::eventmap::AggregateEvent<#domain>> for #message #where_clause {
-                type Error = ::eventmap::convert::ConversionError;
-
-                fn try_from(
-                    event: &::eventmap::AggregateEvent<#domain>,
-                ) -> ::core::result::Result<Self, Self::Error> {
-                    #fn_name(event)
-                }
-            }
-        }
-    });
-    quote! {
-        #[doc = #doc]
-        ///
-        /// # Errors
-        /// A [`ConversionError`](::eventmap::convert::ConversionError) naming the proto field
-        /// whose value could not be converted.
-        #allow_struct_patterns
-        // A deprecated proto field or message is still part of the contract it fills.
-        #[allow(deprecated)]
-        pub fn #fn_name #impl_generics (
-            event: &::eventmap::AggregateEvent<#domain>,
-        ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> #where_clause {
-            #(#mappings)*
-            #payload_binding
-            ::core::result::Result::Ok(#body)
-        }
-
-        #try_from
-    }
-}
-
-/// The functions of the named message mappings that `fields` use, directly or through
-/// each other, declared inside the converter that calls them (so that neither two converters
-/// nor two derives in one module clash).
-fn mapping_fns(model: &Model, fields: &[Field], roots: &Roots<'_>) -> Vec<TokenStream> {
-    let mut used = Vec::new();
-    used_mappings(fields, &mut used);
-    let mut index = 0;
-    while index < used.len() {
-        if let Some(mapping) = model.mappings.iter().find(|m| m.name == used[index]) {
-            used_mappings(&mapping.fields, &mut used);
-        }
-        index += 1;
-    }
-    model
-        .mappings
-        .iter()
-        .filter(|m| used.contains(&m.name))
-        .map(|mapping| {
-            let function = mapping_fn(&mapping.name);
-            let domain = path(&mapping.domain_type);
-            let message = path(&mapping.message.rust_path);
-            let inner = Roots {
-                spans: None,
-                outer: None,
-                row: &mapping.name,
-                ..*roots
-            };
-            let body = message_literal(&mapping.message, &mapping.fields, &quote!(item), &inner);
-            let binding = if fields_use_payload(&mapping.fields) {
-                quote!(item)
-            } else {
-                quote!(_item)
-            };
-            let allow_struct_patterns = matches_enums(&mapping.fields)
-                .then(|| quote! { #[allow(clippy::unneeded_struct_pattern)] });
-            let doc = format!(
-                " The named mapping `{}`: `{}` into `{}`.",
-                mapping.name, mapping.domain_type, mapping.message.full_name
-            );
-            quote! {
-                #[doc = #doc]
-                #allow_struct_patterns
-                #[allow(deprecated)]
-                fn #function(
-                    #binding: &#domain,
-                ) -> ::core::result::Result<#message, ::eventmap::convert::ConversionError> {
-                    ::core::result::Result::Ok(#body)
-                }
-            }
-        })
-        .collect()
-}
-
-/// The rows of one domain type: every (domain event, integration event) pair of the table
-/// whose Rust type it is, in table order.
-pub(crate) type Rows<'a> = Vec<(&'a DomainEvent, &'a IntegrationEvent)>;
-
-/// The rows of `model` grouped by domain type, in order of first appearance.
-fn rows_by_type(model: &Model) -> Vec<(&str, Rows<'_>)> {
-    let mut groups: Vec<(&str, Rows<'_>)> = Vec::new();
-    for event in &model.events {
-        for ie in &event.integrations {
-            match groups.iter_mut().find(|(ty, _)| *ty == ie.domain_type) {
-                Some((_, rows)) => rows.push((event, ie)),
-                None => groups.push((&ie.domain_type, vec![(event, ie)])),
-            }
-        }
-    }
-    groups
-}
-
-/// The registration of one domain type: `map_type::<Domain>(names)` with `names` (the domain
-/// event names the table gives the type: its rows' and its `internal` events'), then, when
-/// that is the first registration of the type, one
-/// `subscribe_to_named::<Domain>(name, IntegrationEventHandler)` per row, publishing through
-/// the `Arc<dyn Publisher>` expression `publisher`.
-fn type_registration(
-    model: &Model,
-    rows: &[(&DomainEvent, &IntegrationEvent)],
-    names: &[&str],
-    domain: &TokenStream,
-    publisher: &TokenStream,
-    in_module: bool,
-) -> TokenStream {
-    // In the generated module, the names and channels are its constants; elsewhere (the
-    // derive) they are written out.
-    let domain_name = |name: &str| {
-        if in_module {
-            let ident = ident(&rust_names::const_ident(name));
-            quote!(domain_event_names::#ident)
-        } else {
-            quote!(#name)
-        }
-    };
-    let names = names.iter().map(|n| domain_name(n));
-    let subscriptions = rows.iter().map(|(event, ie)| {
-        let with_ce_type = (ie.ce_type != ie.name).then(|| {
-            let ce_type = if in_module {
-                let ident = ident(&rust_names::ce_type_const(&ie.name));
-                quote!(integration_event_names::#ident)
-            } else {
-                let ce_type = &ie.ce_type;
-                quote!(#ce_type)
-            };
-            quote!(.with_ce_type(#ce_type))
-        });
-        let (channel, name, service) = if in_module {
-            let channel = ident(&rust_names::const_ident(&ie.channel));
-            let name = ident(&rust_names::const_ident(&ie.name));
-            (
-                quote!(channels::#channel),
-                quote!(integration_event_names::#name),
-                quote!(SOURCE),
-            )
-        } else {
-            let channel = model
-                .channels
-                .iter()
-                .find(|c| c.name == ie.channel)
-                .map(|c| {
-                    let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
-                    quote! { ::eventmap::ChannelSpec::new(#name, #subject, #stream) }
-                })
-                .unwrap_or_else(|| quote! { ::core::compile_error!("eventmap: unknown channel") });
-            let name = &ie.name;
-            let service = &model.service;
-            (channel, quote!(#name), quote!(#service))
-        };
-        let domain_event = domain_name(&event.name);
-        let converter = ident(&rust_names::fn_ident(&ie.name));
-        let message = path(&ie.message.rust_path);
-        let handler = if in_module {
-            quote!(::eventmap::IntegrationEventHandler)
-        } else {
-            quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
-        };
-        quote! {
-            dispatcher.subscribe_to_named::<#domain>(
-                #domain_event,
-                #handler::new(
-                    ::std::sync::Arc::clone(#publisher),
-                    #channel,
-                    #name,
-                    #service,
-                    #converter,
-                )#with_ce_type,
-            );
-        }
-    });
-    // The registration's key: this module (or the derive's) and the type, so that the same
-    // registration twice is a no-op while two tables mapping one type both register.
-    let key = format!(
-        "::register_integration_event_handlers({})",
-        domain.to_string().replace(' ', "")
-    );
-    quote! {
-        if dispatcher.map_type::<#domain>(
-            ::core::concat!(::core::module_path!(), #key),
-            &[#(#names),*],
-        ) {
-            #(#subscriptions)*
-        }
-    }
-}
-
-/// The domain event names the table gives the type `ty`: those of its `rows` (each once), then
-/// those of the `internal` events of that type.
-fn type_names<'m>(
-    model: &'m Model,
-    ty: &str,
-    rows: &[(&'m DomainEvent, &IntegrationEvent)],
-) -> Vec<&'m str> {
-    let mut names: Vec<&str> = Vec::new();
-    for (event, _) in rows {
-        if !names.contains(&event.name.as_str()) {
-            names.push(&event.name);
-        }
-    }
-    names.extend(
-        model
-            .events
-            .iter()
-            .filter(|e| e.internal_type.as_deref() == Some(ty))
-            .map(|e| e.name.as_str()),
-    );
-    names
-}
-
-/// `impl ::eventmap::MappedEvent for Domain`: the names and the registration of the rows of
-/// one domain type (what `#[derive(IntegrationEvent)]` adds next to the converters).
-pub fn mapped_event_impl(
-    model: &Model,
-    events: &[&DomainEvent],
-    target: &DomainTarget,
-) -> TokenStream {
-    let (impl_generics, domain, where_clause) = target.static_instance();
-    let rows: Rows<'_> = events
-        .iter()
-        .flat_map(|event| event.integrations.iter().map(move |ie| (*event, ie)))
-        .collect();
-    let names = rows.iter().map(|(_, ie)| &ie.name);
-    let publisher = quote!(publisher);
-    let domain_names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
-    let registration = type_registration(
-        model,
-        &rows,
-        &domain_names,
-        &quote!(Self),
-        &publisher,
-        false,
-    );
-    let domain_names = domain_names.iter();
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics ::eventmap::MappedEvent for #domain #where_clause {
-            const DOMAIN_EVENTS: &'static [&'static str] = &[#(#domain_names),*];
-            const INTEGRATION_EVENTS: &'static [&'static str] = &[#(#names),*];
-
-            fn register_integration_handlers(
-                dispatcher: &mut ::eventmap::EventDispatcher,
-                publisher: &::std::sync::Arc<dyn ::eventmap::Publisher>,
-            ) {
-                let _ = &publisher;
-                #registration
-            }
-        }
-    }
-}
-
 /// Where a field's value comes from when it is not the payload: the integration event name
 /// (for `integration_event_id`), and the spans of the payload's fields; and, for the
 /// location comments of formatted text, the row and where to collect them.
@@ -614,441 +221,6 @@ struct Roots<'a> {
     row: &'a str,
     /// Set when emitting text: field conversions become sentinels collected here.
     located: Option<&'a Locations>,
-}
-
-/// Field conversions set aside while emitting text, each with the table location of its
-/// mapping: the tokens hold a sentinel identifier instead (prettyplease drops comments), and
-/// [`Locations::write_into`] puts each conversion back into the formatted text with its
-/// location as a comment on the line rustc shows for a type error in it.
-#[derive(Default)]
-struct Locations {
-    entries: RefCell<Vec<Located>>,
-}
-
-/// One field conversion set aside.
-struct Located {
-    /// The conversion expression.
-    value: TokenStream,
-    /// The comment text (without `// `).
-    comment: String,
-    /// For a domain enum matched variant by variant: the arguments of its `enum_number!`
-    /// (the value, then one `pattern => number` per variant), which `value` holds as a
-    /// sentinel. They are written one per line, the comment on the value's line: that is the
-    /// line rustc shows when a variant is missing from `values:`.
-    enum_args: Option<TokenStream>,
-}
-
-/// The sentinel of the `index`-th conversion: an identifier longer than prettyplease's line,
-/// so that it always stands on a line of its own and never shares one with another.
-fn sentinel(index: usize) -> String {
-    format!("__eventmap_located_{index:06}_{}", "_".repeat(90))
-}
-
-impl Locations {
-    /// The sentinel standing for `value` of `field`, or `value` itself when `field` is not
-    /// converted from the domain or the envelope, or has no location.
-    fn set_aside(&self, field: &Field, roots: &Roots<'_>, value: TokenStream) -> TokenStream {
-        let Some(location) = &field.location else {
-            return value;
-        };
-        let file = location.file.file_name().map_or_else(
-            || location.file.display().to_string(),
-            |f| f.to_string_lossy().into_owned(),
-        );
-        let at = format!("{file}:{}:{}", location.line, location.column);
-        let mut entries = self.entries.borrow_mut();
-        let index = entries.len();
-        let (value, comment, enum_args) = match &field.value {
-            Value::Domain {
-                conversion: Conversion::Enum { .. },
-                ..
-            } => {
-                let mut args = None;
-                let value = replace_enum_args(value, index, &mut args);
-                let comment = format!("{at}: add this variant to `values:` of row `{}`", roots.row);
-                (value, comment, args)
-            }
-            Value::Domain { .. } | Value::Envelope(_) => (value, at, None),
-            // The `match` of a oneof: its scrutinee is set aside, which is what rustc shows
-            // when a variant is missing from `variants:`.
-            Value::Oneof { declared, .. } => {
-                let at = declared.as_ref().map_or(at, |d| {
-                    let file = d.file.file_name().map_or_else(
-                        || d.file.display().to_string(),
-                        |f| f.to_string_lossy().into_owned(),
-                    );
-                    format!("{file}:{}:{}", d.line, d.column)
-                });
-                let comment = format!(
-                    "{at}: add this variant to `variants:` of oneof `{}`",
-                    field.proto_name
-                );
-                (value, comment, None)
-            }
-            Value::Const(_) | Value::Default | Value::Nested { .. } | Value::Mapped { .. } => {
-                return value;
-            }
-        };
-        let sentinel = ident(&sentinel(index));
-        entries.push(Located {
-            value,
-            comment,
-            enum_args,
-        });
-        quote!(#sentinel)
-    }
-
-    /// `formatted` with every sentinel replaced by its conversion, followed on its line by
-    /// `// <location>`.
-    fn write_into(&self, formatted: &str) -> Result<String, EmitError> {
-        let entries = self.entries.borrow();
-        let mut out = String::with_capacity(formatted.len() + entries.len() * 40);
-        let mut found = 0;
-        for line in formatted.lines() {
-            let Some(start) = line.find("__eventmap_located_") else {
-                out.push_str(line);
-                out.push('\n');
-                continue;
-            };
-            let end = line[start..]
-                .find(|c: char| c != '_' && !c.is_ascii_alphanumeric())
-                .map_or(line.len(), |n| start + n);
-            let index: usize = line[start + "__eventmap_located_".len()..end]
-                .trim_end_matches('_')
-                .parse()
-                .map_err(|_| EmitError(format!("unknown sentinel in `{line}`")))?;
-            let entry = entries
-                .get(index)
-                .ok_or_else(|| EmitError(format!("unknown sentinel in `{line}`")))?;
-            found += 1;
-            let indent = &line[..line.len() - line.trim_start().len()];
-            let text = one_line(&expression_lines(&entry.value)?);
-            let (before, after) = (&line[..start], &line[end..]);
-            out.push_str(before);
-            match &entry.enum_args {
-                Some(args) => {
-                    let marker = enum_args_sentinel(index);
-                    let (head, tail) = text.split_once(&marker).ok_or_else(|| {
-                        EmitError(format!("no `enum_number!` arguments in `{text}`"))
-                    })?;
-                    let mut args = split_commas(args).into_iter();
-                    let value = args.next().unwrap_or_default();
-                    out.push_str(head);
-                    out.push('\n');
-                    let value = one_line(&expression_lines(&value)?);
-                    out.push_str(&format!("{indent}    {value}, // {}\n", entry.comment));
-                    for arm in args {
-                        let lines = expression_lines(&quote! { match value { #arm } })?;
-                        let arm = one_line(&lines[1..lines.len().saturating_sub(1)]);
-                        out.push_str(&format!("{indent}    {},\n", arm.trim_end_matches(',')));
-                    }
-                    out.push_str(indent);
-                    out.push_str(tail);
-                    out.push_str(after);
-                }
-                None => {
-                    out.push_str(&text);
-                    out.push_str(after);
-                    out.push_str(" // ");
-                    out.push_str(&entry.comment);
-                }
-            }
-            out.push('\n');
-        }
-        if found != entries.len() {
-            return Err(EmitError(format!(
-                "{} of {} field conversions were not found after formatting",
-                entries.len() - found,
-                entries.len()
-            )));
-        }
-        Ok(out)
-    }
-}
-
-/// The sentinel standing for the arguments of the `index`-th conversion's `enum_number!`.
-fn enum_args_sentinel(index: usize) -> String {
-    format!("__eventmap_enum_args_{index:06}")
-}
-
-/// `tokens` with the arguments of `enum_number!(..)` replaced by [`enum_args_sentinel`], and
-/// those arguments in `args`.
-fn replace_enum_args(
-    tokens: TokenStream,
-    index: usize,
-    args: &mut Option<TokenStream>,
-) -> TokenStream {
-    use proc_macro2::{Group, TokenTree};
-    let mut out = Vec::new();
-    for tree in tokens {
-        let tree = match tree {
-            TokenTree::Group(group) => {
-                let is_call = matches!(
-                    out.as_slice(),
-                    [.., TokenTree::Ident(name), TokenTree::Punct(bang)]
-                        if name == "enum_number" && bang.as_char() == '!'
-                );
-                if is_call && args.is_none() {
-                    *args = Some(group.stream());
-                    let sentinel = ident(&enum_args_sentinel(index));
-                    TokenTree::Group(Group::new(group.delimiter(), quote!(#sentinel)))
-                } else {
-                    let inner = replace_enum_args(group.stream(), index, args);
-                    let mut replaced = Group::new(group.delimiter(), inner);
-                    replaced.set_span(group.span());
-                    TokenTree::Group(replaced)
-                }
-            }
-            other => other,
-        };
-        out.push(tree);
-    }
-    out.into_iter().collect()
-}
-
-/// `tokens` split at their top-level commas.
-fn split_commas(tokens: &TokenStream) -> Vec<TokenStream> {
-    let mut parts = vec![TokenStream::new()];
-    for tree in tokens.clone() {
-        match &tree {
-            proc_macro2::TokenTree::Punct(p) if p.as_char() == ',' => {
-                parts.push(TokenStream::new());
-            }
-            _ => {
-                if let Some(part) = parts.last_mut() {
-                    part.extend([tree]);
-                }
-            }
-        }
-    }
-    parts.retain(|p| !p.is_empty());
-    parts
-}
-
-/// `expr` formatted by prettyplease, one string per line, indented relative to its first line.
-fn expression_lines(expr: &TokenStream) -> Result<Vec<String>, EmitError> {
-    let file: syn::File =
-        syn::parse2(quote! { fn f() { let _x = #expr; } }).map_err(|e| EmitError(e.to_string()))?;
-    let text = prettyplease::unparse(&file);
-    let (Some(start), Some(end)) = (text.find("let _x = "), text.rfind(';')) else {
-        return Err(EmitError(format!("unexpected formatting: {text}")));
-    };
-    Ok(text[start + "let _x = ".len()..end]
-        .lines()
-        .enumerate()
-        .map(|(n, l)| {
-            if n == 0 {
-                l.to_owned()
-            } else {
-                l.strip_prefix("    ").unwrap_or(l).to_owned()
-            }
-        })
-        .collect())
-}
-
-/// Lines of an expression joined into one: no space inside brackets (and generic argument
-/// lists, the only place prettyplease breaks a line at `<`) or before a method call, no
-/// trailing comma before a closing bracket.
-fn one_line(lines: &[String]) -> String {
-    let mut out = String::new();
-    for piece in lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
-        // Generic arguments broken over lines (`field::<` ... `>(..)`) are brackets too.
-        let closes = piece.starts_with([')', ']', '>']);
-        if closes && out.ends_with(',') {
-            out.pop();
-        }
-        // A method chain broken before each `.`.
-        let method = piece.starts_with('.') && !piece.starts_with("..");
-        if !(out.is_empty() || closes || method || out.ends_with(['(', '[', '<'])) {
-            out.push(' ');
-        }
-        out.push_str(piece);
-    }
-    out
-}
-
-/// The enum of every integration event published on one channel, decoded by `ce-type`.
-fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> {
-    let events: Vec<&IntegrationEvent> = model
-        .events
-        .iter()
-        .flat_map(|e| &e.integrations)
-        .filter(|ie| ie.channel == channel)
-        .collect();
-    if events.is_empty() {
-        return None;
-    }
-    let enum_name = format_ident!("{}IntegrationEvent", rust_names::upper_camel(channel));
-    let members: Vec<SetMember<'_>> = events
-        .iter()
-        .map(|ie| {
-            SetMember::new(
-                &ie.name,
-                &ie.ce_type,
-                &ie.message,
-                &quote!(integration_event_names),
-            )
-        })
-        .collect();
-    let doc = format!(
-        " Every integration event published on channel `{channel}`, decoded from a message's `ce-type` and payload."
-    );
-    Some(event_set_enum(&enum_name, &doc, channel, &members))
-}
-
-/// One integration event of a decodable set: its name (the variant's), the path of the
-/// constant of its `ce-type` (what the set decodes by), the path of its name constant when that
-/// is another (its subject token), its message.
-pub(crate) struct SetMember<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) type_const: TokenStream,
-    pub(crate) token_const: Option<TokenStream>,
-    pub(crate) message: &'a MessageType,
-}
-
-impl<'a> SetMember<'a> {
-    /// The member for the integration event `name` with CloudEvents type `ce_type`, whose
-    /// constants ([`name_consts`]) are in the module `consts`.
-    pub(crate) fn new(
-        name: &'a str,
-        ce_type: &str,
-        message: &'a MessageType,
-        consts: &TokenStream,
-    ) -> Self {
-        let name_ident = ident(&rust_names::const_ident(name));
-        let name_const = quote!(#consts::#name_ident);
-        if ce_type == name {
-            return Self {
-                name,
-                type_const: name_const,
-                token_const: None,
-                message,
-            };
-        }
-        let type_ident = ident(&rust_names::ce_type_const(name));
-        Self {
-            name,
-            type_const: quote!(#consts::#type_ident),
-            token_const: Some(name_const),
-            message,
-        }
-    }
-}
-
-/// An enum with one variant per member, implementing `eventmap::IntegrationEventSet` on
-/// `channel`.
-pub(crate) fn event_set_enum(
-    enum_name: &Ident,
-    doc: &str,
-    channel: &str,
-    members: &[SetMember<'_>],
-) -> TokenStream {
-    let channel_const = ident(&rust_names::const_ident(channel));
-    let variants: Vec<Ident> = members
-        .iter()
-        .map(|m| ident(&rust_names::upper_camel(m.name)))
-        .collect();
-    let consts: Vec<&TokenStream> = members.iter().map(|m| &m.type_const).collect();
-    // Only a set with a `ce-type` that is not its subject token says its tokens.
-    let subject_tokens = members.iter().any(|m| m.token_const.is_some()).then(|| {
-        let tokens = members
-            .iter()
-            .map(|m| m.token_const.as_ref().unwrap_or(&m.type_const));
-        quote! { const SUBJECT_TOKENS: &'static [&'static str] = &[#(#tokens),*]; }
-    });
-    let messages: Vec<syn::Path> = members.iter().map(|m| path(&m.message.rust_path)).collect();
-    let variant_docs = members
-        .iter()
-        .map(|m| format!(" `{}`, encoded as proto `{}`.", m.name, m.message.full_name));
-    quote! {
-        #[doc = #doc]
-        #[derive(Clone, PartialEq, Debug)]
-        #[allow(clippy::large_enum_variant)]
-        pub enum #enum_name {
-            #( #[doc = #variant_docs] #variants(#messages), )*
-        }
-
-        impl ::eventmap::IntegrationEventSet for #enum_name {
-            const CHANNEL: ::eventmap::ChannelSpec = channels::#channel_const;
-            const NAMES: &'static [&'static str] = &[#(#consts),*];
-            #subject_tokens
-
-            fn decode(
-                name: &str,
-                payload: &[u8],
-            ) -> ::core::result::Result<Self, ::eventmap::DecodeError> {
-                match name {
-                    #(
-                        #consts => {
-                            ::eventmap::decode_payload::<#messages>(name, payload).map(Self::#variants)
-                        }
-                    )*
-                    _ => ::core::result::Result::Err(::eventmap::DecodeError::UnknownEvent {
-                        name: ::std::string::String::from(name),
-                    }),
-                }
-            }
-
-            fn name(&self) -> &'static str {
-                match self {
-                    #( Self::#variants(_) => #consts, )*
-                }
-            }
-        }
-    }
-}
-
-/// `register_integration_event_handlers`: with the converters, the registration of every
-/// domain type of the table ([`type_registration`]); without (the converters come from
-/// `#[derive(IntegrationEvent)]`), `register_mapped::<T>` for every domain type, so that a
-/// type without the derive does not compile and no row can be forgotten.
-fn registration(model: &Model, with_converters: bool) -> TokenStream {
-    let publisher = quote!(&publisher);
-    let groups = rows_by_type(model);
-    let registrations = groups.iter().map(|(ty, rows)| {
-        let domain = path(ty);
-        let domain = quote!(#domain);
-        if with_converters {
-            let names = type_names(model, ty, rows);
-            type_registration(model, rows, &names, &domain, &publisher, true)
-        } else {
-            quote! { dispatcher.register_mapped::<#domain>(&publisher); }
-        }
-    });
-    let unused = groups
-        .is_empty()
-        .then(|| quote! { let _ = (dispatcher, publisher); });
-    let doc: &[&str] = if with_converters {
-        &[
-            " Registers, on `dispatcher`, the integration handlers of every row of the table: per",
-            " domain type, the names the table gives it (`EventDispatcher::map_type`) and one handler",
-            " per row, by type and name, converting with the converter above and publishing the",
-            " encoded proto message on its channel through `publisher`. An event is published only by",
-            " the rows of its own name; a name without a row fails the dispatch. Registering twice is",
-            " a no-op.",
-        ]
-    } else {
-        &[
-            " Registers, on `dispatcher`, the integration handlers of every domain type of the table,",
-            " through their `#[derive(IntegrationEvent)]` (`EventDispatcher::register_mapped`): a",
-            " domain type of the table without the derive does not compile, and no row can be",
-            " forgotten. Registering twice is a no-op.",
-        ]
-    };
-    quote! {
-        #(#[doc = #doc])*
-        ///
-        /// `publisher` is an `Arc<JetStreamPublisher>`, an `Arc<dyn Publisher>` or a reference
-        /// to either ([`IntoSharedPublisher`](::eventmap::IntoSharedPublisher)).
-        pub fn register_integration_event_handlers(
-            dispatcher: &mut ::eventmap::EventDispatcher,
-            publisher: impl ::eventmap::IntoSharedPublisher,
-        ) {
-            let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
-            #unused
-            #(#registrations)*
-        }
-    }
 }
 
 /// `tokens` with every span set to `span`.
@@ -1102,66 +274,5 @@ pub(crate) fn path(text: &str) -> syn::Path {
         syn::parse_quote!(:: #(#segments)::*)
     } else {
         syn::parse_quote!(#(#segments)::*)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines(text: &[&str]) -> Vec<String> {
-        text.iter().map(|l| (*l).to_owned()).collect()
-    }
-
-    #[test]
-    fn one_line_joins_brackets_generics_and_method_chains() {
-        let call = lines(&[
-            "::eventmap::convert::field::<",
-            "    _,",
-            "    ::std::string::String,",
-            ">(&payload.customer_id, \"customer_id\")?",
-        ]);
-        assert_eq!(
-            one_line(&call),
-            "::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, \"customer_id\")?"
-        );
-        let chain = lines(&[
-            "payload",
-            "    .history",
-            "    .iter()",
-            "    .map(|value| {",
-            "        f(value, ..)",
-            "    })",
-            "    .collect()",
-        ]);
-        assert_eq!(
-            one_line(&chain),
-            "payload.history.iter().map(|value| { f(value, ..) }).collect()"
-        );
-    }
-
-    #[test]
-    fn enum_arguments_are_set_aside_and_split() {
-        let mut args = None;
-        let value = quote! { ::core::option::Option::Some(::eventmap::convert::enum_number!(&payload.level, a::Level::Low { .. } => 0i32, a::Level::High { .. } => 1i32,)) };
-        let replaced = replace_enum_args(value, 7, &mut args);
-        let text = replaced.to_string();
-        assert!(
-            text.ends_with("enum_number ! (__eventmap_enum_args_000007))"),
-            "{text}"
-        );
-        assert!(!text.contains("payload"), "{text}");
-        let parts: Vec<String> = split_commas(&args.expect("the arguments"))
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            parts,
-            [
-                "& payload . level",
-                "a :: Level :: Low { .. } => 0i32",
-                "a :: Level :: High { .. } => 1i32"
-            ]
-        );
     }
 }

@@ -4,6 +4,7 @@
 //! Data flows one way: the YAML table and the protos are checked into a model, from which
 //! the emitter writes Rust code; [`analyze`] runs the checks, [`Analysis::generate`] the
 //! emitter, and the [`Builder`] both from `build.rs`.
+//! Every problem found is a [`Diagnostic`] of a rule of the registry ([`rules`]).
 //!
 //! ```no_run
 //! let analysis = eventmap_codegen::analyze("mappings.yaml".as_ref())?;
@@ -44,6 +45,7 @@ mod model;
 mod proto_names;
 mod protos;
 pub mod report;
+pub mod rules;
 mod rust_names;
 mod table;
 mod validate;
@@ -165,7 +167,7 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Analysis {
     let (line, column) = diagnostic::line_column(valid, valid.len());
     let mut sources = Sources::default();
     sources.insert(path, valid);
-    let diagnostic = Diagnostic::error("yaml", "the file is not valid UTF-8")
+    let diagnostic = Diagnostic::new(rules::YAML, "the file is not valid UTF-8")
         .at(Some(SourceLocation {
             file: path.to_path_buf(),
             line,

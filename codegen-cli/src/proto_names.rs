@@ -11,6 +11,7 @@ use prost_reflect::{EnumDescriptor, MessageDescriptor};
 
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::protos::ProtoSet;
+use crate::rules;
 use crate::rust_names;
 
 /// One Rust name claimed by a proto element.
@@ -32,8 +33,8 @@ impl Scopes {
         match self.taken.get(&key) {
             Some(first) if first.what == what => {}
             Some(first) => {
-                let diagnostic = Diagnostic::error(
-                    "proto-name-collision",
+                let diagnostic = Diagnostic::new(
+                    rules::PROTO_NAME_COLLISION,
                     format!("{what} and {} both become the Rust name `{rust}` in `{scope}`", first.what),
                 )
                 .at(location)

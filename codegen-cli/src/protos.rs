@@ -12,6 +12,7 @@ use prost_reflect::{
 };
 
 use crate::diagnostic::{Diagnostic, SourceLocation, Sources, line_column};
+use crate::rules;
 use crate::table;
 use locations::FileLocations;
 
@@ -53,8 +54,8 @@ impl ProtoSet {
         let display_includes: Vec<PathBuf> =
             includes.iter().map(|i| display_base.join(i)).collect();
         let mut compiler = protox::Compiler::new(&resolved).map_err(|e| {
-            Box::new(Diagnostic::error(
-                "proto",
+            Box::new(Diagnostic::new(
+                rules::PROTO,
                 format!("cannot use the proto include directories: {e}"),
             ))
         })?;
@@ -227,8 +228,8 @@ pub fn missing_inputs(table_file: &Path, base: &Path, protos: &table::Protos) ->
     for (dir, entry) in includes.iter().zip(&protos.include) {
         if !dir.is_dir() {
             out.push(
-                Diagnostic::error(
-                    "proto",
+                Diagnostic::new(
+                    rules::PROTO,
                     format!("include directory `{}` does not exist", entry.value),
                 )
                 .at(Some(table::location(table_file, entry.referenced)))
@@ -237,8 +238,8 @@ pub fn missing_inputs(table_file: &Path, base: &Path, protos: &table::Protos) ->
         }
     }
     if protos.files.is_empty() {
-        out.push(Diagnostic::error(
-            "proto",
+        out.push(Diagnostic::new(
+            rules::PROTO,
             "`protos.files` names no `.proto` file",
         ));
     }
@@ -262,7 +263,7 @@ pub fn missing_inputs(table_file: &Path, base: &Path, protos: &table::Protos) ->
             )
         });
         out.push(
-            Diagnostic::error("proto", problem)
+            Diagnostic::new(rules::PROTO, problem)
                 .at(Some(table::location(table_file, file.referenced)))
                 .hint(hint),
         );
@@ -416,7 +417,7 @@ fn proto_error(
     if let Some(help) = err.help() {
         message = format!("{message} ({help})");
     }
-    let mut diagnostic = Diagnostic::error("proto", message);
+    let mut diagnostic = Diagnostic::new(rules::PROTO, message);
     // protox names the cycle (`a.proto -> b.proto -> a.proto`) but gives no location: point
     // at the import that closes it.
     if let Some(cycle) = err.to_string().strip_prefix("import cycle detected: ") {

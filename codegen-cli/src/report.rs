@@ -9,6 +9,7 @@ use serde::Serialize;
 pub use crate::diagnostic::render_all as render_text;
 
 use crate::diagnostic::{Diagnostic, Severity, SourceLocation};
+use crate::rules::{self, Rule};
 
 /// One diagnostic in the JSON output (`eventmap check --format json`).
 ///
@@ -28,6 +29,9 @@ pub struct JsonDiagnostic<'a> {
     pub end_column: Option<usize>,
     /// Rule id (`docs/checks.md`).
     pub rule: &'a str,
+    /// Where the rule is documented ([`Rule::docs_link`](crate::rules::Rule::docs_link)), when
+    /// the rule is in the registry.
+    pub docs: Option<String>,
     /// `error` or `warning`.
     pub severity: &'static str,
     /// The message.
@@ -72,6 +76,7 @@ pub fn to_json(diagnostic: &Diagnostic) -> JsonDiagnostic<'_> {
         end_line: loc.map(|l| l.line),
         end_column: loc.map(|l| l.column + l.len.max(1)),
         rule: diagnostic.rule,
+        docs: rules::find(diagnostic.rule).map(Rule::docs_link),
         severity: severity(diagnostic.severity),
         message: &diagnostic.message,
         hint: diagnostic.hint.as_deref(),
@@ -147,7 +152,7 @@ mod tests {
     use super::*;
 
     fn sample() -> Diagnostic {
-        Diagnostic::error("unknown-proto-field", "no field `a,b: c`\n100%")
+        Diagnostic::new(rules::UNKNOWN_PROTO_FIELD, "no field `a,b: c`\n100%")
             .at(Some(SourceLocation {
                 file: "dir/m.yaml".into(),
                 line: 3,

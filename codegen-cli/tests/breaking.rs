@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use eventmap_codegen::breaking::{self, Baseline, BaselineProblem, Break, rules};
-use eventmap_codegen::{Analysis, Error, Severity, analyze};
+use eventmap_codegen::breaking::{self, Baseline, BaselineProblem, Break};
+use eventmap_codegen::{Analysis, Error, Severity, analyze, rules};
 
 const TABLE: &str = "mappings.yaml";
 const PROTO: &str = "proto/shop/v1/events.proto";
@@ -331,7 +331,11 @@ fn an_unchanged_contract_has_no_breaks() {
 fn service_changed_breaks() {
     let repo = Repo::new();
     repo.edit(TABLE, "service: shop", "service: shop-v2");
-    let found = repo.expect(&[(rules::SERVICE_CHANGED, TABLE, "service: shop-v2")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_SERVICE_CHANGED.id,
+        TABLE,
+        "service: shop-v2",
+    )]);
     assert_eq!(targets(&found), ["service"]);
 }
 
@@ -352,7 +356,11 @@ fn rust_paths_are_not_part_of_the_contract() {
 fn event_removed_is_located_at_its_domain_event() {
     let repo = Repo::new();
     repo.edit(TABLE, SHIPPED, "  OrderShipped: internal\n");
-    let found = repo.expect(&[(rules::EVENT_REMOVED, TABLE, "OrderShipped: internal")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_EVENT_REMOVED.id,
+        TABLE,
+        "OrderShipped: internal",
+    )]);
     assert_eq!(targets(&found), ["OrderShippedEvent"]);
     let (text, file, line) = baseline_note(&found[0]);
     assert!(text.contains("was defined here"), "{text}");
@@ -364,7 +372,7 @@ fn event_removed_is_located_at_its_domain_event() {
 fn event_removed_with_its_domain_event_is_located_at_events() {
     let repo = Repo::new();
     repo.edit(TABLE, SHIPPED, "");
-    repo.expect(&[(rules::EVENT_REMOVED, TABLE, "events:")]);
+    repo.expect(&[(rules::BREAKING_EVENT_REMOVED.id, TABLE, "events:")]);
 }
 
 #[test]
@@ -400,7 +408,11 @@ fn event_renamed_breaks() {
         "name: OrderShippedEvent",
         "name: OrderDispatchedEvent",
     );
-    let found = repo.expect(&[(rules::EVENT_RENAMED, TABLE, "name: OrderDispatchedEvent")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_EVENT_RENAMED.id,
+        TABLE,
+        "name: OrderDispatchedEvent",
+    )]);
     assert_eq!(targets(&found), ["OrderShippedEvent"]);
     assert!(
         found[0]
@@ -421,7 +433,7 @@ fn ce_type_added_to_an_existing_event_breaks() {
         "name: OrderShippedEvent\n      ce_type: com.example.shop.OrderShipped\n",
     );
     let found = repo.expect(&[(
-        rules::CE_TYPE_CHANGED,
+        rules::BREAKING_CE_TYPE_CHANGED.id,
         TABLE,
         "ce_type: com.example.shop.OrderShipped",
     )]);
@@ -452,7 +464,7 @@ fn ce_type_changed_or_removed_breaks() {
         "ce_type: com.example.shop.v2.OrderShipped",
     );
     let found = repo.expect(&[(
-        rules::CE_TYPE_CHANGED,
+        rules::BREAKING_CE_TYPE_CHANGED.id,
         TABLE,
         "ce_type: com.example.shop.v2.OrderShipped",
     )]);
@@ -468,7 +480,11 @@ fn ce_type_changed_or_removed_breaks() {
         "      ce_type: com.example.shop.v2.OrderShipped\n",
         "",
     );
-    let found = repo.expect(&[(rules::CE_TYPE_CHANGED, TABLE, "name: OrderShippedEvent")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_CE_TYPE_CHANGED.id,
+        TABLE,
+        "name: OrderShippedEvent",
+    )]);
     assert!(
         found[0]
             .diagnostic
@@ -504,7 +520,11 @@ fn event_renamed_keeping_its_ce_type_is_reported_as_renamed_only() {
         "name: OrderShippedEvent",
         "name: OrderDispatchedEvent",
     );
-    repo.expect(&[(rules::EVENT_RENAMED, TABLE, "name: OrderDispatchedEvent")]);
+    repo.expect(&[(
+        rules::BREAKING_EVENT_RENAMED.id,
+        TABLE,
+        "name: OrderDispatchedEvent",
+    )]);
 }
 
 #[test]
@@ -528,7 +548,11 @@ fn event_moved_to_another_channel_breaks() {
         "message: shop.v1.OrderShipped\n      channel: orders",
         "message: shop.v1.OrderShipped\n      channel: spare",
     );
-    let found = repo.expect(&[(rules::EVENT_CHANNEL_CHANGED, TABLE, "channel: spare")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_EVENT_CHANNEL_CHANGED.id,
+        TABLE,
+        "channel: spare",
+    )]);
     assert_eq!(targets(&found), ["OrderShippedEvent"]);
 }
 
@@ -547,7 +571,11 @@ fn channel_renamed_with_the_same_subject_and_stream_is_safe() {
 fn subject_changed_breaks() {
     let repo = Repo::new();
     repo.edit(TABLE, "subject: shop.orders", "subject: shop.order");
-    let found = repo.expect(&[(rules::SUBJECT_CHANGED, TABLE, "subject: shop.order")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_SUBJECT_CHANGED.id,
+        TABLE,
+        "subject: shop.order",
+    )]);
     assert_eq!(targets(&found), ["orders"]);
 }
 
@@ -579,7 +607,11 @@ fn events_published_on_a_new_subject_next_to_the_old_one_are_safe() {
 fn stream_changed_breaks() {
     let repo = Repo::new();
     repo.edit(TABLE, "stream: SHOP_ORDERS", "stream: SHOP_ORDERS_V2");
-    let found = repo.expect(&[(rules::STREAM_CHANGED, TABLE, "stream: SHOP_ORDERS_V2")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_STREAM_CHANGED.id,
+        TABLE,
+        "stream: SHOP_ORDERS_V2",
+    )]);
     assert_eq!(targets(&found), ["orders"]);
 }
 
@@ -608,7 +640,7 @@ fn event_message_changed_breaks() {
         "carrier: { from: carrier }\n        tracking: default\n",
     );
     let found = repo.expect(&[(
-        rules::EVENT_MESSAGE_CHANGED,
+        rules::BREAKING_EVENT_MESSAGE_CHANGED.id,
         TABLE,
         "message: shop.v1.OrderShippedV2",
     )]);
@@ -644,8 +676,12 @@ fn field_mapped_then_defaulted_breaks() {
     repo.edit(TABLE, "note: { from: note }", "note: default");
     repo.edit(TABLE, "quantity: { from: qty }", "quantity: default");
     let found = repo.expect(&[
-        (rules::FIELD_DEFAULTED, TABLE, "note: default"),
-        (rules::FIELD_DEFAULTED, TABLE, "quantity: default"),
+        (rules::BREAKING_FIELD_DEFAULTED.id, TABLE, "note: default"),
+        (
+            rules::BREAKING_FIELD_DEFAULTED.id,
+            TABLE,
+            "quantity: default",
+        ),
     ]);
     assert_eq!(
         targets(&found),
@@ -666,8 +702,16 @@ fn const_changed_breaks() {
     repo.edit(TABLE, "source: { const: web }", "source: { const: app }");
     repo.edit(TABLE, "const: STATUS_OPEN", "const: STATUS_CLOSED");
     let found = repo.expect(&[
-        (rules::CONST_CHANGED, TABLE, "source: { const: app }"),
-        (rules::CONST_CHANGED, TABLE, "const: STATUS_CLOSED"),
+        (
+            rules::BREAKING_CONST_CHANGED.id,
+            TABLE,
+            "source: { const: app }",
+        ),
+        (
+            rules::BREAKING_CONST_CHANGED.id,
+            TABLE,
+            "const: STATUS_CLOSED",
+        ),
     ]);
     assert_eq!(
         targets(&found),
@@ -703,11 +747,15 @@ fn oneof_variant_filling_another_member_breaks() {
     );
     let found = repo.expect(&[
         (
-            rules::ENUM_MAPPING_CHANGED,
+            rules::BREAKING_ENUM_MAPPING_CHANGED.id,
             TABLE,
             "Invoice: { card: { from: self } }",
         ),
-        (rules::ENUM_MAPPING_CHANGED, TABLE, "from: payment"),
+        (
+            rules::BREAKING_ENUM_MAPPING_CHANGED.id,
+            TABLE,
+            "from: payment",
+        ),
     ]);
     assert_eq!(
         targets(&found),
@@ -740,8 +788,12 @@ fn a_whole_event_value_and_a_oneof_then_defaulted_break() {
         "        payment: default\n",
     );
     let found = repo.expect(&[
-        (rules::FIELD_DEFAULTED, TABLE, "note: default"),
-        (rules::FIELD_DEFAULTED, TABLE, "payment: default"),
+        (rules::BREAKING_FIELD_DEFAULTED.id, TABLE, "note: default"),
+        (
+            rules::BREAKING_FIELD_DEFAULTED.id,
+            TABLE,
+            "payment: default",
+        ),
     ]);
     assert!(
         found
@@ -774,12 +826,12 @@ fn enum_mapping_changed_breaks() {
     );
     let found = repo.expect(&[
         (
-            rules::ENUM_MAPPING_CHANGED,
+            rules::BREAKING_ENUM_MAPPING_CHANGED.id,
             TABLE,
             "values: { Open: STATUS_CLOSED",
         ),
         (
-            rules::ENUM_MAPPING_CHANGED,
+            rules::BREAKING_ENUM_MAPPING_CHANGED.id,
             TABLE,
             "values: { Open: STATUS_CLOSED",
         ),
@@ -826,7 +878,11 @@ fn nested_message_renamed_breaks() {
         "repeated Item items = 4;",
         "repeated LineItem items = 4;",
     );
-    let found = repo.expect(&[(rules::MESSAGE_RENAMED, PROTO, "message LineItem {")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_MESSAGE_RENAMED.id,
+        PROTO,
+        "message LineItem {",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.Item"]);
     let (_, file, line) = baseline_note(&found[0]);
     assert_eq!(file, Path::new("HEAD~1:proto/shop/v1/events.proto"));
@@ -842,7 +898,11 @@ fn event_message_renamed_breaks_as_a_rename() {
         "message: shop.v1.OrderShipped",
         "message: shop.v1.ShipmentSent",
     );
-    let found = repo.expect(&[(rules::MESSAGE_RENAMED, PROTO, "message ShipmentSent {")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_MESSAGE_RENAMED.id,
+        PROTO,
+        "message ShipmentSent {",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.OrderShipped"]);
 }
 
@@ -875,7 +935,7 @@ fn package_changed_breaks() {
         "message: shop.v2.OrderShipped",
     );
     let found = repo.expect(&[(
-        rules::PACKAGE_CHANGED,
+        rules::BREAKING_PACKAGE_CHANGED.id,
         "proto/shop/v2/shipping.proto",
         "message OrderShipped {",
     )]);
@@ -914,7 +974,11 @@ fn field_removed_without_reserving_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "  string note = 6;\n", "");
     repo.edit(TABLE, "        note: { from: note }\n", "");
-    let found = repo.expect(&[(rules::FIELD_REMOVED, PROTO, "message OrderPlaced {")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_FIELD_REMOVED.id,
+        PROTO,
+        "message OrderPlaced {",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.OrderPlaced.note"]);
     let d = &found[0].diagnostic;
     assert_eq!(
@@ -931,7 +995,11 @@ fn field_removed_with_only_its_number_reserved_breaks_json() {
     let repo = Repo::new();
     repo.edit(PROTO, "  string note = 6;\n", "  reserved 6;\n");
     repo.edit(TABLE, "        note: { from: note }\n", "");
-    let found = repo.expect(&[(rules::FIELD_REMOVED, PROTO, "message OrderPlaced {")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_FIELD_REMOVED.id,
+        PROTO,
+        "message OrderPlaced {",
+    )]);
     assert!(found[0].diagnostic.message.contains("its name"));
 }
 
@@ -968,7 +1036,11 @@ fn field_renamed_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "string note = 6;", "string remark = 6;");
     repo.edit(TABLE, "note: { from: note }", "remark: { from: note }");
-    let found = repo.expect(&[(rules::FIELD_RENAMED, PROTO, "string remark = 6;")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_FIELD_RENAMED.id,
+        PROTO,
+        "string remark = 6;",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.OrderPlaced.note"]);
 }
 
@@ -992,7 +1064,11 @@ fn field_json_name_changed_breaks() {
         "string note = 6;",
         "string note = 6 [json_name = \"memo\"];",
     );
-    repo.expect(&[(rules::FIELD_JSON_NAME_CHANGED, PROTO, "string note = 6")]);
+    repo.expect(&[(
+        rules::BREAKING_FIELD_JSON_NAME_CHANGED.id,
+        PROTO,
+        "string note = 6",
+    )]);
 }
 
 #[test]
@@ -1010,7 +1086,11 @@ fn field_json_name_written_out_unchanged_is_safe() {
 fn field_number_changed_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "string note = 6;", "string note = 14;");
-    let found = repo.expect(&[(rules::FIELD_NUMBER_CHANGED, PROTO, "string note = 14;")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+        PROTO,
+        "string note = 14;",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.OrderPlaced.note"]);
 }
 
@@ -1052,8 +1132,16 @@ fn a_field_inserted_in_the_middle_of_a_nested_message_renumbers_the_fields_after
         "            sku: { from: sku }\n            label: { from: label }\n",
     );
     let found = repo.expect(&[
-        (rules::FIELD_NUMBER_CHANGED, PROTO, "uint32 quantity = 3;"),
-        (rules::FIELD_NUMBER_CHANGED, PROTO, "int64 price_cents = 4;"),
+        (
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            PROTO,
+            "uint32 quantity = 3;",
+        ),
+        (
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            PROTO,
+            "int64 price_cents = 4;",
+        ),
     ]);
     assert_eq!(
         targets(&found),
@@ -1092,8 +1180,16 @@ fn fields_that_swap_numbers_are_two_renumberings_not_two_renames() {
         "  string note = 7;\n  string source = 6;\n",
     );
     let found = repo.expect(&[
-        (rules::FIELD_NUMBER_CHANGED, PROTO, "string note = 7;"),
-        (rules::FIELD_NUMBER_CHANGED, PROTO, "string source = 6;"),
+        (
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            PROTO,
+            "string note = 7;",
+        ),
+        (
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            PROTO,
+            "string source = 6;",
+        ),
     ]);
     assert_eq!(
         targets(&found),
@@ -1111,12 +1207,16 @@ fn a_field_moved_onto_the_number_of_a_removed_field_is_a_renumbering_and_a_remov
     );
     repo.edit(TABLE, "            sku: { from: sku }\n", "");
     let found = repo.expect(&[
-        (rules::FIELD_NUMBER_CHANGED, PROTO, "uint32 quantity = 1;"),
-        (rules::FIELD_REMOVED, PROTO, "message Item {"),
+        (
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            PROTO,
+            "uint32 quantity = 1;",
+        ),
+        (rules::BREAKING_FIELD_REMOVED.id, PROTO, "message Item {"),
     ]);
     let removed = found
         .iter()
-        .find(|b| b.diagnostic.rule == rules::FIELD_REMOVED)
+        .find(|b| b.diagnostic.rule == rules::BREAKING_FIELD_REMOVED.id)
         .expect("removed");
     assert_eq!(removed.target, "shop.v1.Item.sku");
     assert_eq!(
@@ -1146,9 +1246,13 @@ fn field_type_changed_breaks() {
         "            x: { from: sku }\n",
     );
     let found = repo.expect(&[
-        (rules::FIELD_TYPE_CHANGED, PROTO, "sint64 total_cents = 3;"),
         (
-            rules::FIELD_TYPE_CHANGED,
+            rules::BREAKING_FIELD_TYPE_CHANGED.id,
+            PROTO,
+            "sint64 total_cents = 3;",
+        ),
+        (
+            rules::BREAKING_FIELD_TYPE_CHANGED.id,
             PROTO,
             "repeated Unused items = 4;",
         ),
@@ -1178,7 +1282,7 @@ fn map_value_type_changed_breaks() {
         "map<string, int64> counts = 13;",
     );
     let found = repo.expect(&[(
-        rules::FIELD_TYPE_CHANGED,
+        rules::BREAKING_FIELD_TYPE_CHANGED.id,
         PROTO,
         "map<string, int64> counts = 13;",
     )]);
@@ -1202,7 +1306,7 @@ fn map_field_renamed_is_one_break_not_a_renamed_entry_message() {
     );
     repo.edit(TABLE, "counts: default", "tallies: default");
     repo.expect(&[(
-        rules::FIELD_RENAMED,
+        rules::BREAKING_FIELD_RENAMED.id,
         PROTO,
         "map<string, int32> tallies = 13;",
     )]);
@@ -1225,9 +1329,13 @@ fn field_cardinality_changed_breaks() {
     repo.edit(PROTO, "repeated int32 tags = 9;", "int32 tags = 9;");
     repo.edit(PROTO, "optional string coupon = 8;", "string coupon = 8;");
     let found = repo.expect(&[
-        (rules::FIELD_CARDINALITY_CHANGED, PROTO, "int32 tags = 9;"),
         (
-            rules::FIELD_CARDINALITY_CHANGED,
+            rules::BREAKING_FIELD_CARDINALITY_CHANGED.id,
+            PROTO,
+            "int32 tags = 9;",
+        ),
+        (
+            rules::BREAKING_FIELD_CARDINALITY_CHANGED.id,
             PROTO,
             "string coupon = 8;",
         ),
@@ -1257,7 +1365,11 @@ fn field_moved_out_of_a_oneof_breaks() {
         "    string invoice = 11;\n  }\n",
         "  }\n  string invoice = 11;\n",
     );
-    let found = repo.expect(&[(rules::FIELD_ONEOF_CHANGED, PROTO, "string invoice = 11;")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_FIELD_ONEOF_CHANGED.id,
+        PROTO,
+        "string invoice = 11;",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.OrderPlaced.invoice"]);
 }
 
@@ -1284,7 +1396,11 @@ fn oneof_renamed_with_a_new_member_is_safe() {
 fn enum_value_removed_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "  STATUS_CLOSED = 2;\n", "");
-    let found = repo.expect(&[(rules::ENUM_VALUE_REMOVED, PROTO, "enum Status {")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_ENUM_VALUE_REMOVED.id,
+        PROTO,
+        "enum Status {",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.Status.STATUS_CLOSED"]);
 }
 
@@ -1303,7 +1419,11 @@ fn enum_value_removed_with_its_number_and_name_reserved_is_safe() {
 fn enum_value_renamed_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "STATUS_CLOSED = 2;", "STATUS_DONE = 2;");
-    let found = repo.expect(&[(rules::ENUM_VALUE_RENAMED, PROTO, "STATUS_DONE = 2;")]);
+    let found = repo.expect(&[(
+        rules::BREAKING_ENUM_VALUE_RENAMED.id,
+        PROTO,
+        "STATUS_DONE = 2;",
+    )]);
     assert_eq!(targets(&found), ["shop.v1.Status.STATUS_CLOSED"]);
 }
 
@@ -1323,7 +1443,7 @@ fn enum_value_number_changed_breaks() {
     let repo = Repo::new();
     repo.edit(PROTO, "STATUS_CLOSED = 2;", "STATUS_CLOSED = 3;");
     let found = repo.expect(&[(
-        rules::ENUM_VALUE_NUMBER_CHANGED,
+        rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED.id,
         PROTO,
         "STATUS_CLOSED = 3;",
     )]);
@@ -1350,9 +1470,17 @@ fn reserved_numbers_and_names_removed_break() {
     repo.edit(PROTO, "  reserved \"legacy\";\n", "");
     repo.edit(PROTO, "  reserved 9;\n", "");
     let found = repo.expect(&[
-        (rules::RESERVED_REMOVED, PROTO, "message OrderPlaced {"),
-        (rules::RESERVED_REMOVED, PROTO, "message OrderPlaced {"),
-        (rules::RESERVED_REMOVED, PROTO, "enum Status {"),
+        (
+            rules::BREAKING_RESERVED_REMOVED.id,
+            PROTO,
+            "message OrderPlaced {",
+        ),
+        (
+            rules::BREAKING_RESERVED_REMOVED.id,
+            PROTO,
+            "message OrderPlaced {",
+        ),
+        (rules::BREAKING_RESERVED_REMOVED.id, PROTO, "enum Status {"),
     ]);
     assert_eq!(
         targets(&found),
@@ -1457,7 +1585,7 @@ fn git_baseline_of_a_table_in_a_subfolder() {
             .iter()
             .map(|d| d.rule)
             .collect();
-        assert_eq!(rules, [rules::STREAM_CHANGED]);
+        assert_eq!(rules, [rules::BREAKING_STREAM_CHANGED.id]);
     }
 }
 
@@ -1619,17 +1747,17 @@ accepted:
         got,
         [
             (
-                rules::FIELD_DEFAULTED,
+                rules::BREAKING_FIELD_DEFAULTED.id,
                 Severity::Error,
                 repo.line(TABLE, "note: default")
             ),
             (
-                rules::ACCEPTED_STALE,
+                rules::BREAKING_ACCEPTED_STALE.id,
                 Severity::Warning,
                 repo.line(accepted, "target: OrderPlacedEvent.notes")
             ),
             (
-                rules::ACCEPTED_STALE,
+                rules::BREAKING_ACCEPTED_STALE.id,
                 Severity::Warning,
                 repo.line(accepted, "rule: breaking-event-remove")
             ),
@@ -1640,7 +1768,7 @@ accepted:
     let hints: Vec<&str> = current
         .diagnostics
         .iter()
-        .filter(|d| d.rule == rules::ACCEPTED_STALE)
+        .filter(|d| d.rule == rules::BREAKING_ACCEPTED_STALE.id)
         .filter_map(|d| d.hint.as_deref())
         .collect();
     assert_eq!(
@@ -1669,7 +1797,7 @@ fn accepted_breaks_file_that_does_not_follow_the_format_is_a_yaml_error() {
     let mut current = repo.current();
     breaking::check_against(&repo.baseline("HEAD~1"), &mut current).expect("check");
     let rules_found: Vec<&str> = current.diagnostics.iter().map(|d| d.rule).collect();
-    assert_eq!(rules_found, ["yaml", rules::CONST_CHANGED]);
+    assert_eq!(rules_found, ["yaml", rules::BREAKING_CONST_CHANGED.id]);
     let yaml = &current.diagnostics[0];
     assert_eq!(
         yaml.location.as_ref().map(|l| l.line),
@@ -1694,7 +1822,10 @@ fn accepted_break_needs_a_reason() {
 #[test]
 fn every_rule_is_documented() {
     let docs = std::fs::read_to_string("../docs/checks.md").expect("docs/checks.md");
-    for rule in rules::ALL.iter().chain([&rules::ACCEPTED_STALE]) {
+    let breaking = rules::ALL
+        .iter()
+        .filter(|r| r.section == rules::Section::Breaking);
+    for rule in breaking {
         assert!(
             docs.contains(&format!("`{rule}`")),
             "{rule} in docs/checks.md"

@@ -1,10 +1,11 @@
 //! One failing and one passing fixture per rule of `eventmap check` (`tests/rules/cases.yaml`
-//! patches `tests/rules/base.yaml`), and the rule list of `docs/checks.md` kept equal to the
-//! rules these fixtures cover.
+//! patches `tests/rules/base.yaml`), the rule list of `docs/checks.md` kept equal to the
+//! rules these fixtures cover, and `docs/checks.md` kept equal to the rule registry.
 
 use std::path::{Path, PathBuf};
 
-use eventmap_codegen::{Analysis, analyze};
+use eventmap_codegen::rules::{self, Rule, Section};
+use eventmap_codegen::{Analysis, Severity, analyze};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -151,4 +152,89 @@ fn docs_list_exactly_the_rules_with_fixtures() {
     let mut covered: Vec<String> = cases().into_iter().map(|c| c.rule).collect();
     covered.sort();
     assert_eq!(documented, covered);
+}
+
+/// The rows of the rule table of a `## ` section of `docs/checks.md`: (rule id, the rest of
+/// the id's cell, the other cells).
+fn doc_rows<'d>(docs: &'d str, heading: &str) -> Vec<(&'d str, &'d str, Vec<&'d str>)> {
+    let section = docs
+        .split(heading)
+        .nth(1)
+        .and_then(|s| s.split("\n#").next())
+        .unwrap_or_else(|| panic!("a `{heading}` section"));
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| {
+            let (id, rest) = l.split_once('`')?;
+            let mut cells = rest.split(" | ");
+            let marker = cells.next()?.trim();
+            Some((id, marker, cells.collect()))
+        })
+        .collect()
+}
+
+/// The severity and summary a rule's row documents.
+fn documented(rule: &Rule, docs: &str) -> Option<(Severity, String)> {
+    let warning = |w: bool| {
+        if w {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    };
+    match rule.section {
+        Section::Run => {
+            let text = docs.split_whitespace().collect::<Vec<_>>().join(" ");
+            let error = format!("one error with the rule id `{}`", rule.id);
+            text.contains(&error).then(|| {
+                let start = text.find(rule.summary).map_or("", |i| &text[i..]);
+                (Severity::Error, start.to_owned())
+            })
+        }
+        Section::Mapping => doc_rows(docs, "## Mapping rules")
+            .into_iter()
+            .find(|(id, ..)| *id == rule.id)
+            .and_then(|(_, _, cells)| {
+                let severity = warning(*cells.first()? == "warning");
+                Some((severity, (*cells.get(1)?).to_owned()))
+            }),
+        Section::Breaking => doc_rows(docs, "## Breaking changes")
+            .into_iter()
+            .find(|(id, ..)| *id == rule.id)
+            .and_then(|(_, marker, cells)| {
+                let severity = warning(marker == "(warning)");
+                Some((severity, (*cells.first()?).to_owned()))
+            }),
+    }
+}
+
+#[test]
+fn docs_document_every_rule_of_the_registry() {
+    let docs = std::fs::read_to_string("../docs/checks.md").expect("docs/checks.md");
+    for rule in rules::ALL {
+        let (severity, text) =
+            documented(rule, &docs).unwrap_or_else(|| panic!("{rule} in docs/checks.md"));
+        assert_eq!(
+            severity, rule.severity,
+            "{rule}: severity in docs/checks.md"
+        );
+        assert!(
+            text.starts_with(rule.summary),
+            "{rule}: docs/checks.md says `{text}`, the registry `{}`",
+            rule.summary
+        );
+        assert!(
+            rule.docs_link().starts_with("docs/checks.md#"),
+            "{rule}: {}",
+            rule.docs_link()
+        );
+    }
+    let headings = ["## Mapping rules", "## Breaking changes"];
+    for (id, ..) in headings.iter().flat_map(|h| doc_rows(&docs, h)) {
+        assert!(
+            rules::find(id).is_some(),
+            "docs/checks.md documents `{id}`, which is not in the registry"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use eventmap_codegen::__private::{self as committed, Freshness};
 use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
-use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report};
+use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules};
 
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
 /// glue between domain events and protobuf integration events on NATS JetStream.
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
             eprintln!("error: {err}");
             // Machine formats still get their shape on stdout: one `could-not-run` error.
             if cli.format != Format::Text {
-                let mut diagnostic = Diagnostic::error("could-not-run", err.to_string());
+                let mut diagnostic = Diagnostic::new(rules::COULD_NOT_RUN, err.to_string());
                 diagnostic.hint = Some(format!(
                     "eventmap could not check `{}` (exit 2)",
                     cli.mappings.display()

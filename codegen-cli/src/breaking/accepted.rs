@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Break, rules};
-use crate::diagnostic::{Diagnostic, Severity};
+use super::Break;
+use crate::diagnostic::Diagnostic;
+use crate::rules;
 use crate::{table, validate};
 
 /// The accepted-breaks file's name; it sits next to the mapping table.
@@ -79,12 +80,12 @@ impl AcceptedBreaks {
             let first = text.lines().next().unwrap_or_default().trim();
             // serde-saphyr appends ` at line L, column C`: the location is ours to print.
             let message = first.rfind(" at line ").map_or(first, |i| &first[..i]);
-            Box::new(Diagnostic::error("yaml", message).at(location))
+            Box::new(Diagnostic::new(rules::YAML, message).at(location))
         })?;
         for entry in &parsed.accepted {
             if entry.reason.value.trim().is_empty() {
                 return Err(Box::new(
-                    Diagnostic::error("yaml", "an accepted break needs a `reason`")
+                    Diagnostic::new(rules::YAML, "an accepted break needs a `reason`")
                         .at(Some(table::location(file, entry.reason.referenced)))
                         .hint("say why the break is acceptable, for the reviewers"),
                 ));
@@ -128,7 +129,7 @@ impl AcceptedBreaks {
 
     fn stale(&self, entry: &Entry, breaks: &[Break]) -> Diagnostic {
         let (rule, target) = (&entry.rule.value, &entry.target.value);
-        let known = rules::ALL.contains(&rule.as_str());
+        let known = rules::breaks().any(|r| r.id == rule.as_str());
         let (at, hint) = if known {
             let targets = breaks
                 .iter()
@@ -140,19 +141,16 @@ impl AcceptedBreaks {
             };
             (entry.target.referenced, hint)
         } else {
-            let hint = match closest(rule, rules::ALL.iter().copied()) {
+            let hint = match closest(rule, rules::breaks().map(|r| r.id)) {
                 Some(r) => format!("`{rule}` is not a breaking rule id; did you mean `{r}`?"),
                 None => format!("`{rule}` is not a breaking rule id (they start with `breaking-`)"),
             };
             (entry.rule.referenced, hint)
         };
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(
-                rules::ACCEPTED_STALE,
-                format!("accepted break `{rule}` of `{target}` matches no break"),
-            )
-        }
+        Diagnostic::new(
+            rules::BREAKING_ACCEPTED_STALE,
+            format!("accepted break `{rule}` of `{target}` matches no break"),
+        )
         .at(Some(table::location(&self.file, at)))
         .hint(hint)
     }

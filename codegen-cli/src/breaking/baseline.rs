@@ -11,6 +11,7 @@ use protox::file::{ChainFileResolver, GoogleFileResolver};
 use super::git::{Entry, GitResolver, GitTree, ReadFiles, normalize};
 use crate::diagnostic::{self, Diagnostic, SourceLocation, Sources};
 use crate::protos::ProtoSet;
+use crate::rules;
 use crate::{Analysis, Error, table, validate};
 
 /// Where the baseline contract comes from.
@@ -130,12 +131,13 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
         .ok_or_else(|| BaselineProblem::TableNotFound(PathBuf::from(&repo_path)))?;
     let mut sources = Sources::default();
     let Ok(text) = String::from_utf8(bytes) else {
-        let d = Diagnostic::error("yaml", "the file is not valid UTF-8").at(Some(SourceLocation {
-            file: file.clone(),
-            line: 1,
-            column: 1,
-            len: 1,
-        }));
+        let d =
+            Diagnostic::new(rules::YAML, "the file is not valid UTF-8").at(Some(SourceLocation {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                len: 1,
+            }));
         return Err(unusable(vec![d], &sources));
     };
     sources.insert(&file, text.as_str());
@@ -160,8 +162,8 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
                 includes.push((dir, shown));
             }
             None => missing.push(
-                Diagnostic::error(
-                    "proto",
+                Diagnostic::new(
+                    rules::PROTO,
                     format!(
                         "include directory `{}` does not exist in the baseline",
                         entry.value
@@ -172,8 +174,8 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
         }
     }
     if table.protos.files.is_empty() {
-        missing.push(Diagnostic::error(
-            "proto",
+        missing.push(Diagnostic::new(
+            rules::PROTO,
             "`protos.files` names no `.proto` file",
         ));
     }
@@ -190,8 +192,8 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
         }
         if !found {
             missing.push(
-                Diagnostic::error(
-                    "proto",
+                Diagnostic::new(
+                    rules::PROTO,
                     format!(
                         "`{}` is not found in any include directory of the baseline",
                         entry.value
@@ -258,7 +260,7 @@ fn proto_error(
     if let Some(help) = err.help() {
         message = format!("{message} ({help})");
     }
-    let d = Diagnostic::error("proto", message);
+    let d = Diagnostic::new(rules::PROTO, message);
     let Some(name) = err.file() else {
         return d;
     };

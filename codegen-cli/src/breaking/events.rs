@@ -8,7 +8,8 @@ use prost_reflect::MessageDescriptor;
 
 use super::mapped::{Walk, fields};
 use super::side::Side;
-use super::{Breaks, baseline_note, rules};
+use super::{Breaks, baseline_note};
+use crate::rules;
 use crate::table::{Integration, Key};
 
 /// Two versions of the message of one integration event, to compare field by field.
@@ -45,7 +46,7 @@ fn service(base: &Side<'_>, cur: &Side<'_>, out: &mut Breaks) {
     let (old, new) = (&base.table.service, &cur.table.service);
     if old.value != new.value {
         let d = out.add(
-            rules::SERVICE_CHANGED,
+            rules::BREAKING_SERVICE_CHANGED,
             "service",
             format!(
                 "`service` changed from `{}` to `{}`: every integration event's `ce-source` changes",
@@ -118,7 +119,7 @@ fn renamed_event(
             format!(" on `{}.{}`", c.subject.value, old.name.value)
         });
     let d = out.add(
-        rules::EVENT_RENAMED,
+        rules::BREAKING_EVENT_RENAMED,
         old.name.value.clone(),
         format!(
             "integration event `{}` was renamed to `{}` (domain event `{}`, message `{}`): consumers subscribe to `{}`{subject}",
@@ -159,7 +160,7 @@ fn removed_event(
     };
     let location_is_baseline = location.is_none();
     let d = out.add(
-        rules::EVENT_REMOVED,
+        rules::BREAKING_EVENT_REMOVED,
         old.name.value.clone(),
         format!(
             "integration event `{}` (domain event `{}`, channel `{}`) is no longer published{gone}",
@@ -194,7 +195,7 @@ fn channels(base: &Side<'_>, cur: &Side<'_>, matched: &[Matched<'_>], out: &mut 
         let carried = carried.join(", ");
         if old.subject.value != new.subject.value {
             let d = out.add(
-                rules::SUBJECT_CHANGED,
+                rules::BREAKING_SUBJECT_CHANGED,
                 key.as_str(),
                 format!(
                     "the subject of channel `{}` changed from `{}` to `{}`: consumers of {carried} listen on `{}.>`",
@@ -216,7 +217,7 @@ fn channels(base: &Side<'_>, cur: &Side<'_>, matched: &[Matched<'_>], out: &mut 
         }
         if old.stream.value != new.stream.value {
             let d = out.add(
-                rules::STREAM_CHANGED,
+                rules::BREAKING_STREAM_CHANGED,
                 key.as_str(),
                 format!(
                     "the stream of channel `{}` changed from `{}` to `{}`: consumers bound to `{}` no longer receive {carried}",
@@ -261,7 +262,7 @@ fn ce_type(
             .map_or(row.name.referenced, |t| t.referenced)
     };
     let d = out.add(
-        rules::CE_TYPE_CHANGED,
+        rules::BREAKING_CE_TYPE_CHANGED,
         name.clone(),
         format!(
             "the CloudEvents type of integration event `{name}` changed from `{was}` to `{is}`: its consumers decode by `ce-type` and would reject `{is}` as an unknown event"
@@ -313,7 +314,7 @@ fn event(
         let (is, is_text) = describe(cur, &new.channel.value);
         if was.is_none() || was != is {
             let d = out.add(
-                rules::EVENT_CHANNEL_CHANGED,
+                rules::BREAKING_EVENT_CHANNEL_CHANGED,
                 name.clone(),
                 format!("integration event `{name}` moved from {was_text} to {is_text}"),
                 cur.loc(new.channel.referenced),
@@ -336,7 +337,7 @@ fn event(
             || new_message.is_none();
         if switched {
             let d = out.add(
-                rules::EVENT_MESSAGE_CHANGED,
+                rules::BREAKING_EVENT_MESSAGE_CHANGED,
                 name.clone(),
                 format!(
                     "integration event `{name}` is now encoded as `{}` instead of `{}`: its consumers decode `{}`",

@@ -6,7 +6,8 @@ use prost_reflect::{Kind, MessageDescriptor};
 use serde_saphyr::Spanned;
 
 use super::side::Side;
-use super::{Breaks, baseline_note, rules};
+use super::{Breaks, baseline_note};
+use crate::rules;
 use crate::table::{FieldSource, Key, VariantTarget};
 
 /// How a field's value is given, as far as the contract is concerned.
@@ -119,7 +120,7 @@ pub(crate) fn fields(
                     continue;
                 };
                 let d = walk.out.add(
-                    rules::FIELD_DEFAULTED,
+                    rules::BREAKING_FIELD_DEFAULTED,
                     target,
                     format!(
                         "field `{field}` of integration event `{event}` was mapped (`{mapped}`) and is now left at its default"
@@ -136,7 +137,7 @@ pub(crate) fn fields(
                 if !same_const(kind.as_ref(), &a.value, &b.value) =>
             {
                 let d = walk.out.add(
-                    rules::CONST_CHANGED,
+                    rules::BREAKING_CONST_CHANGED,
                     target,
                     format!(
                         "the constant of field `{field}` of integration event `{event}` changed from `{}` to `{}`",
@@ -256,7 +257,7 @@ fn variants_changed(walk: &mut Walk<'_, '_>, changed: &Changed<'_>, old: &[Arm],
             ),
         };
         let d = walk.out.add(
-            rules::ENUM_MAPPING_CHANGED,
+            rules::BREAKING_ENUM_MAPPING_CHANGED,
             format!("{}.{variant}", changed.target),
             message,
             at,

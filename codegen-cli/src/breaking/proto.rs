@@ -8,9 +8,10 @@ use std::collections::HashSet;
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
-use super::{Breaks, baseline_note, rules};
+use super::{Breaks, baseline_note};
 use crate::diagnostic::SourceLocation;
 use crate::protos::ProtoSet;
+use crate::rules;
 use shape::{covered, map_entry, numbers, range_target};
 
 mod enums;
@@ -67,7 +68,7 @@ impl<'a> Compare<'a> {
     fn renamed(&mut self, old: &MessageDescriptor, new: &MessageDescriptor, event: &str) {
         let (rule, message, hint) = if old.package_name() == new.package_name() {
             (
-                rules::MESSAGE_RENAMED,
+                rules::BREAKING_MESSAGE_RENAMED,
                 format!(
                     "proto message `{}` was renamed to `{}` (integration event `{event}`)",
                     old.full_name(),
@@ -77,7 +78,7 @@ impl<'a> Compare<'a> {
             )
         } else {
             (
-                rules::PACKAGE_CHANGED,
+                rules::BREAKING_PACKAGE_CHANGED,
                 format!(
                     "proto message `{}` moved to package `{}` as `{}` (integration event `{event}`)",
                     old.full_name(),
@@ -192,7 +193,7 @@ impl<'a> Compare<'a> {
         event: &str,
     ) {
         let d = self.out.add(
-            rules::RESERVED_REMOVED,
+            rules::BREAKING_RESERVED_REMOVED,
             format!("{owner}#reserved:{target}"),
             format!("{owner_text} no longer reserves {what} (integration event `{event}`)"),
             places.0,

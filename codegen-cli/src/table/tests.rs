@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::diagnostic::Diagnostic;
 
 const MINIMAL: &str = "\
 version: 1

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
+use crate::rules;
 use crate::table::{Key, Table};
 
 pub(super) use crate::rust_names::ce_type_const as const_ident;
@@ -160,9 +161,9 @@ impl Validator<'_> {
                 continue;
             }
             let at = expected.map_or(event.location(), |t| t.referenced);
-            let note = self.loc(published.referenced);
-            let d = self.error(
-                "ce-type-mismatch",
+            let note = self.cx.loc(published.referenced);
+            let d = self.cx.error(
+                rules::CE_TYPE_MISMATCH,
                 at,
                 format!(
                     "`{}` is received as the CloudEvents type `{expected_text}`, but the table publishes it on channel `{channel}` as `{}`: every message of it would be rejected",
@@ -185,8 +186,8 @@ impl Validator<'_> {
         let Err(why) = check_ce_type(&ce_type.value) else {
             return true;
         };
-        self.error(
-            "invalid-ce-type",
+        self.cx.error(
+            rules::INVALID_CE_TYPE,
             ce_type.referenced,
             format!("{:?} is not a valid CloudEvents type: {why}", ce_type.value),
         )
@@ -213,12 +214,12 @@ impl Validator<'_> {
             }
             Some(first) if !first.explicit && !this.explicit => {}
             Some(first) => {
-                let note = self.loc(first.at);
+                let note = self.cx.loc(first.at);
                 let message = format!(
                     "`{}` and `{}` both have the CloudEvents type `{ce_type}` on {scope}: a consumer could not tell them apart",
                     first.name, this.name
                 );
-                let d = self.error("duplicate-ce-type", this.at, message);
+                let d = self.cx.error(rules::DUPLICATE_CE_TYPE, this.at, message);
                 d.notes
                     .push((format!("`{}` has it here", first.name), note));
                 d.hint = Some("give each integration event a `ce_type` of its own".into());

@@ -7,8 +7,11 @@
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 use serde_saphyr::Spanned;
 
-use super::{PRIMITIVE_WRAPPERS, Validator, WELL_KNOWN_PACKAGE, describe, list, suggest};
+use super::Validator;
+use super::proto_types::{PRIMITIVE_WRAPPERS, WELL_KNOWN_PACKAGE, describe};
+use super::suggest::{list, suggest};
 use crate::model::{MessageMapping, Value};
+use crate::rules;
 use crate::rust_names;
 use crate::table::{Key, NamedMapping, Table};
 
@@ -76,18 +79,19 @@ impl Validator<'_> {
     pub(super) fn declare_mappings(&mut self, table: &Table) {
         for (key, mapping) in &table.mappings {
             if !rust_names::is_identifier(key.as_str()) {
-                self.error(
-                    "invalid-name",
-                    key.location(),
-                    format!("mapping name `{}` is not an identifier", key.as_str()),
-                )
-                .hint = Some("use letters, digits and `_`, e.g. `order_status`".into());
+                self.cx
+                    .error(
+                        rules::INVALID_NAME,
+                        key.location(),
+                        format!("mapping name `{}` is not an identifier", key.as_str()),
+                    )
+                    .hint = Some("use letters, digits and `_`, e.g. `order_status`".into());
                 continue;
             }
             match kind(mapping) {
                 NamedKind::Invalid(why) => {
-                    self.error(
-                        "invalid-mapping",
+                    self.cx.error(
+                        rules::INVALID_MAPPING,
                         key.location(),
                         format!("mapping `{}`: {why}", key.as_str()),
                     );
@@ -109,8 +113,8 @@ impl Validator<'_> {
                             && PRIMITIVE_WRAPPERS.contains(&m.name())
                     }) {
                         // As `fields:` on such a field: prost has no message to build.
-                        self.error(
-                            "well-known-type",
+                        self.cx.error(
+                            rules::WELL_KNOWN_TYPE,
                             message.referenced,
                             format!(
                                 "mapping `{}` builds `{}`, which prost represents as a plain Rust value: map the fields of that type with `from`",
@@ -182,12 +186,13 @@ impl Validator<'_> {
             let refused = !rust_names::is_identifier(key.as_str())
                 || matches!(kind(mapping), NamedKind::Invalid(_));
             if !refused && !used.contains(key.as_str()) {
-                self.warning(
-                    "unused-mapping",
-                    key.location(),
-                    format!("mapping `{}` is not used by any field", key.as_str()),
-                )
-                .hint = Some("use it with `mapping: <name>` on a field, or remove it".into());
+                self.cx
+                    .error(
+                        rules::UNUSED_MAPPING,
+                        key.location(),
+                        format!("mapping `{}` is not used by any field", key.as_str()),
+                    )
+                    .hint = Some("use it with `mapping: <name>` on a field, or remove it".into());
             }
         }
     }
@@ -215,12 +220,13 @@ impl Validator<'_> {
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| format!("mappings of the table: {}", list(&names)))
         };
-        self.error(
-            "unknown-mapping",
-            name.referenced,
-            format!("no mapping `{}` is declared under `mappings:`", name.value),
-        )
-        .hint = Some(hint);
+        self.cx
+            .error(
+                rules::UNKNOWN_MAPPING,
+                name.referenced,
+                format!("no mapping `{}` is declared under `mappings:`", name.value),
+            )
+            .hint = Some(hint);
         None
     }
 
@@ -236,7 +242,7 @@ impl Validator<'_> {
         name: &Spanned<String>,
     ) -> Option<Value> {
         let (key, mapping) = self.named(table, name)?;
-        let declared = self.loc(key.location());
+        let declared = self.cx.loc(key.location());
         match kind(mapping) {
             NamedKind::Invalid(_) => None,
             NamedKind::Message => {
@@ -251,8 +257,8 @@ impl Validator<'_> {
                     });
                 }
                 let built = named.message.full_name().to_owned();
-                let d = self.error(
-                    "mapping-mismatch",
+                let d = self.cx.error(
+                    rules::MAPPING_MISMATCH,
                     name.referenced,
                     format!(
                         "mapping `{}` builds `{built}`; field `{}` is {}",
@@ -270,8 +276,8 @@ impl Validator<'_> {
                     return None;
                 };
                 if field.is_map() {
-                    self.error(
-                        "mapping-mismatch",
+                    self.cx.error(
+                        rules::MAPPING_MISMATCH,
                         name.referenced,
                         format!(
                             "mapping `{}` maps an enum; map field `{}` converts as a whole with `from`",
@@ -289,8 +295,8 @@ impl Validator<'_> {
                 })
             }
             NamedKind::Oneof => {
-                let d = self.error(
-                    "mapping-mismatch",
+                let d = self.cx.error(
+                    rules::MAPPING_MISMATCH,
                     name.referenced,
                     format!(
                         "mapping `{}` maps a domain enum onto a oneof; `{}` is a field",

@@ -3,13 +3,21 @@
 
 use indexmap::IndexMap;
 use prost_reflect::OneofDescriptor;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
+use super::Validator;
 use super::mappings::{NamedKind, kind};
-use super::{Validator, list, suggest};
+use super::suggest::{list, suggest};
 use crate::model::{Field, OneofArm, OneofMember, Shape, Value};
+use crate::rules;
 use crate::rust_names;
-use crate::table::{FieldSource, Key, Table, VariantTarget};
+use crate::table::{FieldSource, FieldSpec, Key, Table, VariantTarget};
+
+/// A oneof's domain enum (its Rust path) and its `variants:`.
+type OneofEnum<'t> = (
+    &'t Spanned<String>,
+    &'t IndexMap<Key, Spanned<VariantTarget>>,
+);
 
 impl Validator<'_> {
     /// Checks the oneof `oneof` keyed by its own name: `default` leaves it unset (its members
@@ -30,68 +38,8 @@ impl Validator<'_> {
             }
             FieldSource::Spec(spec) => spec,
         };
-        let misplaced = [
-            (spec.with.is_some(), "with"),
-            (spec.envelope.is_some(), "envelope"),
-            (spec.constant.is_some(), "const"),
-            (spec.default.is_some(), "default"),
-            (spec.fields.is_some(), "fields"),
-            (spec.checked.is_some(), "checked"),
-            (spec.values.is_some(), "values"),
-        ];
-        if let Some((_, what)) = misplaced.iter().find(|(present, _)| *present) {
-            self.error(
-                "invalid-field-source",
-                at,
-                format!(
-                    "`{}` is a oneof: it is set from a domain enum with `from`, `enum` and `variants` (or `mapping`), not with `{what}`",
-                    oneof.name()
-                ),
-            )
-            .hint = Some(format!(
-                "map one member instead (`{}: ...`), or write `{}: default` to leave the oneof unset",
-                oneof.fields().next().map_or_else(String::new, |f| f.name().to_owned()),
-                oneof.name()
-            ));
-            return None;
-        }
-        let (rust_type, variants) = match (&spec.mapping, &spec.enum_type, &spec.variants) {
-            (Some(name), None, None) => {
-                let (named_key, mapping) = self.named(table, name)?;
-                match (kind(mapping), &mapping.enum_type, &mapping.variants) {
-                    (NamedKind::Oneof, Some(rust_type), Some(variants)) => (rust_type, variants),
-                    (NamedKind::Invalid(_), _, _) => return None,
-                    _ => {
-                        let declared = self.loc(named_key.location());
-                        let d = self.error(
-                            "mapping-mismatch",
-                            name.referenced,
-                            format!(
-                                "`{}` is a oneof; mapping `{}` is not a oneof mapping (`enum` + `variants`)",
-                                oneof.name(),
-                                name.value
-                            ),
-                        );
-                        d.notes
-                            .push(("the mapping is declared here".into(), declared));
-                        return None;
-                    }
-                }
-            }
-            (None, Some(rust_type), Some(variants)) => (rust_type, variants),
-            _ => {
-                self.error(
-                    "invalid-field-source",
-                    at,
-                    format!(
-                        "oneof `{}` is set from a domain enum: it needs `enum` and `variants` (or only `mapping`)",
-                        oneof.name()
-                    ),
-                )
-                .hint = Some("`from: kind`, `enum: crate::domain::Kind`, `variants: { Variant: { member: { ... } } }`".into());
-                return None;
-            }
-        };
+        self.oneof_keys(oneof, spec, at)?;
+        let (rust_type, variants) = self.oneof_enum(table, oneof, spec, at)?;
         let path = match &spec.from {
             Some(from) => self.domain_path(from)?,
             None => Vec::new(),
@@ -110,15 +58,98 @@ impl Validator<'_> {
                 rust_type: rust_type.value.clone(),
                 enum_path: enum_path.clone(),
                 arms,
-                declared: self.loc(rust_type.referenced),
+                declared: self.cx.loc(rust_type.referenced),
             },
             oneof: Some(OneofMember {
                 oneof: rust_names::field_ident(oneof.name()),
                 enum_path,
                 variant: String::new(),
             }),
-            location: self.loc(key.location()),
+            location: self.cx.loc(key.location()),
             prost_type: None,
+        })
+    }
+
+    /// Refuses the keys a oneof set from a domain enum does not take.
+    fn oneof_keys(
+        &mut self,
+        oneof: &OneofDescriptor,
+        spec: &FieldSpec,
+        at: Location,
+    ) -> Option<()> {
+        let misplaced = [
+            (spec.with.is_some(), "with"),
+            (spec.envelope.is_some(), "envelope"),
+            (spec.constant.is_some(), "const"),
+            (spec.default.is_some(), "default"),
+            (spec.fields.is_some(), "fields"),
+            (spec.checked.is_some(), "checked"),
+            (spec.values.is_some(), "values"),
+        ];
+        if let Some((_, what)) = misplaced.iter().find(|(present, _)| *present) {
+            self.cx.error(
+                rules::INVALID_FIELD_SOURCE,
+                at,
+                format!(
+                    "`{}` is a oneof: it is set from a domain enum with `from`, `enum` and `variants` (or `mapping`), not with `{what}`",
+                    oneof.name()
+                ),
+            )
+            .hint = Some(format!(
+                "map one member instead (`{}: ...`), or write `{}: default` to leave the oneof unset",
+                oneof.fields().next().map_or_else(String::new, |f| f.name().to_owned()),
+                oneof.name()
+            ));
+            return None;
+        }
+        Some(())
+    }
+
+    /// The domain enum and the `variants:` that set a oneof: written on the oneof, or those of
+    /// the named oneof mapping it names.
+    fn oneof_enum<'t>(
+        &mut self,
+        table: &'t Table,
+        oneof: &OneofDescriptor,
+        spec: &'t FieldSpec,
+        at: Location,
+    ) -> Option<OneofEnum<'t>> {
+        Some(match (&spec.mapping, &spec.enum_type, &spec.variants) {
+            (Some(name), None, None) => {
+                let (named_key, mapping) = self.named(table, name)?;
+                match (kind(mapping), &mapping.enum_type, &mapping.variants) {
+                    (NamedKind::Oneof, Some(rust_type), Some(variants)) => (rust_type, variants),
+                    (NamedKind::Invalid(_), _, _) => return None,
+                    _ => {
+                        let declared = self.cx.loc(named_key.location());
+                        let d = self.cx.error(
+                            rules::MAPPING_MISMATCH,
+                            name.referenced,
+                            format!(
+                                "`{}` is a oneof; mapping `{}` is not a oneof mapping (`enum` + `variants`)",
+                                oneof.name(),
+                                name.value
+                            ),
+                        );
+                        d.notes
+                            .push(("the mapping is declared here".into(), declared));
+                        return None;
+                    }
+                }
+            }
+            (None, Some(rust_type), Some(variants)) => (rust_type, variants),
+            _ => {
+                self.cx.error(
+                    rules::INVALID_FIELD_SOURCE,
+                    at,
+                    format!(
+                        "oneof `{}` is set from a domain enum: it needs `enum` and `variants` (or only `mapping`)",
+                        oneof.name()
+                    ),
+                )
+                .hint = Some("`from: kind`, `enum: crate::domain::Kind`, `variants: { Variant: { member: { ... } } }`".into());
+                return None;
+            }
         })
     }
 
@@ -132,8 +163,8 @@ impl Validator<'_> {
         variants: &IndexMap<Key, Spanned<VariantTarget>>,
     ) -> Option<Vec<OneofArm>> {
         if variants.is_empty() {
-            self.error(
-                "oneof-variant",
+            self.cx.error(
+                rules::ONEOF_VARIANT,
                 rust_type.referenced,
                 "`variants` maps no variant",
             )
@@ -147,30 +178,46 @@ impl Validator<'_> {
         let mut arms = Vec::new();
         let mut ok = true;
         for (variant, target) in variants {
-            if !rust_names::is_identifier(variant.as_str()) {
-                self.error(
-                    "invalid-name",
-                    variant.location(),
-                    format!("`{}` is not a Rust enum variant name", variant.as_str()),
-                );
-                ok = false;
-                continue;
+            match self.oneof_arm(table, oneof, &members, variant, target) {
+                Some(arm) => arms.push(arm),
+                None => ok = false,
             }
-            let entries = match &target.value {
-                VariantTarget::Unset => {
-                    arms.push(OneofArm {
-                        variant: variant.as_str().to_owned(),
-                        member: None,
-                    });
-                    continue;
-                }
-                VariantTarget::Member(entries) => entries,
-            };
-            let filled = entries.len();
-            let mut entries = entries.iter();
-            let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
-                self.error(
-                    "oneof-variant",
+        }
+        ok.then_some(arms)
+    }
+
+    /// One arm of `variants:`: the variant leaves the oneof unset, or fills one member.
+    fn oneof_arm(
+        &mut self,
+        table: &Table,
+        oneof: &OneofDescriptor,
+        members: &[String],
+        variant: &Key,
+        target: &Spanned<VariantTarget>,
+    ) -> Option<OneofArm> {
+        if !rust_names::is_identifier(variant.as_str()) {
+            self.cx.error(
+                rules::INVALID_NAME,
+                variant.location(),
+                format!("`{}` is not a Rust enum variant name", variant.as_str()),
+            );
+            return None;
+        }
+        let entries = match &target.value {
+            VariantTarget::Unset => {
+                return Some(OneofArm {
+                    variant: variant.as_str().to_owned(),
+                    member: None,
+                });
+            }
+            VariantTarget::Member(entries) => entries,
+        };
+        let filled = entries.len();
+        let mut entries = entries.iter();
+        let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
+            self.cx
+                .error(
+                    rules::ONEOF_VARIANT,
                     target.referenced,
                     format!(
                         "variant `{}` fills {} members: a oneof holds exactly one",
@@ -179,22 +226,20 @@ impl Validator<'_> {
                     ),
                 )
                 .hint = Some(format!(
-                    "write `{}: {{ <member>: <source> }}` with one member of `{}`, or `{}: none`",
-                    variant.as_str(),
-                    oneof.name(),
-                    variant.as_str()
-                ));
-                ok = false;
-                continue;
-            };
-            let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
-                let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        format!("members of `{}`: {}", oneof.name(), list(&members))
-                    });
-                self.error(
-                    "oneof-variant",
+                "write `{}: {{ <member>: <source> }}` with one member of `{}`, or `{}: none`",
+                variant.as_str(),
+                oneof.name(),
+                variant.as_str()
+            ));
+            return None;
+        };
+        let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
+            let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("members of `{}`: {}", oneof.name(), list(members)));
+            self.cx
+                .error(
+                    rules::ONEOF_VARIANT,
                     member_key.location(),
                     format!(
                         "`{}` is not a member of the oneof `{}`",
@@ -203,18 +248,13 @@ impl Validator<'_> {
                     ),
                 )
                 .hint = Some(hint);
-                ok = false;
-                continue;
-            };
-            let location = self.loc(member_key.location());
-            match self.field(table, &member, member_source, location, true) {
-                Some(field) => arms.push(OneofArm {
-                    variant: variant.as_str().to_owned(),
-                    member: Some(Box::new(field)),
-                }),
-                None => ok = false,
-            }
-        }
-        ok.then_some(arms)
+            return None;
+        };
+        let location = self.cx.loc(member_key.location());
+        let field = self.field(table, &member, member_source, location, true)?;
+        Some(OneofArm {
+            variant: variant.as_str().to_owned(),
+            member: Some(Box::new(field)),
+        })
     }
 }

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
-use super::{Validator, WELL_KNOWN_PACKAGE, check_subject};
+use super::Validator;
+use super::channels::check_subject;
+use super::proto_types::WELL_KNOWN_PACKAGE;
 use crate::model::{Channel, DeliveryPolicy, SubscribedEvent, Subscription};
+use crate::rules;
 use crate::rust_names;
 use crate::table::{self, Key, Table};
 
@@ -64,9 +67,9 @@ impl Validator<'_> {
         for (key, subscription) in &table.subscriptions {
             if let Some(checked) = self.subscription(table, key, subscription, used_channels) {
                 if let Some(first) = durables.get(&checked.durable).copied() {
-                    let note = self.loc(first);
-                    self.error(
-                        "duplicate-durable",
+                    let note = self.cx.loc(first);
+                    self.cx.error(
+                        rules::DUPLICATE_DURABLE,
                         subscription
                             .durable
                             .as_ref()
@@ -102,8 +105,8 @@ impl Validator<'_> {
     ) -> Option<Subscription> {
         let mut ok = true;
         if !rust_names::is_identifier(key.as_str()) {
-            self.error(
-                "invalid-name",
+            self.cx.error(
+                rules::INVALID_NAME,
                 key.location(),
                 format!(
                     "subscription name `{}` is not a valid identifier",
@@ -114,25 +117,77 @@ impl Validator<'_> {
         }
         ok &= self.channel_ref(table, &subscription.channel, used_channels);
 
+        let (durable, durable_ok) = self.durable(table, key, subscription);
+        ok &= durable_ok;
+
+        if subscription.events.is_empty() {
+            self.cx
+                .error(
+                    rules::EMPTY_SUBSCRIPTION,
+                    key.location(),
+                    format!("subscription `{}` receives no event", key.as_str()),
+                )
+                .hint = Some(
+                "list the events under `events:`, e.g. `OrderCreatedEvent: OrderCreated`".into(),
+            );
+            ok = false;
+        }
+        let package = subscription.package.as_ref();
+        let mut events = Vec::new();
+        for (name, received) in &subscription.events {
+            match self.subscribed_event(table, package, name, received) {
+                Some(event) => events.push(event),
+                None => ok = false,
+            }
+        }
+
+        let delivery = match &subscription.delivery {
+            Some(delivery) => self.delivery(table, subscription, delivery),
+            None => Some(DeliveryPolicy::default()),
+        };
+        match (ok, delivery) {
+            (true, Some(delivery)) => Some(Subscription {
+                name: key.as_str().to_owned(),
+                channel: subscription.channel.value.clone(),
+                durable,
+                events,
+                delivery,
+                location: self.cx.loc(key.location()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The durable consumer name of a subscription (written, or the default), and whether it
+    /// is valid.
+    fn durable(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        subscription: &table::Subscription,
+    ) -> (String, bool) {
+        let mut ok = true;
         let durable = match &subscription.durable {
             Some(durable) => {
                 if let Err(why) = check_durable(&durable.value) {
-                    self.error(
-                        "invalid-durable",
-                        durable.referenced,
-                        format!(
-                            "`{}` is not a valid JetStream consumer name: {why}",
-                            durable.value
-                        ),
-                    )
-                    .hint = Some("use letters, digits, `-` and `_`, e.g. `search-orders`".into());
+                    self.cx
+                        .error(
+                            rules::INVALID_DURABLE,
+                            durable.referenced,
+                            format!(
+                                "`{}` is not a valid JetStream consumer name: {why}",
+                                durable.value
+                            ),
+                        )
+                        .hint =
+                        Some("use letters, digits, `-` and `_`, e.g. `search-orders`".into());
                     ok = false;
                 } else {
                     // Two services sharing one durable name split each other's events.
                     let owner = consumer_name(&table.service.value);
                     if !durable.value.starts_with(&owner) {
-                        self.warning(
-                            "durable-not-owned",
+                        self.cx.error(
+                            rules::DURABLE_NOT_OWNED,
                             durable.referenced,
                             format!(
                                 "durable consumer `{}` does not start with the service name `{owner}`",
@@ -148,103 +203,77 @@ impl Validator<'_> {
             }
             None => default_durable(&table.service.value, key.as_str()),
         };
+        (durable, ok)
+    }
 
-        if subscription.events.is_empty() {
-            self.error(
-                "empty-subscription",
-                key.location(),
-                format!("subscription `{}` receives no event", key.as_str()),
+    /// One event a subscription receives: its name and proto message (in the subscription's
+    /// `package` when the name is not qualified).
+    fn subscribed_event(
+        &mut self,
+        table: &Table,
+        package: Option<&Spanned<String>>,
+        name: &Key,
+        received: &Spanned<table::Received>,
+    ) -> Option<SubscribedEvent> {
+        if !rust_names::is_identifier(name.as_str()) {
+            self.cx.error(
+                rules::INVALID_NAME,
+                name.location(),
+                format!(
+                    "integration event name `{}` is not a valid Rust identifier and NATS subject token",
+                    name.as_str()
+                ),
             )
-            .hint = Some(
-                "list the events under `events:`, e.g. `OrderCreatedEvent: OrderCreated`".into(),
-            );
-            ok = false;
+            .hint = Some(super::ce_type::name_hint(name.as_str()));
+            return None;
         }
-        let package = subscription.package.as_ref();
-        let mut events = Vec::new();
-        for (name, received) in &subscription.events {
-            if !rust_names::is_identifier(name.as_str()) {
-                self.error(
-                    "invalid-name",
-                    name.location(),
-                    format!(
-                        "integration event name `{}` is not a valid Rust identifier and NATS subject token",
-                        name.as_str()
-                    ),
-                )
-                .hint = Some(super::ce_type::name_hint(name.as_str()));
-                ok = false;
-                continue;
-            }
-            let message = &table::Received::message(received);
-            let full_name = match package {
-                Some(package) if !message.value.contains('.') => Spanned {
-                    value: format!("{}.{}", package.value, message.value),
-                    referenced: message.referenced,
-                    defined: message.defined,
-                },
-                _ => message.clone(),
-            };
-            let Some(descriptor) = self.message(&full_name) else {
-                ok = false;
-                continue;
-            };
-            if let Some(package) = package
-                && descriptor.package_name() != package.value
-            {
-                let note = self.loc(package.referenced);
-                self.error(
-                    "package-mismatch",
-                    message.referenced,
-                    format!(
-                        "proto message `{}` is in package `{}`, not in the subscription's package `{}`",
-                        descriptor.full_name(),
-                        descriptor.package_name(),
-                        package.value
-                    ),
-                )
-                .notes
-                .push(("the package is declared here".into(), note));
-                ok = false;
-                continue;
-            }
-            if descriptor.package_name() == WELL_KNOWN_PACKAGE {
-                self.error(
-                    "well-known-type",
-                    message.referenced,
-                    format!(
-                        "`{}` is a protobuf well-known type; an integration event has a message of its own",
-                        descriptor.full_name()
-                    ),
-                );
-                ok = false;
-                continue;
-            }
-            events.push(SubscribedEvent {
-                name: name.as_str().to_owned(),
-                ce_type: received
-                    .value
-                    .ce_type()
-                    .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
-                message: self.message_type(table, &descriptor),
-            });
-        }
-
-        let delivery = match &subscription.delivery {
-            Some(delivery) => self.delivery(table, subscription, delivery),
-            None => Some(DeliveryPolicy::default()),
+        let message = &table::Received::message(received);
+        let full_name = match package {
+            Some(package) if !message.value.contains('.') => Spanned {
+                value: format!("{}.{}", package.value, message.value),
+                referenced: message.referenced,
+                defined: message.defined,
+            },
+            _ => message.clone(),
         };
-        match (ok, delivery) {
-            (true, Some(delivery)) => Some(Subscription {
-                name: key.as_str().to_owned(),
-                channel: subscription.channel.value.clone(),
-                durable,
-                events,
-                delivery,
-                location: self.loc(key.location()),
-            }),
-            _ => None,
+        let descriptor = self.message(&full_name)?;
+        if let Some(package) = package
+            && descriptor.package_name() != package.value
+        {
+            let note = self.cx.loc(package.referenced);
+            self.cx.error(
+                rules::PACKAGE_MISMATCH,
+                message.referenced,
+                format!(
+                    "proto message `{}` is in package `{}`, not in the subscription's package `{}`",
+                    descriptor.full_name(),
+                    descriptor.package_name(),
+                    package.value
+                ),
+            )
+            .notes
+            .push(("the package is declared here".into(), note));
+            return None;
         }
+        if descriptor.package_name() == WELL_KNOWN_PACKAGE {
+            self.cx.error(
+                rules::WELL_KNOWN_TYPE,
+                message.referenced,
+                format!(
+                    "`{}` is a protobuf well-known type; an integration event has a message of its own",
+                    descriptor.full_name()
+                ),
+            );
+            return None;
+        }
+        Some(SubscribedEvent {
+            name: name.as_str().to_owned(),
+            ce_type: received
+                .value
+                .ce_type()
+                .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
+            message: self.message_type(table, &descriptor),
+        })
     }
 
     /// A duration written as humantime text (`500ms`, `30s`, `2m`), in milliseconds.
@@ -252,16 +281,16 @@ impl Validator<'_> {
         let parsed = humantime::parse_duration(text.value.trim());
         match parsed {
             Ok(duration) if duration.is_zero() => {
-                self.error(
-                    "invalid-duration",
+                self.cx.error(
+                    rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} must be longer than zero"),
                 );
                 None
             }
             Ok(duration) if duration > Duration::from_secs(365 * 24 * 3600) => {
-                self.error(
-                    "invalid-duration",
+                self.cx.error(
+                    rules::INVALID_DURATION,
                     text.referenced,
                     format!("{what} `{}` is longer than a year", text.value),
                 );
@@ -269,12 +298,13 @@ impl Validator<'_> {
             }
             Ok(duration) => Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)),
             Err(err) => {
-                self.error(
-                    "invalid-duration",
-                    text.referenced,
-                    format!("{what} `{}` is not a duration: {err}", text.value),
-                )
-                .hint = Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`".into());
+                self.cx
+                    .error(
+                        rules::INVALID_DURATION,
+                        text.referenced,
+                        format!("{what} `{}` is not a duration: {err}", text.value),
+                    )
+                    .hint = Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`".into());
                 None
             }
         }
@@ -292,12 +322,13 @@ impl Validator<'_> {
             Some(d) if d.value == "all" => false,
             Some(d) if d.value == "new" => true,
             Some(d) => {
-                self.error(
-                    "invalid-delivery",
-                    d.referenced,
-                    format!("`deliver: {}` is not a delivery start", d.value),
-                )
-                .hint =
+                self.cx
+                    .error(
+                        rules::INVALID_DELIVERY,
+                        d.referenced,
+                        format!("`deliver: {}` is not a delivery start", d.value),
+                    )
+                    .hint =
                     Some("`all` (the stream's history, the default) or `new` (from now on)".into());
                 ok = false;
                 false
@@ -313,8 +344,8 @@ impl Validator<'_> {
         };
         let max_deliver = match &delivery.max_deliver {
             Some(max) if max.value < 1 => {
-                self.error(
-                    "invalid-delivery",
+                self.cx.error(
+                    rules::INVALID_DELIVERY,
                     max.referenced,
                     format!("`max_deliver: {}` must be at least 1", max.value),
                 );
@@ -324,6 +355,23 @@ impl Validator<'_> {
             Some(max) => Some(max.value),
             None => None,
         };
+        let (backoff_ms, backoff_ok) = self.backoff(delivery);
+        ok &= backoff_ok;
+        let (dead_letter, dead_letter_ok) = self.dead_letter(table, subscription, delivery);
+        ok &= dead_letter_ok;
+        ok.then_some(DeliveryPolicy {
+            deliver_new,
+            ack_wait_ms,
+            max_deliver,
+            backoff_ms,
+            dead_letter,
+        })
+    }
+
+    /// The `backoff` steps in milliseconds, and whether they are valid; more steps than
+    /// deliveries is a warning.
+    fn backoff(&mut self, delivery: &table::Delivery) -> (Option<Vec<u64>>, bool) {
+        let mut ok = true;
         let backoff_ms = match &delivery.backoff {
             Some(steps) => {
                 let mut out = Vec::new();
@@ -337,8 +385,8 @@ impl Validator<'_> {
                     && i64::try_from(steps.len()).unwrap_or(i64::MAX) >= max.value
                     && max.value >= 1
                 {
-                    self.warning(
-                        "unused-backoff",
+                    self.cx.error(
+                        rules::UNUSED_BACKOFF,
                         last.referenced,
                         format!(
                             "{} backoff steps for at most {} deliveries: only the first {} are used",
@@ -352,6 +400,17 @@ impl Validator<'_> {
             }
             None => None,
         };
+        (backoff_ms, ok)
+    }
+
+    /// The dead-letter channel, and whether it is valid and apart from the consumed channel.
+    fn dead_letter(
+        &mut self,
+        table: &Table,
+        subscription: &table::Subscription,
+        delivery: &table::Delivery,
+    ) -> (Option<Channel>, bool) {
+        let mut ok = true;
         let dead_letter = match &delivery.dead_letter {
             Some(channel) => {
                 let subject_ok = self.subject(&channel.subject);
@@ -361,8 +420,8 @@ impl Validator<'_> {
                     && check_subject(&consumed.subject.value).is_ok()
                     && subjects_overlap(&channel.subject.value, &consumed.subject.value)
                 {
-                    self.error(
-                        "dead-letter-in-channel",
+                    self.cx.error(
+                        rules::DEAD_LETTER_IN_CHANNEL,
                         channel.subject.referenced,
                         format!(
                             "dead-letter subject `{}` overlaps the consumed channel's subject `{}`: dead letters would be consumed again",
@@ -383,13 +442,7 @@ impl Validator<'_> {
             }
             None => None,
         };
-        ok.then_some(DeliveryPolicy {
-            deliver_new,
-            ack_wait_ms,
-            max_deliver,
-            backoff_ms,
-            dead_letter,
-        })
+        (dead_letter, ok)
     }
 }
 

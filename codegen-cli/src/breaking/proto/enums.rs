@@ -5,7 +5,8 @@ use prost_reflect::EnumDescriptor;
 
 use super::shape::{covered, numbers, range_target};
 use super::{Compare, WELL_KNOWN_PACKAGE};
-use crate::breaking::{baseline_note, rules};
+use crate::breaking::baseline_note;
+use crate::rules;
 
 impl Compare<'_> {
     /// Values and reserved ranges and names of an enum present in both versions.
@@ -27,7 +28,7 @@ impl Compare<'_> {
             if let Some(first) = same_number.first() {
                 if same_number.iter().all(|v| v.name() != value.name()) {
                     let d = self.out.add(
-                        rules::ENUM_VALUE_RENAMED,
+                        rules::BREAKING_ENUM_VALUE_RENAMED,
                         target,
                         format!(
                             "value {} of enum `{}` was renamed from `{}` to `{}` (integration event `{event}`); JSON carries the name",
@@ -45,7 +46,7 @@ impl Compare<'_> {
             }
             if let Some(renumbered) = new.get_value_by_name(value.name()) {
                 let d = self.out.add(
-                    rules::ENUM_VALUE_NUMBER_CHANGED,
+                    rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED,
                     target,
                     format!(
                         "value `{}` of enum `{}` changed its number from {} to {} (integration event `{event}`)",
@@ -80,7 +81,7 @@ impl Compare<'_> {
                 ),
             };
             let d = self.out.add(
-                rules::ENUM_VALUE_REMOVED,
+                rules::BREAKING_ENUM_VALUE_REMOVED,
                 target,
                 format!(
                     "value `{}` = {} of enum `{}` was removed without reserving {missing} (integration event `{event}`)",

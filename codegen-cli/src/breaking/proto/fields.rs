@@ -9,7 +9,8 @@ use prost_reflect::{FieldDescriptor, MessageDescriptor};
 
 use super::Compare;
 use super::shape::{cardinality_change, oneof_change, type_name};
-use crate::breaking::{Breaks, baseline_note, rules};
+use crate::breaking::{Breaks, baseline_note};
+use crate::rules::{self, Rule};
 
 impl Compare<'_> {
     /// Compares the baseline field `old` of `old_msg` with its counterpart in `new_msg`, or
@@ -51,7 +52,7 @@ impl Compare<'_> {
             self.base.field_location(old),
         );
         let d = self.out.add(
-            rules::FIELD_NUMBER_CHANGED,
+            rules::BREAKING_FIELD_NUMBER_CHANGED,
             format!("{}.{}", old_msg.full_name(), old.name()),
             format!(
                 "field `{}` of `{}` changed its number from {} to {} (integration event `{event}`)",
@@ -121,7 +122,7 @@ impl Compare<'_> {
             ),
         };
         let d = self.out.add(
-            rules::FIELD_REMOVED,
+            rules::BREAKING_FIELD_REMOVED,
             format!("{}.{}", old_msg.full_name(), old.name()),
             message,
             self.cur.message_location(new_msg),
@@ -147,16 +148,15 @@ impl Compare<'_> {
             self.base.field_location(old),
         );
         let of = format!("of `{}` (integration event `{event}`)", old_msg.full_name());
-        let report =
-            |out: &mut Breaks, rule: &'static str, message: String, hint: Option<String>| {
-                let d = out.add(rule, target.clone(), message, here.clone());
-                d.notes.push(was_here.clone());
-                d.hint = hint;
-            };
+        let report = |out: &mut Breaks, rule: Rule, message: String, hint: Option<String>| {
+            let d = out.add(rule, target.clone(), message, here.clone());
+            d.notes.push(was_here.clone());
+            d.hint = hint;
+        };
         if old.json_name() != new.json_name() {
             let (rule, message, hint) = if old.name() == new.name() {
                 (
-                    rules::FIELD_JSON_NAME_CHANGED,
+                    rules::BREAKING_FIELD_JSON_NAME_CHANGED,
                     format!(
                         "the JSON name of field `{}` {of} changed from `{}` to `{}`",
                         old.name(),
@@ -167,7 +167,7 @@ impl Compare<'_> {
                 )
             } else {
                 (
-                    rules::FIELD_RENAMED,
+                    rules::BREAKING_FIELD_RENAMED,
                     format!(
                         "field {} {of} was renamed from `{}` to `{}` (JSON name `{}` to `{}`)",
                         old.number(),
@@ -191,7 +191,7 @@ impl Compare<'_> {
         if retyped {
             report(
                 self.out,
-                rules::FIELD_TYPE_CHANGED,
+                rules::BREAKING_FIELD_TYPE_CHANGED,
                 format!(
                     "field `{}` {of} changed its type from `{}` to `{}`",
                     old.name(),
@@ -207,7 +207,7 @@ impl Compare<'_> {
         if let Some(change) = cardinality_change(old, new, retyped) {
             report(
                 self.out,
-                rules::FIELD_CARDINALITY_CHANGED,
+                rules::BREAKING_FIELD_CARDINALITY_CHANGED,
                 format!("field `{}` {of} {change}", old.name()),
                 None,
             );
@@ -215,7 +215,7 @@ impl Compare<'_> {
         if let Some(change) = oneof_change(old_msg, new_msg, old, new) {
             report(
                 self.out,
-                rules::FIELD_ONEOF_CHANGED,
+                rules::BREAKING_FIELD_ONEOF_CHANGED,
                 format!("field `{}` {of} {change}", old.name()),
                 None,
             );

@@ -1,0 +1,92 @@
+//! Enum conversions: `enum:` + `values:` onto a proto enum field.
+
+use indexmap::IndexMap;
+use prost_reflect::{FieldDescriptor, Kind};
+use serde_saphyr::Spanned;
+
+use super::Validator;
+use super::proto_types::describe;
+use super::suggest::{list, suggest};
+use crate::model::Conversion;
+use crate::rules;
+use crate::rust_names;
+use crate::table::Key;
+
+impl Validator<'_> {
+    /// `enum:` + `values:`: every variant maps to a proto value that exists, by its proto name.
+    pub(super) fn enum_conversion(
+        &mut self,
+        field: &FieldDescriptor,
+        rust_type: &Spanned<String>,
+        values: &IndexMap<Key, Spanned<String>>,
+    ) -> Option<Conversion> {
+        let Kind::Enum(proto_enum) = field.kind() else {
+            self.cx.error(
+                rules::ENUM_NOT_ENUM,
+                rust_type.referenced,
+                format!(
+                    "`enum` maps onto proto enum fields; `{}` is {}",
+                    field.name(),
+                    describe(field)
+                ),
+            );
+            return None;
+        };
+        if !self.rust_path(rust_type, "domain enum") {
+            return None;
+        }
+        if values.is_empty() {
+            self.cx
+                .error(
+                    rules::ENUM_VALUE,
+                    rust_type.referenced,
+                    "`values` maps no variant",
+                )
+                .hint =
+                Some("map every variant of the domain enum: `Variant: PROTO_VALUE_NAME`".into());
+            return None;
+        }
+        let mut arms = Vec::new();
+        let mut ok = true;
+        for (variant, value) in values {
+            if !rust_names::is_identifier(variant.as_str()) {
+                self.cx.error(
+                    rules::INVALID_NAME,
+                    variant.location(),
+                    format!("`{}` is not a Rust enum variant name", variant.as_str()),
+                );
+                ok = false;
+                continue;
+            }
+            match proto_enum.get_value_by_name(&value.value) {
+                Some(v) => {
+                    arms.push((variant.as_str().to_owned(), v.name().to_owned(), v.number()))
+                }
+                None => {
+                    let names: Vec<String> =
+                        proto_enum.values().map(|v| v.name().to_owned()).collect();
+                    let hint = suggest(&value.value, names.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| {
+                            format!("values of `{}`: {}", proto_enum.full_name(), list(&names))
+                        });
+                    self.cx.error(
+                        rules::ENUM_VALUE,
+                        value.referenced,
+                        format!(
+                            "proto enum `{}` has no value `{}` (values are matched by their proto names, not prost's Rust names)",
+                            proto_enum.full_name(),
+                            value.value
+                        ),
+                    )
+                    .hint = Some(hint);
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| Conversion::Enum {
+            rust_type: rust_type.value.clone(),
+            arms,
+        })
+    }
+}
