@@ -43,7 +43,7 @@ use super::consumed::{self, Consumed, ConsumedEvent};
 use super::payload_schema::payload_schema;
 use super::proto_source::{leading_comment, message_summary};
 use super::{DocsError, Published};
-use crate::model::Model;
+use crate::model::{Channel as ModelChannel, Model};
 
 /// The AsyncAPI version written.
 pub const ASYNCAPI_VERSION: &str = "3.0.0";
@@ -80,21 +80,14 @@ fn document(
         let message_ref = format!("#/components/messages/{name}");
         channels.insert(
             name.clone(),
-            Channel {
-                address: p.subject.clone(),
-                title: format!("{name} ({})", p.channel.name),
-                description: ChannelText {
-                    published: true,
-                    event: name,
-                    service,
-                    channel: &p.channel.name,
-                    subject: &p.channel.subject,
-                    stream: &p.channel.stream,
-                }
-                .render()?,
-                messages: IndexMap::from([(name.clone(), Ref::to(message_ref))]),
-                jetstream_stream: p.channel.stream.clone(),
-            },
+            event_channel(
+                name,
+                service,
+                p.channel,
+                &p.subject,
+                true,
+                IndexMap::from([(name.clone(), Ref::to(message_ref))]),
+            )?,
         );
         operations.insert(
             format!("send{name}"),
@@ -243,21 +236,7 @@ impl Receiving {
                 let key = unique_key(&self.channels, name, &c.channel.name);
                 self.channels.insert(
                     key.clone(),
-                    Channel {
-                        address: e.subject.clone(),
-                        title: format!("{name} ({})", c.channel.name),
-                        description: ChannelText {
-                            published: false,
-                            event: name,
-                            service,
-                            channel: &c.channel.name,
-                            subject: &c.channel.subject,
-                            stream: &c.channel.stream,
-                        }
-                        .render()?,
-                        messages: IndexMap::new(),
-                        jetstream_stream: c.channel.stream.clone(),
-                    },
+                    event_channel(name, service, c.channel, &e.subject, false, IndexMap::new())?,
                 );
                 key
             }
@@ -400,5 +379,33 @@ fn message_of(
             schema: schema.text,
         },
         protobuf_message: full_name.to_owned(),
+    })
+}
+
+/// The AsyncAPI channel of event `name` on the table's `channel`, at `address` (the event's
+/// subject), carrying `messages`: `published` by `service`, or received by it from another
+/// service (a subscription's receive operation then adds its message afterwards).
+fn event_channel(
+    name: &str,
+    service: &str,
+    channel: &ModelChannel,
+    address: &str,
+    published: bool,
+    messages: IndexMap<String, Ref>,
+) -> Result<Channel, DocsError> {
+    Ok(Channel {
+        address: address.to_owned(),
+        title: format!("{name} ({})", channel.name),
+        description: ChannelText {
+            published,
+            event: name,
+            service,
+            channel: &channel.name,
+            subject: &channel.subject,
+            stream: &channel.stream,
+        }
+        .render()?,
+        messages,
+        jetstream_stream: channel.stream.clone(),
     })
 }
