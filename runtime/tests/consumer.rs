@@ -601,6 +601,8 @@ async fn failed_dead_letter_publish_keeps_the_message_until_it_succeeds() {
         // After the second delivery failed (and its dead letter with it: the message was naked
         // with the 3 s backoff), the dead-letter stream comes back.
         log.until(|seen| seen.len() == 2).await;
+        // The one wait on time left: nothing outside the consumer shows that its dead-letter
+        // publish has failed (it only logs), so give it 1 s of the 3 s backoff to do so.
         tokio::time::sleep(Duration::from_secs(1)).await;
         provision_streams(&js, &[DLQ]).await.unwrap();
 
