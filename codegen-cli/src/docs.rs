@@ -1,18 +1,18 @@
 //! `eventmap docs`: documentation of the integration events a mapping table publishes and of
-//! those it consumes (its `subscriptions:`), generated from the checked [`Model`] and its
+//! those it consumes (its `subscriptions:`), generated from the checked table and its
 //! protos, for the teams on either side.
 //!
 //! Two files:
-//! - `asyncapi.yaml` ([`asyncapi`]): an AsyncAPI 3.0 document, one channel and one `send`
+//! - `asyncapi.yaml` (module `asyncapi`): an AsyncAPI 3.0 document, one channel and one `send`
 //!   operation per integration event published, one `receive` operation per event a
 //!   subscription receives, messages with the CloudEvents headers as a headers schema and the
 //!   protobuf payload (a self-contained `.proto` text: the message and every type it uses,
-//!   without imports, [`payload_schema`]);
-//! - `events.md` ([`catalog`]): an event catalog, one section per integration event published
+//!   without imports, module `payload_schema`);
+//! - `events.md` (module `catalog`): an event catalog, one section per integration event published
 //!   (subject, stream, producing domain event, fields and where their values come from,
-//!   consumers, an example payload in the proto3 JSON mapping, [`example_payload`]), one per
-//!   subscription (durable consumer, channel, events, delivery policy, [`consumed`]), with
-//!   Mermaid diagrams of the flow ([`mermaid`]).
+//!   consumers, an example payload in the proto3 JSON mapping, module `example_payload`), one per
+//!   subscription (durable consumer, channel, events, delivery policy, module `consumed`), with
+//!   Mermaid diagrams of the flow (module `mermaid`).
 //!
 //! The text of the documents is in askama templates, `templates/docs/` of this crate, readable
 //! as what they produce; the modules prepare their values.

@@ -7,8 +7,12 @@ use std::fmt;
 
 use crate::diagnostic::Severity;
 
-/// The documentation page of every rule, relative to the repository root.
+/// The documentation page of every rule, relative to the root of eventmap's repository.
 pub const DOCS_PAGE: &str = "docs/checks.md";
+
+/// [`DOCS_PAGE`] in eventmap's repository (the `repository` of this crate's manifest), so that
+/// the links in diagnostics work from any project that runs `eventmap check`.
+pub const DOCS_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/checks.md");
 
 /// The part of `eventmap check` a rule belongs to, and the section of [`DOCS_PAGE`] that
 /// documents it.
@@ -47,10 +51,10 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// The link to the rule's documentation: [`DOCS_PAGE`] and the rule's anchor there (an
+    /// The link to the rule's documentation: [`DOCS_URL`] and the rule's anchor there (an
     /// `<a id="<rule id>">` in its row, which the docs test requires).
     pub fn docs_link(&self) -> String {
-        format!("{DOCS_PAGE}#{}", self.id)
+        format!("{DOCS_URL}#{}", self.id)
     }
 
     /// Whether the rule is a breaking change (an entry of `eventmap-accepted-breaks.yaml` may

@@ -235,7 +235,8 @@ fn docs_document_every_rule_of_the_registry() {
             "{rule}: one anchor `{anchor}` in docs/checks.md, the target of its link {}",
             rule.docs_link()
         );
-        assert_eq!(rule.docs_link(), format!("docs/checks.md#{}", rule.id));
+        assert_eq!(rule.docs_link(), format!("{}#{}", rules::DOCS_URL, rule.id));
+        assert!(rules::DOCS_URL.ends_with(rules::DOCS_PAGE));
     }
     let headings = ["## Mapping rules", "## Breaking changes"];
     for (id, ..) in headings.iter().flat_map(|h| doc_rows(&docs, h)) {

@@ -44,7 +44,7 @@ mod store;
 
 pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxWriter;
-pub use registry::{EventRegistry, RegistryError, StoredPayload, Upcaster};
+pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};
 pub use relay::{Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
 #[cfg(feature = "nats")]
 pub use relay::{WindowCheck, check_duplicate_windows};

@@ -17,8 +17,9 @@ use crate::event::DomainEvent;
 
 pub use error::RegistryError;
 
-/// Upper bound of upcasting steps for one payload (guards against a cycle of renames).
-const MAX_UPCASTS: usize = 64;
+/// Upper bound of upcasting steps for one payload (guards against a cycle of renames): past
+/// it, loading fails with [`RegistryError::UpcastLoop`].
+pub const MAX_UPCASTS: usize = 64;
 
 /// A step that turns the JSON of a stored payload of one schema version into the next
 /// version's JSON.

@@ -1,40 +1,5 @@
 //! [`Relay`]: publishes the outbox to the broker, in order per aggregate, at least once.
-//!
-//! # A round
-//!
-//! 1. In one transaction, lock up to [`RelayConfig::batch_size`] unpublished rows, lowest id
-//!    first, `FOR UPDATE SKIP LOCKED` (rows locked by another relay are skipped, not waited
-//!    for). There is no "last id seen": every round selects *all* unpublished rows by id, so a
-//!    row whose transaction commits late, with an id below rows already published, is picked
-//!    up by the next round.
-//! 2. **Fence**: for each aggregate in the batch, find its lowest unpublished row that this
-//!    round did *not* lock (another relay holds it, or it is beyond the batch). Only this
-//!    round's rows of that aggregate below the fence may be sent; the others wait.
-//! 3. Send, at most [`RelayConfig::max_in_flight`] at once, but **one message per aggregate
-//!    at a time**: an aggregate's next row is sent only once the broker acknowledged the
-//!    previous one. Rows of different aggregates are pipelined.
-//! 4. When a publish fails, the rest of its aggregate's rows stay unsent this round; after a
-//!    transient failure (timeout, broker away) no new publish starts at all, and the next
-//!    round *probes*: one publish, and the pipeline opens again only once it is acknowledged
-//!    (so a broker that is still away costs one timeout per retry, not `max_in_flight`).
-//! 5. Mark the acknowledged rows published (stream and sequence kept), record the attempt and
-//!    error on the failed ones, commit. Back off after a failure, exponentially up to
-//!    [`RelayConfig::max_backoff`], forever.
-//!
-//! # Why per-aggregate order survives retries
-//!
-//! An aggregate's row N+1 is only ever sent after the broker stored row N (3): a failed N
-//! can never be overtaken by its successor, because the successor was not in flight.
-//! Across rounds and relays, row N+1 is sent only by the relay that holds every lower
-//! unpublished row of the aggregate (2), and per aggregate ids follow versions (appends to
-//! one aggregate are serialised by its row in `eventmap_aggregates` and draw their ids after
-//! taking that lock), so rows committed later always sort after. A row that was stored but
-//! whose ack was lost is re-sent with the same `Nats-Msg-Id`, which JetStream drops as a
-//! duplicate within the stream's duplicate window ([`check_duplicate_windows`]).
-//!
-//! A relay killed mid-round loses its transaction: its locks go, its rows stay unpublished
-//! and the next relay re-sends them (duplicates, dropped by JetStream). Rows of different
-//! aggregates have no order between them on the stream.
+//! See [`Relay`] for what a round does and why per-aggregate order holds.
 
 mod config;
 mod round;
@@ -60,8 +25,45 @@ pub use config::{RelayConfig, RelayStats, RoundReport};
 #[cfg(feature = "nats")]
 pub use window::{WindowCheck, check_duplicate_windows};
 
-/// Publishes the outbox written by [`PostgresStore`](super::PostgresStore); see the
-/// [module documentation](self) for a round and for why per-aggregate order holds.
+/// Publishes the outbox written by [`PostgresStore`](super::PostgresStore), in order per
+/// aggregate, at least once.
+///
+/// # A round
+///
+/// 1. In one transaction, lock up to [`RelayConfig::batch_size`] unpublished rows, lowest id
+///    first, `FOR UPDATE SKIP LOCKED` (rows locked by another relay are skipped, not waited
+///    for). There is no "last id seen": every round selects *all* unpublished rows by id, so a
+///    row whose transaction commits late, with an id below rows already published, is picked
+///    up by the next round.
+/// 2. **Fence**: for each aggregate in the batch, find its lowest unpublished row that this
+///    round did *not* lock (another relay holds it, or it is beyond the batch). Only this
+///    round's rows of that aggregate below the fence may be sent; the others wait.
+/// 3. Send, at most [`RelayConfig::max_in_flight`] at once, but **one message per aggregate
+///    at a time**: an aggregate's next row is sent only once the broker acknowledged the
+///    previous one. Rows of different aggregates are pipelined.
+/// 4. When a publish fails, the rest of its aggregate's rows stay unsent this round; after a
+///    transient failure (timeout, broker away) no new publish starts at all, and the next
+///    round *probes*: one publish, and the pipeline opens again only once it is acknowledged
+///    (so a broker that is still away costs one timeout per retry, not `max_in_flight`).
+/// 5. Mark the acknowledged rows published (stream and sequence kept), record the attempt and
+///    error on the failed ones, commit. Back off after a failure, exponentially up to
+///    [`RelayConfig::max_backoff`], forever.
+///
+/// # Why per-aggregate order survives retries
+///
+/// An aggregate's row N+1 is only ever sent after the broker stored row N (3): a failed N
+/// can never be overtaken by its successor, because the successor was not in flight.
+/// Across rounds and relays, row N+1 is sent only by the relay that holds every lower
+/// unpublished row of the aggregate (2), and per aggregate ids follow versions (appends to
+/// one aggregate are serialised by its row in `eventmap_aggregates` and draw their ids after
+/// taking that lock), so rows committed later always sort after. A row that was stored but
+/// whose ack was lost is re-sent with the same `Nats-Msg-Id`, which JetStream drops as a
+/// duplicate within the stream's duplicate window ([`check_duplicate_windows`]).
+///
+/// A relay killed mid-round loses its transaction: its locks go, its rows stay unpublished
+/// and the next relay re-sends them (duplicates, dropped by JetStream). Rows of different
+/// aggregates have no order between them on the stream.
+
 ///
 /// Several relays (threads, processes, hosts) may run on one outbox. Cloning is cheap and
 /// clones share their counters.

@@ -29,7 +29,7 @@ struct OutboxRow {
 }
 
 impl Relay {
-    /// Runs one round (see the [module documentation](super)).
+    /// Runs one round (see [`Relay`]).
     ///
     /// # Errors
     ///
