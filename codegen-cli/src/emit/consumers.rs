@@ -3,11 +3,11 @@
 //! of the events it receives, a handler trait with one method per event, and the router that
 //! hands each delivery to the method of its event.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{SetMember, event_set_enum, ident, name_consts, path};
-use crate::model::{DeliveryPolicy, Model, Subscription};
+use crate::model::{DeliveryPolicy, Model, SubscribedEvent, Subscription};
 use crate::rust_names;
 
 /// Every item of the table's subscriptions; nothing when it declares none.
@@ -104,12 +104,25 @@ fn policy(delivery: &DeliveryPolicy) -> TokenStream {
 /// The enum, the handler trait and the router of one subscription.
 fn subscription_items(subscription: &Subscription) -> TokenStream {
     let camel = rust_names::upper_camel(&subscription.name);
-    let module = ident(&rust_names::fn_ident(&subscription.name));
     let enum_name = format_ident!("{}Event", camel);
     let handler = format_ident!("{}Handler", camel);
     let router = format_ident!("{}Router", camel);
-    let name = &subscription.name;
+    let event_set = event_set(subscription, &enum_name);
+    let handler_trait = handler_trait(subscription, &enum_name, &handler, &router);
+    let router_items = router_items(subscription, &enum_name, &handler, &router);
+    quote! {
+        #event_set
 
+        #handler_trait
+
+        #router_items
+    }
+}
+
+/// The enum `enum_name` of the events a subscription receives, decoded by `ce-type`.
+fn event_set(subscription: &Subscription, enum_name: &Ident) -> TokenStream {
+    let module = ident(&rust_names::fn_ident(&subscription.name));
+    let name = &subscription.name;
     let members: Vec<SetMember<'_>> = subscription
         .events
         .iter()
@@ -125,19 +138,24 @@ fn subscription_items(subscription: &Subscription) -> TokenStream {
     let enum_doc = format!(
         " The integration events that subscription `{name}` receives, decoded from a message's `ce-type` and payload."
     );
-    let event_set = event_set_enum(&enum_name, &enum_doc, &subscription.channel, &members);
+    event_set_enum(enum_name, &enum_doc, &subscription.channel, &members)
+}
 
-    let variants: Vec<_> = subscription
-        .events
-        .iter()
-        .map(|event| ident(&rust_names::upper_camel(&event.name)))
-        .collect();
-    let methods: Vec<_> = subscription
-        .events
-        .iter()
-        .map(|event| ident(&rust_names::fn_ident(&event.name)))
-        .collect();
-    let signatures = subscription.events.iter().zip(&methods).map(|(event, method)| {
+/// The method of the handler trait that handles `event`.
+fn method(event: &SubscribedEvent) -> Ident {
+    ident(&rust_names::fn_ident(&event.name))
+}
+
+/// The trait `handler`: one method per event of the subscription.
+fn handler_trait(
+    subscription: &Subscription,
+    enum_name: &Ident,
+    handler: &Ident,
+    router: &Ident,
+) -> TokenStream {
+    let name = &subscription.name;
+    let signatures = subscription.events.iter().map(|event| {
+        let method = method(event);
         let message = path(&event.message.rust_path);
         let doc = format!(
             " Handles `{}` (proto `{}`). `Ok` acknowledges the message; an error has it redelivered after the subscription's backoff, and dead-lettered after its last delivery.",
@@ -157,18 +175,32 @@ fn subscription_items(subscription: &Subscription) -> TokenStream {
     let handler_doc = format!(
         " What the service does with each event of subscription `{name}`: one method per event, so that an event added to the subscription does not compile until it is handled. Run it with [`{router}`]."
     );
-    let router_doc = format!(
-        " Hands each delivery of subscription `{name}` to the method of [`{handler}`] for its event: the `eventmap::nats::ConsumerHandler` that `eventmap::nats::Consumer::run` takes."
-    );
-
     quote! {
-        #event_set
-
         #[doc = #handler_doc]
         pub trait #handler: ::core::marker::Send + ::core::marker::Sync {
             #(#signatures)*
         }
+    }
+}
 
+/// The struct `router` and its `ConsumerHandler` impl, which hands each delivery to the
+/// method of `handler` for its event.
+fn router_items(
+    subscription: &Subscription,
+    enum_name: &Ident,
+    handler: &Ident,
+    router: &Ident,
+) -> TokenStream {
+    let name = &subscription.name;
+    let variants = subscription
+        .events
+        .iter()
+        .map(|event| ident(&rust_names::upper_camel(&event.name)));
+    let methods = subscription.events.iter().map(method);
+    let router_doc = format!(
+        " Hands each delivery of subscription `{name}` to the method of [`{handler}`] for its event: the `eventmap::nats::ConsumerHandler` that `eventmap::nats::Consumer::run` takes."
+    );
+    quote! {
         #[doc = #router_doc]
         #[derive(Debug, Clone, Default)]
         pub struct #router<H>(pub H);

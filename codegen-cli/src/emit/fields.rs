@@ -2,11 +2,17 @@
 //! paths, conversions, envelope values, constants, nested messages, named message mappings,
 //! and oneofs set from domain enums.
 
-use proc_macro2::{Literal as TokenLiteral, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Roots, path, raw_ident, respan};
-use crate::model::{Conversion, Envelope, Field, Literal, MessageType, Shape, Value};
+use crate::model::{Conversion, Field, MessageType, Shape, Value};
+
+mod constants;
+mod domain;
+mod envelope;
+mod messages;
+mod oneof;
 
 /// The fields a field's value is built from, one level down: a nested message's fields and
 /// the members of a oneof's arms (a named mapping's fields are its own function's).
@@ -129,301 +135,74 @@ fn located(field: &Field, roots: &Roots<'_>, value: TokenStream) -> TokenStream 
     }
 }
 
-/// The expression for one field.
+/// The expression for one field, by where its value comes from.
 fn field_value(field: &Field, root: &TokenStream, roots: &Roots<'_>) -> TokenStream {
-    let proto_name = &field.proto_name;
-    let prost_ty = field
-        .prost_type
-        .as_deref()
-        .and_then(|t| syn::parse_str::<syn::Type>(t).ok());
-    let converted = |expr: TokenStream| {
-        let value = match field
-            .prost_type
-            .as_deref()
-            .and_then(|t| syn::parse_str::<syn::Type>(t).ok())
-        {
-            Some(ty) => quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? },
-            None => quote! { ::eventmap::convert::field(#expr, #proto_name)? },
-        };
-        wrap(field.shape, value)
-    };
     match &field.value {
         Value::Default => quote! { ::core::default::Default::default() },
         Value::Domain {
             path,
             with,
             conversion,
-        } => {
-            let access = reference(root, path);
-            // A payload field gets the span of the user's field (derive), so that rustc's type
-            // errors point there rather than into generated code.
-            let span = outer_span(roots, path);
-            let converted = |expr: TokenStream| match span {
-                Some(span) => respan(converted(expr), span),
-                None => converted(expr),
-            };
-            // `plain` is the value as a place or call (`payload.a`, `f(&payload.a)`), `expr` a
-            // reference to it.
-            let (plain, expr) = match with {
-                Some(function) => {
-                    let function = self::path(function);
-                    let call = quote! { #function(#access) };
-                    (call.clone(), quote! { &#call })
-                }
-                None if path.is_empty() => (access.clone(), access),
-                None => (self::access(root, path), access),
-            };
-            let value = match conversion {
-                Conversion::Into => converted(expr),
-                Conversion::Checked => match field.shape {
-                    Shape::Repeated => quote! {
-                        ::eventmap::convert::map_each(#expr, #proto_name, |value| {
-                            ::eventmap::convert::checked(value, "")
-                        })?
-                    },
-                    Shape::Optional => match &prost_ty {
-                        Some(ty) => quote! {
-                            ::eventmap::convert::checked_optional::<_, #ty>(#expr, #proto_name)?
-                        },
-                        None => quote! {
-                            ::eventmap::convert::checked_optional(#expr, #proto_name)?
-                        },
-                    },
-                    _ => wrap(
-                        field.shape,
-                        quote! { ::eventmap::convert::checked(#expr, #proto_name)? },
-                    ),
-                },
-                Conversion::Identity { message, map } => {
-                    let message = self::path(message);
-                    if *map {
-                        quote! { ::eventmap::convert::message_map(#expr, #proto_name)? }
-                    } else {
-                        match field.shape {
-                            Shape::Repeated => {
-                                quote! { ::eventmap::convert::messages::<_, #message>(#expr) }
-                            }
-                            Shape::Message => quote! {
-                                ::eventmap::convert::present::<#message, _>(#expr).cloned()
-                            },
-                            Shape::BoxedMessage => quote! {
-                                ::eventmap::convert::present::<#message, _>(#expr)
-                                    .cloned()
-                                    .map(::std::boxed::Box::new)
-                            },
-                            Shape::Boxed => quote! {
-                                ::std::boxed::Box::new(<#message as ::core::clone::Clone>::clone(#expr))
-                            },
-                            Shape::Singular | Shape::Optional => {
-                                quote! { <#message as ::core::clone::Clone>::clone(#expr) }
-                            }
-                        }
-                    }
-                }
-                Conversion::Enum { rust_type, arms } => {
-                    let ty = self::path(rust_type);
-                    let arms: Vec<TokenStream> = arms
-                        .iter()
-                        .map(|(variant, _, number)| {
-                            let variant = raw_ident(variant);
-                            let number = TokenLiteral::i32_suffixed(*number);
-                            quote! { #ty::#variant { .. } => #number }
-                        })
-                        .collect();
-                    // `enum_number!` is a `match` whose missing variants rustc reports
-                    // without suggesting an arm for generated code.
-                    let number = quote!(::eventmap::convert::enum_number!);
-                    match field.shape {
-                        Shape::Repeated => quote! {
-                            #plain.iter().map(|value| #number(value, #(#arms,)*)).collect()
-                        },
-                        // A domain `Enum` or `Option<Enum>`, either way.
-                        Shape::Optional => quote! {
-                            ::eventmap::convert::present::<#ty, _>(#expr)
-                                .map(|value| #number(value, #(#arms,)*))
-                        },
-                        _ => quote! { #number(#expr, #(#arms,)*) },
-                    }
-                }
-            };
-            match span {
-                Some(span) => respan(value, span),
-                None => value,
-            }
-        }
-        Value::Envelope(envelope) => {
-            let expr = match envelope {
-                Envelope::EventId => quote! { event.id() },
-                Envelope::IntegrationEventId => {
-                    let name = roots.name;
-                    quote! { ::eventmap::integration_event_id(event.id(), #name) }
-                }
-                Envelope::EventName => quote! { event.name() },
-                Envelope::AggregateId => quote! { event.aggregate_id() },
-                Envelope::AggregateName => quote! { event.aggregate_name() },
-                Envelope::AggregateVersion => quote! { event.aggregate_version() },
-                Envelope::OccurredAt => quote! { event.occurred_at() },
-            };
-            let expr = quote! { &#expr };
-            // The version is a `u64`: into any other integer type, range-checked.
-            let narrowed = *envelope == Envelope::AggregateVersion
-                && !matches!(
-                    field.prost_type.as_deref(),
-                    Some("u64" | "::core::option::Option<u64>")
-                );
-            match (narrowed, field.shape, &prost_ty) {
-                (true, Shape::Optional, Some(ty)) => quote! {
-                    ::eventmap::convert::checked_optional::<_, #ty>(#expr, #proto_name)?
-                },
-                (true, _, Some(ty)) => quote! {
-                    ::eventmap::convert::checked::<_, #ty>(#expr, #proto_name)?
-                },
-                _ => converted(expr),
-            }
-        }
-        Value::Const(literal) => {
-            let lit = const_tokens(literal);
-            match field.shape {
-                Shape::Optional => quote! { ::core::option::Option::Some(#lit) },
-                _ => wrap(field.shape, lit),
-            }
-        }
+        } => domain::domain_value(field, root, roots, path, with.as_deref(), conversion),
+        Value::Envelope(envelope) => envelope::envelope_value(field, roots, envelope),
+        Value::Const(literal) => constants::const_value(field, literal),
         Value::Nested {
             path,
             message,
             fields,
             map,
-        } => {
-            let access = reference(root, path);
-            let item = quote!(item);
-            let nested = Roots {
-                spans: None,
-                outer: outer_span(roots, path),
-                ..*roots
-            };
-            let body = message_literal(message, fields, &item, &nested);
-            let binding = if fields_use_payload(fields) {
-                quote!(item)
-            } else {
-                quote!(_item)
-            };
-            let build = quote! { |#binding| { ::core::result::Result::Ok(#body) } };
-            if *map {
-                return quote! { ::eventmap::convert::map_values(#access, #proto_name, #build)? };
-            }
-            match field.shape {
-                Shape::Repeated => quote! {
-                    ::eventmap::convert::map_each(#access, #proto_name, #build)?
-                },
-                Shape::BoxedMessage | Shape::Boxed | Shape::Singular => wrap(
-                    field.shape,
-                    quote! { ::eventmap::convert::map_one(#access, #proto_name, #build)? },
-                ),
-                Shape::Message | Shape::Optional => wrap(
-                    Shape::Message,
-                    quote! { ::eventmap::convert::map_one(#access, #proto_name, #build)? },
-                ),
-            }
-        }
+        } => messages::nested_value(field, root, roots, path, message, fields, *map),
         Value::Mapped {
             path,
             mapping,
             domain_type,
             map,
-        } => {
-            let access = reference(root, path);
-            let function = mapping_fn(mapping);
-            let ty = self::path(domain_type);
-            let value = if *map {
-                quote! { ::eventmap::convert::map_values(#access, #proto_name, #function)? }
-            } else {
-                match field.shape {
-                    Shape::Repeated => quote! {
-                        ::eventmap::convert::map_each(#access, #proto_name, #function)?
-                    },
-                    // `T`, `Box<T>`, `Option<T>` or `Option<Box<T>>`: absent stays absent.
-                    Shape::Message | Shape::Optional => quote! {
-                        ::eventmap::convert::map_present::<#ty, _, _>(#access, #proto_name, #function)?
-                    },
-                    Shape::BoxedMessage => quote! {
-                        ::eventmap::convert::map_present::<#ty, _, _>(#access, #proto_name, #function)?
-                            .map(::std::boxed::Box::new)
-                    },
-                    Shape::Singular | Shape::Boxed => wrap(
-                        field.shape,
-                        quote! {
-                            ::eventmap::convert::map_required::<#ty, _, _>(#access, #proto_name, #function)?
-                        },
-                    ),
-                }
-            };
-            match outer_span(roots, path) {
-                Some(span) => respan(value, span),
-                None => value,
-            }
-        }
+        } => messages::mapped_value(field, root, roots, path, mapping, domain_type, *map),
         Value::Oneof {
             path,
             rust_type,
             enum_path,
             arms,
             ..
-        } => {
-            let access = reference(root, path);
-            let ty = self::path(rust_type);
-            let oneof = self::path(enum_path);
-            let inner = Roots {
-                spans: None,
-                outer: outer_span(roots, path),
-                ..*roots
-            };
-            let arms = arms.iter().map(|arm| {
-                let variant = raw_ident(&arm.variant);
-                match arm.member.as_deref() {
-                    None => quote! {
-                        ::core::option::Option::Some(#ty::#variant { .. }) => ::core::option::Option::None
-                    },
-                    Some(member) => {
-                        let item = quote!(item);
-                        let value = if member.value == Value::Default
-                            && member.prost_type.as_deref() == Some("()")
-                        {
-                            // `google.protobuf.Empty`, which prost-build maps to `()`.
-                            quote! { () }
-                        } else if member.value == Value::Default {
-                            quote! { ::core::default::Default::default() }
-                        } else {
-                            located(member, &inner, field_value(member, &item, &inner))
-                        };
-                        let member_variant = raw_ident(
-                            member.oneof.as_ref().map_or("", |m| m.variant.as_str()),
-                        );
-                        let pattern = if fields_use_payload([member]) {
-                            quote! { #ty::#variant(item) }
-                        } else {
-                            quote! { #ty::#variant { .. } }
-                        };
-                        quote! {
-                            ::core::option::Option::Some(#pattern) =>
-                                ::core::option::Option::Some(#oneof::#member_variant(#value))
-                        }
-                    }
-                }
-            });
-            // Without a wildcard arm, so that a variant missing from `variants:` does not
-            // compile: E0004 on the scrutinee, a short line of its own (`match variant {`) that
-            // ends with the table location of the `enum:`.
-            let scrutinee = located(field, roots, quote! { variant });
-            quote! {
-                {
-                    let variant = ::eventmap::convert::present::<#ty, _>(#access);
-                    match #scrutinee {
-                        ::core::option::Option::None => ::core::option::Option::None,
-                        #(#arms,)*
-                    }
-                }
-            }
-        }
+        } => oneof::oneof_value(field, root, roots, path, rust_type, enum_path, arms),
+    }
+}
+
+/// The field's prost type, when it is known and parses.
+fn prost_type(field: &Field) -> Option<syn::Type> {
+    field
+        .prost_type
+        .as_deref()
+        .and_then(|t| syn::parse_str::<syn::Type>(t).ok())
+}
+
+/// `expr` converted through `IntoProto` into the field's prost type, wrapped as prost
+/// represents the field.
+fn converted(field: &Field, expr: TokenStream) -> TokenStream {
+    let proto_name = &field.proto_name;
+    let value = match prost_type(field) {
+        Some(ty) => quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? },
+        None => quote! { ::eventmap::convert::field(#expr, #proto_name)? },
+    };
+    wrap(field.shape, value)
+}
+
+/// `value` with every span set to `span`, when there is one (derive).
+fn spanned(value: TokenStream, span: Option<proc_macro2::Span>) -> TokenStream {
+    match span {
+        Some(span) => respan(value, span),
+        None => value,
+    }
+}
+
+/// The roots of the values built inside the domain value at `path` (a nested message's
+/// fields, a oneof's members): the spans of the payload's fields no longer apply, the span of
+/// the payload field they are built from does.
+fn inside<'a>(roots: &Roots<'a>, path: &[String]) -> Roots<'a> {
+    Roots {
+        spans: None,
+        outer: outer_span(roots, path),
+        ..*roots
     }
 }
 
@@ -472,40 +251,5 @@ fn reference(root: &TokenStream, path: &[String]) -> TokenStream {
         access
     } else {
         quote! { &#access }
-    }
-}
-
-fn const_tokens(literal: &Literal) -> TokenStream {
-    match literal {
-        Literal::String(s) => quote! { ::std::string::String::from(#s) },
-        Literal::Bytes(s) => {
-            let bytes = TokenLiteral::byte_string(s.as_bytes());
-            quote! { ::std::vec::Vec::from(&#bytes[..]) }
-        }
-        Literal::Bool(b) => quote! { #b },
-        Literal::Int { value, ty } => {
-            let lit = match *ty {
-                "i32" => TokenLiteral::i32_suffixed(*value as i32),
-                "i64" => TokenLiteral::i64_suffixed(*value as i64),
-                "u32" => TokenLiteral::u32_suffixed(*value as u32),
-                _ => TokenLiteral::u64_suffixed(*value as u64),
-            };
-            quote! { #lit }
-        }
-        Literal::Float { value, ty } => {
-            let lit = if *ty == "f32" {
-                TokenLiteral::f32_suffixed(*value as f32)
-            } else {
-                TokenLiteral::f64_suffixed(*value)
-            };
-            quote! { #lit }
-        }
-        Literal::Enum { name, number } => {
-            // prost stores enum fields as `i32`; the value is chosen by its proto name in the
-            // table and written as its number, never through prost's Rust variant names.
-            let _ = name;
-            let lit = TokenLiteral::i32_suffixed(*number);
-            quote! { #lit }
-        }
     }
 }

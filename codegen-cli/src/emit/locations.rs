@@ -103,54 +103,16 @@ impl Locations {
         let mut out = String::with_capacity(formatted.len() + entries.len() * 40);
         let mut found = 0;
         for line in formatted.lines() {
-            let Some(start) = line.find("__eventmap_located_") else {
+            let Some((start, end, index)) = sentinel_in(line)? else {
                 out.push_str(line);
                 out.push('\n');
                 continue;
             };
-            let end = line[start..]
-                .find(|c: char| c != '_' && !c.is_ascii_alphanumeric())
-                .map_or(line.len(), |n| start + n);
-            let index: usize = line[start + "__eventmap_located_".len()..end]
-                .trim_end_matches('_')
-                .parse()
-                .map_err(|_| EmitError(format!("unknown sentinel in `{line}`")))?;
             let entry = entries
                 .get(index)
                 .ok_or_else(|| EmitError(format!("unknown sentinel in `{line}`")))?;
             found += 1;
-            let indent = &line[..line.len() - line.trim_start().len()];
-            let text = one_line(&expression_lines(&entry.value)?);
-            let (before, after) = (&line[..start], &line[end..]);
-            out.push_str(before);
-            match &entry.enum_args {
-                Some(args) => {
-                    let marker = enum_args_sentinel(index);
-                    let (head, tail) = text.split_once(&marker).ok_or_else(|| {
-                        EmitError(format!("no `enum_number!` arguments in `{text}`"))
-                    })?;
-                    let mut args = split_commas(args).into_iter();
-                    let value = args.next().unwrap_or_default();
-                    out.push_str(head);
-                    out.push('\n');
-                    let value = one_line(&expression_lines(&value)?);
-                    out.push_str(&format!("{indent}    {value}, // {}\n", entry.comment));
-                    for arm in args {
-                        let lines = expression_lines(&quote! { match value { #arm } })?;
-                        let arm = one_line(&lines[1..lines.len().saturating_sub(1)]);
-                        out.push_str(&format!("{indent}    {},\n", arm.trim_end_matches(',')));
-                    }
-                    out.push_str(indent);
-                    out.push_str(tail);
-                    out.push_str(after);
-                }
-                None => {
-                    out.push_str(&text);
-                    out.push_str(after);
-                    out.push_str(" // ");
-                    out.push_str(&entry.comment);
-                }
-            }
+            write_located(&mut out, line, (start, end), index, entry)?;
             out.push('\n');
         }
         if found != entries.len() {
@@ -162,6 +124,79 @@ impl Locations {
         }
         Ok(out)
     }
+}
+
+/// Where the sentinel of `line` is (`start`, `end`) and the index of its conversion, when the
+/// line has one.
+fn sentinel_in(line: &str) -> Result<Option<(usize, usize, usize)>, EmitError> {
+    let Some(start) = line.find("__eventmap_located_") else {
+        return Ok(None);
+    };
+    let end = line[start..]
+        .find(|c: char| c != '_' && !c.is_ascii_alphanumeric())
+        .map_or(line.len(), |n| start + n);
+    let index: usize = line[start + "__eventmap_located_".len()..end]
+        .trim_end_matches('_')
+        .parse()
+        .map_err(|_| EmitError(format!("unknown sentinel in `{line}`")))?;
+    Ok(Some((start, end, index)))
+}
+
+/// Writes `line` with its sentinel (at `start..end`, the `index`-th conversion) replaced by
+/// the conversion of `entry`, and the comment at the end of the conversion's line.
+fn write_located(
+    out: &mut String,
+    line: &str,
+    (start, end): (usize, usize),
+    index: usize,
+    entry: &Located,
+) -> Result<(), EmitError> {
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let text = one_line(&expression_lines(&entry.value)?);
+    let (before, after) = (&line[..start], &line[end..]);
+    out.push_str(before);
+    match &entry.enum_args {
+        Some(args) => {
+            write_enum_number(out, indent, &text, (args, index), &entry.comment)?;
+            out.push_str(after);
+        }
+        None => {
+            out.push_str(&text);
+            out.push_str(after);
+            out.push_str(" // ");
+            out.push_str(&entry.comment);
+        }
+    }
+    Ok(())
+}
+
+/// Writes the conversion `text` of a domain enum with the arguments of its `enum_number!`
+/// (`args`, of the `index`-th conversion) one per line, the comment on the value's line.
+fn write_enum_number(
+    out: &mut String,
+    indent: &str,
+    text: &str,
+    (args, index): (&TokenStream, usize),
+    comment: &str,
+) -> Result<(), EmitError> {
+    let marker = enum_args_sentinel(index);
+    let (head, tail) = text
+        .split_once(&marker)
+        .ok_or_else(|| EmitError(format!("no `enum_number!` arguments in `{text}`")))?;
+    let mut args = split_commas(args).into_iter();
+    let value = args.next().unwrap_or_default();
+    out.push_str(head);
+    out.push('\n');
+    let value = one_line(&expression_lines(&value)?);
+    out.push_str(&format!("{indent}    {value}, // {comment}\n"));
+    for arm in args {
+        let lines = expression_lines(&quote! { match value { #arm } })?;
+        let arm = one_line(&lines[1..lines.len().saturating_sub(1)]);
+        out.push_str(&format!("{indent}    {},\n", arm.trim_end_matches(',')));
+    }
+    out.push_str(indent);
+    out.push_str(tail);
+    Ok(())
 }
 
 /// The sentinel standing for the arguments of the `index`-th conversion's `enum_number!`.

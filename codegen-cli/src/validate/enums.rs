@@ -1,7 +1,7 @@
 //! Enum conversions: `enum:` + `values:` onto a proto enum field.
 
 use indexmap::IndexMap;
-use prost_reflect::{FieldDescriptor, Kind};
+use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind};
 use serde_saphyr::Spanned;
 
 use super::Validator;
@@ -49,44 +49,56 @@ impl Validator<'_> {
         let mut arms = Vec::new();
         let mut ok = true;
         for (variant, value) in values {
-            if !rust_names::is_identifier(variant.as_str()) {
-                self.cx.error(
-                    rules::INVALID_NAME,
-                    variant.location(),
-                    format!("`{}` is not a Rust enum variant name", variant.as_str()),
-                );
-                ok = false;
-                continue;
-            }
-            match proto_enum.get_value_by_name(&value.value) {
-                Some(v) => {
-                    arms.push((variant.as_str().to_owned(), v.name().to_owned(), v.number()))
-                }
-                None => {
-                    let names: Vec<String> =
-                        proto_enum.values().map(|v| v.name().to_owned()).collect();
-                    let hint = suggest(&value.value, names.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| {
-                            format!("values of `{}`: {}", proto_enum.full_name(), list(&names))
-                        });
-                    self.cx.error(
-                        rules::ENUM_VALUE,
-                        value.referenced,
-                        format!(
-                            "proto enum `{}` has no value `{}` (values are matched by their proto names, not prost's Rust names)",
-                            proto_enum.full_name(),
-                            value.value
-                        ),
-                    )
-                    .hint = Some(hint);
-                    ok = false;
-                }
+            match self.enum_arm(&proto_enum, variant, value) {
+                Some(arm) => arms.push(arm),
+                None => ok = false,
             }
         }
         ok.then(|| Conversion::Enum {
             rust_type: rust_type.value.clone(),
             arms,
         })
+    }
+
+    /// One arm of `values:`: the domain `variant`, the proto value name and its number.
+    fn enum_arm(
+        &mut self,
+        proto_enum: &EnumDescriptor,
+        variant: &Key,
+        value: &Spanned<String>,
+    ) -> Option<(String, String, i32)> {
+        if !rust_names::is_identifier(variant.as_str()) {
+            self.cx.error(
+                rules::INVALID_NAME,
+                variant.location(),
+                format!("`{}` is not a Rust enum variant name", variant.as_str()),
+            );
+            return None;
+        }
+        match proto_enum.get_value_by_name(&value.value) {
+            Some(v) => Some((variant.as_str().to_owned(), v.name().to_owned(), v.number())),
+            None => {
+                self.unknown_enum_value(proto_enum, value);
+                None
+            }
+        }
+    }
+
+    /// The error for `value`, which is no value name of `proto_enum`.
+    fn unknown_enum_value(&mut self, proto_enum: &EnumDescriptor, value: &Spanned<String>) {
+        let names: Vec<String> = proto_enum.values().map(|v| v.name().to_owned()).collect();
+        let hint = suggest(&value.value, names.iter().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("values of `{}`: {}", proto_enum.full_name(), list(&names)));
+        self.cx.error(
+            rules::ENUM_VALUE,
+            value.referenced,
+            format!(
+                "proto enum `{}` has no value `{}` (values are matched by their proto names, not prost's Rust names)",
+                proto_enum.full_name(),
+                value.value
+            ),
+        )
+        .hint = Some(hint);
     }
 }

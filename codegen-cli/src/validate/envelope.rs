@@ -30,50 +30,15 @@ impl Validator<'_> {
                 .hint = Some(hint);
             return None;
         };
-        let kind = field.kind();
-        let fits = shape != Shape::Repeated
-            && match envelope {
-                Envelope::EventId | Envelope::IntegrationEventId => {
-                    matches!(kind, Kind::String | Kind::Bytes)
-                }
-                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
-                    kind == Kind::String
-                }
-                Envelope::AggregateVersion => matches!(
-                    kind,
-                    Kind::Uint64
-                        | Kind::Int64
-                        | Kind::Fixed64
-                        | Kind::Sfixed64
-                        | Kind::Sint64
-                        | Kind::Uint32
-                        | Kind::Int32
-                        | Kind::Fixed32
-                        | Kind::Sfixed32
-                        | Kind::Sint32
-                ),
-                Envelope::OccurredAt => {
-                    matches!(&kind, Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp")
-                }
-            };
-        if !fits {
-            let expected = match envelope {
-                Envelope::EventId | Envelope::IntegrationEventId => "a `string` or `bytes` field",
-                Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
-                    "a `string` field"
-                }
-                Envelope::AggregateVersion => {
-                    "an integer field (`uint64`; `int64`, `int32`, ... range-checked)"
-                }
-                Envelope::OccurredAt => "a `google.protobuf.Timestamp` field",
-            };
+        if shape == Shape::Repeated || !fits(&envelope, &field.kind()) {
             let note = self.protos.field_location(field);
             let d = self.cx.error(
                 rules::ENVELOPE_TYPE,
                 name.referenced,
                 format!(
-                    "envelope value `{}` needs {expected}; `{}` is {}",
+                    "envelope value `{}` needs {}; `{}` is {}",
                     name.value,
+                    expected(&envelope),
                     field.name(),
                     describe(field)
                 ),
@@ -82,5 +47,45 @@ impl Validator<'_> {
             return None;
         }
         Some(Value::Envelope(envelope))
+    }
+}
+
+/// Whether a (non-repeated) field of `kind` holds `envelope`.
+fn fits(envelope: &Envelope, kind: &Kind) -> bool {
+    match envelope {
+        Envelope::EventId | Envelope::IntegrationEventId => {
+            matches!(kind, Kind::String | Kind::Bytes)
+        }
+        Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => {
+            *kind == Kind::String
+        }
+        Envelope::AggregateVersion => matches!(
+            kind,
+            Kind::Uint64
+                | Kind::Int64
+                | Kind::Fixed64
+                | Kind::Sfixed64
+                | Kind::Sint64
+                | Kind::Uint32
+                | Kind::Int32
+                | Kind::Fixed32
+                | Kind::Sfixed32
+                | Kind::Sint32
+        ),
+        Envelope::OccurredAt => {
+            matches!(kind, Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp")
+        }
+    }
+}
+
+/// The fields that hold `envelope`, for the error of one that does not.
+fn expected(envelope: &Envelope) -> &'static str {
+    match envelope {
+        Envelope::EventId | Envelope::IntegrationEventId => "a `string` or `bytes` field",
+        Envelope::EventName | Envelope::AggregateName | Envelope::AggregateId => "a `string` field",
+        Envelope::AggregateVersion => {
+            "an integer field (`uint64`; `int64`, `int32`, ... range-checked)"
+        }
+        Envelope::OccurredAt => "a `google.protobuf.Timestamp` field",
     }
 }

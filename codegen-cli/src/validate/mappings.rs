@@ -10,6 +10,7 @@ use serde_saphyr::Spanned;
 use super::Validator;
 use super::proto_types::{PRIMITIVE_WRAPPERS, WELL_KNOWN_PACKAGE, describe};
 use super::suggest::{list, suggest};
+use crate::diagnostic::Diagnostic;
 use crate::model::{MessageMapping, Value};
 use crate::rules;
 use crate::rust_names;
@@ -101,42 +102,44 @@ impl Validator<'_> {
                         self.rust_path(rust_type, "domain enum");
                     }
                 }
-                NamedKind::Message => {
-                    let (Some(message), Some(rust_type)) = (&mapping.message, &mapping.rust_type)
-                    else {
-                        continue;
-                    };
-                    let path_ok = self.rust_path(rust_type, "domain type");
-                    let descriptor = self.message(message);
-                    if let Some(wrapper) = descriptor.as_ref().filter(|m| {
-                        m.package_name() == WELL_KNOWN_PACKAGE
-                            && PRIMITIVE_WRAPPERS.contains(&m.name())
-                    }) {
-                        // As `fields:` on such a field: prost has no message to build.
-                        self.cx.error(
-                            rules::WELL_KNOWN_TYPE,
-                            message.referenced,
-                            format!(
-                                "mapping `{}` builds `{}`, which prost represents as a plain Rust value: map the fields of that type with `from`",
-                                key.as_str(),
-                                wrapper.full_name()
-                            ),
-                        );
-                        continue;
-                    }
-                    if let Some(descriptor) = descriptor
-                        && path_ok
-                    {
-                        self.named_messages.insert(
-                            key.as_str().to_owned(),
-                            NamedMessage {
-                                message: descriptor,
-                                domain_type: rust_type.value.clone(),
-                            },
-                        );
-                    }
-                }
+                NamedKind::Message => self.declare_message_mapping(key, mapping),
             }
+        }
+    }
+
+    /// Resolves the message and the domain type of the message mapping `key`: a message that
+    /// prost builds (not a well-known wrapper of a plain value).
+    fn declare_message_mapping(&mut self, key: &Key, mapping: &NamedMapping) {
+        let (Some(message), Some(rust_type)) = (&mapping.message, &mapping.rust_type) else {
+            return;
+        };
+        let path_ok = self.rust_path(rust_type, "domain type");
+        let descriptor = self.message(message);
+        if let Some(wrapper) = descriptor.as_ref().filter(|m| {
+            m.package_name() == WELL_KNOWN_PACKAGE && PRIMITIVE_WRAPPERS.contains(&m.name())
+        }) {
+            // As `fields:` on such a field: prost has no message to build.
+            self.cx.error(
+                rules::WELL_KNOWN_TYPE,
+                message.referenced,
+                format!(
+                    "mapping `{}` builds `{}`, which prost represents as a plain Rust value: map the fields of that type with `from`",
+                    key.as_str(),
+                    wrapper.full_name()
+                ),
+            );
+            return;
+        }
+        if let Some(descriptor) = descriptor
+            && path_ok
+        {
+            self.named_messages.insert(
+                key.as_str().to_owned(),
+                NamedMessage {
+                    message: descriptor,
+                    domain_type: rust_type.value.clone(),
+                },
+            );
         }
     }
 
@@ -242,74 +245,108 @@ impl Validator<'_> {
         name: &Spanned<String>,
     ) -> Option<Value> {
         let (key, mapping) = self.named(table, name)?;
-        let declared = self.cx.loc(key.location());
         match kind(mapping) {
             NamedKind::Invalid(_) => None,
-            NamedKind::Message => {
-                let named = self.named_messages.get(key.as_str())?;
-                let fits = matches!(value_kind, Kind::Message(m) if m.full_name() == named.message.full_name());
-                if fits {
-                    return Some(Value::Mapped {
-                        path,
-                        mapping: key.as_str().to_owned(),
-                        domain_type: named.domain_type.clone(),
-                        map: field.is_map(),
-                    });
-                }
-                let built = named.message.full_name().to_owned();
-                let d = self.cx.error(
-                    rules::MAPPING_MISMATCH,
-                    name.referenced,
-                    format!(
-                        "mapping `{}` builds `{built}`; field `{}` is {}",
-                        key.as_str(),
-                        field.name(),
-                        describe(field)
-                    ),
-                );
-                d.notes
-                    .push(("the mapping is declared here".into(), declared));
-                None
-            }
-            NamedKind::Enum => {
-                let (Some(rust_type), Some(values)) = (&mapping.enum_type, &mapping.values) else {
-                    return None;
-                };
-                if field.is_map() {
-                    self.cx.error(
-                        rules::MAPPING_MISMATCH,
-                        name.referenced,
-                        format!(
-                            "mapping `{}` maps an enum; map field `{}` converts as a whole with `from`",
-                            key.as_str(),
-                            field.name()
-                        ),
-                    );
-                    return None;
-                }
-                let conversion = self.enum_conversion(field, rust_type, values)?;
-                Some(Value::Domain {
-                    path,
-                    with: None,
-                    conversion,
-                })
-            }
+            NamedKind::Message => self.use_message_mapping(field, value_kind, path, name, key),
+            NamedKind::Enum => self.use_enum_mapping(field, path, name, key, mapping),
             NamedKind::Oneof => {
-                let d = self.cx.error(
-                    rules::MAPPING_MISMATCH,
-                    name.referenced,
+                let d = self.mapping_mismatch(
+                    name,
+                    key,
                     format!(
                         "mapping `{}` maps a domain enum onto a oneof; `{}` is a field",
                         key.as_str(),
                         field.name()
                     ),
                 );
-                d.notes
-                    .push(("the mapping is declared here".into(), declared));
                 d.hint = Some("use it on the oneof's name, under `fields:`".into());
                 None
             }
         }
+    }
+
+    /// The message mapping `key` on a field whose values (`value_kind`) are of the message it
+    /// builds.
+    fn use_message_mapping(
+        &mut self,
+        field: &FieldDescriptor,
+        value_kind: &Kind,
+        path: Vec<String>,
+        name: &Spanned<String>,
+        key: &Key,
+    ) -> Option<Value> {
+        let named = self.named_messages.get(key.as_str())?;
+        let fits =
+            matches!(value_kind, Kind::Message(m) if m.full_name() == named.message.full_name());
+        if fits {
+            return Some(Value::Mapped {
+                path,
+                mapping: key.as_str().to_owned(),
+                domain_type: named.domain_type.clone(),
+                map: field.is_map(),
+            });
+        }
+        let built = named.message.full_name().to_owned();
+        self.mapping_mismatch(
+            name,
+            key,
+            format!(
+                "mapping `{}` builds `{built}`; field `{}` is {}",
+                key.as_str(),
+                field.name(),
+                describe(field)
+            ),
+        );
+        None
+    }
+
+    /// The enum mapping `key` on a (non-map) field of a proto enum.
+    fn use_enum_mapping(
+        &mut self,
+        field: &FieldDescriptor,
+        path: Vec<String>,
+        name: &Spanned<String>,
+        key: &Key,
+        mapping: &NamedMapping,
+    ) -> Option<Value> {
+        let (Some(rust_type), Some(values)) = (&mapping.enum_type, &mapping.values) else {
+            return None;
+        };
+        if field.is_map() {
+            self.cx.error(
+                rules::MAPPING_MISMATCH,
+                name.referenced,
+                format!(
+                    "mapping `{}` maps an enum; map field `{}` converts as a whole with `from`",
+                    key.as_str(),
+                    field.name()
+                ),
+            );
+            return None;
+        }
+        let conversion = self.enum_conversion(field, rust_type, values)?;
+        Some(Value::Domain {
+            path,
+            with: None,
+            conversion,
+        })
+    }
+
+    /// A `mapping-mismatch` error at the use `name` of the mapping `key`, with a note where
+    /// the mapping is declared.
+    fn mapping_mismatch(
+        &mut self,
+        name: &Spanned<String>,
+        key: &Key,
+        message: String,
+    ) -> &mut Diagnostic {
+        let declared = self.cx.loc(key.location());
+        let d = self
+            .cx
+            .error(rules::MAPPING_MISMATCH, name.referenced, message);
+        d.notes
+            .push(("the mapping is declared here".into(), declared));
+        d
     }
 
     /// Rust path of prost's enum for `oneof` (`<proto module>::<package>::<message>::<Oneof>`).

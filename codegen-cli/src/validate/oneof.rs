@@ -2,7 +2,7 @@
 //! under `fields:`, or `mapping:` naming a oneof mapping).
 
 use indexmap::IndexMap;
-use prost_reflect::OneofDescriptor;
+use prost_reflect::{FieldDescriptor, OneofDescriptor};
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
@@ -212,6 +212,24 @@ impl Validator<'_> {
             }
             VariantTarget::Member(entries) => entries,
         };
+        let (member_key, member_source) = self.filled_member(oneof, variant, target, entries)?;
+        let member = self.oneof_member(oneof, members, member_key)?;
+        let location = self.cx.loc(member_key.location());
+        let field = self.field(table, &member, member_source, location, true)?;
+        Some(OneofArm {
+            variant: variant.as_str().to_owned(),
+            member: Some(Box::new(field)),
+        })
+    }
+
+    /// The one member that `variant` fills (`entries`, its `target`): a oneof holds one.
+    fn filled_member<'e>(
+        &mut self,
+        oneof: &OneofDescriptor,
+        variant: &Key,
+        target: &Spanned<VariantTarget>,
+        entries: &'e IndexMap<Key, Spanned<FieldSource>>,
+    ) -> Option<(&'e Key, &'e Spanned<FieldSource>)> {
         let filled = entries.len();
         let mut entries = entries.iter();
         let (Some((member_key, member_source)), None) = (entries.next(), entries.next()) else {
@@ -233,6 +251,16 @@ impl Validator<'_> {
             ));
             return None;
         };
+        Some((member_key, member_source))
+    }
+
+    /// The member of `oneof` named `member_key` (`members`: the names of them all).
+    fn oneof_member(
+        &mut self,
+        oneof: &OneofDescriptor,
+        members: &[String],
+        member_key: &Key,
+    ) -> Option<FieldDescriptor> {
         let Some(member) = oneof.fields().find(|f| f.name() == member_key.as_str()) else {
             let hint = suggest(member_key.as_str(), members.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"))
@@ -250,11 +278,6 @@ impl Validator<'_> {
                 .hint = Some(hint);
             return None;
         };
-        let location = self.cx.loc(member_key.location());
-        let field = self.field(table, &member, member_source, location, true)?;
-        Some(OneofArm {
-            variant: variant.as_str().to_owned(),
-            member: Some(Box::new(field)),
-        })
+        Some(member)
     }
 }

@@ -1,6 +1,6 @@
 //! Field sources: `from`, `envelope`, `const` or `default`, and the keys that go with them.
 
-use prost_reflect::{FieldDescriptor, Kind};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
@@ -115,6 +115,14 @@ impl Validator<'_> {
         spec: &FieldSpec,
         at: Location,
     ) -> Option<()> {
+        self.keys_need_from(spec, at)?;
+        self.no_variants_on_field(field, spec, at)?;
+        self.one_conversion(field, spec, at)?;
+        self.no_envelope_in_mapping(spec)
+    }
+
+    /// Checks that `checked`, `enum` and `values` come with `from`.
+    fn keys_need_from(&mut self, spec: &FieldSpec, at: Location) -> Option<()> {
         for (present, key) in [
             (spec.checked.is_some(), "checked"),
             (spec.enum_type.is_some(), "enum"),
@@ -131,6 +139,16 @@ impl Validator<'_> {
                 return None;
             }
         }
+        Some(())
+    }
+
+    /// Checks that a field has no `variants` (which map a domain enum onto a oneof).
+    fn no_variants_on_field(
+        &mut self,
+        field: &FieldDescriptor,
+        spec: &FieldSpec,
+        at: Location,
+    ) -> Option<()> {
         if let Some(variants) = &spec.variants {
             self.cx.error(
                 rules::INVALID_FIELD_SOURCE,
@@ -142,6 +160,17 @@ impl Validator<'_> {
             );
             return None;
         }
+        Some(())
+    }
+
+    /// Checks that a field has one conversion at most (`fields`, `checked`, `enum` with its
+    /// `values`, `mapping`), and no `enum` on a map field.
+    fn one_conversion(
+        &mut self,
+        field: &FieldDescriptor,
+        spec: &FieldSpec,
+        at: Location,
+    ) -> Option<()> {
         if spec.enum_type.is_some() != spec.values.is_some() {
             self.cx.error(rules::INVALID_FIELD_SOURCE, at, "`enum` and `values` go together")
                 .hint = Some("`enum: crate::domain::Status` names the domain enum, `values:` maps each of its variants to a proto value name".into());
@@ -175,6 +204,11 @@ impl Validator<'_> {
             );
             return None;
         }
+        Some(())
+    }
+
+    /// Checks that a field of a named mapping takes no `envelope` value.
+    fn no_envelope_in_mapping(&mut self, spec: &FieldSpec) -> Option<()> {
         if let Some(envelope) = &spec.envelope
             && self.in_mapping.is_some()
         {
@@ -263,6 +297,32 @@ impl Validator<'_> {
             return None;
         };
         let (path, from_at) = from;
+        let message = self.nested_message(field, value_kind, at)?;
+        if spec.with.is_some() {
+            self.cx.error(
+                rules::INVALID_FIELD_SOURCE,
+                at,
+                "`with` and `fields` cannot be used together",
+            );
+            return None;
+        }
+        let fields = self.fields(table, &message, nested, from_at);
+        Some(Value::Nested {
+            path,
+            message: self.message_type(table, &message),
+            fields,
+            map: field.is_map(),
+        })
+    }
+
+    /// The message that `fields:` builds: the field's (or its map values') message type,
+    /// neither a scalar nor a well-known wrapper of one.
+    fn nested_message(
+        &mut self,
+        field: &FieldDescriptor,
+        value_kind: Kind,
+        at: Location,
+    ) -> Option<MessageDescriptor> {
         let message = match value_kind {
             Kind::Message(m)
                 if m.package_name() == WELL_KNOWN_PACKAGE
@@ -300,21 +360,7 @@ impl Validator<'_> {
             );
             return None;
         };
-        if spec.with.is_some() {
-            self.cx.error(
-                rules::INVALID_FIELD_SOURCE,
-                at,
-                "`with` and `fields` cannot be used together",
-            );
-            return None;
-        }
-        let fields = self.fields(table, &message, nested, from_at);
-        Some(Value::Nested {
-            path,
-            message: self.message_type(table, &message),
-            fields,
-            map: field.is_map(),
-        })
+        Some(message)
     }
 
     /// The conversion of a domain value into the field: `checked`, `enum` + `values`, a

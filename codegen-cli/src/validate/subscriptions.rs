@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use prost_reflect::MessageDescriptor;
 use serde_saphyr::{Location, Spanned};
 
 use super::Validator;
@@ -120,6 +121,34 @@ impl Validator<'_> {
         let (durable, durable_ok) = self.durable(table, key, subscription);
         ok &= durable_ok;
 
+        let (events, events_ok) = self.subscribed_events(table, key, subscription);
+        ok &= events_ok;
+
+        let delivery = match &subscription.delivery {
+            Some(delivery) => self.delivery(table, subscription, delivery),
+            None => Some(DeliveryPolicy::default()),
+        };
+        match (ok, delivery) {
+            (true, Some(delivery)) => Some(Subscription {
+                name: key.as_str().to_owned(),
+                channel: subscription.channel.value.clone(),
+                durable,
+                events,
+                delivery,
+                location: self.cx.loc(key.location()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The events a subscription receives (at least one), and whether they are all valid.
+    fn subscribed_events(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        subscription: &table::Subscription,
+    ) -> (Vec<SubscribedEvent>, bool) {
+        let mut ok = true;
         if subscription.events.is_empty() {
             self.cx
                 .error(
@@ -140,22 +169,7 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
-
-        let delivery = match &subscription.delivery {
-            Some(delivery) => self.delivery(table, subscription, delivery),
-            None => Some(DeliveryPolicy::default()),
-        };
-        match (ok, delivery) {
-            (true, Some(delivery)) => Some(Subscription {
-                name: key.as_str().to_owned(),
-                channel: subscription.channel.value.clone(),
-                durable,
-                events,
-                delivery,
-                location: self.cx.loc(key.location()),
-            }),
-            _ => None,
-        }
+        (events, ok)
     }
 
     /// The durable consumer name of a subscription (written, or the default), and whether it
@@ -227,6 +241,24 @@ impl Validator<'_> {
             .hint = Some(super::ce_type::name_hint(name.as_str()));
             return None;
         }
+        let descriptor = self.received_message(package, received)?;
+        Some(SubscribedEvent {
+            name: name.as_str().to_owned(),
+            ce_type: received
+                .value
+                .ce_type()
+                .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
+            message: self.message_type(table, &descriptor),
+        })
+    }
+
+    /// The proto message of a received event (in the subscription's `package` when its name
+    /// is not qualified): a message of that package, not a well-known type.
+    fn received_message(
+        &mut self,
+        package: Option<&Spanned<String>>,
+        received: &Spanned<table::Received>,
+    ) -> Option<MessageDescriptor> {
         let message = &table::Received::message(received);
         let full_name = match package {
             Some(package) if !message.value.contains('.') => Spanned {
@@ -266,14 +298,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        Some(SubscribedEvent {
-            name: name.as_str().to_owned(),
-            ce_type: received
-                .value
-                .ce_type()
-                .map_or_else(|| name.as_str().to_owned(), |t| t.value.clone()),
-            message: self.message_type(table, &descriptor),
-        })
+        Some(descriptor)
     }
 
     /// A duration written as humantime text (`500ms`, `30s`, `2m`), in milliseconds.
