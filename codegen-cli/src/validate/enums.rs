@@ -60,6 +60,20 @@ impl Validator<'_> {
         })
     }
 
+    /// Whether `variant`, a key of `values:` or `variants:`, can name a variant of the domain
+    /// enum (a Rust identifier); `invalid-name` at the key when not.
+    pub(super) fn variant_name(&mut self, variant: &Key) -> bool {
+        let valid = rust_names::is_identifier(variant.as_str());
+        if !valid {
+            self.cx.error(
+                rules::INVALID_NAME,
+                variant.location(),
+                format!("`{}` is not a Rust enum variant name", variant.as_str()),
+            );
+        }
+        valid
+    }
+
     /// One arm of `values:`: the domain `variant`, the proto value name and its number.
     fn enum_arm(
         &mut self,
@@ -67,12 +81,7 @@ impl Validator<'_> {
         variant: &Key,
         value: &Spanned<String>,
     ) -> Option<(String, String, i32)> {
-        if !rust_names::is_identifier(variant.as_str()) {
-            self.cx.error(
-                rules::INVALID_NAME,
-                variant.location(),
-                format!("`{}` is not a Rust enum variant name", variant.as_str()),
-            );
+        if !self.variant_name(variant) {
             return None;
         }
         match proto_enum.get_value_by_name(&value.value) {

@@ -195,12 +195,7 @@ impl Validator<'_> {
         variant: &Key,
         target: &Spanned<VariantTarget>,
     ) -> Option<OneofArm> {
-        if !rust_names::is_identifier(variant.as_str()) {
-            self.cx.error(
-                rules::INVALID_NAME,
-                variant.location(),
-                format!("`{}` is not a Rust enum variant name", variant.as_str()),
-            );
+        if !self.variant_name(variant) {
             return None;
         }
         let entries = match &target.value {
