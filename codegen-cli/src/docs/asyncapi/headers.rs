@@ -18,12 +18,39 @@ const OPTIONAL: [&str; 4] = [
 /// published by `service` (`None`: by another service, which the table does not name): the
 /// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
 pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
-    let string = |description: &str| Schema {
+    let properties: IndexMap<&str, Schema> = cloudevents(service, event, ce_type)
+        .into_iter()
+        .chain(aggregate())
+        .chain(optional())
+        .collect();
+    Schema {
+        ty: Some("object"),
+        required: properties
+            .keys()
+            .filter(|k| !OPTIONAL.contains(k))
+            .map(|k| (*k).to_owned())
+            .collect(),
+        properties: properties
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        ..Schema::default()
+    }
+}
+
+/// A string header described by `description`.
+fn string(description: &str) -> Schema {
+    Schema {
         ty: Some("string"),
         description: Some(description.to_owned()),
         ..Schema::default()
-    };
-    let properties = IndexMap::from([
+    }
+}
+
+/// The CloudEvents context attributes of the message (`ce-specversion` to
+/// `ce-datacontenttype`).
+fn cloudevents(service: Option<&str>, event: &str, ce_type: &str) -> [(&'static str, Schema); 6] {
+    [
         (
             "ce-specversion",
             Schema {
@@ -42,32 +69,8 @@ pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Sche
                 )
             },
         ),
-        (
-            "ce-type",
-            if ce_type == event {
-                Schema {
-                    constant: Some(event.to_owned()),
-                    ..string("The integration event name.")
-                }
-            } else {
-                Schema {
-                    constant: Some(ce_type.to_owned()),
-                    ..string(&format!(
-                        "The CloudEvents type of the integration event `{event}` (the last token of its subject)."
-                    ))
-                }
-            },
-        ),
-        (
-            "ce-source",
-            match service {
-                Some(service) => Schema {
-                    constant: Some(service.to_owned()),
-                    ..string("The producing service.")
-                },
-                None => string("The producing service (another service than the one receiving)."),
-            },
-        ),
+        ("ce-type", ce_type_header(event, ce_type)),
+        ("ce-source", ce_source(service)),
         (
             "ce-time",
             Schema {
@@ -82,6 +85,40 @@ pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Sche
                 ..string("The payload is the protobuf encoding of the message.")
             },
         ),
+    ]
+}
+
+/// `ce-type`: the integration event name, or its CloudEvents type when that differs.
+fn ce_type_header(event: &str, ce_type: &str) -> Schema {
+    if ce_type == event {
+        Schema {
+            constant: Some(event.to_owned()),
+            ..string("The integration event name.")
+        }
+    } else {
+        Schema {
+            constant: Some(ce_type.to_owned()),
+            ..string(&format!(
+                "The CloudEvents type of the integration event `{event}` (the last token of its subject)."
+            ))
+        }
+    }
+}
+
+/// `ce-source`: the producing service, named when the table names it.
+fn ce_source(service: Option<&str>) -> Schema {
+    match service {
+        Some(service) => Schema {
+            constant: Some(service.to_owned()),
+            ..string("The producing service.")
+        },
+        None => string("The producing service (another service than the one receiving)."),
+    }
+}
+
+/// The aggregate and de-duplication headers (`ce-subject` to `Nats-Msg-Id`).
+fn aggregate() -> [(&'static str, Schema); 6] {
+    [
         (
             "ce-subject",
             string("The aggregate id the event is about (equals `ce-aggregateid`)."),
@@ -114,6 +151,12 @@ pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Sche
                 ..string("JetStream de-duplication id; equals `ce-id`.")
             },
         ),
+    ]
+}
+
+/// The headers written only when they apply ([`OPTIONAL`]).
+fn optional() -> [(&'static str, Schema); 4] {
+    [
         (
             "ce-correlationid",
             string(
@@ -142,18 +185,5 @@ pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Sche
             "tracestate",
             string("Optional: W3C Trace Context vendor state, with `traceparent`."),
         ),
-    ]);
-    Schema {
-        ty: Some("object"),
-        required: properties
-            .keys()
-            .filter(|k| !OPTIONAL.contains(k))
-            .map(|k| (*k).to_owned())
-            .collect(),
-        properties: properties
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        ..Schema::default()
-    }
+    ]
 }
