@@ -72,52 +72,7 @@ fn document(
     consumed: &[Consumed<'_>],
 ) -> Result<Document, DocsError> {
     let service = &model.service;
-    let mut channels = IndexMap::new();
-    let mut operations = IndexMap::new();
-    let mut messages = IndexMap::new();
-    for p in published {
-        let name = &p.event.name;
-        let message_ref = format!("#/components/messages/{name}");
-        channels.insert(
-            name.clone(),
-            event_channel(
-                name,
-                service,
-                p.channel,
-                &p.subject,
-                true,
-                IndexMap::from([(name.clone(), Ref::to(message_ref))]),
-            )?,
-        );
-        operations.insert(
-            format!("send{name}"),
-            Operation {
-                action: "send",
-                channel: Ref::to(format!("#/channels/{name}")),
-                title: format!("{service} publishes {name}"),
-                summary: format!(
-                    "Published by `{service}` for every `{}` domain event.",
-                    p.domain.name
-                ),
-                description: SendText {
-                    domain: &p.domain.name,
-                    message: p.message.full_name(),
-                    subject: &p.subject,
-                }
-                .render()?,
-                messages: vec![Ref::to(format!("#/channels/{name}/messages/{name}"))],
-                extensions: None,
-            },
-        );
-        messages.insert(name.clone(), message(model, p)?);
-    }
-    let mut receiving = Receiving {
-        channels,
-        operations,
-        messages,
-        consumed_messages: IndexMap::new(),
-        published_channels: published.len(),
-    };
+    let mut receiving = Receiving::published(model, published)?;
     for c in consumed {
         for e in &c.events {
             receiving.receive(model, c, e)?;
@@ -137,20 +92,47 @@ fn document(
             description: description(model, published, consumed)?,
         },
         default_content_type: CONTENT_TYPE,
-        servers: IndexMap::from([(
-            "nats".to_owned(),
-            Server {
-                host: PLACEHOLDER_HOST,
-                protocol: "nats",
-                description: "Placeholder: the mapping table does not say where the NATS \
-                              server runs. Replace the host with your deployment's (or override \
-                              it in your AsyncAPI tooling)."
-                    .to_owned(),
-            },
-        )]),
+        servers: servers(),
         channels,
         operations,
         components: Components { messages },
+    })
+}
+
+/// The placeholder NATS server.
+fn servers() -> IndexMap<String, Server> {
+    IndexMap::from([(
+        "nats".to_owned(),
+        Server {
+            host: PLACEHOLDER_HOST,
+            protocol: "nats",
+            description: "Placeholder: the mapping table does not say where the NATS \
+                          server runs. Replace the host with your deployment's (or override \
+                          it in your AsyncAPI tooling)."
+                .to_owned(),
+        },
+    )])
+}
+
+/// The `send` operation of published event `p`, by `service`.
+fn send_operation(service: &str, p: &Published<'_>) -> Result<Operation, DocsError> {
+    let name = &p.event.name;
+    Ok(Operation {
+        action: "send",
+        channel: Ref::to(format!("#/channels/{name}")),
+        title: format!("{service} publishes {name}"),
+        summary: format!(
+            "Published by `{service}` for every `{}` domain event.",
+            p.domain.name
+        ),
+        description: SendText {
+            domain: &p.domain.name,
+            message: p.message.full_name(),
+            subject: &p.subject,
+        }
+        .render()?,
+        messages: vec![Ref::to(format!("#/channels/{name}/messages/{name}"))],
+        extensions: None,
     })
 }
 
@@ -187,6 +169,39 @@ struct Receiving {
 }
 
 impl Receiving {
+    /// The channels, `send` operations and messages of the integration events `published`
+    /// by the table of `model`.
+    fn published(model: &Model, published: &[Published<'_>]) -> Result<Self, DocsError> {
+        let service = &model.service;
+        let mut channels = IndexMap::new();
+        let mut operations = IndexMap::new();
+        let mut messages = IndexMap::new();
+        for p in published {
+            let name = &p.event.name;
+            let message_ref = format!("#/components/messages/{name}");
+            channels.insert(
+                name.clone(),
+                event_channel(
+                    name,
+                    service,
+                    p.channel,
+                    &p.subject,
+                    true,
+                    IndexMap::from([(name.clone(), Ref::to(message_ref))]),
+                )?,
+            );
+            operations.insert(format!("send{name}"), send_operation(service, p)?);
+            messages.insert(name.clone(), message(model, p)?);
+        }
+        Ok(Self {
+            channels,
+            operations,
+            messages,
+            consumed_messages: IndexMap::new(),
+            published_channels: published.len(),
+        })
+    }
+
     /// Adds the channel (unless there is one at its subject), the message (unless it is
     /// there) and the `receive` operation of event `e` of subscription `c`.
     fn receive(
@@ -196,12 +211,42 @@ impl Receiving {
         e: &ConsumedEvent<'_>,
     ) -> Result<(), DocsError> {
         let name = &e.event.name;
-        let full_name = e.message.full_name();
-        let service = &model.service;
         let existing = self
             .channels
             .iter()
             .position(|(_, channel)| channel.address == e.subject);
+        let message_key = self.message_key(model, c, e, existing)?;
+        let channel_key = self.channel_key(&model.service, c, e, existing)?;
+        if let Some(channel) = self.channels.get_mut(&channel_key) {
+            channel
+                .messages
+                .entry(message_key.clone())
+                .or_insert_with(|| Ref::to(format!("#/components/messages/{message_key}")));
+        }
+        let operation_key = unique_key(
+            &self.operations,
+            &format!("receive{name}"),
+            &c.subscription.name,
+        );
+        self.operations.insert(
+            operation_key,
+            receive_operation(&model.service, c, e, &channel_key, &message_key)?,
+        );
+        Ok(())
+    }
+
+    /// The key of the message of event `e` of subscription `c`: the table's own published
+    /// message on the channel at index `existing` when it is the same proto message, else
+    /// that of a received event with the same name and message, else a new one.
+    fn message_key(
+        &mut self,
+        model: &Model,
+        c: &Consumed<'_>,
+        e: &ConsumedEvent<'_>,
+        existing: Option<usize>,
+    ) -> Result<String, DocsError> {
+        let name = &e.event.name;
+        let full_name = e.message.full_name();
         // The table's own event: its published message, when it is the same proto message.
         let own = existing
             .filter(|index| *index < self.published_channels)
@@ -213,7 +258,7 @@ impl Receiving {
                     .get(key)
                     .is_some_and(|m| m.protobuf_message == full_name)
             });
-        let message_key = match own {
+        Ok(match own {
             Some(key) => key,
             None => match self
                 .consumed_messages
@@ -229,78 +274,102 @@ impl Receiving {
                     key
                 }
             },
-        };
-        let channel_key = match existing.and_then(|index| self.channels.get_index(index)) {
-            Some((key, _)) => key.clone(),
-            None => {
-                let key = unique_key(&self.channels, name, &c.channel.name);
-                self.channels.insert(
-                    key.clone(),
-                    event_channel(name, service, c.channel, &e.subject, false, IndexMap::new())?,
-                );
-                key
-            }
-        };
-        if let Some(channel) = self.channels.get_mut(&channel_key) {
-            channel
-                .messages
-                .entry(message_key.clone())
-                .or_insert_with(|| Ref::to(format!("#/components/messages/{message_key}")));
-        }
-        let operation_key = unique_key(
-            &self.operations,
-            &format!("receive{name}"),
-            &c.subscription.name,
-        );
-        let durable = &c.subscription.durable;
-        let policy = &c.subscription.delivery;
-        let dead_letter_token = consumed::dead_letter_token(&e.event.ce_type);
-        let delivery: Vec<String> = consumed::delivery(policy, Some(&dead_letter_token))
+        })
+    }
+
+    /// The key of the channel of event `e` of subscription `c`: the one at index `existing`,
+    /// else a new one received by `service`.
+    fn channel_key(
+        &mut self,
+        service: &str,
+        c: &Consumed<'_>,
+        e: &ConsumedEvent<'_>,
+        existing: Option<usize>,
+    ) -> Result<String, DocsError> {
+        let name = &e.event.name;
+        Ok(
+            match existing.and_then(|index| self.channels.get_index(index)) {
+                Some((key, _)) => key.clone(),
+                None => {
+                    let key = unique_key(&self.channels, name, &c.channel.name);
+                    self.channels.insert(
+                        key.clone(),
+                        event_channel(
+                            name,
+                            service,
+                            c.channel,
+                            &e.subject,
+                            false,
+                            IndexMap::new(),
+                        )?,
+                    );
+                    key
+                }
+            },
+        )
+    }
+}
+
+/// The `receive` operation of event `e` of subscription `c` by `service`, on channel
+/// `channel_key` with message `message_key`.
+fn receive_operation(
+    service: &str,
+    c: &Consumed<'_>,
+    e: &ConsumedEvent<'_>,
+    channel_key: &str,
+    message_key: &str,
+) -> Result<Operation, DocsError> {
+    let name = &e.event.name;
+    let durable = &c.subscription.durable;
+    let dead_letter_token = consumed::dead_letter_token(&e.event.ce_type);
+    let delivery: Vec<String> =
+        consumed::delivery(&c.subscription.delivery, Some(&dead_letter_token))
             .into_iter()
             .map(|(what, how)| format!("{what}: {how}"))
             .collect();
-        let dead_letter_subject = c.dead_letter_subject(&dead_letter_token);
-        self.operations.insert(
-            operation_key,
-            Operation {
-                action: "receive",
-                channel: Ref::to(format!("#/channels/{channel_key}")),
-                title: format!("{service} receives {name}"),
-                summary: format!(
-                    "Received by `{service}` through the durable consumer `{durable}` \
-                     (subscription `{}`).",
-                    c.subscription.name
-                ),
-                description: ReceiveText {
-                    durable,
-                    stream: &c.channel.stream,
-                    event: name,
-                    subject: &e.subject,
-                    router: c.router(),
-                    message: full_name,
-                    handler_trait: c.handler_trait(),
-                    method: e.handler_method(),
-                    delivery: delivery.join("; "),
-                }
-                .render()?,
-                messages: vec![Ref::to(format!(
-                    "#/channels/{channel_key}/messages/{message_key}"
-                ))],
-                extensions: Some(ReceiveExtensions {
-                    subscription: c.subscription.name.clone(),
-                    durable: durable.clone(),
-                    delivery: DeliveryExtension {
-                        deliver: if policy.deliver_new { "new" } else { "all" },
-                        ack_wait_ms: policy.ack_wait_ms,
-                        max_deliver: policy.max_deliver,
-                        backoff_ms: policy.backoff_ms.clone(),
-                    },
-                    dead_letter_subject,
-                    dead_letter_stream: policy.dead_letter.as_ref().map(|d| d.stream.clone()),
-                }),
-            },
-        );
-        Ok(())
+    Ok(Operation {
+        action: "receive",
+        channel: Ref::to(format!("#/channels/{channel_key}")),
+        title: format!("{service} receives {name}"),
+        summary: format!(
+            "Received by `{service}` through the durable consumer `{durable}` \
+             (subscription `{}`).",
+            c.subscription.name
+        ),
+        description: ReceiveText {
+            durable,
+            stream: &c.channel.stream,
+            event: name,
+            subject: &e.subject,
+            router: c.router(),
+            message: e.message.full_name(),
+            handler_trait: c.handler_trait(),
+            method: e.handler_method(),
+            delivery: delivery.join("; "),
+        }
+        .render()?,
+        messages: vec![Ref::to(format!(
+            "#/channels/{channel_key}/messages/{message_key}"
+        ))],
+        extensions: Some(receive_extensions(c, &dead_letter_token)),
+    })
+}
+
+/// The machine-readable subscription settings of a `receive` operation of subscription `c`,
+/// for the event whose dead-letter token is `dead_letter_token`.
+fn receive_extensions(c: &Consumed<'_>, dead_letter_token: &str) -> ReceiveExtensions {
+    let policy = &c.subscription.delivery;
+    ReceiveExtensions {
+        subscription: c.subscription.name.clone(),
+        durable: c.subscription.durable.clone(),
+        delivery: DeliveryExtension {
+            deliver: if policy.deliver_new { "new" } else { "all" },
+            ack_wait_ms: policy.ack_wait_ms,
+            max_deliver: policy.max_deliver,
+            backoff_ms: policy.backoff_ms.clone(),
+        },
+        dead_letter_subject: c.dead_letter_subject(dead_letter_token),
+        dead_letter_stream: policy.dead_letter.as_ref().map(|d| d.stream.clone()),
     }
 }
 
