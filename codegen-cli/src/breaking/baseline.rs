@@ -12,6 +12,7 @@ use super::git::{Entry, GitResolver, GitTree, ReadFiles, normalize};
 use crate::diagnostic::{self, Diagnostic, SourceLocation, Sources};
 use crate::protos::ProtoSet;
 use crate::rules;
+use crate::table::Table;
 use crate::{Analysis, Error, table, validate};
 
 /// Where the baseline contract comes from.
@@ -126,28 +127,82 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
     let tree = Rc::new(GitTree::open(repo_dir, rev)?);
     let repo_path = tree.repo_path(table_path)?;
     let file = PathBuf::from(format!("{rev}:{repo_path}"));
-    let bytes = tree
-        .read(&repo_path)?
-        .ok_or_else(|| BaselineProblem::TableNotFound(PathBuf::from(&repo_path)))?;
     let mut sources = Sources::default();
+    let table = read_table(&tree, &repo_path, &file, &mut sources)?;
+    let includes = proto_includes(&tree, rev, &repo_path, &file, &table, &sources)?;
+    let protos = compile(&tree, includes, &table, &mut sources)?;
+    let checked = validate::check(&table, &file, &validate::table_dir(&file), &protos);
+    Ok(Analysis {
+        file,
+        sources,
+        diagnostics: checked.diagnostics,
+        model: checked.model,
+        protos: Some(protos),
+    })
+}
+
+/// The table at `repo_path` of `tree`, parsed (shown as `file`; its text added to `sources`).
+fn read_table(
+    tree: &GitTree,
+    repo_path: &str,
+    file: &Path,
+    sources: &mut Sources,
+) -> Result<Table, BaselineProblem> {
+    let bytes = tree
+        .read(repo_path)?
+        .ok_or_else(|| BaselineProblem::TableNotFound(PathBuf::from(repo_path)))?;
     let Ok(text) = String::from_utf8(bytes) else {
         let d =
             Diagnostic::new(rules::YAML, "the file is not valid UTF-8").at(Some(SourceLocation {
-                file: file.clone(),
+                file: file.to_path_buf(),
                 line: 1,
                 column: 1,
                 len: 1,
             }));
-        return Err(unusable(vec![d], &sources));
+        return Err(unusable(vec![d], sources));
     };
-    sources.insert(&file, text.as_str());
-    let table = table::parse(&file, &text).map_err(|d| unusable(vec![*d], &sources))?;
+    sources.insert(file, text.as_str());
+    table::parse(file, &text).map_err(|d| unusable(vec![*d], sources))
+}
 
-    let table_dir = Path::new(&repo_path).parent().unwrap_or(Path::new(""));
+/// The include folders of `table` (at `repo_path` of `tree`, shown as `file`) in the
+/// repository, with how they are shown (`REV:dir/`), when they and the proto files exist.
+fn proto_includes(
+    tree: &GitTree,
+    rev: &str,
+    repo_path: &str,
+    file: &Path,
+    table: &Table,
+    sources: &Sources,
+) -> Result<Vec<(String, String)>, BaselineProblem> {
+    let table_dir = Path::new(repo_path).parent().unwrap_or(Path::new(""));
+    let (includes, mut missing) = include_dirs(tree, rev, table_dir, file, table)?;
+    if table.protos.files.is_empty() {
+        missing.push(Diagnostic::new(
+            rules::PROTO,
+            "`protos.files` names no `.proto` file",
+        ));
+    }
+    missing.extend(missing_files(tree, file, table, &includes)?);
+    if !missing.is_empty() {
+        return Err(unusable(missing, sources));
+    }
+    Ok(includes)
+}
+
+/// The include folders of `table` that exist in `tree` (relative to `table_dir`), with how
+/// they are shown, and a diagnostic for each that does not.
+fn include_dirs(
+    tree: &GitTree,
+    rev: &str,
+    table_dir: &Path,
+    file: &Path,
+    table: &Table,
+) -> Result<(Vec<(String, String)>, Vec<Diagnostic>), BaselineProblem> {
     let mut includes = Vec::new();
     let mut missing = Vec::new();
     for entry in &table.protos.include {
-        let at = Some(table::location(&file, entry.referenced));
+        let at = Some(table::location(file, entry.referenced));
         let found = match normalize(table_dir, Path::new(&entry.value)) {
             Ok(dir) => (tree.entry(&dir)? == Some(Entry::Tree)).then_some(dir),
             Err(_) => None,
@@ -173,15 +228,20 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
             ),
         }
     }
-    if table.protos.files.is_empty() {
-        missing.push(Diagnostic::new(
-            rules::PROTO,
-            "`protos.files` names no `.proto` file",
-        ));
-    }
+    Ok((includes, missing))
+}
+
+/// A diagnostic for each proto file of `table` found in none of the `includes` of `tree`.
+fn missing_files(
+    tree: &GitTree,
+    file: &Path,
+    table: &Table,
+    includes: &[(String, String)],
+) -> Result<Vec<Diagnostic>, BaselineProblem> {
+    let mut missing = Vec::new();
     for entry in &table.protos.files {
         let mut found = false;
-        for (dir, _) in &includes {
+        for (dir, _) in includes {
             let path = normalize(Path::new(dir), Path::new(&entry.value));
             if let Ok(path) = path
                 && tree.entry(&path)? == Some(Entry::Blob)
@@ -199,18 +259,25 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
                         entry.value
                     ),
                 )
-                .at(Some(table::location(&file, entry.referenced))),
+                .at(Some(table::location(file, entry.referenced))),
             );
         }
     }
-    if !missing.is_empty() {
-        return Err(unusable(missing, &sources));
-    }
+    Ok(missing)
+}
 
+/// The protos of `table` compiled from `tree` with `includes` (the texts read added to
+/// `sources`).
+fn compile(
+    tree: &Rc<GitTree>,
+    includes: Vec<(String, String)>,
+    table: &Table,
+    sources: &mut Sources,
+) -> Result<ProtoSet, BaselineProblem> {
     let read = ReadFiles::default();
     let mut resolver = ChainFileResolver::new();
     resolver.add(GitResolver {
-        tree: Rc::clone(&tree),
+        tree: Rc::clone(tree),
         includes,
         read: Rc::clone(&read),
     });
@@ -231,17 +298,9 @@ fn from_git(repo_dir: &Path, rev: &str, table_path: &Path) -> Result<Analysis, B
     }
     if let Err(err) = compiled {
         let d = proto_error(&err, &shown);
-        return Err(unusable(vec![d], &sources));
+        return Err(unusable(vec![d], sources));
     }
-    let protos = ProtoSet::from_pool(compiler.descriptor_pool(), shown);
-    let checked = validate::check(&table, &file, &validate::table_dir(&file), &protos);
-    Ok(Analysis {
-        file,
-        sources,
-        diagnostics: checked.diagnostics,
-        model: checked.model,
-        protos: Some(protos),
-    })
+    Ok(ProtoSet::from_pool(compiler.descriptor_pool(), shown))
 }
 
 fn unusable(diagnostics: Vec<Diagnostic>, sources: &Sources) -> BaselineProblem {
