@@ -97,9 +97,7 @@ pub(crate) fn fields(
     old: &IndexMap<Key, Spanned<FieldSource>>,
     new: &IndexMap<Key, Spanned<FieldSource>>,
 ) {
-    let Walk {
-        base, cur, event, ..
-    } = *walk;
+    let event = walk.event;
     for (key, old_source) in old {
         let Some(new_source) = new.get(key.as_str()) else {
             continue;
@@ -113,88 +111,151 @@ pub(crate) fn fields(
             .and_then(|f| f.strip_prefix('.'))
             .unwrap_or(&target)
             .to_owned();
+        let pair = Pair {
+            key: key.as_str(),
+            target,
+            field,
+            old: old_source,
+            new: new_source,
+        };
         let was = Source::of(old_source);
         match (&was, Source::of(new_source)) {
             (_, Source::Default) => {
-                let Some(mapped) = was.mapped() else {
-                    continue;
-                };
-                let d = walk.out.add(
-                    rules::BREAKING_FIELD_DEFAULTED,
-                    target,
-                    format!(
-                        "field `{field}` of integration event `{event}` was mapped (`{mapped}`) and is now left at its default"
-                    ),
-                    cur.loc(new_source.referenced),
-                );
-                d.notes.push(baseline_note(
-                    "it was mapped here",
-                    base.loc(old_source.referenced),
-                ));
-                d.hint = Some(format!("map it again: `{}: {{ {mapped} }}`", key.as_str()));
+                if let Some(mapped) = was.mapped() {
+                    defaulted(walk, pair, &mapped);
+                }
             }
             (Source::Const(a), Source::Const(b))
                 if !same_const(kind.as_ref(), &a.value, &b.value) =>
             {
-                let d = walk.out.add(
-                    rules::BREAKING_CONST_CHANGED,
-                    target,
-                    format!(
-                        "the constant of field `{field}` of integration event `{event}` changed from `{}` to `{}`",
-                        a.value, b.value
-                    ),
-                    cur.loc(b.referenced),
-                );
-                d.notes
-                    .push(baseline_note("it was set here", base.loc(a.referenced)));
-                d.hint = Some(format!("keep `const: {}`", a.value));
+                const_changed(walk, pair, a, b);
             }
-            (Source::Enum(a, _), Source::Enum(b, _)) => {
-                let values = |map: &'_ IndexMap<Key, Spanned<String>>| -> Vec<Arm> {
-                    map.iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), v.value.clone(), v.referenced))
-                        .collect()
-                };
-                let changed = Changed {
-                    target: &target,
-                    what: format!("field `{field}` of integration event `{event}`"),
-                    now_at: new_source.referenced,
-                    verb: "maps to",
-                    keep: |variant, was| {
-                        format!("keep `{variant}: {was}`: consumers read the proto value")
-                    },
-                };
-                variants_changed(walk, &changed, &values(a), &values(b));
-            }
+            (Source::Enum(a, _), Source::Enum(b, _)) => enum_values_changed(walk, &pair, a, b),
             (Source::Variants(a, _), Source::Variants(b, _)) => {
-                let members = |map: &'_ IndexMap<Key, Spanned<VariantTarget>>| -> Vec<Arm> {
-                    map.iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), member(&v.value), v.referenced))
-                        .collect()
-                };
-                let changed = Changed {
-                    target: &target,
-                    what: format!("oneof `{field}` of integration event `{event}`"),
-                    now_at: new_source.referenced,
-                    verb: "fills",
-                    keep: |variant, was| {
-                        format!(
-                            "keep `{variant}` filling `{was}`: consumers read the member that is set"
-                        )
-                    },
-                };
-                variants_changed(walk, &changed, &members(a), &members(b));
+                oneof_variants_changed(walk, &pair, a, b);
             }
             (Source::Nested(a, _), Source::Nested(b, _)) => {
                 let nested = match &kind {
                     Some(Kind::Message(m)) => Some(m),
                     _ => None,
                 };
-                fields(walk, &target, nested, a, b);
+                fields(walk, &pair.target, nested, a, b);
             }
             _ => {}
         }
     }
+}
+
+/// A field mapped in both versions.
+struct Pair<'a> {
+    /// The field, as the table keys it.
+    key: &'a str,
+    /// The break's target (`Event.path.field`).
+    target: String,
+    /// The field's path in the integration event.
+    field: String,
+    /// Its baseline source.
+    old: &'a Spanned<FieldSource>,
+    /// Its current source.
+    new: &'a Spanned<FieldSource>,
+}
+
+/// Reports field `pair`, mapped (`mapped`) and now left at its default
+/// (rule `breaking-field-defaulted`).
+fn defaulted(walk: &mut Walk<'_, '_>, pair: Pair<'_>, mapped: &str) {
+    let Walk {
+        base, cur, event, ..
+    } = *walk;
+    let field = &pair.field;
+    let d = walk.out.add(
+        rules::BREAKING_FIELD_DEFAULTED,
+        pair.target,
+        format!(
+            "field `{field}` of integration event `{event}` was mapped (`{mapped}`) and is now left at its default"
+        ),
+        cur.loc(pair.new.referenced),
+    );
+    d.notes.push(baseline_note(
+        "it was mapped here",
+        base.loc(pair.old.referenced),
+    ));
+    d.hint = Some(format!("map it again: `{}: {{ {mapped} }}`", pair.key));
+}
+
+/// Reports the constant of field `pair`, changed from `a` to `b`
+/// (rule `breaking-const-changed`).
+fn const_changed(
+    walk: &mut Walk<'_, '_>,
+    pair: Pair<'_>,
+    a: &Spanned<String>,
+    b: &Spanned<String>,
+) {
+    let Walk {
+        base, cur, event, ..
+    } = *walk;
+    let field = &pair.field;
+    let d = walk.out.add(
+        rules::BREAKING_CONST_CHANGED,
+        pair.target,
+        format!(
+            "the constant of field `{field}` of integration event `{event}` changed from `{}` to `{}`",
+            a.value, b.value
+        ),
+        cur.loc(b.referenced),
+    );
+    d.notes
+        .push(baseline_note("it was set here", base.loc(a.referenced)));
+    d.hint = Some(format!("keep `const: {}`", a.value));
+}
+
+/// Reports the variants of the domain enum mapped to field `pair` (`values:`) that map to
+/// another value from `a` to `b`.
+fn enum_values_changed(
+    walk: &mut Walk<'_, '_>,
+    pair: &Pair<'_>,
+    a: &IndexMap<Key, Spanned<String>>,
+    b: &IndexMap<Key, Spanned<String>>,
+) {
+    let values = |map: &'_ IndexMap<Key, Spanned<String>>| -> Vec<Arm> {
+        map.iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.value.clone(), v.referenced))
+            .collect()
+    };
+    let (field, event) = (&pair.field, walk.event);
+    let changed = Changed {
+        target: &pair.target,
+        what: format!("field `{field}` of integration event `{event}`"),
+        now_at: pair.new.referenced,
+        verb: "maps to",
+        keep: |variant, was| format!("keep `{variant}: {was}`: consumers read the proto value"),
+    };
+    variants_changed(walk, &changed, &values(a), &values(b));
+}
+
+/// Reports the variants of the domain enum setting oneof `pair` (`variants:`) that fill
+/// another member from `a` to `b`.
+fn oneof_variants_changed(
+    walk: &mut Walk<'_, '_>,
+    pair: &Pair<'_>,
+    a: &IndexMap<Key, Spanned<VariantTarget>>,
+    b: &IndexMap<Key, Spanned<VariantTarget>>,
+) {
+    let members = |map: &'_ IndexMap<Key, Spanned<VariantTarget>>| -> Vec<Arm> {
+        map.iter()
+            .map(|(k, v)| (k.as_str().to_owned(), member(&v.value), v.referenced))
+            .collect()
+    };
+    let (field, event) = (&pair.field, walk.event);
+    let changed = Changed {
+        target: &pair.target,
+        what: format!("oneof `{field}` of integration event `{event}`"),
+        now_at: pair.new.referenced,
+        verb: "fills",
+        keep: |variant, was| {
+            format!("keep `{variant}` filling `{was}`: consumers read the member that is set")
+        },
+    };
+    variants_changed(walk, &changed, &members(a), &members(b));
 }
 
 /// One variant of a domain enum as a table maps it: (variant, what it maps to as written,
