@@ -300,34 +300,7 @@ fn event(
         ce_type(base, cur, old, new, out);
     }
     if old.channel.value != new.channel.value {
-        let describe = |side: &Side<'_>, channel: &str| match side.channel(channel) {
-            Some(c) => (
-                Some((c.subject.value.clone(), c.stream.value.clone())),
-                format!(
-                    "channel `{channel}` (subject `{}`, stream `{}`)",
-                    c.subject.value, c.stream.value
-                ),
-            ),
-            None => (None, format!("channel `{channel}`")),
-        };
-        let (was, was_text) = describe(base, &old.channel.value);
-        let (is, is_text) = describe(cur, &new.channel.value);
-        if was.is_none() || was != is {
-            let d = out.add(
-                rules::BREAKING_EVENT_CHANNEL_CHANGED,
-                name.clone(),
-                format!("integration event `{name}` moved from {was_text} to {is_text}"),
-                cur.loc(new.channel.referenced),
-            );
-            d.notes.push(baseline_note(
-                "its channel was set here",
-                base.loc(old.channel.referenced),
-            ));
-            d.hint = Some(format!(
-                "keep `channel: {}`; to move it, publish it on both channels (a second integration event) until consumers moved",
-                old.channel.value
-            ));
-        }
+        event_channel(base, cur, old, new, out);
     }
     let old_message = base.message(&old.message.value);
     let new_message = cur.message(&new.message.value);
@@ -336,23 +309,7 @@ fn event(
             || old_message.is_none()
             || new_message.is_none();
         if switched {
-            let d = out.add(
-                rules::BREAKING_EVENT_MESSAGE_CHANGED,
-                name.clone(),
-                format!(
-                    "integration event `{name}` is now encoded as `{}` instead of `{}`: its consumers decode `{}`",
-                    new.message.value, old.message.value, old.message.value
-                ),
-                cur.loc(new.message.referenced),
-            );
-            d.notes.push(baseline_note(
-                "its message was set here",
-                base.loc(old.message.referenced),
-            ));
-            d.hint = Some(format!(
-                "publish `{}` as a new integration event (e.g. `{name}V2`) next to `{name}`",
-                new.message.value
-            ));
+            message_switched(base, cur, old, new, out);
             return;
         }
     }
@@ -376,4 +333,72 @@ fn event(
             new,
         });
     }
+}
+
+/// The channel of an integration event set to another one: a break unless both have the
+/// same subject and stream.
+fn event_channel(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    old: &Integration,
+    new: &Integration,
+    out: &mut Breaks,
+) {
+    let name = &old.name.value;
+    let describe = |side: &Side<'_>, channel: &str| match side.channel(channel) {
+        Some(c) => (
+            Some((c.subject.value.clone(), c.stream.value.clone())),
+            format!(
+                "channel `{channel}` (subject `{}`, stream `{}`)",
+                c.subject.value, c.stream.value
+            ),
+        ),
+        None => (None, format!("channel `{channel}`")),
+    };
+    let (was, was_text) = describe(base, &old.channel.value);
+    let (is, is_text) = describe(cur, &new.channel.value);
+    if was.is_none() || was != is {
+        let d = out.add(
+            rules::BREAKING_EVENT_CHANNEL_CHANGED,
+            name.clone(),
+            format!("integration event `{name}` moved from {was_text} to {is_text}"),
+            cur.loc(new.channel.referenced),
+        );
+        d.notes.push(baseline_note(
+            "its channel was set here",
+            base.loc(old.channel.referenced),
+        ));
+        d.hint = Some(format!(
+            "keep `channel: {}`; to move it, publish it on both channels (a second integration event) until consumers moved",
+            old.channel.value
+        ));
+    }
+}
+
+/// Reports an integration event now encoded as another message.
+fn message_switched(
+    base: &Side<'_>,
+    cur: &Side<'_>,
+    old: &Integration,
+    new: &Integration,
+    out: &mut Breaks,
+) {
+    let name = &old.name.value;
+    let d = out.add(
+        rules::BREAKING_EVENT_MESSAGE_CHANGED,
+        name.clone(),
+        format!(
+            "integration event `{name}` is now encoded as `{}` instead of `{}`: its consumers decode `{}`",
+            new.message.value, old.message.value, old.message.value
+        ),
+        cur.loc(new.message.referenced),
+    );
+    d.notes.push(baseline_note(
+        "its message was set here",
+        base.loc(old.message.referenced),
+    ));
+    d.hint = Some(format!(
+        "publish `{}` as a new integration event (e.g. `{name}V2`) next to `{name}`",
+        new.message.value
+    ));
 }
