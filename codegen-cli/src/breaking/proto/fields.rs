@@ -153,38 +153,7 @@ impl Compare<'_> {
             d.notes.push(was_here.clone());
             d.hint = hint;
         };
-        if old.json_name() != new.json_name() {
-            let (rule, message, hint) = if old.name() == new.name() {
-                (
-                    rules::BREAKING_FIELD_JSON_NAME_CHANGED,
-                    format!(
-                        "the JSON name of field `{}` {of} changed from `{}` to `{}`",
-                        old.name(),
-                        old.json_name(),
-                        new.json_name()
-                    ),
-                    format!("keep `[json_name = \"{}\"]`", old.json_name()),
-                )
-            } else {
-                (
-                    rules::BREAKING_FIELD_RENAMED,
-                    format!(
-                        "field {} {of} was renamed from `{}` to `{}` (JSON name `{}` to `{}`)",
-                        old.number(),
-                        old.name(),
-                        new.name(),
-                        old.json_name(),
-                        new.json_name()
-                    ),
-                    format!(
-                        "keep the name `{}`, or at least its JSON name: `{} = {} [json_name = \"{}\"]`",
-                        old.name(),
-                        new.name(),
-                        new.number(),
-                        old.json_name()
-                    ),
-                )
-            };
+        if let Some((rule, message, hint)) = json_name_change(old, new, &of) {
             report(self.out, rule, message, Some(hint));
         }
         let retyped = !self.same_type(old, new, event);
@@ -221,4 +190,47 @@ impl Compare<'_> {
             );
         }
     }
+}
+
+/// The rule, message and hint of a field whose JSON name changed (`of`: of which message and
+/// event), when it did: renamed, or given another `json_name`.
+fn json_name_change(
+    old: &FieldDescriptor,
+    new: &FieldDescriptor,
+    of: &str,
+) -> Option<(Rule, String, String)> {
+    if old.json_name() == new.json_name() {
+        return None;
+    }
+    Some(if old.name() == new.name() {
+        (
+            rules::BREAKING_FIELD_JSON_NAME_CHANGED,
+            format!(
+                "the JSON name of field `{}` {of} changed from `{}` to `{}`",
+                old.name(),
+                old.json_name(),
+                new.json_name()
+            ),
+            format!("keep `[json_name = \"{}\"]`", old.json_name()),
+        )
+    } else {
+        (
+            rules::BREAKING_FIELD_RENAMED,
+            format!(
+                "field {} {of} was renamed from `{}` to `{}` (JSON name `{}` to `{}`)",
+                old.number(),
+                old.name(),
+                new.name(),
+                old.json_name(),
+                new.json_name()
+            ),
+            format!(
+                "keep the name `{}`, or at least its JSON name: `{} = {} [json_name = \"{}\"]`",
+                old.name(),
+                new.name(),
+                new.number(),
+                old.json_name()
+            ),
+        )
+    })
 }
