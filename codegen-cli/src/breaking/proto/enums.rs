@@ -1,11 +1,12 @@
 //! Enums reached from integration events: values removed, renamed or renumbered, reserved
 //! numbers and names dropped.
 
-use prost_reflect::EnumDescriptor;
+use prost_reflect::{EnumDescriptor, EnumValueDescriptor};
 
 use super::shape::{covered, numbers, range_target};
 use super::{Compare, WELL_KNOWN_PACKAGE};
 use crate::breaking::baseline_note;
+use crate::diagnostic::SourceLocation;
 use crate::rules;
 
 impl Compare<'_> {
@@ -16,85 +17,111 @@ impl Compare<'_> {
             return;
         }
         for value in old.values() {
-            let target = format!("{}.{}", old.full_name(), value.name());
-            let was_here = baseline_note(
-                format!("`{}` = {} was defined here", value.name(), value.number()),
-                self.base.enum_value_location(&value),
-            );
-            let same_number: Vec<_> = new
-                .values()
-                .filter(|v| v.number() == value.number())
-                .collect();
-            if let Some(first) = same_number.first() {
-                if same_number.iter().all(|v| v.name() != value.name()) {
-                    let d = self.out.add(
-                        rules::BREAKING_ENUM_VALUE_RENAMED,
-                        target,
-                        format!(
-                            "value {} of enum `{}` was renamed from `{}` to `{}` (integration event `{event}`); JSON carries the name",
-                            value.number(),
-                            old.full_name(),
-                            value.name(),
-                            first.name()
-                        ),
-                        self.cur.enum_value_location(first),
-                    );
-                    d.notes.push(was_here);
-                    d.hint = Some(format!("keep the name `{}`", value.name()));
-                }
-                continue;
-            }
-            if let Some(renumbered) = new.get_value_by_name(value.name()) {
-                let d = self.out.add(
-                    rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED,
-                    target,
-                    format!(
-                        "value `{}` of enum `{}` changed its number from {} to {} (integration event `{event}`)",
-                        value.name(),
-                        old.full_name(),
-                        value.number(),
-                        renumbered.number()
-                    ),
-                    self.cur.enum_value_location(&renumbered),
-                );
-                d.notes.push(was_here);
-                d.hint = Some(format!(
-                    "give `{}` back its number {}",
-                    value.name(),
-                    value.number()
-                ));
-                continue;
-            }
-            let number = new.reserved_ranges().any(|r| r.contains(&value.number()));
-            let name = new.reserved_names().any(|n| n == value.name());
-            let (missing, add) = match (number, name) {
-                (true, true) => continue,
-                (true, false) => ("its name", format!("reserved \"{}\";", value.name())),
-                (false, true) => ("its number", format!("reserved {};", value.number())),
-                (false, false) => (
-                    "its number and name",
-                    format!(
-                        "reserved {}; reserved \"{}\";",
-                        value.number(),
-                        value.name()
-                    ),
-                ),
-            };
-            let d = self.out.add(
-                rules::BREAKING_ENUM_VALUE_REMOVED,
-                target,
-                format!(
-                    "value `{}` = {} of enum `{}` was removed without reserving {missing} (integration event `{event}`)",
-                    value.name(),
-                    value.number(),
-                    old.full_name()
-                ),
-                self.cur.enum_location(new),
-            );
-            d.notes.push(was_here);
-            d.hint = Some(format!("add `{add}` to enum `{}`", new.name()));
+            self.enum_value(old, new, &value, event);
         }
         self.reserved_values(old, new, event);
+    }
+
+    /// Baseline value `value` of enum `old` in its current version `new`: renamed,
+    /// renumbered or removed.
+    fn enum_value(
+        &mut self,
+        old: &EnumDescriptor,
+        new: &EnumDescriptor,
+        value: &EnumValueDescriptor,
+        event: &str,
+    ) {
+        let target = format!("{}.{}", old.full_name(), value.name());
+        let was_here = baseline_note(
+            format!("`{}` = {} was defined here", value.name(), value.number()),
+            self.base.enum_value_location(value),
+        );
+        let same_number: Vec<_> = new
+            .values()
+            .filter(|v| v.number() == value.number())
+            .collect();
+        if let Some(first) = same_number.first() {
+            if same_number.iter().all(|v| v.name() != value.name()) {
+                let d = self.out.add(
+                    rules::BREAKING_ENUM_VALUE_RENAMED,
+                    target,
+                    format!(
+                        "value {} of enum `{}` was renamed from `{}` to `{}` (integration event `{event}`); JSON carries the name",
+                        value.number(),
+                        old.full_name(),
+                        value.name(),
+                        first.name()
+                    ),
+                    self.cur.enum_value_location(first),
+                );
+                d.notes.push(was_here);
+                d.hint = Some(format!("keep the name `{}`", value.name()));
+            }
+            return;
+        }
+        if let Some(renumbered) = new.get_value_by_name(value.name()) {
+            let d = self.out.add(
+                rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED,
+                target,
+                format!(
+                    "value `{}` of enum `{}` changed its number from {} to {} (integration event `{event}`)",
+                    value.name(),
+                    old.full_name(),
+                    value.number(),
+                    renumbered.number()
+                ),
+                self.cur.enum_value_location(&renumbered),
+            );
+            d.notes.push(was_here);
+            d.hint = Some(format!(
+                "give `{}` back its number {}",
+                value.name(),
+                value.number()
+            ));
+            return;
+        }
+        self.value_removed(old, new, value, target, was_here, event);
+    }
+
+    /// Baseline value `value` of enum `old`, with neither its number nor its name in `new`:
+    /// a break unless both are reserved.
+    fn value_removed(
+        &mut self,
+        old: &EnumDescriptor,
+        new: &EnumDescriptor,
+        value: &EnumValueDescriptor,
+        target: String,
+        was_here: (String, Option<SourceLocation>),
+        event: &str,
+    ) {
+        let number = new.reserved_ranges().any(|r| r.contains(&value.number()));
+        let name = new.reserved_names().any(|n| n == value.name());
+        let (missing, add) = match (number, name) {
+            (true, true) => return,
+            (true, false) => ("its name", format!("reserved \"{}\";", value.name())),
+            (false, true) => ("its number", format!("reserved {};", value.number())),
+            (false, false) => (
+                "its number and name",
+                format!(
+                    "reserved {}; reserved \"{}\";",
+                    value.number(),
+                    value.name()
+                ),
+            ),
+        };
+        let d = self.out.add(
+            rules::BREAKING_ENUM_VALUE_REMOVED,
+            target,
+            format!(
+                "value `{}` = {} of enum `{}` was removed without reserving {missing} (integration event `{event}`)",
+                value.name(),
+                value.number(),
+                old.full_name()
+            ),
+            self.cur.enum_location(new),
+        );
+        d.notes.push(was_here);
+        d.hint = Some(format!("add `{add}` to enum `{}`", new.name()));
     }
 
     /// Reserved ranges and names of an enum that are no longer reserved.
