@@ -6,7 +6,7 @@ use prost_reflect::{Kind, MessageDescriptor};
 use super::markdown::{cell, code};
 use crate::docs::proto_source::{leading_comment, one_line};
 use crate::docs::{DocsError, field_type, proto_field};
-use crate::model::{Conversion, Envelope, Field, Literal, Value};
+use crate::model::{Conversion, Envelope, Field, Literal, MessageType, OneofArm, Value};
 
 /// One row of the fields table, ready for Markdown.
 pub(super) struct FieldRow {
@@ -133,25 +133,7 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
             path,
             with,
             conversion,
-        } => {
-            let mut text = domain_path(domain, path);
-            if let Some(with) = with {
-                text.push_str(&format!(" through {}", code(with)));
-            }
-            match conversion {
-                Conversion::Into => {}
-                Conversion::Checked => text.push_str(", range-checked"),
-                Conversion::Identity { .. } => text.push_str(", the prost message as returned"),
-                Conversion::Enum { rust_type, arms } => {
-                    let arms: Vec<String> = arms
-                        .iter()
-                        .map(|(variant, value, _)| format!("{} → {}", code(variant), code(value)))
-                        .collect();
-                    text.push_str(&format!(", enum {}: {}", code(rust_type), arms.join(", ")));
-                }
-            }
-            text
-        }
+        } => domain_source(domain, path, with.as_deref(), conversion),
         Value::Envelope(envelope) => {
             let name = Envelope::ALL
                 .iter()
@@ -170,46 +152,81 @@ fn source(field: &Field, domain: &str, repeated: bool) -> String {
             rust_type,
             arms,
             ..
-        } => {
+        } => oneof_source(domain, path, rust_type, arms),
+        Value::Nested {
+            path, message, map, ..
+        } => nested_source(domain, path, message, *map, repeated),
+    }
+}
+
+/// A value taken from the domain event at `path` (through function `with`), converted by
+/// `conversion`, in words.
+fn domain_source(
+    domain: &str,
+    path: &[String],
+    with: Option<&str>,
+    conversion: &Conversion,
+) -> String {
+    let mut text = domain_path(domain, path);
+    if let Some(with) = with {
+        text.push_str(&format!(" through {}", code(with)));
+    }
+    match conversion {
+        Conversion::Into => {}
+        Conversion::Checked => text.push_str(", range-checked"),
+        Conversion::Identity { .. } => text.push_str(", the prost message as returned"),
+        Conversion::Enum { rust_type, arms } => {
             let arms: Vec<String> = arms
                 .iter()
-                .map(|arm| match &arm.member {
-                    Some(member) => {
-                        format!("{} → {}", code(&arm.variant), code(&member.proto_name))
-                    }
-                    None => format!("{} → unset", code(&arm.variant)),
-                })
+                .map(|(variant, value, _)| format!("{} → {}", code(variant), code(value)))
                 .collect();
-            format!(
-                "oneof from {} (enum {}): {}",
-                domain_path(domain, path),
-                code(rust_type),
-                arms.join(", ")
-            )
+            text.push_str(&format!(", enum {}: {}", code(rust_type), arms.join(", ")));
         }
-        Value::Nested {
-            path,
-            message,
-            map: true,
-            ..
-        } => {
-            let path = domain_path(domain, path);
-            format!(
-                "nested: one {} per value of {path}",
-                code(&message.full_name)
-            )
-        }
-        Value::Nested { path, message, .. } => {
-            let path = domain_path(domain, path);
-            if repeated {
-                format!(
-                    "nested: one {} per element of {path}",
-                    code(&message.full_name)
-                )
-            } else {
-                format!("nested: {} from {path}", code(&message.full_name))
+    }
+    text
+}
+
+/// A oneof set from the domain enum `rust_type` at `path`, variant by variant, in words.
+fn oneof_source(domain: &str, path: &[String], rust_type: &str, arms: &[OneofArm]) -> String {
+    let arms: Vec<String> = arms
+        .iter()
+        .map(|arm| match &arm.member {
+            Some(member) => {
+                format!("{} → {}", code(&arm.variant), code(&member.proto_name))
             }
-        }
+            None => format!("{} → unset", code(&arm.variant)),
+        })
+        .collect();
+    format!(
+        "oneof from {} (enum {}): {}",
+        domain_path(domain, path),
+        code(rust_type),
+        arms.join(", ")
+    )
+}
+
+/// A nested `message` built from the domain value at `path` (one per value of a `map`, one
+/// per element when `repeated`), in words.
+fn nested_source(
+    domain: &str,
+    path: &[String],
+    message: &MessageType,
+    map: bool,
+    repeated: bool,
+) -> String {
+    let path = domain_path(domain, path);
+    if map {
+        format!(
+            "nested: one {} per value of {path}",
+            code(&message.full_name)
+        )
+    } else if repeated {
+        format!(
+            "nested: one {} per element of {path}",
+            code(&message.full_name)
+        )
+    } else {
+        format!("nested: {} from {path}", code(&message.full_name))
     }
 }
 
