@@ -37,29 +37,13 @@ pub fn render(
     consumed: &[Consumed<'_>],
 ) -> Result<String, DocsError> {
     let service = &model.service;
-    let flowcharts = mermaid::split::flowcharts(model, published, consumed)?
-        .into_iter()
-        .map(|f| FlowchartView {
-            title: f.title,
-            diagram: Fenced::new(f.text),
-        })
-        .collect::<Vec<_>>();
+    let flowcharts = flowcharts(model, published, consumed)?;
     let per_channel = flowcharts.len() > 1;
     let channel_sequences = if per_channel {
-        mermaid::split::published_channels(published)
-            .into_iter()
-            .map(|channel| {
-                Ok(ChannelSequence {
-                    name: channel.name.clone(),
-                    code: code(&channel.name),
-                    diagram: Fenced::new(mermaid::split::channel_sequence(model, channel)?),
-                })
-            })
-            .collect::<Result<_, DocsError>>()?
+        channel_sequences(model, published)?
     } else {
         Vec::new()
     };
-    let internal = internal_events(model);
     let catalog = Catalog {
         table: model.table_name.clone(),
         service: service.clone(),
@@ -73,17 +57,8 @@ pub fn render(
         },
         asyncapi: super::ASYNCAPI_FILE,
         overview: published.iter().map(OverviewRow::of).collect(),
-        internal: (!internal.is_empty()).then(|| {
-            let names: Vec<String> = internal.iter().map(|n| code(n)).collect();
-            names.join(", ")
-        }),
-        streams: streams(published)
-            .iter()
-            .map(|(stream, subjects)| {
-                let subjects: Vec<String> = subjects.iter().map(|s| cell(&code(s))).collect();
-                (cell(&code(stream)), subjects.join(", "))
-            })
-            .collect(),
+        internal: internal(model),
+        streams: stream_rows(published),
         consumed: consumed
             .iter()
             .map(SubscriptionView::of)
@@ -92,17 +67,74 @@ pub fn render(
         flowcharts,
         max_events: mermaid::split::MAX_EVENTS_PER_FLOWCHART,
         channel_sequences,
-        own_types: published.iter().any(|p| p.event.ce_type != p.event.name)
-            || consumed
-                .iter()
-                .flat_map(|c| &c.events)
-                .any(|e| e.event.ce_type != e.event.name),
+        own_types: own_types(published, consumed),
         events: published
             .iter()
             .map(|p| EventView::of(model, p, per_channel))
             .collect::<Result<_, _>>()?,
     };
     Ok(catalog.render()?)
+}
+
+/// The pictures of the flow of the service.
+fn flowcharts(
+    model: &Model,
+    published: &[Published<'_>],
+    consumed: &[Consumed<'_>],
+) -> Result<Vec<FlowchartView>, DocsError> {
+    Ok(mermaid::split::flowcharts(model, published, consumed)?
+        .into_iter()
+        .map(|f| FlowchartView {
+            title: f.title,
+            diagram: Fenced::new(f.text),
+        })
+        .collect::<Vec<_>>())
+}
+
+/// For a split flow: the sequence diagram of each channel the table publishes on.
+fn channel_sequences(
+    model: &Model,
+    published: &[Published<'_>],
+) -> Result<Vec<ChannelSequence>, DocsError> {
+    mermaid::split::published_channels(published)
+        .into_iter()
+        .map(|channel| {
+            Ok(ChannelSequence {
+                name: channel.name.clone(),
+                code: code(&channel.name),
+                diagram: Fenced::new(mermaid::split::channel_sequence(model, channel)?),
+            })
+        })
+        .collect::<Result<_, DocsError>>()
+}
+
+/// The domain events of `model` that stay inside the service, as code spans, if any.
+fn internal(model: &Model) -> Option<String> {
+    let internal = internal_events(model);
+    (!internal.is_empty()).then(|| {
+        let names: Vec<String> = internal.iter().map(|n| code(n)).collect();
+        names.join(", ")
+    })
+}
+
+/// Per stream published on: the stream and its subject filters, as table cells.
+fn stream_rows(published: &[Published<'_>]) -> Vec<(String, String)> {
+    streams(published)
+        .iter()
+        .map(|(stream, subjects)| {
+            let subjects: Vec<String> = subjects.iter().map(|s| cell(&code(s))).collect();
+            (cell(&code(stream)), subjects.join(", "))
+        })
+        .collect()
+}
+
+/// Whether some event published or consumed has a CloudEvents type other than its name.
+fn own_types(published: &[Published<'_>], consumed: &[Consumed<'_>]) -> bool {
+    published.iter().any(|p| p.event.ce_type != p.event.name)
+        || consumed
+            .iter()
+            .flat_map(|c| &c.events)
+            .any(|e| e.event.ce_type != e.event.name)
 }
 
 /// Whether the catalog shows the publishing side: always but for a table that only
