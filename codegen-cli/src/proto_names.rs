@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use prost_reflect::{EnumDescriptor, MessageDescriptor};
+use prost_reflect::{EnumDescriptor, MessageDescriptor, OneofDescriptor};
 
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::protos::ProtoSet;
@@ -118,41 +118,10 @@ fn message_names(protos: &ProtoSet, scopes: &mut Scopes, scope: &str, message: &
         );
     }
     let fields_scope = format!("fields of {}", message.full_name());
-    for field in message.fields() {
-        if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
-            continue;
-        }
-        scopes.claim(
-            &fields_scope,
-            rust_names::field_ident(field.name()),
-            format!("field `{}`", field.full_name()),
-            protos.field_location(&field),
-        );
-    }
+    field_names(protos, scopes, &fields_scope, message);
     let inner_scope = format!("{scope}::{}", rust_names::module_ident(message.name()));
     for oneof in message.oneofs().filter(|o| !o.is_synthetic()) {
-        let oneof_location = protos.element_location(&file, oneof.path(), oneof.name());
-        scopes.claim(
-            &fields_scope,
-            rust_names::field_ident(oneof.name()),
-            format!("oneof `{}`", oneof.full_name()),
-            oneof_location.clone(),
-        );
-        scopes.claim(
-            &inner_scope,
-            rust_names::type_ident(oneof.name()),
-            format!("oneof `{}`", oneof.full_name()),
-            oneof_location,
-        );
-        let variants_scope = format!("variants of oneof {}", oneof.full_name());
-        for member in oneof.fields() {
-            scopes.claim(
-                &variants_scope,
-                rust_names::type_ident(member.name()),
-                format!("field `{}`", member.full_name()),
-                protos.field_location(&member),
-            );
-        }
+        oneof_names(protos, scopes, &fields_scope, &inner_scope, &oneof);
     }
     for child in message.child_messages().filter(|m| !m.is_map_entry()) {
         message_names(protos, scopes, &inner_scope, &child);
@@ -165,6 +134,60 @@ fn message_names(protos: &ProtoSet, scopes: &mut Scopes, scope: &str, message: &
             protos.element_location(&file, enumeration.path(), enumeration.name()),
         );
         enum_values(protos, scopes, &enumeration);
+    }
+}
+
+/// The fields of `message` outside a oneof, in its struct (`fields_scope`).
+fn field_names(
+    protos: &ProtoSet,
+    scopes: &mut Scopes,
+    fields_scope: &str,
+    message: &MessageDescriptor,
+) {
+    for field in message.fields() {
+        if field.containing_oneof().is_some_and(|o| !o.is_synthetic()) {
+            continue;
+        }
+        scopes.claim(
+            fields_scope,
+            rust_names::field_ident(field.name()),
+            format!("field `{}`", field.full_name()),
+            protos.field_location(&field),
+        );
+    }
+}
+
+/// A oneof: its field in the message's struct (`fields_scope`), its enum in the message's
+/// module (`inner_scope`), and the variants of that enum.
+fn oneof_names(
+    protos: &ProtoSet,
+    scopes: &mut Scopes,
+    fields_scope: &str,
+    inner_scope: &str,
+    oneof: &OneofDescriptor,
+) {
+    let file = oneof.parent_message().parent_file();
+    let oneof_location = protos.element_location(&file, oneof.path(), oneof.name());
+    scopes.claim(
+        fields_scope,
+        rust_names::field_ident(oneof.name()),
+        format!("oneof `{}`", oneof.full_name()),
+        oneof_location.clone(),
+    );
+    scopes.claim(
+        inner_scope,
+        rust_names::type_ident(oneof.name()),
+        format!("oneof `{}`", oneof.full_name()),
+        oneof_location,
+    );
+    let variants_scope = format!("variants of oneof {}", oneof.full_name());
+    for member in oneof.fields() {
+        scopes.claim(
+            &variants_scope,
+            rust_names::type_ident(member.name()),
+            format!("field `{}`", member.full_name()),
+            protos.field_location(&member),
+        );
     }
 }
 
