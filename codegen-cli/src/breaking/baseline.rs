@@ -165,6 +165,9 @@ fn read_table(
     table::parse(file, &text).map_err(|d| unusable(vec![*d], sources))
 }
 
+/// Include folders in the repository, each with how it is shown (`REV:dir/`).
+type Includes = Vec<(String, String)>;
+
 /// The include folders of `table` (at `repo_path` of `tree`, shown as `file`) in the
 /// repository, with how they are shown (`REV:dir/`), when they and the proto files exist.
 fn proto_includes(
@@ -174,7 +177,7 @@ fn proto_includes(
     file: &Path,
     table: &Table,
     sources: &Sources,
-) -> Result<Vec<(String, String)>, BaselineProblem> {
+) -> Result<Includes, BaselineProblem> {
     let table_dir = Path::new(repo_path).parent().unwrap_or(Path::new(""));
     let (includes, mut missing) = include_dirs(tree, rev, table_dir, file, table)?;
     if table.protos.files.is_empty() {
@@ -198,7 +201,7 @@ fn include_dirs(
     table_dir: &Path,
     file: &Path,
     table: &Table,
-) -> Result<(Vec<(String, String)>, Vec<Diagnostic>), BaselineProblem> {
+) -> Result<(Includes, Vec<Diagnostic>), BaselineProblem> {
     let mut includes = Vec::new();
     let mut missing = Vec::new();
     for entry in &table.protos.include {
@@ -270,7 +273,7 @@ fn missing_files(
 /// `sources`).
 fn compile(
     tree: &Rc<GitTree>,
-    includes: Vec<(String, String)>,
+    includes: Includes,
     table: &Table,
     sources: &mut Sources,
 ) -> Result<ProtoSet, BaselineProblem> {
