@@ -15,16 +15,42 @@ pub struct ChannelSpec {
     pub subject: &'static str,
     /// JetStream stream that stores the channel, e.g. `"ORDERING_ORDERS"`.
     pub stream: &'static str,
+    /// How many servers of a JetStream cluster keep a copy of the stream (its `num_replicas`):
+    /// 1 (the default, [`DEFAULT_REPLICAS`](Self::DEFAULT_REPLICAS)) to
+    /// [`MAX_REPLICAS`](Self::MAX_REPLICAS). 3 survives the loss of one server; more than 1
+    /// needs a cluster of at least that many servers. Set with
+    /// [`with_replicas`](Self::with_replicas); applied by
+    /// [`provision_streams`](crate::nats::provision_streams).
+    pub replicas: usize,
 }
 
 impl ChannelSpec {
-    /// Declares a channel.
+    /// Replicas of a channel's stream unless [`with_replicas`](Self::with_replicas) says
+    /// otherwise: 1, JetStream's own default.
+    pub const DEFAULT_REPLICAS: usize = 1;
+    /// The most replicas JetStream allows a stream: 5 (NATS docs, "Streams", configuration
+    /// field `Replicas`, <https://docs.nats.io/nats-concepts/jetstream/streams>).
+    pub const MAX_REPLICAS: usize = 5;
+
+    /// Declares a channel whose stream has [`DEFAULT_REPLICAS`](Self::DEFAULT_REPLICAS).
     pub const fn new(name: &'static str, subject: &'static str, stream: &'static str) -> Self {
         Self {
             name,
             subject,
             stream,
+            replicas: Self::DEFAULT_REPLICAS,
         }
+    }
+
+    /// The same channel with `replicas` copies of its stream in a JetStream cluster, e.g.
+    /// `ChannelSpec::new("order", "ordering.order", "ORDERING_ORDERS").with_replicas(3)`.
+    ///
+    /// Not checked here (the table's check, rule `invalid-replicas`, keeps it within
+    /// 1..=[`MAX_REPLICAS`](Self::MAX_REPLICAS)); the server refuses other values when the
+    /// stream is provisioned ([`ProvisionError::Replicas`](crate::nats::ProvisionError::Replicas)).
+    pub const fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
+        self
     }
 
     /// The NATS subject of one integration event: `"<subject>.<integration_event_name>"`,
@@ -65,6 +91,15 @@ mod tests {
         assert_eq!(ORDER.wildcard(), "ordering.order.>");
         assert_eq!(ORDER.stream, "ORDERING_ORDERS");
         assert_eq!(ORDER.name, "order");
+    }
+
+    #[test]
+    fn replicas_default_to_one_and_can_be_set() {
+        assert_eq!(ORDER.replicas, 1);
+        const R3: ChannelSpec = ORDER.with_replicas(3);
+        assert_eq!(R3.replicas, 3);
+        assert_eq!(R3.stream, ORDER.stream);
+        assert_ne!(R3, ORDER);
     }
 
     #[test]

@@ -523,6 +523,22 @@ async fn provisioning_extends_existing_streams_and_reports_conflicts() {
         let again = js.get_stream("ORDERING_ORDERS").await.unwrap().cached_info().config.clone();
         assert_eq!(again.subjects, orders.subjects);
 
+        // A single server (no cluster) refuses more than one replica, for a new stream and for
+        // scaling an existing one, and says which stream and counts.
+        let err = provision_streams(&js, &[ChannelSpec::new("r3", "ordering.r3", "ORDERING_R3").with_replicas(3)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ProvisionError::Replicas { stream, current: None, wanted: 3, .. } if stream == "ORDERING_R3"),
+            "{err:?}"
+        );
+        let err = provision_streams(&js, &[AUDIT.with_replicas(3)]).await.unwrap_err();
+        assert!(
+            matches!(&err, ProvisionError::Replicas { stream, current: Some(1), wanted: 3, .. } if stream == "ORDERING_AUDIT"),
+            "{err:?}"
+        );
+        eprintln!("single server refuses replicas: {err}");
+
         // A channel whose subjects belong to another stream cannot get its own stream.
         const CLASH: ChannelSpec = ChannelSpec::new("clash", "ordering.order", "ORDERING_CLASH");
         let err = provision_streams(&js, &[CLASH]).await.unwrap_err();

@@ -41,6 +41,24 @@ pub enum ProvisionError {
         #[source]
         source: BoxError,
     },
+    /// The server refused the stream's replica count: creating it with `wanted` replicas, or
+    /// scaling the existing stream from `current` to `wanted` (e.g. more than 1 replica on a
+    /// server that is not in a cluster, or more replicas than the cluster has servers).
+    #[error(
+        "stream `{stream}`: the server refused {wanted} replica(s) (current: {}): {source}",
+        current.map_or_else(|| "none, the stream is new".to_owned(), |n| n.to_string())
+    )]
+    Replicas {
+        /// Stream name.
+        stream: String,
+        /// Replicas of the existing stream; `None` when it was being created.
+        current: Option<usize>,
+        /// Replicas asked for ([`ChannelSpec::replicas`]).
+        wanted: usize,
+        /// The server's reason.
+        #[source]
+        source: BoxError,
+    },
     /// Adding subjects to the existing stream failed.
     #[error("cannot add subjects {subjects:?} to stream `{stream}`: {source}")]
     Update {
@@ -73,45 +91,96 @@ fn covers(pattern: &str, filter: &str) -> bool {
 /// Creates or updates the stream of each channel.
 ///
 /// Per stream (channels sharing a stream are grouped): if it does not exist it is created
-/// with name [`ChannelSpec::stream`], subjects = the channels' [`ChannelSpec::wildcard`]s, file
-/// storage, [`DUPLICATE_WINDOW`] and JetStream defaults otherwise (limits retention, no limits).
-/// If it exists, subjects not already covered by one of its subjects are appended with a
-/// stream update; every other setting of an existing stream is left as the operator set it.
-/// Idempotent, and safe to run concurrently from several service instances (a lost creation
-/// race is retried as an update).
+/// with name [`ChannelSpec::stream`], subjects = the channels' [`ChannelSpec::wildcard`]s,
+/// [`ChannelSpec::replicas`] (`num_replicas`; the largest of the channels' if they differ),
+/// file storage, [`DUPLICATE_WINDOW`] and JetStream defaults otherwise (limits retention, no
+/// limits). If it exists, subjects not already covered by one of its subjects are appended
+/// with a stream update, and a replica count other than the wanted one is changed with a
+/// second update (JetStream scales a stream up or down in a cluster; the table is the source
+/// of the count, so an operator who scales a stream by hand writes it in the table too);
+/// every other setting of an existing stream is left as the operator set it. Idempotent, and
+/// safe to run concurrently from several service instances (a lost creation race is retried
+/// as an update).
 ///
 /// `context` may be a `Context` or a `&Context`.
 ///
 /// # Errors
 ///
-/// The first [`ProvisionError`]; streams before it stay provisioned.
+/// The first [`ProvisionError`]; streams before it stay provisioned. A replica count the
+/// server refuses is [`ProvisionError::Replicas`], with the server's reason.
 pub async fn provision_streams(
     context: impl Borrow<Context>,
     channels: &[ChannelSpec],
 ) -> Result<(), ProvisionError> {
     let context = context.borrow();
-    let mut streams: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut streams: BTreeMap<&str, Wanted> = BTreeMap::new();
     for channel in channels {
-        let subjects = streams.entry(channel.stream).or_default();
+        let wanted = streams.entry(channel.stream).or_default();
+        wanted.replicas = wanted.replicas.max(channel.replicas).max(1);
         let wildcard = channel.wildcard();
-        if !subjects.contains(&wildcard) {
-            subjects.push(wildcard);
+        if !wanted.subjects.contains(&wildcard) {
+            wanted.subjects.push(wildcard);
         }
     }
-    for (stream, subjects) in streams {
-        let span = tracing::info_span!("provision_stream", stream, subjects = ?subjects);
-        provision_stream(context, stream, subjects)
+    for (stream, wanted) in streams {
+        let span = tracing::info_span!(
+            "provision_stream",
+            stream,
+            subjects = ?wanted.subjects,
+            replicas = wanted.replicas
+        );
+        provision_stream(context, stream, wanted)
             .instrument(span)
             .await?;
     }
     Ok(())
 }
 
+/// What one stream should have: the channels' subjects and replicas.
+#[derive(Default)]
+struct Wanted {
+    subjects: Vec<String>,
+    replicas: usize,
+}
+
+/// JetStream error codes that mean "not this many replicas here": 10074 (replicas > 1 not
+/// supported in non-clustered mode), [`ErrorCode::CLUSTER_NO_PEERS`] (no suitable peers for
+/// placement), [`ErrorCode::INSUFFICIENT_RESOURCES`] and
+/// [`ErrorCode::STREAM_REPLICAS_NOT_UPDATABLE`] (from nats-server's `errors.json`).
+fn refuses_replicas(code: ErrorCode) -> bool {
+    code == ErrorCode(10074)
+        || code == ErrorCode::CLUSTER_NO_PEERS
+        || code == ErrorCode::INSUFFICIENT_RESOURCES
+        || code == ErrorCode::STREAM_REPLICAS_NOT_UPDATABLE
+}
+
+/// Sets the existing stream's replicas to `wanted` if they differ.
+async fn scale(context: &Context, mut config: Config, wanted: usize) -> Result<(), ProvisionError> {
+    // 0 in a stream's config is the server's default, 1.
+    let current = config.num_replicas.max(1);
+    if current == wanted {
+        return Ok(());
+    }
+    config.num_replicas = wanted;
+    context
+        .update_stream(&config)
+        .await
+        .map_err(|err| ProvisionError::Replicas {
+            stream: config.name.clone(),
+            current: Some(current),
+            wanted,
+            source: Box::new(err),
+        })?;
+    tracing::info!(from = current, to = wanted, "stream replicas changed");
+    Ok(())
+}
+
 async fn provision_stream(
     context: &Context,
     stream: &str,
-    subjects: Vec<String>,
+    wanted: Wanted,
 ) -> Result<(), ProvisionError> {
+    let Wanted { subjects, replicas } = wanted;
     // Two rounds: if another instance creates the stream between our lookup and our create,
     // the second round finds it and updates it instead.
     for _round in 0..2 {
@@ -139,20 +208,20 @@ async fn provision_stream(
                     .cloned()
                     .collect();
                 if missing.is_empty() {
-                    tracing::debug!("stream up to date");
-                    return Ok(());
-                }
-                config.subjects.extend(missing.iter().cloned());
-                context
-                    .update_stream(&config)
-                    .await
-                    .map_err(|err| ProvisionError::Update {
-                        stream: stream.to_owned(),
-                        subjects: missing.clone(),
-                        source: Box::new(err),
+                    tracing::debug!("stream subjects up to date");
+                } else {
+                    config.subjects.extend(missing.iter().cloned());
+                    let info = context.update_stream(&config).await.map_err(|err| {
+                        ProvisionError::Update {
+                            stream: stream.to_owned(),
+                            subjects: missing.clone(),
+                            source: Box::new(err),
+                        }
                     })?;
-                tracing::info!(added = ?missing, "stream subjects added");
-                return Ok(());
+                    tracing::info!(added = ?missing, "stream subjects added");
+                    config = info.config;
+                }
+                return scale(context, config, replicas).await;
             }
             None => {
                 let config = Config {
@@ -160,6 +229,7 @@ async fn provision_stream(
                     subjects: subjects.clone(),
                     storage: StorageType::File,
                     duplicate_window: DUPLICATE_WINDOW,
+                    num_replicas: replicas,
                     ..Config::default()
                 };
                 match context.create_stream(config).await {
@@ -173,6 +243,19 @@ async fn provision_stream(
                             CreateStreamErrorKind::JetStream(ref js)
                                 if js.error_code() == ErrorCode::STREAM_NAME_EXIST
                         );
+                        let refused = matches!(
+                            err.kind(),
+                            CreateStreamErrorKind::JetStream(ref js)
+                                if refuses_replicas(js.error_code())
+                        );
+                        if refused && replicas > 1 {
+                            return Err(ProvisionError::Replicas {
+                                stream: stream.to_owned(),
+                                current: None,
+                                wanted: replicas,
+                                source: Box::new(err),
+                            });
+                        }
                         if !lost_race {
                             return Err(ProvisionError::Create {
                                 stream: stream.to_owned(),

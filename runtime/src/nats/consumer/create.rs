@@ -90,7 +90,8 @@ pub enum StartError {
     },
 }
 
-/// Checks `spec` and the server, provisions the dead-letter stream of the policy, then
+/// Checks `spec` and the server, provisions the dead-letter stream of the policy (with at
+/// least the replicas of `E::CHANNEL`), then
 /// creates (or updates) the durable pull consumer of `spec` on the stream of `E::CHANNEL`:
 /// explicit ack, the policy's ack wait and start position, `filter_subjects` for the events
 /// asked for, server-side `max_deliver` unlimited (deliveries are counted by the consumer,
@@ -112,7 +113,10 @@ pub(super) async fn create<E: IntegrationEventSet>(
         .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
         .collect();
     if let Some(dead_letter) = &spec.policy.dead_letter {
-        provision_streams(context, std::slice::from_ref(dead_letter))
+        // A dead-letter stream is kept as safe as the stream it drains: at least the
+        // subscribed channel's replicas.
+        let dead_letter = dead_letter.with_replicas(dead_letter.replicas.max(channel.replicas));
+        provision_streams(context, std::slice::from_ref(&dead_letter))
             .await
             .map_err(|source| StartError::DeadLetter { source })?;
     }

@@ -47,7 +47,9 @@ pub struct DeliveryPolicy {
     /// last one repeating; empty: redeliver at once. Default 1 s, 5 s, 30 s.
     pub backoff: Vec<Duration>,
     /// Where messages go that exhausted their deliveries or cannot be decoded; `None`: they
-    /// are only terminated and logged. Its stream is provisioned by [`Consumer::start`](super::Consumer::start).
+    /// are only terminated and logged. Its stream is provisioned by [`Consumer::start`](super::Consumer::start),
+    /// with the larger of its own [`ChannelSpec::replicas`] and those of the subscribed
+    /// channel, so dead letters are kept on as many servers as the events they come from.
     pub dead_letter: Option<ChannelSpec>,
     /// How often in-progress acks (`+WPI`) are sent while a handler runs (also for the
     /// messages pulled and waiting their turn); `None`: [`Self::ack_wait`] / 3.
