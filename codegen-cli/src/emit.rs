@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::model::{IntegrationEvent, Model};
+use crate::model::{Channel, IntegrationEvent, Model};
 use crate::rust_names;
 
 mod consumers;
@@ -169,17 +169,36 @@ pub(crate) fn name_consts(name: &str, ce_type: &str, message: &str) -> TokenStre
     }
 }
 
+/// The `ChannelSpec` expression of `channel`: `::eventmap::ChannelSpec::new(name, subject,
+/// stream)`, followed by `.with_replicas(n)` only when `n` is not the default 1 (so tables
+/// without `replicas:` generate what they always did).
+pub(crate) fn channel_spec(channel: &Channel) -> TokenStream {
+    let (name, subject, stream) = (&channel.name, &channel.subject, &channel.stream);
+    let spec = quote! { ::eventmap::ChannelSpec::new(#name, #subject, #stream) };
+    if channel.replicas == 1 {
+        spec
+    } else {
+        let replicas = proc_macro2::Literal::usize_unsuffixed(channel.replicas);
+        quote! { #spec.with_replicas(#replicas) }
+    }
+}
+
 /// `mod channels`: one `ChannelSpec` constant per channel of the table, and `ALL`.
 fn channels_module(model: &Model) -> TokenStream {
     let channel_consts = model.channels.iter().map(|c| {
         let ident = ident(&rust_names::const_ident(&c.name));
         let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
+        let replicas = match c.replicas {
+            1 => String::new(),
+            n => format!(" ({n} replicas)"),
+        };
         let doc = format!(
-            " Channel `{name}`: subjects `{subject}.<integration event>` in the JetStream stream `{stream}`."
+            " Channel `{name}`: subjects `{subject}.<integration event>` in the JetStream stream `{stream}`{replicas}."
         );
+        let spec = channel_spec(c);
         quote! {
             #[doc = #doc]
-            pub const #ident: ::eventmap::ChannelSpec = ::eventmap::ChannelSpec::new(#name, #subject, #stream);
+            pub const #ident: ::eventmap::ChannelSpec = #spec;
         }
     });
     let all_channels = model

@@ -96,6 +96,8 @@ pub struct Channel {
     pub subject: String,
     /// JetStream stream name.
     pub stream: String,
+    /// Copies of the stream in a JetStream cluster, 1 to 5 (`replicas:`, default 1).
+    pub replicas: usize,
 }
 
 /// A domain event and the integration events it becomes.

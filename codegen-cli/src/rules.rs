@@ -118,6 +118,8 @@ rules! {
         "two channels share a subject";
     INVALID_STREAM = "invalid-stream", Error, Mapping,
         "a JetStream stream name with whitespace, `.`, `*`, `>`, `/` or `\\`";
+    INVALID_REPLICAS = "invalid-replicas", Error, Mapping,
+        "`replicas` that is not an integer from 1 to 5, or channels of one stream with different `replicas`";
     UNKNOWN_CHANNEL = "unknown-channel", Error, Mapping,
         "an integration event names a channel that does not exist";
     UNUSED_CHANNEL = "unused-channel", Error, Mapping,

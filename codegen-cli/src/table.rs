@@ -110,6 +110,10 @@ pub struct Channel {
     pub subject: Spanned<String>,
     /// JetStream stream name.
     pub stream: Spanned<String>,
+    /// Copies of the stream in a JetStream cluster (`num_replicas`), as written: checked to be
+    /// an integer from 1 to 5 (rule `invalid-replicas`); absent: 1.
+    #[serde(default)]
+    pub replicas: Option<Spanned<String>>,
 }
 
 /// Converts a serde-saphyr location into ours; `len` is the span's length in characters.

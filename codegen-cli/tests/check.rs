@@ -269,6 +269,70 @@ fn all_problems_are_reported_in_one_run() {
 }
 
 #[test]
+fn replicas_out_of_range_not_integer_or_disagreeing_are_located() {
+    for (written, column, why) in [
+        ("0", 66, "out of range"),
+        ("6", 66, "out of range"),
+        ("three", 66, "not an integer"),
+        ("2.5", 66, "not an integer"),
+        ("-1", 66, "not an integer"),
+    ] {
+        let table = TABLE.replace(
+            "stream: SHOP_ORDERS }",
+            &format!("stream: SHOP_ORDERS, replicas: {written} }}"),
+        );
+        let analysis = Project::new(&table).analyze();
+        let d = find(&analysis, "invalid-replicas");
+        assert_eq!(line_col(d), (11, column), "{written}");
+        assert!(d.message.contains(why), "{written}: {}", d.message);
+        assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
+    }
+    let ok = Project::new(&TABLE.replace(
+        "stream: SHOP_ORDERS }",
+        "stream: SHOP_ORDERS, replicas: 3 }",
+    ));
+    let analysis = ok.analyze();
+    assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+    let generated = analysis.generate().expect("generates");
+    assert!(
+        generated.contains(".with_replicas(3)"),
+        "R3 channel emitted with its replicas:\n{generated}"
+    );
+    let docs = eventmap_codegen::docs::render(&analysis).expect("docs");
+    assert!(
+        docs.asyncapi_yaml.contains("x-jetstream-replicas: 3"),
+        "{}",
+        docs.asyncapi_yaml
+    );
+    assert!(
+        docs.events_md.contains("(3 replicas)"),
+        "{}",
+        docs.events_md
+    );
+    let plain = Project::new(TABLE).analyze().generate().expect("generates");
+    assert!(
+        !plain.contains("with_replicas"),
+        "R1 is the default and not written"
+    );
+
+    // Two channels of one stream must agree.
+    let table = TABLE.replace(
+        "  orders: { subject: shop.orders, stream: SHOP_ORDERS }",
+        "  orders: { subject: shop.orders, stream: SHOP_ORDERS, replicas: 3 }\n  audit: { subject: shop.audit, stream: SHOP_ORDERS }",
+    );
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "invalid-replicas");
+    assert_eq!(line_col(d), (12, 41), "at the second channel's stream");
+    assert!(
+        d.message.contains(
+            "channel `audit` gives stream `SHOP_ORDERS` 1 replica(s), channel `orders` gives it 3"
+        ),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
 fn unknown_message_gets_a_suggestion() {
     let project = Project::new(&TABLE.replace("message: shop.v1.Placed", "message: shop.v1.Placd"));
     let analysis = project.analyze();

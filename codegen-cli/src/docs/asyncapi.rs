@@ -4,7 +4,8 @@
 //!   the server runs, the team edits it or overrides it in its tooling;
 //! - one channel per integration event, keyed by its name, at its subject
 //!   (`<channel subject>.<integration event name>`), with the JetStream stream in
-//!   `x-jetstream-stream`; an event that is published and consumed has one channel;
+//!   `x-jetstream-stream` (and its replicas in `x-jetstream-replicas` when not 1); an event
+//!   that is published and consumed has one channel;
 //! - one `send` operation per integration event published (`send<Event>`), for the producing
 //!   service;
 //! - one `receive` operation per event a subscription receives (`receive<Event>`), naming the
@@ -476,5 +477,6 @@ fn event_channel(
         .render()?,
         messages,
         jetstream_stream: channel.stream.clone(),
+        jetstream_replicas: (channel.replicas != 1).then_some(channel.replicas),
     })
 }

@@ -117,13 +117,24 @@ fn internal(model: &Model) -> Option<String> {
     })
 }
 
-/// Per stream published on: the stream and its subject filters, as table cells.
+/// Per stream published on: the stream (with its replicas when more than 1) and its subject
+/// filters, as table cells.
 fn stream_rows(published: &[Published<'_>]) -> Vec<(String, String)> {
     streams(published)
         .iter()
         .map(|(stream, subjects)| {
             let subjects: Vec<String> = subjects.iter().map(|s| cell(&code(s))).collect();
-            (cell(&code(stream)), subjects.join(", "))
+            let replicas = published
+                .iter()
+                .filter(|p| &p.channel.stream == stream)
+                .map(|p| p.channel.replicas)
+                .max()
+                .unwrap_or(1);
+            let name = match replicas {
+                1 => cell(&code(stream)),
+                n => format!("{} ({n} replicas)", cell(&code(stream))),
+            };
+            (name, subjects.join(", "))
         })
         .collect()
 }

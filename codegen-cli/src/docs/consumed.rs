@@ -256,6 +256,7 @@ mod tests {
                 name: "dead_letter".into(),
                 subject: "svc.dlq".into(),
                 stream: "SVC_DLQ".into(),
+                replicas: 1,
             }),
         };
         let words: BTreeMap<_, _> = delivery(&policy, None).into_iter().collect();

@@ -6,7 +6,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{SetMember, event_set_enum, ident, name_consts, path};
+use super::{SetMember, channel_spec, event_set_enum, ident, name_consts, path};
 use crate::model::{DeliveryPolicy, Model, SubscribedEvent, Subscription};
 use crate::rust_names;
 
@@ -93,10 +93,8 @@ fn policy(delivery: &DeliveryPolicy) -> TokenStream {
         };
     }
     if let Some(channel) = &delivery.dead_letter {
-        let (name, subject, stream) = (&channel.name, &channel.subject, &channel.stream);
-        policy = quote! {
-            #policy.dead_letter(::eventmap::ChannelSpec::new(#name, #subject, #stream))
-        };
+        let spec = channel_spec(channel);
+        policy = quote! { #policy.dead_letter(#spec) };
     }
     policy
 }

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::converters::DomainTarget;
-use super::{ident, path};
+use super::{channel_spec, ident, path};
 use crate::model::{DomainEvent, IntegrationEvent, Model};
 use crate::rust_names;
 
@@ -134,10 +134,7 @@ fn row_names(
             .channels
             .iter()
             .find(|c| c.name == ie.channel)
-            .map(|c| {
-                let (name, subject, stream) = (&c.name, &c.subject, &c.stream);
-                quote! { ::eventmap::ChannelSpec::new(#name, #subject, #stream) }
-            })
+            .map(channel_spec)
             .unwrap_or_else(|| quote! { ::core::compile_error!("eventmap: unknown channel") });
         let name = &ie.name;
         let service = &model.service;

@@ -52,8 +52,33 @@ impl Validator<'_> {
         false
     }
 
+    /// Checks a channel's `replicas:` (rule `invalid-replicas`); the count, or 1 when absent
+    /// or invalid.
+    pub(super) fn replicas(&mut self, replicas: Option<&Spanned<String>>) -> usize {
+        let Some(replicas) = replicas else {
+            return DEFAULT_REPLICAS;
+        };
+        match check_replicas(&replicas.value) {
+            Ok(count) => count,
+            Err(why) => {
+                self.cx
+                    .error(
+                        rules::INVALID_REPLICAS,
+                        replicas.referenced,
+                        format!("`replicas: {}` {why}", replicas.value),
+                    )
+                    .hint = Some(format!(
+                    "JetStream keeps 1 to {MAX_REPLICAS} copies of a stream; 3 survives the loss of one server of a cluster"
+                ));
+                DEFAULT_REPLICAS
+            }
+        }
+    }
+
     pub(super) fn channels(&mut self, channels: &IndexMap<Key, table::Channel>) -> Vec<Channel> {
         let mut subjects: HashMap<&str, &str> = HashMap::new();
+        // The first channel of each stream with a `replicas:`, and its count.
+        let mut stream_replicas: HashMap<&str, (&str, usize)> = HashMap::new();
         let mut out = Vec::new();
         for (key, channel) in channels {
             if !rust_names::is_identifier(key.as_str()) {
@@ -77,10 +102,31 @@ impl Validator<'_> {
                 );
             }
             self.stream(&channel.stream);
+            let replicas = self.replicas(channel.replicas.as_ref());
+            let (first, count) = *stream_replicas
+                .entry(&channel.stream.value)
+                .or_insert((key.as_str(), replicas));
+            if count != replicas {
+                self.cx
+                    .error(
+                        rules::INVALID_REPLICAS,
+                        channel
+                            .replicas
+                            .as_ref()
+                            .map_or(channel.stream.referenced, |r| r.referenced),
+                        format!(
+                            "channel `{}` gives stream `{}` {replicas} replica(s), channel `{first}` gives it {count}",
+                            key.as_str(),
+                            channel.stream.value
+                        ),
+                    )
+                    .hint = Some("a stream has one replica count: write the same `replicas:` on every channel of the stream".into());
+            }
             out.push(Channel {
                 name: key.as_str().to_owned(),
                 subject: channel.subject.value.clone(),
                 stream: channel.stream.value.clone(),
+                replicas,
             });
         }
         out
@@ -156,6 +202,26 @@ pub fn check_subject(subject: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Replicas of a channel without `replicas:` (JetStream's default).
+pub const DEFAULT_REPLICAS: usize = 1;
+/// The most replicas JetStream keeps of a stream (NATS docs, "Streams", field `Replicas`:
+/// <https://docs.nats.io/nats-concepts/jetstream/streams>).
+pub const MAX_REPLICAS: usize = 5;
+
+/// Checks a `replicas:` value as written: a decimal integer from 1 to [`MAX_REPLICAS`].
+pub fn check_replicas(text: &str) -> Result<usize, String> {
+    let count: usize = text
+        .parse()
+        .map_err(|_| "is not an integer (write 1, 3 or 5)".to_owned())?;
+    if (1..=MAX_REPLICAS).contains(&count) {
+        Ok(count)
+    } else {
+        Err(format!(
+            "is out of range: JetStream allows 1 to {MAX_REPLICAS}"
+        ))
+    }
 }
 
 /// Checks a JetStream stream name: non-empty, no whitespace, `.`, `*`, `>`, path separators

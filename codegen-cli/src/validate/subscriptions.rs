@@ -459,10 +459,12 @@ impl Validator<'_> {
                     ));
                     ok = false;
                 }
+                let replicas = self.replicas(channel.replicas.as_ref());
                 Some(Channel {
                     name: String::from("dead_letter"),
                     subject: channel.subject.value.clone(),
                     stream: channel.stream.value.clone(),
+                    replicas,
                 })
             }
             None => None,

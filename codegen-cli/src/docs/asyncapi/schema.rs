@@ -42,6 +42,12 @@ pub(super) struct Channel {
     pub(super) messages: IndexMap<String, Ref>,
     #[serde(rename = "x-jetstream-stream")]
     pub(super) jetstream_stream: String,
+    /// The stream's replicas (`num_replicas`), written only when not the default 1.
+    #[serde(
+        rename = "x-jetstream-replicas",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(super) jetstream_replicas: Option<usize>,
 }
 
 /// A `send` or `receive` operation.
