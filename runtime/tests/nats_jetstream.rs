@@ -641,3 +641,36 @@ fn public_types_are_send() {
     }
     let _ = (run_future, next_future, dispatch_future);
 }
+
+/// A consumer started on a client that has not connected yet (`retry_on_initial_connect`,
+/// the server away): the start waits for the connection instead of failing on the server
+/// version the client does not know yet.
+#[tokio::test]
+async fn consumer_starts_on_a_client_still_connecting() {
+    within(async {
+        let mut server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        server.stop().await.unwrap();
+
+        let late = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(server.url())
+            .await
+            .unwrap();
+        assert_eq!(late.server_info().version, "", "not connected yet");
+        let late_js = async_nats::jetstream::new(late);
+        let starting = tokio::spawn(async move {
+            Consumer::<OrderEvents>::start(&late_js, &ConsumerSpec::new("search-order", &[])).await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.restart().await.unwrap();
+        let started = tokio::time::timeout(Duration::from_secs(20), starting)
+            .await
+            .expect("started within 20 s")
+            .unwrap();
+        assert!(started.is_ok(), "{:?}", started.err());
+        server.stop().await.unwrap();
+    })
+    .await;
+}

@@ -102,7 +102,13 @@ pub(super) async fn create<E: IntegrationEventSet>(
     spec: &ConsumerSpec,
 ) -> Result<(PullConsumer, Vec<String>), StartError> {
     let channel = E::CHANNEL;
-    check_server_version(context)?;
+    // A client made with `retry_on_initial_connect` may not be connected yet: the server's
+    // version arrives with its INFO on connection. Then it is checked after the stream
+    // lookup below, which waits for the connection.
+    let version_known = !context.client().server_info().version.is_empty();
+    if version_known {
+        check_server_version(context)?;
+    }
     check_durable_name(&spec.durable)?;
     if let Some(reason) = spec.policy.problem() {
         return Err(StartError::InvalidPolicy { reason });
@@ -127,6 +133,9 @@ pub(super) async fn create<E: IntegrationEventSet>(
             stream: channel.stream,
             source: Box::new(err),
         })?;
+    if !version_known {
+        check_server_version(context)?;
+    }
     let config = pull::Config {
         durable_name: Some(spec.durable.clone()),
         description: Some(format!(
