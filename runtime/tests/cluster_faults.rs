@@ -49,9 +49,25 @@ async fn within<F: std::future::Future>(test: F) -> F::Output {
 
 /// A client of the whole cluster: every server's URL, retrying the first connect.
 async fn connect(cluster: &LocalCluster) -> Context {
-    let client = async_nats::ConnectOptions::new()
+    connect_options(async_nats::ConnectOptions::new(), cluster.urls()).await
+}
+
+/// A client of the whole cluster connected to server `first` (the others in order after it),
+/// so that a test knows whose death it rides over.
+async fn connect_to(cluster: &LocalCluster, first: usize) -> Context {
+    let mut urls = cluster.urls();
+    urls.rotate_left(first);
+    connect_options(
+        async_nats::ConnectOptions::new().retain_servers_order(),
+        urls,
+    )
+    .await
+}
+
+async fn connect_options(options: async_nats::ConnectOptions, urls: Vec<String>) -> Context {
+    let client = options
         .retry_on_initial_connect()
-        .connect(cluster.urls())
+        .connect(urls)
         .await
         .expect("connect");
     let mut jetstream = async_nats::jetstream::new(client);
@@ -140,8 +156,16 @@ async fn scenario(prefix: &str, fault: Fault) {
         .await
         .expect("provision R3");
 
+    // The relay and the consumer are connected to a server the fault kills: they ride over
+    // the loss of their own server.
+    let planned = leader(&cluster, &jetstream).await;
+    let clients_on = match fault {
+        Fault::Follower => (planned + 1) % 3,
+        Fault::Leader | Fault::Quorum => planned,
+    };
+
     // The relay, on a connection of its own.
-    let clock = Arc::new(ResumeClock::new(connect(&cluster).await));
+    let clock = Arc::new(ResumeClock::new(connect_to(&cluster, clients_on).await));
     let relay = Relay::new(
         db.pool.clone(),
         Arc::clone(&clock) as Arc<dyn Publisher>,
@@ -160,7 +184,7 @@ async fn scenario(prefix: &str, fault: Fault) {
     let duplicates = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (stop_consumer, consumer_stopped) = tokio::sync::oneshot::channel::<()>();
     let consumer = tokio::spawn({
-        let (jetstream, inbox) = (connect(&cluster).await, inbox.clone());
+        let (jetstream, inbox) = (connect_to(&cluster, clients_on).await, inbox.clone());
         let (handled, duplicates) = (Arc::clone(&handled), Arc::clone(&duplicates));
         async move {
             let spec = ConsumerSpec::new(DURABLE, &[])
@@ -252,7 +276,8 @@ async fn scenario(prefix: &str, fault: Fault) {
     let resumed_after = clock.resumed_after();
     let resumed_ms = resumed_after.map(|d| d.as_millis());
     eprintln!(
-        "cluster fault {fault:?} (killed {victims:?}, leader was {leader}): publishing resumed \
+        "cluster fault {fault:?} (killed {victims:?}, leader was {leader}, clients on \
+         {clients_on}): publishing resumed \
          {resumed_ms:?} ms after the kill; relay {stats:?}; consumer {report:?}; \
          {} inbox duplicates",
         duplicates.load(std::sync::atomic::Ordering::Relaxed)
