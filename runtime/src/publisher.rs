@@ -87,8 +87,10 @@ pub struct PublishReceipt {
 #[non_exhaustive]
 pub enum PublishError {
     /// No stream binds the subject (JetStream answered "no responders").
-    /// Run [`crate::nats::provision_streams`] first.
-    #[error("no stream stores subject `{subject}`")]
+    /// Run [`crate::nats::provision_streams`] first. In a JetStream cluster the same answer
+    /// comes while the subject's stream has no leader (an election after its leader's server
+    /// died, or no quorum): then it passes once a leader is elected (seconds).
+    #[error("no stream stores subject `{subject}` (or, in a cluster, its stream has no leader)")]
     NoStream {
         /// Subject of the message.
         subject: String,

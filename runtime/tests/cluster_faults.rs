@@ -244,6 +244,7 @@ async fn scenario(prefix: &str, fault: Fault) {
         Fault::Quorum => vec![leader, (leader + 1) % 3],
     };
     clock.start();
+    tracing::warn!(?victims, leader, clients_on, "fault: SIGKILL");
     for &victim in &victims {
         cluster.kill(victim).await.expect("SIGKILL");
     }
@@ -252,6 +253,7 @@ async fn scenario(prefix: &str, fault: Fault) {
     for &victim in &victims {
         cluster.restart(victim).await.expect("restart");
     }
+    tracing::warn!(?victims, "fault: restarted");
     let expected = writer.await.expect("writer");
 
     // Everything published, then everything handled.

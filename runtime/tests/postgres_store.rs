@@ -467,6 +467,59 @@ async fn relay_keeps_per_aggregate_order_when_pipelined_publishes_fail() {
     .await;
 }
 
+/// Answers every publish with "no responders", as a missing stream does, and as a stream of
+/// a JetStream cluster does while it elects a leader; counts the publishes.
+#[derive(Default)]
+struct NoResponders {
+    calls: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Publisher for NoResponders {
+    async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Err(PublishError::NoStream {
+            subject: message.subject.clone(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn no_responders_halt_the_round_and_the_next_one_probes() {
+    within(async {
+        let db = TestDb::new("em_noresp").await;
+        let store = db.store(true).await;
+        append_increments(&store, 20, 1, 1, 1).await;
+        let absent = Arc::new(NoResponders::default());
+        let config = relay_config(&db).max_in_flight(4);
+        let relay = Relay::new(db.pool.clone(), absent.clone(), config)
+            .await
+            .unwrap();
+        // The first failure stops new publishes: the 4 in flight fail, the 16 others wait.
+        let first = relay.run_once().await.unwrap();
+        assert_eq!(
+            (first.selected, first.failed, first.held_back),
+            (20, 4, 16),
+            "{first:?}"
+        );
+        assert_eq!(absent.calls.load(Ordering::SeqCst), 4);
+        assert!(
+            first
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("no stream stores")),
+            "{first:?}"
+        );
+        // The next round probes with one publish.
+        let second = relay.run_once().await.unwrap();
+        assert_eq!((second.failed, second.held_back), (1, 19), "{second:?}");
+        assert_eq!(absent.calls.load(Ordering::SeqCst), 5);
+        db.cleanup().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn rows_held_by_another_relay_fence_their_aggregate() {
     within(async {

@@ -42,9 +42,11 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    at a time**: an aggregate's next row is sent only once the broker acknowledged the
 ///    previous one. Rows of different aggregates are pipelined.
 /// 4. When a publish fails, the rest of its aggregate's rows stay unsent this round; after a
-///    transient failure (timeout, broker away) no new publish starts at all, and the next
-///    round *probes*: one publish, and the pipeline opens again only once it is acknowledged
-///    (so a broker that is still away costs one timeout per retry, not `max_in_flight`).
+///    transient failure (timeout, broker away) or a "no responders" (no stream, or, in a
+///    JetStream cluster, a stream electing its leader) no new publish starts at all, and the
+///    next round *probes*: one publish, and the pipeline opens again only once it is
+///    acknowledged (so a broker that is still away costs one timeout per retry, not
+///    `max_in_flight`).
 /// 5. Mark the acknowledged rows published (stream and sequence kept), record the attempt and
 ///    error on the failed ones, commit. Back off after a failure, exponentially up to
 ///    [`RelayConfig::max_backoff`], forever.

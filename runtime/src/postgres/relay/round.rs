@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{Relay, RoundReport};
 use crate::message::IntegrationMessage;
 use crate::postgres::Error;
-use crate::publisher::Publisher;
+use crate::publisher::{PublishError, Publisher};
 
 /// One locked outbox row.
 struct OutboxRow {
@@ -225,7 +225,7 @@ impl Relay {
                                 sequence: receipt.sequence,
                                 duplicate: receipt.duplicate,
                             }),
-                            Ok(Err(err)) => Err((err.is_transient(), err.to_string())),
+                            Ok(Err(err)) => Err((halts(&err), err.to_string())),
                             Err(_) => Err((true, format!("no ack within {timeout:?}"))),
                         }
                     }
@@ -272,6 +272,16 @@ impl Relay {
         }
         outcome
     }
+}
+
+/// Whether a failed publish stops the round (no new publish starts; the next round probes):
+/// a transient failure, or "no responders" ([`PublishError::NoStream`]), which every later
+/// publish to the stream would get too. In a JetStream cluster "no responders" is also what
+/// a stream answers while it has no leader (an election after its leader's server died, or
+/// no quorum), so it is transient there: halting keeps the relay from sending a whole window
+/// of doomed publishes per round while the election runs.
+fn halts(err: &PublishError) -> bool {
+    err.is_transient() || matches!(err, PublishError::NoStream { .. })
 }
 
 #[derive(Debug)]
