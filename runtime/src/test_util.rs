@@ -1,4 +1,6 @@
-//! Test kit (feature `test-util`): a private NATS JetStream server for integration tests.
+//! Test kit (feature `test-util`): a private NATS JetStream server for integration tests, and
+//! a private three-server JetStream cluster ([`LocalCluster`]) for replicated streams and
+//! server faults.
 //!
 //! [`LocalServer::start`] gives each test (or test binary) a JetStream server of its own, so
 //! tests neither need a shared broker nor see each other's streams:
