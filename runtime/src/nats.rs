@@ -25,7 +25,7 @@ pub use consumer::{
     DeliveryPolicy, MIN_SERVER_VERSION, StartError, consumer_fn,
 };
 pub use delivery::{AckError, Delivery};
-pub use provision::{DUPLICATE_WINDOW, ProvisionError, provision_streams};
+pub use provision::{DUPLICATE_WINDOW, ProvisionError, SCALE_SETTLE, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};
 
 /// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).

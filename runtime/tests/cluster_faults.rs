@@ -23,7 +23,7 @@ use eventmap::nats::{
 use eventmap::postgres::{Inbox, InboxOutcome, Relay, RelayConfig};
 use eventmap::publisher::{PublishError, Publisher};
 use eventmap::test_util::LocalCluster;
-use eventmap::{ChannelSpec, IntegrationMessage, PublishReceipt};
+use eventmap::{ChannelSpec, DecodeError, IntegrationEventSet, IntegrationMessage, PublishReceipt};
 use pg::*;
 use tokio::time::Instant;
 
@@ -127,6 +127,24 @@ impl Publisher for ResumeClock {
                 .get_or_insert_with(|| killed.elapsed());
         }
         Ok(receipt)
+    }
+}
+
+/// The counter's events as a consumer sees them whose table declares the channel with
+/// `replicas: 3`.
+#[derive(Debug, Clone, PartialEq)]
+struct CounterEventsR3(CounterEvents);
+
+impl IntegrationEventSet for CounterEventsR3 {
+    const CHANNEL: ChannelSpec = COUNTER_R3;
+    const NAMES: &'static [&'static str] = CounterEvents::NAMES;
+
+    fn decode(name: &str, payload: &[u8]) -> Result<Self, DecodeError> {
+        CounterEvents::decode(name, payload).map(Self)
+    }
+
+    fn name(&self) -> &'static str {
+        self.0.name()
     }
 }
 
@@ -366,6 +384,25 @@ async fn provisioning_scales_replicas_and_reports_refusals() {
             .await
             .expect("idempotent");
         assert_eq!(replicas().await, 3);
+        // A consumer of the R3 channel provisions its dead-letter stream with (at least) the
+        // channel's replicas.
+        const DEAD_LETTERS: ChannelSpec =
+            ChannelSpec::new("dead_letter", "faults.dead-letter", "FAULTS_DEAD_LETTERS");
+        let spec = ConsumerSpec::new(DURABLE, &[])
+            .policy(DeliveryPolicy::default().dead_letter(DEAD_LETTERS));
+        // Right after the scale-up: provisioning waited for the new replicas to be current.
+        Consumer::<CounterEventsR3>::start(&jetstream, &spec)
+            .await
+            .expect("consumer");
+        let mut dead_letters = jetstream
+            .get_stream(DEAD_LETTERS.stream)
+            .await
+            .expect("DLQ");
+        assert_eq!(
+            dead_letters.info().await.expect("info").config.num_replicas,
+            3
+        );
+
         let err = provision_streams(&jetstream, &[COUNTER.with_replicas(5)])
             .await
             .expect_err("5 replicas on 3 servers");

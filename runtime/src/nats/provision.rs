@@ -97,7 +97,8 @@ fn covers(pattern: &str, filter: &str) -> bool {
 /// limits). If it exists, subjects not already covered by one of its subjects are appended
 /// with a stream update, and a replica count other than the wanted one is changed with a
 /// second update (JetStream scales a stream up or down in a cluster; the table is the source
-/// of the count, so an operator who scales a stream by hand writes it in the table too);
+/// of the count, so an operator who scales a stream by hand writes it in the table too),
+/// after which it waits up to [`SCALE_SETTLE`] for the new replicas to be current;
 /// every other setting of an existing stream is left as the operator set it. Idempotent, and
 /// safe to run concurrently from several service instances (a lost creation race is retried
 /// as an update).
@@ -172,7 +173,45 @@ async fn scale(context: &Context, mut config: Config, wanted: usize) -> Result<(
             source: Box::new(err),
         })?;
     tracing::info!(from = current, to = wanted, "stream replicas changed");
+    settle(context, &config.name, wanted).await;
     Ok(())
+}
+
+/// How long [`provision_streams`] waits, after changing a stream's replicas, for the stream
+/// to have a leader and `replicas - 1` current followers: 10 s. Right after a scale-up the
+/// server refuses new consumers on the stream ("insufficient resources") until the new
+/// replicas have caught up (observed with nats-server 2.15: for about 200 ms).
+pub const SCALE_SETTLE: Duration = Duration::from_secs(10);
+
+/// Waits up to [`SCALE_SETTLE`] until `stream` has a leader and `replicas - 1` current
+/// followers; logs a warning when it does not (the scale was accepted; the server finishes
+/// it on its own).
+async fn settle(context: &Context, stream: &str, replicas: usize) {
+    let deadline = tokio::time::Instant::now() + SCALE_SETTLE;
+    loop {
+        let settled = match context.get_stream(stream).await {
+            Ok(mut handle) => handle.info().await.ok().and_then(|info| {
+                let cluster = info.cluster.as_ref()?;
+                cluster.leader.as_ref()?;
+                let current = cluster.replicas.iter().filter(|peer| peer.current).count();
+                Some(current + 1 >= replicas)
+            }),
+            Err(_) => None,
+        };
+        // A stream outside a cluster has no cluster info to wait for.
+        if settled.unwrap_or(replicas <= 1) {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                replicas,
+                waited = ?SCALE_SETTLE,
+                "stream replicas not all current yet; consumers may be refused until they are"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn provision_stream(
