@@ -20,7 +20,8 @@ pub struct ChannelSpec {
     /// [`MAX_REPLICAS`](Self::MAX_REPLICAS). 3 survives the loss of one server; more than 1
     /// needs a cluster of at least that many servers. Set with
     /// [`with_replicas`](Self::with_replicas); applied by
-    /// [`provision_streams`](crate::nats::provision_streams).
+    /// [`provision_streams`](crate::nats::provision_streams) (which raises an existing
+    /// stream's replicas to it, never lowers them).
     pub replicas: usize,
 }
 

@@ -95,11 +95,12 @@ fn covers(pattern: &str, filter: &str) -> bool {
 /// [`ChannelSpec::replicas`] (`num_replicas`; the largest of the channels' if they differ),
 /// file storage, [`DUPLICATE_WINDOW`] and JetStream defaults otherwise (limits retention, no
 /// limits). If it exists, subjects not already covered by one of its subjects are appended
-/// with a stream update, and a replica count other than the wanted one is changed with a
-/// second update (JetStream scales a stream up or down in a cluster; the table is the source
-/// of the count, so an operator who scales a stream by hand writes it in the table too),
-/// after which it waits up to [`SCALE_SETTLE`] for the new replicas to be current;
-/// every other setting of an existing stream is left as the operator set it. Idempotent, and
+/// with a stream update, and fewer replicas than wanted are raised to the wanted count with a
+/// second update (JetStream scales a stream in a cluster), after which it waits up to
+/// [`SCALE_SETTLE`] for the new replicas to be current. More replicas than wanted are left as
+/// they are (logged): a stream an operator scaled up by hand, while its table still says
+/// the default 1, must not lose its copies on the next deploy; lower it with
+/// `nats stream edit --replicas`. Every other setting of an existing stream is left as the operator set it. Idempotent, and
 /// safe to run concurrently from several service instances (a lost creation race is retried
 /// as an update).
 ///
@@ -155,11 +156,18 @@ fn refuses_replicas(code: ErrorCode) -> bool {
         || code == ErrorCode::STREAM_REPLICAS_NOT_UPDATABLE
 }
 
-/// Sets the existing stream's replicas to `wanted` if they differ.
+/// Raises the existing stream's replicas to `wanted` if it has fewer; never lowers them.
 async fn scale(context: &Context, mut config: Config, wanted: usize) -> Result<(), ProvisionError> {
     // 0 in a stream's config is the server's default, 1.
     let current = config.num_replicas.max(1);
-    if current == wanted {
+    if current >= wanted {
+        if current > wanted {
+            tracing::info!(
+                current,
+                wanted,
+                "stream has more replicas than its channels ask for; left as is"
+            );
+        }
         return Ok(());
     }
     config.num_replicas = wanted;
