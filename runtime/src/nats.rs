@@ -10,6 +10,7 @@
 //!   backoff, sends in-progress acks, writes [`dead_letter`]s and shuts down gracefully;
 //!   [`Consumer::deliveries`] hands the decoded [`Delivery`]s to a loop of one's own.
 
+pub mod connect;
 mod consumer;
 pub mod dead_letter;
 mod delivery;
