@@ -127,10 +127,7 @@ mod tests {
             redact_url("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
             "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
         );
-        assert_eq!(
-            redact_url("nats://127.0.0.1:4222"),
-            "nats://127.0.0.1:4222"
-        );
+        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
     }
 
     #[test]

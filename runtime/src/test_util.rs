@@ -43,9 +43,15 @@
 //! # }
 //! ```
 //!
+//! [`LocalServer::start_with_config`] starts one with a configuration file (authorization,
+//! accounts, TLS); [`auth`] (feature `test-util-auth`) makes the certificates, keys and creds
+//! files such tests need.
+//!
 //! `runtime/examples/local_server.rs` is the same as a program (`cargo run -p eventmap
 //! --features test-util --example local_server`).
 
+#[cfg(feature = "test-util-auth")]
+pub mod auth;
 mod nats_server;
 
 pub use nats_server::{LocalServer, ServerError};

@@ -85,33 +85,32 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, ConnectError>
             Err(failure) => failure,
         };
         let detail = settings.scrub(&failure.to_string());
-        match failure.kind() {
-            ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns => {}
-            ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
+        let server = shown.clone();
+        match classify(&failure, tls) {
+            Failure::Unreachable => {}
+            Failure::Rejected => {
                 return Err(ConnectError::Rejected {
-                    server: shown,
+                    server,
                     method,
                     detail,
                 });
             }
-            ConnectErrorKind::Tls => {
+            Failure::Tls => {
                 return Err(ConnectError::Tls {
-                    server: shown,
+                    server,
                     method,
                     detail,
                 });
             }
-            ConnectErrorKind::ServerParse => {
+            Failure::InvalidUrl => {
                 return Err(ConnectError::InvalidUrl {
-                    url: shown,
+                    url: server,
                     reason: detail,
                 });
             }
-            // MaxReconnects (not configured here) and kinds added later: not a reachability
-            // problem, so not retried.
-            _ => {
-                return Err(ConnectError::Rejected {
-                    server: shown,
+            Failure::Other => {
+                return Err(ConnectError::Failed {
+                    server,
                     method,
                     detail,
                 });
@@ -139,4 +138,76 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, ConnectError>
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(MAX_DELAY);
     }
+}
+
+/// What a failed attempt means for [`connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// No server answered: retry.
+    Unreachable,
+    /// The credentials were refused or unusable.
+    Rejected,
+    /// The TLS handshake failed.
+    Tls,
+    /// A server URL is invalid.
+    InvalidUrl,
+    /// Anything else: not retried.
+    Other,
+}
+
+/// Sorts an async-nats connect error. async-nats reports a failed TLS handshake (untrusted
+/// certificate, a certificate the server requires and did not get) as an `Io` error holding
+/// rustls' error, so `Io` errors are sorted by their `io::ErrorKind`: only the kinds of a
+/// server that is not there (refused, reset, unreachable, timed out, closed) are retried.
+fn classify(failure: &async_nats::ConnectError, tls: bool) -> Failure {
+    match failure.kind() {
+        ConnectErrorKind::TimedOut | ConnectErrorKind::Dns => Failure::Unreachable,
+        ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
+            Failure::Rejected
+        }
+        ConnectErrorKind::Tls => Failure::Tls,
+        ConnectErrorKind::ServerParse => Failure::InvalidUrl,
+        ConnectErrorKind::Io => match io_kind(failure) {
+            Some(kind) if unreachable_kind(kind) => Failure::Unreachable,
+            // No io::Error inside: async-nats' own "connection closed" and the like.
+            None => Failure::Unreachable,
+            Some(_) if tls => Failure::Tls,
+            Some(_) => Failure::Other,
+        },
+        // MaxReconnects (not configured here) and kinds added later.
+        _ => Failure::Other,
+    }
+}
+
+/// The kind of the first `io::Error` in the source chain of `error`.
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        current = error.source();
+    }
+    None
+}
+
+/// Whether an I/O error says that no server is there (yet).
+fn unreachable_kind(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::{
+        AddrNotAvailable, BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset,
+        HostUnreachable, NetworkUnreachable, NotConnected, TimedOut, UnexpectedEof,
+    };
+    matches!(
+        kind,
+        ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | AddrNotAvailable
+            | HostUnreachable
+            | NetworkUnreachable
+            | TimedOut
+            | BrokenPipe
+            | UnexpectedEof
+    )
 }

@@ -100,6 +100,8 @@ pub struct LocalServer {
     port: u16,
     dir: TempDir,
     child: Option<Child>,
+    /// `-c <file>` and other arguments before the test kit's own (which win over the file).
+    extra_args: Vec<OsString>,
 }
 
 impl LocalServer {
@@ -111,7 +113,40 @@ impl LocalServer {
     /// start-up failure.
     pub async fn start() -> Result<Self, ServerError> {
         let (binary, version) = Self::find_binary().await?;
-        Self::spawn(binary, version).await
+        Self::spawn(binary, version, Vec::new()).await
+    }
+
+    /// Starts a server with a configuration file holding `config` (nats-server config syntax,
+    /// e.g. an `authorization { ... }`, `accounts { ... }` or `tls { ... }` block), written to
+    /// `<tmp>/server.conf`. The test kit's own command-line settings (`-js`, `-a 127.0.0.1`,
+    /// `-p <port>`, `-sd <store>`) override the file's, so it needs no `listen` or `jetstream`
+    /// block; an account that should use JetStream still needs `jetstream: enabled`.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start); [`ServerError::Exited`] (with the log) when the server
+    /// rejects the configuration.
+    pub async fn start_with_config(config: &str) -> Result<Self, ServerError> {
+        Self::start_with_args(config, Vec::<OsString>::new()).await
+    }
+
+    /// As [`start_with_config`](Self::start_with_config), with further command-line
+    /// arguments for nats-server (placed before the test kit's own).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_with_config`](Self::start_with_config).
+    pub async fn start_with_args(
+        config: &str,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Self, ServerError> {
+        let (binary, version) = Self::find_binary().await?;
+        let dir = temp_dir()?;
+        let file = dir.path().join("server.conf");
+        std::fs::write(&file, config).map_err(io_error("cannot write the server config"))?;
+        let mut extra_args = vec![OsString::from("-c"), file.into_os_string()];
+        extra_args.extend(args.into_iter().map(Into::into));
+        Self::spawn_in(binary, version, dir, extra_args).await
     }
 
     /// Starts the given binary whatever its version (for compatibility tests against old
@@ -123,7 +158,7 @@ impl LocalServer {
     pub async fn start_with_binary(binary: impl Into<PathBuf>) -> Result<Self, ServerError> {
         let binary = binary.into();
         let version = binary_version(&binary).await?;
-        Self::spawn(binary, version).await
+        Self::spawn(binary, version, Vec::new()).await
     }
 
     /// The binary [`start`](Self::start) would use, with its version.
@@ -161,17 +196,27 @@ impl LocalServer {
         })
     }
 
-    async fn spawn(binary: PathBuf, version: String) -> Result<Self, ServerError> {
-        let dir = tempfile::Builder::new()
-            .prefix("eventmap-nats-")
-            .tempdir()
-            .map_err(io_error("cannot create a temporary directory"))?;
+    async fn spawn(
+        binary: PathBuf,
+        version: String,
+        extra_args: Vec<OsString>,
+    ) -> Result<Self, ServerError> {
+        Self::spawn_in(binary, version, temp_dir()?, extra_args).await
+    }
+
+    async fn spawn_in(
+        binary: PathBuf,
+        version: String,
+        dir: TempDir,
+        extra_args: Vec<OsString>,
+    ) -> Result<Self, ServerError> {
         let mut server = Self {
             binary,
             version,
             port: free_port()?,
             dir,
             child: None,
+            extra_args,
         };
         // The port was free when chosen, but another process (a test starting its own server
         // at the same moment) may take it before this server binds it: the server then exits
@@ -206,6 +251,7 @@ impl LocalServer {
             .map_err(io_error("cannot open the server log"))?;
         let store = self.store_dir();
         let child = Command::new(&self.binary)
+            .args(&self.extra_args)
             .arg("-js")
             .args(["-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
@@ -348,6 +394,14 @@ impl Drop for LocalServer {
             let _ = child.start_kill();
         }
     }
+}
+
+/// The temporary directory of one server (config, log, store).
+fn temp_dir() -> Result<TempDir, ServerError> {
+    tempfile::Builder::new()
+        .prefix("eventmap-nats-")
+        .tempdir()
+        .map_err(io_error("cannot create a temporary directory"))
 }
 
 /// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, release it).

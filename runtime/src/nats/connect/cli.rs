@@ -37,7 +37,12 @@ pub struct ConnectArgs {
     #[arg(long, env = "NATS_USER", hide_env_values = true, value_name = "USER")]
     pub user: Option<String>,
     /// Password of --user
-    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true, value_name = "PASSWORD")]
+    #[arg(
+        long,
+        env = "NATS_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
     pub password: Option<String>,
     /// Authentication token
     #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN")]

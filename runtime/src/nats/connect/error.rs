@@ -57,6 +57,16 @@ pub enum ConnectError {
         /// The client library's words, secrets masked.
         detail: String,
     },
+    /// Another failure of the connection handshake (not retried).
+    #[error("connecting to NATS server {server} ({method}) failed: {detail}")]
+    Failed {
+        /// The servers, secrets masked.
+        server: String,
+        /// The authentication method.
+        method: AuthMethod,
+        /// The client library's words, secrets masked.
+        detail: String,
+    },
     /// No server was reachable within [`ConnectSettings::max_wait`](super::ConnectSettings::max_wait).
     #[error(
         "NATS server {server} unreachable: {attempts} attempts in {waited:?} ({method}); last error: {detail}"

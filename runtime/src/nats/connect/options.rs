@@ -13,21 +13,22 @@ use super::settings::{ConnectSettings, Credentials, DEFAULT_CONNECTION_TIMEOUT};
 /// The options of one connection attempt. Files are read here, so that a missing or
 /// unreadable file is a [`ConnectError::File`] at once rather than a failure to retry.
 pub(crate) async fn build(settings: &ConnectSettings) -> Result<ConnectOptions, ConnectError> {
-    let mut options = match settings.credentials()? {
-        Credentials::None => ConnectOptions::new(),
-        Credentials::UserPassword { user, password } => {
-            ConnectOptions::with_user_and_password(user, password)
-        }
-        Credentials::Token(token) => ConnectOptions::with_token(token),
-        Credentials::Nkey(path) => ConnectOptions::with_nkey(read_seed(&path).await?),
-        Credentials::Creds(path) => ConnectOptions::with_credentials_file(&path)
-            .await
-            .map_err(|source| ConnectError::File {
-                what: "creds",
-                path,
-                source,
-            })?,
-    };
+    let mut options =
+        match settings.credentials()? {
+            Credentials::None => ConnectOptions::new(),
+            Credentials::UserPassword { user, password } => {
+                ConnectOptions::with_user_and_password(user, password)
+            }
+            Credentials::Token(token) => ConnectOptions::with_token(token),
+            Credentials::Nkey(path) => ConnectOptions::with_nkey(read_seed(&path).await?),
+            Credentials::Creds(path) => ConnectOptions::with_credentials_file(&path)
+                .await
+                .map_err(|source| ConnectError::File {
+                    what: "creds",
+                    path,
+                    source,
+                })?,
+        };
     options = tls(options, settings)?;
     if let Some(name) = &settings.name {
         options = options.name(name);

@@ -190,7 +190,10 @@ impl ConnectSettings {
         self.tls_first
             || self.tls_ca.is_some()
             || self.tls_cert.is_some()
-            || self.servers.iter().any(|url| url.trim().starts_with("tls://"))
+            || self
+                .servers
+                .iter()
+                .any(|url| url.trim().starts_with("tls://"))
     }
 
     /// How the connection authenticates (for logs). Conflicts are reported by
@@ -334,10 +337,17 @@ impl fmt::Debug for ConnectSettings {
         let masked = |value: &Option<String>| value.as_ref().map(|_| MASK);
         f.debug_struct("ConnectSettings")
             .field("servers", &self.redacted_servers())
-            .field("user", &self.user.as_ref().map(|user| {
-                // Alone, the user is a token.
-                if self.password.is_some() { user.as_str() } else { MASK }
-            }))
+            .field(
+                "user",
+                &self.user.as_ref().map(|user| {
+                    // Alone, the user is a token.
+                    if self.password.is_some() {
+                        user.as_str()
+                    } else {
+                        MASK
+                    }
+                }),
+            )
             .field("password", &masked(&self.password))
             .field("token", &masked(&self.token))
             .field("creds", &self.creds)
@@ -413,7 +423,10 @@ mod tests {
         let mut settings = ConnectSettings::new("nats://svc:s3cret@127.0.0.1:4222");
         settings.token = Some("t0ken-value".into());
         let shown = format!("{settings:?} {settings}");
-        assert!(!shown.contains("s3cret") && !shown.contains("t0ken-value"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("t0ken-value"),
+            "{shown}"
+        );
         assert!(shown.contains("nats://svc:***@127.0.0.1:4222"), "{shown}");
         assert_eq!(
             settings.scrub("bad s3cret and t0ken-value"),
