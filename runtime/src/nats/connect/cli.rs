@@ -30,9 +30,15 @@ use super::settings::{ConnectSettings, DEFAULT_URL};
 #[derive(Clone, clap::Args)]
 #[command(next_help_heading = "NATS connection")]
 pub struct ConnectArgs {
-    /// NATS server URLs, comma-separated (nats://, tls://; user:password@ or token@ allowed)
-    #[arg(short = 's', long = "server", env = "NATS_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    pub server: String,
+    /// NATS server URLs, comma-separated (nats://, tls://; user:password@ or token@ allowed) [default: nats://127.0.0.1:4222]
+    #[arg(
+        short = 's',
+        long = "server",
+        env = "NATS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub server: Option<String>,
     /// User name (with --password), or a token when given alone
     #[arg(long, env = "NATS_USER", hide_env_values = true, value_name = "USER")]
     pub user: Option<String>,
@@ -71,10 +77,10 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
-    /// The [`ConnectSettings`] these arguments describe. A negative or non-finite
-    /// `--connect-wait` counts as no bound.
+    /// The [`ConnectSettings`] these arguments describe ([`DEFAULT_URL`] without
+    /// `--server`). A negative or non-finite `--connect-wait` counts as no bound.
     pub fn settings(&self) -> ConnectSettings {
-        let mut settings = ConnectSettings::new(&self.server);
+        let mut settings = ConnectSettings::new(self.server.as_deref().unwrap_or(DEFAULT_URL));
         settings.user = self.user.clone();
         settings.password = self.password.clone();
         settings.token = self.token.clone();
