@@ -52,6 +52,7 @@
 
 #[cfg(feature = "test-util-auth")]
 pub mod auth;
+#[cfg(feature = "test-util-auth")]
 pub mod binary;
 mod nats_server;
 

@@ -23,5 +23,10 @@ async fn connects_with_credentials_waits_for_the_server_and_hides_secrets() {
     )
     .await
     .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(checks.runs.len(), 4);
+    assert_eq!(
+        checks.runs.len(),
+        8,
+        "{:?}",
+        checks.runs.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
 }

@@ -1,4 +1,5 @@
-//! Tests of binaries that connect to NATS through `eventmap::nats::connect`: [`Captured`]
+//! Tests of binaries that connect to NATS through `eventmap::nats::connect` (feature
+//! `test-util-auth`): [`Captured`]
 //! runs a process and keeps everything it writes, [`check_help`] and [`check_connection`]
 //! run the checks every such binary must pass.
 
@@ -11,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
 use super::LocalServer;
+use super::auth::NkeyUser;
 
 /// How long a binary may take to connect, or to fail on refused credentials.
 const BOUND: Duration = Duration::from_secs(20);
@@ -19,6 +21,10 @@ const BOUND: Duration = Duration::from_secs(20);
 const PASSWORD: &str = "svc-pw-Zq7x3";
 /// A wrong password tried by [`check_connection`].
 const WRONG_PASSWORD: &str = "wrong-pw-Kd82v";
+/// The token of the token server of [`check_connection`].
+const TOKEN: &str = "tok-Rw93kq1";
+/// A wrong token tried by [`check_connection`].
+const WRONG_TOKEN: &str = "badtok-Pz61m";
 /// A password put into `DATABASE_URL` by [`check_connection`] (the local server's trust
 /// authentication ignores it).
 const DATABASE_PASSWORD: &str = "pg-pw-Lm40c";
@@ -175,20 +181,96 @@ pub async fn check_help(binary: &Path, args: &[&str]) -> Result<(), String> {
 /// What [`check_connection`] saw: the output of each run.
 #[derive(Debug, Default)]
 pub struct ConnectionChecks {
-    /// Runs and their outputs, in order.
+    /// Runs (what was tried) and their outputs, in order.
     pub runs: Vec<(String, String)>,
 }
 
-/// Runs `binary <args>` (with `env`) against a nats-server that requires user `svc` and a
-/// password, with `RUST_LOG=debug` and a password in `DATABASE_URL`, and checks that:
+/// Runs `binary <args> <connection flags>` with `RUST_LOG=debug` and a password in
+/// `DATABASE_URL`, and records each run's output.
+struct Runner<'a> {
+    binary: &'a Path,
+    args: &'a [&'a str],
+    database_url: String,
+    checks: ConnectionChecks,
+}
+
+impl Runner<'_> {
+    fn spawn(&self, flags: &[&str], nats_url: Option<&str>) -> Result<Captured, String> {
+        let mut command = Command::new(self.binary);
+        command
+            .args(self.args)
+            .args(flags)
+            .env("RUST_LOG", "debug")
+            .env("DATABASE_URL", &self.database_url);
+        for name in [
+            "NATS_URL",
+            "NATS_USER",
+            "NATS_PASSWORD",
+            "NATS_TOKEN",
+            "NATS_NKEY",
+            "NATS_CREDS",
+        ] {
+            command.env_remove(name);
+        }
+        if let Some(url) = nats_url {
+            command.env("NATS_URL", url);
+        }
+        Captured::spawn(&mut command)
+            .map_err(|err| format!("cannot run {}: {err}", self.binary.display()))
+    }
+
+    /// The run logs `connected to NATS` within [`BOUND`].
+    async fn connects(
+        &mut self,
+        name: &str,
+        flags: &[&str],
+        nats_url: Option<&str>,
+    ) -> Result<(), String> {
+        let mut run = self.spawn(flags, nats_url)?;
+        run.wait_for("connected to NATS", BOUND)
+            .await
+            .map_err(|err| format!("{name}: {err}"))?;
+        self.checks.runs.push((name.into(), run.stop().await));
+        Ok(())
+    }
+
+    /// The run exits non-zero within [`BOUND`], writing each of `expected`.
+    async fn is_refused(
+        &mut self,
+        name: &str,
+        flags: &[&str],
+        expected: &[&str],
+    ) -> Result<(), String> {
+        let mut run = self.spawn(flags, None)?;
+        let status = run
+            .wait_exit(BOUND)
+            .await
+            .map_err(|err| format!("{name}: {err}"))?;
+        let text = run.stop().await;
+        if status.success() {
+            return Err(format!("{name}: exited 0; output:\n{text}"));
+        }
+        if let Some(missing) = expected.iter().find(|e| !text.contains(**e)) {
+            return Err(format!(
+                "{name}: the error lacks {missing:?}; output:\n{text}"
+            ));
+        }
+        self.checks.runs.push((name.into(), text));
+        Ok(())
+    }
+}
+
+/// Runs `binary <args>` against nats-servers with authentication, with `RUST_LOG=debug` and
+/// a password in `DATABASE_URL`, and checks that:
 ///
-/// 1. with `--user`/`--password` it logs `connected to NATS`;
-/// 2. with the user part in `NATS_URL` it does too;
-/// 3. with a wrong password it exits non-zero within 20 s, naming the server and
-///    `user/password`;
-/// 4. started while the server is down, it logs that it is retrying, and connects once the
+/// 1. it connects with `--user`/`--password`, with the user part in `NATS_URL`, with
+///    `--nkey` (a seed file), and with `--token` (another server);
+/// 2. with a wrong password, seed or token it exits non-zero within 20 s, naming the server
+///    and the method (`user/password`, `nkey`, `token`);
+/// 3. started while the server is down, it logs that it is retrying, and connects once the
 ///    server is up;
-/// 5. no output of any run holds the password, the wrong password or the database password.
+/// 4. no output of any run holds a password, token or seed (right or wrong) or the database
+///    password.
 ///
 /// `args` go before the connection flags (a subcommand, `--schema`, ...). `database_url` is
 /// the Postgres URL to give the binary, without a password (one is added).
@@ -201,116 +283,110 @@ pub async fn check_connection(
     args: &[&str],
     database_url: &str,
 ) -> Result<ConnectionChecks, String> {
-    let config =
-        format!("authorization {{ users: [ {{ user: svc, password: {PASSWORD:?} }} ] }}\n");
+    let keys = tempfile::tempdir().map_err(|err| err.to_string())?;
+    let nkey = NkeyUser::generate(keys.path(), "svc").map_err(|err| err.to_string())?;
+    let stranger = NkeyUser::generate(keys.path(), "stranger").map_err(|err| err.to_string())?;
+    let seed = |user: &NkeyUser| {
+        std::fs::read_to_string(&user.seed_file)
+            .map(|text| text.trim().to_owned())
+            .map_err(|err| err.to_string())
+    };
+    let seeds = [seed(&nkey)?, seed(&stranger)?];
+    let config = format!(
+        "authorization {{ users: [ {{ user: svc, password: {PASSWORD:?} }}, {{ nkey: {} }} ] }}\n",
+        nkey.public_key
+    );
     let mut server = LocalServer::start_with_config(&config)
         .await
         .map_err(|err| err.to_string())?;
     let address = format!("127.0.0.1:{}", server.port());
-    let database_url = with_password(database_url);
-    let mut checks = ConnectionChecks::default();
-    let command = |flags: &[&str], nats_url: Option<String>| {
-        let mut command = Command::new(binary);
-        command
-            .args(args)
-            .args(flags)
-            .env("RUST_LOG", "debug")
-            .env("DATABASE_URL", &database_url)
-            .env_remove("NATS_USER")
-            .env_remove("NATS_PASSWORD");
-        match nats_url {
-            Some(url) => command.env("NATS_URL", url),
-            None => command.env_remove("NATS_URL"),
-        };
-        command
+    let url = format!("nats://{address}");
+    let nkey_file = nkey.seed_file.display().to_string();
+    let stranger_file = stranger.seed_file.display().to_string();
+    let mut runner = Runner {
+        binary,
+        args,
+        database_url: with_password(database_url),
+        checks: ConnectionChecks::default(),
     };
-    let server_flag = format!("nats://{address}");
-    let spawn = |mut command: Command| {
-        Captured::spawn(&mut command)
-            .map_err(|err| format!("cannot run {}: {err}", binary.display()))
-    };
+    let user = ["--server", &url, "--user", "svc", "--password"];
 
-    // 1. Flags.
-    let mut run = spawn(command(
-        &[
-            "--server",
-            &server_flag,
-            "--user",
-            "svc",
-            "--password",
-            PASSWORD,
-        ],
-        None,
-    ))?;
-    run.wait_for("connected to NATS", BOUND).await?;
-    checks.runs.push(("flags".into(), run.stop().await));
+    runner
+        .connects(
+            "user/password flags",
+            &[&user[..], &[PASSWORD]].concat(),
+            None,
+        )
+        .await?;
+    runner
+        .connects(
+            "NATS_URL user part",
+            &[],
+            Some(&format!("nats://svc:{PASSWORD}@{address}")),
+        )
+        .await?;
+    runner
+        .connects("nkey", &["--server", &url, "--nkey", &nkey_file], None)
+        .await?;
+    runner
+        .is_refused(
+            "wrong password",
+            &[&user[..], &[WRONG_PASSWORD]].concat(),
+            &[&address, "refused the user/password credentials"],
+        )
+        .await?;
+    runner
+        .is_refused(
+            "wrong seed",
+            &["--server", &url, "--nkey", &stranger_file],
+            &[&address, "refused the nkey credentials"],
+        )
+        .await?;
 
-    // 2. The URL's user part, from the environment.
-    let mut run = spawn(command(
-        &[],
-        Some(format!("nats://svc:{PASSWORD}@{address}")),
-    ))?;
-    run.wait_for("connected to NATS", BOUND).await?;
-    checks
-        .runs
-        .push(("NATS_URL user part".into(), run.stop().await));
-
-    // 3. A wrong password.
-    let mut run = spawn(command(
-        &[
-            "--server",
-            &server_flag,
-            "--user",
-            "svc",
-            "--password",
-            WRONG_PASSWORD,
-        ],
-        None,
-    ))?;
-    let status = run.wait_exit(BOUND).await?;
-    let text = run.stop().await;
-    if status.success() {
-        return Err(format!("exited 0 with a wrong password; output:\n{text}"));
-    }
-    for expected in [address.as_str(), "refused the user/password credentials"] {
-        if !text.contains(expected) {
-            return Err(format!(
-                "the wrong password's error lacks {expected:?}; output:\n{text}"
-            ));
-        }
-    }
-    checks.runs.push(("wrong password".into(), text));
-
-    // 4. Server down at start.
     server.stop().await.map_err(|err| err.to_string())?;
-    let mut run = spawn(command(
-        &[
-            "--server",
-            &server_flag,
-            "--user",
-            "svc",
-            "--password",
-            PASSWORD,
-        ],
-        None,
-    ))?;
+    let mut run = runner.spawn(&[&user[..], &[PASSWORD]].concat(), None)?;
     run.wait_for("NATS server unreachable; retrying", BOUND)
         .await?;
     server.restart().await.map_err(|err| err.to_string())?;
     run.wait_for("connected to NATS", BOUND).await?;
-    checks
+    runner
+        .checks
         .runs
         .push(("server down at start".into(), run.stop().await));
+    drop(server);
 
-    // 5. No secret anywhere.
-    for (name, text) in &checks.runs {
-        for secret in [PASSWORD, WRONG_PASSWORD, DATABASE_PASSWORD] {
-            if text.contains(secret) {
-                return Err(format!("run {name:?} wrote the secret {secret:?}:\n{text}"));
-            }
+    let token_server =
+        LocalServer::start_with_config(&format!("authorization {{ token: {TOKEN:?} }}\n"))
+            .await
+            .map_err(|err| err.to_string())?;
+    let token_address = format!("127.0.0.1:{}", token_server.port());
+    let token_url = format!("nats://{token_address}");
+    runner
+        .connects("token", &["--server", &token_url, "--token", TOKEN], None)
+        .await?;
+    runner
+        .is_refused(
+            "wrong token in the URL",
+            &["--server", &format!("nats://{WRONG_TOKEN}@{token_address}")],
+            &[&token_address, "refused the token credentials"],
+        )
+        .await?;
+
+    let secrets = [
+        PASSWORD,
+        WRONG_PASSWORD,
+        DATABASE_PASSWORD,
+        TOKEN,
+        WRONG_TOKEN,
+        &seeds[0],
+        &seeds[1],
+    ];
+    for (name, text) in &runner.checks.runs {
+        if let Some(secret) = secrets.iter().find(|secret| text.contains(**secret)) {
+            return Err(format!("run {name:?} wrote the secret {secret:?}:\n{text}"));
         }
     }
-    Ok(checks)
+    Ok(runner.checks)
 }
 
 /// `DATABASE_URL`, or the local server's `postgres` database
