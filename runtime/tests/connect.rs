@@ -231,6 +231,20 @@ async fn tls_with_a_ca_and_an_untrusted_ca() {
 }
 
 #[tokio::test]
+async fn tls_first() {
+    let dir = TempDir::new().expect("tempdir");
+    let tls = TlsFiles::generate(dir.path()).expect("certificates");
+    let config = tls
+        .server_block(false)
+        .replace("tls {", "tls {\n  handshake_first: true");
+    let server = server(&config).await;
+    let mut good = settings(&server);
+    good.tls_ca = Some(tls.ca.clone());
+    good.tls_first = true;
+    round_trip(connect(&good).await.expect("connect with the TLS handshake first")).await;
+}
+
+#[tokio::test]
 async fn mutual_tls() {
     let dir = TempDir::new().expect("tempdir");
     let tls = TlsFiles::generate(dir.path()).expect("certificates");
