@@ -241,7 +241,12 @@ async fn tls_first() {
     let mut good = settings(&server);
     good.tls_ca = Some(tls.ca.clone());
     good.tls_first = true;
-    round_trip(connect(&good).await.expect("connect with the TLS handshake first")).await;
+    round_trip(
+        connect(&good)
+            .await
+            .expect("connect with the TLS handshake first"),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -85,36 +85,8 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, ConnectError>
             Err(failure) => failure,
         };
         let detail = settings.scrub(&failure.to_string());
-        let server = shown.clone();
-        match classify(&failure, tls) {
-            Failure::Unreachable => {}
-            Failure::Rejected => {
-                return Err(ConnectError::Rejected {
-                    server,
-                    method,
-                    detail,
-                });
-            }
-            Failure::Tls => {
-                return Err(ConnectError::Tls {
-                    server,
-                    method,
-                    detail,
-                });
-            }
-            Failure::InvalidUrl => {
-                return Err(ConnectError::InvalidUrl {
-                    url: server,
-                    reason: detail,
-                });
-            }
-            Failure::Other => {
-                return Err(ConnectError::Failed {
-                    server,
-                    method,
-                    detail,
-                });
-            }
+        if let Some(error) = classify(&failure, tls).error(&shown, method, &detail) {
+            return Err(error);
         }
         let waited = started.elapsed();
         if let Some(max_wait) = settings.max_wait
@@ -153,6 +125,35 @@ enum Failure {
     InvalidUrl,
     /// Anything else: not retried.
     Other,
+}
+
+impl Failure {
+    /// The error that ends [`connect`], `None` for [`Failure::Unreachable`] (retried).
+    fn error(self, server: &str, method: AuthMethod, detail: &str) -> Option<ConnectError> {
+        let (server, detail) = (server.to_owned(), detail.to_owned());
+        Some(match self {
+            Self::Unreachable => return None,
+            Self::Rejected => ConnectError::Rejected {
+                server,
+                method,
+                detail,
+            },
+            Self::Tls => ConnectError::Tls {
+                server,
+                method,
+                detail,
+            },
+            Self::InvalidUrl => ConnectError::InvalidUrl {
+                url: server,
+                reason: detail,
+            },
+            Self::Other => ConnectError::Failed {
+                server,
+                method,
+                detail,
+            },
+        })
+    }
 }
 
 /// Sorts an async-nats connect error. async-nats reports a failed TLS handshake (untrusted
