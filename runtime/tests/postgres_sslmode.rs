@@ -47,8 +47,7 @@ async fn verify_full_without_the_ca_fails_without_showing_the_password() {
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&url)
         .await
-        .err()
-        .expect("the local server's certificate is not signed by a system root");
+        .expect_err("the local server's certificate is not signed by a system root");
     let shown = format!(
         "cannot connect to PostgreSQL at {}: {err}",
         redact_url(&url)
