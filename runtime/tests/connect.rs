@@ -220,6 +220,10 @@ async fn tls_with_a_ca_and_an_untrusted_ca() {
     let err = refused(&untrusted).await;
     assert!(matches!(err, ConnectError::Tls { .. }), "{err:?}");
     assert_names(&err, &server, "TLS", &[]);
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
 
     let mut missing = settings(&server);
     missing.tls_ca = Some(dir.path().join("absent.pem"));
@@ -269,7 +273,8 @@ async fn mutual_tls() {
     let mut without = settings(&server);
     without.tls_ca = Some(tls.ca.clone());
     let err = refused(&without).await;
-    assert!(err.is_auth_or_tls(), "{err:?}");
+    assert!(matches!(err, ConnectError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("CertificateRequired"), "{err}");
 }
 
 #[tokio::test]

@@ -48,7 +48,7 @@ pub enum ConnectError {
     },
     /// The TLS handshake failed (untrusted certificate, server without TLS, missing client
     /// certificate).
-    #[error("TLS with NATS server {server} failed ({method}): {detail}")]
+    #[error("TLS with NATS server {server} failed (auth method: {method}): {detail}")]
     Tls {
         /// The servers, secrets masked.
         server: String,
