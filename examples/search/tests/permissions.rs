@@ -40,7 +40,12 @@ fn database_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// The permissions of the example's three tables, as `eventmap permissions` computes them.
+/// The inbox prefix of each service's connection: search has one of its own (the stronger
+/// choice: no other user may read its replies), the others the default `_INBOX`.
+const INBOX_PREFIXES: [&str; 3] = ["_INBOX", "_INBOX_search", "_INBOX"];
+
+/// The permissions of the example's three tables, as `eventmap permissions` computes them
+/// (`--inbox-prefix` from [`INBOX_PREFIXES`]).
 fn example_permissions() -> Vec<ServicePermissions> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     [
@@ -49,10 +54,15 @@ fn example_permissions() -> Vec<ServicePermissions> {
         "examples/notifications/mappings.yaml",
     ]
     .iter()
-    .map(|table| {
+    .zip(INBOX_PREFIXES)
+    .map(|(table, inbox_prefix)| {
         let analysis = eventmap_codegen::analyze(&root.join(table)).expect("readable table");
         assert!(!analysis.has_errors(), "{}", analysis.render());
-        permissions::for_table(&analysis, &Options::default()).expect("permissions")
+        let options = Options {
+            inbox_prefix: inbox_prefix.to_owned(),
+            ..Options::default()
+        };
+        permissions::for_table(&analysis, &options).expect("permissions")
     })
     .collect()
 }
@@ -143,11 +153,12 @@ struct Session {
 }
 
 impl Session {
-    async fn connect(url: String, user: String, password: String) -> Self {
+    async fn connect(url: String, user: String, password: String, inbox_prefix: &str) -> Self {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
         let client = async_nats::ConnectOptions::new()
             .user_and_password(user.clone(), password)
+            .custom_inbox_prefix(inbox_prefix)
             .event_callback(move |event| {
                 let sink = sink.clone();
                 async move {
@@ -258,6 +269,7 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
                 server.url(),
                 services[index].user.clone(),
                 passwords[index].1.clone(),
+                INBOX_PREFIXES[index],
             )
         };
         let (ordering, search, notifications) =
@@ -490,6 +502,15 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
             .server_error("Subscription to \"ordering.order.>\"")
             .await;
         assert!(error.contains("Permissions Violation"), "{error}");
+        // With an inbox prefix of its own, the replies to search are out of others' reach.
+        let _eavesdrop = notifications
+            .client
+            .subscribe("_INBOX_search.>")
+            .await
+            .expect("sent");
+        notifications
+            .server_error("Subscription to \"_INBOX_search.>\"")
+            .await;
         // The server log says who and what: `"$G/user:search" - Publish Violation - Subject
         // "ordering.order.OrderCreatedEvent"`.
         let violations = server.violations();
@@ -501,6 +522,7 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
                 "$JS.API.CONSUMER.CREATE.ORDERING_ORDERS.search-orders",
             ),
             ("search", "ordering.order.>"),
+            ("notifications", "_INBOX_search.>"),
         ] {
             assert!(
                 violations
