@@ -51,6 +51,7 @@ pub fn json(services: &[ServicePermissions]) -> Result<String, PermissionsError>
             })
             .collect(),
     };
+    // Strings and lists only: serializing cannot fail.
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
     text.push('\n');
     Ok(text)
