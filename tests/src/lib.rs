@@ -243,3 +243,7 @@ pub mod mappings_doc {}
 /// The Rust snippets of `docs/checks.md`, compiled as doctests.
 #[doc = include_str!("../../docs/checks.md")]
 pub mod checks_doc {}
+
+/// The Rust snippets of `docs/security.md`, compiled as doctests.
+#[doc = include_str!("../../docs/security.md")]
+pub mod security_doc {}

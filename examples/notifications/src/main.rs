@@ -65,7 +65,8 @@ async fn serve(cli: Cli) -> Result<(), String> {
         }
         return Ok(());
     }
-    let client = eventmap::nats::async_nats::connect(&cli.nats_url)
+    let client = eventmap::nats::connect_options(&cli.nats_url)
+        .connect(&cli.nats_url)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", cli.nats_url))?;
     let jetstream = eventmap::nats::async_nats::jetstream::new(client);

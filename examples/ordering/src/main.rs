@@ -366,10 +366,13 @@ async fn nats_url() -> Result<(String, Option<LocalServer>), String> {
 }
 
 async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {
-    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url))
-        .await
-        .map_err(|_| format!("NATS at {url} did not answer within 5 s (is it running?)"))?
-        .map_err(|e| format!("cannot reach NATS at {url}: {e} (is it running?)"))?;
+    let client = tokio::time::timeout(
+        Duration::from_secs(5),
+        eventmap::nats::connect_options(url).connect(url),
+    )
+    .await
+    .map_err(|_| format!("NATS at {url} did not answer within 5 s (is it running?)"))?
+    .map_err(|e| format!("cannot reach NATS at {url}: {e} (is it running?)"))?;
     println!(
         "connected to NATS {} at {url}",
         client.server_info().version

@@ -95,7 +95,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let inbox = Inbox::new(pool, &cli.schema)
         .await
         .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
-    let client = eventmap::nats::async_nats::connect(&cli.nats_url)
+    let client = eventmap::nats::connect_options(&cli.nats_url)
+        .connect(&cli.nats_url)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", cli.nats_url))?;
     let context = eventmap::nats::async_nats::jetstream::new(client);

@@ -21,7 +21,8 @@ eventmap-relay: publishes an eventmap outbox (PostgreSQL) to NATS JetStream.
 
 Environment:
   DATABASE_URL                PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/postgres)
-  NATS_URL                    NATS URL (default nats://127.0.0.1:4222)
+  NATS_URL                    NATS URL (default nats://127.0.0.1:4222); nats://user:password@host:port
+                              connects as that user
   EVENTMAP_SCHEMA             schema of the outbox (default eventmap)
   EVENTMAP_STREAMS            comma-separated JetStream streams whose duplicate window is checked
                               against the relay's retry horizon at start (default none)
@@ -109,7 +110,7 @@ async fn run() -> Result<(), BoxError> {
         .map_err(|err| format!("cannot connect to PostgreSQL: {err}"))?;
     // Starts even while the broker is away: the client keeps reconnecting, the relay
     // keeps retrying.
-    let client = async_nats::ConnectOptions::new()
+    let client = eventmap::nats::connect_options(&nats_url)
         .retry_on_initial_connect()
         .connect(&nats_url)
         .await
