@@ -247,3 +247,7 @@ pub mod connecting_doc {}
 /// The Rust snippets of `docs/checks.md`, compiled as doctests.
 #[doc = include_str!("../../docs/checks.md")]
 pub mod checks_doc {}
+
+/// The Rust snippets of `docs/security.md`, compiled as doctests.
+#[doc = include_str!("../../docs/security.md")]
+pub mod security_doc {}
