@@ -110,6 +110,12 @@ async fn user_and_password_from_settings_and_from_the_url() {
     by_settings.password = Some(PASSWORD.into());
     round_trip(connect(&by_settings).await.expect("connect")).await;
 
+    // A prefix of its own for the reply subjects.
+    let mut with_prefix = by_settings.clone();
+    with_prefix.inbox_prefix = Some("_INBOX_svc".into());
+    let client = connect(&with_prefix).await.expect("connect");
+    assert!(client.new_inbox().starts_with("_INBOX_svc."));
+
     let by_url = ConnectSettings::new(&format!(
         "nats://svc:{PASSWORD}@127.0.0.1:{}",
         server.port()

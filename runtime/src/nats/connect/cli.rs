@@ -71,6 +71,9 @@ pub struct ConnectArgs {
     /// Perform the TLS handshake before expecting the server greeting
     #[arg(long, env = "NATS_TLSFIRST")]
     pub tlsfirst: bool,
+    /// Prefix of the reply subjects instead of _INBOX (as granted by `eventmap permissions --inbox-prefix`)
+    #[arg(long, env = "NATS_INBOX_PREFIX", value_name = "PREFIX")]
+    pub inbox_prefix: Option<String>,
     /// Give up after this many seconds while no NATS server is reachable at start (default: wait until one is)
     #[arg(long, env = "EVENTMAP_NATS_CONNECT_WAIT", value_name = "SECONDS")]
     pub connect_wait: Option<f64>,
@@ -90,6 +93,7 @@ impl ConnectArgs {
         settings.tls_cert = self.tlscert.clone();
         settings.tls_key = self.tlskey.clone();
         settings.tls_first = self.tlsfirst;
+        settings.inbox_prefix = self.inbox_prefix.clone();
         settings.max_wait = self
             .connect_wait
             .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok());

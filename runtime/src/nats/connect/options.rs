@@ -33,6 +33,9 @@ pub(crate) async fn build(settings: &ConnectSettings) -> Result<ConnectOptions, 
     if let Some(name) = &settings.name {
         options = options.name(name);
     }
+    if let Some(prefix) = &settings.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix);
+    }
     Ok(options
         .connection_timeout(
             settings

@@ -60,6 +60,10 @@ pub struct ConnectSettings {
     pub tls_first: bool,
     /// Connection name shown by the server (`nats server report connections`).
     pub name: Option<String>,
+    /// Prefix of the client's reply subjects instead of `_INBOX` (async-nats
+    /// `custom_inbox_prefix`), so that a user's permissions can keep its replies to itself
+    /// (`eventmap permissions --inbox-prefix`, docs/security.md).
+    pub inbox_prefix: Option<String>,
     /// How long [`connect`](super::connect) keeps retrying while no server is reachable;
     /// `None` waits until one is.
     pub max_wait: Option<Duration>,
@@ -138,7 +142,8 @@ impl ConnectSettings {
 
     /// Settings from the `nats` CLI's environment variables: `NATS_URL` (comma-separated,
     /// default [`DEFAULT_URL`]), `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS`,
-    /// `NATS_NKEY`, `NATS_CA`, `NATS_CERT`, `NATS_KEY`, and `NATS_TLSFIRST` (`true`/`1`).
+    /// `NATS_NKEY`, `NATS_CA`, `NATS_CERT`, `NATS_KEY`, `NATS_TLSFIRST` (`true`/`1`) and
+    /// `NATS_INBOX_PREFIX`.
     /// Empty variables count as unset.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
@@ -155,6 +160,7 @@ impl ConnectSettings {
             tls_cert: var("NATS_CERT").map(PathBuf::from),
             tls_key: var("NATS_KEY").map(PathBuf::from),
             tls_first: var("NATS_TLSFIRST").is_some_and(|v| v == "1" || v == "true"),
+            inbox_prefix: var("NATS_INBOX_PREFIX"),
             ..Self::default()
         }
     }
@@ -357,6 +363,7 @@ impl fmt::Debug for ConnectSettings {
             .field("tls_key", &self.tls_key)
             .field("tls_first", &self.tls_first)
             .field("name", &self.name)
+            .field("inbox_prefix", &self.inbox_prefix)
             .field("max_wait", &self.max_wait)
             .field("connection_timeout", &self.connection_timeout)
             .finish()
