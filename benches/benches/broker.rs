@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! flock /tmp/eventmap-cargo.lock cargo bench -p eventmap-benches --bench broker -- \
-//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|consumer|memory]... \
+//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|consumer|relays|memory]... \
 //!     [--no-memory] [--table FILE]
 //! ```
 //!
@@ -41,6 +41,8 @@
 //!    subscription and router over 200,000 events, `double_ack(true)` and `(false)`, vs a raw
 //!    pull consumer (`messages()`, plain and double ack), and with the PostgreSQL inbox;
 //!    current-thread runtime, at most 3 rounds. See [`consumer`].
+//! 9. **several relays on one outbox**: 1, 2 and 3 relays (threads of their own, as separate
+//!    processes) draining 100,000 rows; at most 3 rounds. See [`relay`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -123,6 +125,7 @@ impl Config {
     /// Whether anything needs PostgreSQL.
     fn needs_postgres(&self) -> bool {
         self.runs("relay")
+            || self.runs("relays")
             || self.runs("latency")
             || self.runs("consumer")
             || (self.memory && self.runs("memory"))
@@ -180,10 +183,11 @@ impl Config {
                 "--no-memory" => config.memory = false,
                 "--only" => {
                     let scenario = args.next().ok_or(
-                        "--only needs publish, pipeline, consume, relay, latency, consumer or memory",
+                        "--only needs publish, pipeline, consume, relay, latency, consumer, relays or memory",
                     )?;
                     if ![
-                        "publish", "pipeline", "consume", "relay", "latency", "consumer", "memory",
+                        "publish", "pipeline", "consume", "relay", "latency", "consumer", "relays",
+                        "memory",
                     ]
                     .contains(&scenario.as_str())
                     {
@@ -793,6 +797,8 @@ const ONE: &str = "1 publish";
 const PIPE: &str = "2 pipeline";
 const CONSUME: &str = "3 consume";
 const RELAY: &str = "5 relay";
+/// Scenario 9's name in the results.
+const RELAYS: &str = "9 relays";
 
 const ONE_EVENTMAP: &str = "eventmap publish (await ack)";
 const ONE_RAW: &str = "raw send_publish + await ack";
@@ -963,6 +969,20 @@ fn measure(
                 let n = config.relay_events;
                 for (variant, run) in drive(rt, relay::relay_round(env, pool, n, ids(n), round))? {
                     results.add((RELAY, flavor, variant), run);
+                }
+            }
+            // 9: several relays on one outbox, current-thread runtimes.
+            if let Some(pool) = &pool
+                && config.runs("relays")
+                && flavor == Flavor::CurrentThread
+                && round <= config.relay_rounds()
+            {
+                let n = config.relay_events;
+                let first = ids(relay::RELAYS.len() * n);
+                for (variant, run) in
+                    drive(rt, relay::relays_round(env, &url, pool, n, first, round))?
+                {
+                    results.add((RELAYS, flavor, variant), run);
                 }
             }
             // 8: the declared-subscription consumer, current-thread only (each variant is
@@ -1369,6 +1389,27 @@ fn table(
             cell(Some(ratio), 2),
             verdict(Some(ratio), 0.5)
         ));
+    }
+    if let Some(one) = results
+        .rates
+        .get(&(RELAYS, Flavor::CurrentThread, relay::RELAYS[0]))
+    {
+        out.push_str(&format!(
+            "\n| several relays on one outbox (current-thread each), {} events, {} rounds | events/s | / 1 relay |\n|---|---|---|\n",
+            config.relay_events,
+            one.len()
+        ));
+        for variant in relay::RELAYS {
+            let key = (RELAYS, Flavor::CurrentThread, variant);
+            out.push_str(&format!(
+                "| 9: {variant} | {} | {} |\n",
+                cell(results.rates.get(&key).and_then(|r| Summary::of(r)), 0),
+                cell(
+                    results.ratio(key, (RELAYS, Flavor::CurrentThread, relay::RELAYS[0])),
+                    2
+                )
+            ));
+        }
     }
     if let Some(rows) = consumer_ratios(config, results) {
         out.push_str(&rows);

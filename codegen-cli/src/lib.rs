@@ -22,7 +22,8 @@
 //! [`Error`], the [`Diagnostic`] type with its [`Severity`], [`SourceLocation`] and
 //! [`Sources`], and the machine-readable formats in [`report`]. With the `cli` feature
 //! (default), also what the `eventmap` binary runs: [`docs`] (the AsyncAPI document and the
-//! event catalog) and [`breaking`] (the breaking-change check against a baseline). The table
+//! event catalog), [`breaking`] (the breaking-change check against a baseline) and
+//! [`permissions`] (the NATS permissions of a service). The table
 //! parser, the model, the validator and the emitter are private: a proc-macro crate that
 //! depends on this library with `default-features = false` compiles only them, not the
 //! documents or the breaking-change check. The `__private` module is the door for
@@ -42,6 +43,8 @@ mod diagnostic;
 pub mod docs;
 mod emit;
 mod model;
+#[cfg(feature = "cli")]
+pub mod permissions;
 mod proto_names;
 mod protos;
 pub mod report;
@@ -108,6 +111,10 @@ pub enum Error {
     /// prost-build failed to generate the proto types.
     #[error("prost-build failed: {0}")]
     ProstBuild(#[source] std::io::Error),
+    /// The NATS permissions (`eventmap permissions`) cannot be written.
+    #[cfg(feature = "cli")]
+    #[error(transparent)]
+    Permissions(#[from] permissions::PermissionsError),
     /// The baseline of a breaking-change check cannot be loaded
     /// ([`breaking::load_baseline`]).
     #[cfg(feature = "cli")]

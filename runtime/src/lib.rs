@@ -103,6 +103,7 @@ pub mod integration;
 pub mod mapped;
 pub mod message;
 pub mod publisher;
+pub mod redact;
 pub mod shutdown;
 pub mod store;
 pub mod trace;

@@ -45,9 +45,17 @@
 //! # }
 //! ```
 //!
+//! [`LocalServer::start_with_config`] starts one with a configuration file (authorization,
+//! accounts, TLS); [`auth`] (feature `test-util-auth`) makes the certificates, keys and creds
+//! files such tests need; [`binary`] checks the connection behaviour of binaries.
+//!
 //! `runtime/examples/local_server.rs` is the same as a program (`cargo run -p eventmap
 //! --features test-util --example local_server`).
 
+#[cfg(feature = "test-util-auth")]
+pub mod auth;
+#[cfg(feature = "test-util-auth")]
+pub mod binary;
 mod cluster;
 mod nats_server;
 mod process;

@@ -240,6 +240,14 @@ pub mod delivery_doc {}
 #[doc = include_str!("../../docs/mappings.md")]
 pub mod mappings_doc {}
 
+/// The Rust snippets of `docs/connecting.md`, compiled as doctests.
+#[doc = include_str!("../../docs/connecting.md")]
+pub mod connecting_doc {}
+
 /// The Rust snippets of `docs/checks.md`, compiled as doctests.
 #[doc = include_str!("../../docs/checks.md")]
 pub mod checks_doc {}
+
+/// The Rust snippets of `docs/security.md`, compiled as doctests.
+#[doc = include_str!("../../docs/security.md")]
+pub mod security_doc {}

@@ -19,6 +19,12 @@
 //!    the same monotonic clock (matched by aggregate id and version: the commit time is only
 //!    known at the commit, after the event was written, so it cannot travel in the event).
 //! 7. **relay memory**: a child process runs the relay over N rows filled beforehand.
+//! 9. **several relays**: 1, 2 and 3 relays (order rotated every round) drain one outbox of N
+//!    events filled as in 5 (a fresh schema each), each relay on a thread of its own with a
+//!    current-thread runtime, its own NATS connection and its own pool of 4 connections, as
+//!    separate `eventmap-relay` processes would; timed from the moment every relay is built
+//!    until their counters add up to N rows acknowledged and marked published. Checked
+//!    afterwards: no unpublished row, no duplicate, N messages in the stream.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,6 +50,9 @@ const SCHEMA_PREFIX: &str = "eventmap_bench";
 pub const RELAY_EVENTMAP: &str = "eventmap Relay::run (outbox -> JetStream)";
 /// The baseline of scenario 5.
 pub const RELAY_RAW: &str = "raw pipelined, same messages and window";
+
+/// Variant names of scenario 9, by the number of relays (index + 1).
+pub const RELAYS: [&str; 3] = ["1 relay", "2 relays", "3 relays"];
 
 /// The relay's settings in every scenario: the defaults.
 pub fn relay_config() -> RelayConfig {
@@ -160,6 +169,125 @@ async fn relay_round_in(
         (Some(relayed), Some(raw)) => Ok([(RELAY_EVENTMAP, relayed), (RELAY_RAW, raw)]),
         _ => Err("a relay variant did not run".into()),
     }
+}
+
+/// Scenario 9 for one round: 1, 2 and 3 relays over `n` events each (an outbox of their own).
+pub async fn relays_round(
+    env: &Env,
+    url: &str,
+    pool: &PgPool,
+    n: usize,
+    first: usize,
+    round: usize,
+) -> Result<Vec<(&'static str, Run)>, Error> {
+    let mut runs = Vec::new();
+    for variant in rotated(&RELAYS, round) {
+        let relays = RELAYS.iter().position(|v| *v == variant).unwrap_or(0) + 1;
+        let db = OutboxDb::create(pool.clone(), SCHEMA_PREFIX).await?;
+        let result = async {
+            db.fill(n, first + runs.len() * n, FILL_PER_TRANSACTION, FILL_WRITERS)
+                .await?;
+            env.purge().await?;
+            let run = several_relays(url, &db, relays, n).await?;
+            let left = db.unpublished().await?;
+            let stored = env
+                .js
+                .get_stream(super::ordering::ORDER.stream)
+                .await?
+                .info()
+                .await?
+                .state
+                .messages;
+            if left > 0 || stored != n as u64 {
+                return Err(Error::from(format!(
+                    "{variant}: {left} rows left unpublished, {stored} of {n} messages in the stream"
+                )));
+            }
+            Ok(run)
+        }
+        .await;
+        db.drop_schema().await?;
+        runs.push((variant, result?));
+    }
+    Ok(runs)
+}
+
+/// `relays` relays on threads of their own drain the outbox of `db` (`n` rows).
+async fn several_relays(url: &str, db: &OutboxDb, relays: usize, n: usize) -> Result<Run, Error> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let done: Arc<Vec<AtomicU64>> = Arc::new((0..relays).map(|_| AtomicU64::new(0)).collect());
+    let duplicates = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let go = Arc::new(tokio::sync::Notify::new());
+    let (ready_tx, mut ready) = tokio::sync::mpsc::channel::<()>(relays);
+    let mut threads = Vec::new();
+    for index in 0..relays {
+        let (url, schema) = (url.to_owned(), db.schema().to_owned());
+        let (done, duplicates, stop, go, ready_tx) = (
+            done.clone(),
+            duplicates.clone(),
+            stop.clone(),
+            go.clone(),
+            ready_tx.clone(),
+        );
+        threads.push(on_thread(
+            &format!("bench-relay-{index}"),
+            move || async move {
+                let env = Env::connect(&url).await?;
+                let pool = outbox::connect(4).await?;
+                let relay = Relay::new(
+                    pool,
+                    Arc::new(env.publisher.clone()),
+                    relay_config().schema(schema),
+                )
+                .await?;
+                let started = go.notified();
+                ready_tx.send(()).await.map_err(|_| "the bench stopped")?;
+                started.await;
+                let running = relay.spawn();
+                while !stop.load(Ordering::Acquire) && !running.is_finished() {
+                    done[index].store(relay.stats().published, Ordering::Release);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                running.stop().await?;
+                let stats = relay.stats();
+                done[index].store(stats.published, Ordering::Release);
+                duplicates.fetch_add(stats.duplicates, Ordering::AcqRel);
+                Ok(())
+            },
+        )?);
+    }
+    drop(ready_tx);
+    for _ in 0..relays {
+        ready.recv().await.ok_or("a relay did not start")?;
+    }
+    let start = Instant::now();
+    go.notify_waiters();
+    let outcome = loop {
+        let published: u64 = done.iter().map(|d| d.load(Ordering::Acquire)).sum();
+        if published >= n as u64 {
+            break Ok(start.elapsed());
+        }
+        if start.elapsed() > RUN_TIMEOUT {
+            break Err(Error::from(format!(
+                "{relays} relays published {published} of {n} rows in {RUN_TIMEOUT:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    stop.store(true, Ordering::Release);
+    for thread in threads {
+        join(thread)?;
+    }
+    let elapsed = outcome?;
+    let duplicates = duplicates.load(Ordering::Acquire);
+    if duplicates > 0 {
+        return Err(format!("{relays} relays: {duplicates} duplicates").into());
+    }
+    Ok(Run {
+        rate: rate(n, elapsed),
+        p50_us: None,
+    })
 }
 
 /// What scenario 6 measured.

@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use eventmap_codegen::__private::{self as committed, Freshness};
 use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
+use eventmap_codegen::permissions::{self, DEFAULT_INBOX_PREFIX, ServicePermissions};
 use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules};
 
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
@@ -19,9 +20,10 @@ use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules};
 #[derive(Debug, Parser)]
 #[command(name = "eventmap", version)]
 struct Cli {
-    /// The mapping table. Paths inside it are relative to its own folder.
-    #[arg(long, global = true, default_value = "mappings.yaml")]
-    mappings: PathBuf,
+    /// The mapping table. Paths inside it are relative to its own folder. `permissions` takes
+    /// several (`--mappings A --mappings B`), one user each; the other commands take one.
+    #[arg(long, global = true, action = ArgAction::Append, default_value = "mappings.yaml")]
+    mappings: Vec<PathBuf>,
     /// How problems are reported: `text` (for people, on stderr), `json` (an array of objects
     /// on stdout) or `github` (GitHub Actions workflow commands on stdout). In `json` and
     /// `github`, stdout holds nothing else: the other messages go to stderr.
@@ -69,6 +71,21 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write the NATS permissions each table's service needs, and no more: the `authorization`
+    /// block of a nats-server configuration (`--format text`, with the reason of each subject as
+    /// comments) or JSON (`--format json`). See docs/security.md.
+    Permissions {
+        /// The NATS user name (one table only; default: the table's `service`).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// The prefix of the services' reply subjects: the `custom_inbox_prefix` they connect
+        /// with (a prefix of its own per service keeps others from reading its replies).
+        #[arg(long, value_name = "PREFIX", default_value = DEFAULT_INBOX_PREFIX)]
+        inbox_prefix: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,7 +99,7 @@ fn main() -> ExitCode {
                 let mut diagnostic = Diagnostic::new(rules::COULD_NOT_RUN, err.to_string());
                 diagnostic.hint = Some(format!(
                     "eventmap could not check `{}` (exit 2)",
-                    cli.mappings.display()
+                    tables(&cli.mappings)
                 ));
                 let diagnostics = [diagnostic];
                 match cli.format {
@@ -96,22 +113,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// The tables, `, `-separated, for messages.
+fn tables(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
-    let mut analysis = analyze(&cli.mappings)?;
+    if let Command::Permissions {
+        user,
+        inbox_prefix,
+        output,
+    } = &cli.command
+    {
+        return write_permissions(cli, user.as_deref(), inbox_prefix, output.as_deref());
+    }
+    let [mappings] = cli.mappings.as_slice() else {
+        eprintln!(
+            "error: this command takes one table, {} were given ({})",
+            cli.mappings.len(),
+            tables(&cli.mappings)
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let mut analysis = analyze(mappings)?;
     if let Command::Check {
         against: Some(against),
     } = &cli.command
     {
-        compare_with_baseline(against, &cli.mappings, &mut analysis)?;
+        compare_with_baseline(against, mappings, &mut analysis)?;
     }
     emit(cli.format, &analysis, &analysis.diagnostics);
-    if analysis.has_errors() {
-        let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
-        eprintln!(
-            "eventmap: {} has {errors} error{}",
-            cli.mappings.display(),
-            if errors == 1 { "" } else { "s" }
-        );
+    if reported_errors(&analysis) {
         return Ok(ExitCode::from(1));
     }
     match cli.command {
@@ -120,14 +156,96 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 cli.format,
                 &format!(
                     "eventmap: {} is consistent with its protos\n",
-                    cli.mappings.display()
+                    mappings.display()
                 ),
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate { check } => generate(cli.format, &analysis, check),
         Command::Docs { ref out, check } => docs(cli.format, &analysis, out.as_deref(), check),
+        // Answered before the single table is read (it takes several); kept for the match.
+        Command::Permissions {
+            ref user,
+            ref inbox_prefix,
+            ref output,
+        } => write_permissions(cli, user.as_deref(), inbox_prefix, output.as_deref()),
     }
+}
+
+/// Says on stderr how many errors `analysis` has; `true` when it has any.
+fn reported_errors(analysis: &Analysis) -> bool {
+    let errors = analysis.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        eprintln!(
+            "eventmap: {} has {errors} error{}",
+            analysis.file.display(),
+            if errors == 1 { "" } else { "s" }
+        );
+    }
+    errors > 0
+}
+
+/// `eventmap permissions`: checks every table (exit 1 with the diagnostics when one has
+/// errors), then writes the users' permissions as nats-server configuration or JSON, to
+/// `output` or stdout.
+fn write_permissions(
+    cli: &Cli,
+    user: Option<&str>,
+    inbox_prefix: &str,
+    output: Option<&Path>,
+) -> Result<ExitCode, Error> {
+    if cli.format == Format::Github {
+        eprintln!("error: permissions are written as `--format text` or `--format json`");
+        return Ok(ExitCode::from(2));
+    }
+    if user.is_some() && cli.mappings.len() > 1 {
+        eprintln!("error: --user names the user of one table; give one --mappings with it");
+        return Ok(ExitCode::from(2));
+    }
+    let analyses = cli
+        .mappings
+        .iter()
+        .map(|path| analyze(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let failed = analyses.iter().any(Analysis::has_errors);
+    // With errors in `--format json`, stdout holds the diagnostics of every table (one JSON
+    // array) instead of the permissions; otherwise the diagnostics go to stderr as text.
+    if failed && cli.format == Format::Json {
+        let all: Vec<Diagnostic> = analyses
+            .iter()
+            .flat_map(|analysis| analysis.diagnostics.iter().cloned())
+            .collect();
+        println!("{}", report::render_json(&all));
+    }
+    for analysis in &analyses {
+        if !(failed && cli.format == Format::Json) {
+            emit(Format::Text, analysis, &analysis.diagnostics);
+        }
+        reported_errors(analysis);
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    let options = permissions::Options {
+        user: user.map(str::to_owned),
+        inbox_prefix: inbox_prefix.to_owned(),
+    };
+    let services = analyses
+        .iter()
+        .map(|analysis| permissions::for_table(analysis, &options))
+        .collect::<Result<Vec<ServicePermissions>, _>>()?;
+    let text = match cli.format {
+        Format::Json => permissions::json(&services)?,
+        _ => permissions::server_config(&services)?,
+    };
+    match output {
+        None => print!("{text}"),
+        Some(path) => {
+            committed::write_if_changed(path, &text)?;
+            eprintln!("eventmap: wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Adds the breaking changes against `against` (a folder when one exists at that path, a git

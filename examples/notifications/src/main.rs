@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use eventmap::nats::Consumer;
+use eventmap::nats::connect::{ConnectArgs, connect};
+use eventmap::redact::redact_url;
 use notifications_example::NotificationService;
 use notifications_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
 
@@ -15,13 +17,14 @@ use notifications_example::subscriptions::{OrdersEvent, OrdersRouter, subscripti
     about = "The notifications service example of eventmap"
 )]
 struct Cli {
-    /// NATS server (JetStream, 2.10 or newer).
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats_url: String,
+    /// NATS connection (JetStream, server 2.10 or newer).
+    #[command(flatten)]
+    nats: ConnectArgs,
     /// PostgreSQL database where notifications are recorded.
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
@@ -54,7 +57,7 @@ async fn main() -> ExitCode {
 async fn serve(cli: Cli) -> Result<(), String> {
     let pool = sqlx::PgPool::connect(&cli.database_url)
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", cli.database_url))?;
+        .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&cli.database_url)))?;
     let service = NotificationService::new(pool, &cli.schema)
         .await
         .map_err(|e| format!("cannot prepare the notifications table: {e}"))?;
@@ -65,9 +68,9 @@ async fn serve(cli: Cli) -> Result<(), String> {
         }
         return Ok(());
     }
-    let client = eventmap::nats::async_nats::connect(&cli.nats_url)
+    let client = connect(&cli.nats.settings().name("notifications-example"))
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", cli.nats_url))?;
+        .map_err(|e| e.to_string())?;
     let jetstream = eventmap::nats::async_nats::jetstream::new(client);
     let consumer = Consumer::<OrdersEvent>::start(&jetstream, &subscriptions::orders::spec())
         .await

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use eventmap::nats::connect::{ConnectArgs, ConnectSettings, connect};
 use eventmap::test_util::LocalServer;
 use ordering_example::demo::{self, Report};
 use ordering_example::grpc::api;
@@ -28,8 +29,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create, ready, cancel and complete orders; the search and notification consumers print
-    /// what they receive. Uses the NATS server at $NATS_URL, or a private nats-server started
-    /// on a free loopback port (and stopped afterwards) when NATS_URL is unset. With
+    /// what they receive. Uses the NATS server of --server/$NATS_URL, or a private nats-server
+    /// started on a free loopback port (and stopped afterwards) when neither is given. With
     /// DATABASE_URL set (and the `postgres` feature), the orders go to the Postgres event
     /// store in a schema of their own and their events through the transactional outbox and a
     /// relay.
@@ -40,9 +41,11 @@ enum Command {
         /// Seconds to wait for the consumers to receive every event.
         #[arg(long, default_value_t = 20)]
         wait: u64,
+        #[command(flatten)]
+        nats: ConnectArgs,
     },
     /// Serve the gRPC API (ordering.v1.OrderingService) until ctrl-c or SIGTERM. Publishes to
-    /// the NATS server at $NATS_URL (or a private nats-server started on a free loopback port,
+    /// the NATS server of --server/$NATS_URL (or a private nats-server started on a free loopback port,
     /// whose URL is printed for the consumers) after provisioning the streams. With
     /// DATABASE_URL set (and the `postgres` feature), orders go to the Postgres event store
     /// and their events through the transactional outbox and a relay in this process;
@@ -55,6 +58,8 @@ enum Command {
         /// Default: a schema of this run, dropped at exit.
         #[arg(long)]
         schema: Option<String>,
+        #[command(flatten)]
+        nats: ConnectArgs,
     },
     /// Call a running `serve`.
     Client {
@@ -165,11 +170,17 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let outcome = match Cli::parse().command {
-        Command::Demo { in_memory, wait } => {
-            demo::block_on(run(in_memory, Duration::from_secs(wait)))
-                .map(|result| result.map(|report| verdict(&report)))
-        }
-        Command::Serve { listen, schema } => demo::block_on(run_serve(listen, schema)),
+        Command::Demo {
+            in_memory,
+            wait,
+            nats,
+        } => demo::block_on(run(in_memory, Duration::from_secs(wait), nats))
+            .map(|result| result.map(|report| verdict(&report))),
+        Command::Serve {
+            listen,
+            schema,
+            nats,
+        } => demo::block_on(run_serve(listen, schema, nats)),
         Command::Client {
             endpoint,
             timeout,
@@ -190,12 +201,16 @@ fn main() -> ExitCode {
 }
 
 /// `serve`: exit 0 after a graceful shutdown.
-async fn run_serve(listen: SocketAddr, schema: Option<String>) -> Result<ExitCode, String> {
-    let (url, server) = nats_url().await?;
-    if server.is_some() {
-        println!("consumers in other processes: NATS_URL={url}");
+async fn run_serve(
+    listen: SocketAddr,
+    schema: Option<String>,
+    nats: ConnectArgs,
+) -> Result<ExitCode, String> {
+    let (settings, server) = nats_settings(&nats).await?;
+    if let Some(server) = &server {
+        println!("consumers in other processes: NATS_URL={}", server.url());
     }
-    let nats = connect_nats(&url).await?;
+    let nats = connect_nats(&settings).await?;
     let backend = match std::env::var("DATABASE_URL") {
         #[cfg(feature = "postgres")]
         Ok(database_url) if !database_url.is_empty() => Backend::Postgres {
@@ -346,38 +361,40 @@ async fn run_client(endpoint: &str, timeout: Duration, call: Call) -> Result<Exi
     }
 }
 
-/// `$NATS_URL`, or the URL of a private nats-server started for this process (kept running
-/// while the returned server lives).
-async fn nats_url() -> Result<(String, Option<LocalServer>), String> {
-    match std::env::var("NATS_URL") {
-        Ok(url) if !url.is_empty() => Ok((url, None)),
-        _ => {
-            let server = LocalServer::start().await.map_err(|e| {
-                format!("cannot start a private nats-server: {e}\n(set NATS_URL to use a running server)")
-            })?;
-            println!(
-                "started a private nats-server {} at {} (stopped at exit)",
-                server.version(),
-                server.url()
-            );
-            Ok((server.url(), Some(server)))
-        }
+/// The settings of `--server`/`$NATS_URL` and the other connection flags, or those of a
+/// private nats-server started for this process (kept running while the returned server
+/// lives) when no server is given.
+async fn nats_settings(
+    nats: &ConnectArgs,
+) -> Result<(ConnectSettings, Option<LocalServer>), String> {
+    if nats.server.is_some() {
+        return Ok((nats.settings(), None));
     }
+    let server = LocalServer::start().await.map_err(|e| {
+        format!("cannot start a private nats-server: {e}\n(set NATS_URL or --server to use a running server)")
+    })?;
+    println!(
+        "started a private nats-server {} at {} (stopped at exit)",
+        server.version(),
+        server.url()
+    );
+    Ok((ConnectSettings::new(&server.url()), Some(server)))
 }
 
-async fn connect_nats(url: &str) -> Result<async_nats::Client, String> {
-    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url))
+/// Connects (waiting while the server is unreachable, as `eventmap::nats::connect` does).
+async fn connect_nats(settings: &ConnectSettings) -> Result<async_nats::Client, String> {
+    let client = connect(&settings.clone().name("ordering-example"))
         .await
-        .map_err(|_| format!("NATS at {url} did not answer within 5 s (is it running?)"))?
-        .map_err(|e| format!("cannot reach NATS at {url}: {e} (is it running?)"))?;
+        .map_err(|e| e.to_string())?;
     println!(
-        "connected to NATS {} at {url}",
-        client.server_info().version
+        "connected to NATS {} at {}",
+        client.server_info().version,
+        settings.redacted_servers()
     );
     Ok(client)
 }
 
-async fn run(in_memory: bool, wait: Duration) -> Result<Report, String> {
+async fn run(in_memory: bool, wait: Duration, nats: ConnectArgs) -> Result<Report, String> {
     let run = demo::run_id();
     let mut log = |line: String| println!("{line}");
     if in_memory {
@@ -386,10 +403,10 @@ async fn run(in_memory: bool, wait: Duration) -> Result<Report, String> {
             .await
             .map_err(|e| e.to_string());
     }
-    let (url, _server) = nats_url()
+    let (settings, _server) = nats_settings(&nats)
         .await
         .map_err(|e| format!("{e} (or pass --in-memory)"))?;
-    let client = connect_nats(&url)
+    let client = connect_nats(&settings)
         .await
         .map_err(|e| format!("{e} (or pass --in-memory)"))?;
     match std::env::var("DATABASE_URL") {

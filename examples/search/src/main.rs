@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use eventmap::nats::Consumer;
+use eventmap::nats::connect::{ConnectArgs, connect};
 use eventmap::postgres::Inbox;
+use eventmap::redact::redact_url;
 use search_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
 use search_example::{ReadModel, SearchService};
 
@@ -16,13 +18,14 @@ use search_example::{ReadModel, SearchService};
     about = "The search service example of eventmap"
 )]
 struct Cli {
-    /// NATS server (JetStream, 2.10 or newer).
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    nats_url: String,
+    /// NATS connection (JetStream, server 2.10 or newer).
+    #[command(flatten)]
+    nats: ConnectArgs,
     /// PostgreSQL database of the read model and the inbox.
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
@@ -74,7 +77,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .max_connections(4)
         .connect(&cli.database_url)
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", cli.database_url))?;
+        .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&cli.database_url)))?;
     let read_model = ReadModel::new(pool.clone(), &cli.schema)
         .await
         .map_err(|e| format!("cannot prepare the read model: {e}"))?;
@@ -95,9 +98,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     let inbox = Inbox::new(pool, &cli.schema)
         .await
         .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
-    let client = eventmap::nats::async_nats::connect(&cli.nats_url)
+    let client = connect(&cli.nats.settings().name("search-example"))
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", cli.nats_url))?;
+        .map_err(|e| e.to_string())?;
     let context = eventmap::nats::async_nats::jetstream::new(client);
     let consumer = Consumer::<OrdersEvent>::start(&context, &subscriptions::orders::spec())
         .await

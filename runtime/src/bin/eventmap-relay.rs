@@ -1,55 +1,77 @@
 //! `eventmap-relay`: publishes the eventmap outbox of a PostgreSQL schema to NATS JetStream,
 //! until SIGTERM or Ctrl-C (feature `relay-bin`).
 //!
-//! Several may run at once on one outbox. Configured by environment variables (see
-//! [`USAGE`]); logs go to stderr (`RUST_LOG`, default `info`).
+//! Several may run at once on one outbox. Configured by flags or environment variables
+//! (`--help`; NATS connection settings as in `eventmap::nats::connect`); logs go to stderr
+//! (`RUST_LOG`, default `info`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use eventmap::BoxError;
 use eventmap::nats::JetStreamPublisher;
 use eventmap::nats::async_nats;
+use eventmap::nats::connect::{ConnectArgs, connect};
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
 use eventmap::postgres::{DEFAULT_SCHEMA, Relay, RelayConfig};
+use eventmap::redact::redact_url;
 use tracing_subscriber::EnvFilter;
 
-/// What `--help` prints.
-const USAGE: &str = "\
-eventmap-relay: publishes an eventmap outbox (PostgreSQL) to NATS JetStream.
-
-Environment:
-  DATABASE_URL                PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/postgres)
-  NATS_URL                    NATS URL (default nats://127.0.0.1:4222)
-  EVENTMAP_SCHEMA             schema of the outbox (default eventmap)
-  EVENTMAP_STREAMS            comma-separated JetStream streams whose duplicate window is checked
-                              against the relay's retry horizon at start (default none)
-  EVENTMAP_RELAY_BATCH        rows per round (default 500)
-  EVENTMAP_RELAY_IN_FLIGHT    publishes awaiting their ack at once (default 256)
-  EVENTMAP_RELAY_POLL_MS      polling interval without notifications, ms (default 1000)
-  EVENTMAP_RELAY_MAX_BACKOFF_MS  backoff cap while the broker is away, ms (default 10000)
-  RUST_LOG                    log filter (default info)
-
-Runs until SIGTERM or Ctrl-C; exits 2 when it cannot start.
-";
+/// eventmap-relay: publishes an eventmap outbox (PostgreSQL) to NATS JetStream.
+///
+/// Runs until SIGTERM or Ctrl-C; exits 2 when it cannot start. Logs go to stderr (RUST_LOG,
+/// default info).
+#[derive(Debug, Parser)]
+#[command(name = "eventmap-relay", version)]
+struct Cli {
+    /// PostgreSQL URL (sslmode=disable|prefer|require|verify-ca|verify-full in the query)
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    /// Schema of the outbox
+    #[arg(long, env = "EVENTMAP_SCHEMA", default_value = DEFAULT_SCHEMA)]
+    schema: String,
+    /// Comma-separated JetStream streams whose duplicate window is checked against the
+    /// relay's retry horizon at start
+    #[arg(
+        long,
+        env = "EVENTMAP_STREAMS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    streams: Vec<String>,
+    /// Rows per round
+    #[arg(long, env = "EVENTMAP_RELAY_BATCH", default_value_t = 500)]
+    batch: u32,
+    /// Publishes awaiting their ack at once
+    #[arg(long, env = "EVENTMAP_RELAY_IN_FLIGHT", default_value_t = 256)]
+    in_flight: usize,
+    /// Polling interval without notifications, ms
+    #[arg(long, env = "EVENTMAP_RELAY_POLL_MS", default_value_t = 1000)]
+    poll_ms: u64,
+    /// Backoff cap while the broker is away, ms
+    #[arg(long, env = "EVENTMAP_RELAY_MAX_BACKOFF_MS", default_value_t = 10_000)]
+    max_backoff_ms: u64,
+    #[command(flatten)]
+    nats: ConnectArgs,
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    if std::env::args()
-        .skip(1)
-        .any(|arg| arg == "--help" || arg == "-h")
-    {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run().await {
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "eventmap-relay cannot run");
@@ -59,44 +81,20 @@ async fn main() -> ExitCode {
     }
 }
 
-fn var(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, BoxError> {
-    match std::env::var(name).ok().filter(|value| !value.is_empty()) {
-        None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}={text:?} is not a valid number").into()),
-    }
-}
-
-async fn run() -> Result<(), BoxError> {
-    let database_url = var(
-        "DATABASE_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    );
-    let nats_url = var("NATS_URL", "nats://127.0.0.1:4222");
+async fn run(cli: Cli) -> Result<(), BoxError> {
     let config = RelayConfig::default()
-        .schema(var("EVENTMAP_SCHEMA", DEFAULT_SCHEMA))
-        .batch_size(number("EVENTMAP_RELAY_BATCH", 500)?)
-        .max_in_flight(number("EVENTMAP_RELAY_IN_FLIGHT", 256)?)
-        .poll_interval(Duration::from_millis(number(
-            "EVENTMAP_RELAY_POLL_MS",
-            1000,
-        )?))
+        .schema(cli.schema)
+        .batch_size(cli.batch)
+        .max_in_flight(cli.in_flight)
+        .poll_interval(Duration::from_millis(cli.poll_ms))
         .backoff(
             Duration::from_millis(100),
-            Duration::from_millis(number("EVENTMAP_RELAY_MAX_BACKOFF_MS", 10_000)?),
+            Duration::from_millis(cli.max_backoff_ms),
         );
-    let streams: Vec<String> = var("EVENTMAP_STREAMS", "")
-        .split(',')
-        .map(str::trim)
+    let streams: Vec<String> = cli
+        .streams
+        .iter()
+        .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
@@ -104,16 +102,17 @@ async fn run() -> Result<(), BoxError> {
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(&database_url)
+        .connect(&cli.database_url)
         .await
-        .map_err(|err| format!("cannot connect to PostgreSQL: {err}"))?;
-    // Starts even while the broker is away: the client keeps reconnecting, the relay
-    // keeps retrying.
-    let client = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(&nats_url)
-        .await
-        .map_err(|err| format!("cannot connect to NATS at {nats_url}: {err}"))?;
+        .map_err(|err| {
+            format!(
+                "cannot connect to PostgreSQL at {}: {err}",
+                redact_url(&cli.database_url)
+            )
+        })?;
+    // Waits while the broker is away (and says so); once connected, the client keeps
+    // reconnecting and the relay keeps retrying.
+    let client = connect(&cli.nats.settings().name("eventmap-relay")).await?;
     let jetstream = async_nats::jetstream::new(client);
     let relay = Relay::new(
         pool,

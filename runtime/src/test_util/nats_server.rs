@@ -1,6 +1,6 @@
 //! [`LocalServer`]: a private `nats-server` process for tests and examples.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -89,6 +89,8 @@ pub struct LocalServer {
     port: u16,
     dir: TempDir,
     child: Option<Child>,
+    /// `-c <file>` and other arguments before the test kit's own (which win over the file).
+    extra_args: Vec<OsString>,
 }
 
 impl LocalServer {
@@ -100,7 +102,40 @@ impl LocalServer {
     /// start-up failure.
     pub async fn start() -> Result<Self, ServerError> {
         let (binary, version) = Self::find_binary().await?;
-        Self::spawn(binary, version).await
+        Self::spawn(binary, version, Vec::new()).await
+    }
+
+    /// Starts a server with a configuration file holding `config` (nats-server config syntax,
+    /// e.g. an `authorization { ... }`, `accounts { ... }` or `tls { ... }` block), written to
+    /// `<tmp>/server.conf`. The test kit's own command-line settings (`-js`, `-a 127.0.0.1`,
+    /// `-p <port>`, `-sd <store>`) override the file's, so it needs no `listen` or `jetstream`
+    /// block; an account that should use JetStream still needs `jetstream: enabled`.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start); [`ServerError::Exited`] (with the log) when the server
+    /// rejects the configuration.
+    pub async fn start_with_config(config: &str) -> Result<Self, ServerError> {
+        Self::start_with_args(config, Vec::<OsString>::new()).await
+    }
+
+    /// As [`start_with_config`](Self::start_with_config), with further command-line
+    /// arguments for nats-server (placed before the test kit's own).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_with_config`](Self::start_with_config).
+    pub async fn start_with_args(
+        config: &str,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Self, ServerError> {
+        let (binary, version) = Self::find_binary().await?;
+        let dir = temp_dir()?;
+        let file = dir.path().join("server.conf");
+        std::fs::write(&file, config).map_err(io_error("cannot write the server config"))?;
+        let mut extra_args = vec![OsString::from("-c"), file.into_os_string()];
+        extra_args.extend(args.into_iter().map(Into::into));
+        Self::spawn_in(binary, version, dir, extra_args).await
     }
 
     /// Starts the given binary whatever its version (for compatibility tests against old
@@ -112,7 +147,7 @@ impl LocalServer {
     pub async fn start_with_binary(binary: impl Into<PathBuf>) -> Result<Self, ServerError> {
         let binary = binary.into();
         let version = binary_version(&binary).await?;
-        Self::spawn(binary, version).await
+        Self::spawn(binary, version, Vec::new()).await
     }
 
     /// The binary [`start`](Self::start) would use, with its version.
@@ -150,17 +185,27 @@ impl LocalServer {
         })
     }
 
-    async fn spawn(binary: PathBuf, version: String) -> Result<Self, ServerError> {
-        let dir = tempfile::Builder::new()
-            .prefix("eventmap-nats-")
-            .tempdir()
-            .map_err(io_error("cannot create a temporary directory"))?;
+    async fn spawn(
+        binary: PathBuf,
+        version: String,
+        extra_args: Vec<OsString>,
+    ) -> Result<Self, ServerError> {
+        Self::spawn_in(binary, version, temp_dir()?, extra_args).await
+    }
+
+    async fn spawn_in(
+        binary: PathBuf,
+        version: String,
+        dir: TempDir,
+        extra_args: Vec<OsString>,
+    ) -> Result<Self, ServerError> {
         let mut server = Self {
             binary,
             version,
             port: free_port()?,
             dir,
             child: None,
+            extra_args,
         };
         // The port was free when chosen, but another process (a test starting its own server
         // at the same moment) may take it before this server binds it: the server then exits
@@ -188,7 +233,7 @@ impl LocalServer {
         let log_start = log_len(&log);
         let store = self.store_dir();
         let port = self.port.to_string();
-        let args = [
+        let own = [
             OsStr::new("-js"),
             OsStr::new("-a"),
             OsStr::new("127.0.0.1"),
@@ -197,6 +242,7 @@ impl LocalServer {
             OsStr::new("-sd"),
             store.as_os_str(),
         ];
+        let args = self.extra_args.iter().map(OsString::as_os_str).chain(own);
         let child = spawn_logged(&self.binary, args, &log)?;
         self.child = Some(child);
         tracing::debug!(binary = %self.binary.display(), version = %self.version, port = self.port, "nats-server spawned");
@@ -274,4 +320,12 @@ impl Drop for LocalServer {
             let _ = child.start_kill();
         }
     }
+}
+
+/// The temporary directory of one server (config, log, store).
+fn temp_dir() -> Result<TempDir, ServerError> {
+    tempfile::Builder::new()
+        .prefix("eventmap-nats-")
+        .tempdir()
+        .map_err(io_error("cannot create a temporary directory"))
 }

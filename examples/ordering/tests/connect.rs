@@ -1,0 +1,30 @@
+//! `ordering-example demo` and `serve` connect through `eventmap::nats::connect`: their
+//! `--help` lists the connection settings; `demo`, against a nats-server with user/password
+//! authentication, connects with flags and with the URL's user part, exits non-zero on a
+//! wrong password, waits for a server that is down at start, and writes no secret even at
+//! `RUST_LOG=debug`.
+
+use std::path::Path;
+
+use eventmap::test_util::binary::{check_connection, check_help, database_url};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ordering-example");
+
+#[tokio::test]
+async fn help_lists_the_connection_settings() {
+    check_help(Path::new(BINARY), &["demo"]).await.unwrap();
+    check_help(Path::new(BINARY), &["serve"]).await.unwrap();
+}
+
+#[tokio::test]
+async fn demo_connects_with_credentials_waits_for_the_server_and_hides_secrets() {
+    let checks = check_connection(Path::new(BINARY), &["demo"], &database_url())
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        checks.runs.len(),
+        8,
+        "{:?}",
+        checks.runs.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
+}

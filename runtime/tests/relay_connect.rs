@@ -1,0 +1,59 @@
+//! `eventmap-relay` connects through `eventmap::nats::connect`: its `--help` lists the
+//! connection settings; against a nats-server with user/password authentication it connects
+//! with flags and with the URL's user part, exits non-zero on a wrong password, waits for a
+//! server that is down at start, and writes no secret even at `RUST_LOG=debug`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use eventmap::test_util::binary::{Captured, check_connection, check_help, database_url};
+
+const RELAY: &str = env!("CARGO_BIN_EXE_eventmap-relay");
+
+#[tokio::test]
+async fn help_lists_the_connection_settings() {
+    check_help(Path::new(RELAY), &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn connects_with_credentials_waits_for_the_server_and_hides_secrets() {
+    let checks = check_connection(
+        Path::new(RELAY),
+        &["--schema", "eventmap_relay_connect"],
+        &database_url(),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(
+        checks.runs.len(),
+        8,
+        "{:?}",
+        checks.runs.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
+}
+
+/// A `DATABASE_URL` the relay cannot use (`verify-full` without the local server's CA): exit
+/// code 2, the URL shown with its password masked.
+#[tokio::test]
+async fn database_errors_show_the_url_without_its_password() {
+    let mut url = url::Url::parse(&database_url()).expect("DATABASE_URL parses");
+    url.set_password(Some("pg-pw-Hy27b")).expect("password");
+    url.query_pairs_mut().append_pair("sslmode", "verify-full");
+    let mut relay = Captured::spawn(
+        tokio::process::Command::new(RELAY)
+            .env("DATABASE_URL", url.as_str())
+            .env("RUST_LOG", "debug"),
+    )
+    .expect("spawn");
+    let status = relay
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let text = relay.stop().await;
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("cannot connect to PostgreSQL at postgres://postgres:***@"),
+        "{text}"
+    );
+    assert!(!text.contains("pg-pw-Hy27b"), "{text}");
+}
