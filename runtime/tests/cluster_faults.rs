@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventmap::nats::async_nats::{self, jetstream::Context};
+use eventmap::nats::connect::ConnectSettings;
 use eventmap::nats::{
     Consumer, ConsumerSpec, DeliveryPolicy, JetStreamPublisher, ProvisionError, consumer_fn,
     provision_streams,
@@ -47,29 +48,33 @@ async fn within<F: std::future::Future>(test: F) -> F::Output {
         .expect("test exceeded its time limit")
 }
 
-/// A client of the whole cluster: every server's URL, retrying the first connect.
+/// A client of the whole cluster through `eventmap::nats::connect`, given the comma-separated
+/// URL list (as `NATS_URL` gives it to the binaries).
 async fn connect(cluster: &LocalCluster) -> Context {
-    connect_options(async_nats::ConnectOptions::new(), cluster.urls()).await
+    let settings = ConnectSettings::new(&cluster.url());
+    let client = eventmap::nats::connect::connect(&settings)
+        .await
+        .expect("connect");
+    with_timeout(client)
 }
 
-/// A client of the whole cluster connected to server `first` (the others in order after it),
-/// so that a test knows whose death it rides over.
+/// A client of the whole cluster connected to server `first` (the others in order after it,
+/// `retain_servers_order`, which `ConnectSettings` does not offer), so that a test knows whose
+/// death it rides over.
 async fn connect_to(cluster: &LocalCluster, first: usize) -> Context {
     let mut urls = cluster.urls();
     urls.rotate_left(first);
-    connect_options(
-        async_nats::ConnectOptions::new().retain_servers_order(),
-        urls,
-    )
-    .await
-}
-
-async fn connect_options(options: async_nats::ConnectOptions, urls: Vec<String>) -> Context {
-    let client = options
+    let client = async_nats::ConnectOptions::new()
+        .retain_servers_order()
         .retry_on_initial_connect()
         .connect(urls)
         .await
         .expect("connect");
+    with_timeout(client)
+}
+
+/// A JetStream context with a 2 s request timeout.
+fn with_timeout(client: async_nats::Client) -> Context {
     let mut jetstream = async_nats::jetstream::new(client);
     jetstream.set_timeout(Duration::from_secs(2));
     jetstream

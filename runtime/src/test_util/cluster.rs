@@ -41,9 +41,8 @@ use super::LocalServer;
 use super::nats_server::{PORT_ATTEMPTS, ServerError};
 use super::process::{free_port, io_error, log_len, log_tail, spawn_logged, wait_ready};
 
-/// Servers in a [`LocalCluster`]: 3, the smallest cluster that keeps a quorum (2) when one
-/// server is lost.
-pub const NODES: usize = 3;
+/// Servers in a [`LocalCluster`] ([`LocalCluster::NODES`]).
+const NODES: usize = 3;
 /// How long [`LocalCluster::start`] waits for JetStream to elect a meta leader.
 const META_LEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Name of the cluster (`--cluster_name`).
@@ -77,7 +76,7 @@ impl Node {
     }
 }
 
-/// A JetStream cluster of [`NODES`] `nats-server` processes on loopback, each with its own
+/// A JetStream cluster of [`NODES`](Self::NODES) (3) `nats-server` processes on loopback, each with its own
 /// store and log in one temporary directory; all killed on drop.
 ///
 /// Server `i` runs as `nats-server -js -a 127.0.0.1 -p <port> -sd <tmp>/n<i>/jetstream
@@ -100,7 +99,12 @@ pub struct LocalCluster {
 }
 
 impl LocalCluster {
-    /// Finds a `nats-server` >= 2.10, starts [`NODES`] servers and waits for a meta leader.
+    /// Servers in the cluster: 3, the smallest cluster that keeps a quorum (2) when one
+    /// server is lost.
+    pub const NODES: usize = NODES;
+
+    /// Finds a `nats-server` >= 2.10, starts [`NODES`](Self::NODES) servers and waits for a
+    /// meta leader.
     ///
     /// # Errors
     ///
@@ -219,8 +223,9 @@ impl LocalCluster {
     }
 
     /// The client URL list, every server's URL in order, comma-separated:
-    /// `nats://127.0.0.1:<port0>,nats://127.0.0.1:<port1>,nats://127.0.0.1:<port2>` (the form
-    /// of the `nats` CLI's `--server` and of configuration values). async-nats 0.51 reads a
+    /// `nats://127.0.0.1:<port0>,nats://127.0.0.1:<port1>,nats://127.0.0.1:<port2>`: the form
+    /// of `NATS_URL`, of the `nats` CLI's `--server` and of
+    /// `eventmap::nats::connect::ConnectSettings::new`. async-nats 0.51 reads a
     /// string as one URL: give `async_nats::connect` the list of [`urls`](Self::urls).
     pub fn url(&self) -> String {
         self.urls().join(",")
