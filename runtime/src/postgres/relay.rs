@@ -65,7 +65,6 @@ pub use window::{WindowCheck, check_duplicate_windows};
 /// A relay killed mid-round loses its transaction: its locks go, its rows stay unpublished
 /// and the next relay re-sends them (duplicates, dropped by JetStream). Rows of different
 /// aggregates have no order between them on the stream.
-
 ///
 /// Several relays (threads, processes, hosts) may run on one outbox. Cloning is cheap and
 /// clones share their counters.
