@@ -36,6 +36,10 @@ use crate::{Analysis, Error};
 /// `ConnectOptions::custom_inbox_prefix`).
 pub const DEFAULT_INBOX_PREFIX: &str = "_INBOX";
 
+/// Stands for the table's `service` in [`Options::inbox_prefix`]: `_INBOX_{service}` is
+/// `_INBOX_search` for the table of service `search`.
+pub const SERVICE_PLACEHOLDER: &str = "{service}";
+
 /// Choices that the table does not make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -44,6 +48,8 @@ pub struct Options {
     /// The prefix of the service's reply subjects ([`DEFAULT_INBOX_PREFIX`], or the
     /// `custom_inbox_prefix` the service connects with: the stronger choice, since a user
     /// allowed `_INBOX.>` can also subscribe to the replies meant for other services).
+    /// [`SERVICE_PLACEHOLDER`] in it stands for the table's `service`, so that one
+    /// configuration gives every service a prefix of its own (`_INBOX_{service}`).
     pub inbox_prefix: String,
 }
 
@@ -157,10 +163,13 @@ pub fn for_table(analysis: &Analysis, options: &Options) -> Result<ServicePermis
     if !valid_user(&user) {
         return Err(PermissionsError::InvalidUser(user).into());
     }
-    if !valid_prefix(&options.inbox_prefix) {
-        return Err(PermissionsError::InvalidInboxPrefix(options.inbox_prefix.clone()).into());
+    let inbox_prefix = options
+        .inbox_prefix
+        .replace(SERVICE_PLACEHOLDER, &model.service);
+    if !valid_prefix(&inbox_prefix) {
+        return Err(PermissionsError::InvalidInboxPrefix(inbox_prefix).into());
     }
-    let (publish, subscribe) = grants::of_model(model, &options.inbox_prefix);
+    let (publish, subscribe) = grants::of_model(model, &inbox_prefix);
     Ok(ServicePermissions {
         user,
         table: analysis.file.clone(),

@@ -112,10 +112,21 @@ fn user_and_inbox_prefix_options() {
         user: Some("search-1".to_owned()),
         inbox_prefix: "_INBOX_search".to_owned(),
     };
-    let service = service(TABLES[1].1, &options);
-    assert_eq!(service.user, "search-1");
-    assert_eq!(service.password_variable(), "NATS_PASSWORD_SEARCH_1");
-    assert_eq!(subjects(&service.subscribe), ["_INBOX_search.>"]);
+    let search = service(TABLES[1].1, &options);
+    assert_eq!(search.user, "search-1");
+    assert_eq!(search.password_variable(), "NATS_PASSWORD_SEARCH_1");
+    assert_eq!(subjects(&search.subscribe), ["_INBOX_search.>"]);
+    // `{service}` is each table's service: one configuration, a prefix per service.
+    let per_service = Options {
+        user: None,
+        inbox_prefix: "_INBOX_{service}".to_owned(),
+    };
+    for (table, prefix) in [
+        (TABLES[1].1, "_INBOX_search.>"),
+        (TABLES[2].1, "_INBOX_notifications.>"),
+    ] {
+        assert_eq!(subjects(&service(table, &per_service).subscribe), [prefix]);
+    }
     let analysis = eventmap_codegen::analyze(Path::new(TABLES[1].1)).expect("readable");
     for (user, prefix, problem) in [
         ("a b", "_INBOX", "invalid NATS user name \"a b\""),

@@ -9,7 +9,9 @@
 //!   [`DeliveryPolicy`]. [`Consumer::run`] acks after the [`ConsumerHandler`], naks with
 //!   backoff, sends in-progress acks, writes [`dead_letter`]s and shuts down gracefully;
 //!   [`Consumer::deliveries`] hands the decoded [`Delivery`]s to a loop of one's own.
-//! * [`connect_options`]: the user and password of a `nats://user:password@host` URL.
+//! * [`connect`](connect::connect): one way to connect from [`connect::ConnectSettings`]
+//!   (server list, credentials, TLS; the `nats` CLI's names), waiting while no server is
+//!   reachable, secrets never shown.
 
 pub mod connect;
 mod consumer;
@@ -17,7 +19,6 @@ pub mod dead_letter;
 mod delivery;
 mod provision;
 mod publisher;
-mod url_credentials;
 
 /// The async-nats crate this module is built on (0.51), re-exported so callers use the same
 /// version.
@@ -30,7 +31,6 @@ pub use consumer::{
 pub use delivery::{AckError, Delivery};
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, SCALE_SETTLE, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};
-pub use url_credentials::connect_options;
 
 /// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).
 pub(crate) type Version = (u64, u64, u64);

@@ -79,7 +79,8 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
         /// The prefix of the services' reply subjects: the `custom_inbox_prefix` they connect
-        /// with (a prefix of its own per service keeps others from reading its replies).
+        /// with (a prefix of its own per service keeps others from reading its replies);
+        /// `{service}` in it is the table's service, e.g. `_INBOX_{service}`.
         #[arg(long, value_name = "PREFIX", default_value = DEFAULT_INBOX_PREFIX)]
         inbox_prefix: String,
         /// Write to FILE instead of stdout.
