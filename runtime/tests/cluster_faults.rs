@@ -35,19 +35,6 @@ const COUNTER_R3: ChannelSpec = COUNTER.with_replicas(3);
 /// The consumer's durable name (and the inbox's consumer name).
 const DURABLE: &str = "faults-projector";
 
-async fn within<F: std::future::Future>(test: F) -> F::Output {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    tokio::time::timeout(LIMIT, test)
-        .await
-        .expect("test exceeded its time limit")
-}
-
 /// A client of the whole cluster through `eventmap::nats::connect`, given the comma-separated
 /// URL list (as `NATS_URL` gives it to the binaries).
 async fn connect(cluster: &LocalCluster) -> Context {
@@ -351,19 +338,19 @@ fn assert_handled_once_in_order(handled: &[(String, u64)], expected: &BTreeMap<S
 /// (a) The stream leader is SIGKILLed mid-stream and restarted 3 s later.
 #[tokio::test]
 async fn stream_leader_killed_loses_nothing_and_keeps_order() {
-    within(scenario("em_cl_leader", Fault::Leader)).await;
+    within(LIMIT, scenario("em_cl_leader", Fault::Leader)).await;
 }
 
 /// (b) A follower of the stream is SIGKILLed mid-stream and restarted 3 s later.
 #[tokio::test]
 async fn follower_killed_loses_nothing_and_keeps_order() {
-    within(scenario("em_cl_follower", Fault::Follower)).await;
+    within(LIMIT, scenario("em_cl_follower", Fault::Follower)).await;
 }
 
 /// (c) Two of three servers are SIGKILLed (no quorum) for 3 s, then restarted.
 #[tokio::test]
 async fn quorum_lost_for_seconds_loses_nothing_and_keeps_order() {
-    within(scenario("em_cl_quorum", Fault::Quorum)).await;
+    within(LIMIT, scenario("em_cl_quorum", Fault::Quorum)).await;
 }
 
 /// Provisioning on the cluster: an R1 stream is scaled to R3, and not back down; a consumer
@@ -371,7 +358,7 @@ async fn quorum_lost_for_seconds_loses_nothing_and_keeps_order() {
 /// servers is refused with the stream, the counts and the server's reason.
 #[tokio::test]
 async fn provisioning_scales_replicas_and_reports_refusals() {
-    within(async {
+    within(LIMIT, async {
         let cluster = LocalCluster::start()
             .await
             .unwrap_or_else(|err| panic!("cannot start the cluster: {err}"));

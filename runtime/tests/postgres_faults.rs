@@ -24,19 +24,6 @@ use tokio::process::{Child, Command};
 /// Upper bound of each test.
 const LIMIT: Duration = Duration::from_secs(240);
 
-async fn within<F: std::future::Future>(test: F) -> F::Output {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    tokio::time::timeout(LIMIT, test)
-        .await
-        .expect("test exceeded its time limit")
-}
-
 struct Setup {
     db: TestDb,
     store: PostgresStore,
@@ -144,7 +131,7 @@ async fn verify(setup: &Setup, expected: &BTreeMap<String, u64>) -> Observed {
 ///    seconds later, while commands keep appending.
 #[tokio::test]
 async fn broker_outage_loses_nothing_and_duplicates_nothing() {
-    within(async {
+    within(LIMIT, async {
         let mut setup = setup("em_outage").await;
         let n = fault_events();
         let aggregates = 200;
@@ -211,7 +198,7 @@ fn spawn_relay(setup: &Setup, batch: u32, in_flight: usize) -> Child {
 /// 2. The relay process is killed (SIGKILL) in the middle of a batch; a new one takes over.
 #[tokio::test]
 async fn relay_killed_mid_batch_is_replaced_without_loss_or_duplicates() {
-    within(async {
+    within(LIMIT, async {
         let setup = setup("em_kill").await;
         let n = fault_events();
         let expected = append_increments(&setup.store, 200, n / 200, 5, 4).await;
@@ -252,7 +239,7 @@ async fn relay_killed_mid_batch_is_replaced_without_loss_or_duplicates() {
 ///    explicit rollback, a failing conversion): nothing of it is published.
 #[tokio::test]
 async fn rolled_back_commands_publish_nothing() {
-    within(async {
+    within(LIMIT, async {
         let setup = setup("em_rollbk").await;
         let relay = RunningRelay::start(&setup, relay_config(&setup.db)).await;
         let mut expected = BTreeMap::new();
@@ -310,7 +297,7 @@ async fn rolled_back_commands_publish_nothing() {
 ///    nothing; the stream shows each aggregate's versions without gaps.
 #[tokio::test]
 async fn racing_commands_publish_only_the_winners() {
-    within(async {
+    within(LIMIT, async {
         let setup = setup("em_race").await;
         let relay = RunningRelay::start(&setup, relay_config(&setup.db)).await;
 
@@ -391,7 +378,7 @@ async fn racing_commands_publish_only_the_winners() {
 ///    send the same rows.
 #[tokio::test]
 async fn two_relays_publish_every_event_once() {
-    within(async {
+    within(LIMIT, async {
         let setup = setup("em_two").await;
         let n = fault_events();
         let config = relay_config(&setup.db).batch_size(250);

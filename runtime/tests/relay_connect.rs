@@ -17,19 +17,14 @@ async fn help_lists_the_connection_settings() {
 
 #[tokio::test]
 async fn connects_with_credentials_waits_for_the_server_and_hides_secrets() {
-    let checks = check_connection(
+    // Every run's check is in check_connection: it fails on the first one that does not hold.
+    check_connection(
         Path::new(RELAY),
         &["--schema", "eventmap_relay_connect"],
         &database_url(),
     )
     .await
     .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(
-        checks.runs.len(),
-        8,
-        "{:?}",
-        checks.runs.iter().map(|(name, _)| name).collect::<Vec<_>>()
-    );
 }
 
 /// A `DATABASE_URL` the relay cannot use (`verify-full` without the local server's CA): exit

@@ -151,14 +151,7 @@ async fn relay_round_in(
                 p50_us: None,
             });
         }
-        let stored = env
-            .js
-            .get_stream(super::ordering::ORDER.stream)
-            .await?
-            .info()
-            .await?
-            .state
-            .messages;
+        let stored = stored_messages(env).await?;
         if stored != n as u64 {
             return Err(
                 format!("{variant}: the stream holds {stored} messages, expected {n}").into(),
@@ -190,14 +183,7 @@ pub async fn relays_round(
             env.purge().await?;
             let run = several_relays(url, &db, relays, n).await?;
             let left = db.unpublished().await?;
-            let stored = env
-                .js
-                .get_stream(super::ordering::ORDER.stream)
-                .await?
-                .info()
-                .await?
-                .state
-                .messages;
+            let stored = stored_messages(env).await?;
             if left > 0 || stored != n as u64 {
                 return Err(Error::from(format!(
                     "{variant}: {left} rows left unpublished, {stored} of {n} messages in the stream"
@@ -233,14 +219,7 @@ async fn several_relays(url: &str, db: &OutboxDb, relays: usize, n: usize) -> Re
         threads.push(on_thread(
             &format!("bench-relay-{index}"),
             move || async move {
-                let env = Env::connect(&url).await?;
-                let pool = outbox::connect(4).await?;
-                let relay = Relay::new(
-                    pool,
-                    Arc::new(env.publisher.clone()),
-                    relay_config().schema(schema),
-                )
-                .await?;
+                let relay = own_relay(&url, schema).await?;
                 let started = go.notified();
                 ready_tx.send(()).await.map_err(|_| "the bench stopped")?;
                 started.await;
@@ -288,6 +267,25 @@ async fn several_relays(url: &str, db: &OutboxDb, relays: usize, n: usize) -> Re
         rate: rate(n, elapsed),
         p50_us: None,
     })
+}
+
+/// Messages in the order channel's stream.
+async fn stored_messages(env: &Env) -> Result<u64, Error> {
+    let stream = env.js.get_stream(super::ordering::ORDER.stream).await?;
+    Ok(stream.cached_info().state.messages)
+}
+
+/// A relay over the outbox in `schema` with connections of its own (NATS at `url`, a pool of
+/// 4 Postgres connections), as an `eventmap-relay` process has; built on the calling runtime.
+async fn own_relay(url: &str, schema: String) -> Result<Relay, Error> {
+    let env = Env::connect(url).await?;
+    let pool = outbox::connect(4).await?;
+    Ok(Relay::new(
+        pool,
+        Arc::new(env.publisher.clone()),
+        relay_config().schema(schema),
+    )
+    .await?)
 }
 
 /// What scenario 6 measured.
@@ -390,14 +388,7 @@ async fn latency_in(url: &str, db: &OutboxDb, events: usize, rate: f64) -> Resul
         let url = url.to_owned();
         let schema = db.schema().to_owned();
         move || async move {
-            let env = Env::connect(&url).await?;
-            let pool = outbox::connect(4).await?;
-            let relay = Relay::new(
-                pool,
-                Arc::new(env.publisher.clone()),
-                relay_config().schema(schema),
-            )
-            .await?;
+            let relay = own_relay(&url, schema).await?;
             relay
                 .run(async {
                     let _ = stopped.await;

@@ -11,6 +11,8 @@
 //! Needs PostgreSQL (DATABASE_URL, default the `postgres` database; schemas of the run's own,
 //! dropped at the end) and a nats-server >= 2.10 (NATS_SERVER_BIN or on the PATH).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -23,10 +25,7 @@ use eventmap::postgres::{Inbox, OutboxWriter, PostgresStore, Relay, RelayConfig}
 use eventmap::test_util::LocalServer;
 use eventmap_codegen::permissions::{self, Options, ServicePermissions};
 use notifications_example::NotificationService;
-use ordering_example::application::{CreateOrder, OrderingService};
-use ordering_example::domain::events::OrderItem;
-use ordering_example::domain::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
-use ordering_example::domain::money::Money;
+use ordering_example::application::OrderingService;
 use search_example::{OrderStatus, ReadModel, SearchService};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -34,11 +33,6 @@ use tokio::sync::oneshot;
 const LIMIT: Duration = Duration::from_secs(90);
 /// How long a refused request waits for the answer that never comes.
 const REFUSED_WAIT: Duration = Duration::from_secs(2);
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
 
 /// The inbox prefix of each service's connection: search has one of its own (the stronger
 /// choice: no other user may read its replies), the others the default `_INBOX`.
@@ -205,45 +199,10 @@ impl Session {
     }
 }
 
-fn item(sku: &str, cents: i64, quantity: u32) -> OrderItem {
-    OrderItem {
-        product_id: ProductId::new(sku),
-        store_id: StoreId::new("store-1"),
-        product_name: sku.to_owned(),
-        unit_price: Money::new(cents, "EUR"),
-        quantity,
-    }
-}
-
-/// The ordering service on the Postgres store with the outbox: four orders, the first readied
-/// then completed, the second canceled, the third readied. Returns their ids.
+/// The ordering service on the Postgres store with the outbox, with the four orders of
+/// [`common::place_orders`] placed. Returns their ids.
 async fn place_orders(store: PostgresStore, run: &str) -> Vec<String> {
-    let service = OrderingService::new(store);
-    let mut ids = Vec::new();
-    for (n, customer) in ["alice", "bob", "carol", "dave"].into_iter().enumerate() {
-        let id = format!("order-{run}-{}", n + 1);
-        service
-            .create_order(CreateOrder {
-                order_id: id.clone(),
-                customer_id: CustomerId::new(customer),
-                payment_id: PaymentId::new(format!("pay-{}", n + 1)),
-                items: vec![item("tea", 350, 2), item("cake", 425, 1)],
-            })
-            .await
-            .expect("create");
-        ids.push(id);
-    }
-    service.ready_order(&ids[0]).await.expect("ready");
-    service
-        .cancel_order(&ids[1], "changed my mind")
-        .await
-        .expect("cancel");
-    service.ready_order(&ids[2]).await.expect("ready");
-    service
-        .complete_order(&ids[0], InvoiceId::new("inv-1"))
-        .await
-        .expect("complete");
-    ids
+    common::place_orders(&OrderingService::new(store), &format!("order-{run}")).await
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -275,7 +234,9 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
         let (ordering, search, notifications) =
             (session(0).await, session(1).await, session(2).await);
 
-        let pool = PgPool::connect(&database_url()).await.expect("postgres");
+        let pool = PgPool::connect(&common::database_url("postgres"))
+            .await
+            .expect("postgres");
         let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let schemas = [
             format!("perm_ordering_{run}"),

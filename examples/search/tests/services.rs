@@ -4,6 +4,8 @@
 //! machine's PostgreSQL (DATABASE_URL, default the `test` database; each run in schemas of its
 //! own, dropped at the end).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,21 +14,13 @@ use eventmap::postgres::Inbox;
 use eventmap::test_util::LocalServer;
 use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
 use notifications_example::NotificationService;
-use ordering_example::application::{CreateOrder, OrderingService};
-use ordering_example::domain::events::OrderItem;
-use ordering_example::domain::ids::{CustomerId, InvoiceId, PaymentId, ProductId, StoreId};
-use ordering_example::domain::money::Money;
+use ordering_example::application::OrderingService;
 use ordering_example::domain::order::Order;
 use search_example::{OrderStatus, ReadModel, SearchService};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// Schemas of one run, dropped at its end.
 struct Schemas {
@@ -44,18 +38,8 @@ impl Schemas {
     }
 }
 
-fn item(sku: &str, cents: i64, quantity: u32) -> OrderItem {
-    OrderItem {
-        product_id: ProductId::new(sku),
-        store_id: StoreId::new("store-1"),
-        product_name: sku.to_owned(),
-        unit_price: Money::new(cents, "EUR"),
-        quantity,
-    }
-}
-
-/// Places four orders: the first readied then completed, the second canceled, the third
-/// readied, the fourth left new. Returns their ids.
+/// The ordering service publishing through JetStream from an in-memory store, with the four
+/// orders of [`common::place_orders`] placed. Returns their ids.
 async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context) -> Vec<String> {
     let mut dispatcher = EventDispatcher::new();
     ordering_example::integration_events::register_integration_event_handlers(
@@ -65,34 +49,7 @@ async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context
     let service = OrderingService::<DispatchingStore<InMemoryStore<Order>>>::new(
         DispatchingStore::new(InMemoryStore::new(), Arc::new(dispatcher)),
     );
-    let mut ids = Vec::new();
-    for (n, customer) in ["alice", "bob", "carol", "dave"].into_iter().enumerate() {
-        let id = format!("order-{}", n + 1);
-        service
-            .create_order(CreateOrder {
-                order_id: id.clone(),
-                customer_id: CustomerId::new(customer),
-                payment_id: PaymentId::new(format!("pay-{}", n + 1)),
-                items: vec![
-                    item("tea", 350, 2),
-                    item("cake", 425, u32::try_from(n).unwrap() + 1),
-                ],
-            })
-            .await
-            .expect("create");
-        ids.push(id);
-    }
-    service.ready_order(&ids[0]).await.expect("ready");
-    service
-        .cancel_order(&ids[1], "changed my mind")
-        .await
-        .expect("cancel");
-    service.ready_order(&ids[2]).await.expect("ready");
-    service
-        .complete_order(&ids[0], InvoiceId::new("inv-1"))
-        .await
-        .expect("complete");
-    ids
+    common::place_orders(&service, "order").await
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -110,7 +67,9 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
         .await
         .expect("streams");
 
-        let pool = PgPool::connect(&database_url()).await.expect("postgres");
+        let pool = PgPool::connect(&common::database_url("test"))
+            .await
+            .expect("postgres");
         let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let schemas = Schemas {
             pool: pool.clone(),

@@ -417,3 +417,19 @@ pub fn fault_events() -> usize {
         .filter(|&n: &usize| n >= 200)
         .unwrap_or(10_000)
 }
+
+/// Runs `test` with a `tracing` subscriber writing to the test's output (`RUST_LOG`, default
+/// `warn`), and fails it when it takes longer than `limit` (a broken fault test fails instead
+/// of hanging).
+pub async fn within<F: std::future::Future>(limit: Duration, test: F) -> F::Output {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+    tokio::time::timeout(limit, test)
+        .await
+        .expect("test exceeded its time limit")
+}
