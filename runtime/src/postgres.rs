@@ -35,6 +35,7 @@
 //! relay.run(shutdown_signal).await?;
 //! ```
 
+mod connect_url;
 mod inbox;
 mod outbox;
 mod registry;
@@ -42,6 +43,7 @@ mod relay;
 mod schema;
 mod store;
 
+pub use connect_url::connect_options;
 pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxWriter;
 pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};

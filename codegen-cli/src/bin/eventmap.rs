@@ -26,7 +26,8 @@ struct Cli {
     mappings: Vec<PathBuf>,
     /// How problems are reported: `text` (for people, on stderr), `json` (an array of objects
     /// on stdout) or `github` (GitHub Actions workflow commands on stdout). In `json` and
-    /// `github`, stdout holds nothing else: the other messages go to stderr.
+    /// `github`, stdout holds nothing else: the other messages go to stderr. `permissions`
+    /// writes `text` (nats-server configuration) or `json`.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(subcommand)]
@@ -78,8 +79,9 @@ enum Command {
         /// The NATS user name (one table only; default: the table's `service`).
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
-        /// The prefix of the services' reply subjects: the `custom_inbox_prefix` they connect
-        /// with (a prefix of its own per service keeps others from reading its replies);
+        /// The prefix of the services' reply subjects: the `--inbox-prefix`/`NATS_INBOX_PREFIX`
+        /// the services connect with (a prefix of its own per service keeps others from
+        /// reading its replies);
         /// `{service}` in it is the table's service, e.g. `_INBOX_{service}`.
         #[arg(long, value_name = "PREFIX", default_value = DEFAULT_INBOX_PREFIX)]
         inbox_prefix: String,

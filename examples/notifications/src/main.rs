@@ -55,7 +55,9 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(cli: Cli) -> Result<(), String> {
-    let pool = sqlx::PgPool::connect(&cli.database_url)
+    let options = eventmap::postgres::connect_options(&cli.database_url)
+        .map_err(|e| format!("invalid {}: {e}", redact_url(&cli.database_url)))?;
+    let pool = sqlx::PgPool::connect_with(options)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&cli.database_url)))?;
     let service = NotificationService::new(pool, &cli.schema)

@@ -399,7 +399,9 @@ pub async fn run_on_postgres(
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(database_url)
+        .connect_with(
+            eventmap::postgres::connect_options(database_url).map_err(|e| store_error(&e))?,
+        )
         .await
         .map_err(|e| store_error(&e))?;
     let schema = format!("ordering_demo_{run}");

@@ -182,7 +182,10 @@ mod postgres {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(database_url)
+                .connect_with(
+                    eventmap::postgres::connect_options(database_url)
+                        .map_err(eventmap::postgres::Error::from)?,
+                )
                 .await
                 .map_err(eventmap::postgres::Error::from)?;
             let ephemeral = schema.is_none();

@@ -75,7 +75,10 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
-        .connect(&cli.database_url)
+        .connect_with(
+            eventmap::postgres::connect_options(&cli.database_url)
+                .map_err(|e| format!("invalid {}: {e}", redact_url(&cli.database_url)))?,
+        )
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&cli.database_url)))?;
     let read_model = ReadModel::new(pool.clone(), &cli.schema)

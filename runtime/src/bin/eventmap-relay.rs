@@ -102,7 +102,14 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(&cli.database_url)
+        .connect_with(
+            eventmap::postgres::connect_options(&cli.database_url).map_err(|err| {
+                format!(
+                    "invalid DATABASE_URL {}: {err}",
+                    redact_url(&cli.database_url)
+                )
+            })?,
+        )
         .await
         .map_err(|err| {
             format!(

@@ -89,9 +89,11 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, ConnectError>
             return Err(error);
         }
         let waited = started.elapsed();
-        if let Some(max_wait) = settings.max_wait
-            && waited + delay > max_wait
-        {
+        // With a bound, the last attempt is made at the bound, not before it.
+        if let Some(max_wait) = settings.max_wait {
+            delay = delay.min(max_wait.saturating_sub(waited));
+        }
+        if delay.is_zero() {
             return Err(ConnectError::Unreachable {
                 server: shown,
                 method,

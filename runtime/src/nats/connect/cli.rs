@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use super::settings::{ConnectSettings, DEFAULT_URL};
 
+/// The `--help` heading of the connection arguments.
+const HEADING: &str = "NATS connection";
+
 /// The NATS connection settings of a binary, with the `nats` CLI's flag and environment
 /// names; flatten it into the binary's own parser and call
 /// [`settings`](Self::settings):
@@ -27,11 +30,15 @@ use super::settings::{ConnectSettings, DEFAULT_URL};
 ///
 /// The values of `--password` and `--token` taken from the environment are not shown by
 /// `--help`, and `Debug` masks them.
+///
+/// Each argument carries the help heading "NATS connection" (not `next_help_heading`, which
+/// would also head the binary's own arguments after it), and the struct sets no `about`, so
+/// this comment never replaces the binary's own description in `--help`.
 #[derive(Clone, clap::Args)]
-#[command(next_help_heading = "NATS connection")]
+#[command(about = None, long_about = None)]
 pub struct ConnectArgs {
     /// NATS server URLs, comma-separated (nats://, tls://; user:password@ or token@ allowed) [default: nats://127.0.0.1:4222]
-    #[arg(
+    #[arg(help_heading = HEADING,
         short = 's',
         long = "server",
         env = "NATS_URL",
@@ -40,10 +47,10 @@ pub struct ConnectArgs {
     )]
     pub server: Option<String>,
     /// User name (with --password), or a token when given alone
-    #[arg(long, env = "NATS_USER", hide_env_values = true, value_name = "USER")]
+    #[arg(help_heading = HEADING, long, env = "NATS_USER", hide_env_values = true, value_name = "USER")]
     pub user: Option<String>,
     /// Password of --user
-    #[arg(
+    #[arg(help_heading = HEADING,
         long,
         env = "NATS_PASSWORD",
         hide_env_values = true,
@@ -51,31 +58,31 @@ pub struct ConnectArgs {
     )]
     pub password: Option<String>,
     /// Authentication token
-    #[arg(long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(help_heading = HEADING, long, env = "NATS_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
     /// User credentials file (JWT authentication)
-    #[arg(long, env = "NATS_CREDS", value_name = "FILE")]
+    #[arg(help_heading = HEADING, long, env = "NATS_CREDS", value_name = "FILE")]
     pub creds: Option<PathBuf>,
     /// User NKey seed file, for NKey authentication
-    #[arg(long, env = "NATS_NKEY", value_name = "FILE")]
+    #[arg(help_heading = HEADING, long, env = "NATS_NKEY", value_name = "FILE")]
     pub nkey: Option<PathBuf>,
     /// TLS certificate authority chain file (turns TLS on)
-    #[arg(long, env = "NATS_CA", value_name = "FILE")]
+    #[arg(help_heading = HEADING, long, env = "NATS_CA", value_name = "FILE")]
     pub tlsca: Option<PathBuf>,
     /// TLS client certificate file (mutual TLS)
-    #[arg(long, env = "NATS_CERT", value_name = "FILE")]
+    #[arg(help_heading = HEADING, long, env = "NATS_CERT", value_name = "FILE")]
     pub tlscert: Option<PathBuf>,
     /// TLS client private key file
-    #[arg(long, env = "NATS_KEY", value_name = "FILE")]
+    #[arg(help_heading = HEADING, long, env = "NATS_KEY", value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
     /// Perform the TLS handshake before expecting the server greeting
-    #[arg(long, env = "NATS_TLSFIRST")]
+    #[arg(help_heading = HEADING, long, env = "NATS_TLSFIRST")]
     pub tlsfirst: bool,
     /// Prefix of the reply subjects instead of _INBOX (as granted by `eventmap permissions --inbox-prefix`)
-    #[arg(long, env = "NATS_INBOX_PREFIX", value_name = "PREFIX")]
+    #[arg(help_heading = HEADING, long, env = "NATS_INBOX_PREFIX", value_name = "PREFIX")]
     pub inbox_prefix: Option<String>,
     /// Give up after this many seconds while no NATS server is reachable at start (default: wait until one is)
-    #[arg(long, env = "EVENTMAP_NATS_CONNECT_WAIT", value_name = "SECONDS")]
+    #[arg(help_heading = HEADING, long, env = "EVENTMAP_NATS_CONNECT_WAIT", value_name = "SECONDS")]
     pub connect_wait: Option<f64>,
 }
 

@@ -8,8 +8,8 @@ use async_nats::Event;
 /// * disconnected, lame duck mode: `warn`; connected, draining, closed: `info`;
 /// * slow consumer (messages dropped for a subscription): `warn`;
 /// * server errors, such as `Permissions Violation for Publish to "<subject>"` or an
-///   authorization error, and client errors: `error`, with the server's words (which name
-///   the subject).
+///   authorization error: `error`, with the server's words (which name the subject);
+/// * client errors (an I/O error on the connection, while async-nats reconnects): `warn`.
 pub(crate) fn log_event(event: &Event) {
     match event {
         Event::Connected => tracing::info!("connected to NATS"),
@@ -24,6 +24,8 @@ pub(crate) fn log_event(event: &Event) {
             "slow consumer: messages dropped for a NATS subscription"
         ),
         Event::ServerError(error) => tracing::error!(error = %error, "NATS server error"),
-        Event::ClientError(error) => tracing::error!(error = %error, "NATS client error"),
+        Event::ClientError(error) => {
+            tracing::warn!(error = %error, "NATS connection error; reconnecting")
+        }
     }
 }

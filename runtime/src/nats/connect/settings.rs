@@ -270,16 +270,24 @@ impl ConnectSettings {
         if let Some(token) = &self.token {
             chosen.push(Credentials::Token(token.clone()));
         }
-        match (&self.user, &self.password) {
+        // A user named only in the URL takes --password/NATS_PASSWORD (the password kept out
+        // of the URL, as docs/security.md advises).
+        let url_user = userinfo.as_ref().map(|(user, _)| user);
+        match (self.user.as_ref().or(url_user), &self.password) {
             (Some(user), Some(password)) => chosen.push(Credentials::UserPassword {
                 user: user.clone(),
                 password: password.clone(),
             }),
-            // The `nats` CLI's `--user` is "Username or Token".
-            (Some(token), None) => chosen.push(Credentials::Token(token.clone())),
+            // The `nats` CLI's `--user` is "Username or Token" (a URL's lone user part is
+            // taken below).
+            (Some(token), None) if self.user.is_some() => {
+                chosen.push(Credentials::Token(token.clone()))
+            }
+            (Some(_), None) => {}
             (None, Some(_)) => {
                 return Err(ConnectError::Settings(
-                    "a password without a user (set --user/NATS_USER)".into(),
+                    "a password without a user (set --user/NATS_USER, or name the user in the URL)"
+                        .into(),
                 ));
             }
             (None, None) => {}
@@ -414,6 +422,31 @@ mod tests {
             AuthMethod::Token
         );
         assert!(ConnectSettings::new("tls://h:4222").tls_requested());
+    }
+
+    #[test]
+    fn a_user_in_the_url_takes_the_password_setting() {
+        for url in [
+            "nats://svc@127.0.0.1:4222",
+            "nats://svc:stale@127.0.0.1:4222",
+        ] {
+            let mut settings = ConnectSettings::new(url);
+            settings.password = Some("right".into());
+            match settings.credentials() {
+                Ok(super::Credentials::UserPassword { user, password }) => {
+                    assert_eq!(
+                        (user.as_str(), password.as_str()),
+                        ("svc", "right"),
+                        "{url}"
+                    );
+                }
+                other => panic!("{url}: {:?}", other.map(|c| c.method())),
+            }
+        }
+        let mut settings = ConnectSettings::new("nats://127.0.0.1:4222");
+        settings.password = Some("right".into());
+        let err = settings.credentials().err().unwrap().to_string();
+        assert!(err.contains("a password without a user"), "{err}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Creating the durable pull consumer of a [`Consumer`](super::Consumer): the checks made
 //! before anything is created, and the one JetStream consumer configuration of this crate.
 
-use async_nats::jetstream::Context;
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::{Context, ErrorCode};
 
 use super::ConsumerSpec;
 use crate::decode::IntegrationEventSet;
@@ -69,10 +70,12 @@ pub enum StartError {
     },
     /// The channel's stream does not exist or cannot be read (see
     /// [`provision_streams`](crate::nats::provision_streams)).
-    #[error("cannot open stream `{stream}`: {source}")]
+    #[error("cannot open stream `{stream}`: {source}{hint}")]
     Stream {
         /// Stream name.
         stream: &'static str,
+        /// What to do, when the stream does not exist: `"; ..."`, else empty.
+        hint: &'static str,
         /// The underlying error.
         #[source]
         source: BoxError,
@@ -131,6 +134,14 @@ pub(super) async fn create<E: IntegrationEventSet>(
         .await
         .map_err(|err| StartError::Stream {
             stream: channel.stream,
+            hint: match err.kind() {
+                GetStreamErrorKind::JetStream(js)
+                    if js.error_code() == ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    "; the producing service creates it (provision_streams): start it first"
+                }
+                _ => "",
+            },
             source: Box::new(err),
         })?;
     if !version_known {
