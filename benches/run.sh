@@ -55,17 +55,29 @@ machine() {
 machine > "$out/machine.md"
 
 echo "== in process (criterion)" >&2
-EVENTMAP_BENCH_TABLE="$out/in_process.md" \
+rm -f "$out/summary-in_process.md" "$out/summary-broker.md"
+EVENTMAP_BENCH_TABLE="$out/in_process.md" EVENTMAP_BENCH_SUMMARY="$out/summary-in_process.md" \
   cargo bench --locked -p eventmap-benches --bench in_process > "$out/in_process.log" 2>&1 \
   || { tail -40 "$out/in_process.log" >&2; exit 1; }
 
 echo "== broker (nats-server $("$NATS_SERVER_BIN" --version))" >&2
-cargo bench --locked -p eventmap-benches --bench broker -- --table "$out/broker.md" "$@" \
+cargo bench --locked -p eventmap-benches --bench broker -- --table "$out/broker.md" \
+  --summary "$out/summary-broker.md" "$@" \
   > "$out/broker.log" 2>&1 || { tail -40 "$out/broker.log" >&2; exit 1; }
 
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.md"
 echo "- suite took $(( $(date +%s) - started )) s (build included)" >> "$out/machine.md"
 
+{
+  echo "## Summary ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo
+  printf '%s' "| scenario | eventmap | baseline | ratio | target | |
+|---|---|---|---|---|---|
+"
+  cat "$out/summary-in_process.md" "$out/summary-broker.md" 2>/dev/null || true
+} > "$out/summary.md"
+echo
+cat "$out/summary.md"
 echo
 echo "## Machine"
 echo

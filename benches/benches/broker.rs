@@ -72,6 +72,8 @@ use prost::Message as _;
 mod consumer;
 #[path = "broker/relay.rs"]
 mod relay;
+#[path = "broker/summary.rs"]
+mod summary;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -103,6 +105,8 @@ struct Config {
     /// when empty.
     only: Vec<String>,
     table: Option<String>,
+    /// Where to write this benchmark's rows of `./benches/run.sh`'s summary table.
+    summary: Option<String>,
 }
 
 impl Config {
@@ -153,6 +157,7 @@ impl Config {
             },
             only: Vec::new(),
             table: None,
+            summary: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -197,6 +202,9 @@ impl Config {
                 }
                 "--table" => {
                     config.table = Some(args.next().ok_or("--table needs a file")?.clone())
+                }
+                "--summary" => {
+                    config.summary = Some(args.next().ok_or("--summary needs a file")?.clone())
                 }
                 "--bench" => {} // passed by `cargo bench`
                 other => return Err(format!("unknown argument {other:?}")),
@@ -862,10 +870,13 @@ fn run(config: &Config) -> Result<(), Error> {
     );
     let result = measure(config, &server, &control);
     control.block_on(server.stop())?;
-    let table = result?;
+    let (table, summary) = result?;
     println!("{table}");
     if let Some(path) = &config.table {
         std::fs::write(path, &table)?;
+    }
+    if let Some(path) = &config.summary {
+        eventmap_benches::summary::write(path.as_ref(), &summary)?;
     }
     Ok(())
 }
@@ -874,7 +885,7 @@ fn measure(
     config: &Config,
     server: &LocalServer,
     control: &tokio::runtime::Runtime,
-) -> Result<String, Error> {
+) -> Result<(String, Vec<eventmap_benches::summary::Row>), Error> {
     let url = server.url();
     let mut runtimes = Vec::new();
     for flavor in Flavor::ALL {
@@ -1034,13 +1045,15 @@ fn measure(
     if let Some(pool) = pool {
         control.block_on(pool.close());
     }
-    Ok(table(
+    let summary = summary::rows(config, &results, &latencies, memory.as_ref());
+    let table = table(
         config,
         server,
         &results,
         &latencies,
-        memory.as_deref(),
-    ))
+        memory.as_ref().map(|m| m.table.as_str()),
+    );
+    Ok((table, summary))
 }
 
 /// The ratios of scenario 8, if it ran.
@@ -1138,7 +1151,8 @@ fn memory(
     control: &tokio::runtime::Runtime,
     env: &Env,
     pool: Option<&eventmap::postgres::sqlx::PgPool>,
-) -> Result<String, Error> {
+) -> Result<Memory, Error> {
+    let mut peaks = Vec::new();
     let mut out = String::from(
         "| role | events | peak RSS (VmHWM) MiB | RSS after connect MiB | seconds |\n|---|---|---|---|---|\n",
     );
@@ -1156,6 +1170,7 @@ fn memory(
                 out.push_str(&format!(
                     "| {role} | {count} | {hwm:.1} | {start:.1} | {secs:.1} |\n"
                 ));
+                peaks.push((role, count, hwm));
             }
         }
         if let Some(pool) = pool {
@@ -1178,10 +1193,19 @@ fn memory(
             out.push_str(&format!(
                 "| relay | {count} | {hwm:.1} | {start:.1} | {secs:.1} |\n"
             ));
+            peaks.push(("relay", count, hwm));
         }
     }
     control.block_on(env.purge())?;
-    Ok(out)
+    Ok(Memory { table: out, peaks })
+}
+
+/// Scenario 4's figures.
+struct Memory {
+    /// The table (Markdown).
+    table: String,
+    /// (role, events, peak RSS in MiB), in the order measured.
+    peaks: Vec<(&'static str, usize, f64)>,
 }
 
 /// `kB` value of `field` (`VmHWM`, `VmRSS`) in `/proc/self/status`.

@@ -27,7 +27,8 @@
 //!    over its iterations; the table gives the median and min-max over the runs, and of the
 //!    per-run ratios generated / hand-written.
 //!
-//! `EVENTMAP_BENCH_TABLE` names a file to write the table to (Markdown).
+//! `EVENTMAP_BENCH_TABLE` names a file to write the table to (Markdown), `EVENTMAP_BENCH_SUMMARY`
+//! one to write its rows of `./benches/run.sh`'s summary table to.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ use criterion::Criterion;
 use eventmap::AggregateEvent;
 use eventmap_benches::hand::HandDispatcher;
 use eventmap_benches::stats::Summary;
+use eventmap_benches::summary;
 use eventmap_benches::{NullPublisher, generated_dispatcher, ordering, run_ready, wide};
 
 /// Samples per criterion measurement; the recorded ones are the last this many calls of each
@@ -165,6 +167,27 @@ fn main() {
     {
         eprintln!("cannot write {}: {err}", path.to_string_lossy());
     }
+    if let Some(path) = std::env::var_os("EVENTMAP_BENCH_SUMMARY")
+        && let Err(err) = summary::write(path.as_ref(), &summary_rows(&rows))
+    {
+        eprintln!("cannot write {}: {err}", path.to_string_lossy());
+    }
+}
+
+/// The rows of `./benches/run.sh`'s summary table: generated / hand-written per event.
+fn summary_rows(rows: &[Row]) -> Vec<summary::Row> {
+    let ns = |s: Option<Summary>| s.map_or_else(|| "-".to_owned(), |s| format!("{} ns/event", s.display(0)));
+    rows.iter()
+        .map(|row| {
+            summary::Row::ratio(
+                format!("in process: {} through the generated code / hand-written", row.name),
+                ns(row.generated),
+                ns(row.hand),
+                row.ratio,
+                summary::Target::AtMost(TARGET),
+            )
+        })
+        .collect()
 }
 
 /// Iterations of `f` that take about [`BLOCK`].

@@ -20,6 +20,7 @@ pub mod hand;
 pub mod ordering;
 pub mod outbox;
 pub mod stats;
+pub mod summary;
 pub mod wide;
 
 use std::future::Future;
