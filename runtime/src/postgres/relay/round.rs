@@ -28,6 +28,24 @@ struct OutboxRow {
     past_horizon: bool,
 }
 
+/// A round whose batch has been sent ([`Relay::send_round`]): its transaction still holds the
+/// row locks; marking the acknowledged rows and the commit remain
+/// ([`Relay::finish_round`]).
+pub(super) struct SentRound {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: Vec<OutboxRow>,
+    outcome: Outcome,
+    report: RoundReport,
+    span: tracing::Span,
+}
+
+impl SentRound {
+    /// What the round did, as it will be reported once committed.
+    pub(super) fn report(&self) -> &RoundReport {
+        &self.report
+    }
+}
+
 impl Relay {
     /// Runs one round (see [`Relay`]).
     ///
@@ -36,6 +54,17 @@ impl Relay {
     /// [`Error::Database`]: the round's transaction is rolled back, nothing is marked (rows
     /// acknowledged in it are re-sent later, as duplicates).
     pub async fn run_once(&self) -> Result<RoundReport, Error> {
+        let sent = self.send_round().await?;
+        self.finish_round(sent).await
+    }
+
+    /// Steps 1 to 4 of a round (see [`Relay`]): locks a batch, fences it and sends it; the
+    /// transaction stays open, holding the locks, for [`finish_round`](Self::finish_round).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]: the transaction is rolled back (dropped), nothing was sent.
+    pub(super) async fn send_round(&self) -> Result<SentRound, Error> {
         let span = tracing::debug_span!("eventmap.relay.round", schema = %self.schema.name());
         async {
             self.counters.rounds.fetch_add(1, Ordering::Relaxed);
@@ -57,8 +86,13 @@ impl Relay {
                 ..RoundReport::default()
             };
             if rows.is_empty() {
-                tx.commit().await?;
-                return Ok(report);
+                return Ok(SentRound {
+                    tx,
+                    rows,
+                    outcome: Outcome::default(),
+                    report,
+                    span: tracing::Span::current(),
+                });
             }
             let past_horizon = rows.iter().filter(|row| row.past_horizon).count();
             if past_horizon > 0 {
@@ -79,7 +113,41 @@ impl Relay {
             report.held_back = rows.len() - outcome.acked.len() - outcome.failed.len();
             report.failed = outcome.failed.len();
             report.error = outcome.failed.first().map(|(_, error)| error.clone());
+            for (_, ack) in &outcome.acked {
+                if ack.duplicate {
+                    report.duplicates += 1;
+                } else {
+                    report.published += 1;
+                }
+            }
+            Ok(SentRound {
+                tx,
+                rows,
+                outcome,
+                report,
+                span: tracing::Span::current(),
+            })
+        }
+        .instrument(span)
+        .await
+    }
 
+    /// Step 5 of a round (see [`Relay`]): marks the acknowledged rows of `sent` published,
+    /// records the failed attempts, commits, and counts the round in the stats.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]: the transaction is rolled back, nothing is marked (rows
+    /// acknowledged in it are re-sent later, as duplicates).
+    pub(super) async fn finish_round(&self, sent: SentRound) -> Result<RoundReport, Error> {
+        let SentRound {
+            mut tx,
+            rows,
+            outcome,
+            report,
+            span,
+        } = sent;
+        async {
             if !outcome.acked.is_empty() {
                 let mut ids = Vec::with_capacity(outcome.acked.len());
                 let mut streams = Vec::with_capacity(outcome.acked.len());
@@ -88,11 +156,6 @@ impl Relay {
                     ids.push(rows[*index].id);
                     streams.push(ack.stream.as_str());
                     sequences.push(i64::try_from(ack.sequence).unwrap_or(i64::MAX));
-                    if ack.duplicate {
-                        report.duplicates += 1;
-                    } else {
-                        report.published += 1;
-                    }
                 }
                 sqlx::query(&format!(
                     "UPDATE {} AS o SET published_at = now(), stream = x.stream, \
@@ -124,17 +187,22 @@ impl Relay {
             tx.commit().await?;
 
             let c = &self.counters;
-            c.published.fetch_add(report.published as u64, Ordering::Relaxed);
-            c.duplicates.fetch_add(report.duplicates as u64, Ordering::Relaxed);
-            c.failures.fetch_add(report.failed as u64, Ordering::Relaxed);
-            tracing::debug!(
-                selected = report.selected,
-                published = report.published,
-                duplicates = report.duplicates,
-                failed = report.failed,
-                held_back = report.held_back,
-                "round done"
-            );
+            c.published
+                .fetch_add(report.published as u64, Ordering::Relaxed);
+            c.duplicates
+                .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+            c.failures
+                .fetch_add(report.failed as u64, Ordering::Relaxed);
+            if report.selected > 0 {
+                tracing::debug!(
+                    selected = report.selected,
+                    published = report.published,
+                    duplicates = report.duplicates,
+                    failed = report.failed,
+                    held_back = report.held_back,
+                    "round done"
+                );
+            }
             Ok(report)
         }
         .instrument(span)
