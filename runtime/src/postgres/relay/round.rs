@@ -69,6 +69,13 @@ impl Relay {
         async {
             self.counters.rounds.fetch_add(1, Ordering::Relaxed);
             let mut tx = self.pool.begin().await?;
+            // The only good plan is the walk of the partial index in id order, stopping at
+            // the batch. Statistics taken while the outbox was nearly empty (a fresh table,
+            // or before a burst) make the planner sort the whole backlog instead (a bitmap
+            // scan: measured 250 ms for 100,000 rows, per round, at a batch of 1,000).
+            sqlx::query("SET LOCAL enable_sort = off")
+                .execute(&mut *tx)
+                .await?;
             let rows = sqlx::query(&format!(
                 "SELECT id, message_id, aggregate_type, aggregate_id, subject, name, \
                  headers::text AS headers, payload, \
