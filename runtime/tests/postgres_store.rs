@@ -568,7 +568,8 @@ async fn a_late_commit_is_not_skipped() {
         let relay = Relay::new(
             db.pool.clone(),
             Arc::new(publisher.clone()),
-            relay_config(&db),
+            // Rows kept, so that their ids can be compared below.
+            relay_config(&db).delete_published(false),
         )
         .await
         .unwrap();
@@ -750,6 +751,7 @@ async fn published_rows_are_purged_past_the_retention_and_unpublished_ones_kept(
         let publisher = InMemoryPublisher::new();
         let config = relay_config(&db)
             .batch_size(10)
+            .delete_published(false)
             .retention(Some(Duration::ZERO))
             .purge(Duration::from_millis(50), 3);
         let relay = Relay::new(db.pool.clone(), Arc::new(publisher.clone()), config)
@@ -788,6 +790,50 @@ async fn published_rows_are_purged_past_the_retention_and_unpublished_ones_kept(
             "rows left: {}",
             db.count("eventmap_outbox", "").await
         );
+        assert_eq!(publisher.len(), 30);
+        assert_in_order(&publisher.messages(), &expected);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn by_default_a_row_is_deleted_in_the_round_that_publishes_it() {
+    within(async {
+        let db = TestDb::new("em_delete_published").await;
+        let store = db.store(true).await;
+        let expected = append_increments(&store, 10, 3, 1, 1).await;
+        let publisher = InMemoryPublisher::new();
+        // An outbox whose first rows were marked published by a relay that keeps them (as
+        // every relay before deleting became the default did) ...
+        let keeping = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db).batch_size(10).delete_published(false),
+        )
+        .await
+        .unwrap();
+        assert_eq!(keeping.run_once().await.unwrap().published, 10);
+        assert_eq!(
+            db.count("eventmap_outbox", "WHERE published_at IS NOT NULL")
+                .await,
+            10
+        );
+        // ... then relayed with the default: each row it publishes is gone after its round,
+        // the marked ones stay until the retention purge.
+        let config = relay_config(&db).batch_size(10);
+        assert!(config.delete_published);
+        let relay = Relay::new(db.pool.clone(), Arc::new(publisher.clone()), config)
+            .await
+            .unwrap();
+        assert_eq!(relay.run_once().await.unwrap().published, 10);
+        assert_eq!(db.count("eventmap_outbox", "").await, 20);
+        assert_eq!(relay.run_once().await.unwrap().published, 10);
+        assert_eq!(db.count("eventmap_outbox", "WHERE published_at IS NULL").await, 0);
+        assert_eq!(db.count("eventmap_outbox", "").await, 10);
+        assert_eq!(relay.run_once().await.unwrap().selected, 0);
+        assert_eq!(relay.purge_published(Duration::ZERO).await.unwrap(), 10);
+        assert_eq!(db.count("eventmap_outbox", "").await, 0);
         assert_eq!(publisher.len(), 30);
         assert_in_order(&publisher.messages(), &expected);
         db.cleanup().await;

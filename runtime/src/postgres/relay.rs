@@ -48,7 +48,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    next round *probes*: one publish, and the pipeline opens again only once it is
 ///    acknowledged (so a broker that is still away costs one timeout per retry, not
 ///    `max_in_flight`).
-/// 5. Mark the acknowledged rows published (stream and sequence kept), record the attempt and
+/// 5. Delete the acknowledged rows (or, with [`RelayConfig::delete_published`] off, mark
+///    them published, stream and sequence kept), record the attempt and
 ///    error on the failed ones, commit. Back off after a failure, exponentially up to
 ///    [`RelayConfig::max_backoff`], forever.
 ///
