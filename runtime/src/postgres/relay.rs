@@ -22,7 +22,7 @@ use crate::publisher::Publisher;
 
 use config::Counters;
 pub use config::{DEFAULT_RETENTION, RelayConfig, RelayStats, RoundReport};
-use round::SentRound;
+use round::{LockedRound, SentRound};
 #[cfg(feature = "nats")]
 pub use window::{WindowCheck, check_duplicate_windows};
 
@@ -308,6 +308,8 @@ impl Relay {
             let mut backoff = self.config.min_backoff;
             // A round sent while the previous one was marked and committed (`pipeline`).
             let mut next: Option<Result<SentRound, Error>> = None;
+            // The round after `next`, locked and fenced while `next` was sent (`pipeline`).
+            let mut locked: Option<Result<LockedRound, Error>> = None;
             loop {
                 let overlapped = next.is_some();
                 let sent = match next.take() {
@@ -316,8 +318,26 @@ impl Relay {
                 };
                 let round = match sent {
                     Ok(sent) if self.config.pipeline && self.more_at_once(sent.report()) => {
-                        let (finished, following) =
-                            tokio::join!(self.finish_round(sent), self.send_round());
+                        let following = match locked.take() {
+                            Some(following) => following,
+                            None => self.lock_round().await,
+                        };
+                        // Three rounds at once: this one commits and then the one after the
+                        // next locks its batch (after the commit, so that rows this round
+                        // held back are free for it), while the next one is sent.
+                        let ((finished, after), following) = tokio::join!(
+                            async {
+                                let finished = self.finish_round(sent).await;
+                                (finished, self.lock_round().await)
+                            },
+                            async {
+                                match following {
+                                    Ok(following) => Ok(self.send_locked(following).await),
+                                    Err(err) => Err(err),
+                                }
+                            }
+                        );
+                        locked = Some(after);
                         match finished {
                             Ok(_) => {
                                 self.counters.retrying.store(false, Ordering::Relaxed);
@@ -331,8 +351,16 @@ impl Relay {
                         next = Some(following);
                         continue;
                     }
-                    Ok(sent) => self.finish_round(sent).await,
-                    Err(err) => Err(err),
+                    Ok(sent) => {
+                        // Out of the pipeline: a batch locked ahead is released (rolled
+                        // back) unsent; the next round selects its rows again.
+                        locked = None;
+                        self.finish_round(sent).await
+                    }
+                    Err(err) => {
+                        locked = None;
+                        Err(err)
+                    }
                 };
                 let pause = match round {
                     Ok(report) if report.error.is_none() => {

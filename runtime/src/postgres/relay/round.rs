@@ -28,6 +28,15 @@ struct OutboxRow {
     past_horizon: bool,
 }
 
+/// A round whose batch is locked and fenced ([`Relay::lock_round`]), not sent yet: its
+/// transaction holds the row locks.
+pub(super) struct LockedRound {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: Vec<OutboxRow>,
+    fences: HashMap<(String, String), i64>,
+    span: tracing::Span,
+}
+
 /// A round whose batch has been sent ([`Relay::send_round`]): its transaction still holds the
 /// row locks; marking the acknowledged rows and the commit remain
 /// ([`Relay::finish_round`]).
@@ -65,6 +74,17 @@ impl Relay {
     ///
     /// [`Error::Database`]: the transaction is rolled back (dropped), nothing was sent.
     pub(super) async fn send_round(&self) -> Result<SentRound, Error> {
+        let locked = self.lock_round().await?;
+        Ok(self.send_locked(locked).await)
+    }
+
+    /// Steps 1 and 2 of a round (see [`Relay`]): locks a batch and fences it; the
+    /// transaction stays open, holding the locks, for [`send_locked`](Self::send_locked).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]: the transaction is rolled back (dropped), nothing was sent.
+    pub(super) async fn lock_round(&self) -> Result<LockedRound, Error> {
         let span = tracing::debug_span!("eventmap.relay.round", schema = %self.schema.name());
         async {
             self.counters.rounds.fetch_add(1, Ordering::Relaxed);
@@ -88,19 +108,6 @@ impl Relay {
             .fetch_all(&mut *tx)
             .await?;
             let rows: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<Result<_, _>>()?;
-            let mut report = RoundReport {
-                selected: rows.len(),
-                ..RoundReport::default()
-            };
-            if rows.is_empty() {
-                return Ok(SentRound {
-                    tx,
-                    rows,
-                    outcome: Outcome::default(),
-                    report,
-                    span: tracing::Span::current(),
-                });
-            }
             let past_horizon = rows.iter().filter(|row| row.past_horizon).count();
             if past_horizon > 0 {
                 tracing::warn!(
@@ -111,32 +118,62 @@ impl Relay {
                      stores the retry again (consumers deduplicate by ce-id)"
                 );
             }
-
-            let fences = self.fences(&mut tx, &rows).await?;
-            let outcome = self
-                .publish(&rows, &fences, self.probe.load(Ordering::Relaxed))
-                .await;
-            self.probe.store(outcome.halted, Ordering::Relaxed);
-            report.held_back = rows.len() - outcome.acked.len() - outcome.failed.len();
-            report.failed = outcome.failed.len();
-            report.error = outcome.failed.first().map(|(_, error)| error.clone());
-            for (_, ack) in &outcome.acked {
-                if ack.duplicate {
-                    report.duplicates += 1;
-                } else {
-                    report.published += 1;
-                }
-            }
-            Ok(SentRound {
+            let fences = if rows.is_empty() {
+                HashMap::new()
+            } else {
+                self.fences(&mut tx, &rows).await?
+            };
+            Ok(LockedRound {
                 tx,
                 rows,
-                outcome,
-                report,
+                fences,
                 span: tracing::Span::current(),
             })
         }
         .instrument(span)
         .await
+    }
+
+    /// Steps 3 and 4 of a round (see [`Relay`]): sends the batch `locked` holds; the
+    /// transaction stays open for [`finish_round`](Self::finish_round).
+    pub(super) async fn send_locked(&self, locked: LockedRound) -> SentRound {
+        let LockedRound {
+            tx,
+            rows,
+            fences,
+            span,
+        } = locked;
+        let mut report = RoundReport {
+            selected: rows.len(),
+            ..RoundReport::default()
+        };
+        let outcome = if rows.is_empty() {
+            Outcome::default()
+        } else {
+            let outcome = self
+                .publish(&rows, &fences, self.probe.load(Ordering::Relaxed))
+                .instrument(span.clone())
+                .await;
+            self.probe.store(outcome.halted, Ordering::Relaxed);
+            outcome
+        };
+        report.held_back = rows.len() - outcome.acked.len() - outcome.failed.len();
+        report.failed = outcome.failed.len();
+        report.error = outcome.failed.first().map(|(_, error)| error.clone());
+        for (_, ack) in &outcome.acked {
+            if ack.duplicate {
+                report.duplicates += 1;
+            } else {
+                report.published += 1;
+            }
+        }
+        SentRound {
+            tx,
+            rows,
+            outcome,
+            report,
+            span,
+        }
     }
 
     /// Step 5 of a round (see [`Relay`]): marks the acknowledged rows of `sent` published,
@@ -243,7 +280,7 @@ impl Relay {
             "SELECT o.aggregate_type, o.aggregate_id, min(o.id) AS fence FROM {} AS o \
              JOIN unnest($1::text[], $2::text[]) AS k(t, a) \
                ON o.aggregate_type = k.t AND o.aggregate_id = k.a \
-             WHERE o.published_at IS NULL AND o.id <> ALL($3::bigint[]) \
+             WHERE o.published_at IS NULL AND o.id NOT IN (SELECT unnest($3::bigint[])) \
              GROUP BY o.aggregate_type, o.aggregate_id",
             self.schema.outbox
         ))
