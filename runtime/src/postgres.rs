@@ -47,7 +47,7 @@ pub use connect_url::connect_options;
 pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxWriter;
 pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};
-pub use relay::{Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
+pub use relay::{DEFAULT_RETENTION, Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
 #[cfg(feature = "nats")]
 pub use relay::{WindowCheck, check_duplicate_windows};
 pub use schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL};

@@ -568,7 +568,8 @@ async fn a_late_commit_is_not_skipped() {
         let relay = Relay::new(
             db.pool.clone(),
             Arc::new(publisher.clone()),
-            relay_config(&db),
+            // Rows kept, so that their ids can be compared below.
+            relay_config(&db).delete_published(false),
         )
         .await
         .unwrap();
@@ -661,4 +662,215 @@ fn constructor_futures_are_send() {
         let inbox = eventmap::postgres::Inbox::new(pool, "eventmap").await;
         (relay.is_ok(), store.is_ok(), inbox.is_ok())
     });
+}
+
+/// Spawns `relay`, waits until the outbox has no unpublished row (at most 30 s), stops it.
+async fn run_until_drained(relay: &Relay) {
+    let running = relay.spawn();
+    let drained = eventually(
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        async || relay.backlog().await.expect("backlog") == 0,
+    )
+    .await;
+    running.stop().await.expect("relay stops");
+    assert!(
+        drained,
+        "the relay did not drain the outbox: {:?}",
+        relay.stats()
+    );
+}
+
+/// Asserts that `messages` hold versions 1..=n of every aggregate of `expected`, in order.
+fn assert_in_order(messages: &[IntegrationMessage], expected: &BTreeMap<String, u64>) {
+    let published = versions(messages);
+    for (aggregate, count) in expected {
+        assert_eq!(
+            published.get(aggregate).cloned().unwrap_or_default(),
+            (1..=*count).collect::<Vec<_>>(),
+            "{aggregate}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pipelined_rounds_keep_per_aggregate_order() {
+    within(async {
+        let db = TestDb::new("em_pipe").await;
+        let store = db.store(true).await;
+        // 4 events per transaction: an aggregate's rows are adjacent, so batches of 30 cut
+        // through aggregates and each round's rows fence the next round's.
+        let expected = append_increments(&store, 25, 24, 4, 5).await;
+        let publisher = InMemoryPublisher::new();
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db).batch_size(30).pipeline(true),
+        )
+        .await
+        .unwrap();
+        run_until_drained(&relay).await;
+        let stats = relay.stats();
+        assert_eq!((stats.published, stats.duplicates), (600, 0), "{stats:?}");
+        assert_eq!(publisher.len(), 600);
+        assert_in_order(&publisher.messages(), &expected);
+
+        // The same through failures of every kind (sequential rounds after a failure).
+        let db2 = TestDb::new("em_pipe_flaky").await;
+        let store = db2.store(true).await;
+        let expected = append_increments(&store, 20, 30, 4, 4).await;
+        let flaky = Arc::new(Flaky {
+            inner: InMemoryPublisher::new(),
+            attempts: Mutex::default(),
+            calls: AtomicU64::new(0),
+        });
+        let relay = Relay::new(
+            db2.pool.clone(),
+            flaky.clone(),
+            relay_config(&db2).batch_size(30).pipeline(true),
+        )
+        .await
+        .unwrap();
+        run_until_drained(&relay).await;
+        let stats = relay.stats();
+        assert!(stats.failures > 0, "{stats:?}");
+        assert_eq!(stats.published + stats.duplicates, 600, "{stats:?}");
+        assert_in_order(&flaky.inner.messages(), &expected);
+        db.cleanup().await;
+        db2.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn published_rows_are_purged_past_the_retention_and_unpublished_ones_kept() {
+    within(async {
+        let db = TestDb::new("em_purge").await;
+        let store = db.store(true).await;
+        let expected = append_increments(&store, 10, 3, 1, 1).await;
+        let publisher = InMemoryPublisher::new();
+        let config = relay_config(&db)
+            .batch_size(10)
+            .delete_published(false)
+            .retention(Some(Duration::ZERO))
+            .purge(Duration::from_millis(50), 3);
+        let relay = Relay::new(db.pool.clone(), Arc::new(publisher.clone()), config)
+            .await
+            .unwrap();
+        assert_eq!(relay.run_once().await.unwrap().published, 10);
+        // Not old enough: nothing goes.
+        assert_eq!(
+            relay
+                .purge_published(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(db.count("eventmap_outbox", "").await, 30);
+        // In statements of 3 rows: the 10 published rows go, the 20 unpublished stay.
+        assert_eq!(relay.purge_published(Duration::ZERO).await.unwrap(), 10);
+        assert_eq!(db.count("eventmap_outbox", "").await, 20);
+        assert_eq!(
+            db.count("eventmap_outbox", "WHERE published_at IS NULL")
+                .await,
+            20
+        );
+
+        // `run` purges by itself: the rest is published, then deleted.
+        let running = relay.spawn();
+        let purged = eventually(
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            async || db.count("eventmap_outbox", "").await == 0,
+        )
+        .await;
+        running.stop().await.unwrap();
+        assert!(
+            purged,
+            "rows left: {}",
+            db.count("eventmap_outbox", "").await
+        );
+        assert_eq!(publisher.len(), 30);
+        assert_in_order(&publisher.messages(), &expected);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn by_default_a_row_is_deleted_in_the_round_that_publishes_it() {
+    within(async {
+        let db = TestDb::new("em_delete_published").await;
+        let store = db.store(true).await;
+        let expected = append_increments(&store, 10, 3, 1, 1).await;
+        let publisher = InMemoryPublisher::new();
+        // An outbox whose first rows were marked published by a relay that keeps them (as
+        // every relay before deleting became the default did) ...
+        let keeping = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher.clone()),
+            relay_config(&db).batch_size(10).delete_published(false),
+        )
+        .await
+        .unwrap();
+        assert_eq!(keeping.run_once().await.unwrap().published, 10);
+        assert_eq!(
+            db.count("eventmap_outbox", "WHERE published_at IS NOT NULL")
+                .await,
+            10
+        );
+        // ... then relayed with the default: each row it publishes is gone after its round,
+        // the marked ones stay until the retention purge.
+        let config = relay_config(&db).batch_size(10);
+        assert!(config.delete_published);
+        let relay = Relay::new(db.pool.clone(), Arc::new(publisher.clone()), config)
+            .await
+            .unwrap();
+        assert_eq!(relay.run_once().await.unwrap().published, 10);
+        assert_eq!(db.count("eventmap_outbox", "").await, 20);
+        assert_eq!(relay.run_once().await.unwrap().published, 10);
+        assert_eq!(db.count("eventmap_outbox", "WHERE published_at IS NULL").await, 0);
+        assert_eq!(db.count("eventmap_outbox", "").await, 10);
+        assert_eq!(relay.run_once().await.unwrap().selected, 0);
+        assert_eq!(relay.purge_published(Duration::ZERO).await.unwrap(), 10);
+        assert_eq!(db.count("eventmap_outbox", "").await, 0);
+        assert_eq!(publisher.len(), 30);
+        assert_in_order(&publisher.messages(), &expected);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_purge_never_deletes_an_unpublished_row() {
+    within(async {
+        let db = TestDb::new("em_purge_unpub").await;
+        let store = db.store(true).await;
+        append_increments(&store, 5, 2, 1, 1).await;
+        let absent = Arc::new(NoResponders::default());
+        let config = relay_config(&db)
+            .retention(Some(Duration::ZERO))
+            .purge(Duration::from_millis(20), 2);
+        let relay = Relay::new(db.pool.clone(), absent.clone(), config)
+            .await
+            .unwrap();
+        let running = relay.spawn();
+        // Several purge intervals and failed rounds.
+        let tried = eventually(
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            async || absent.calls.load(Ordering::SeqCst) >= 3,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        running.stop().await.unwrap();
+        assert!(tried, "{:?}", relay.stats());
+        assert_eq!(
+            db.count("eventmap_outbox", "WHERE published_at IS NULL")
+                .await,
+            10
+        );
+        db.cleanup().await;
+    })
+    .await;
 }

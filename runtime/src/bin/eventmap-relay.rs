@@ -15,7 +15,7 @@ use eventmap::nats::JetStreamPublisher;
 use eventmap::nats::async_nats;
 use eventmap::nats::connect::{ConnectArgs, connect};
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-use eventmap::postgres::{DEFAULT_SCHEMA, Relay, RelayConfig};
+use eventmap::postgres::{DEFAULT_RETENTION, DEFAULT_SCHEMA, Relay, RelayConfig};
 use eventmap::redact::redact_url;
 use tracing_subscriber::EnvFilter;
 
@@ -58,6 +58,14 @@ struct Cli {
     /// Backoff cap while the broker is away, ms
     #[arg(long, env = "EVENTMAP_RELAY_MAX_BACKOFF_MS", default_value_t = 10_000)]
     max_backoff_ms: u64,
+    /// Keep published rows (marked published, with their stream and sequence) instead of
+    /// deleting each in the round that publishes it; --retention-secs then purges them
+    #[arg(long, env = "EVENTMAP_RELAY_KEEP_PUBLISHED")]
+    keep_published: bool,
+    /// Published rows older than this many seconds are deleted (every minute, 1,000 rows per
+    /// statement); 0 keeps them
+    #[arg(long, env = "EVENTMAP_RELAY_RETENTION_SECS", default_value_t = DEFAULT_RETENTION.as_secs())]
+    retention_secs: u64,
     #[command(flatten)]
     nats: ConnectArgs,
 }
@@ -90,7 +98,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         .backoff(
             Duration::from_millis(100),
             Duration::from_millis(cli.max_backoff_ms),
-        );
+        )
+        .delete_published(!cli.keep_published)
+        .retention((cli.retention_secs > 0).then(|| Duration::from_secs(cli.retention_secs)));
     let streams: Vec<String> = cli
         .streams
         .iter()

@@ -21,7 +21,8 @@ use super::schema::{NOTIFY_CHANNEL, Schema};
 use crate::publisher::Publisher;
 
 use config::Counters;
-pub use config::{RelayConfig, RelayStats, RoundReport};
+pub use config::{DEFAULT_RETENTION, RelayConfig, RelayStats, RoundReport};
+use round::{LockedRound, SentRound};
 #[cfg(feature = "nats")]
 pub use window::{WindowCheck, check_duplicate_windows};
 
@@ -47,9 +48,19 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    next round *probes*: one publish, and the pipeline opens again only once it is
 ///    acknowledged (so a broker that is still away costs one timeout per retry, not
 ///    `max_in_flight`).
-/// 5. Mark the acknowledged rows published (stream and sequence kept), record the attempt and
+/// 5. Delete the acknowledged rows (or, with [`RelayConfig::delete_published`] off, mark
+///    them published, stream and sequence kept), record the attempt and
 ///    error on the failed ones, commit. Back off after a failure, exponentially up to
 ///    [`RelayConfig::max_backoff`], forever.
+///
+/// While rounds find full batches, [`run`](Relay::run) overlaps them
+/// ([`RelayConfig::pipeline`]): the next round locks, fences and sends its batch while the
+/// previous one marks and commits. The next round sees the previous one's rows as locked and
+/// unpublished, so they fence its rows of the same aggregates: the two rounds behave as two
+/// relays, and the guarantees below hold unchanged.
+///
+/// [`run`](Relay::run) also deletes published rows past [`RelayConfig::retention`]
+/// (default [`DEFAULT_RETENTION`]), in bounded batches ([`Relay::purge_published`]).
 ///
 /// # Why per-aggregate order survives retries
 ///
@@ -199,29 +210,76 @@ impl Relay {
         Ok(count)
     }
 
-    /// Deletes published rows older than `older_than` and returns how many. Run it from
-    /// time to time: the outbox otherwise keeps every row. (Rows must outlive the duplicate
-    /// window only for investigation; re-sends never come from published rows.)
+    /// Deletes published rows older than `older_than` and returns how many, in statements of
+    /// at most [`RelayConfig::purge_batch_size`] rows (each its own transaction, so row
+    /// locks and WAL stay bounded). [`run`](Self::run) does this by itself every
+    /// [`RelayConfig::purge_interval`] when [`RelayConfig::retention`] is set. (Rows must
+    /// outlive the duplicate window only for investigation; re-sends never come from
+    /// published rows.)
     ///
     /// # Errors
     ///
-    /// [`Error::Database`].
+    /// [`Error::Database`]: rows deleted by earlier statements stay deleted.
     pub async fn purge_published(&self, older_than: Duration) -> Result<u64, Error> {
+        let mut total = 0;
+        loop {
+            let deleted = self.purge_batch(older_than).await?;
+            total += deleted;
+            if deleted < u64::from(self.config.purge_batch_size) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes at most [`RelayConfig::purge_batch_size`] published rows older than
+    /// `older_than`, lowest id first; returns how many.
+    async fn purge_batch(&self, older_than: Duration) -> Result<u64, Error> {
         let deleted = sqlx::query(&format!(
-            "DELETE FROM {} WHERE published_at IS NOT NULL \
-             AND published_at < now() - make_interval(secs => $1)",
+            "DELETE FROM {0} WHERE id IN (SELECT id FROM {0} WHERE published_at IS NOT NULL \
+             AND published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2)",
             self.schema.outbox
         ))
         .bind(older_than.as_secs_f64())
+        .bind(i64::from(self.config.purge_batch_size))
         .execute(&self.pool)
         .await?;
         Ok(deleted.rows_affected())
     }
 
+    /// Purges published rows past [`RelayConfig::retention`] every
+    /// [`RelayConfig::purge_interval`], forever (failures are logged and retried at the next
+    /// interval). Started by [`run`](Self::run).
+    async fn purge_forever(self, retention: Duration) {
+        loop {
+            tokio::time::sleep(self.config.purge_interval).await;
+            let started = std::time::Instant::now();
+            match self.purge_published(retention).await {
+                Ok(0) => {}
+                Ok(rows) => {
+                    tracing::debug!(rows, took = ?started.elapsed(), "purged published rows")
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot purge published rows; retrying later")
+                }
+            }
+        }
+    }
+
+    /// Whether a round that reported `report` leaves more rows to send at once: a full batch
+    /// with something acknowledged and no failure.
+    fn more_at_once(&self, report: &RoundReport) -> bool {
+        report.error.is_none()
+            && report.selected >= self.config.batch_size as usize
+            && report.acked() > 0
+    }
+
     /// Runs rounds until `shutdown` completes: immediately again while rounds find full
     /// batches, otherwise on a notification or after [`RelayConfig::poll_interval`]; after a
-    /// failure, with exponential backoff, forever. The shutdown is honoured between rounds (a
-    /// round in progress finishes, so acknowledged rows get marked).
+    /// failure, with exponential backoff, forever. While rounds find full batches, the next
+    /// one is sent while the previous one commits ([`RelayConfig::pipeline`]). Every
+    /// [`RelayConfig::purge_interval`] a task of its own deletes published rows past
+    /// [`RelayConfig::retention`]. The shutdown is honoured between rounds (a round in
+    /// progress finishes, so acknowledged rows get marked).
     ///
     /// # Errors
     ///
@@ -242,15 +300,77 @@ impl Relay {
                 max_in_flight = self.config.max_in_flight,
                 "relay started"
             );
+            let _purge = self.config.retention.map(|retention| {
+                AbortOnDrop(tokio::spawn(
+                    self.clone().purge_forever(retention).in_current_span(),
+                ))
+            });
             let mut backoff = self.config.min_backoff;
+            // A round sent while the previous one was marked and committed (`pipeline`).
+            let mut next: Option<Result<SentRound, Error>> = None;
+            // The round after `next`, locked and fenced while `next` was sent (`pipeline`).
+            let mut locked: Option<Result<LockedRound, Error>> = None;
             loop {
-                let round = self.run_once().await;
+                let overlapped = next.is_some();
+                let sent = match next.take() {
+                    Some(sent) => sent,
+                    None => self.send_round().await,
+                };
+                let round = match sent {
+                    Ok(sent) if self.config.pipeline && self.more_at_once(sent.report()) => {
+                        let following = match locked.take() {
+                            Some(following) => following,
+                            None => self.lock_round().await,
+                        };
+                        // Three rounds at once: this one commits and then the one after the
+                        // next locks its batch (after the commit, so that rows this round
+                        // held back are free for it), while the next one is sent.
+                        let ((finished, after), following) = tokio::join!(
+                            async {
+                                let finished = self.finish_round(sent).await;
+                                (finished, self.lock_round().await)
+                            },
+                            async {
+                                match following {
+                                    Ok(following) => Ok(self.send_locked(following).await),
+                                    Err(err) => Err(err),
+                                }
+                            }
+                        );
+                        locked = Some(after);
+                        match finished {
+                            Ok(_) => {
+                                self.counters.retrying.store(false, Ordering::Relaxed);
+                                backoff = self.config.min_backoff;
+                            }
+                            Err(err) => tracing::warn!(
+                                error = %err,
+                                "relay round failed; its rows are re-sent later"
+                            ),
+                        }
+                        next = Some(following);
+                        continue;
+                    }
+                    Ok(sent) => {
+                        // Out of the pipeline: a batch locked ahead is released (rolled
+                        // back) unsent; the next round selects its rows again.
+                        locked = None;
+                        self.finish_round(sent).await
+                    }
+                    Err(err) => {
+                        locked = None;
+                        Err(err)
+                    }
+                };
                 let pause = match round {
                     Ok(report) if report.error.is_none() => {
                         self.counters.retrying.store(false, Ordering::Relaxed);
                         backoff = self.config.min_backoff;
-                        if report.selected >= self.config.batch_size as usize && report.acked() > 0
-                        {
+                        if self.more_at_once(&report) {
+                            continue;
+                        }
+                        if report.held_back > 0 && overlapped {
+                            // Held back (most likely) behind the previous round, now committed.
                             continue;
                         }
                         if report.held_back > 0 {
