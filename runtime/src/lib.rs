@@ -118,7 +118,9 @@ pub mod test_util;
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
-pub use dispatcher::{DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
+pub use dispatcher::{
+    Dispatch, DispatchError, EventDispatcher, EventHandler, Route, UnmappedEventName,
+};
 pub use error::BoxError;
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSource};

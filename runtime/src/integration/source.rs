@@ -54,7 +54,7 @@ impl<T: DomainEvent, M: prost::Message> IntegrationSource for IntegrationEventHa
 
 /// The tracing span `integration_event` of converting and publishing `event` with `source`:
 /// the domain and integration event names and ids, the aggregate id and version.
-fn integration_span(source: &dyn IntegrationSource, event: &AggregateEvent) -> Span {
+fn integration_span<S: IntegrationSource + ?Sized>(source: &S, event: &AggregateEvent) -> Span {
     let name = source.integration_event_name();
     tracing::info_span!(
         "integration_event",
@@ -68,8 +68,8 @@ fn integration_span(source: &dyn IntegrationSource, event: &AggregateEvent) -> S
 }
 
 /// The outcome of publishing `message` built by `source`: logged, and the error located.
-fn published(
-    source: &dyn IntegrationSource,
+fn published<S: IntegrationSource + ?Sized>(
+    source: &S,
     message: &IntegrationMessage,
     result: Result<PublishReceipt, PublishError>,
 ) -> Result<(), IntegrationError> {
@@ -90,8 +90,8 @@ fn published(
 
 /// Converts `event` with `source` and publishes the message, inside the
 /// [`integration_span`].
-pub(crate) async fn publish_with(
-    source: &dyn IntegrationSource,
+pub(crate) async fn publish_with<S: IntegrationSource + ?Sized>(
+    source: &S,
     event: &AggregateEvent,
 ) -> Result<(), IntegrationError> {
     let span = integration_span(source, event);
