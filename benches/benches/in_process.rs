@@ -17,8 +17,12 @@
 //!   downcast, a hand-written `TryFrom`/`From`, the same message building.
 //!
 //! Both hand the message to a publisher that drops it ([`eventmap_benches::NullPublisher`]);
-//! the futures never wait, so each iteration is polled once, without an executor. No tracing
-//! subscriber is installed (spans are disabled, as in a service logging at WARN).
+//! the futures never wait, so each iteration is polled once, without an executor. A tracing
+//! subscriber logging at WARN is installed (writing nowhere), as in a service logging at WARN:
+//! the spans of the generated side are disabled. `EVENTMAP_BENCH_SUBSCRIBER=none` runs without
+//! any subscriber instead; then, because a dependency (sqlx) turns on tracing's `log` feature,
+//! tracing evaluates the fields of every disabled span and logs span activity for the `log`
+//! crate, which a service with a subscriber does not pay.
 //!
 //! Two measurements:
 //!
@@ -68,6 +72,12 @@ struct Case<'a> {
 }
 
 fn main() {
+    if std::env::var("EVENTMAP_BENCH_SUBSCRIBER").as_deref() != Ok("none") {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(std::io::sink)
+            .init();
+    }
     let runs: usize = std::env::var("EVENTMAP_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -112,15 +122,20 @@ fn main() {
         run_ready(hand.publish(black_box(events))).expect("hand");
     };
 
+    let sides: [(&'static str, &dyn Fn(&[AggregateEvent])); 3] = [
+        ("generated", &run_generated),
+        ("dispatcher", &run_dispatcher),
+        ("hand", &run_hand),
+    ];
+    if let Ok(profile) = std::env::var("EVENTMAP_BENCH_PROFILE") {
+        profile_one(&profile, &cases, &sides);
+        return;
+    }
+
     // 1. criterion.
     let records = RefCell::new(Records::new());
     for (index, case) in cases.iter().enumerate() {
         let mut group = criterion.benchmark_group(format!("in_process/{}", case.name));
-        let sides: [(&'static str, &dyn Fn(&[AggregateEvent])); 3] = [
-            ("generated", &run_generated),
-            ("dispatcher", &run_dispatcher),
-            ("hand", &run_hand),
-        ];
         for (side, run) in sides {
             group.bench_function(side, |b| {
                 b.iter_custom(|iters| {
@@ -179,6 +194,34 @@ fn main() {
         && let Err(err) = std::fs::write(&path, &table)
     {
         eprintln!("cannot write {}: {err}", path.to_string_lossy());
+    }
+}
+
+/// Iterations of one side on one event in [`profile_one`].
+const PROFILE_ITERATIONS: u64 = 10_000;
+
+/// `EVENTMAP_BENCH_PROFILE=<event>/<side>` (e.g. `order_canceled/generated`): runs only
+/// [`PROFILE_ITERATIONS`] iterations of that side on that event, for a profiler
+/// (`valgrind --tool=callgrind`: instructions per event = total / iterations, after
+/// subtracting a run with `<event>/none`, which only sets up).
+fn profile_one(profile: &str, cases: &[Case<'_>], sides: &[(&str, &dyn Fn(&[AggregateEvent]))]) {
+    let (event, side) = profile.split_once('/').unwrap_or((profile, "none"));
+    let Some(case) = cases.iter().find(|case| case.name == event) else {
+        eprintln!("EVENTMAP_BENCH_PROFILE: no event `{event}`");
+        std::process::exit(2);
+    };
+    let run = match sides.iter().find(|(name, _)| *name == side) {
+        Some((_, run)) => *run,
+        None if side == "none" => return,
+        None => {
+            eprintln!(
+                "EVENTMAP_BENCH_PROFILE: no side `{side}` (generated, dispatcher, hand, none)"
+            );
+            std::process::exit(2);
+        }
+    };
+    for _ in 0..PROFILE_ITERATIONS {
+        run(case.events);
     }
 }
 

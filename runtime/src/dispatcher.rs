@@ -26,12 +26,10 @@ use uuid::Uuid;
 /// The boxed error of handlers, also at its former path (it lives in [`crate::error`]).
 pub use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::integration::publish_with;
+use crate::integration::publish_row;
 pub use handler::{EventHandler, FnHandler, handler_fn};
-pub use router::{
-    Dispatch, Route, in_dispatch_span, publish_routed, publish_row, unmapped_event_name,
-};
-use router::{dispatch_span, handler_failed, unmapped};
+pub use router::{Dispatch, Route, dispatch_span, publish_routed, row_failed, unmapped_event_name};
+use router::{handler_failed, unmapped};
 use routing::{Handlers, Only, Registered, TypeEntry, TypeIdHasher};
 
 /// An event of a mapped type carried a name that the mapping table does not give that type
@@ -324,7 +322,7 @@ async fn run_handlers(event: &AggregateEvent, handlers: Handlers<'_>) -> Result<
         // future (the `Arc<H>` impl's). Integration handlers run without a boxed future.
         let handler = handler.as_ref();
         let result = match handler.as_integration() {
-            Some(integration) => publish_with(integration, event)
+            Some(integration) => publish_row(integration, event, &tracing::Span::none())
                 .await
                 .map_err(BoxError::from),
             None => handler.handle(event).await,

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use crate::channel::ChannelSpec;
 use crate::convert::ConversionError;
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::message::IntegrationMessage;
+use crate::message::{IntegrationMessage, integration_event_id};
 use crate::publisher::{PublishError, Publisher};
 pub use source::IntegrationSource;
-pub(crate) use source::publish_with;
+pub use source::publish_row;
 
 /// A generated conversion from a typed domain event (payload plus envelope: ids, aggregate,
 /// time) to the prost message of one integration event.
@@ -130,6 +130,17 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
         &self,
         event: &AggregateEvent,
     ) -> Result<IntegrationMessage, IntegrationError> {
+        self.message_with_id(event, integration_event_id(event.id(), self.name))
+    }
+
+    /// [`to_message`](Self::to_message) with the message id already computed (the
+    /// [`integration_event_id`] of the event's id and the integration event name), which the
+    /// publishing path also puts in its span.
+    fn message_with_id(
+        &self,
+        event: &AggregateEvent,
+        id: uuid::Uuid,
+    ) -> Result<IntegrationMessage, IntegrationError> {
         let proto = event
             .with_downcast::<T, _>(self.convert)
             .ok_or_else(|| IntegrationError::UnexpectedPayload {
@@ -141,7 +152,8 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
                 integration_event: self.name,
                 source,
             })?;
-        Ok(IntegrationMessage::from_aggregate_event_with_type(
+        Ok(IntegrationMessage::with_id(
+            id,
             event,
             &self.channel,
             self.name,
@@ -158,7 +170,7 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
     ///
     /// Any [`IntegrationError`].
     pub async fn publish_event(&self, event: &AggregateEvent) -> Result<(), IntegrationError> {
-        publish_with(self, event).await
+        publish_row(self, event, &tracing::Span::none()).await
     }
 }
 

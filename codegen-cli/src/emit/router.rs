@@ -105,7 +105,7 @@ fn type_route(model: &Model, ty: &str, rows: &Rows<'_>) -> TokenStream {
     let names = type_names(model, ty, rows);
     let arms = names.iter().map(|name| {
         let pattern = domain_name(name, true);
-        let publishes = rows
+        let publishes: Vec<TokenStream> = rows
             .iter()
             .filter(|(event, _)| event.name == *name)
             .enumerate()
@@ -113,16 +113,24 @@ fn type_route(model: &Model, ty: &str, rows: &Rows<'_>) -> TokenStream {
                 let field = ident(&rust_names::fn_ident(&ie.name));
                 let index = proc_macro2::Literal::usize_unsuffixed(index);
                 quote! {
-                    ::eventmap::dispatcher::publish_row(event, #index, &self.#field).await?;
+                    ::eventmap::integration::publish_row(&self.#field, event, &dispatch)
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(event, &dispatch, #index, error)
+                        })?;
                 }
-            });
+            })
+            .collect();
+        // An `internal` name has no row; the dispatcher opens (and closes) its span too.
+        let dispatch = if publishes.is_empty() {
+            quote!(_dispatch)
+        } else {
+            quote!(dispatch)
+        };
         quote! {
             #pattern => {
-                ::eventmap::dispatcher::in_dispatch_span(event, async {
-                    #(#publishes)*
-                    ::core::result::Result::Ok(())
-                })
-                .await?;
+                let #dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                #(#publishes)*
             }
         }
     });

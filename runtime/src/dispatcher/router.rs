@@ -2,19 +2,20 @@
 //! implements (a `match` on the payload type and the domain event name, compiled into the
 //! service), the [`Dispatch`] trait that it and the [`EventDispatcher`] share (what stores take),
 //! and the pieces generated routers call so that they log, trace and fail exactly as the
-//! dispatcher does ([`publish_row`], [`in_dispatch_span`], [`unmapped_event_name`]).
+//! dispatcher does ([`dispatch_span`], [`publish_row`](crate::integration::publish_row),
+//! [`row_failed`], [`unmapped_event_name`]).
 //!
 //! Generated code uses only these public items; they are not meant to be called by hand.
 
 use std::fmt;
 use std::future::Future;
 
-use tracing::Instrument;
+use tracing::Span;
 
 use super::{DispatchError, EventDispatcher, UnmappedEventName};
 use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::integration::{IntegrationEventHandler, publish_with};
+use crate::integration::IntegrationError;
 
 /// Something that publishes domain events after a save: the [`EventDispatcher`] (handlers
 /// registered at run time) or a generated `DomainEventRouter` (through [`Route`]). What
@@ -97,28 +98,11 @@ pub async fn publish_routed<R: Route>(
     Ok(())
 }
 
-/// Runs `rows` (the publishing of one event by the rows of its name) inside the `dispatch`
-/// span of `event` (DEBUG: the event's name and id, the aggregate id and version), the span
-/// [`EventDispatcher::publish`] runs an event's handlers in; not wrapped when the span is
-/// disabled.
-///
-/// # Errors
-///
-/// What `rows` returns.
-pub async fn in_dispatch_span<F>(event: &AggregateEvent, rows: F) -> Result<(), DispatchError>
-where
-    F: Future<Output = Result<(), DispatchError>>,
-{
-    let span = dispatch_span(event);
-    if span.is_disabled() {
-        rows.await
-    } else {
-        rows.instrument(span).await
-    }
-}
-
-/// The DEBUG span `dispatch` of running the handlers of `event`.
-pub(super) fn dispatch_span(event: &AggregateEvent) -> tracing::Span {
+/// The DEBUG span `dispatch` of running the handlers of `event` (its name and id, the
+/// aggregate id and version): [`EventDispatcher::publish`] runs an event's handlers in it, and
+/// generated routers make it the parent of each row's `integration_event` span
+/// ([`publish_row`](crate::integration::publish_row)).
+pub fn dispatch_span(event: &AggregateEvent) -> Span {
     tracing::debug_span!(
         "dispatch",
         event_name = event.name(),
@@ -128,22 +112,16 @@ pub(super) fn dispatch_span(event: &AggregateEvent) -> tracing::Span {
     )
 }
 
-/// Converts and publishes `event` with the row `handler`, the `index`-th handler that runs
-/// for the event (counted from 0, as the dispatcher counts them in its log), inside the
-/// `integration_event` span, as the dispatcher runs an integration handler.
-///
-/// # Errors
-///
-/// The handler's [`IntegrationError`](crate::IntegrationError) as the source of a
-/// [`DispatchError`] (logged at WARN, as the dispatcher logs a failing handler).
-pub async fn publish_row<T: DomainEvent, M: prost::Message + 'static>(
+/// The [`DispatchError`] of the row that ran `index`-th for `event` (counted from 0, as the
+/// dispatcher counts the handlers of an event in its log) failing with `error`, logged at WARN
+/// inside `dispatch` (the event's [`dispatch_span`]), as the dispatcher logs a failing handler.
+pub fn row_failed(
     event: &AggregateEvent,
+    dispatch: &Span,
     index: usize,
-    handler: &IntegrationEventHandler<T, M>,
-) -> Result<(), DispatchError> {
-    publish_with(handler, event)
-        .await
-        .map_err(|error| handler_failed(event, index, BoxError::from(error)))
+    error: IntegrationError,
+) -> DispatchError {
+    dispatch.in_scope(|| handler_failed(event, index, BoxError::from(error)))
 }
 
 /// The [`DispatchError`] of the `index`-th handler of `event` failing with `source`, logged at

@@ -469,19 +469,21 @@ impl ::eventmap::Route for DomainEventRouter {
         if event.is::<crate::domain::events::OrderCreated>() {
             match event.name() {
                 domain_event_names::ORDER_CREATED => {
-                    ::eventmap::dispatcher::in_dispatch_span(
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    ::eventmap::integration::publish_row(
+                            &self.order_created_event,
                             event,
-                            async {
-                                ::eventmap::dispatcher::publish_row(
-                                        event,
-                                        0,
-                                        &self.order_created_event,
-                                    )
-                                    .await?;
-                                ::core::result::Result::Ok(())
-                            },
+                            &dispatch,
                         )
-                        .await?;
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
                 }
                 _ => {
                     return ::core::result::Result::Err(
@@ -496,19 +498,21 @@ impl ::eventmap::Route for DomainEventRouter {
         if event.is::<crate::domain::events::OrderReadied>() {
             match event.name() {
                 domain_event_names::ORDER_READIED => {
-                    ::eventmap::dispatcher::in_dispatch_span(
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    ::eventmap::integration::publish_row(
+                            &self.order_readied_event,
                             event,
-                            async {
-                                ::eventmap::dispatcher::publish_row(
-                                        event,
-                                        0,
-                                        &self.order_readied_event,
-                                    )
-                                    .await?;
-                                ::core::result::Result::Ok(())
-                            },
+                            &dispatch,
                         )
-                        .await?;
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
                 }
                 _ => {
                     return ::core::result::Result::Err(
@@ -523,19 +527,21 @@ impl ::eventmap::Route for DomainEventRouter {
         if event.is::<crate::domain::events::OrderCanceled>() {
             match event.name() {
                 domain_event_names::ORDER_CANCELED => {
-                    ::eventmap::dispatcher::in_dispatch_span(
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    ::eventmap::integration::publish_row(
+                            &self.order_canceled_event,
                             event,
-                            async {
-                                ::eventmap::dispatcher::publish_row(
-                                        event,
-                                        0,
-                                        &self.order_canceled_event,
-                                    )
-                                    .await?;
-                                ::core::result::Result::Ok(())
-                            },
+                            &dispatch,
                         )
-                        .await?;
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
                 }
                 _ => {
                     return ::core::result::Result::Err(
@@ -550,19 +556,21 @@ impl ::eventmap::Route for DomainEventRouter {
         if event.is::<crate::domain::events::OrderCompleted>() {
             match event.name() {
                 domain_event_names::ORDER_COMPLETED => {
-                    ::eventmap::dispatcher::in_dispatch_span(
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    ::eventmap::integration::publish_row(
+                            &self.order_completed_event,
                             event,
-                            async {
-                                ::eventmap::dispatcher::publish_row(
-                                        event,
-                                        0,
-                                        &self.order_completed_event,
-                                    )
-                                    .await?;
-                                ::core::result::Result::Ok(())
-                            },
+                            &dispatch,
                         )
-                        .await?;
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
                 }
                 _ => {
                     return ::core::result::Result::Err(
