@@ -197,7 +197,8 @@ fn main() {
     }
 }
 
-/// Iterations of one side on one event in [`profile_one`].
+/// Iterations of one side on one event in [`profile_one`], unless
+/// `EVENTMAP_BENCH_PROFILE_ITERATIONS` gives another number (more for `perf stat`).
 const PROFILE_ITERATIONS: u64 = 10_000;
 
 /// `EVENTMAP_BENCH_PROFILE=<event>/<side>` (e.g. `order_canceled/generated`): runs only
@@ -220,7 +221,11 @@ fn profile_one(profile: &str, cases: &[Case<'_>], sides: &[(&str, &dyn Fn(&[Aggr
             std::process::exit(2);
         }
     };
-    for _ in 0..PROFILE_ITERATIONS {
+    let iterations = std::env::var("EVENTMAP_BENCH_PROFILE_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PROFILE_ITERATIONS);
+    for _ in 0..iterations {
         run(case.events);
     }
 }

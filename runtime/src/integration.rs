@@ -8,6 +8,7 @@ mod source;
 
 use std::any::type_name;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::channel::ChannelSpec;
@@ -141,8 +142,20 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
         event: &AggregateEvent,
         id: uuid::Uuid,
     ) -> Result<IntegrationMessage, IntegrationError> {
+        self.message_converted(event, id, self.convert)
+    }
+
+    /// [`message_with_id`](Self::message_with_id) converting with `convert`, which must be the
+    /// handler's own converter: generated routers pass it by its function item, so that it
+    /// can be inlined where the stored function pointer cannot.
+    fn message_converted(
+        &self,
+        event: &AggregateEvent,
+        id: uuid::Uuid,
+        convert: impl FnOnce(&AggregateEvent<T>) -> Result<M, ConversionError>,
+    ) -> Result<IntegrationMessage, IntegrationError> {
         let proto = event
-            .with_downcast::<T, _>(self.convert)
+            .with_downcast::<T, _>(convert)
             .ok_or_else(|| IntegrationError::UnexpectedPayload {
                 event_name: event.name().to_owned(),
                 expected: type_name::<T>(),
@@ -161,6 +174,29 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
             self.source,
             &proto,
         ))
+    }
+
+    /// Like [`publish_row`] for this handler, converting with `convert`, the handler's own
+    /// converter given again by its function item (what generated routers pass: the call is
+    /// then direct and can be inlined). Publishes the same message as
+    /// [`publish_event`](Self::publish_event) when `convert` is the converter the handler was
+    /// built with; another converter builds another payload.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_row`].
+    pub fn publish_converted<'a, F>(
+        &'a self,
+        convert: F,
+        event: &'a AggregateEvent,
+        dispatch: &'a tracing::Span,
+    ) -> impl Future<Output = Result<(), IntegrationError>> + Send + 'a
+    where
+        F: FnOnce(&AggregateEvent<T>) -> Result<M, ConversionError> + Send + 'a,
+    {
+        source::publish_built(self, event, dispatch, move |id| {
+            self.message_converted(event, id, convert)
+        })
     }
 
     /// Converts and publishes `event`; the typed form of

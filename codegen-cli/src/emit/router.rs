@@ -41,6 +41,8 @@ pub(super) fn router(model: &Model) -> TokenStream {
     });
     // A table whose rows are all `internal` holds no handler.
     let unused = rows.is_empty().then(|| quote! { let _ = &publisher; });
+    let payload_type = (!groups.is_empty())
+        .then(|| quote! { let payload_type = event.payload_type_id(); });
     let types = groups.iter().map(|(ty, rows)| type_route(model, ty, rows));
     quote! {
         /// Publishes the integration events of the table's rows, routed by code generated from
@@ -90,6 +92,7 @@ pub(super) fn router(model: &Model) -> TokenStream {
                 &self,
                 event: &::eventmap::AggregateEvent,
             ) -> ::core::result::Result<bool, ::eventmap::DispatchError> {
+                #payload_type
                 #(#types)*
                 ::core::result::Result::Ok(false)
             }
@@ -110,10 +113,12 @@ fn type_route(model: &Model, ty: &str, rows: &Rows<'_>) -> TokenStream {
             .filter(|(event, _)| event.name == *name)
             .enumerate()
             .map(|(index, (_, ie))| {
+                // The field and the converter share the name.
                 let field = ident(&rust_names::fn_ident(&ie.name));
                 let index = proc_macro2::Literal::usize_unsuffixed(index);
                 quote! {
-                    ::eventmap::integration::publish_row(&self.#field, event, &dispatch)
+                    self.#field
+                        .publish_converted(#field, event, &dispatch)
                         .await
                         .map_err(|error| {
                             ::eventmap::dispatcher::row_failed(event, &dispatch, #index, error)
@@ -136,7 +141,7 @@ fn type_route(model: &Model, ty: &str, rows: &Rows<'_>) -> TokenStream {
     });
     let expected = names.iter().map(|name| domain_name(name, true));
     quote! {
-        if event.is::<#domain>() {
+        if payload_type == ::core::any::TypeId::of::<#domain>() {
             match event.name() {
                 #(#arms)*
                 _ => {

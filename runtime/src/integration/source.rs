@@ -2,6 +2,8 @@
 //! the dispatcher runs integration handlers through, and [`publish_row`], shared by that path,
 //! generated routers and [`IntegrationEventHandler::publish_event`].
 
+use std::future::Future;
+
 use tracing::{Instrument, Span};
 use uuid::Uuid;
 
@@ -133,14 +135,26 @@ fn published<S: IntegrationSource + ?Sized>(
 ///
 /// [`IntegrationError`]: the payload is not the handler's type, a field does not convert, or
 /// the publisher failed.
-pub async fn publish_row<S: IntegrationSource + ?Sized>(
+pub fn publish_row<'a, S: IntegrationSource + ?Sized>(
+    source: &'a S,
+    event: &'a AggregateEvent,
+    dispatch: &'a Span,
+) -> impl Future<Output = Result<(), IntegrationError>> + Send + 'a {
+    publish_built(source, event, dispatch, move |id| {
+        source.message_with_id(event, id)
+    })
+}
+
+/// [`publish_row`] with the message built by `build` from its id.
+pub(super) async fn publish_built<S: IntegrationSource + ?Sized>(
     source: &S,
     event: &AggregateEvent,
     dispatch: &Span,
+    build: impl FnOnce(Uuid) -> Result<IntegrationMessage, IntegrationError>,
 ) -> Result<(), IntegrationError> {
     let id = integration_event_id(event.id(), source.integration_event_name());
     let span = integration_span(source, event, id, dispatch);
-    let message = span.in_scope(|| source.message_with_id(event, id))?;
+    let message = in_span(&span, || build(id))?;
     let publish = source.publisher().publish(&message);
     // A disabled span (no subscriber at INFO) costs nothing more than its check: the publish
     // is not wrapped in `Instrumented` then.
@@ -149,5 +163,15 @@ pub async fn publish_row<S: IntegrationSource + ?Sized>(
     } else {
         publish.instrument(span.clone()).await
     };
-    span.in_scope(|| published(source, &message, result))
+    in_span(&span, || published(source, &message, result))
+}
+
+/// Runs `f` inside `span` when it is enabled; a disabled span is not entered (entering it does
+/// nothing for a subscriber, and costs a few calls per event).
+fn in_span<R>(span: &Span, f: impl FnOnce() -> R) -> R {
+    if span.is_disabled() {
+        f()
+    } else {
+        span.in_scope(f)
+    }
 }

@@ -466,15 +466,15 @@ impl ::eventmap::Route for DomainEventRouter {
         &self,
         event: &::eventmap::AggregateEvent,
     ) -> ::core::result::Result<bool, ::eventmap::DispatchError> {
-        if event.is::<crate::domain::events::OrderCreated>() {
+        let payload_type = event.payload_type_id();
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderCreated>()
+        {
             match event.name() {
                 domain_event_names::ORDER_CREATED => {
                     let dispatch = ::eventmap::dispatcher::dispatch_span(event);
-                    ::eventmap::integration::publish_row(
-                            &self.order_created_event,
-                            event,
-                            &dispatch,
-                        )
+                    self.order_created_event
+                        .publish_converted(order_created_event, event, &dispatch)
                         .await
                         .map_err(|error| {
                             ::eventmap::dispatcher::row_failed(
@@ -495,15 +495,14 @@ impl ::eventmap::Route for DomainEventRouter {
             }
             return ::core::result::Result::Ok(true);
         }
-        if event.is::<crate::domain::events::OrderReadied>() {
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderReadied>()
+        {
             match event.name() {
                 domain_event_names::ORDER_READIED => {
                     let dispatch = ::eventmap::dispatcher::dispatch_span(event);
-                    ::eventmap::integration::publish_row(
-                            &self.order_readied_event,
-                            event,
-                            &dispatch,
-                        )
+                    self.order_readied_event
+                        .publish_converted(order_readied_event, event, &dispatch)
                         .await
                         .map_err(|error| {
                             ::eventmap::dispatcher::row_failed(
@@ -524,15 +523,14 @@ impl ::eventmap::Route for DomainEventRouter {
             }
             return ::core::result::Result::Ok(true);
         }
-        if event.is::<crate::domain::events::OrderCanceled>() {
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderCanceled>()
+        {
             match event.name() {
                 domain_event_names::ORDER_CANCELED => {
                     let dispatch = ::eventmap::dispatcher::dispatch_span(event);
-                    ::eventmap::integration::publish_row(
-                            &self.order_canceled_event,
-                            event,
-                            &dispatch,
-                        )
+                    self.order_canceled_event
+                        .publish_converted(order_canceled_event, event, &dispatch)
                         .await
                         .map_err(|error| {
                             ::eventmap::dispatcher::row_failed(
@@ -553,15 +551,14 @@ impl ::eventmap::Route for DomainEventRouter {
             }
             return ::core::result::Result::Ok(true);
         }
-        if event.is::<crate::domain::events::OrderCompleted>() {
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderCompleted>()
+        {
             match event.name() {
                 domain_event_names::ORDER_COMPLETED => {
                     let dispatch = ::eventmap::dispatcher::dispatch_span(event);
-                    ::eventmap::integration::publish_row(
-                            &self.order_completed_event,
-                            event,
-                            &dispatch,
-                        )
+                    self.order_completed_event
+                        .publish_converted(order_completed_event, event, &dispatch)
                         .await
                         .map_err(|error| {
                             ::eventmap::dispatcher::row_failed(
