@@ -41,8 +41,8 @@ pub(super) fn router(model: &Model) -> TokenStream {
     });
     // A table whose rows are all `internal` holds no handler.
     let unused = rows.is_empty().then(|| quote! { let _ = &publisher; });
-    let payload_type = (!groups.is_empty())
-        .then(|| quote! { let payload_type = event.payload_type_id(); });
+    let payload_type =
+        (!groups.is_empty()).then(|| quote! { let payload_type = event.payload_type_id(); });
     let types = groups.iter().map(|(ty, rows)| type_route(model, ty, rows));
     quote! {
         /// Publishes the integration events of the table's rows, routed by code generated from

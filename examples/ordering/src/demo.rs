@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use eventmap::nats::{Consumer, ConsumerSpec, Deliveries, JetStreamPublisher, provision_streams};
 use eventmap::{
-    DispatchingStore, EventDispatcher, InMemoryPublisher, InMemoryStore, IntegrationEventSet,
-    IntegrationMessage, PublishError, PublishReceipt, Publisher,
+    DispatchingStore, InMemoryPublisher, InMemoryStore, IntegrationEventSet, IntegrationMessage,
+    PublishError, PublishReceipt, Publisher,
 };
 
 use crate::application::{CommandError, CreateOrder, OrderingService};
@@ -174,16 +174,17 @@ async fn place_orders<S: eventmap::AggregateStore<Order>>(
     Ok(())
 }
 
-/// A command service on the in-memory store that dispatches the saved events to the
-/// generated integration handlers, which publish through `publisher`.
-pub fn service_with(
-    publisher: Arc<dyn Publisher>,
-) -> OrderingService<DispatchingStore<InMemoryStore<Order>>> {
-    let mut dispatcher = EventDispatcher::new();
-    integration_events::register_integration_event_handlers(&mut dispatcher, publisher);
+/// The in-memory store that hands each saved event to the router generated from the table.
+pub type MemoryStore =
+    DispatchingStore<InMemoryStore<Order>, integration_events::DomainEventRouter>;
+
+/// A command service on the in-memory store that routes the saved events through the
+/// generated `DomainEventRouter` (a `match` on the event's type, no lookups), whose
+/// integration handlers publish through `publisher`.
+pub fn service_with(publisher: Arc<dyn Publisher>) -> OrderingService<MemoryStore> {
     OrderingService::new(DispatchingStore::new(
         InMemoryStore::new(),
-        Arc::new(dispatcher),
+        Arc::new(integration_events::DomainEventRouter::new(publisher)),
     ))
 }
 
@@ -405,8 +406,7 @@ pub async fn run_on_postgres(
         .await
         .map_err(|e| store_error(&e))?;
     let schema = format!("ordering_demo_{run}");
-    let mut outbox = EventDispatcher::new();
-    integration_events::register_integration_event_handlers(&mut outbox, OutboxWriter::shared());
+    let outbox = integration_events::DomainEventRouter::new(OutboxWriter::shared());
     let store = PostgresStore::builder(pool.clone())
         .schema(schema.clone())
         .registry(event_registry().map_err(|e| store_error(&e))?)
