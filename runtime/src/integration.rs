@@ -154,26 +154,30 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
         id: uuid::Uuid,
         convert: impl FnOnce(&AggregateEvent<T>) -> Result<M, ConversionError>,
     ) -> Result<IntegrationMessage, IntegrationError> {
-        let proto = event
-            .with_downcast::<T, _>(convert)
-            .ok_or_else(|| IntegrationError::UnexpectedPayload {
-                event_name: event.name().to_owned(),
-                expected: type_name::<T>(),
-            })?
-            .map_err(|source| IntegrationError::Conversion {
-                domain_event: event.name().to_owned(),
-                integration_event: self.name,
-                source,
-            })?;
-        Ok(IntegrationMessage::with_id(
-            id,
-            event,
-            &self.channel,
-            self.name,
-            self.ce_type,
-            self.source,
-            &proto,
-        ))
+        // The message is built inside the typed view, so the proto message is never moved.
+        event
+            .with_downcast::<T, _>(|typed| {
+                let proto = convert(typed).map_err(|source| IntegrationError::Conversion {
+                    domain_event: event.name().to_owned(),
+                    integration_event: self.name,
+                    source,
+                })?;
+                Ok(IntegrationMessage::with_id(
+                    id,
+                    event,
+                    &self.channel,
+                    self.name,
+                    self.ce_type,
+                    self.source,
+                    &proto,
+                ))
+            })
+            .unwrap_or_else(|| {
+                Err(IntegrationError::UnexpectedPayload {
+                    event_name: event.name().to_owned(),
+                    expected: type_name::<T>(),
+                })
+            })
     }
 
     /// Like [`publish_row`] for this handler, converting with `convert`, the handler's own
