@@ -62,6 +62,9 @@ const BLOCK: Duration = Duration::from_micros(500);
 /// Target generated / hand-written.
 const TARGET: f64 = 1.05;
 
+/// One side of the comparison, by name: runs one dispatch of the events it is given.
+type Side<'a> = (&'static str, &'a dyn Fn(&[AggregateEvent]));
+
 /// `(case, side)` -> per-iteration times (ns) of criterion's samples, in call order.
 type Records = BTreeMap<(usize, &'static str), Vec<f64>>;
 
@@ -122,7 +125,7 @@ fn main() {
         run_ready(hand.publish(black_box(events))).expect("hand");
     };
 
-    let sides: [(&'static str, &dyn Fn(&[AggregateEvent])); 3] = [
+    let sides: [Side<'_>; 3] = [
         ("generated", &run_generated),
         ("dispatcher", &run_dispatcher),
         ("hand", &run_hand),
@@ -205,7 +208,7 @@ const PROFILE_ITERATIONS: u64 = 10_000;
 /// [`PROFILE_ITERATIONS`] iterations of that side on that event, for a profiler
 /// (`valgrind --tool=callgrind`: instructions per event = total / iterations, after
 /// subtracting a run with `<event>/none`, which only sets up).
-fn profile_one(profile: &str, cases: &[Case<'_>], sides: &[(&str, &dyn Fn(&[AggregateEvent]))]) {
+fn profile_one(profile: &str, cases: &[Case<'_>], sides: &[Side<'_>]) {
     let (event, side) = profile.split_once('/').unwrap_or((profile, "none"));
     let Some(case) = cases.iter().find(|case| case.name == event) else {
         eprintln!("EVENTMAP_BENCH_PROFILE: no event `{event}`");

@@ -1,10 +1,11 @@
 //! Benchmarks of eventmap (not published): what both sides of each comparison run.
 //!
 //! * In process (`benches/in_process.rs`, criterion): one domain event converted, dispatched
-//!   and encoded into an [`eventmap::IntegrationMessage`] by the generated code (the
-//!   [`eventmap::EventDispatcher`] with the generated registration) vs by hand-written code
-//!   ([`hand::HandDispatcher`]: a `match` on the event name and `TryFrom` conversions), for
-//!   the four events of the ordering example and the 50-field [`wide`] event.
+//!   and encoded into an [`eventmap::IntegrationMessage`] by the generated code (the generated
+//!   routers, [`GeneratedRouter`], and the [`eventmap::EventDispatcher`] with the generated
+//!   registration) vs by hand-written code ([`hand::HandDispatcher`]: a `match` on the event
+//!   name and `TryFrom` conversions), for the four events of the ordering example and the
+//!   50-field [`wide`] event.
 //! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and consumer
 //!   (`Consumer::deliveries`) vs raw async-nats, on a private `nats-server`; the outbox relay
 //!   ([`outbox`], PostgreSQL)

@@ -430,7 +430,10 @@ async fn keyword_names_route_as_the_registration_publishes() {
     assert_eq!(routed.messages(), registered.messages());
 
     let frozen = price("tea", 400, 400, Direction::Frozen);
-    let routed_err = router.publish(&[frozen.clone()]).await.expect_err("no row");
+    let routed_err = router
+        .publish(std::slice::from_ref(&frozen))
+        .await
+        .expect_err("no row");
     let dispatched_err = dispatcher.publish(&[frozen]).await.expect_err("no row");
     assert_eq!(routed_err.to_string(), dispatched_err.to_string());
     let unmapped = routed_err

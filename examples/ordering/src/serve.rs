@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use eventmap::nats::{JetStreamPublisher, ProvisionError, provision_streams};
 use eventmap::AggregateStore;
+use eventmap::nats::{JetStreamPublisher, ProvisionError, provision_streams};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
