@@ -174,17 +174,37 @@ async fn place_orders<S: eventmap::AggregateStore<Order>>(
     Ok(())
 }
 
-/// The in-memory store that hands each saved event to the router generated from the table.
-pub type MemoryStore =
-    DispatchingStore<InMemoryStore<Order>, integration_events::DomainEventRouter>;
+/// What hands saved events to the integration handlers: the router generated from the table
+/// (a `match` on the event's type and name, no lookups).
+#[cfg(not(feature = "derive"))]
+pub type Glue = integration_events::DomainEventRouter;
+/// What hands saved events to the integration handlers: with the `derive` feature the module
+/// has no converters, so no router; the dispatcher with the table registered.
+#[cfg(feature = "derive")]
+pub type Glue = eventmap::EventDispatcher;
 
-/// A command service on the in-memory store that routes the saved events through the
-/// generated `DomainEventRouter` (a `match` on the event's type, no lookups), whose
-/// integration handlers publish through `publisher`.
+/// The [`Glue`] of the table, its integration handlers publishing through `publisher`.
+pub fn glue(publisher: Arc<dyn Publisher>) -> Glue {
+    #[cfg(not(feature = "derive"))]
+    let glue = integration_events::DomainEventRouter::new(publisher);
+    #[cfg(feature = "derive")]
+    let glue = {
+        let mut dispatcher = eventmap::EventDispatcher::new();
+        integration_events::register_integration_event_handlers(&mut dispatcher, publisher);
+        dispatcher
+    };
+    glue
+}
+
+/// The in-memory store that hands each saved event to the table's [`Glue`].
+pub type MemoryStore = DispatchingStore<InMemoryStore<Order>, Glue>;
+
+/// A command service on the in-memory store that hands the saved events to the table's
+/// [`Glue`], whose integration handlers publish through `publisher`.
 pub fn service_with(publisher: Arc<dyn Publisher>) -> OrderingService<MemoryStore> {
     OrderingService::new(DispatchingStore::new(
         InMemoryStore::new(),
-        Arc::new(integration_events::DomainEventRouter::new(publisher)),
+        Arc::new(glue(publisher)),
     ))
 }
 
@@ -406,7 +426,7 @@ pub async fn run_on_postgres(
         .await
         .map_err(|e| store_error(&e))?;
     let schema = format!("ordering_demo_{run}");
-    let outbox = integration_events::DomainEventRouter::new(OutboxWriter::shared());
+    let outbox = glue(OutboxWriter::shared());
     let store = PostgresStore::builder(pool.clone())
         .schema(schema.clone())
         .registry(event_registry().map_err(|e| store_error(&e))?)

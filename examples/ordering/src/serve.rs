@@ -190,7 +190,7 @@ mod postgres {
             let ephemeral = schema.is_none();
             let schema =
                 schema.unwrap_or_else(|| format!("ordering_serve_{}", crate::demo::run_id()));
-            let outbox = integration_events::DomainEventRouter::new(OutboxWriter::shared());
+            let outbox = crate::demo::glue(OutboxWriter::shared());
             let store = PostgresStore::builder(pool.clone())
                 .schema(schema.clone())
                 .registry(crate::demo::event_registry().map_err(eventmap::postgres::Error::from)?)
