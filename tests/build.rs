@@ -31,6 +31,12 @@ fn main() {
         .generate_protos(false)
         .module_file("shared_mirror_integration.rs")
         .compile();
+    // The shared type under Rust keywords (`r#type`, `r#move`, `r#match`).
+    let shared_keywords = eventmap_codegen::Builder::new()
+        .mappings("fixtures/shared/keywords.yaml")
+        .generate_protos(false)
+        .module_file("shared_keywords_integration.rs")
+        .compile();
     // A workflow engine's history: oneofs from domain enums, maps of messages, a recursive
     // message, whole-event values, named mappings.
     let history = eventmap_codegen::Builder::new()
@@ -63,6 +69,7 @@ fn main() {
         .and(shared)
         .and(shared_derive)
         .and(shared_mirror)
+        .and(shared_keywords)
         .and(history)
         .and(cetype)
         .and(readme)

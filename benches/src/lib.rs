@@ -1,10 +1,11 @@
 //! Benchmarks of eventmap (not published): what both sides of each comparison run.
 //!
 //! * In process (`benches/in_process.rs`, criterion): one domain event converted, dispatched
-//!   and encoded into an [`eventmap::IntegrationMessage`] by the generated code (the
-//!   [`eventmap::EventDispatcher`] with the generated registration) vs by hand-written code
-//!   ([`hand::HandDispatcher`]: a `match` on the event name and `TryFrom` conversions), for
-//!   the four events of the ordering example and the 50-field [`wide`] event.
+//!   and encoded into an [`eventmap::IntegrationMessage`] by the generated code (the generated
+//!   routers, [`GeneratedRouter`], and the [`eventmap::EventDispatcher`] with the generated
+//!   registration) vs by hand-written code ([`hand::HandDispatcher`]: a `match` on the event
+//!   name and `TryFrom` conversions), for the four events of the ordering example and the
+//!   50-field [`wide`] event.
 //! * Broker (`benches/broker.rs`): eventmap's JetStream publisher and consumer
 //!   (`Consumer::deliveries`) vs raw async-nats, on a private `nats-server`; the outbox relay
 //!   ([`outbox`], PostgreSQL)
@@ -60,6 +61,22 @@ pub fn generated_dispatcher(publisher: Arc<dyn Publisher>) -> EventDispatcher {
     dispatcher
 }
 
+/// The generated routers of the ordering example and of the wide event, combined (a tuple
+/// routes through the first table that maps the event's type): what a service publishing both
+/// tables without an [`EventDispatcher`] holds.
+pub type GeneratedRouter = (
+    ordering_example::integration_events::DomainEventRouter,
+    wide::generated::DomainEventRouter,
+);
+
+/// The [`GeneratedRouter`] publishing through `publisher`.
+pub fn generated_router(publisher: Arc<dyn Publisher>) -> GeneratedRouter {
+    (
+        ordering_example::integration_events::DomainEventRouter::new(&publisher),
+        wide::generated::DomainEventRouter::new(publisher),
+    )
+}
+
 /// Polls `future` once and returns its output: for futures that never wait (dispatch to a
 /// [`NullPublisher`]), without the cost of an executor in the measurement.
 ///
@@ -80,8 +97,9 @@ mod tests {
     use super::*;
     use eventmap::InMemoryPublisher;
 
-    /// Both sides of the in-process comparison must build byte-identical messages from the
-    /// same events, or the comparison is meaningless.
+    /// The sides of the in-process comparison (generated router, dispatcher, hand-written)
+    /// must build byte-identical messages from the same events, or the comparison is
+    /// meaningless.
     #[test]
     fn generated_and_hand_written_build_the_same_messages() {
         let events = ordering::sample_events("order-1")
@@ -89,14 +107,21 @@ mod tests {
             .chain([wide::sample_event("wide-1").into_dyn()])
             .collect::<Vec<_>>();
         let generated = InMemoryPublisher::new();
+        let dispatched = InMemoryPublisher::new();
         let hand = InMemoryPublisher::new();
-        run_ready(generated_dispatcher(Arc::new(generated.clone())).publish(&events))
+        run_ready(eventmap::dispatcher::publish_routed(
+            &generated_router(Arc::new(generated.clone())),
+            &events,
+        ))
+        .expect("generated routing");
+        run_ready(generated_dispatcher(Arc::new(dispatched.clone())).publish(&events))
             .expect("generated dispatch");
         run_ready(hand::HandDispatcher::new(Arc::new(hand.clone())).publish(&events))
             .expect("hand-written dispatch");
         let generated = generated.messages();
         assert_eq!(generated.len(), 5);
         assert_eq!(generated, hand.messages());
+        assert_eq!(generated, dispatched.messages());
         let wide = generated.last().expect("wide message");
         let decoded =
             <wide::proto::bench::v1::WideHappened as prost::Message>::decode(wide.payload.clone())

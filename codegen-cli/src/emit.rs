@@ -1,6 +1,7 @@
 //! Emits the Rust module for a checked [`Model`]: name constants, channel specs,
 //! converters from domain events to proto messages, the decoding enum of each channel, and
-//! the registration of the integration handlers on the dispatcher.
+//! the registration of the integration handlers on the dispatcher, and the router generated
+//! from the table (`DomainEventRouter`).
 //!
 //! Code is built as tokens (quote) and formatted with prettyplease, so the CLI, the
 //! `Builder` and the derive share one emitter. Everything is named by full path
@@ -21,6 +22,7 @@ mod event_sets;
 mod fields;
 mod locations;
 mod registration;
+mod router;
 
 use converters::converter;
 pub use converters::{DomainTarget, event_items};
@@ -29,6 +31,7 @@ pub(crate) use event_sets::{SetMember, event_set_enum};
 use locations::Locations;
 pub use registration::mapped_event_impl;
 use registration::registration;
+use router::router;
 
 /// The formatted module for `model`, starting with a `@generated` header comment.
 ///
@@ -91,6 +94,8 @@ fn module_tokens_located(
     // A table that only consumes gets no (empty) producer items.
     let produces = !model.events.is_empty();
     let registration = produces.then(|| registration(model, with_converters));
+    // The router holds the converters' handlers: only with them.
+    let router = (produces && with_converters).then(|| router(model));
     let consumers = consumers::items(model);
     let names = produces.then(|| names_modules(model));
 
@@ -112,6 +117,8 @@ fn module_tokens_located(
         #(#channel_enums)*
 
         #registration
+
+        #router
 
         #consumers
     }

@@ -519,6 +519,21 @@ fn a_channel_named_all_is_refused() {
     assert_eq!(line_col(d), (11, 3));
 }
 
+/// A subscription `domain_event` would generate `DomainEventRouter`, the name of the router the
+/// module generates from the table's rows.
+#[test]
+fn a_subscription_named_like_the_generated_router_is_refused() {
+    let subscription = "subscriptions:\n  domain_event:\n    channel: orders\n    durable: shop-mine\n    events:\n      MoneyEvent: shop.v1.Money\n";
+    let analysis = Project::new(&format!("{TABLE}{subscription}")).analyze();
+    let d = find(&analysis, "name-collision");
+    assert!(
+        d.message.contains("`DomainEventRouter`") && d.message.contains("uses itself"),
+        "{}",
+        d.message
+    );
+    assert_eq!(line_col(d), (37, 3), "the subscription key");
+}
+
 #[test]
 fn proto_names_that_collide_in_rust_are_reported_with_both_proto_locations() {
     let proto = format!(

@@ -11,6 +11,7 @@
 //! add their own handlers.
 
 mod handler;
+mod router;
 mod routing;
 
 use std::any::{Any, TypeId};
@@ -25,8 +26,10 @@ use uuid::Uuid;
 /// The boxed error of handlers, also at its former path (it lives in [`crate::error`]).
 pub use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::integration::publish_with;
+use crate::integration::publish_row;
 pub use handler::{EventHandler, FnHandler, handler_fn};
+pub use router::{Dispatch, Route, dispatch_span, publish_routed, row_failed, unmapped_event_name};
+use router::{handler_failed, unmapped};
 use routing::{Handlers, Only, Registered, TypeEntry, TypeIdHasher};
 
 /// An event of a mapped type carried a name that the mapping table does not give that type
@@ -293,30 +296,14 @@ impl EventDispatcher {
     /// [`UnmappedEventName`] as source, before any of its handlers runs.
     pub async fn publish(&self, events: &[AggregateEvent]) -> Result<(), DispatchError> {
         for event in events {
-            let handlers = self.handlers_of(event).map_err(|unmapped| {
-                tracing::warn!(
-                    event_name = event.name(),
-                    event_id = %event.id(),
-                    type_name = unmapped.type_name,
-                    "domain event name has no row in the mapping table; not published"
-                );
-                DispatchError {
-                    event_name: event.name().to_owned(),
-                    event_id: event.id(),
-                    source: Box::new(unmapped),
-                }
-            })?;
+            let handlers = self
+                .handlers_of(event)
+                .map_err(|error| unmapped(event, error))?;
             if handlers.by_name.is_empty() && handlers.by_type.is_empty() {
                 tracing::debug!(event_name = event.name(), "no handler for domain event");
                 continue;
             }
-            let span = tracing::debug_span!(
-                "dispatch",
-                event_name = event.name(),
-                event_id = %event.id(),
-                aggregate_id = event.aggregate_id(),
-                aggregate_version = event.aggregate_version(),
-            );
+            let span = dispatch_span(event);
             // Wrapped in `Instrumented` only when the span is enabled.
             if span.is_disabled() {
                 run_handlers(event, handlers).await?;
@@ -335,18 +322,13 @@ async fn run_handlers(event: &AggregateEvent, handlers: Handlers<'_>) -> Result<
         // future (the `Arc<H>` impl's). Integration handlers run without a boxed future.
         let handler = handler.as_ref();
         let result = match handler.as_integration() {
-            Some(integration) => publish_with(integration, event)
+            Some(integration) => publish_row(integration, event, &tracing::Span::none())
                 .await
                 .map_err(BoxError::from),
             None => handler.handle(event).await,
         };
         if let Err(source) = result {
-            tracing::warn!(handler = index, error = %source, "event handler failed");
-            return Err(DispatchError {
-                event_name: event.name().to_owned(),
-                event_id: event.id(),
-                source,
-            });
+            return Err(handler_failed(event, index, source));
         }
     }
     Ok(())

@@ -243,6 +243,13 @@ impl AggregateEvent<dyn DomainEvent> {
         let any: &dyn Any = &*self.event.payload;
         any.is::<T>()
     }
+
+    /// The [`TypeId`](std::any::TypeId) of the payload's concrete type (one dynamic call):
+    /// generated routers compare it with each mapped type's.
+    pub fn payload_type_id(&self) -> std::any::TypeId {
+        let any: &dyn Any = &*self.event.payload;
+        any.type_id()
+    }
 }
 
 impl<T: DomainEvent> AggregateEvent<T> {

@@ -8,15 +8,16 @@ mod source;
 
 use std::any::type_name;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::channel::ChannelSpec;
 use crate::convert::ConversionError;
 use crate::event::{AggregateEvent, DomainEvent};
-use crate::message::IntegrationMessage;
+use crate::message::{IntegrationMessage, integration_event_id};
 use crate::publisher::{PublishError, Publisher};
 pub use source::IntegrationSource;
-pub(crate) use source::publish_with;
+pub use source::publish_row;
 
 /// A generated conversion from a typed domain event (payload plus envelope: ids, aggregate,
 /// time) to the prost message of one integration event.
@@ -130,25 +131,76 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
         &self,
         event: &AggregateEvent,
     ) -> Result<IntegrationMessage, IntegrationError> {
-        let proto = event
-            .with_downcast::<T, _>(self.convert)
-            .ok_or_else(|| IntegrationError::UnexpectedPayload {
-                event_name: event.name().to_owned(),
-                expected: type_name::<T>(),
-            })?
-            .map_err(|source| IntegrationError::Conversion {
-                domain_event: event.name().to_owned(),
-                integration_event: self.name,
-                source,
-            })?;
-        Ok(IntegrationMessage::from_aggregate_event_with_type(
-            event,
-            &self.channel,
-            self.name,
-            self.ce_type,
-            self.source,
-            &proto,
-        ))
+        self.message_with_id(event, integration_event_id(event.id(), self.name))
+    }
+
+    /// [`to_message`](Self::to_message) with the message id already computed (the
+    /// [`integration_event_id`] of the event's id and the integration event name), which the
+    /// publishing path also puts in its span.
+    fn message_with_id(
+        &self,
+        event: &AggregateEvent,
+        id: uuid::Uuid,
+    ) -> Result<IntegrationMessage, IntegrationError> {
+        self.message_converted(event, id, self.convert)
+    }
+
+    /// [`message_with_id`](Self::message_with_id) converting with `convert`, which must be the
+    /// handler's own converter: generated routers pass it by its function item, so that it
+    /// can be inlined where the stored function pointer cannot.
+    fn message_converted(
+        &self,
+        event: &AggregateEvent,
+        id: uuid::Uuid,
+        convert: impl FnOnce(&AggregateEvent<T>) -> Result<M, ConversionError>,
+    ) -> Result<IntegrationMessage, IntegrationError> {
+        // The message is built inside the typed view, so the proto message is never moved.
+        event
+            .with_downcast::<T, _>(|typed| {
+                let proto = convert(typed).map_err(|source| IntegrationError::Conversion {
+                    domain_event: event.name().to_owned(),
+                    integration_event: self.name,
+                    source,
+                })?;
+                Ok(IntegrationMessage::with_id(
+                    id,
+                    event,
+                    &self.channel,
+                    self.name,
+                    self.ce_type,
+                    self.source,
+                    &proto,
+                ))
+            })
+            .unwrap_or_else(|| {
+                Err(IntegrationError::UnexpectedPayload {
+                    event_name: event.name().to_owned(),
+                    expected: type_name::<T>(),
+                })
+            })
+    }
+
+    /// Like [`publish_row`] for this handler, converting with `convert`, the handler's own
+    /// converter given again by its function item (what generated routers pass: the call is
+    /// then direct and can be inlined). Publishes the same message as
+    /// [`publish_event`](Self::publish_event) when `convert` is the converter the handler was
+    /// built with; another converter builds another payload.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_row`].
+    pub fn publish_converted<'a, F>(
+        &'a self,
+        convert: F,
+        event: &'a AggregateEvent,
+        dispatch: &'a tracing::Span,
+    ) -> impl Future<Output = Result<(), IntegrationError>> + Send + 'a
+    where
+        F: FnOnce(&AggregateEvent<T>) -> Result<M, ConversionError> + Send + 'a,
+    {
+        source::publish_built(self, event, dispatch, move |id| {
+            self.message_converted(event, id, convert)
+        })
     }
 
     /// Converts and publishes `event`; the typed form of
@@ -158,7 +210,7 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
     ///
     /// Any [`IntegrationError`].
     pub async fn publish_event(&self, event: &AggregateEvent) -> Result<(), IntegrationError> {
-        publish_with(self, event).await
+        publish_row(self, event, &tracing::Span::none()).await
     }
 }
 

@@ -6,7 +6,8 @@
 //!    [`AggregateEvent`] ([`store::AggregateRoot::record`]).
 //! 2. A store ([`store::AggregateStore`]) saves the aggregate; the
 //!    [`store::DispatchingStore`] middleware hands the saved events to an
-//!    [`EventDispatcher`].
+//!    [`EventDispatcher`], or to any [`Dispatch`] such as the router generated per table
+//!    ([`Route`]: a `match` on the event's type and name).
 //! 3. Generated [`IntegrationEventHandler`]s convert each
 //!    domain event field by field ([`convert::IntoProto`]) into a protobuf message and wrap it in
 //!    an [`IntegrationMessage`] with CloudEvents 1.0 binary-mode
@@ -61,8 +62,10 @@
 //! Besides the module paths, generated code relies on these root re-exports:
 //! [`AggregateEvent`], [`ChannelSpec`], [`DomainEvent`], [`EventDispatcher`], [`Publisher`],
 //! [`IntegrationEventHandler`], [`IntegrationEventSet`], [`DecodeError`], [`decode_payload`],
-//! [`integration_event_id`], and on [`convert::field`], [`convert::map_each`] and
-//! [`convert::map_one`].
+//! [`integration_event_id`], [`Route`], [`DispatchError`], and on [`convert::field`],
+//! [`convert::map_each`], [`convert::map_one`] and, for the generated router,
+//! [`dispatcher::publish_routed`], [`dispatcher::dispatch_span`], [`dispatcher::row_failed`],
+//! [`dispatcher::unmapped_event_name`] and [`IntegrationEventHandler::publish_converted`].
 //!
 //! # Module layering
 //!
@@ -118,7 +121,9 @@ pub mod test_util;
 pub use channel::ChannelSpec;
 pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
-pub use dispatcher::{DispatchError, EventDispatcher, EventHandler, UnmappedEventName};
+pub use dispatcher::{
+    Dispatch, DispatchError, EventDispatcher, EventHandler, Route, UnmappedEventName,
+};
 pub use error::BoxError;
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};
 pub use integration::{IntegrationError, IntegrationEventHandler, IntegrationSource};

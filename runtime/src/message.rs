@@ -188,6 +188,30 @@ impl IntegrationMessage {
         message: &M,
     ) -> Self {
         let id = integration_event_id(event.id(), integration_event_name);
+        Self::with_id(
+            id,
+            event,
+            channel,
+            integration_event_name,
+            ce_type,
+            source,
+            message,
+        )
+    }
+
+    /// [`from_aggregate_event_with_type`](Self::from_aggregate_event_with_type) with its `id`
+    /// already computed (it must be [`integration_event_id`] of the event's id and
+    /// `integration_event_name`): the integration handlers compute it once for the message and
+    /// their tracing span.
+    pub(crate) fn with_id<P: ?Sized, M: prost::Message>(
+        id: Uuid,
+        event: &AggregateEvent<P>,
+        channel: &ChannelSpec,
+        integration_event_name: &str,
+        ce_type: &str,
+        source: &str,
+        message: &M,
+    ) -> Self {
         let mut headers: Vec<(String, String)> = [
             (headers::SPECVERSION, headers::SPECVERSION_1_0.to_owned()),
             (headers::ID, id.hyphenated().to_string()),

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::dispatcher::{DispatchError, EventDispatcher};
+use crate::dispatcher::{Dispatch, DispatchError, EventDispatcher};
 use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent, Metadata};
 
@@ -344,19 +344,20 @@ impl<A: Aggregate> AggregateStore<A> for InMemoryStore<A> {
 }
 
 /// Store middleware: after the inner store saved an aggregate, the saved events go to
-/// [`EventDispatcher::publish`].
+/// the dispatcher `D`: an [`EventDispatcher`] (the default; [`EventDispatcher::publish`]) or
+/// any other [`Dispatch`], such as a generated `DomainEventRouter`.
 ///
 /// Delivery is **at-most-once** with respect to the store: the save commits first, so if the
 /// process dies (or a handler fails) after the commit, the events are stored but their
 /// integration events may never be published. A handler failure is reported as
 /// [`StoreError::Dispatch`] even though the save itself succeeded.
 #[derive(Debug)]
-pub struct DispatchingStore<S> {
+pub struct DispatchingStore<S, D: ?Sized = EventDispatcher> {
     inner: S,
-    dispatcher: Arc<EventDispatcher>,
+    dispatcher: Arc<D>,
 }
 
-impl<S: Clone> Clone for DispatchingStore<S> {
+impl<S: Clone, D: ?Sized> Clone for DispatchingStore<S, D> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -365,9 +366,9 @@ impl<S: Clone> Clone for DispatchingStore<S> {
     }
 }
 
-impl<S> DispatchingStore<S> {
+impl<S, D: ?Sized> DispatchingStore<S, D> {
     /// Wraps `inner`, dispatching saved events to `dispatcher`.
-    pub fn new(inner: S, dispatcher: Arc<EventDispatcher>) -> Self {
+    pub fn new(inner: S, dispatcher: Arc<D>) -> Self {
         Self { inner, dispatcher }
     }
 
@@ -377,20 +378,22 @@ impl<S> DispatchingStore<S> {
     }
 
     /// The dispatcher.
-    pub fn dispatcher(&self) -> &Arc<EventDispatcher> {
+    pub fn dispatcher(&self) -> &Arc<D> {
         &self.dispatcher
     }
 }
 
 #[async_trait::async_trait]
-impl<A: Aggregate, S: AggregateStore<A>> AggregateStore<A> for DispatchingStore<S> {
+impl<A: Aggregate, S: AggregateStore<A>, D: Dispatch + ?Sized> AggregateStore<A>
+    for DispatchingStore<S, D>
+{
     async fn load(&self, id: &str) -> Result<A, StoreError> {
         self.inner.load(id).await
     }
 
     async fn save(&self, aggregate: &mut A) -> Result<Vec<AggregateEvent>, StoreError> {
         let events = self.inner.save(aggregate).await?;
-        self.dispatcher.publish(&events).await?;
+        self.dispatcher.dispatch(&events).await?;
         Ok(events)
     }
 }

@@ -20,6 +20,12 @@ pub mod mirror {
     include!(concat!(env!("OUT_DIR"), "/shared_mirror_integration.rs"));
 }
 
+/// The code generated from `fixtures/shared/keywords.yaml`: Rust keywords as names (the
+/// converters and the router's fields `r#type`, `r#move`, `r#match`).
+pub mod keywords {
+    include!(concat!(env!("OUT_DIR"), "/shared_keywords_integration.rs"));
+}
+
 /// Domain types of the pricing fixture.
 pub mod domain {
     /// Which way a price moved; gives the domain event its name.

@@ -1,8 +1,9 @@
 //! One payload type behind several domain event names (`fixtures/shared/`): dispatched through
 //! the generated registration (the `Builder`'s module, and `#[derive(IntegrationEvent)]` with
-//! the `Builder`'s register-all), every instance is published exactly once per row of its own
-//! name, in order, onto the in-memory publisher and onto real JetStream; an internal name is
-//! not published; a name without a row fails the dispatch and is not published.
+//! the `Builder`'s register-all) or the generated router (`DomainEventRouter`), every instance
+//! is published exactly once per row of its own name, in order, onto the in-memory publisher
+//! and onto real JetStream; an internal name is not published; a name without a row fails the
+//! dispatch, with the same error through every front door, and is not published.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use eventmap::nats::{JetStreamPublisher, provision_streams};
 use eventmap::test_util::LocalServer;
 use eventmap::{
-    AggregateEvent, EventDispatcher, InMemoryPublisher, IntegrationMessage, Publisher,
+    AggregateEvent, Dispatch, EventDispatcher, InMemoryPublisher, IntegrationMessage, Publisher,
     UnmappedEventName, integration_event_id,
 };
 use eventmap_tests::shared::domain::{CatalogRepriced, Direction, PriceChanged};
@@ -154,18 +155,21 @@ fn derived_repricing() -> AggregateEvent {
     .into_dyn()
 }
 
-/// The two front doors: the `Builder`'s module with converters, and the derive with the
-/// `Builder`'s register-all.
+/// The front doors: the `Builder`'s module with converters (its registration on an
+/// `EventDispatcher`, and its `DomainEventRouter`), and the derive with the `Builder`'s
+/// register-all.
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     Generated,
+    Router,
     Derive,
 }
 
 impl Mode {
+    /// Registers the table on `dispatcher` (the router has no registration: see [`glue`]).
     fn register(self, dispatcher: &mut EventDispatcher, publisher: Arc<dyn Publisher>) {
         match self {
-            Mode::Generated => {
+            Mode::Generated | Mode::Router => {
                 integration::register_integration_event_handlers(dispatcher, publisher)
             }
             Mode::Derive => shared_derive::integration::register_integration_event_handlers(
@@ -174,9 +178,22 @@ impl Mode {
         }
     }
 
+    /// The table's glue publishing through `publisher`: the generated router, or a dispatcher
+    /// with the table registered `times` times (more than once must change nothing).
+    fn glue(self, publisher: Arc<dyn Publisher>, times: usize) -> Box<dyn Dispatch> {
+        if let Mode::Router = self {
+            return Box::new(integration::DomainEventRouter::new(publisher));
+        }
+        let mut dispatcher = EventDispatcher::new();
+        for _ in 0..times {
+            self.register(&mut dispatcher, Arc::clone(&publisher));
+        }
+        Box::new(dispatcher)
+    }
+
     fn events(self) -> Vec<AggregateEvent> {
         let (price, repricing): (PriceFn, fn() -> AggregateEvent) = match self {
-            Mode::Generated => (price, repricing),
+            Mode::Generated | Mode::Router => (price, repricing),
             Mode::Derive => (derived_price, derived_repricing),
         };
         let mut events = history(price);
@@ -190,25 +207,23 @@ impl Mode {
 
     fn price(self, product: &str, old: i64, new: i64, direction: Direction) -> AggregateEvent {
         match self {
-            Mode::Generated => price(product, old, new, direction),
+            Mode::Generated | Mode::Router => price(product, old, new, direction),
             Mode::Derive => derived_price(product, old, new, direction),
         }
     }
 }
 
-const MODES: [Mode; 2] = [Mode::Generated, Mode::Derive];
+const MODES: [Mode; 3] = [Mode::Generated, Mode::Router, Mode::Derive];
 
 #[tokio::test(flavor = "current_thread")]
 async fn each_instance_is_published_once_per_row_of_its_own_name() {
     for mode in MODES {
         let publisher = InMemoryPublisher::new();
-        let mut dispatcher = EventDispatcher::new();
-        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
         // Registering the table a second time must not publish anything twice.
-        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+        let glue = mode.glue(Arc::new(publisher.clone()), 2);
 
         let events = mode.events();
-        dispatcher.publish(&events).await.expect("dispatched");
+        glue.dispatch(&events).await.expect("dispatched");
         let published: Vec<Seen> = publisher
             .messages()
             .iter()
@@ -222,15 +237,14 @@ async fn each_instance_is_published_once_per_row_of_its_own_name() {
 async fn a_name_without_a_row_fails_the_dispatch_and_is_not_published() {
     for mode in MODES {
         let publisher = InMemoryPublisher::new();
-        let mut dispatcher = EventDispatcher::new();
-        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+        let glue = mode.glue(Arc::new(publisher.clone()), 1);
 
         let mut events = mode.events();
         let reset = mode.reset();
         // Decreased is published, the reset stops the dispatch, nothing after it runs.
         let batch = vec![events.remove(1), reset.clone(), events.remove(0)];
-        let err = dispatcher
-            .publish(&batch)
+        let err = glue
+            .dispatch(&batch)
             .await
             .expect_err("PriceReset has no row");
         assert_eq!(err.event_name, "PriceReset");
@@ -265,16 +279,15 @@ async fn a_name_without_a_row_fails_the_dispatch_and_is_not_published() {
 async fn an_internal_name_of_another_type_is_no_name_of_this_type() {
     for mode in MODES {
         let publisher = InMemoryPublisher::new();
-        let mut dispatcher = EventDispatcher::new();
-        mode.register(&mut dispatcher, Arc::new(publisher.clone()));
+        let glue = mode.glue(Arc::new(publisher.clone()), 1);
 
         // `PriceFrozen` is internal with `type: PriceChanged`: dispatched, nothing published.
         let frozen = mode.price("tea", 400, 400, Direction::Frozen);
-        dispatcher.publish(&[frozen]).await.expect("internal");
+        glue.dispatch(&[frozen]).await.expect("internal");
         // `CatalogArchived` is internal too, but of its own type: not a name of `PriceChanged`.
         let misnamed = mode.price("tea", 400, 410, Direction::Misnamed);
-        let err = dispatcher
-            .publish(&[misnamed])
+        let err = glue
+            .dispatch(&[misnamed])
             .await
             .expect_err("CatalogArchived is not a name of PriceChanged");
         assert_eq!(err.event_name, "CatalogArchived");
@@ -305,22 +318,18 @@ async fn each_instance_reaches_jetstream_once_under_its_own_name_in_order() {
 
         let mut all_events = Vec::new();
         for mode in MODES {
-            let mut dispatcher = EventDispatcher::new();
-            mode.register(&mut dispatcher, Arc::clone(&publisher));
-            // New domain event ids per mode: JetStream's duplicate window keeps both runs.
+            let glue = mode.glue(Arc::clone(&publisher), 1);
+            // New domain event ids per mode: JetStream's duplicate window keeps every run.
             let events = mode.events();
-            dispatcher.publish(&events).await.expect("dispatched");
-            let err = dispatcher
-                .publish(&[mode.reset()])
-                .await
-                .expect_err("no row");
+            glue.dispatch(&events).await.expect("dispatched");
+            let err = glue.dispatch(&[mode.reset()]).await.expect_err("no row");
             assert_eq!(err.event_name, "PriceReset");
             all_events.extend(events);
         }
 
         let mut stream = context.get_stream("PRICING_PRICES").await.expect("stream");
         let info = stream.info().await.expect("info");
-        let expected: Vec<Seen> = expected().into_iter().chain(expected()).collect();
+        let expected: Vec<Seen> = MODES.iter().flat_map(|_| expected()).collect();
         assert_eq!(info.state.messages, expected.len() as u64);
         let mut published = Vec::new();
         for sequence in 1..=info.state.messages {
@@ -383,4 +392,54 @@ async fn two_tables_mapping_one_type_both_publish_each_once() {
             pair("pricing.price.PriceDecreasedEvent", "pricing"),
         ]
     );
+}
+
+/// Rust keywords as names (`fixtures/shared/keywords.yaml`: channel `loop`, integration events
+/// `Type`, `Move`, `Match`): the generated router publishes what the registration publishes,
+/// both rows of `PriceIncreased` in table order, and fails a name the table does not give the
+/// type with the same error.
+#[tokio::test(flavor = "current_thread")]
+async fn keyword_names_route_as_the_registration_publishes() {
+    use eventmap_tests::shared::keywords;
+
+    let routed = InMemoryPublisher::new();
+    let registered = InMemoryPublisher::new();
+    let router = keywords::DomainEventRouter::new(Arc::new(routed.clone()));
+    let mut dispatcher = EventDispatcher::new();
+    keywords::register_integration_event_handlers(&mut dispatcher, Arc::new(registered.clone()));
+
+    let events = vec![
+        price("tea", 350, 400, Direction::Increased),
+        price("cake", 425, 390, Direction::Decreased),
+    ];
+    router.publish(&events).await.expect("routed");
+    dispatcher.publish(&events).await.expect("dispatched");
+    let subjects: Vec<String> = routed
+        .messages()
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "pricing.keywords.Type",
+            "pricing.keywords.Move",
+            "pricing.keywords.Match"
+        ]
+    );
+    assert_eq!(routed.messages(), registered.messages());
+
+    let frozen = price("tea", 400, 400, Direction::Frozen);
+    let routed_err = router
+        .publish(std::slice::from_ref(&frozen))
+        .await
+        .expect_err("no row");
+    let dispatched_err = dispatcher.publish(&[frozen]).await.expect_err("no row");
+    assert_eq!(routed_err.to_string(), dispatched_err.to_string());
+    let unmapped = routed_err
+        .source
+        .downcast_ref::<UnmappedEventName>()
+        .expect("UnmappedEventName");
+    assert_eq!(unmapped.expected, ["PriceIncreased", "PriceDecreased"]);
+    assert_eq!(routed.len(), 3, "nothing published for the unmapped name");
 }

@@ -63,7 +63,7 @@ pub(super) fn type_registration(
 
 /// A domain event name: in the generated module, its constant; elsewhere (the derive), written
 /// out.
-fn domain_name(name: &str, in_module: bool) -> TokenStream {
+pub(super) fn domain_name(name: &str, in_module: bool) -> TokenStream {
     if in_module {
         let ident = ident(&rust_names::const_ident(name));
         quote!(domain_event_names::#ident)
@@ -81,6 +81,23 @@ fn handler(
     publisher: &TokenStream,
     in_module: bool,
 ) -> TokenStream {
+    let domain_event = domain_name(&event.name, in_module);
+    let handler = new_handler(model, ie, domain, publisher, in_module);
+    quote! {
+        dispatcher.subscribe_to_named::<#domain>(#domain_event, #handler);
+    }
+}
+
+/// `IntegrationEventHandler::new(..)` of one row (with its `ce_type` when the row gives one),
+/// publishing through the `Arc<dyn Publisher>` expression `publisher`: what the registration
+/// subscribes and what the generated router holds.
+pub(super) fn new_handler(
+    model: &Model,
+    ie: &IntegrationEvent,
+    domain: &TokenStream,
+    publisher: &TokenStream,
+    in_module: bool,
+) -> TokenStream {
     let with_ce_type = (ie.ce_type != ie.name).then(|| {
         let ce_type = if in_module {
             let ident = ident(&rust_names::ce_type_const(&ie.name));
@@ -92,7 +109,6 @@ fn handler(
         quote!(.with_ce_type(#ce_type))
     });
     let (channel, name, service) = row_names(model, ie, in_module);
-    let domain_event = domain_name(&event.name, in_module);
     let converter = ident(&rust_names::fn_ident(&ie.name));
     let message = path(&ie.message.rust_path);
     let handler = if in_module {
@@ -101,16 +117,13 @@ fn handler(
         quote!(::eventmap::IntegrationEventHandler::<#domain, #message>)
     };
     quote! {
-        dispatcher.subscribe_to_named::<#domain>(
-            #domain_event,
-            #handler::new(
-                ::std::sync::Arc::clone(#publisher),
-                #channel,
-                #name,
-                #service,
-                #converter,
-            )#with_ce_type,
-        );
+        #handler::new(
+            ::std::sync::Arc::clone(#publisher),
+            #channel,
+            #name,
+            #service,
+            #converter,
+        )#with_ce_type
     }
 }
 

@@ -20,7 +20,8 @@ struct Names {
 impl Validator<'_> {
     /// Names in the generated module must not collide after Rust case conversion
     /// (`OrderCreated` and `order_created` both give `ORDER_CREATED`), nor take a name the
-    /// module defines itself (`channels::ALL`, `register_integration_event_handlers`).
+    /// module defines itself (`channels::ALL`, `register_integration_event_handlers`,
+    /// `DomainEventRouter`).
     pub(super) fn generated_names(&mut self, table: &Table) {
         let mut names = Names::default();
         names.channels(&mut self.cx, table);
@@ -76,7 +77,9 @@ impl Names {
     ) {
         let reserved = matches!(
             (namespace, rust.as_str()),
-            ("channels", "ALL") | ("fn", "register_integration_event_handlers")
+            ("channels", "ALL")
+                | ("fn", "register_integration_event_handlers")
+                | ("type", "DomainEventRouter")
         ) || (namespace == "subscription consts"
             && (rust.ends_with("::DURABLE") || rust.ends_with("::EVENTS")));
         if reserved {

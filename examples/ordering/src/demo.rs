@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use eventmap::nats::{Consumer, ConsumerSpec, Deliveries, JetStreamPublisher, provision_streams};
 use eventmap::{
-    DispatchingStore, EventDispatcher, InMemoryPublisher, InMemoryStore, IntegrationEventSet,
-    IntegrationMessage, PublishError, PublishReceipt, Publisher,
+    DispatchingStore, InMemoryPublisher, InMemoryStore, IntegrationEventSet, IntegrationMessage,
+    PublishError, PublishReceipt, Publisher,
 };
 
 use crate::application::{CommandError, CreateOrder, OrderingService};
@@ -174,16 +174,37 @@ async fn place_orders<S: eventmap::AggregateStore<Order>>(
     Ok(())
 }
 
-/// A command service on the in-memory store that dispatches the saved events to the
-/// generated integration handlers, which publish through `publisher`.
-pub fn service_with(
-    publisher: Arc<dyn Publisher>,
-) -> OrderingService<DispatchingStore<InMemoryStore<Order>>> {
-    let mut dispatcher = EventDispatcher::new();
-    integration_events::register_integration_event_handlers(&mut dispatcher, publisher);
+/// What hands saved events to the integration handlers: the router generated from the table
+/// (a `match` on the event's type and name, no lookups).
+#[cfg(not(feature = "derive"))]
+pub type Glue = integration_events::DomainEventRouter;
+/// What hands saved events to the integration handlers: with the `derive` feature the module
+/// has no converters, so no router; the dispatcher with the table registered.
+#[cfg(feature = "derive")]
+pub type Glue = eventmap::EventDispatcher;
+
+/// The [`Glue`] of the table, its integration handlers publishing through `publisher`.
+pub fn glue(publisher: Arc<dyn Publisher>) -> Glue {
+    #[cfg(not(feature = "derive"))]
+    let glue = integration_events::DomainEventRouter::new(publisher);
+    #[cfg(feature = "derive")]
+    let glue = {
+        let mut dispatcher = eventmap::EventDispatcher::new();
+        integration_events::register_integration_event_handlers(&mut dispatcher, publisher);
+        dispatcher
+    };
+    glue
+}
+
+/// The in-memory store that hands each saved event to the table's [`Glue`].
+pub type MemoryStore = DispatchingStore<InMemoryStore<Order>, Glue>;
+
+/// A command service on the in-memory store that hands the saved events to the table's
+/// [`Glue`], whose integration handlers publish through `publisher`.
+pub fn service_with(publisher: Arc<dyn Publisher>) -> OrderingService<MemoryStore> {
     OrderingService::new(DispatchingStore::new(
         InMemoryStore::new(),
-        Arc::new(dispatcher),
+        Arc::new(glue(publisher)),
     ))
 }
 
@@ -405,8 +426,7 @@ pub async fn run_on_postgres(
         .await
         .map_err(|e| store_error(&e))?;
     let schema = format!("ordering_demo_{run}");
-    let mut outbox = EventDispatcher::new();
-    integration_events::register_integration_event_handlers(&mut outbox, OutboxWriter::shared());
+    let outbox = glue(OutboxWriter::shared());
     let store = PostgresStore::builder(pool.clone())
         .schema(schema.clone())
         .registry(event_registry().map_err(|e| store_error(&e))?)

@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use eventmap::AggregateStore;
 use eventmap::nats::{JetStreamPublisher, ProvisionError, provision_streams};
-use eventmap::{AggregateStore, DispatchingStore, InMemoryStore};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -62,7 +62,7 @@ pub struct Service {
 
 #[derive(Debug)]
 enum Store {
-    Memory(OrderingService<DispatchingStore<InMemoryStore<Order>>>),
+    Memory(OrderingService<crate::demo::MemoryStore>),
     #[cfg(feature = "postgres")]
     Postgres(Box<postgres::Outboxed>),
 }
@@ -147,7 +147,6 @@ mod postgres {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use eventmap::EventDispatcher;
     use eventmap::nats::JetStreamPublisher;
     use eventmap::postgres::sqlx::PgPool;
     use eventmap::postgres::sqlx::postgres::PgPoolOptions;
@@ -191,11 +190,7 @@ mod postgres {
             let ephemeral = schema.is_none();
             let schema =
                 schema.unwrap_or_else(|| format!("ordering_serve_{}", crate::demo::run_id()));
-            let mut outbox = EventDispatcher::new();
-            integration_events::register_integration_event_handlers(
-                &mut outbox,
-                OutboxWriter::shared(),
-            );
+            let outbox = crate::demo::glue(OutboxWriter::shared());
             let store = PostgresStore::builder(pool.clone())
                 .schema(schema.clone())
                 .registry(crate::demo::event_registry().map_err(eventmap::postgres::Error::from)?)

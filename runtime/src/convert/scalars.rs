@@ -13,6 +13,7 @@ use super::{ConversionError, IntoProto};
 macro_rules! identity {
     ($($t:ty),* $(,)?) => {$(
         impl IntoProto<$t> for $t {
+            #[inline]
             fn into_proto(&self) -> Result<$t, ConversionError> {
                 Ok(self.clone())
             }
@@ -45,6 +46,7 @@ identity!(
 macro_rules! integers_into {
     ($target:ty: $($source:ty),* $(,)?) => {$(
         impl IntoProto<$target> for $source {
+            #[inline]
             fn into_proto(&self) -> Result<$target, ConversionError> {
                 Ok(<$target>::from(*self))
             }
@@ -58,6 +60,7 @@ integers_into!(u32: u8, u16);
 integers_into!(u64: u8, u16, u32);
 
 impl IntoProto<f64> for f32 {
+    #[inline]
     fn into_proto(&self) -> Result<f64, ConversionError> {
         Ok(f64::from(*self))
     }
@@ -67,48 +70,56 @@ impl IntoProto<f64> for f32 {
 // Strings, ids, bytes
 
 impl IntoProto<String> for str {
+    #[inline]
     fn into_proto(&self) -> Result<String, ConversionError> {
         Ok(self.to_owned())
     }
 }
 
 impl IntoProto<String> for char {
+    #[inline]
     fn into_proto(&self) -> Result<String, ConversionError> {
         Ok(self.to_string())
     }
 }
 
 impl IntoProto<String> for Uuid {
+    #[inline]
     fn into_proto(&self) -> Result<String, ConversionError> {
         Ok(self.hyphenated().to_string())
     }
 }
 
 impl IntoProto<Vec<u8>> for Uuid {
+    #[inline]
     fn into_proto(&self) -> Result<Vec<u8>, ConversionError> {
         Ok(self.as_bytes().to_vec())
     }
 }
 
 impl IntoProto<Bytes> for Uuid {
+    #[inline]
     fn into_proto(&self) -> Result<Bytes, ConversionError> {
         Ok(Bytes::copy_from_slice(self.as_bytes()))
     }
 }
 
 impl IntoProto<Bytes> for Vec<u8> {
+    #[inline]
     fn into_proto(&self) -> Result<Bytes, ConversionError> {
         Ok(Bytes::copy_from_slice(self))
     }
 }
 
 impl IntoProto<Bytes> for [u8] {
+    #[inline]
     fn into_proto(&self) -> Result<Bytes, ConversionError> {
         Ok(Bytes::copy_from_slice(self))
     }
 }
 
 impl IntoProto<Vec<u8>> for Bytes {
+    #[inline]
     fn into_proto(&self) -> Result<Vec<u8>, ConversionError> {
         Ok(self.to_vec())
     }
@@ -122,6 +133,7 @@ impl IntoProto<Vec<u8>> for Bytes {
 macro_rules! optional {
     ($($source:ty => $($target:ty),+;)*) => {$($(
         impl IntoProto<Option<$target>> for $source {
+            #[inline]
             fn into_proto(&self) -> Result<Option<$target>, ConversionError> {
                 IntoProto::<$target>::into_proto(self).map(Some)
             }

@@ -45,6 +45,7 @@ pub(crate) fn timestamp_from(time: SystemTime) -> Option<Timestamp> {
 }
 
 impl IntoProto<Timestamp> for SystemTime {
+    #[inline]
     fn into_proto(&self) -> Result<Timestamp, ConversionError> {
         timestamp_from(*self).ok_or_else(|| {
             ConversionError::new(format!(
@@ -56,12 +57,14 @@ impl IntoProto<Timestamp> for SystemTime {
 }
 
 impl IntoProto<Option<Timestamp>> for SystemTime {
+    #[inline]
     fn into_proto(&self) -> Result<Option<Timestamp>, ConversionError> {
         IntoProto::<Timestamp>::into_proto(self).map(Some)
     }
 }
 
 impl IntoProto<prost_types::Duration> for Duration {
+    #[inline]
     fn into_proto(&self) -> Result<prost_types::Duration, ConversionError> {
         let seconds = self.as_secs();
         if seconds > DURATION_MAX_SECONDS {
@@ -79,6 +82,7 @@ impl IntoProto<prost_types::Duration> for Duration {
 }
 
 impl IntoProto<Option<prost_types::Duration>> for Duration {
+    #[inline]
     fn into_proto(&self) -> Result<Option<prost_types::Duration>, ConversionError> {
         IntoProto::<prost_types::Duration>::into_proto(self).map(Some)
     }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::Error;
 use super::registry::{EventRegistry, StoredPayload};
 use super::schema::{DEFAULT_SCHEMA, Schema};
-use crate::dispatcher::EventDispatcher;
+use crate::dispatcher::Dispatch;
 use crate::event::{AggregateEvent, Event, Metadata};
 use crate::store::{Aggregate, AggregateStore, EventSourced, StoreError, replay};
 
@@ -37,7 +37,7 @@ struct Inner {
     pool: PgPool,
     schema: Schema,
     registry: EventRegistry,
-    outbox: Option<EventDispatcher>,
+    outbox: Option<Box<dyn Dispatch>>,
 }
 
 /// An event-sourced store on PostgreSQL.

@@ -377,3 +377,208 @@ pub fn register_integration_event_handlers(
             );
     }
 }
+/// Publishes the integration events of the table's rows, routed by code generated from
+/// the table: a `match` on the payload type of each domain event, then on its name. It
+/// publishes what an `EventDispatcher` with `register_integration_event_handlers`
+/// publishes, in the same order, with the same errors (a name without a row of its type
+/// fails with `UnmappedEventName`), logs and spans, without the dispatcher's lookups
+/// and dynamic calls; handlers registered at run time need the `EventDispatcher`.
+///
+/// Give it to a store as its dispatcher (`DispatchingStore::new(store, Arc::new(router))`,
+/// `PostgresStoreBuilder::outbox(router)`: it implements `eventmap::Dispatch`).
+#[derive(Clone, Debug)]
+pub struct DomainEventRouter {
+    /// The row `OrderCreated` -> `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`).
+    order_created_event: ::eventmap::IntegrationEventHandler<
+        crate::domain::events::OrderCreated,
+        crate::proto::ordering::v1::OrderCreated,
+    >,
+    /// The row `OrderReadied` -> `OrderReadiedEvent` (proto `ordering.v1.OrderReadied`).
+    order_readied_event: ::eventmap::IntegrationEventHandler<
+        crate::domain::events::OrderReadied,
+        crate::proto::ordering::v1::OrderReadied,
+    >,
+    /// The row `OrderCanceled` -> `OrderCanceledEvent` (proto `ordering.v1.OrderCanceled`).
+    order_canceled_event: ::eventmap::IntegrationEventHandler<
+        crate::domain::events::OrderCanceled,
+        crate::proto::ordering::v1::OrderCanceled,
+    >,
+    /// The row `OrderCompleted` -> `OrderCompletedEvent` (proto `ordering.v1.OrderCompleted`).
+    order_completed_event: ::eventmap::IntegrationEventHandler<
+        crate::domain::events::OrderCompleted,
+        crate::proto::ordering::v1::OrderCompleted,
+    >,
+}
+impl DomainEventRouter {
+    /// A router publishing every row through `publisher`: an `Arc<JetStreamPublisher>`,
+    /// an `Arc<dyn Publisher>` or a reference to either
+    /// ([`IntoSharedPublisher`](::eventmap::IntoSharedPublisher)).
+    pub fn new(publisher: impl ::eventmap::IntoSharedPublisher) -> Self {
+        let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
+        Self {
+            order_created_event: ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_event_names::ORDER_CREATED_EVENT,
+                SOURCE,
+                order_created_event,
+            ),
+            order_readied_event: ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_event_names::ORDER_READIED_EVENT,
+                SOURCE,
+                order_readied_event,
+            ),
+            order_canceled_event: ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_event_names::ORDER_CANCELED_EVENT,
+                SOURCE,
+                order_canceled_event,
+            ),
+            order_completed_event: ::eventmap::IntegrationEventHandler::new(
+                ::std::sync::Arc::clone(&publisher),
+                channels::ORDER,
+                integration_event_names::ORDER_COMPLETED_EVENT,
+                SOURCE,
+                order_completed_event,
+            ),
+        }
+    }
+    /// Converts and publishes every event through the rows of its name, events in
+    /// order and each event's rows in table order; an event of a type the table does
+    /// not map is skipped.
+    ///
+    /// # Errors
+    /// Stops at the first failing row (`DispatchError` with its `IntegrationError`), or
+    /// at an event of a mapped type whose name the table does not give that type
+    /// (`DispatchError` with `UnmappedEventName`), before any of its rows runs.
+    pub async fn publish(
+        &self,
+        events: &[::eventmap::AggregateEvent],
+    ) -> ::core::result::Result<(), ::eventmap::DispatchError> {
+        ::eventmap::dispatcher::publish_routed(self, events).await
+    }
+}
+impl ::eventmap::Route for DomainEventRouter {
+    async fn route(
+        &self,
+        event: &::eventmap::AggregateEvent,
+    ) -> ::core::result::Result<bool, ::eventmap::DispatchError> {
+        let payload_type = event.payload_type_id();
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderCreated>()
+        {
+            match event.name() {
+                domain_event_names::ORDER_CREATED => {
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    self.order_created_event
+                        .publish_converted(order_created_event, event, &dispatch)
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
+                }
+                _ => {
+                    return ::core::result::Result::Err(
+                        ::eventmap::dispatcher::unmapped_event_name::<
+                            crate::domain::events::OrderCreated,
+                        >(event, &[domain_event_names::ORDER_CREATED]),
+                    );
+                }
+            }
+            return ::core::result::Result::Ok(true);
+        }
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderReadied>()
+        {
+            match event.name() {
+                domain_event_names::ORDER_READIED => {
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    self.order_readied_event
+                        .publish_converted(order_readied_event, event, &dispatch)
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
+                }
+                _ => {
+                    return ::core::result::Result::Err(
+                        ::eventmap::dispatcher::unmapped_event_name::<
+                            crate::domain::events::OrderReadied,
+                        >(event, &[domain_event_names::ORDER_READIED]),
+                    );
+                }
+            }
+            return ::core::result::Result::Ok(true);
+        }
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderCanceled>()
+        {
+            match event.name() {
+                domain_event_names::ORDER_CANCELED => {
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    self.order_canceled_event
+                        .publish_converted(order_canceled_event, event, &dispatch)
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
+                }
+                _ => {
+                    return ::core::result::Result::Err(
+                        ::eventmap::dispatcher::unmapped_event_name::<
+                            crate::domain::events::OrderCanceled,
+                        >(event, &[domain_event_names::ORDER_CANCELED]),
+                    );
+                }
+            }
+            return ::core::result::Result::Ok(true);
+        }
+        if payload_type
+            == ::core::any::TypeId::of::<crate::domain::events::OrderCompleted>()
+        {
+            match event.name() {
+                domain_event_names::ORDER_COMPLETED => {
+                    let dispatch = ::eventmap::dispatcher::dispatch_span(event);
+                    self.order_completed_event
+                        .publish_converted(order_completed_event, event, &dispatch)
+                        .await
+                        .map_err(|error| {
+                            ::eventmap::dispatcher::row_failed(
+                                event,
+                                &dispatch,
+                                0,
+                                error,
+                            )
+                        })?;
+                }
+                _ => {
+                    return ::core::result::Result::Err(
+                        ::eventmap::dispatcher::unmapped_event_name::<
+                            crate::domain::events::OrderCompleted,
+                        >(event, &[domain_event_names::ORDER_COMPLETED]),
+                    );
+                }
+            }
+            return ::core::result::Result::Ok(true);
+        }
+        ::core::result::Result::Ok(false)
+    }
+}

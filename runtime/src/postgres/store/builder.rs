@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sqlx::postgres::PgPool;
 
 use super::{Inner, PostgresStore};
-use crate::dispatcher::EventDispatcher;
+use crate::dispatcher::Dispatch;
 use crate::postgres::Error;
 use crate::postgres::registry::EventRegistry;
 use crate::postgres::schema::Schema;
@@ -16,7 +16,7 @@ pub struct PostgresStoreBuilder {
     pub(super) pool: PgPool,
     pub(super) schema: String,
     pub(super) registry: EventRegistry,
-    pub(super) outbox: Option<EventDispatcher>,
+    pub(super) outbox: Option<Box<dyn Dispatch>>,
     pub(super) migrate: bool,
 }
 
@@ -50,10 +50,13 @@ impl PostgresStoreBuilder {
     /// the messages its handlers publish through [`OutboxWriter`](crate::postgres::OutboxWriter)
     /// are inserted into the outbox table in that transaction. Give it only the integration
     /// handlers (generated `register_integration_event_handlers` with
-    /// [`OutboxWriter::shared`](crate::postgres::OutboxWriter::shared)): a handler that fails rolls
-    /// the append back, and side effects of other handlers would not be transactional.
-    pub fn outbox(mut self, dispatcher: EventDispatcher) -> Self {
-        self.outbox = Some(dispatcher);
+    /// [`OutboxWriter::shared`](crate::postgres::OutboxWriter::shared) on an
+    /// [`EventDispatcher`](crate::EventDispatcher), or the generated
+    /// `DomainEventRouter::new(OutboxWriter::shared())`, which routes without the dispatcher's
+    /// lookups): a handler that fails rolls the append back, and side effects of other
+    /// handlers would not be transactional.
+    pub fn outbox(mut self, dispatcher: impl Dispatch + 'static) -> Self {
+        self.outbox = Some(Box::new(dispatcher));
         self
     }
 

@@ -205,7 +205,7 @@ impl StoreTransaction {
         .await?;
 
         if let Some(dispatcher) = &inner.outbox {
-            let (dispatched, messages) = collect(dispatcher.publish(events)).await;
+            let (dispatched, messages) = collect(dispatcher.dispatch(events)).await;
             dispatched.map_err(Error::Outbox)?;
             if !messages.is_empty() {
                 self.insert_outbox(aggregate, id, new_version, &messages)
