@@ -12,18 +12,26 @@ use async_nats::jetstream::Context;
 use async_nats::jetstream::consumer::PullConsumer;
 use tracing::Instrument;
 
+#[cfg(feature = "postgres")]
+mod batched;
 mod create;
 mod deliveries;
 mod handler;
+#[cfg(feature = "postgres")]
+mod order;
 mod policy;
 mod pull;
 mod run;
 mod settle;
+#[cfg(feature = "postgres")]
+mod transactional;
 
 pub use create::{MIN_SERVER_VERSION, StartError};
 pub use deliveries::Deliveries;
 pub use handler::{ConsumerHandler, consumer_fn};
 pub use policy::{ConsumerSpec, DeliveryPolicy};
+#[cfg(feature = "postgres")]
+pub use transactional::TransactionalHandler;
 
 use crate::decode::IntegrationEventSet;
 use crate::error::BoxError;
