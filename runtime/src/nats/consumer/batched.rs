@@ -15,7 +15,6 @@ use tracing::Instrument;
 use super::handler::panic_message;
 use super::order::{AggregateKey, Gate, subject_matches};
 use super::pull::Pulled;
-use super::run::handler_span;
 use super::settle::Settled;
 use super::transactional::TransactionalHandler;
 use super::{ConsumeError, Consumer, ConsumerReport};
@@ -55,7 +54,7 @@ fn key_of<E>(delivery: &Delivery<E>) -> Option<AggregateKey> {
         .then(|| (delivery.aggregate_type.clone(), delivery.aggregate_id.clone()))
 }
 
-impl<E: IntegrationEventSet> Consumer<E> {
+impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// Pulls and handles messages through `inbox` until `shutdown` completes or a fatal
     /// error, a pulled batch ([`DeliveryPolicy::batch`](super::DeliveryPolicy::batch)
     /// messages at most) per PostgreSQL transaction:
@@ -323,25 +322,29 @@ impl<E: IntegrationEventSet> Consumer<E> {
             .await
             .map_err(database)?;
         seen.clear();
-        for delivery in deliveries {
-            if !new.contains(&delivery.id) || !seen.insert(delivery.id.as_str()) {
-                tracing::debug!(ce_id = %delivery.id, "already processed: skipped");
-                continue;
-            }
-            let result = AssertUnwindSafe(handler.handle(&mut tx, delivery))
+        let fresh: Vec<&Delivery<E>> = deliveries
+            .iter()
+            .filter(|delivery| new.contains(&delivery.id) && seen.insert(delivery.id.as_str()))
+            .collect();
+        if fresh.len() < deliveries.len() {
+            tracing::debug!(duplicates = deliveries.len() - fresh.len(), "already processed: skipped");
+        }
+        if !fresh.is_empty() {
+            let result = AssertUnwindSafe(handler.handle_batch(&mut tx, &fresh, durable))
                 .catch_unwind()
-                .instrument(handler_span(delivery, durable))
                 .await;
             let error = match result {
-                Ok(Ok(())) => continue,
-                Ok(Err(err)) => dead_letter::error_chain(&*err),
-                Err(panic) => format!("handler panicked: {}", panic_message(&*panic)),
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(dead_letter::error_chain(&*err)),
+                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
             };
-            if let Err(err) = tx.rollback().await {
-                // The connection closes with the transaction open: PostgreSQL rolls it back.
-                tracing::warn!(error = %err, "rollback after a handler error failed");
+            if let Some(error) = error {
+                if let Err(err) = tx.rollback().await {
+                    // The connection closes with the transaction open: PostgreSQL rolls it back.
+                    tracing::warn!(error = %err, "rollback after a handler error failed");
+                }
+                return Err(error);
             }
-            return Err(error);
         }
         tx.commit().await.map_err(database)
     }

@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use sqlx::postgres::PgConnection;
+use tracing::Instrument;
 
 use crate::decode::IntegrationEventSet;
 use crate::error::BoxError;
@@ -22,6 +23,11 @@ use crate::nats::Delivery;
 ///
 /// Handlers are called one after the other, in stream order; several events of a batch share
 /// one transaction, so a handler sees the uncommitted writes of the earlier ones.
+///
+/// [`handle`](Self::handle) is all a handler has to write. A handler that can apply many
+/// events with fewer statements (one multi-row `INSERT ... SELECT unnest(...)` instead of one
+/// `INSERT` per event: each statement is a round trip to PostgreSQL, which is where a batch
+/// spends its time, see `BENCHMARKS.md`) also overrides [`handle_batch`](Self::handle_batch).
 ///
 /// ```no_run
 /// use eventmap::BoxError;
@@ -52,11 +58,31 @@ use crate::nats::Delivery;
 ///     }
 /// }
 /// ```
-pub trait TransactionalHandler<E: IntegrationEventSet>: Send + Sync {
+pub trait TransactionalHandler<E: IntegrationEventSet + Sync>: Send + Sync {
     /// Applies one delivery on `conn`, the batch transaction's connection.
     fn handle(
         &self,
         conn: &mut PgConnection,
         delivery: &Delivery<E>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// Applies the new deliveries of a batch (never empty; duplicates already left out), in
+    /// stream order, on `conn`. `Err` rolls the whole batch back (the runtime then calls this
+    /// with one delivery at a time to find the failing one). The default calls
+    /// [`handle`](Self::handle) for each, in a `consume` span of its own.
+    fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        deliveries: &[&Delivery<E>],
+        durable: &str,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        async move {
+            for delivery in deliveries {
+                self.handle(conn, delivery)
+                    .instrument(super::run::handler_span(delivery, durable))
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }
