@@ -21,7 +21,7 @@ use super::{ConsumeError, Consumer, ConsumerReport};
 use crate::decode::IntegrationEventSet;
 use crate::message::headers;
 use crate::nats::dead_letter;
-use crate::nats::delivery::{Delivery, Received};
+use crate::nats::delivery::{AckHandle, Delivery, Received};
 use crate::postgres::Inbox;
 
 /// Most stream sequences read back at start to find the messages an earlier instance left
@@ -39,6 +39,8 @@ struct Batching<E> {
     report: ConsumerReport,
     /// In-progress acks.
     ticker: Interval,
+    /// The acks of the last committed batch, sent while the next batch is pulled and handled.
+    acking: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl<E> Batching<E> {
@@ -119,6 +121,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 gate: Gate::default(),
                 report: ConsumerReport::default(),
                 ticker,
+                acking: None,
             };
             self.scan_outstanding(inbox, &mut state.gate).await;
             loop {
@@ -138,6 +141,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                     break;
                 }
             }
+            acked(&mut state.acking).await;
             let Batching {
                 pulled,
                 held,
@@ -210,7 +214,6 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         match outcome {
             Ok(()) => {
                 span.record("outcome", "committed");
-                self.ack_all(&ready).await;
                 state.report.handled += ready.len() as u64;
                 if !state.gate.is_empty() {
                     for delivery in &ready {
@@ -219,6 +222,11 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                         }
                     }
                 }
+                // One batch's acks in flight at a time, overlapping the next batch.
+                acked(&mut state.acking).await;
+                let handles = ready.into_iter().map(|delivery| delivery.ack).collect();
+                let confirmed = self.spec.policy.double_ack;
+                state.acking = Some(tokio::spawn(ack_all(handles, confirmed).in_current_span()));
             }
             Err(error) if ready.len() == 1 => {
                 span.record("outcome", "failed");
@@ -367,26 +375,6 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         }
     }
 
-    /// Acks `deliveries` all at once (confirmed unless `double_ack` is off).
-    async fn ack_all(&self, deliveries: &[Delivery<E>]) {
-        let confirmed = self.spec.policy.double_ack;
-        let acks = deliveries.iter().map(|delivery| async move {
-            if confirmed {
-                delivery.ack.send(AckKind::Ack, "ack").await
-            } else {
-                delivery.ack.send_unconfirmed(AckKind::Ack, "ack").await
-            }
-        });
-        let failed = futures::future::join_all(acks)
-            .await
-            .into_iter()
-            .filter(Result::is_err)
-            .count();
-        if failed > 0 {
-            tracing::warn!(failed, "acks failed; those messages will be redelivered (the inbox skips them)");
-        }
-    }
-
     /// Drops the gate's blockers that were acknowledged (the consumer's ack floor passed
     /// them) or applied (recorded in the inbox). Failures to ask are logged; the blockers
     /// then stay.
@@ -492,6 +480,35 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             outstanding = gate.ids().len(),
             "messages left outstanding: later messages of their aggregates wait for them"
         );
+    }
+}
+
+/// Acks `handles` all at once (confirmed or not); failures are logged (those messages are
+/// redelivered and the inbox skips them).
+async fn ack_all(handles: Vec<AckHandle>, confirmed: bool) {
+    let acks = handles.iter().map(|handle| async move {
+        if confirmed {
+            handle.send(AckKind::Ack, "ack").await
+        } else {
+            handle.send_unconfirmed(AckKind::Ack, "ack").await
+        }
+    });
+    let failed = futures::future::join_all(acks)
+        .await
+        .into_iter()
+        .filter(Result::is_err)
+        .count();
+    if failed > 0 {
+        tracing::warn!(failed, "acks failed; those messages will be redelivered (the inbox skips them)");
+    }
+}
+
+/// Waits for the acks in flight, if any.
+async fn acked(acking: &mut Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = acking.take()
+        && let Err(err) = task.await
+    {
+        tracing::warn!(error = %err, "the ack task failed; its messages will be redelivered");
     }
 }
 
