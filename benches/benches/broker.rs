@@ -1081,7 +1081,10 @@ fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
     }
     for (variant, label) in [
         (EVENTMAP_INBOX_BATCHED, "Consumer::run_with_inbox"),
-        (EVENTMAP_INBOX_MULTI_ROW, "Consumer::run_with_inbox + handle_batch"),
+        (
+            EVENTMAP_INBOX_MULTI_ROW,
+            "Consumer::run_with_inbox + handle_batch",
+        ),
     ] {
         let Some(gain) = ratio(variant, EVENTMAP_INBOX) else {
             continue;

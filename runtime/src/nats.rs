@@ -24,12 +24,12 @@ mod publisher;
 /// version.
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;
+#[cfg(feature = "postgres")]
+pub use consumer::TransactionalHandler;
 pub use consumer::{
     ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Deliveries,
     DeliveryPolicy, MIN_SERVER_VERSION, StartError, consumer_fn,
 };
-#[cfg(feature = "postgres")]
-pub use consumer::TransactionalHandler;
 pub use delivery::{AckError, Delivery};
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, SCALE_SETTLE, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};

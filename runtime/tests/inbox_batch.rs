@@ -160,7 +160,11 @@ impl Fixture {
     }
 }
 
-async fn start(jetstream: &Context, durable: &str, policy: DeliveryPolicy) -> Consumer<CounterEvents> {
+async fn start(
+    jetstream: &Context,
+    durable: &str,
+    policy: DeliveryPolicy,
+) -> Consumer<CounterEvents> {
     Consumer::<CounterEvents>::start(jetstream, &ConsumerSpec::new(durable, &[]).policy(policy))
         .await
         .expect("consumer starts")
@@ -251,7 +255,11 @@ async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
             .await;
 
         assert_in_order(&fixture.applied().await, &expected, &[]);
-        assert_eq!(handler.calls.load(Ordering::Relaxed), 200, "no duplicate reached the handler");
+        assert_eq!(
+            handler.calls.load(Ordering::Relaxed),
+            200,
+            "no duplicate reached the handler"
+        );
         assert_eq!(
             report,
             ConsumerReport {
@@ -259,7 +267,13 @@ async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
                 ..ConsumerReport::default()
             }
         );
-        assert_eq!(fixture.db.count("eventmap_inbox", "WHERE consumer = 'batched'").await, 200);
+        assert_eq!(
+            fixture
+                .db
+                .count("eventmap_inbox", "WHERE consumer = 'batched'")
+                .await,
+            200
+        );
         fixture.db.cleanup().await;
     })
     .await;
@@ -275,7 +289,9 @@ async fn a_poison_message_is_isolated_and_its_aggregate_waits_for_it() {
             .batch(100)
             .max_deliver(2)
             .backoff([Duration::from_millis(200)]);
-        let report = fixture.run_until_drained("poisoned", policy, &handler).await;
+        let report = fixture
+            .run_until_drained("poisoned", policy, &handler)
+            .await;
 
         // c-1 v4 and v5 waited until v3 was given up; the rest of its batch was applied.
         assert_in_order(&fixture.applied().await, &expected, &[("c-1", 3)]);
@@ -320,9 +336,19 @@ async fn after_a_consumer_crash_each_aggregate_is_applied_in_version_order() {
             }
             () = crashed => {}
         }
-        let stream = fixture.jetstream.get_stream(COUNTER.stream).await.expect("stream");
-        let info = stream.consumer_info("ordered").await.expect("consumer info");
-        assert!(info.num_ack_pending > 0, "the crash left messages unacknowledged: {info:?}");
+        let stream = fixture
+            .jetstream
+            .get_stream(COUNTER.stream)
+            .await
+            .expect("stream");
+        let info = stream
+            .consumer_info("ordered")
+            .await
+            .expect("consumer info");
+        assert!(
+            info.num_ack_pending > 0,
+            "the crash left messages unacknowledged: {info:?}"
+        );
         let committed = fixture.db.count("applied", "").await;
 
         // The second instance gets the messages never delivered at once and the unacked ones
@@ -334,7 +360,11 @@ async fn after_a_consumer_crash_each_aggregate_is_applied_in_version_order() {
 
         assert_in_order(&fixture.applied().await, &expected, &[]);
         assert_eq!(fixture.db.count("applied", "").await, total as i64);
-        assert_eq!(report.failed + report.dead_lettered + report.rejected, 0, "{report:?}");
+        assert_eq!(
+            report.failed + report.dead_lettered + report.rejected,
+            0,
+            "{report:?}"
+        );
         let remaining = total as i64 - committed;
         eprintln!(
             "crash mid-stream: {committed} applied before, {} left unacked; the restarted consumer \
@@ -342,6 +372,43 @@ async fn after_a_consumer_crash_each_aggregate_is_applied_in_version_order() {
             info.num_ack_pending,
             elapsed.as_secs_f64(),
             remaining as f64 / elapsed.as_secs_f64()
+        );
+        fixture.db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_instances_of_one_consumer_apply_each_message_once() {
+    within(async {
+        let fixture = Fixture::new("em_inbox_two").await;
+        let expected = fixture.publish(40, 10).await;
+        let policy = DeliveryPolicy::default().batch(25);
+        let (first, second) = (fixture.handler(None), fixture.handler(None));
+        let (a, b) = tokio::join!(
+            fixture.run_until_drained("shared", policy.clone(), &first),
+            fixture.run_until_drained("shared", policy, &second),
+        );
+
+        let applied = fixture.applied().await;
+        for (counter, count) in &expected {
+            let mut versions = applied[counter].clone();
+            versions.sort_unstable();
+            assert_eq!(
+                versions,
+                (1..=*count).collect::<Vec<_>>(),
+                "{counter}: each version once"
+            );
+        }
+        assert_eq!(fixture.db.count("applied", "").await, 400);
+        assert_eq!(
+            a.failed + b.failed + a.dead_lettered + b.dead_lettered,
+            0,
+            "{a:?} {b:?}"
+        );
+        assert!(
+            a.handled > 0 && b.handled > 0,
+            "both instances took messages: {a:?} {b:?}"
         );
         fixture.db.cleanup().await;
     })

@@ -276,14 +276,20 @@ async fn inbox_in(
     let counter = Counter::new(count as u64);
     let consumer = Consumer::<OrdersEvent>::start(&env.js, &spec(durable, true)).await?;
     let start = if mode != InboxMode::PerEvent {
-        let handler = BatchedInboxHandler::new(&inbox, &counter, mode == InboxMode::MultiRow).await?;
+        let handler =
+            BatchedInboxHandler::new(&inbox, &counter, mode == InboxMode::MultiRow).await?;
         let start = Instant::now();
         let report = tokio::time::timeout(
             RUN_TIMEOUT,
             consumer.run_with_inbox(&inbox, &handler, counter.done()),
         )
         .await
-        .map_err(|_| format!("the consumer handled {} of {count} in {RUN_TIMEOUT:?}", counter.total()))??;
+        .map_err(|_| {
+            format!(
+                "the consumer handled {} of {count} in {RUN_TIMEOUT:?}",
+                counter.total()
+            )
+        })??;
         check_report(&report, count)?;
         start
     } else {

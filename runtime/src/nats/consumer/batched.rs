@@ -46,14 +46,20 @@ struct Batching<E> {
 impl<E> Batching<E> {
     /// Whether a held message may go now (its blockers were applied or given up here).
     fn any_due(&self) -> bool {
-        self.held.iter().any(|delivery| !holds(&self.gate, delivery))
+        self.held
+            .iter()
+            .any(|delivery| !holds(&self.gate, delivery))
     }
 }
 
 /// The aggregate of `delivery`; `None` without a `ce-aggregateid` (never held).
 fn key_of<E>(delivery: &Delivery<E>) -> Option<AggregateKey> {
-    (!delivery.aggregate_id.is_empty())
-        .then(|| (delivery.aggregate_type.clone(), delivery.aggregate_id.clone()))
+    (!delivery.aggregate_id.is_empty()).then(|| {
+        (
+            delivery.aggregate_type.clone(),
+            delivery.aggregate_id.clone(),
+        )
+    })
 }
 
 impl<E: IntegrationEventSet + Sync> Consumer<E> {
@@ -200,13 +206,20 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             .into_iter()
             .partition(|delivery| !holds(&state.gate, delivery));
         if !held.is_empty() {
-            tracing::debug!(held = held.len(), "messages wait for an earlier message of their aggregate");
+            tracing::debug!(
+                held = held.len(),
+                "messages wait for an earlier message of their aggregate"
+            );
         }
         state.held = held;
         if ready.is_empty() {
             return;
         }
-        let span = tracing::debug_span!("consume_batch", size = ready.len(), outcome = tracing::field::Empty);
+        let span = tracing::debug_span!(
+            "consume_batch",
+            size = ready.len(),
+            outcome = tracing::field::Empty
+        );
         let outcome = self
             .with_progress(state, &ready, self.transact(inbox, handler, &ready))
             .instrument(span.clone())
@@ -231,7 +244,8 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             Err(error) if ready.len() == 1 => {
                 span.record("outcome", "failed");
                 for delivery in ready {
-                    self.settle_tracked(delivery, Err(error.clone()), state).await;
+                    self.settle_tracked(delivery, Err(error.clone()), state)
+                        .await;
                 }
             }
             Err(error) => {
@@ -335,7 +349,10 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             .filter(|delivery| new.contains(&delivery.id) && seen.insert(delivery.id.as_str()))
             .collect();
         if fresh.len() < deliveries.len() {
-            tracing::debug!(duplicates = deliveries.len() - fresh.len(), "already processed: skipped");
+            tracing::debug!(
+                duplicates = deliveries.len() - fresh.len(),
+                "already processed: skipped"
+            );
         }
         if !fresh.is_empty() {
             let result = AssertUnwindSafe(handler.handle_batch(&mut tx, &fresh, durable))
@@ -422,7 +439,12 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let last = info.delivered.stream_sequence;
         let end = last.min(floor.saturating_add(SCAN_LIMIT));
         if end < last {
-            tracing::warn!(floor, last, limit = SCAN_LIMIT, "too many sequences outstanding to read back; only the first are held against");
+            tracing::warn!(
+                floor,
+                last,
+                limit = SCAN_LIMIT,
+                "too many sequences outstanding to read back; only the first are held against"
+            );
         }
         let stream = match self.context.get_stream(E::CHANNEL.stream).await {
             Ok(stream) => stream,
@@ -499,7 +521,10 @@ async fn ack_all(handles: Vec<AckHandle>, confirmed: bool) {
         .filter(Result::is_err)
         .count();
     if failed > 0 {
-        tracing::warn!(failed, "acks failed; those messages will be redelivered (the inbox skips them)");
+        tracing::warn!(
+            failed,
+            "acks failed; those messages will be redelivered (the inbox skips them)"
+        );
     }
 }
 
@@ -550,5 +575,9 @@ async fn release_held<E>(held: &[Delivery<E>]) {
         .into_iter()
         .filter(Result::is_err)
         .count();
-    tracing::info!(released = held.len(), failed, "held messages were naked for redelivery");
+    tracing::info!(
+        released = held.len(),
+        failed,
+        "held messages were naked for redelivery"
+    );
 }

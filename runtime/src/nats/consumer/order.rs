@@ -145,11 +145,23 @@ mod tests {
 
     #[test]
     fn subjects() {
-        assert!(subject_matches("ordering.order.Created", "ordering.order.Created"));
-        assert!(!subject_matches("ordering.order.Created", "ordering.order.Readied"));
-        assert!(subject_matches("ordering.order.>", "ordering.order.Readied"));
+        assert!(subject_matches(
+            "ordering.order.Created",
+            "ordering.order.Created"
+        ));
+        assert!(!subject_matches(
+            "ordering.order.Created",
+            "ordering.order.Readied"
+        ));
+        assert!(subject_matches(
+            "ordering.order.>",
+            "ordering.order.Readied"
+        ));
         assert!(!subject_matches("ordering.order.>", "ordering.order"));
-        assert!(subject_matches("ordering.*.Readied", "ordering.order.Readied"));
+        assert!(subject_matches(
+            "ordering.*.Readied",
+            "ordering.order.Readied"
+        ));
         assert!(!subject_matches("ordering.*", "ordering.order.Readied"));
     }
 }
