@@ -154,6 +154,7 @@ impl Config {
                 events: 200_000,
                 confirmed: 20_000,
                 inbox: 2_000,
+                inbox_batched: 40_000,
             },
             only: Vec::new(),
             table: None,
@@ -183,6 +184,7 @@ impl Config {
                         events: 20_000,
                         confirmed: 2_000,
                         inbox: 500,
+                        inbox_batched: 5_000,
                     };
                 }
                 "--no-memory" => config.memory = false,
@@ -1059,7 +1061,8 @@ fn measure(
 /// The ratios of scenario 8, if it ran.
 fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
     use consumer::{
-        CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
+        CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_INBOX_BATCHED,
+        EVENTMAP_INBOX_MULTI_ROW, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
     };
     let ratio = |a, b| {
         results.ratio(
@@ -1087,6 +1090,26 @@ fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
             "| 8: Consumer + inbox ({} events) / Consumer double_ack(true) | {} | - | |\n",
             counts.inbox,
             cell(Some(inbox), 2)
+        ));
+    }
+    for (variant, label) in [
+        (EVENTMAP_INBOX_BATCHED, "Consumer::run_with_inbox"),
+        (
+            EVENTMAP_INBOX_MULTI_ROW,
+            "Consumer::run_with_inbox + handle_batch",
+        ),
+    ] {
+        let Some(gain) = ratio(variant, EVENTMAP_INBOX) else {
+            continue;
+        };
+        let beside = ratio(variant, EVENTMAP_CONFIRMED);
+        out.push_str(&format!(
+            "| 8: {label} ({} events) / Consumer + Inbox::process | {} | >= 10 | {} |\n\
+             | 8: {label} / Consumer double_ack(true) (no inbox) | {} | - | |\n",
+            counts.inbox_batched,
+            cell(Some(gain), 2),
+            verdict(Some(gain), 10.0),
+            cell(beside, 2),
         ));
     }
     out.push_str(&format!(

@@ -24,6 +24,8 @@ mod publisher;
 /// version.
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;
+#[cfg(feature = "postgres")]
+pub use consumer::TransactionalHandler;
 pub use consumer::{
     ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Deliveries,
     DeliveryPolicy, MIN_SERVER_VERSION, StartError, consumer_fn,

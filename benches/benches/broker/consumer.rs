@@ -16,11 +16,15 @@
 //!   `match`, then `double_ack` or a plain `ack`;
 //! * **eventmap + inbox**: the confirmed eventmap consumer whose handler goes through
 //!   `Inbox::process` with one `INSERT` per event (a fresh schema on `DATABASE_URL`, dropped
-//!   after the run).
+//!   after the run);
+//! * **eventmap + inbox, batched**: `Consumer::run_with_inbox` with the same `INSERT` as a
+//!   `TransactionalHandler`, confirmed acks: a pulled batch (100) per transaction; and the
+//!   same with the handler's `handle_batch` writing the batch's rows in one `INSERT ...
+//!   SELECT unnest(...)`.
 //!
-//! The confirmed variants (one round trip per message) and the inbox variant (one PostgreSQL
-//! transaction per message) read only the first M of the N events (fewer, so that the suite
-//! stays within its time): their rates are events per second like the others'.
+//! The confirmed variants (one round trip per message) and the inbox variants (one PostgreSQL
+//! transaction per message, or per batch) read only the first M of the N events (fewer, so
+//! that the suite stays within its time): their rates are events per second like the others'.
 
 use std::time::Instant;
 
@@ -29,7 +33,8 @@ use eventmap::postgres::Inbox;
 use eventmap::postgres::sqlx::{self, PgPool};
 use eventmap_benches::consumer::generated::subscriptions::orders;
 use eventmap_benches::consumer::{
-    Counter, CountingHandler, EVENTS_TABLE, InboxHandler, OrdersEvent, OrdersRouter,
+    BatchedInboxHandler, Counter, CountingHandler, EVENTS_TABLE, InboxHandler, OrdersEvent,
+    OrdersRouter,
 };
 use eventmap_benches::outbox;
 use futures::StreamExt;
@@ -50,6 +55,11 @@ pub const RAW_DOUBLE: &str = "raw pull messages() + double_ack";
 pub const RAW_ACK: &str = "raw pull messages() + ack";
 /// eventmap with the inbox.
 pub const EVENTMAP_INBOX: &str = "eventmap Consumer + Inbox::process, double_ack(true)";
+/// eventmap with the inbox, a batch per transaction, an `INSERT` per event.
+pub const EVENTMAP_INBOX_BATCHED: &str = "eventmap Consumer::run_with_inbox, double_ack(true)";
+/// eventmap with the inbox, a batch per transaction, one multi-row `INSERT` per batch.
+pub const EVENTMAP_INBOX_MULTI_ROW: &str =
+    "eventmap Consumer::run_with_inbox + handle_batch (one INSERT), double_ack(true)";
 
 /// Events per chunk when filling the stream.
 const FILL_CHUNK: usize = 10_000;
@@ -63,8 +73,10 @@ pub struct Counts {
     pub events: usize,
     /// Read by the confirmed variants.
     pub confirmed: usize,
-    /// Read by the inbox variant.
+    /// Read by the inbox variant (`Inbox::process`, a transaction per event).
     pub inbox: usize,
+    /// Read by the batched inbox variant (`run_with_inbox`, a transaction per batch).
+    pub inbox_batched: usize,
 }
 
 /// Purges the stream and fills it with `count` messages, chunk by chunk (not timed).
@@ -104,11 +116,17 @@ where
                 counter.total()
             )
         })??;
+    check_report(&report, count)?;
+    Ok(report)
+}
+
+/// All `count` handled, nothing failed.
+fn check_report(report: &ConsumerReport, count: usize) -> Result<(), Error> {
     if report.handled != count as u64 || report.failed + report.rejected + report.dead_lettered > 0
     {
         return Err(format!("consumer of {count} events: {report:?}").into());
     }
-    Ok(report)
+    Ok(())
 }
 
 /// eventmap: the generated router over [`CountingHandler`], `count` events.
@@ -216,15 +234,32 @@ pub async fn raw(env: &Env, count: usize, durable: &str, double_ack: bool) -> Re
     })
 }
 
-/// eventmap with the inbox: a fresh schema (the inbox's migrations, not timed), the
-/// generated router over [`InboxHandler`], `count` events, confirmed acks; checks that
-/// `count` rows were written; drops the schema.
-pub async fn inbox(env: &Env, pool: &PgPool, count: usize, durable: &str) -> Result<Run, Error> {
+/// How the inbox variant handles its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxMode {
+    /// The generated router over [`InboxHandler`]: `Inbox::process` per event.
+    PerEvent,
+    /// [`BatchedInboxHandler`] under `Consumer::run_with_inbox`, an `INSERT` per event.
+    Batched,
+    /// The same, its `handle_batch` writing a batch's rows in one `INSERT`.
+    MultiRow,
+}
+
+/// eventmap with the inbox: a fresh schema (the inbox's migrations, not timed), `count`
+/// events, confirmed acks, handled as `mode` says; checks that `count` rows were written;
+/// drops the schema.
+pub async fn inbox(
+    env: &Env,
+    pool: &PgPool,
+    count: usize,
+    durable: &str,
+    mode: InboxMode,
+) -> Result<Run, Error> {
     let schema = format!(
         "{SCHEMA_PREFIX}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
-    let result = inbox_in(env, pool, &schema, count, durable).await;
+    let result = inbox_in(env, pool, &schema, count, durable, mode).await;
     outbox::drop_schema(pool, &schema).await?;
     result
 }
@@ -235,13 +270,34 @@ async fn inbox_in(
     schema: &str,
     count: usize,
     durable: &str,
+    mode: InboxMode,
 ) -> Result<Run, Error> {
     let inbox = Inbox::new(pool.clone(), schema).await?;
     let counter = Counter::new(count as u64);
-    let handler = InboxHandler::new(&inbox, &counter, durable).await?;
     let consumer = Consumer::<OrdersEvent>::start(&env.js, &spec(durable, true)).await?;
-    let start = Instant::now();
-    run_until(consumer, &OrdersRouter(handler), &counter, count).await?;
+    let start = if mode != InboxMode::PerEvent {
+        let handler =
+            BatchedInboxHandler::new(&inbox, &counter, mode == InboxMode::MultiRow).await?;
+        let start = Instant::now();
+        let report = tokio::time::timeout(
+            RUN_TIMEOUT,
+            consumer.run_with_inbox(&inbox, &handler, counter.done()),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "the consumer handled {} of {count} in {RUN_TIMEOUT:?}",
+                counter.total()
+            )
+        })??;
+        check_report(&report, count)?;
+        start
+    } else {
+        let handler = InboxHandler::new(&inbox, &counter, durable).await?;
+        let start = Instant::now();
+        run_until(consumer, &OrdersRouter(handler), &counter, count).await?;
+        start
+    };
     let elapsed = start.elapsed();
     check_by_type(counter.by_type(), count)?;
     super::delete_consumer(env, durable).await?;
@@ -290,7 +346,11 @@ pub async fn round(
         RAW_ACK,
     ];
     if pool.is_some() {
-        variants.push(EVENTMAP_INBOX);
+        variants.extend([
+            EVENTMAP_INBOX,
+            EVENTMAP_INBOX_BATCHED,
+            EVENTMAP_INBOX_MULTI_ROW,
+        ]);
     }
     let mut runs = Vec::new();
     for (index, variant) in super::rotated(&variants, round).into_iter().enumerate() {
@@ -301,7 +361,17 @@ pub async fn round(
                 (EVENTMAP_UNCONFIRMED, _) => eventmap(env, counts.events, &durable, false).await,
                 (RAW_DOUBLE, _) => raw(env, counts.confirmed, &durable, true).await,
                 (RAW_ACK, _) => raw(env, counts.events, &durable, false).await,
-                (_, Some(pool)) => inbox(env, pool, counts.inbox, &durable).await,
+                (EVENTMAP_INBOX, Some(pool)) => {
+                    inbox(env, pool, counts.inbox, &durable, InboxMode::PerEvent).await
+                }
+                (EVENTMAP_INBOX_BATCHED, Some(pool)) => {
+                    let count = counts.inbox_batched;
+                    inbox(env, pool, count, &durable, InboxMode::Batched).await
+                }
+                (_, Some(pool)) => {
+                    let count = counts.inbox_batched;
+                    inbox(env, pool, count, &durable, InboxMode::MultiRow).await
+                }
                 (other, None) => Err(format!("{other} needs PostgreSQL").into()),
             }
         };

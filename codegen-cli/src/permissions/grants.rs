@@ -20,6 +20,9 @@
 //! * the pull loop requests messages (`CONSUMER.MSG.NEXT`) and, after a failed pull, checks that
 //!   the durable still exists (`CONSUMER.INFO`); each message is settled (ack, nak, term,
 //!   in-progress) on its reply subject under `$JS.ACK.<stream>.<durable>.>`;
+//! * `Consumer::run_with_inbox` reads the durable's ack floor (`CONSUMER.INFO`) and, at start
+//!   after a crash, reads back the messages left unacknowledged by sequence
+//!   (`STREAM.MSG.GET.<stream>`) to keep each aggregate in order;
 //! * a dead letter is published on `<dead-letter subject>.<one token>` (the original's `ce-type`
 //!   made one token, any value: `*`);
 //! * every reply (JetStream API responses, publish acks, pulled messages, double-ack
@@ -153,6 +156,13 @@ fn consumer(publish: &mut Grants, subscription: &Subscription, channel: &Channel
         (
             format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"),
             format!("pulls the messages of {of}"),
+        ),
+        (
+            format!("$JS.API.STREAM.MSG.GET.{stream}"),
+            format!(
+                "Consumer::run_with_inbox reads back the messages {of} left unacknowledged \
+                 before a restart (per-aggregate order)"
+            ),
         ),
         (
             format!("$JS.ACK.{stream}.{durable}.>"),

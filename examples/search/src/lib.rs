@@ -8,11 +8,17 @@
 //! consumer's spec (durable name, server-side filters, delivery policy). [`SearchService`]
 //! implements the trait; each event is applied through the [`Inbox`] in the same transaction
 //! as the read-model write, so a redelivered message changes nothing the second time.
+//!
+//! The service binary runs [`SearchService`] as a [`TransactionalHandler`] under
+//! `Consumer::run_with_inbox` instead: a pulled batch of events per transaction, and each
+//! order's events applied in version order even after a crash of the service (the runtime
+//! holds an order's later events until the earlier ones come back), so the read model needs
+//! no "not yet" retries.
 
 pub mod read_model;
 
 use eventmap::BoxError;
-use eventmap::nats::Delivery;
+use eventmap::nats::{Delivery, TransactionalHandler};
 use eventmap::postgres::Inbox;
 use sqlx::PgConnection;
 
@@ -49,17 +55,14 @@ impl SearchService {
 
     /// Applies `change` to the read model once per message id: the inbox records the id in
     /// the transaction of the change.
-    async fn once<F>(&self, delivery: &Delivery<OrdersEvent>, change: F) -> Result<(), BoxError>
-    where
-        F: AsyncFnOnce(&ReadModel, &mut PgConnection) -> Result<(), ReadModelError>,
-    {
+    async fn once(&self, delivery: &Delivery<OrdersEvent>, change: Change) -> Result<(), BoxError> {
         let read_model = &self.read_model;
         let outcome = self
             .inbox
             .process(
                 subscriptions::subscriptions::orders::DURABLE,
                 &delivery.id,
-                async |conn: &mut PgConnection| change(read_model, conn).await,
+                async |conn: &mut PgConnection| change.apply(read_model, conn).await,
             )
             .await?;
         if outcome.is_duplicate() {
@@ -69,13 +72,45 @@ impl SearchService {
     }
 }
 
-impl OrdersHandler for SearchService {
-    async fn order_created_event(
-        &self,
-        event: &proto::ordering::v1::OrderCreated,
-        delivery: &Delivery<OrdersEvent>,
-    ) -> Result<(), BoxError> {
-        let entry = SearchEntry {
+/// What one event does to the read model.
+enum Change {
+    /// A new order.
+    Insert(SearchEntry),
+    /// An order's new status, at its version.
+    Status {
+        order_id: String,
+        status: OrderStatus,
+        version: u64,
+    },
+}
+
+impl Change {
+    /// The change of `event`.
+    fn of(event: &OrdersEvent) -> Self {
+        let status = |order_id: &String, status, version| Self::Status {
+            order_id: order_id.clone(),
+            status,
+            version,
+        };
+        match event {
+            OrdersEvent::OrderCreatedEvent(event) => Self::created(event),
+            OrdersEvent::OrderReadiedEvent(event) => status(
+                &event.order_id,
+                OrderStatus::ReadyForPickup,
+                event.order_version,
+            ),
+            OrdersEvent::OrderCanceledEvent(event) => {
+                status(&event.order_id, OrderStatus::Canceled, event.order_version)
+            }
+            OrdersEvent::OrderCompletedEvent(event) => {
+                status(&event.order_id, OrderStatus::Completed, event.order_version)
+            }
+        }
+    }
+
+    /// The entry of a new order.
+    fn created(event: &proto::ordering::v1::OrderCreated) -> Self {
+        Self::Insert(SearchEntry {
             order_id: event.order_id.clone(),
             customer_id: event.customer_id.clone(),
             total_cents: event.total_cents,
@@ -83,52 +118,73 @@ impl OrdersHandler for SearchService {
             status: OrderStatus::New,
             lines: i32::try_from(event.items.len()).unwrap_or(i32::MAX),
             version: event.order_version,
-        };
-        self.once(delivery, async move |model, conn| {
-            model.insert(conn, &entry).await
         })
-        .await
+    }
+
+    /// Writes the change on `conn`.
+    async fn apply(
+        &self,
+        model: &ReadModel,
+        conn: &mut PgConnection,
+    ) -> Result<(), ReadModelError> {
+        match self {
+            Self::Insert(entry) => model.insert(conn, entry).await,
+            Self::Status {
+                order_id,
+                status,
+                version,
+            } => model.set_status(conn, order_id, *status, *version).await,
+        }
+    }
+}
+
+/// The service under `Consumer::run_with_inbox`: the runtime records the message ids and
+/// commits; each event is one read-model write on the batch's transaction.
+impl TransactionalHandler<OrdersEvent> for SearchService {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery<OrdersEvent>,
+    ) -> Result<(), BoxError> {
+        Change::of(&delivery.event)
+            .apply(&self.read_model, conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The service under `Consumer::run` (the generated `OrdersRouter`): each event through
+/// [`Inbox::process`], a transaction per event.
+impl OrdersHandler for SearchService {
+    async fn order_created_event(
+        &self,
+        event: &proto::ordering::v1::OrderCreated,
+        delivery: &Delivery<OrdersEvent>,
+    ) -> Result<(), BoxError> {
+        self.once(delivery, Change::created(event)).await
     }
 
     async fn order_readied_event(
         &self,
-        event: &proto::ordering::v1::OrderReadied,
+        _: &proto::ordering::v1::OrderReadied,
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), BoxError> {
-        let (id, version) = (event.order_id.clone(), event.order_version);
-        self.once(delivery, async move |model, conn| {
-            model
-                .set_status(conn, &id, OrderStatus::ReadyForPickup, version)
-                .await
-        })
-        .await
+        self.once(delivery, Change::of(&delivery.event)).await
     }
 
     async fn order_canceled_event(
         &self,
-        event: &proto::ordering::v1::OrderCanceled,
+        _: &proto::ordering::v1::OrderCanceled,
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), BoxError> {
-        let (id, version) = (event.order_id.clone(), event.order_version);
-        self.once(delivery, async move |model, conn| {
-            model
-                .set_status(conn, &id, OrderStatus::Canceled, version)
-                .await
-        })
-        .await
+        self.once(delivery, Change::of(&delivery.event)).await
     }
 
     async fn order_completed_event(
         &self,
-        event: &proto::ordering::v1::OrderCompleted,
+        _: &proto::ordering::v1::OrderCompleted,
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), BoxError> {
-        let (id, version) = (event.order_id.clone(), event.order_version);
-        self.once(delivery, async move |model, conn| {
-            model
-                .set_status(conn, &id, OrderStatus::Completed, version)
-                .await
-        })
-        .await
+        self.once(delivery, Change::of(&delivery.event)).await
     }
 }

@@ -9,7 +9,7 @@ use eventmap::nats::Consumer;
 use eventmap::nats::connect::{ConnectArgs, connect};
 use eventmap::postgres::Inbox;
 use eventmap::redact::redact_url;
-use search_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
+use search_example::subscriptions::{OrdersEvent, subscriptions};
 use search_example::{ReadModel, SearchService};
 
 #[derive(Debug, Parser)]
@@ -112,9 +112,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         durable = subscriptions::orders::DURABLE,
         "search service consuming"
     );
-    let handler = OrdersRouter(SearchService::new(inbox, read_model));
+    // A batch per transaction, each order's events in version order across restarts.
+    let handler = SearchService::new(inbox.clone(), read_model);
     let report = consumer
-        .run(&handler, eventmap::shutdown_signal())
+        .run_with_inbox(&inbox, &handler, eventmap::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(?report, "search service stopped");

@@ -12,18 +12,26 @@ use async_nats::jetstream::Context;
 use async_nats::jetstream::consumer::PullConsumer;
 use tracing::Instrument;
 
+#[cfg(feature = "postgres")]
+mod batched;
 mod create;
 mod deliveries;
 mod handler;
+#[cfg(feature = "postgres")]
+mod order;
 mod policy;
 mod pull;
 mod run;
 mod settle;
+#[cfg(feature = "postgres")]
+mod transactional;
 
 pub use create::{MIN_SERVER_VERSION, StartError};
 pub use deliveries::Deliveries;
 pub use handler::{ConsumerHandler, consumer_fn};
 pub use policy::{ConsumerSpec, DeliveryPolicy};
+#[cfg(feature = "postgres")]
+pub use transactional::TransactionalHandler;
 
 use crate::decode::IntegrationEventSet;
 use crate::error::BoxError;
@@ -68,12 +76,16 @@ pub enum ConsumeError {
 /// [`ConsumerSpec`] and uses explicit acks. Undecodable messages are never handed to the
 /// handler: they are dead-lettered (when the policy has a dead-letter channel) and terminated.
 ///
-/// Two ways to consume it:
+/// Three ways to consume it:
 ///
 /// * [`run`](Self::run) with a [`ConsumerHandler`]: messages are pulled in batches of
 ///   [`DeliveryPolicy::batch`] into a queue owned by the consumer and handled one at a time,
 ///   in order; while a handler runs, in-progress acks keep both its message and the queued
 ///   ones from being redelivered. The consumer acks, naks with backoff and dead-letters.
+/// * `run_with_inbox` (feature `postgres`) with a `TransactionalHandler`: as `run`, with
+///   each pulled batch handled in one PostgreSQL transaction that also records the message
+///   ids in the `eventmap::postgres::Inbox`, and each aggregate's events kept in order
+///   across crashes (`docs/delivery.md`).
 /// * [`deliveries`](Self::deliveries): the decoded [`Delivery`](super::Delivery)s one at a
 ///   time, settled by the caller (see [`Deliveries`]).
 ///

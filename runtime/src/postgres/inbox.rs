@@ -10,6 +10,8 @@ use tracing::Instrument;
 use super::Error;
 use super::schema::Schema;
 
+mod batch;
+
 /// What [`Inbox::process`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]

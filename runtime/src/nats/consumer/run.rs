@@ -131,42 +131,11 @@ impl<E: IntegrationEventSet> Consumer<E> {
         ticker: &mut Interval,
         report: &mut ConsumerReport,
     ) {
-        let policy = &self.spec.policy;
-        let max_deliver = self.max_deliver();
         let outcome = match self.exhausted(&delivery) {
             Some(error) => Err(error),
             None => self.call(handler, &delivery, queue, ticker).await,
         };
-        match outcome {
-            Ok(()) => {
-                report.handled += 1;
-                let acked = if policy.double_ack {
-                    delivery.ack.send(AckKind::Ack, "ack").await
-                } else {
-                    delivery.ack.send_unconfirmed(AckKind::Ack, "ack").await
-                };
-                if let Err(err) = acked {
-                    tracing::warn!(error = %err, "ack failed; the message will be redelivered");
-                }
-            }
-            Err(error) if delivery.delivered >= max_deliver => {
-                tracing::error!(%error, "handler failed on the last allowed delivery; giving up");
-                let received = Received::from(delivery);
-                if self.give_up(&received, &error, AckKind::Ack).await {
-                    report.dead_lettered += 1;
-                } else {
-                    report.failed += 1;
-                }
-            }
-            Err(error) => {
-                report.failed += 1;
-                let delay = policy.nak_delay(delivery.delivered);
-                tracing::warn!(%error, ?delay, "handler failed; requesting redelivery");
-                if let Err(err) = delivery.ack.send(AckKind::Nak(delay), "nak").await {
-                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
-                }
-            }
-        }
+        self.settle(delivery, outcome, report).await;
     }
 
     /// Runs the handler, sending in-progress acks for its message and the queued ones on
@@ -197,7 +166,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
 
 /// The span of one handled message. The single place to change what a handler runs in
 /// (for instance to continue the trace of the message's `traceparent` header).
-fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
+pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
     let span = tracing::info_span!(
         "consume",
         subject = %delivery.subject,

@@ -4,12 +4,71 @@
 use async_nats::jetstream::AckKind;
 use tracing::Instrument;
 
-use super::Consumer;
+use super::{Consumer, ConsumerReport};
 use crate::decode::{DecodeError, IntegrationEventSet};
 use crate::nats::dead_letter::{self, DeadLetter};
 use crate::nats::delivery::{Delivery, Received};
 
+/// How [`Consumer::settle`] left a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// Handled and acked (the ack may still be lost: then it is redelivered).
+    Handled,
+    /// Given up: dead-lettered then acked, or terminated.
+    GivenUp,
+    /// Naked for a later redelivery (a failure before the last delivery, or a dead-letter
+    /// publish that failed).
+    Retried,
+}
+
 impl<E: IntegrationEventSet> Consumer<E> {
+    /// Settles `delivery` by the handler's `outcome` and counts it in `report` (see
+    /// [`Consumer::run`]): `Ok` acks (confirmed unless `double_ack` is off); `Err` on the
+    /// last allowed delivery (or past it) dead-letters and acks; an earlier `Err` naks with
+    /// the policy's backoff.
+    pub(super) async fn settle(
+        &self,
+        delivery: Delivery<E>,
+        outcome: Result<(), String>,
+        report: &mut ConsumerReport,
+    ) -> Settled {
+        let policy = &self.spec.policy;
+        match outcome {
+            Ok(()) => {
+                report.handled += 1;
+                let acked = if policy.double_ack {
+                    delivery.ack.send(AckKind::Ack, "ack").await
+                } else {
+                    delivery.ack.send_unconfirmed(AckKind::Ack, "ack").await
+                };
+                if let Err(err) = acked {
+                    tracing::warn!(error = %err, "ack failed; the message will be redelivered");
+                }
+                Settled::Handled
+            }
+            Err(error) if delivery.delivered >= self.max_deliver() => {
+                tracing::error!(%error, "handler failed on the last allowed delivery; giving up");
+                let received = Received::from(delivery);
+                if self.give_up(&received, &error, AckKind::Ack).await {
+                    report.dead_lettered += 1;
+                    Settled::GivenUp
+                } else {
+                    report.failed += 1;
+                    Settled::Retried
+                }
+            }
+            Err(error) => {
+                report.failed += 1;
+                let delay = policy.nak_delay(delivery.delivered);
+                tracing::warn!(%error, ?delay, "handler failed; requesting redelivery");
+                if let Err(err) = delivery.ack.send(AckKind::Nak(delay), "nak").await {
+                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                }
+                Settled::Retried
+            }
+        }
+    }
+
     /// Why `delivery` is not handed over again: it was delivered more than
     /// [`max_deliver`](super::DeliveryPolicy::max_deliver) times, so the earlier deliveries
     /// ended without an outcome. `None` while it may be handled.

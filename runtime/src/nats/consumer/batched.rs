@@ -1,0 +1,583 @@
+//! [`Consumer::run_with_inbox`]: the consumer's loop with the PostgreSQL [`Inbox`], handling
+//! each pulled batch in one transaction and keeping each aggregate's events in stream order
+//! across crashes (see `order.rs`).
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+
+use async_nats::jetstream::{AckKind, Message};
+use futures::FutureExt;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tracing::Instrument;
+
+use super::handler::panic_message;
+use super::order::{AggregateKey, Gate, subject_matches};
+use super::pull::Pulled;
+use super::settle::Settled;
+use super::transactional::TransactionalHandler;
+use super::{ConsumeError, Consumer, ConsumerReport};
+use crate::decode::IntegrationEventSet;
+use crate::message::headers;
+use crate::nats::dead_letter;
+use crate::nats::delivery::{AckHandle, Delivery, Received};
+use crate::postgres::Inbox;
+
+/// Most stream sequences read back at start to find the messages an earlier instance left
+/// outstanding (see [`Consumer::scan_outstanding`]).
+const SCAN_LIMIT: u64 = 10_000;
+
+/// The state of one [`Consumer::run_with_inbox`].
+struct Batching<E> {
+    /// Pulled and not yet looked at.
+    pulled: Pulled,
+    /// Decoded, waiting for an earlier message of their aggregate (under in-progress acks).
+    held: Vec<Delivery<E>>,
+    /// The outstanding messages by aggregate.
+    gate: Gate,
+    report: ConsumerReport,
+    /// In-progress acks.
+    ticker: Interval,
+    /// The acks of the last committed batch, sent while the next batch is pulled and handled.
+    acking: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<E> Batching<E> {
+    /// Whether a held message may go now (its blockers were applied or given up here).
+    fn any_due(&self) -> bool {
+        self.held
+            .iter()
+            .any(|delivery| !holds(&self.gate, delivery))
+    }
+}
+
+/// The aggregate of `delivery`; `None` without a `ce-aggregateid` (never held).
+fn key_of<E>(delivery: &Delivery<E>) -> Option<AggregateKey> {
+    (!delivery.aggregate_id.is_empty()).then(|| {
+        (
+            delivery.aggregate_type.clone(),
+            delivery.aggregate_id.clone(),
+        )
+    })
+}
+
+impl<E: IntegrationEventSet + Sync> Consumer<E> {
+    /// Pulls and handles messages through `inbox` until `shutdown` completes or a fatal
+    /// error, a pulled batch ([`DeliveryPolicy::batch`](super::DeliveryPolicy::batch)
+    /// messages at most) per PostgreSQL transaction:
+    ///
+    /// 1. the batch's ids are recorded for this consumer (the durable name) with one
+    ///    `INSERT ... ON CONFLICT DO NOTHING RETURNING`; ids recorded before (redeliveries,
+    ///    re-sends) and an id seen twice in the batch do not reach the handler;
+    /// 2. `handler` runs for each new message, in stream order, on the transaction's
+    ///    connection;
+    /// 3. the transaction commits, then every message of the batch is acked (all at once;
+    ///    confirmed unless [`double_ack`](super::DeliveryPolicy::double_ack) is off). A crash
+    ///    between commit and ack leaves ids that the redelivery finds recorded.
+    ///
+    /// A handler error or panic, or a database failure, rolls the batch back; its messages
+    /// are then handled one at a time, each in its own transaction and settled as in
+    /// [`run`](Self::run): the failing one is naked with the backoff and dead-lettered on its
+    /// last allowed delivery, the others are applied. Undecodable messages and those past
+    /// `max_deliver` are dead-lettered and settled before the batch, as in `run`.
+    ///
+    /// **Per-aggregate order.** Within a batch, handlers run in stream order. Across batches
+    /// and crashes the consumer holds back a message while an earlier message of its
+    /// aggregate (same `ce-aggregatetype` and `ce-aggregateid`, lower stream sequence) is
+    /// outstanding: one an earlier instance left unacknowledged (found at start between the
+    /// consumer's ack floor and its last delivered sequence, at most 10,000 sequences read
+    /// back, not yet recorded in the inbox), or one that failed here and was naked. A held
+    /// message stays in memory under in-progress acks, so it loses no delivery; it is
+    /// handled once the earlier one was applied (here, or by another instance: the inbox
+    /// says so) or acknowledged (the consumer's ack floor passed it). The rule relies on the
+    /// relay publishing each aggregate's messages in version order into one stream, not on
+    /// consecutive versions, so event types the subscription does not take are no gap.
+    /// Limits: an instance sees what *another, live* instance has outstanding only at its
+    /// own start; messages of different aggregates are not ordered; a held message waits up
+    /// to the ack wait for its predecessor's redelivery (plus the backoff after a failure).
+    ///
+    /// Shutdown is graceful, as in `run`: the running batch finishes and is settled; pulled
+    /// and held messages are naked without delay.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumeError::ConsumerGone`].
+    pub async fn run_with_inbox<H: TransactionalHandler<E>>(
+        self,
+        inbox: &Inbox,
+        handler: &H,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ConsumerReport, ConsumeError> {
+        let span = tracing::info_span!(
+            "consumer",
+            channel = E::CHANNEL.name,
+            stream = E::CHANNEL.stream,
+            durable = %self.spec.durable,
+            inbox = %inbox.schema(),
+        );
+        async move {
+            let mut shutdown = pin!(shutdown);
+            let period = self.spec.policy.in_progress_period();
+            let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut state = Batching {
+                pulled: Pulled::default(),
+                held: Vec::new(),
+                gate: Gate::default(),
+                report: ConsumerReport::default(),
+                ticker,
+                acking: None,
+            };
+            self.scan_outstanding(inbox, &mut state.gate).await;
+            loop {
+                if state.pulled.queue.is_empty() && !state.any_due() {
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        filled = self.fill_holding(&mut state) => filled?,
+                    }
+                    if state.pulled.queue.is_empty() && state.held.is_empty() {
+                        continue;
+                    }
+                }
+                let messages: Vec<Message> = state.pulled.queue.drain(..).collect();
+                self.batch(inbox, handler, messages, &mut state).await;
+                if shutdown.as_mut().now_or_never().is_some() {
+                    break;
+                }
+            }
+            acked(&mut state.acking).await;
+            let Batching {
+                pulled,
+                held,
+                report,
+                ..
+            } = state;
+            self.release(pulled).await;
+            release_held(&held).await;
+            tracing::info!(?report, "consumer shut down");
+            Ok(report)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// [`fill`](Self::fill), sending in-progress acks for the held messages meanwhile.
+    async fn fill_holding(&self, state: &mut Batching<E>) -> Result<(), ConsumeError> {
+        let Batching {
+            pulled,
+            held,
+            ticker,
+            ..
+        } = state;
+        let mut filling = pin!(self.fill(pulled));
+        loop {
+            tokio::select! {
+                biased;
+                filled = &mut filling => return filled,
+                _ = ticker.tick(), if !held.is_empty() => progress(&[], held, &VecDeque::new()).await,
+            }
+        }
+    }
+
+    /// Decodes `messages`, settles those that cannot be handled, holds those behind an
+    /// outstanding message of their aggregate, and handles the rest (with the held ones now
+    /// due) in one transaction.
+    async fn batch<H: TransactionalHandler<E>>(
+        &self,
+        inbox: &Inbox,
+        handler: &H,
+        messages: Vec<Message>,
+        state: &mut Batching<E>,
+    ) {
+        let mut deliveries = Vec::with_capacity(messages.len() + state.held.len());
+        for message in messages {
+            if let Some(delivery) = self.admit(message, state).await {
+                deliveries.push(delivery);
+            }
+        }
+        if !state.held.is_empty() {
+            self.refresh_gate(inbox, &mut state.gate).await;
+            deliveries.append(&mut state.held);
+            deliveries.sort_by_key(|delivery| delivery.stream_sequence);
+        }
+        let (ready, held): (Vec<_>, Vec<_>) = deliveries
+            .into_iter()
+            .partition(|delivery| !holds(&state.gate, delivery));
+        if !held.is_empty() {
+            tracing::debug!(
+                held = held.len(),
+                "messages wait for an earlier message of their aggregate"
+            );
+        }
+        state.held = held;
+        if ready.is_empty() {
+            return;
+        }
+        let span = tracing::debug_span!(
+            "consume_batch",
+            size = ready.len(),
+            outcome = tracing::field::Empty
+        );
+        let outcome = self
+            .with_progress(state, &ready, self.transact(inbox, handler, &ready))
+            .instrument(span.clone())
+            .await;
+        match outcome {
+            Ok(()) => {
+                span.record("outcome", "committed");
+                state.report.handled += ready.len() as u64;
+                if !state.gate.is_empty() {
+                    for delivery in &ready {
+                        if let Some(key) = key_of(delivery) {
+                            state.gate.clear(&key, &delivery.id);
+                        }
+                    }
+                }
+                // One batch's acks in flight at a time, overlapping the next batch.
+                acked(&mut state.acking).await;
+                let handles = ready.into_iter().map(|delivery| delivery.ack).collect();
+                let confirmed = self.spec.policy.double_ack;
+                state.acking = Some(tokio::spawn(ack_all(handles, confirmed).in_current_span()));
+            }
+            Err(error) if ready.len() == 1 => {
+                span.record("outcome", "failed");
+                for delivery in ready {
+                    self.settle_tracked(delivery, Err(error.clone()), state)
+                        .await;
+                }
+            }
+            Err(error) => {
+                span.record("outcome", "rolled back");
+                tracing::warn!(%error, size = ready.len(), "batch rolled back; handling its messages one at a time");
+                self.one_by_one(inbox, handler, ready, state).await;
+            }
+        }
+    }
+
+    /// Takes a pulled message apart: `Some` when it can be handled; undecodable ones and those
+    /// past `max_deliver` are settled here (see [`run`](Self::run)).
+    async fn admit(&self, message: Message, state: &mut Batching<E>) -> Option<Delivery<E>> {
+        let received = Received::new(message)?;
+        match received.decode::<E>() {
+            Ok(delivery) => match self.exhausted(&delivery) {
+                None => Some(delivery),
+                Some(error) => {
+                    self.settle_tracked(delivery, Err(error), state).await;
+                    None
+                }
+            },
+            Err(undecodable) => {
+                if self.reject(&undecodable.message, &undecodable.reason).await {
+                    state.report.rejected += 1;
+                } else {
+                    state.report.failed += 1;
+                }
+                None
+            }
+        }
+    }
+
+    /// After a batch rolled back: each message in a transaction of its own, settled by its
+    /// outcome; one behind a message that failed meanwhile is held.
+    async fn one_by_one<H: TransactionalHandler<E>>(
+        &self,
+        inbox: &Inbox,
+        handler: &H,
+        ready: Vec<Delivery<E>>,
+        state: &mut Batching<E>,
+    ) {
+        for delivery in ready {
+            if holds(&state.gate, &delivery) {
+                state.held.push(delivery);
+                continue;
+            }
+            let single = std::slice::from_ref(&delivery);
+            let outcome = self
+                .with_progress(state, single, self.transact(inbox, handler, single))
+                .await;
+            self.settle_tracked(delivery, outcome, state).await;
+        }
+    }
+
+    /// [`settle`](Self::settle)s `delivery` and keeps the gate: a message naked for a retry
+    /// is outstanding, one applied or given up no longer is.
+    async fn settle_tracked(
+        &self,
+        delivery: Delivery<E>,
+        outcome: Result<(), String>,
+        state: &mut Batching<E>,
+    ) {
+        let key = key_of(&delivery);
+        let (sequence, id) = (delivery.stream_sequence, delivery.id.clone());
+        let settled = self.settle(delivery, outcome, &mut state.report).await;
+        if let Some(key) = key {
+            if settled == Settled::Retried {
+                state.gate.block(key, sequence, &id);
+            } else {
+                state.gate.clear(&key, &id);
+            }
+        }
+    }
+
+    /// One transaction: records the ids of `deliveries`, runs `handler` on each new one in
+    /// order, commits. `Err` (rolled back) with the handler's error chain, the panic, or the
+    /// database error.
+    async fn transact<H: TransactionalHandler<E>>(
+        &self,
+        inbox: &Inbox,
+        handler: &H,
+        deliveries: &[Delivery<E>],
+    ) -> Result<(), String> {
+        let durable = self.spec.durable.as_str();
+        let database = |err: sqlx::Error| format!("inbox `{}`: {err}", inbox.schema());
+        let mut tx = inbox.pool().begin().await.map_err(database)?;
+        let mut seen = HashSet::with_capacity(deliveries.len());
+        let ids: Vec<&str> = deliveries
+            .iter()
+            .map(|delivery| delivery.id.as_str())
+            .filter(|id| seen.insert(*id))
+            .collect();
+        let new = inbox
+            .record_batch(&mut tx, durable, &ids)
+            .await
+            .map_err(database)?;
+        seen.clear();
+        let fresh: Vec<&Delivery<E>> = deliveries
+            .iter()
+            .filter(|delivery| new.contains(&delivery.id) && seen.insert(delivery.id.as_str()))
+            .collect();
+        if fresh.len() < deliveries.len() {
+            tracing::debug!(
+                duplicates = deliveries.len() - fresh.len(),
+                "already processed: skipped"
+            );
+        }
+        if !fresh.is_empty() {
+            let result = AssertUnwindSafe(handler.handle_batch(&mut tx, &fresh, durable))
+                .catch_unwind()
+                .await;
+            let error = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(dead_letter::error_chain(&*err)),
+                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
+            };
+            if let Some(error) = error {
+                if let Err(err) = tx.rollback().await {
+                    // The connection closes with the transaction open: PostgreSQL rolls it back.
+                    tracing::warn!(error = %err, "rollback after a handler error failed");
+                }
+                return Err(error);
+            }
+        }
+        tx.commit().await.map_err(database)
+    }
+
+    /// Runs `work`, sending in-progress acks for `running`, the held and the queued messages
+    /// on every tick.
+    async fn with_progress<T>(
+        &self,
+        state: &mut Batching<E>,
+        running: &[Delivery<E>],
+        work: impl Future<Output = T>,
+    ) -> T {
+        let mut work = pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                _ = state.ticker.tick() => progress(running, &state.held, &state.pulled.queue).await,
+                done = &mut work => return done,
+            }
+        }
+    }
+
+    /// Drops the gate's blockers that were acknowledged (the consumer's ack floor passed
+    /// them) or applied (recorded in the inbox). Failures to ask are logged; the blockers
+    /// then stay.
+    async fn refresh_gate(&self, inbox: &Inbox, gate: &mut Gate) {
+        if gate.is_empty() {
+            return;
+        }
+        let ack_floor = match self.consumer.get_info().await {
+            Ok(info) => info.ack_floor.stream_sequence,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the consumer's ack floor");
+                0
+            }
+        };
+        let applied = {
+            let ids = gate.ids();
+            inbox
+                .processed_among(&self.spec.durable, &ids)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "cannot read the inbox");
+                    HashSet::new()
+                })
+        };
+        gate.release(ack_floor, &applied);
+    }
+
+    /// Finds the messages an earlier instance left outstanding: the stream sequences between
+    /// the consumer's ack floor and its last delivered sequence (at most [`SCAN_LIMIT`]),
+    /// read back from the stream, on the consumer's subjects, with aggregate headers, whose
+    /// ids the inbox has not recorded. Each becomes a blocker of its aggregate. Nothing to do
+    /// when no message is pending; failures are logged (the run then starts without them).
+    pub(super) async fn scan_outstanding(&self, inbox: &Inbox, gate: &mut Gate) {
+        let info = match self.consumer.get_info().await {
+            Ok(info) => info,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the consumer's state; per-aggregate order after a crash is not enforced");
+                return;
+            }
+        };
+        if info.num_ack_pending == 0 {
+            return;
+        }
+        let floor = info.ack_floor.stream_sequence;
+        let last = info.delivered.stream_sequence;
+        let end = last.min(floor.saturating_add(SCAN_LIMIT));
+        if end < last {
+            tracing::warn!(
+                floor,
+                last,
+                limit = SCAN_LIMIT,
+                "too many sequences outstanding to read back; only the first are held against"
+            );
+        }
+        let stream = match self.context.get_stream(E::CHANNEL.stream).await {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot open the stream; per-aggregate order after a crash is not enforced");
+                return;
+            }
+        };
+        let mut found = Vec::new();
+        for sequence in floor.saturating_add(1)..=end {
+            // A deleted sequence, or one that cannot be read: not held against.
+            let Ok(message) = stream.get_raw_message(sequence).await else {
+                continue;
+            };
+            let subject = message.subject.as_str();
+            if !self.filter_subjects.is_empty()
+                && !self
+                    .filter_subjects
+                    .iter()
+                    .any(|filter| subject_matches(filter, subject))
+            {
+                continue;
+            }
+            let header = |name: &str| {
+                message
+                    .headers
+                    .get(name)
+                    .map(|value| value.as_str().to_owned())
+                    .filter(|value| !value.is_empty())
+            };
+            if let (Some(id), Some(kind), Some(aggregate)) = (
+                header(headers::ID),
+                header(headers::AGGREGATE_TYPE),
+                header(headers::AGGREGATE_ID),
+            ) {
+                found.push(((kind, aggregate), sequence, id));
+            }
+        }
+        let ids: Vec<&str> = found.iter().map(|(_, _, id)| id.as_str()).collect();
+        let applied = match inbox.processed_among(&self.spec.durable, &ids).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the inbox; every pending message is held against");
+                HashSet::new()
+            }
+        };
+        for (key, sequence, id) in found {
+            if !applied.contains(&id) {
+                gate.block(key, sequence, &id);
+            }
+        }
+        tracing::info!(
+            pending = info.num_ack_pending,
+            scanned = end.saturating_sub(floor),
+            outstanding = gate.ids().len(),
+            "messages left outstanding: later messages of their aggregates wait for them"
+        );
+    }
+}
+
+/// Acks `handles` all at once (confirmed or not); failures are logged (those messages are
+/// redelivered and the inbox skips them).
+async fn ack_all(handles: Vec<AckHandle>, confirmed: bool) {
+    let acks = handles.iter().map(|handle| async move {
+        if confirmed {
+            handle.send(AckKind::Ack, "ack").await
+        } else {
+            handle.send_unconfirmed(AckKind::Ack, "ack").await
+        }
+    });
+    let failed = futures::future::join_all(acks)
+        .await
+        .into_iter()
+        .filter(Result::is_err)
+        .count();
+    if failed > 0 {
+        tracing::warn!(
+            failed,
+            "acks failed; those messages will be redelivered (the inbox skips them)"
+        );
+    }
+}
+
+/// Waits for the acks in flight, if any.
+async fn acked(acking: &mut Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = acking.take()
+        && let Err(err) = task.await
+    {
+        tracing::warn!(error = %err, "the ack task failed; its messages will be redelivered");
+    }
+}
+
+/// Whether `delivery` must wait for an earlier message of its aggregate.
+fn holds<E>(gate: &Gate, delivery: &Delivery<E>) -> bool {
+    !gate.is_empty()
+        && key_of(delivery).is_some_and(|key| gate.holds(&key, delivery.stream_sequence))
+}
+
+/// Sends `+WPI` for the running and held deliveries and the queued messages, without waiting
+/// for the server.
+async fn progress<E>(running: &[Delivery<E>], held: &[Delivery<E>], queue: &VecDeque<Message>) {
+    for delivery in running.iter().chain(held) {
+        if let Err(err) = delivery
+            .ack
+            .send_unconfirmed(AckKind::Progress, "progress")
+            .await
+        {
+            tracing::warn!(error = %err, "in-progress ack failed");
+        }
+    }
+    for message in queue {
+        if let Err(err) = message.ack_with(AckKind::Progress).await {
+            tracing::warn!(error = %err, "in-progress ack of a queued message failed");
+        }
+    }
+}
+
+/// Naks (no delay, confirmed) the held deliveries at shutdown.
+async fn release_held<E>(held: &[Delivery<E>]) {
+    if held.is_empty() {
+        return;
+    }
+    let naks = held
+        .iter()
+        .map(|delivery| delivery.ack.send(AckKind::Nak(None), "nak"));
+    let failed = futures::future::join_all(naks)
+        .await
+        .into_iter()
+        .filter(Result::is_err)
+        .count();
+    tracing::info!(
+        released = held.len(),
+        failed,
+        "held messages were naked for redelivery"
+    );
+}
