@@ -44,8 +44,8 @@
 //! 9. **several relays on one outbox**: 1, 2 and 3 relays (threads of their own, as separate
 //!    processes) draining 100,000 rows; at most 3 rounds. See [`relay`].
 //! 10. **filter subjects**: a raw pull consumer of a channel of 4, 20 and 100 event types
-//!    filtered on one subject per type vs one wildcard, 100,000 events; current-thread
-//!    runtime, at most 3 rounds. See [`filters`].
+//!     filtered on one subject per type vs one wildcard, 100,000 events; current-thread
+//!     runtime, at most 3 rounds. See [`filters`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
