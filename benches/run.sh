@@ -14,8 +14,9 @@
 #    100,000 rows vs raw pipelined publishing of the same messages, and its end-to-end latency
 #    at 1,000 events/s; the declared-subscription consumer (`Consumer::run` with a generated
 #    subscription, 200,000 events, confirmed and unconfirmed acks, and with the PostgreSQL inbox)
-#    vs a raw pull consumer; then the peak memory of a publisher, the consumers and the relay at
-#    10,000 and 200,000 events.
+#    vs a raw pull consumer; a raw pull consumer of 4, 20 and 100 event types filtered on one
+#    subject per type vs one wildcard (100,000 events); then the peak memory of a publisher,
+#    the consumers and the relay at 10,000 and 200,000 events.
 #
 # It holds /tmp/eventmap-cargo.lock (the workspace's build lock) for the whole run, so that
 # nobody compiles on this machine while it measures: do not wrap it in `flock` yourself (or

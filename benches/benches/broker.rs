@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! flock /tmp/eventmap-cargo.lock cargo bench -p eventmap-benches --bench broker -- \
-//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|consumer|relays|memory]... \
+//!     [--rounds N] [--quick] [--only publish|pipeline|consume|relay|latency|consumer|relays|filters|memory]... \
 //!     [--no-memory] [--table FILE]
 //! ```
 //!
@@ -43,6 +43,9 @@
 //!    current-thread runtime, at most 3 rounds. See [`consumer`].
 //! 9. **several relays on one outbox**: 1, 2 and 3 relays (threads of their own, as separate
 //!    processes) draining 100,000 rows; at most 3 rounds. See [`relay`].
+//! 10. **filter subjects**: a raw pull consumer of a channel of 4, 20 and 100 event types
+//!     filtered on one subject per type vs one wildcard, 100,000 events; current-thread
+//!     runtime, at most 3 rounds. See [`filters`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -70,6 +73,8 @@ use prost::Message as _;
 
 #[path = "broker/consumer.rs"]
 mod consumer;
+#[path = "broker/filters.rs"]
+mod filters;
 #[path = "broker/relay.rs"]
 mod relay;
 #[path = "broker/summary.rs"]
@@ -100,8 +105,10 @@ struct Config {
     /// Scenario 8: events in the stream (read by the unconfirmed variants), read by the
     /// confirmed variants, read by the inbox variant.
     consumer: consumer::Counts,
+    /// Scenario 10: events per number of event types.
+    filter_events: usize,
     /// Scenarios to run (`publish`, `pipeline`, `consume`, `relay`, `latency`, `consumer`,
-    /// `memory`); all
+    /// `relays`, `filters`, `memory`); all
     /// when empty.
     only: Vec<String>,
     table: Option<String>,
@@ -156,6 +163,7 @@ impl Config {
                 inbox: 2_000,
                 inbox_batched: 40_000,
             },
+            filter_events: 100_000,
             only: Vec::new(),
             table: None,
             summary: None,
@@ -186,15 +194,16 @@ impl Config {
                         inbox: 500,
                         inbox_batched: 5_000,
                     };
+                    config.filter_events = 10_000;
                 }
                 "--no-memory" => config.memory = false,
                 "--only" => {
                     let scenario = args.next().ok_or(
-                        "--only needs publish, pipeline, consume, relay, latency, consumer, relays or memory",
+                        "--only needs publish, pipeline, consume, relay, latency, consumer, relays, filters or memory",
                     )?;
                     if ![
                         "publish", "pipeline", "consume", "relay", "latency", "consumer", "relays",
-                        "memory",
+                        "filters", "memory",
                     ]
                     .contains(&scenario.as_str())
                     {
@@ -1012,6 +1021,15 @@ fn measure(
                     results.add((consumer::CONSUMER, flavor, variant), run);
                 }
             }
+            // 10: filter subjects, current-thread only, a stream of its own.
+            if config.runs("filters")
+                && flavor == Flavor::CurrentThread
+                && round <= config.consumer_rounds()
+            {
+                for (variant, run) in drive(rt, filters::round(env, config.filter_events, round))? {
+                    results.add((filters::FILTERS, flavor, variant), run);
+                }
+            }
         }
     }
     // 6: latency, `relay_rounds` runs of `latency_secs` each.
@@ -1459,6 +1477,9 @@ fn table(
         }
     }
     if let Some(rows) = consumer_ratios(config, results) {
+        out.push_str(&rows);
+    }
+    if let Some(rows) = filters::table(results, config.consumer_rounds(), config.filter_events) {
         out.push_str(&rows);
     }
     if let Some(first) = latencies.first() {

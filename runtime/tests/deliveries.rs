@@ -142,3 +142,57 @@ async fn close_hands_the_pulled_messages_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn close_hands_a_prefetched_batch_back_too() {
+    within(async {
+        let server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        JetStreamPublisher::new(js.clone())
+            .publish_all(&created_messages(10), 16)
+            .await
+            .unwrap();
+
+        // Batches of 4: the first pull brings 1-4; at half a batch left (after the second
+        // delivery) the next batch, 5-8, is prefetched. 9 and 10 are never pulled.
+        let spec = ConsumerSpec::new("prefetching", &[]).policy(DeliveryPolicy::default().batch(4));
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        for expected in 1..=3 {
+            let delivery = tokio::time::timeout(NEXT, deliveries.next())
+                .await
+                .expect("a delivery in time")
+                .unwrap()
+                .unwrap();
+            assert_eq!(delivery.stream_sequence, expected);
+            delivery.ack().await.unwrap();
+        }
+        deliveries.close().await;
+
+        // 4-8 were pulled and naked by `close` (delivered twice now, at once despite the 30 s
+        // ack wait); 9 and 10 come for the first time.
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        let mut seen = Vec::new();
+        for _ in 4..=10 {
+            let delivery = tokio::time::timeout(NEXT, deliveries.next())
+                .await
+                .expect("handed back at once")
+                .unwrap()
+                .unwrap();
+            seen.push((delivery.stream_sequence, delivery.delivered));
+            delivery.ack().await.unwrap();
+        }
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            [(4, 2), (5, 2), (6, 2), (7, 2), (8, 2), (9, 1), (10, 1)]
+        );
+    })
+    .await;
+}

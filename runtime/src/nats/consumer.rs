@@ -7,6 +7,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_nats::jetstream::Context;
 use async_nats::jetstream::consumer::PullConsumer;
@@ -80,8 +81,10 @@ pub enum ConsumeError {
 ///
 /// * [`run`](Self::run) with a [`ConsumerHandler`]: messages are pulled in batches of
 ///   [`DeliveryPolicy::batch`] into a queue owned by the consumer and handled one at a time,
-///   in order; while a handler runs, in-progress acks keep both its message and the queued
-///   ones from being redelivered. The consumer acks, naks with backoff and dead-letters.
+///   in order; when half a batch is left the next one is requested while handling goes on
+///   (prefetch: at most 1.5 batches queued); while a handler runs, in-progress acks keep both
+///   its message and the queued ones from being redelivered. The consumer acks, naks with
+///   backoff and dead-letters.
 /// * `run_with_inbox` (feature `postgres`) with a `TransactionalHandler`: as `run`, with
 ///   each pulled batch handled in one PostgreSQL transaction that also records the message
 ///   ids in the `eventmap::postgres::Inbox`, and each aggregate's events kept in order
@@ -125,7 +128,8 @@ pub enum ConsumeError {
 /// ```
 pub struct Consumer<E: IntegrationEventSet> {
     context: Context,
-    consumer: PullConsumer,
+    /// Shared with the prefetch in flight.
+    consumer: Arc<PullConsumer>,
     spec: ConsumerSpec,
     filter_subjects: Vec<String>,
     _events: PhantomData<fn() -> E>,
@@ -148,7 +152,11 @@ impl<E: IntegrationEventSet> Consumer<E> {
     ///
     /// * The consumer's `filter_subjects` are the subjects of the events of `spec`
     ///   ([`IntegrationEventSet::subject_for`]), so the server only delivers those (events
-    ///   added to the channel later are not delivered until they are added to `E`).
+    ///   added to the channel later are not delivered until they are added to `E`). A
+    ///   subscription that declares it takes the whole channel
+    ///   ([`ConsumerSpec::whole_channel`]) is filtered on the channel's one wildcard
+    ///   (`<subject>.>`) instead, faster on the server, when no other subject of the stream
+    ///   overlaps it (else on each event's subject, logged).
     /// * Explicit acks, the policy's ack wait and [start position](DeliveryPolicy::start_at).
     ///   An existing consumer of the same name is updated (it keeps its position).
     /// * The server-side `max_deliver` is unlimited: the consumer counts deliveries itself
@@ -161,6 +169,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
     ///
     /// [`StartError::ServerTooOld`] for servers older than [`MIN_SERVER_VERSION`] (never a
     /// client-side filtering fallback), [`StartError::UnknownEventName`],
+    /// [`StartError::NotWholeChannel`],
     /// [`StartError::InvalidDurableName`], [`StartError::InvalidPolicy`], or a dead-letter,
     /// stream or consumer creation failure.
     pub async fn start(
@@ -179,7 +188,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
             tracing::info!(filter_subjects = ?filter_subjects, policy = ?spec.policy, "consumer started");
             Ok(Self {
                 context: context.clone(),
-                consumer,
+                consumer: Arc::new(consumer),
                 spec: spec.clone(),
                 filter_subjects,
                 _events: PhantomData,

@@ -88,6 +88,20 @@ fn covers(pattern: &str, filter: &str) -> bool {
     }
 }
 
+/// Whether some subject matches both NATS subject filters `a` and `b` (`*` is one token, `>`
+/// one or more trailing tokens).
+pub(crate) fn overlaps(a: &str, b: &str) -> bool {
+    let mut a = a.split('.');
+    let mut b = b.split('.');
+    loop {
+        match (a.next(), b.next()) {
+            (Some(">"), Some(_)) | (Some(_), Some(">")) | (None, None) => return true,
+            (Some(x), Some(y)) if x == y || x == "*" || y == "*" => {}
+            _ => return false,
+        }
+    }
+}
+
 /// Creates or updates the stream of each channel.
 ///
 /// Per stream (channels sharing a stream are grouped): if it does not exist it is created
@@ -325,7 +339,25 @@ async fn provision_stream(
 
 #[cfg(test)]
 mod tests {
-    use super::covers;
+    use super::{covers, overlaps};
+
+    #[test]
+    fn subject_overlap() {
+        assert!(overlaps("ordering.order.>", "ordering.order.>"));
+        assert!(overlaps("ordering.>", "ordering.order.>"));
+        assert!(overlaps("ordering.order.x.>", "ordering.order.>"));
+        assert!(overlaps(
+            "ordering.order.OrderCreatedEvent",
+            "ordering.order.>"
+        ));
+        assert!(overlaps("ordering.*.x", "ordering.order.>"));
+        assert!(overlaps(">", "a"));
+        assert!(!overlaps("ordering.order", "ordering.order.>"));
+        assert!(!overlaps("ordering.orders.>", "ordering.order.>"));
+        assert!(!overlaps("ordering.payment.>", "ordering.order.>"));
+        assert!(!overlaps("a.*", "a.b.c"));
+        assert!(!overlaps("a.b", "a.c"));
+    }
 
     #[test]
     fn subject_coverage() {

@@ -8,7 +8,7 @@ use async_nats::jetstream::{Context, ErrorCode};
 use super::ConsumerSpec;
 use crate::decode::IntegrationEventSet;
 use crate::error::BoxError;
-use crate::nats::provision::provision_streams;
+use crate::nats::provision::{overlaps, provision_streams};
 use crate::nats::{ProvisionError, Version, parse_version};
 
 /// Oldest NATS server version accepted by [`Consumer::start`](super::Consumer::start):
@@ -46,6 +46,18 @@ pub enum StartError {
         channel: &'static str,
         /// [`IntegrationEventSet::NAMES`].
         known: &'static [&'static str],
+    },
+    /// The subscription declares it takes the whole channel
+    /// ([`ConsumerSpec::whole_channel`](super::ConsumerSpec::whole_channel)) but does not ask
+    /// for every event of it.
+    #[error(
+        "the subscription takes the whole channel `{channel}` but leaves out {missing:?}: ask for every event (an empty list) or drop whole_channel()"
+    )]
+    NotWholeChannel {
+        /// Channel name.
+        channel: &'static str,
+        /// The channel's events the subscription does not ask for.
+        missing: Vec<&'static str>,
     },
     /// The durable name cannot be used as a NATS consumer name.
     #[error("invalid durable consumer name {name:?}: {reason}")]
@@ -117,10 +129,9 @@ pub(super) async fn create<E: IntegrationEventSet>(
         return Err(StartError::InvalidPolicy { reason });
     }
     let names = select_names::<E>(&spec.events)?;
-    let filter_subjects: Vec<String> = names
-        .iter()
-        .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
-        .collect();
+    if spec.whole_channel {
+        check_whole_channel::<E>(&names)?;
+    }
     if let Some(dead_letter) = &spec.policy.dead_letter {
         // A dead-letter stream is kept as safe as the stream it drains: at least the
         // subscribed channel's replicas.
@@ -147,6 +158,7 @@ pub(super) async fn create<E: IntegrationEventSet>(
     if !version_known {
         check_server_version(context)?;
     }
+    let filter_subjects = filter_subjects::<E>(spec, &names, &stream.cached_info().config.subjects);
     let config = pull::Config {
         durable_name: Some(spec.durable.clone()),
         description: Some(format!(
@@ -170,6 +182,57 @@ pub(super) async fn create<E: IntegrationEventSet>(
             source: Box::new(err),
         })?;
     Ok((consumer, filter_subjects))
+}
+
+/// Fails unless `names` are every event of `E` (a subscription that takes the whole channel).
+fn check_whole_channel<E: IntegrationEventSet>(names: &[&'static str]) -> Result<(), StartError> {
+    let missing: Vec<&'static str> = E::NAMES
+        .iter()
+        .filter(|name| !names.contains(name))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StartError::NotWholeChannel {
+            channel: E::CHANNEL.name,
+            missing,
+        })
+    }
+}
+
+/// The consumer's subject filters: the channel's wildcard ([`ChannelSpec::wildcard`](crate::ChannelSpec::wildcard),
+/// one filter, matched faster by the server than many) when the subscription declares it
+/// takes the whole channel and no other subject of the stream (`stream_subjects`) overlaps
+/// the wildcard, so that it matches the channel's messages and nothing else; otherwise the
+/// subject of each event in `names` (a stream subject such as `ordering.>` or
+/// `ordering.order.archive.>` beside the channel's could store messages of other producers
+/// under the wildcard: the exact filters keep them out, logged).
+fn filter_subjects<E: IntegrationEventSet>(
+    spec: &ConsumerSpec,
+    names: &[&'static str],
+    stream_subjects: &[String],
+) -> Vec<String> {
+    let channel = E::CHANNEL;
+    if spec.whole_channel {
+        let wildcard = channel.wildcard();
+        let overlapping: Vec<&String> = stream_subjects
+            .iter()
+            .filter(|subject| **subject != wildcard && overlaps(subject, &wildcard))
+            .collect();
+        if overlapping.is_empty() {
+            return vec![wildcard];
+        }
+        tracing::warn!(
+            ?overlapping,
+            %wildcard,
+            "other subjects of the stream overlap the channel's wildcard: filtering on each event's subject instead"
+        );
+    }
+    names
+        .iter()
+        .map(|name| E::subject_for(name).unwrap_or_else(|| channel.subject_for(name)))
+        .collect()
 }
 
 /// NATS consumer names may not contain whitespace, `.`, `*`, `>`, path separators or control
@@ -269,6 +332,44 @@ mod tests {
         let err = select_names::<Events>(&["CEvent"]).unwrap_err();
         assert!(
             matches!(&err, StartError::UnknownEventName { name, channel: "order", .. } if name == "CEvent"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn whole_channel_filters_on_the_wildcard_unless_the_stream_overlaps_it() {
+        let all = ConsumerSpec::new("all", &[]).whole_channel();
+        let own = [
+            "ordering.order.>".to_owned(),
+            "ordering.payment.>".to_owned(),
+        ];
+        assert_eq!(
+            filter_subjects::<Events>(&all, &["AEvent", "BEvent"], &own),
+            ["ordering.order.>"]
+        );
+        let exact = ["ordering.order.AEvent", "ordering.order.BEvent"];
+        for overlapping in [
+            "ordering.>",
+            "ordering.order.archive.>",
+            "ordering.order.AEvent",
+        ] {
+            let subjects = ["ordering.order.>".to_owned(), overlapping.to_owned()];
+            assert_eq!(
+                filter_subjects::<Events>(&all, &["AEvent", "BEvent"], &subjects),
+                exact,
+                "{overlapping}"
+            );
+        }
+        // Every event, not declared whole: one filter per event.
+        let listed = ConsumerSpec::new("listed", &[]);
+        assert_eq!(
+            filter_subjects::<Events>(&listed, &["AEvent", "BEvent"], &own),
+            exact
+        );
+        assert!(check_whole_channel::<Events>(&["BEvent", "AEvent"]).is_ok());
+        let err = check_whole_channel::<Events>(&["BEvent"]).unwrap_err();
+        assert!(
+            matches!(&err, StartError::NotWholeChannel { channel: "order", missing } if missing == &["AEvent"]),
             "{err:?}"
         );
     }

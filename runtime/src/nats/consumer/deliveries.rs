@@ -26,10 +26,11 @@ use crate::nats::delivery::{Delivery, Received};
 ///   naked it on its last allowed delivery, or earlier deliveries ended without an outcome):
 ///   dead-lettered then acked, or terminated without a dead-letter channel.
 ///
-/// Messages are pulled [`DeliveryPolicy::batch`](super::DeliveryPolicy::batch) at a time and
-/// wait their turn without in-progress acks: keep the batch small enough to be handled
-/// within the ack wait. Failed pull requests are retried with a pause.
-/// [`close`](Self::close) releases the messages pulled but not handed over; dropping the
+/// Messages are pulled [`DeliveryPolicy::batch`](super::DeliveryPolicy::batch) at a time; when
+/// half a batch is left, the next batch is requested (prefetch), so up to 1.5 batches wait
+/// their turn, without in-progress acks: keep the batch small enough to be handled within the
+/// ack wait. Failed pull requests are retried with a pause. [`close`](Self::close) releases
+/// the messages pulled but not handed over (a prefetch in flight included); dropping the
 /// stream leaves them to the ack wait.
 ///
 /// ```no_run
@@ -99,6 +100,7 @@ impl<E: IntegrationEventSet> Deliveries<E> {
     /// [`ConsumeError::ConsumerGone`] when the consumer or its stream was deleted.
     pub async fn next(&mut self) -> Option<Result<Delivery<E>, ConsumeError>> {
         while !self.ended {
+            self.pulled.poll_prefetch();
             let Some(message) = self.pulled.queue.pop_front() else {
                 if let Err(err) = self.consumer.fill(&mut self.pulled).await {
                     self.ended = true;
@@ -106,6 +108,7 @@ impl<E: IntegrationEventSet> Deliveries<E> {
                 }
                 continue;
             };
+            self.consumer.prefetch(&mut self.pulled);
             let Some(received) = Received::new(message) else {
                 continue;
             };
@@ -128,8 +131,8 @@ impl<E: IntegrationEventSet> Deliveries<E> {
         None
     }
 
-    /// Naks (no delay) the messages pulled but not handed over, so that another instance
-    /// gets them at once, and ends the stream. Deliveries handed over are not affected.
+    /// Naks (no delay) the messages pulled but not handed over (after waiting for a prefetch
+    /// in flight), so that another instance gets them at once, and ends the stream. Deliveries handed over are not affected.
     pub async fn close(self) {
         self.consumer.release(self.pulled).await;
     }

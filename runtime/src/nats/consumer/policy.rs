@@ -54,7 +54,8 @@ pub struct DeliveryPolicy {
     /// How often in-progress acks (`+WPI`) are sent while a handler runs (also for the
     /// messages pulled and waiting their turn); `None`: [`Self::ack_wait`] / 3.
     pub in_progress_every: Option<Duration>,
-    /// Messages requested per pull. Default 100.
+    /// Messages requested per pull. Default 100. The next batch is requested when half a
+    /// batch is left (prefetch), so up to 1.5 batches can be pulled and waiting their turn.
     pub batch: usize,
     /// Whether acks wait for the server's confirmation (JetStream double ack). Default `true`;
     /// `false` queues the `+ACK` and moves on (see [`Delivery::ack_unconfirmed`](crate::nats::Delivery::ack_unconfirmed)).
@@ -168,12 +169,13 @@ impl DeliveryPolicy {
 }
 
 /// A declared subscription: durable consumer name, the integration events asked for, the
-/// policy.
+/// policy, and whether it takes the whole channel ([`whole_channel`](Self::whole_channel)).
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
     pub(super) durable: String,
     pub(super) events: Vec<&'static str>,
     pub(super) policy: DeliveryPolicy,
+    pub(super) whole_channel: bool,
 }
 
 impl ConsumerSpec {
@@ -184,7 +186,35 @@ impl ConsumerSpec {
             durable: durable.into(),
             events: events.to_vec(),
             policy: DeliveryPolicy::default(),
+            whole_channel: false,
         }
+    }
+
+    /// Declares that the subscription takes the whole channel: every event published on it,
+    /// those a producer adds later included. The JetStream consumer is then filtered on the
+    /// channel's one wildcard subject ([`ChannelSpec::wildcard`], `<subject>.>`) instead of
+    /// one subject per event, which the server matches faster (`BENCHMARKS.md`, "Filter
+    /// subjects": nats-server slows down with many filter subjects, nats-server issues #7014,
+    /// #7852, #4888).
+    ///
+    /// The events asked for must be every event of the channel (`events` empty, or all of
+    /// [`IntegrationEventSet::NAMES`](crate::IntegrationEventSet::NAMES)), else
+    /// [`Consumer::start`](super::Consumer::start) fails with
+    /// [`StartError::NotWholeChannel`](super::StartError::NotWholeChannel). An event the
+    /// consumer's generated set does not know yet (added by a producer later) is delivered
+    /// and, being undecodable, dead-lettered and terminated, as any undecodable message:
+    /// regenerate the consumer to handle it. Without this declaration (the default) the
+    /// filters are the subjects of the events asked for, so nothing else is ever delivered,
+    /// even when they are all the events the channel has today.
+    pub fn whole_channel(mut self) -> Self {
+        self.whole_channel = true;
+        self
+    }
+
+    /// Whether the subscription declared it takes the whole channel
+    /// ([`whole_channel`](Self::whole_channel)).
+    pub fn takes_whole_channel(&self) -> bool {
+        self.whole_channel
     }
 
     /// Uses `policy`.
@@ -248,5 +278,7 @@ mod tests {
         assert_eq!(spec.durable(), "search");
         assert_eq!(spec.events(), ["OrderCreatedEvent"]);
         assert_eq!(spec.delivery(), &DeliveryPolicy::default());
+        assert!(!spec.takes_whole_channel());
+        assert!(spec.whole_channel().takes_whole_channel());
     }
 }

@@ -78,8 +78,10 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     continue;
                 }
                 if let Some(message) = pulled.queue.pop_front() {
-                    self.process(message, handler, &pulled.queue, &mut ticker, &mut report)
+                    self.prefetch(&mut pulled);
+                    self.process(message, handler, &mut pulled, &mut ticker, &mut report)
                         .await;
+                    pulled.poll_prefetch();
                 }
                 if shutdown.as_mut().now_or_never().is_some() {
                     break;
@@ -98,7 +100,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         &self,
         message: Message,
         handler: &H,
-        queue: &VecDeque<Message>,
+        pulled: &mut Pulled,
         ticker: &mut Interval,
         report: &mut ConsumerReport,
     ) {
@@ -108,7 +110,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         match received.decode::<E>() {
             Ok(delivery) => {
                 let span = handler_span(&delivery, &self.spec.durable);
-                self.handle(delivery, handler, queue, ticker, report)
+                self.handle(delivery, handler, pulled, ticker, report)
                     .instrument(span)
                     .await;
             }
@@ -127,31 +129,33 @@ impl<E: IntegrationEventSet> Consumer<E> {
         &self,
         delivery: Delivery<E>,
         handler: &H,
-        queue: &VecDeque<Message>,
+        pulled: &mut Pulled,
         ticker: &mut Interval,
         report: &mut ConsumerReport,
     ) {
         let outcome = match self.exhausted(&delivery) {
             Some(error) => Err(error),
-            None => self.call(handler, &delivery, queue, ticker).await,
+            None => self.call(handler, &delivery, pulled, ticker).await,
         };
         self.settle(delivery, outcome, report).await;
     }
 
     /// Runs the handler, sending in-progress acks for its message and the queued ones on
-    /// every tick. A panic is an error.
+    /// every tick, and appending a prefetch to the queue as soon as it arrives (so that the
+    /// next tick covers its messages too). A panic is an error.
     async fn call<H: ConsumerHandler<E>>(
         &self,
         handler: &H,
         delivery: &Delivery<E>,
-        queue: &VecDeque<Message>,
+        pulled: &mut Pulled,
         ticker: &mut Interval,
     ) -> Result<(), String> {
         let mut handling = pin!(AssertUnwindSafe(handler.handle(delivery)).catch_unwind());
         loop {
             tokio::select! {
                 biased;
-                _ = ticker.tick() => in_progress(&delivery.ack, queue).await,
+                _ = ticker.tick() => in_progress(&delivery.ack, &pulled.queue).await,
+                () = pulled.prefetched(), if pulled.prefetching() => {}
                 result = &mut handling => {
                     return match result {
                         Ok(Ok(())) => Ok(()),
