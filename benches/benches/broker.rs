@@ -1094,14 +1094,14 @@ fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
     let mut out = format!(
         "\n| consumer (current-thread), {} rounds | value | target | |\n|---|---|---|---|\n\
          | 8: Consumer double_ack(true) / raw double_ack ({} events) | {} | >= 0.8 | {} |\n\
-         | 8: Consumer double_ack(false) / raw ack ({} events) | {} | >= 0.8 | {} |\n",
+         | 8: Consumer double_ack(false) / raw ack ({} events) | {} | >= 0.95 | {} |\n",
         config.consumer_rounds(),
         counts.confirmed,
         cell(Some(confirmed), 2),
         verdict(Some(confirmed), 0.8),
         counts.events,
         cell(unconfirmed, 2),
-        verdict(unconfirmed, 0.8),
+        verdict(unconfirmed, 0.95),
     );
     if let Some(inbox) = ratio(EVENTMAP_INBOX, EVENTMAP_CONFIRMED) {
         out.push_str(&format!(
@@ -1382,7 +1382,7 @@ fn table(
                     (CONSUME, flavor, CONSUME_EVENTMAP_FAST),
                     (CONSUME, flavor, CONSUME_RAW),
                 ),
-                0.8,
+                0.95,
             ),
             (
                 "3: eventmap deliveries + ack (confirmed) / raw pull + double_ack",

@@ -6,12 +6,13 @@ use eventmap_benches::stats::Summary;
 use eventmap_benches::summary::{Row, Target, rate, thousands};
 
 use super::consumer::{
-    CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
+    CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_INBOX_BATCHED,
+    EVENTMAP_INBOX_MULTI_ROW, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
 };
 use super::{
     CONSUME, CONSUME_EVENTMAP, CONSUME_EVENTMAP_FAST, CONSUME_RAW, CONSUME_RAW_DOUBLE, Config,
     Flavor, Key, Memory, ONE, ONE_EVENTMAP, ONE_RAW, PIPE, PIPE_EVENTMAP, PIPE_ONE, PIPE_RAW,
-    RELAY, RELAYS, Results, relay,
+    RELAY, RELAYS, Results, filters, relay,
 };
 
 /// Commit-to-consumer latency targets at 1,000 events/s, ms: 1.5 times what issue 16
@@ -99,14 +100,45 @@ pub(super) fn rows(
     .into_iter()
     .flatten()
     .collect();
-    if let Some(inbox) = rates(key(CONSUMER, EVENTMAP_INBOX)) {
+    // The inbox: a batch per transaction, one `INSERT` per event in the handler (the simple
+    // API) against the absolute target, and both batching variants against the transaction per
+    // message of `Inbox::process` in the same run.
+    if let Some(batched) = rates(key(CONSUMER, EVENTMAP_INBOX_BATCHED)) {
         rows.push(Row::absolute(
-            "8: Consumer + PostgreSQL inbox",
-            rate(Some(inbox)),
-            Some(inbox),
+            "8: Consumer::run_with_inbox, one INSERT per event (PostgreSQL inbox)",
+            rate(Some(batched)),
+            Some(batched),
             Target::AtLeast(INBOX_RATE),
             ">= 12,000 events/s",
         ));
+    }
+    for (variant, label) in [
+        (EVENTMAP_INBOX_BATCHED, "one INSERT per event"),
+        (EVENTMAP_INBOX_MULTI_ROW, "handle_batch, one INSERT per batch"),
+    ] {
+        if let Some(row) = versus(
+            &format!("8: Consumer::run_with_inbox, {label} / Inbox::process per message"),
+            key(CONSUMER, variant),
+            key(CONSUMER, EVENTMAP_INBOX),
+            10.0,
+        ) {
+            rows.push(row);
+        }
+    }
+    for (types, exact, wildcard) in filters::TYPES {
+        let (exact, wildcard) = (key(filters::FILTERS, exact), key(filters::FILTERS, wildcard));
+        if results.rates.contains_key(&wildcard) {
+            rows.push(Row {
+                check: None,
+                ..Row::ratio(
+                    format!("10: {types} event types, one wildcard filter / {types} filter subjects (raw pull)"),
+                    rate(rates(wildcard)),
+                    rate(rates(exact)),
+                    results.ratio(wildcard, exact),
+                    Target::AtLeast(0.0),
+                )
+            });
+        }
     }
     for &variant in &relay::RELAYS[1..] {
         let k = key(RELAYS, variant);
