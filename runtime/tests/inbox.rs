@@ -21,23 +21,11 @@ use pg::*;
 /// Upper bound of each test.
 const LIMIT: Duration = Duration::from_secs(60);
 
-async fn within<F: std::future::Future>(test: F) -> F::Output {
-    tokio::time::timeout(LIMIT, test)
-        .await
-        .expect("test exceeded its time limit")
-}
-
-fn url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
 
 /// A schema with the inbox and a read model of counter totals, `applications` counting the
 /// updates applied to each row.
 async fn setup(prefix: &str) -> (TestDb, Inbox, ReadModel) {
-    let db = TestDb::on(&url(), prefix).await;
+    let db = TestDb::on(&database_url(), prefix).await;
     let inbox = Inbox::new(db.pool.clone(), &db.schema)
         .await
         .expect("inbox migrates");
@@ -91,7 +79,7 @@ impl ReadModel {
 
 #[tokio::test]
 async fn processed_once_then_a_duplicate_changes_nothing() {
-    within(async {
+    within(LIMIT, async {
         let (db, inbox, model) = setup("em_inbox_once").await;
         let runs = AtomicUsize::new(0);
         let handle = || async {
@@ -128,7 +116,7 @@ async fn processed_once_then_a_duplicate_changes_nothing() {
 
 #[tokio::test]
 async fn a_failing_handler_leaves_no_trace_and_the_retry_processes() {
-    within(async {
+    within(LIMIT, async {
         let (db, inbox, model) = setup("em_inbox_fail").await;
         let failed = inbox
             .process("projector", "msg-1", async |conn: &mut PgConnection| {
@@ -264,7 +252,7 @@ async fn race(
 
 #[tokio::test]
 async fn concurrent_handlings_of_one_message_process_it_once() {
-    within(async {
+    within(LIMIT, async {
         let (db, inbox, model) = setup("em_inbox_race").await;
         let (first, second, second_runs) = race(&db, &inbox, &model, true).await;
         assert_eq!(first.expect("first"), InboxOutcome::Processed(()));
@@ -278,7 +266,7 @@ async fn concurrent_handlings_of_one_message_process_it_once() {
 
 #[tokio::test]
 async fn when_the_first_handling_fails_the_waiting_one_processes() {
-    within(async {
+    within(LIMIT, async {
         let (db, inbox, model) = setup("em_inbox_race_fail").await;
         let (first, second, second_runs) = race(&db, &inbox, &model, false).await;
         assert!(
@@ -307,7 +295,7 @@ async fn connect(server: &LocalServer) -> Context {
 /// redelivery is a duplicate, acked without being applied again.
 #[tokio::test]
 async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
-    within(async {
+    within(LIMIT, async {
         let (db, inbox, model) = setup("em_inbox_crash").await;
         let server = LocalServer::start()
             .await

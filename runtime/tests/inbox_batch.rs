@@ -24,18 +24,6 @@ use pg::*;
 /// Upper bound of each test.
 const LIMIT: Duration = Duration::from_secs(120);
 
-async fn within<F: std::future::Future>(test: F) -> F::Output {
-    tokio::time::timeout(LIMIT, test)
-        .await
-        .expect("test exceeded its time limit")
-}
-
-fn url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
 
 /// A schema with the inbox, a NATS server with the counter channel, and the table the
 /// handler writes.
@@ -49,7 +37,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new(prefix: &str) -> Self {
-        let db = TestDb::on(&url(), prefix).await;
+        let db = TestDb::on(&database_url(), prefix).await;
         let inbox = Inbox::new(db.pool.clone(), &db.schema)
             .await
             .expect("inbox migrates");
@@ -243,7 +231,7 @@ async fn republish(jetstream: &Context, sequence: u64) {
 
 #[tokio::test]
 async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
-    within(async {
+    within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_batch").await;
         let expected = fixture.publish(20, 10).await;
         for sequence in [3, 50, 51, 199] {
@@ -281,7 +269,7 @@ async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
 
 #[tokio::test]
 async fn a_poison_message_is_isolated_and_its_aggregate_waits_for_it() {
-    within(async {
+    within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_poison").await;
         let expected = fixture.publish(4, 5).await;
         let handler = fixture.handler(Some(("c-1", 3)));
@@ -312,7 +300,7 @@ async fn a_poison_message_is_isolated_and_its_aggregate_waits_for_it() {
 
 #[tokio::test]
 async fn after_a_consumer_crash_each_aggregate_is_applied_in_version_order() {
-    within(async {
+    within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_crash_order").await;
         let (aggregates, per_aggregate) = (50, 20);
         let expected = fixture.publish(aggregates, per_aggregate).await;
@@ -380,7 +368,7 @@ async fn after_a_consumer_crash_each_aggregate_is_applied_in_version_order() {
 
 #[tokio::test]
 async fn two_instances_of_one_consumer_apply_each_message_once() {
-    within(async {
+    within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_two").await;
         let expected = fixture.publish(40, 10).await;
         let policy = DeliveryPolicy::default().batch(25);

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::handler::panic_message;
 use super::order::{AggregateKey, Gate, subject_matches};
 use super::pull::Pulled;
+use super::run::in_progress;
 use super::settle::Settled;
 use super::transactional::TransactionalHandler;
 use super::{ConsumeError, Consumer, ConsumerReport};
@@ -546,20 +547,7 @@ fn holds<E>(gate: &Gate, delivery: &Delivery<E>) -> bool {
 /// Sends `+WPI` for the running and held deliveries and the queued messages, without waiting
 /// for the server.
 async fn progress<E>(running: &[Delivery<E>], held: &[Delivery<E>], queue: &VecDeque<Message>) {
-    for delivery in running.iter().chain(held) {
-        if let Err(err) = delivery
-            .ack
-            .send_unconfirmed(AckKind::Progress, "progress")
-            .await
-        {
-            tracing::warn!(error = %err, "in-progress ack failed");
-        }
-    }
-    for message in queue {
-        if let Err(err) = message.ack_with(AckKind::Progress).await {
-            tracing::warn!(error = %err, "in-progress ack of a queued message failed");
-        }
-    }
+    in_progress(running.iter().chain(held).map(|delivery| &delivery.ack), queue).await;
 }
 
 /// Naks (no delay, confirmed) the held deliveries at shutdown.

@@ -154,7 +154,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         loop {
             tokio::select! {
                 biased;
-                _ = ticker.tick() => in_progress(&delivery.ack, &pulled.queue).await,
+                _ = ticker.tick() => in_progress([&delivery.ack], &pulled.queue).await,
                 () = pulled.prefetched(), if pulled.prefetching() => {}
                 result = &mut handling => {
                     return match result {
@@ -185,13 +185,19 @@ pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
     span
 }
 
-/// Sends `+WPI` for the running message and the queued ones, without waiting for the server.
-async fn in_progress(running: &AckHandle, queue: &VecDeque<Message>) {
-    if let Err(err) = running
-        .send_unconfirmed(AckKind::Progress, "progress")
-        .await
-    {
-        tracing::warn!(error = %err, "in-progress ack failed");
+/// Sends `+WPI` for the running (and held) messages and the queued ones, without waiting for
+/// the server.
+pub(super) async fn in_progress<'a>(
+    running: impl IntoIterator<Item = &'a AckHandle>,
+    queue: &VecDeque<Message>,
+) {
+    for handle in running {
+        if let Err(err) = handle
+            .send_unconfirmed(AckKind::Progress, "progress")
+            .await
+        {
+            tracing::warn!(error = %err, "in-progress ack failed");
+        }
     }
     for message in queue {
         if let Err(err) = message.ack_with(AckKind::Progress).await {
