@@ -694,6 +694,44 @@ fn assert_in_order(messages: &[IntegrationMessage], expected: &BTreeMap<String, 
 }
 
 #[tokio::test]
+async fn a_pool_too_small_to_overlap_rounds_runs_them_one_after_the_other() {
+    within(async {
+        let db = TestDb::new("em_small_pool").await;
+        let store = db.store(true).await;
+        let expected = append_increments(&store, 25, 24, 4, 5).await;
+        // Two connections, one of which the LISTEN connection keeps: overlapped rounds would
+        // wait the pool's acquire timeout for their second connection, every round.
+        let pool = eventmap::postgres::sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&database_url())
+            .await
+            .unwrap();
+        let publisher = InMemoryPublisher::new();
+        let relay = Relay::new(
+            pool,
+            Arc::new(publisher.clone()),
+            relay_config(&db).batch_size(30).pipeline(true).listen(true),
+        )
+        .await
+        .unwrap();
+        let started = std::time::Instant::now();
+        let running = relay.spawn();
+        let drained = eventually(
+            Duration::from_secs(8),
+            Duration::from_millis(20),
+            async || publisher.len() == 600,
+        )
+        .await;
+        running.stop().await.unwrap();
+        assert!(drained, "{:?} after {:?}", relay.stats(), started.elapsed());
+        assert_in_order(&publisher.messages(), &expected);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn pipelined_rounds_keep_per_aggregate_order() {
     within(async {
         let db = TestDb::new("em_pipe").await;

@@ -306,6 +306,22 @@ impl Relay {
                 ))
             });
             let mut backoff = self.config.min_backoff;
+            // Overlapped rounds hold two connections of the pool at once, and the LISTEN
+            // connection holds one for as long as it lives: with fewer, the second round
+            // would wait for the pool's acquire timeout (30 s by default) every time.
+            let needed = 2 + u32::from(self.config.listen);
+            let pipeline =
+                self.config.pipeline && self.pool.options().get_max_connections() >= needed;
+            if self.config.pipeline && !pipeline {
+                tracing::info!(
+                    max_connections = self.pool.options().get_max_connections(),
+                    needed,
+                    "rounds are not overlapped: the pool is too small"
+                );
+            }
+            // Set after an overlapped round failed to commit: the next rounds run one after
+            // the other (with backoff on failure) until one succeeds.
+            let mut degraded = false;
             // A round sent while the previous one was marked and committed (`pipeline`).
             let mut next: Option<Result<SentRound, Error>> = None;
             // The round after `next`, locked and fenced while `next` was sent (`pipeline`).
@@ -317,7 +333,7 @@ impl Relay {
                     None => self.send_round().await,
                 };
                 let round = match sent {
-                    Ok(sent) if self.config.pipeline && self.more_at_once(sent.report()) => {
+                    Ok(sent) if pipeline && !degraded && self.more_at_once(sent.report()) => {
                         let following = match locked.take() {
                             Some(following) => following,
                             None => self.lock_round().await,
@@ -343,10 +359,17 @@ impl Relay {
                                 self.counters.retrying.store(false, Ordering::Relaxed);
                                 backoff = self.config.min_backoff;
                             }
-                            Err(err) => tracing::warn!(
-                                error = %err,
-                                "relay round failed; its rows are re-sent later"
-                            ),
+                            Err(err) => {
+                                tracing::warn!(
+                                    error = %err,
+                                    "relay round failed; its rows are re-sent later"
+                                );
+                                // Leave the pipeline: the round after is released, the next
+                                // one finishes alone and a failure backs off.
+                                self.counters.retrying.store(true, Ordering::Relaxed);
+                                degraded = true;
+                                locked = None;
+                            }
                         }
                         next = Some(following);
                         continue;
@@ -366,6 +389,7 @@ impl Relay {
                     Ok(report) if report.error.is_none() => {
                         self.counters.retrying.store(false, Ordering::Relaxed);
                         backoff = self.config.min_backoff;
+                        degraded = false;
                         if self.more_at_once(&report) {
                             continue;
                         }

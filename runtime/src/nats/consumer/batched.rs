@@ -177,7 +177,9 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             tokio::select! {
                 biased;
                 filled = &mut filling => return filled,
-                _ = ticker.tick(), if !held.is_empty() => progress(&[], held, &VecDeque::new()).await,
+                _ = ticker.tick(), if !held.is_empty() => {
+                    in_progress(held.iter().map(|delivery| &delivery.ack), &VecDeque::new()).await;
+                }
             }
         }
     }
@@ -222,7 +224,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             outcome = tracing::field::Empty
         );
         let outcome = self
-            .with_progress(state, &ready, self.transact(inbox, handler, &ready))
+            .with_progress(state, &ready, &[], self.transact(inbox, handler, &ready))
             .instrument(span.clone())
             .await;
         match outcome {
@@ -289,14 +291,18 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         ready: Vec<Delivery<E>>,
         state: &mut Batching<E>,
     ) {
-        for delivery in ready {
+        let mut ready = VecDeque::from(ready);
+        while let Some(delivery) = ready.pop_front() {
             if holds(&state.gate, &delivery) {
                 state.held.push(delivery);
                 continue;
             }
             let single = std::slice::from_ref(&delivery);
+            // The messages still to come get in-progress acks too: taken one at a time, the
+            // batch may outlast the ack wait.
+            let waiting = ready.make_contiguous();
             let outcome = self
-                .with_progress(state, single, self.transact(inbox, handler, single))
+                .with_progress(state, single, waiting, self.transact(inbox, handler, single))
                 .await;
             self.settle_tracked(delivery, outcome, state).await;
         }
@@ -375,19 +381,23 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         tx.commit().await.map_err(database)
     }
 
-    /// Runs `work`, sending in-progress acks for `running`, the held and the queued messages
-    /// on every tick.
+    /// Runs `work`, sending in-progress acks for `running`, `waiting` (the rest of a batch taken
+    /// one at a time), the held and the queued messages on every tick.
     async fn with_progress<T>(
         &self,
         state: &mut Batching<E>,
         running: &[Delivery<E>],
+        waiting: &[Delivery<E>],
         work: impl Future<Output = T>,
     ) -> T {
         let mut work = pin!(work);
         loop {
             tokio::select! {
                 biased;
-                _ = state.ticker.tick() => progress(running, &state.held, &state.pulled.queue).await,
+                _ = state.ticker.tick() => {
+                    let deliveries = running.iter().chain(waiting).chain(&state.held);
+                    in_progress(deliveries.map(|delivery| &delivery.ack), &state.pulled.queue).await;
+                }
                 done = &mut work => return done,
             }
         }
@@ -542,12 +552,6 @@ async fn acked(acking: &mut Option<tokio::task::JoinHandle<()>>) {
 fn holds<E>(gate: &Gate, delivery: &Delivery<E>) -> bool {
     !gate.is_empty()
         && key_of(delivery).is_some_and(|key| gate.holds(&key, delivery.stream_sequence))
-}
-
-/// Sends `+WPI` for the running and held deliveries and the queued messages, without waiting
-/// for the server.
-async fn progress<E>(running: &[Delivery<E>], held: &[Delivery<E>], queue: &VecDeque<Message>) {
-    in_progress(running.iter().chain(held).map(|delivery| &delivery.ack), queue).await;
 }
 
 /// Naks (no delay, confirmed) the held deliveries at shutdown.

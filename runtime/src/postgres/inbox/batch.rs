@@ -26,7 +26,10 @@ impl Inbox {
         ids: &[&str],
     ) -> Result<HashSet<String>, sqlx::Error> {
         let inserted: Vec<String> = sqlx::query_scalar(&format!(
-            "INSERT INTO {} (consumer, message_id) SELECT $1, id FROM unnest($2::text[]) AS t(id) \
+            // In id order: two instances inserting overlapping batches (a redelivery to the
+            // other one) then take the rows' locks in the same order instead of deadlocking.
+            "INSERT INTO {} (consumer, message_id) \
+             SELECT $1, id FROM unnest($2::text[]) AS t(id) ORDER BY id \
              ON CONFLICT DO NOTHING RETURNING message_id",
             self.schema.inbox
         ))

@@ -28,10 +28,13 @@ pub struct RelayConfig {
     pub max_backoff: Duration,
     /// Wake up on `LISTEN/NOTIFY` (in addition to polling). Default `true`.
     pub listen: bool,
-    /// Overlap rounds while the outbox has a backlog: the next batch is locked and sent while
-    /// the previous one is marked and committed, on a second connection of the pool. Safe by
-    /// the per-aggregate fence, as with several relays (see [`Relay`](super::Relay)). Default
-    /// `true`.
+    /// Overlap rounds while the outbox has a backlog: the next batch is sent while the
+    /// previous one commits and the one after locks its batch, on a second connection of the
+    /// pool. Safe by the per-aggregate fence, as with several relays (see
+    /// [`Relay`](super::Relay)). Needs a pool of at least 2 connections, 3 with
+    /// [`Self::listen`] (the `LISTEN` connection is the pool's for as long as it lives); with
+    /// a smaller pool rounds run one after the other (logged at start). After a round fails
+    /// to commit, rounds run one after the other until one succeeds. Default `true`.
     pub pipeline: bool,
     /// Delete each row in the round that publishes it, in the transaction that records the
     /// broker's acknowledgement (default `true`). `false` marks it published instead
