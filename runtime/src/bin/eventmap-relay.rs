@@ -59,11 +59,16 @@ struct Cli {
     #[arg(long, env = "EVENTMAP_RELAY_MAX_BACKOFF_MS", default_value_t = 10_000)]
     max_backoff_ms: u64,
     /// Keep published rows (marked published, with their stream and sequence) instead of
-    /// deleting each in the round that publishes it; --retention-secs then purges them
-    #[arg(long, env = "EVENTMAP_RELAY_KEEP_PUBLISHED")]
+    /// deleting each in the round that publishes it; --retention-secs then purges them (the
+    /// variable takes 1/0, true/false, yes/no, on/off)
+    #[arg(
+        long,
+        env = "EVENTMAP_RELAY_KEEP_PUBLISHED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     keep_published: bool,
-    /// Published rows older than this many seconds are deleted (every minute, 1,000 rows per
-    /// statement); 0 keeps them
+    /// Kept published rows (--keep-published, or rows an older relay marked) older than this
+    /// many seconds are deleted (every minute, 1,000 rows per statement); 0 keeps them
     #[arg(long, env = "EVENTMAP_RELAY_RETENTION_SECS", default_value_t = DEFAULT_RETENTION.as_secs())]
     retention_secs: u64,
     #[command(flatten)]

@@ -75,8 +75,14 @@ pub struct ConnectArgs {
     /// TLS client private key file
     #[arg(help_heading = HEADING, long, env = "NATS_KEY", value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
-    /// Perform the TLS handshake before expecting the server greeting
-    #[arg(help_heading = HEADING, long, env = "NATS_TLSFIRST")]
+    /// Perform the TLS handshake before expecting the server greeting (the variable takes
+    /// 1/0, true/false, yes/no, on/off)
+    #[arg(
+        help_heading = HEADING,
+        long,
+        env = "NATS_TLSFIRST",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub tlsfirst: bool,
     /// Prefix of the reply subjects instead of _INBOX (as granted by `eventmap permissions --inbox-prefix`)
     #[arg(help_heading = HEADING, long, env = "NATS_INBOX_PREFIX", value_name = "PREFIX")]
