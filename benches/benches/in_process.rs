@@ -209,7 +209,9 @@ fn main() {
 
 /// The rows of `./benches/run.sh`'s summary table: generated / hand-written per event.
 fn summary_rows(rows: &[Row]) -> Vec<summary::Row> {
-    let ns = |s: Option<Summary>| s.map_or_else(|| "-".to_owned(), |s| format!("{} ns/event", s.display(0)));
+    let ns = |s: Option<Summary>| {
+        s.map_or_else(|| "-".to_owned(), |s| format!("{} ns/event", s.display(0)))
+    };
     rows.iter()
         .map(|row| {
             summary::Row::ratio(

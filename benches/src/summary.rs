@@ -100,9 +100,7 @@ impl Row {
 
     /// The row in Markdown, ending in a newline.
     pub fn markdown(&self) -> String {
-        let ratio = self
-            .ratio
-            .map_or_else(|| "-".to_owned(), |r| r.display(2));
+        let ratio = self.ratio.map_or_else(|| "-".to_owned(), |r| r.display(2));
         let mut line = String::new();
         let _ = writeln!(
             line,
@@ -111,7 +109,11 @@ impl Row {
             self.eventmap,
             self.baseline,
             ratio,
-            if self.check.is_some() { &self.target_text } else { "-" },
+            if self.check.is_some() {
+                &self.target_text
+            } else {
+                "-"
+            },
             self.verdict()
         );
         line
@@ -178,7 +180,13 @@ mod tests {
         assert_eq!(slow.verdict(), "MISSED");
         let routing = Row::ratio("routing", "a", "b", summary(1.08), Target::AtMost(1.05));
         assert_eq!(routing.verdict(), "MISSED");
-        let latency = Row::absolute("latency", "p50 3 ms", summary(3.0), Target::AtMost(5.0), "p50 <= 5 ms");
+        let latency = Row::absolute(
+            "latency",
+            "p50 3 ms",
+            summary(3.0),
+            Target::AtMost(5.0),
+            "p50 <= 5 ms",
+        );
         assert_eq!(latency.verdict(), "met");
         let missing = Row::ratio("x", "-", "-", None, Target::AtLeast(1.0));
         assert_eq!(missing.verdict(), "-");

@@ -21,7 +21,6 @@ use pg::*;
 /// Upper bound of each test.
 const LIMIT: Duration = Duration::from_secs(60);
 
-
 /// A schema with the inbox and a read model of counter totals, `applications` counting the
 /// updates applied to each row.
 async fn setup(prefix: &str) -> (TestDb, Inbox, ReadModel) {

@@ -24,7 +24,6 @@ use pg::*;
 /// Upper bound of each test.
 const LIMIT: Duration = Duration::from_secs(120);
 
-
 /// A schema with the inbox, a NATS server with the counter channel, and the table the
 /// handler writes.
 struct Fixture {

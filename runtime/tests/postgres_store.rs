@@ -731,6 +731,48 @@ async fn a_pool_too_small_to_overlap_rounds_runs_them_one_after_the_other() {
     .await;
 }
 
+/// A publisher that takes its `Duration` to store each message.
+struct Slow(InMemoryPublisher, Duration);
+
+#[async_trait::async_trait]
+impl Publisher for Slow {
+    async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        tokio::time::sleep(self.1).await;
+        self.0.publish(message).await
+    }
+}
+
+#[tokio::test]
+async fn stop_is_honoured_while_rounds_follow_each_other_on_a_backlog() {
+    within(async {
+        let db = TestDb::new("em_stop_backlog").await;
+        let store = db.store(true).await;
+        append_increments(&store, 100, 30, 6, 4).await;
+        let publisher = InMemoryPublisher::new();
+        // About 800 messages a second: the 3,000 rows take seconds to drain.
+        let slow = Slow(publisher.clone(), Duration::from_millis(5));
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(slow),
+            relay_config(&db).batch_size(100).max_in_flight(4),
+        )
+        .await
+        .unwrap();
+        let running = relay.spawn();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let asked = std::time::Instant::now();
+        running.stop().await.unwrap();
+        let stopping = asked.elapsed();
+        let left = db.count("eventmap_outbox", "").await;
+        assert!(stopping < Duration::from_secs(2), "stop took {stopping:?}");
+        assert!(left > 0, "the backlog drained before the stop took effect");
+        // Every row acknowledged was deleted, every other one is still there.
+        assert_eq!(publisher.len() as i64 + left, 3000, "{:?}", relay.stats());
+        db.cleanup().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn pipelined_rounds_keep_per_aggregate_order() {
     within(async {
@@ -867,7 +909,11 @@ async fn by_default_a_row_is_deleted_in_the_round_that_publishes_it() {
         assert_eq!(relay.run_once().await.unwrap().published, 10);
         assert_eq!(db.count("eventmap_outbox", "").await, 20);
         assert_eq!(relay.run_once().await.unwrap().published, 10);
-        assert_eq!(db.count("eventmap_outbox", "WHERE published_at IS NULL").await, 0);
+        assert_eq!(
+            db.count("eventmap_outbox", "WHERE published_at IS NULL")
+                .await,
+            0
+        );
         assert_eq!(db.count("eventmap_outbox", "").await, 10);
         assert_eq!(relay.run_once().await.unwrap().selected, 0);
         assert_eq!(relay.purge_published(Duration::ZERO).await.unwrap(), 10);

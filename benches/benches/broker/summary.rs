@@ -6,8 +6,8 @@ use eventmap_benches::stats::Summary;
 use eventmap_benches::summary::{Row, Target, rate, thousands};
 
 use super::consumer::{
-    CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_INBOX_BATCHED,
-    EVENTMAP_INBOX_MULTI_ROW, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
+    CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_INBOX_BATCHED, EVENTMAP_INBOX_MULTI_ROW,
+    EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
 };
 use super::{
     CONSUME, CONSUME_EVENTMAP, CONSUME_EVENTMAP_FAST, CONSUME_RAW, CONSUME_RAW_DOUBLE, Config,
@@ -114,7 +114,10 @@ pub(super) fn rows(
     }
     for (variant, label) in [
         (EVENTMAP_INBOX_BATCHED, "one INSERT per event"),
-        (EVENTMAP_INBOX_MULTI_ROW, "handle_batch, one INSERT per batch"),
+        (
+            EVENTMAP_INBOX_MULTI_ROW,
+            "handle_batch, one INSERT per batch",
+        ),
     ] {
         if let Some(row) = versus(
             &format!("8: Consumer::run_with_inbox, {label} / Inbox::process per message"),
@@ -126,7 +129,10 @@ pub(super) fn rows(
         }
     }
     for (types, exact, wildcard) in filters::TYPES {
-        let (exact, wildcard) = (key(filters::FILTERS, exact), key(filters::FILTERS, wildcard));
+        let (exact, wildcard) = (
+            key(filters::FILTERS, exact),
+            key(filters::FILTERS, wildcard),
+        );
         if results.rates.contains_key(&wildcard) {
             rows.push(Row {
                 check: None,

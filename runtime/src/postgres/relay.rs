@@ -278,7 +278,8 @@ impl Relay {
     /// failure, with exponential backoff, forever. While rounds find full batches, the next
     /// one is sent while the previous one commits ([`RelayConfig::pipeline`]). Every
     /// [`RelayConfig::purge_interval`] a task of its own deletes published rows past
-    /// [`RelayConfig::retention`]. The shutdown is honoured between rounds (a round in
+    /// [`RelayConfig::retention`]. The shutdown is honoured between rounds, also while
+    /// rounds follow each other on a backlog (a round in
     /// progress finishes, so acknowledged rows get marked).
     ///
     /// # Errors
@@ -327,6 +328,19 @@ impl Relay {
             // The round after `next`, locked and fenced while `next` was sent (`pipeline`).
             let mut locked: Option<Result<LockedRound, Error>> = None;
             loop {
+                // Rounds follow each other without a pause while the outbox has a backlog:
+                // the shutdown is checked here too, not only while pausing.
+                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                    // A batch locked ahead is released unsent; the round already sent
+                    // finishes, so that its acknowledged rows are not sent again.
+                    drop(locked.take());
+                    if let Some(Ok(sent)) = next.take()
+                        && let Err(err) = self.finish_round(sent).await
+                    {
+                        tracing::warn!(error = %err, "relay round failed; its rows are re-sent later");
+                    }
+                    break;
+                }
                 let overlapped = next.is_some();
                 let sent = match next.take() {
                     Some(sent) => sent,

@@ -302,7 +302,12 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             // batch may outlast the ack wait.
             let waiting = ready.make_contiguous();
             let outcome = self
-                .with_progress(state, single, waiting, self.transact(inbox, handler, single))
+                .with_progress(
+                    state,
+                    single,
+                    waiting,
+                    self.transact(inbox, handler, single),
+                )
                 .await;
             self.settle_tracked(delivery, outcome, state).await;
         }

@@ -192,10 +192,7 @@ pub(super) async fn in_progress<'a>(
     queue: &VecDeque<Message>,
 ) {
     for handle in running {
-        if let Err(err) = handle
-            .send_unconfirmed(AckKind::Progress, "progress")
-            .await
-        {
+        if let Err(err) = handle.send_unconfirmed(AckKind::Progress, "progress").await {
             tracing::warn!(error = %err, "in-progress ack failed");
         }
     }

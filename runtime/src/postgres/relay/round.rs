@@ -194,10 +194,13 @@ impl Relay {
         async {
             if !outcome.acked.is_empty() && self.config.delete_published {
                 let ids: Vec<i64> = outcome.acked.iter().map(|(i, _)| rows[*i].id).collect();
-                sqlx::query(&format!("DELETE FROM {} WHERE id = ANY($1)", self.schema.outbox))
-                    .bind(&ids)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(&format!(
+                    "DELETE FROM {} WHERE id = ANY($1)",
+                    self.schema.outbox
+                ))
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
             } else if !outcome.acked.is_empty() {
                 let mut ids = Vec::with_capacity(outcome.acked.len());
                 let mut streams = Vec::with_capacity(outcome.acked.len());
