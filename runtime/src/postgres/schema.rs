@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (2, "outbox", include_str!("migrations/0002_outbox.sql")),
     (3, "inbox", include_str!("migrations/0003_inbox.sql")),
+    (
+        4,
+        "outbox parking",
+        include_str!("migrations/0004_outbox_parking.sql"),
+    ),
 ];
 
 /// A checked schema name and the qualified table names in it.
