@@ -16,6 +16,8 @@
 //!   `LISTEN/NOTIFY` with a polling fallback, retrying transient failures forever with
 //!   backoff, parking a row the broker refuses ([`RelayConfig::park_after`]).
 //! * [`Outbox`], for operators: the backlog and the parked rows (list, show, retry, skip).
+//! * `Backfill` (with feature `nats`): re-derives integration events from the stored events
+//!   through the current table and publishes them, pipelined, resumable from a checkpoint.
 //! * [`Inbox`], on the consumer side: runs a handler once per consumer and message id, with
 //!   the id recorded in the handler's own transaction, so a redelivered message changes
 //!   nothing the second time.
@@ -37,6 +39,8 @@
 //! relay.run(shutdown_signal).await?;
 //! ```
 
+#[cfg(feature = "nats")]
+mod backfill;
 mod connect_url;
 mod inbox;
 mod outbox;
@@ -46,6 +50,11 @@ mod relay;
 mod schema;
 mod store;
 
+#[cfg(feature = "nats")]
+pub use backfill::{
+    Backfill, BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport,
+    BackfillSelection, BackfillTarget, DEFAULT_BACKFILL_BATCH, DEFAULT_BACKFILL_WINDOW,
+};
 pub use connect_url::connect_options;
 pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxWriter;

@@ -596,7 +596,7 @@ async fn an_outbox_from_before_parking_is_upgraded_and_relayed() {
         .fetch_all(&db.pool)
         .await
         .expect("migrations");
-        assert_eq!(migrated, [1, 2, 3, 4]);
+        assert_eq!(migrated, [1, 2, 3, 4, 5]);
         let outbox = Outbox::new(db.pool.clone(), &db.schema).await.expect("outbox");
         let backlog = outbox.backlog().await.expect("backlog");
         assert_eq!((backlog.unpublished, backlog.parked), (2, 0));

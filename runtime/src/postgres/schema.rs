@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox parking",
         include_str!("migrations/0004_outbox_parking.sql"),
     ),
+    (5, "backfills", include_str!("migrations/0005_backfill.sql")),
 ];
 
 /// A checked schema name and the qualified table names in it.
@@ -37,6 +38,7 @@ pub(crate) struct Schema {
     pub(crate) events: String,
     pub(crate) outbox: String,
     pub(crate) inbox: String,
+    pub(crate) backfills: String,
     migrations: String,
 }
 
@@ -73,6 +75,7 @@ impl Schema {
             events: format!("{quoted}.eventmap_events"),
             outbox: format!("{quoted}.eventmap_outbox"),
             inbox: format!("{quoted}.eventmap_inbox"),
+            backfills: format!("{quoted}.eventmap_backfills"),
             migrations: format!("{quoted}.eventmap_migrations"),
         })
     }
