@@ -48,6 +48,8 @@ pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxWriter;
 pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};
 pub use relay::{DEFAULT_RETENTION, Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
+#[cfg(feature = "cli")]
+pub use relay::{RelayArgs, RelayRunError, connect_pool};
 #[cfg(feature = "nats")]
 pub use relay::{WindowCheck, check_duplicate_windows};
 pub use schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL};
