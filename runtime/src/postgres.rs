@@ -64,6 +64,8 @@ pub use relay::{
     DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig, RelayStats,
     RoundReport, RunningRelay,
 };
+#[cfg(feature = "cli")]
+pub use relay::{RelayArgs, RelayRunError, connect_pool};
 #[cfg(feature = "nats")]
 pub use relay::{WindowCheck, check_duplicate_windows};
 pub use schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL};

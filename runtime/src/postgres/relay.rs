@@ -1,6 +1,8 @@
 //! [`Relay`]: publishes the outbox to the broker, in order per aggregate, at least once.
 //! See [`Relay`] for what a round does and why per-aggregate order holds.
 
+#[cfg(feature = "cli")]
+mod args;
 mod config;
 mod round;
 #[cfg(feature = "nats")]
@@ -20,6 +22,8 @@ use super::Error;
 use super::schema::{NOTIFY_CHANNEL, Schema};
 use crate::publisher::Publisher;
 
+#[cfg(feature = "cli")]
+pub use args::{RelayArgs, RelayRunError, connect_pool};
 use config::Counters;
 pub use config::{
     DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
