@@ -8,6 +8,7 @@ use eventmap::nats::connect::ConnectArgs;
 use eventmap::postgres::RelayArgs;
 
 use crate::dead_letters::DeadLetterCommand;
+use crate::outbox::OutboxCommand;
 use crate::status::StatusArgs;
 
 /// eventmap-ops: operate an eventmap service: run its outbox relay, inspect and replay its
@@ -67,6 +68,10 @@ pub enum Command {
     /// Dead letters of the table's subscriptions: list, show, replay, purge
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetterCommand),
+    /// The outbox's backlog and the rows the relay parked because the broker refused them:
+    /// list, show, retry, skip
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// The service's lag at a glance: outbox backlog, consumers' pending and redelivered
     /// messages, dead letters per subscription
     Status(StatusArgs),
