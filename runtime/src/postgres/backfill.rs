@@ -560,7 +560,7 @@ impl Backfill {
         }
         let wanted = &self.selection.integration_events;
         if !wanted.is_empty() {
-            messages.retain(|message| wanted.iter().any(|name| *name == message.name));
+            messages.retain(|message| wanted.contains(&message.name));
         }
         for message in &mut messages {
             if let Some(subject) = self.target.subject(&message.subject) {

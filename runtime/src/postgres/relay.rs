@@ -55,6 +55,12 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    next round *probes*: one publish, and the pipeline opens again only once it is
 ///    acknowledged (so a broker that is still away costs one timeout per retry, not
 ///    `max_in_flight`).
+///    A refusal ([`PublishError::is_permanent`](crate::PublishError::is_permanent): over
+///    `max_payload`, an invalid message) holds back only its aggregate. After
+///    [`RelayConfig::park_after`] refusals (for "no responders", only past
+///    [`RelayConfig::no_stream_grace`]) the row is *parked*: no longer selected, nor any later
+///    row of its aggregate, until [`Outbox::retry`](super::Outbox::retry) or
+///    [`Outbox::skip`](super::Outbox::skip).
 /// 5. Delete the acknowledged rows (or, with [`RelayConfig::delete_published`] off, mark
 ///    them published, stream and sequence kept), record the attempt and
 ///    error on the failed ones, commit. Back off after a failure, exponentially up to

@@ -38,6 +38,8 @@ pub(crate) struct Schema {
     pub(crate) events: String,
     pub(crate) outbox: String,
     pub(crate) inbox: String,
+    /// Used by the backfill (feature `nats`).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) backfills: String,
     migrations: String,
 }

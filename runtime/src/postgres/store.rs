@@ -178,11 +178,13 @@ impl PostgresStore {
     }
 
     /// The schema's tables.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) fn tables(&self) -> &Schema {
         &self.inner.schema
     }
 
     /// The outbox dispatcher ([`PostgresStoreBuilder::outbox`]), if any.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) fn outbox_dispatch(&self) -> Option<&dyn Dispatch> {
         self.inner.outbox.as_deref()
     }
