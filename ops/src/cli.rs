@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use eventmap::nats::connect::ConnectArgs;
 use eventmap::postgres::RelayArgs;
 
+use crate::backfill::BackfillCommand;
 use crate::dead_letters::DeadLetterCommand;
 use crate::outbox::OutboxCommand;
 use crate::status::StatusArgs;
@@ -72,6 +73,10 @@ pub enum Command {
     /// list, show, retry, skip
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// The checkpoints of the service's backfills (run by the service's own binary):
+    /// list, reset
+    #[command(subcommand)]
+    Backfill(BackfillCommand),
     /// The service's lag at a glance: outbox backlog, consumers' pending and redelivered
     /// messages, dead letters per subscription
     Status(StatusArgs),

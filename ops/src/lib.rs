@@ -2,13 +2,16 @@
 //! a thin `main` around [`run`]; the tests call both).
 //!
 //! One module per subcommand group: [`dead_letters`] (list, show, replay, purge),
-//! [`outbox`] (backlog, parked rows: list, show, retry, skip), [`status`] (lag at a glance); `relay` is the runtime's
+//! [`outbox`] (backlog, parked rows: list, show, retry, skip), [`backfill`] (checkpoints:
+//! list, reset), [`status`] (lag at a glance); `relay` is the runtime's
 //! [`RelayArgs`](eventmap::postgres::RelayArgs), shared with the `eventmap-relay` binary.
 //! [`session`] opens what a command needs (the table, NATS, PostgreSQL) on first use, and
 //! [`output`] writes text or JSON. Guarantees of each command: `docs/operations.md`.
 #![deny(missing_docs)]
 
+pub mod backfill;
 pub mod cli;
+pub mod confirm;
 pub mod dead_letters;
 mod error;
 pub mod outbox;
@@ -43,6 +46,7 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()>) -> Result<ExitCod
         }
         Command::DeadLetters(command) => dead_letters::run(&session, command).await,
         Command::Outbox(command) => outbox::run(&session, command).await,
+        Command::Backfill(command) => backfill::run(&session, command).await,
         Command::Status(args) => status::run(&session, args).await,
     }
 }

@@ -1,7 +1,7 @@
 //! `eventmap-ops outbox`: the outbox's backlog and the rows the relay parked because the
 //! broker refused them (list, show, retry, skip), through [`eventmap::postgres::Outbox`].
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -9,6 +9,7 @@ use eventmap::postgres::{DEFAULT_SCHEMA, Outbox, OutboxBacklog, OutboxEntry, Par
 use serde::Serialize;
 
 use crate::OpsError;
+use crate::confirm::confirm;
 use crate::output::{Report, age, print};
 use crate::session::Session;
 
@@ -146,25 +147,6 @@ async fn open(session: &Session, schema: &str) -> Result<Outbox, OpsError> {
 
 fn database(err: eventmap::postgres::Error) -> OpsError {
     OpsError::Outbox(err)
-}
-
-/// Asks `question` on the terminal; refuses without a terminal or on anything but yes.
-fn confirm(question: &str) -> Result<(), OpsError> {
-    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return Err(OpsError::Refused(format!(
-            "{question} (not confirmed: stdin is not a terminal; pass --yes)"
-        )));
-    }
-    let mut stderr = std::io::stderr();
-    write!(stderr, "{question} [y/N] ")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(OpsError::Refused("not confirmed: nothing skipped".into()))
-    }
 }
 
 /// `outbox list`: the backlog and the parked rows.

@@ -54,6 +54,7 @@ mod store;
 pub use backfill::{
     Backfill, BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport,
     BackfillSelection, BackfillTarget, DEFAULT_BACKFILL_BATCH, DEFAULT_BACKFILL_WINDOW,
+    backfill_checkpoints, reset_backfill,
 };
 pub use connect_url::connect_options;
 pub use inbox::{Inbox, InboxError, InboxOutcome};

@@ -1,6 +1,7 @@
 //! [`Backfill`]: re-derives integration events from the Postgres event store through the
 //! service's current table and publishes them, pipelined, resumable from a checkpoint.
 
+mod checkpoints;
 mod report;
 mod selection;
 
@@ -21,6 +22,7 @@ use crate::message::IntegrationMessage;
 use crate::nats::JetStreamPublisher;
 use crate::postgres::outbox::collect;
 
+pub use checkpoints::{backfill_checkpoints, reset_backfill};
 pub use report::{BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport};
 pub use selection::{BackfillSelection, BackfillTarget};
 
@@ -251,32 +253,10 @@ impl Backfill {
     ///
     /// [`BackfillError::Store`].
     pub async fn checkpoint(&self) -> Result<Option<BackfillCheckpoint>, BackfillError> {
-        self.store.tables().migrate(self.store.pool()).await?;
-        let row = sqlx::query(&format!(
-            "SELECT until_position, position, events, messages, published, duplicates, \
-             finished_at IS NOT NULL AS finished FROM {} WHERE name = $1",
-            self.store.tables().backfills
-        ))
-        .bind(&self.name)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(Error::from)?;
-        let Some(row) = row else { return Ok(None) };
-        let get = |column: &str| -> Result<u64, BackfillError> {
-            Ok(unsigned(
-                row.try_get::<i64, _>(column).map_err(Error::from)?,
-            ))
-        };
-        Ok(Some(BackfillCheckpoint {
-            name: self.name.clone(),
-            until: get("until_position")?,
-            position: get("position")?,
-            events: get("events")?,
-            messages: get("messages")?,
-            published: get("published")?,
-            duplicates: get("duplicates")?,
-            finished: row.try_get("finished").map_err(Error::from)?,
-        }))
+        let tables = self.store.tables();
+        tables.migrate(self.store.pool()).await?;
+        let mut found = checkpoints::read(self.store.pool(), tables, Some(&self.name)).await?;
+        Ok(found.pop())
     }
 
     /// Deletes this backfill's checkpoint (the next run starts over, up to the store's
@@ -286,16 +266,9 @@ impl Backfill {
     ///
     /// [`BackfillError::Store`].
     pub async fn reset(&self) -> Result<bool, BackfillError> {
-        self.store.tables().migrate(self.store.pool()).await?;
-        let deleted = sqlx::query(&format!(
-            "DELETE FROM {} WHERE name = $1",
-            self.store.tables().backfills
-        ))
-        .bind(&self.name)
-        .execute(self.store.pool())
-        .await
-        .map_err(Error::from)?;
-        Ok(deleted.rows_affected() > 0)
+        let tables = self.store.tables();
+        tables.migrate(self.store.pool()).await?;
+        Ok(checkpoints::reset(self.store.pool(), tables, &self.name).await?)
     }
 
     fn converters(&self) -> Result<&dyn Dispatch, BackfillError> {

@@ -76,6 +76,8 @@ impl BackfillReport {
 pub struct BackfillCheckpoint {
     /// The backfill's name.
     pub name: String,
+    /// Its selection and target, JSON (`{"selection": ..., "target": ...}`).
+    pub selection: String,
     /// Highest store position it goes to.
     pub until: u64,
     /// Position reached: every selected event up to it has been published.
