@@ -5,7 +5,7 @@
 mod replay;
 mod report;
 mod select;
-mod store;
+pub(crate) mod store;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
