@@ -8,6 +8,7 @@ use eventmap::nats::connect::ConnectArgs;
 use eventmap::postgres::RelayArgs;
 
 use crate::dead_letters::DeadLetterCommand;
+use crate::metrics::MetricsArgs;
 use crate::status::StatusArgs;
 
 /// eventmap-ops: operate an eventmap service: run its outbox relay, inspect and replay its
@@ -63,11 +64,23 @@ pub enum Format {
 pub enum Command {
     /// Publish the outbox to JetStream until SIGTERM or Ctrl-C (the relay of the
     /// eventmap-relay binary; several may run at once on one outbox)
-    Relay(RelayArgs),
+    Relay {
+        /// The relay's settings.
+        #[command(flatten)]
+        relay: RelayArgs,
+        /// Also serve GET /metrics (Prometheus text format) on this address: publish
+        /// latency, rows published and failed, the outbox backlog and the age of its oldest
+        /// row
+        #[arg(long, env = "EVENTMAP_METRICS_LISTEN", value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
+    },
     /// Dead letters of the table's subscriptions: list, show, replay, purge
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetterCommand),
     /// The service's lag at a glance: outbox backlog, consumers' pending and redelivered
     /// messages, dead letters per subscription
     Status(StatusArgs),
+    /// Serve the figures of `status` and the runtime's metrics on GET /metrics (Prometheus
+    /// text format, read again on every scrape) until SIGTERM or Ctrl-C
+    Metrics(MetricsArgs),
 }

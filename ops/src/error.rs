@@ -45,6 +45,9 @@ pub enum OpsError {
     /// The command was refused (a confirmation answered no, nothing selected to replay).
     #[error("{0}")]
     Refused(String),
+    /// The metrics exporter failed.
+    #[error("metrics: {0}")]
+    Metrics(String),
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),

@@ -17,7 +17,7 @@ use crate::output::{Report, age, print};
 use crate::session::Session;
 
 /// Arguments of `status`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
     /// Schema of the service's outbox
     #[arg(long, env = "EVENTMAP_SCHEMA", default_value = DEFAULT_SCHEMA)]
@@ -91,6 +91,17 @@ pub struct ConsumerStatus {
 ///
 /// [`OpsError`]: the table, NATS, PostgreSQL.
 pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode, OpsError> {
+    let report = collect(session, &args).await?;
+    print(session.format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the figures of `status` (also what `metrics` serves on each scrape).
+///
+/// # Errors
+///
+/// [`OpsError`]: the table, NATS, PostgreSQL.
+pub async fn collect(session: &Session, args: &StatusArgs) -> Result<StatusReport, OpsError> {
     let service = session.service().await?;
     let outbox = if args.no_outbox {
         None
@@ -102,13 +113,11 @@ pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode, OpsErr
     for subscription in &service.subscriptions {
         subscriptions.push(subscription_status(jetstream, service, subscription).await?);
     }
-    let report = StatusReport {
+    Ok(StatusReport {
         service: service.name.clone(),
         outbox,
         subscriptions,
-    };
-    print(session.format, &report)?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The outbox backlog in `schema`, `None` when the schema has no outbox table.

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use common::*;
@@ -78,22 +77,17 @@ async fn status_counts_the_backlog_then_the_relay_drains_it() {
         "{text}"
     );
 
-    // The relay of the operations binary publishes the backlog.
-    let mut relay = Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
-        .args([
-            "--server",
-            &fixture.server.url(),
+    // The relay of the operations binary publishes the backlog, with its metrics endpoint.
+    let (mut relay, relay_metrics) = spawn_listening(
+        &fixture,
+        &[
             "relay",
             "--schema",
             &fixture.schema,
-        ])
-        .env("DATABASE_URL", database_url())
-        .env_remove("NATS_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("relay starts");
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    );
     let mut last = serde_json::Value::Null;
     eventually("the backlog drained", || {
         last = fixture.ops_json(&["status", "--schema", &fixture.schema], 0);
@@ -103,8 +97,87 @@ async fn status_counts_the_backlog_then_the_relay_drains_it() {
     .await;
     assert_eq!(last["outbox"]["oldest_age_secs"], 0.0);
     assert_eq!(last["subscriptions"][0]["consumer"]["pending"], 1000);
+    // The relay's publish rate and latency, and the backlog, on its endpoint.
+    let schema = format!("schema=\"{}\"", fixture.schema);
+    let body = scrape(&relay_metrics);
+    assert_eq!(
+        sample(&body, "eventmap_relay_published_total", &[&schema]),
+        Some(1000.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "eventmap_publish_duration_seconds_count",
+            &["outcome=\"ok\""]
+        ),
+        Some(1000.0),
+        "{body}"
+    );
+    assert!(
+        sample(
+            &body,
+            "eventmap_publish_duration_seconds_sum",
+            &["outcome=\"ok\""]
+        )
+        .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        sample(&body, "eventmap_outbox_unpublished", &[&schema]),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "eventmap_relay_failures_total", &[&schema]),
+        None,
+        "{body}"
+    );
     relay.kill().expect("relay stopped");
     let _ = relay.wait();
+
+    // `metrics`: the status figures on every scrape.
+    let (mut metrics, addr) = spawn_listening(
+        &fixture,
+        &[
+            "metrics",
+            "--listen",
+            "127.0.0.1:0",
+            "--schema",
+            &fixture.schema,
+        ],
+    );
+    let body = scrape(&addr);
+    let durable = format!("durable=\"{DURABLE}\"");
+    assert_eq!(
+        sample(&body, "eventmap_outbox_unpublished", &[&schema]),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "eventmap_consumer_pending",
+            &[&durable, "subscription=\"orders\""]
+        ),
+        Some(1000.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "eventmap_consumer_ack_pending", &[&durable]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "eventmap_dead_letters_waiting",
+            &[&durable, "dead_letter_stream=\"OPS_DEAD_LETTERS\""]
+        ),
+        Some(0.0),
+        "{body}"
+    );
+    metrics.kill().expect("metrics stopped");
+    let _ = metrics.wait();
 
     // A service without an outbox: --no-outbox needs no database.
     let consuming = fixture.ops_json(

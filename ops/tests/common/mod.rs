@@ -213,3 +213,64 @@ impl IntegrationEventSet for OrderEvents {
         "OrderCreatedEvent"
     }
 }
+
+/// Spawns `eventmap-ops --server <url> --format text <args>` (an endpoint-serving command)
+/// and returns it with the address from its first stdout line (`listening on ADDR`).
+pub fn spawn_listening(fixture: &Fixture, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let table = table();
+    let url = fixture.server.url();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
+        .args([
+            "--mappings",
+            table.to_str().expect("utf-8 path"),
+            "--server",
+            &url,
+        ])
+        .args(args)
+        .env("DATABASE_URL", database_url())
+        .env_remove("NATS_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("eventmap-ops starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// `GET /metrics` from `addr`: the body, after a 200.
+pub fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{body}");
+    body.to_owned()
+}
+
+/// The value of the sample of `metric` whose labels include every one of `labels`
+/// (`name="value"`), `None` when there is none.
+pub fn sample(body: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}

@@ -211,6 +211,7 @@ impl Relay {
         .await?;
         let count = u64::try_from(count).unwrap_or_default();
         self.counters.backlog.store(count, Ordering::Relaxed);
+        crate::metrics::outbox_backlog(self.schema.name(), count);
         Ok(count)
     }
 

@@ -246,6 +246,7 @@ impl Relay {
                 .fetch_add(report.duplicates as u64, Ordering::Relaxed);
             c.failures
                 .fetch_add(report.failed as u64, Ordering::Relaxed);
+            crate::metrics::relay_round(self.schema.name(), report.published, report.failed);
             if report.selected > 0 {
                 tracing::debug!(
                     selected = report.selected,
