@@ -85,7 +85,7 @@ impl ListReport {
                 }),
             }
         }
-        groups.sort_by(|a, b| b.oldest_age_secs.cmp(&a.oldest_age_secs));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.oldest_age_secs));
         Self {
             total: letters.len() as u64,
             streams: sources.iter().map(|s| s.stream.clone()).collect(),
