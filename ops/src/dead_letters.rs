@@ -33,11 +33,29 @@ pub enum DeadLetterCommand {
     List(ListArgs),
     /// One dead letter: its headers, the recorded error, and the payload decoded to JSON
     /// with the table's protos (hex when it does not decode)
+    ///
+    /// The payload is decoded as the proto message of its ce-type in the table, in the
+    /// proto3 JSON mapping (camelCase names, 64-bit integers as strings). Bytes that are not
+    /// that message, or carry fields it does not declare, are shown in hex with the reason.
+    /// Exit 1 when there is no dead letter by that id.
     Show(ShowArgs),
     /// Publish dead letters again on their original subject (same ce-id, fresh Nats-Msg-Id),
     /// then delete them: replaying twice delivers once
+    ///
+    /// Each replay is the original payload and CloudEvents headers (the same ce-id, so an
+    /// inbox consumer applies it once), without the dead-letter headers, with
+    /// eventmap-replay-of: STREAM:SEQUENCE, published into the original stream
+    /// (Nats-Expected-Stream). Its Nats-Msg-Id is replay-<dead-letter stream>-<sequence>, not
+    /// the original's ce-id, which the duplicate window may still hold. Once JetStream has
+    /// stored it, the dead letter is deleted (unless --keep); a replay interrupted between the
+    /// two steps is dropped as a duplicate when run again within the window. Every consumer
+    /// of the original subject receives the replay. Exit 1 when an id was not found or a dead
+    /// letter has no original subject. See docs/operations.md.
     Replay(ReplayArgs),
     /// Delete dead letters for good (asks for confirmation; --yes for scripts)
+    ///
+    /// Asks on the terminal before deleting anything; when stdin is not a terminal it
+    /// refuses (exit 1) unless --yes is given. Exit 1 when an id was not found.
     Purge(PurgeArgs),
 }
 

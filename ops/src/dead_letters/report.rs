@@ -421,3 +421,97 @@ impl Report for PurgeReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn letter(sequence: u64, age: u64, event_type: &str, error: &str) -> DeadLetter {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
+        let headers: BTreeMap<String, String> = [
+            ("ce-type", event_type),
+            ("eventmap-error", error),
+            ("eventmap-durable", "search-orders"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        DeadLetter {
+            stream: "DLQ".into(),
+            sequence,
+            subject: format!("dlq.{event_type}"),
+            time: now - Duration::from_secs(age),
+            headers,
+            payload: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn list_groups_by_durable_type_and_error_oldest_first() {
+        let source = Source {
+            stream: "DLQ".into(),
+            subjects: vec!["dlq".into()],
+            durables: [("search-orders".to_owned(), "orders".to_owned())].into(),
+            only_these_durables: false,
+        };
+        let letters = [
+            letter(1, 50, "OrderCreatedEvent", "boom"),
+            letter(2, 900, "OrderReadiedEvent", "boom"),
+            letter(3, 20, "OrderCreatedEvent", "boom"),
+            letter(4, 10, "OrderCreatedEvent", "other"),
+        ];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
+        let report = ListReport::new(&[source], &letters, now);
+        assert_eq!(report.total, 4);
+        let summary: Vec<_> = report
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.event_type.as_deref().unwrap(),
+                    g.error.as_deref().unwrap(),
+                    g.count,
+                    g.oldest_age_secs,
+                    g.newest_age_secs,
+                    g.ids.join(","),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("OrderReadiedEvent", "boom", 1, 900, 900, "2".to_owned()),
+                ("OrderCreatedEvent", "boom", 2, 50, 20, "1,3".to_owned()),
+                ("OrderCreatedEvent", "other", 1, 10, 10, "4".to_owned()),
+            ]
+        );
+        assert!(
+            report
+                .groups
+                .iter()
+                .all(|g| g.subscription.as_deref() == Some("orders"))
+        );
+        let mut text = Vec::new();
+        report.write_text(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.starts_with("4 dead letter(s) in DLQ\nSUBSCRIPTION"),
+            "{text}"
+        );
+        assert!(
+            text.contains("orders        OrderCreatedEvent  2      50s     20s     1,3  boom"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_id_lists_and_errors_are_shortened_in_text() {
+        let ids: Vec<String> = (1..=5).map(|i| i.to_string()).collect();
+        assert_eq!(id_list(&ids), "1,..,5");
+        assert_eq!(shorten(&"x".repeat(10), 6), "xxx...");
+        assert_eq!(shorten("short", 6), "short");
+    }
+}
