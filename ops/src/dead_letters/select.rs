@@ -125,4 +125,69 @@ mod tests {
         assert!((7199..=7201).contains(&elapsed.as_secs()), "{elapsed:?}");
         assert!(parse_time("yesterday-ish").is_err());
     }
+
+    fn letter(stream: &str, sequence: u64, event_type: &str, at: u64) -> DeadLetter {
+        DeadLetter {
+            stream: stream.into(),
+            sequence,
+            subject: format!("dlq.{event_type}"),
+            time: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at),
+            headers: [("ce-type".to_owned(), event_type.to_owned())].into(),
+            payload: bytes::Bytes::new(),
+        }
+    }
+
+    fn selection() -> Selection {
+        Selection {
+            ids: Vec::new(),
+            subscription: None,
+            event_types: Vec::new(),
+            since: None,
+            until: None,
+            all: false,
+        }
+    }
+
+    #[test]
+    fn selectors_combine() {
+        let at = |secs| Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        let a = letter("A", 1, "OrderCreatedEvent", 100);
+        let b = letter("B", 1, "OrderReadiedEvent", 200);
+        let c = letter("A", 2, "OrderCreatedEvent", 300);
+        let all = Selection {
+            all: true,
+            ..selection()
+        };
+        assert!([&a, &b, &c].iter().all(|l| all.matches(l)));
+        let by_id = Selection {
+            ids: vec!["A:1".parse().unwrap()],
+            ..selection()
+        };
+        assert_eq!([&a, &b, &c].map(|l| by_id.matches(l)), [true, false, false]);
+        let bare = Selection {
+            ids: vec!["1".parse().unwrap()],
+            ..selection()
+        };
+        assert_eq!([&a, &b, &c].map(|l| bare.matches(l)), [true, true, false]);
+        assert!(bare.check_ids(&["A".into(), "B".into()]).is_err());
+        assert!(bare.check_ids(&["A".into()]).is_ok());
+        let typed_range = Selection {
+            event_types: vec!["OrderCreatedEvent".into()],
+            since: at(100),
+            until: at(300),
+            ..selection()
+        };
+        assert_eq!(
+            [&a, &b, &c].map(|l| typed_range.matches(l)),
+            [true, false, false]
+        );
+        let missing = Selection {
+            ids: vec!["A:1".parse().unwrap(), "A:9".parse().unwrap()],
+            ..selection()
+        };
+        assert_eq!(
+            missing.missing_ids(&[a.clone()]),
+            vec!["A:9".parse::<DeadLetterId>().unwrap()]
+        );
+    }
 }

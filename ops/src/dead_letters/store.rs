@@ -452,3 +452,97 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    fn service() -> Service {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/two-streams.yaml");
+        eventmap_codegen::service::load(&path).expect("the fixture table is valid")
+    }
+
+    #[test]
+    fn every_dead_letter_stream_once_with_its_durables() {
+        let service = service();
+        let all = sources(&service, None).expect("sources");
+        let summary: Vec<_> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.stream.as_str(),
+                    s.subjects.clone(),
+                    s.durables.keys().cloned().collect::<Vec<_>>(),
+                    s.only_these_durables,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "OPS_CREATED_DLQ",
+                    vec!["ops.created-dlq".to_owned()],
+                    vec!["ops-created".to_owned()],
+                    false
+                ),
+                (
+                    "OPS_SHARED_DLQ",
+                    vec!["ops.shared-dlq".to_owned()],
+                    vec!["ops-canceled".to_owned(), "ops-readied".to_owned()],
+                    false
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_subscription_narrows_to_its_durable_by_name_or_durable() {
+        let service = service();
+        for name in ["readied", "ops-readied"] {
+            let narrowed = sources(&service, Some(name)).expect("sources");
+            assert_eq!(narrowed.len(), 1);
+            assert_eq!(narrowed[0].stream, "OPS_SHARED_DLQ");
+            assert!(narrowed[0].only_these_durables);
+            assert_eq!(
+                narrowed[0].durables.keys().collect::<Vec<_>>(),
+                ["ops-readied"]
+            );
+        }
+        let unknown = sources(&service, Some("nope")).unwrap_err().to_string();
+        assert!(unknown.contains("has no subscription `nope`"), "{unknown}");
+        assert!(
+            unknown.contains("created (durable ops-created)"),
+            "{unknown}"
+        );
+        let without = sources(&service, Some("completed"))
+            .unwrap_err()
+            .to_string();
+        assert!(without.contains("has no dead-letter channel"), "{without}");
+    }
+
+    #[test]
+    fn a_bare_sequence_is_ambiguous_across_streams() {
+        let service = service();
+        let all = sources(&service, None).expect("sources");
+        let bare: DeadLetterId = "7".parse().expect("id");
+        let err = resolve(&all, &bare).unwrap_err().to_string();
+        assert!(
+            err.contains("ambiguous") && err.contains("STREAM:7"),
+            "{err}"
+        );
+        let qualified: DeadLetterId = "OPS_SHARED_DLQ:7".parse().expect("id");
+        assert_eq!(
+            resolve(&all, &qualified).expect("resolved").stream,
+            "OPS_SHARED_DLQ"
+        );
+        let elsewhere: DeadLetterId = "OTHER:7".parse().expect("id");
+        assert!(resolve(&all, &elsewhere).is_err());
+        let narrowed = sources(&service, Some("created")).expect("sources");
+        assert_eq!(
+            resolve(&narrowed, &bare).expect("resolved").stream,
+            "OPS_CREATED_DLQ"
+        );
+    }
+}
