@@ -90,6 +90,9 @@ pub struct ReplayArgs {
     /// processes the event once)
     #[arg(long)]
     pub keep: bool,
+    /// Only print what would be replayed (`would_replay`), publish and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `dead-letters purge`.
@@ -101,6 +104,9 @@ pub struct PurgeArgs {
     /// Do not ask for confirmation (needed when stdin is not a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Only print what would be deleted (`would_purge`), delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Runs a dead-letter subcommand; exit code 1 when an id asked for was not found or a dead
@@ -187,7 +193,6 @@ async fn replay(session: &Session, args: ReplayArgs) -> Result<ExitCode, OpsErro
         missing_ids: missing.iter().map(ToString::to_string).collect(),
         ..ReplayReport::default()
     };
-    let bar = progress::bar(session.format, chosen.len() as u64, "replaying");
     let mut replayable = Vec::new();
     for letter in &chosen {
         match replay::target(letter) {
@@ -198,6 +203,15 @@ async fn replay(session: &Session, args: ReplayArgs) -> Result<ExitCode, OpsErro
             }),
         }
     }
+    if args.dry_run {
+        report.would_replay = replayable
+            .iter()
+            .map(|(letter, _)| letter.id(qualified).to_string())
+            .collect();
+        print(session.format, &report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bar = progress::bar(session.format, replayable.len() as u64, "replaying");
     let outcome = replay_all(
         jetstream,
         &replayable,
@@ -284,6 +298,15 @@ async fn replay_all(
 async fn purge(session: &Session, args: PurgeArgs) -> Result<ExitCode, OpsError> {
     let (chosen, missing, qualified) = selected(session, &args.selection).await?;
     let jetstream = session.jetstream().await?;
+    if args.dry_run {
+        let report = PurgeReport {
+            would_purge: chosen.iter().map(|l| l.id(qualified).to_string()).collect(),
+            missing_ids: missing.iter().map(ToString::to_string).collect(),
+            ..PurgeReport::default()
+        };
+        print(session.format, &report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !chosen.is_empty() && !args.yes {
         confirm(chosen.len())?;
     }

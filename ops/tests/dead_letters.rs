@@ -203,6 +203,10 @@ async fn poison_message_is_dead_lettered_fixed_replayed_and_handled_once_on() {
 
     // The handler is fixed; the replay brings the event back, once.
     running.fixed.store(true, Ordering::SeqCst);
+    let dry = fixture.ops_json(&["dead-letters", "replay", "--all", "--dry-run"], 0);
+    assert_eq!(dry["would_replay"], serde_json::json!([id]));
+    assert_eq!(dry["replayed"], serde_json::json!([]));
+    assert_eq!(listed(&fixture, 1).await["total"], 1);
     let replay = fixture.ops_json(&["dead-letters", "replay", "--all"], 0);
     assert_eq!(replay["selected"], 1);
     assert_eq!(replay["duplicates"], 0);
@@ -331,6 +335,9 @@ async fn replaying_twice_handles_once_and_purge_asks_first_on() {
     let refused = fixture.ops(&["dead-letters", "purge", "--all"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert_eq!(listed(&fixture, 1).await["total"], 1);
+    let dry = fixture.ops_json(&["dead-letters", "purge", "--all", "--dry-run"], 0);
+    assert_eq!(dry["would_purge"], serde_json::json!([id]));
     assert_eq!(listed(&fixture, 1).await["total"], 1);
     let purged = fixture.ops_json(&["dead-letters", "purge", "--all", "--yes"], 0);
     assert_eq!(purged["purged"], serde_json::json!([id]));

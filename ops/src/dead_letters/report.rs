@@ -328,6 +328,9 @@ pub struct ReplayReport {
     pub duplicates: usize,
     /// Whether the dead letters were kept (`--keep`) rather than deleted.
     pub kept: bool,
+    /// With `--dry-run`: the ids that would be replayed (nothing was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_replay: Vec<String>,
     /// Selected but not replayable.
     pub skipped: Vec<Skipped>,
     /// Ids asked for that were not found (never written, replayed, or purged).
@@ -362,6 +365,15 @@ pub struct Skipped {
 
 impl Report for ReplayReport {
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if !self.would_replay.is_empty() {
+            writeln!(
+                out,
+                "would replay {} of {} selected dead letter(s) (dry run): {}",
+                self.would_replay.len(),
+                self.selected,
+                self.would_replay.join(", ")
+            )?;
+        }
         writeln!(
             out,
             "replayed {} of {} selected dead letter(s){}{}",
@@ -405,12 +417,24 @@ impl Report for ReplayReport {
 pub struct PurgeReport {
     /// Ids of the deleted dead letters.
     pub purged: Vec<String>,
+    /// With `--dry-run`: the ids that would be deleted (nothing was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_purge: Vec<String>,
     /// Ids asked for that were not found.
     pub missing_ids: Vec<String>,
 }
 
 impl Report for PurgeReport {
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if !self.would_purge.is_empty() {
+            writeln!(
+                out,
+                "would purge {} dead letter(s) (dry run): {}",
+                self.would_purge.len(),
+                self.would_purge.join(", ")
+            )?;
+            return Ok(());
+        }
         writeln!(out, "purged {} dead letter(s)", self.purged.len())?;
         if !self.purged.is_empty() {
             writeln!(out, "  {}", self.purged.join(", "))?;
