@@ -72,7 +72,7 @@ pub fn target(letter: &DeadLetter) -> Result<Target, String> {
 /// The message that replays `letter` into `target`.
 pub fn message(letter: &DeadLetter, target: &Target) -> PublishMessage {
     let mut headers = HeaderMap::new();
-    for (name, value) in &letter.headers {
+    for (name, values) in &letter.headers {
         let dropped = name.len() >= 5 && name[..5].eq_ignore_ascii_case("nats-")
             || DEAD_LETTER_HEADERS
                 .iter()
@@ -81,8 +81,13 @@ pub fn message(letter: &DeadLetter, target: &Target) -> PublishMessage {
         if dropped {
             continue;
         }
-        if let (Ok(name), Ok(value)) = (HeaderName::from_str(name), HeaderValue::from_str(value)) {
-            headers.insert(name, value);
+        let Ok(name) = HeaderName::from_str(name) else {
+            continue;
+        };
+        for value in values {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.append(name.clone(), value);
+            }
         }
     }
     headers.insert(
@@ -107,7 +112,7 @@ mod tests {
     use super::*;
 
     fn letter() -> DeadLetter {
-        let headers: BTreeMap<String, String> = [
+        let headers: BTreeMap<String, Vec<String>> = [
             ("ce-id", "evt-1"),
             ("ce-type", "OrderCreatedEvent"),
             ("eventmap-error", "boom"),
@@ -123,7 +128,7 @@ mod tests {
             ("Nats-Msg-Id", "dlq-search-orders-12"),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k.to_owned(), vec![v.to_owned()]))
         .collect();
         DeadLetter {
             stream: "SEARCH_DLQ".into(),

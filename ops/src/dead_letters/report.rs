@@ -215,7 +215,7 @@ pub struct ShowReport {
     pub original_sequence: Option<u64>,
     /// Deliveries of the original before it was dead-lettered.
     pub delivered: Option<u64>,
-    /// Every header, by name.
+    /// Every header, by name (several values of one name joined with `, `).
     pub headers: BTreeMap<String, String>,
     /// The payload, decoded or in hex.
     pub payload: Payload,
@@ -247,7 +247,11 @@ impl ShowReport {
             delivered: letter
                 .header(dead_letter::DELIVERED)
                 .and_then(|s| s.parse().ok()),
-            headers: letter.headers.clone(),
+            headers: letter
+                .headers
+                .iter()
+                .map(|(name, values)| (name.clone(), values.join(", ")))
+                .collect(),
             payload,
         }
     }
@@ -455,13 +459,13 @@ mod tests {
 
     fn letter(sequence: u64, age: u64, event_type: &str, error: &str) -> DeadLetter {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000);
-        let headers: BTreeMap<String, String> = [
+        let headers: BTreeMap<String, Vec<String>> = [
             ("ce-type", event_type),
             ("eventmap-error", error),
             ("eventmap-durable", "search-orders"),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, v)| (k.to_owned(), vec![v.to_owned()]))
         .collect();
         DeadLetter {
             stream: "DLQ".into(),

@@ -132,7 +132,7 @@ mod tests {
             sequence,
             subject: format!("dlq.{event_type}"),
             time: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at),
-            headers: [("ce-type".to_owned(), event_type.to_owned())].into(),
+            headers: [("ce-type".to_owned(), vec![event_type.to_owned()])].into(),
             payload: bytes::Bytes::new(),
         }
     }

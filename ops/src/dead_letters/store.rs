@@ -152,22 +152,21 @@ pub struct DeadLetter {
     pub subject: String,
     /// When it was stored.
     pub time: SystemTime,
-    /// Its headers (the original's, less `Nats-*`, plus the `eventmap-*` ones), by name.
-    pub headers: BTreeMap<String, String>,
+    /// Its headers (the original's, less `Nats-*`, plus the `eventmap-*` ones): the values
+    /// of each name, in order.
+    pub headers: BTreeMap<String, Vec<String>>,
     /// The original payload.
     pub payload: Bytes,
 }
 
 impl DeadLetter {
     fn from_message(stream: &str, message: jetstream::message::StreamMessage) -> Self {
-        let mut headers = BTreeMap::new();
+        let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (name, values) in message.headers.iter() {
-            let value = values
-                .iter()
-                .map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            headers.insert(name.to_string(), value);
+            headers
+                .entry(name.to_string())
+                .or_default()
+                .extend(values.iter().map(|v| v.as_str().to_owned()));
         }
         Self {
             stream: stream.to_owned(),
@@ -179,12 +178,13 @@ impl DeadLetter {
         }
     }
 
-    /// The value of header `name` (case-insensitive).
+    /// The (first) value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+            .and_then(|(_, values)| values.first())
+            .map(String::as_str)
     }
 
     /// The original's `ce-type`.
