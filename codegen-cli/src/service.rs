@@ -179,3 +179,39 @@ fn from_model(path: &Path, model: &model::Model, descriptors: DescriptorPool) ->
         descriptors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn the_search_table_as_an_operations_tool_reads_it() {
+        let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/search/mappings.yaml");
+        let service = super::load(&table).expect("the search table is valid");
+        assert_eq!(service.name, "search");
+        assert_eq!(service.channels.len(), 1);
+        let orders = service.subscription("orders").expect("by name");
+        assert_eq!(service.subscription("search-orders"), Some(orders));
+        assert_eq!(orders.channel.stream, "ORDERING_ORDERS");
+        assert_eq!(orders.events.len(), 4);
+        let dlq = orders.dead_letter.as_ref().expect("dead letters");
+        assert_eq!(
+            (dlq.subject.as_str(), dlq.stream.as_str()),
+            ("search.dead-letter", "SEARCH_DEAD_LETTERS")
+        );
+        let created = service.event("OrderCreatedEvent").expect("consumed event");
+        assert_eq!(created.message, "ordering.v1.OrderCreated");
+        let message = service.message("OrderCreatedEvent").expect("descriptor");
+        assert!(message.get_field_by_name("order_id").is_some());
+        assert!(service.message("Nope").is_none());
+    }
+
+    #[test]
+    fn a_table_with_errors_is_an_error_with_its_location() {
+        let err = super::load(Path::new("/nonexistent/mappings.yaml")).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/mappings.yaml"),
+            "{err}"
+        );
+    }
+}

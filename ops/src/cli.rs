@@ -9,6 +9,7 @@ use eventmap::postgres::RelayArgs;
 
 use crate::backfill::BackfillCommand;
 use crate::dead_letters::DeadLetterCommand;
+use crate::metrics::MetricsArgs;
 use crate::outbox::OutboxCommand;
 use crate::status::StatusArgs;
 
@@ -65,7 +66,16 @@ pub enum Format {
 pub enum Command {
     /// Publish the outbox to JetStream until SIGTERM or Ctrl-C (the relay of the
     /// eventmap-relay binary; several may run at once on one outbox)
-    Relay(RelayArgs),
+    Relay {
+        /// The relay's settings.
+        #[command(flatten)]
+        relay: RelayArgs,
+        /// Also serve GET /metrics (Prometheus text format) on this address: publish
+        /// latency, rows published and failed, the outbox backlog and the age of its oldest
+        /// row
+        #[arg(long, env = "EVENTMAP_METRICS_LISTEN", value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
+    },
     /// Dead letters of the table's subscriptions: list, show, replay, purge
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetterCommand),
@@ -80,4 +90,7 @@ pub enum Command {
     /// The service's lag at a glance: outbox backlog, consumers' pending and redelivered
     /// messages, dead letters per subscription
     Status(StatusArgs),
+    /// Serve the figures of `status` and the runtime's metrics on GET /metrics (Prometheus
+    /// text format, read again on every scrape) until SIGTERM or Ctrl-C
+    Metrics(MetricsArgs),
 }

@@ -39,22 +39,29 @@ pub enum OpsError {
         #[source]
         source: BoxError,
     },
+    /// What the command was asked to act on does not exist (an unknown dead letter).
+    #[error("{0}")]
+    NotFound(String),
     /// The command's arguments do not fit the table or each other.
     #[error("{0}")]
     Usage(String),
     /// The command was refused (a confirmation answered no, nothing selected to replay).
     #[error("{0}")]
     Refused(String),
+    /// The metrics exporter failed.
+    #[error("metrics: {0}")]
+    Metrics(String),
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
 
 impl OpsError {
-    /// The process exit code: 1 when the command was refused, 2 when it could not run.
+    /// The process exit code: 1 when the command was refused or found nothing to act on,
+    /// 2 when it could not run.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Refused(_) => 1,
+            Self::Refused(_) | Self::NotFound(_) => 1,
             _ => 2,
         }
     }

@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Relay(_) => "info",
+        Command::Relay { .. } | Command::Metrics(_) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()

@@ -1,20 +1,263 @@
-//! `eventmap-ops status`: the service's lag at a glance.
+//! `eventmap-ops status`: the service's lag at a glance: the outbox backlog (rows, age of
+//! the oldest unpublished, rows being retried), each subscription's durable consumer
+//! (pending, awaiting ack, redelivered) and dead letters.
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use eventmap::nats::async_nats::jetstream::{self, Context};
+use eventmap::postgres::DEFAULT_SCHEMA;
+use eventmap::postgres::sqlx::{self, PgPool};
+use eventmap_codegen::service::{Service, Subscription};
+use serde::Serialize;
+
 use crate::OpsError;
+use crate::dead_letters::store;
+use crate::output::{Report, age, print};
 use crate::session::Session;
 
 /// Arguments of `status`.
-#[derive(Debug, clap::Args)]
-pub struct StatusArgs {}
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// Schema of the service's outbox
+    #[arg(long, env = "EVENTMAP_SCHEMA", default_value = DEFAULT_SCHEMA)]
+    pub schema: String,
+    /// Leave the outbox out (a service that only consumes; no PostgreSQL connection)
+    #[arg(long)]
+    pub no_outbox: bool,
+}
+
+/// What `status` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// The table's `service`.
+    pub service: String,
+    /// The outbox, unless `--no-outbox`; `null` also when the schema has no outbox table.
+    pub outbox: Option<OutboxStatus>,
+    /// One entry per subscription of the table.
+    pub subscriptions: Vec<SubscriptionStatus>,
+}
+
+/// The outbox backlog.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OutboxStatus {
+    /// The schema.
+    pub schema: String,
+    /// Unpublished rows (committed).
+    pub backlog: u64,
+    /// Age of the oldest unpublished row, in seconds (0 without backlog).
+    pub oldest_age_secs: f64,
+    /// Unpublished rows with at least one failed publish.
+    pub retrying: u64,
+    /// The error of the first row being retried.
+    pub last_error: Option<String>,
+}
+
+/// A subscription's consumer and dead letters.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SubscriptionStatus {
+    /// Name in the table.
+    pub name: String,
+    /// The durable consumer.
+    pub durable: String,
+    /// The stream it consumes.
+    pub stream: String,
+    /// Its state, `null` when the consumer does not exist (yet).
+    pub consumer: Option<ConsumerStatus>,
+    /// The dead-letter stream, if the subscription has one.
+    pub dead_letter_stream: Option<String>,
+    /// Dead letters of this subscription waiting there.
+    pub dead_letters: Option<u64>,
+}
+
+/// A durable consumer's state, as JetStream reports it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConsumerStatus {
+    /// Messages of its subjects not yet delivered.
+    pub pending: u64,
+    /// Delivered, not yet acknowledged.
+    pub ack_pending: u64,
+    /// Delivered more than once and not yet acknowledged.
+    pub redelivered: u64,
+    /// Pull requests waiting.
+    pub waiting: u64,
+    /// Stream sequence of the last acknowledged message below which all are acknowledged.
+    pub ack_floor: u64,
+}
 
 /// Runs `status`.
 ///
 /// # Errors
 ///
-/// [`OpsError`].
+/// [`OpsError`]: the table, NATS, PostgreSQL.
 pub async fn run(session: &Session, args: StatusArgs) -> Result<ExitCode, OpsError> {
-    let _ = (session, args);
-    Err(OpsError::Usage("not yet".into()))
+    let report = collect(session, &args).await?;
+    print(session.format, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the figures of `status` (also what `metrics` serves on each scrape).
+///
+/// # Errors
+///
+/// [`OpsError`]: the table, NATS, PostgreSQL.
+pub async fn collect(session: &Session, args: &StatusArgs) -> Result<StatusReport, OpsError> {
+    let service = session.service().await?;
+    let outbox = if args.no_outbox {
+        None
+    } else {
+        outbox(session.pool().await?, &args.schema).await?
+    };
+    let jetstream = session.jetstream().await?;
+    let mut subscriptions = Vec::new();
+    for subscription in &service.subscriptions {
+        subscriptions.push(subscription_status(jetstream, service, subscription).await?);
+    }
+    Ok(StatusReport {
+        service: service.name.clone(),
+        outbox,
+        subscriptions,
+    })
+}
+
+/// The outbox backlog in `schema`, `None` when the schema has no outbox table.
+///
+/// # Errors
+///
+/// [`OpsError::Database`].
+pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>, OpsError> {
+    let table = format!("\"{}\".eventmap_outbox", schema.replace('"', "\"\""));
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+        .bind(&table)
+        .fetch_one(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let (backlog, oldest, retrying, last_error): (i64, f64, i64, Option<String>) =
+        sqlx::query_as(&format!(
+            "SELECT count(*), \
+                    COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8, \
+                    count(*) FILTER (WHERE attempts > 0), \
+                    (SELECT last_error FROM {table} WHERE published_at IS NULL \
+                       AND last_error IS NOT NULL ORDER BY id LIMIT 1) \
+             FROM {table} WHERE published_at IS NULL"
+        ))
+        .fetch_one(pool)
+        .await?;
+    Ok(Some(OutboxStatus {
+        schema: schema.to_owned(),
+        backlog: u64::try_from(backlog).unwrap_or_default(),
+        oldest_age_secs: oldest.max(0.0),
+        retrying: u64::try_from(retrying).unwrap_or_default(),
+        last_error,
+    }))
+}
+
+/// The consumer and dead letters of `subscription`.
+async fn subscription_status(
+    jetstream: &Context,
+    service: &Service,
+    subscription: &Subscription,
+) -> Result<SubscriptionStatus, OpsError> {
+    let consumer = match jetstream.get_stream(&subscription.channel.stream).await {
+        Ok(stream) => match stream.consumer_info(&subscription.durable).await {
+            Ok(info) => Some(ConsumerStatus {
+                pending: info.num_pending,
+                ack_pending: info.num_ack_pending as u64,
+                redelivered: info.num_redelivered as u64,
+                waiting: info.num_waiting as u64,
+                ack_floor: info.ack_floor.stream_sequence,
+            }),
+            Err(err) if is_not_found(&err) => None,
+            Err(err) => {
+                return Err(OpsError::jetstream(
+                    format!("cannot read consumer `{}`", subscription.durable),
+                    err,
+                ));
+            }
+        },
+        Err(_) => None,
+    };
+    let dead_letters = match &subscription.dead_letter {
+        None => None,
+        Some(_) => {
+            let sources = store::sources(service, Some(&subscription.durable))?;
+            Some(store::count(jetstream, &sources).await?)
+        }
+    };
+    Ok(SubscriptionStatus {
+        name: subscription.name.clone(),
+        durable: subscription.durable.clone(),
+        stream: subscription.channel.stream.clone(),
+        consumer,
+        dead_letter_stream: subscription.dead_letter.as_ref().map(|c| c.stream.clone()),
+        dead_letters,
+    })
+}
+
+/// Whether a consumer request failed because the consumer does not exist.
+fn is_not_found(err: &jetstream::context::ConsumerInfoError) -> bool {
+    use jetstream::context::ConsumerInfoErrorKind as Kind;
+    match err.kind() {
+        Kind::NotFound | Kind::StreamNotFound => true,
+        Kind::JetStream(inner) => inner.error_code() == jetstream::ErrorCode::CONSUMER_NOT_FOUND,
+        _ => false,
+    }
+}
+
+impl Report for StatusReport {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "service {}", self.service)?;
+        match &self.outbox {
+            Some(outbox) => {
+                write!(
+                    out,
+                    "outbox (schema {}): {} unpublished",
+                    outbox.schema, outbox.backlog
+                )?;
+                if outbox.backlog > 0 {
+                    write!(out, ", oldest {}", age(outbox.oldest_age_secs as u64))?;
+                }
+                writeln!(out, ", {} retrying", outbox.retrying)?;
+                if let Some(error) = &outbox.last_error {
+                    writeln!(out, "  first error: {error}")?;
+                }
+            }
+            None => writeln!(
+                out,
+                "outbox: none (--no-outbox, or no outbox table in the schema)"
+            )?,
+        }
+        if self.subscriptions.is_empty() {
+            return writeln!(out, "no subscriptions");
+        }
+        writeln!(
+            out,
+            "{:<20} {:<24} {:>9} {:>11} {:>11} {:>12}",
+            "SUBSCRIPTION", "DURABLE", "PENDING", "ACK PENDING", "REDELIVERED", "DEAD LETTERS"
+        )?;
+        for s in &self.subscriptions {
+            let (pending, ack_pending, redelivered) = match &s.consumer {
+                Some(c) => (
+                    c.pending.to_string(),
+                    c.ack_pending.to_string(),
+                    c.redelivered.to_string(),
+                ),
+                None => ("-".into(), "-".into(), "not created".into()),
+            };
+            writeln!(
+                out,
+                "{:<20} {:<24} {:>9} {:>11} {:>11} {:>12}",
+                s.name,
+                s.durable,
+                pending,
+                ack_pending,
+                redelivered,
+                s.dead_letters
+                    .map_or_else(|| "-".to_owned(), |n| n.to_string())
+            )?;
+        }
+        Ok(())
+    }
 }

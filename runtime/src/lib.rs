@@ -85,8 +85,10 @@
 //! * `relay-bin`: the `eventmap-relay` binary (`postgres` + `nats`).
 //! * `otel`: W3C trace context on integration messages ([`trace`]): the `traceparent` of the
 //!   span that builds a message goes into its headers, and consumers continue that trace
-//!   (OpenTelemetry 0.33, tracing-opentelemetry 0.34). Off by default; without it the
-//!   [`trace`] functions do nothing.
+//!   (OpenTelemetry 0.33, tracing-opentelemetry 0.34); and OpenTelemetry [`metrics`]
+//!   (publish latency, relay throughput, outbox backlog, handler durations, redeliveries,
+//!   dead letters). Off by default; without it the [`trace`] functions do nothing and no
+//!   metric is recorded.
 //! * `derive` (default): `#[derive(IntegrationEvent)]` (converters, `DomainEvent` and
 //!   [`MappedEvent`] from the struct's row in `mappings.yaml`, checked at compile time) and
 //!   `#[derive(DomainEvent)]`.
@@ -105,6 +107,7 @@ pub mod event;
 pub mod integration;
 pub mod mapped;
 pub mod message;
+pub mod metrics;
 pub mod publisher;
 pub mod redact;
 pub mod shutdown;

@@ -212,6 +212,7 @@ impl DeadLetter<'_> {
             .await
             .map_err(|err| failed(Box::new(err)))?;
         let ack = ack.await.map_err(|err| failed(Box::new(err)))?;
+        crate::metrics::dead_lettered(self.durable, &ack.stream);
         tracing::warn!(
             dead_letter_subject = %subject,
             dead_letter_stream = %ack.stream,

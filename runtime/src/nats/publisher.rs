@@ -310,7 +310,8 @@ impl Publisher for JetStreamPublisher {
             integration_event = %message.name,
             integration_event_id = %message.id,
         );
-        async {
+        let started = std::time::Instant::now();
+        let result = async {
             let ack = self.send(message).await?;
             let receipt = confirm(message, ack).await?;
             tracing::debug!(
@@ -322,7 +323,14 @@ impl Publisher for JetStreamPublisher {
             Ok(receipt)
         }
         .instrument(span)
-        .await
+        .await;
+        let outcome = match &result {
+            Ok(receipt) if receipt.duplicate => crate::metrics::Outcome::Duplicate,
+            Ok(_) => crate::metrics::Outcome::Ok,
+            Err(_) => crate::metrics::Outcome::Error,
+        };
+        crate::metrics::published(started.elapsed(), outcome);
+        result
     }
 }
 

@@ -227,6 +227,7 @@ impl Relay {
         self.counters
             .parked_backlog
             .store(u64::try_from(parked).unwrap_or_default(), Ordering::Relaxed);
+        crate::metrics::outbox_backlog(self.schema.name(), count);
         Ok(count)
     }
 

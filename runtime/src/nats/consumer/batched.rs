@@ -367,9 +367,11 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             );
         }
         if !fresh.is_empty() {
+            let started = std::time::Instant::now();
             let result = AssertUnwindSafe(handler.handle_batch(&mut tx, &fresh, durable))
                 .catch_unwind()
                 .await;
+            crate::metrics::batch_handled(durable, started.elapsed(), matches!(result, Ok(Ok(()))));
             let error = match result {
                 Ok(Ok(())) => None,
                 Ok(Err(err)) => Some(dead_letter::error_chain(&*err)),

@@ -150,6 +150,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         pulled: &mut Pulled,
         ticker: &mut Interval,
     ) -> Result<(), String> {
+        let started = std::time::Instant::now();
         let mut handling = pin!(AssertUnwindSafe(handler.handle(delivery)).catch_unwind());
         loop {
             tokio::select! {
@@ -157,11 +158,19 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 _ = ticker.tick() => in_progress([&delivery.ack], &pulled.queue).await,
                 () = pulled.prefetched(), if pulled.prefetching() => {}
                 result = &mut handling => {
-                    return match result {
+                    let outcome = match result {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(err)) => Err(dead_letter::error_chain(&*err)),
                         Err(panic) => Err(format!("handler panicked: {}", panic_message(&*panic))),
                     };
+                    crate::metrics::handled(
+                        &self.spec.durable,
+                        &delivery.name,
+                        delivery.delivered,
+                        started.elapsed(),
+                        outcome.is_ok(),
+                    );
+                    return outcome;
                 }
             }
         }

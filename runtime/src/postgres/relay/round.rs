@@ -250,6 +250,7 @@ impl Relay {
             c.failures
                 .fetch_add(report.failed as u64, Ordering::Relaxed);
             c.parked.fetch_add(report.parked as u64, Ordering::Relaxed);
+            crate::metrics::relay_round(self.schema.name(), report.published, report.failed);
             if report.selected > 0 {
                 tracing::debug!(
                     selected = report.selected,
