@@ -22,7 +22,8 @@
 //! [`Error`], the [`Diagnostic`] type with its [`Severity`], [`SourceLocation`] and
 //! [`Sources`], and the machine-readable formats in [`report`]. With the `cli` feature
 //! (default), also what the `eventmap` binary runs: [`docs`] (the AsyncAPI document and the
-//! event catalog), [`breaking`] (the breaking-change check against a baseline) and
+//! event catalog), [`breaking`] (the breaking-change check against a baseline), [`system`]
+//! (several tables checked together, consumers against producers) and
 //! [`permissions`] (the NATS permissions of a service). The table
 //! parser, the model, the validator and the emitter are private: a proc-macro crate that
 //! depends on this library with `default-features = false` compiles only them, not the
@@ -50,6 +51,8 @@ mod protos;
 pub mod report;
 pub mod rules;
 mod rust_names;
+#[cfg(feature = "cli")]
+pub mod system;
 mod table;
 mod validate;
 
@@ -115,6 +118,10 @@ pub enum Error {
     #[cfg(feature = "cli")]
     #[error(transparent)]
     Permissions(#[from] permissions::PermissionsError),
+    /// The tables named on the command line cannot be found ([`system::find_tables`]).
+    #[cfg(feature = "cli")]
+    #[error(transparent)]
+    Tables(#[from] system::TablesError),
     /// The baseline of a breaking-change check cannot be loaded
     /// ([`breaking::load_baseline`]).
     #[cfg(feature = "cli")]
