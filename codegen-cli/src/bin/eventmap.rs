@@ -481,14 +481,6 @@ fn system_docs(
     if failed {
         return Ok(ExitCode::from(1));
     }
-    let mut status = ExitCode::SUCCESS;
-    for analysis in &analyses {
-        let service = &analysis.model()?.service;
-        let dir = out.map(|o| o.join(service));
-        let code = docs(format, analysis, dir.as_deref(), check)?;
-        if code != ExitCode::SUCCESS {
-            status = code;
-        }
-    }
-    Ok(status)
+    let docs = eventmap_codegen::docs::render_system(&analyses)?;
+    sync_files(format, &docs.files(out), check, "docs")
 }
