@@ -35,32 +35,40 @@ pub enum TablesError {
     },
 }
 
-/// The tables `args` name, in order, each once: a folder gives every [`TABLE_FILE`] under it
+/// The tables `args` name, in order: a folder gives every [`TABLE_FILE`] under it
 /// (sorted, skipping hidden folders and `target`), a path holding `*`, `?` or `[` that is not
 /// a file gives the files the glob pattern matches (sorted; a wildcard matches no hidden
 /// name), any other path is a table (whether
-/// it exists is for [`analyze`](crate::analyze) to say).
+/// it exists is for [`analyze`](crate::analyze) to say). A table found in a folder or by a
+/// pattern is taken once, also when it is named as well; a table named twice is kept twice.
 ///
 /// # Errors
 /// [`TablesError`] when a folder holds no table, a pattern is not valid or matches nothing, or
 /// a folder cannot be read.
 pub fn find_tables(args: &[PathBuf]) -> Result<Vec<PathBuf>, TablesError> {
-    let mut tables: Vec<PathBuf> = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
+    // (the file made absolute, the path as found, whether it was named as such)
+    let mut tables: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
     for arg in args {
-        for table in expand(arg)? {
+        let (found, named) = expand(arg)?;
+        for table in found {
             let key = std::fs::canonicalize(&table).unwrap_or_else(|_| table.clone());
-            if !seen.contains(&key) {
-                seen.push(key);
-                tables.push(table);
+            let keep = match tables.iter().find(|(k, ..)| *k == key) {
+                None => true,
+                // A file named twice is kept twice: the command says what it makes of it
+                // (`permissions` refuses two users of one name). A file found in a folder or
+                // by a pattern is taken once.
+                Some((.., earlier_named)) => named && *earlier_named,
+            };
+            if keep {
+                tables.push((key, table, named));
             }
         }
     }
-    Ok(tables)
+    Ok(tables.into_iter().map(|(_, table, _)| table).collect())
 }
 
-/// The tables one argument names.
-fn expand(arg: &Path) -> Result<Vec<PathBuf>, TablesError> {
+/// The tables one argument names, and whether it names one file as such.
+fn expand(arg: &Path) -> Result<(Vec<PathBuf>, bool), TablesError> {
     if arg.is_dir() {
         let pattern = glob::Pattern::escape(&arg.to_string_lossy());
         let pattern = format!("{}/**/{TABLE_FILE}", pattern.trim_end_matches('/'));
@@ -71,7 +79,7 @@ fn expand(arg: &Path) -> Result<Vec<PathBuf>, TablesError> {
         if found.is_empty() {
             return Err(TablesError::EmptyFolder(arg.to_path_buf()));
         }
-        return Ok(found);
+        return Ok((found, false));
     }
     let text = arg.to_string_lossy();
     if !arg.exists() && text.contains(['*', '?', '[']) {
@@ -79,9 +87,9 @@ fn expand(arg: &Path) -> Result<Vec<PathBuf>, TablesError> {
         if found.is_empty() {
             return Err(TablesError::NoMatch(text.into_owned()));
         }
-        return Ok(found);
+        return Ok((found, false));
     }
-    Ok(vec![arg.to_path_buf()])
+    Ok((vec![arg.to_path_buf()], true))
 }
 
 /// The files `pattern` matches, sorted; wildcards skip hidden names.
@@ -169,6 +177,16 @@ mod tests {
             find_tables(&[empty]),
             Err(TablesError::EmptyFolder(_))
         ));
+        // Named, then found again in its folder: once. Named twice: twice.
+        let a = root.join("a/mappings.yaml");
+        assert_eq!(
+            find_tables(&[a.clone(), root.join("a")]).expect("once"),
+            vec![a.clone()]
+        );
+        assert_eq!(
+            find_tables(&[a.clone(), a.clone()]).expect("twice"),
+            vec![a.clone(), a]
+        );
         // A file that does not exist is the analysis' to report.
         let missing = root.join("missing.yaml");
         assert_eq!(
