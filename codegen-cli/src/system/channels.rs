@@ -160,58 +160,25 @@ pub(super) fn dead_letters(services: &[Service<'_>], found: &mut Found) {
             let Some(dead_letter) = &subscription.delivery.dead_letter else {
                 continue;
             };
-            let at = consumer
-                .subscription(&subscription.name)
-                .and_then(|s| s.delivery.as_ref())
-                .and_then(|d| d.dead_letter.as_ref())
-                .and_then(|c| consumer.loc(c.subject.referenced));
+            let at = dead_letter_loc(consumer, &subscription.name);
             for other in services.iter().filter(|s| s.index != consumer.index) {
-                let channels = other.published_channels().filter_map(|c| {
-                    subjects_overlap(&dead_letter.subject, &c.subject).then(|| {
-                        (
-                            format!(
-                                "`{}` publishes on `{}` (channel `{}`) here",
-                                other.name(),
-                                c.subject,
-                                c.name
-                            ),
-                            c.subject.clone(),
-                            other.subject_loc(&c.name),
-                        )
-                    })
-                });
-                let dead = other.model.subscriptions.iter().filter_map(|s| {
-                    let theirs = s.delivery.dead_letter.as_ref()?;
-                    subjects_overlap(&dead_letter.subject, &theirs.subject).then(|| {
-                        (
-                            format!(
-                                "`{}` dead-letters subscription `{}` on `{}` here",
-                                other.name(),
-                                s.name,
-                                theirs.subject
-                            ),
-                            theirs.subject.clone(),
-                            other
-                                .subscription(&s.name)
-                                .and_then(|t| t.delivery.as_ref())
-                                .and_then(|d| d.dead_letter.as_ref())
-                                .and_then(|c| other.loc(c.subject.referenced)),
-                        )
-                    })
-                });
-                for (note, subject, location) in channels.chain(dead).collect::<Vec<_>>() {
+                for place in subjects(other)
+                    .into_iter()
+                    .filter(|p| subjects_overlap(&dead_letter.subject, &p.subject))
+                {
                     let d = found.add(
                         consumer,
                         rules::DEAD_LETTER_OVERLAP,
                         format!(
-                            "the dead-letter subject `{}` of subscription `{}` overlaps `{subject}` of `{}`: their messages would mix",
+                            "the dead-letter subject `{}` of subscription `{}` overlaps `{}` of `{}`: their messages would mix",
                             dead_letter.subject,
                             subscription.name,
+                            place.subject,
                             other.name()
                         ),
                         at.clone(),
                     );
-                    d.notes.push((note, location));
+                    d.notes.push((place.note, place.location));
                     d.hint = Some(format!(
                         "use a subject of the service's own, e.g. `{}.dead-letter`",
                         consumer.name()
@@ -220,4 +187,49 @@ pub(super) fn dead_letters(services: &[Service<'_>], found: &mut Found) {
             }
         }
     }
+}
+
+/// A subject a table uses: a channel it publishes on, or a dead-letter subject.
+struct Place {
+    subject: String,
+    /// What it is, for the note.
+    note: String,
+    location: Option<crate::SourceLocation>,
+}
+
+/// The subjects `service` publishes on: its channels, then its dead-letter subjects.
+fn subjects(service: &Service<'_>) -> Vec<Place> {
+    let channels = service.published_channels().map(|c| Place {
+        subject: c.subject.clone(),
+        note: format!(
+            "`{}` publishes on `{}` (channel `{}`) here",
+            service.name(),
+            c.subject,
+            c.name
+        ),
+        location: service.subject_loc(&c.name),
+    });
+    let dead = service.model.subscriptions.iter().filter_map(|s| {
+        let theirs = s.delivery.dead_letter.as_ref()?;
+        Some(Place {
+            subject: theirs.subject.clone(),
+            note: format!(
+                "`{}` dead-letters subscription `{}` on `{}` here",
+                service.name(),
+                s.name,
+                theirs.subject
+            ),
+            location: dead_letter_loc(service, &s.name),
+        })
+    });
+    channels.chain(dead).collect()
+}
+
+/// Where the dead-letter subject of the subscription `name` of `service` is written.
+fn dead_letter_loc(service: &Service<'_>, name: &str) -> Option<crate::SourceLocation> {
+    service
+        .subscription(name)
+        .and_then(|s| s.delivery.as_ref())
+        .and_then(|d| d.dead_letter.as_ref())
+        .and_then(|c| service.loc(c.subject.referenced))
 }
