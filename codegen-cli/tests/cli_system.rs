@@ -233,6 +233,11 @@ fn cross_table_problems_in_every_format() {
         4,
         "{stdout}"
     );
+    // The notes, with the producer's row, are in the annotation too.
+    assert!(
+        stdout.contains("%0A(note: orders/mappings.yaml:15:14: `orders` publishes on subject `shop.orders` (channel `orders`) here)%0A(help: did you mean `shop.orders`?)"),
+        "{stdout}"
+    );
 }
 
 #[test]
