@@ -490,6 +490,34 @@ fn an_incompatible_proto3_copy_with_a_nested_repeated_field_is_reported() {
 }
 
 #[test]
+fn an_incompatible_copy_of_a_map_and_a_keyword_named_field_is_reported() {
+    let dir = system(&[
+        (
+            "shipping/proto/shop/v1/orders.proto",
+            "string type = 3;",
+            "int32 type = 3;",
+        ),
+        (
+            "shipping/proto/shop/v1/orders.proto",
+            "map<string, int64> weights_grams = 4;",
+            "map<string, int32> weights_grams = 4;",
+        ),
+    ]);
+    let (analyses, _) = check(dir.path());
+    let found = reported(
+        dir.path(),
+        &analyses,
+        "incompatible-message-copy",
+        "shipping/mappings.yaml",
+        "OrderShippedEvent",
+    );
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(found.len(), 2, "{messages:#?}");
+    assert!(messages[0].contains("field `type` of `shop.v1.OrderShipped` (integration event `OrderShippedEvent`) changed its type from `int32` to `string`"), "{messages:#?}");
+    assert!(messages[1].contains("field `weights_grams` of `shop.v1.OrderShipped` (integration event `OrderShippedEvent`) changed its type from `map<string, int32>` to `map<string, int64>`"), "{messages:#?}");
+}
+
+#[test]
 fn an_incompatible_proto2_copy_is_reported() {
     let dir = system(&[
         (
