@@ -242,7 +242,7 @@ fn the_cli_writes_then_checks_several_tables() {
     let run = eventmap(Path::new("."), &check);
     assert_eq!(run.status.code(), Some(1));
     assert!(
-        text(&run.stderr).contains("system.md is stale; run `eventmap docs`"),
+        text(&run.stderr).contains("system.md is stale; run `eventmap --mappings tests/system/audit/mappings.yaml --mappings tests/system/billing/mappings.yaml --mappings tests/system/orders/mappings.yaml --mappings tests/system/shipping/mappings.yaml docs`"),
         "{}",
         text(&run.stderr)
     );

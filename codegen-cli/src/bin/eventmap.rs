@@ -482,5 +482,10 @@ fn system_docs(
         return Ok(ExitCode::from(1));
     }
     let docs = eventmap_codegen::docs::render_system(&analyses)?;
-    sync_files(format, &docs.files(out), check, "docs")
+    let mappings: Vec<String> = tables
+        .iter()
+        .map(|t| format!("--mappings {}", t.display()))
+        .collect();
+    let command = format!("{} docs", mappings.join(" "));
+    sync_files(format, &docs.files(out), check, &command)
 }
