@@ -682,3 +682,138 @@ fn a_dead_letter_subject_overlapping_another_tables_channel_is_reported() {
         .len();
     assert_eq!(found, 2);
 }
+
+/// The `break-reaches-consumer` errors of the producer `orders` changed by `patches` (against
+/// the fixture as the baseline): (consumer's table, subscribed event, the break's rule).
+fn impacts(patches: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    let base = system(&[]);
+    let current = system(patches);
+    let (analyses, _) = check(current.path());
+    let producer = analyses
+        .iter()
+        .position(|a| a.file.ends_with("orders/mappings.yaml"))
+        .expect("orders");
+    let baseline = analyze(&base.path().join("orders/mappings.yaml")).expect("baseline");
+    let breaks = eventmap_codegen::breaking::breaks(&baseline, &analyses[producer]);
+    assert!(!breaks.is_empty(), "the patches break nothing");
+    let mut found: Vec<(String, String, String)> =
+        system::consumer_impacts(&analyses, producer, &baseline, &breaks)
+            .into_iter()
+            .map(|(index, d)| {
+                assert_eq!(d.rule, "break-reaches-consumer");
+                let table = analyses[index]
+                    .file
+                    .strip_prefix(current.path())
+                    .expect("in");
+                let at = d.location.as_ref().expect("located");
+                let text = std::fs::read_to_string(&at.file).expect("table");
+                let line = text.lines().nth(at.line - 1).expect("line");
+                let event = line.trim().split(':').next().expect("key").to_owned();
+                let rule = d
+                    .message
+                    .rsplit('[')
+                    .next()
+                    .expect("rule")
+                    .trim_end_matches(']')
+                    .to_owned();
+                (table.display().to_string(), event, rule)
+            })
+            .collect();
+    found.sort();
+    found
+}
+
+fn row(table: &str, event: &str, rule: &str) -> (String, String, String) {
+    (table.to_owned(), event.to_owned(), rule.to_owned())
+}
+
+#[test]
+fn a_producers_break_reaches_exactly_the_consumers_of_the_events_it_touches() {
+    // A field of a nested message: the consumers of `OrderPlacedEvent` only.
+    assert_eq!(
+        impacts(&[(
+            "orders/proto/shop/v1/orders.proto",
+            "int32 quantity = 2;",
+            "int64 quantity = 2;"
+        )]),
+        [
+            row(
+                "audit/mappings.yaml",
+                "OrderPlacedEvent",
+                "breaking-field-type-changed"
+            ),
+            row(
+                "shipping/mappings.yaml",
+                "OrderPlacedEvent",
+                "breaking-field-type-changed"
+            ),
+        ]
+    );
+    // An enum value the event's message uses.
+    assert_eq!(
+        impacts(&[("orders/proto/shop/v1/orders.proto", "STATUS_PAID = 2;", "")]),
+        [
+            row(
+                "audit/mappings.yaml",
+                "OrderPlacedEvent",
+                "breaking-enum-value-removed"
+            ),
+            row(
+                "shipping/mappings.yaml",
+                "OrderPlacedEvent",
+                "breaking-enum-value-removed"
+            ),
+        ]
+    );
+    // A field of `OrderShipped`: shipping only (audit does not take it).
+    assert_eq!(
+        impacts(&[(
+            "orders/proto/shop/v1/orders.proto",
+            "string carrier = 2;",
+            "string carrier = 5;"
+        )]),
+        [row(
+            "shipping/mappings.yaml",
+            "OrderShippedEvent",
+            "breaking-field-number-changed"
+        )]
+    );
+    // The channel's stream: every event of it that a consumer receives.
+    assert_eq!(
+        impacts(&[(
+            "orders/mappings.yaml",
+            "stream: SHOP_ORDERS",
+            "stream: SHOP_ORDERS_V2"
+        )]),
+        [
+            row(
+                "audit/mappings.yaml",
+                "OrderPlacedEvent",
+                "breaking-stream-changed"
+            ),
+            row(
+                "shipping/mappings.yaml",
+                "OrderPlacedEvent",
+                "breaking-stream-changed"
+            ),
+            row(
+                "shipping/mappings.yaml",
+                "OrderShippedEvent",
+                "breaking-stream-changed"
+            ),
+        ]
+    );
+    // A mapped field now left at its default: that event's consumers.
+    assert_eq!(
+        impacts(&[(
+            "orders/mappings.yaml",
+            "carrier: { from: carrier }",
+            "carrier: default"
+        )]),
+        [row(
+            "shipping/mappings.yaml",
+            "OrderShippedEvent",
+            "breaking-field-defaulted"
+        )]
+    );
+}

@@ -23,7 +23,8 @@ use crate::rules;
 /// fields, by a break of its channel's subject or stream, by a change of `service`, and by a
 /// break of a proto message or enum its message uses (recursively, in the baseline's protos).
 /// A consumer receives the event when its subscription's channel has the event's subject and
-/// stream in the baseline or now. Tables with errors of their own are left out.
+/// stream in the baseline or now. Tables without a checked model (errors of their own) are
+/// left out; problems the cross-checks found do not keep a consumer from being told.
 pub fn consumer_impacts(
     analyses: &[Analysis],
     producer: usize,
@@ -42,7 +43,7 @@ pub fn consumer_impacts(
     let consumers: Vec<Service<'_>> = analyses
         .iter()
         .enumerate()
-        .filter(|(index, a)| *index != producer && !a.has_errors())
+        .filter(|(index, _)| *index != producer)
         .filter_map(|(index, a)| Service::of(index, a))
         .collect();
     let mut found = Vec::new();
