@@ -118,10 +118,15 @@ fn each_asyncapi_document_names_its_peers() {
         .as_str()
         .expect("text");
     assert!(receive.ends_with("Published by `ordering`."), "{receive}");
+    let search_md = &of(&docs, "search").events_md;
     assert!(
-        of(&docs, "search")
-            .events_md
-            .contains("- published by: `ordering`\n")
+        search_md.contains("- published by: `ordering`\n"),
+        "{search_md}"
+    );
+    // Its flowchart draws the producer feeding the stream it reads.
+    assert!(
+        search_md.contains("  y0[\"service ordering\"]\n  y0 --> k0\n"),
+        "{search_md}"
     );
 }
 

@@ -206,6 +206,8 @@ check "AsyncAPI parser (search: consuming only; example with subscriptions)" \
   --receive "$work/search/asyncapi.yaml" "$work/both/asyncapi.yaml"
 check "Mermaid blocks of the example's catalog" render_markdown "$generated/events.md" "$work/render-example"
 check "Mermaid blocks of the example's system catalog" render_markdown "$generated/system.md" "$work/render-system"
+check "Mermaid blocks of the committed search catalog (its producer drawn)" \
+  render_markdown examples/search/docs/generated/events.md "$work/render-search-committed"
 check "AsyncAPI parser (the committed documents of search and notifications, naming their producer)" \
   env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
   --receive examples/search/docs/generated/asyncapi.yaml examples/notifications/docs/generated/asyncapi.yaml

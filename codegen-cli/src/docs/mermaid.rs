@@ -71,7 +71,8 @@ pub fn flowchart(
             })
             .collect(),
         handlers: published.iter().enumerate().map(HandlerNode::of).collect(),
-        consuming: ConsumingView::of(&streams(published), consumed).with_peers(published, peers),
+        consuming: ConsumingView::of(&streams(published), consumed)
+            .with_peers(published, consumed, peers),
     };
     Ok(flowchart.render()?)
 }
@@ -133,6 +134,11 @@ pub(crate) struct ConsumingView {
     /// The label of the `consumers` node of the streams no peer consumes: `None` when every
     /// stream published on has its peers.
     nobody: Option<String>,
+    /// The other services, documented together, publishing what the subscriptions receive
+    /// (node `y<index>`), Mermaid text.
+    producers: Vec<String>,
+    /// A producer (its index in `producers`) into the node of a stream a subscription reads.
+    producer_edges: Vec<(usize, String)>,
     read: Vec<StreamNode>,
     dead: Vec<StreamNode>,
     edges: Vec<ConsumerEdge>,
@@ -233,14 +239,42 @@ impl ConsumingView {
             edges,
             peers: Vec::new(),
             nobody: (!published.is_empty()).then(|| "none declared yet".to_owned()),
+            producers: Vec::new(),
+            producer_edges: Vec::new(),
         }
     }
 
     /// Draws the consumers of the streams `published` on from `peers`: one node per
     /// subscription of another table (service and durable), fed by the streams it consumes;
     /// the streams nobody consumes feed the `consumers` node, labelled with
-    /// [`Peers::nobody`].
-    pub(crate) fn with_peers(mut self, published: &[Published<'_>], peers: &Peers) -> Self {
+    /// [`Peers::nobody`]. The other services publishing what the subscriptions (`consumed`)
+    /// receive are drawn feeding the streams they read.
+    pub(crate) fn with_peers(
+        mut self,
+        published: &[Published<'_>],
+        consumed: &[Consumed<'_>],
+        peers: &Peers,
+    ) -> Self {
+        for (edge, c) in self.edges.iter().zip(consumed) {
+            // A stream the table publishes on (`s<index>`) is drawn with its publisher.
+            if edge.from.starts_with('s') {
+                continue;
+            }
+            for producer in peers.producers(&c.subscription.name) {
+                let node = text(producer);
+                let index = match self.producers.iter().position(|p| *p == node) {
+                    Some(index) => index,
+                    None => {
+                        self.producers.push(node);
+                        self.producers.len() - 1
+                    }
+                };
+                let pair = (index, edge.from.clone());
+                if !self.producer_edges.contains(&pair) {
+                    self.producer_edges.push(pair);
+                }
+            }
+        }
         let mut nobody = false;
         for node in &mut self.published {
             let mut channels: Vec<&str> = Vec::new();

@@ -155,7 +155,8 @@ fn overview(
                 subjects: text(&format!("{}.<event>", channel.subject)),
             })
             .collect(),
-        consuming: ConsumingView::of(&streams(published), consumed).with_peers(published, peers),
+        consuming: ConsumingView::of(&streams(published), consumed)
+            .with_peers(published, consumed, peers),
     };
     Ok(overview.render()?)
 }
