@@ -285,6 +285,10 @@ fn against_reports_a_producers_break_in_each_consumers_table() {
         stderr.contains("  = note: orders/proto/shop/v1/orders.proto:10:10: the break, in `orders`'s table or protos"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("  = note: to accept this break, add to `orders/eventmap-accepted-breaks.yaml`: `- { rule: breaking-field-type-changed, target: \"shop.v1.OrderPlaced.total_cents\""),
+        "{stderr}"
+    );
     // The events the break does not reach (`OrderShippedEvent`, the invoices) are not reported.
     assert_eq!(
         stderr.matches("error[break-reaches-consumer]").count(),

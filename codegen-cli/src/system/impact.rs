@@ -3,13 +3,14 @@
 //! other tables that receive them.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use prost_reflect::{Kind, MessageDescriptor};
 
 use super::Service;
 use crate::Analysis;
-use crate::breaking::Break;
 use crate::breaking::side::Side;
+use crate::breaking::{ACCEPTED_BREAKS_FILE, Break, accepted_breaks_path};
 use crate::diagnostic::Diagnostic;
 use crate::protos::ProtoSet;
 use crate::rules;
@@ -40,6 +41,9 @@ pub fn consumer_impacts(
     let producer_name = current
         .as_ref()
         .map_or(base.table.service.value.as_str(), |s| s.name());
+    let accepted = analyses
+        .get(producer)
+        .map(|a| accepted_breaks_path(&a.file));
     let consumers: Vec<Service<'_>> = analyses
         .iter()
         .enumerate()
@@ -71,7 +75,12 @@ pub fn consumer_impacts(
                     }
                     found.push((
                         consumer.index,
-                        reached(consumer, &subscription.name, &event, producer_name, broken),
+                        reached(
+                            consumer,
+                            (&subscription.name, &event),
+                            (producer_name, accepted.as_deref()),
+                            broken,
+                        ),
                     ));
                 }
             }
@@ -80,12 +89,12 @@ pub fn consumer_impacts(
     found
 }
 
-/// The `break-reaches-consumer` error of `broken` in `consumer`'s subscription.
+/// The `break-reaches-consumer` error of `broken` in `consumer`'s subscription, for its
+/// event; `producer` is the producer's service and its accepted-breaks file.
 fn reached(
     consumer: &Service<'_>,
-    subscription: &str,
-    event: &str,
-    producer: &str,
+    (subscription, event): (&str, &str),
+    (producer, accepted): (&str, Option<&Path>),
     broken: &Break,
 ) -> Diagnostic {
     let source = &broken.diagnostic;
@@ -103,7 +112,15 @@ fn reached(
         format!("the break, in `{producer}`'s table or protos"),
         source.location.clone(),
     );
-    d.notes.extend(source.notes.iter().cloned());
+    // The accepted-breaks file is the producer's, not the one next to this table.
+    let file = format!("`{ACCEPTED_BREAKS_FILE}`");
+    d.notes.extend(source.notes.iter().map(|(text, at)| {
+        let text = match accepted {
+            Some(path) => text.replacen(&file, &format!("`{}`", path.display()), 1),
+            None => text.clone(),
+        };
+        (text, at.clone())
+    }));
     d.hint(format!(
         "adapt `{}` to the new contract before `{producer}` publishes it, publish the change as a new integration event beside the old one, or undo it",
         consumer.name()
