@@ -22,14 +22,17 @@
 //! [`Error`], the [`Diagnostic`] type with its [`Severity`], [`SourceLocation`] and
 //! [`Sources`], and the machine-readable formats in [`report`]. With the `cli` feature
 //! (default), also what the `eventmap` binary runs: [`docs`] (the AsyncAPI document and the
-//! event catalog), [`breaking`] (the breaking-change check against a baseline), [`system`]
-//! (several tables checked together, consumers against producers) and
+//! event catalog), [`breaking`] (the breaking-change check against a baseline) and
 //! [`permissions`] (the NATS permissions of a service). The table
 //! parser, the model, the validator and the emitter are private: a proc-macro crate that
 //! depends on this library with `default-features = false` compiles only them, not the
 //! documents or the breaking-change check. The `__private` module is the door for
 //! `eventmap-macros`, the binary and this project's own tests and benchmarks; it is not
 //! public API and changes without notice.
+//!
+//! Several tables, the services of one system, are checked and documented together by
+//! [`system`] (with the `cli` feature): the consumers' subscriptions against the producers'
+//! tables, and who consumes what.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
