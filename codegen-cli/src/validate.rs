@@ -26,8 +26,8 @@ mod names;
 mod oneof;
 mod proto_types;
 mod sources;
-mod subscriptions;
-mod suggest;
+pub(crate) mod subscriptions;
+pub(crate) mod suggest;
 
 use ctxt::Ctxt;
 /// The result of checking a table: the model when there were no errors, and every

@@ -237,11 +237,11 @@ fn the_binary_refuses_what_it_cannot_write() {
     let out = eventmap(root, &[&two[..], &["--format", "github"]].concat());
     assert_eq!(out.status.code(), Some(2));
 
-    // The other commands take one table.
+    // `generate` takes one table.
     let out = eventmap(
         root,
         &[
-            "check",
+            "generate",
             "--mappings",
             "mappings.yaml",
             "--mappings",

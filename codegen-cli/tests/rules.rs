@@ -203,6 +203,13 @@ fn documented(rule: &Rule, docs: &str) -> Option<(Severity, String)> {
                 let severity = warning(*cells.first()? == "warning");
                 Some((severity, (*cells.get(1)?).to_owned()))
             }),
+        Section::System => doc_rows(docs, "## Tables checked together")
+            .into_iter()
+            .find(|(id, ..)| *id == rule.id)
+            .and_then(|(_, _, cells)| {
+                let severity = warning(*cells.first()? == "warning");
+                Some((severity, (*cells.get(1)?).to_owned()))
+            }),
         Section::Breaking => doc_rows(docs, "## Breaking changes")
             .into_iter()
             .find(|(id, ..)| *id == rule.id)
@@ -238,7 +245,11 @@ fn docs_document_every_rule_of_the_registry() {
         assert_eq!(rule.docs_link(), format!("{}#{}", rules::DOCS_URL, rule.id));
         assert!(rules::DOCS_URL.ends_with(rules::DOCS_PAGE));
     }
-    let headings = ["## Mapping rules", "## Breaking changes"];
+    let headings = [
+        "## Mapping rules",
+        "## Breaking changes",
+        "## Tables checked together",
+    ];
     for (id, ..) in headings.iter().flat_map(|h| doc_rows(&docs, h)) {
         assert!(
             rules::find(id).is_some(),

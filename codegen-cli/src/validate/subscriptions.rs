@@ -51,7 +51,7 @@ fn consumer_name(text: &str) -> String {
 
 /// Whether a subject with prefix `a` can be a subject with prefix `b` or the other way round
 /// (one prefix is the other, or a token-wise prefix of it).
-fn subjects_overlap(a: &str, b: &str) -> bool {
+pub(crate) fn subjects_overlap(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long == short || long.starts_with(&format!("{short}."))
 }
