@@ -42,6 +42,4 @@ mod schema;
 pub use compat::{Break, Problem, compatibility};
 pub use dataschema::{Dataschema, DataschemaError};
 pub use fingerprint::{Fingerprint, FingerprintError};
-#[cfg(feature = "reflect")]
-pub use reflect::SchemaError;
 pub use schema::{EnumSchema, EnumValueSchema, FieldSchema, Label, MessageSchema, Schema};

@@ -9,31 +9,11 @@ use prost_reflect::{
 
 use crate::schema::{EnumSchema, EnumValueSchema, FieldSchema, Label, MessageSchema, Schema};
 
-/// A descriptor cannot be described as a contract.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SchemaError {
-    /// A field number above `i32::MAX` (protobuf allows at most 536 870 911).
-    #[error("field `{field}` of `{message}` has the number {number}, above the protobuf maximum")]
-    FieldNumber {
-        /// Full name of the message.
-        message: String,
-        /// The field's name.
-        field: String,
-        /// The number.
-        number: u32,
-    },
-}
-
 impl Schema {
     /// The contract of `message`: the message and every message and enum reachable from it
     /// through its fields (nested types, map entries, well-known types, recursively), sorted
     /// by full name, each field by number.
-    ///
-    /// # Errors
-    ///
-    /// [`SchemaError`] for a descriptor protobuf itself would not accept.
-    pub fn from_message(message: &MessageDescriptor) -> Result<Self, SchemaError> {
+    pub fn from_message(message: &MessageDescriptor) -> Self {
         let mut messages = BTreeMap::new();
         let mut enums = BTreeMap::new();
         let mut queue = VecDeque::from([message.clone()]);
@@ -53,7 +33,7 @@ impl Schema {
                     }
                     _ => {}
                 }
-                fields.push(field_schema(&next, &field, &kind)?);
+                fields.push(field_schema(&field, &kind));
             }
             fields.sort_by_key(|field| field.number);
             messages.insert(
@@ -69,24 +49,17 @@ impl Schema {
         let mut messages: Vec<MessageSchema> = messages.into_values().collect();
         // The root first, as in the canonical form.
         messages.sort_by(|a, b| (a.name != root, &a.name).cmp(&(b.name != root, &b.name)));
-        Ok(Schema {
+        Schema {
             root,
             messages,
             enums: enums.into_values().collect(),
-        })
+        }
     }
 }
 
-fn field_schema(
-    message: &MessageDescriptor,
-    field: &FieldDescriptor,
-    kind: &Kind,
-) -> Result<FieldSchema, SchemaError> {
-    let number = i32::try_from(field.number()).map_err(|_| SchemaError::FieldNumber {
-        message: message.full_name().to_owned(),
-        field: field.name().to_owned(),
-        number: field.number(),
-    })?;
+fn field_schema(field: &FieldDescriptor, kind: &Kind) -> FieldSchema {
+    // prost-reflect accepts field numbers up to 536 870 911 only.
+    let number = i32::try_from(field.number()).unwrap_or(i32::MAX);
     let oneof = field
         .containing_oneof()
         .filter(|oneof| !oneof.is_synthetic())
@@ -104,14 +77,14 @@ fn field_schema(
         Kind::Enum(reached) => ("enum", reached.full_name().to_owned()),
         scalar => (scalar_name(scalar), String::new()),
     };
-    Ok(FieldSchema {
+    FieldSchema {
         name: field.name().to_owned(),
         number,
         label: label as i32,
         kind: kind.to_owned(),
         type_name,
         oneof,
-    })
+    }
 }
 
 fn enum_schema(enumeration: &EnumDescriptor) -> EnumSchema {

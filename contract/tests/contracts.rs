@@ -19,7 +19,7 @@ fn schema(files: &[(&str, &str)], message: &str) -> Schema {
     }
     let pool: DescriptorPool = compiler.descriptor_pool();
     let descriptor = pool.get_message_by_name(message).unwrap();
-    Schema::from_message(&descriptor).unwrap()
+    Schema::from_message(&descriptor)
 }
 
 const SHARED: &str = r#"
