@@ -27,6 +27,29 @@ pub struct Model {
     /// Named message mappings (`mappings:` with `message`), in table order: each becomes a
     /// function that converters using it call (and that may call itself).
     pub mappings: Vec<MessageMapping>,
+    /// The contract of every proto message an integration event of the table is encoded as
+    /// (published or subscribed), by full name.
+    pub contracts: Vec<MessageContract>,
+}
+
+/// The contract of a proto message ([`eventmap_contract::Schema`]): what the generated
+/// module embeds, what producers register and consumers compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageContract {
+    /// Full name of the proto message.
+    pub message: String,
+    /// `eventmap:<full name>#<fingerprint>`: the CloudEvents `dataschema`.
+    pub dataschema: String,
+    /// The encoded [`eventmap_contract::Schema`].
+    pub schema: Vec<u8>,
+}
+
+impl Model {
+    /// The contract of the proto message `full_name`, if an integration event of the table
+    /// is encoded as it.
+    pub fn contract(&self, full_name: &str) -> Option<&MessageContract> {
+        self.contracts.iter().find(|c| c.message == full_name)
+    }
 }
 
 /// A named message mapping: a domain type onto a proto message, field by field.
