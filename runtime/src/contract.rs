@@ -10,9 +10,14 @@
 //! ([`headers::DATASCHEMA`](crate::message::headers::DATASCHEMA)). With the feature
 //! `contracts`, producers register their contracts in a JetStream key-value bucket
 //! (`nats::ContractRegistry`) and consumers check every message whose `ce-dataschema` differs
-//! from their own against it (`docs/delivery.md`, "The contract guard").
+//! from their own against it (`docs/delivery.md`, "The contract guard"); the feature also
+//! re-exports here what that needs of `eventmap-contract` ([`Schema`], [`Dataschema`],
+//! [`Fingerprint`], [`compatibility`] and its [`Break`]s).
 
 use std::fmt;
+
+#[cfg(feature = "contracts")]
+pub use eventmap_contract::{Break, Dataschema, Fingerprint, Problem, Schema, compatibility};
 
 use crate::channel::ChannelSpec;
 
