@@ -249,6 +249,14 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
         provision_streams(ordering.jetstream(), channels)
             .await
             .expect("streams");
+        // Its contracts, registered before anything is published; the consumers' guards read
+        // them (as their own users) when they start.
+        eventmap::nats::ContractRegistry::open(&ordering.jetstream())
+            .await
+            .expect("registry")
+            .register(ordering_example::integration_events::contracts::PUBLISHED)
+            .await
+            .expect("contracts registered");
         let mut outbox = EventDispatcher::new();
         ordering_example::integration_events::register_integration_event_handlers(
             &mut outbox,
