@@ -17,9 +17,30 @@ const OPTIONAL: [&str; 4] = [
 /// The headers schema of a message of integration event `event` (CloudEvents type `ce_type`)
 /// published by `service` (`None`: by another service, which the table does not name): the
 /// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
-pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
+/// With `dataschema`, `ce-dataschema` is required and has that value (the contract's
+/// fingerprint, written on every message by the generated code).
+pub(super) fn headers(
+    service: Option<&str>,
+    event: &str,
+    ce_type: &str,
+    dataschema: Option<&str>,
+) -> Schema {
+    let dataschema = dataschema.map(|value| {
+        (
+            "ce-dataschema",
+            Schema {
+                constant: Some(value.into()),
+                ..string(
+                    "The contract of the payload: `eventmap:<proto message>#<fingerprint>`, the \
+                     fingerprint being the first 16 bytes of the SHA-256 of the canonical form \
+                     of the message's descriptor (docs/checks.md).",
+                )
+            },
+        )
+    });
     let properties: IndexMap<&str, Schema> = cloudevents(service, event, ce_type)
         .into_iter()
+        .chain(dataschema)
         .chain(aggregate())
         .chain(optional())
         .collect();
