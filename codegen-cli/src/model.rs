@@ -108,6 +108,21 @@ pub struct DeliveryPolicy {
     pub backoff_ms: Option<Vec<u64>>,
     /// Dead-letter subject prefix and stream.
     pub dead_letter: Option<Channel>,
+    /// `on_incompatible:` (the contract guard's policy); `None`: the runtime's default,
+    /// refuse.
+    pub on_incompatible: Option<ContractPolicy>,
+}
+
+/// What the contract guard does with a producer contract the consumer cannot read
+/// (`eventmap::nats::ContractPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractPolicy {
+    /// `refuse`: stop before handling any message of it.
+    Refuse,
+    /// `dead-letter`: dead-letter its messages with the reason.
+    DeadLetter,
+    /// `warn`: log and handle.
+    Warn,
 }
 
 /// A channel: a subject prefix in one JetStream stream.

@@ -21,12 +21,15 @@ use eventmap::{
 };
 use eventmap_tests::contracts::domain::{InvoiceIssued, Line};
 use eventmap_tests::contracts::{compatible, incompatible, v1};
-use v1::integration::{InvoicesEvent, InvoicesHandler, InvoicesRouter, channels, subscriptions};
+use v1::integration::{
+    InvoicesAsideEvent, InvoicesAsideHandler, InvoicesAsideRouter, InvoicesEvent, InvoicesHandler,
+    InvoicesRouter, channels, subscriptions,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const SUBJECT: &str = "billing.invoice.InvoiceIssuedEvent";
-const DLQ: ChannelSpec =
-    ChannelSpec::new("billing-dlq", "billing.dead-letter", "BILLING_DEAD_LETTERS");
+/// The dead-letter stream of subscription `invoices-aside`.
+const DLQ_STREAM: &str = "BILLING_DEAD_LETTERS";
 
 /// The invoices the consumer handled: (invoice id, total in cents, first line's sku).
 #[derive(Clone, Default)]
@@ -50,12 +53,8 @@ impl Recorder {
     }
 }
 
-impl InvoicesHandler for Recorder {
-    async fn invoice_issued_event(
-        &self,
-        event: &v1::proto::billing::v1::InvoiceIssued,
-        _delivery: &Delivery<InvoicesEvent>,
-    ) -> Result<(), eventmap::BoxError> {
+impl Recorder {
+    fn record(&self, event: &v1::proto::billing::v1::InvoiceIssued) {
         let sku = event
             .lines
             .first()
@@ -65,6 +64,27 @@ impl InvoicesHandler for Recorder {
             .lock()
             .expect("lock")
             .push((event.invoice_id.clone(), event.total_cents, sku));
+    }
+}
+
+impl InvoicesHandler for Recorder {
+    async fn invoice_issued_event(
+        &self,
+        event: &v1::proto::billing::v1::InvoiceIssued,
+        _delivery: &Delivery<InvoicesEvent>,
+    ) -> Result<(), eventmap::BoxError> {
+        self.record(event);
+        Ok(())
+    }
+}
+
+impl InvoicesAsideHandler for Recorder {
+    async fn invoice_issued_event(
+        &self,
+        event: &v1::proto::billing::v1::InvoiceIssued,
+        _delivery: &Delivery<InvoicesAsideEvent>,
+    ) -> Result<(), eventmap::BoxError> {
+        self.record(event);
         Ok(())
     }
 }
@@ -150,6 +170,23 @@ fn each_version_has_its_own_fingerprint_and_the_consumer_knows_its_own() {
     assert_eq!(InvoicesEvent::CONTRACTS.len(), 1);
     assert_eq!(InvoicesEvent::CONTRACTS[0].dataschema, v1);
     assert_eq!(InvoicesEvent::CONTRACTS[0].subject(), SUBJECT);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_in_memory_path_carries_the_dataschema_too() {
+    let publisher = Arc::new(eventmap::InMemoryPublisher::new());
+    let mut dispatcher = EventDispatcher::new();
+    incompatible::integration::register_integration_event_handlers(&mut dispatcher, &publisher);
+    dispatcher
+        .publish(&[invoice("inv-1", 100)])
+        .await
+        .expect("published");
+    let messages = publisher.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].dataschema(),
+        Some(dataschema(incompatible::integration::contracts::PUBLISHED))
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -241,6 +278,10 @@ async fn a_compatible_change_passes() {
             .register(compatible::integration::contracts::PUBLISHED)
             .await
             .expect("compatible registered");
+        assert_eq!(
+            subscriptions::invoices::spec().delivery().on_incompatible,
+            ContractPolicy::Refuse
+        );
         // Judged at start against the registry: compatible, so the consumer starts.
         let consumer =
             Consumer::<InvoicesEvent>::start(&setup.context, &subscriptions::invoices::spec())
@@ -292,13 +333,15 @@ async fn the_dead_letter_policy_sets_the_incompatible_messages_aside_and_goes_on
             .register(v1::integration::contracts::PUBLISHED)
             .await
             .expect("v1 registered");
-        let spec = subscriptions::invoices::spec();
-        let policy = spec
-            .delivery()
-            .clone()
-            .on_incompatible(ContractPolicy::DeadLetter)
-            .dead_letter(DLQ);
-        let consumer = Consumer::<InvoicesEvent>::start(&setup.context, &spec.policy(policy))
+        // The table declares it: `on_incompatible: dead-letter` with a dead-letter channel.
+        let spec = subscriptions::invoices_aside::spec();
+        assert_eq!(spec.delivery().on_incompatible, ContractPolicy::DeadLetter);
+        let dlq = spec.delivery().dead_letter.expect("a dead-letter channel");
+        assert_eq!(
+            (dlq.subject, dlq.stream),
+            ("billing.dead-letter", DLQ_STREAM)
+        );
+        let consumer = Consumer::<InvoicesAsideEvent>::start(&setup.context, &spec)
             .await
             .expect("consumer");
         setup
@@ -326,11 +369,11 @@ async fn the_dead_letter_policy_sets_the_incompatible_messages_aside_and_goes_on
         let waiter = recorder.clone();
         let context = setup.context.clone();
         let report = consumer
-            .run(&InvoicesRouter(recorder.clone()), async move {
+            .run(&InvoicesAsideRouter(recorder.clone()), async move {
                 waiter.wait_for(2).await;
                 // And both dead letters stored.
                 loop {
-                    let mut dlq = context.get_stream(DLQ.stream).await.expect("dlq");
+                    let mut dlq = context.get_stream(DLQ_STREAM).await.expect("dlq");
                     if dlq.info().await.expect("info").state.messages == 2 {
                         break;
                     }
@@ -347,7 +390,7 @@ async fn the_dead_letter_policy_sets_the_incompatible_messages_aside_and_goes_on
                 ("inv-4".to_owned(), 400, "sku-inv-4".to_owned()),
             ]
         );
-        let dlq = setup.context.get_stream(DLQ.stream).await.expect("dlq");
+        let dlq = setup.context.get_stream(DLQ_STREAM).await.expect("dlq");
         let letter = dlq.get_raw_message(1).await.expect("dead letter");
         let error = letter
             .headers
