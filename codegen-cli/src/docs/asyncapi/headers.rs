@@ -53,7 +53,10 @@ pub(super) fn headers(
         ty: Some("object"),
         required: properties
             .keys()
-            .filter(|k| !OPTIONAL.contains(k) && !(received && **k == "ce-dataschema"))
+            .filter(|k| {
+                let optional = OPTIONAL.contains(k) || (received && **k == "ce-dataschema");
+                !optional
+            })
             .map(|k| (*k).to_owned())
             .collect(),
         properties: properties

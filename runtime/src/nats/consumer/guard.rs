@@ -43,6 +43,7 @@ mod disabled {
     pub(in crate::nats::consumer) struct Guard;
 
     impl Guard {
+        #[allow(clippy::extra_unused_type_parameters)] // the signature of the enabled guard
         pub(in crate::nats::consumer) async fn start<E: IntegrationEventSet>(
             _context: &Context,
             _spec: &ConsumerSpec,
