@@ -20,7 +20,9 @@
 //!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`,
 //!   or `version=2` for a payload written in proto2) whose schema is a self-contained `.proto`
 //!   text: the message and every type it uses, without imports (see
-//!   [`super::payload_schema`]), and the message's full proto name in `x-protobuf-message`.
+//!   [`super::payload_schema`]), and the message's full proto name in `x-protobuf-message`;
+//!   its contract's fingerprint as `ce-dataschema` (a constant header) and in
+//!   `x-eventmap-dataschema` (`eventmap:<message>#<fingerprint>`).
 //!
 //! Written with serde-saphyr's serializer from typed structs, in table order.
 
@@ -476,6 +478,7 @@ fn unique_key<V>(map: &IndexMap<String, V>, base: &str, qualifier: &str) -> Stri
 /// The message of an event a subscription receives.
 fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Result<Message, DocsError> {
     message_of(
+        model,
         &e.event.name,
         &e.event.ce_type,
         &e.message,
@@ -488,6 +491,7 @@ fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Result<Message, Doc
 /// The message of an integration event the table publishes.
 fn message(model: &Model, p: &Published<'_>) -> Result<Message, DocsError> {
     message_of(
+        model,
         &p.event.name,
         &p.event.ce_type,
         &p.message,
@@ -502,6 +506,7 @@ fn message(model: &Model, p: &Published<'_>) -> Result<Message, DocsError> {
 /// by another service and received by `service`; `fallback` names the summary when the proto
 /// message has no comment.
 fn message_of(
+    model: &Model,
     event: &str,
     ce_type: &str,
     payload: &MessageDescriptor,
@@ -510,6 +515,9 @@ fn message_of(
     fallback: &str,
 ) -> Result<Message, DocsError> {
     let full_name = payload.full_name();
+    let dataschema = model
+        .contract(full_name)
+        .map(|contract| contract.dataschema.clone());
     let file = payload.parent_file();
     let schema = payload_schema(payload);
     let description = MessageText {
@@ -527,12 +535,18 @@ fn message_of(
         summary: message_summary(payload).unwrap_or_else(|| format!("{fallback} as {full_name}")),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(domain.map(|_| service), event, ce_type),
+        headers: headers(
+            domain.map(|_| service),
+            event,
+            ce_type,
+            dataschema.as_deref(),
+        ),
         payload: MultiFormatSchema {
             schema_format: schema.schema_format(),
             schema: schema.text,
         },
         protobuf_message: full_name.to_owned(),
+        dataschema,
     })
 }
 

@@ -129,6 +129,12 @@ pub(super) struct Message {
     pub(super) payload: MultiFormatSchema,
     #[serde(rename = "x-protobuf-message")]
     pub(super) protobuf_message: String,
+    /// The contract's `dataschema` (`eventmap:<message>#<fingerprint>`), as in `ce-dataschema`.
+    #[serde(
+        rename = "x-eventmap-dataschema",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(super) dataschema: Option<String>,
 }
 
 /// A payload schema in another format than JSON Schema (the `.proto` text).
