@@ -50,6 +50,7 @@ mod protos;
 pub mod report;
 pub mod rules;
 mod rust_names;
+pub mod schema;
 mod table;
 mod validate;
 

@@ -13,6 +13,9 @@ use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
 use eventmap_codegen::permissions::{self, DEFAULT_INBOX_PREFIX, ServicePermissions};
 use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules};
 
+#[path = "eventmap/standalone.rs"]
+mod standalone;
+
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
 /// glue between domain events and protobuf integration events on NATS JetStream.
 ///
@@ -89,6 +92,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Standalone(standalone::Standalone),
 }
 
 fn main() -> ExitCode {
@@ -126,6 +131,9 @@ fn tables(paths: &[PathBuf]) -> String {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    if let Command::Standalone(command) = &cli.command {
+        return standalone::run(command);
+    }
     if let Command::Permissions {
         user,
         inbox_prefix,
@@ -172,6 +180,8 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             ref inbox_prefix,
             ref output,
         } => write_permissions(cli, user.as_deref(), inbox_prefix, output.as_deref()),
+        // Answered before any table is read.
+        Command::Standalone(ref command) => standalone::run(command),
     }
 }
 
