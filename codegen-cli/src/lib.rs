@@ -42,6 +42,8 @@ mod diagnostic;
 #[cfg(feature = "cli")]
 pub mod docs;
 mod emit;
+#[cfg(feature = "cli")]
+pub mod init;
 mod model;
 #[cfg(feature = "cli")]
 pub mod permissions;

@@ -132,7 +132,7 @@ fn tables(paths: &[PathBuf]) -> String {
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
     if let Command::Standalone(command) = &cli.command {
-        return standalone::run(command);
+        return standalone::run(command, &cli.mappings);
     }
     if let Command::Permissions {
         user,
@@ -181,7 +181,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             ref output,
         } => write_permissions(cli, user.as_deref(), inbox_prefix, output.as_deref()),
         // Answered before any table is read.
-        Command::Standalone(ref command) => standalone::run(command),
+        Command::Standalone(ref command) => standalone::run(command, &cli.mappings),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The subcommands that read no mapping table: the table's JSON Schema, shell completions and
-//! the man pages of the command itself.
+//! The subcommands that read no existing mapping table: a starter table from protos
+//! (`init`), the table's JSON Schema, shell completions and the man pages of the command
+//! itself.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,12 +9,32 @@ use clap::{CommandFactory, Subcommand};
 use clap_complete::Shell;
 use eventmap_codegen::__private::{self as committed, Freshness};
 use eventmap_codegen::Error;
+use eventmap_codegen::init::{self, ChannelPer, InitOptions};
 
 use crate::Cli;
 
 /// Subcommands that need no table (flattened into the command list).
 #[derive(Debug, Subcommand)]
 pub enum Standalone {
+    /// Write a starter table (`--mappings`, default `mappings.yaml`) for existing `.proto`
+    /// contracts: a channel per package (or file), a row per message that looks like an event,
+    /// every field listed with its source guessed by name, comments where a guess is weak. It
+    /// passes `eventmap check`; an existing table is never overwritten.
+    Init {
+        /// The folder of the `.proto` files (their include directory).
+        #[arg(long, value_name = "DIR")]
+        protos: PathBuf,
+        /// The files to read, relative to DIR (default: every `.proto` under it).
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        files: Vec<String>,
+        /// The service's name, its CloudEvents `ce-source` (default: the first segment of the
+        /// first proto package).
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        /// One channel per proto package or per file.
+        #[arg(long, value_enum, default_value_t = ChannelPer::Package)]
+        channel_per: ChannelPer,
+    },
     /// Print the JSON Schema of the mapping table (for editors: completion, hover and
     /// validation), or write it to a file.
     Schema {
@@ -44,9 +65,28 @@ pub enum Standalone {
     },
 }
 
-/// Runs a subcommand that reads no table.
-pub fn run(command: &Standalone) -> Result<ExitCode, Error> {
+/// Runs a subcommand that reads no table; `tables` are the `--mappings` given.
+pub fn run(command: &Standalone, tables: &[PathBuf]) -> Result<ExitCode, Error> {
     match command {
+        Standalone::Init {
+            protos,
+            files,
+            service,
+            channel_per,
+        } => {
+            let [table] = tables else {
+                eprintln!("error: init writes one table, {} were given", tables.len());
+                return Ok(ExitCode::from(2));
+            };
+            let options = InitOptions {
+                protos: protos.clone(),
+                files: files.clone(),
+                service: service.clone(),
+                channel_per: *channel_per,
+                table: table.clone(),
+            };
+            Ok(write_init(&options))
+        }
         Standalone::Schema { output, check } => schema(output.as_deref(), *check),
         Standalone::Completions { shell } => {
             let mut command = Cli::command();
@@ -55,6 +95,35 @@ pub fn run(command: &Standalone) -> Result<ExitCode, Error> {
         }
         Standalone::Man { out } => man(out.as_deref()),
     }
+}
+
+/// `eventmap init`: writes the starter table and says what it holds; exit 2 when nothing was
+/// written (an existing table, protos that do not compile, no event found).
+fn write_init(options: &InitOptions) -> ExitCode {
+    match init::write_starter_table(options) {
+        Ok(starter) => {
+            eprintln!(
+                "eventmap: wrote {} ({} integration event{} on {} channel{}; {} message{} left out, listed in it); it passes `eventmap check`: review the guesses marked by comments",
+                options.table.display(),
+                starter.events,
+                plural(starter.events),
+                starter.channels,
+                plural(starter.channels),
+                starter.left_out.len(),
+                plural(starter.left_out.len()),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `s` for a count other than one.
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// `eventmap schema`: the schema on stdout, or synchronised with `output`.
