@@ -43,6 +43,8 @@ mod diagnostic;
 pub mod docs;
 mod emit;
 #[cfg(feature = "cli")]
+pub mod explain;
+#[cfg(feature = "cli")]
 pub mod init;
 mod model;
 #[cfg(feature = "cli")]

@@ -35,6 +35,12 @@ pub enum Standalone {
         #[arg(long, value_enum, default_value_t = ChannelPer::Package)]
         channel_per: ChannelPer,
     },
+    /// Explain a rule of `eventmap check`: what it reports, why it matters, a failing and a
+    /// passing example, and how to accept an intended break.
+    Explain {
+        /// The rule id, as diagnostics print it (`unknown-proto-field`).
+        rule: String,
+    },
     /// Print the JSON Schema of the mapping table (for editors: completion, hover and
     /// validation), or write it to a file.
     Schema {
@@ -87,6 +93,16 @@ pub fn run(command: &Standalone, tables: &[PathBuf]) -> Result<ExitCode, Error> 
             };
             Ok(write_init(&options))
         }
+        Standalone::Explain { rule } => Ok(match eventmap_codegen::explain::explain(rule) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(2)
+            }
+        }),
         Standalone::Schema { output, check } => schema(output.as_deref(), *check),
         Standalone::Completions { shell } => {
             let mut command = Cli::command();
