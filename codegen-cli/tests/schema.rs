@@ -317,3 +317,42 @@ fn broken_tables_fail() {
         );
     }
 }
+
+/// `eventmap schema` prints the committed file; `--output F --check` exits 1 with a diff when
+/// F is stale, and `--output F` brings it up to date.
+#[test]
+fn schema_command_prints_writes_and_checks() {
+    let bin = env!("CARGO_BIN_EXE_eventmap");
+    let out = std::process::Command::new(bin)
+        .arg("schema")
+        .output()
+        .expect("run eventmap");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).expect("UTF-8"),
+        std::fs::read_to_string(root().join(schema::PATH)).expect("committed")
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mappings.schema.json");
+    std::fs::write(&file, "{}\n").expect("write");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("schema")
+            .arg("--output")
+            .arg(&file)
+            .args(args)
+            .output()
+            .expect("run eventmap")
+    };
+    let stale = run(&["--check"]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&stale.stdout).contains("+  \"$schema\""));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("is stale"));
+    assert_eq!(run(&[]).status.code(), Some(0));
+    assert_eq!(run(&["--check"]).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        schema::mapping_table_json()
+    );
+}
