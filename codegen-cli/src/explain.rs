@@ -243,7 +243,7 @@ mod tests {
             let text = explain(rule.id).expect("a rule");
             assert!(
                 !text.contains("see the rule's documentation"),
-                "{}: no reason why it matters",
+                "{}: no reason why it matters: add one in src/explain/why.rs",
                 rule.id
             );
             assert!(text.contains(&rule.docs_link()), "{text}");
@@ -255,7 +255,11 @@ mod tests {
                 );
             }
             if rule.is_break() {
-                assert!(why::breaking(rule.id).is_some(), "{}: no example", rule.id);
+                assert!(
+                    why::breaking(rule.id).is_some(),
+                    "{}: no example: add one in src/explain/why.rs",
+                    rule.id
+                );
                 assert!(text.contains("eventmap-accepted-breaks.yaml"), "{text}");
             }
         }
