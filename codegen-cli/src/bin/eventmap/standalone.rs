@@ -16,10 +16,12 @@ use crate::Cli;
 /// Subcommands that need no table (flattened into the command list).
 #[derive(Debug, Subcommand)]
 pub enum Standalone {
-    /// Write a starter table (`--mappings`, default `mappings.yaml`) for existing `.proto`
-    /// contracts: a channel per package (or file), a row per message that looks like an event,
-    /// every field listed with its source guessed by name, comments where a guess is weak. It
-    /// passes `eventmap check`; an existing table is never overwritten.
+    /// Write a starter table for existing `.proto` contracts.
+    ///
+    /// The table (`--mappings`, default `mappings.yaml`) has a channel per package (or file), a
+    /// row per message that looks like an event, every field listed with its source guessed by
+    /// name, and comments where a guess is weak. It passes `eventmap check`; an existing table
+    /// is never overwritten.
     Init {
         /// The folder of the `.proto` files (their include directory).
         #[arg(long, value_name = "DIR")]
@@ -35,14 +37,18 @@ pub enum Standalone {
         #[arg(long, value_enum, default_value_t = ChannelPer::Package)]
         channel_per: ChannelPer,
     },
-    /// Explain a rule of `eventmap check`: what it reports, why it matters, a failing and a
-    /// passing example, and how to accept an intended break.
+    /// Explain a rule of `eventmap check`, with a failing and a passing example.
+    ///
+    /// What the rule reports, why it matters, its fixtures, and for a breaking rule how to
+    /// accept an intended break.
     Explain {
         /// The rule id, as diagnostics print it (`unknown-proto-field`).
         rule: String,
     },
-    /// Print the JSON Schema of the mapping table (for editors: completion, hover and
-    /// validation), or write it to a file.
+    /// Print the JSON Schema of the mapping table, or write it to a file.
+    ///
+    /// Editors read it for completion, hover and validation (yaml-language-server:
+    /// `# yaml-language-server: $schema=<path>` on the table's first line).
     Schema {
         /// Write to FILE (only when it changed) instead of stdout.
         #[arg(long, value_name = "FILE")]
@@ -62,8 +68,9 @@ pub enum Standalone {
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Print the man page of `eventmap` (roff), or write one page per subcommand into a folder
-    /// (`eventmap.1`, `eventmap-check.1`, ...).
+    /// Print the man page of `eventmap` (roff), or write one page per subcommand.
+    ///
+    /// With `--out DIR`: `eventmap.1`, `eventmap-check.1`, ... into DIR.
     Man {
         /// The folder to write the pages into (created when missing).
         #[arg(long, value_name = "DIR")]
