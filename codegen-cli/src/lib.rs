@@ -20,7 +20,8 @@
 //!
 //! [`Builder`] (for `build.rs`), [`analyze`] / [`analyze_str`] and their [`Analysis`],
 //! [`Error`], the [`Diagnostic`] type with its [`Severity`], [`SourceLocation`] and
-//! [`Sources`], and the machine-readable formats in [`report`]. With the `cli` feature
+//! [`Sources`], the machine-readable formats in [`report`], and [`service`] (a checked
+//! table as an operations tool sees it: channels, subscriptions, descriptors). With the `cli` feature
 //! (default), also what the `eventmap` binary runs: [`docs`] (the AsyncAPI document and the
 //! event catalog), [`breaking`] (the breaking-change check against a baseline) and
 //! [`permissions`] (the NATS permissions of a service). The table
@@ -55,6 +56,7 @@ pub mod report;
 pub mod rules;
 mod rust_names;
 pub mod schema;
+pub mod service;
 mod table;
 mod validate;
 

@@ -1,0 +1,83 @@
+//! The command line: the global settings ([`Cli`]) and one subcommand per group
+//! ([`Command`]); each group's arguments live in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use eventmap::nats::connect::ConnectArgs;
+use eventmap::postgres::RelayArgs;
+
+use crate::backfill::BackfillCommand;
+use crate::dead_letters::DeadLetterCommand;
+use crate::outbox::OutboxCommand;
+use crate::status::StatusArgs;
+
+/// eventmap-ops: operate an eventmap service: run its outbox relay, inspect and replay its
+/// dead letters, see its lag.
+///
+/// Reads the service's mapping table (--mappings) for its channels, subscriptions and proto
+/// descriptors. Exit codes: 0 done, 1 the command found a problem (an unknown dead letter,
+/// a refused confirmation), 2 it could not run (bad table, NATS or PostgreSQL unreachable).
+/// Logs go to stderr (RUST_LOG, default warn; info for `relay`).
+#[derive(Debug, Parser)]
+#[command(name = "eventmap-ops", version)]
+pub struct Cli {
+    /// The service's mapping table (its subscriptions, dead-letter channels and protos)
+    #[arg(
+        long,
+        global = true,
+        env = "EVENTMAP_MAPPINGS",
+        default_value = "mappings.yaml",
+        value_name = "FILE"
+    )]
+    pub mappings: PathBuf,
+    /// PostgreSQL URL of the service's outbox (sslmode=... in the query)
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    /// Output: text for people, json (one document on stdout) for scripts
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The NATS connection.
+    #[command(flatten)]
+    pub nats: ConnectArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The output format of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text; progress bars on a terminal.
+    Text,
+    /// One JSON document on stdout; no progress bars.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish the outbox to JetStream until SIGTERM or Ctrl-C (the relay of the
+    /// eventmap-relay binary; several may run at once on one outbox)
+    Relay(RelayArgs),
+    /// Dead letters of the table's subscriptions: list, show, replay, purge
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLetterCommand),
+    /// The outbox's backlog and the rows the relay parked because the broker refused them:
+    /// list, show, retry, skip
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// The checkpoints of the service's backfills (run by the service's own binary):
+    /// list, reset
+    #[command(subcommand)]
+    Backfill(BackfillCommand),
+    /// The service's lag at a glance: outbox backlog, consumers' pending and redelivered
+    /// messages, dead letters per subscription
+    Status(StatusArgs),
+}

@@ -1,0 +1,85 @@
+//! [`OpsError`]: why a command could not run.
+
+use std::path::PathBuf;
+
+use eventmap::BoxError;
+
+/// Why a command of `eventmap-ops` could not run (as opposed to what it found, which its
+/// output reports).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpsError {
+    /// The mapping table cannot be read or has errors (rendered with `file:line:column`).
+    #[error("cannot use the mapping table `{}`: {source}", path.display())]
+    Table {
+        /// The table given by `--mappings`.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: eventmap_codegen::Error,
+    },
+    /// NATS refused or could not be reached.
+    #[error(transparent)]
+    Connect(#[from] eventmap::nats::connect::ConnectError),
+    /// The relay or the PostgreSQL connection failed.
+    #[error(transparent)]
+    Relay(#[from] eventmap::postgres::RelayRunError),
+    /// The outbox could not be read or changed (`outbox ...`).
+    #[error("outbox: {0}")]
+    Outbox(#[source] eventmap::postgres::Error),
+    /// A PostgreSQL query failed.
+    #[error("PostgreSQL: {0}")]
+    Database(#[from] eventmap::postgres::sqlx::Error),
+    /// A JetStream request failed (`what` says which).
+    #[error("{what}: {source}")]
+    JetStream {
+        /// The request, e.g. "cannot read stream `SEARCH_DLQ`".
+        what: String,
+        /// The server's or the client's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The command's arguments do not fit the table or each other.
+    #[error("{0}")]
+    Usage(String),
+    /// The command was refused (a confirmation answered no, nothing selected to replay).
+    #[error("{0}")]
+    Refused(String),
+    /// Writing the output failed.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl OpsError {
+    /// The process exit code: 1 when the command was refused, 2 when it could not run.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Refused(_) => 1,
+            _ => 2,
+        }
+    }
+
+    /// A [`OpsError::JetStream`] error.
+    pub(crate) fn jetstream(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::JetStream {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// `error` and its sources, `: `-separated (repeats skipped, as a `thiserror` message often
+/// ends with its source).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

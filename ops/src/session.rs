@@ -1,0 +1,86 @@
+//! [`Session`]: what a command works with, opened on first use: the service's table, the
+//! JetStream context, the PostgreSQL pool. A command that needs no database never connects
+//! to one.
+
+use eventmap::nats::async_nats::jetstream::{self, Context};
+use eventmap::nats::connect::{ConnectSettings, connect};
+use eventmap::postgres::sqlx::PgPool;
+use eventmap_codegen::service::Service;
+use tokio::sync::OnceCell;
+
+use crate::OpsError;
+use crate::cli::{Cli, Format};
+
+/// The settings of one run and the connections opened so far.
+#[derive(Debug)]
+pub struct Session {
+    /// `--mappings`.
+    pub mappings: std::path::PathBuf,
+    /// `--database-url`.
+    pub database_url: String,
+    /// `--format`.
+    pub format: Format,
+    nats: ConnectSettings,
+    service: OnceCell<Service>,
+    jetstream: OnceCell<Context>,
+    pool: OnceCell<PgPool>,
+}
+
+impl Session {
+    /// A session with the global settings of `cli`; nothing is opened yet.
+    pub fn new(cli: &Cli) -> Self {
+        Self {
+            mappings: cli.mappings.clone(),
+            database_url: cli.database_url.clone(),
+            format: cli.format,
+            nats: cli.nats.settings().name("eventmap-ops"),
+            service: OnceCell::new(),
+            jetstream: OnceCell::new(),
+            pool: OnceCell::new(),
+        }
+    }
+
+    /// The service's table, read and checked on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`OpsError::Table`].
+    pub async fn service(&self) -> Result<&Service, OpsError> {
+        self.service
+            .get_or_try_init(|| async {
+                eventmap_codegen::service::load(&self.mappings).map_err(|source| OpsError::Table {
+                    path: self.mappings.clone(),
+                    source,
+                })
+            })
+            .await
+    }
+
+    /// The JetStream context, connected on first use (waiting while the server is away, as
+    /// [`connect`] does).
+    ///
+    /// # Errors
+    ///
+    /// [`OpsError::Connect`].
+    pub async fn jetstream(&self) -> Result<&Context, OpsError> {
+        self.jetstream
+            .get_or_try_init(|| async {
+                let client = connect(&self.nats).await?;
+                Ok(jetstream::new(client))
+            })
+            .await
+    }
+
+    /// The PostgreSQL pool (2 connections), connected on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`OpsError::Relay`] (a bad or unreachable database, the URL redacted).
+    pub async fn pool(&self) -> Result<&PgPool, OpsError> {
+        self.pool
+            .get_or_try_init(|| async {
+                Ok(eventmap::postgres::connect_pool(&self.database_url, 2).await?)
+            })
+            .await
+    }
+}

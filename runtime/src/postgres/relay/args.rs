@@ -1,0 +1,213 @@
+//! [`RelayArgs`]: the relay's settings as clap arguments, and [`RelayArgs::run`], the relay
+//! process shared by the `eventmap-relay` binary and `eventmap-ops relay` (feature `cli`).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::{DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig};
+use crate::nats::JetStreamPublisher;
+use crate::nats::connect::{ConnectError, ConnectSettings, connect};
+use crate::postgres::DEFAULT_SCHEMA;
+use crate::redact::redact_url;
+
+/// Why [`RelayArgs::run`] (or [`connect_pool`]) could not run the relay.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayRunError {
+    /// `DATABASE_URL` does not parse (shown with its password redacted).
+    #[error("invalid DATABASE_URL {url}: {source}")]
+    InvalidDatabaseUrl {
+        /// The URL, redacted.
+        url: String,
+        /// The parse error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// PostgreSQL refused or could not be reached.
+    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    Postgres {
+        /// The URL, redacted.
+        url: String,
+        /// The connection error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// NATS refused the connection (credentials, TLS).
+    #[error(transparent)]
+    Nats(#[from] ConnectError),
+    /// The relay stopped on an error (migrations, schema name).
+    #[error(transparent)]
+    Relay(#[from] super::super::Error),
+}
+
+/// The relay's settings (everything but the database URL and the NATS connection, which
+/// the binary holds), with flags and environment variables; flatten it into a binary's
+/// `Parser` next to the database URL and
+/// [`ConnectArgs`](crate::nats::connect::ConnectArgs).
+///
+/// ```
+/// use clap::Parser;
+/// use eventmap::postgres::RelayArgs;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     relay: RelayArgs,
+/// }
+///
+/// let cli = Cli::parse_from(["relay", "--schema", "ordering", "--batch", "100"]);
+/// assert_eq!(cli.relay.config().schema, "ordering");
+/// assert_eq!(cli.relay.config().batch_size, 100);
+/// ```
+#[derive(Debug, Clone, clap::Args)]
+#[command(about = None, long_about = None)]
+pub struct RelayArgs {
+    /// Schema of the outbox
+    #[arg(long, env = "EVENTMAP_SCHEMA", default_value = DEFAULT_SCHEMA)]
+    pub schema: String,
+    /// Comma-separated JetStream streams whose duplicate window is checked against the
+    /// relay's retry horizon at start
+    #[arg(
+        long,
+        env = "EVENTMAP_STREAMS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub streams: Vec<String>,
+    /// Rows per round
+    #[arg(long, env = "EVENTMAP_RELAY_BATCH", default_value_t = 500)]
+    pub batch: u32,
+    /// Publishes awaiting their ack at once
+    #[arg(long, env = "EVENTMAP_RELAY_IN_FLIGHT", default_value_t = 256)]
+    pub in_flight: usize,
+    /// Polling interval without notifications, ms
+    #[arg(long, env = "EVENTMAP_RELAY_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Backoff cap while the broker is away, ms
+    #[arg(long, env = "EVENTMAP_RELAY_MAX_BACKOFF_MS", default_value_t = 10_000)]
+    pub max_backoff_ms: u64,
+    /// Keep published rows (marked published, with their stream and sequence) instead of
+    /// deleting each in the round that publishes it; --retention-secs then purges them (the
+    /// variable takes 1/0, true/false, yes/no, on/off)
+    #[arg(
+        long,
+        env = "EVENTMAP_RELAY_KEEP_PUBLISHED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub keep_published: bool,
+    /// Kept published rows (--keep-published, or rows an older relay marked) older than this
+    /// many seconds are deleted (every minute, 1,000 rows per statement); 0 keeps them
+    #[arg(long, env = "EVENTMAP_RELAY_RETENTION_SECS", default_value_t = DEFAULT_RETENTION.as_secs())]
+    pub retention_secs: u64,
+    /// Refusals (a message over the server's max_payload, an invalid message, no stream for
+    /// the subject) after which a row is parked: no longer sent, its aggregate's later rows
+    /// waiting behind it until `eventmap-ops outbox retry|skip`; 0 never parks
+    #[arg(long, env = "EVENTMAP_RELAY_PARK_AFTER", default_value_t = DEFAULT_PARK_AFTER)]
+    pub park_after: u32,
+    /// A row refused with "no responders" (no stream, or a cluster electing the stream's
+    /// leader) is parked only once refused for this many seconds
+    #[arg(long, env = "EVENTMAP_RELAY_NO_STREAM_GRACE_SECS", default_value_t = DEFAULT_NO_STREAM_GRACE.as_secs())]
+    pub no_stream_grace_secs: u64,
+}
+
+impl RelayArgs {
+    /// The [`RelayConfig`] these arguments describe (backoff from 100 ms up to
+    /// `--max-backoff-ms`; `--retention-secs 0` is no retention).
+    pub fn config(&self) -> RelayConfig {
+        RelayConfig::default()
+            .schema(self.schema.clone())
+            .batch_size(self.batch)
+            .max_in_flight(self.in_flight)
+            .poll_interval(Duration::from_millis(self.poll_ms))
+            .backoff(
+                Duration::from_millis(100),
+                Duration::from_millis(self.max_backoff_ms),
+            )
+            .delete_published(!self.keep_published)
+            .retention((self.retention_secs > 0).then(|| Duration::from_secs(self.retention_secs)))
+            .parking(
+                self.park_after,
+                Duration::from_secs(self.no_stream_grace_secs),
+            )
+    }
+
+    /// The streams of `--streams`, trimmed, empty names left out.
+    pub fn stream_names(&self) -> Vec<String> {
+        self.streams
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Runs the relay until `shutdown` completes: connects to PostgreSQL at `database_url`
+    /// (a pool of 4) and to NATS with `nats` (waiting while the broker is away, as
+    /// [`connect`] does), checks the duplicate windows of `--streams` (at most 10 s; a
+    /// timeout is logged), then [`Relay::run`].
+    ///
+    /// # Errors
+    ///
+    /// [`RelayRunError`]: a bad or unreachable database, refused NATS credentials, a failed
+    /// migration.
+    pub async fn run(
+        &self,
+        database_url: &str,
+        nats: &ConnectSettings,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), RelayRunError> {
+        let pool = connect_pool(database_url, 4).await?;
+        // Waits while the broker is away (and says so); once connected, the client keeps
+        // reconnecting and the relay keeps retrying.
+        let client = connect(nats).await?;
+        let jetstream = async_nats::jetstream::new(client);
+        let relay = Relay::new(
+            pool,
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            self.config(),
+        )
+        .await?;
+        let streams = self.stream_names();
+        if !streams.is_empty() {
+            let check = relay.check_duplicate_windows(&jetstream, &streams);
+            if tokio::time::timeout(Duration::from_secs(10), check)
+                .await
+                .is_err()
+            {
+                tracing::warn!("duplicate window check timed out (broker away?)");
+            }
+        }
+        relay.run(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// A pool of at most `max_connections` to `database_url` (the `sslmode`s of
+/// [`connect_options`](crate::postgres::connect_options)), 10 s to acquire a connection.
+///
+/// # Errors
+///
+/// [`RelayRunError::InvalidDatabaseUrl`] or [`RelayRunError::Postgres`], the URL redacted.
+pub async fn connect_pool(
+    database_url: &str,
+    max_connections: u32,
+) -> Result<PgPool, RelayRunError> {
+    let options = crate::postgres::connect_options(database_url).map_err(|source| {
+        RelayRunError::InvalidDatabaseUrl {
+            url: redact_url(database_url),
+            source,
+        }
+    })?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(|source| RelayRunError::Postgres {
+            url: redact_url(database_url),
+            source,
+        })
+}
