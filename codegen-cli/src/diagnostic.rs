@@ -136,6 +136,8 @@ impl Diagnostic {
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "  = help: {hint}");
         }
+        // Every rule has an explanation, with a failing and a passing example.
+        let _ = writeln!(out, "  = help: more with `eventmap explain {}`", self.rule);
         out
     }
 }
@@ -231,7 +233,7 @@ mod tests {
         let text = d.render(&sources);
         assert_eq!(
             text,
-            "m.yaml:2:3: error[unknown-proto-field]: no field `custmer_id`\n  |\n2 |   custmer_id: x\n  |   ^^^^^^^^^^\n  = help: did you mean `customer_id`?\n"
+            "m.yaml:2:3: error[unknown-proto-field]: no field `custmer_id`\n  |\n2 |   custmer_id: x\n  |   ^^^^^^^^^^\n  = help: did you mean `customer_id`?\n  = help: more with `eventmap explain unknown-proto-field`\n"
         );
     }
 }

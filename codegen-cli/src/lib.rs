@@ -47,6 +47,10 @@ mod diagnostic;
 #[cfg(feature = "cli")]
 pub mod docs;
 mod emit;
+#[cfg(feature = "cli")]
+pub mod explain;
+#[cfg(feature = "cli")]
+pub mod init;
 mod model;
 #[cfg(feature = "cli")]
 pub mod permissions;
@@ -55,6 +59,7 @@ mod protos;
 pub mod report;
 pub mod rules;
 mod rust_names;
+pub mod schema;
 pub mod service;
 #[cfg(feature = "cli")]
 pub mod system;

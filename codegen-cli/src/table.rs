@@ -10,6 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
@@ -49,13 +50,17 @@ impl Borrow<str> for Key {
     }
 }
 
-/// The whole table (`mappings.yaml`).
-#[derive(Debug, Deserialize)]
+/// The whole table (`mappings.yaml`): which domain event becomes which protobuf integration
+/// event, on which channel, field by field (docs/mappings.md).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "eventmap mapping table (format v1)")]
 pub struct Table {
     /// Format version; only `1` exists.
+    #[schemars(with = "u32", range(min = 1, max = 1))]
     pub version: Spanned<u32>,
     /// The producing service's name: the CloudEvents `ce-source` of its integration events.
+    #[schemars(with = "String")]
     pub service: Spanned<String>,
     /// Where the `.proto` contracts are.
     pub protos: Protos,
@@ -63,8 +68,10 @@ pub struct Table {
     pub rust: RustSection,
     /// Channels by name.
     pub channels: IndexMap<Key, Channel>,
-    /// Domain events by name: the integration events each becomes, or `internal`.
+    /// Domain events by name (the dispatcher's event name, the Rust type name): the
+    /// integration events each becomes, or `internal`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<Key, EventEntry>")]
     pub events: IndexMap<Key, Spanned<EventEntry>>,
     /// What the service consumes, by subscription name: the integration events of another
     /// service's channel that it receives, with its durable consumer and delivery policy.
@@ -78,41 +85,49 @@ pub struct Table {
 }
 
 /// `protos:`: the proto sources, relative to the table's folder.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Protos {
-    /// Include directories (`-I` of protoc).
+    /// Include directories (like protoc -I), relative to the table's folder.
+    #[schemars(with = "Vec<String>")]
     pub include: Vec<Spanned<String>>,
     /// Files to compile, relative to an include directory.
+    #[schemars(with = "Vec<String>")]
     pub files: Vec<Spanned<String>>,
 }
 
 /// `rust:`: where the domain events and the prost types live, and the output file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RustSection {
     /// Rust module of the domain event types, e.g. `crate::domain::events`; needed when the
     /// table maps domain events (a table that only consumes has none).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub domain_module: Option<Spanned<String>>,
     /// Rust module under which prost's generated packages are, e.g. `crate::proto`.
+    #[schemars(with = "String")]
     pub proto_module: Spanned<String>,
     /// File that `eventmap generate` writes, relative to the table's folder.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub output: Option<Spanned<String>>,
 }
 
 /// One channel: a NATS subject prefix and the JetStream stream that holds it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Channel {
-    /// Subject prefix; events go to `<subject>.<integration event name>`.
+    /// NATS subject prefix; events go to `<subject>.<integration event name>`.
+    #[schemars(with = "String")]
     pub subject: Spanned<String>,
-    /// JetStream stream name.
+    /// JetStream stream name, the stream holding `<subject>.>`.
+    #[schemars(with = "String")]
     pub stream: Spanned<String>,
     /// Copies of the stream in a JetStream cluster (`num_replicas`), as written: checked to be
     /// an integer from 1 to 5 (rule `invalid-replicas`); absent: 1.
     #[serde(default)]
+    #[schemars(with = "Option<u8>", range(min = 1, max = 5))]
     pub replicas: Option<Spanned<String>>,
 }
 
@@ -131,6 +146,7 @@ mod flow;
 mod mappings;
 mod parse;
 mod rows;
+mod schema;
 mod subscriptions;
 
 pub use fields::{FieldSource, FieldSpec, VariantTarget};

@@ -169,7 +169,7 @@ fn check_against_a_git_revision_reports_breaks_in_every_format() {
     assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("mappings.yaml:18:14: error[breaking-subject-changed]"),
+        stderr.contains("mappings.yaml:19:14: error[breaking-subject-changed]"),
         "{stderr}"
     );
     // Against itself there is nothing to report.
@@ -190,7 +190,7 @@ fn check_against_a_git_revision_reports_breaks_in_every_format() {
     assert_eq!(item["path"], "mappings.yaml");
     assert_eq!(
         (item["start_line"].as_u64(), item["start_column"].as_u64()),
-        (Some(18), Some(14))
+        (Some(19), Some(14))
     );
     assert_eq!(
         item["end_column"].as_u64(),
@@ -209,7 +209,7 @@ fn check_against_a_git_revision_reports_breaks_in_every_format() {
     );
     let stdout = text(&out.stdout);
     assert!(
-        stdout.starts_with("::error file=mappings.yaml,line=18,col=14,endLine=18,endColumn=29,title=breaking-subject-changed::"),
+        stdout.starts_with("::error file=mappings.yaml,line=19,col=14,endLine=19,endColumn=29,title=breaking-subject-changed::"),
         "{stdout}"
     );
 

@@ -13,6 +13,9 @@ use eventmap_codegen::breaking::{self, Baseline, BaselineProblem, Break};
 use eventmap_codegen::permissions::{self, DEFAULT_INBOX_PREFIX, ServicePermissions};
 use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules, system};
 
+#[path = "eventmap/standalone.rs"]
+mod standalone;
+
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
 /// glue between domain events and protobuf integration events on NATS JetStream.
 ///
@@ -95,6 +98,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Standalone(standalone::Standalone),
 }
 
 fn main() -> ExitCode {
@@ -132,6 +137,9 @@ fn tables(paths: &[PathBuf]) -> String {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    if let Command::Standalone(command) = &cli.command {
+        return standalone::run(command, &cli.mappings);
+    }
     let tables = system::find_tables(&cli.mappings)?;
     match &cli.command {
         Command::Permissions {
@@ -170,7 +178,9 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Generate { check } => generate(cli.format, &analysis, check),
         Command::Docs { ref out, check } => docs(cli.format, &analysis, out.as_deref(), check),
         // Answered above.
-        Command::Check { .. } | Command::Permissions { .. } => Ok(ExitCode::SUCCESS),
+        Command::Check { .. } | Command::Permissions { .. } | Command::Standalone(_) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -112,5 +112,13 @@ pub fn wiring(analyses: &[Analysis]) -> Wiring {
             }
         }
     }
+    // The documents list consumers by service, whatever the order the tables were given in.
+    links.sort_by(|a: &Link, b: &Link| {
+        (a.producer, &a.consumer.service, &a.consumer.subscription).cmp(&(
+            b.producer,
+            &b.consumer.service,
+            &b.consumer.subscription,
+        ))
+    });
     Wiring { links }
 }

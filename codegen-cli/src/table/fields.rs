@@ -3,6 +3,7 @@
 use std::fmt;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -19,7 +20,7 @@ pub enum FieldSource {
 }
 
 /// The mapping form of a field source.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// A dotted path into the domain value in scope (the domain event's payload, a collection
@@ -27,41 +28,57 @@ pub struct FieldSpec {
     /// value itself, which is also what a spec with `with`, `fields` or `mapping` and no
     /// `from` takes.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::domain_path")]
     pub from: Option<Spanned<String>>,
     /// A conversion function applied to the `from` value (by reference), e.g.
     /// `crate::money::to_cents`; without `from`, to the whole domain value in scope.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub with: Option<Spanned<String>>,
     /// An envelope value: `event_id`, `integration_event_id`, `event_name`, `aggregate_id`,
     /// `aggregate_name`, `aggregate_version`, `occurred_at`.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::envelope_value")]
     pub envelope: Option<Spanned<String>>,
-    /// A constant, as written.
+    /// A constant, typed by the proto field: strings and bytes as written, integers and
+    /// floats parsed and range-checked, `true`/`false`, enum values by their proto name.
     #[serde(default, rename = "const")]
+    #[schemars(schema_with = "super::schema::scalar")]
     pub constant: Option<Spanned<String>>,
-    /// `default: true`, the long form of `default`.
+    /// `default: true`, the long form of `default`: the field is left at its proto default,
+    /// on purpose.
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub default: Option<Spanned<bool>>,
-    /// A nested mapping for a message field or each element of a repeated message field.
+    /// A nested message, proto field name -> field source: for a `repeated` message field,
+    /// one message per element of the domain collection; for a `map` field, one message per
+    /// value of the domain map; for a singular message field, one message.
     #[serde(default)]
+    #[schemars(with = "Option<IndexMap<Key, FieldSource>>")]
     pub fields: Option<IndexMap<Key, Spanned<FieldSource>>>,
     /// `checked: true`: convert with a range check (`TryFrom`), for narrowings such as
     /// `u32` into `int32` that `IntoProto` does not offer.
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub checked: Option<Spanned<bool>>,
     /// Rust path of the domain enum mapped onto a proto enum field with `values`.
     #[serde(default, rename = "enum")]
+    #[schemars(with = "Option<String>")]
     pub enum_type: Option<Spanned<String>>,
-    /// Domain enum variant -> proto enum value name (as written in the `.proto`).
+    /// Domain enum variant -> proto enum value name (as written in the `.proto`, never
+    /// prost's Rust name).
     #[serde(default)]
+    #[schemars(with = "Option<IndexMap<Key, String>>")]
     pub values: Option<IndexMap<Key, Spanned<String>>>,
     /// On a oneof's name: domain enum variant -> the oneof member it fills, with the member's
     /// value taken from the variant's content (or `none`: the oneof is left unset).
     #[serde(default)]
+    #[schemars(with = "Option<IndexMap<Key, VariantTarget>>")]
     pub variants: Option<IndexMap<Key, Spanned<VariantTarget>>>,
     /// The name of a mapping declared under `mappings:`, used for this field (or each of its
     /// elements or map values).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub mapping: Option<Spanned<String>>,
 }
 

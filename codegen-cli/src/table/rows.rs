@@ -3,6 +3,7 @@
 use std::fmt;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_saphyr::Spanned;
@@ -84,23 +85,30 @@ struct TypedInternal {
 }
 
 /// One integration event that a domain event becomes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Integration {
     /// Integration event name, e.g. `OrderCreatedEvent`: the last subject token, the Rust
-    /// names, and the `ce-type` unless [`Self::ce_type`] gives another.
+    /// names, and the `ce-type` unless `ce_type` gives another.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// The CloudEvents `ce-type`, when it is not the name (e.g. the reverse-DNS
     /// `com.example.ordering.OrderCreated`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ce_type: Option<Spanned<String>>,
     /// Full proto message name, e.g. `ordering.v1.OrderCreated`.
+    #[schemars(with = "String")]
     pub message: Spanned<String>,
     /// Channel name (a key of `channels:`).
+    #[schemars(with = "String")]
     pub channel: Spanned<String>,
     /// Rust type of the domain event, when it is not `<domain_module>::<DomainEventName>`.
     #[serde(default, rename = "type")]
+    #[schemars(with = "Option<String>")]
     pub rust_type: Option<Spanned<String>>,
-    /// Proto field name -> where its value comes from.
+    /// Every field of the proto message, each exactly once: proto field name -> where its
+    /// value comes from.
+    #[schemars(with = "IndexMap<Key, FieldSource>")]
     pub fields: IndexMap<Key, Spanned<FieldSource>>,
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
@@ -10,21 +11,25 @@ use serde_saphyr::Spanned;
 use super::{Channel, Key};
 
 /// One declared subscription (`subscriptions.<name>`): a durable consumer on one channel.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
     /// The channel consumed (a key of `channels:`, which gives the producer's subject prefix
     /// and stream).
+    #[schemars(with = "String")]
     pub channel: Spanned<String>,
     /// The producer's proto package; message names under `events:` without a `.` are taken
     /// in it.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub package: Option<Spanned<String>>,
     /// The durable consumer name; `<service>-<subscription name>` when absent.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub durable: Option<Spanned<String>>,
     /// Integration event name (last subject token) -> what is received: the proto message,
     /// and the `ce-type` when the producer gives the event one of its own.
+    #[schemars(with = "IndexMap<Key, Received>")]
     pub events: IndexMap<Key, Spanned<Received>>,
     /// Acknowledgement, redelivery and dead-letter policy; runtime defaults when absent.
     #[serde(default)]
@@ -41,14 +46,17 @@ pub enum Received {
     Typed(TypedReceived),
 }
 
-/// The long form of [`Received`].
-#[derive(Debug, Deserialize)]
+/// The long form of an event a subscription receives: the proto message and the CloudEvents
+/// type the producer gives the event.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypedReceived {
     /// The proto message (full name, or a name in the subscription's `package`).
+    #[schemars(with = "String")]
     pub message: Spanned<String>,
     /// The CloudEvents `ce-type` the producer writes; the event name when absent.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ce_type: Option<Spanned<String>>,
 }
 
@@ -103,20 +111,27 @@ impl<'de> Deserialize<'de> for Received {
 
 /// `delivery:` of a subscription. Durations are written as humantime text (`500ms`, `30s`,
 /// `2m`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
-    /// Where a new durable consumer starts: `all` (the stream's history) or `new`.
+    /// Where a new durable consumer starts: `all` (default: a consumer started late gets the
+    /// history) or `new`.
     #[serde(default)]
+    #[schemars(schema_with = "super::schema::deliver_policy")]
     pub deliver: Option<Spanned<String>>,
-    /// How long the server waits for an ack before redelivering.
+    /// How long the server waits for an ack before redelivering (a duration: `500ms`, `30s`,
+    /// `2m`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ack_wait: Option<Spanned<String>>,
     /// Deliveries of one message in all, the first included.
     #[serde(default)]
+    #[schemars(with = "Option<i64>", range(min = 1))]
     pub max_deliver: Option<Spanned<i64>>,
-    /// Redelivery delay after each failed delivery (the last one repeats).
+    /// Redelivery delay after each failed delivery (durations: `[1s, 5s, 30s]`); the last one
+    /// repeats.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
     pub backoff: Option<Vec<Spanned<String>>>,
     /// Where messages that exhausted their deliveries, or cannot be decoded, are published.
     #[serde(default)]
@@ -124,5 +139,20 @@ pub struct Delivery {
     /// What the contract guard does with a producer contract the consumer cannot read:
     /// `refuse` (the runtime's default), `dead-letter` or `warn`.
     #[serde(default)]
+    #[schemars(with = "Option<OnIncompatible>")]
     pub on_incompatible: Option<Spanned<String>>,
+}
+
+/// The values of `delivery.on_incompatible`, for the schema only (the table keeps the text
+/// with its location; validate/subscriptions.rs reads it).
+#[derive(JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum OnIncompatible {
+    /// Stop the consumer with an error naming the event, the field and both fingerprints.
+    Refuse,
+    /// Publish the message to the subscription's `dead_letter` channel and go on.
+    DeadLetter,
+    /// Log a warning and handle the message anyway.
+    Warn,
 }

@@ -93,27 +93,27 @@ pub fn order_created_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCreated {
-        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"), "id")?, // mappings.yaml:27:9
-        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:28:9
-        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:29:9
-        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:30:9
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCreatedEvent"), "id")?, // mappings.yaml:28:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:29:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:30:9
+        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:31:9
         items: ::eventmap::convert::map_each(
             &payload.items,
             "items",
             |item| {
                 ::core::result::Result::Ok(crate::proto::ordering::v1::OrderItem {
-                    product_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_id, "product_id")?, // mappings.yaml:34:13
-                    store_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.store_id, "store_id")?, // mappings.yaml:35:13
-                    product_name: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_name, "product_name")?, // mappings.yaml:36:13
-                    unit_price_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&item.unit_price), "unit_price_cents")?, // mappings.yaml:37:13
-                    quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?, // mappings.yaml:38:13
+                    product_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_id, "product_id")?, // mappings.yaml:35:13
+                    store_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.store_id, "store_id")?, // mappings.yaml:36:13
+                    product_name: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_name, "product_name")?, // mappings.yaml:37:13
+                    unit_price_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&item.unit_price), "unit_price_cents")?, // mappings.yaml:38:13
+                    quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?, // mappings.yaml:39:13
                 })
             },
         )?,
-        total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:39:9
-        currency: ::eventmap::convert::field::<_, ::std::string::String>(&payload.total.currency, "currency")?, // mappings.yaml:40:9
-        created_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "created_at")?), // mappings.yaml:41:9
-        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:42:9
+        total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:40:9
+        currency: ::eventmap::convert::field::<_, ::std::string::String>(&payload.total.currency, "currency")?, // mappings.yaml:41:9
+        created_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "created_at")?), // mappings.yaml:42:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:43:9
     })
 }
 /// Converts through [`order_created_event`].
@@ -143,13 +143,13 @@ pub fn order_readied_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderReadied {
-        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"), "id")?, // mappings.yaml:49:9
-        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:50:9
-        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:51:9
-        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:52:9
-        total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:53:9
-        readied_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "readied_at")?), // mappings.yaml:54:9
-        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:55:9
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderReadiedEvent"), "id")?, // mappings.yaml:50:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:51:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:52:9
+        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:53:9
+        total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:54:9
+        readied_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "readied_at")?), // mappings.yaml:55:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:56:9
     })
 }
 /// Converts through [`order_readied_event`].
@@ -179,13 +179,13 @@ pub fn order_canceled_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCanceled {
-        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"), "id")?, // mappings.yaml:62:9
-        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:63:9
-        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:64:9
-        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:65:9
-        reason: ::eventmap::convert::field::<_, ::std::string::String>(&payload.reason, "reason")?, // mappings.yaml:66:9
-        canceled_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "canceled_at")?), // mappings.yaml:67:9
-        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:68:9
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCanceledEvent"), "id")?, // mappings.yaml:63:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:64:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:65:9
+        payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:66:9
+        reason: ::eventmap::convert::field::<_, ::std::string::String>(&payload.reason, "reason")?, // mappings.yaml:67:9
+        canceled_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "canceled_at")?), // mappings.yaml:68:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:69:9
     })
 }
 /// Converts through [`order_canceled_event`].
@@ -215,12 +215,12 @@ pub fn order_completed_event(
 > {
     let payload = event.payload();
     ::core::result::Result::Ok(crate::proto::ordering::v1::OrderCompleted {
-        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"), "id")?, // mappings.yaml:75:9
-        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:76:9
-        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:77:9
-        invoice_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.invoice_id, "invoice_id")?, // mappings.yaml:78:9
-        completed_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "completed_at")?), // mappings.yaml:79:9
-        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:80:9
+        id: ::eventmap::convert::field::<_, ::std::string::String>(&::eventmap::integration_event_id(event.id(), "OrderCompletedEvent"), "id")?, // mappings.yaml:76:9
+        order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:77:9
+        customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:78:9
+        invoice_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.invoice_id, "invoice_id")?, // mappings.yaml:79:9
+        completed_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "completed_at")?), // mappings.yaml:80:9
+        order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:81:9
         emitted_by: ::std::string::String::from("eventmap ordering example"),
     })
 }
