@@ -93,6 +93,31 @@ fn every_key_is_described() {
         missing.is_empty(),
         "keys without a description: {missing:#?}"
     );
+    // Every key the schema offers is one docs/mappings.md documents.
+    let docs = std::fs::read_to_string(root().join("docs/mappings.md")).expect("docs/mappings.md");
+    let mut keys = std::collections::BTreeSet::new();
+    fn property_names(value: &Value, into: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Object(properties)) = map.get("properties") {
+                    into.extend(properties.keys().cloned());
+                }
+                map.values().for_each(|child| property_names(child, into));
+            }
+            Value::Array(items) => items.iter().for_each(|child| property_names(child, into)),
+            _ => {}
+        }
+    }
+    property_names(&schema, &mut keys);
+    assert!(keys.len() >= 30, "{keys:?}");
+    let undocumented: Vec<&String> = keys
+        .iter()
+        .filter(|key| !docs.contains(&format!("{key}:")) && !docs.contains(&format!("`{key}`")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "keys docs/mappings.md does not name: {undocumented:?}"
+    );
     // The words of docs/mappings.md, not rustdoc's links.
     let text = serde_json::to_string(&schema).expect("JSON");
     assert!(!text.contains("[`"), "a rustdoc link in a description");
