@@ -501,7 +501,7 @@ mod tests {
         let proto = Proto::default();
         let dataschema = "eventmap:ordering.v1.OrderCreated#e3b0c44298fc1c149afbf4c8996fb924";
         let message = IntegrationMessage::with_id(
-            Uuid::nil(),
+            integration_event_id(event.id(), "OrderCreatedEvent"),
             &event,
             &ORDER,
             "OrderCreatedEvent",
