@@ -2,7 +2,8 @@
 //! writes to do the same work on the same data. A `match` on the domain event name, a
 //! downcast to the payload type, a `TryFrom` conversion into the prost message (`TryFrom`
 //! rather than `From` where a field is a checked narrowing), the message encoded and wrapped
-//! with the same CloudEvents headers ([`IntegrationMessage::from_aggregate_event`]) and handed
+//! with the same CloudEvents headers ([`IntegrationMessage::from_aggregate_event`], plus the
+//! contract's `ce-dataschema`, [`IntegrationMessage::with_dataschema`]) and handed
 //! to the same [`Publisher`].
 
 use std::any::Any;
@@ -57,14 +58,18 @@ fn payload<T: DomainEvent>(event: &AggregateEvent) -> Result<&T, HandError> {
         .ok_or_else(|| HandError::Payload(event.name().to_owned()))
 }
 
+/// The message of `proto`, named by its contract (`dataschema`, the value the generator
+/// computed: a hand-written producer copies it, or computes it with `eventmap-contract`).
 fn message<M: prost::Message>(
     event: &AggregateEvent,
     channel: &ChannelSpec,
     name: &str,
+    dataschema: &str,
     source: &str,
     proto: &M,
 ) -> IntegrationMessage {
     IntegrationMessage::from_aggregate_event(event, channel, name, source, proto)
+        .with_dataschema(dataschema)
 }
 
 impl HandDispatcher {
@@ -80,6 +85,7 @@ impl HandDispatcher {
     /// The first conversion or publish failure.
     pub async fn publish(&self, events: &[AggregateEvent]) -> Result<(), HandError> {
         use ordering_example::domain::events as domain;
+        use ordering_example::integration_events::contracts;
         use ordering_example::proto::ordering::v1 as proto;
         const ORDER: ChannelSpec = ordering::ORDER;
         const SOURCE: &str = ordering::SOURCE;
@@ -90,28 +96,56 @@ impl HandDispatcher {
                         event,
                         payload::<domain::OrderCreated>(event)?,
                     ))?;
-                    message(event, &ORDER, "OrderCreatedEvent", SOURCE, &proto)
+                    message(
+                        event,
+                        &ORDER,
+                        "OrderCreatedEvent",
+                        contracts::ORDER_CREATED_EVENT.dataschema,
+                        SOURCE,
+                        &proto,
+                    )
                 }
                 "OrderReadied" => {
                     let proto = proto::OrderReadied::from(Hand(
                         event,
                         payload::<domain::OrderReadied>(event)?,
                     ));
-                    message(event, &ORDER, "OrderReadiedEvent", SOURCE, &proto)
+                    message(
+                        event,
+                        &ORDER,
+                        "OrderReadiedEvent",
+                        contracts::ORDER_READIED_EVENT.dataschema,
+                        SOURCE,
+                        &proto,
+                    )
                 }
                 "OrderCanceled" => {
                     let proto = proto::OrderCanceled::from(Hand(
                         event,
                         payload::<domain::OrderCanceled>(event)?,
                     ));
-                    message(event, &ORDER, "OrderCanceledEvent", SOURCE, &proto)
+                    message(
+                        event,
+                        &ORDER,
+                        "OrderCanceledEvent",
+                        contracts::ORDER_CANCELED_EVENT.dataschema,
+                        SOURCE,
+                        &proto,
+                    )
                 }
                 "OrderCompleted" => {
                     let proto = proto::OrderCompleted::from(Hand(
                         event,
                         payload::<domain::OrderCompleted>(event)?,
                     ));
-                    message(event, &ORDER, "OrderCompletedEvent", SOURCE, &proto)
+                    message(
+                        event,
+                        &ORDER,
+                        "OrderCompletedEvent",
+                        contracts::ORDER_COMPLETED_EVENT.dataschema,
+                        SOURCE,
+                        &proto,
+                    )
                 }
                 "WideHappened" => {
                     let proto = wide::proto::bench::v1::WideHappened::try_from(Hand(
@@ -122,6 +156,7 @@ impl HandDispatcher {
                         event,
                         &wide::WIDE,
                         "WideHappenedEvent",
+                        wide::generated::contracts::WIDE_HAPPENED_EVENT.dataschema,
                         wide::SOURCE,
                         &proto,
                     )

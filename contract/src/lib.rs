@@ -16,7 +16,7 @@
 //! * the wire-compatibility judgement between what a consumer was compiled with and what a
 //!   producer publishes ([`compatibility`], the [`Break`]s it finds).
 //!
-//! With the feature `reflect`, [`Schema::from_message`] builds a schema from a prost-reflect
+//! With the feature `reflect`, `Schema::from_message` builds a schema from a prost-reflect
 //! `MessageDescriptor` (what the generator does at build time); the runtime's contract guard
 //! only decodes and compares schemas and does without it.
 //!

@@ -11,8 +11,8 @@
 //! `contracts`, producers register their contracts in a JetStream key-value bucket
 //! (`nats::ContractRegistry`) and consumers check every message whose `ce-dataschema` differs
 //! from their own against it (`docs/delivery.md`, "The contract guard"); the feature also
-//! re-exports here what that needs of `eventmap-contract` ([`Schema`], [`Dataschema`],
-//! [`Fingerprint`], [`compatibility`] and its [`Break`]s).
+//! re-exports here what that needs of `eventmap-contract` (`Schema`, `Dataschema`,
+//! `Fingerprint`, `compatibility` and its `Break`s and `Problem`s).
 
 use std::fmt;
 

@@ -56,13 +56,18 @@
 //!   throughput (`BENCHMARKS.md`).
 //! * [`nats::JetStreamPublisher::publish_all`] reports the first message not confirmed, with
 //!   the receipts before it; it sends nothing after a failure.
+//! * `ce-dataschema` is written only by handlers given one ([`IntegrationEventHandler::with_dataschema`],
+//!   what generated code does); with the feature `contracts`, a consumer handles a message
+//!   without it as before (a producer older than the header), and counts a producer
+//!   fingerprint the registry does not have as incompatible (it cannot be judged).
 //!
 //! # Paths used by generated code
 //!
 //! Besides the module paths, generated code relies on these root re-exports:
 //! [`AggregateEvent`], [`ChannelSpec`], [`DomainEvent`], [`EventDispatcher`], [`Publisher`],
 //! [`IntegrationEventHandler`], [`IntegrationEventSet`], [`DecodeError`], [`decode_payload`],
-//! [`integration_event_id`], [`Route`], [`DispatchError`], and on [`convert::field`],
+//! [`integration_event_id`], [`Route`], [`DispatchError`], [`Contract`] (and
+//! [`IntegrationEventSet::CONTRACTS`], [`IntegrationEventHandler::with_dataschema`]), and on [`convert::field`],
 //! [`convert::map_each`], [`convert::map_one`] and, for the generated router,
 //! [`dispatcher::publish_routed`], [`dispatcher::dispatch_span`], [`dispatcher::row_failed`],
 //! [`dispatcher::unmapped_event_name`] and [`IntegrationEventHandler::publish_converted`].

@@ -289,6 +289,31 @@ impl IntegrationMessage {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The message with `dataschema` as its `ce-dataschema` header (after
+    /// `ce-datacontenttype`, replacing one already there): what a hand-written producer adds
+    /// to name its payload's contract as generated handlers do
+    /// ([`Contract::dataschema`](crate::Contract::dataschema)).
+    #[must_use]
+    pub fn with_dataschema(mut self, dataschema: &str) -> Self {
+        let value = dataschema.to_owned();
+        if let Some(existing) = self
+            .headers
+            .iter_mut()
+            .find(|(key, _)| key.eq_ignore_ascii_case(headers::DATASCHEMA))
+        {
+            existing.1 = value;
+            return self;
+        }
+        let at = self
+            .headers
+            .iter()
+            .position(|(key, _)| key.eq_ignore_ascii_case(headers::DATACONTENTTYPE))
+            .map_or(self.headers.len(), |i| i + 1);
+        self.headers
+            .insert(at, (headers::DATASCHEMA.to_owned(), value));
+        self
+    }
+
     /// The contract of the payload (the `ce-dataschema` header,
     /// `eventmap:<message>#<fingerprint>`), when the handler that built it has one.
     pub fn dataschema(&self) -> Option<&str> {
@@ -476,7 +501,7 @@ mod tests {
         let proto = Proto::default();
         let dataschema = "eventmap:ordering.v1.OrderCreated#e3b0c44298fc1c149afbf4c8996fb924";
         let message = IntegrationMessage::with_id(
-            Uuid::nil(),
+            integration_event_id(event.id(), "OrderCreatedEvent"),
             &event,
             &ORDER,
             "OrderCreatedEvent",
@@ -501,6 +526,11 @@ mod tests {
         );
         assert_eq!(plain.dataschema(), None);
         assert_eq!(plain.headers.len(), 11);
+        // Added by hand: the same headers, in the same place; a second call replaces it.
+        let by_hand = plain
+            .with_dataschema("eventmap:x.Y#00")
+            .with_dataschema(dataschema);
+        assert_eq!(by_hand.headers, message.headers);
     }
 
     #[test]

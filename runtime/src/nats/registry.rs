@@ -337,3 +337,58 @@ fn write_error(key: String, err: impl std::error::Error + Send + Sync + 'static)
         source: Box::new(err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelSpec;
+
+    const CHANNEL: ChannelSpec = ChannelSpec::new("invoice", "billing.invoice", "BILLING");
+
+    #[test]
+    fn keys_are_made_of_subjects_that_can_be_keys() {
+        assert_eq!(
+            key_for("event", "billing.invoice.IssuedEvent").unwrap(),
+            "event.billing.invoice.IssuedEvent"
+        );
+        for subject in ["", "billing invoice", "billing.*", "billing.>"] {
+            assert!(
+                matches!(
+                    key_for("event", subject),
+                    Err(RegistryError::InvalidSubject { .. })
+                ),
+                "{subject:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_contract_must_hash_to_its_dataschema() {
+        let schema = Schema {
+            root: "billing.v1.Issued".into(),
+            ..Schema::default()
+        };
+        let bytes: &'static [u8] = Box::leak(schema.to_bytes().into_boxed_slice());
+        let dataschema: &'static str =
+            Box::leak(Dataschema::of(&schema).to_string().into_boxed_str());
+        let checked_ok = checked(&Contract::new(CHANNEL, "IssuedEvent", dataschema, bytes));
+        assert_eq!(checked_ok.unwrap(), Dataschema::of(&schema));
+        for wrong in [
+            "eventmap:billing.v1.Issued#00000000000000000000000000000000",
+            "not a dataschema",
+        ] {
+            let err = checked(&Contract::new(CHANNEL, "IssuedEvent", wrong, bytes)).unwrap_err();
+            assert!(
+                matches!(&err, RegistryError::InvalidContract { event, .. } if event == "IssuedEvent"),
+                "{err:?}"
+            );
+        }
+        let garbage = checked(&Contract::new(
+            CHANNEL,
+            "IssuedEvent",
+            dataschema,
+            &[0xff, 0xff],
+        ));
+        assert!(garbage.is_err());
+    }
+}
