@@ -45,7 +45,7 @@ pub enum DeadLetterCommand {
     /// Each replay is the original payload and CloudEvents headers (the same ce-id, so an
     /// inbox consumer applies it once), without the dead-letter headers, with
     /// eventmap-replay-of: STREAM:SEQUENCE, published into the original stream
-    /// (Nats-Expected-Stream). Its Nats-Msg-Id is replay-<dead-letter stream>-<sequence>, not
+    /// (Nats-Expected-Stream). Its Nats-Msg-Id is replay-STREAM-SEQUENCE (of the dead letter), not
     /// the original's ce-id, which the duplicate window may still hold. Once JetStream has
     /// stored it, the dead letter is deleted (unless --keep); a replay interrupted between the
     /// two steps is dropped as a duplicate when run again within the window. Every consumer
