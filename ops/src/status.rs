@@ -2,13 +2,14 @@
 //! the oldest unpublished, rows being retried), each subscription's durable consumer
 //! (pending, awaiting ack, redelivered) and dead letters.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use eventmap::nats::async_nats::jetstream::{self, Context};
 use eventmap::postgres::DEFAULT_SCHEMA;
 use eventmap::postgres::sqlx::{self, PgPool};
-use eventmap_codegen::service::{Service, Subscription};
+use eventmap_codegen::service::Subscription;
 use serde::Serialize;
 
 use crate::OpsError;
@@ -109,9 +110,30 @@ pub async fn collect(session: &Session, args: &StatusArgs) -> Result<StatusRepor
         outbox(session.pool().await?, &args.schema).await?
     };
     let jetstream = session.jetstream().await?;
+    // Every dead-letter stream read once, the dead letters counted by stream and durable.
+    let letters = store::scan(
+        jetstream,
+        &store::sources(service, None)?,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await?;
+    let mut dead_letters: HashMap<(&str, &str), u64> = HashMap::new();
+    for letter in &letters {
+        if let Some(durable) = letter.durable() {
+            *dead_letters
+                .entry((letter.stream.as_str(), durable))
+                .or_default() += 1;
+        }
+    }
     let mut subscriptions = Vec::new();
     for subscription in &service.subscriptions {
-        subscriptions.push(subscription_status(jetstream, service, subscription).await?);
+        let dead = subscription.dead_letter.as_ref().map(|channel| {
+            dead_letters
+                .get(&(channel.stream.as_str(), subscription.durable.as_str()))
+                .copied()
+                .unwrap_or(0)
+        });
+        subscriptions.push(subscription_status(jetstream, subscription, dead).await?);
     }
     Ok(StatusReport {
         service: service.name.clone(),
@@ -154,11 +176,11 @@ pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>,
     }))
 }
 
-/// The consumer and dead letters of `subscription`.
+/// The consumer of `subscription`, with its `dead_letters` counted.
 async fn subscription_status(
     jetstream: &Context,
-    service: &Service,
     subscription: &Subscription,
+    dead_letters: Option<u64>,
 ) -> Result<SubscriptionStatus, OpsError> {
     let consumer = match jetstream.get_stream(&subscription.channel.stream).await {
         Ok(stream) => match stream.consumer_info(&subscription.durable).await {
@@ -178,13 +200,6 @@ async fn subscription_status(
             }
         },
         Err(_) => None,
-    };
-    let dead_letters = match &subscription.dead_letter {
-        None => None,
-        Some(_) => {
-            let sources = store::sources(service, Some(&subscription.durable))?;
-            Some(store::count(jetstream, &sources).await?)
-        }
     };
     Ok(SubscriptionStatus {
         name: subscription.name.clone(),
