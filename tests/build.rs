@@ -4,7 +4,8 @@
 //! field kind x every source form x every domain type the docs allow, `build/property.rs`); and
 //! the example's module with the Builder's default names, for the README's snippets; and the
 //! corpus of service tables (`fixtures/corpus/`: payments on proto2, catalog and inventory on
-//! proto3). The tests compile and run the generated code.
+//! proto3); and one producer built from three versions of its proto (`fixtures/contracts/`,
+//! the contract guard's tests). The tests compile and run the generated code.
 
 #[path = "build/property.rs"]
 mod property;
@@ -50,6 +51,16 @@ fn main() {
         .protos_file("cetype_protos.rs")
         .module_file("cetype_integration.rs")
         .compile();
+    // The contract guard: one producer built from three versions of its proto.
+    let contracts = ["v1", "compatible", "incompatible"]
+        .into_iter()
+        .try_for_each(|version| {
+            eventmap_codegen::Builder::new()
+                .mappings(format!("fixtures/contracts/{version}.yaml"))
+                .protos_file(format!("contracts_{version}_protos.rs"))
+                .module_file(format!("contracts_{version}_integration.rs"))
+                .compile()
+        });
     // The README's snippets (doctests of `src/lib.rs`) build a service on the example's
     // table, with the Builder's default file names as the README writes them.
     let readme = eventmap_codegen::Builder::new()
@@ -72,6 +83,7 @@ fn main() {
         .and(shared_keywords)
         .and(history)
         .and(cetype)
+        .and(contracts)
         .and(readme)
         .and(corpus)
     {

@@ -33,8 +33,8 @@ mod baseline;
 mod events;
 mod git;
 mod mapped;
-mod proto;
-mod side;
+pub(crate) mod proto;
+pub(crate) mod side;
 
 pub use accepted::{ACCEPTED_BREAKS_FILE, AcceptedBreaks, accepted_breaks_path};
 pub use baseline::{Baseline, BaselineProblem, load_baseline};
@@ -154,6 +154,12 @@ impl Breaks {
         &mut self.list[last].diagnostic
     }
 
+    /// Every break as found, without the notes [`Self::finish`] adds (for comparisons whose
+    /// breaks are not accepted in a file: a consumer's copy of a message).
+    pub(crate) fn into_list(self) -> Vec<Break> {
+        self.list
+    }
+
     /// Every break, each with a note saying how to accept it and a hint when none was set.
     fn finish(self) -> Vec<Break> {
         self.list
@@ -175,10 +181,23 @@ impl Breaks {
     }
 }
 
+/// How notes name the baseline side of a comparison.
+pub(crate) const BASELINE: &str = "the baseline";
+
 /// The note that points at where something was in the baseline.
 pub(crate) fn baseline_note(
     what: impl std::fmt::Display,
     location: Option<SourceLocation>,
 ) -> (String, Option<SourceLocation>) {
-    (format!("{what} in the baseline"), location)
+    side_note(BASELINE, what, location)
+}
+
+/// The note that points at where something is on the `side` of a comparison that is not the
+/// current one (`the baseline`, `this table's copy`).
+pub(crate) fn side_note(
+    side: &str,
+    what: impl std::fmt::Display,
+    location: Option<SourceLocation>,
+) -> (String, Option<SourceLocation>) {
+    (format!("{what} in {side}"), location)
 }

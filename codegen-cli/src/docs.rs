@@ -34,7 +34,9 @@ mod consumed;
 mod example_payload;
 mod mermaid;
 pub(crate) mod payload_schema;
+mod peers;
 mod proto_source;
+mod system_catalog;
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,7 @@ use crate::{Analysis, Error};
 
 pub(crate) use consumed::Consumed;
 pub use mermaid::split::{MAX_DIAGRAM_CHARS, MERMAID_MAX_TEXT_SIZE};
+pub(crate) use peers::Peers;
 
 /// File name of the AsyncAPI document.
 pub const ASYNCAPI_FILE: &str = "asyncapi.yaml";
@@ -138,13 +141,86 @@ pub enum DocsError {
 /// [`Error::Invalid`] when the table has errors; [`Error::Docs`] when the documentation cannot
 /// be built (a bug).
 pub fn render(analysis: &Analysis) -> Result<DocsOutput, Error> {
+    render_with(analysis, &Peers::default())
+}
+
+/// The documentation of one table, knowing its `peers`.
+fn render_with(analysis: &Analysis, peers: &Peers) -> Result<DocsOutput, Error> {
     let model = analysis.model()?;
     let protos = analysis.protos.as_ref().ok_or(DocsError::NoProtos)?;
     let published = Published::collect(model, protos)?;
     let consumed = Consumed::collect(model, protos)?;
     Ok(DocsOutput {
-        asyncapi_yaml: asyncapi::render(model, &published, &consumed)?,
-        events_md: catalog::render(model, &published, &consumed)?,
+        asyncapi_yaml: asyncapi::render(model, &published, &consumed, peers)?,
+        events_md: catalog::render(model, &published, &consumed, peers)?,
+    })
+}
+
+/// File name of the system catalog of several tables documented together.
+pub const SYSTEM_CATALOG_FILE: &str = "system.md";
+
+/// The documentation of several tables documented together: each table's documents, which
+/// name its peers (the services that consume its channels, those whose events it consumes),
+/// and the system catalog ([`SYSTEM_CATALOG_FILE`]): which service publishes and consumes
+/// what, with the durable consumers, and the flow between the services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemDocs {
+    /// Each table's documents, in the order of the tables: (table file, service, documents).
+    pub tables: Vec<(PathBuf, String, DocsOutput)>,
+    /// The system catalog.
+    pub system_md: String,
+}
+
+impl SystemDocs {
+    /// The files to write: without `out`, each table's documents in its
+    /// [`default_out_dir`] and the system catalog next to the first table's; with `out`,
+    /// each table's in `out/<service>` and the system catalog in `out`.
+    pub fn files(&self, out: Option<&Path>) -> Vec<(PathBuf, &str)> {
+        let mut files = Vec::new();
+        for (table, service, docs) in &self.tables {
+            let dir = out.map_or_else(|| default_out_dir(table), |o| o.join(service));
+            files.extend(docs.files(&dir));
+        }
+        let first = self
+            .tables
+            .first()
+            .map(|(table, ..)| default_out_dir(table));
+        if let Some(dir) = out.map(Path::to_path_buf).or(first) {
+            files.push((dir.join(SYSTEM_CATALOG_FILE), self.system_md.as_str()));
+        }
+        files
+    }
+}
+
+/// The documentation of the tables `analyses` documented together (see [`SystemDocs`]).
+///
+/// # Errors
+/// [`Error::Invalid`] when a table has errors; [`Error::Docs`] when the documentation cannot
+/// be built (a bug).
+pub fn render_system(analyses: &[Analysis]) -> Result<SystemDocs, Error> {
+    let wiring = crate::system::wiring(analyses);
+    let mut tables = Vec::new();
+    for (index, analysis) in analyses.iter().enumerate() {
+        let peers = Peers::of(&wiring, index);
+        let docs = render_with(analysis, &peers)?;
+        tables.push((
+            analysis.file.clone(),
+            analysis.model()?.service.clone(),
+            docs,
+        ));
+    }
+    let documented = analyses
+        .iter()
+        .map(|analysis| {
+            Ok(system_catalog::Documented {
+                file: &analysis.file,
+                model: analysis.model()?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(SystemDocs {
+        tables,
+        system_md: system_catalog::render(&documented, &wiring)?,
     })
 }
 

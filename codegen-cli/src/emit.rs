@@ -17,6 +17,7 @@ use crate::model::{Channel, IntegrationEvent, Model};
 use crate::rust_names;
 
 mod consumers;
+mod contracts;
 mod converters;
 mod event_sets;
 mod fields;
@@ -97,6 +98,7 @@ fn module_tokens_located(
     // The router holds the converters' handlers: only with them.
     let router = (produces && with_converters).then(|| router(model));
     let consumers = consumers::items(model);
+    let contracts = contracts::contracts_module(model);
     let names = produces.then(|| names_modules(model));
 
     let source_doc = if produces {
@@ -111,6 +113,8 @@ fn module_tokens_located(
         #names
 
         #channels
+
+        #contracts
 
         #(#converters)*
 
@@ -226,9 +230,11 @@ fn channels_module(model: &Model) -> TokenStream {
 /// (what `eventmap::subscriptions!` expands to).
 pub fn subscription_tokens(model: &Model) -> TokenStream {
     let channels = channels_module(model);
+    let contracts = contracts::contracts_module(model);
     let consumers = consumers::items(model);
     quote! {
         #channels
+        #contracts
         #consumers
     }
 }

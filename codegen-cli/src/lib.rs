@@ -30,6 +30,10 @@
 //! documents or the breaking-change check. The `__private` module is the door for
 //! `eventmap-macros`, the binary and this project's own tests and benchmarks; it is not
 //! public API and changes without notice.
+//!
+//! Several tables, the services of one system, are checked and documented together by
+//! [`system`] (with the `cli` feature): the consumers' subscriptions against the producers'
+//! tables, and who consumes what.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -52,6 +56,8 @@ pub mod report;
 pub mod rules;
 mod rust_names;
 pub mod service;
+#[cfg(feature = "cli")]
+pub mod system;
 mod table;
 mod validate;
 
@@ -117,6 +123,10 @@ pub enum Error {
     #[cfg(feature = "cli")]
     #[error(transparent)]
     Permissions(#[from] permissions::PermissionsError),
+    /// The tables named on the command line cannot be found ([`system::find_tables`]).
+    #[cfg(feature = "cli")]
+    #[error(transparent)]
+    Tables(#[from] system::TablesError),
     /// The baseline of a breaking-change check cannot be loaded
     /// ([`breaking::load_baseline`]).
     #[cfg(feature = "cli")]

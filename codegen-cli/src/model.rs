@@ -27,6 +27,29 @@ pub struct Model {
     /// Named message mappings (`mappings:` with `message`), in table order: each becomes a
     /// function that converters using it call (and that may call itself).
     pub mappings: Vec<MessageMapping>,
+    /// The contract of every proto message an integration event of the table is encoded as
+    /// (published or subscribed), by full name.
+    pub contracts: Vec<MessageContract>,
+}
+
+/// The contract of a proto message ([`eventmap_contract::Schema`]): what the generated
+/// module embeds, what producers register and consumers compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageContract {
+    /// Full name of the proto message.
+    pub message: String,
+    /// `eventmap:<full name>#<fingerprint>`: the CloudEvents `dataschema`.
+    pub dataschema: String,
+    /// The encoded [`eventmap_contract::Schema`].
+    pub schema: Vec<u8>,
+}
+
+impl Model {
+    /// The contract of the proto message `full_name`, if an integration event of the table
+    /// is encoded as it.
+    pub fn contract(&self, full_name: &str) -> Option<&MessageContract> {
+        self.contracts.iter().find(|c| c.message == full_name)
+    }
 }
 
 /// A named message mapping: a domain type onto a proto message, field by field.
@@ -85,6 +108,21 @@ pub struct DeliveryPolicy {
     pub backoff_ms: Option<Vec<u64>>,
     /// Dead-letter subject prefix and stream.
     pub dead_letter: Option<Channel>,
+    /// `on_incompatible:` (the contract guard's policy); `None`: the runtime's default,
+    /// refuse.
+    pub on_incompatible: Option<ContractPolicy>,
+}
+
+/// What the contract guard does with a producer contract the consumer cannot read
+/// (`eventmap::nats::ContractPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractPolicy {
+    /// `refuse`: stop before handling any message of it.
+    Refuse,
+    /// `dead-letter`: dead-letter its messages with the reason.
+    DeadLetter,
+    /// `warn`: log and handle.
+    Warn,
 }
 
 /// A channel: a subject prefix in one JetStream stream.

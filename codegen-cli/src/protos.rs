@@ -122,6 +122,11 @@ impl ProtoSet {
         self.pool.get_message_by_name(full_name)
     }
 
+    /// Finds an enum by its full name (`package.Enum`, `package.Message.Enum`).
+    pub fn enum_(&self, full_name: &str) -> Option<EnumDescriptor> {
+        self.pool.get_enum_by_name(full_name)
+    }
+
     /// The full names of the messages that `name` names without (all of) its package: those
     /// ending with `.name` (`OrderCreated` and `v1.OrderCreated` give
     /// `ordering.v1.OrderCreated`; `Outer.Inner` gives `pkg.Outer.Inner`), sorted.

@@ -114,7 +114,9 @@ fn escape_property(text: &str) -> String {
 
 /// Every diagnostic as a GitHub Actions workflow command (`::error file=F,line=L,col=C,
 /// endColumn=E,title=RULE::MESSAGE`), one per line, so that problems show on the pull request
-/// lines. The hint, when present, is appended to the message.
+/// lines. The notes (with their `file:line:col` when they point somewhere: the producer's row
+/// of a cross-table problem, a `.proto` definition) and the hint are appended to the message,
+/// one a line.
 pub fn render_github(diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diagnostics {
@@ -135,6 +137,12 @@ pub fn render_github(diagnostics: &[Diagnostic]) -> String {
         }
         properties.push(format!("title={}", escape_property(d.rule)));
         let mut message = d.message.clone();
+        for (note, at) in &d.notes {
+            match at {
+                Some(at) => message.push_str(&format!("\n(note: {at}: {note})")),
+                None => message.push_str(&format!("\n(note: {note})")),
+            }
+        }
         if let Some(hint) = &d.hint {
             message.push_str(&format!("\n(help: {hint})"));
         }

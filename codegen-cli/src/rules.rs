@@ -24,6 +24,9 @@ pub enum Section {
     Mapping,
     /// Breaking changes against a baseline (`## Breaking changes`).
     Breaking,
+    /// Several tables checked together: consumers against producers
+    /// (`## Tables checked together`).
+    System,
 }
 
 impl Section {
@@ -33,6 +36,7 @@ impl Section {
             Section::Run => "checks",
             Section::Mapping => "mapping-rules",
             Section::Breaking => "breaking-changes",
+            Section::System => "tables-checked-together",
         }
     }
 }
@@ -248,6 +252,24 @@ rules! {
         "reserved numbers or names of a carried message or enum are no longer reserved";
     BREAKING_ACCEPTED_STALE = "breaking-accepted-stale", Warning, Breaking,
         "an accepted-breaks entry matches no break";
+    CHANNEL_NOT_PUBLISHED = "channel-not-published", Error, System,
+        "a subscription's channel subject is published by none of the tables checked together";
+    CHANNEL_STREAM_MISMATCH = "channel-stream-mismatch", Error, System,
+        "a subscription's channel has a producer's subject but another stream";
+    EVENT_NOT_PUBLISHED = "event-not-published", Error, System,
+        "a subscribed event is published on the subscription's channel by none of the tables";
+    EVENT_MESSAGE_MISMATCH = "event-message-mismatch", Error, System,
+        "a subscribed event is published with another proto message (full name)";
+    EVENT_CE_TYPE_MISMATCH = "event-ce-type-mismatch", Error, System,
+        "a subscribed event is published with another CloudEvents type";
+    INCOMPATIBLE_MESSAGE_COPY = "incompatible-message-copy", Error, System,
+        "the consumer's copy of a subscribed message is not wire-compatible with the producer's";
+    SHARED_DURABLE = "shared-durable", Error, System,
+        "subscriptions of two tables with one durable consumer name";
+    DEAD_LETTER_OVERLAP = "dead-letter-overlap", Error, System,
+        "a dead-letter subject overlaps a channel another table publishes on, or another table's dead-letter subject";
+    BREAK_REACHES_CONSUMER = "break-reaches-consumer", Error, System,
+        "a breaking change of a producer (`--against`) reaches an event that a consumer subscribes to";
     COULD_NOT_RUN = "could-not-run", Error, Run,
         "eventmap cannot run at all";
 }

@@ -16,6 +16,7 @@ use crate::table::Table;
 mod ce_type;
 mod channels;
 mod constants;
+mod contracts;
 mod ctxt;
 mod enums;
 mod envelope;
@@ -26,8 +27,8 @@ mod names;
 mod oneof;
 mod proto_types;
 mod sources;
-mod subscriptions;
-mod suggest;
+pub(crate) mod subscriptions;
+pub(crate) mod suggest;
 
 use ctxt::Ctxt;
 /// The result of checking a table: the model when there were no errors, and every
@@ -101,6 +102,7 @@ impl Validator<'_> {
         let events = self.domain_events(table, &mut used_channels);
         let subscriptions = self.subscriptions(table, &mut used_channels);
         let mappings = self.message_mappings(table);
+        let contracts = contracts::of(self.protos, &events, &subscriptions);
         self.unused_mappings(table);
         self.ce_types(table);
         self.generated_names(table);
@@ -119,6 +121,7 @@ impl Validator<'_> {
             events,
             subscriptions,
             mappings,
+            contracts,
         }
     }
 }

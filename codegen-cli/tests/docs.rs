@@ -41,17 +41,56 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
+/// The example's three tables, as `eventmap docs` documents them together.
+const EXAMPLE_TABLES: [&str; 4] = ["--mappings", "mappings.yaml", "--mappings", "examples/"];
+
 #[test]
 fn docs_check_passes_on_the_example() {
-    let out = eventmap(Path::new(".."), &["docs", "--check"]);
+    let args = [&EXAMPLE_TABLES[..], &["docs", "--check"]].concat();
+    let out = eventmap(Path::new(".."), &args);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "run `cargo run -p eventmap-codegen -- docs`: the committed docs are stale\n{}{}",
+        "run `cargo run -p eventmap-codegen -- --mappings mappings.yaml --mappings examples/ docs`: the committed docs are stale\n{}{}",
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(text(&out.stdout).contains("docs/generated/events.md is current"));
+    let stdout = text(&out.stdout);
+    for file in [
+        "docs/generated/events.md",
+        "docs/generated/asyncapi.yaml",
+        "docs/generated/system.md",
+        "examples/search/docs/generated/events.md",
+        "examples/search/docs/generated/asyncapi.yaml",
+        "examples/notifications/docs/generated/events.md",
+        "examples/notifications/docs/generated/asyncapi.yaml",
+    ] {
+        assert!(
+            stdout.contains(&format!("{file} is current")),
+            "{file}: {stdout}"
+        );
+    }
+    // The ordering table alone does not know its consumers: its documents differ.
+    let out = eventmap(Path::new(".."), &["docs", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("+Consumers: none declared yet"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// The example's three tables documented together, read from `root`.
+fn render_example(root: &Path) -> docs::SystemDocs {
+    let analyses: Vec<_> = [
+        "mappings.yaml",
+        "examples/notifications/mappings.yaml",
+        "examples/search/mappings.yaml",
+    ]
+    .iter()
+    .map(|t| eventmap_codegen::analyze(&root.join(t)).expect("readable"))
+    .collect();
+    docs::render_system(&analyses).expect("render docs")
 }
 
 #[test]
@@ -62,11 +101,41 @@ fn output_is_deterministic_and_independent_of_the_table_path() {
     let copy = project();
     let elsewhere = render(&copy.path().join("mappings.yaml"));
     assert_eq!(first, elsewhere, "output depends on where the table is");
-    let committed = |name: &str| {
-        std::fs::read_to_string(Path::new("../docs/generated").join(name)).expect("committed")
+
+    // Documented together, as committed.
+    let together = render_example(Path::new(".."));
+    assert_eq!(together, render_example(Path::new("..")));
+    let committed =
+        |path: &str| std::fs::read_to_string(Path::new("..").join(path)).expect("committed");
+    let files: Vec<(String, String)> = together
+        .files(None)
+        .into_iter()
+        .map(|(path, text)| (path.display().to_string(), text.to_owned()))
+        .collect();
+    assert_eq!(files.len(), 7);
+    for (path, text) in &files {
+        let relative = path.strip_prefix("../").expect("under ..");
+        assert_eq!(text, &committed(relative), "{relative}");
+    }
+    // And from a copy elsewhere: the same texts.
+    for table in ["search", "notifications"] {
+        let dir = copy.path().join("examples").join(table);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::copy(
+            format!("../examples/{table}/mappings.yaml"),
+            dir.join("mappings.yaml"),
+        )
+        .expect("copy table");
+    }
+    let moved = render_example(copy.path());
+    assert_eq!(moved.system_md, together.system_md);
+    let texts = |d: &docs::SystemDocs| {
+        d.tables
+            .iter()
+            .map(|(_, _, t)| t.clone())
+            .collect::<Vec<_>>()
     };
-    assert_eq!(first.asyncapi_yaml, committed(docs::ASYNCAPI_FILE));
-    assert_eq!(first.events_md, committed(docs::CATALOG_FILE));
+    assert_eq!(texts(&moved), texts(&together));
 }
 
 #[test]

@@ -203,6 +203,13 @@ fn documented(rule: &Rule, docs: &str) -> Option<(Severity, String)> {
                 let severity = warning(*cells.first()? == "warning");
                 Some((severity, (*cells.get(1)?).to_owned()))
             }),
+        Section::System => doc_rows(docs, "## Tables checked together")
+            .into_iter()
+            .find(|(id, ..)| *id == rule.id)
+            .and_then(|(_, _, cells)| {
+                let severity = warning(*cells.first()? == "warning");
+                Some((severity, (*cells.get(1)?).to_owned()))
+            }),
         Section::Breaking => doc_rows(docs, "## Breaking changes")
             .into_iter()
             .find(|(id, ..)| *id == rule.id)
@@ -238,11 +245,73 @@ fn docs_document_every_rule_of_the_registry() {
         assert_eq!(rule.docs_link(), format!("{}#{}", rules::DOCS_URL, rule.id));
         assert!(rules::DOCS_URL.ends_with(rules::DOCS_PAGE));
     }
-    let headings = ["## Mapping rules", "## Breaking changes"];
+    let headings = [
+        "## Mapping rules",
+        "## Breaking changes",
+        "## Tables checked together",
+    ];
     for (id, ..) in headings.iter().flat_map(|h| doc_rows(&docs, h)) {
         assert!(
             rules::find(id).is_some(),
             "docs/checks.md documents `{id}`, which is not in the registry"
         );
     }
+}
+
+/// `on_incompatible:` of a subscription's delivery (the contract guard's policy): the three
+/// words pass; another word, or `dead-letter` without a dead-letter channel, is an
+/// `invalid-delivery` error at the value.
+#[test]
+fn on_incompatible_takes_three_words_and_dead_letter_needs_a_channel() {
+    let base = std::fs::read_to_string(Path::new(FIXTURES).join("base.yaml")).expect("base");
+    let proto = std::fs::read_to_string(Path::new(FIXTURES).join(PROTO)).expect("proto");
+    let with = |policy: &str| {
+        patch(
+            &base,
+            &[(
+                "max_deliver: 5".to_owned(),
+                format!("max_deliver: 5\n      on_incompatible: {policy}"),
+            )],
+            "invalid-delivery",
+        )
+    };
+    for policy in ["refuse", "dead-letter", "warn"] {
+        let (_dir, analysis) = run(&with(policy), &proto);
+        assert!(
+            analysis.diagnostics.is_empty(),
+            "{policy}: {}",
+            analysis.render()
+        );
+    }
+    let errors = |table: &str| {
+        let (_dir, analysis) = run(table, &proto);
+        analysis
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule.to_owned(), d.message.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        errors(&with("ignore")),
+        [(
+            "invalid-delivery".to_owned(),
+            "`on_incompatible: ignore` is not a contract policy".to_owned()
+        )]
+    );
+    let without_channel = patch(
+        &with("dead-letter"),
+        &[(
+            "      dead_letter: { subject: shop.dead-letter, stream: SHOP_DEAD_LETTERS }\n"
+                .to_owned(),
+            String::new(),
+        )],
+        "invalid-delivery",
+    );
+    let found = errors(&without_channel);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "invalid-delivery");
+    assert!(
+        found[0].1.contains("without a `dead_letter:` channel"),
+        "{found:?}"
+    );
 }

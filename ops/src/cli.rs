@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use eventmap::nats::connect::ConnectArgs;
 use eventmap::postgres::RelayArgs;
 
+use crate::backfill::BackfillCommand;
 use crate::dead_letters::DeadLetterCommand;
 use crate::metrics::MetricsArgs;
+use crate::outbox::OutboxCommand;
 use crate::status::StatusArgs;
 
 /// eventmap-ops: operate an eventmap service: run its outbox relay, inspect and replay its
@@ -77,6 +79,14 @@ pub enum Command {
     /// Dead letters of the table's subscriptions: list, show, replay, purge
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetterCommand),
+    /// The outbox's backlog and the rows the relay parked because the broker refused them:
+    /// list, show, retry, skip
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// The checkpoints of the service's backfills (run by the service's own binary):
+    /// list, reset
+    #[command(subcommand)]
+    Backfill(BackfillCommand),
     /// The service's lag at a glance: outbox backlog, consumers' pending and redelivered
     /// messages, dead letters per subscription
     Status(StatusArgs),

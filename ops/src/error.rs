@@ -24,6 +24,9 @@ pub enum OpsError {
     /// The relay or the PostgreSQL connection failed.
     #[error(transparent)]
     Relay(#[from] eventmap::postgres::RelayRunError),
+    /// The outbox could not be read or changed (`outbox ...`).
+    #[error("outbox: {0}")]
+    Outbox(#[source] eventmap::postgres::Error),
     /// A PostgreSQL query failed.
     #[error("PostgreSQL: {0}")]
     Database(#[from] eventmap::postgres::sqlx::Error),

@@ -2,17 +2,21 @@
 //! a thin `main` around [`run`]; the tests call both).
 //!
 //! One module per subcommand group: [`dead_letters`] (list, show, replay, purge),
-//! [`status`] (lag at a glance), [`metrics`] (the same and the runtime's metrics on a
-//! Prometheus endpoint); `relay` is the runtime's
+//! [`outbox`] (backlog, parked rows: list, show, retry, skip), [`backfill`] (checkpoints:
+//! list, reset), [`status`] (lag at a glance), [`metrics`] (the same and the runtime's metrics
+//! on a Prometheus endpoint); `relay` is the runtime's
 //! [`RelayArgs`](eventmap::postgres::RelayArgs), shared with the `eventmap-relay` binary.
 //! [`session`] opens what a command needs (the table, NATS, PostgreSQL) on first use, and
 //! [`output`] writes text or JSON. Guarantees of each command: `docs/operations.md`.
 #![deny(missing_docs)]
 
+pub mod backfill;
 pub mod cli;
+pub mod confirm;
 pub mod dead_letters;
 mod error;
 pub mod metrics;
+pub mod outbox;
 pub mod output;
 pub mod payload;
 pub mod progress;
@@ -72,6 +76,8 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()>) -> Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::DeadLetters(command) => dead_letters::run(&session, command).await,
+        Command::Outbox(command) => outbox::run(&session, command).await,
+        Command::Backfill(command) => backfill::run(&session, command).await,
         Command::Status(args) => status::run(&session, args).await,
         Command::Metrics(args) => {
             // The table and the connections are checked before the endpoint opens.

@@ -20,6 +20,10 @@ pub trait IntegrationEventSet: Sized + Send + 'static {
     /// with a reverse-DNS `ce-type` such as `com.example.ordering.OrderCreated` gives its
     /// integration event name (`OrderCreatedEvent`) here.
     const SUBJECT_TOKENS: &'static [&'static str] = Self::NAMES;
+    /// The contract of each event of [`Self::NAMES`], in the same order, as the consumer was
+    /// compiled with it (generated from its table's protos); empty (the default) for a set
+    /// without contracts, which the contract guard (feature `contracts`) leaves unchecked.
+    const CONTRACTS: &'static [crate::contract::Contract] = &[];
 
     /// Decodes the protobuf `payload` of the integration event `name`.
     ///

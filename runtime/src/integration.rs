@@ -71,6 +71,7 @@ pub struct IntegrationEventHandler<T: DomainEvent, M: prost::Message> {
     channel: ChannelSpec,
     name: &'static str,
     ce_type: &'static str,
+    dataschema: Option<&'static str>,
     source: &'static str,
     convert: Converter<T, M>,
 }
@@ -90,9 +91,26 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
             channel,
             name: integration_event_name,
             ce_type: integration_event_name,
+            dataschema: None,
             source,
             convert,
         }
+    }
+
+    /// Publishes with `dataschema` in the `ce-dataschema` header: the contract of the
+    /// payload, `eventmap:<proto message full name>#<fingerprint>`
+    /// ([`Contract::dataschema`](crate::Contract::dataschema), computed by the generator at
+    /// build time). Consumers with the contract guard check it (`docs/delivery.md`).
+    #[must_use]
+    pub fn with_dataschema(mut self, dataschema: &'static str) -> Self {
+        self.dataschema = Some(dataschema);
+        self
+    }
+
+    /// The `ce-dataschema` written on every message, if the handler has one
+    /// ([`with_dataschema`](Self::with_dataschema)).
+    pub fn dataschema(&self) -> Option<&'static str> {
+        self.dataschema
     }
 
     /// Publishes with `ce_type` as the CloudEvents `ce-type` header instead of the
@@ -168,6 +186,7 @@ impl<T: DomainEvent, M: prost::Message> IntegrationEventHandler<T, M> {
                     &self.channel,
                     self.name,
                     self.ce_type,
+                    self.dataschema,
                     self.source,
                     &proto,
                 ))
@@ -221,6 +240,7 @@ impl<T: DomainEvent, M: prost::Message> Clone for IntegrationEventHandler<T, M> 
             channel: self.channel,
             name: self.name,
             ce_type: self.ce_type,
+            dataschema: self.dataschema,
             source: self.source,
             convert: self.convert,
         }
@@ -233,6 +253,7 @@ impl<T: DomainEvent, M: prost::Message> fmt::Debug for IntegrationEventHandler<T
             .field("domain_event", &type_name::<T>())
             .field("integration_event", &self.name)
             .field("ce_type", &self.ce_type)
+            .field("dataschema", &self.dataschema)
             .field("message", &type_name::<M>())
             .field("channel", &self.channel)
             .field("source", &self.source)

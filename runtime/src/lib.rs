@@ -69,7 +69,7 @@
 //!
 //! # Module layering
 //!
-//! Modules use each other in one direction only, without cycles: `error`, `channel`,
+//! Modules use each other in one direction only, without cycles: `error`, `channel`, `contract`,
 //! `convert`, `event`, `trace`, `shutdown` < `message` < `decode`, `publisher` < `integration`
 //! < `dispatcher` < `mapped`, `store` < `nats` < `postgres` (each uses only modules to its
 //! left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
@@ -89,6 +89,10 @@
 //!   (publish latency, relay throughput, outbox backlog, handler durations, redeliveries,
 //!   dead letters). Off by default; without it the [`trace`] functions do nothing and no
 //!   metric is recorded.
+//! * `contracts`: the contract registry and guard ([`contract`]; `nats::ContractRegistry`):
+//!   producers register the contracts of what they publish in a JetStream key-value bucket,
+//!   consumers check each producer's contract against their own before handling its messages
+//!   (crate `eventmap-contract`, sha2). Without it, messages still carry `ce-dataschema`.
 //! * `derive` (default): `#[derive(IntegrationEvent)]` (converters, `DomainEvent` and
 //!   [`MappedEvent`] from the struct's row in `mappings.yaml`, checked at compile time) and
 //!   `#[derive(DomainEvent)]`.
@@ -99,6 +103,7 @@
 #![warn(rust_2018_idioms)]
 
 pub mod channel;
+pub mod contract;
 pub mod convert;
 pub mod decode;
 pub mod dispatcher;
@@ -122,6 +127,7 @@ pub mod postgres;
 pub mod test_util;
 
 pub use channel::ChannelSpec;
+pub use contract::{Contract, IncompatibleContract};
 pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
 pub use dispatcher::{

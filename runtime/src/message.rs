@@ -38,6 +38,11 @@ pub mod headers {
     pub const TIME: &str = "ce-time";
     /// `ce-datacontenttype`: always [`CONTENT_TYPE_PROTOBUF`].
     pub const DATACONTENTTYPE: &str = "ce-datacontenttype";
+    /// `ce-dataschema` (optional): the contract of the payload,
+    /// `eventmap:<proto message full name>#<fingerprint>` ([`crate::contract::Contract`]);
+    /// written by handlers that generated code gives it (the generator computes it at build
+    /// time).
+    pub const DATASCHEMA: &str = "ce-dataschema";
     /// `ce-subject`: the aggregate id the event is about.
     pub const SUBJECT: &str = "ce-subject";
     /// `ce-aggregateid` (extension): the aggregate id.
@@ -131,7 +136,8 @@ impl IntegrationMessage {
     /// Headers (CloudEvents 1.0 binary mode), in this order: `ce-specversion` (`1.0`), `ce-id`
     /// ([`integration_event_id`]), `ce-type` (`integration_event_name`), `ce-source`
     /// (`source`), `ce-subject` (aggregate id), `ce-time` (RFC 3339 of `occurred_at`),
-    /// `ce-datacontenttype` (`application/protobuf`), `ce-aggregateid`, `ce-aggregatetype`
+    /// `ce-datacontenttype` (`application/protobuf`), [`ce-dataschema`](headers::DATASCHEMA)
+    /// (only from a handler given one), `ce-aggregateid`, `ce-aggregatetype`
     /// (aggregate name), `ce-aggregateversion` (decimal) and `ce-domaineventid`; then, when
     /// present, `ce-correlationid` and `ce-causationid` (the metadata entries
     /// [`metadata_keys::CORRELATION_ID`] and [`metadata_keys::CAUSATION_ID`]) and, with the
@@ -194,6 +200,7 @@ impl IntegrationMessage {
             channel,
             integration_event_name,
             ce_type,
+            None,
             source,
             message,
         )
@@ -202,13 +209,16 @@ impl IntegrationMessage {
     /// [`from_aggregate_event_with_type`](Self::from_aggregate_event_with_type) with its `id`
     /// already computed (it must be [`integration_event_id`] of the event's id and
     /// `integration_event_name`): the integration handlers compute it once for the message and
-    /// their tracing span.
+    /// their tracing span. With `dataschema`, the headers have `ce-dataschema` after
+    /// `ce-datacontenttype`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn with_id<P: ?Sized, M: prost::Message>(
         id: Uuid,
         event: &AggregateEvent<P>,
         channel: &ChannelSpec,
         integration_event_name: &str,
         ce_type: &str,
+        dataschema: Option<&str>,
         source: &str,
         message: &M,
     ) -> Self {
@@ -223,6 +233,10 @@ impl IntegrationMessage {
                 headers::DATACONTENTTYPE,
                 headers::CONTENT_TYPE_PROTOBUF.to_owned(),
             ),
+            (
+                headers::DATASCHEMA,
+                dataschema.unwrap_or_default().to_owned(),
+            ),
             (headers::AGGREGATE_ID, event.aggregate_id().to_owned()),
             (headers::AGGREGATE_TYPE, event.aggregate_name().to_owned()),
             (
@@ -235,6 +249,7 @@ impl IntegrationMessage {
             ),
         ]
         .into_iter()
+        .filter(|(name, value)| *name != headers::DATASCHEMA || !value.is_empty())
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
         for (key, header) in [
@@ -272,6 +287,12 @@ impl IntegrationMessage {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The contract of the payload (the `ce-dataschema` header,
+    /// `eventmap:<message>#<fingerprint>`), when the handler that built it has one.
+    pub fn dataschema(&self) -> Option<&str> {
+        self.header(headers::DATASCHEMA)
     }
 
     /// The CloudEvents type (the `ce-type` header): [`Self::name`], or the `ce_type:` of the
@@ -447,6 +468,39 @@ mod tests {
         assert_eq!(msg.header(headers::CORRELATION_ID), None);
         assert_eq!(msg.header(headers::CAUSATION_ID), None);
         assert_eq!(msg.headers.len(), 11);
+    }
+
+    #[test]
+    fn a_dataschema_follows_the_content_type() {
+        let event = AggregateEvent::new("Order", "order-7", 4, OrderCreated);
+        let proto = Proto::default();
+        let dataschema = "eventmap:ordering.v1.OrderCreated#e3b0c44298fc1c149afbf4c8996fb924";
+        let message = IntegrationMessage::with_id(
+            Uuid::nil(),
+            &event,
+            &ORDER,
+            "OrderCreatedEvent",
+            "OrderCreatedEvent",
+            Some(dataschema),
+            "ordering",
+            &proto,
+        );
+        assert_eq!(message.dataschema(), Some(dataschema));
+        assert_eq!(message.headers[6].0, "ce-datacontenttype");
+        assert_eq!(
+            message.headers[7],
+            ("ce-dataschema".to_owned(), dataschema.to_owned())
+        );
+        assert_eq!(message.headers.len(), 12);
+        let plain = IntegrationMessage::from_aggregate_event(
+            &event,
+            &ORDER,
+            "OrderCreatedEvent",
+            "ordering",
+            &proto,
+        );
+        assert_eq!(plain.dataschema(), None);
+        assert_eq!(plain.headers.len(), 11);
     }
 
     #[test]

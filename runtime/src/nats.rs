@@ -9,6 +9,9 @@
 //!   [`DeliveryPolicy`]. [`Consumer::run`] acks after the [`ConsumerHandler`], naks with
 //!   backoff, sends in-progress acks, writes [`dead_letter`]s and shuts down gracefully;
 //!   [`Consumer::deliveries`] hands the decoded [`Delivery`]s to a loop of one's own.
+//! * `ContractRegistry` (feature `contracts`): the contracts producers publish, in a
+//!   JetStream key-value bucket; a [`Consumer`] checks each producer contract that differs
+//!   from its own against it ([`ContractPolicy`]).
 //! * [`connect`](connect::connect): one way to connect from [`connect::ConnectSettings`]
 //!   (server list, credentials, TLS; the `nats` CLI's names), waiting while no server is
 //!   reachable, secrets never shown.
@@ -19,6 +22,8 @@ pub mod dead_letter;
 mod delivery;
 mod provision;
 mod publisher;
+#[cfg(feature = "contracts")]
+pub mod registry;
 
 /// The async-nats crate this module is built on (0.51), re-exported so callers use the same
 /// version.
@@ -27,12 +32,14 @@ pub use async_nats::jetstream::consumer::DeliverPolicy;
 #[cfg(feature = "postgres")]
 pub use consumer::TransactionalHandler;
 pub use consumer::{
-    ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, Deliveries,
-    DeliveryPolicy, MIN_SERVER_VERSION, StartError, consumer_fn,
+    ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, ContractPolicy,
+    Deliveries, DeliveryPolicy, MIN_SERVER_VERSION, StartError, consumer_fn,
 };
 pub use delivery::{AckError, Delivery};
 pub use provision::{DUPLICATE_WINDOW, ProvisionError, SCALE_SETTLE, provision_streams};
 pub use publisher::{JetStreamPublisher, PublishAllError};
+#[cfg(feature = "contracts")]
+pub use registry::{ContractRegistry, RegistryError};
 
 /// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).
 pub(crate) type Version = (u64, u64, u64);

@@ -13,7 +13,11 @@
 //! * [`Relay`]: publishes the outbox to JetStream (or any [`Publisher`](crate::Publisher)):
 //!   in id order, per-aggregate order kept under retries, marked published only after the
 //!   broker's ack, several relays at once (`FOR UPDATE SKIP LOCKED`), woken by
-//!   `LISTEN/NOTIFY` with a polling fallback, retrying forever with backoff.
+//!   `LISTEN/NOTIFY` with a polling fallback, retrying transient failures forever with
+//!   backoff, parking a row the broker refuses ([`RelayConfig::park_after`]).
+//! * [`Outbox`], for operators: the backlog and the parked rows (list, show, retry, skip).
+//! * `Backfill` (with feature `nats`): re-derives integration events from the stored events
+//!   through the current table and publishes them, pipelined, resumable from a checkpoint.
 //! * [`Inbox`], on the consumer side: runs a handler once per consumer and message id, with
 //!   the id recorded in the handler's own transaction, so a redelivered message changes
 //!   nothing the second time.
@@ -35,19 +39,32 @@
 //! relay.run(shutdown_signal).await?;
 //! ```
 
+#[cfg(feature = "nats")]
+mod backfill;
 mod connect_url;
 mod inbox;
 mod outbox;
+mod parked;
 mod registry;
 mod relay;
 mod schema;
 mod store;
 
+#[cfg(feature = "nats")]
+pub use backfill::{
+    Backfill, BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport,
+    BackfillSelection, BackfillTarget, DEFAULT_BACKFILL_BATCH, DEFAULT_BACKFILL_WINDOW,
+    backfill_checkpoints, reset_backfill,
+};
 pub use connect_url::connect_options;
 pub use inbox::{Inbox, InboxError, InboxOutcome};
 pub use outbox::OutboxWriter;
+pub use parked::{Outbox, OutboxBacklog, OutboxEntry, ParkedRow};
 pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};
-pub use relay::{DEFAULT_RETENTION, Relay, RelayConfig, RelayStats, RoundReport, RunningRelay};
+pub use relay::{
+    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig, RelayStats,
+    RoundReport, RunningRelay,
+};
 #[cfg(feature = "cli")]
 pub use relay::{RelayArgs, RelayRunError, connect_pool};
 #[cfg(feature = "nats")]

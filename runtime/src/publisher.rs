@@ -102,15 +102,29 @@ pub enum PublishError {
         /// Subject of the message.
         subject: String,
     },
-    /// The message cannot be sent as is: invalid subject, a header name or value NATS does
-    /// not allow (e.g. a line break in an aggregate id), or larger than the server's
-    /// `max_payload`. Retrying does not help.
+    /// The message cannot be sent as is: invalid subject, or a header name or value NATS does
+    /// not allow (e.g. a line break in an aggregate id). Retrying does not help.
     #[error("invalid message on `{subject}`: {reason}")]
     InvalidMessage {
         /// Subject of the message.
         subject: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The encoded message (headers and payload, as NATS frames them) is larger than the
+    /// server's `max_payload` (NATS default 1 MiB), so the server would refuse it. Nothing was
+    /// sent: the check runs before sending, never waiting for an ack that cannot come. Only
+    /// a raised `max_payload` (server configuration) or a smaller message helps.
+    #[error(
+        "message on `{subject}` is {size} bytes, above the server's max_payload of {max_payload} bytes"
+    )]
+    TooLarge {
+        /// Subject of the message.
+        subject: String,
+        /// Bytes of the message on the wire: the header block and the payload.
+        size: usize,
+        /// The server's `max_payload` in bytes, as announced to the connection.
+        max_payload: usize,
     },
     /// Any other broker or connection failure.
     #[error("broker failed to store a message on `{subject}`: {source}")]
@@ -130,13 +144,23 @@ impl PublishError {
             Self::NoStream { subject }
             | Self::Timeout { subject }
             | Self::InvalidMessage { subject, .. }
+            | Self::TooLarge { subject, .. }
             | Self::Broker { subject, .. } => subject,
         }
     }
 
     /// Whether retrying the same message can succeed (timeouts and broker failures; not a
-    /// missing stream or an invalid message).
+    /// missing stream, an invalid message or one too large).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Timeout { .. } | Self::Broker { .. })
+    }
+
+    /// Whether the broker can never accept this message as it is, whatever the retries: an
+    /// invalid message ([`Self::InvalidMessage`]) or one over the server's limit
+    /// ([`Self::TooLarge`]). A missing stream ([`Self::NoStream`]) is neither transient nor
+    /// permanent: provisioning the stream, or a JetStream cluster electing the stream's
+    /// leader, makes the same message publishable.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::InvalidMessage { .. } | Self::TooLarge { .. })
     }
 }

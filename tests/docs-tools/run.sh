@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks what `eventmap docs` writes with the real tools, and keeps the committed picture of
 # the example's flowchart current:
-#   1. `eventmap docs --check`: docs/generated/ is current for the example (mappings.yaml);
+#   1. `eventmap docs --check` over the example's three tables documented together
+#      (mappings.yaml and examples/): docs/generated/ (with the system catalog system.md) and
+#      examples/{search,notifications}/docs/generated/ are current;
 #   2. the AsyncAPI documents of the example (docs/generated/asyncapi.yaml), of the
 #      kitchen-sink table (tests/fixtures/kitchen, every field form), of the search example
 #      (examples/search, a table that only consumes: receive operations) and of the example
@@ -194,7 +196,8 @@ flowchart_png() {
   fi
 }
 
-check "eventmap docs --check (example)" "$EVENTMAP_BIN" docs --check
+check "eventmap docs --check (example: the three tables together)" \
+  "$EVENTMAP_BIN" --mappings mappings.yaml --mappings examples/ docs --check
 check "AsyncAPI parser (example, kitchen sink)" \
   env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
   "$generated/asyncapi.yaml" "$work/kitchen/asyncapi.yaml"
@@ -202,6 +205,12 @@ check "AsyncAPI parser (search: consuming only; example with subscriptions)" \
   env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
   --receive "$work/search/asyncapi.yaml" "$work/both/asyncapi.yaml"
 check "Mermaid blocks of the example's catalog" render_markdown "$generated/events.md" "$work/render-example"
+check "Mermaid blocks of the example's system catalog" render_markdown "$generated/system.md" "$work/render-system"
+check "Mermaid blocks of the committed search catalog (its producer drawn)" \
+  render_markdown examples/search/docs/generated/events.md "$work/render-search-committed"
+check "AsyncAPI parser (the committed documents of search and notifications, naming their producer)" \
+  env NODE_PATH="$tools" timeout "$STEP_TIMEOUT" node "$here/validate-asyncapi.cjs" \
+  --receive examples/search/docs/generated/asyncapi.yaml examples/notifications/docs/generated/asyncapi.yaml
 check "Mermaid blocks of the kitchen sink's catalog" render_markdown "$work/kitchen/events.md" "$work/render-kitchen"
 check "Mermaid blocks of the search example's catalog" render_markdown "$work/search/events.md" "$work/render-search"
 check "Mermaid blocks of the catalog with subscriptions" render_markdown "$work/both/events.md" "$work/render-both"

@@ -222,6 +222,7 @@ pub mod property {
 }
 
 pub mod cetype;
+pub mod contracts;
 pub mod corpus;
 pub mod shared;
 pub mod shared_derive;

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use eventmap_codegen::__private::{self as committed, Freshness};
-use eventmap_codegen::breaking::{self, Baseline, BaselineProblem};
+use eventmap_codegen::breaking::{self, Baseline, BaselineProblem, Break};
 use eventmap_codegen::permissions::{self, DEFAULT_INBOX_PREFIX, ServicePermissions};
-use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules};
+use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules, system};
 
 /// Check a mapping table (mappings.yaml) against its .proto contracts and generate the Rust
 /// glue between domain events and protobuf integration events on NATS JetStream.
@@ -20,8 +20,12 @@ use eventmap_codegen::{Analysis, Diagnostic, Error, analyze, report, rules};
 #[derive(Debug, Parser)]
 #[command(name = "eventmap", version)]
 struct Cli {
-    /// The mapping table. Paths inside it are relative to its own folder. `permissions` takes
-    /// several (`--mappings A --mappings B`), one user each; the other commands take one.
+    /// The mapping table. Paths inside it are relative to its own folder. `check`, `docs` and
+    /// `permissions` take several (`--mappings A --mappings B`): a folder stands for every
+    /// `mappings.yaml` under it (hidden folders and `target` skipped), a quoted glob pattern
+    /// (`'services/*/mappings.yaml'`) for the files it matches. `check` then also checks the
+    /// tables against each other (consumers against producers), `docs` documents them as one
+    /// system. `generate` takes one.
     #[arg(long, global = true, action = ArgAction::Append, default_value = "mappings.yaml")]
     mappings: Vec<PathBuf>,
     /// How problems are reported: `text` (for people, on stderr), `json` (an array of objects
@@ -47,12 +51,14 @@ enum Format {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check the table against its protos; exit 1 when there are problems.
+    /// Check the table against its protos, and several tables against each other; exit 1 when
+    /// there are problems.
     Check {
         /// Also report breaking changes of the integration contract against a baseline: a git
         /// revision (`HEAD~1`, `origin/main`; read through git, nothing is checked out) or a
         /// folder laid out like this one. Intended breaks are accepted in
-        /// `eventmap-accepted-breaks.yaml` next to the table.
+        /// `eventmap-accepted-breaks.yaml` next to the table. With several tables, each break
+        /// is also reported in each consumer's table that subscribes to an event it reaches.
         #[arg(long, value_name = "REV|DIR")]
         against: Option<String>,
     },
@@ -126,52 +132,125 @@ fn tables(paths: &[PathBuf]) -> String {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
-    if let Command::Permissions {
-        user,
-        inbox_prefix,
-        output,
-    } = &cli.command
-    {
-        return write_permissions(cli, user.as_deref(), inbox_prefix, output.as_deref());
+    let tables = system::find_tables(&cli.mappings)?;
+    match &cli.command {
+        Command::Permissions {
+            user,
+            inbox_prefix,
+            output,
+        } => {
+            return write_permissions(
+                cli,
+                &tables,
+                user.as_deref(),
+                inbox_prefix,
+                output.as_deref(),
+            );
+        }
+        Command::Check { against } => return check(cli.format, &tables, against.as_deref()),
+        Command::Docs { out, check } if tables.len() > 1 => {
+            return system_docs(cli.format, &tables, out.as_deref(), *check);
+        }
+        _ => {}
     }
-    let [mappings] = cli.mappings.as_slice() else {
+    let [mappings] = tables.as_slice() else {
         eprintln!(
             "error: this command takes one table, {} were given ({})",
-            cli.mappings.len(),
-            tables(&cli.mappings)
+            tables.len(),
+            self::tables(&tables)
         );
         return Ok(ExitCode::from(2));
     };
-    let mut analysis = analyze(mappings)?;
-    if let Command::Check {
-        against: Some(against),
-    } = &cli.command
-    {
-        compare_with_baseline(against, mappings, &mut analysis)?;
-    }
+    let analysis = analyze(mappings)?;
     emit(cli.format, &analysis, &analysis.diagnostics);
     if reported_errors(&analysis) {
         return Ok(ExitCode::from(1));
     }
     match cli.command {
-        Command::Check { .. } => {
-            say(
-                cli.format,
-                &format!(
-                    "eventmap: {} is consistent with its protos\n",
-                    mappings.display()
-                ),
-            );
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Generate { check } => generate(cli.format, &analysis, check),
         Command::Docs { ref out, check } => docs(cli.format, &analysis, out.as_deref(), check),
-        // Answered before the single table is read (it takes several); kept for the match.
-        Command::Permissions {
-            ref user,
-            ref inbox_prefix,
-            ref output,
-        } => write_permissions(cli, user.as_deref(), inbox_prefix, output.as_deref()),
+        // Answered above.
+        Command::Check { .. } | Command::Permissions { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `eventmap check`: each table against its protos, then (with several) the tables against
+/// each other, then (with `against`) each table against its baseline, with the consumers a
+/// producer's break reaches. Exit 1 when a table has errors.
+fn check(format: Format, tables: &[PathBuf], against: Option<&str>) -> Result<ExitCode, Error> {
+    let mut analyses = tables
+        .iter()
+        .map(|path| analyze(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Before the baseline: a break is an error of the producer's table, and the cross-checks
+    // compare tables that are valid on their own.
+    let cross = system::check(&mut analyses);
+    if let Some(against) = against {
+        let mut impacts = Vec::new();
+        for index in 0..analyses.len() {
+            let Some((base, found)) = compare_with_baseline(against, &mut analyses[index])? else {
+                continue;
+            };
+            // The breaks not accepted in the producer's accepted-breaks file.
+            let kept: Vec<Break> = found
+                .into_iter()
+                .filter(|b| analyses[index].diagnostics.contains(&b.diagnostic))
+                .collect();
+            impacts.extend(system::consumer_impacts(&analyses, index, &base, &kept));
+        }
+        for (index, diagnostic) in impacts {
+            analyses[index].diagnostics.push(diagnostic);
+        }
+    }
+    emit_all(format, &analyses);
+    let mut failed = false;
+    for analysis in &analyses {
+        failed |= reported_errors(analysis);
+    }
+    if let system::CrossCheck::Skipped { tables } = &cross {
+        eprintln!(
+            "eventmap: the tables are checked against each other once each is valid on its own ({} {} errors)",
+            self::tables(tables),
+            if tables.len() == 1 { "has" } else { "have" }
+        );
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    let summary = match analyses.as_slice() {
+        [one] => format!(
+            "eventmap: {} is consistent with its protos\n",
+            one.file.display()
+        ),
+        all => format!(
+            "eventmap: {} tables ({}) are consistent with their protos and with each other\n",
+            all.len(),
+            self::tables(tables)
+        ),
+    };
+    say(format, &summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reports the diagnostics of every table: in the text format each table's with its own
+/// sources, in the machine formats one JSON array or one list of commands for all.
+fn emit_all(format: Format, analyses: &[Analysis]) {
+    match format {
+        Format::Text => {
+            for analysis in analyses {
+                emit(format, analysis, &analysis.diagnostics);
+            }
+        }
+        Format::Json | Format::Github => {
+            let all: Vec<Diagnostic> = analyses
+                .iter()
+                .flat_map(|analysis| analysis.diagnostics.iter().cloned())
+                .collect();
+            match format {
+                Format::Json => println!("{}", report::render_json(&all)),
+                _ => print!("{}", report::render_github(&all)),
+            }
+        }
     }
 }
 
@@ -193,6 +272,7 @@ fn reported_errors(analysis: &Analysis) -> bool {
 /// `output` or stdout.
 fn write_permissions(
     cli: &Cli,
+    tables: &[PathBuf],
     user: Option<&str>,
     inbox_prefix: &str,
     output: Option<&Path>,
@@ -201,12 +281,11 @@ fn write_permissions(
         eprintln!("error: permissions are written as `--format text` or `--format json`");
         return Ok(ExitCode::from(2));
     }
-    if user.is_some() && cli.mappings.len() > 1 {
+    if user.is_some() && tables.len() > 1 {
         eprintln!("error: --user names the user of one table; give one --mappings with it");
         return Ok(ExitCode::from(2));
     }
-    let analyses = cli
-        .mappings
+    let analyses = tables
         .iter()
         .map(|path| analyze(path))
         .collect::<Result<Vec<_>, _>>()?;
@@ -252,13 +331,13 @@ fn write_permissions(
 }
 
 /// Adds the breaking changes against `against` (a folder when one exists at that path, a git
-/// revision otherwise) to `analysis`. A baseline without the table (a new table) has nothing
-/// to break: that is said on stderr, not an error.
+/// revision otherwise) to `analysis`; returns the baseline and every break found (accepted or
+/// not). A baseline without the table (a new table) has nothing to break: that is said on
+/// stderr, not an error.
 fn compare_with_baseline(
     against: &str,
-    table: &Path,
     analysis: &mut Analysis,
-) -> Result<(), Error> {
+) -> Result<Option<(Analysis, Vec<Break>)>, Error> {
     let baseline = if Path::new(against).is_dir() {
         Baseline::Dir(PathBuf::from(against))
     } else {
@@ -267,8 +346,13 @@ fn compare_with_baseline(
             rev: against.to_owned(),
         }
     };
-    match breaking::load_baseline(&baseline, table) {
-        Ok(base) => breaking::check_against(&base, analysis),
+    let table = analysis.file.clone();
+    match breaking::load_baseline(&baseline, &table) {
+        Ok(base) => {
+            let found = breaking::breaks(&base, analysis);
+            breaking::check_against(&base, analysis)?;
+            Ok(Some((base, found)))
+        }
         Err(Error::Baseline {
             problem: BaselineProblem::TableNotFound(path),
             ..
@@ -277,7 +361,7 @@ fn compare_with_baseline(
                 "eventmap: the baseline {baseline} has no table at `{}`: nothing to compare",
                 path.display()
             );
-            Ok(())
+            Ok(None)
         }
         Err(err) => Err(err),
     }
@@ -374,4 +458,34 @@ fn sync_files(
         }
     }
     Ok(status)
+}
+
+/// `eventmap docs` over several tables: each table's documents, knowing its peers, in its
+/// own folder (`out/<service>` with `--out`), and the system catalog next to the first
+/// table's documents (in `out` with `--out`).
+fn system_docs(
+    format: Format,
+    tables: &[PathBuf],
+    out: Option<&Path>,
+    check: bool,
+) -> Result<ExitCode, Error> {
+    let analyses = tables
+        .iter()
+        .map(|path| analyze(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    emit_all(format, &analyses);
+    let mut failed = false;
+    for analysis in &analyses {
+        failed |= reported_errors(analysis);
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    let docs = eventmap_codegen::docs::render_system(&analyses)?;
+    let mappings: Vec<String> = tables
+        .iter()
+        .map(|t| format!("--mappings {}", t.display()))
+        .collect();
+    let command = format!("{} docs", mappings.join(" "));
+    sync_files(format, &docs.files(out), check, &command)
 }

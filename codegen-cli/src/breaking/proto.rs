@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
-use super::{Breaks, baseline_note};
+use super::{Breaks, side_note};
 use crate::diagnostic::SourceLocation;
 use crate::protos::ProtoSet;
 use crate::rules;
@@ -32,6 +32,9 @@ pub(crate) struct Compare<'a> {
     out: &'a mut Breaks,
     messages: HashSet<(String, String)>,
     enums: HashSet<(String, String)>,
+    /// How notes name the `base` side: `the baseline`, or `this table's copy` when a
+    /// consumer's copy of a message is compared with its producer's.
+    base_side: &'static str,
 }
 
 impl<'a> Compare<'a> {
@@ -43,7 +46,14 @@ impl<'a> Compare<'a> {
             out,
             messages: HashSet::new(),
             enums: HashSet::new(),
+            base_side: super::BASELINE,
         }
+    }
+
+    /// Names the `base` side `side` in notes (`this table's copy`) instead of `the baseline`.
+    pub fn base_side(mut self, side: &'static str) -> Self {
+        self.base_side = side;
+        self
     }
 
     /// Compares the baseline message `old` with the current `new` (the same message, or
@@ -97,7 +107,8 @@ impl<'a> Compare<'a> {
             message,
             self.cur.message_location(new),
         );
-        d.notes.push(baseline_note(
+        d.notes.push(side_note(
+            self.base_side,
             format!("`{}` was defined here", old.full_name()),
             self.base.message_location(old),
         ));
@@ -199,7 +210,7 @@ impl<'a> Compare<'a> {
             places.0,
         );
         d.notes
-            .push(baseline_note("it was reserved here", places.1));
+            .push(side_note(self.base_side, "it was reserved here", places.1));
         d.hint = Some(format!(
             "reserve {what} again; a reused number or name would be read as the old field"
         ));

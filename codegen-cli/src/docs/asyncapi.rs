@@ -20,7 +20,9 @@
 //!   protobuf payload as a multi-format schema (`application/vnd.google.protobuf;version=3`,
 //!   or `version=2` for a payload written in proto2) whose schema is a self-contained `.proto`
 //!   text: the message and every type it uses, without imports (see
-//!   [`super::payload_schema`]), and the message's full proto name in `x-protobuf-message`.
+//!   [`super::payload_schema`]), and the message's full proto name in `x-protobuf-message`;
+//!   its contract's fingerprint as `ce-dataschema` (a constant header) and in
+//!   `x-eventmap-dataschema` (`eventmap:<message>#<fingerprint>`).
 //!
 //! Written with serde-saphyr's serializer from typed structs, in table order.
 
@@ -35,15 +37,15 @@ use askama::Template;
 
 use self::headers::headers;
 use self::schema::{
-    Channel, Components, DeliveryExtension, Document, Info, Message, MultiFormatSchema, Operation,
-    ReceiveExtensions, Ref, Server,
+    Channel, Components, ConsumerExtension, DeliveryExtension, Document, Info, Message,
+    MultiFormatSchema, Operation, ReceiveExtensions, Ref, Server,
 };
 use self::texts::{ChannelText, InfoText, MessageText, ReceiveText, SendText};
 
 use super::consumed::{self, Consumed, ConsumedEvent};
 use super::payload_schema::payload_schema;
 use super::proto_source::{leading_comment, message_summary};
-use super::{DocsError, Published};
+use super::{DocsError, Peers, Published};
 use crate::model::{Channel as ModelChannel, Model};
 
 /// The AsyncAPI version written.
@@ -62,8 +64,9 @@ pub fn render(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<String, DocsError> {
-    let document = document(model, published, consumed)?;
+    let document = document(model, published, consumed, peers)?;
     Ok(serde_saphyr::to_string(&document)?)
 }
 
@@ -71,12 +74,13 @@ fn document(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<Document, DocsError> {
     let service = &model.service;
-    let mut receiving = Receiving::published(model, published)?;
+    let mut receiving = Receiving::published(model, published, peers)?;
     for c in consumed {
         for e in &c.events {
-            receiving.receive(model, c, e)?;
+            receiving.receive(model, c, e, peers)?;
         }
     }
     let Receiving {
@@ -90,7 +94,7 @@ fn document(
         info: Info {
             title: format!("{service} integration events"),
             version: "1.0.0",
-            description: description(model, published, consumed)?,
+            description: description(model, published, consumed, peers)?,
         },
         default_content_type: CONTENT_TYPE,
         servers: servers(),
@@ -116,8 +120,13 @@ fn servers() -> IndexMap<String, Server> {
 }
 
 /// The `send` operation of published event `p`, by `service`.
-fn send_operation(service: &str, p: &Published<'_>) -> Result<Operation, DocsError> {
+fn send_operation(service: &str, p: &Published<'_>, peers: &Peers) -> Result<Operation, DocsError> {
     let name = &p.event.name;
+    let consumers = peers.of_event(&p.channel.name, name);
+    let named: Vec<String> = consumers
+        .iter()
+        .map(|c| format!("`{}` (durable consumer `{}`)", c.service, c.durable))
+        .collect();
     Ok(Operation {
         action: "send",
         channel: Ref::to(format!("#/channels/{name}")),
@@ -130,10 +139,26 @@ fn send_operation(service: &str, p: &Published<'_>) -> Result<Operation, DocsErr
             domain: &p.domain.name,
             message: p.message.full_name(),
             subject: &p.subject,
+            consumers: peers.together.then(|| {
+                if named.is_empty() {
+                    peers.nobody().to_owned()
+                } else {
+                    named.join(", ")
+                }
+            }),
         }
         .render()?,
         messages: vec![Ref::to(format!("#/channels/{name}/messages/{name}"))],
         extensions: None,
+        consumers: consumers
+            .iter()
+            .map(|c| ConsumerExtension {
+                service: c.service.clone(),
+                subscription: c.subscription.clone(),
+                durable: c.durable.clone(),
+            })
+            .collect(),
+        producers: Vec::new(),
     })
 }
 
@@ -142,7 +167,47 @@ fn description(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<String, DocsError> {
+    let mut consumers: Vec<String> = Vec::new();
+    for channel in super::mermaid::split::published_channels(published) {
+        for c in peers.of_channel(&channel.name) {
+            let named = format!("`{}`", c.service);
+            if !consumers.contains(&named) {
+                consumers.push(named);
+            }
+        }
+    }
+    let mut producers: Vec<String> = Vec::new();
+    for c in consumed {
+        for p in peers.producers(&c.subscription.name) {
+            let named = format!("`{p}`");
+            if !producers.contains(&named) {
+                producers.push(named);
+            }
+        }
+    }
+    let peers = peers.together.then(|| {
+        let mut parts = Vec::new();
+        if !published.is_empty() {
+            parts.push(if consumers.is_empty() {
+                "no service documented with it consumes its events".to_owned()
+            } else {
+                format!("{} consume its events", consumers.join(", "))
+            });
+        }
+        if !consumed.is_empty() {
+            parts.push(if producers.is_empty() {
+                "no service documented with it publishes what it consumes".to_owned()
+            } else {
+                format!("it consumes events of {}", producers.join(", "))
+            });
+        }
+        format!(
+            "Among the tables documented together, {}.",
+            parts.join("; ")
+        )
+    });
     let consumes = match (consumed.is_empty(), published.is_empty()) {
         (true, _) => None,
         (false, true) => Some("consumes from"),
@@ -152,6 +217,7 @@ fn description(
         service: &model.service,
         table: &model.table_name,
         consumes,
+        peers,
     };
     Ok(text.render()?)
 }
@@ -172,7 +238,11 @@ struct Receiving {
 impl Receiving {
     /// The channels, `send` operations and messages of the integration events `published`
     /// by the table of `model`.
-    fn published(model: &Model, published: &[Published<'_>]) -> Result<Self, DocsError> {
+    fn published(
+        model: &Model,
+        published: &[Published<'_>],
+        peers: &Peers,
+    ) -> Result<Self, DocsError> {
         let service = &model.service;
         let mut channels = IndexMap::new();
         let mut operations = IndexMap::new();
@@ -191,7 +261,7 @@ impl Receiving {
                     IndexMap::from([(name.clone(), Ref::to(message_ref))]),
                 )?,
             );
-            operations.insert(format!("send{name}"), send_operation(service, p)?);
+            operations.insert(format!("send{name}"), send_operation(service, p, peers)?);
             messages.insert(name.clone(), message(model, p)?);
         }
         Ok(Self {
@@ -210,6 +280,7 @@ impl Receiving {
         model: &Model,
         c: &Consumed<'_>,
         e: &ConsumedEvent<'_>,
+        peers: &Peers,
     ) -> Result<(), DocsError> {
         let name = &e.event.name;
         let existing = self
@@ -231,7 +302,7 @@ impl Receiving {
         );
         self.operations.insert(
             operation_key,
-            receive_operation(&model.service, c, e, &channel_key, &message_key)?,
+            receive_operation(&model.service, c, e, (&channel_key, &message_key), peers)?,
         );
         Ok(())
     }
@@ -317,9 +388,14 @@ fn receive_operation(
     service: &str,
     c: &Consumed<'_>,
     e: &ConsumedEvent<'_>,
-    channel_key: &str,
-    message_key: &str,
+    (channel_key, message_key): (&str, &str),
+    peers: &Peers,
 ) -> Result<Operation, DocsError> {
+    let producers: Vec<String> = peers
+        .producers(&c.subscription.name)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let name = &e.event.name;
     let durable = &c.subscription.durable;
     let dead_letter_token = consumed::dead_letter_token(&e.event.ce_type);
@@ -347,12 +423,22 @@ fn receive_operation(
             handler_trait: c.handler_trait(),
             method: e.handler_method(),
             delivery: delivery.join("; "),
+            producers: peers.together.then(|| {
+                if producers.is_empty() {
+                    peers.nobody().to_owned()
+                } else {
+                    let named: Vec<String> = producers.iter().map(|p| format!("`{p}`")).collect();
+                    named.join(", ")
+                }
+            }),
         }
         .render()?,
         messages: vec![Ref::to(format!(
             "#/channels/{channel_key}/messages/{message_key}"
         ))],
         extensions: Some(receive_extensions(c, &dead_letter_token)),
+        consumers: Vec::new(),
+        producers,
     })
 }
 
@@ -392,6 +478,7 @@ fn unique_key<V>(map: &IndexMap<String, V>, base: &str, qualifier: &str) -> Stri
 /// The message of an event a subscription receives.
 fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Result<Message, DocsError> {
     message_of(
+        model,
         &e.event.name,
         &e.event.ce_type,
         &e.message,
@@ -404,6 +491,7 @@ fn received_message(model: &Model, e: &ConsumedEvent<'_>) -> Result<Message, Doc
 /// The message of an integration event the table publishes.
 fn message(model: &Model, p: &Published<'_>) -> Result<Message, DocsError> {
     message_of(
+        model,
         &p.event.name,
         &p.event.ce_type,
         &p.message,
@@ -418,6 +506,7 @@ fn message(model: &Model, p: &Published<'_>) -> Result<Message, DocsError> {
 /// by another service and received by `service`; `fallback` names the summary when the proto
 /// message has no comment.
 fn message_of(
+    model: &Model,
     event: &str,
     ce_type: &str,
     payload: &MessageDescriptor,
@@ -426,6 +515,9 @@ fn message_of(
     fallback: &str,
 ) -> Result<Message, DocsError> {
     let full_name = payload.full_name();
+    let dataschema = model
+        .contract(full_name)
+        .map(|contract| contract.dataschema.clone());
     let file = payload.parent_file();
     let schema = payload_schema(payload);
     let description = MessageText {
@@ -443,12 +535,18 @@ fn message_of(
         summary: message_summary(payload).unwrap_or_else(|| format!("{fallback} as {full_name}")),
         description,
         content_type: CONTENT_TYPE,
-        headers: headers(domain.map(|_| service), event, ce_type),
+        headers: headers(
+            domain.map(|_| service),
+            event,
+            ce_type,
+            dataschema.as_deref(),
+        ),
         payload: MultiFormatSchema {
             schema_format: schema.schema_format(),
             schema: schema.text,
         },
         protobuf_message: full_name.to_owned(),
+        dataschema,
     })
 }
 

@@ -17,12 +17,13 @@ mod markdown;
 use askama::Template;
 
 use self::fields::{FieldRow, field_rows};
-use self::markdown::{Fenced, anchor, ce_type_note};
+use self::markdown::{anchor, ce_type_note};
 use super::consumed::{self, Consumed};
 use super::proto_source::{leading_comment, message_summary};
-use super::{DocsError, Published, internal_events, mermaid, streams};
+use super::{DocsError, Peers, Published, internal_events, mermaid, streams};
 use crate::model::Model;
 
+pub(crate) use self::markdown::Fenced;
 pub use self::markdown::{cell, code};
 
 /// The event catalog of the integration events `published` by the table of `model` and of
@@ -35,12 +36,13 @@ pub fn render(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<String, DocsError> {
     let service = &model.service;
-    let flowcharts = flowcharts(model, published, consumed)?;
+    let flowcharts = flowcharts(model, published, consumed, peers)?;
     let per_channel = flowcharts.len() > 1;
     let channel_sequences = if per_channel {
-        channel_sequences(model, published)?
+        channel_sequences(model, published, peers)?
     } else {
         Vec::new()
     };
@@ -59,9 +61,11 @@ pub fn render(
         overview: published.iter().map(OverviewRow::of).collect(),
         internal: internal(model),
         streams: stream_rows(published),
+        consumers: consumer_rows(published, peers),
+        nobody: peers.nobody(),
         consumed: consumed
             .iter()
-            .map(SubscriptionView::of)
+            .map(|c| SubscriptionView::of(c, peers))
             .collect::<Result<_, _>>()?,
         publishes: publishes(model, published, consumed),
         flowcharts,
@@ -70,7 +74,7 @@ pub fn render(
         own_types: own_types(published, consumed),
         events: published
             .iter()
-            .map(|p| EventView::of(model, p, per_channel))
+            .map(|p| EventView::of(model, p, per_channel, peers))
             .collect::<Result<_, _>>()?,
     };
     Ok(catalog.render()?)
@@ -81,20 +85,24 @@ fn flowcharts(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<Vec<FlowchartView>, DocsError> {
-    Ok(mermaid::split::flowcharts(model, published, consumed)?
-        .into_iter()
-        .map(|f| FlowchartView {
-            title: f.title,
-            diagram: Fenced::new(f.text),
-        })
-        .collect::<Vec<_>>())
+    Ok(
+        mermaid::split::flowcharts(model, published, consumed, peers)?
+            .into_iter()
+            .map(|f| FlowchartView {
+                title: f.title,
+                diagram: Fenced::new(f.text),
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// For a split flow: the sequence diagram of each channel the table publishes on.
 fn channel_sequences(
     model: &Model,
     published: &[Published<'_>],
+    peers: &Peers,
 ) -> Result<Vec<ChannelSequence>, DocsError> {
     mermaid::split::published_channels(published)
         .into_iter()
@@ -102,7 +110,7 @@ fn channel_sequences(
             Ok(ChannelSequence {
                 name: channel.name.clone(),
                 code: code(&channel.name),
-                diagram: Fenced::new(mermaid::split::channel_sequence(model, channel)?),
+                diagram: Fenced::new(mermaid::split::channel_sequence(model, channel, peers)?),
             })
         })
         .collect::<Result<_, DocsError>>()
@@ -180,6 +188,11 @@ struct Catalog {
     internal: Option<String>,
     /// Per stream: the stream and its subject filters, as table cells.
     streams: Vec<(String, String)>,
+    /// The subscriptions of the tables documented together that consume the channels
+    /// published on; `None` for a table documented alone.
+    consumers: Option<Vec<ConsumerRow>>,
+    /// What is said when nobody consumes ([`Peers::nobody`]).
+    nobody: &'static str,
     consumed: Vec<SubscriptionView>,
     /// Whether the publishing side is shown ([`publishes`]).
     publishes: bool,
@@ -233,9 +246,66 @@ impl OverviewRow {
     }
 }
 
+/// A subscription of another table consuming a channel published on, as table cells.
+struct ConsumerRow {
+    service: String,
+    subscription: String,
+    durable: String,
+    channel: String,
+    events: String,
+}
+
+/// The subscriptions of the tables documented together that consume the channels of
+/// `published`, in the order of the channels, then of the tables; `None` for a table
+/// documented alone.
+fn consumer_rows(published: &[Published<'_>], peers: &Peers) -> Option<Vec<ConsumerRow>> {
+    if !peers.together {
+        return None;
+    }
+    let rows = mermaid::split::published_channels(published)
+        .into_iter()
+        .flat_map(|channel| {
+            peers.of_channel(&channel.name).into_iter().map(|c| {
+                let events: Vec<String> = c.events.iter().map(|e| code(e)).collect();
+                ConsumerRow {
+                    service: cell(&code(&c.service)),
+                    subscription: cell(&code(&c.subscription)),
+                    durable: cell(&code(&c.durable)),
+                    channel: cell(&code(&channel.name)),
+                    events: cell(&events.join(", ")),
+                }
+            })
+        })
+        .collect();
+    Some(rows)
+}
+
+/// The consumers of one event as Markdown: `` `search` (durable `search-orders`) ``, or
+/// what [`Peers::nobody`] says.
+fn event_consumers(peers: &Peers, channel: &str, event: &str) -> String {
+    let consumers: Vec<String> = peers
+        .of_event(channel, event)
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{} (durable consumer {})",
+                code(&c.service),
+                code(&c.durable)
+            )
+        })
+        .collect();
+    if consumers.is_empty() {
+        peers.nobody().to_owned()
+    } else {
+        consumers.join(", ")
+    }
+}
+
 /// A subscription's section (`templates/docs/events/subscription.md`).
 struct SubscriptionView {
     name: String,
+    /// The services publishing what it receives, among the tables documented together.
+    producers: Option<String>,
     durable: String,
     channel: String,
     subjects: String,
@@ -262,7 +332,7 @@ struct ConsumedRow {
 
 impl SubscriptionView {
     /// The section of `c`.
-    fn of(c: &Consumed<'_>) -> Result<SubscriptionView, DocsError> {
+    fn of(c: &Consumed<'_>, peers: &Peers) -> Result<SubscriptionView, DocsError> {
         let events = c
             .events
             .iter()
@@ -279,8 +349,20 @@ impl SubscriptionView {
                 description: cell(&message_summary(&e.message).unwrap_or_default()),
             })
             .collect();
+        let producers: Vec<String> = peers
+            .producers(&c.subscription.name)
+            .into_iter()
+            .map(code)
+            .collect();
         Ok(SubscriptionView {
             name: code(&c.subscription.name),
+            producers: peers.together.then(|| {
+                if producers.is_empty() {
+                    "none among the tables documented together".to_owned()
+                } else {
+                    producers.join(", ")
+                }
+            }),
             durable: code(&c.subscription.durable),
             channel: code(&c.channel.name),
             subjects: code(&format!("{}.>", c.channel.subject)),
@@ -309,6 +391,8 @@ struct EventView {
     file: String,
     domain: String,
     domain_type: String,
+    /// Who consumes it, Markdown.
+    consumers: String,
     fields: Vec<FieldRow>,
     /// Its sequence diagram; `None` for a split flow (the channel's is linked).
     diagram: Option<Fenced>,
@@ -320,13 +404,18 @@ struct EventView {
 impl EventView {
     /// The section of `p`; with `per_channel`, its sequence diagram is its channel's
     /// (linked), not its own.
-    fn of(model: &Model, p: &Published<'_>, per_channel: bool) -> Result<EventView, DocsError> {
+    fn of(
+        model: &Model,
+        p: &Published<'_>,
+        per_channel: bool,
+        peers: &Peers,
+    ) -> Result<EventView, DocsError> {
         let mut fields = Vec::new();
         field_rows(&mut fields, &p.message, &p.event.fields, "", "")?;
         let diagram = if per_channel {
             None
         } else {
-            Some(Fenced::new(mermaid::sequence(model, p)?))
+            Some(Fenced::new(mermaid::sequence(model, p, peers)?))
         };
         let example = super::example_payload::render(&p.message, &p.event.fields, &p.domain.name)?;
         Ok(EventView {
@@ -343,6 +432,7 @@ impl EventView {
             file: code(p.message.parent_file().name()),
             domain: code(&p.domain.name),
             domain_type: code(&p.event.domain_type),
+            consumers: event_consumers(peers, &p.channel.name, &p.event.name),
             fields,
             diagram,
             sequence_anchor: mermaid::split::channel_sequence_anchor(&p.channel.name),

@@ -258,6 +258,7 @@ mod tests {
                 stream: "SVC_DLQ".into(),
                 replicas: 1,
             }),
+            on_incompatible: None,
         };
         let words: BTreeMap<_, _> = delivery(&policy, None).into_iter().collect();
         assert!(words["start"].contains("`deliver: new`"));

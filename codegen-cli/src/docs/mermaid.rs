@@ -19,7 +19,7 @@ pub mod split;
 use askama::Template;
 
 use super::consumed::{self, Consumed};
-use super::{DocsError, Published, internal_events, streams};
+use super::{DocsError, Peers, Published, internal_events, streams};
 use crate::model::Model;
 
 /// `s` made safe inside a quoted Mermaid label or a sequence-diagram text: `#`, `"`, `;`,
@@ -56,6 +56,7 @@ pub fn flowchart(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<String, DocsError> {
     let internal = internal_events(model);
     let flowchart = Flowchart {
@@ -70,7 +71,8 @@ pub fn flowchart(
             })
             .collect(),
         handlers: published.iter().enumerate().map(HandlerNode::of).collect(),
-        consuming: ConsumingView::of(&streams(published), consumed),
+        consuming: ConsumingView::of(&streams(published), consumed)
+            .with_peers(published, consumed, peers),
     };
     Ok(flowchart.render()?)
 }
@@ -126,6 +128,17 @@ impl HandlerNode {
 pub(crate) struct ConsumingView {
     subscriptions: Vec<SubscriptionNode>,
     published: Vec<StreamNode>,
+    /// The subscriptions of the tables documented together that consume the streams
+    /// published on (node `x<index>`).
+    peers: Vec<PeerNode>,
+    /// The label of the `consumers` node of the streams no peer consumes: `None` when every
+    /// stream published on has its peers.
+    nobody: Option<String>,
+    /// The other services, documented together, publishing what the subscriptions receive
+    /// (node `y<index>`), Mermaid text.
+    producers: Vec<String>,
+    /// A producer (its index in `producers`) into the node of a stream a subscription reads.
+    producer_edges: Vec<(usize, String)>,
     read: Vec<StreamNode>,
     dead: Vec<StreamNode>,
     edges: Vec<ConsumerEdge>,
@@ -144,6 +157,8 @@ struct StreamNode {
     index: usize,
     stream: String,
     subjects: String,
+    /// For a stream published on: the indexes of the [`PeerNode`]s consuming it.
+    consumers: Vec<usize>,
 }
 
 impl StreamNode {
@@ -153,8 +168,16 @@ impl StreamNode {
             index,
             stream: text(stream),
             subjects: text(&subjects.join(" ")),
+            consumers: Vec::new(),
         }
     }
+}
+
+/// A subscription of another table documented together, consuming a stream published on:
+/// its service and durable consumer, Mermaid text.
+struct PeerNode {
+    service: String,
+    durable: String,
 }
 
 /// The edges of a subscription: from node `from`, labelled `subjects`, and to dead-letter
@@ -214,7 +237,79 @@ impl ConsumingView {
                 .collect(),
             dead: dead.iter().enumerate().map(StreamNode::of).collect(),
             edges,
+            peers: Vec::new(),
+            nobody: (!published.is_empty()).then(|| "none declared yet".to_owned()),
+            producers: Vec::new(),
+            producer_edges: Vec::new(),
         }
+    }
+
+    /// Draws the consumers of the streams `published` on from `peers`: one node per
+    /// subscription of another table (service and durable), fed by the streams it consumes;
+    /// the streams nobody consumes feed the `consumers` node, labelled with
+    /// [`Peers::nobody`]. The other services publishing what the subscriptions (`consumed`)
+    /// receive are drawn feeding the streams they read.
+    pub(crate) fn with_peers(
+        mut self,
+        published: &[Published<'_>],
+        consumed: &[Consumed<'_>],
+        peers: &Peers,
+    ) -> Self {
+        for (edge, c) in self.edges.iter().zip(consumed) {
+            // A stream the table publishes on (`s<index>`) is drawn with its publisher.
+            if edge.from.starts_with('s') {
+                continue;
+            }
+            for producer in peers.producers(&c.subscription.name) {
+                let node = text(producer);
+                let index = match self.producers.iter().position(|p| *p == node) {
+                    Some(index) => index,
+                    None => {
+                        self.producers.push(node);
+                        self.producers.len() - 1
+                    }
+                };
+                let pair = (index, edge.from.clone());
+                if !self.producer_edges.contains(&pair) {
+                    self.producer_edges.push(pair);
+                }
+            }
+        }
+        let mut nobody = false;
+        for node in &mut self.published {
+            let mut channels: Vec<&str> = Vec::new();
+            for p in published
+                .iter()
+                .filter(|p| text(&p.channel.stream) == node.stream)
+            {
+                if !channels.contains(&p.channel.name.as_str()) {
+                    channels.push(&p.channel.name);
+                }
+            }
+            for consumer in channels.iter().flat_map(|c| peers.of_channel(c)) {
+                let peer = PeerNode {
+                    service: text(&consumer.service),
+                    durable: text(&consumer.durable),
+                };
+                let index = match self
+                    .peers
+                    .iter()
+                    .position(|p| p.service == peer.service && p.durable == peer.durable)
+                {
+                    Some(index) => index,
+                    None => {
+                        self.peers.push(peer);
+                        self.peers.len() - 1
+                    }
+                };
+                if !node.consumers.contains(&index) {
+                    node.consumers.push(index);
+                }
+            }
+            nobody |= node.consumers.is_empty();
+        }
+        self.nobody = nobody.then(|| text(peers.nobody()));
+        self
     }
 }
 
@@ -242,7 +337,12 @@ fn subjects_label(c: &Consumed<'_>) -> String {
 ///
 /// # Errors
 /// [`DocsError::Template`] when the template cannot be rendered (it can).
-pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, DocsError> {
+pub fn sequence(model: &Model, p: &Published<'_>, peers: &Peers) -> Result<String, DocsError> {
+    let consumers: Vec<String> = peers
+        .of_event(&p.channel.name, &p.event.name)
+        .into_iter()
+        .map(|c| c.service.clone())
+        .collect();
     Ok(PublishLabels {
         service: text(&model.service),
         handler: format!("{} handler", text(&p.event.name)),
@@ -256,8 +356,25 @@ pub fn sequence(model: &Model, p: &Published<'_>) -> Result<String, DocsError> {
         )),
         publish: text(&format!("publish on {} (Nats-Msg-Id = ce-id)", p.subject)),
         deliver: text(&format!("deliver {}", p.subject)),
+        consumers: consumers_label(&consumers, peers),
     }
     .render()?)
+}
+
+/// The consumers of a sequence diagram: their services (each once), or [`Peers::nobody`],
+/// Mermaid text.
+pub(crate) fn consumers_label(services: &[String], peers: &Peers) -> String {
+    let mut unique: Vec<&str> = Vec::new();
+    for service in services {
+        if !unique.contains(&service.as_str()) {
+            unique.push(service);
+        }
+    }
+    if unique.is_empty() {
+        text(peers.nobody())
+    } else {
+        text(&unique.join(", "))
+    }
 }
 
 /// The labels of the sequence diagram of one integration event from the saved aggregate to
@@ -283,6 +400,8 @@ pub(crate) struct PublishLabels {
     pub publish: String,
     /// The delivery to consumers.
     pub deliver: String,
+    /// Who the consumers are ([`consumers_label`]).
+    pub consumers: String,
 }
 
 /// The sequence diagram of one delivery of a subscription: pulled by its durable consumer,

@@ -7,7 +7,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{SetMember, channel_spec, event_set_enum, ident, name_consts, path};
-use crate::model::{DeliveryPolicy, Model, SubscribedEvent, Subscription};
+use crate::model::{ContractPolicy, DeliveryPolicy, Model, SubscribedEvent, Subscription};
 use crate::rust_names;
 
 /// Every item of the table's subscriptions; nothing when it declares none.
@@ -95,6 +95,16 @@ fn policy(delivery: &DeliveryPolicy) -> TokenStream {
     if let Some(channel) = &delivery.dead_letter {
         let spec = channel_spec(channel);
         policy = quote! { #policy.dead_letter(#spec) };
+    }
+    if let Some(on_incompatible) = delivery.on_incompatible {
+        let variant = match on_incompatible {
+            ContractPolicy::Refuse => quote!(Refuse),
+            ContractPolicy::DeadLetter => quote!(DeadLetter),
+            ContractPolicy::Warn => quote!(Warn),
+        };
+        policy = quote! {
+            #policy.on_incompatible(::eventmap::nats::ContractPolicy::#variant)
+        };
     }
     policy
 }

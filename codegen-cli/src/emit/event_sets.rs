@@ -45,6 +45,8 @@ pub(crate) struct SetMember<'a> {
     pub(crate) type_const: TokenStream,
     pub(crate) token_const: Option<TokenStream>,
     pub(crate) message: &'a MessageType,
+    /// The path of its contract constant (`contracts::<NAME>`).
+    pub(crate) contract: TokenStream,
 }
 
 impl<'a> SetMember<'a> {
@@ -58,12 +60,14 @@ impl<'a> SetMember<'a> {
     ) -> Self {
         let name_ident = ident(&rust_names::const_ident(name));
         let name_const = quote!(#consts::#name_ident);
+        let contract = super::contracts::contract_const(name);
         if ce_type == name {
             return Self {
                 name,
                 type_const: name_const,
                 token_const: None,
                 message,
+                contract,
             };
         }
         let type_ident = ident(&rust_names::ce_type_const(name));
@@ -72,6 +76,7 @@ impl<'a> SetMember<'a> {
             type_const: quote!(#consts::#type_ident),
             token_const: Some(name_const),
             message,
+            contract,
         }
     }
 }
@@ -98,6 +103,7 @@ pub(crate) fn event_set_enum(
         quote! { const SUBJECT_TOKENS: &'static [&'static str] = &[#(#tokens),*]; }
     });
     let messages: Vec<syn::Path> = members.iter().map(|m| path(&m.message.rust_path)).collect();
+    let contracts = members.iter().map(|m| &m.contract);
     let variant_docs = members
         .iter()
         .map(|m| format!(" `{}`, encoded as proto `{}`.", m.name, m.message.full_name));
@@ -113,6 +119,7 @@ pub(crate) fn event_set_enum(
             const CHANNEL: ::eventmap::ChannelSpec = channels::#channel_const;
             const NAMES: &'static [&'static str] = &[#(#consts),*];
             #subject_tokens
+            const CONTRACTS: &'static [::eventmap::Contract] = &[#(#contracts),*];
 
             fn decode(
                 name: &str,

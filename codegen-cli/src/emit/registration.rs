@@ -108,6 +108,16 @@ pub(super) fn new_handler(
         };
         quote!(.with_ce_type(#ce_type))
     });
+    // Every message names its contract (`ce-dataschema`), computed at build time.
+    let with_dataschema = model.contract(&ie.message.full_name).map(|contract| {
+        if in_module {
+            let contract = super::contracts::contract_const(&ie.name);
+            quote!(.with_dataschema(#contract.dataschema))
+        } else {
+            let dataschema = &contract.dataschema;
+            quote!(.with_dataschema(#dataschema))
+        }
+    });
     let (channel, name, service) = row_names(model, ie, in_module);
     let converter = ident(&rust_names::fn_ident(&ie.name));
     let message = path(&ie.message.rust_path);
@@ -123,7 +133,7 @@ pub(super) fn new_handler(
             #name,
             #service,
             #converter,
-        )#with_ce_type
+        )#with_ce_type #with_dataschema
     }
 }
 

@@ -25,10 +25,18 @@
 //!   (`STREAM.MSG.GET.<stream>`) to keep each aggregate in order;
 //! * a dead letter is published on `<dead-letter subject>.<one token>` (the original's `ce-type`
 //!   made one token, any value: `*`);
+//! * the contract registry (runtime feature `contracts`, bucket `EVENTMAP_CONTRACTS`, stream
+//!   `KV_EVENTMAP_CONTRACTS`): a producer's `ContractRegistry::open` looks the bucket up
+//!   (`STREAM.INFO`) and creates it when absent (`STREAM.CREATE`, after async-nats reads the
+//!   account's limits, `$JS.API.INFO`); `register` writes the keys of its own events
+//!   (`$KV.EVENTMAP_CONTRACTS.event.<subject>`, `.channel.<channel subject>`, `.schema.*`) and
+//!   reads keys back (`DIRECT.GET` of each key's subject); a consumer's guard looks the bucket
+//!   up and reads the keys of its events and channels and the contracts (`schema.*`: the one
+//!   API grant with a wildcard, within the registry's stream);
 //! * every reply (JetStream API responses, publish acks, pulled messages, double-ack
 //!   confirmations) arrives on the client's inbox: `<inbox prefix>.>`.
 //!
-//! Nothing else: no `$JS.API.>`, no `$JS.API.INFO`, no deletes, no listing, no core NATS
+//! Nothing else: no `$JS.API.>`, no `$JS.API.INFO` but for a producer's registry, no deletes, no listing, no core NATS
 //! subscription on an event subject (events are pulled).
 
 use indexmap::IndexMap;
@@ -56,6 +64,7 @@ pub(super) fn of_model(model: &Model, inbox_prefix: &str) -> (Vec<Grant>, Vec<Gr
             consumer(&mut publish, subscription, channel);
         }
     }
+    registry(model, &mut publish);
     let mut subscribe = Grants::default();
     subscribe.add(
         format!("{inbox_prefix}.>"),
@@ -183,6 +192,116 @@ fn consumer(publish: &mut Grants, subscription: &Subscription, channel: &Channel
             &format!("for the dead letters of {of}"),
         );
     }
+}
+
+/// The bucket of the contract registry (`eventmap::nats::registry::BUCKET`).
+const REGISTRY_BUCKET: &str = "EVENTMAP_CONTRACTS";
+
+/// What the contract registry (runtime feature `contracts`) asks: a producer registers its
+/// events' contracts, a consumer's guard reads them. Keys are read with direct gets of their
+/// own subject (`$JS.API.DIRECT.GET.<stream>.$KV.<bucket>.<key>`): each event's and channel's
+/// key, and the contracts (`schema.<fingerprint>`, one token).
+fn registry(model: &Model, publish: &mut Grants) {
+    let produces = !model.events.is_empty();
+    let consumes = !model.subscriptions.is_empty();
+    if !produces && !consumes {
+        return;
+    }
+    let stream = format!("KV_{REGISTRY_BUCKET}");
+    let who = match (produces, consumes) {
+        (true, true) => "registering its contracts and checking its producers'",
+        (true, false) => "registering its contracts",
+        _ => "checking its producers' contracts",
+    };
+    publish.add(
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!(
+            "the contract registry (feature `contracts`): opens bucket `{REGISTRY_BUCKET}` for {who}"
+        ),
+    );
+    let read = |publish: &mut Grants, key: String, why: String| {
+        publish.add(
+            format!("$JS.API.DIRECT.GET.{stream}.$KV.{REGISTRY_BUCKET}.{key}"),
+            why,
+        );
+    };
+    read(
+        publish,
+        "schema.*".to_owned(),
+        format!("the contract registry: reads contracts by fingerprint for {who}"),
+    );
+    // (channel, event, published by this table)
+    let mut events: Vec<(&Channel, &str, bool)> = Vec::new();
+    for integration in model.events.iter().flat_map(|e| &e.integrations) {
+        if let Some(channel) = channel(model, &integration.channel) {
+            events.push((channel, &integration.name, true));
+        }
+    }
+    for subscription in &model.subscriptions {
+        if let Some(channel) = channel(model, &subscription.channel) {
+            for event in &subscription.events {
+                events.push((channel, &event.name, false));
+            }
+        }
+    }
+    let mut channels: Vec<&Channel> = Vec::new();
+    for (channel, event, published) in &events {
+        let key = format!("event.{}.{event}", channel.subject);
+        read(
+            publish,
+            key.clone(),
+            format!("the contract registry: reads the current contract of `{event}`"),
+        );
+        if *published {
+            publish.add(
+                format!("$KV.{REGISTRY_BUCKET}.{key}"),
+                format!(
+                    "ContractRegistry::register records the contract `{event}` is published with"
+                ),
+            );
+        }
+        if !channels.iter().any(|known| known.name == channel.name) {
+            channels.push(channel);
+        }
+    }
+    for channel in channels {
+        let key = format!("channel.{}", channel.subject);
+        read(
+            publish,
+            key.clone(),
+            format!(
+                "the contract registry: reads the events registered on channel `{}`",
+                channel.name
+            ),
+        );
+        if events
+            .iter()
+            .any(|(c, _, published)| *published && c.name == channel.name)
+        {
+            publish.add(
+                format!("$KV.{REGISTRY_BUCKET}.{key}"),
+                format!(
+                    "ContractRegistry::register records the events of channel `{}`",
+                    channel.name
+                ),
+            );
+        }
+    }
+    if !produces {
+        return;
+    }
+    publish.add(
+        "$JS.API.INFO".to_owned(),
+        "ContractRegistry::open creates the registry's bucket when absent (async-nats reads the account's limits first)".to_owned(),
+    );
+    publish.add(
+        format!("$JS.API.STREAM.CREATE.{stream}"),
+        format!("ContractRegistry::open creates bucket `{REGISTRY_BUCKET}` when absent"),
+    );
+    publish.add(
+        format!("$KV.{REGISTRY_BUCKET}.schema.*"),
+        "ContractRegistry::register stores each contract under its fingerprint".to_owned(),
+    );
 }
 
 fn channel<'m>(model: &'m Model, name: &str) -> Option<&'m Channel> {

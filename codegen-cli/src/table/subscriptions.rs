@@ -121,4 +121,8 @@ pub struct Delivery {
     /// Where messages that exhausted their deliveries, or cannot be decoded, are published.
     #[serde(default)]
     pub dead_letter: Option<Channel>,
+    /// What the contract guard does with a producer contract the consumer cannot read:
+    /// `refuse` (the runtime's default), `dead-letter` or `warn`.
+    #[serde(default)]
+    pub on_incompatible: Option<Spanned<String>>,
 }

@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 use super::Validator;
 use super::channels::check_subject;
 use super::proto_types::WELL_KNOWN_PACKAGE;
-use crate::model::{Channel, DeliveryPolicy, SubscribedEvent, Subscription};
+use crate::model::{Channel, ContractPolicy, DeliveryPolicy, SubscribedEvent, Subscription};
 use crate::rules;
 use crate::rust_names;
 use crate::table::{self, Key, Table};
@@ -51,7 +51,7 @@ fn consumer_name(text: &str) -> String {
 
 /// Whether a subject with prefix `a` can be a subject with prefix `b` or the other way round
 /// (one prefix is the other, or a token-wise prefix of it).
-fn subjects_overlap(a: &str, b: &str) -> bool {
+pub(crate) fn subjects_overlap(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long == short || long.starts_with(&format!("{short}."))
 }
@@ -384,12 +384,48 @@ impl Validator<'_> {
         ok &= backoff_ok;
         let (dead_letter, dead_letter_ok) = self.dead_letter(table, subscription, delivery);
         ok &= dead_letter_ok;
+        let on_incompatible = match &delivery.on_incompatible {
+            None => None,
+            Some(p) => {
+                let policy = match p.value.as_str() {
+                    "refuse" => Some(ContractPolicy::Refuse),
+                    "dead-letter" => Some(ContractPolicy::DeadLetter),
+                    "warn" => Some(ContractPolicy::Warn),
+                    other => {
+                        self.cx
+                            .error(
+                                rules::INVALID_DELIVERY,
+                                p.referenced,
+                                format!("`on_incompatible: {other}` is not a contract policy"),
+                            )
+                            .hint = Some(
+                            "`refuse` (the default: stop before handling it), `dead-letter` or `warn`"
+                                .into(),
+                        );
+                        ok = false;
+                        None
+                    }
+                };
+                if policy == Some(ContractPolicy::DeadLetter) && delivery.dead_letter.is_none() {
+                    self.cx
+                        .error(
+                            rules::INVALID_DELIVERY,
+                            p.referenced,
+                            "`on_incompatible: dead-letter` without a `dead_letter:` channel would only terminate the messages".to_owned(),
+                        )
+                        .hint = Some("add `dead_letter: { subject: .., stream: .. }`".into());
+                    ok = false;
+                }
+                policy
+            }
+        };
         ok.then_some(DeliveryPolicy {
             deliver_new,
             ack_wait_ms,
             max_deliver,
             backoff_ms,
             dead_letter,
+            on_incompatible,
         })
     }
 

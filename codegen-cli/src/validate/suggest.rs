@@ -5,7 +5,7 @@
 /// The edit distance costs the product of the two lengths, so names longer than
 /// [`SUGGEST_MAX_CHARS`] get no suggestion (two 100,000-character names took minutes), and a
 /// candidate is only compared when the difference in length alone does not already rule it out.
-pub(super) fn suggest<'a>(
+pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
@@ -26,9 +26,9 @@ pub(super) fn suggest<'a>(
 }
 
 /// Longest name (in characters) for which [`suggest`] looks for a likely typo.
-pub(super) const SUGGEST_MAX_CHARS: usize = 256;
+pub(crate) const SUGGEST_MAX_CHARS: usize = 256;
 
-pub(super) fn list<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn list<S: AsRef<str>>(items: &[S]) -> String {
     if items.is_empty() {
         return "(none)".into();
     }

@@ -251,9 +251,16 @@ struct Consumers {
 }
 
 impl Consumers {
-    /// Provisions the channel streams and starts both consumers.
+    /// Provisions the channel streams, registers the contracts of what the demo publishes
+    /// (the consumers' guards judge them) and starts both consumers.
     async fn start(context: &async_nats::jetstream::Context, run: &str) -> Result<Self, DemoError> {
         provision_streams(context, integration_events::channels::ALL)
+            .await
+            .map_err(|e| DemoError::Broker(e.to_string()))?;
+        eventmap::nats::ContractRegistry::open(context)
+            .await
+            .map_err(|e| DemoError::Broker(e.to_string()))?
+            .register(integration_events::contracts::PUBLISHED)
             .await
             .map_err(|e| DemoError::Broker(e.to_string()))?;
         let search_name = format!("search-demo-{run}");

@@ -8,6 +8,8 @@
 //! a process of its own ([`serve`]).
 
 pub mod application;
+#[cfg(feature = "postgres")]
+pub mod backfill;
 pub mod consumers;
 pub mod demo;
 pub mod domain;

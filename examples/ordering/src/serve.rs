@@ -10,7 +10,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use eventmap::AggregateStore;
-use eventmap::nats::{JetStreamPublisher, ProvisionError, provision_streams};
+use eventmap::nats::{
+    ContractRegistry, JetStreamPublisher, ProvisionError, RegistryError, provision_streams,
+};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -45,6 +47,9 @@ pub enum ServeError {
     /// The JetStream streams of the channels could not be provisioned.
     #[error("cannot provision the JetStream streams: {0}")]
     Provision(#[from] ProvisionError),
+    /// The contracts of the integration events could not be registered.
+    #[error("cannot register the contracts: {0}")]
+    Registry(#[from] RegistryError),
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -68,12 +73,14 @@ enum Store {
 }
 
 impl Service {
-    /// Provisions the streams of the channels on `nats`'s JetStream and opens the store of
+    /// Provisions the streams of the channels on `nats`'s JetStream, registers the contracts
+    /// of the integration events in the contract registry (before anything is published, so
+    /// that consumers judge them), and opens the store of
     /// `backend` (for Postgres: runs the migrations of the schema and prepares the relay).
     /// `log` receives a line per step.
     ///
     /// # Errors
-    /// [`ServeError::Provision`], or [`ServeError::Postgres`] when the database cannot be
+    /// [`ServeError::Provision`], [`ServeError::Registry`], or [`ServeError::Postgres`] when the database cannot be
     /// reached or migrated.
     pub async fn start(
         nats: async_nats::Client,
@@ -87,6 +94,17 @@ impl Service {
                 "stream {} provisioned for {}",
                 channel.stream,
                 channel.wildcard()
+            ));
+        }
+        let contracts = integration_events::contracts::PUBLISHED;
+        ContractRegistry::open(&context)
+            .await?
+            .register(contracts)
+            .await?;
+        for contract in contracts {
+            log(format!(
+                "contract of {} registered: {}",
+                contract.event, contract.dataschema
             ));
         }
         let publisher = Arc::new(JetStreamPublisher::new(context.clone()));

@@ -249,6 +249,14 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
         provision_streams(ordering.jetstream(), channels)
             .await
             .expect("streams");
+        // Its contracts, registered before anything is published; the consumers' guards read
+        // them (as their own users) when they start.
+        eventmap::nats::ContractRegistry::open(&ordering.jetstream())
+            .await
+            .expect("registry")
+            .register(ordering_example::integration_events::contracts::PUBLISHED)
+            .await
+            .expect("contracts registered");
         let mut outbox = EventDispatcher::new();
         ordering_example::integration_events::register_integration_event_handlers(
             &mut outbox,
@@ -351,6 +359,27 @@ async fn each_service_runs_on_its_own_least_privilege_user() {
         assert_eq!(notifications_report.handled, 7, "{notifications_report:?}");
         assert_eq!(search_report.rejected, 1, "{search_report:?}");
         assert_eq!(notifications_report.rejected, 1, "{notifications_report:?}");
+        // What the outbox stored and the relay published names its contract (ce-dataschema),
+        // read back on the search user (STREAM.MSG.GET of run_with_inbox).
+        let orders = search
+            .jetstream()
+            .get_stream("ORDERING_ORDERS")
+            .await
+            .expect("stream");
+        for sequence in 2..=9 {
+            let message = orders.get_raw_message(sequence).await.expect("event");
+            let event = message.subject.rsplit('.').next().unwrap_or_default();
+            let contract = ordering_example::integration_events::contracts::PUBLISHED
+                .iter()
+                .find(|contract| contract.event == event)
+                .expect("an event of the table");
+            assert_eq!(
+                message.headers.get("ce-dataschema").map(|v| v.as_str()),
+                Some(contract.dataschema),
+                "{}",
+                message.subject
+            );
+        }
         let statuses: Vec<(String, OrderStatus)> = read_model
             .all()
             .await

@@ -17,6 +17,7 @@ use tracing::Instrument;
 mod batched;
 mod create;
 mod deliveries;
+mod guard;
 mod handler;
 #[cfg(feature = "postgres")]
 mod order;
@@ -30,12 +31,14 @@ mod transactional;
 pub use create::{MIN_SERVER_VERSION, StartError};
 pub use deliveries::Deliveries;
 pub use handler::{ConsumerHandler, consumer_fn};
-pub use policy::{ConsumerSpec, DeliveryPolicy};
+pub use policy::{ConsumerSpec, ContractPolicy, DeliveryPolicy};
 #[cfg(feature = "postgres")]
 pub use transactional::TransactionalHandler;
 
+use crate::contract::IncompatibleContract;
 use crate::decode::IntegrationEventSet;
 use crate::error::BoxError;
+use guard::Guard;
 
 /// Counts of one [`Consumer::run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +71,12 @@ pub enum ConsumeError {
         #[source]
         source: BoxError,
     },
+    /// A producer publishes the event with a contract the consumer cannot read, and the
+    /// policy is [`ContractPolicy::Refuse`] (feature `contracts`): the consumer stopped
+    /// before handling any message of that contract; the message that showed it was naked
+    /// and stays in the stream.
+    #[error("{0}")]
+    IncompatibleContract(IncompatibleContract),
 }
 
 /// A declared subscription on a durable pull consumer of the channel of `E`, decoding each
@@ -132,6 +141,7 @@ pub struct Consumer<E: IntegrationEventSet> {
     consumer: Arc<PullConsumer>,
     spec: ConsumerSpec,
     filter_subjects: Vec<String>,
+    guard: Guard,
     _events: PhantomData<fn() -> E>,
 }
 
@@ -170,8 +180,19 @@ impl<E: IntegrationEventSet> Consumer<E> {
     /// [`StartError::ServerTooOld`] for servers older than [`MIN_SERVER_VERSION`] (never a
     /// client-side filtering fallback), [`StartError::UnknownEventName`],
     /// [`StartError::NotWholeChannel`],
-    /// [`StartError::InvalidDurableName`], [`StartError::InvalidPolicy`], or a dead-letter,
-    /// stream or consumer creation failure.
+    /// [`StartError::InvalidDurableName`], [`StartError::InvalidPolicy`],
+    /// [`StartError::FilterOutsideStream`] (a filter subject no subject of the stream
+    /// covers), with the feature `contracts` [`StartError::UnregisteredEvents`] and
+    /// [`StartError::IncompatibleContract`], or a dead-letter, stream or consumer creation
+    /// failure.
+    ///
+    /// With the feature `contracts` and an event set that has contracts
+    /// ([`IntegrationEventSet::CONTRACTS`], generated), the contract registry is read before
+    /// the consumer is created: when producers registered the channel, every event asked for
+    /// must be among them; and the contract registered last for each event must be readable
+    /// with the consumer's (or the policy is not [`ContractPolicy::Refuse`]). Without a
+    /// registry on the server, or none for the channel, this is logged and the consumer
+    /// starts.
     pub async fn start(
         context: impl Borrow<Context>,
         spec: &ConsumerSpec,
@@ -184,13 +205,14 @@ impl<E: IntegrationEventSet> Consumer<E> {
             durable = spec.durable
         );
         async {
-            let (consumer, filter_subjects) = create::create::<E>(context, spec).await?;
+            let (consumer, filter_subjects, guard) = create::create::<E>(context, spec).await?;
             tracing::info!(filter_subjects = ?filter_subjects, policy = ?spec.policy, "consumer started");
             Ok(Self {
                 context: context.clone(),
                 consumer: Arc::new(consumer),
                 spec: spec.clone(),
                 filter_subjects,
+                guard,
                 _events: PhantomData,
             })
         }

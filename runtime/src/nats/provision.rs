@@ -74,7 +74,7 @@ pub enum ProvisionError {
 
 /// Whether the NATS subject filter `pattern` matches every subject `filter` matches (`*` is
 /// one token, `>` one or more trailing tokens).
-fn covers(pattern: &str, filter: &str) -> bool {
+pub(crate) fn covers(pattern: &str, filter: &str) -> bool {
     let mut pattern = pattern.split('.');
     let mut filter = filter.split('.');
     loop {

@@ -146,13 +146,27 @@ impl JetStreamPublisher {
     async fn send(&self, message: &IntegrationMessage) -> Result<PublishAckFuture, PublishError> {
         check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
         let headers = header_map(message)?;
+        // async-nats checks the size too (since 0.50), but with an untyped error; a message
+        // over the limit must never be sent: the server would close the connection, and older
+        // clients waited for an ack that never came.
+        let max_payload = self.context.client().max_payload();
+        let size = wire_size(&headers, message.payload.len());
+        if max_payload > 0 && size > max_payload {
+            return Err(too_large(message, size, max_payload));
+        }
         let publish = PublishMessage::build()
             .payload(message.payload.clone())
             .headers(headers);
         self.context
             .send_publish(message.subject.clone(), publish)
             .await
-            .map_err(|err| map_error(message, err))
+            .map_err(|err| match err.kind() {
+                // The server lowered its limit between the check above and the send.
+                PublishErrorKind::MaxPayloadExceeded => {
+                    too_large(message, size, self.context.client().max_payload())
+                }
+                _ => map_error(message, err),
+            })
     }
 }
 
@@ -202,6 +216,32 @@ fn check_subject(subject: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Bytes of a message on the wire as the server counts them against `max_payload`: the
+/// header block (`NATS/1.0\r\n`, a `name: value\r\n` line per header, `\r\n`) and the
+/// payload.
+fn wire_size(headers: &HeaderMap, payload: usize) -> usize {
+    const VERSION_LINE: usize = "NATS/1.0\r\n".len();
+    let lines: usize = headers
+        .iter()
+        .map(|(name, values)| {
+            let name: &str = name.as_ref();
+            values
+                .iter()
+                .map(|value| name.len() + ": ".len() + value.as_str().len() + "\r\n".len())
+                .sum::<usize>()
+        })
+        .sum();
+    VERSION_LINE + lines + "\r\n".len() + payload
+}
+
+fn too_large(message: &IntegrationMessage, size: usize, max_payload: usize) -> PublishError {
+    PublishError::TooLarge {
+        subject: message.subject.clone(),
+        size,
+        max_payload,
+    }
 }
 
 fn invalid(message: &IntegrationMessage, reason: String) -> PublishError {
@@ -302,10 +342,6 @@ fn map_error(
     let error = match err.kind() {
         PublishErrorKind::StreamNotFound => PublishError::NoStream { subject },
         PublishErrorKind::TimedOut => PublishError::Timeout { subject },
-        PublishErrorKind::MaxPayloadExceeded => PublishError::InvalidMessage {
-            subject,
-            reason: err.to_string(),
-        },
         _ => PublishError::Broker {
             subject,
             source: Box::new(err),

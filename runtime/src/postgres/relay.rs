@@ -25,7 +25,10 @@ use crate::publisher::Publisher;
 #[cfg(feature = "cli")]
 pub use args::{RelayArgs, RelayRunError, connect_pool};
 use config::Counters;
-pub use config::{DEFAULT_RETENTION, RelayConfig, RelayStats, RoundReport};
+pub use config::{
+    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
+    RoundReport,
+};
 use round::{LockedRound, SentRound};
 #[cfg(feature = "nats")]
 pub use window::{WindowCheck, check_duplicate_windows};
@@ -52,6 +55,12 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    next round *probes*: one publish, and the pipeline opens again only once it is
 ///    acknowledged (so a broker that is still away costs one timeout per retry, not
 ///    `max_in_flight`).
+///    A refusal ([`PublishError::is_permanent`](crate::PublishError::is_permanent): over
+///    `max_payload`, an invalid message) holds back only its aggregate. After
+///    [`RelayConfig::park_after`] refusals (for "no responders", only past
+///    [`RelayConfig::no_stream_grace`]) the row is *parked*: no longer selected, nor any later
+///    row of its aggregate, until [`Outbox::retry`](super::Outbox::retry) or
+///    [`Outbox::skip`](super::Outbox::skip).
 /// 5. Delete the acknowledged rows (or, with [`RelayConfig::delete_published`] off, mark
 ///    them published, stream and sequence kept), record the attempt and
 ///    error on the failed ones, commit. Back off after a failure, exponentially up to
@@ -194,23 +203,30 @@ impl Relay {
             rounds: c.rounds.load(Ordering::Relaxed),
             backlog: c.backlog.load(Ordering::Relaxed),
             retrying: c.retrying.load(Ordering::Relaxed),
+            parked: c.parked.load(Ordering::Relaxed),
+            parked_backlog: c.parked_backlog.load(Ordering::Relaxed),
         }
     }
 
-    /// Counts the unpublished rows (committed ones) and records the figure in the stats.
+    /// Counts the unpublished rows (committed ones, parked ones included) and records the
+    /// figure in the stats, with the parked rows among them ([`RelayStats::parked_backlog`]).
     ///
     /// # Errors
     ///
     /// [`Error::Database`].
     pub async fn backlog(&self) -> Result<u64, Error> {
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM {} WHERE published_at IS NULL",
+        let (count, parked): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*), count(*) FILTER (WHERE parked_at IS NOT NULL) \
+             FROM {} WHERE published_at IS NULL",
             self.schema.outbox
         ))
         .fetch_one(&self.pool)
         .await?;
         let count = u64::try_from(count).unwrap_or_default();
         self.counters.backlog.store(count, Ordering::Relaxed);
+        self.counters
+            .parked_backlog
+            .store(u64::try_from(parked).unwrap_or_default(), Ordering::Relaxed);
         crate::metrics::outbox_backlog(self.schema.name(), count);
         Ok(count)
     }
@@ -271,11 +287,10 @@ impl Relay {
     }
 
     /// Whether a round that reported `report` leaves more rows to send at once: a full batch
-    /// with something acknowledged and no failure.
+    /// with something acknowledged and no transient failure (a refused row holds back only
+    /// its own aggregate).
     fn more_at_once(&self, report: &RoundReport) -> bool {
-        report.error.is_none()
-            && report.selected >= self.config.batch_size as usize
-            && report.acked() > 0
+        !report.halted && report.selected >= self.config.batch_size as usize && report.acked() > 0
     }
 
     /// Runs rounds until `shutdown` completes: immediately again while rounds find full
@@ -405,10 +420,16 @@ impl Relay {
                     }
                 };
                 let pause = match round {
-                    Ok(report) if report.error.is_none() => {
+                    Ok(report) if !report.halted => {
                         self.counters.retrying.store(false, Ordering::Relaxed);
                         backoff = self.config.min_backoff;
                         degraded = false;
+                        if report.parked > 0 {
+                            // The parked rows' aggregates wait; count them for the stats.
+                            if let Err(err) = self.backlog().await {
+                                tracing::warn!(error = %err, "cannot count the outbox backlog");
+                            }
+                        }
                         if self.more_at_once(&report) {
                             continue;
                         }

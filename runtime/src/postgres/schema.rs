@@ -22,6 +22,12 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (2, "outbox", include_str!("migrations/0002_outbox.sql")),
     (3, "inbox", include_str!("migrations/0003_inbox.sql")),
+    (
+        4,
+        "outbox parking",
+        include_str!("migrations/0004_outbox_parking.sql"),
+    ),
+    (5, "backfills", include_str!("migrations/0005_backfill.sql")),
 ];
 
 /// A checked schema name and the qualified table names in it.
@@ -32,6 +38,9 @@ pub(crate) struct Schema {
     pub(crate) events: String,
     pub(crate) outbox: String,
     pub(crate) inbox: String,
+    /// Used by the backfill (feature `nats`).
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) backfills: String,
     migrations: String,
 }
 
@@ -68,6 +77,7 @@ impl Schema {
             events: format!("{quoted}.eventmap_events"),
             outbox: format!("{quoted}.eventmap_outbox"),
             inbox: format!("{quoted}.eventmap_inbox"),
+            backfills: format!("{quoted}.eventmap_backfills"),
             migrations: format!("{quoted}.eventmap_migrations"),
         })
     }

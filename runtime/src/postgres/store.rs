@@ -177,7 +177,20 @@ impl PostgresStore {
         rows.iter().map(|row| self.decode_row(row)).collect()
     }
 
-    fn decode_row(&self, row: &PgRow) -> Result<RecordedEvent, Error> {
+    /// The schema's tables.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn tables(&self) -> &Schema {
+        &self.inner.schema
+    }
+
+    /// The outbox dispatcher ([`PostgresStoreBuilder::outbox`]), if any.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
+    pub(crate) fn outbox_dispatch(&self) -> Option<&dyn Dispatch> {
+        self.inner.outbox.as_deref()
+    }
+
+    /// Decodes a row selected with [`COLUMNS`].
+    pub(crate) fn decode_row(&self, row: &PgRow) -> Result<RecordedEvent, Error> {
         let position: i64 = row.try_get("position")?;
         let event_id: Uuid = row.try_get("event_id")?;
         let aggregate_type: String = row.try_get("aggregate_type")?;
@@ -227,11 +240,11 @@ impl PostgresStore {
 }
 
 /// The columns [`PostgresStore::decode_row`] reads.
-const COLUMNS: &str = "position, event_id, aggregate_type, aggregate_id, version, event_name, \
+pub(crate) const COLUMNS: &str = "position, event_id, aggregate_type, aggregate_id, version, event_name, \
                        schema_version, payload::text AS payload, metadata::text AS metadata, occurred_at_ns";
 
 /// Nanoseconds since the Unix epoch, negative before it.
-fn to_nanos(time: SystemTime) -> Option<i64> {
+pub(crate) fn to_nanos(time: SystemTime) -> Option<i64> {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_nanos()).ok(),
         Err(before) => i64::try_from(before.duration().as_nanos()).ok().map(|n| -n),

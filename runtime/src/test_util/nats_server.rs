@@ -302,6 +302,24 @@ impl LocalServer {
         Ok(())
     }
 
+    /// Replaces the server's configuration file (nats-server syntax, as for
+    /// [`start_with_config`](Self::start_with_config)) with `config`; it takes effect at the
+    /// next [`restart`](Self::restart). For tests of a changed server setting, e.g. a raised
+    /// `max_payload`.
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Io`] when the file cannot be written.
+    pub fn set_config(&mut self, config: &str) -> Result<(), ServerError> {
+        let file = self.dir.path().join("server.conf");
+        std::fs::write(&file, config).map_err(io_error("cannot write the server config"))?;
+        if !self.extra_args.iter().any(|arg| arg == "-c") {
+            self.extra_args
+                .splice(0..0, [OsString::from("-c"), file.into_os_string()]);
+        }
+        Ok(())
+    }
+
     /// Stops the server if running, then starts it again on the same port and store.
     ///
     /// # Errors

@@ -5,7 +5,7 @@ use prost_reflect::{EnumDescriptor, EnumValueDescriptor};
 
 use super::shape::{covered, numbers, range_target};
 use super::{Compare, WELL_KNOWN_PACKAGE};
-use crate::breaking::baseline_note;
+use crate::breaking::side_note;
 use crate::diagnostic::SourceLocation;
 use crate::rules;
 
@@ -32,7 +32,8 @@ impl Compare<'_> {
         event: &str,
     ) {
         let target = format!("{}.{}", old.full_name(), value.name());
-        let was_here = baseline_note(
+        let was_here = side_note(
+            self.base_side,
             format!("`{}` = {} was defined here", value.name(), value.number()),
             self.base.enum_value_location(value),
         );

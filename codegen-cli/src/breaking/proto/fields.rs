@@ -9,7 +9,7 @@ use prost_reflect::{FieldDescriptor, MessageDescriptor};
 
 use super::Compare;
 use super::shape::{cardinality_change, oneof_change, type_name};
-use crate::breaking::{Breaks, baseline_note};
+use crate::breaking::{Breaks, side_note};
 use crate::rules::{self, Rule};
 
 impl Compare<'_> {
@@ -47,7 +47,8 @@ impl Compare<'_> {
         new: &FieldDescriptor,
         event: &str,
     ) {
-        let was_here = baseline_note(
+        let was_here = side_note(
+            self.base_side,
             format!("`{}` = {} was defined here", old.name(), old.number()),
             self.base.field_location(old),
         );
@@ -81,7 +82,8 @@ impl Compare<'_> {
         taken: Option<&FieldDescriptor>,
         event: &str,
     ) {
-        let was_here = baseline_note(
+        let was_here = side_note(
+            self.base_side,
             format!("`{}` = {} was defined here", old.name(), old.number()),
             self.base.field_location(old),
         );
@@ -143,7 +145,8 @@ impl Compare<'_> {
     ) {
         let target = format!("{}.{}", old_msg.full_name(), old.name());
         let here = self.cur.field_location(new);
-        let was_here = baseline_note(
+        let was_here = side_note(
+            self.base_side,
             format!("`{}` = {} was defined here", old.name(), old.number()),
             self.base.field_location(old),
         );

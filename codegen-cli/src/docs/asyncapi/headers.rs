@@ -17,9 +17,35 @@ const OPTIONAL: [&str; 4] = [
 /// The headers schema of a message of integration event `event` (CloudEvents type `ce_type`)
 /// published by `service` (`None`: by another service, which the table does not name): the
 /// headers the runtime writes (`eventmap::message::headers`), required but for [`OPTIONAL`].
-pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Schema {
+/// With `dataschema`, `ce-dataschema`: for an event the service publishes, required with that
+/// value (the generated code writes it on every message); for one it receives, optional and
+/// described (a producer may publish a compatible contract of its own: the consumer's guard
+/// judges it).
+pub(super) fn headers(
+    service: Option<&str>,
+    event: &str,
+    ce_type: &str,
+    dataschema: Option<&str>,
+) -> Schema {
+    const CONTRACT: &str = "The contract of the payload: `eventmap:<proto message>#<fingerprint>`, \
+        the fingerprint being the first 16 bytes of the SHA-256 of the canonical form of the \
+        message's descriptor (docs/checks.md).";
+    let dataschema = dataschema.map(|value| {
+        let schema = match service {
+            Some(_) => Schema {
+                constant: Some(value.into()),
+                ..string(CONTRACT)
+            },
+            None => string(&format!(
+                "{CONTRACT} This service was built with `{value}`; another one is judged by its contract guard (docs/delivery.md)."
+            )),
+        };
+        ("ce-dataschema", schema)
+    });
+    let received = service.is_none();
     let properties: IndexMap<&str, Schema> = cloudevents(service, event, ce_type)
         .into_iter()
+        .chain(dataschema)
         .chain(aggregate())
         .chain(optional())
         .collect();
@@ -27,7 +53,10 @@ pub(super) fn headers(service: Option<&str>, event: &str, ce_type: &str) -> Sche
         ty: Some("object"),
         required: properties
             .keys()
-            .filter(|k| !OPTIONAL.contains(k))
+            .filter(|k| {
+                let optional = OPTIONAL.contains(k) || (received && **k == "ce-dataschema");
+                !optional
+            })
             .map(|k| (*k).to_owned())
             .collect(),
         properties: properties

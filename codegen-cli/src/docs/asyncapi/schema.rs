@@ -61,6 +61,20 @@ pub(super) struct Operation {
     pub(super) messages: Vec<Ref>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub(super) extensions: Option<ReceiveExtensions>,
+    /// The subscriptions of the tables documented together that receive a sent event.
+    #[serde(rename = "x-eventmap-consumers", skip_serializing_if = "Vec::is_empty")]
+    pub(super) consumers: Vec<ConsumerExtension>,
+    /// The services of the tables documented together that publish a received event.
+    #[serde(rename = "x-eventmap-producers", skip_serializing_if = "Vec::is_empty")]
+    pub(super) producers: Vec<String>,
+}
+
+/// A subscription of another service receiving a sent event (`x-eventmap-consumers`).
+#[derive(Debug, Serialize)]
+pub(super) struct ConsumerExtension {
+    pub(super) service: String,
+    pub(super) subscription: String,
+    pub(super) durable: String,
 }
 
 /// The machine-readable subscription of a `receive` operation.
@@ -115,6 +129,12 @@ pub(super) struct Message {
     pub(super) payload: MultiFormatSchema,
     #[serde(rename = "x-protobuf-message")]
     pub(super) protobuf_message: String,
+    /// The contract's `dataschema` (`eventmap:<message>#<fingerprint>`), as in `ce-dataschema`.
+    #[serde(
+        rename = "x-eventmap-dataschema",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(super) dataschema: Option<String>,
 }
 
 /// A payload schema in another format than JSON Schema (the `.proto` text).

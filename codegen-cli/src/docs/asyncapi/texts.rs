@@ -12,6 +12,8 @@ pub(super) struct InfoText<'a> {
     /// What the service does when it consumes: consumes from, or publishes on and consumes
     /// from; `None` when it only publishes.
     pub consumes: Option<&'static str>,
+    /// The sentence naming its peers, when documented with other tables.
+    pub peers: Option<String>,
 }
 
 /// The description of a channel.
@@ -34,6 +36,8 @@ pub(super) struct SendText<'a> {
     pub domain: &'a str,
     pub message: &'a str,
     pub subject: &'a str,
+    /// Who consumes it, when documented with other tables.
+    pub consumers: Option<String>,
 }
 
 /// The description of the `receive` operation of an event a subscription receives.
@@ -50,6 +54,8 @@ pub(super) struct ReceiveText<'a> {
     pub method: String,
     /// The delivery policy, `what: how` items joined with `; `.
     pub delivery: String,
+    /// Who publishes it, when documented with other tables.
+    pub producers: Option<String>,
 }
 
 /// The description of a message.

@@ -35,7 +35,7 @@ fn fenced(lang: &str, content: &str) -> String {
 
 /// A fenced code block as the catalog's templates write it: `fence`, the language, a line
 /// break, `body`, `fence`.
-pub(super) struct Fenced {
+pub(crate) struct Fenced {
     /// Backticks, more than any run at a line start inside `body`.
     pub fence: String,
     /// The content, ending with a line break.
@@ -44,7 +44,7 @@ pub(super) struct Fenced {
 
 impl Fenced {
     /// The block of `content` (a line break is added when it does not end with one).
-    pub(super) fn new(mut content: String) -> Fenced {
+    pub(crate) fn new(mut content: String) -> Fenced {
         let longest = content
             .lines()
             .map(|l| l.trim_start().chars().take_while(|c| *c == '`').count())

@@ -11,7 +11,7 @@ use askama::Template;
 
 use super::{ConsumingView, HandlerNode, text};
 use crate::docs::consumed::Consumed;
-use crate::docs::{DocsError, Published, internal_events, streams};
+use crate::docs::{DocsError, Peers, Published, internal_events, streams};
 use crate::model::{Channel, Model};
 
 /// Mermaid's default `maxTextSize`: a longer diagram renders as the picture "Maximum text
@@ -44,8 +44,9 @@ pub fn flowcharts(
     model: &Model,
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
+    peers: &Peers,
 ) -> Result<Vec<Flowchart>, DocsError> {
-    let whole = super::flowchart(model, published, consumed)?;
+    let whole = super::flowchart(model, published, consumed, peers)?;
     if published.len() <= MAX_EVENTS_PER_FLOWCHART && whole.len() <= MAX_DIAGRAM_CHARS {
         return Ok(vec![Flowchart {
             title: None,
@@ -55,7 +56,7 @@ pub fn flowcharts(
     let channels = channels(published);
     let mut out = vec![Flowchart {
         title: Some("Overview: the channels".to_owned()),
-        text: overview(model, published, consumed, &channels)?,
+        text: overview(model, published, consumed, &channels, peers)?,
     }];
     for channel in channels {
         let events: Vec<(usize, &Published<'_>)> = published
@@ -136,6 +137,7 @@ fn overview(
     published: &[Published<'_>],
     consumed: &[Consumed<'_>],
     channels: &[&Channel],
+    peers: &Peers,
 ) -> Result<String, DocsError> {
     let internal = internal_events(model).len();
     let overview = Overview {
@@ -153,7 +155,8 @@ fn overview(
                 subjects: text(&format!("{}.<event>", channel.subject)),
             })
             .collect(),
-        consuming: ConsumingView::of(&streams(published), consumed),
+        consuming: ConsumingView::of(&streams(published), consumed)
+            .with_peers(published, consumed, peers),
     };
     Ok(overview.render()?)
 }
@@ -221,7 +224,16 @@ struct ChannelPart {
 ///
 /// # Errors
 /// [`DocsError::Template`] when the template cannot be rendered (it can).
-pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, DocsError> {
+pub fn channel_sequence(
+    model: &Model,
+    channel: &Channel,
+    peers: &Peers,
+) -> Result<String, DocsError> {
+    let consumers: Vec<String> = peers
+        .of_channel(&channel.name)
+        .into_iter()
+        .map(|c| c.service.clone())
+        .collect();
     Ok(super::PublishLabels {
         service: text(&model.service),
         handler: "the event's integration handler".to_owned(),
@@ -238,6 +250,7 @@ pub fn channel_sequence(model: &Model, channel: &Channel) -> Result<String, Docs
             channel.subject
         )),
         deliver: text(&format!("deliver {}.<event name>", channel.subject)),
+        consumers: super::consumers_label(&consumers, peers),
     }
     .render()?)
 }

@@ -36,6 +36,49 @@ pub mod channels {
     /// Every channel of the table, to provision their streams at start-up.
     pub const ALL: &[::eventmap::ChannelSpec] = &[ORDER];
 }
+/// The contracts of the table's integration events, computed from the protos when
+/// the module was generated: each event's CloudEvents `dataschema`
+/// (`eventmap:<proto message>#<fingerprint>`, written in `ce-dataschema`) and the
+/// description of its proto message that consumers compare.
+pub mod contracts {
+    /// The contract of the integration event `OrderCreatedEvent` (published): proto `ordering.v1.OrderCreated` and every type it reaches, `ce-dataschema` `eventmap:ordering.v1.OrderCreated#ca6456934441340053fba2ab04857ebd`.
+    pub const ORDER_CREATED_EVENT: ::eventmap::Contract = ::eventmap::Contract::new(
+        super::channels::ORDER,
+        "OrderCreatedEvent",
+        "eventmap:ordering.v1.OrderCreated#ca6456934441340053fba2ab04857ebd",
+        b"\n\x18ordering.v1.OrderCreated\x12\x9D\x02\n\x18ordering.v1.OrderCreated\x12\x0E\n\x02id\x10\x01\"\x06string\x12\x14\n\x08order_id\x10\x02\"\x06string\x12\x17\n\x0Bcustomer_id\x10\x03\"\x06string\x12\x16\n\npayment_id\x10\x04\"\x06string\x12+\n\x05items\x10\x05\x18\x03\"\x07message*\x15ordering.v1.OrderItem\x12\x16\n\x0Btotal_cents\x10\x06\"\x05int64\x12\x14\n\x08currency\x10\x07\"\x06string\x124\n\ncreated_at\x10\x08\x18\x01\"\x07message*\x19google.protobuf.Timestamp\x12\x19\n\rorder_version\x10\t\"\x06uint64\x12A\n\x19google.protobuf.Timestamp\x12\x12\n\x07seconds\x10\x01\"\x05int64\x12\x10\n\x05nanos\x10\x02\"\x05int32\x12\x91\x01\n\x15ordering.v1.OrderItem\x12\x16\n\nproduct_id\x10\x01\"\x06string\x12\x14\n\x08store_id\x10\x02\"\x06string\x12\x18\n\x0Cproduct_name\x10\x03\"\x06string\x12\x1B\n\x10unit_price_cents\x10\x04\"\x05int64\x12\x13\n\x08quantity\x10\x05\"\x05int32",
+    );
+    /// The contract of the integration event `OrderReadiedEvent` (published): proto `ordering.v1.OrderReadied` and every type it reaches, `ce-dataschema` `eventmap:ordering.v1.OrderReadied#06ceab6f340c47c26b9c3c3ab39d0cd9`.
+    pub const ORDER_READIED_EVENT: ::eventmap::Contract = ::eventmap::Contract::new(
+        super::channels::ORDER,
+        "OrderReadiedEvent",
+        "eventmap:ordering.v1.OrderReadied#06ceab6f340c47c26b9c3c3ab39d0cd9",
+        b"\n\x18ordering.v1.OrderReadied\x12\xDA\x01\n\x18ordering.v1.OrderReadied\x12\x0E\n\x02id\x10\x01\"\x06string\x12\x14\n\x08order_id\x10\x02\"\x06string\x12\x17\n\x0Bcustomer_id\x10\x03\"\x06string\x12\x16\n\npayment_id\x10\x04\"\x06string\x12\x16\n\x0Btotal_cents\x10\x05\"\x05int64\x124\n\nreadied_at\x10\x06\x18\x01\"\x07message*\x19google.protobuf.Timestamp\x12\x19\n\rorder_version\x10\x07\"\x06uint64\x12A\n\x19google.protobuf.Timestamp\x12\x12\n\x07seconds\x10\x01\"\x05int64\x12\x10\n\x05nanos\x10\x02\"\x05int32",
+    );
+    /// The contract of the integration event `OrderCanceledEvent` (published): proto `ordering.v1.OrderCanceled` and every type it reaches, `ce-dataschema` `eventmap:ordering.v1.OrderCanceled#2984da4b8b0ed768a4edea9e7b67d46a`.
+    pub const ORDER_CANCELED_EVENT: ::eventmap::Contract = ::eventmap::Contract::new(
+        super::channels::ORDER,
+        "OrderCanceledEvent",
+        "eventmap:ordering.v1.OrderCanceled#2984da4b8b0ed768a4edea9e7b67d46a",
+        b"\n\x19ordering.v1.OrderCanceled\x12\xD8\x01\n\x19ordering.v1.OrderCanceled\x12\x0E\n\x02id\x10\x01\"\x06string\x12\x14\n\x08order_id\x10\x02\"\x06string\x12\x17\n\x0Bcustomer_id\x10\x03\"\x06string\x12\x16\n\npayment_id\x10\x04\"\x06string\x12\x12\n\x06reason\x10\x05\"\x06string\x125\n\x0Bcanceled_at\x10\x06\x18\x01\"\x07message*\x19google.protobuf.Timestamp\x12\x19\n\rorder_version\x10\x07\"\x06uint64\x12A\n\x19google.protobuf.Timestamp\x12\x12\n\x07seconds\x10\x01\"\x05int64\x12\x10\n\x05nanos\x10\x02\"\x05int32",
+    );
+    /// The contract of the integration event `OrderCompletedEvent` (published): proto `ordering.v1.OrderCompleted` and every type it reaches, `ce-dataschema` `eventmap:ordering.v1.OrderCompleted#64419c3679e67484072eb5240eb62df3`.
+    pub const ORDER_COMPLETED_EVENT: ::eventmap::Contract = ::eventmap::Contract::new(
+        super::channels::ORDER,
+        "OrderCompletedEvent",
+        "eventmap:ordering.v1.OrderCompleted#64419c3679e67484072eb5240eb62df3",
+        b"\n\x1Aordering.v1.OrderCompleted\x12\xDE\x01\n\x1Aordering.v1.OrderCompleted\x12\x0E\n\x02id\x10\x01\"\x06string\x12\x14\n\x08order_id\x10\x02\"\x06string\x12\x17\n\x0Bcustomer_id\x10\x03\"\x06string\x12\x16\n\ninvoice_id\x10\x04\"\x06string\x126\n\x0Ccompleted_at\x10\x05\x18\x01\"\x07message*\x19google.protobuf.Timestamp\x12\x19\n\rorder_version\x10\x06\"\x06uint64\x12\x16\n\nemitted_by\x10\x07\"\x06string\x12A\n\x19google.protobuf.Timestamp\x12\x12\n\x07seconds\x10\x01\"\x05int64\x12\x10\n\x05nanos\x10\x02\"\x05int32",
+    );
+    /// The contracts of every integration event the table publishes: what the
+    /// producer registers at start (`eventmap::nats::ContractRegistry::register`,
+    /// runtime feature `contracts`).
+    pub const PUBLISHED: &[::eventmap::Contract] = &[
+        ORDER_CREATED_EVENT,
+        ORDER_READIED_EVENT,
+        ORDER_CANCELED_EVENT,
+        ORDER_COMPLETED_EVENT,
+    ];
+}
 /// Converts the domain event `OrderCreated` into the integration event `OrderCreatedEvent` (proto `ordering.v1.OrderCreated`).
 ///
 /// # Errors
@@ -215,6 +258,12 @@ impl ::eventmap::IntegrationEventSet for OrderIntegrationEvent {
         integration_event_names::ORDER_CANCELED_EVENT,
         integration_event_names::ORDER_COMPLETED_EVENT,
     ];
+    const CONTRACTS: &'static [::eventmap::Contract] = &[
+        contracts::ORDER_CREATED_EVENT,
+        contracts::ORDER_READIED_EVENT,
+        contracts::ORDER_CANCELED_EVENT,
+        contracts::ORDER_COMPLETED_EVENT,
+    ];
     fn decode(
         name: &str,
         payload: &[u8],
@@ -293,12 +342,13 @@ pub fn register_integration_event_handlers(
             >(
                 domain_event_names::ORDER_CREATED,
                 ::eventmap::IntegrationEventHandler::new(
-                    ::std::sync::Arc::clone(&publisher),
-                    channels::ORDER,
-                    integration_event_names::ORDER_CREATED_EVENT,
-                    SOURCE,
-                    order_created_event,
-                ),
+                        ::std::sync::Arc::clone(&publisher),
+                        channels::ORDER,
+                        integration_event_names::ORDER_CREATED_EVENT,
+                        SOURCE,
+                        order_created_event,
+                    )
+                    .with_dataschema(contracts::ORDER_CREATED_EVENT.dataschema),
             );
     }
     if dispatcher
@@ -318,12 +368,13 @@ pub fn register_integration_event_handlers(
             >(
                 domain_event_names::ORDER_READIED,
                 ::eventmap::IntegrationEventHandler::new(
-                    ::std::sync::Arc::clone(&publisher),
-                    channels::ORDER,
-                    integration_event_names::ORDER_READIED_EVENT,
-                    SOURCE,
-                    order_readied_event,
-                ),
+                        ::std::sync::Arc::clone(&publisher),
+                        channels::ORDER,
+                        integration_event_names::ORDER_READIED_EVENT,
+                        SOURCE,
+                        order_readied_event,
+                    )
+                    .with_dataschema(contracts::ORDER_READIED_EVENT.dataschema),
             );
     }
     if dispatcher
@@ -343,12 +394,13 @@ pub fn register_integration_event_handlers(
             >(
                 domain_event_names::ORDER_CANCELED,
                 ::eventmap::IntegrationEventHandler::new(
-                    ::std::sync::Arc::clone(&publisher),
-                    channels::ORDER,
-                    integration_event_names::ORDER_CANCELED_EVENT,
-                    SOURCE,
-                    order_canceled_event,
-                ),
+                        ::std::sync::Arc::clone(&publisher),
+                        channels::ORDER,
+                        integration_event_names::ORDER_CANCELED_EVENT,
+                        SOURCE,
+                        order_canceled_event,
+                    )
+                    .with_dataschema(contracts::ORDER_CANCELED_EVENT.dataschema),
             );
     }
     if dispatcher
@@ -368,12 +420,13 @@ pub fn register_integration_event_handlers(
             >(
                 domain_event_names::ORDER_COMPLETED,
                 ::eventmap::IntegrationEventHandler::new(
-                    ::std::sync::Arc::clone(&publisher),
-                    channels::ORDER,
-                    integration_event_names::ORDER_COMPLETED_EVENT,
-                    SOURCE,
-                    order_completed_event,
-                ),
+                        ::std::sync::Arc::clone(&publisher),
+                        channels::ORDER,
+                        integration_event_names::ORDER_COMPLETED_EVENT,
+                        SOURCE,
+                        order_completed_event,
+                    )
+                    .with_dataschema(contracts::ORDER_COMPLETED_EVENT.dataschema),
             );
     }
 }
@@ -417,33 +470,37 @@ impl DomainEventRouter {
         let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
         Self {
             order_created_event: ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_CREATED_EVENT,
-                SOURCE,
-                order_created_event,
-            ),
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_CREATED_EVENT,
+                    SOURCE,
+                    order_created_event,
+                )
+                .with_dataschema(contracts::ORDER_CREATED_EVENT.dataschema),
             order_readied_event: ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_READIED_EVENT,
-                SOURCE,
-                order_readied_event,
-            ),
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_READIED_EVENT,
+                    SOURCE,
+                    order_readied_event,
+                )
+                .with_dataschema(contracts::ORDER_READIED_EVENT.dataschema),
             order_canceled_event: ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_CANCELED_EVENT,
-                SOURCE,
-                order_canceled_event,
-            ),
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_CANCELED_EVENT,
+                    SOURCE,
+                    order_canceled_event,
+                )
+                .with_dataschema(contracts::ORDER_CANCELED_EVENT.dataschema),
             order_completed_event: ::eventmap::IntegrationEventHandler::new(
-                ::std::sync::Arc::clone(&publisher),
-                channels::ORDER,
-                integration_event_names::ORDER_COMPLETED_EVENT,
-                SOURCE,
-                order_completed_event,
-            ),
+                    ::std::sync::Arc::clone(&publisher),
+                    channels::ORDER,
+                    integration_event_names::ORDER_COMPLETED_EVENT,
+                    SOURCE,
+                    order_completed_event,
+                )
+                .with_dataschema(contracts::ORDER_COMPLETED_EVENT.dataschema),
         }
     }
     /// Converts and publishes every event through the rows of its name, events in

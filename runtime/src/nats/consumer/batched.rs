@@ -103,7 +103,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     ///
     /// # Errors
     ///
-    /// [`ConsumeError::ConsumerGone`].
+    /// [`ConsumeError::ConsumerGone`], [`ConsumeError::IncompatibleContract`] (as in `run`).
     pub async fn run_with_inbox<H: TransactionalHandler<E>>(
         self,
         inbox: &Inbox,
@@ -131,11 +131,11 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 acking: None,
             };
             self.scan_outstanding(inbox, &mut state.gate).await;
-            loop {
+            let stopped = loop {
                 if state.pulled.queue.is_empty() && !state.any_due() {
                     tokio::select! {
                         biased;
-                        () = &mut shutdown => break,
+                        () = &mut shutdown => break Ok(()),
                         filled = self.fill_holding(&mut state) => filled?,
                     }
                     if state.pulled.queue.is_empty() && state.held.is_empty() {
@@ -143,11 +143,13 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                     }
                 }
                 let messages: Vec<Message> = state.pulled.queue.drain(..).collect();
-                self.batch(inbox, handler, messages, &mut state).await;
-                if shutdown.as_mut().now_or_never().is_some() {
-                    break;
+                if let Err(err) = self.batch(inbox, handler, messages, &mut state).await {
+                    break Err(err);
                 }
-            }
+                if shutdown.as_mut().now_or_never().is_some() {
+                    break Ok(());
+                }
+            };
             acked(&mut state.acking).await;
             let Batching {
                 pulled,
@@ -157,6 +159,10 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             } = state;
             self.release(pulled).await;
             release_held(&held).await;
+            if let Err(err) = stopped {
+                tracing::error!(?report, error = %err, "consumer stopped");
+                return Err(err);
+            }
             tracing::info!(?report, "consumer shut down");
             Ok(report)
         }
@@ -193,11 +199,19 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         handler: &H,
         messages: Vec<Message>,
         state: &mut Batching<E>,
-    ) {
+    ) -> Result<(), ConsumeError> {
         let mut deliveries = Vec::with_capacity(messages.len() + state.held.len());
-        for message in messages {
-            if let Some(delivery) = self.admit(message, state).await {
-                deliveries.push(delivery);
+        let mut messages = messages.into_iter();
+        while let Some(message) = messages.next() {
+            match self.admit(message, state).await {
+                Ok(Some(delivery)) => deliveries.push(delivery),
+                Ok(None) => {}
+                Err(err) => {
+                    // Nothing more is handled: the rest is released when the run stops.
+                    state.pulled.queue.extend(messages);
+                    state.held.append(&mut deliveries);
+                    return Err(err);
+                }
             }
         }
         if !state.held.is_empty() {
@@ -216,7 +230,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         }
         state.held = held;
         if ready.is_empty() {
-            return;
+            return Ok(());
         }
         let span = tracing::debug_span!(
             "consume_batch",
@@ -257,13 +271,24 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 self.one_by_one(inbox, handler, ready, state).await;
             }
         }
+        Ok(())
     }
 
-    /// Takes a pulled message apart: `Some` when it can be handled; undecodable ones and those
-    /// past `max_deliver` are settled here (see [`run`](Self::run)).
-    async fn admit(&self, message: Message, state: &mut Batching<E>) -> Option<Delivery<E>> {
-        let received = Received::new(message)?;
-        match received.decode::<E>() {
+    /// Takes a pulled message apart: `Some` when it can be handled; undecodable ones, those
+    /// past `max_deliver` and those the contract guard settles are settled here (see
+    /// [`run`](Self::run)); `Err` when the guard stops the consumer.
+    async fn admit(
+        &self,
+        message: Message,
+        state: &mut Batching<E>,
+    ) -> Result<Option<Delivery<E>>, ConsumeError> {
+        let Some(received) = Received::new(message) else {
+            return Ok(None);
+        };
+        let Some(received) = self.screen(received, &mut state.report).await? else {
+            return Ok(None);
+        };
+        Ok(match received.decode::<E>() {
             Ok(delivery) => match self.exhausted(&delivery) {
                 None => Some(delivery),
                 Some(error) => {
@@ -279,7 +304,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 }
                 None
             }
-        }
+        })
     }
 
     /// After a batch rolled back: each message in a transaction of its own, settled by its

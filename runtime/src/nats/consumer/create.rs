@@ -6,9 +6,11 @@ use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::{Context, ErrorCode};
 
 use super::ConsumerSpec;
+use super::guard::Guard;
+use crate::contract::IncompatibleContract;
 use crate::decode::IntegrationEventSet;
 use crate::error::BoxError;
-use crate::nats::provision::{overlaps, provision_streams};
+use crate::nats::provision::{covers, overlaps, provision_streams};
 use crate::nats::{ProvisionError, Version, parse_version};
 
 /// Oldest NATS server version accepted by [`Consumer::start`](super::Consumer::start):
@@ -92,6 +94,54 @@ pub enum StartError {
         #[source]
         source: BoxError,
     },
+    /// A filter subject of the consumer is outside every subject of the channel's stream: the
+    /// stream can never hold what it asks for (a typo in the channel's subject, or a stream
+    /// another channel provisioned), and a consumer created anyway would receive nothing.
+    #[error(
+        "consumer filter subject `{filter}` is not in stream `{stream}` (its subjects: {stream_subjects:?}): the stream never stores what it asks for; check the channel's subject against the producer's table"
+    )]
+    FilterOutsideStream {
+        /// The filter subject.
+        filter: String,
+        /// Stream name.
+        stream: &'static str,
+        /// The stream's subjects.
+        stream_subjects: Vec<String>,
+    },
+    /// The contract registry (feature `contracts`) shows that producers registered the
+    /// channel, and none of them one of the events asked for: it would never arrive.
+    #[error(
+        "no producer registered {missing:?} on channel `{channel}` (registered there: {registered:?}): the consumer would wait for events nobody publishes"
+    )]
+    UnregisteredEvents {
+        /// Channel name.
+        channel: &'static str,
+        /// The events asked for that no producer registered.
+        missing: Vec<String>,
+        /// The events registered on the channel.
+        registered: Vec<String>,
+    },
+    /// The contract a producer registered last for an event asked for cannot be read with
+    /// the consumer's (feature `contracts`, policy
+    /// [`ContractPolicy::Refuse`](super::ContractPolicy::Refuse)).
+    #[error("{0}")]
+    IncompatibleContract(IncompatibleContract),
+    /// The consumer's own contract of an event (generated code) does not decode.
+    #[error("the contract of `{event}` in the consumer's event set is invalid: {reason}")]
+    InvalidContract {
+        /// The event.
+        event: String,
+        /// Why.
+        reason: String,
+    },
+    /// The contract registry could not be read (feature `contracts`).
+    #[cfg(feature = "contracts")]
+    #[error("{source}")]
+    Registry {
+        /// The registry's error.
+        #[source]
+        source: crate::nats::registry::RegistryError,
+    },
     /// Creating or updating the durable consumer failed.
     #[error("cannot create consumer `{durable}` on stream `{stream}`: {source}")]
     Consumer {
@@ -111,11 +161,15 @@ pub enum StartError {
 /// explicit ack, the policy's ack wait and start position, `filter_subjects` for the events
 /// asked for, server-side `max_deliver` unlimited (deliveries are counted by the consumer,
 /// see [`DeliveryPolicy::max_deliver`](super::DeliveryPolicy::max_deliver)). Returns the
-/// consumer and its filter subjects.
+/// consumer, its filter subjects and its contract guard.
+///
+/// Before the consumer is created, every filter subject must be inside a subject of the
+/// stream ([`StartError::FilterOutsideStream`]) and the contract guard (feature `contracts`)
+/// must accept what producers registered.
 pub(super) async fn create<E: IntegrationEventSet>(
     context: &Context,
     spec: &ConsumerSpec,
-) -> Result<(PullConsumer, Vec<String>), StartError> {
+) -> Result<(PullConsumer, Vec<String>, Guard), StartError> {
     let channel = E::CHANNEL;
     // A client made with `retry_on_initial_connect` may not be connected yet: the server's
     // version arrives with its INFO on connection. Then it is checked after the stream
@@ -158,7 +212,10 @@ pub(super) async fn create<E: IntegrationEventSet>(
     if !version_known {
         check_server_version(context)?;
     }
-    let filter_subjects = filter_subjects::<E>(spec, &names, &stream.cached_info().config.subjects);
+    let stream_subjects = &stream.cached_info().config.subjects;
+    let filter_subjects = filter_subjects::<E>(spec, &names, stream_subjects);
+    check_in_stream(channel.stream, &filter_subjects, stream_subjects)?;
+    let guard = Guard::start::<E>(context, spec, &names).await?;
     let config = pull::Config {
         durable_name: Some(spec.durable.clone()),
         description: Some(format!(
@@ -181,7 +238,27 @@ pub(super) async fn create<E: IntegrationEventSet>(
             durable: spec.durable.clone(),
             source: Box::new(err),
         })?;
-    Ok((consumer, filter_subjects))
+    Ok((consumer, filter_subjects, guard))
+}
+
+/// Fails unless every filter subject is inside one of the stream's subjects.
+fn check_in_stream(
+    stream: &'static str,
+    filters: &[String],
+    stream_subjects: &[String],
+) -> Result<(), StartError> {
+    match filters.iter().find(|filter| {
+        !stream_subjects
+            .iter()
+            .any(|subject| covers(subject, filter))
+    }) {
+        None => Ok(()),
+        Some(filter) => Err(StartError::FilterOutsideStream {
+            filter: filter.clone(),
+            stream,
+            stream_subjects: stream_subjects.to_vec(),
+        }),
+    }
 }
 
 /// Fails unless `names` are every event of `E` (a subscription that takes the whole channel).
@@ -372,6 +449,33 @@ mod tests {
             matches!(&err, StartError::NotWholeChannel { channel: "order", missing } if missing == &["AEvent"]),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn filters_must_be_inside_the_stream() {
+        let stream = ["ordering.order.>".to_owned()];
+        assert!(check_in_stream("S", &["ordering.order.AEvent".to_owned()], &stream).is_ok());
+        assert!(check_in_stream("S", &["ordering.order.>".to_owned()], &stream).is_ok());
+        let err = check_in_stream(
+            "S",
+            &[
+                "ordering.order.AEvent".to_owned(),
+                "ordering.ordr.AEvent".to_owned(),
+            ],
+            &stream,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, StartError::FilterOutsideStream { filter, stream: "S", .. } if filter == "ordering.ordr.AEvent"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("`ordering.ordr.AEvent` is not in stream `S`"),
+            "{err}"
+        );
+        // A filter wider than the stream is outside too.
+        assert!(check_in_stream("S", &["ordering.>".to_owned()], &stream).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use async_nats::jetstream::AckKind;
 use futures::Stream;
 
 use super::pull::Pulled;
-use super::{ConsumeError, Consumer};
+use super::{ConsumeError, Consumer, ConsumerReport};
 use crate::decode::IntegrationEventSet;
 use crate::nats::delivery::{Delivery, Received};
 
@@ -97,7 +97,10 @@ impl<E: IntegrationEventSet> Deliveries<E> {
     ///
     /// # Errors
     ///
-    /// [`ConsumeError::ConsumerGone`] when the consumer or its stream was deleted.
+    /// [`ConsumeError::ConsumerGone`] when the consumer or its stream was deleted;
+    /// [`ConsumeError::IncompatibleContract`] (feature `contracts`, policy `Refuse`) when a
+    /// producer's contract cannot be read with the consumer's (the messages pulled are
+    /// released).
     pub async fn next(&mut self) -> Option<Result<Delivery<E>, ConsumeError>> {
         while !self.ended {
             self.pulled.poll_prefetch();
@@ -111,6 +114,21 @@ impl<E: IntegrationEventSet> Deliveries<E> {
             self.consumer.prefetch(&mut self.pulled);
             let Some(received) = Received::new(message) else {
                 continue;
+            };
+            let received = match self
+                .consumer
+                .screen(received, &mut ConsumerReport::default())
+                .await
+            {
+                Ok(Some(received)) => received,
+                Ok(None) => continue,
+                Err(err) => {
+                    self.ended = true;
+                    self.consumer
+                        .release(std::mem::take(&mut self.pulled))
+                        .await;
+                    return Some(Err(err));
+                }
             };
             match received.decode::<E>() {
                 Ok(delivery) => match self.consumer.exhausted(&delivery) {

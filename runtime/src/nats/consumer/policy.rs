@@ -60,6 +60,29 @@ pub struct DeliveryPolicy {
     /// Whether acks wait for the server's confirmation (JetStream double ack). Default `true`;
     /// `false` queues the `+ACK` and moves on (see [`Delivery::ack_unconfirmed`](crate::nats::Delivery::ack_unconfirmed)).
     pub double_ack: bool,
+    /// What the contract guard (feature `contracts`) does with the messages of a producer
+    /// whose contract the consumer cannot read. Default [`ContractPolicy::Refuse`].
+    pub on_incompatible: ContractPolicy,
+}
+
+/// What a consumer with the contract guard (runtime feature `contracts`) does when a
+/// producer's contract (`ce-dataschema`, judged against the contract registry) is one it
+/// cannot read: `docs/delivery.md`, "The contract guard".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ContractPolicy {
+    /// Stop before handling any message of that contract: [`Consumer::start`](super::Consumer::start)
+    /// fails when the registry already shows it, [`Consumer::run`](super::Consumer::run) stops
+    /// with [`ConsumeError::IncompatibleContract`](super::ConsumeError::IncompatibleContract)
+    /// at its first message (naked at once, left in the stream for a consumer that can read
+    /// it). The default.
+    #[default]
+    Refuse,
+    /// Dead-letter each message of that contract (with the reason) and terminate it; go on
+    /// with the others.
+    DeadLetter,
+    /// Log the breaks once and handle the messages anyway.
+    Warn,
 }
 
 impl Default for DeliveryPolicy {
@@ -77,6 +100,7 @@ impl Default for DeliveryPolicy {
             in_progress_every: None,
             batch: 100,
             double_ack: true,
+            on_incompatible: ContractPolicy::Refuse,
         }
     }
 }
@@ -127,6 +151,12 @@ impl DeliveryPolicy {
     /// Sets [`Self::double_ack`].
     pub fn double_ack(mut self, confirmed: bool) -> Self {
         self.double_ack = confirmed;
+        self
+    }
+
+    /// Sets [`Self::on_incompatible`].
+    pub fn on_incompatible(mut self, policy: ContractPolicy) -> Self {
+        self.on_incompatible = policy;
         self
     }
 

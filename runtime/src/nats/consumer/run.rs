@@ -47,9 +47,14 @@ impl<E: IntegrationEventSet> Consumer<E> {
     /// the server sends to a pull request abandoned by the shutdown is redelivered after the
     /// ack wait.
     ///
+    /// With the contract guard (feature `contracts`), each message is first put before it:
+    /// one whose producer contract the consumer cannot read is dead-lettered (policy
+    /// `DeadLetter`), handled (`Warn`) or, by default (`Refuse`), naked at once while the run
+    /// stops with [`ConsumeError::IncompatibleContract`] (the queued messages are released).
+    ///
     /// # Errors
     ///
-    /// [`ConsumeError::ConsumerGone`].
+    /// [`ConsumeError::ConsumerGone`], [`ConsumeError::IncompatibleContract`].
     pub async fn run<H: ConsumerHandler<E>>(
         self,
         handler: &H,
@@ -79,8 +84,14 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 }
                 if let Some(message) = pulled.queue.pop_front() {
                     self.prefetch(&mut pulled);
-                    self.process(message, handler, &mut pulled, &mut ticker, &mut report)
+                    let processed = self
+                        .process(message, handler, &mut pulled, &mut ticker, &mut report)
                         .await;
+                    if let Err(err) = processed {
+                        self.release(pulled).await;
+                        tracing::error!(?report, error = %err, "consumer stopped");
+                        return Err(err);
+                    }
                     pulled.poll_prefetch();
                 }
                 if shutdown.as_mut().now_or_never().is_some() {
@@ -103,9 +114,12 @@ impl<E: IntegrationEventSet> Consumer<E> {
         pulled: &mut Pulled,
         ticker: &mut Interval,
         report: &mut ConsumerReport,
-    ) {
+    ) -> Result<(), ConsumeError> {
         let Some(received) = Received::new(message) else {
-            return;
+            return Ok(());
+        };
+        let Some(received) = self.screen(received, report).await? else {
+            return Ok(());
         };
         match received.decode::<E>() {
             Ok(delivery) => {
@@ -122,6 +136,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Runs the handler on a decoded delivery and settles the message.

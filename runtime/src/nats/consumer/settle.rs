@@ -4,7 +4,8 @@
 use async_nats::jetstream::AckKind;
 use tracing::Instrument;
 
-use super::{Consumer, ConsumerReport};
+use super::guard::Admission;
+use super::{ConsumeError, Consumer, ConsumerReport};
 use crate::decode::{DecodeError, IntegrationEventSet};
 use crate::nats::dead_letter::{self, DeadLetter};
 use crate::nats::delivery::{Delivery, Received};
@@ -65,6 +66,55 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
                 }
                 Settled::Retried
+            }
+        }
+    }
+
+    /// Puts `received` before the contract guard: `Ok(Some)` to decode and handle it;
+    /// `Ok(None)` when the guard settled it (dead-lettered and terminated, or naked with the
+    /// backoff because the registry could not be read), counted in `report`; `Err` when the
+    /// consumer must stop (policy `Refuse`), after naking the message at once.
+    pub(super) async fn screen(
+        &self,
+        received: Received,
+        report: &mut ConsumerReport,
+    ) -> Result<Option<Received>, ConsumeError> {
+        match self.guard.admit(&received).await {
+            Admission::Handle => Ok(Some(received)),
+            Admission::Refuse(error) => {
+                tracing::error!(
+                    subject = %received.subject,
+                    stream_sequence = received.stream_sequence,
+                    %error,
+                    "incompatible producer contract: the consumer stops without handling the message"
+                );
+                if let Err(err) = received.ack.send(AckKind::Nak(None), "nak").await {
+                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                }
+                Err(ConsumeError::IncompatibleContract(error))
+            }
+            Admission::DeadLetter(error) => {
+                tracing::error!(
+                    subject = %received.subject,
+                    stream_sequence = received.stream_sequence,
+                    %error,
+                    "incompatible producer contract: dead-lettering and terminating the message"
+                );
+                if self.give_up(&received, &error, AckKind::Term).await {
+                    report.rejected += 1;
+                } else {
+                    report.failed += 1;
+                }
+                Ok(None)
+            }
+            Admission::Retry(error) => {
+                report.failed += 1;
+                let delay = self.spec.policy.nak_delay(received.delivered);
+                tracing::warn!(%error, ?delay, "contract not judged; requesting redelivery");
+                if let Err(err) = received.ack.send(AckKind::Nak(delay), "nak").await {
+                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                }
+                Ok(None)
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{DEFAULT_RETENTION, Relay, RelayConfig};
+use super::{DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig};
 use crate::nats::JetStreamPublisher;
 use crate::nats::connect::{ConnectError, ConnectSettings, connect};
 use crate::postgres::DEFAULT_SCHEMA;
@@ -102,6 +102,15 @@ pub struct RelayArgs {
     /// many seconds are deleted (every minute, 1,000 rows per statement); 0 keeps them
     #[arg(long, env = "EVENTMAP_RELAY_RETENTION_SECS", default_value_t = DEFAULT_RETENTION.as_secs())]
     pub retention_secs: u64,
+    /// Refusals (a message over the server's max_payload, an invalid message, no stream for
+    /// the subject) after which a row is parked: no longer sent, its aggregate's later rows
+    /// waiting behind it until `eventmap-ops outbox retry|skip`; 0 never parks
+    #[arg(long, env = "EVENTMAP_RELAY_PARK_AFTER", default_value_t = DEFAULT_PARK_AFTER)]
+    pub park_after: u32,
+    /// A row refused with "no responders" (no stream, or a cluster electing the stream's
+    /// leader) is parked only once refused for this many seconds
+    #[arg(long, env = "EVENTMAP_RELAY_NO_STREAM_GRACE_SECS", default_value_t = DEFAULT_NO_STREAM_GRACE.as_secs())]
+    pub no_stream_grace_secs: u64,
 }
 
 impl RelayArgs {
@@ -119,6 +128,10 @@ impl RelayArgs {
             )
             .delete_published(!self.keep_published)
             .retention((self.retention_secs > 0).then(|| Duration::from_secs(self.retention_secs)))
+            .parking(
+                self.park_after,
+                Duration::from_secs(self.no_stream_grace_secs),
+            )
     }
 
     /// The streams of `--streams`, trimmed, empty names left out.

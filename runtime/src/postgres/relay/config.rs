@@ -55,7 +55,32 @@ pub struct RelayConfig {
     pub purge_interval: Duration,
     /// Rows deleted per purge statement (each its own short transaction). Default 1,000.
     pub purge_batch_size: u32,
+    /// Refusals after which a row is parked: attempts the broker refused for a reason
+    /// retrying does not fix ([`PublishError::TooLarge`](crate::PublishError::TooLarge),
+    /// [`PublishError::InvalidMessage`](crate::PublishError::InvalidMessage), an unreadable
+    /// row, [`PublishError::NoStream`](crate::PublishError::NoStream)). A parked row is no
+    /// longer sent; the later rows of its aggregate wait behind it (order is kept) while the
+    /// other aggregates flow, until an operator retries or skips it
+    /// ([`Outbox`](crate::postgres::Outbox)). Timeouts and broker failures are never
+    /// refusals: they are retried forever. `0` never parks (a refused row is retried forever
+    /// and blocks its aggregate). Default [`DEFAULT_PARK_AFTER`].
+    pub park_after: u32,
+    /// A row refused with "no responders" ([`PublishError::NoStream`](crate::PublishError::NoStream))
+    /// is parked only once its first refusal is at least this old, as well as after
+    /// [`Self::park_after`] refusals: a JetStream cluster answers the same while it elects a
+    /// stream's leader (seconds), and a stream being provisioned is a matter of minutes.
+    /// Default [`DEFAULT_NO_STREAM_GRACE`].
+    pub no_stream_grace: Duration,
 }
+
+/// Default [`RelayConfig::park_after`]: 5 refusals. A refused row is retried at the next
+/// round (the relay does not back off for it), so a row over `max_payload` is parked within
+/// seconds.
+pub const DEFAULT_PARK_AFTER: u32 = 5;
+
+/// Default [`RelayConfig::no_stream_grace`]: 2 minutes, far above a JetStream cluster's
+/// leader election (4-9 s measured, `docs/delivery.md`).
+pub const DEFAULT_NO_STREAM_GRACE: Duration = Duration::from_secs(120);
 
 /// Default [`RelayConfig::retention`]: one hour, thirty times JetStream's default duplicate
 /// window (2 minutes), so that a published row outlives any re-send the broker could still
@@ -78,6 +103,8 @@ impl Default for RelayConfig {
             retention: Some(DEFAULT_RETENTION),
             purge_interval: Duration::from_secs(60),
             purge_batch_size: 1000,
+            park_after: DEFAULT_PARK_AFTER,
+            no_stream_grace: DEFAULT_NO_STREAM_GRACE,
         }
     }
 }
@@ -152,6 +179,14 @@ impl RelayConfig {
         self
     }
 
+    /// Sets [`Self::park_after`] (refusals before a row is parked, `0`: never) and
+    /// [`Self::no_stream_grace`].
+    pub fn parking(mut self, park_after: u32, no_stream_grace: Duration) -> Self {
+        self.park_after = park_after;
+        self.no_stream_grace = no_stream_grace;
+        self
+    }
+
     /// The longest time between an attempt whose ack was lost (the message may be stored)
     /// and the next attempt of the same row while the broker is reachable: two publish
     /// timeouts and the longest backoff. A stream's duplicate window shorter than this can
@@ -178,6 +213,11 @@ pub struct RelayStats {
     pub backlog: u64,
     /// Whether the last round failed (the relay is backing off).
     pub retrying: bool,
+    /// Rows parked by this relay (see [`RelayConfig::park_after`]).
+    pub parked: u64,
+    /// Parked rows in the outbox when last counted (with [`Self::backlog`], which includes
+    /// them), whoever parked them.
+    pub parked_backlog: u64,
 }
 
 #[derive(Debug, Default)]
@@ -188,6 +228,8 @@ pub(super) struct Counters {
     pub(super) rounds: AtomicU64,
     pub(super) backlog: AtomicU64,
     pub(super) retrying: AtomicBool,
+    pub(super) parked: AtomicU64,
+    pub(super) parked_backlog: AtomicU64,
 }
 
 /// What one round ([`Relay::run_once`](super::Relay::run_once)) did.
@@ -200,13 +242,18 @@ pub struct RoundReport {
     pub published: usize,
     /// Rows acknowledged as duplicates, now marked published.
     pub duplicates: usize,
-    /// Rows whose publish failed (retried by a later round).
+    /// Rows whose publish failed (retried by a later round, or parked).
     pub failed: usize,
+    /// Of the failed rows, those parked in this round ([`RelayConfig::park_after`]).
+    pub parked: usize,
     /// Rows not sent this round: behind a row of their aggregate that another relay holds,
     /// behind a failed row of their aggregate, or left after a transient failure.
     pub held_back: usize,
     /// The first publish error, if any.
     pub error: Option<String>,
+    /// A transient failure (timeout, broker away, no responders) stopped the round: the relay
+    /// backs off. Refusals alone do not.
+    pub halted: bool,
 }
 
 impl RoundReport {

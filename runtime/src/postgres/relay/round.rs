@@ -89,6 +89,9 @@ impl Relay {
         async {
             self.counters.rounds.fetch_add(1, Ordering::Relaxed);
             let mut tx = self.pool.begin().await?;
+            // Parked rows, and the rows behind a parked row of their aggregate, are not
+            // selected: they would only be held back by the fence, round after round, and fill
+            // the batch so that other aggregates' rows never get in.
             // The only good plan is the walk of the partial index in id order, stopping at
             // the batch. Statistics taken while the outbox was nearly empty (a fresh table,
             // or before a burst) make the planner sort the whole backlog instead (a bitmap
@@ -100,8 +103,12 @@ impl Relay {
                 "SELECT id, message_id, aggregate_type, aggregate_id, subject, name, \
                  headers::text AS headers, payload, \
                  coalesce(first_attempt_at < now() - make_interval(secs => $2), false) AS past_horizon \
-                 FROM {} WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.schema.outbox
+                 FROM {outbox} AS o WHERE published_at IS NULL AND parked_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM {outbox} AS p WHERE p.parked_at IS NOT NULL \
+                   AND p.published_at IS NULL AND p.aggregate_type = o.aggregate_type \
+                   AND p.aggregate_id = o.aggregate_id AND p.id < o.id) \
+                 ORDER BY id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
+                outbox = self.schema.outbox
             ))
             .bind(i64::from(self.config.batch_size))
             .bind(self.config.retry_horizon().as_secs_f64())
@@ -159,7 +166,11 @@ impl Relay {
         };
         report.held_back = rows.len() - outcome.acked.len() - outcome.failed.len();
         report.failed = outcome.failed.len();
-        report.error = outcome.failed.first().map(|(_, error)| error.clone());
+        report.error = outcome
+            .failed
+            .first()
+            .map(|(_, failure)| failure.error.clone());
+        report.halted = outcome.halted;
         for (_, ack) in &outcome.acked {
             if ack.duplicate {
                 report.duplicates += 1;
@@ -223,19 +234,11 @@ impl Relay {
                 .execute(&mut *tx)
                 .await?;
             }
+            let mut report = report;
             if !outcome.failed.is_empty() {
-                let ids: Vec<i64> = outcome.failed.iter().map(|(i, _)| rows[*i].id).collect();
-                let errors: Vec<&str> = outcome.failed.iter().map(|(_, e)| e.as_str()).collect();
-                sqlx::query(&format!(
-                    "UPDATE {} AS o SET attempts = o.attempts + 1, last_error = x.error, \
-                     first_attempt_at = coalesce(o.first_attempt_at, now()) \
-                     FROM unnest($1::bigint[], $2::text[]) AS x(id, error) WHERE o.id = x.id",
-                    self.schema.outbox
-                ))
-                .bind(&ids)
-                .bind(&errors)
-                .execute(&mut *tx)
-                .await?;
+                report.parked = self
+                    .record_failures(&mut tx, &rows, &outcome.failed)
+                    .await?;
             }
             tx.commit().await?;
 
@@ -246,6 +249,7 @@ impl Relay {
                 .fetch_add(report.duplicates as u64, Ordering::Relaxed);
             c.failures
                 .fetch_add(report.failed as u64, Ordering::Relaxed);
+            c.parked.fetch_add(report.parked as u64, Ordering::Relaxed);
             crate::metrics::relay_round(self.schema.name(), report.published, report.failed);
             if report.selected > 0 {
                 tracing::debug!(
@@ -253,6 +257,7 @@ impl Relay {
                     published = report.published,
                     duplicates = report.duplicates,
                     failed = report.failed,
+                    parked = report.parked,
                     held_back = report.held_back,
                     "round done"
                 );
@@ -261,6 +266,89 @@ impl Relay {
         }
         .instrument(span)
         .await
+    }
+
+    /// Records the failed attempts of a round: every failure counts in `attempts` and
+    /// `last_error`; a refusal also in `refusals`, and parks the row once
+    /// [`RelayConfig::park_after`](super::RelayConfig::park_after) is reached (for "no
+    /// responders", only past [`RelayConfig::no_stream_grace`](super::RelayConfig::no_stream_grace)).
+    /// Returns how many rows were parked.
+    async fn record_failures(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        rows: &[OutboxRow],
+        failed: &[(usize, Failure)],
+    ) -> Result<usize, Error> {
+        let mut ids = Vec::with_capacity(failed.len());
+        let mut errors = Vec::with_capacity(failed.len());
+        let mut refused = Vec::with_capacity(failed.len());
+        let mut graces = Vec::with_capacity(failed.len());
+        for (index, failure) in failed {
+            ids.push(rows[*index].id);
+            errors.push(failure.error.as_str());
+            refused.push(failure.kind != FailureKind::Transient);
+            graces.push(match failure.kind {
+                FailureKind::NoStream => self.config.no_stream_grace.as_secs_f64(),
+                FailureKind::Transient | FailureKind::Refused => 0.0,
+            });
+        }
+        let recorded = sqlx::query(&format!(
+            "UPDATE {} AS o SET attempts = o.attempts + 1, last_error = x.error, \
+             first_attempt_at = coalesce(o.first_attempt_at, now()), \
+             refusals = o.refusals + CASE WHEN x.refused THEN 1 ELSE 0 END, \
+             first_refused_at = CASE WHEN x.refused THEN coalesce(o.first_refused_at, now()) \
+               ELSE o.first_refused_at END, \
+             parked_at = CASE WHEN x.refused AND $5 > 0 AND o.refusals + 1 >= $5 \
+               AND coalesce(o.first_refused_at, now()) <= now() - make_interval(secs => x.grace) \
+               THEN now() END \
+             FROM unnest($1::bigint[], $2::text[], $3::bool[], $4::float8[]) \
+               AS x(id, error, refused, grace) \
+             WHERE o.id = x.id \
+             RETURNING o.id, o.aggregate_type, o.aggregate_id, o.aggregate_version, o.refusals, \
+               o.last_error, o.parked_at IS NOT NULL AS parked",
+            self.schema.outbox
+        ))
+        .bind(&ids)
+        .bind(&errors)
+        .bind(&refused)
+        .bind(&graces)
+        .bind(i32::try_from(self.config.park_after).unwrap_or(i32::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut parked = 0;
+        for row in &recorded {
+            let id: i64 = row.try_get("id")?;
+            let aggregate_type: String = row.try_get("aggregate_type")?;
+            let aggregate_id: String = row.try_get("aggregate_id")?;
+            let version: i64 = row.try_get("aggregate_version")?;
+            let refusals: i32 = row.try_get("refusals")?;
+            let error: Option<String> = row.try_get("last_error")?;
+            if row.try_get::<bool, _>("parked")? {
+                parked += 1;
+                tracing::error!(
+                    outbox_id = id,
+                    aggregate_type,
+                    aggregate_id,
+                    version,
+                    refusals,
+                    error = error.as_deref().unwrap_or_default(),
+                    "outbox row parked: it can never be published as it is; the later rows of \
+                     its aggregate wait (eventmap-ops outbox list|show|retry|skip)"
+                );
+            } else if refusals > 0 {
+                tracing::warn!(
+                    outbox_id = id,
+                    aggregate_type,
+                    aggregate_id,
+                    version,
+                    refusals,
+                    park_after = self.config.park_after,
+                    error = error.as_deref().unwrap_or_default(),
+                    "outbox row refused by the broker"
+                );
+            }
+        }
+        Ok(parked)
     }
 
     /// For each aggregate of `rows`: the lowest id of its unpublished rows that this round
@@ -347,11 +435,17 @@ impl Relay {
                                 sequence: receipt.sequence,
                                 duplicate: receipt.duplicate,
                             }),
-                            Ok(Err(err)) => Err((halts(&err), err.to_string())),
-                            Err(_) => Err((true, format!("no ack within {timeout:?}"))),
+                            Ok(Err(err)) => Err(Failure::of(&err)),
+                            Err(_) => Err(Failure {
+                                kind: FailureKind::Transient,
+                                error: format!("no ack within {timeout:?}"),
+                            }),
                         }
                     }
-                    Err(reason) => Err((false, reason.clone())),
+                    Err(reason) => Err(Failure {
+                        kind: FailureKind::Refused,
+                        error: reason.clone(),
+                    }),
                 };
                 (queue, index, result)
             }
@@ -381,14 +475,14 @@ impl Relay {
                         ready.push_back(queue);
                     }
                 }
-                Err((transient, error)) => {
-                    tracing::debug!(outbox_id = rows[index].id, error = %error, "publish failed");
-                    outcome.failed.push((index, error));
+                Err(failure) => {
+                    tracing::debug!(outbox_id = rows[index].id, error = %failure.error, "publish failed");
                     // The aggregate's later rows must not overtake this one.
                     queues[queue].clear();
-                    if transient {
+                    if failure.kind.halts() {
                         outcome.halted = true;
                     }
+                    outcome.failed.push((index, failure));
                 }
             }
         }
@@ -396,14 +490,52 @@ impl Relay {
     }
 }
 
-/// Whether a failed publish stops the round (no new publish starts; the next round probes):
-/// a transient failure, or "no responders" ([`PublishError::NoStream`]), which every later
-/// publish to the stream would get too. In a JetStream cluster "no responders" is also what
-/// a stream answers while it has no leader (an election after its leader's server died, or
-/// no quorum), so it is transient there: halting keeps the relay from sending a whole window
-/// of doomed publishes per round while the election runs.
-fn halts(err: &PublishError) -> bool {
-    err.is_transient() || matches!(err, PublishError::NoStream { .. })
+/// Why a publish of a row failed, as the relay treats it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    /// Timeout or broker failure: retried forever, never parks.
+    Transient,
+    /// "No responders" ([`PublishError::NoStream`]): no stream binds the subject, or, in a
+    /// JetStream cluster, the stream has no leader (an election after its leader's server
+    /// died, or no quorum). Every later publish to the stream would get it too. A refusal,
+    /// parked only past the grace (`RelayConfig::no_stream_grace`).
+    NoStream,
+    /// The message can never be published as it is ([`PublishError::is_permanent`], or the
+    /// row cannot be read into a message): a refusal.
+    Refused,
+}
+
+impl FailureKind {
+    /// Whether the failure stops the round (no new publish starts; the next round probes):
+    /// a transient failure, or "no responders", which halting keeps from sending a whole
+    /// window of doomed publishes per round while a cluster elects a leader. A refused
+    /// message only holds back its own aggregate.
+    fn halts(self) -> bool {
+        matches!(self, Self::Transient | Self::NoStream)
+    }
+}
+
+/// A failed publish: its kind and the error text recorded on the row.
+#[derive(Debug)]
+struct Failure {
+    kind: FailureKind,
+    error: String,
+}
+
+impl Failure {
+    fn of(err: &PublishError) -> Self {
+        let kind = if matches!(err, PublishError::NoStream { .. }) {
+            FailureKind::NoStream
+        } else if err.is_permanent() {
+            FailureKind::Refused
+        } else {
+            FailureKind::Transient
+        };
+        Self {
+            kind,
+            error: err.to_string(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -416,7 +548,7 @@ struct Ack {
 #[derive(Debug, Default)]
 struct Outcome {
     acked: Vec<(usize, Ack)>,
-    failed: Vec<(usize, String)>,
+    failed: Vec<(usize, Failure)>,
     /// A transient failure stopped the round.
     halted: bool,
 }

@@ -1,0 +1,613 @@
+//! Outbox rows that can never be published: a message over the server's `max_payload` and a
+//! subject no stream captures are refused with typed errors, parked after
+//! `RelayConfig::park_after` refusals while the other aggregates flow, shown, and published in
+//! order after `Outbox::retry` once the cause is fixed (or given up with `Outbox::skip`). Real
+//! nats-server (a `LocalServer` with a small `max_payload`), real PostgreSQL (DATABASE_URL).
+
+mod pg;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventmap::convert::ConversionError;
+use eventmap::nats::async_nats::{self, jetstream::Context};
+use eventmap::nats::{JetStreamPublisher, provision_streams};
+use eventmap::postgres::{EventRegistry, Outbox, OutboxWriter, PostgresStore, Relay, RelayConfig};
+use eventmap::test_util::LocalServer;
+use eventmap::{
+    AggregateEvent, AggregateStore, ChannelSpec, DomainEvent, EventDispatcher, EventSourced,
+    IntegrationEventHandler, IntegrationMessage, PublishError, Publisher, integration_event_id,
+};
+use pg::*;
+use serde::{Deserialize, Serialize};
+
+const LIMIT: Duration = Duration::from_secs(180);
+/// The small server limit of the tests, bytes.
+const SMALL_MAX_PAYLOAD: usize = 8 * 1024;
+/// A channel whose stream is not provisioned until the fix.
+const ARCHIVE: ChannelSpec = ChannelSpec::new("archive", "faults.archive", "FAULTS_ARCHIVE");
+
+/// Mapped to `NotedEvent` on the counter channel; a long text makes a message over
+/// `max_payload`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Noted {
+    text: String,
+}
+impl DomainEvent for Noted {
+    fn event_name(&self) -> &'static str {
+        "Noted"
+    }
+}
+
+/// Mapped to `ArchivedEvent` on the archive channel (no stream until the fix).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Archived {
+    reason: String,
+}
+impl DomainEvent for Archived {
+    fn event_name(&self) -> &'static str {
+        "Archived"
+    }
+}
+
+mod proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Noted {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        pub text: String,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Archived {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        pub reason: String,
+    }
+}
+
+fn noted_event(event: &AggregateEvent<Noted>) -> Result<proto::Noted, ConversionError> {
+    Ok(proto::Noted {
+        id: integration_event_id(event.id(), "NotedEvent").to_string(),
+        text: event.payload().text.clone(),
+    })
+}
+
+fn archived_event(event: &AggregateEvent<Archived>) -> Result<proto::Archived, ConversionError> {
+    Ok(proto::Archived {
+        id: integration_event_id(event.id(), "ArchivedEvent").to_string(),
+        reason: event.payload().reason.clone(),
+    })
+}
+
+async fn store(db: &TestDb) -> PostgresStore {
+    let mut registry: EventRegistry = registry();
+    registry
+        .register::<Noted>("Noted")
+        .expect("register Noted")
+        .register::<Archived>("Archived")
+        .expect("register Archived");
+    let mut dispatcher = EventDispatcher::new();
+    let writer = OutboxWriter::shared();
+    register_integration_event_handlers(&mut dispatcher, Arc::clone(&writer));
+    dispatcher.subscribe_to_named::<Noted>(
+        "Noted",
+        IntegrationEventHandler::new(
+            Arc::clone(&writer),
+            COUNTER,
+            "NotedEvent",
+            SOURCE,
+            noted_event,
+        ),
+    );
+    dispatcher.subscribe_to_named::<Archived>(
+        "Archived",
+        IntegrationEventHandler::new(writer, ARCHIVE, "ArchivedEvent", SOURCE, archived_event),
+    );
+    PostgresStore::builder(db.pool.clone())
+        .schema(db.schema.clone())
+        .registry(registry)
+        .outbox(dispatcher)
+        .build()
+        .await
+        .expect("store builds")
+}
+
+async fn start_server() -> LocalServer {
+    LocalServer::start_with_config(&format!("max_payload: {SMALL_MAX_PAYLOAD}"))
+        .await
+        .unwrap_or_else(|err| panic!("cannot start nats-server: {err}"))
+}
+
+async fn connect(server: &LocalServer) -> Context {
+    let client = tokio::time::timeout(Duration::from_secs(10), async_nats::connect(server.url()))
+        .await
+        .expect("connect timed out")
+        .expect("connect");
+    let mut jetstream = async_nats::jetstream::new(client);
+    jetstream.set_timeout(Duration::from_secs(2));
+    jetstream
+}
+
+fn relay_config(db: &TestDb) -> RelayConfig {
+    RelayConfig::default()
+        .schema(db.schema.clone())
+        .batch_size(100)
+        .poll_interval(Duration::from_millis(100))
+        .publish_timeout(Duration::from_secs(3))
+        .backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .parking(3, Duration::ZERO)
+}
+
+/// One stored message: (aggregate id, version, integration event name), in stream order.
+async fn stream_contents(jetstream: &Context, stream: &str) -> Vec<(u64, String, u64, String)> {
+    let stream = jetstream.get_stream(stream).await.expect("stream");
+    let last = stream.cached_info().state.last_sequence;
+    let mut contents = Vec::new();
+    for sequence in 1..=last {
+        let message = stream.get_raw_message(sequence).await.expect("message");
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        contents.push((
+            sequence,
+            header("ce-aggregateid"),
+            header("ce-aggregateversion").parse().unwrap_or(0),
+            header("ce-type"),
+        ));
+    }
+    contents
+}
+
+/// Per aggregate, the versions in stream order.
+fn versions(contents: &[(u64, String, u64, String)]) -> BTreeMap<String, Vec<u64>> {
+    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (_, aggregate, version, _) in contents {
+        versions
+            .entry(aggregate.clone())
+            .or_default()
+            .push(*version);
+    }
+    versions
+}
+
+/// The typed error, before anything is sent: exactly `max_payload` bytes on the wire pass,
+/// one more is `TooLarge` with the sizes, at once (no ack awaited).
+#[tokio::test]
+async fn a_message_over_max_payload_is_a_typed_error_not_a_hang() {
+    within(LIMIT, async {
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER])
+            .await
+            .expect("provision");
+        let publisher = JetStreamPublisher::new(jetstream.clone());
+        let mut message = IntegrationMessage {
+            id: uuid::Uuid::new_v4(),
+            name: "NotedEvent".into(),
+            subject: "faults.counter.NotedEvent".into(),
+            payload: bytes::Bytes::new(),
+            headers: vec![("ce-type".into(), "NotedEvent".into())],
+        };
+        // Headers on the wire: "NATS/1.0\r\n", "ce-type: NotedEvent\r\n",
+        // "Nats-Msg-Id: <36>\r\n", "\r\n".
+        let header_bytes =
+            10 + "ce-type: NotedEvent\r\n".len() + "Nats-Msg-Id: \r\n".len() + 36 + 2;
+        message.payload = vec![b'x'; SMALL_MAX_PAYLOAD - header_bytes].into();
+        let receipt = publisher
+            .publish(&message)
+            .await
+            .expect("exactly max_payload");
+        assert!(!receipt.duplicate);
+
+        message.id = uuid::Uuid::new_v4();
+        message.payload = vec![b'x'; SMALL_MAX_PAYLOAD - header_bytes + 1].into();
+        let started = std::time::Instant::now();
+        let err = publisher.publish(&message).await.unwrap_err();
+        assert!(
+            matches!(err, PublishError::TooLarge { size, max_payload, .. }
+                if size == SMALL_MAX_PAYLOAD + 1 && max_payload == SMALL_MAX_PAYLOAD),
+            "{err:?}"
+        );
+        assert!(err.is_permanent() && !err.is_transient());
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        let err = publisher.publish_all(&[message], 4).await.unwrap_err();
+        assert!(
+            matches!(err.source, PublishError::TooLarge { .. }),
+            "{err:?}"
+        );
+        // The connection is still usable.
+        assert_eq!(
+            jetstream
+                .get_stream(COUNTER.stream)
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap()
+                .state
+                .messages,
+            1
+        );
+    })
+    .await;
+}
+
+/// 1,000 events over 50 aggregates; `c-7`'s version 10 is over `max_payload`, `c-3`'s
+/// version 5 goes to a subject no stream captures. Both are parked after 3 refusals, the 25
+/// rows behind them wait, the other 973 events flow; after the fix (a server restarted with a
+/// bigger `max_payload`, the stream provisioned) `retry` publishes them, in order.
+#[tokio::test]
+async fn parked_rows_wait_with_their_aggregate_and_are_published_in_order_after_retry() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_parked").await;
+        let store = store(&db).await;
+        let mut server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER])
+            .await
+            .expect("provision");
+
+        let aggregates = 50;
+        let per_aggregate = 20;
+        let mut counters: Vec<Counter> = (0..aggregates)
+            .map(|i| Counter::blank(&format!("c-{i}")))
+            .collect();
+        for version in 1..=per_aggregate {
+            for (i, counter) in counters.iter_mut().enumerate() {
+                if i == 7 && version == 10 {
+                    let text = "n".repeat(SMALL_MAX_PAYLOAD * 2);
+                    counter.root.record("Counter", Noted { text });
+                } else if i == 3 && version == 5 {
+                    let reason = "closed".to_owned();
+                    counter.root.record("Counter", Archived { reason });
+                } else {
+                    counter.increment(version);
+                }
+                store.save(counter).await.expect("save");
+            }
+        }
+        assert_eq!(db.count("eventmap_outbox", "").await, 1000);
+
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db),
+        )
+        .await
+        .expect("relay");
+        let running = relay.spawn();
+        let outbox = Outbox::new(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let settled = eventually(
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            async || {
+                let backlog = outbox.backlog().await.expect("backlog");
+                backlog.parked == 2 && backlog.unpublished == 2 + 25
+            },
+        )
+        .await;
+        let backlog = outbox.backlog().await.expect("backlog");
+        assert!(settled, "{backlog:?}");
+        assert_eq!(backlog.waiting_behind_parked, 25);
+        assert!(backlog.oldest_unpublished.is_some());
+
+        // The other aggregates flowed: 973 messages, each aggregate in order; c-7 stops at 9,
+        // c-3 at 4.
+        let before = stream_contents(&jetstream, COUNTER.stream).await;
+        assert_eq!(before.len(), 973);
+        let seen = versions(&before);
+        for i in 0..aggregates {
+            let id = format!("c-{i}");
+            let expected: Vec<u64> = match i {
+                7 => (1..=9).collect(),
+                3 => (1..=4).collect(),
+                _ => (1..=u64::from(per_aggregate)).collect(),
+            };
+            assert_eq!(seen.get(&id), Some(&expected), "{id}");
+        }
+
+        // The parked rows, as an operator sees them.
+        let parked = outbox.parked(100).await.expect("parked");
+        assert_eq!(parked.len(), 2, "{parked:?}");
+        let archived = &parked[0];
+        let noted = &parked[1];
+        assert_eq!(
+            (
+                archived.aggregate_id.as_str(),
+                archived.aggregate_version,
+                archived.name.as_str()
+            ),
+            ("c-3", 5, "ArchivedEvent")
+        );
+        assert_eq!(
+            (
+                noted.aggregate_id.as_str(),
+                noted.aggregate_version,
+                noted.name.as_str()
+            ),
+            ("c-7", 10, "NotedEvent")
+        );
+        assert_eq!((archived.waiting, noted.waiting), (15, 10));
+        for row in &parked {
+            assert_eq!(row.refusals, 3, "{row:?}");
+            assert!(row.attempts >= 3, "{row:?}");
+        }
+        let noted_error = noted.last_error.as_deref().unwrap_or_default();
+        assert!(
+            noted_error.contains("max_payload of 8192 bytes"),
+            "{noted_error}"
+        );
+        let archived_error = archived.last_error.as_deref().unwrap_or_default();
+        assert!(
+            archived_error.contains("no stream stores subject `faults.archive.ArchivedEvent`"),
+            "{archived_error}"
+        );
+        let shown = outbox.row(noted.id).await.expect("row").expect("exists");
+        assert!(shown.parked);
+        assert!(
+            shown.payload.len() > SMALL_MAX_PAYLOAD,
+            "{}",
+            shown.payload.len()
+        );
+        assert!(
+            shown
+                .headers
+                .contains(&("ce-aggregateversion".into(), "10".into())),
+            "{:?}",
+            shown.headers
+        );
+        assert_eq!(relay.stats().parked, 2);
+
+        // While parked, nothing moves: the relay keeps running without backing off the rest.
+        let appended = {
+            let mut late = Counter::blank("late");
+            late.increment(1);
+            store.save(&mut late).await.expect("save");
+            late
+        };
+        assert!(
+            eventually(
+                Duration::from_secs(10),
+                Duration::from_millis(50),
+                async || { outbox.backlog().await.expect("backlog").unpublished == 27 }
+            )
+            .await,
+            "a new aggregate flows past the parked rows"
+        );
+        drop(appended);
+
+        // The fix: a bigger max_payload (a server restart: the relay's connection reconnects
+        // and learns the new limit), and the archive stream provisioned.
+        server.set_config("max_payload: 65536").expect("config");
+        server.restart().await.expect("restart");
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[ARCHIVE])
+            .await
+            .expect("provision archive");
+        let retried = outbox.retry(None).await.expect("retry");
+        assert_eq!(retried, vec![archived.id, noted.id]);
+        let drained = eventually(
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            async || outbox.backlog().await.expect("backlog").unpublished == 0,
+        )
+        .await;
+        assert!(drained, "{:?}", outbox.backlog().await);
+        running.stop().await.expect("relay stops");
+
+        // In order: every aggregate's versions complete and in stream order, the rows that
+        // waited stored after everything published before the fix.
+        let after = stream_contents(&jetstream, COUNTER.stream).await;
+        assert_eq!(after.len(), 999 + 1, "999 counter events and the late one");
+        let seen = versions(&after);
+        assert_eq!(seen.get("c-7"), Some(&(1..=20).collect::<Vec<u64>>()));
+        let c3: Vec<u64> = (1..=20).filter(|v| *v != 5).collect();
+        assert_eq!(seen.get("c-3"), Some(&c3));
+        for (sequence, aggregate, version, _) in &after {
+            if (aggregate == "c-7" && *version >= 10) || (aggregate == "c-3" && *version >= 6) {
+                assert!(
+                    *sequence > 974,
+                    "{aggregate} v{version} at {sequence}: waited"
+                );
+            }
+        }
+        let noted_at = after
+            .iter()
+            .find(|(_, a, v, _)| a == "c-7" && *v == 10)
+            .expect("c-7 v10");
+        assert_eq!(noted_at.3, "NotedEvent");
+        let archive = stream_contents(&jetstream, ARCHIVE.stream).await;
+        assert_eq!(
+            archive
+                .iter()
+                .map(|(_, a, v, t)| (a.as_str(), *v, t.as_str()))
+                .collect::<Vec<_>>(),
+            [("c-3", 5, "ArchivedEvent")]
+        );
+        db.cleanup().await;
+    })
+    .await;
+}
+
+/// `skip` deletes a parked row and returns it; the rows behind it flow; the stream never
+/// gets the skipped event. A row that is not parked is neither skipped nor retried.
+#[tokio::test]
+async fn skipping_a_parked_row_lets_its_aggregate_flow() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_skip").await;
+        let store = store(&db).await;
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER])
+            .await
+            .expect("provision");
+        let mut counter = Counter::blank("c-1");
+        counter.increment(1);
+        counter.root.record(
+            "Counter",
+            Noted {
+                text: "n".repeat(SMALL_MAX_PAYLOAD),
+            },
+        );
+        counter.increment(3);
+        counter.increment(4);
+        store.save(&mut counter).await.expect("save");
+
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db).listen(false),
+        )
+        .await
+        .expect("relay");
+        // Round by round: 1 is published, 2 refused (3 and 4 held back) three times, then
+        // parked; a round after that selects nothing.
+        let first = relay.run_once().await.expect("round");
+        assert_eq!(
+            (first.published, first.failed, first.parked, first.halted),
+            (1, 1, 0, false)
+        );
+        assert!(
+            first
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("max_payload"),
+            "{first:?}"
+        );
+        relay.run_once().await.expect("round");
+        let third = relay.run_once().await.expect("round");
+        assert_eq!((third.failed, third.parked), (1, 1), "{third:?}");
+        let idle = relay.run_once().await.expect("round");
+        assert_eq!(
+            idle.selected, 0,
+            "rows behind a parked row are not selected: {idle:?}"
+        );
+        assert_eq!(relay.backlog().await.expect("backlog"), 3);
+        assert_eq!(relay.stats().parked_backlog, 1);
+
+        let outbox = Outbox::new(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let parked = outbox.parked(10).await.expect("parked");
+        assert_eq!(parked.len(), 1);
+        let behind = outbox
+            .row(parked[0].id + 1)
+            .await
+            .expect("row")
+            .expect("exists");
+        assert!(!behind.parked);
+        // Not parked: neither retried nor skipped.
+        assert!(
+            outbox
+                .retry(Some(&[behind.row.id]))
+                .await
+                .expect("retry")
+                .is_empty()
+        );
+        assert!(
+            outbox
+                .skip(&[behind.row.id])
+                .await
+                .expect("skip")
+                .is_empty()
+        );
+
+        let skipped = outbox.skip(&[parked[0].id]).await.expect("skip");
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].row.aggregate_version, 2);
+        assert!(skipped[0].payload.len() > SMALL_MAX_PAYLOAD);
+        assert!(outbox.row(parked[0].id).await.expect("row").is_none());
+        let round = relay.run_once().await.expect("round");
+        assert_eq!(round.published, 2, "{round:?}");
+        let contents = stream_contents(&jetstream, COUNTER.stream).await;
+        assert_eq!(versions(&contents).get("c-1"), Some(&vec![1, 3, 4]));
+        assert_eq!(outbox.backlog().await.expect("backlog").unpublished, 0);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+/// An outbox written before migration 4 (no parking columns), with unpublished rows, is
+/// upgraded in place when a relay starts, and its rows are published.
+#[tokio::test]
+async fn an_outbox_from_before_parking_is_upgraded_and_relayed() {
+    within(LIMIT, async {
+        use eventmap::postgres::sqlx;
+        let db = TestDb::new("em_upgrade").await;
+        let schema = format!("\"{}\"", db.schema);
+        let mut setup = format!(
+            "CREATE SCHEMA {schema}; CREATE TABLE {schema}.eventmap_migrations (
+                 version integer PRIMARY KEY, description text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());"
+        );
+        for (version, sql) in [
+            (1, include_str!("../src/postgres/migrations/0001_event_store.sql")),
+            (2, include_str!("../src/postgres/migrations/0002_outbox.sql")),
+            (3, include_str!("../src/postgres/migrations/0003_inbox.sql")),
+        ] {
+            setup.push_str(&sql.replace("{schema}", &schema));
+            setup.push_str(&format!(
+                ";INSERT INTO {schema}.eventmap_migrations VALUES ({version}, 'old', now());"
+            ));
+        }
+        sqlx::raw_sql(&setup).execute(&db.pool).await.expect("old schema");
+        // Two unpublished rows as the old relay left them: one failed once.
+        sqlx::raw_sql(&format!(
+            "INSERT INTO {schema}.eventmap_outbox (message_id, aggregate_type, aggregate_id, \
+               aggregate_version, subject, name, headers, payload, attempts, last_error) VALUES \
+             ('00000000-0000-0000-0000-000000000001', 'Counter', 'c-1', 1, \
+               'faults.counter.IncrementedEvent', 'IncrementedEvent', \
+               '[[\"ce-aggregateid\",\"c-1\"],[\"ce-aggregateversion\",\"1\"]]', '\\x08'::bytea, 1, 'timeout'), \
+             ('00000000-0000-0000-0000-000000000002', 'Counter', 'c-1', 2, \
+               'faults.counter.IncrementedEvent', 'IncrementedEvent', \
+               '[[\"ce-aggregateid\",\"c-1\"],[\"ce-aggregateversion\",\"2\"]]', '\\x08'::bytea, 0, NULL)"
+        ))
+        .execute(&db.pool)
+        .await
+        .expect("old rows");
+
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER]).await.expect("provision");
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db).listen(false),
+        )
+        .await
+        .expect("relay upgrades the schema");
+        let migrated: Vec<i32> = sqlx::query_scalar(&format!(
+            "SELECT version FROM {schema}.eventmap_migrations ORDER BY version"
+        ))
+        .fetch_all(&db.pool)
+        .await
+        .expect("migrations");
+        assert_eq!(migrated, [1, 2, 3, 4, 5]);
+        let outbox = Outbox::new(db.pool.clone(), &db.schema).await.expect("outbox");
+        let backlog = outbox.backlog().await.expect("backlog");
+        assert_eq!((backlog.unpublished, backlog.parked), (2, 0));
+        let old = outbox.row(1).await.expect("row").expect("exists");
+        assert_eq!((old.row.attempts, old.row.refusals, old.parked), (1, 0, false));
+        assert_eq!(old.row.last_error.as_deref(), Some("timeout"));
+        let round = relay.run_once().await.expect("round");
+        assert_eq!(round.published, 2, "{round:?}");
+        let contents = stream_contents(&jetstream, COUNTER.stream).await;
+        assert_eq!(versions(&contents).get("c-1"), Some(&vec![1, 2]));
+        db.cleanup().await;
+    })
+    .await;
+}
