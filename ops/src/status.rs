@@ -1,14 +1,15 @@
 //! `eventmap-ops status`: the service's lag at a glance: the outbox backlog (rows, age of
-//! the oldest unpublished, rows being retried), each subscription's durable consumer
+//! the oldest unpublished, rows being retried, rows parked), each subscription's durable consumer
 //! (pending, awaiting ack, redelivered) and dead letters.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use eventmap::nats::async_nats::jetstream::{self, Context};
-use eventmap::postgres::DEFAULT_SCHEMA;
 use eventmap::postgres::sqlx::{self, PgPool};
+use eventmap::postgres::{DEFAULT_SCHEMA, Outbox};
 use eventmap_codegen::service::Subscription;
 use serde::Serialize;
 
@@ -50,6 +51,10 @@ pub struct OutboxStatus {
     pub oldest_age_secs: f64,
     /// Unpublished rows with at least one failed publish.
     pub retrying: u64,
+    /// Rows the relay parked because the broker refuses them (`eventmap-ops outbox list`).
+    pub parked: u64,
+    /// Unpublished rows waiting behind a parked row of their aggregate.
+    pub waiting_behind_parked: u64,
     /// The error of the first row being retried.
     pub last_error: Option<String>,
 }
@@ -156,22 +161,28 @@ pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>,
     if exists.is_none() {
         return Ok(None);
     }
-    let (backlog, oldest, retrying, last_error): (i64, f64, i64, Option<String>) =
-        sqlx::query_as(&format!(
-            "SELECT count(*), \
-                    COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8, \
-                    count(*) FILTER (WHERE attempts > 0), \
-                    (SELECT last_error FROM {table} WHERE published_at IS NULL \
-                       AND last_error IS NOT NULL ORDER BY id LIMIT 1) \
-             FROM {table} WHERE published_at IS NULL"
-        ))
-        .fetch_one(pool)
-        .await?;
+    // The backlog as `outbox list` counts it (parked rows and those behind them included).
+    let counted = Outbox::new(pool.clone(), schema)
+        .await
+        .map_err(OpsError::Outbox)?
+        .backlog()
+        .await
+        .map_err(OpsError::Outbox)?;
+    let (retrying, last_error): (i64, Option<String>) = sqlx::query_as(&format!(
+        "SELECT count(*) FILTER (WHERE attempts > 0), \
+                (SELECT last_error FROM {table} WHERE published_at IS NULL \
+                   AND last_error IS NOT NULL ORDER BY id LIMIT 1) \
+         FROM {table} WHERE published_at IS NULL"
+    ))
+    .fetch_one(pool)
+    .await?;
     Ok(Some(OutboxStatus {
         schema: schema.to_owned(),
-        backlog: u64::try_from(backlog).unwrap_or_default(),
-        oldest_age_secs: oldest.max(0.0),
+        backlog: counted.unpublished,
+        oldest_age_secs: counted.oldest_age(SystemTime::now()).as_secs_f64(),
         retrying: u64::try_from(retrying).unwrap_or_default(),
+        parked: counted.parked,
+        waiting_behind_parked: counted.waiting_behind_parked,
         last_error,
     }))
 }
@@ -234,7 +245,15 @@ impl Report for StatusReport {
                 if outbox.backlog > 0 {
                     write!(out, ", oldest {}", age(outbox.oldest_age_secs as u64))?;
                 }
-                writeln!(out, ", {} retrying", outbox.retrying)?;
+                write!(out, ", {} retrying", outbox.retrying)?;
+                if outbox.parked > 0 {
+                    write!(
+                        out,
+                        ", {} parked ({} waiting behind them; eventmap-ops outbox list)",
+                        outbox.parked, outbox.waiting_behind_parked
+                    )?;
+                }
+                writeln!(out)?;
                 if let Some(error) = &outbox.last_error {
                     writeln!(out, "  first error: {error}")?;
                 }
