@@ -7,7 +7,6 @@ mod report;
 mod select;
 pub(crate) mod store;
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -18,6 +17,7 @@ pub use report::{Group, ListReport, PurgeReport, ReplayReport, Replayed, ShowRep
 pub use select::Selection;
 pub use store::{DeadLetter, DeadLetterId, Source};
 
+use crate::confirm::confirm;
 use crate::output::print;
 use crate::session::Session;
 use crate::{OpsError, payload, progress};
@@ -45,7 +45,7 @@ pub enum DeadLetterCommand {
     /// Each replay is the original payload and CloudEvents headers (the same ce-id, so an
     /// inbox consumer applies it once), without the dead-letter headers, with
     /// eventmap-replay-of: STREAM:SEQUENCE, published into the original stream
-    /// (Nats-Expected-Stream). Its Nats-Msg-Id is replay-<dead-letter stream>-<sequence>, not
+    /// (Nats-Expected-Stream). Its Nats-Msg-Id is replay-STREAM-SEQUENCE (of the dead letter), not
     /// the original's ce-id, which the duplicate window may still hold. Once JetStream has
     /// stored it, the dead letter is deleted (unless --keep); a replay interrupted between the
     /// two steps is dropped as a duplicate when run again within the window. Every consumer
@@ -308,7 +308,7 @@ async fn purge(session: &Session, args: PurgeArgs) -> Result<ExitCode, OpsError>
         return Ok(ExitCode::SUCCESS);
     }
     if !chosen.is_empty() && !args.yes {
-        confirm(chosen.len())?;
+        confirm(&format!("Delete {} dead letter(s) for good?", chosen.len()))?;
     }
     let mut report = PurgeReport {
         missing_ids: missing.iter().map(ToString::to_string).collect(),
@@ -328,29 +328,4 @@ async fn purge(session: &Session, args: PurgeArgs) -> Result<ExitCode, OpsError>
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Asks on the terminal whether to delete `count` dead letters.
-///
-/// # Errors
-///
-/// [`OpsError::Refused`] when stdin is not a terminal or the answer is not `y`/`yes`.
-fn confirm(count: usize) -> Result<(), OpsError> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(OpsError::Refused(format!(
-            "purge deletes {count} dead letter(s) for good; confirm with --yes (stdin is not a terminal)"
-        )));
-    }
-    let mut stderr = std::io::stderr();
-    write!(stderr, "Delete {count} dead letter(s) for good? [y/N] ")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => Err(OpsError::Refused(
-            "purge not confirmed; nothing deleted".to_owned(),
-        )),
-    }
 }

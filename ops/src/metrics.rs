@@ -62,6 +62,7 @@ struct StatusGauges {
     unpublished: Gauge<u64>,
     oldest_age: Gauge<f64>,
     retrying: Gauge<u64>,
+    parked: Gauge<u64>,
     pending: Gauge<u64>,
     ack_pending: Gauge<u64>,
     redelivered: Gauge<u64>,
@@ -102,6 +103,10 @@ impl Exporter {
                 "eventmap.outbox.retrying",
                 "Unpublished outbox rows with a failed publish",
             ),
+            parked: rows(
+                "eventmap.outbox.parked",
+                "Outbox rows parked by the relay (refused by the broker)",
+            ),
             pending: rows(
                 "eventmap.consumer.pending",
                 "Messages of a durable consumer's subjects not yet delivered",
@@ -134,6 +139,7 @@ impl Exporter {
             g.unpublished.record(outbox.backlog, &schema);
             g.oldest_age.record(outbox.oldest_age_secs, &schema);
             g.retrying.record(outbox.retrying, &schema);
+            g.parked.record(outbox.parked, &schema);
         }
         for s in &report.subscriptions {
             let labels = [

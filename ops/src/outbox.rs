@@ -334,7 +334,11 @@ impl Shown {
         };
         let (payload, payload_hex, payload_error) = match decoded {
             Ok(json) => (Some(json), None, None),
-            Err(error) => (None, Some(hex(&entry.payload)), Some(error)),
+            Err(error) => (
+                None,
+                Some(crate::payload::to_hex(&entry.payload)),
+                Some(error),
+            ),
         };
         Self {
             row: Parked::from(&entry.row),
@@ -348,10 +352,6 @@ impl Shown {
             payload_error,
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Report for Shown {

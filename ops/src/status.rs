@@ -1,14 +1,16 @@
 //! `eventmap-ops status`: the service's lag at a glance: the outbox backlog (rows, age of
-//! the oldest unpublished, rows being retried), each subscription's durable consumer
+//! the oldest unpublished, rows being retried, rows parked), each subscription's durable consumer
 //! (pending, awaiting ack, redelivered) and dead letters.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use eventmap::nats::async_nats::jetstream::{self, Context};
-use eventmap::postgres::DEFAULT_SCHEMA;
 use eventmap::postgres::sqlx::{self, PgPool};
-use eventmap_codegen::service::{Service, Subscription};
+use eventmap::postgres::{DEFAULT_SCHEMA, Outbox};
+use eventmap_codegen::service::Subscription;
 use serde::Serialize;
 
 use crate::OpsError;
@@ -49,6 +51,10 @@ pub struct OutboxStatus {
     pub oldest_age_secs: f64,
     /// Unpublished rows with at least one failed publish.
     pub retrying: u64,
+    /// Rows the relay parked because the broker refuses them (`eventmap-ops outbox list`).
+    pub parked: u64,
+    /// Unpublished rows waiting behind a parked row of their aggregate.
+    pub waiting_behind_parked: u64,
     /// The error of the first row being retried.
     pub last_error: Option<String>,
 }
@@ -109,9 +115,30 @@ pub async fn collect(session: &Session, args: &StatusArgs) -> Result<StatusRepor
         outbox(session.pool().await?, &args.schema).await?
     };
     let jetstream = session.jetstream().await?;
+    // Every dead-letter stream read once, the dead letters counted by stream and durable.
+    let letters = store::scan(
+        jetstream,
+        &store::sources(service, None)?,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await?;
+    let mut dead_letters: HashMap<(&str, &str), u64> = HashMap::new();
+    for letter in &letters {
+        if let Some(durable) = letter.durable() {
+            *dead_letters
+                .entry((letter.stream.as_str(), durable))
+                .or_default() += 1;
+        }
+    }
     let mut subscriptions = Vec::new();
     for subscription in &service.subscriptions {
-        subscriptions.push(subscription_status(jetstream, service, subscription).await?);
+        let dead = subscription.dead_letter.as_ref().map(|channel| {
+            dead_letters
+                .get(&(channel.stream.as_str(), subscription.durable.as_str()))
+                .copied()
+                .unwrap_or(0)
+        });
+        subscriptions.push(subscription_status(jetstream, subscription, dead).await?);
     }
     Ok(StatusReport {
         service: service.name.clone(),
@@ -134,31 +161,37 @@ pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>,
     if exists.is_none() {
         return Ok(None);
     }
-    let (backlog, oldest, retrying, last_error): (i64, f64, i64, Option<String>) =
-        sqlx::query_as(&format!(
-            "SELECT count(*), \
-                    COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8, \
-                    count(*) FILTER (WHERE attempts > 0), \
-                    (SELECT last_error FROM {table} WHERE published_at IS NULL \
-                       AND last_error IS NOT NULL ORDER BY id LIMIT 1) \
-             FROM {table} WHERE published_at IS NULL"
-        ))
-        .fetch_one(pool)
-        .await?;
+    // The backlog as `outbox list` counts it (parked rows and those behind them included).
+    let counted = Outbox::new(pool.clone(), schema)
+        .await
+        .map_err(OpsError::Outbox)?
+        .backlog()
+        .await
+        .map_err(OpsError::Outbox)?;
+    let (retrying, last_error): (i64, Option<String>) = sqlx::query_as(&format!(
+        "SELECT count(*) FILTER (WHERE attempts > 0), \
+                (SELECT last_error FROM {table} WHERE published_at IS NULL \
+                   AND last_error IS NOT NULL ORDER BY id LIMIT 1) \
+         FROM {table} WHERE published_at IS NULL"
+    ))
+    .fetch_one(pool)
+    .await?;
     Ok(Some(OutboxStatus {
         schema: schema.to_owned(),
-        backlog: u64::try_from(backlog).unwrap_or_default(),
-        oldest_age_secs: oldest.max(0.0),
+        backlog: counted.unpublished,
+        oldest_age_secs: counted.oldest_age(SystemTime::now()).as_secs_f64(),
         retrying: u64::try_from(retrying).unwrap_or_default(),
+        parked: counted.parked,
+        waiting_behind_parked: counted.waiting_behind_parked,
         last_error,
     }))
 }
 
-/// The consumer and dead letters of `subscription`.
+/// The consumer of `subscription`, with its `dead_letters` counted.
 async fn subscription_status(
     jetstream: &Context,
-    service: &Service,
     subscription: &Subscription,
+    dead_letters: Option<u64>,
 ) -> Result<SubscriptionStatus, OpsError> {
     let consumer = match jetstream.get_stream(&subscription.channel.stream).await {
         Ok(stream) => match stream.consumer_info(&subscription.durable).await {
@@ -178,13 +211,6 @@ async fn subscription_status(
             }
         },
         Err(_) => None,
-    };
-    let dead_letters = match &subscription.dead_letter {
-        None => None,
-        Some(_) => {
-            let sources = store::sources(service, Some(&subscription.durable))?;
-            Some(store::count(jetstream, &sources).await?)
-        }
     };
     Ok(SubscriptionStatus {
         name: subscription.name.clone(),
@@ -219,7 +245,15 @@ impl Report for StatusReport {
                 if outbox.backlog > 0 {
                     write!(out, ", oldest {}", age(outbox.oldest_age_secs as u64))?;
                 }
-                writeln!(out, ", {} retrying", outbox.retrying)?;
+                write!(out, ", {} retrying", outbox.retrying)?;
+                if outbox.parked > 0 {
+                    write!(
+                        out,
+                        ", {} parked ({} waiting behind them; eventmap-ops outbox list)",
+                        outbox.parked, outbox.waiting_behind_parked
+                    )?;
+                }
+                writeln!(out)?;
                 if let Some(error) = &outbox.last_error {
                     writeln!(out, "  first error: {error}")?;
                 }

@@ -171,6 +171,11 @@ async fn poison_message_is_dead_lettered_fixed_replayed_and_handled_once_on() {
         pairs(&[("order-1", 1), ("order-3", 1)])
     );
     let id = group["ids"][0].as_str().unwrap().to_owned();
+    // `status` counts it for the subscription.
+    let status = fixture.ops_json(&["status", "--no-outbox"], 0);
+    assert_eq!(status["subscriptions"][0]["name"], "orders");
+    assert_eq!(status["subscriptions"][0]["dead_letters"], 1);
+    assert_eq!(status["subscriptions"][0]["consumer"]["pending"], 0);
 
     // `show`: headers, error, the payload decoded with the table's protos.
     let shown = fixture.ops_json(&["dead-letters", "show", &id], 0);
@@ -227,6 +232,8 @@ async fn poison_message_is_dead_lettered_fixed_replayed_and_handled_once_on() {
     assert_eq!(again["replayed"], serde_json::json!([]));
     let by_id = fixture.ops_json(&["dead-letters", "replay", &id], 1);
     assert_eq!(by_id["missing_ids"], serde_json::json!([id]));
+    let status = fixture.ops_json(&["status", "--no-outbox"], 0);
+    assert_eq!(status["subscriptions"][0]["dead_letters"], 0);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(
         running.applied(&fixture).await,

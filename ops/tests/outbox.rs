@@ -165,6 +165,29 @@ async fn parked_rows_are_listed_shown_and_retried_with_the_binary() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("1 parked, 1 waiting behind them"), "{text}");
 
+    // `status` shows the parked row in the backlog too.
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
+        .args(["--mappings", "../mappings.yaml", "--format", "json"])
+        .args(["--server", &server.url(), "status", "--schema", &schema])
+        .env("DATABASE_URL", database_url())
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("runs");
+    assert!(status.status.success(), "{status:?}");
+    let status: Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(status["outbox"]["backlog"], 2, "{status}");
+    assert_eq!(status["outbox"]["parked"], 1, "{status}");
+    assert_eq!(status["outbox"]["waiting_behind_parked"], 1, "{status}");
+    assert_eq!(status["outbox"]["retrying"], 1, "{status}");
+    assert!(
+        status["outbox"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("max_payload")),
+        "{status}"
+    );
+
     // Skip without confirmation (stdin is not a terminal) is refused; nothing is deleted.
     let (output, _) = ops(&schema, &["skip", &id.to_string()]).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");

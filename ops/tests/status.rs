@@ -57,6 +57,8 @@ async fn status_counts_the_backlog_then_the_relay_drains_it() {
     assert_eq!(status["outbox"]["schema"], fixture.schema.as_str());
     assert_eq!(status["outbox"]["backlog"], 1000);
     assert_eq!(status["outbox"]["retrying"], 0);
+    assert_eq!(status["outbox"]["parked"], 0);
+    assert_eq!(status["outbox"]["waiting_behind_parked"], 0);
     let oldest = status["outbox"]["oldest_age_secs"].as_f64().expect("age");
     assert!((0.0..60.0).contains(&oldest), "{oldest}");
     let orders = &status["subscriptions"][0];
@@ -151,6 +153,11 @@ async fn status_counts_the_backlog_then_the_relay_drains_it() {
     let durable = format!("durable=\"{DURABLE}\"");
     assert_eq!(
         sample(&body, "eventmap_outbox_unpublished", &[&schema]),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "eventmap_outbox_parked", &[&schema]),
         Some(0.0),
         "{body}"
     );

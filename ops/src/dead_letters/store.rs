@@ -296,16 +296,6 @@ pub async fn scan(
     Ok(letters)
 }
 
-/// How many dead letters [`scan`] finds in `sources`.
-///
-/// # Errors
-///
-/// [`OpsError::JetStream`].
-pub async fn count(jetstream: &Context, sources: &[Source]) -> Result<u64, OpsError> {
-    let letters = scan(jetstream, sources, &ProgressBar::hidden()).await?;
-    Ok(letters.len() as u64)
-}
-
 /// Messages stored in the streams of `sources` (an upper bound of the dead letters a
 /// [`scan`] reads, for its progress bar).
 ///
