@@ -56,7 +56,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    acknowledged (so a broker that is still away costs one timeout per retry, not
 ///    `max_in_flight`).
 ///    A refusal ([`PublishError::is_permanent`](crate::PublishError::is_permanent): over
-///    `max_payload`, an invalid message) holds back only its aggregate. After
+///    `max_payload` or the stream's `max_msg_size`, an invalid message) holds back only its
+///    aggregate. After
 ///    [`RelayConfig::park_after`] refusals (for "no responders", only past
 ///    [`RelayConfig::no_stream_grace`]) the row is *parked*: no longer selected, nor any later
 ///    row of its aggregate, until [`Outbox::retry`](super::Outbox::retry) or

@@ -57,6 +57,7 @@ pub struct RelayConfig {
     pub purge_batch_size: u32,
     /// Refusals after which a row is parked: attempts the broker refused for a reason
     /// retrying does not fix ([`PublishError::TooLarge`](crate::PublishError::TooLarge),
+    /// [`PublishError::Refused`](crate::PublishError::Refused) (over the stream's `max_msg_size`),
     /// [`PublishError::InvalidMessage`](crate::PublishError::InvalidMessage), an unreadable
     /// row, [`PublishError::NoStream`](crate::PublishError::NoStream)). A parked row is no
     /// longer sent; the later rows of its aggregate wait behind it (order is kept) while the
