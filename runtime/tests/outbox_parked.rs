@@ -721,3 +721,82 @@ async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
     })
     .await;
 }
+
+/// A subject no stream captures ("no responders") on the lowest row, within
+/// `no_stream_grace` (so not parked yet): the other aggregates flow all the same, round after
+/// round, while each archived row is refused once per round. Before, "no responders"
+/// halted every round and the next round's probe was that row again: every aggregate stopped
+/// for the whole grace (2 minutes by default), and again for each later row on the subject.
+#[tokio::test]
+async fn a_subject_without_stream_within_its_grace_does_not_stop_other_aggregates() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_nostream").await;
+        let store = store(&db).await;
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER])
+            .await
+            .expect("provision");
+        // Two aggregates archived first (the lowest ids, the archive stream is missing), then
+        // 10 other aggregates of 3 events each.
+        for id in ["a-1", "a-2"] {
+            let mut archived = Counter::blank(id);
+            archived.root.record(
+                "Counter",
+                Archived {
+                    reason: "closed".into(),
+                },
+            );
+            archived.increment(1);
+            store.save(&mut archived).await.expect("save");
+        }
+        let mut counters: Vec<Counter> =
+            (0..10).map(|i| Counter::blank(&format!("c-{i}"))).collect();
+        for version in 1..=3 {
+            for counter in &mut counters {
+                counter.increment(version);
+                store.save(counter).await.expect("save");
+            }
+        }
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db)
+                .listen(false)
+                .parking(3, Duration::from_secs(600)),
+        )
+        .await
+        .expect("relay");
+        let mut failed = Vec::new();
+        for _ in 0..6 {
+            let round = relay.run_once().await.expect("round");
+            failed.push(round.failed);
+        }
+        let contents = stream_contents(&jetstream, COUNTER.stream).await;
+        let seen = versions(&contents);
+        for i in 0..10 {
+            assert_eq!(seen.get(&format!("c-{i}")), Some(&vec![1, 2, 3]), "c-{i}");
+        }
+        assert_eq!(contents.len(), 30, "{contents:?}");
+        // The two archived rows are refused once per round, each holding back its aggregate.
+        assert_eq!(failed, [2; 6]);
+        let outbox = Outbox::new(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let backlog = outbox.backlog().await.expect("backlog");
+        assert_eq!((backlog.unpublished, backlog.parked), (4, 0), "{backlog:?}");
+        for id in [1, 3] {
+            let archived = outbox.row(id).await.expect("row").expect("exists");
+            assert_eq!(
+                (
+                    archived.row.name.as_str(),
+                    archived.row.refusals,
+                    archived.parked
+                ),
+                ("ArchivedEvent", 6, false)
+            );
+        }
+        db.cleanup().await;
+    })
+    .await;
+}

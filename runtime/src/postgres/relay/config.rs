@@ -252,8 +252,8 @@ pub struct RoundReport {
     pub held_back: usize,
     /// The first publish error, if any.
     pub error: Option<String>,
-    /// A transient failure (timeout, broker away, no responders) stopped the round: the relay
-    /// backs off. Refusals alone do not.
+    /// A transient failure (timeout, broker away) stopped the round: the relay backs off.
+    /// Refusals ("no responders" included) alone do not.
     pub halted: bool,
 }
 
