@@ -126,6 +126,17 @@ pub enum PublishError {
         /// The server's `max_payload` in bytes, as announced to the connection.
         max_payload: usize,
     },
+    /// The stream refused the message for a reason retrying does not fix: JetStream error
+    /// 10054, the message (headers and payload) is over the stream's `max_msg_size`, which
+    /// can be far below the server's `max_payload`. Only a raised `max_msg_size` (stream
+    /// configuration) or a smaller message helps.
+    #[error("stream refused the message on `{subject}`: {reason}")]
+    Refused {
+        /// Subject of the message.
+        subject: String,
+        /// The broker's error (description and codes).
+        reason: String,
+    },
     /// Any other broker or connection failure.
     #[error("broker failed to store a message on `{subject}`: {source}")]
     Broker {
@@ -145,6 +156,7 @@ impl PublishError {
             | Self::Timeout { subject }
             | Self::InvalidMessage { subject, .. }
             | Self::TooLarge { subject, .. }
+            | Self::Refused { subject, .. }
             | Self::Broker { subject, .. } => subject,
         }
     }
@@ -156,11 +168,14 @@ impl PublishError {
     }
 
     /// Whether the broker can never accept this message as it is, whatever the retries: an
-    /// invalid message ([`Self::InvalidMessage`]) or one over the server's limit
-    /// ([`Self::TooLarge`]). A missing stream ([`Self::NoStream`]) is neither transient nor
+    /// invalid message ([`Self::InvalidMessage`]), one over the server's limit
+    /// ([`Self::TooLarge`]) or one its stream refuses ([`Self::Refused`]). A missing stream ([`Self::NoStream`]) is neither transient nor
     /// permanent: provisioning the stream, or a JetStream cluster electing the stream's
     /// leader, makes the same message publishable.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::InvalidMessage { .. } | Self::TooLarge { .. })
+        matches!(
+            self,
+            Self::InvalidMessage { .. } | Self::TooLarge { .. } | Self::Refused { .. }
+        )
     }
 }

@@ -611,3 +611,192 @@ async fn an_outbox_from_before_parking_is_upgraded_and_relayed() {
     })
     .await;
 }
+
+/// A message under the server's `max_payload` but over its stream's `max_msg_size` is refused
+/// by JetStream (error 10054) on every attempt: a typed `PublishError::Refused`, parked like a
+/// message over `max_payload`, never a transient failure that would halt every round (the
+/// next round's probe would be that row again, forever, and no aggregate would flow).
+#[tokio::test]
+async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_msgsize").await;
+        let store = store(&db).await;
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        let max_msg_size = 2048;
+        jetstream
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: COUNTER.stream.to_owned(),
+                subjects: vec![format!("{}.>", COUNTER.subject)],
+                max_message_size: max_msg_size,
+                ..Default::default()
+            })
+            .await
+            .expect("stream with a small max_msg_size");
+
+        // The publisher's error, directly.
+        let publisher = JetStreamPublisher::new(jetstream.clone());
+        let message = IntegrationMessage {
+            id: uuid::Uuid::new_v4(),
+            name: "NotedEvent".into(),
+            subject: "faults.counter.NotedEvent".into(),
+            payload: vec![b'x'; 4096].into(),
+            headers: vec![("ce-type".into(), "NotedEvent".into())],
+        };
+        let err = publisher.publish(&message).await.unwrap_err();
+        assert!(
+            matches!(&err, PublishError::Refused { reason, .. } if reason.contains("10054")),
+            "{err:?}"
+        );
+        assert!(err.is_permanent() && !err.is_transient(), "{err:?}");
+
+        // The big row first (the lowest id), then its aggregate's next event, then 10 other
+        // aggregates of 3 events each.
+        let mut big = Counter::blank("c-big");
+        big.root.record(
+            "Counter",
+            Noted {
+                text: "n".repeat(4000),
+            },
+        );
+        store.save(&mut big).await.expect("save");
+        big.increment(2);
+        store.save(&mut big).await.expect("save");
+        let mut counters: Vec<Counter> =
+            (0..10).map(|i| Counter::blank(&format!("c-{i}"))).collect();
+        for version in 1..=3 {
+            for counter in &mut counters {
+                counter.increment(version);
+                store.save(counter).await.expect("save");
+            }
+        }
+        assert_eq!(db.count("eventmap_outbox", "").await, 32);
+
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db).listen(false),
+        )
+        .await
+        .expect("relay");
+        let mut halted = 0;
+        for _ in 0..10 {
+            let round = relay.run_once().await.expect("round");
+            halted += usize::from(round.halted);
+        }
+        assert_eq!(halted, 0, "a refusal never halts a round");
+        let outbox = Outbox::new(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let backlog = outbox.backlog().await.expect("backlog");
+        assert_eq!(
+            (
+                backlog.unpublished,
+                backlog.parked,
+                backlog.waiting_behind_parked
+            ),
+            (2, 1, 1),
+            "{backlog:?}"
+        );
+        let parked = outbox.parked(10).await.expect("parked");
+        assert_eq!(parked.len(), 1, "{parked:?}");
+        assert_eq!(
+            (
+                parked[0].aggregate_id.as_str(),
+                parked[0].aggregate_version,
+                parked[0].refusals
+            ),
+            ("c-big", 1, 3)
+        );
+        let error = parked[0].last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("stream refused the message"), "{error}");
+        let contents = stream_contents(&jetstream, COUNTER.stream).await;
+        assert_eq!(contents.len(), 30);
+        let seen = versions(&contents);
+        for i in 0..10 {
+            assert_eq!(seen.get(&format!("c-{i}")), Some(&vec![1, 2, 3]), "c-{i}");
+        }
+        assert_eq!(seen.get("c-big"), None);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+/// A subject no stream captures ("no responders") on the lowest row, within
+/// `no_stream_grace` (so not parked yet): the other aggregates flow all the same, round after
+/// round, while each archived row is refused once per round. Before, "no responders"
+/// halted every round and the next round's probe was that row again: every aggregate stopped
+/// for the whole grace (2 minutes by default), and again for each later row on the subject.
+#[tokio::test]
+async fn a_subject_without_stream_within_its_grace_does_not_stop_other_aggregates() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_nostream").await;
+        let store = store(&db).await;
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER])
+            .await
+            .expect("provision");
+        // Two aggregates archived first (the lowest ids, the archive stream is missing), then
+        // 10 other aggregates of 3 events each.
+        for id in ["a-1", "a-2"] {
+            let mut archived = Counter::blank(id);
+            archived.root.record(
+                "Counter",
+                Archived {
+                    reason: "closed".into(),
+                },
+            );
+            archived.increment(1);
+            store.save(&mut archived).await.expect("save");
+        }
+        let mut counters: Vec<Counter> =
+            (0..10).map(|i| Counter::blank(&format!("c-{i}"))).collect();
+        for version in 1..=3 {
+            for counter in &mut counters {
+                counter.increment(version);
+                store.save(counter).await.expect("save");
+            }
+        }
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db)
+                .listen(false)
+                .parking(3, Duration::from_secs(600)),
+        )
+        .await
+        .expect("relay");
+        let mut failed = Vec::new();
+        for _ in 0..6 {
+            let round = relay.run_once().await.expect("round");
+            failed.push(round.failed);
+        }
+        let contents = stream_contents(&jetstream, COUNTER.stream).await;
+        let seen = versions(&contents);
+        for i in 0..10 {
+            assert_eq!(seen.get(&format!("c-{i}")), Some(&vec![1, 2, 3]), "c-{i}");
+        }
+        assert_eq!(contents.len(), 30, "{contents:?}");
+        // The two archived rows are refused once per round, each holding back its aggregate.
+        assert_eq!(failed, [2; 6]);
+        let outbox = Outbox::new(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let backlog = outbox.backlog().await.expect("backlog");
+        assert_eq!((backlog.unpublished, backlog.parked), (4, 0), "{backlog:?}");
+        for id in [1, 3] {
+            let archived = outbox.row(id).await.expect("row").expect("exists");
+            assert_eq!(
+                (
+                    archived.row.name.as_str(),
+                    archived.row.refusals,
+                    archived.parked
+                ),
+                ("ArchivedEvent", 6, false)
+            );
+        }
+        db.cleanup().await;
+    })
+    .await;
+}

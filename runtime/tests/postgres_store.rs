@@ -485,8 +485,12 @@ impl Publisher for NoResponders {
     }
 }
 
+/// "No responders" is a refusal of its row, not a halt: each aggregate's row is tried once per
+/// round (the answer comes at once), the round is not halted and the next one does not probe
+/// (a probe would be the lowest row, refused again, and every aggregate would wait behind
+/// it until it is parked past `no_stream_grace`).
 #[tokio::test]
-async fn no_responders_halt_the_round_and_the_next_one_probes() {
+async fn no_responders_refuse_their_rows_without_halting_the_round() {
     within(async {
         let db = TestDb::new("em_noresp").await;
         let store = db.store(true).await;
@@ -496,14 +500,13 @@ async fn no_responders_halt_the_round_and_the_next_one_probes() {
         let relay = Relay::new(db.pool.clone(), absent.clone(), config)
             .await
             .unwrap();
-        // The first failure stops new publishes: the 4 in flight fail, the 16 others wait.
         let first = relay.run_once().await.unwrap();
         assert_eq!(
-            (first.selected, first.failed, first.held_back),
-            (20, 4, 16),
+            (first.selected, first.failed, first.held_back, first.halted),
+            (20, 20, 0, false),
             "{first:?}"
         );
-        assert_eq!(absent.calls.load(Ordering::SeqCst), 4);
+        assert_eq!(absent.calls.load(Ordering::SeqCst), 20);
         assert!(
             first
                 .error
@@ -511,10 +514,19 @@ async fn no_responders_halt_the_round_and_the_next_one_probes() {
                 .is_some_and(|e| e.contains("no stream stores")),
             "{first:?}"
         );
-        // The next round probes with one publish.
+        // No probe: every row is tried again; none is parked within the grace.
         let second = relay.run_once().await.unwrap();
-        assert_eq!((second.failed, second.held_back), (1, 19), "{second:?}");
-        assert_eq!(absent.calls.load(Ordering::SeqCst), 5);
+        assert_eq!(
+            (
+                second.failed,
+                second.held_back,
+                second.parked,
+                second.halted
+            ),
+            (20, 0, 0, false),
+            "{second:?}"
+        );
+        assert_eq!(absent.calls.load(Ordering::SeqCst), 40);
         db.cleanup().await;
     })
     .await;

@@ -342,13 +342,31 @@ fn map_error(
     let error = match err.kind() {
         PublishErrorKind::StreamNotFound => PublishError::NoStream { subject },
         PublishErrorKind::TimedOut => PublishError::Timeout { subject },
-        _ => PublishError::Broker {
-            subject,
-            source: Box::new(err),
+        _ => match permanent_refusal(&err) {
+            Some(refusal) => PublishError::Refused {
+                subject,
+                reason: refusal.to_string(),
+            },
+            None => PublishError::Broker {
+                subject,
+                source: Box::new(err),
+            },
         },
     };
     tracing::warn!(error = %error, "publish failed");
     error
+}
+
+/// The JetStream error of a publish the stream answered with an error no retry fixes: 10054,
+/// the message is over the stream's `max_msg_size` (async-nats reports it as
+/// `PublishErrorKind::Other`, the JetStream error as its source).
+fn permanent_refusal(
+    err: &async_nats::jetstream::context::PublishError,
+) -> Option<&async_nats::jetstream::Error> {
+    let source = std::error::Error::source(err)?;
+    let jetstream = source.downcast_ref::<async_nats::jetstream::Error>()?;
+    (jetstream.error_code() == async_nats::jetstream::ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM)
+        .then_some(jetstream)
 }
 
 #[cfg(test)]

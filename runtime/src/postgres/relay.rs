@@ -50,14 +50,13 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    at a time**: an aggregate's next row is sent only once the broker acknowledged the
 ///    previous one. Rows of different aggregates are pipelined.
 /// 4. When a publish fails, the rest of its aggregate's rows stay unsent this round; after a
-///    transient failure (timeout, broker away) or a "no responders" (no stream, or, in a
-///    JetStream cluster, a stream electing its leader) no new publish starts at all, and the
-///    next round *probes*: one publish, and the pipeline opens again only once it is
-///    acknowledged (so a broker that is still away costs one timeout per retry, not
-///    `max_in_flight`).
+///    transient failure (timeout, broker away) no new publish starts at all, and the next
+///    round *probes*: one publish, and the pipeline opens again only once it is acknowledged
+///    (so a broker that is still away costs one timeout per retry, not `max_in_flight`).
 ///    A refusal ([`PublishError::is_permanent`](crate::PublishError::is_permanent): over
-///    `max_payload`, an invalid message) holds back only its aggregate. After
-///    [`RelayConfig::park_after`] refusals (for "no responders", only past
+///    `max_payload` or the stream's `max_msg_size`, an invalid message; or "no responders":
+///    no stream, or, in a JetStream cluster, a stream electing its leader) holds back only
+///    its aggregate. After [`RelayConfig::park_after`] refusals (for "no responders", only past
 ///    [`RelayConfig::no_stream_grace`]) the row is *parked*: no longer selected, nor any later
 ///    row of its aggregate, until [`Outbox::retry`](super::Outbox::retry) or
 ///    [`Outbox::skip`](super::Outbox::skip).

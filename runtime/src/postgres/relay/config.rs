@@ -57,6 +57,7 @@ pub struct RelayConfig {
     pub purge_batch_size: u32,
     /// Refusals after which a row is parked: attempts the broker refused for a reason
     /// retrying does not fix ([`PublishError::TooLarge`](crate::PublishError::TooLarge),
+    /// [`PublishError::Refused`](crate::PublishError::Refused) (over the stream's `max_msg_size`),
     /// [`PublishError::InvalidMessage`](crate::PublishError::InvalidMessage), an unreadable
     /// row, [`PublishError::NoStream`](crate::PublishError::NoStream)). A parked row is no
     /// longer sent; the later rows of its aggregate wait behind it (order is kept) while the
@@ -251,8 +252,8 @@ pub struct RoundReport {
     pub held_back: usize,
     /// The first publish error, if any.
     pub error: Option<String>,
-    /// A transient failure (timeout, broker away, no responders) stopped the round: the relay
-    /// backs off. Refusals alone do not.
+    /// A transient failure (timeout, broker away) stopped the round: the relay backs off.
+    /// Refusals ("no responders" included) alone do not.
     pub halted: bool,
 }
 

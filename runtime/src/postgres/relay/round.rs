@@ -507,11 +507,13 @@ enum FailureKind {
 
 impl FailureKind {
     /// Whether the failure stops the round (no new publish starts; the next round probes):
-    /// a transient failure, or "no responders", which halting keeps from sending a whole
-    /// window of doomed publishes per round while a cluster elects a leader. A refused
-    /// message only holds back its own aggregate.
+    /// only a transient failure. A refused message, "no responders" included, holds back only
+    /// its own aggregate: "no responders" is answered at once (no timeout is spent), and
+    /// halting on it would stop every aggregate, since the next round's probe is the lowest
+    /// row, the refused one again, until it is parked past `no_stream_grace` (and again for
+    /// each later row on a deleted stream).
     fn halts(self) -> bool {
-        matches!(self, Self::Transient | Self::NoStream)
+        matches!(self, Self::Transient)
     }
 }
 
