@@ -303,6 +303,9 @@ pub struct Shown {
     pub published_at: Option<String>,
     /// The headers, in order.
     pub headers: Vec<(String, String)>,
+    /// The stored headers, as JSON text, when they are not `[[name, value], ...]` (a corrupt
+    /// row).
+    pub unreadable_headers: Option<String>,
     /// The payload decoded to JSON (proto3 JSON mapping), when the table knows its type and
     /// it decodes.
     pub payload: Option<serde_json::Value>,
@@ -347,6 +350,7 @@ impl Shown {
                 .published_at
                 .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
             headers: entry.headers.clone(),
+            unreadable_headers: entry.unreadable_headers.clone(),
             payload,
             payload_hex,
             payload_error,
@@ -385,6 +389,9 @@ impl Report for Shown {
         writeln!(out, "    Nats-Msg-Id: {}", row.message_id)?;
         for (name, value) in &self.headers {
             writeln!(out, "    {name}: {value}")?;
+        }
+        if let Some(stored) = &self.unreadable_headers {
+            writeln!(out, "    (unreadable, as stored: {stored})")?;
         }
         match (&self.payload, &self.payload_hex) {
             (Some(json), _) => {

@@ -800,3 +800,73 @@ async fn a_subject_without_stream_within_its_grace_does_not_stop_other_aggregate
     })
     .await;
 }
+
+/// A row whose stored headers are not `[[name, value], ...]` (a corrupt row) is parked as
+/// unreadable, and can still be shown and skipped, so that its aggregate can flow again.
+/// Before, `row` and `skip` failed with `Corrupt` on it: the aggregate stayed blocked with no
+/// way out but SQL.
+#[tokio::test]
+async fn a_parked_row_with_unreadable_headers_is_shown_and_skipped() {
+    within(LIMIT, async {
+        use eventmap::postgres::sqlx;
+        let db = TestDb::new("em_corrupt").await;
+        let store = store(&db).await;
+        let server = start_server().await;
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[COUNTER])
+            .await
+            .expect("provision");
+        let mut counter = Counter::blank("c-1");
+        counter.increment(1);
+        counter.increment(2);
+        store.save(&mut counter).await.expect("save");
+        // The first row's headers corrupted (valid JSON, not a list of pairs).
+        sqlx::query(&format!(
+            "UPDATE \"{}\".eventmap_outbox SET headers = '{{\"ce-type\": 1}}'::jsonb \
+             WHERE aggregate_version = 1",
+            db.schema
+        ))
+        .execute(&db.pool)
+        .await
+        .expect("corrupt");
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(JetStreamPublisher::new(jetstream.clone())),
+            relay_config(&db).listen(false),
+        )
+        .await
+        .expect("relay");
+        for _ in 0..3 {
+            relay.run_once().await.expect("round");
+        }
+        let outbox = Outbox::new(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let parked = outbox.parked(10).await.expect("parked");
+        assert_eq!(parked.len(), 1, "{parked:?}");
+        let error = parked[0].last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("headers are not"), "{error}");
+        let shown = outbox
+            .row(parked[0].id)
+            .await
+            .expect("a corrupt row is shown")
+            .expect("exists");
+        assert!(shown.headers.is_empty());
+        assert_eq!(
+            shown.unreadable_headers.as_deref(),
+            Some("{\"ce-type\": 1}")
+        );
+        let skipped = outbox.skip(&[parked[0].id]).await.expect("skipped");
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(
+            skipped[0].unreadable_headers.as_deref(),
+            Some("{\"ce-type\": 1}")
+        );
+        relay.run_once().await.expect("round");
+        assert_eq!(outbox.backlog().await.expect("backlog").unpublished, 0);
+        let contents = stream_contents(&jetstream, COUNTER.stream).await;
+        assert_eq!(versions(&contents).get("c-1"), Some(&vec![2]));
+        db.cleanup().await;
+    })
+    .await;
+}

@@ -100,7 +100,12 @@ pub struct OutboxEntry {
     pub published_at: Option<SystemTime>,
     /// The headers of the message, in order (CloudEvents; `Nats-Msg-Id` is
     /// [`ParkedRow::message_id`]).
+    /// (Empty when the stored headers are not `[[name, value], ...]`: see
+    /// [`Self::unreadable_headers`].)
     pub headers: Vec<(String, String)>,
+    /// The stored headers as JSON text when they are not `[[name, value], ...]` (a corrupt
+    /// row, which the relay parks as unreadable), so that it can still be shown and skipped.
+    pub unreadable_headers: Option<String>,
     /// The encoded payload (protobuf).
     pub payload: Vec<u8>,
 }
@@ -185,8 +190,8 @@ impl Outbox {
     ///
     /// # Errors
     ///
-    /// [`Error::Database`], [`Error::Corrupt`] when its headers are not the JSON the store
-    /// writes.
+    /// [`Error::Database`]. Headers that are not the JSON the store writes are returned as
+    /// [`OutboxEntry::unreadable_headers`], not an error.
     pub async fn row(&self, id: i64) -> Result<Option<OutboxEntry>, Error> {
         let outbox = &self.schema.outbox;
         let row = sqlx::query(&format!(
@@ -199,19 +204,14 @@ impl Outbox {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let summary = parked_row(&row)?;
-        let headers: String = row.try_get("headers")?;
-        let headers: Vec<(String, String)> =
-            serde_json::from_str(&headers).map_err(|e| Error::Corrupt {
-                aggregate: summary.aggregate_type.clone(),
-                id: summary.aggregate_id.clone(),
-                reason: format!("outbox row {id}: headers are not [[name, value], ...]: {e}"),
-            })?;
+        let (headers, unreadable_headers) = read_headers(row.try_get("headers")?);
         Ok(Some(OutboxEntry {
             parked: row.try_get("parked")?,
             published_at: row
                 .try_get::<Option<f64>, _>("published_at")?
                 .map(from_epoch),
             headers,
+            unreadable_headers,
             payload: row.try_get("payload")?,
             row: summary,
         }))
@@ -258,7 +258,8 @@ impl Outbox {
     ///
     /// # Errors
     ///
-    /// [`Error::Database`], [`Error::Corrupt`] (nothing is deleted then).
+    /// [`Error::Database`] (nothing is deleted then). A row whose headers are not the JSON the
+    /// store writes is skipped too (its headers in [`OutboxEntry::unreadable_headers`]).
     pub async fn skip(&self, ids: &[i64]) -> Result<Vec<OutboxEntry>, Error> {
         let span = tracing::info_span!("eventmap.outbox.skip", schema = %self.schema.name());
         async {
@@ -277,19 +278,12 @@ impl Outbox {
             let mut skipped = Vec::with_capacity(rows.len());
             for row in &rows {
                 let summary = parked_row(row)?;
-                let headers: String = row.try_get("headers")?;
-                let headers = serde_json::from_str(&headers).map_err(|e| Error::Corrupt {
-                    aggregate: summary.aggregate_type.clone(),
-                    id: summary.aggregate_id.clone(),
-                    reason: format!(
-                        "outbox row {}: headers are not [[name, value], ...]: {e}",
-                        summary.id
-                    ),
-                })?;
+                let (headers, unreadable_headers) = read_headers(row.try_get("headers")?);
                 skipped.push(OutboxEntry {
                     parked: true,
                     published_at: None,
                     headers,
+                    unreadable_headers,
                     payload: row.try_get("payload")?,
                     row: summary,
                 });
@@ -320,6 +314,15 @@ impl Outbox {
 }
 
 /// The `waiting` column: unpublished rows of the row's aggregate behind it.
+/// The stored headers (`headers::text`) as `[[name, value], ...]`, or, when they are not
+/// that (a corrupt row, parked by the relay as unreadable), none and the text as stored.
+fn read_headers(text: String) -> (Vec<(String, String)>, Option<String>) {
+    match serde_json::from_str(&text) {
+        Ok(headers) => (headers, None),
+        Err(_) => (Vec::new(), Some(text)),
+    }
+}
+
 fn waiting_column(outbox: &str) -> String {
     format!(
         "(SELECT count(*) FROM {outbox} AS w WHERE w.published_at IS NULL \
