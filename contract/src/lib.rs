@@ -42,4 +42,6 @@ mod schema;
 pub use compat::{Break, Problem, compatibility};
 pub use dataschema::{Dataschema, DataschemaError};
 pub use fingerprint::{Fingerprint, FingerprintError};
+#[cfg(feature = "reflect")]
+pub use reflect::scalar_name;
 pub use schema::{EnumSchema, EnumValueSchema, FieldSchema, Label, MessageSchema, Schema};

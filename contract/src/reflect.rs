@@ -103,7 +103,10 @@ fn enum_schema(enumeration: &EnumDescriptor) -> EnumSchema {
     }
 }
 
-fn scalar_name(kind: &Kind) -> &'static str {
+/// The `.proto` keyword of a field kind (`int32`, `string`, `bytes`...), or `message` /
+/// `enum` for the named types (whose full names the caller adds). The generator's breaking
+/// rules name types with it too.
+pub fn scalar_name(kind: &Kind) -> &'static str {
     match kind {
         Kind::Double => "double",
         Kind::Float => "float",

@@ -18,7 +18,8 @@ use crate::status::StatusArgs;
 ///
 /// Reads the service's mapping table (--mappings) for its channels, subscriptions and proto
 /// descriptors. Exit codes: 0 done, 1 the command found a problem (an unknown dead letter,
-/// a refused confirmation), 2 it could not run (bad table, NATS or PostgreSQL unreachable).
+/// a refused confirmation), 2 it could not run (bad table, PostgreSQL unreachable, NATS unreachable
+/// within `--connect-wait`; without it, NATS is waited for until it answers).
 /// Logs go to stderr (RUST_LOG, default warn; info for `relay`).
 #[derive(Debug, Parser)]
 #[command(name = "eventmap-ops", version)]

@@ -27,26 +27,11 @@ pub(super) fn type_name(field: &FieldDescriptor) -> String {
 }
 
 fn kind_name(kind: &Kind) -> String {
-    let scalar = match kind {
-        Kind::Message(m) => return m.full_name().to_owned(),
-        Kind::Enum(e) => return e.full_name().to_owned(),
-        Kind::Double => "double",
-        Kind::Float => "float",
-        Kind::Int32 => "int32",
-        Kind::Int64 => "int64",
-        Kind::Uint32 => "uint32",
-        Kind::Uint64 => "uint64",
-        Kind::Sint32 => "sint32",
-        Kind::Sint64 => "sint64",
-        Kind::Fixed32 => "fixed32",
-        Kind::Fixed64 => "fixed64",
-        Kind::Sfixed32 => "sfixed32",
-        Kind::Sfixed64 => "sfixed64",
-        Kind::Bool => "bool",
-        Kind::String => "string",
-        Kind::Bytes => "bytes",
-    };
-    scalar.to_owned()
+    match kind {
+        Kind::Message(m) => m.full_name().to_owned(),
+        Kind::Enum(e) => e.full_name().to_owned(),
+        scalar => eventmap_contract::scalar_name(scalar).to_owned(),
+    }
 }
 
 /// A real (not synthetic, i.e. not proto3 `optional`) oneof containing `field`.
