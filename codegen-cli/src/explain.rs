@@ -83,6 +83,7 @@ fn render(rule: &Rule) -> String {
         Section::Mapping => "mapping rules",
         Section::Breaking => "breaking changes",
         Section::System => "tables checked together",
+        Section::Registry => "against the live registry",
     };
     let _ = writeln!(out, "{} ({}, {section})", rule.id, rule.severity);
     let _ = writeln!(out);

@@ -42,6 +42,8 @@ pub mod breaking;
 mod builder;
 #[cfg(feature = "cli")]
 mod committed;
+#[cfg(feature = "cli")]
+pub mod contract_registry;
 mod derive;
 mod diagnostic;
 #[cfg(feature = "cli")]
@@ -143,6 +145,11 @@ pub enum Error {
         #[source]
         problem: breaking::BaselineProblem,
     },
+    /// The contract registry of `eventmap check --against-registry` cannot be read
+    /// ([`contract_registry::read`]).
+    #[cfg(feature = "registry")]
+    #[error(transparent)]
+    Registry(#[from] contract_registry::ReadError),
 }
 
 /// A mapping table read and checked against its protos.

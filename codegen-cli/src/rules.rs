@@ -27,6 +27,9 @@ pub enum Section {
     /// Several tables checked together: consumers against producers
     /// (`## Tables checked together`).
     System,
+    /// The tables against the contracts live in a contract registry
+    /// (`eventmap check --against-registry`, `## Against the live registry`).
+    Registry,
 }
 
 impl Section {
@@ -37,6 +40,7 @@ impl Section {
             Section::Mapping => "mapping-rules",
             Section::Breaking => "breaking-changes",
             Section::System => "tables-checked-together",
+            Section::Registry => "against-the-live-registry",
         }
     }
 }
@@ -270,6 +274,16 @@ rules! {
         "a dead-letter subject overlaps a channel another table publishes on, or another table's dead-letter subject";
     BREAK_REACHES_CONSUMER = "break-reaches-consumer", Error, System,
         "a breaking change of a producer (`--against`) reaches an event that a consumer subscribes to";
+    REGISTRY_PRODUCER_BREAK = "registry-producer-break", Error, Registry,
+        "a table would publish an event with a contract that consumers of the live contract cannot read";
+    REGISTRY_CONSUMER_INCOMPATIBLE = "registry-consumer-incompatible", Error, Registry,
+        "a subscription's copy of a message cannot read the contract producers registered for it";
+    REGISTRY_EVENT_UNREGISTERED = "registry-event-unregistered", Error, Registry,
+        "producers registered the subscription's channel, but not one of its events";
+    REGISTRY_CHANNEL_UNREGISTERED = "registry-channel-unregistered", Warning, Registry,
+        "no producer registered contracts on a subscription's channel";
+    REGISTRY_INVALID = "registry-invalid", Error, Registry,
+        "the registry names a contract it does not hold, or one that does not decode to its fingerprint";
     COULD_NOT_RUN = "could-not-run", Error, Run,
         "eventmap cannot run at all";
 }

@@ -102,7 +102,7 @@ pub fn check(analyses: &mut [Analysis]) -> CrossCheck {
         events::check(&services, &links, &mut found);
         durables::check(&services, &mut found);
         channels::dead_letters(&services, &mut found);
-        found.list
+        found.into_list()
     };
     let diagnostics = found.len();
     for (index, diagnostic) in found {
@@ -259,6 +259,11 @@ impl Found {
             .push((service.index, Diagnostic::new(rule, message).at(location)));
         let last = self.list.len() - 1;
         &mut self.list[last].1
+    }
+
+    /// The diagnostics, each with the index of its table.
+    pub fn into_list(self) -> Vec<(usize, Diagnostic)> {
+        self.list
     }
 }
 

@@ -203,13 +203,20 @@ fn documented(rule: &Rule, docs: &str) -> Option<(Severity, String)> {
                 let severity = warning(*cells.first()? == "warning");
                 Some((severity, (*cells.get(1)?).to_owned()))
             }),
-        Section::System => doc_rows(docs, "## Tables checked together")
-            .into_iter()
-            .find(|(id, ..)| *id == rule.id)
-            .and_then(|(_, _, cells)| {
-                let severity = warning(*cells.first()? == "warning");
-                Some((severity, (*cells.get(1)?).to_owned()))
-            }),
+        Section::System | Section::Registry => doc_rows(
+            docs,
+            if rule.section == Section::System {
+                "## Tables checked together"
+            } else {
+                "## Against the live registry"
+            },
+        )
+        .into_iter()
+        .find(|(id, ..)| *id == rule.id)
+        .and_then(|(_, _, cells)| {
+            let severity = warning(*cells.first()? == "warning");
+            Some((severity, (*cells.get(1)?).to_owned()))
+        }),
         Section::Breaking => doc_rows(docs, "## Breaking changes")
             .into_iter()
             .find(|(id, ..)| *id == rule.id)

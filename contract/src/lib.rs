@@ -13,6 +13,7 @@
 //!   bytes, lower-case hex);
 //! * the CloudEvents `dataschema` URI naming a contract ([`Dataschema`]:
 //!   `eventmap:<message full name>#<fingerprint>`);
+//! * the layout of the contract registry on NATS ([`registry`]: bucket, keys, values);
 //! * the wire-compatibility judgement between what a consumer was compiled with and what a
 //!   producer publishes ([`compatibility`], the [`Break`]s it finds).
 //!
@@ -37,6 +38,7 @@ mod dataschema;
 mod fingerprint;
 #[cfg(feature = "reflect")]
 mod reflect;
+pub mod registry;
 mod schema;
 
 pub use compat::{Break, Problem, compatibility};

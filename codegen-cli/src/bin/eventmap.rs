@@ -52,6 +52,29 @@ enum Format {
     Github,
 }
 
+/// `check --against-registry`: the NATS server whose contract registry the tables are
+/// compared with.
+#[derive(Debug, clap::Args)]
+struct RegistryArgs {
+    /// Also compare the tables with the contracts live in the contract registry of the NATS
+    /// server at URL (the JetStream key-value bucket producers register their contracts in when
+    /// they start): what a deploy pipeline checks before it deploys a service. Read only; the
+    /// rules are in docs/checks.md, "Against the live registry". Exit 2 when the server cannot
+    /// be read.
+    #[cfg(feature = "registry")]
+    #[arg(long, value_name = "NATS_URL")]
+    against_registry: Option<String>,
+    /// A NATS credentials file (user JWT and NKey seed) for `--against-registry`; a user and
+    /// password or a token can be in the URL (`nats://user:password@host:4222`).
+    #[cfg(feature = "registry")]
+    #[arg(long, value_name = "FILE", requires = "against_registry")]
+    registry_creds: Option<PathBuf>,
+    /// How long connecting to the server, and each read, may take (`5s`, `500ms`).
+    #[cfg(feature = "registry")]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration, requires = "against_registry")]
+    registry_timeout: std::time::Duration,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check the table against its protos, and several tables against each other; exit 1 when
@@ -64,6 +87,8 @@ enum Command {
         /// is also reported in each consumer's table that subscribes to an event it reaches.
         #[arg(long, value_name = "REV|DIR")]
         against: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Write the integration module to the file the table names (`rust.output`).
     Generate {
@@ -155,7 +180,9 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 output.as_deref(),
             );
         }
-        Command::Check { against } => return check(cli.format, &tables, against.as_deref()),
+        Command::Check { against, registry } => {
+            return check(cli.format, &tables, against.as_deref(), registry);
+        }
         Command::Docs { out, check } if tables.len() > 1 => {
             return system_docs(cli.format, &tables, out.as_deref(), *check);
         }
@@ -187,7 +214,12 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
 /// `eventmap check`: each table against its protos, then (with several) the tables against
 /// each other, then (with `against`) each table against its baseline, with the consumers a
 /// producer's break reaches. Exit 1 when a table has errors.
-fn check(format: Format, tables: &[PathBuf], against: Option<&str>) -> Result<ExitCode, Error> {
+fn check(
+    format: Format,
+    tables: &[PathBuf],
+    against: Option<&str>,
+    registry: &RegistryArgs,
+) -> Result<ExitCode, Error> {
     let mut analyses = tables
         .iter()
         .map(|path| analyze(path))
@@ -212,6 +244,7 @@ fn check(format: Format, tables: &[PathBuf], against: Option<&str>) -> Result<Ex
             analyses[index].diagnostics.push(diagnostic);
         }
     }
+    let live = against_registry(format, &mut analyses, registry)?;
     emit_all(format, &analyses);
     let mut failed = false;
     for analysis in &analyses {
@@ -227,6 +260,9 @@ fn check(format: Format, tables: &[PathBuf], against: Option<&str>) -> Result<Ex
     if failed {
         return Ok(ExitCode::from(1));
     }
+    if let Some(live) = live {
+        say(format, &live);
+    }
     let summary = match analyses.as_slice() {
         [one] => format!(
             "eventmap: {} is consistent with its protos\n",
@@ -240,6 +276,54 @@ fn check(format: Format, tables: &[PathBuf], against: Option<&str>) -> Result<Ex
     };
     say(format, &summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--against-registry`: the tables against the contracts live on the server; returns
+/// the line that says what was compared.
+#[cfg(feature = "registry")]
+fn against_registry(
+    format: Format,
+    analyses: &mut [Analysis],
+    args: &RegistryArgs,
+) -> Result<Option<String>, Error> {
+    use eventmap_codegen::contract_registry::{self, Server};
+    let Some(url) = &args.against_registry else {
+        return Ok(None);
+    };
+    let server = Server {
+        url: url.clone(),
+        creds: args.registry_creds.clone(),
+        timeout: args.registry_timeout,
+    };
+    let snapshot = contract_registry::read(&server, &contract_registry::wanted(analyses))?;
+    if !snapshot.exists && format == Format::Text {
+        eprintln!(
+            "eventmap: {url} has no contract registry (bucket `{}`): no producer registered its contracts there yet",
+            eventmap_contract::registry::BUCKET
+        );
+    }
+    let compared = contract_registry::check(analyses, &snapshot);
+    Ok(Some(format!(
+        "eventmap: against the registry at {url}: {} contracts live as in the tables, {} differ (compared), {} not registered{}\n",
+        compared.same,
+        compared.differ,
+        compared.unregistered,
+        if compared.skipped > 0 {
+            format!(", {} tables with errors not compared", compared.skipped)
+        } else {
+            String::new()
+        }
+    )))
+}
+
+/// Without the feature `registry` there is no `--against-registry`.
+#[cfg(not(feature = "registry"))]
+fn against_registry(
+    _format: Format,
+    _analyses: &mut [Analysis],
+    _args: &RegistryArgs,
+) -> Result<Option<String>, Error> {
+    Ok(None)
 }
 
 /// Reports the diagnostics of every table: in the text format each table's with its own

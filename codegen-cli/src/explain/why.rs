@@ -175,6 +175,21 @@ pub(super) fn why(id: &str) -> &'static str {
         "break-reaches-consumer" => {
             "a producer's breaking change hurts the services that consume the event: they decode what was deployed before the change."
         }
+        "registry-producer-break" => {
+            "the consumers running now were compiled with the contract live in the registry: a producer deployed with a contract they cannot read makes their guard stop or dead-letter every message of the event."
+        }
+        "registry-consumer-incompatible" => {
+            "a consumer deployed with a copy that cannot read what producers publish now would stop (or dead-letter) at its first message of the event: the deploy pipeline should stop it first."
+        }
+        "registry-event-unregistered" => {
+            "a consumer refuses to start when producers registered its channel but not one of its events: the event would never arrive."
+        }
+        "registry-channel-unregistered" => {
+            "without the producers' contracts nothing can be compared: the consumer starts unchecked (a warning: the producer may simply not be deployed yet)."
+        }
+        "registry-invalid" => {
+            "a registry entry that cannot be read leaves consumers unable to judge the producer's messages; restarting the producer registers its contract again."
+        }
         "could-not-run" => {
             "eventmap could not check the table at all (exit 2): nothing was checked, so nothing may be assumed."
         }

@@ -98,9 +98,19 @@ fn not_published(
             ));
         }
     }
-    d.hint = Some(match suggest(&event.name, names.iter().copied()) {
-        Some(name) => format!("did you mean `{name}`?"),
-        None => {
+    // An event of the channel with the same proto message first (a renamed event), then the
+    // closest name.
+    let same_message = on_channel
+        .iter()
+        .find(|(_, i)| i.message.full_name == event.message.full_name)
+        .map(|(_, i)| i.name.as_str());
+    d.hint = Some(match (same_message, suggest(&event.name, names.iter().copied())) {
+        (Some(name), _) => format!(
+            "did you mean `{name}`? (the channel carries `{}` under that name)",
+            event.message.full_name
+        ),
+        (None, Some(name)) => format!("did you mean `{name}`?"),
+        (None, None) => {
             "subscribe to an event the channel carries, or publish this one in the producer's table"
                 .to_owned()
         }
@@ -249,9 +259,16 @@ fn incompatible(
         diagnostic.location,
     ));
     d.notes.extend(diagnostic.notes);
+    // The rule's hint is written for a change to undo ("keep the type `int32`"): here the
+    // producer already made it, so it goes back.
     let fix = diagnostic
         .hint
-        .map(|h| format!(" (for the producer: {h})"))
+        .map(|h| {
+            let h = h
+                .strip_prefix("keep ")
+                .map_or_else(|| h.clone(), |rest| format!("go back to {rest}"));
+            format!(" (in `{}`'s `.proto`: {h})", producer.service.name())
+        })
         .unwrap_or_default();
     d.hint = Some(format!(
         "update this table's `.proto` copy of `{}` to the producer's, or undo the producer's change{fix}",

@@ -1,7 +1,8 @@
 //! [`ContractRegistry`] (feature `contracts`): the contracts producers publish, kept on NATS
 //! itself in a JetStream key-value bucket, [`BUCKET`].
 //!
-//! Keys (NATS KV keys: letters, digits, `-`, `_`, `=`, `/`, `.`):
+//! Keys (NATS KV keys: letters, digits, `-`, `_`, `=`, `/`, `.`; the layout is
+//! `eventmap_contract::registry`'s, shared with `eventmap check --against-registry`):
 //!
 //! * `schema.<fingerprint>`: the contract (an encoded `eventmap_contract::Schema`), written
 //!   once (`create`: a second producer with the same contract writes nothing);
@@ -21,16 +22,12 @@ use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Store};
 use async_nats::jetstream::stream::StorageType;
 use bytes::Bytes;
-use eventmap_contract::{Dataschema, Fingerprint, Schema};
+use eventmap_contract::{Dataschema, Fingerprint, Schema, registry};
 
 use crate::contract::Contract;
 use crate::error::BoxError;
 
-/// The name of the key-value bucket of the contract registry.
-pub const BUCKET: &str = "EVENTMAP_CONTRACTS";
-
-/// Revisions kept per key (the most NATS allows).
-pub const HISTORY: i64 = 64;
+pub use eventmap_contract::registry::{BUCKET, HISTORY};
 
 /// Reading or writing the contract registry failed.
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +164,7 @@ impl ContractRegistry {
         let mut channels: Vec<(&str, BTreeSet<&str>)> = Vec::new();
         for contract in contracts {
             let dataschema = checked(contract)?;
-            let schema_key = format!("schema.{}", dataschema.fingerprint);
+            let schema_key = registry::schema_key(&dataschema.fingerprint);
             match self
                 .store
                 .create(&schema_key, Bytes::from_static(contract.schema))
@@ -177,7 +174,7 @@ impl ContractRegistry {
                 Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {}
                 Err(err) => return Err(write_error(schema_key, err)),
             }
-            let event_key = key_for("event", &contract.subject())?;
+            let event_key = registry::event_key(&contract.subject())?;
             if self.read(&event_key).await?.as_deref() != Some(contract.dataschema.as_bytes()) {
                 self.store
                     .put(
@@ -198,13 +195,13 @@ impl ContractRegistry {
             }
         }
         for (subject, events) in channels {
-            let key = key_for("channel", subject)?;
+            let key = registry::channel_key(subject)?;
             let mut all: BTreeSet<String> =
                 self.channel_events(subject).await?.into_iter().collect();
             let before = all.len();
             all.extend(events.iter().map(|event| (*event).to_owned()));
             if all.len() != before || before == 0 {
-                let value = all.into_iter().collect::<Vec<_>>().join("\n");
+                let value = registry::channel_value(all);
                 self.store
                     .put(&key, Bytes::from(value))
                     .await
@@ -223,7 +220,7 @@ impl ContractRegistry {
     /// [`RegistryError::Key`], [`RegistryError::InvalidSubject`],
     /// [`RegistryError::InvalidValue`].
     pub async fn current(&self, subject: &str) -> Result<Option<String>, RegistryError> {
-        let key = key_for("event", subject)?;
+        let key = registry::event_key(subject)?;
         self.read(&key)
             .await?
             .map(|value| {
@@ -245,15 +242,12 @@ impl ContractRegistry {
         &self,
         channel_subject: &str,
     ) -> Result<Vec<String>, RegistryError> {
-        let key = key_for("channel", channel_subject)?;
-        Ok(match self.read(&key).await? {
-            None => Vec::new(),
-            Some(value) => String::from_utf8_lossy(&value)
-                .lines()
-                .filter(|line| !line.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        })
+        let key = registry::channel_key(channel_subject)?;
+        Ok(self
+            .read(&key)
+            .await?
+            .map(|value| registry::channel_events(&value))
+            .unwrap_or_default())
     }
 
     /// The contract registered under `fingerprint`; `None` when none is.
@@ -263,7 +257,7 @@ impl ContractRegistry {
     /// [`RegistryError::Key`]; [`RegistryError::InvalidValue`] when the value does not
     /// decode or does not hash to `fingerprint`.
     pub async fn schema(&self, fingerprint: &Fingerprint) -> Result<Option<Schema>, RegistryError> {
-        let key = format!("schema.{fingerprint}");
+        let key = registry::schema_key(fingerprint);
         let Some(value) = self.read(&key).await? else {
             return Ok(None);
         };
@@ -315,18 +309,11 @@ fn checked(contract: &Contract) -> Result<Dataschema, RegistryError> {
     Ok(dataschema)
 }
 
-/// `<kind>.<subject>`, when the subject's characters can be in a key.
-fn key_for(kind: &str, subject: &str) -> Result<String, RegistryError> {
-    let valid = !subject.is_empty()
-        && subject
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '/' | '.'));
-    if valid {
-        Ok(format!("{kind}.{subject}"))
-    } else {
-        Err(RegistryError::InvalidSubject {
-            subject: subject.to_owned(),
-        })
+impl From<registry::InvalidSubject> for RegistryError {
+    fn from(err: registry::InvalidSubject) -> Self {
+        RegistryError::InvalidSubject {
+            subject: err.subject,
+        }
     }
 }
 
@@ -344,23 +331,6 @@ mod tests {
     use crate::channel::ChannelSpec;
 
     const CHANNEL: ChannelSpec = ChannelSpec::new("invoice", "billing.invoice", "BILLING");
-
-    #[test]
-    fn keys_are_made_of_subjects_that_can_be_keys() {
-        assert_eq!(
-            key_for("event", "billing.invoice.IssuedEvent").unwrap(),
-            "event.billing.invoice.IssuedEvent"
-        );
-        for subject in ["", "billing invoice", "billing.*", "billing.>"] {
-            assert!(
-                matches!(
-                    key_for("event", subject),
-                    Err(RegistryError::InvalidSubject { .. })
-                ),
-                "{subject:?}"
-            );
-        }
-    }
 
     #[test]
     fn a_contract_must_hash_to_its_dataschema() {
