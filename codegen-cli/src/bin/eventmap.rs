@@ -304,7 +304,7 @@ fn against_registry(
     }
     let compared = contract_registry::check(analyses, &snapshot);
     Ok(Some(format!(
-        "eventmap: against the registry at {url}: {} contracts live as in the tables, {} differ (compared), {} not registered{}\n",
+        "eventmap: against the registry at {url}: {} events registered with the tables' contracts, {} with other, compatible ones, {} not registered{}\n",
         compared.same,
         compared.differ,
         compared.unregistered,
