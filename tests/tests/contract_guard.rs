@@ -419,6 +419,76 @@ async fn the_dead_letter_policy_sets_the_incompatible_messages_aside_and_goes_on
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_contract_registered_late_is_judged_again_without_a_restart() {
+    tokio::time::timeout(LIMIT, async {
+        let setup = setup().await;
+        setup
+            .registry
+            .register(v1::integration::contracts::PUBLISHED)
+            .await
+            .expect("v1 registered");
+        let spec = subscriptions::invoices_aside::spec();
+        let consumer = Consumer::<InvoicesAsideEvent>::start(&setup.context, &spec)
+            .await
+            .expect("consumer");
+        // The compatible producer publishes before its registration is there: its contract
+        // cannot be judged, so the message is set aside (dead-letter policy)...
+        setup
+            .compatible
+            .publish(&[invoice("inv-early", 100)])
+            .await
+            .expect("early");
+        let recorder = Recorder::default();
+        let context = setup.context.clone();
+        let registry = setup.registry.clone();
+        let compatible = &setup.compatible;
+        let waiter = recorder.clone();
+        let report = consumer
+            .run(&InvoicesAsideRouter(recorder.clone()), async move {
+                loop {
+                    let mut dlq = context.get_stream(DLQ_STREAM).await.expect("dlq");
+                    if dlq.info().await.expect("info").state.messages == 1 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                // ... then it registers, and its next message is judged again once the
+                // verdict on the unregistered contract expired (5 s): compatible, handled.
+                registry
+                    .register(compatible::integration::contracts::PUBLISHED)
+                    .await
+                    .expect("compatible registered");
+                tokio::time::sleep(Duration::from_millis(5_200)).await;
+                compatible
+                    .publish(&[invoice("inv-late", 200)])
+                    .await
+                    .expect("late");
+                waiter.wait_for(1).await;
+            })
+            .await
+            .expect("run");
+        assert_eq!((report.handled, report.rejected), (1, 1), "{report:?}");
+        assert_eq!(
+            recorder.handled(),
+            [("inv-late".to_owned(), 200, "sku-inv-late".to_owned())]
+        );
+        let dlq = setup.context.get_stream(DLQ_STREAM).await.expect("dlq");
+        let letter = dlq.get_raw_message(1).await.expect("dead letter");
+        let error = letter
+            .headers
+            .get(dead_letter::ERROR)
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        assert!(
+            error.contains("the producer did not register it in the contract registry"),
+            "{error}"
+        );
+    })
+    .await
+    .expect("within the limit");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn the_registry_survives_a_server_restart_with_its_history() {
     tokio::time::timeout(LIMIT, async {
         let mut setup = setup().await;

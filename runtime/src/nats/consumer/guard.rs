@@ -62,6 +62,7 @@ mod disabled {
 mod enabled {
     use std::collections::HashMap;
     use std::sync::Mutex;
+    use std::time::{Duration, Instant};
 
     use async_nats::jetstream::Context;
     use eventmap_contract::{Dataschema, Schema, compatibility};
@@ -92,6 +93,15 @@ mod enabled {
         Incompatible(IncompatibleContract),
     }
 
+    /// How long a verdict on a contract the registry does not hold (yet) is kept: the
+    /// producer may register it a moment later (it registers at start, and a consumer may see
+    /// the first message of a producer whose registration it has not read), so it is judged
+    /// again after this, instead of being refused until the consumer restarts.
+    const RECHECK_UNREGISTERED: Duration = Duration::from_secs(5);
+
+    /// A verdict and, for one on a contract the registry does not hold, until when it holds.
+    type Cached = (Verdict, Option<Instant>);
+
     /// The guard: the consumer's contracts, the registry and the verdicts so far.
     #[derive(Debug)]
     pub(in crate::nats::consumer) struct Guard {
@@ -103,7 +113,7 @@ mod enabled {
         /// Opened at start, or later once a producer created it.
         registry: Mutex<Option<ContractRegistry>>,
         /// Per (own contract, producer `dataschema`).
-        verdicts: Mutex<HashMap<(usize, String), Verdict>>,
+        verdicts: Mutex<HashMap<(usize, String), Cached>>,
     }
 
     impl Guard {
@@ -173,7 +183,7 @@ mod enabled {
                 if current == own.dataschema {
                     continue;
                 }
-                let verdict = guard
+                let (verdict, until) = guard
                     .judge(index, &current)
                     .await
                     .map_err(|source| StartError::Registry { source })?;
@@ -182,7 +192,7 @@ mod enabled {
                 {
                     return Err(StartError::IncompatibleContract(error.clone()));
                 }
-                guard.remember(index, current, verdict);
+                guard.remember(index, current, verdict, until);
             }
             Ok(guard)
         }
@@ -245,12 +255,13 @@ mod enabled {
             let cached = self
                 .lock_verdicts()
                 .get(&(index, dataschema.to_owned()))
-                .cloned();
+                .filter(|(_, until)| until.is_none_or(|until| Instant::now() < until))
+                .map(|(verdict, _)| verdict.clone());
             let verdict = match cached {
                 Some(verdict) => verdict,
                 None => match self.judge(index, dataschema).await {
-                    Ok(verdict) => {
-                        self.remember(index, dataschema.to_owned(), verdict.clone());
+                    Ok((verdict, until)) => {
+                        self.remember(index, dataschema.to_owned(), verdict.clone(), until);
                         verdict
                     }
                     Err(err) => {
@@ -271,9 +282,15 @@ mod enabled {
             }
         }
 
-        /// Judges the producer contract `dataschema` of the event of `own[index]`; `Err` when
-        /// the registry cannot be read now.
-        async fn judge(&self, index: usize, dataschema: &str) -> Result<Verdict, RegistryError> {
+        /// Judges the producer contract `dataschema` of the event of `own[index]`, with the
+        /// instant until which a verdict on a contract the registry does not hold is kept
+        /// ([`RECHECK_UNREGISTERED`]; `None`: for good); `Err` when the registry cannot be
+        /// read now.
+        async fn judge(
+            &self,
+            index: usize,
+            dataschema: &str,
+        ) -> Result<(Verdict, Option<Instant>), RegistryError> {
             let own = &self.own[index];
             let incompatible = |breaks: Vec<String>| {
                 Verdict::Incompatible(IncompatibleContract {
@@ -285,31 +302,51 @@ mod enabled {
                 })
             };
             let Ok(parsed) = dataschema.parse::<Dataschema>() else {
-                return Ok(incompatible(vec![
-                    "the producer's `ce-dataschema` is not an eventmap contract".to_owned(),
-                ]));
+                return Ok((
+                    incompatible(vec![
+                        "the producer's `ce-dataschema` is not an eventmap contract".to_owned(),
+                    ]),
+                    None,
+                ));
             };
+            let recheck = Some(Instant::now() + RECHECK_UNREGISTERED);
             let Some(registry) = self.registry().await? else {
-                return Ok(incompatible(vec![
-                    "the producer did not register it (no contract registry on the server)"
-                        .to_owned(),
-                ]));
+                return Ok((
+                    incompatible(vec![
+                        "the producer did not register it (no contract registry on the server)"
+                            .to_owned(),
+                    ]),
+                    recheck,
+                ));
             };
             let Some(schema) = registry.schema(&parsed.fingerprint).await? else {
-                return Ok(incompatible(vec![
-                    "the producer did not register it in the contract registry".to_owned(),
-                ]));
+                return Ok((
+                    incompatible(vec![
+                        "the producer did not register it in the contract registry".to_owned(),
+                    ]),
+                    recheck,
+                ));
             };
             let breaks = compatibility(&own.schema, &schema);
-            Ok(if breaks.is_empty() {
-                Verdict::Compatible
-            } else {
-                incompatible(breaks.iter().map(ToString::to_string).collect())
-            })
+            Ok((
+                if breaks.is_empty() {
+                    Verdict::Compatible
+                } else {
+                    incompatible(breaks.iter().map(ToString::to_string).collect())
+                },
+                None,
+            ))
         }
 
-        /// Caches `verdict` and logs it (once per producer contract).
-        fn remember(&self, index: usize, dataschema: String, verdict: Verdict) {
+        /// Caches `verdict` (until `until`, or for good) and logs it (once per producer
+        /// contract, or per judgement of one the registry does not hold yet).
+        fn remember(
+            &self,
+            index: usize,
+            dataschema: String,
+            verdict: Verdict,
+            until: Option<Instant>,
+        ) {
             let own = &self.own[index];
             match &verdict {
                 Verdict::Compatible => tracing::info!(
@@ -324,7 +361,8 @@ mod enabled {
                     "incompatible producer contract"
                 ),
             }
-            self.lock_verdicts().insert((index, dataschema), verdict);
+            self.lock_verdicts()
+                .insert((index, dataschema), (verdict, until));
         }
 
         /// The registry, opened now if it was absent so far.
@@ -345,7 +383,7 @@ mod enabled {
             Ok(registry)
         }
 
-        fn lock_verdicts(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, String), Verdict>> {
+        fn lock_verdicts(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, String), Cached>> {
             self.verdicts
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
