@@ -226,9 +226,7 @@ fn subscribed<'a>(
         .filter_map(move |s| Some((model.channels.iter().find(|c| c.name == s.channel)?, s)))
 }
 
-/// The live contract of the event on `subject` when it is not the table's `own` one:
-/// `Ok(None)` when it is the same or not registered, `Err` with a diagnostic added when the
-/// registry cannot say.
+/// The live contract of the event on a subject, against the table's own one.
 enum Live<'s> {
     /// Not registered.
     Unregistered,
@@ -240,6 +238,24 @@ enum Live<'s> {
     Invalid,
 }
 
+impl<'s> Live<'s> {
+    /// Counts `self` in `compared`; the other contract when there is one to compare.
+    fn counted(self, compared: &mut Compared) -> Option<(&'s str, &'s Schema)> {
+        match self {
+            Live::Unregistered => compared.unregistered += 1,
+            Live::Same => compared.same += 1,
+            Live::Invalid => {}
+            Live::Other(dataschema, schema) => {
+                compared.differ += 1;
+                return Some((dataschema, schema));
+            }
+        }
+        None
+    }
+}
+
+/// The live contract of the event on `subject` against the table's `own` `dataschema`; a
+/// `registry-invalid` diagnostic added when the registry names one it cannot give.
 fn live<'s>(
     service: &Service<'_>,
     snapshot: &'s Snapshot,
@@ -298,19 +314,11 @@ fn producer(
     };
     let subject = subject(channel, &integration.name);
     let at = service.integration_loc(&integration.name);
-    let (dataschema, live) = match live(service, snapshot, &subject, own, at.clone(), found) {
-        Live::Unregistered => {
-            compared.unregistered += 1;
-            return;
-        }
-        Live::Same => {
-            compared.same += 1;
-            return;
-        }
-        Live::Invalid => return,
-        Live::Other(dataschema, live) => (dataschema, live),
+    let Some((dataschema, live)) =
+        live(service, snapshot, &subject, own, at.clone(), found).counted(compared)
+    else {
+        return;
     };
-    compared.differ += 1;
     for broken in compatibility(live, &schema) {
         let d = found.add(
             service,
@@ -371,19 +379,11 @@ fn consumer(
             continue;
         };
         let subject = subject(channel, &event.name);
-        let (dataschema, live) = match live(service, snapshot, &subject, own, at.clone(), found) {
-            Live::Unregistered => {
-                compared.unregistered += 1;
-                continue;
-            }
-            Live::Same => {
-                compared.same += 1;
-                continue;
-            }
-            Live::Invalid => continue,
-            Live::Other(dataschema, live) => (dataschema, live),
+        let Some((dataschema, live)) =
+            live(service, snapshot, &subject, own, at.clone(), found).counted(compared)
+        else {
+            continue;
         };
-        compared.differ += 1;
         for broken in compatibility(&schema, live) {
             let d = found.add(
                 service,

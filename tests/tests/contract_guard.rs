@@ -149,6 +149,31 @@ fn dataschema(contracts: &[Contract]) -> &'static str {
     contracts[0].dataschema
 }
 
+/// Waits until the dead-letter stream holds `count` messages.
+async fn wait_for_dead_letters(context: &async_nats::jetstream::Context, count: u64) {
+    loop {
+        let mut dlq = context.get_stream(DLQ_STREAM).await.expect("dlq");
+        if dlq.info().await.expect("info").state.messages == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The dead letter at `sequence`: its recorded error and its `ce-dataschema`.
+async fn dead_letter(context: &async_nats::jetstream::Context, sequence: u64) -> (String, String) {
+    let dlq = context.get_stream(DLQ_STREAM).await.expect("dlq");
+    let letter = dlq.get_raw_message(sequence).await.expect("dead letter");
+    let header = |name: &str| {
+        letter
+            .headers
+            .get(name)
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    (header(dead_letter::ERROR), header("ce-dataschema"))
+}
+
 #[test]
 fn each_version_has_its_own_fingerprint_and_the_consumer_knows_its_own() {
     let v1 = dataschema(v1::integration::contracts::PUBLISHED);
@@ -379,13 +404,7 @@ async fn the_dead_letter_policy_sets_the_incompatible_messages_aside_and_goes_on
             .run(&InvoicesAsideRouter(recorder.clone()), async move {
                 waiter.wait_for(2).await;
                 // And both dead letters stored.
-                loop {
-                    let mut dlq = context.get_stream(DLQ_STREAM).await.expect("dlq");
-                    if dlq.info().await.expect("info").state.messages == 2 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                wait_for_dead_letters(&context, 2).await;
             })
             .await
             .expect("run");
@@ -397,21 +416,15 @@ async fn the_dead_letter_policy_sets_the_incompatible_messages_aside_and_goes_on
                 ("inv-4".to_owned(), 400, "sku-inv-4".to_owned()),
             ]
         );
-        let dlq = setup.context.get_stream(DLQ_STREAM).await.expect("dlq");
-        let letter = dlq.get_raw_message(1).await.expect("dead letter");
-        let error = letter
-            .headers
-            .get(dead_letter::ERROR)
-            .map(|v| v.as_str().to_owned())
-            .unwrap_or_default();
+        let (error, letter_dataschema) = dead_letter(&setup.context, 1).await;
         assert!(error.contains("total_cents"), "{error}");
         assert!(
             error.contains(dataschema(incompatible::integration::contracts::PUBLISHED)),
             "{error}"
         );
         assert_eq!(
-            letter.headers.get("ce-dataschema").map(|v| v.as_str()),
-            Some(dataschema(incompatible::integration::contracts::PUBLISHED))
+            letter_dataschema,
+            dataschema(incompatible::integration::contracts::PUBLISHED)
         );
     })
     .await
@@ -445,13 +458,7 @@ async fn a_contract_registered_late_is_judged_again_without_a_restart() {
         let waiter = recorder.clone();
         let report = consumer
             .run(&InvoicesAsideRouter(recorder.clone()), async move {
-                loop {
-                    let mut dlq = context.get_stream(DLQ_STREAM).await.expect("dlq");
-                    if dlq.info().await.expect("info").state.messages == 1 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                wait_for_dead_letters(&context, 1).await;
                 // ... then it registers, and its next message is judged again once the
                 // verdict on the unregistered contract expired (5 s): compatible, handled.
                 registry
@@ -472,13 +479,7 @@ async fn a_contract_registered_late_is_judged_again_without_a_restart() {
             recorder.handled(),
             [("inv-late".to_owned(), 200, "sku-inv-late".to_owned())]
         );
-        let dlq = setup.context.get_stream(DLQ_STREAM).await.expect("dlq");
-        let letter = dlq.get_raw_message(1).await.expect("dead letter");
-        let error = letter
-            .headers
-            .get(dead_letter::ERROR)
-            .map(|v| v.as_str().to_owned())
-            .unwrap_or_default();
+        let (error, _) = dead_letter(&setup.context, 1).await;
         assert!(
             error.contains("the producer did not register it in the contract registry"),
             "{error}"
