@@ -18,8 +18,8 @@ use crate::status::StatusArgs;
 ///
 /// Reads the service's mapping table (--mappings) for its channels, subscriptions and proto
 /// descriptors. An unreachable NATS server is waited for until it answers, or for
-/// `--connect-wait` seconds. Commands on a PostgreSQL schema (--schema) never create or
-/// migrate it. Logs go to stderr (RUST_LOG, default warn; info for `relay`).
+/// `--connect-wait` seconds. No command but `relay` creates or migrates the PostgreSQL schema
+/// (--schema) it works on. Logs go to stderr (RUST_LOG, default warn; info for `relay`).
 #[derive(Debug, Parser)]
 #[command(name = "eventmap-ops", version)]
 pub struct Cli {

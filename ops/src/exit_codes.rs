@@ -6,7 +6,8 @@ pub const SUMMARY: &str = "Exit codes: 0 done, also when a selection matches not
 do); 2 could not run: bad arguments, a mapping table with errors (shown with file:line:column), \
 NATS or PostgreSQL refusing or unreachable (NATS once --connect-wait is over), a --schema \
 without eventmap tables, a publish or delete failing mid-run (what was done is printed first); \
-1 when the subcommand was refused or something it was given does not fit:";
+1 when the subcommand was refused, or an id or name it was given was not found or not acted \
+on:";
 
 /// Per subcommand, when it exits 1 (the script-facing rule: something named explicitly, an
 /// id or a name, was not found or not acted on, or a confirmation was refused; a selection
