@@ -27,10 +27,7 @@ pub enum OpsError {
     /// The schema given with `--schema` has no eventmap tables: an operator command never
     /// creates one (a mistyped schema or `DATABASE_URL` would otherwise get an empty outbox
     /// that reads as "nothing to do").
-    #[error(
-        "schema `{schema}` {} at {url})",
-        if *exists { "has no eventmap tables (none" } else { "does not exist (no eventmap tables" }
-    )]
+    #[error("schema `{schema}` {}", no_tables(*exists, url))]
     NoSchema {
         /// The schema.
         schema: String,
@@ -90,6 +87,15 @@ impl OpsError {
             what: what.into(),
             source: source.into(),
         }
+    }
+}
+
+/// The end of [`OpsError::NoSchema`]'s message.
+fn no_tables(exists: bool, url: &str) -> String {
+    if exists {
+        format!("has no eventmap tables (at {url})")
+    } else {
+        format!("does not exist (no eventmap tables at {url})")
     }
 }
 
