@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use eventmap::postgres::{
-    BackfillCheckpoint, DEFAULT_SCHEMA, backfill_checkpoints, reset_backfill,
+    BackfillCheckpoint, BackfillError, DEFAULT_SCHEMA, backfill_checkpoints, reset_backfill,
 };
 use serde::Serialize;
 
@@ -44,13 +44,14 @@ pub enum BackfillCommand {
 ///
 /// # Errors
 ///
-/// [`OpsError`]; [`OpsError::Refused`] for an unknown name or a refused confirmation.
+/// [`OpsError`]; [`OpsError::Refused`] for an unknown name, a backfill that is running or a
+/// refused confirmation; [`OpsError::NoSchema`] for a schema without eventmap tables.
 pub async fn run(session: &Session, command: BackfillCommand) -> Result<ExitCode, OpsError> {
     match command {
         BackfillCommand::List { schema } => {
             let checkpoints = backfill_checkpoints(session.pool().await?, &schema)
                 .await
-                .map_err(OpsError::Outbox)?;
+                .map_err(|err| session.schema_error(err, backfill_error))?;
             print(
                 session.format,
                 &Listed {
@@ -65,9 +66,19 @@ pub async fn run(session: &Session, command: BackfillCommand) -> Result<ExitCode
                     "reset backfill `{name}` in `{schema}` (it starts over)?"
                 ))?;
             }
-            let reset = reset_backfill(session.pool().await?, &schema, &name)
-                .await
-                .map_err(OpsError::Outbox)?;
+            let reset = match reset_backfill(session.pool().await?, &schema, &name).await {
+                Ok(reset) => reset,
+                Err(BackfillError::AlreadyRunning { .. }) => {
+                    return Err(OpsError::Refused(format!(
+                        "backfill `{name}` in `{schema}` is running (a run holds its lock): \
+                         nothing reset; stop the run or let it finish, then reset"
+                    )));
+                }
+                Err(BackfillError::Store(err)) => {
+                    return Err(session.schema_error(err, backfill_error));
+                }
+                Err(err) => return Err(OpsError::Backfill(err)),
+            };
             if !reset {
                 return Err(OpsError::Refused(format!(
                     "no backfill `{name}` in `{schema}`"
@@ -77,6 +88,11 @@ pub async fn run(session: &Session, command: BackfillCommand) -> Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A store error of `backfill` as an [`OpsError::Backfill`].
+fn backfill_error(err: eventmap::postgres::Error) -> OpsError {
+    OpsError::Backfill(BackfillError::Store(err))
 }
 
 /// `backfill list`.

@@ -17,10 +17,9 @@ use crate::status::StatusArgs;
 /// dead letters, see its lag.
 ///
 /// Reads the service's mapping table (--mappings) for its channels, subscriptions and proto
-/// descriptors. Exit codes: 0 done, 1 the command found a problem (an unknown dead letter,
-/// a refused confirmation), 2 it could not run (bad table, PostgreSQL unreachable, NATS unreachable
-/// within `--connect-wait`; without it, NATS is waited for until it answers).
-/// Logs go to stderr (RUST_LOG, default warn; info for `relay`).
+/// descriptors. An unreachable NATS server is waited for until it answers, or for
+/// `--connect-wait` seconds. No command but `relay` creates or migrates the PostgreSQL schema
+/// (--schema) it works on. Logs go to stderr (RUST_LOG, default warn; info for `relay`).
 #[derive(Debug, Parser)]
 #[command(name = "eventmap-ops", version)]
 pub struct Cli {
@@ -51,6 +50,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line of [`Cli`] with the exit codes of every subcommand after the
+/// subcommands in `--help` ([`exit_codes::help`](crate::exit_codes::help)).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().after_help(crate::exit_codes::help())
+}
+
+/// Parses the process's arguments with [`command`]; prints the help, the version or the
+/// usage error and exits as clap does (exit 2 for bad arguments).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
 }
 
 /// The output format of a command.
@@ -94,4 +106,16 @@ pub enum Command {
     /// Serve the figures of `status` and the runtime's metrics on GET /metrics (Prometheus
     /// text format, read again on every scrape) until SIGTERM or Ctrl-C
     Metrics(MetricsArgs),
+}
+
+impl Command {
+    /// The log level when `RUST_LOG` is not set, as `--help` says: `info` for `relay` (a
+    /// service: its connections and rounds are worth seeing), `warn` for every other
+    /// subcommand (their result is what they print on stdout).
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Self::Relay { .. } => "info",
+            _ => "warn",
+        }
+    }
 }

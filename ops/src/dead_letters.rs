@@ -13,7 +13,10 @@ use std::time::SystemTime;
 use clap::{Args, Subcommand};
 
 pub use replay::{REPLAY_OF, message_id as replay_message_id};
-pub use report::{Group, ListReport, PurgeReport, ReplayReport, Replayed, ShowReport, Skipped};
+pub use report::{
+    Group, ListReport, PurgePlan, PurgeReport, ReplayPlan, ReplayReport, Replayed, ShowReport,
+    Skipped,
+};
 pub use select::Selection;
 pub use store::{DeadLetter, DeadLetterId, Source};
 
@@ -204,12 +207,21 @@ async fn replay(session: &Session, args: ReplayArgs) -> Result<ExitCode, OpsErro
         }
     }
     if args.dry_run {
-        report.would_replay = replayable
-            .iter()
-            .map(|(letter, _)| letter.id(qualified).to_string())
-            .collect();
-        print(session.format, &report)?;
-        return Ok(ExitCode::SUCCESS);
+        let plan = ReplayPlan {
+            dry_run: true,
+            selected: report.selected,
+            would_replay: replayable
+                .iter()
+                .map(|(letter, _)| letter.id(qualified).to_string())
+                .collect(),
+            skipped: report.skipped,
+            missing_ids: report.missing_ids,
+        };
+        print(session.format, &plan)?;
+        // As the replay itself would exit.
+        return Ok(exit_code(
+            plan.skipped.is_empty() && plan.missing_ids.is_empty(),
+        ));
     }
     let bar = progress::bar(session.format, replayable.len() as u64, "replaying");
     let outcome = replay_all(
@@ -228,13 +240,19 @@ async fn replay(session: &Session, args: ReplayArgs) -> Result<ExitCode, OpsErro
         return Err(err);
     }
     print(session.format, &report)?;
-    Ok(
-        if report.skipped.is_empty() && report.missing_ids.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    Ok(exit_code(
+        report.skipped.is_empty() && report.missing_ids.is_empty(),
+    ))
+}
+
+/// 0 when everything asked for was found and acted on (a selection that matches nothing
+/// included: nothing to do), 1 otherwise (an id not found, a dead letter skipped).
+fn exit_code(all_done: bool) -> ExitCode {
+    if all_done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Publishes the replays, `REPLAY_WINDOW` acks in flight, and deletes each dead letter once
@@ -299,13 +317,14 @@ async fn purge(session: &Session, args: PurgeArgs) -> Result<ExitCode, OpsError>
     let (chosen, missing, qualified) = selected(session, &args.selection).await?;
     let jetstream = session.jetstream().await?;
     if args.dry_run {
-        let report = PurgeReport {
+        let plan = PurgePlan {
+            dry_run: true,
             would_purge: chosen.iter().map(|l| l.id(qualified).to_string()).collect(),
             missing_ids: missing.iter().map(ToString::to_string).collect(),
-            ..PurgeReport::default()
         };
-        print(session.format, &report)?;
-        return Ok(ExitCode::SUCCESS);
+        print(session.format, &plan)?;
+        // As the purge itself would exit (without the confirmation).
+        return Ok(exit_code(plan.missing_ids.is_empty()));
     }
     if !chosen.is_empty() && !args.yes {
         confirm(&format!("Delete {} dead letter(s) for good?", chosen.len()))?;
@@ -323,9 +342,5 @@ async fn purge(session: &Session, args: PurgeArgs) -> Result<ExitCode, OpsError>
     }
     bar.finish_and_clear();
     print(session.format, &report)?;
-    Ok(if report.missing_ids.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(report.missing_ids.is_empty()))
 }

@@ -24,9 +24,24 @@ pub enum OpsError {
     /// The relay or the PostgreSQL connection failed.
     #[error(transparent)]
     Relay(#[from] eventmap::postgres::RelayRunError),
-    /// The outbox could not be read or changed (`outbox ...`).
+    /// The schema given with `--schema` has no eventmap tables: an operator command never
+    /// creates one (a mistyped schema or `DATABASE_URL` would otherwise get an empty outbox
+    /// that reads as "nothing to do").
+    #[error("schema `{schema}` {}", no_tables(*exists, url))]
+    NoSchema {
+        /// The schema.
+        schema: String,
+        /// Whether the schema exists (without eventmap's tables).
+        exists: bool,
+        /// The database, its password redacted.
+        url: String,
+    },
+    /// The outbox could not be read or changed (`outbox ...`, `status`).
     #[error("outbox: {0}")]
     Outbox(#[source] eventmap::postgres::Error),
+    /// The backfill checkpoints could not be read or changed (`backfill ...`).
+    #[error("backfill: {0}")]
+    Backfill(#[source] eventmap::postgres::BackfillError),
     /// A PostgreSQL query failed.
     #[error("PostgreSQL: {0}")]
     Database(#[from] eventmap::postgres::sqlx::Error),
@@ -72,6 +87,15 @@ impl OpsError {
             what: what.into(),
             source: source.into(),
         }
+    }
+}
+
+/// The end of [`OpsError::NoSchema`]'s message.
+fn no_tables(exists: bool, url: &str) -> String {
+    if exists {
+        format!("has no eventmap tables (at {url})")
+    } else {
+        format!("does not exist (no eventmap tables at {url})")
     }
 }
 

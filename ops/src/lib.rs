@@ -7,7 +7,8 @@
 //! on a Prometheus endpoint); `relay` is the runtime's
 //! [`RelayArgs`](eventmap::postgres::RelayArgs), shared with the `eventmap-relay` binary.
 //! [`session`] opens what a command needs (the table, NATS, PostgreSQL) on first use, and
-//! [`output`] writes text or JSON. Guarantees of each command: `docs/operations.md`.
+//! [`output`] writes text or JSON; [`exit_codes`] says when each exits 1. Guarantees of each
+//! command: `docs/operations.md`.
 #![deny(missing_docs)]
 
 pub mod backfill;
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod confirm;
 pub mod dead_letters;
 mod error;
+pub mod exit_codes;
 pub mod metrics;
 pub mod outbox;
 pub mod output;
@@ -55,7 +57,7 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()>) -> Result<ExitCod
             let scrape = || async {
                 Ok(Some(status::StatusReport {
                     service: String::new(),
-                    outbox: status::outbox(session.pool().await?, &relay.schema).await?,
+                    outbox: Some(status::outbox(&session, &relay.schema).await?),
                     subscriptions: Vec::new(),
                 }))
             };

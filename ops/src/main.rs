@@ -3,17 +3,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use eventmap_ops::cli::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let default_level = match cli.command {
-        Command::Relay { .. } | Command::Metrics(_) => "info",
-        _ => "warn",
-    };
+    let cli = eventmap_ops::cli::parse();
+    let default_level = cli.command.default_log_level();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),

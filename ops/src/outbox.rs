@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::OpsError;
 use crate::confirm::confirm;
-use crate::output::{Report, age, print};
+use crate::output::{Report, age, print, table};
 use crate::session::Session;
 
 /// `eventmap-ops outbox ...`.
@@ -139,10 +139,12 @@ pub async fn run(session: &Session, command: OutboxCommand) -> Result<ExitCode, 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The outbox of `schema`, which must exist with eventmap's tables: no subcommand creates
+/// or migrates it (reading a mistyped schema must not create an empty one).
 async fn open(session: &Session, schema: &str) -> Result<Outbox, OpsError> {
-    Outbox::new(session.pool().await?.clone(), schema)
+    Outbox::open(session.pool().await?.clone(), schema)
         .await
-        .map_err(database)
+        .map_err(|err| session.schema_error(err, database))
 }
 
 fn database(err: eventmap::postgres::Error) -> OpsError {
@@ -268,25 +270,39 @@ impl Report for Listed {
         if self.parked.is_empty() {
             return Ok(());
         }
-        writeln!(
-            out,
-            "{:>8}  {:<24} {:>7}  {:<28} {:>9}  {:>8}  {:>7}  error",
-            "id", "aggregate", "version", "event", "bytes", "refusals", "waiting"
+        let rows = self
+            .parked
+            .iter()
+            .map(|row| {
+                vec![
+                    row.id.to_string(),
+                    format!("{} {}", row.aggregate_type, row.aggregate_id),
+                    row.version.to_string(),
+                    row.event.clone(),
+                    row.payload_bytes.to_string(),
+                    row.refusals.to_string(),
+                    row.waiting.to_string(),
+                    row.last_error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.write_all(
+            table(
+                &[
+                    "ID",
+                    "AGGREGATE",
+                    "VERSION",
+                    "EVENT",
+                    "BYTES",
+                    "REFUSALS",
+                    "WAITING",
+                    "ERROR",
+                ],
+                &[0, 2, 4, 5, 6],
+                rows,
+            )
+            .as_bytes(),
         )?;
-        for row in &self.parked {
-            writeln!(
-                out,
-                "{:>8}  {:<24} {:>7}  {:<28} {:>9}  {:>8}  {:>7}  {}",
-                row.id,
-                format!("{} {}", row.aggregate_type, row.aggregate_id),
-                row.version,
-                row.event,
-                row.payload_bytes,
-                row.refusals,
-                row.waiting,
-                row.last_error.as_deref().unwrap_or("")
-            )?;
-        }
         Ok(())
     }
 }

@@ -36,6 +36,27 @@ pub fn print(format: Format, report: &impl Report) -> Result<(), OpsError> {
     Ok(())
 }
 
+/// `header` and `rows` as aligned columns (comfy-table, no borders): two spaces between
+/// columns, widths as a terminal shows the text, the columns at the indexes in `right`
+/// right-aligned (counts), no trailing spaces; one line per row, each ending in a line break.
+pub fn table(header: &[&str], right: &[usize], rows: Vec<Vec<String>>) -> String {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_header(header.to_vec())
+        .add_rows(rows);
+    let last = header.len().saturating_sub(1);
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if index == last { 0 } else { 2 }));
+        if right.contains(&index) {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    let mut text = table.trim_fmt();
+    text.push('\n');
+    text
+}
+
 /// `seconds` as a short age: `42s`, `5m 3s`, `2h 10m`, `3d 4h`.
 pub fn age(seconds: u64) -> String {
     let (d, h, m, s) = (
@@ -54,7 +75,25 @@ pub fn age(seconds: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::age;
+    use super::{age, table};
+
+    #[test]
+    fn tables_align_every_column_whatever_the_cell_widths() {
+        let text = table(
+            &["NAME", "COUNT", "NOTE"],
+            &[1],
+            vec![
+                vec!["a-much-longer-name".into(), "7".into(), "-".into()],
+                vec!["b".into(), "1234".into(), "not created".into()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "NAME                COUNT  NOTE\n\
+             a-much-longer-name      7  -\n\
+             b                    1234  not created\n"
+        );
+    }
 
     #[test]
     fn ages_are_short() {

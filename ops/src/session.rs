@@ -71,6 +71,24 @@ impl Session {
             .await
     }
 
+    /// `err`, from a command on a schema, as an [`OpsError`]: [`OpsError::NoSchema`] (naming
+    /// the database, its password redacted) when the schema has no eventmap tables, else
+    /// `other(err)`.
+    pub fn schema_error(
+        &self,
+        err: eventmap::postgres::Error,
+        other: fn(eventmap::postgres::Error) -> OpsError,
+    ) -> OpsError {
+        match err {
+            eventmap::postgres::Error::SchemaMissing { schema, exists } => OpsError::NoSchema {
+                schema,
+                exists,
+                url: eventmap::redact::redact_url(&self.database_url),
+            },
+            err => other(err),
+        }
+    }
+
     /// The PostgreSQL pool (2 connections), connected on first use.
     ///
     /// # Errors

@@ -8,14 +8,14 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use eventmap::nats::async_nats::jetstream::{self, Context};
-use eventmap::postgres::sqlx::{self, PgPool};
+use eventmap::postgres::sqlx;
 use eventmap::postgres::{DEFAULT_SCHEMA, Outbox};
 use eventmap_codegen::service::Subscription;
 use serde::Serialize;
 
 use crate::OpsError;
 use crate::dead_letters::store;
-use crate::output::{Report, age, print};
+use crate::output::{Report, age, print, table};
 use crate::session::Session;
 
 /// Arguments of `status`.
@@ -34,7 +34,7 @@ pub struct StatusArgs {
 pub struct StatusReport {
     /// The table's `service`.
     pub service: String,
-    /// The outbox, unless `--no-outbox`; `null` also when the schema has no outbox table.
+    /// The outbox, unless `--no-outbox`.
     pub outbox: Option<OutboxStatus>,
     /// One entry per subscription of the table.
     pub subscriptions: Vec<SubscriptionStatus>,
@@ -112,7 +112,7 @@ pub async fn collect(session: &Session, args: &StatusArgs) -> Result<StatusRepor
     let outbox = if args.no_outbox {
         None
     } else {
-        outbox(session.pool().await?, &args.schema).await?
+        Some(outbox(session, &args.schema).await?)
     };
     let jetstream = session.jetstream().await?;
     // Every dead-letter stream read once, the dead letters counted by stream and durable.
@@ -147,27 +147,21 @@ pub async fn collect(session: &Session, args: &StatusArgs) -> Result<StatusRepor
     })
 }
 
-/// The outbox backlog in `schema`, `None` when the schema has no outbox table.
+/// The outbox backlog in `schema`, which must exist with eventmap's tables (it is never
+/// created or migrated: reading only).
 ///
 /// # Errors
 ///
-/// [`OpsError::Database`].
-pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>, OpsError> {
-    let table = format!("\"{}\".eventmap_outbox", schema.replace('"', "\"\""));
-    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
-        .bind(&table)
-        .fetch_one(pool)
-        .await?;
-    if exists.is_none() {
-        return Ok(None);
-    }
+/// [`OpsError::NoSchema`], [`OpsError::Outbox`], [`OpsError::Database`].
+pub async fn outbox(session: &Session, schema: &str) -> Result<OutboxStatus, OpsError> {
+    let pool = session.pool().await?;
+    let opened = Outbox::open(pool.clone(), schema)
+        .await
+        .map_err(|err| session.schema_error(err, OpsError::Outbox))?;
+    // The name is checked by `Outbox::open` (no quoting needed beyond the quotes).
+    let table = format!("\"{schema}\".eventmap_outbox");
     // The backlog as `outbox list` counts it (parked rows and those behind them included).
-    let counted = Outbox::new(pool.clone(), schema)
-        .await
-        .map_err(OpsError::Outbox)?
-        .backlog()
-        .await
-        .map_err(OpsError::Outbox)?;
+    let counted = opened.backlog().await.map_err(OpsError::Outbox)?;
     let (retrying, last_error): (i64, Option<String>) = sqlx::query_as(&format!(
         "SELECT count(*) FILTER (WHERE attempts > 0), \
                 (SELECT last_error FROM {table} WHERE published_at IS NULL \
@@ -176,7 +170,7 @@ pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>,
     ))
     .fetch_one(pool)
     .await?;
-    Ok(Some(OutboxStatus {
+    Ok(OutboxStatus {
         schema: schema.to_owned(),
         backlog: counted.unpublished,
         oldest_age_secs: counted.oldest_age(SystemTime::now()).as_secs_f64(),
@@ -184,7 +178,7 @@ pub async fn outbox(pool: &PgPool, schema: &str) -> Result<Option<OutboxStatus>,
         parked: counted.parked,
         waiting_behind_parked: counted.waiting_behind_parked,
         last_error,
-    }))
+    })
 }
 
 /// The consumer of `subscription`, with its `dead_letters` counted.
@@ -258,40 +252,55 @@ impl Report for StatusReport {
                     writeln!(out, "  first error: {error}")?;
                 }
             }
-            None => writeln!(
-                out,
-                "outbox: none (--no-outbox, or no outbox table in the schema)"
-            )?,
+            None => writeln!(out, "outbox: not read (--no-outbox)")?,
         }
         if self.subscriptions.is_empty() {
             return writeln!(out, "no subscriptions");
         }
-        writeln!(
-            out,
-            "{:<20} {:<24} {:>9} {:>11} {:>11} {:>12}",
-            "SUBSCRIPTION", "DURABLE", "PENDING", "ACK PENDING", "REDELIVERED", "DEAD LETTERS"
+        let rows = self
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let (pending, ack_pending, redelivered) = match &s.consumer {
+                    Some(c) => (
+                        c.pending.to_string(),
+                        c.ack_pending.to_string(),
+                        c.redelivered.to_string(),
+                    ),
+                    None => ("-".into(), "-".into(), "-".into()),
+                };
+                vec![
+                    s.name.clone(),
+                    s.durable.clone(),
+                    if s.consumer.is_some() {
+                        "exists".into()
+                    } else {
+                        "not created".into()
+                    },
+                    pending,
+                    ack_pending,
+                    redelivered,
+                    s.dead_letters
+                        .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                ]
+            })
+            .collect();
+        out.write_all(
+            table(
+                &[
+                    "SUBSCRIPTION",
+                    "DURABLE",
+                    "CONSUMER",
+                    "PENDING",
+                    "ACK PENDING",
+                    "REDELIVERED",
+                    "DEAD LETTERS",
+                ],
+                &[3, 4, 5, 6],
+                rows,
+            )
+            .as_bytes(),
         )?;
-        for s in &self.subscriptions {
-            let (pending, ack_pending, redelivered) = match &s.consumer {
-                Some(c) => (
-                    c.pending.to_string(),
-                    c.ack_pending.to_string(),
-                    c.redelivered.to_string(),
-                ),
-                None => ("-".into(), "-".into(), "not created".into()),
-            };
-            writeln!(
-                out,
-                "{:<20} {:<24} {:>9} {:>11} {:>11} {:>12}",
-                s.name,
-                s.durable,
-                pending,
-                ack_pending,
-                redelivered,
-                s.dead_letters
-                    .map_or_else(|| "-".to_owned(), |n| n.to_string())
-            )?;
-        }
         Ok(())
     }
 }

@@ -1,16 +1,19 @@
 //! `eventmap-ops backfill list|reset`, run as the binary: the checkpoint of a backfill the
 //! ordering example ran (stopped after its first batch by a publish failure, then finished)
-//! is listed with its position and counts, and reset. Real PostgreSQL (DATABASE_URL) and
-//! nats-server (NATS_SERVER_BIN).
+//! is listed with its position and counts, and reset; a reset while the backfill runs is
+//! refused. Real PostgreSQL (DATABASE_URL) and nats-server (NATS_SERVER_BIN).
 
 use std::process::{Output, Stdio};
+use std::sync::Arc;
 
 use eventmap::AggregateStore;
+use eventmap::nats::JetStreamPublisher;
 use eventmap::nats::async_nats;
 use eventmap::nats::provision_streams;
-use eventmap::postgres::PostgresStore;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
+use eventmap::postgres::{Backfill, BackfillTarget, OutboxWriter, PostgresStore};
 use eventmap::test_util::LocalServer;
+use eventmap::{AggregateEvent, Dispatch, DispatchError};
 use ordering_example::backfill::BackfillArgs;
 use ordering_example::domain::events::OrderItem;
 use ordering_example::domain::ids::{CustomerId, PaymentId, ProductId, StoreId};
@@ -147,6 +150,112 @@ async fn checkpoints_are_listed_and_reset() {
     assert_eq!(listed["backfills"], Value::Array(Vec::new()));
     let (output, _) = ops(&["reset", "rebuild", "--schema", &schema, "--yes"]).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
+
+    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+}
+
+/// The ordering converters behind a gate: a backfill converting with it stops at its first
+/// batch, holding its lock, until the gate opens.
+#[derive(Debug)]
+struct Gated {
+    inner: ordering_example::demo::Glue,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl Dispatch for Gated {
+    async fn dispatch(&self, events: &[AggregateEvent]) -> Result<(), DispatchError> {
+        let _open = self.gate.acquire().await;
+        self.inner.dispatch(events).await
+    }
+}
+
+/// `backfill reset` while a run of that backfill holds its lock is refused (exit 1) and
+/// deletes nothing: before, it deleted the checkpoint under the running backfill, which went
+/// on from its position in memory and wrote its counts into a checkpoint that was gone.
+#[tokio::test]
+async fn a_reset_while_the_backfill_runs_is_refused() {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&database_url())
+        .await
+        .expect("PostgreSQL (DATABASE_URL)");
+    let schema = format!(
+        "ops_backfill_run_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let store = PostgresStore::builder(pool.clone())
+        .schema(schema.clone())
+        .registry(ordering_example::demo::event_registry().expect("registry"))
+        .build()
+        .await
+        .expect("store");
+    for n in 0..3 {
+        let mut order = Order::create(
+            format!("order-{n}"),
+            CustomerId::new("customer-1"),
+            PaymentId::new(format!("payment-{n}")),
+            vec![OrderItem {
+                product_id: ProductId::new("tea"),
+                store_id: StoreId::new("store-1"),
+                product_name: "Green tea".into(),
+                unit_price: Money::new(350, "EUR"),
+                quantity: 1,
+            }],
+        )
+        .expect("order");
+        store.save(&mut order).await.expect("save");
+    }
+    let server = LocalServer::start().await.expect("nats-server");
+    let client = async_nats::connect(server.url()).await.expect("connect");
+    let jetstream = async_nats::jetstream::new(client);
+    provision_streams(
+        &jetstream,
+        ordering_example::integration_events::channels::ALL,
+    )
+    .await
+    .expect("provision");
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let backfill = Backfill::new(store, "rebuild")
+        .router(Gated {
+            inner: ordering_example::demo::glue(OutboxWriter::shared()),
+            gate: Arc::clone(&gate),
+        })
+        .publisher(JetStreamPublisher::new(jetstream))
+        .target(BackfillTarget::Live);
+    let running = tokio::spawn(async move { backfill.run(|_| {}).await });
+    // Running: its checkpoint is written, its first batch waits at the gate.
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = ops(&["list", "--schema", &schema]).await.1;
+        if listed["backfills"][0]["name"] == "rebuild" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed["backfills"][0]["finished"], false, "{listed}");
+
+    let (output, _) = ops(&["reset", "rebuild", "--schema", &schema, "--yes"]).await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("backfill `rebuild`")
+            && stderr.contains("is running (a run holds its lock): nothing reset"),
+        "{stderr}"
+    );
+    let (_, listed) = ops(&["list", "--schema", &schema]).await;
+    assert_eq!(listed["backfills"][0]["name"], "rebuild", "{listed}");
+
+    // Once the run is over, the reset goes through.
+    gate.add_permits(1_000);
+    let report = running.await.expect("task").expect("backfill");
+    assert!(report.finished);
+    assert_eq!(report.events, 3);
+    let (output, reset) = ops(&["reset", "rebuild", "--schema", &schema, "--yes"]).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(reset["name"], "rebuild");
 
     let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)

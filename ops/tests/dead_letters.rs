@@ -208,9 +208,23 @@ async fn poison_message_is_dead_lettered_fixed_replayed_and_handled_once_on() {
 
     // The handler is fixed; the replay brings the event back, once.
     running.fixed.store(true, Ordering::SeqCst);
+    // A dry run says what it would do, and only that (it used to add "replayed 0 ...; dead
+    // letters deleted").
     let dry = fixture.ops_json(&["dead-letters", "replay", "--all", "--dry-run"], 0);
+    assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["would_replay"], serde_json::json!([id]));
-    assert_eq!(dry["replayed"], serde_json::json!([]));
+    assert_eq!(dry.get("replayed"), None, "{dry}");
+    let dry_text = fixture.ops_text(&["dead-letters", "replay", "--all", "--dry-run"]);
+    assert_eq!(dry_text.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&dry_text.stdout),
+        format!(
+            "dry run, nothing replayed or deleted: would replay 1 of 1 selected dead letter(s): {id}\n"
+        )
+    );
+    // A dry run exits as the replay would: 1 for an id that is not there.
+    let dry_missing = fixture.ops_json(&["dead-letters", "replay", "999", "--dry-run"], 1);
+    assert_eq!(dry_missing["missing_ids"], serde_json::json!(["999"]));
     assert_eq!(listed(&fixture, 1).await["total"], 1);
     let replay = fixture.ops_json(&["dead-letters", "replay", "--all"], 0);
     assert_eq!(replay["selected"], 1);
@@ -345,10 +359,21 @@ async fn replaying_twice_handles_once_and_purge_asks_first_on() {
     assert_eq!(listed(&fixture, 1).await["total"], 1);
     let dry = fixture.ops_json(&["dead-letters", "purge", "--all", "--dry-run"], 0);
     assert_eq!(dry["would_purge"], serde_json::json!([id]));
+    let dry_text = fixture.ops_text(&["dead-letters", "purge", "--all", "--dry-run"]);
+    assert_eq!(
+        String::from_utf8_lossy(&dry_text.stdout),
+        format!("dry run, nothing deleted: would purge 1 dead letter(s): {id}\n")
+    );
     assert_eq!(listed(&fixture, 1).await["total"], 1);
     let purged = fixture.ops_json(&["dead-letters", "purge", "--all", "--yes"], 0);
     assert_eq!(purged["purged"], serde_json::json!([id]));
     listed(&fixture, 0).await;
+    // Nothing selected is nothing to do (exit 0, docs/operations.md), for purge as for replay;
+    // an id that is not there is an error (exit 1).
+    let nothing = fixture.ops_json(&["dead-letters", "purge", "--all", "--yes"], 0);
+    assert_eq!(nothing["purged"], serde_json::json!([]));
+    let gone = fixture.ops_json(&["dead-letters", "purge", &id, "--yes"], 1);
+    assert_eq!(gone["missing_ids"], serde_json::json!([id]));
     running.stop().await;
     fixture.cleanup().await;
 }

@@ -2,7 +2,8 @@
 //! example's table and outbox: an order whose `OrderCreated` is over the server's small
 //! `max_payload` is parked by the relay (its `OrderReadied` waiting behind it), listed,
 //! shown decoded with the table's descriptors, not skipped without confirmation, and
-//! published in order after `retry` once the server's limit is raised. Real PostgreSQL
+//! published in order after `retry` once the server's limit is raised; `eventmap-ops relay`
+//! parks a row on a subject its NATS user may not publish on. Real PostgreSQL
 //! (DATABASE_URL) and nats-server (NATS_SERVER_BIN).
 
 use std::process::{Output, Stdio};
@@ -236,6 +237,126 @@ async fn parked_rows_are_listed_shown_and_retried_with_the_binary() {
     assert_eq!(big_versions, ["1", "2"]);
     let (_, listed) = ops(&schema, &["list"]).await;
     assert_eq!(listed["backlog"]["unpublished"], 0, "{listed}");
+
+    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+}
+
+/// `eventmap-ops relay` connected as a user that may not publish `OrderReadiedEvent`: the
+/// server's `Permissions Violation` is a refusal, so the row is parked after `--park-after`
+/// tries with the server's text, and the other events are published. Before, each try timed
+/// out and was retried as transient, forever, and nothing was parked.
+#[tokio::test]
+async fn the_relay_parks_a_row_its_user_may_not_publish() {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&database_url())
+        .await
+        .expect("PostgreSQL (DATABASE_URL)");
+    let schema = format!(
+        "ops_denied_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let store = PostgresStore::builder(pool.clone())
+        .schema(schema.clone())
+        .registry(ordering_example::demo::event_registry().expect("registry"))
+        .outbox(ordering_example::demo::glue(OutboxWriter::shared()))
+        .build()
+        .await
+        .expect("store");
+    let server = LocalServer::start_with_config(
+        "authorization { users: [ { user: admin, password: admin-pw }, \
+         { user: relay, password: relay-pw, \
+           permissions: { publish: { deny: [\"ordering.order.OrderReadiedEvent\"] } } } ] }\n",
+    )
+    .await
+    .expect("nats-server");
+    let admin =
+        async_nats::ConnectOptions::with_user_and_password("admin".into(), "admin-pw".into())
+            .connect(server.url())
+            .await
+            .expect("admin connects");
+    let jetstream = async_nats::jetstream::new(admin);
+    provision_streams(
+        &jetstream,
+        ordering_example::integration_events::channels::ALL,
+    )
+    .await
+    .expect("provision");
+    let mut readied = order("readied", 10);
+    store.save(&mut readied).await.expect("save");
+    readied.ready().expect("ready");
+    store.save(&mut readied).await.expect("save");
+    let mut created = order("created", 10);
+    store.save(&mut created).await.expect("save");
+
+    let url = server.url();
+    let mut relay = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
+        .args([
+            "--server",
+            &url,
+            "--user",
+            "relay",
+            "--password",
+            "relay-pw",
+        ])
+        .args([
+            "relay",
+            "--schema",
+            &schema,
+            "--park-after",
+            "2",
+            "--poll-ms",
+            "100",
+        ])
+        .env("DATABASE_URL", database_url())
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("eventmap-ops relay starts");
+    let mut listed = Value::Null;
+    for _ in 0..200 {
+        listed = ops(&schema, &["list"]).await.1;
+        if listed["backlog"]["parked"] == 1 && listed["backlog"]["unpublished"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = relay.kill().await;
+    assert_eq!(listed["backlog"]["parked"], 1, "{listed}");
+    assert_eq!(listed["backlog"]["unpublished"], 1, "{listed}");
+    let parked = &listed["parked"][0];
+    assert_eq!(
+        (
+            &parked["aggregate_id"],
+            &parked["event"],
+            &parked["refusals"]
+        ),
+        (
+            &Value::from("readied"),
+            &Value::from("OrderReadiedEvent"),
+            &Value::from(2)
+        ),
+        "{parked}"
+    );
+    assert!(
+        parked["last_error"].as_str().is_some_and(|e| e
+            .contains("Permissions Violation for Publish to \"ordering.order.OrderReadiedEvent\"")),
+        "{parked}"
+    );
+    let stream = jetstream
+        .get_stream(ordering_example::integration_events::channels::ALL[0].stream)
+        .await
+        .expect("stream");
+    assert_eq!(
+        stream.cached_info().state.messages,
+        2,
+        "both OrderCreatedEvents"
+    );
 
     let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)

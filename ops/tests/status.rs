@@ -1,6 +1,7 @@
 //! `eventmap-ops status` against a known state on a real nats-server and PostgreSQL: 1,000
 //! unpublished outbox rows are a backlog of 1,000; after `eventmap-ops relay` has run, 0, and
-//! the subscription's consumer has the 1,000 messages pending.
+//! the subscription's consumer has the 1,000 messages pending. The text table stays aligned
+//! when the durable is missing; `metrics` logs at the level its help says.
 
 mod common;
 
@@ -198,5 +199,42 @@ async fn status_counts_the_backlog_then_the_relay_drains_it() {
     );
     assert_eq!(consuming["outbox"], serde_json::Value::Null);
     assert_eq!(consuming["subscriptions"][0]["consumer"]["pending"], 1000);
+    fixture.cleanup().await;
+}
+
+/// A durable that does not exist yet: its own column says so, every column stays aligned
+/// (before, "not created" was written into the REDELIVERED column of fixed-width columns).
+#[tokio::test]
+async fn the_status_table_is_aligned_when_the_durable_is_missing() {
+    let fixture = Fixture::new("ops_status_text").await;
+    let output = fixture.ops_text(&["status", "--no-outbox"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "service ops-test\n\
+         outbox: not read (--no-outbox)\n\
+         SUBSCRIPTION  DURABLE     CONSUMER     PENDING  ACK PENDING  REDELIVERED  DEAD LETTERS\n\
+         orders        ops-orders  not created        -            -            -             0\n"
+    );
+    fixture.cleanup().await;
+}
+
+/// `metrics` logs at `warn` unless RUST_LOG says otherwise, as `--help` says of every
+/// subcommand but `relay` (it logged `info` lines: connecting, connected, serving).
+#[tokio::test]
+async fn metrics_logs_at_warn_by_default_and_rust_log_overrides() {
+    let fixture = Fixture::new("ops_status_log").await;
+    let args = ["metrics", "--listen", "127.0.0.1:0", "--no-outbox"];
+    let (quiet, _) = spawn_logging(&fixture, &args, None);
+    let stderr = stop_and_read_stderr(quiet);
+    assert!(!stderr.contains("INFO"), "{stderr}");
+    let (verbose, _) = spawn_logging(&fixture, &args, Some("info"));
+    // The endpoint is served once its address is printed; the line before it is logged.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stderr = stop_and_read_stderr(verbose);
+    assert!(
+        stderr.contains("INFO") && stderr.contains("serving GET /metrics"),
+        "{stderr}"
+    );
     fixture.cleanup().await;
 }

@@ -112,6 +112,32 @@ pub enum Error {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The schema has no eventmap tables (it does not exist, or nothing of eventmap ever ran
+    /// on it), and the operation only reads: it does not create them (see
+    /// [`Outbox::open`]).
+    #[error(
+        "schema `{schema}` {}",
+        if *exists { "has no eventmap tables" } else { "does not exist (no eventmap tables)" }
+    )]
+    SchemaMissing {
+        /// The schema name.
+        schema: String,
+        /// Whether the schema itself exists (without eventmap's tables).
+        exists: bool,
+    },
+    /// The schema lacks embedded migrations of this eventmap (it was written by an older
+    /// one), and the operation only reads: it does not apply them. The store, the relay and
+    /// the inbox apply them when they are built.
+    #[error(
+        "schema `{schema}` lacks eventmap migration(s) {missing} (written by an older \
+         eventmap; the service's store or relay applies them when it starts)"
+    )]
+    SchemaOutdated {
+        /// The schema name.
+        schema: String,
+        /// The migrations not applied, `version (description)`, comma-separated.
+        missing: String,
+    },
     /// A pending event does not fit the aggregate being appended (another aggregate's event,
     /// a version out of sequence, an unrepresentable time or metadata).
     #[error("cannot append to {aggregate} `{id}`: {reason}")]

@@ -137,6 +137,20 @@ pub enum PublishError {
         /// The broker's error (description and codes).
         reason: String,
     },
+    /// The server does not let the connection's user publish on the subject: it answered
+    /// the publish with `Permissions Violation for Publish to "<subject>"` (`reason`, the
+    /// server's text). Only a change of the user's permissions (server or account
+    /// configuration) or another subject helps. Reported by a
+    /// [`JetStreamPublisher`](crate::nats::JetStreamPublisher) whose connection records its
+    /// violations ([`connect_recording_violations`](crate::nats::connect::connect_recording_violations));
+    /// without that, the server's refusal is only seen as a [`Self::Timeout`].
+    #[error("the server does not permit publishing on `{subject}`: {reason}")]
+    NotPermitted {
+        /// Subject of the message.
+        subject: String,
+        /// The server's error text.
+        reason: String,
+    },
     /// Any other broker or connection failure.
     #[error("broker failed to store a message on `{subject}`: {source}")]
     Broker {
@@ -157,6 +171,7 @@ impl PublishError {
             | Self::InvalidMessage { subject, .. }
             | Self::TooLarge { subject, .. }
             | Self::Refused { subject, .. }
+            | Self::NotPermitted { subject, .. }
             | Self::Broker { subject, .. } => subject,
         }
     }
@@ -169,13 +184,17 @@ impl PublishError {
 
     /// Whether the broker can never accept this message as it is, whatever the retries: an
     /// invalid message ([`Self::InvalidMessage`]), one over the server's limit
-    /// ([`Self::TooLarge`]) or one its stream refuses ([`Self::Refused`]). A missing stream ([`Self::NoStream`]) is neither transient nor
-    /// permanent: provisioning the stream, or a JetStream cluster electing the stream's
-    /// leader, makes the same message publishable.
+    /// ([`Self::TooLarge`]), one its stream refuses ([`Self::Refused`]) or one on a subject
+    /// the user may not publish on ([`Self::NotPermitted`]). A missing stream
+    /// ([`Self::NoStream`]) is neither transient nor permanent: provisioning the stream, or a
+    /// JetStream cluster electing the stream's leader, makes the same message publishable.
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Self::InvalidMessage { .. } | Self::TooLarge { .. } | Self::Refused { .. }
+            Self::InvalidMessage { .. }
+                | Self::TooLarge { .. }
+                | Self::Refused { .. }
+                | Self::NotPermitted { .. }
         )
     }
 }

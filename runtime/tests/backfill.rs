@@ -1,7 +1,8 @@
 //! Backfill from the event store: 10,000 stored events re-derived through the current
 //! converters and published to a stream of their own for a new consumer's read model, killed
 //! half-way and resumed (nothing lost, nothing doubled); onto the live channel, fully
-//! deduplicated; selections; dry runs. Real PostgreSQL (DATABASE_URL) and nats-server.
+//! deduplicated; selections; dry runs; an event whose transaction commits after the backfill
+//! fixed its end, below that end, not missed. Real PostgreSQL (DATABASE_URL) and nats-server.
 
 mod pg;
 
@@ -21,7 +22,7 @@ use eventmap::postgres::{
     RelayConfig,
 };
 use eventmap::test_util::LocalServer;
-use eventmap::{AggregateStore, BoxError, ChannelSpec, EventDispatcher};
+use eventmap::{AggregateStore, BoxError, ChannelSpec, EventDispatcher, EventSourced};
 use pg::*;
 
 const LIMIT: Duration = Duration::from_secs(240);
@@ -327,6 +328,73 @@ async fn a_backfill_onto_the_live_channel_is_fully_deduplicated() {
             .await
             .unwrap_err();
         assert!(matches!(err, BackfillError::NoRouter), "{err:?}");
+        db.cleanup().await;
+    })
+    .await;
+}
+
+/// An event whose transaction drew its position before the backfill fixed its end, and
+/// commits after: the backfill waits for that transaction before paging. Before, it read the
+/// highest committed position as its end and paged up to it at once: the open transaction's
+/// event was invisible when its batch was read, behind the checkpoint once committed, and
+/// never reached the backfill's own stream (the relay publishes only on the live subjects).
+#[tokio::test]
+async fn an_event_committed_late_below_the_end_is_not_missed() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_backfill_late").await;
+        let store = db.store(false).await;
+        for i in 0..3 {
+            let mut counter = Counter::blank(&format!("c-{i}"));
+            counter.increment(1);
+            store.save(&mut counter).await.expect("save");
+        }
+        // Position 4 drawn by a transaction left open; position 5 committed after it.
+        let mut late = Counter::blank("late");
+        late.increment(1);
+        let mut open = store.begin().await.expect("begin");
+        open.append(&late).await.expect("append");
+        let mut after = Counter::blank("after");
+        after.increment(1);
+        store.save(&mut after).await.expect("save");
+
+        let server = LocalServer::start().await.expect("nats-server");
+        let jetstream = connect(&server).await;
+        provision_streams(&jetstream, &[BACKFILL])
+            .await
+            .expect("provision");
+        let backfill = Backfill::new(store.clone(), "late-commit")
+            .router(router())
+            .publisher(JetStreamPublisher::new(jetstream.clone()))
+            .target(BackfillTarget::Prefix("backfill.search".into()));
+        let running = tokio::spawn(async move { backfill.run(|_| {}).await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !running.is_finished(),
+            "the backfill waits for the transaction that holds position 4"
+        );
+        open.commit().await.expect("commit");
+        let report = running.await.expect("task").expect("backfill");
+        assert!(report.finished);
+        assert_eq!(
+            (report.until, report.events, report.messages),
+            (5, 5, 5),
+            "{report:?}"
+        );
+        assert_eq!(stream_messages(&jetstream, BACKFILL.stream).await, 5);
+        let stream = jetstream.get_stream(BACKFILL.stream).await.expect("stream");
+        let mut aggregates = Vec::new();
+        for sequence in 1..=5 {
+            let message = stream.get_raw_message(sequence).await.expect("message");
+            aggregates.push(
+                message
+                    .headers
+                    .get("ce-aggregateid")
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default(),
+            );
+        }
+        aggregates.sort();
+        assert_eq!(aggregates, ["after", "c-0", "c-1", "c-2", "late"]);
         db.cleanup().await;
     })
     .await;

@@ -1,8 +1,10 @@
 //! Outbox rows that can never be published: a message over the server's `max_payload` and a
 //! subject no stream captures are refused with typed errors, parked after
 //! `RelayConfig::park_after` refusals while the other aggregates flow, shown, and published in
-//! order after `Outbox::retry` once the cause is fixed (or given up with `Outbox::skip`). Real
-//! nats-server (a `LocalServer` with a small `max_payload`), real PostgreSQL (DATABASE_URL).
+//! order after `Outbox::retry` once the cause is fixed (or given up with `Outbox::skip`); a
+//! subject the relay's user may not publish on is a refusal too, not a timeout. Real
+//! nats-server (a `LocalServer` with a small `max_payload`, or with users and permissions),
+//! real PostgreSQL (DATABASE_URL).
 
 mod pg;
 
@@ -12,6 +14,10 @@ use std::time::Duration;
 
 use eventmap::convert::ConversionError;
 use eventmap::nats::async_nats::{self, jetstream::Context};
+use eventmap::nats::connect::{
+    ConnectSettings, PermissionViolations, connect as connect_with_settings,
+    connect_recording_violations,
+};
 use eventmap::nats::{JetStreamPublisher, provision_streams};
 use eventmap::postgres::{EventRegistry, Outbox, OutboxWriter, PostgresStore, Relay, RelayConfig};
 use eventmap::test_util::LocalServer;
@@ -866,6 +872,145 @@ async fn a_parked_row_with_unreadable_headers_is_shown_and_skipped() {
         assert_eq!(outbox.backlog().await.expect("backlog").unpublished, 0);
         let contents = stream_contents(&jetstream, COUNTER.stream).await;
         assert_eq!(versions(&contents).get("c-1"), Some(&vec![2]));
+        db.cleanup().await;
+    })
+    .await;
+}
+
+/// A subject the relay's user may not publish on: the server drops the publish and sends the
+/// connection an asynchronous `Permissions Violation for Publish to "<subject>"`, so the ack
+/// never comes. It looked like a timeout: retried forever, halting every round (the next
+/// round's probe was that row again), never parked. With the connection's violations
+/// recorded, the publish fails at once with `PublishError::NotPermitted` and the server's
+/// text, and the row is parked after `park_after` tries while the other aggregates flow.
+#[tokio::test]
+async fn a_subject_the_user_may_not_publish_on_is_refused_and_parked() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_denied").await;
+        let store = store(&db).await;
+        let server = LocalServer::start_with_config(
+            "authorization { users: [ { user: admin, password: admin-pw }, \
+             { user: relay, password: relay-pw, \
+               permissions: { publish: { deny: [\"faults.archive.>\"] } } } ] }\n",
+        )
+        .await
+        .unwrap_or_else(|err| panic!("cannot start nats-server: {err}"));
+        let as_user = |user: &str, password: &str| {
+            let mut settings = ConnectSettings::new(&server.url());
+            settings.user = Some(user.into());
+            settings.password = Some(password.into());
+            settings.max_wait = Some(Duration::from_secs(10));
+            settings
+        };
+        let admin = async_nats::jetstream::new(
+            connect_with_settings(&as_user("admin", "admin-pw"))
+                .await
+                .expect("admin connects"),
+        );
+        provision_streams(&admin, &[COUNTER, ARCHIVE])
+            .await
+            .expect("provision");
+        let violations = PermissionViolations::new();
+        let client =
+            connect_recording_violations(&as_user("relay", "relay-pw"), &violations)
+                .await
+                .expect("relay connects");
+        let mut jetstream = async_nats::jetstream::new(client);
+        jetstream.set_timeout(Duration::from_secs(2));
+        let publisher =
+            JetStreamPublisher::new(jetstream.clone()).with_permission_violations(violations);
+
+        // The publisher's error, directly: the server's refusal, well before the ack timeout.
+        let message = IntegrationMessage {
+            id: uuid::Uuid::new_v4(),
+            name: "ArchivedEvent".into(),
+            subject: "faults.archive.ArchivedEvent".into(),
+            payload: bytes::Bytes::from_static(b"x"),
+            headers: vec![("ce-type".into(), "ArchivedEvent".into())],
+        };
+        let started = std::time::Instant::now();
+        let err = publisher.publish(&message).await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(&err, PublishError::NotPermitted { subject, reason }
+                if subject == "faults.archive.ArchivedEvent"
+                && reason == "Permissions Violation for Publish to \"faults.archive.ArchivedEvent\""),
+            "{err:?}"
+        );
+        assert!(err.is_permanent() && !err.is_transient(), "{err:?}");
+        assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
+
+        // The relay: a-1's first event on the refused subject, then its second; five other
+        // aggregates of two events each.
+        let mut archived = Counter::blank("a-1");
+        archived.root.record(
+            "Counter",
+            Archived {
+                reason: "closed".into(),
+            },
+        );
+        archived.increment(2);
+        store.save(&mut archived).await.expect("save");
+        for i in 0..5 {
+            let mut counter = Counter::blank(&format!("c-{i}"));
+            counter.increment(1);
+            counter.increment(2);
+            store.save(&mut counter).await.expect("save");
+        }
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(publisher),
+            relay_config(&db).listen(false),
+        )
+        .await
+        .expect("relay");
+        let mut rounds = Vec::new();
+        for _ in 0..4 {
+            let round = relay.run_once().await.expect("round");
+            rounds.push((round.failed, round.parked, round.halted));
+        }
+        assert_eq!(
+            rounds,
+            [(1, 0, false), (1, 0, false), (1, 1, false), (0, 0, false)],
+            "refused three times, parked at the third, never halting a round"
+        );
+        let outbox = Outbox::open(db.pool.clone(), &db.schema)
+            .await
+            .expect("outbox");
+        let backlog = outbox.backlog().await.expect("backlog");
+        assert_eq!(
+            (
+                backlog.unpublished,
+                backlog.parked,
+                backlog.waiting_behind_parked
+            ),
+            (2, 1, 1),
+            "{backlog:?}"
+        );
+        let parked = outbox.parked(10).await.expect("parked");
+        assert_eq!(
+            (
+                parked[0].aggregate_id.as_str(),
+                parked[0].aggregate_version,
+                parked[0].refusals
+            ),
+            ("a-1", 1, 3)
+        );
+        let error = parked[0].last_error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("does not permit publishing on `faults.archive.ArchivedEvent`")
+                && error.contains("Permissions Violation for Publish to"),
+            "{error}"
+        );
+        let contents = stream_contents(&admin, COUNTER.stream).await;
+        assert_eq!(contents.len(), 10, "{contents:?}");
+        for i in 0..5 {
+            assert_eq!(
+                versions(&contents).get(&format!("c-{i}")),
+                Some(&vec![1, 2]),
+                "c-{i}"
+            );
+        }
         db.cleanup().await;
     })
     .await;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::select::format_time;
 use super::store::{DeadLetter, Source};
-use crate::output::{Report, age};
+use crate::output::{Report, age, table};
 use crate::payload::Payload;
 
 /// Longest error text in the text form of `list` (the JSON form has it whole).
@@ -109,11 +109,11 @@ impl Report for ListReport {
         if self.groups.is_empty() {
             return Ok(());
         }
-        let rows: Vec<[String; 7]> = self
+        let rows = self
             .groups
             .iter()
             .map(|g| {
-                [
+                vec![
                     g.subscription
                         .clone()
                         .or_else(|| g.durable.clone())
@@ -136,28 +136,7 @@ impl Report for ListReport {
             "IDS",
             "ERROR",
         ];
-        let mut widths = header.map(str::len);
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let line = |cells: Vec<&str>, out: &mut dyn Write| -> std::io::Result<()> {
-            let mut text = String::new();
-            for (i, cell) in cells.iter().enumerate() {
-                if i + 1 == cells.len() {
-                    text.push_str(cell);
-                } else {
-                    text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-                }
-            }
-            writeln!(out, "{}", text.trim_end())
-        };
-        line(header.to_vec(), out)?;
-        for row in &rows {
-            line(row.iter().map(String::as_str).collect(), out)?;
-        }
-        Ok(())
+        out.write_all(table(&header, &[], rows).as_bytes())
     }
 }
 
@@ -332,9 +311,6 @@ pub struct ReplayReport {
     pub duplicates: usize,
     /// Whether the dead letters were kept (`--keep`) rather than deleted.
     pub kept: bool,
-    /// With `--dry-run`: the ids that would be replayed (nothing was).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub would_replay: Vec<String>,
     /// Selected but not replayable.
     pub skipped: Vec<Skipped>,
     /// Ids asked for that were not found (never written, replayed, or purged).
@@ -369,15 +345,6 @@ pub struct Skipped {
 
 impl Report for ReplayReport {
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        if !self.would_replay.is_empty() {
-            writeln!(
-                out,
-                "would replay {} of {} selected dead letter(s) (dry run): {}",
-                self.would_replay.len(),
-                self.selected,
-                self.would_replay.join(", ")
-            )?;
-        }
         writeln!(
             out,
             "replayed {} of {} selected dead letter(s){}{}",
@@ -406,13 +373,51 @@ impl Report for ReplayReport {
                 if replayed.duplicate { " duplicate" } else { "" }
             )?;
         }
-        for skipped in &self.skipped {
-            writeln!(out, "  {} skipped: {}", skipped.id, skipped.reason)?;
-        }
-        for id in &self.missing_ids {
-            writeln!(out, "  {id} not found")?;
-        }
-        Ok(())
+        write_unmatched(out, &self.skipped, &self.missing_ids)
+    }
+}
+
+/// The selected dead letters that were (or would be) skipped and the ids not found, one line
+/// each.
+fn write_unmatched(
+    out: &mut dyn Write,
+    skipped: &[Skipped],
+    missing_ids: &[String],
+) -> std::io::Result<()> {
+    for skipped in skipped {
+        writeln!(out, "  {} skipped: {}", skipped.id, skipped.reason)?;
+    }
+    for id in missing_ids {
+        writeln!(out, "  {id} not found")?;
+    }
+    Ok(())
+}
+
+/// `replay --dry-run`: what a replay would do; nothing was published or deleted.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplayPlan {
+    /// Always `true`: nothing was done.
+    pub dry_run: bool,
+    /// Dead letters selected.
+    pub selected: usize,
+    /// The ids that would be replayed, in replay order.
+    pub would_replay: Vec<String>,
+    /// Selected but not replayable (a replay would skip them).
+    pub skipped: Vec<Skipped>,
+    /// Ids asked for that were not found.
+    pub missing_ids: Vec<String>,
+}
+
+impl Report for ReplayPlan {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "dry run, nothing replayed or deleted: would replay {} of {} selected dead letter(s){}",
+            self.would_replay.len(),
+            self.selected,
+            id_line(&self.would_replay)
+        )?;
+        write_unmatched(out, &self.skipped, &self.missing_ids)
     }
 }
 
@@ -421,32 +426,51 @@ impl Report for ReplayReport {
 pub struct PurgeReport {
     /// Ids of the deleted dead letters.
     pub purged: Vec<String>,
-    /// With `--dry-run`: the ids that would be deleted (nothing was).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub would_purge: Vec<String>,
     /// Ids asked for that were not found.
     pub missing_ids: Vec<String>,
 }
 
 impl Report for PurgeReport {
     fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        if !self.would_purge.is_empty() {
-            writeln!(
-                out,
-                "would purge {} dead letter(s) (dry run): {}",
-                self.would_purge.len(),
-                self.would_purge.join(", ")
-            )?;
-            return Ok(());
-        }
-        writeln!(out, "purged {} dead letter(s)", self.purged.len())?;
-        if !self.purged.is_empty() {
-            writeln!(out, "  {}", self.purged.join(", "))?;
-        }
-        for id in &self.missing_ids {
-            writeln!(out, "  {id} not found")?;
-        }
-        Ok(())
+        writeln!(
+            out,
+            "purged {} dead letter(s){}",
+            self.purged.len(),
+            id_line(&self.purged)
+        )?;
+        write_unmatched(out, &[], &self.missing_ids)
+    }
+}
+
+/// `purge --dry-run`: what a purge would delete; nothing was.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PurgePlan {
+    /// Always `true`: nothing was done.
+    pub dry_run: bool,
+    /// The ids that would be deleted.
+    pub would_purge: Vec<String>,
+    /// Ids asked for that were not found.
+    pub missing_ids: Vec<String>,
+}
+
+impl Report for PurgePlan {
+    fn write_text(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "dry run, nothing deleted: would purge {} dead letter(s){}",
+            self.would_purge.len(),
+            id_line(&self.would_purge)
+        )?;
+        write_unmatched(out, &[], &self.missing_ids)
+    }
+}
+
+/// `: 1, 2, 3` after a count, or nothing without ids.
+fn id_line(ids: &[String]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", ids.join(", "))
     }
 }
 

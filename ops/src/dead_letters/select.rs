@@ -186,7 +186,7 @@ mod tests {
             ..selection()
         };
         assert_eq!(
-            missing.missing_ids(&[a.clone()]),
+            missing.missing_ids(std::slice::from_ref(&a)),
             vec!["A:9".parse::<DeadLetterId>().unwrap()]
         );
     }

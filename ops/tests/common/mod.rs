@@ -217,10 +217,49 @@ impl IntegrationEventSet for OrderEvents {
 /// Spawns `eventmap-ops --server <url> --format text <args>` (an endpoint-serving command)
 /// and returns it with the address from its first stdout line (`listening on ADDR`).
 pub fn spawn_listening(fixture: &Fixture, args: &[&str]) -> (std::process::Child, String) {
+    spawn_listening_with(fixture, args, |command| {
+        command.stderr(std::process::Stdio::null());
+    })
+}
+
+/// [`spawn_listening`] with `RUST_LOG` set to `rust_log` (unset with `None`) and stderr piped
+/// (read it once the process is stopped: [`stop_and_read_stderr`]).
+pub fn spawn_logging(
+    fixture: &Fixture,
+    args: &[&str],
+    rust_log: Option<&str>,
+) -> (std::process::Child, String) {
+    spawn_listening_with(fixture, args, |command| {
+        command.stderr(std::process::Stdio::piped());
+        match rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+    })
+}
+
+/// Kills `child` and returns what it wrote on stderr (piped by [`spawn_logging`]).
+pub fn stop_and_read_stderr(mut child: std::process::Child) -> String {
+    use std::io::Read;
+    child.kill().expect("stopped");
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).expect("stderr");
+    }
+    let _ = child.wait();
+    stderr
+}
+
+fn spawn_listening_with(
+    fixture: &Fixture,
+    args: &[&str],
+    configure: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Child, String) {
     use std::io::BufRead;
     let table = table();
     let url = fixture.server.url();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"));
+    command
         .args([
             "--mappings",
             table.to_str().expect("utf-8 path"),
@@ -231,10 +270,9 @@ pub fn spawn_listening(fixture: &Fixture, args: &[&str]) -> (std::process::Child
         .env("DATABASE_URL", database_url())
         .env_remove("NATS_URL")
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("eventmap-ops starts");
+        .stdout(std::process::Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("eventmap-ops starts");
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)

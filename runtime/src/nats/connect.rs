@@ -11,7 +11,9 @@
 //!   addresses at debug level), and the client library's error texts are scrubbed of the
 //!   settings' secrets.
 //! * Client events (disconnections, `Permissions Violation` and other server errors, slow
-//!   consumers) are logged with `tracing`.
+//!   consumers) are logged with `tracing`; [`connect_recording_violations`] also records the
+//!   publish permission violations ([`PermissionViolations`]), so that a publisher can tell a
+//!   subject the server refuses from a timeout.
 //!
 //! With feature `cli`, [`ConnectArgs`] holds the same settings as clap arguments.
 //!
@@ -31,6 +33,7 @@ mod error;
 mod events;
 mod options;
 mod settings;
+mod violations;
 
 use std::time::Duration;
 
@@ -41,6 +44,7 @@ use tokio::time::Instant;
 pub use cli::ConnectArgs;
 pub use error::ConnectError;
 pub use settings::{AuthMethod, ConnectSettings, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_URL};
+pub use violations::PermissionViolations;
 
 /// First delay between attempts while no server is reachable.
 const FIRST_DELAY: Duration = Duration::from_millis(250);
@@ -66,6 +70,30 @@ const MAX_DELAY: Duration = Duration::from_secs(5);
 /// when the server refuses the credentials, [`ConnectError::Tls`] when the handshake fails.
 /// [`ConnectError::Unreachable`] once [`ConnectSettings::max_wait`] has passed.
 pub async fn connect(settings: &ConnectSettings) -> Result<Client, ConnectError> {
+    connect_with(settings, None).await
+}
+
+/// [`connect`], with the connection's publish permission violations recorded in
+/// `violations` (besides being logged): give the same recorder to the
+/// [`JetStreamPublisher`](crate::nats::JetStreamPublisher) of this client
+/// ([`with_permission_violations`](crate::nats::JetStreamPublisher::with_permission_violations))
+/// and a publish on a subject the user may not publish on fails at once with
+/// [`PublishError::NotPermitted`](crate::PublishError::NotPermitted) instead of timing out.
+///
+/// # Errors
+///
+/// As [`connect`].
+pub async fn connect_recording_violations(
+    settings: &ConnectSettings,
+    violations: &PermissionViolations,
+) -> Result<Client, ConnectError> {
+    connect_with(settings, Some(violations)).await
+}
+
+async fn connect_with(
+    settings: &ConnectSettings,
+    violations: Option<&PermissionViolations>,
+) -> Result<Client, ConnectError> {
     let servers = settings.servers()?;
     let method = settings.credentials()?.method();
     let shown = settings.redacted_servers();
@@ -76,7 +104,7 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, ConnectError>
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let options = options::build(settings).await?;
+        let options = options::build(settings, violations).await?;
         let failure = match options.connect(servers.urls.clone()).await {
             Ok(client) => {
                 tracing::info!(servers = %shown, method = %method, tls, attempts, "connected to NATS");

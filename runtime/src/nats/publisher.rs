@@ -8,8 +8,10 @@ use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::jetstream::Context;
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
+use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::connect::PermissionViolations;
 use crate::message::{IntegrationMessage, headers};
 use crate::publisher::{PublishError, PublishReceipt, Publisher};
 
@@ -28,15 +30,41 @@ use crate::publisher::{PublishError, PublishReceipt, Publisher};
 /// outstanding: one round trip per message is what limits [`publish`](Publisher::publish)
 /// (about 10,000 events/s on loopback), pipelining reaches more than ten times that
 /// (`BENCHMARKS.md`).
+///
+/// A subject the connection's user may not publish on gets no answer from NATS but an
+/// asynchronous `Permissions Violation` on the connection: given the connection's
+/// [`PermissionViolations`] ([`with_permission_violations`](Self::with_permission_violations)),
+/// such a publish fails with [`PublishError::NotPermitted`] as soon as the server's error
+/// arrives; without them, it times out ([`PublishError::Timeout`]).
 #[derive(Debug, Clone)]
 pub struct JetStreamPublisher {
     context: Context,
+    violations: Option<PermissionViolations>,
 }
 
 impl JetStreamPublisher {
     /// A publisher on `context` (`async_nats::jetstream::new(client)`).
     pub fn new(context: Context) -> Self {
-        Self { context }
+        Self {
+            context,
+            violations: None,
+        }
+    }
+
+    /// Reads the publish permission violations of the context's connection from
+    /// `violations` (the recorder given to
+    /// [`connect_recording_violations`](super::connect::connect_recording_violations) for
+    /// that connection): a publish the server refuses for the user's permissions then fails
+    /// at once with [`PublishError::NotPermitted`], the server's text included, rather than
+    /// with a [`PublishError::Timeout`] a relay would retry forever.
+    ///
+    /// A violation is matched to a publish by subject and time (recorded after the publish
+    /// was sent); should the user's permissions be widened while a publish on a refused
+    /// subject is awaiting its ack, that publish may still be reported refused: publishing
+    /// it again is safe (same `Nats-Msg-Id`).
+    pub fn with_permission_violations(mut self, violations: PermissionViolations) -> Self {
+        self.violations = Some(violations);
+        self
     }
 
     /// The JetStream context.
@@ -82,7 +110,7 @@ impl JetStreamPublisher {
         let span = tracing::info_span!("publish_all", messages = messages.len(), window);
         async {
             let mut receipts = Vec::with_capacity(messages.len());
-            let mut in_flight: VecDeque<(usize, PublishAckFuture)> =
+            let mut in_flight: VecDeque<(usize, Sent)> =
                 VecDeque::with_capacity(window.min(messages.len()));
             // (index of the first unconfirmed message, its error); `receipts.len()` equals
             // that index once the outstanding acks before it are collected.
@@ -92,7 +120,7 @@ impl JetStreamPublisher {
                 if in_flight.len() >= window
                     && let Some((oldest, ack)) = in_flight.pop_front()
                 {
-                    match confirm(&messages[oldest], ack).await {
+                    match self.confirm(&messages[oldest], ack).await {
                         Ok(receipt) => receipts.push(receipt),
                         Err(err) => {
                             failure = Some((oldest, err));
@@ -114,7 +142,7 @@ impl JetStreamPublisher {
             // later messages are then left to the caller's re-publish from the index).
             if !ack_failed {
                 while let Some((index, ack)) = in_flight.pop_front() {
-                    match confirm(&messages[index], ack).await {
+                    match self.confirm(&messages[index], ack).await {
                         Ok(receipt) => receipts.push(receipt),
                         Err(err) => {
                             failure = Some((index, err));
@@ -142,8 +170,9 @@ impl JetStreamPublisher {
         .await
     }
 
-    /// Checks `message` and sends it; the returned future resolves to the JetStream ack.
-    async fn send(&self, message: &IntegrationMessage) -> Result<PublishAckFuture, PublishError> {
+    /// Checks `message` and sends it; the returned [`Sent`] holds the future of the JetStream
+    /// ack.
+    async fn send(&self, message: &IntegrationMessage) -> Result<Sent, PublishError> {
         check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
         let headers = header_map(message)?;
         // async-nats checks the size too (since 0.50), but with an untyped error; a message
@@ -157,7 +186,9 @@ impl JetStreamPublisher {
         let publish = PublishMessage::build()
             .payload(message.payload.clone())
             .headers(headers);
-        self.context
+        let at = Instant::now();
+        let ack = self
+            .context
             .send_publish(message.subject.clone(), publish)
             .await
             .map_err(|err| match err.kind() {
@@ -166,8 +197,46 @@ impl JetStreamPublisher {
                     too_large(message, size, self.context.client().max_payload())
                 }
                 _ => map_error(message, err),
-            })
+            })?;
+        Ok(Sent { at, ack })
     }
+
+    /// Awaits the JetStream acknowledgement of `message`, or, with the connection's
+    /// [`PermissionViolations`], the server's refusal of its subject, whichever comes first.
+    async fn confirm(
+        &self,
+        message: &IntegrationMessage,
+        sent: Sent,
+    ) -> Result<PublishReceipt, PublishError> {
+        let acked = match &self.violations {
+            None => sent.ack.await,
+            Some(violations) => tokio::select! {
+                acked = sent.ack => acked,
+                reason = violations.publish_refused(&message.subject, sent.at) => {
+                    let error = PublishError::NotPermitted {
+                        subject: message.subject.clone(),
+                        reason,
+                    };
+                    tracing::warn!(error = %error, "publish failed");
+                    return Err(error);
+                }
+            },
+        };
+        let ack = acked.map_err(|err| map_error(message, err))?;
+        Ok(PublishReceipt {
+            stream: ack.stream,
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+}
+
+/// A message sent and awaiting its ack.
+struct Sent {
+    /// When it was sent (a permissions violation recorded before is not its answer).
+    at: Instant,
+    /// The JetStream ack.
+    ack: PublishAckFuture,
 }
 
 /// Publishing a batch with [`JetStreamPublisher::publish_all`] stopped at a message the
@@ -184,19 +253,6 @@ pub struct PublishAllError {
     /// Why the message at [`index`](Self::index) was not confirmed.
     #[source]
     pub source: PublishError,
-}
-
-/// Awaits the JetStream acknowledgement of `message`.
-async fn confirm(
-    message: &IntegrationMessage,
-    ack: PublishAckFuture,
-) -> Result<PublishReceipt, PublishError> {
-    let ack = ack.await.map_err(|err| map_error(message, err))?;
-    Ok(PublishReceipt {
-        stream: ack.stream,
-        sequence: ack.sequence,
-        duplicate: ack.duplicate,
-    })
 }
 
 /// Checks a publish subject the way the NATS protocol requires: non-empty dot-separated
@@ -312,8 +368,8 @@ impl Publisher for JetStreamPublisher {
         );
         let started = std::time::Instant::now();
         let result = async {
-            let ack = self.send(message).await?;
-            let receipt = confirm(message, ack).await?;
+            let sent = self.send(message).await?;
+            let receipt = self.confirm(message, sent).await?;
             tracing::debug!(
                 stream = %receipt.stream,
                 sequence = receipt.sequence,

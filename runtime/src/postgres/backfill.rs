@@ -22,6 +22,7 @@ use crate::message::IntegrationMessage;
 use crate::nats::JetStreamPublisher;
 use crate::postgres::outbox::collect;
 
+use checkpoints::LOCK_KEYS;
 pub use checkpoints::{backfill_checkpoints, reset_backfill};
 pub use report::{BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport};
 pub use selection::{BackfillSelection, BackfillTarget};
@@ -43,8 +44,11 @@ pub use selection::{BackfillSelection, BackfillTarget};
 ///    a connection of its own for the run: a second run of the same backfill fails with
 ///    [`BackfillError::AlreadyRunning`]; a crashed run's lock goes with its connection).
 /// 2. Reads or creates its checkpoint (`eventmap_backfills`): a new backfill goes up to the
-///    store's highest position now; one run before resumes after the position it recorded,
-///    with the same selection and target ([`BackfillError::SelectionChanged`] otherwise).
+///    store's highest position now, once the transactions then writing events have ended
+///    (a transaction that drew a lower position may commit after that position was read:
+///    it is waited for, so that paging by position cannot pass its event; appends are not
+///    held up); one run before resumes after the position it recorded, with the same
+///    selection and target ([`BackfillError::SelectionChanged`] otherwise).
 /// 3. Per batch of [`batch_size`](Self::batch_size) stored events in position order: decode
 ///    (upcast), select, convert with the router (as the outbox does; nothing is written to
 ///    the outbox), publish the batch's messages with up to [`window`](Self::window) acks
@@ -173,8 +177,9 @@ impl Backfill {
     }
 
     /// Counts what a run would do, without publishing or writing a checkpoint: every selected
-    /// event in the store now (whatever a checkpoint says) is read, decoded and converted,
-    /// so a conversion error shows here too.
+    /// event in the store now (whatever a checkpoint says; up to the highest position once
+    /// the transactions writing events have ended, as a run's) is read, decoded and
+    /// converted, so a conversion error shows here too.
     ///
     /// # Errors
     ///
@@ -188,15 +193,9 @@ impl Backfill {
         async {
             self.target.check()?;
             let router = self.converters()?;
-            let until: i64 = sqlx::query_scalar(&format!(
-                "SELECT coalesce(max(position), 0) FROM {}",
-                self.store.tables().events
-            ))
-            .fetch_one(self.store.pool())
-            .await
-            .map_err(Error::from)?;
+            let until = self.settled_end().await?;
             let start = Checkpointed {
-                until: unsigned(until),
+                until,
                 position: 0,
                 finished: false,
             };
@@ -235,12 +234,10 @@ impl Backfill {
             .await;
             // Released explicitly; a connection dropped without it (a crash) closes, which
             // releases it too.
-            let _ = sqlx::query(
-                "SELECT pg_advisory_unlock(hashtext('eventmap.backfill'), hashtext($1))",
-            )
-            .bind(self.lock_key())
-            .execute(&mut lock)
-            .await;
+            let _ = sqlx::query(&format!("SELECT pg_advisory_unlock({LOCK_KEYS})"))
+                .bind(self.lock_key())
+                .execute(&mut lock)
+                .await;
             result
         }
         .instrument(span)
@@ -260,15 +257,17 @@ impl Backfill {
     }
 
     /// Deletes this backfill's checkpoint (the next run starts over, up to the store's
-    /// highest position then). Returns whether there was one.
+    /// highest position then). Returns whether there was one. Takes the backfill's lock
+    /// for the deletion, without waiting: a run of the same backfill (in this process or
+    /// another) is never raced.
     ///
     /// # Errors
     ///
-    /// [`BackfillError::Store`].
+    /// [`BackfillError::AlreadyRunning`] while a run holds the lock, [`BackfillError::Store`].
     pub async fn reset(&self) -> Result<bool, BackfillError> {
         let tables = self.store.tables();
         tables.migrate(self.store.pool()).await?;
-        Ok(checkpoints::reset(self.store.pool(), tables, &self.name).await?)
+        checkpoints::reset(self.store.pool(), tables, &self.name).await
     }
 
     fn converters(&self) -> Result<&dyn Dispatch, BackfillError> {
@@ -279,7 +278,7 @@ impl Backfill {
     }
 
     fn lock_key(&self) -> String {
-        format!("{}/{}", self.store.schema(), self.name)
+        checkpoints::lock_key(self.store.schema(), &self.name)
     }
 
     /// Takes the backfill's advisory lock on a connection of its own (detached from the
@@ -294,13 +293,12 @@ impl Backfill {
             .detach();
         let deadline = Instant::now() + self.lock_wait;
         loop {
-            let locked: bool = sqlx::query_scalar(
-                "SELECT pg_try_advisory_lock(hashtext('eventmap.backfill'), hashtext($1))",
-            )
-            .bind(self.lock_key())
-            .fetch_one(&mut conn)
-            .await
-            .map_err(Error::from)?;
+            let locked: bool =
+                sqlx::query_scalar(&format!("SELECT pg_try_advisory_lock({LOCK_KEYS})"))
+                    .bind(self.lock_key())
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(Error::from)?;
             if locked {
                 return Ok(conn);
             }
@@ -313,22 +311,35 @@ impl Backfill {
         }
     }
 
-    /// The stored checkpoint, created (up to the highest position now) if there is none.
+    /// The stored checkpoint, created (up to the [settled end](Self::settled_end) of the
+    /// store now) if there is none. Called with the backfill's lock held, so no other run
+    /// creates it meanwhile.
     async fn checkpoint_or_create(&self) -> Result<Checkpointed, BackfillError> {
         let tables = self.store.tables();
         let given = serde_json::json!({ "selection": &self.selection, "target": &self.target });
         let pool = self.store.pool();
-        sqlx::query(&format!(
-            "INSERT INTO {} (name, selection, until_position) \
-             VALUES ($1, $2::jsonb, (SELECT coalesce(max(position), 0) FROM {})) \
-             ON CONFLICT (name) DO NOTHING",
-            tables.backfills, tables.events
+        let exists: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE name = $1)",
+            tables.backfills
         ))
         .bind(&self.name)
-        .bind(given.to_string())
-        .execute(pool)
+        .fetch_one(pool)
         .await
         .map_err(Error::from)?;
+        if !exists {
+            let until = self.settled_end().await?;
+            sqlx::query(&format!(
+                "INSERT INTO {} (name, selection, until_position) VALUES ($1, $2::jsonb, $3) \
+                 ON CONFLICT (name) DO NOTHING",
+                tables.backfills
+            ))
+            .bind(&self.name)
+            .bind(given.to_string())
+            .bind(i64::try_from(until).unwrap_or(i64::MAX))
+            .execute(pool)
+            .await
+            .map_err(Error::from)?;
+        }
         let row = sqlx::query(&format!(
             "SELECT selection::text AS selection, until_position, position, \
              finished_at IS NOT NULL AS finished FROM {} WHERE name = $1",
@@ -353,6 +364,72 @@ impl Backfill {
             position: unsigned(row.try_get("position").map_err(Error::from)?),
             finished: row.try_get("finished").map_err(Error::from)?,
         })
+    }
+
+    /// The store's highest position now, returned once every event at or below it is
+    /// committed (or rolled back), so that paging by position up to it misses nothing.
+    ///
+    /// A position is drawn when a transaction inserts its event, not when it commits: when
+    /// the highest committed position is read, a transaction that drew a lower one may still
+    /// be open, and its event would become visible only after the batches had paged past it
+    /// (lost for a [`BackfillTarget::Prefix`] target; on the live subjects the relay would
+    /// publish it from the outbox). The relay has no such gap because it keeps no cursor (each
+    /// round selects every unpublished row); a backfill pages by position, so it waits
+    /// instead, as `CREATE INDEX CONCURRENTLY` does for older transactions: every
+    /// transaction holding a write lock on the events table once the position is read
+    /// (only those can hold an uncommitted position below it: an insert takes the lock before
+    /// it draws its position) is waited for, by its virtual transaction id, without taking
+    /// any lock that would hold up new appends.
+    async fn settled_end(&self) -> Result<u64, BackfillError> {
+        let pool = self.store.pool();
+        let events = &self.store.tables().events;
+        let until: i64 =
+            sqlx::query_scalar(&format!("SELECT coalesce(max(position), 0) FROM {events}"))
+                .fetch_one(pool)
+                .await
+                .map_err(Error::from)?;
+        let writers: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT virtualtransaction FROM pg_locks \
+             WHERE locktype = 'relation' AND relation = to_regclass($1) \
+             AND mode = 'RowExclusiveLock' AND granted AND pid IS NOT NULL \
+             AND pid <> pg_backend_pid()",
+        )
+        .bind(events)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::from)?;
+        let started = Instant::now();
+        let mut next_report = Duration::from_secs(10);
+        loop {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks \
+                 WHERE locktype = 'virtualxid' AND virtualxid = ANY($1)",
+            )
+            .bind(&writers)
+            .fetch_one(pool)
+            .await
+            .map_err(Error::from)?;
+            if open == 0 {
+                break;
+            }
+            if started.elapsed() >= next_report {
+                tracing::warn!(
+                    transactions = open,
+                    waited_secs = started.elapsed().as_secs(),
+                    "backfill waiting for transactions writing events to end"
+                );
+                next_report += Duration::from_secs(10);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !writers.is_empty() {
+            tracing::debug!(
+                transactions = writers.len(),
+                waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "waited for the transactions writing events"
+            );
+        }
+        Ok(unsigned(until))
     }
 
     /// The `WHERE` of the selection in SQL, on positions `$1 < position <= $2`, with

@@ -118,8 +118,10 @@ const ROW_COLUMNS: &str = "o.id, o.message_id, o.aggregate_type, o.aggregate_id,
      o.parked_at IS NOT NULL AS parked, extract(epoch FROM o.published_at)::float8 AS published_at";
 
 impl Outbox {
-    /// The outbox of `schema` in `pool`. Runs the embedded migrations (idempotent), so that
-    /// an outbox written by an older eventmap gets the parking columns.
+    /// The outbox of `schema` in `pool`. Runs the embedded migrations (idempotent): the
+    /// schema and its tables are created when missing, and an outbox written by an older
+    /// eventmap gets the parking columns. For a service's own code; operator tools use
+    /// [`open`](Self::open), which never writes.
     ///
     /// # Errors
     ///
@@ -127,6 +129,23 @@ impl Outbox {
     pub async fn new(pool: PgPool, schema: &str) -> Result<Self, Error> {
         let schema = Schema::new(schema)?;
         schema.migrate(&pool).await?;
+        Ok(Self { pool, schema })
+    }
+
+    /// The outbox of an existing `schema` in `pool`, without writing anything: the schema
+    /// must hold eventmap's tables with every embedded migration applied (as the service's
+    /// store or relay leaves it). What `eventmap-ops outbox` uses, so that looking at a
+    /// mistyped schema does not create an empty one, and no operator command migrates a
+    /// schema behind its service's back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSchema`]; [`Error::SchemaMissing`] when the schema has no eventmap
+    /// tables (it does not exist); [`Error::SchemaOutdated`] when it lacks a migration of
+    /// this eventmap; [`Error::Database`].
+    pub async fn open(pool: PgPool, schema: &str) -> Result<Self, Error> {
+        let schema = Schema::new(schema)?;
+        schema.check_current(&pool).await?;
         Ok(Self { pool, schema })
     }
 
@@ -313,7 +332,6 @@ impl Outbox {
     }
 }
 
-/// The `waiting` column: unpublished rows of the row's aggregate behind it.
 /// The stored headers (`headers::text`) as `[[name, value], ...]`, or, when they are not
 /// that (a corrupt row, parked by the relay as unreadable), none and the text as stored.
 fn read_headers(text: String) -> (Vec<(String, String)>, Option<String>) {
@@ -323,6 +341,7 @@ fn read_headers(text: String) -> (Vec<(String, String)>, Option<String>) {
     }
 }
 
+/// The `waiting` column: unpublished rows of the row's aggregate behind it.
 fn waiting_column(outbox: &str) -> String {
     format!(
         "(SELECT count(*) FROM {outbox} AS w WHERE w.published_at IS NULL \

@@ -54,7 +54,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 ///    round *probes*: one publish, and the pipeline opens again only once it is acknowledged
 ///    (so a broker that is still away costs one timeout per retry, not `max_in_flight`).
 ///    A refusal ([`PublishError::is_permanent`](crate::PublishError::is_permanent): over
-///    `max_payload` or the stream's `max_msg_size`, an invalid message; or "no responders":
+///    `max_payload` or the stream's `max_msg_size`, an invalid message, a subject the user
+///    may not publish on; or "no responders":
 ///    no stream, or, in a JetStream cluster, a stream electing its leader) holds back only
 ///    its aggregate. After [`RelayConfig::park_after`] refusals (for "no responders", only past
 ///    [`RelayConfig::no_stream_grace`]) the row is *parked*: no longer selected, nor any later

@@ -91,6 +91,52 @@ impl Schema {
         format!("\"{}\"", self.name)
     }
 
+    /// Checks, without writing anything, that the schema holds eventmap's tables with every
+    /// embedded migration applied: what the operators' read-only handles ([`Outbox::open`](super::Outbox::open),
+    /// [`backfill_checkpoints`](super::backfill_checkpoints)) require, so that reading a
+    /// schema never creates or upgrades it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaMissing`] when the schema or its migrations table does not exist,
+    /// [`Error::SchemaOutdated`] when an embedded migration is not applied,
+    /// [`Error::Database`].
+    pub(crate) async fn check_current(&self, pool: &PgPool) -> Result<(), Error> {
+        let (exists, table): (bool, Option<String>) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), \
+                    to_regclass($2)::text",
+        )
+        .bind(&self.name)
+        .bind(&self.migrations)
+        .fetch_one(pool)
+        .await?;
+        if table.is_none() {
+            return Err(Error::SchemaMissing {
+                schema: self.name.clone(),
+                exists,
+            });
+        }
+        let applied: Vec<i32> = sqlx::query_scalar(&format!(
+            "SELECT version FROM {} ORDER BY version",
+            self.migrations
+        ))
+        .fetch_all(pool)
+        .await?;
+        let missing: Vec<String> = MIGRATIONS
+            .iter()
+            .filter(|(version, _, _)| !applied.contains(version))
+            .map(|(version, description, _)| format!("{version} ({description})"))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::SchemaOutdated {
+                schema: self.name.clone(),
+                missing: missing.join(", "),
+            })
+        }
+    }
+
     /// Creates the schema and applies the migrations it lacks, in one transaction under an
     /// advisory lock (so that several processes starting at once do not race).
     pub(crate) async fn migrate(&self, pool: &PgPool) -> Result<(), Error> {

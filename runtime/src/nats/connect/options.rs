@@ -9,10 +9,16 @@ use async_nats::ConnectOptions;
 use super::error::ConnectError;
 use super::events::log_event;
 use super::settings::{ConnectSettings, Credentials, DEFAULT_CONNECTION_TIMEOUT};
+use super::violations::PermissionViolations;
 
 /// The options of one connection attempt. Files are read here, so that a missing or
-/// unreadable file is a [`ConnectError::File`] at once rather than a failure to retry.
-pub(crate) async fn build(settings: &ConnectSettings) -> Result<ConnectOptions, ConnectError> {
+/// unreadable file is a [`ConnectError::File`] at once rather than a failure to retry. The
+/// event callback logs every event and records publish permission violations in
+/// `violations`, when given.
+pub(crate) async fn build(
+    settings: &ConnectSettings,
+    violations: Option<&PermissionViolations>,
+) -> Result<ConnectOptions, ConnectError> {
     let mut options =
         match settings.credentials()? {
             Credentials::None => ConnectOptions::new(),
@@ -42,7 +48,17 @@ pub(crate) async fn build(settings: &ConnectSettings) -> Result<ConnectOptions, 
                 .connection_timeout
                 .unwrap_or(DEFAULT_CONNECTION_TIMEOUT),
         )
-        .event_callback(|event| async move { log_event(&event) }))
+        .event_callback({
+            let violations = violations.cloned();
+            move |event| {
+                if let (Some(violations), async_nats::Event::ServerError(error)) =
+                    (&violations, &event)
+                {
+                    violations.record(error);
+                }
+                async move { log_event(&event) }
+            }
+        }))
 }
 
 /// TLS settings: the CA and the client certificate and key, each checked to be readable.

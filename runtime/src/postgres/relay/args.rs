@@ -9,7 +9,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig};
 use crate::nats::JetStreamPublisher;
-use crate::nats::connect::{ConnectError, ConnectSettings, connect};
+use crate::nats::connect::{
+    ConnectError, ConnectSettings, PermissionViolations, connect_recording_violations,
+};
 use crate::postgres::DEFAULT_SCHEMA;
 use crate::redact::redact_url;
 
@@ -103,7 +105,7 @@ pub struct RelayArgs {
     #[arg(long, env = "EVENTMAP_RELAY_RETENTION_SECS", default_value_t = DEFAULT_RETENTION.as_secs())]
     pub retention_secs: u64,
     /// Refusals (a message over the server's max_payload, an invalid message, no stream for
-    /// the subject) after which a row is parked: no longer sent, its aggregate's later rows
+    /// the subject, a subject the user may not publish on) after which a row is parked: no longer sent, its aggregate's later rows
     /// waiting behind it until `eventmap-ops outbox retry|skip`; 0 never parks
     #[arg(long, env = "EVENTMAP_RELAY_PARK_AFTER", default_value_t = DEFAULT_PARK_AFTER)]
     pub park_after: u32,
@@ -146,8 +148,11 @@ impl RelayArgs {
 
     /// Runs the relay until `shutdown` completes: connects to PostgreSQL at `database_url`
     /// (a pool of 4) and to NATS with `nats` (waiting while the broker is away, as
-    /// [`connect`] does), checks the duplicate windows of `--streams` (at most 10 s; a
-    /// timeout is logged), then [`Relay::run`].
+    /// [`connect`](crate::nats::connect::connect) does; the connection's publish permission
+    /// violations recorded, so that a subject the user may not publish on is refused and
+    /// parked like an oversized message, see [`PublishError::NotPermitted`](crate::PublishError::NotPermitted)),
+    /// checks the duplicate windows of `--streams` (at most 10 s; a timeout is logged), then
+    /// [`Relay::run`].
     ///
     /// # Errors
     ///
@@ -162,14 +167,15 @@ impl RelayArgs {
         let pool = connect_pool(database_url, 4).await?;
         // Waits while the broker is away (and says so); once connected, the client keeps
         // reconnecting and the relay keeps retrying.
-        let client = connect(nats).await?;
+        // The connection's permission violations are recorded, so that a subject the user may
+        // not publish on is a refusal (parked after `park_after` tries), not a timeout
+        // retried forever.
+        let violations = PermissionViolations::new();
+        let client = connect_recording_violations(nats, &violations).await?;
         let jetstream = async_nats::jetstream::new(client);
-        let relay = Relay::new(
-            pool,
-            Arc::new(JetStreamPublisher::new(jetstream.clone())),
-            self.config(),
-        )
-        .await?;
+        let publisher =
+            JetStreamPublisher::new(jetstream.clone()).with_permission_violations(violations);
+        let relay = Relay::new(pool, Arc::new(publisher), self.config()).await?;
         let streams = self.stream_names();
         if !streams.is_empty() {
             let check = relay.check_duplicate_windows(&jetstream, &streams);

@@ -58,7 +58,9 @@ pub struct RelayConfig {
     /// Refusals after which a row is parked: attempts the broker refused for a reason
     /// retrying does not fix ([`PublishError::TooLarge`](crate::PublishError::TooLarge),
     /// [`PublishError::Refused`](crate::PublishError::Refused) (over the stream's `max_msg_size`),
-    /// [`PublishError::InvalidMessage`](crate::PublishError::InvalidMessage), an unreadable
+    /// [`PublishError::NotPermitted`](crate::PublishError::NotPermitted) (a subject the user
+    /// may not publish on, seen when the publisher reads the connection's permission
+    /// violations), [`PublishError::InvalidMessage`](crate::PublishError::InvalidMessage), an unreadable
     /// row, [`PublishError::NoStream`](crate::PublishError::NoStream)). A parked row is no
     /// longer sent; the later rows of its aggregate wait behind it (order is kept) while the
     /// other aggregates flow, until an operator retries or skips it

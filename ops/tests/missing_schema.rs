@@ -1,0 +1,108 @@
+//! Commands on a `--schema` without eventmap tables refuse with exit 2 and create nothing:
+//! before, `outbox list` and `backfill list` (and `status`, `outbox show`, ...) created the
+//! schema and ran the migrations, so a mistyped schema read as an empty outbox. Real
+//! PostgreSQL (DATABASE_URL); no NATS is reached (the schema is checked first).
+
+use std::process::Stdio;
+
+use eventmap::postgres::sqlx::{self, PgPool, postgres::PgPoolOptions};
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Every subcommand that works on `--schema`, with what it needs besides.
+const ON_A_SCHEMA: &[&[&str]] = &[
+    &["outbox", "list"],
+    &["outbox", "show", "1"],
+    &["outbox", "retry", "--all"],
+    &["outbox", "skip", "1", "--yes"],
+    &["backfill", "list"],
+    &["backfill", "reset", "rebuild", "--yes"],
+    &["status"],
+];
+
+/// Runs `eventmap-ops --mappings ../mappings.yaml <args> --schema <schema>` against a NATS
+/// URL nobody listens on (never reached): (exit code, stderr).
+async fn ops(args: &[&str], schema: &str) -> (Option<i32>, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
+        .args([
+            "--mappings",
+            "../mappings.yaml",
+            "--server",
+            "nats://127.0.0.1:1",
+        ])
+        .args(["--connect-wait", "1"])
+        .args(args)
+        .args(["--schema", schema])
+        .env("DATABASE_URL", database_url())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("eventmap-ops runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn tables_in(pool: &PgPool, schema: &str) -> (bool, i64) {
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1), \
+                (SELECT count(*) FROM pg_tables WHERE schemaname = $1)",
+    )
+    .bind(schema)
+    .fetch_one(pool)
+    .await
+    .expect("catalog")
+}
+
+#[tokio::test]
+async fn commands_on_a_schema_without_eventmap_tables_refuse_and_create_nothing() {
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&database_url())
+        .await
+        .expect("PostgreSQL (DATABASE_URL)");
+    let schema = format!(
+        "ops_missing_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    for args in ON_A_SCHEMA {
+        let (code, stderr) = ops(args, &schema).await;
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "schema `{schema}` does not exist (no eventmap tables at postgres://"
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(
+            tables_in(&pool, &schema).await,
+            (false, 0),
+            "{args:?} created the schema"
+        );
+    }
+
+    // A schema that exists without eventmap's tables: the same, and nothing is added to it.
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&pool)
+        .await
+        .expect("schema");
+    for args in ON_A_SCHEMA {
+        let (code, stderr) = ops(args, &schema).await;
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("schema `{schema}` has no eventmap tables")),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(tables_in(&pool, &schema).await, (true, 0), "{args:?}");
+    }
+    let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+}
