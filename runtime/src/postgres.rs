@@ -57,7 +57,8 @@ pub use backfill::{
     backfill_checkpoints, reset_backfill,
 };
 pub use connect_url::connect_options;
-pub use inbox::{Inbox, InboxError, InboxOutcome};
+pub use crate::inbox::{InboxError, InboxOutcome};
+pub use inbox::Inbox;
 pub use outbox::OutboxWriter;
 pub use parked::{Outbox, OutboxBacklog, OutboxEntry, ParkedRow};
 pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};
