@@ -2,13 +2,15 @@
 //! `nats-server -js`, and the search (read model through the inbox) and notifications services
 //! consume with durable consumers of their own, from their declared subscriptions, on the
 //! machine's PostgreSQL (DATABASE_URL, default the `test` database; each run in schemas of its
-//! own, dropped at the end).
+//! own, dropped at the end); and the search service alone on a SQLite file, under
+//! `Consumer::run_with_inbox`.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use eventmap::nats::async_nats::jetstream::Context;
 use eventmap::nats::{Consumer, ConsumerReport, JetStreamPublisher, provision_streams};
 use eventmap::postgres::Inbox;
 use eventmap::test_util::LocalServer;
@@ -16,7 +18,8 @@ use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
 use notifications_example::NotificationService;
 use ordering_example::application::OrderingService;
 use ordering_example::domain::order::Order;
-use search_example::{OrderStatus, ReadModel, SearchService};
+use search_example::subscriptions::OrdersEvent;
+use search_example::{OrderStatus, ReadModel, ReadModelDatabase, SearchService};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
@@ -40,7 +43,7 @@ impl Schemas {
 
 /// The ordering service publishing through JetStream from an in-memory store, with the four
 /// orders of [`common::place_orders`] placed. Returns their ids.
-async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context) -> Vec<String> {
+async fn place_orders(jetstream: &Context) -> Vec<String> {
     let mut dispatcher = EventDispatcher::new();
     ordering_example::integration_events::register_integration_event_handlers(
         &mut dispatcher,
@@ -52,20 +55,55 @@ async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context
     common::place_orders(&service, "order").await
 }
 
+/// A private nats-server with the ordering service's streams.
+async fn broker() -> (LocalServer, Context) {
+    let server = LocalServer::start().await.expect("nats-server");
+    let client = eventmap::nats::async_nats::connect(server.url())
+        .await
+        .expect("connect");
+    let jetstream = eventmap::nats::async_nats::jetstream::new(client);
+    provision_streams(
+        &jetstream,
+        ordering_example::integration_events::channels::ALL,
+    )
+    .await
+    .expect("streams");
+    (server, jetstream)
+}
+
+/// The read model after the four orders of [`common::place_orders`] (`ids`): each in its
+/// final state, the first with its customer, total and lines.
+async fn assert_final<DB: ReadModelDatabase>(read_model: &ReadModel<DB>, ids: &[String]) {
+    let statuses: Vec<(String, OrderStatus)> = read_model
+        .all()
+        .await
+        .expect("read model")
+        .into_iter()
+        .map(|e| (e.order_id, e.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (ids[0].clone(), OrderStatus::Completed),
+            (ids[1].clone(), OrderStatus::Canceled),
+            (ids[2].clone(), OrderStatus::ReadyForPickup),
+            (ids[3].clone(), OrderStatus::New),
+        ]
+    );
+    let first = read_model
+        .get(&ids[0])
+        .await
+        .expect("get")
+        .expect("indexed");
+    assert_eq!(first.customer_id, "alice");
+    assert_eq!(first.total_cents, 2 * 350 + 425);
+    assert_eq!(first.lines, 2);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
     tokio::time::timeout(LIMIT, async {
-        let server = LocalServer::start().await.expect("nats-server");
-        let client = eventmap::nats::async_nats::connect(server.url())
-            .await
-            .expect("connect");
-        let jetstream = eventmap::nats::async_nats::jetstream::new(client);
-        provision_streams(
-            &jetstream,
-            ordering_example::integration_events::channels::ALL,
-        )
-        .await
-        .expect("streams");
+        let (_server, jetstream) = broker().await;
 
         let pool = PgPool::connect(&common::database_url("test"))
             .await
@@ -144,30 +182,7 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
             0
         );
 
-        let statuses: Vec<(String, OrderStatus)> = read_model
-            .all()
-            .await
-            .expect("read model")
-            .into_iter()
-            .map(|e| (e.order_id, e.status))
-            .collect();
-        assert_eq!(
-            statuses,
-            vec![
-                (ids[0].clone(), OrderStatus::Completed),
-                (ids[1].clone(), OrderStatus::Canceled),
-                (ids[2].clone(), OrderStatus::ReadyForPickup),
-                (ids[3].clone(), OrderStatus::New),
-            ]
-        );
-        let first = read_model
-            .get(&ids[0])
-            .await
-            .expect("get")
-            .expect("indexed");
-        assert_eq!(first.customer_id, "alice");
-        assert_eq!(first.total_cents, 2 * 350 + 425);
-        assert_eq!(first.lines, 2);
+        assert_final(&read_model, &ids).await;
         let texts: Vec<String> = notifications
             .all()
             .await
@@ -184,6 +199,65 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
             "{texts:?}"
         );
         schemas.drop_all().await;
+    })
+    .await
+    .expect("bounded");
+}
+
+/// The search service on a SQLite file, as `search-example` runs it with a `sqlite://` URL:
+/// every event applied once through `run_with_inbox` and the SQLite inbox, each message id
+/// recorded once.
+#[tokio::test(flavor = "current_thread")]
+async fn search_on_sqlite_applies_every_event_once() {
+    tokio::time::timeout(LIMIT, async {
+        let (_server, jetstream) = broker().await;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/search.db", dir.path().display());
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(eventmap::sqlite::connect_options(&url).expect("SQLite URL"))
+            .await
+            .expect("SQLite database");
+        let read_model = ReadModel::new(pool.clone(), "search")
+            .await
+            .expect("read model");
+        let inbox = eventmap::sqlite::Inbox::new(pool.clone())
+            .await
+            .expect("inbox");
+        let ids = place_orders(&jetstream).await;
+
+        let spec = search_example::subscriptions::subscriptions::orders::spec();
+        let consumer = Consumer::<OrdersEvent>::start(&jetstream, &spec)
+            .await
+            .expect("search consumer");
+        let recorded = async || -> i64 {
+            sqlx::query_scalar("SELECT count(*) FROM eventmap_inbox WHERE consumer = $1")
+                .bind(spec.durable())
+                .fetch_one(&pool)
+                .await
+                .expect("inbox rows")
+        };
+        // Until the inbox holds the eight message ids: 4 created + 2 readied + 1 canceled +
+        // 1 completed.
+        let drained = async {
+            while recorded().await < 8 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let handler = SearchService::new(inbox.clone(), read_model.clone());
+        let report = consumer
+            .run_with_inbox(&inbox, &handler, drained)
+            .await
+            .expect("search ran");
+        assert_eq!(
+            report,
+            ConsumerReport {
+                handled: 8,
+                ..ConsumerReport::default()
+            }
+        );
+        assert_eq!(recorded().await, 8);
+        assert_final(&read_model, &ids).await;
     })
     .await
     .expect("bounded");
