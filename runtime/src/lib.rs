@@ -127,10 +127,10 @@ pub mod shutdown;
 pub mod store;
 pub mod trace;
 
-#[cfg(feature = "nats")]
-pub mod nats;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub mod inbox;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]

@@ -65,15 +65,19 @@ impl Backend for Sqlite {
         );
         async move {
             inbox
-                .process(&consumer, &message_id, async |conn: &mut SqliteConnection| {
-                    sqlx::query(&inbox_scenarios::apply("counter_totals"))
-                        .bind(&counter)
-                        .bind(by)
-                        .execute(conn)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    step.after_write().await
-                })
+                .process(
+                    &consumer,
+                    &message_id,
+                    async |conn: &mut SqliteConnection| {
+                        sqlx::query(&inbox_scenarios::apply("counter_totals"))
+                            .bind(&counter)
+                            .bind(by)
+                            .execute(conn)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        step.after_write().await
+                    },
+                )
                 .await
         }
     }
@@ -179,7 +183,10 @@ async fn purge_deletes_the_records_older_than_asked() {
             assert_eq!(outcome.expect("process"), InboxOutcome::Processed(()));
         }
         assert_eq!(
-            db.inbox.purge(Duration::from_secs(3600)).await.expect("purge"),
+            db.inbox
+                .purge(Duration::from_secs(3600))
+                .await
+                .expect("purge"),
             0,
             "nothing is an hour old"
         );

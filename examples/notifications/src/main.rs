@@ -9,8 +9,8 @@ use clap::Parser;
 use eventmap::nats::Consumer;
 use eventmap::nats::connect::{ConnectArgs, connect};
 use eventmap::redact::redact_url;
-use notifications_example::{NotificationService, NotificationsDatabase};
 use notifications_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
+use notifications_example::{NotificationService, NotificationsDatabase};
 
 #[derive(Debug, Parser)]
 #[command(

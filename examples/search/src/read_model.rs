@@ -240,7 +240,11 @@ where
         table: &str,
         order_id: Option<&str>,
     ) -> Result<Vec<SearchEntry>, ReadModelError> {
-        let filter = if order_id.is_some() { "WHERE order_id = $1" } else { "" };
+        let filter = if order_id.is_some() {
+            "WHERE order_id = $1"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT order_id, customer_id, total_cents, currency, status, lines, version
              FROM {table} {filter} ORDER BY order_id"
@@ -360,7 +364,9 @@ impl<DB: ReadModelDatabase> ReadModel<DB> {
     ///
     /// The database's.
     pub async fn get(&self, order_id: &str) -> Result<Option<SearchEntry>, ReadModelError> {
-        Ok(DB::select(&self.pool, &self.table, Some(order_id)).await?.pop())
+        Ok(DB::select(&self.pool, &self.table, Some(order_id))
+            .await?
+            .pop())
     }
 
     /// Every indexed order, by id.

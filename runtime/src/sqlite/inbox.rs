@@ -114,7 +114,11 @@ impl Inbox {
     /// # Errors
     ///
     /// The database's.
-    pub async fn is_processed(&self, consumer: &str, message_id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn is_processed(
+        &self,
+        consumer: &str,
+        message_id: &str,
+    ) -> Result<bool, sqlx::Error> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM eventmap_inbox WHERE consumer = $1 AND message_id = $2",
         )

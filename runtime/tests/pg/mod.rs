@@ -244,4 +244,3 @@ pub fn fault_events() -> usize {
         .filter(|&n: &usize| n >= 200)
         .unwrap_or(10_000)
 }
-

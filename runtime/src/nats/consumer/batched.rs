@@ -20,10 +20,10 @@ use super::settle::Settled;
 use super::transactional::TransactionalHandler;
 use super::{ConsumeError, Consumer, ConsumerReport};
 use crate::decode::IntegrationEventSet;
+use crate::inbox::InboxBackend;
 use crate::message::headers;
 use crate::nats::dead_letter;
 use crate::nats::delivery::{AckHandle, Delivery, Received};
-use crate::inbox::InboxBackend;
 
 /// Most stream sequences read back at start to find the messages an earlier instance left
 /// outstanding (see [`Consumer::scan_outstanding`]).
