@@ -15,7 +15,7 @@ use eventmap::nats::{Consumer, ConsumerReport, JetStreamPublisher, provision_str
 use eventmap::postgres::Inbox;
 use eventmap::test_util::LocalServer;
 use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
-use notifications_example::NotificationService;
+use notifications_example::{NotificationService, NotificationsDatabase};
 use ordering_example::application::OrderingService;
 use ordering_example::domain::order::Order;
 use search_example::subscriptions::OrdersEvent;
@@ -98,6 +98,28 @@ async fn assert_final<DB: ReadModelDatabase>(read_model: &ReadModel<DB>, ids: &[
     assert_eq!(first.customer_id, "alice");
     assert_eq!(first.total_cents, 2 * 350 + 425);
     assert_eq!(first.lines, 2);
+}
+
+/// The notifications after the orders of [`common::place_orders`] (`ids`): 4 created + 2
+/// readied + 1 canceled (completed orders are not notified); the canceled one told why.
+async fn assert_notified<DB: NotificationsDatabase>(
+    notifications: &NotificationService<DB>,
+    ids: &[String],
+) {
+    let all = notifications.all().await.expect("notifications");
+    assert_eq!(all.len(), 4 + 2 + 1, "{all:?}");
+    let texts: Vec<&str> = all
+        .iter()
+        .filter(|n| n.order_id == ids[1])
+        .map(|n| n.text.as_str())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("canceled: changed my mind")),
+        "{texts:?}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -183,41 +205,35 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
         );
 
         assert_final(&read_model, &ids).await;
-        let texts: Vec<String> = notifications
-            .all()
-            .await
-            .expect("notifications")
-            .into_iter()
-            .filter(|n| n.order_id == ids[1])
-            .map(|n| n.text)
-            .collect();
-        assert_eq!(texts.len(), 2, "{texts:?}");
-        assert!(
-            texts
-                .iter()
-                .any(|t| t.contains("canceled: changed my mind")),
-            "{texts:?}"
-        );
+        assert_notified(&notifications, &ids).await;
         schemas.drop_all().await;
     })
     .await
     .expect("bounded");
 }
 
-/// The search service on a SQLite file, as `search-example` runs it with a `sqlite://` URL:
-/// every event applied once through `run_with_inbox` and the SQLite inbox, each message id
-/// recorded once.
+/// The consuming services on SQLite files, as `search-example` and `notifications-example` run
+/// with `sqlite://` URLs: the search service applies every event once through
+/// `run_with_inbox` and the SQLite inbox, each message id recorded once; the notifications
+/// service records one notification per event it subscribes to.
 #[tokio::test(flavor = "current_thread")]
-async fn search_on_sqlite_applies_every_event_once() {
+async fn search_and_notifications_on_sqlite_see_every_event_once() {
     tokio::time::timeout(LIMIT, async {
         let (_server, jetstream) = broker().await;
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}/search.db", dir.path().display());
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(eventmap::sqlite::connect_options(&url).expect("SQLite URL"))
-            .await
-            .expect("SQLite database");
+        let open = async |file: &str| {
+            let url = format!("sqlite://{}/{file}", dir.path().display());
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(eventmap::sqlite::connect_options(&url).expect("SQLite URL"))
+                .await
+                .expect("SQLite database")
+        };
+        let pool = open("search.db").await;
+        let notifications =
+            NotificationService::new(open("notifications.db").await, "notifications")
+                .await
+                .expect("notifications");
         let read_model = ReadModel::new(pool.clone(), "search")
             .await
             .expect("read model");
@@ -245,19 +261,34 @@ async fn search_on_sqlite_applies_every_event_once() {
             }
         };
         let handler = SearchService::new(inbox.clone(), read_model.clone());
-        let report = consumer
-            .run_with_inbox(&inbox, &handler, drained)
-            .await
-            .expect("search ran");
+        let notifier = Consumer::<notifications_example::subscriptions::OrdersEvent>::start(
+            &jetstream,
+            &notifications_example::subscriptions::subscriptions::orders::spec(),
+        )
+        .await
+        .expect("notifications consumer");
+        let notified = async {
+            while notifications.all().await.expect("notifications").len() < 7 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let notifications_handler =
+            notifications_example::subscriptions::OrdersRouter(notifications.clone());
+        let (report, notifier_report) = tokio::join!(
+            consumer.run_with_inbox(&inbox, &handler, drained),
+            notifier.run(&notifications_handler, notified),
+        );
         assert_eq!(
-            report,
+            report.expect("search ran"),
             ConsumerReport {
                 handled: 8,
                 ..ConsumerReport::default()
             }
         );
+        assert_eq!(notifier_report.expect("notifications ran").handled, 7);
         assert_eq!(recorded().await, 8);
         assert_final(&read_model, &ids).await;
+        assert_notified(&notifications, &ids).await;
     })
     .await
     .expect("bounded");
