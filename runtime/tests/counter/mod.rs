@@ -3,11 +3,13 @@
 //! event set; and the tests' time limits. Included by `pg/mod.rs` and by the SQLite tests.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use eventmap::convert::{ConversionError, IntoProto, checked};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
+use eventmap::nats::async_nats::{HeaderMap, jetstream::Context};
 use eventmap::{
     Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
     EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
@@ -198,4 +200,44 @@ pub async fn within<F: std::future::Future>(limit: Duration, test: F) -> F::Outp
     tokio::time::timeout(limit, test)
         .await
         .expect("test exceeded its time limit")
+}
+
+/// Publishes a copy of stream message `sequence` with another `Nats-Msg-Id` (so JetStream
+/// stores it again): the same `ce-id`, a duplicate for the inbox.
+pub async fn republish(jetstream: &Context, sequence: u64) {
+    let stream = jetstream.get_stream(COUNTER.stream).await.expect("stream");
+    let message = stream.get_raw_message(sequence).await.expect("message");
+    let mut headers = HeaderMap::new();
+    for (name, values) in message.headers.iter() {
+        for value in values {
+            if !name.to_string().eq_ignore_ascii_case("Nats-Msg-Id") {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+    headers.insert("Nats-Msg-Id", format!("copy-{sequence}").as_str());
+    jetstream
+        .publish_with_headers(message.subject, headers, message.payload)
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+}
+
+/// Every counter's versions `1..=n`, each once, in order, except those in `skipped`.
+pub fn assert_in_order(
+    applied: &BTreeMap<String, Vec<u64>>,
+    expected: &BTreeMap<String, u64>,
+    skipped: &[(&str, u64)],
+) {
+    assert_eq!(
+        applied.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (counter, count) in expected {
+        let wanted: Vec<u64> = (1..=*count)
+            .filter(|version| !skipped.contains(&(counter.as_str(), *version)))
+            .collect();
+        assert_eq!(applied[counter], wanted, "versions of {counter} as applied");
+    }
 }
