@@ -24,7 +24,6 @@ mod schema;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 
 pub use crate::inbox::{InboxError, InboxOutcome};
@@ -33,15 +32,15 @@ pub use inbox::Inbox;
 /// The sqlx crate this module is built on (0.8), re-exported so callers use the same version.
 pub use sqlx;
 
-/// How long a statement waits for another connection's write lock before failing with
-/// "database is locked" ([`connect_options`]).
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write waits for the file's write lock (held by another writer) before it fails
+/// with "database is locked": 10 s ([`connect_options`]).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses a SQLite URL (`sqlite://relative/path.db`, `sqlite:///absolute/path.db`,
 /// `sqlite::memory:`) into sqlx's [`SqliteConnectOptions`] with what eventmap relies on: the
-/// file created when missing, the WAL journal, [`BUSY_TIMEOUT`], and `synchronous = FULL`
-/// (a commit survives a power loss: an inbox record must not vanish once its message was
-/// acked).
+/// file created when missing, the WAL journal, foreign keys on, [`DEFAULT_BUSY_TIMEOUT`], and
+/// `synchronous = FULL` (a commit survives a power loss: an inbox record must not vanish once
+/// its message was acked).
 ///
 /// # Errors
 ///
@@ -51,10 +50,6 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-        .busy_timeout(BUSY_TIMEOUT))
-}
-
-/// The database file of `pool`, for logs.
-fn file_of(pool: &SqlitePool) -> String {
-    pool.connect_options().get_filename().display().to_string()
+        .foreign_keys(true)
+        .busy_timeout(DEFAULT_BUSY_TIMEOUT))
 }

@@ -123,7 +123,7 @@ impl Backend for Sqlite {
     }
 
     /// SQLite shows no waiting session: the second handling's `BEGIN IMMEDIATE` waits on the
-    /// write lock (the busy timeout is 30 s); the scenario checks it is still running after
+    /// write lock (the busy timeout is 10 s); the scenario checks it is still running after
     /// this pause.
     async fn second_waits(&self) {
         tokio::time::sleep(Duration::from_millis(300)).await;

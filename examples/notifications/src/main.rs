@@ -62,7 +62,8 @@ async fn serve(cli: Cli) -> Result<(), String> {
     let cannot_connect = |e: sqlx::Error| format!("cannot connect to {}: {e}", redact_url(&url));
     let invalid = |e: sqlx::Error| format!("invalid {}: {e}", redact_url(&url));
     if url.starts_with("sqlite:") {
-        let options = eventmap::sqlite::connect_options(&url).map_err(invalid)?;
+        let options = eventmap::sqlite::connect_options(&url)
+            .map_err(|e| format!("invalid {}: {e}", redact_url(&url)))?;
         let pool = sqlx::SqlitePool::connect_with(options)
             .await
             .map_err(cannot_connect)?;

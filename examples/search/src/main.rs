@@ -81,7 +81,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     if url.starts_with("sqlite:") {
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(eventmap::sqlite::connect_options(&url).map_err(invalid)?)
+            .connect_with(
+                eventmap::sqlite::connect_options(&url)
+                    .map_err(|e| format!("invalid {}: {e}", redact_url(&url)))?,
+            )
             .await
             .map_err(cannot_connect)?;
         let inbox = eventmap::sqlite::Inbox::new(pool.clone())

@@ -28,7 +28,8 @@ use crate::inbox::{InboxError, InboxOutcome, Records};
 ///
 /// Two instances handling the same message at once: SQLite has one writer at a time, so the
 /// second transaction waits for the first one's commit or rollback (up to the pool's busy
-/// timeout, [`BUSY_TIMEOUT`](super::BUSY_TIMEOUT) with [`connect_options`](super::connect_options));
+/// timeout, [`DEFAULT_BUSY_TIMEOUT`](super::DEFAULT_BUSY_TIMEOUT) with
+/// [`connect_options`](super::connect_options));
 /// if the first committed, the second is a duplicate; if it rolled back, the second processes
 /// the message. The handler's writes hold the write lock until the commit: keep handlers short.
 ///
@@ -75,7 +76,12 @@ impl Inbox {
 
     /// An inbox in the database of `pool` whose migrations were run elsewhere.
     pub fn without_migrations(pool: SqlitePool) -> Self {
-        let file = super::file_of(&pool).into();
+        let file = pool
+            .connect_options()
+            .get_filename()
+            .display()
+            .to_string()
+            .into();
         Self { pool, file }
     }
 

@@ -15,7 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(3, "inbox", include_str!("migrations
 ///
 /// The database's: a connection, a statement of a migration, the commit.
 pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let span = tracing::info_span!("eventmap.migrate", database = %super::file_of(pool));
+    let span = tracing::info_span!("eventmap.migrate");
     async {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::Executor::execute(
