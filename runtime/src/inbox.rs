@@ -14,6 +14,18 @@ pub use backend::InboxBackend;
 pub(crate) use backend::Records;
 pub(crate) use process::process;
 
+/// The database a [`TransactionalHandler`](crate::nats::TransactionalHandler) writes on when
+/// it names none: `sqlx::Postgres` with feature `postgres` (a `PgConnection`), else
+/// `sqlx::Sqlite`.
+#[cfg(feature = "postgres")]
+pub type DefaultDatabase = sqlx::Postgres;
+
+/// The database a [`TransactionalHandler`](crate::nats::TransactionalHandler) writes on when
+/// it names none: `sqlx::Postgres` with feature `postgres` (a `PgConnection`), else
+/// `sqlx::Sqlite`.
+#[cfg(not(feature = "postgres"))]
+pub type DefaultDatabase = sqlx::Sqlite;
+
 /// What an inbox's `process` did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]

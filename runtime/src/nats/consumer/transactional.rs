@@ -13,10 +13,11 @@ use crate::nats::Delivery;
 /// Handles one event inside the inbox's transaction: its writes go through `conn`, and they
 /// commit together with the ids of the batch's messages, or not at all.
 ///
-/// `DB` is the inbox's database: `sqlx::Postgres` (the default; `conn` is a `PgConnection`)
-/// for [`postgres::Inbox`](crate::postgres::Inbox), `sqlx::Sqlite` (`conn` is a
-/// `SqliteConnection`) for [`sqlite::Inbox`](crate::sqlite::Inbox). A handler written once
-/// for both is generic over `DB`.
+/// `DB` is the inbox's database: `sqlx::Postgres` (`conn` is a `PgConnection`) for
+/// [`postgres::Inbox`](crate::postgres::Inbox), `sqlx::Sqlite` (`conn` is a
+/// `SqliteConnection`) for [`sqlite::Inbox`](crate::sqlite::Inbox); the default is
+/// [`DefaultDatabase`](crate::inbox::DefaultDatabase) (Postgres when the feature is on). A
+/// handler written once for both is generic over `DB`.
 ///
 /// The handler must not commit, roll back or acknowledge: the runtime does (see
 /// [`Consumer::run_with_inbox`](super::Consumer::run_with_inbox)). `Err` (or a panic) rolls
@@ -62,8 +63,10 @@ use crate::nats::Delivery;
 ///     }
 /// }
 /// ```
-pub trait TransactionalHandler<E: IntegrationEventSet + Sync, DB: sqlx::Database = sqlx::Postgres>:
-    Send + Sync
+pub trait TransactionalHandler<
+    E: IntegrationEventSet + Sync,
+    DB: sqlx::Database = crate::inbox::DefaultDatabase,
+>: Send + Sync
 {
     /// Applies one delivery on `conn`, the batch transaction's connection.
     fn handle(
