@@ -76,8 +76,8 @@
 //!
 //! Modules use each other in one direction only, without cycles: `error`, `channel`, `contract`,
 //! `convert`, `event`, `trace`, `shutdown` < `message` < `decode`, `publisher` < `integration`
-//! < `dispatcher` < `mapped`, `store` < `nats` < `postgres` (each uses only modules to its
-//! left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
+//! < `dispatcher` < `mapped`, `store` < `inbox` < `nats` < `postgres`, `sqlite` (each uses only
+//! modules to its left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
 //!
 //! # Features
 //!
@@ -87,6 +87,9 @@
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
 //!   transactional outbox and the relay that publishes it, and the consumer-side inbox
 //!   (sqlx 0.8, PostgreSQL >= 12).
+//! * `sqlite`: the `sqlite` module, the embedded backend (sqlx 0.8's sqlite driver, WAL mode,
+//!   no database server): the consumer-side inbox with the Postgres one's contract. The
+//!   `inbox` module holds what both backends' inboxes share.
 //! * `relay-bin`: the `eventmap-relay` binary (`postgres` + `nats`).
 //! * `otel`: W3C trace context on integration messages ([`trace`]): the `traceparent` of the
 //!   span that builds a message goes into its headers, and consumers continue that trace
@@ -124,10 +127,14 @@ pub mod shutdown;
 pub mod store;
 pub mod trace;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub mod inbox;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 

@@ -29,7 +29,7 @@ pub mod registry;
 /// version.
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use consumer::TransactionalHandler;
 pub use consumer::{
     ConsumeError, Consumer, ConsumerHandler, ConsumerReport, ConsumerSpec, ContractPolicy,

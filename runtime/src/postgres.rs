@@ -50,6 +50,7 @@ mod relay;
 mod schema;
 mod store;
 
+pub use crate::inbox::{InboxError, InboxOutcome};
 #[cfg(feature = "nats")]
 pub use backfill::{
     Backfill, BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport,
@@ -57,7 +58,7 @@ pub use backfill::{
     backfill_checkpoints, reset_backfill,
 };
 pub use connect_url::connect_options;
-pub use inbox::{Inbox, InboxError, InboxOutcome};
+pub use inbox::Inbox;
 pub use outbox::OutboxWriter;
 pub use parked::{Outbox, OutboxBacklog, OutboxEntry, ParkedRow};
 pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use eventmap::BoxError;
-use eventmap::nats::async_nats::{self, HeaderMap, jetstream::Context};
+use eventmap::nats::async_nats::{self, jetstream::Context};
 use eventmap::nats::{
     Consumer, ConsumerReport, ConsumerSpec, Delivery, DeliveryPolicy, JetStreamPublisher,
     TransactionalHandler, provision_streams,
@@ -186,46 +186,6 @@ impl TransactionalHandler<CounterEvents> for Applier {
             .await?;
         Ok(())
     }
-}
-
-/// Every counter's versions `1..=n`, each once, in order, except those in `skipped`.
-fn assert_in_order(
-    applied: &BTreeMap<String, Vec<u64>>,
-    expected: &BTreeMap<String, u64>,
-    skipped: &[(&str, u64)],
-) {
-    assert_eq!(
-        applied.keys().collect::<Vec<_>>(),
-        expected.keys().collect::<Vec<_>>()
-    );
-    for (counter, count) in expected {
-        let wanted: Vec<u64> = (1..=*count)
-            .filter(|version| !skipped.contains(&(counter.as_str(), *version)))
-            .collect();
-        assert_eq!(applied[counter], wanted, "versions of {counter} as applied");
-    }
-}
-
-/// Publishes a copy of stream message `sequence` with another `Nats-Msg-Id` (so JetStream
-/// stores it again): the same `ce-id`, a duplicate for the inbox.
-async fn republish(jetstream: &Context, sequence: u64) {
-    let stream = jetstream.get_stream(COUNTER.stream).await.expect("stream");
-    let message = stream.get_raw_message(sequence).await.expect("message");
-    let mut headers = HeaderMap::new();
-    for (name, values) in message.headers.iter() {
-        for value in values {
-            if !name.to_string().eq_ignore_ascii_case("Nats-Msg-Id") {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-    }
-    headers.insert("Nats-Msg-Id", format!("copy-{sequence}").as_str());
-    jetstream
-        .publish_with_headers(message.subject, headers, message.payload)
-        .await
-        .expect("publish")
-        .await
-        .expect("stored");
 }
 
 #[tokio::test]

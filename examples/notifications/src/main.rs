@@ -1,5 +1,6 @@
 //! `notifications-example`: the notifications service. Consumes the ordering service's
-//! integration events from NATS JetStream and records the notifications it would send, until
+//! integration events from NATS JetStream and records the notifications it would send
+//! (PostgreSQL, or SQLite for a `sqlite://` URL), until
 //! interrupted (Ctrl-C or SIGTERM); `notifications-example list` prints them.
 
 use std::process::ExitCode;
@@ -8,8 +9,8 @@ use clap::Parser;
 use eventmap::nats::Consumer;
 use eventmap::nats::connect::{ConnectArgs, connect};
 use eventmap::redact::redact_url;
-use notifications_example::NotificationService;
 use notifications_example::subscriptions::{OrdersEvent, OrdersRouter, subscriptions};
+use notifications_example::{NotificationService, NotificationsDatabase};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,7 +21,8 @@ struct Cli {
     /// NATS connection (JetStream, server 2.10 or newer).
     #[command(flatten)]
     nats: ConnectArgs,
-    /// PostgreSQL database where notifications are recorded.
+    /// Database where notifications are recorded: PostgreSQL (`postgres://...`) or a SQLite
+    /// file (`sqlite://path/notifications.db`, created when missing).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -28,7 +30,7 @@ struct Cli {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
-    /// Schema of the notifications table.
+    /// Schema of the notifications table (PostgreSQL; a SQLite file is the service's own).
     #[arg(long, default_value = "notifications")]
     schema: String,
     /// Print the recorded notifications and exit, instead of consuming.
@@ -54,12 +56,29 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Opens the database of `cli.database_url` and runs on it.
 async fn serve(cli: Cli) -> Result<(), String> {
-    let options = eventmap::postgres::connect_options(&cli.database_url)
-        .map_err(|e| format!("invalid {}: {e}", redact_url(&cli.database_url)))?;
-    let pool = sqlx::PgPool::connect_with(options)
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&cli.database_url)))?;
+    let url = cli.database_url.clone();
+    let cannot_connect = |e: sqlx::Error| format!("cannot connect to {}: {e}", redact_url(&url));
+    let invalid = |e: sqlx::Error| format!("invalid {}: {e}", redact_url(&url));
+    if url.starts_with("sqlite:") {
+        let options = eventmap::sqlite::connect_options(&url)
+            .map_err(|e| format!("invalid {}: {e}", redact_url(&url)))?;
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .map_err(cannot_connect)?;
+        run(cli, pool).await
+    } else {
+        let options = eventmap::postgres::connect_options(&url).map_err(invalid)?;
+        let pool = sqlx::PgPool::connect_with(options)
+            .await
+            .map_err(cannot_connect)?;
+        run(cli, pool).await
+    }
+}
+
+/// Lists the notifications, or consumes until Ctrl-C or SIGTERM; on `pool`'s database.
+async fn run<DB: NotificationsDatabase>(cli: Cli, pool: sqlx::Pool<DB>) -> Result<(), String> {
     let service = NotificationService::new(pool, &cli.schema)
         .await
         .map_err(|e| format!("cannot prepare the notifications table: {e}"))?;

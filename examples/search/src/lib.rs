@@ -1,13 +1,15 @@
-//! The search service example of eventmap: it keeps a Postgres read model of orders (status
+//! The search service example of eventmap: it keeps a read model of orders (status
 //! New -> Ready For Pickup -> Completed, or Canceled, with customer and total) from the
-//! ordering service's integration events.
+//! ordering service's integration events, on PostgreSQL or, with nothing to install, on a
+//! SQLite file ([`Backend`]: the same code over both).
 //!
 //! What it consumes is declared in `mappings.yaml` (`subscriptions.orders`); the `Builder`
 //! generates from it the [`subscriptions`] module: the decoded event enum, the
 //! [`OrdersHandler`](subscriptions::OrdersHandler) trait (one method per event) and the
 //! consumer's spec (durable name, server-side filters, delivery policy). [`SearchService`]
-//! implements the trait; each event is applied through the [`Inbox`] in the same transaction
-//! as the read-model write, so a redelivered message changes nothing the second time.
+//! implements the trait; each event is applied through the inbox (`eventmap::postgres::Inbox`
+//! or `eventmap::sqlite::Inbox`) in the same transaction as the read-model write, so a
+//! redelivered message changes nothing the second time.
 //!
 //! The service binary runs [`SearchService`] as a [`TransactionalHandler`] under
 //! `Consumer::run_with_inbox` instead: a pulled batch of events per transaction, and each
@@ -17,12 +19,17 @@
 
 pub mod read_model;
 
-use eventmap::BoxError;
-use eventmap::nats::{Delivery, TransactionalHandler};
-use eventmap::postgres::Inbox;
-use sqlx::PgConnection;
+use std::fmt;
+use std::future::Future;
 
-pub use read_model::{OrderStatus, ReadModel, ReadModelError, SearchEntry};
+use eventmap::BoxError;
+use eventmap::inbox::{InboxBackend, InboxError, InboxOutcome};
+use eventmap::nats::{Delivery, TransactionalHandler};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection};
+
+pub use read_model::{
+    Dialect, OrderStatus, ReadModel, ReadModelDatabase, ReadModelError, SearchEntry,
+};
 
 /// The prost types of the ordering service's contracts (`proto/ordering/v1`).
 #[allow(missing_docs, clippy::all)]
@@ -38,33 +45,85 @@ pub mod subscriptions {
 
 use subscriptions::{OrdersEvent, OrdersHandler};
 
-/// The search service's handler of subscription `orders`: each event updates the read model
-/// through the inbox.
-#[derive(Debug, Clone)]
-pub struct SearchService {
-    inbox: Inbox,
-    read_model: ReadModel,
+/// A database the search service runs on: its read model's statements
+/// ([`ReadModelDatabase`]) and its inbox. Implemented for `sqlx::Postgres`
+/// (`eventmap::postgres::Inbox`) and `sqlx::Sqlite` (`eventmap::sqlite::Inbox`).
+pub trait Backend: ReadModelDatabase {
+    /// The inbox on this database.
+    type Inbox: InboxBackend<Database = Self> + Clone + fmt::Debug;
+
+    /// Applies `change` to `model` through `inbox`, once per `(durable, message_id)`: the
+    /// inbox records the id in the transaction of the change.
+    fn once<'a>(
+        inbox: &'a Self::Inbox,
+        model: &'a ReadModel<Self>,
+        durable: &'a str,
+        message_id: &'a str,
+        change: &'a Change,
+    ) -> impl Future<Output = Result<InboxOutcome<()>, InboxError<ReadModelError>>> + Send + 'a;
 }
 
-impl SearchService {
+impl Backend for Postgres {
+    type Inbox = eventmap::postgres::Inbox;
+
+    async fn once(
+        inbox: &Self::Inbox,
+        model: &ReadModel<Self>,
+        durable: &str,
+        message_id: &str,
+        change: &Change,
+    ) -> Result<InboxOutcome<()>, InboxError<ReadModelError>> {
+        inbox
+            .process(durable, message_id, async |conn: &mut PgConnection| {
+                change.apply(model, conn).await
+            })
+            .await
+    }
+}
+
+impl Backend for Sqlite {
+    type Inbox = eventmap::sqlite::Inbox;
+
+    async fn once(
+        inbox: &Self::Inbox,
+        model: &ReadModel<Self>,
+        durable: &str,
+        message_id: &str,
+        change: &Change,
+    ) -> Result<InboxOutcome<()>, InboxError<ReadModelError>> {
+        inbox
+            .process(durable, message_id, async |conn: &mut SqliteConnection| {
+                change.apply(model, conn).await
+            })
+            .await
+    }
+}
+
+/// The search service's handler of subscription `orders`: each event updates the read model
+/// through the inbox, on database `B`.
+#[derive(Debug, Clone)]
+pub struct SearchService<B: Backend> {
+    inbox: B::Inbox,
+    read_model: ReadModel<B>,
+}
+
+impl<B: Backend> SearchService<B> {
     /// A service writing `read_model`, de-duplicating through `inbox` (both in one schema of
-    /// one database, so that they commit together).
-    pub fn new(inbox: Inbox, read_model: ReadModel) -> Self {
+    /// one database, or one SQLite file, so that they commit together).
+    pub fn new(inbox: B::Inbox, read_model: ReadModel<B>) -> Self {
         Self { inbox, read_model }
     }
 
-    /// Applies `change` to the read model once per message id: the inbox records the id in
-    /// the transaction of the change.
+    /// Applies `change` to the read model once per message id.
     async fn once(&self, delivery: &Delivery<OrdersEvent>, change: Change) -> Result<(), BoxError> {
-        let read_model = &self.read_model;
-        let outcome = self
-            .inbox
-            .process(
-                subscriptions::subscriptions::orders::DURABLE,
-                &delivery.id,
-                async |conn: &mut PgConnection| change.apply(read_model, conn).await,
-            )
-            .await?;
+        let outcome = B::once(
+            &self.inbox,
+            &self.read_model,
+            subscriptions::subscriptions::orders::DURABLE,
+            &delivery.id,
+            &change,
+        )
+        .await?;
         if outcome.is_duplicate() {
             tracing::info!(id = %delivery.id, name = %delivery.name, "already applied; skipped");
         }
@@ -73,20 +132,24 @@ impl SearchService {
 }
 
 /// What one event does to the read model.
-enum Change {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
     /// A new order.
     Insert(SearchEntry),
     /// An order's new status, at its version.
     Status {
+        /// The order (aggregate) id.
         order_id: String,
+        /// Its status after the event.
         status: OrderStatus,
+        /// The order's aggregate version of the event.
         version: u64,
     },
 }
 
 impl Change {
     /// The change of `event`.
-    fn of(event: &OrdersEvent) -> Self {
+    pub fn of(event: &OrdersEvent) -> Self {
         let status = |order_id: &String, status, version| Self::Status {
             order_id: order_id.clone(),
             status,
@@ -121,11 +184,15 @@ impl Change {
         })
     }
 
-    /// Writes the change on `conn`.
-    async fn apply(
+    /// Writes the change on `conn`, a connection of `model`'s database.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`ReadModel::insert`] and [`ReadModel::set_status`].
+    pub async fn apply<DB: ReadModelDatabase>(
         &self,
-        model: &ReadModel,
-        conn: &mut PgConnection,
+        model: &ReadModel<DB>,
+        conn: &mut DB::Connection,
     ) -> Result<(), ReadModelError> {
         match self {
             Self::Insert(entry) => model.insert(conn, entry).await,
@@ -140,10 +207,10 @@ impl Change {
 
 /// The service under `Consumer::run_with_inbox`: the runtime records the message ids and
 /// commits; each event is one read-model write on the batch's transaction.
-impl TransactionalHandler<OrdersEvent> for SearchService {
+impl<B: Backend> TransactionalHandler<OrdersEvent, B> for SearchService<B> {
     async fn handle(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut B::Connection,
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), BoxError> {
         Change::of(&delivery.event)
@@ -154,8 +221,8 @@ impl TransactionalHandler<OrdersEvent> for SearchService {
 }
 
 /// The service under `Consumer::run` (the generated `OrdersRouter`): each event through
-/// [`Inbox::process`], a transaction per event.
-impl OrdersHandler for SearchService {
+/// the inbox's `process`, a transaction per event.
+impl<B: Backend> OrdersHandler for SearchService<B> {
     async fn order_created_event(
         &self,
         event: &proto::ordering::v1::OrderCreated,

@@ -1,16 +1,16 @@
 //! `search-example`: the search service. Consumes the ordering service's integration events
-//! from NATS JetStream into its Postgres read model until interrupted (Ctrl-C or SIGTERM),
-//! or prints the read model.
+//! from NATS JetStream into its read model (PostgreSQL, or SQLite for a `sqlite://` URL)
+//! until interrupted (Ctrl-C or SIGTERM), or prints the read model.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use eventmap::nats::Consumer;
 use eventmap::nats::connect::{ConnectArgs, connect};
-use eventmap::postgres::Inbox;
 use eventmap::redact::redact_url;
 use search_example::subscriptions::{OrdersEvent, subscriptions};
-use search_example::{ReadModel, SearchService};
+use search_example::{Backend, ReadModel, SearchService};
+use sqlx::{Pool, Postgres, Sqlite};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,7 +21,8 @@ struct Cli {
     /// NATS connection (JetStream, server 2.10 or newer).
     #[command(flatten)]
     nats: ConnectArgs,
-    /// PostgreSQL database of the read model and the inbox.
+    /// Database of the read model and the inbox: PostgreSQL (`postgres://...`) or a SQLite
+    /// file (`sqlite://path/search.db`, created when missing).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -29,7 +30,7 @@ struct Cli {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
-    /// Schema of the read model and the inbox.
+    /// Schema of the read model and the inbox (PostgreSQL; a SQLite file is the service's own).
     #[arg(long, default_value = "search")]
     schema: String,
     #[command(subcommand)]
@@ -72,16 +73,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens the database of `cli.database_url` and runs on it.
 async fn run(cli: Cli) -> Result<(), String> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(
-            eventmap::postgres::connect_options(&cli.database_url)
-                .map_err(|e| format!("invalid {}: {e}", redact_url(&cli.database_url)))?,
-        )
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", redact_url(&cli.database_url)))?;
-    let read_model = ReadModel::new(pool.clone(), &cli.schema)
+    let url = cli.database_url.clone();
+    let cannot_connect = |e: sqlx::Error| format!("cannot connect to {}: {e}", redact_url(&url));
+    let invalid = |e: sqlx::Error| format!("invalid {}: {e}", redact_url(&url));
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(
+                eventmap::sqlite::connect_options(&url)
+                    .map_err(|e| format!("invalid {}: {e}", redact_url(&url)))?,
+            )
+            .await
+            .map_err(cannot_connect)?;
+        let inbox = eventmap::sqlite::Inbox::new(pool.clone())
+            .await
+            .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
+        serve::<Sqlite>(cli, pool, inbox).await
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(eventmap::postgres::connect_options(&url).map_err(invalid)?)
+            .await
+            .map_err(cannot_connect)?;
+        let inbox = eventmap::postgres::Inbox::new(pool.clone(), &cli.schema)
+            .await
+            .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
+        serve::<Postgres>(cli, pool, inbox).await
+    }
+}
+
+/// Lists the read model, or consumes into it until Ctrl-C or SIGTERM; on database `B`.
+async fn serve<B: Backend>(cli: Cli, pool: Pool<B>, inbox: B::Inbox) -> Result<(), String> {
+    let read_model = ReadModel::<B>::new(pool, &cli.schema)
         .await
         .map_err(|e| format!("cannot prepare the read model: {e}"))?;
     if matches!(cli.command, Some(Command::List)) {
@@ -98,9 +123,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         return Ok(());
     }
-    let inbox = Inbox::new(pool, &cli.schema)
-        .await
-        .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
     let client = connect(&cli.nats.settings().name("search-example"))
         .await
         .map_err(|e| e.to_string())?;
@@ -113,7 +135,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         "search service consuming"
     );
     // A batch per transaction, each order's events in version order across restarts.
-    let handler = SearchService::new(inbox.clone(), read_model);
+    let handler = SearchService::<B>::new(inbox.clone(), read_model);
     let report = consumer
         .run_with_inbox(&inbox, &handler, eventmap::shutdown_signal())
         .await

@@ -2,21 +2,24 @@
 //! `nats-server -js`, and the search (read model through the inbox) and notifications services
 //! consume with durable consumers of their own, from their declared subscriptions, on the
 //! machine's PostgreSQL (DATABASE_URL, default the `test` database; each run in schemas of its
-//! own, dropped at the end).
+//! own, dropped at the end); and the search service alone on a SQLite file, under
+//! `Consumer::run_with_inbox`.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use eventmap::nats::async_nats::jetstream::Context;
 use eventmap::nats::{Consumer, ConsumerReport, JetStreamPublisher, provision_streams};
 use eventmap::postgres::Inbox;
 use eventmap::test_util::LocalServer;
 use eventmap::{DispatchingStore, EventDispatcher, InMemoryStore};
-use notifications_example::NotificationService;
+use notifications_example::{NotificationService, NotificationsDatabase};
 use ordering_example::application::OrderingService;
 use ordering_example::domain::order::Order;
-use search_example::{OrderStatus, ReadModel, SearchService};
+use search_example::subscriptions::OrdersEvent;
+use search_example::{OrderStatus, ReadModel, ReadModelDatabase, SearchService};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 
@@ -40,7 +43,7 @@ impl Schemas {
 
 /// The ordering service publishing through JetStream from an in-memory store, with the four
 /// orders of [`common::place_orders`] placed. Returns their ids.
-async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context) -> Vec<String> {
+async fn place_orders(jetstream: &Context) -> Vec<String> {
     let mut dispatcher = EventDispatcher::new();
     ordering_example::integration_events::register_integration_event_handlers(
         &mut dispatcher,
@@ -52,20 +55,77 @@ async fn place_orders(jetstream: &eventmap::nats::async_nats::jetstream::Context
     common::place_orders(&service, "order").await
 }
 
+/// A private nats-server with the ordering service's streams.
+async fn broker() -> (LocalServer, Context) {
+    let server = LocalServer::start().await.expect("nats-server");
+    let client = eventmap::nats::async_nats::connect(server.url())
+        .await
+        .expect("connect");
+    let jetstream = eventmap::nats::async_nats::jetstream::new(client);
+    provision_streams(
+        &jetstream,
+        ordering_example::integration_events::channels::ALL,
+    )
+    .await
+    .expect("streams");
+    (server, jetstream)
+}
+
+/// The read model after the four orders of [`common::place_orders`] (`ids`): each in its
+/// final state, the first with its customer, total and lines.
+async fn assert_final<DB: ReadModelDatabase>(read_model: &ReadModel<DB>, ids: &[String]) {
+    let statuses: Vec<(String, OrderStatus)> = read_model
+        .all()
+        .await
+        .expect("read model")
+        .into_iter()
+        .map(|e| (e.order_id, e.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (ids[0].clone(), OrderStatus::Completed),
+            (ids[1].clone(), OrderStatus::Canceled),
+            (ids[2].clone(), OrderStatus::ReadyForPickup),
+            (ids[3].clone(), OrderStatus::New),
+        ]
+    );
+    let first = read_model
+        .get(&ids[0])
+        .await
+        .expect("get")
+        .expect("indexed");
+    assert_eq!(first.customer_id, "alice");
+    assert_eq!(first.total_cents, 2 * 350 + 425);
+    assert_eq!(first.lines, 2);
+}
+
+/// The notifications after the orders of [`common::place_orders`] (`ids`): 4 created + 2
+/// readied + 1 canceled (completed orders are not notified); the canceled one told why.
+async fn assert_notified<DB: NotificationsDatabase>(
+    notifications: &NotificationService<DB>,
+    ids: &[String],
+) {
+    let all = notifications.all().await.expect("notifications");
+    assert_eq!(all.len(), 4 + 2 + 1, "{all:?}");
+    let texts: Vec<&str> = all
+        .iter()
+        .filter(|n| n.order_id == ids[1])
+        .map(|n| n.text.as_str())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("canceled: changed my mind")),
+        "{texts:?}"
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
     tokio::time::timeout(LIMIT, async {
-        let server = LocalServer::start().await.expect("nats-server");
-        let client = eventmap::nats::async_nats::connect(server.url())
-            .await
-            .expect("connect");
-        let jetstream = eventmap::nats::async_nats::jetstream::new(client);
-        provision_streams(
-            &jetstream,
-            ordering_example::integration_events::channels::ALL,
-        )
-        .await
-        .expect("streams");
+        let (_server, jetstream) = broker().await;
 
         let pool = PgPool::connect(&common::database_url("test"))
             .await
@@ -144,46 +204,91 @@ async fn search_and_notifications_each_see_every_event_they_subscribe_to() {
             0
         );
 
-        let statuses: Vec<(String, OrderStatus)> = read_model
-            .all()
-            .await
-            .expect("read model")
-            .into_iter()
-            .map(|e| (e.order_id, e.status))
-            .collect();
-        assert_eq!(
-            statuses,
-            vec![
-                (ids[0].clone(), OrderStatus::Completed),
-                (ids[1].clone(), OrderStatus::Canceled),
-                (ids[2].clone(), OrderStatus::ReadyForPickup),
-                (ids[3].clone(), OrderStatus::New),
-            ]
-        );
-        let first = read_model
-            .get(&ids[0])
-            .await
-            .expect("get")
-            .expect("indexed");
-        assert_eq!(first.customer_id, "alice");
-        assert_eq!(first.total_cents, 2 * 350 + 425);
-        assert_eq!(first.lines, 2);
-        let texts: Vec<String> = notifications
-            .all()
-            .await
-            .expect("notifications")
-            .into_iter()
-            .filter(|n| n.order_id == ids[1])
-            .map(|n| n.text)
-            .collect();
-        assert_eq!(texts.len(), 2, "{texts:?}");
-        assert!(
-            texts
-                .iter()
-                .any(|t| t.contains("canceled: changed my mind")),
-            "{texts:?}"
-        );
+        assert_final(&read_model, &ids).await;
+        assert_notified(&notifications, &ids).await;
         schemas.drop_all().await;
+    })
+    .await
+    .expect("bounded");
+}
+
+/// The consuming services on SQLite files, as `search-example` and `notifications-example` run
+/// with `sqlite://` URLs: the search service applies every event once through
+/// `run_with_inbox` and the SQLite inbox, each message id recorded once; the notifications
+/// service records one notification per event it subscribes to.
+#[tokio::test(flavor = "current_thread")]
+async fn search_and_notifications_on_sqlite_see_every_event_once() {
+    tokio::time::timeout(LIMIT, async {
+        let (_server, jetstream) = broker().await;
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let open = async |file: &str| {
+            let url = format!("sqlite://{}/{file}", dir.path().display());
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(eventmap::sqlite::connect_options(&url).expect("SQLite URL"))
+                .await
+                .expect("SQLite database")
+        };
+        let pool = open("search.db").await;
+        let notifications =
+            NotificationService::new(open("notifications.db").await, "notifications")
+                .await
+                .expect("notifications");
+        let read_model = ReadModel::new(pool.clone(), "search")
+            .await
+            .expect("read model");
+        let inbox = eventmap::sqlite::Inbox::new(pool.clone())
+            .await
+            .expect("inbox");
+        let ids = place_orders(&jetstream).await;
+
+        let spec = search_example::subscriptions::subscriptions::orders::spec();
+        let consumer = Consumer::<OrdersEvent>::start(&jetstream, &spec)
+            .await
+            .expect("search consumer");
+        let recorded = async || -> i64 {
+            sqlx::query_scalar("SELECT count(*) FROM eventmap_inbox WHERE consumer = $1")
+                .bind(spec.durable())
+                .fetch_one(&pool)
+                .await
+                .expect("inbox rows")
+        };
+        // Until the inbox holds the eight message ids: 4 created + 2 readied + 1 canceled +
+        // 1 completed.
+        let drained = async {
+            while recorded().await < 8 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let handler = SearchService::new(inbox.clone(), read_model.clone());
+        let notifier = Consumer::<notifications_example::subscriptions::OrdersEvent>::start(
+            &jetstream,
+            &notifications_example::subscriptions::subscriptions::orders::spec(),
+        )
+        .await
+        .expect("notifications consumer");
+        let notified = async {
+            while notifications.all().await.expect("notifications").len() < 7 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let notifications_handler =
+            notifications_example::subscriptions::OrdersRouter(notifications.clone());
+        let (report, notifier_report) = tokio::join!(
+            consumer.run_with_inbox(&inbox, &handler, drained),
+            notifier.run(&notifications_handler, notified),
+        );
+        assert_eq!(
+            report.expect("search ran"),
+            ConsumerReport {
+                handled: 8,
+                ..ConsumerReport::default()
+            }
+        );
+        assert_eq!(notifier_report.expect("notifications ran").handled, 7);
+        assert_eq!(recorded().await, 8);
+        assert_final(&read_model, &ids).await;
+        assert_notified(&notifications, &ids).await;
     })
     .await
     .expect("bounded");

@@ -13,26 +13,26 @@ use async_nats::jetstream::Context;
 use async_nats::jetstream::consumer::PullConsumer;
 use tracing::Instrument;
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod batched;
 mod create;
 mod deliveries;
 mod guard;
 mod handler;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod order;
 mod policy;
 mod pull;
 mod run;
 mod settle;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod transactional;
 
 pub use create::{MIN_SERVER_VERSION, StartError};
 pub use deliveries::Deliveries;
 pub use handler::{ConsumerHandler, consumer_fn};
 pub use policy::{ConsumerSpec, ContractPolicy, DeliveryPolicy};
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use transactional::TransactionalHandler;
 
 use crate::contract::IncompatibleContract;
@@ -94,9 +94,10 @@ pub enum ConsumeError {
 ///   (prefetch: at most 1.5 batches queued); while a handler runs, in-progress acks keep both
 ///   its message and the queued ones from being redelivered. The consumer acks, naks with
 ///   backoff and dead-letters.
-/// * `run_with_inbox` (feature `postgres`) with a `TransactionalHandler`: as `run`, with
-///   each pulled batch handled in one PostgreSQL transaction that also records the message
-///   ids in the `eventmap::postgres::Inbox`, and each aggregate's events kept in order
+/// * `run_with_inbox` (feature `postgres` or `sqlite`) with a `TransactionalHandler`: as
+///   `run`, with each pulled batch handled in one database transaction that also records the
+///   message ids in the inbox (`eventmap::postgres::Inbox` or `eventmap::sqlite::Inbox`), and
+///   each aggregate's events kept in order
 ///   across crashes (`docs/delivery.md`).
 /// * [`deliveries`](Self::deliveries): the decoded [`Delivery`](super::Delivery)s one at a
 ///   time, settled by the caller (see [`Deliveries`]).

@@ -5,70 +5,12 @@ use std::fmt;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnection, PgPool};
-use tracing::Instrument;
 
 use super::Error;
 use super::schema::Schema;
+use crate::inbox::{InboxError, InboxOutcome};
 
 mod batch;
-
-/// What [`Inbox::process`] did with a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
-pub enum InboxOutcome<R> {
-    /// First time for this consumer: the handler ran and its writes committed together with
-    /// the message id. Holds the handler's result.
-    Processed(R),
-    /// The consumer had already processed this message id (a redelivery, or another instance
-    /// handling the same message): the handler did not run and nothing was written. Ack it.
-    Duplicate,
-}
-
-impl<R> InboxOutcome<R> {
-    /// Whether the message was a duplicate.
-    pub fn is_duplicate(&self) -> bool {
-        matches!(self, Self::Duplicate)
-    }
-
-    /// The handler's result, if it ran.
-    pub fn processed(self) -> Option<R> {
-        match self {
-            Self::Processed(result) => Some(result),
-            Self::Duplicate => None,
-        }
-    }
-}
-
-/// Why [`Inbox::process`] failed. In every case nothing was committed: the message id is not
-/// recorded, so a redelivery of the message runs the handler again.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InboxError<E> {
-    /// The handler returned an error; its writes were rolled back.
-    #[error("handler of consumer `{consumer}` failed on message `{message_id}`: {source}")]
-    Handler {
-        /// The consumer name given to [`Inbox::process`].
-        consumer: String,
-        /// The message id.
-        message_id: String,
-        /// The handler's error.
-        #[source]
-        source: E,
-    },
-    /// The database failed (connection, the inbox insert, the commit). If the commit itself
-    /// broke off, the outcome is unknown to the caller; a redelivery is then either processed
-    /// (it had rolled back) or a duplicate (it had committed): never applied twice.
-    #[error("inbox of consumer `{consumer}` failed on message `{message_id}`: {source}")]
-    Database {
-        /// The consumer name given to [`Inbox::process`].
-        consumer: String,
-        /// The message id.
-        message_id: String,
-        /// The database error.
-        #[source]
-        source: sqlx::Error,
-    },
-}
 
 /// The inbox: a table (`eventmap_inbox`) of the message ids each consumer has processed,
 /// written in the transaction of the handler's own writes, so that a redelivered message
@@ -183,59 +125,7 @@ impl Inbox {
     where
         F: AsyncFnOnce(&mut PgConnection) -> Result<R, E>,
     {
-        let span = tracing::debug_span!(
-            "eventmap.inbox",
-            schema = %self.schema.name(),
-            consumer,
-            message_id,
-            outcome = tracing::field::Empty,
-        );
-        let database = |source| InboxError::Database {
-            consumer: consumer.to_owned(),
-            message_id: message_id.to_owned(),
-            source,
-        };
-        async {
-            let mut tx = self.pool.begin().await.map_err(database)?;
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO {} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                self.schema.inbox
-            ))
-            .bind(consumer)
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(database)?
-            .rows_affected();
-            if inserted == 0 {
-                tracing::Span::current().record("outcome", "duplicate");
-                tracing::debug!("already processed: skipped");
-                tx.rollback().await.map_err(database)?;
-                return Ok(InboxOutcome::Duplicate);
-            }
-            match handler(&mut *tx).await {
-                Ok(result) => {
-                    tx.commit().await.map_err(database)?;
-                    tracing::Span::current().record("outcome", "processed");
-                    Ok(InboxOutcome::Processed(result))
-                }
-                Err(source) => {
-                    tracing::Span::current().record("outcome", "failed");
-                    if let Err(err) = tx.rollback().await {
-                        // The connection is closed with the transaction open: PostgreSQL
-                        // rolls it back on its side.
-                        tracing::warn!(error = %err, "rollback after a handler error failed");
-                    }
-                    Err(InboxError::Handler {
-                        consumer: consumer.to_owned(),
-                        message_id: message_id.to_owned(),
-                        source,
-                    })
-                }
-            }
-        }
-        .instrument(span)
-        .await
+        crate::inbox::process(self, consumer, message_id, handler).await
     }
 
     /// Whether `consumer` has processed `message_id` (committed).

@@ -1,4 +1,4 @@
-//! [`Consumer::run_with_inbox`]: the consumer's loop with the PostgreSQL [`Inbox`], handling
+//! [`Consumer::run_with_inbox`]: the consumer's loop with an inbox ([`InboxBackend`]: Postgres or SQLite), handling
 //! each pulled batch in one transaction and keeping each aggregate's events in stream order
 //! across crashes (see `order.rs`).
 
@@ -20,10 +20,10 @@ use super::settle::Settled;
 use super::transactional::TransactionalHandler;
 use super::{ConsumeError, Consumer, ConsumerReport};
 use crate::decode::IntegrationEventSet;
+use crate::inbox::InboxBackend;
 use crate::message::headers;
 use crate::nats::dead_letter;
 use crate::nats::delivery::{AckHandle, Delivery, Received};
-use crate::postgres::Inbox;
 
 /// Most stream sequences read back at start to find the messages an earlier instance left
 /// outstanding (see [`Consumer::scan_outstanding`]).
@@ -66,7 +66,9 @@ fn key_of<E>(delivery: &Delivery<E>) -> Option<AggregateKey> {
 impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// Pulls and handles messages through `inbox` until `shutdown` completes or a fatal
     /// error, a pulled batch ([`DeliveryPolicy::batch`](super::DeliveryPolicy::batch)
-    /// messages at most) per PostgreSQL transaction:
+    /// messages at most) per database transaction. `inbox` is a
+    /// [`postgres::Inbox`](crate::postgres::Inbox) or a [`sqlite::Inbox`](crate::sqlite::Inbox);
+    /// `handler` writes on its database's connection:
     ///
     /// 1. the batch's ids are recorded for this consumer (the durable name) with one
     ///    `INSERT ... ON CONFLICT DO NOTHING RETURNING`; ids recorded before (redeliveries,
@@ -104,9 +106,9 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// # Errors
     ///
     /// [`ConsumeError::ConsumerGone`], [`ConsumeError::IncompatibleContract`] (as in `run`).
-    pub async fn run_with_inbox<H: TransactionalHandler<E>>(
+    pub async fn run_with_inbox<I: InboxBackend, H: TransactionalHandler<E, I::Database>>(
         self,
-        inbox: &Inbox,
+        inbox: &I,
         handler: &H,
         shutdown: impl Future<Output = ()>,
     ) -> Result<ConsumerReport, ConsumeError> {
@@ -115,7 +117,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             channel = E::CHANNEL.name,
             stream = E::CHANNEL.stream,
             durable = %self.spec.durable,
-            inbox = %inbox.schema(),
+            inbox = %inbox.location(),
         );
         async move {
             let mut shutdown = pin!(shutdown);
@@ -193,9 +195,9 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// Decodes `messages`, settles those that cannot be handled, holds those behind an
     /// outstanding message of their aggregate, and handles the rest (with the held ones now
     /// due) in one transaction.
-    async fn batch<H: TransactionalHandler<E>>(
+    async fn batch<I: InboxBackend, H: TransactionalHandler<E, I::Database>>(
         &self,
-        inbox: &Inbox,
+        inbox: &I,
         handler: &H,
         messages: Vec<Message>,
         state: &mut Batching<E>,
@@ -309,9 +311,9 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
 
     /// After a batch rolled back: each message in a transaction of its own, settled by its
     /// outcome; one behind a message that failed meanwhile is held.
-    async fn one_by_one<H: TransactionalHandler<E>>(
+    async fn one_by_one<I: InboxBackend, H: TransactionalHandler<E, I::Database>>(
         &self,
-        inbox: &Inbox,
+        inbox: &I,
         handler: &H,
         ready: Vec<Delivery<E>>,
         state: &mut Batching<E>,
@@ -361,15 +363,15 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// One transaction: records the ids of `deliveries`, runs `handler` on each new one in
     /// order, commits. `Err` (rolled back) with the handler's error chain, the panic, or the
     /// database error.
-    async fn transact<H: TransactionalHandler<E>>(
+    async fn transact<I: InboxBackend, H: TransactionalHandler<E, I::Database>>(
         &self,
-        inbox: &Inbox,
+        inbox: &I,
         handler: &H,
         deliveries: &[Delivery<E>],
     ) -> Result<(), String> {
         let durable = self.spec.durable.as_str();
-        let database = |err: sqlx::Error| format!("inbox `{}`: {err}", inbox.schema());
-        let mut tx = inbox.pool().begin().await.map_err(database)?;
+        let database = |err: sqlx::Error| format!("inbox `{}`: {err}", inbox.location());
+        let mut tx = inbox.begin().await.map_err(database)?;
         let mut seen = HashSet::with_capacity(deliveries.len());
         let ids: Vec<&str> = deliveries
             .iter()
@@ -377,7 +379,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             .filter(|id| seen.insert(*id))
             .collect();
         let new = inbox
-            .record_batch(&mut tx, durable, &ids)
+            .record_batch(&mut *tx, durable, &ids)
             .await
             .map_err(database)?;
         seen.clear();
@@ -393,7 +395,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         }
         if !fresh.is_empty() {
             let started = std::time::Instant::now();
-            let result = AssertUnwindSafe(handler.handle_batch(&mut tx, &fresh, durable))
+            let result = AssertUnwindSafe(handler.handle_batch(&mut *tx, &fresh, durable))
                 .catch_unwind()
                 .await;
             crate::metrics::batch_handled(durable, started.elapsed(), matches!(result, Ok(Ok(()))));
@@ -404,7 +406,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             };
             if let Some(error) = error {
                 if let Err(err) = tx.rollback().await {
-                    // The connection closes with the transaction open: PostgreSQL rolls it back.
+                    // The connection closes with the transaction open: the database rolls it back.
                     tracing::warn!(error = %err, "rollback after a handler error failed");
                 }
                 return Err(error);
@@ -438,7 +440,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// Drops the gate's blockers that were acknowledged (the consumer's ack floor passed
     /// them) or applied (recorded in the inbox). Failures to ask are logged; the blockers
     /// then stay.
-    async fn refresh_gate(&self, inbox: &Inbox, gate: &mut Gate) {
+    async fn refresh_gate(&self, inbox: &impl InboxBackend, gate: &mut Gate) {
         if gate.is_empty() {
             return;
         }
@@ -467,7 +469,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// read back from the stream, on the consumer's subjects, with aggregate headers, whose
     /// ids the inbox has not recorded. Each becomes a blocker of its aggregate. Nothing to do
     /// when no message is pending; failures are logged (the run then starts without them).
-    pub(super) async fn scan_outstanding(&self, inbox: &Inbox, gate: &mut Gate) {
+    pub(super) async fn scan_outstanding(&self, inbox: &impl InboxBackend, gate: &mut Gate) {
         let info = match self.consumer.get_info().await {
             Ok(info) => info,
             Err(err) => {

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 
-use sqlx::postgres::PgConnection;
 use tracing::Instrument;
 
 use crate::decode::IntegrationEventSet;
@@ -13,6 +12,12 @@ use crate::nats::Delivery;
 
 /// Handles one event inside the inbox's transaction: its writes go through `conn`, and they
 /// commit together with the ids of the batch's messages, or not at all.
+///
+/// `DB` is the inbox's database: `sqlx::Postgres` (`conn` is a `PgConnection`) for
+/// [`postgres::Inbox`](crate::postgres::Inbox), `sqlx::Sqlite` (`conn` is a
+/// `SqliteConnection`) for [`sqlite::Inbox`](crate::sqlite::Inbox); the default is
+/// [`DefaultDatabase`](crate::inbox::DefaultDatabase) (Postgres when the feature is on). A
+/// handler written once for both is generic over `DB`.
 ///
 /// The handler must not commit, roll back or acknowledge: the runtime does (see
 /// [`Consumer::run_with_inbox`](super::Consumer::run_with_inbox)). `Err` (or a panic) rolls
@@ -58,11 +63,15 @@ use crate::nats::Delivery;
 ///     }
 /// }
 /// ```
-pub trait TransactionalHandler<E: IntegrationEventSet + Sync>: Send + Sync {
+pub trait TransactionalHandler<
+    E: IntegrationEventSet + Sync,
+    DB: sqlx::Database = crate::inbox::DefaultDatabase,
+>: Send + Sync
+{
     /// Applies one delivery on `conn`, the batch transaction's connection.
     fn handle(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut DB::Connection,
         delivery: &Delivery<E>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send;
 
@@ -72,7 +81,7 @@ pub trait TransactionalHandler<E: IntegrationEventSet + Sync>: Send + Sync {
     /// [`handle`](Self::handle) for each, in a `consume` span of its own.
     fn handle_batch(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut DB::Connection,
         deliveries: &[&Delivery<E>],
         durable: &str,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {

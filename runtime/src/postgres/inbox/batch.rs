@@ -1,25 +1,53 @@
-//! The inbox's statements for a batch of messages: recording many ids in one statement, and
-//! asking which of some ids are already recorded.
+//! The Postgres inbox's statements for the generic inbox code ([`Records`]): recording one
+//! id, many ids in one statement, and asking which of some ids are already recorded.
 
 use std::collections::HashSet;
 
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+use sqlx::{Pool, Transaction};
 
 use super::Inbox;
+use crate::inbox::Records;
 
-impl Inbox {
-    /// Records `(consumer, id)` for every id of `ids` on `conn` (inside the caller's
-    /// transaction) with one `INSERT ... SELECT unnest($2) ... ON CONFLICT DO NOTHING
-    /// RETURNING`, and returns the ids that were not recorded before (the others are
-    /// duplicates: their handler must not run). An id given twice is inserted once.
-    ///
-    /// Like [`Inbox::process`], an id whose row another transaction holds uncommitted waits
-    /// for that transaction (`READ COMMITTED`).
-    ///
-    /// # Errors
-    ///
-    /// The database's.
-    pub(crate) async fn record_batch(
+impl Records for Inbox {
+    type Database = Postgres;
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn location(&self) -> &str {
+        self.schema.name()
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        Pool::begin(&self.pool).await
+    }
+
+    /// `INSERT ... ON CONFLICT DO NOTHING`: a duplicate does not abort the transaction with
+    /// an error (unlike a plain `INSERT` hitting the primary key).
+    async fn record(
+        &self,
+        conn: &mut PgConnection,
+        consumer: &str,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO {} (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            self.schema.inbox
+        ))
+        .bind(consumer)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
+    }
+
+    /// One `INSERT ... SELECT unnest($2) ... ON CONFLICT DO NOTHING RETURNING`. Like
+    /// [`Inbox::process`], an id whose row another transaction holds uncommitted waits for
+    /// that transaction (`READ COMMITTED`).
+    async fn record_batch(
         &self,
         conn: &mut PgConnection,
         consumer: &str,
@@ -40,12 +68,7 @@ impl Inbox {
         Ok(inserted.into_iter().collect())
     }
 
-    /// Which of `ids` `consumer` has processed (committed), in one query.
-    ///
-    /// # Errors
-    ///
-    /// The database's.
-    pub(crate) async fn processed_among(
+    async fn processed_among(
         &self,
         consumer: &str,
         ids: &[&str],

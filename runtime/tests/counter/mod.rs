@@ -1,0 +1,243 @@
+//! The counter domain every backend's tests share: serde domain events, an event-sourced
+//! aggregate, its integration event (what generated code would emit) and the consumer's
+//! event set; and the tests' time limits. Included by `pg/mod.rs` and by the SQLite tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventmap::convert::{ConversionError, IntoProto, checked};
+use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
+use eventmap::nats::async_nats::{HeaderMap, jetstream::Context};
+use eventmap::{
+    Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
+    EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
+};
+use serde::{Deserialize, Serialize};
+
+/// The channel of the counter's integration events.
+pub const COUNTER: ChannelSpec = ChannelSpec::new("counter", "faults.counter", "FAULTS_COUNTER");
+pub const SOURCE: &str = "faults";
+pub const INCREMENTED_EVENT: &str = "IncrementedEvent";
+
+/// Mapped to `IncrementedEvent`. `by` above `i32::MAX` fails the (checked) conversion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incremented {
+    pub by: u32,
+}
+impl DomainEvent for Incremented {
+    fn event_name(&self) -> &'static str {
+        "Incremented"
+    }
+}
+
+/// An internal event: stored, never published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Labelled {
+    pub label: String,
+}
+impl DomainEvent for Labelled {
+    fn event_name(&self) -> &'static str {
+        "Labelled"
+    }
+}
+
+pub mod proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Incremented {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "2")]
+        pub counter_id: String,
+        #[prost(uint64, tag = "3")]
+        pub version: u64,
+        #[prost(int32, tag = "4")]
+        pub by: i32,
+    }
+}
+
+/// What generated code would emit for `Incremented -> IncrementedEvent`.
+pub fn incremented_event(
+    event: &AggregateEvent<Incremented>,
+) -> Result<proto::Incremented, ConversionError> {
+    Ok(proto::Incremented {
+        id: integration_event_id(event.id(), INCREMENTED_EVENT).to_string(),
+        counter_id: IntoProto::into_proto(event.aggregate_id())
+            .map_err(|e: ConversionError| e.at("counter_id"))?,
+        version: event.aggregate_version(),
+        by: checked(&event.payload().by, "by")?,
+    })
+}
+
+/// What generated `register_integration_event_handlers` would do.
+pub fn register_integration_event_handlers(
+    dispatcher: &mut EventDispatcher,
+    publisher: Arc<dyn Publisher>,
+) {
+    if dispatcher.map_type::<Incremented>("pg::counter", &["Incremented", "Labelled"]) {
+        dispatcher.subscribe_to_named::<Incremented>(
+            "Incremented",
+            IntegrationEventHandler::new(
+                publisher,
+                COUNTER,
+                INCREMENTED_EVENT,
+                SOURCE,
+                incremented_event,
+            ),
+        );
+    }
+}
+
+/// Consumer side of the channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CounterEvents {
+    Incremented(proto::Incremented),
+}
+
+impl IntegrationEventSet for CounterEvents {
+    const CHANNEL: ChannelSpec = COUNTER;
+    const NAMES: &'static [&'static str] = &[INCREMENTED_EVENT];
+
+    fn decode(name: &str, payload: &[u8]) -> Result<Self, DecodeError> {
+        match name {
+            INCREMENTED_EVENT => decode_payload(name, payload).map(Self::Incremented),
+            other => Err(DecodeError::UnknownEvent {
+                name: other.to_owned(),
+            }),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        INCREMENTED_EVENT
+    }
+}
+
+/// The event-sourced aggregate.
+#[derive(Debug, Clone)]
+pub struct Counter {
+    pub root: AggregateRoot,
+    pub total: u64,
+    pub label: String,
+}
+
+impl Aggregate for Counter {
+    const NAME: &'static str = "Counter";
+    fn root(&self) -> &AggregateRoot {
+        &self.root
+    }
+    fn root_mut(&mut self) -> &mut AggregateRoot {
+        &mut self.root
+    }
+}
+
+impl EventSourced for Counter {
+    fn blank(id: &str) -> Self {
+        Self {
+            root: AggregateRoot::new(id),
+            total: 0,
+            label: String::new(),
+        }
+    }
+
+    fn apply(&mut self, event: &AggregateEvent) {
+        if let Some(e) = event.downcast::<Incremented>() {
+            self.total += u64::from(e.payload().by);
+        } else if let Some(e) = event.downcast::<Labelled>() {
+            self.label = e.payload().label.clone();
+        }
+    }
+}
+
+impl Counter {
+    pub fn increment(&mut self, by: u32) {
+        self.total += u64::from(by);
+        self.root.record(Self::NAME, Incremented { by });
+    }
+
+    pub fn label(&mut self, label: &str) {
+        self.label = label.to_owned();
+        self.root.record(
+            Self::NAME,
+            Labelled {
+                label: label.to_owned(),
+            },
+        );
+    }
+}
+
+/// Waits for `condition`: checks it, then again every `every`, until it holds (`true`) or
+/// `limit` has passed (`false`, checked once more at the deadline). Callers assert on the
+/// result with their own message.
+pub async fn eventually(
+    limit: Duration,
+    every: Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Runs `test` with a `tracing` subscriber writing to the test's output (`RUST_LOG`, default
+/// `warn`), and fails it when it takes longer than `limit` (a broken fault test fails instead
+/// of hanging).
+pub async fn within<F: std::future::Future>(limit: Duration, test: F) -> F::Output {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+    tokio::time::timeout(limit, test)
+        .await
+        .expect("test exceeded its time limit")
+}
+
+/// Publishes a copy of stream message `sequence` with another `Nats-Msg-Id` (so JetStream
+/// stores it again): the same `ce-id`, a duplicate for the inbox.
+pub async fn republish(jetstream: &Context, sequence: u64) {
+    let stream = jetstream.get_stream(COUNTER.stream).await.expect("stream");
+    let message = stream.get_raw_message(sequence).await.expect("message");
+    let mut headers = HeaderMap::new();
+    for (name, values) in message.headers.iter() {
+        for value in values {
+            if !name.to_string().eq_ignore_ascii_case("Nats-Msg-Id") {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+    headers.insert("Nats-Msg-Id", format!("copy-{sequence}").as_str());
+    jetstream
+        .publish_with_headers(message.subject, headers, message.payload)
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+}
+
+/// Every counter's versions `1..=n`, each once, in order, except those in `skipped`.
+pub fn assert_in_order(
+    applied: &BTreeMap<String, Vec<u64>>,
+    expected: &BTreeMap<String, u64>,
+    skipped: &[(&str, u64)],
+) {
+    assert_eq!(
+        applied.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (counter, count) in expected {
+        let wanted: Vec<u64> = (1..=*count)
+            .filter(|version| !skipped.contains(&(counter.as_str(), *version)))
+            .collect();
+        assert_eq!(applied[counter], wanted, "versions of {counter} as applied");
+    }
+}
