@@ -26,7 +26,7 @@
 //! # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use eventmap_codegen::{analyze, contract_registry};
 //!
-//! let mut analyses = vec![analyze("mappings.yaml")?];
+//! let mut analyses = vec![analyze(std::path::Path::new("mappings.yaml"))?];
 //! let wanted = contract_registry::wanted(&analyses);
 //! let snapshot = contract_registry::read(&contract_registry::Server::new("nats://127.0.0.1:4222"), &wanted)?;
 //! contract_registry::check(&mut analyses, &snapshot);
