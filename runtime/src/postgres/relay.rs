@@ -3,7 +3,6 @@
 
 #[cfg(feature = "cli")]
 mod args;
-mod config;
 mod round;
 #[cfg(feature = "nats")]
 mod window;
@@ -21,14 +20,11 @@ use tracing::Instrument;
 use super::Error;
 use super::schema::{NOTIFY_CHANNEL, Schema};
 use crate::publisher::Publisher;
+use crate::sql::relay::{AbortOnDrop, Counters, purge_forever};
+use crate::sql::{RelayConfig, RelayStats, RoundReport, RunningRelay};
 
 #[cfg(feature = "cli")]
 pub use args::{RelayArgs, RelayRunError, connect_pool};
-use config::Counters;
-pub use config::{
-    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
-    RoundReport,
-};
 use round::{LockedRound, SentRound};
 #[cfg(feature = "nats")]
 pub use window::{WindowCheck, check_duplicate_windows};
@@ -112,55 +108,6 @@ impl fmt::Debug for Relay {
     }
 }
 
-/// A relay running on a task of its own ([`Relay::spawn`]). Dropping it stops the relay at
-/// its next shutdown check without waiting for it; [`stop`](Self::stop) waits.
-#[derive(Debug)]
-pub struct RunningRelay {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), Error>>,
-}
-
-impl RunningRelay {
-    /// Whether the relay's task has ended (it only ends on [`stop`](Self::stop), a fatal
-    /// error or a panic).
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
-    }
-
-    /// Stops the relay (a round in progress finishes, so acknowledged rows get marked) and
-    /// waits for its task.
-    ///
-    /// # Errors
-    ///
-    /// What [`Relay::run`] returned, or [`Error::RelayPanicked`].
-    pub async fn stop(self) -> Result<(), Error> {
-        let _ = self.stop.send(());
-        match self.task.await {
-            Ok(result) => result,
-            Err(err) if err.is_panic() => {
-                let panic = err.into_panic();
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(not a string)".to_owned());
-                Err(Error::RelayPanicked { message })
-            }
-            // Cancelled: the runtime is shutting down; nothing runs any more.
-            Err(_) => Ok(()),
-        }
-    }
-}
-
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 impl Relay {
     /// A relay on the outbox of `config.schema` in `pool`, publishing through `publisher`
     /// (normally a [`JetStreamPublisher`](crate::nats::JetStreamPublisher)). Runs the
@@ -194,17 +141,7 @@ impl Relay {
 
     /// The counters.
     pub fn stats(&self) -> RelayStats {
-        let c = &self.counters;
-        RelayStats {
-            published: c.published.load(Ordering::Relaxed),
-            duplicates: c.duplicates.load(Ordering::Relaxed),
-            failures: c.failures.load(Ordering::Relaxed),
-            rounds: c.rounds.load(Ordering::Relaxed),
-            backlog: c.backlog.load(Ordering::Relaxed),
-            retrying: c.retrying.load(Ordering::Relaxed),
-            parked: c.parked.load(Ordering::Relaxed),
-            parked_backlog: c.parked_backlog.load(Ordering::Relaxed),
-        }
+        self.counters.stats()
     }
 
     /// Counts the unpublished rows (committed ones, parked ones included) and records the
@@ -222,11 +159,9 @@ impl Relay {
         .fetch_one(&self.pool)
         .await?;
         let count = u64::try_from(count).unwrap_or_default();
-        self.counters.backlog.store(count, Ordering::Relaxed);
+        let parked = u64::try_from(parked).unwrap_or_default();
         self.counters
-            .parked_backlog
-            .store(u64::try_from(parked).unwrap_or_default(), Ordering::Relaxed);
-        crate::metrics::outbox_backlog(self.schema.name(), count);
+            .count_backlog(self.schema.name(), count, parked);
         Ok(count)
     }
 
@@ -270,19 +205,11 @@ impl Relay {
     /// [`RelayConfig::purge_interval`], forever (failures are logged and retried at the next
     /// interval). Started by [`run`](Self::run).
     async fn purge_forever(self, retention: Duration) {
-        loop {
-            tokio::time::sleep(self.config.purge_interval).await;
-            let started = std::time::Instant::now();
-            match self.purge_published(retention).await {
-                Ok(0) => {}
-                Ok(rows) => {
-                    tracing::debug!(rows, took = ?started.elapsed(), "purged published rows")
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot purge published rows; retrying later")
-                }
-            }
-        }
+        let interval = self.config.purge_interval;
+        purge_forever(interval, retention, |older_than| {
+            self.purge_published(older_than)
+        })
+        .await;
     }
 
     /// Whether a round that reported `report` leaves more rows to send at once: a full batch
@@ -498,17 +425,8 @@ impl Relay {
     ///
     /// Needs a tokio runtime (it calls `tokio::spawn`).
     pub fn spawn(&self) -> RunningRelay {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = self.clone();
-        let task = tokio::spawn(async move {
-            relay
-                .run(async {
-                    // A dropped sender stops the relay too.
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        RunningRelay { stop, task }
+        RunningRelay::spawn(move |stopped| async move { relay.run(stopped).await })
     }
 }
 

@@ -1,181 +1,24 @@
-//! Fixtures of the Postgres tests: a counter domain with serde events, its integration event
-//! (what generated code would emit), a private schema per test, and stream checks.
+//! Fixtures of the Postgres tests: the counter domain and stream checks of `counter`, and a
+//! private schema per test.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use eventmap::convert::{ConversionError, IntoProto, checked};
-use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
+use std::sync::Arc;
+
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-use eventmap::postgres::{EventRegistry, OutboxWriter, PostgresStore};
-use eventmap::{
-    Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
-    EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
+use eventmap::postgres::{
+    OutboxWriter, PostgresStore, Relay, RelayConfig, RelayStats, RunningRelay,
 };
-use serde::{Deserialize, Serialize};
+use eventmap::{EventDispatcher, Publisher};
+use scenarios::{Backend, Doom};
 
-/// The channel of the counter's integration events.
-pub const COUNTER: ChannelSpec = ChannelSpec::new("counter", "faults.counter", "FAULTS_COUNTER");
-pub const SOURCE: &str = "faults";
-pub const INCREMENTED_EVENT: &str = "IncrementedEvent";
-
-/// Mapped to `IncrementedEvent`. `by` above `i32::MAX` fails the (checked) conversion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incremented {
-    pub by: u32,
-}
-impl DomainEvent for Incremented {
-    fn event_name(&self) -> &'static str {
-        "Incremented"
-    }
-}
-
-/// An internal event: stored, never published.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Labelled {
-    pub label: String,
-}
-impl DomainEvent for Labelled {
-    fn event_name(&self) -> &'static str {
-        "Labelled"
-    }
-}
-
-pub mod proto {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Incremented {
-        #[prost(string, tag = "1")]
-        pub id: String,
-        #[prost(string, tag = "2")]
-        pub counter_id: String,
-        #[prost(uint64, tag = "3")]
-        pub version: u64,
-        #[prost(int32, tag = "4")]
-        pub by: i32,
-    }
-}
-
-/// What generated code would emit for `Incremented -> IncrementedEvent`.
-pub fn incremented_event(
-    event: &AggregateEvent<Incremented>,
-) -> Result<proto::Incremented, ConversionError> {
-    Ok(proto::Incremented {
-        id: integration_event_id(event.id(), INCREMENTED_EVENT).to_string(),
-        counter_id: IntoProto::into_proto(event.aggregate_id())
-            .map_err(|e: ConversionError| e.at("counter_id"))?,
-        version: event.aggregate_version(),
-        by: checked(&event.payload().by, "by")?,
-    })
-}
-
-/// What generated `register_integration_event_handlers` would do.
-pub fn register_integration_event_handlers(
-    dispatcher: &mut EventDispatcher,
-    publisher: Arc<dyn Publisher>,
-) {
-    if dispatcher.map_type::<Incremented>("pg::counter", &["Incremented", "Labelled"]) {
-        dispatcher.subscribe_to_named::<Incremented>(
-            "Incremented",
-            IntegrationEventHandler::new(
-                publisher,
-                COUNTER,
-                INCREMENTED_EVENT,
-                SOURCE,
-                incremented_event,
-            ),
-        );
-    }
-}
-
-/// Consumer side of the channel.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CounterEvents {
-    Incremented(proto::Incremented),
-}
-
-impl IntegrationEventSet for CounterEvents {
-    const CHANNEL: ChannelSpec = COUNTER;
-    const NAMES: &'static [&'static str] = &[INCREMENTED_EVENT];
-
-    fn decode(name: &str, payload: &[u8]) -> Result<Self, DecodeError> {
-        match name {
-            INCREMENTED_EVENT => decode_payload(name, payload).map(Self::Incremented),
-            other => Err(DecodeError::UnknownEvent {
-                name: other.to_owned(),
-            }),
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        INCREMENTED_EVENT
-    }
-}
-
-/// The event-sourced aggregate.
-#[derive(Debug, Clone)]
-pub struct Counter {
-    pub root: AggregateRoot,
-    pub total: u64,
-    pub label: String,
-}
-
-impl Aggregate for Counter {
-    const NAME: &'static str = "Counter";
-    fn root(&self) -> &AggregateRoot {
-        &self.root
-    }
-    fn root_mut(&mut self) -> &mut AggregateRoot {
-        &mut self.root
-    }
-}
-
-impl EventSourced for Counter {
-    fn blank(id: &str) -> Self {
-        Self {
-            root: AggregateRoot::new(id),
-            total: 0,
-            label: String::new(),
-        }
-    }
-
-    fn apply(&mut self, event: &AggregateEvent) {
-        if let Some(e) = event.downcast::<Incremented>() {
-            self.total += u64::from(e.payload().by);
-        } else if let Some(e) = event.downcast::<Labelled>() {
-            self.label = e.payload().label.clone();
-        }
-    }
-}
-
-impl Counter {
-    pub fn increment(&mut self, by: u32) {
-        self.total += u64::from(by);
-        self.root.record(Self::NAME, Incremented { by });
-    }
-
-    pub fn label(&mut self, label: &str) {
-        self.label = label.to_owned();
-        self.root.record(
-            Self::NAME,
-            Labelled {
-                label: label.to_owned(),
-            },
-        );
-    }
-}
-
-pub fn registry() -> EventRegistry {
-    let mut registry = EventRegistry::new();
-    registry
-        .register::<Incremented>("Incremented")
-        .expect("register Incremented")
-        .register::<Labelled>("Labelled")
-        .expect("register Labelled");
-    registry
-}
+#[path = "../counter/mod.rs"]
+pub mod counter;
+#[path = "../scenarios/mod.rs"]
+pub mod scenarios;
+pub use counter::*;
 
 /// `DATABASE_URL`, default the machine's `test` database.
 pub fn database_url() -> String {
@@ -247,189 +90,88 @@ impl TestDb {
     }
 }
 
-/// Appends `per_aggregate` increments to each of `aggregates` counters (ids `c-0`...),
-/// `per_save` events per transaction, with `concurrency` writers. Returns the expected
-/// number of events per aggregate.
-pub async fn append_increments(
-    store: &PostgresStore,
-    aggregates: usize,
-    per_aggregate: usize,
-    per_save: usize,
-    concurrency: usize,
-) -> BTreeMap<String, u64> {
-    use eventmap::AggregateStore;
-    let ids: Vec<String> = (0..aggregates).map(|i| format!("c-{i}")).collect();
-    let chunks: Vec<Vec<String>> = ids
-        .chunks(aggregates.div_ceil(concurrency.max(1)))
-        .map(<[String]>::to_vec)
-        .collect();
-    let mut tasks = Vec::new();
-    for chunk in chunks {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut counters: Vec<Counter> = chunk.iter().map(|id| Counter::blank(id)).collect();
-            let mut done = 0;
-            while done < per_aggregate {
-                let n = per_save.min(per_aggregate - done);
-                for counter in &mut counters {
-                    for k in 0..n {
-                        counter.increment((done + k + 1) as u32);
-                    }
-                    store.save(counter).await.expect("save");
-                }
-                done += n;
+/// Relay settings of the tests on `db`'s schema: short polls and backoffs.
+pub fn relay_config(db: &TestDb) -> RelayConfig {
+    RelayConfig::default()
+        .schema(db.schema.clone())
+        .poll_interval(Duration::from_millis(200))
+        .publish_timeout(Duration::from_secs(3))
+        .backoff(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// The Postgres store and relay on the schema of `db`, for the shared scenarios.
+pub struct Postgres {
+    pub db: TestDb,
+    pub store: PostgresStore,
+}
+
+impl Postgres {
+    pub async fn new(prefix: &str) -> Self {
+        let db = TestDb::new(prefix).await;
+        let store = db.store(true).await;
+        Self { db, store }
+    }
+}
+
+impl Backend for Postgres {
+    type Store = PostgresStore;
+    type Relay = Relay;
+
+    fn store(&self) -> &PostgresStore {
+        &self.store
+    }
+
+    fn relay_config(&self) -> RelayConfig {
+        relay_config(&self.db)
+    }
+
+    async fn relay(&self, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Relay {
+        Relay::new(self.db.pool.clone(), publisher, config)
+            .await
+            .expect("relay")
+    }
+
+    fn spawn(relay: &Relay) -> RunningRelay {
+        relay.spawn()
+    }
+
+    fn stats(relay: &Relay) -> RelayStats {
+        relay.stats()
+    }
+
+    async fn unpublished(&self) -> i64 {
+        self.db
+            .count("eventmap_outbox", "WHERE published_at IS NULL")
+            .await
+    }
+
+    async fn events(&self) -> i64 {
+        self.db.count("eventmap_events", "").await
+    }
+
+    async fn unmark_published(&self) -> u64 {
+        eventmap::postgres::sqlx::query(&format!(
+            "UPDATE \"{}\".eventmap_outbox SET published_at = NULL WHERE published_at IS NOT NULL",
+            self.db.schema
+        ))
+        .execute(&self.db.pool)
+        .await
+        .expect("unmark")
+        .rows_affected()
+    }
+
+    async fn doomed_append(&self, doomed: &Counter, how: Doom) {
+        let mut tx = self.store.begin().await.unwrap();
+        tx.append(doomed).await.unwrap();
+        match how {
+            Doom::FailingStatement => {
+                let failed = eventmap::postgres::sqlx::query("SELECT 1 / 0")
+                    .execute(tx.connection())
+                    .await;
+                assert!(failed.is_err());
+                drop(tx);
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("writer task");
-    }
-    ids.into_iter()
-        .map(|id| (id, per_aggregate as u64))
-        .collect()
-}
-
-/// What a consumer saw on the stream.
-#[derive(Debug, Default)]
-pub struct Observed {
-    /// Messages stored in the stream (its message count).
-    pub stream_messages: u64,
-    /// Distinct `ce-id`s among them.
-    pub distinct_ids: usize,
-    /// Per aggregate, the versions in stream order.
-    pub versions: BTreeMap<String, Vec<u64>>,
-    /// Deliveries received by the consumer (including redeliveries).
-    pub deliveries: u64,
-}
-
-impl Observed {
-    /// Asserts exactly the `expected` events: every aggregate's versions 1..=n in order,
-    /// nothing lost, nothing stored twice.
-    pub fn assert_exactly(&self, expected: &BTreeMap<String, u64>) {
-        let total: u64 = expected.values().sum();
-        assert_eq!(
-            self.stream_messages, total,
-            "stream holds {} messages, expected {total}",
-            self.stream_messages
-        );
-        assert_eq!(self.distinct_ids as u64, total, "distinct ce-ids");
-        for (aggregate, count) in expected {
-            let versions = self.versions.get(aggregate).cloned().unwrap_or_default();
-            let wanted: Vec<u64> = (1..=*count).collect();
-            assert_eq!(versions, wanted, "versions of {aggregate} in stream order");
+            Doom::Rollback => tx.rollback().await.unwrap(),
         }
-        let unexpected: Vec<_> = self
-            .versions
-            .keys()
-            .filter(|k| !expected.contains_key(*k))
-            .collect();
-        assert!(
-            unexpected.is_empty(),
-            "unexpected aggregates {unexpected:?}"
-        );
     }
-}
-
-/// Waits for `condition`: checks it, then again every `every`, until it holds (`true`) or
-/// `limit` has passed (`false`, checked once more at the deadline). Callers assert on the
-/// result with their own message.
-pub async fn eventually(
-    limit: Duration,
-    every: Duration,
-    mut condition: impl AsyncFnMut() -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// Reads the whole channel with a durable consumer (acking each message) until `expected`
-/// distinct stream messages were seen or `within` passed.
-pub async fn consume_all(
-    context: &eventmap::nats::async_nats::jetstream::Context,
-    expected: u64,
-    within: Duration,
-) -> Observed {
-    use eventmap::nats::{Consumer, ConsumerSpec, DeliveryPolicy};
-    let spec = ConsumerSpec::new("verify", &[]).policy(DeliveryPolicy::default().batch(500));
-    let mut subscription = Consumer::<CounterEvents>::start(context, &spec)
-        .await
-        .expect("consumer starts")
-        .deliveries();
-    let mut by_sequence: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
-    let mut deliveries = 0;
-    let deadline = tokio::time::Instant::now() + within;
-    while (by_sequence.len() as u64) < expected {
-        let next = tokio::time::timeout_at(deadline, subscription.next()).await;
-        let Ok(Some(delivery)) = next else { break };
-        let delivery = match delivery {
-            Ok(delivery) => delivery,
-            Err(err) => panic!("consumer failed: {err}"),
-        };
-        deliveries += 1;
-        let CounterEvents::Incremented(event) = &delivery.event;
-        assert_eq!(event.counter_id, delivery.aggregate_id);
-        assert_eq!(event.version, delivery.aggregate_version);
-        by_sequence.insert(
-            delivery.stream_sequence,
-            (
-                delivery.id.clone(),
-                delivery.aggregate_id.clone(),
-                delivery.aggregate_version,
-            ),
-        );
-        delivery.ack().await.expect("ack");
-    }
-    let mut stream = context
-        .get_stream(COUNTER.stream)
-        .await
-        .expect("stream exists");
-    let info = stream.info().await.expect("stream info");
-    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut ids = HashSet::new();
-    for (id, aggregate, version) in by_sequence.values() {
-        ids.insert(id.clone());
-        versions
-            .entry(aggregate.clone())
-            .or_default()
-            .push(*version);
-    }
-    Observed {
-        stream_messages: info.state.messages,
-        distinct_ids: ids.len(),
-        versions,
-        deliveries,
-    }
-}
-
-/// Number of events for the big fault tests: `EVENTMAP_FAULT_EVENTS` (default 10,000).
-pub fn fault_events() -> usize {
-    std::env::var("EVENTMAP_FAULT_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n >= 200)
-        .unwrap_or(10_000)
-}
-
-/// Runs `test` with a `tracing` subscriber writing to the test's output (`RUST_LOG`, default
-/// `warn`), and fails it when it takes longer than `limit` (a broken fault test fails instead
-/// of hanging).
-pub async fn within<F: std::future::Future>(limit: Duration, test: F) -> F::Output {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_test_writer()
-        .try_init();
-    tokio::time::timeout(limit, test)
-        .await
-        .expect("test exceeded its time limit")
 }
