@@ -10,13 +10,12 @@
 
 mod pg;
 
-use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use eventmap::nats::JetStreamPublisher;
-use eventmap::postgres::{PostgresStore, Relay, RelayConfig, RelayStats};
+use eventmap::postgres::{Relay, RelayConfig, RelayStats};
 use pg::scenarios::{self, Backend};
 use pg::*;
 use tokio::process::{Child, Command};
