@@ -60,8 +60,6 @@ pub use parked::{Outbox, OutboxBacklog, OutboxEntry, ParkedRow};
 pub use relay::Relay;
 #[cfg(feature = "cli")]
 pub use relay::{RelayArgs, RelayRunError, connect_pool};
-#[cfg(feature = "nats")]
-pub use relay::{WindowCheck, check_duplicate_windows};
 pub use schema::NOTIFY_CHANNEL;
 pub use store::{PostgresStore, PostgresStoreBuilder, StoreTransaction};
 
@@ -71,6 +69,8 @@ pub use crate::sql::{
     EventRegistry, MAX_UPCASTS, OutboxWriter, RecordedEvent, RegistryError, RelayConfig,
     RelayStats, RoundReport, RunningRelay, StoredPayload, Upcaster,
 };
+#[cfg(feature = "nats")]
+pub use crate::sql::{WindowCheck, check_duplicate_windows};
 
 /// The sqlx crate this module is built on (0.8), re-exported so callers use the same version.
 pub use sqlx;

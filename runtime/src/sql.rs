@@ -24,4 +24,6 @@ pub use relay::{
     DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
     RoundReport, RunningRelay,
 };
+#[cfg(feature = "nats")]
+pub use relay::{WindowCheck, check_duplicate_windows};
 pub use rows::RecordedEvent;

@@ -65,6 +65,8 @@ pub use crate::sql::{
     MAX_UPCASTS, OutboxWriter, RecordedEvent, RegistryError, RelayConfig, RelayStats, RoundReport,
     RunningRelay, StoredPayload, Upcaster,
 };
+#[cfg(feature = "nats")]
+pub use crate::sql::{WindowCheck, check_duplicate_windows};
 
 /// The sqlx crate this module is built on (0.8), re-exported so callers use the same version.
 pub use sqlx;

@@ -4,8 +4,6 @@
 #[cfg(feature = "cli")]
 mod args;
 mod round;
-#[cfg(feature = "nats")]
-mod window;
 
 use std::fmt;
 use std::future::Future;
@@ -26,8 +24,6 @@ use crate::sql::{RelayConfig, RelayStats, RoundReport, RunningRelay};
 #[cfg(feature = "cli")]
 pub use args::{RelayArgs, RelayRunError, connect_pool};
 use round::{LockedRound, SentRound};
-#[cfg(feature = "nats")]
-pub use window::{WindowCheck, check_duplicate_windows};
 
 /// Publishes the outbox written by [`PostgresStore`](super::PostgresStore), in order per
 /// aggregate, at least once.
@@ -68,7 +64,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 /// relays, and the guarantees below hold unchanged.
 ///
 /// [`run`](Relay::run) also deletes published rows past [`RelayConfig::retention`]
-/// (default [`DEFAULT_RETENTION`]), in bounded batches ([`Relay::purge_published`]).
+/// (default [`DEFAULT_RETENTION`](super::DEFAULT_RETENTION)), in bounded batches
+/// ([`Relay::purge_published`]).
 ///
 /// # Why per-aggregate order survives retries
 ///
@@ -79,7 +76,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 /// one aggregate are serialised by its row in `eventmap_aggregates` and draw their ids after
 /// taking that lock), so rows committed later always sort after. A row that was stored but
 /// whose ack was lost is re-sent with the same `Nats-Msg-Id`, which JetStream drops as a
-/// duplicate within the stream's duplicate window ([`check_duplicate_windows`]).
+/// duplicate within the stream's duplicate window
+/// ([`check_duplicate_windows`](super::check_duplicate_windows)).
 ///
 /// A relay killed mid-round loses its transaction: its locks go, its rows stay unpublished
 /// and the next relay re-sends them (duplicates, dropped by JetStream). Rows of different
@@ -458,5 +456,21 @@ async fn listen(pool: PgPool, schema: String, wake: Arc<Notify>) {
             Err(err) => tracing::warn!(error = %err, "cannot open a LISTEN connection; polling"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(feature = "nats")]
+impl Relay {
+    /// Checks the duplicate window of each stream in `streams` against this relay's
+    /// [`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon) and logs the result
+    /// (a window shorter than the horizon can let a retried message be stored twice); see
+    /// [`check_duplicate_windows`](super::check_duplicate_windows). Never fails: a broker
+    /// that is away is reported per stream.
+    pub async fn check_duplicate_windows<S: AsRef<str>>(
+        &self,
+        context: &async_nats::jetstream::Context,
+        streams: impl IntoIterator<Item = S>,
+    ) -> Vec<super::WindowCheck> {
+        crate::sql::check_duplicate_windows(context, streams, self.config.retry_horizon()).await
     }
 }

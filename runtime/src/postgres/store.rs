@@ -39,7 +39,7 @@ struct Inner {
 /// * **Payloads** are stored as JSON with their name and schema version, through the
 ///   [`EventRegistry`]; every read decodes through it, so upcasters apply to every path.
 /// * **Load** ([`AggregateStore::load`]) replays the aggregate's events
-///   ([`EventSourced`], [`replay`]).
+///   ([`EventSourced`], [`replay`](crate::store::replay)).
 /// * **Outbox** ([`PostgresStoreBuilder::outbox`]): the integration messages of the appended
 ///   events are written in the same transaction; a [`Relay`](super::Relay) publishes them.
 ///

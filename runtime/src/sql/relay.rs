@@ -6,6 +6,8 @@
 mod config;
 mod running;
 pub(crate) mod send;
+#[cfg(feature = "nats")]
+mod window;
 
 pub(crate) use config::Counters;
 #[cfg(feature = "postgres")]
@@ -16,6 +18,8 @@ pub use config::{
 };
 pub(crate) use running::AbortOnDrop;
 pub use running::RunningRelay;
+#[cfg(feature = "nats")]
+pub use window::{WindowCheck, check_duplicate_windows};
 
 /// Runs `purge(retention)` every `interval`, forever, logging what it deleted and its
 /// failures (retried at the next interval): the retention task a relay's `run` starts.

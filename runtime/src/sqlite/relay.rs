@@ -38,9 +38,7 @@ use crate::sql::relay::{AbortOnDrop, Counters, purge_forever};
 ///
 /// A relay killed between 2 and 3 leaves its rows unpublished: the next relay sends them
 /// again with the same `Nats-Msg-Id`, and JetStream drops them as duplicates within the
-/// stream's duplicate window
-/// ([`check_duplicate_windows`](crate::postgres::check_duplicate_windows) checks it, for
-/// either backend's [`RelayConfig`]).
+/// stream's duplicate window (`Relay::check_duplicate_windows` checks it, feature `nats`).
 ///
 /// [`run`](Self::run) polls every [`RelayConfig::poll_interval`] and is woken at once by the
 /// commits of a [`SqliteStore`](super::SqliteStore) of the same process on the same file.
@@ -262,5 +260,21 @@ impl Relay {
     pub fn spawn(&self) -> RunningRelay {
         let relay = self.clone();
         RunningRelay::spawn(move |stopped| async move { relay.run(stopped).await })
+    }
+}
+
+#[cfg(feature = "nats")]
+impl Relay {
+    /// Checks the duplicate window of each stream in `streams` against this relay's
+    /// [`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon) and logs the result
+    /// (a window shorter than the horizon can let a retried message be stored twice); see
+    /// [`check_duplicate_windows`](super::check_duplicate_windows). Never fails: a broker
+    /// that is away is reported per stream.
+    pub async fn check_duplicate_windows<S: AsRef<str>>(
+        &self,
+        context: &async_nats::jetstream::Context,
+        streams: impl IntoIterator<Item = S>,
+    ) -> Vec<super::WindowCheck> {
+        crate::sql::check_duplicate_windows(context, streams, self.config.retry_horizon()).await
     }
 }
