@@ -10,89 +10,63 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use counter::*;
-use eventmap::sqlite::{Error, EventRegistry, Relay, RelayConfig, SqliteStore};
+use eventmap::sqlite::{Error, Relay, RelayConfig};
 use eventmap::{AggregateStore, EventSourced, InMemoryPublisher, StoreError};
 use scenarios::{Backend, Broker, Running, wait_drained};
 use sqlite_file::{Sqlite, TestFile};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
+/// Runs a scenario shared with Postgres (`scenarios/mod.rs`) on a file of its own.
+async fn on_sqlite(scenario: impl AsyncFnOnce(&Sqlite)) {
+    within(LIMIT, async {
+        let backend = Sqlite::new().await;
+        scenario(&backend).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn save_load_replay_and_conflict() {
+    on_sqlite(scenarios::save_load_replay_and_conflict).await;
+}
+
+#[tokio::test]
+async fn upcasters_apply_on_every_read() {
+    on_sqlite(scenarios::upcasters_apply_on_every_read).await;
+}
+
+#[tokio::test]
+async fn nothing_of_a_rolled_back_or_failed_append_is_kept() {
+    on_sqlite(scenarios::nothing_of_a_rolled_back_or_failed_append_is_kept).await;
+}
+
+/// A conflict inside a transaction of the application is the same `Error::Conflict` as on
+/// Postgres, and leaves the transaction usable.
+#[tokio::test]
+async fn a_conflict_in_a_transaction_is_the_postgres_error() {
     within(LIMIT, async {
         let file = TestFile::new().await;
         let store = file.store(true).await;
-
         let mut counter = Counter::blank("c-1");
-        counter.increment(2);
-        counter.label("first");
-        counter.increment(3);
-        let saved = store.save(&mut counter).await.expect("save");
-        assert_eq!(saved.len(), 3);
-        assert_eq!(counter.root.stored_version(), 3);
-
-        let loaded: Counter = store.load("c-1").await.expect("load");
-        assert_eq!((loaded.total, loaded.label.as_str()), (5, "first"));
-        assert_eq!(loaded.root.version(), 3);
-        let events = store.load_events("Counter", "c-1").await.unwrap();
-        assert_eq!(
-            events.iter().map(|e| e.id()).collect::<Vec<_>>(),
-            saved.iter().map(|e| e.id()).collect::<Vec<_>>(),
-            "ids survive the round trip"
-        );
-        assert_eq!(events[0].occurred_at(), saved[0].occurred_at());
-        assert!(matches!(
-            AggregateStore::<Counter>::load(&store, "missing").await,
-            Err(StoreError::NotFound {
-                aggregate: "Counter",
-                ..
-            })
-        ));
-
-        // Two copies of version 3: the first save wins, the second conflicts.
-        let mut a: Counter = store.load("c-1").await.unwrap();
-        let mut b: Counter = store.load("c-1").await.unwrap();
-        a.increment(10);
-        b.increment(20);
-        store.save(&mut a).await.expect("winner");
-        let err = store.save(&mut b).await.expect_err("loser");
-        assert!(
-            matches!(
-                err,
-                StoreError::Conflict {
-                    expected: 3,
-                    actual: 4,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        assert_eq!(
-            b.root.pending().len(),
-            1,
-            "the loser keeps its pending events"
-        );
-        // The same variant as Postgres inside a transaction.
+        counter.increment(1);
+        store.save(&mut counter).await.unwrap();
+        let mut stale = Counter::blank("c-1");
+        stale.increment(2);
         let mut tx = store.begin().await.unwrap();
         assert!(matches!(
-            tx.append(&b).await,
+            tx.append(&stale).await,
             Err(Error::Conflict {
-                expected: 3,
-                actual: 4,
+                expected: 0,
+                actual: 1,
                 ..
             })
         ));
-        drop(tx);
-
-        // Only the winners are stored and in the outbox: Labelled is internal.
-        assert_eq!(file.count("eventmap_events", "").await, 4);
-        let versions: Vec<i64> = eventmap::sqlite::sqlx::query_scalar(
-            "SELECT aggregate_version FROM eventmap_outbox WHERE aggregate_id = 'c-1' ORDER BY id",
-        )
-        .fetch_all(&file.pool)
-        .await
-        .unwrap();
-        assert_eq!(versions, [1, 3, 4]);
+        let mut other = Counter::blank("c-2");
+        other.increment(3);
+        tx.append(&other).await.expect("the transaction goes on");
+        tx.commit().await.unwrap();
+        assert_eq!(file.count("eventmap_events", "").await, 2);
     })
     .await;
 }
@@ -134,99 +108,6 @@ async fn racing_saves_one_wins_one_conflicts_nothing_half_written() {
             assert_eq!(file.count("eventmap_events", &filter).await, version);
             assert_eq!(file.count("eventmap_outbox", &filter).await, version);
         }
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn upcasters_apply_on_every_read() {
-    within(LIMIT, async {
-        let file = TestFile::new().await;
-        // Version 1 of Incremented was `{"amount": n}`; version 2 is `{"by": n}`.
-        let mut registry = EventRegistry::new();
-        registry
-            .register_version::<Incremented>("Incremented", 2)
-            .unwrap()
-            .register::<Labelled>("Labelled")
-            .unwrap()
-            .upcaster("Incremented", 1, |mut json| {
-                let amount = json
-                    .get_mut("amount")
-                    .map(serde_json::Value::take)
-                    .ok_or("no amount")?;
-                Ok(serde_json::json!({ "by": amount }))
-            })
-            .unwrap();
-        let store = SqliteStore::builder(file.pool.clone())
-            .registry(registry)
-            .build()
-            .await
-            .unwrap();
-        let mut counter = Counter::blank("c-1");
-        counter.increment(5);
-        store.save(&mut counter).await.unwrap();
-        // An old writer's event, version 1.
-        eventmap::sqlite::sqlx::query(
-            "UPDATE eventmap_aggregates SET version = 2; \
-             INSERT INTO eventmap_events (event_id, aggregate_type, aggregate_id, version, \
-                 event_name, schema_version, payload, occurred_at_ns) \
-             VALUES ('6f1c1b4e-0000-4000-8000-000000000001', 'Counter', 'c-1', 2, \
-                 'Incremented', 1, '{\"amount\": 7}', 0);",
-        )
-        .execute(&file.pool)
-        .await
-        .unwrap();
-
-        let loaded: Counter = store.load("c-1").await.unwrap();
-        assert_eq!((loaded.total, loaded.root.version()), (12, 2));
-        let all = store.read_all(0, 10).await.unwrap();
-        assert_eq!(all.len(), 2);
-        assert!(all[0].position < all[1].position);
-        assert_eq!(
-            all[1].event.downcast::<Incremented>().unwrap().payload().by,
-            7
-        );
-        let stored: Vec<i64> = eventmap::sqlite::sqlx::query_scalar(
-            "SELECT schema_version FROM eventmap_events ORDER BY version",
-        )
-        .fetch_all(&file.pool)
-        .await
-        .unwrap();
-        assert_eq!(
-            stored,
-            [2, 1],
-            "the new event was stored at the current version"
-        );
-    })
-    .await;
-}
-
-/// A failing outbox conversion rolls the append back: neither events nor outbox rows.
-#[tokio::test]
-async fn a_failing_outbox_conversion_leaves_neither_events_nor_rows() {
-    within(LIMIT, async {
-        let file = TestFile::new().await;
-        let store = file.store(true).await;
-        let mut bad = Counter::blank("c-1");
-        bad.increment(1);
-        bad.increment(u32::MAX);
-        let err = store.save(&mut bad).await.expect_err("conversion fails");
-        let StoreError::Backend(source) = err else {
-            panic!("{err:?}")
-        };
-        assert!(
-            matches!(source.downcast_ref::<Error>(), Some(Error::Outbox(_))),
-            "{source}"
-        );
-        assert_eq!(bad.root.pending().len(), 2, "nothing marked stored");
-        for table in ["eventmap_events", "eventmap_aggregates", "eventmap_outbox"] {
-            assert_eq!(file.count(table, "").await, 0, "{table}");
-        }
-        // The aggregate can then be saved.
-        let mut good = Counter::blank("c-1");
-        good.increment(1);
-        store.save(&mut good).await.unwrap();
-        assert_eq!(file.count("eventmap_outbox", "").await, 1);
     })
     .await;
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
 use eventmap::postgres::{
-    OutboxWriter, PostgresStore, Relay, RelayConfig, RelayStats, RunningRelay,
+    Error, EventRegistry, OutboxWriter, PostgresStore, RecordedEvent, Relay, RelayConfig,
+    RelayStats, RunningRelay,
 };
 use eventmap::{EventDispatcher, Publisher};
 use scenarios::{Backend, Doom};
@@ -145,10 +146,6 @@ impl Backend for Postgres {
             .await
     }
 
-    async fn events(&self) -> i64 {
-        self.db.count("eventmap_events", "").await
-    }
-
     async fn unmark_published(&self) -> u64 {
         eventmap::postgres::sqlx::query(&format!(
             "UPDATE \"{}\".eventmap_outbox SET published_at = NULL WHERE published_at IS NOT NULL",
@@ -173,5 +170,43 @@ impl Backend for Postgres {
             }
             Doom::Rollback => tx.rollback().await.unwrap(),
         }
+    }
+
+    fn table(&self, name: &str) -> String {
+        format!("\"{}\".{name}", self.db.schema)
+    }
+
+    async fn execute(&self, sql: &str) {
+        eventmap::postgres::sqlx::query(sql)
+            .execute(&self.db.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+
+    async fn i64s(&self, sql: &str) -> Vec<i64> {
+        eventmap::postgres::sqlx::query_scalar(sql)
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    async fn store_with(&self, registry: EventRegistry) -> PostgresStore {
+        PostgresStore::builder(self.db.pool.clone())
+            .schema(self.db.schema.clone())
+            .registry(registry)
+            .build()
+            .await
+            .expect("store builds")
+    }
+
+    async fn load_events(
+        store: &PostgresStore,
+        id: &str,
+    ) -> Result<Vec<eventmap::AggregateEvent>, Error> {
+        store.load_events("Counter", id).await
+    }
+
+    async fn read_all(store: &PostgresStore, limit: u32) -> Result<Vec<RecordedEvent>, Error> {
+        store.read_all(0, limit).await
     }
 }

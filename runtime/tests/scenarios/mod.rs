@@ -1,6 +1,7 @@
-//! Fault scenarios of the transactional outbox, written once and run on every backend
-//! (`postgres_faults.rs`, `sqlite_faults.rs`): a [`Backend`] is a store with its outbox and
-//! relay; a [`Broker`] a private `nats-server -js` with the counter's stream.
+//! Scenarios of the event store and the transactional outbox, written once and run on every
+//! backend (`postgres_store.rs` and `sqlite_store.rs`, `postgres_faults.rs` and
+//! `sqlite_faults.rs`): a [`Backend`] is a store with its outbox and relay; a [`Broker`] a
+//! private `nats-server -js` with the counter's stream.
 //!
 //! Each scenario ends by reading the whole stream with a consumer and checking: exactly the
 //! committed events, each stored once (stream message count and distinct `ce-id`s), every
@@ -17,10 +18,15 @@ use eventmap::test_util::LocalServer;
 use eventmap::{AggregateStore, EventSourced, Publisher, StoreError};
 
 // The relay's settings, stats and handle are one type under both backends' paths.
+use eventmap::AggregateEvent;
 #[cfg(feature = "postgres")]
-use eventmap::postgres::{RelayConfig, RelayStats, RunningRelay};
+use eventmap::postgres::{
+    Error, EventRegistry, RecordedEvent, RelayConfig, RelayStats, RunningRelay,
+};
 #[cfg(not(feature = "postgres"))]
-use eventmap::sqlite::{RelayConfig, RelayStats, RunningRelay};
+use eventmap::sqlite::{
+    Error, EventRegistry, RecordedEvent, RelayConfig, RelayStats, RunningRelay,
+};
 
 use super::counter::*;
 
@@ -52,13 +58,29 @@ pub trait Backend: Sync {
     fn stats(relay: &Self::Relay) -> RelayStats;
     /// Rows of the outbox not published yet.
     async fn unpublished(&self) -> i64;
-    /// Stored domain events.
-    async fn events(&self) -> i64;
     /// Marks every published (kept) outbox row unpublished again, as a relay that lost its
     /// marks would find them; returns how many.
     async fn unmark_published(&self) -> u64;
     /// Appends `doomed`'s pending events in a transaction that then ends as `how` says.
     async fn doomed_append(&self, doomed: &Counter, how: Doom);
+    /// The name of table `name` in statements (schema-qualified on Postgres).
+    fn table(&self, name: &str) -> String;
+    /// Runs `sql` (one statement).
+    async fn execute(&self, sql: &str);
+    /// The first column of the rows of `sql`, a BIGINT.
+    async fn i64s(&self, sql: &str) -> Vec<i64>;
+    /// A store on the same tables with `registry` and no outbox.
+    async fn store_with(&self, registry: EventRegistry) -> Self::Store;
+    /// `store`'s events of counter `id` ([`load_events`](eventmap::postgres::PostgresStore::load_events)).
+    async fn load_events(store: &Self::Store, id: &str) -> Result<Vec<AggregateEvent>, Error>;
+    /// `store`'s first `limit` events ([`read_all`](eventmap::postgres::PostgresStore::read_all)).
+    async fn read_all(store: &Self::Store, limit: u32) -> Result<Vec<RecordedEvent>, Error>;
+
+    /// Rows of table `name` matching `filter` (`WHERE ...`, or empty).
+    async fn count(&self, name: &str, filter: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {} {filter}", self.table(name));
+        self.i64s(&sql).await[0]
+    }
 }
 
 /// A private nats-server with the counter's stream.
@@ -180,7 +202,7 @@ pub async fn rolled_back_commands_publish_nothing<B: Backend>(backend: &B, broke
     }
     wait_drained(backend, Duration::from_secs(60)).await;
     relay.stop().await;
-    assert_eq!(backend.events().await, 40);
+    assert_eq!(backend.count("eventmap_events", "").await, 40);
     broker.verify(&expected).await;
 }
 
@@ -279,4 +301,182 @@ pub async fn re_sent_rows_are_dropped_as_duplicates<B: Backend>(backend: &B, bro
     assert_eq!((second.published, second.duplicates), (0, total));
     assert_eq!(broker.stream_messages().await, total);
     broker.verify(&expected).await;
+}
+
+/// Save, load by replay, conflicts of stale copies and of a double creation; only the winners
+/// are stored and in the outbox.
+pub async fn save_load_replay_and_conflict<B: Backend>(backend: &B) {
+    let store = backend.store();
+    let mut counter = Counter::blank("c-1");
+    counter.increment(2);
+    counter.label("first");
+    counter.increment(3);
+    let saved = store.save(&mut counter).await.expect("save");
+    assert_eq!(saved.len(), 3);
+    assert_eq!(counter.root.stored_version(), 3);
+
+    let loaded: Counter = store.load("c-1").await.expect("load");
+    assert_eq!((loaded.total, loaded.label.as_str()), (5, "first"));
+    assert_eq!(loaded.root.version(), 3);
+    assert!(loaded.root.pending().is_empty());
+    let events = B::load_events(store, "c-1").await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.id()).collect::<Vec<_>>(),
+        saved.iter().map(|e| e.id()).collect::<Vec<_>>(),
+        "ids survive the round trip"
+    );
+    assert_eq!(events[0].occurred_at(), saved[0].occurred_at());
+    assert!(matches!(
+        AggregateStore::<Counter>::load(store, "missing").await,
+        Err(StoreError::NotFound {
+            aggregate: "Counter",
+            ..
+        })
+    ));
+
+    // Two copies of version 3: the first save wins, the second conflicts.
+    let mut a: Counter = store.load("c-1").await.unwrap();
+    let mut b: Counter = store.load("c-1").await.unwrap();
+    a.increment(10);
+    b.increment(20);
+    b.increment(30);
+    store.save(&mut a).await.expect("winner");
+    let err = store.save(&mut b).await.expect_err("loser");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 3,
+                actual: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        b.root.pending().len(),
+        2,
+        "the loser keeps its pending events"
+    );
+
+    // A new aggregate created twice: the second creation conflicts too.
+    let mut first = Counter::blank("c-2");
+    first.increment(1);
+    let mut second = Counter::blank("c-2");
+    second.increment(1);
+    store.save(&mut first).await.unwrap();
+    assert!(matches!(
+        store.save(&mut second).await,
+        Err(StoreError::Conflict {
+            expected: 0,
+            actual: 1,
+            ..
+        })
+    ));
+
+    // Only the winners are stored and in the outbox: Labelled is internal.
+    assert_eq!(backend.count("eventmap_events", "").await, 5);
+    assert_eq!(backend.count("eventmap_outbox", "").await, 4);
+    let versions = backend
+        .i64s(&format!(
+            "SELECT aggregate_version FROM {} WHERE aggregate_id = 'c-1' ORDER BY id",
+            backend.table("eventmap_outbox")
+        ))
+        .await;
+    assert_eq!(versions, [1, 3, 4]);
+}
+
+/// A version 1 payload written by an old writer is upcast on every read (load, load_events,
+/// read_all); new events are stored at the current version.
+pub async fn upcasters_apply_on_every_read<B: Backend>(backend: &B) {
+    // Version 1 of Incremented was `{"amount": n}`; version 2 is `{"by": n}`.
+    let mut registry = EventRegistry::new();
+    registry
+        .register_version::<Incremented>("Incremented", 2)
+        .unwrap()
+        .register::<Labelled>("Labelled")
+        .unwrap()
+        .upcaster("Incremented", 1, |mut json| {
+            let amount = json
+                .get_mut("amount")
+                .map(serde_json::Value::take)
+                .ok_or("no amount")?;
+            Ok(serde_json::json!({ "by": amount }))
+        })
+        .unwrap();
+    let store = backend.store_with(registry).await;
+    let mut counter = Counter::blank("c-1");
+    counter.increment(5);
+    store.save(&mut counter).await.unwrap();
+    // An old writer's event, version 1.
+    backend
+        .execute(&format!(
+            "UPDATE {} SET version = 2",
+            backend.table("eventmap_aggregates")
+        ))
+        .await;
+    backend
+        .execute(&format!(
+            "INSERT INTO {} (event_id, aggregate_type, aggregate_id, version, event_name, \
+             schema_version, payload, occurred_at_ns) VALUES ('6f1c1b4e-0000-4000-8000-000000000001', \
+             'Counter', 'c-1', 2, 'Incremented', 1, '{{\"amount\": 7}}', 0)",
+            backend.table("eventmap_events")
+        ))
+        .await;
+
+    let loaded: Counter = store.load("c-1").await.unwrap();
+    assert_eq!((loaded.total, loaded.root.version()), (12, 2));
+    let events = B::load_events(&store, "c-1").await.unwrap();
+    assert_eq!(events[1].downcast::<Incremented>().unwrap().payload().by, 7);
+    let all = B::read_all(&store, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].position < all[1].position);
+    assert_eq!(
+        all[1].event.downcast::<Incremented>().unwrap().payload().by,
+        7
+    );
+    let stored = backend
+        .i64s(&format!(
+            "SELECT CAST(schema_version AS BIGINT) FROM {} ORDER BY version",
+            backend.table("eventmap_events")
+        ))
+        .await;
+    assert_eq!(
+        stored,
+        [2, 1],
+        "the new event was stored at the current version"
+    );
+}
+
+/// A failing statement after the append, an explicit rollback, a failing outbox conversion:
+/// neither events nor outbox rows are kept, and the aggregate can then be saved.
+pub async fn nothing_of_a_rolled_back_or_failed_append_is_kept<B: Backend>(backend: &B) {
+    let store = backend.store();
+    let mut counter = Counter::blank("c-1");
+    counter.increment(1);
+    backend
+        .doomed_append(&counter, Doom::FailingStatement)
+        .await;
+    backend.doomed_append(&counter, Doom::Rollback).await;
+
+    // A conversion failure in the outbox handler (by > i32::MAX).
+    let mut bad = Counter::blank("c-2");
+    bad.increment(1);
+    bad.increment(u32::MAX);
+    let err = store.save(&mut bad).await.expect_err("conversion fails");
+    let StoreError::Backend(source) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(source.downcast_ref::<Error>(), Some(Error::Outbox(_))),
+        "{source}"
+    );
+    assert_eq!(bad.root.pending().len(), 2, "nothing marked stored");
+
+    for table in ["eventmap_events", "eventmap_aggregates", "eventmap_outbox"] {
+        assert_eq!(backend.count(table, "").await, 0, "{table}");
+    }
+    // And the same aggregate can then be saved.
+    store.save(&mut counter).await.unwrap();
+    assert_eq!(backend.count("eventmap_outbox", "").await, 1);
 }

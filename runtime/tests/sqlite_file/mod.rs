@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventmap::sqlite::sqlx::SqlitePool;
-use eventmap::sqlite::{OutboxWriter, Relay, RelayConfig, RelayStats, RunningRelay, SqliteStore};
+use eventmap::sqlite::{
+    Error, EventRegistry, OutboxWriter, RecordedEvent, Relay, RelayConfig, RelayStats,
+    RunningRelay, SqliteStore,
+};
 use eventmap::{EventDispatcher, Publisher};
 
 use super::counter::{Counter, register_integration_event_handlers, registry};
@@ -103,10 +106,6 @@ impl Backend for Sqlite {
             .await
     }
 
-    async fn events(&self) -> i64 {
-        self.file.count("eventmap_events", "").await
-    }
-
     async fn unmark_published(&self) -> u64 {
         eventmap::sqlite::sqlx::query(
             "UPDATE eventmap_outbox SET published_at = NULL WHERE published_at IS NOT NULL",
@@ -130,5 +129,42 @@ impl Backend for Sqlite {
             }
             Doom::Rollback => tx.rollback().await.unwrap(),
         }
+    }
+
+    fn table(&self, name: &str) -> String {
+        name.to_owned()
+    }
+
+    async fn execute(&self, sql: &str) {
+        eventmap::sqlite::sqlx::query(sql)
+            .execute(&self.file.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+
+    async fn i64s(&self, sql: &str) -> Vec<i64> {
+        eventmap::sqlite::sqlx::query_scalar(sql)
+            .fetch_all(&self.file.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    async fn store_with(&self, registry: EventRegistry) -> SqliteStore {
+        SqliteStore::builder(self.file.pool.clone())
+            .registry(registry)
+            .build()
+            .await
+            .expect("store builds")
+    }
+
+    async fn load_events(
+        store: &SqliteStore,
+        id: &str,
+    ) -> Result<Vec<eventmap::AggregateEvent>, Error> {
+        store.load_events("Counter", id).await
+    }
+
+    async fn read_all(store: &SqliteStore, limit: u32) -> Result<Vec<RecordedEvent>, Error> {
+        store.read_all(0, limit).await
     }
 }
