@@ -18,7 +18,7 @@ use tracing::Instrument;
 use super::Error;
 use super::schema::{NOTIFY_CHANNEL, Schema};
 use crate::publisher::Publisher;
-use crate::sql::relay::{AbortOnDrop, Counters, purge_forever};
+use crate::sql::relay::{AbortOnDrop, Backoff, Counters, purge_forever, warn_halted};
 use crate::sql::{RelayConfig, RelayStats, RoundReport, RunningRelay};
 
 #[cfg(feature = "cli")]
@@ -250,7 +250,7 @@ impl Relay {
                     self.clone().purge_forever(retention).in_current_span(),
                 ))
             });
-            let mut backoff = self.config.min_backoff;
+            let mut backoff = Backoff::new(&self.config);
             // Overlapped rounds hold two connections of the pool at once, and the LISTEN
             // connection holds one for as long as it lives: with fewer, the second round
             // would wait for the pool's acquire timeout (30 s by default) every time.
@@ -315,7 +315,7 @@ impl Relay {
                         match finished {
                             Ok(_) => {
                                 self.counters.retrying.store(false, Ordering::Relaxed);
-                                backoff = self.config.min_backoff;
+                                backoff.reset();
                             }
                             Err(err) => {
                                 tracing::warn!(
@@ -346,7 +346,7 @@ impl Relay {
                 let pause = match round {
                     Ok(report) if !report.halted => {
                         self.counters.retrying.store(false, Ordering::Relaxed);
-                        backoff = self.config.min_backoff;
+                        backoff.reset();
                         degraded = false;
                         if report.parked > 0 {
                             // The parked rows' aggregates wait; count them for the stats.
@@ -373,25 +373,12 @@ impl Relay {
                     }
                     Ok(report) => {
                         let backlog = self.backlog().await.ok();
-                        tracing::warn!(
-                            error = report.error.as_deref().unwrap_or_default(),
-                            acked = report.acked(),
-                            failed = report.failed,
-                            backlog,
-                            retry_in = ?backoff,
-                            "publishing failed; retrying"
-                        );
-                        self.counters.retrying.store(true, Ordering::Relaxed);
-                        let pause = backoff;
-                        backoff = (backoff * 2).min(self.config.max_backoff);
-                        Some(pause)
+                        warn_halted(&report, backlog, backoff.next());
+                        Some(backoff.failed(&self.counters))
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, retry_in = ?backoff, "relay round failed; retrying");
-                        self.counters.retrying.store(true, Ordering::Relaxed);
-                        let pause = backoff;
-                        backoff = (backoff * 2).min(self.config.max_backoff);
-                        Some(pause)
+                        tracing::warn!(error = %err, retry_in = ?backoff.next(), "relay round failed; retrying");
+                        Some(backoff.failed(&self.counters))
                     }
                 };
                 let woken = async {

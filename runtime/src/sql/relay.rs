@@ -45,3 +45,61 @@ pub(crate) async fn purge_forever<F, Fut>(
         }
     }
 }
+
+/// The backoff of a relay's `run` after failed rounds: [`RelayConfig::min_backoff`], doubled
+/// after each failure up to [`RelayConfig::max_backoff`], back to the minimum after a round
+/// that succeeds.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    next: std::time::Duration,
+    min: std::time::Duration,
+    max: std::time::Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(config: &RelayConfig) -> Self {
+        Self {
+            next: config.min_backoff,
+            min: config.min_backoff,
+            max: config.max_backoff,
+        }
+    }
+
+    /// The pause the next failure will cost.
+    pub(crate) fn next(&self) -> std::time::Duration {
+        self.next
+    }
+
+    /// After a round that succeeded.
+    pub(crate) fn reset(&mut self) {
+        self.next = self.min;
+    }
+
+    /// After a failed round: marks the relay retrying in `counters` and returns the pause
+    /// before the next round.
+    pub(crate) fn failed(&mut self, counters: &Counters) -> std::time::Duration {
+        counters
+            .retrying
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let pause = self.next;
+        self.next = (self.next * 2).min(self.max);
+        pause
+    }
+}
+
+/// Logs a round that a transient failure stopped (`report.halted`), with the backlog when it
+/// could be counted and the pause before the next round.
+pub(crate) fn warn_halted(
+    report: &RoundReport,
+    backlog: Option<u64>,
+    retry_in: std::time::Duration,
+) {
+    tracing::warn!(
+        error = report.error.as_deref().unwrap_or_default(),
+        acked = report.acked(),
+        failed = report.failed,
+        backlog,
+        retry_in = ?retry_in,
+        "publishing failed; retrying"
+    );
+}

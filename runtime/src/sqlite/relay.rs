@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::{Error, RelayConfig, RelayStats, RunningRelay, schema, wake};
 use crate::publisher::Publisher;
-use crate::sql::relay::{AbortOnDrop, Counters, purge_forever};
+use crate::sql::relay::{AbortOnDrop, Backoff, Counters, purge_forever, warn_halted};
 
 /// Publishes the outbox written by [`SqliteStore`](super::SqliteStore), in order per
 /// aggregate, at least once.
@@ -184,7 +184,7 @@ impl Relay {
                     .in_current_span(),
                 ))
             });
-            let mut backoff = self.config.min_backoff;
+            let mut backoff = Backoff::new(&self.config);
             loop {
                 if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
                     break;
@@ -192,7 +192,7 @@ impl Relay {
                 let pause = match self.run_once().await {
                     Ok(report) if !report.halted => {
                         self.counters.retrying.store(false, Ordering::Relaxed);
-                        backoff = self.config.min_backoff;
+                        backoff.reset();
                         if report.selected >= self.config.batch_size as usize
                             && report.acked() > 0
                         {
@@ -205,19 +205,12 @@ impl Relay {
                     }
                     Ok(report) => {
                         let backlog = self.backlog().await.ok();
-                        tracing::warn!(
-                            error = report.error.as_deref().unwrap_or_default(),
-                            acked = report.acked(),
-                            failed = report.failed,
-                            backlog,
-                            retry_in = ?backoff,
-                            "publishing failed; retrying"
-                        );
-                        Some(self.back_off(&mut backoff))
+                        warn_halted(&report, backlog, backoff.next());
+                        Some(backoff.failed(&self.counters))
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, retry_in = ?backoff, "relay round failed; retrying");
-                        Some(self.back_off(&mut backoff))
+                        tracing::warn!(error = %err, retry_in = ?backoff.next(), "relay round failed; retrying");
+                        Some(backoff.failed(&self.counters))
                     }
                 };
                 let woken = async {
@@ -242,15 +235,6 @@ impl Relay {
         }
         .instrument(span)
         .await
-    }
-
-    /// Marks the relay retrying and returns the pause before the next round, doubling
-    /// `backoff` up to [`RelayConfig::max_backoff`].
-    fn back_off(&self, backoff: &mut Duration) -> Duration {
-        self.counters.retrying.store(true, Ordering::Relaxed);
-        let pause = *backoff;
-        *backoff = (*backoff * 2).min(self.config.max_backoff);
-        pause
     }
 
     /// Runs the relay ([`run`](Self::run)) on a tokio task of its own until
