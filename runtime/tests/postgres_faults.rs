@@ -1,6 +1,6 @@
 //! Fault tests of the transactional outbox: PostgreSQL (DATABASE_URL, default the machine's
 //! `test` database, a schema per test) and a private `nats-server -js` per test. The
-//! scenarios shared with SQLite (rollback, racing commands, duplicates) are in
+//! scenarios shared with SQLite (outage, rollback, racing commands, duplicates) are in
 //! `scenarios/mod.rs`.
 //!
 //! Each ends by reading the whole stream with a consumer and checking: exactly the committed
@@ -81,43 +81,11 @@ impl RunningRelay {
 async fn broker_outage_loses_nothing_and_duplicates_nothing() {
     within(LIMIT, async {
         let mut setup = setup("em_outage").await;
-        let n = fault_events();
-        let aggregates = 200;
-        let per_aggregate = n / aggregates;
-        let relay = RunningRelay::start(&setup, relay_config(&setup.backend.db)).await;
-        let writer = tokio::spawn({
-            let store = setup.backend.store.clone();
-            async move { append_increments(&store, aggregates, per_aggregate, 5, 4).await }
-        });
-        let total = (aggregates * per_aggregate) as u64;
-        let half = eventually(
-            Duration::from_secs(120),
-            Duration::from_millis(5),
-            async || relay.relay.stats().published >= total / 2,
+        scenarios::broker_outage_loses_nothing_and_duplicates_nothing(
+            &setup.backend,
+            &mut setup.broker,
         )
         .await;
-        assert!(half, "half not published in time");
-        setup.broker.server.stop().await.expect("stop nats");
-        let at_stop = relay.relay.stats();
-        // The outage itself, the fault under test: the broker stays away for a few seconds
-        // while the writer keeps appending and the relay keeps failing and backing off.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let during = relay.relay.stats();
-        setup.broker.server.restart().await.expect("restart nats");
-        let expected = writer.await.expect("writer");
-        scenarios::wait_drained(&setup.backend, Duration::from_secs(120)).await;
-        let stats = relay.stop().await;
-        eprintln!(
-            "outage: published {} at stop; during the outage {} failures, backlog {}, retrying {}; \
-             at the end {stats:?}",
-            at_stop.published, during.failures, during.backlog, during.retrying
-        );
-        assert!(during.failures > at_stop.failures, "the outage was noticed");
-        let observed = setup.broker.verify(&expected).await;
-        eprintln!(
-            "consumer: {} deliveries for {total} events",
-            observed.deliveries
-        );
         setup.backend.db.cleanup().await;
     })
     .await;

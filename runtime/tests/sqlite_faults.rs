@@ -19,6 +19,16 @@ use sqlite_file::Sqlite;
 const LIMIT: Duration = Duration::from_secs(240);
 
 #[tokio::test]
+async fn broker_outage_loses_nothing_and_duplicates_nothing() {
+    within(LIMIT, async {
+        let backend = Sqlite::new().await;
+        let mut broker = Broker::start().await;
+        scenarios::broker_outage_loses_nothing_and_duplicates_nothing(&backend, &mut broker).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn rolled_back_commands_publish_nothing() {
     within(LIMIT, async {
         let backend = Sqlite::new().await;

@@ -480,3 +480,47 @@ pub async fn nothing_of_a_rolled_back_or_failed_append_is_kept<B: Backend>(backe
     store.save(&mut counter).await.unwrap();
     assert_eq!(backend.count("eventmap_outbox", "").await, 1);
 }
+
+/// The broker goes away after about half of [`fault_events`] events were published and comes
+/// back 3 s later, while commands keep appending: nothing lost, nothing stored twice.
+pub async fn broker_outage_loses_nothing_and_duplicates_nothing<B: Backend>(
+    backend: &B,
+    broker: &mut Broker,
+) {
+    let aggregates = 200;
+    let per_aggregate = fault_events() / aggregates;
+    let relay = Running::start(backend, broker, backend.relay_config()).await;
+    let writer = tokio::spawn({
+        let store = backend.store().clone();
+        async move { append_increments(&store, aggregates, per_aggregate, 5, 4).await }
+    });
+    let total = (aggregates * per_aggregate) as u64;
+    let half = eventually(
+        Duration::from_secs(120),
+        Duration::from_millis(5),
+        async || relay.stats().published >= total / 2,
+    )
+    .await;
+    assert!(half, "half not published in time");
+    broker.server.stop().await.expect("stop nats");
+    let at_stop = relay.stats();
+    // The outage itself, the fault under test: the broker stays away for a few seconds
+    // while the writer keeps appending and the relay keeps failing and backing off.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = relay.stats();
+    broker.server.restart().await.expect("restart nats");
+    let expected = writer.await.expect("writer");
+    wait_drained(backend, Duration::from_secs(120)).await;
+    let stats = relay.stop().await;
+    eprintln!(
+        "outage: published {} at stop; during the outage {} failures, backlog {}, retrying {}; \
+         at the end {stats:?}",
+        at_stop.published, during.failures, during.backlog, during.retrying
+    );
+    assert!(during.failures > at_stop.failures, "the outage was noticed");
+    let observed = broker.verify(&expected).await;
+    eprintln!(
+        "consumer: {} deliveries for {total} events",
+        observed.deliveries
+    );
+}
