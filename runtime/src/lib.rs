@@ -25,8 +25,9 @@
 //! With the `postgres` feature, step 2 can be transactional instead: `postgres::PostgresStore`
 //! appends the events and, in the same transaction, writes the integration messages the
 //! generated handlers build (through `postgres::OutboxWriter`) to an outbox table, which
-//! `postgres::Relay` publishes (steps 3-4 split across the commit). `docs/delivery.md` compares
-//! the guarantees.
+//! `postgres::Relay` publishes (steps 3-4 split across the commit). With the `sqlite` feature,
+//! `sqlite::SqliteStore` and `sqlite::Relay` do the same on one SQLite file. `docs/delivery.md`
+//! compares the guarantees.
 //!
 //! # Choices made where the contract left them open
 //!
@@ -76,8 +77,8 @@
 //!
 //! Modules use each other in one direction only, without cycles: `error`, `channel`, `contract`,
 //! `convert`, `event`, `trace`, `shutdown` < `message` < `decode`, `publisher` < `integration`
-//! < `dispatcher` < `mapped`, `store` < `inbox` < `nats` < `postgres`, `sqlite` (each uses only
-//! modules to its left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
+//! < `dispatcher` < `mapped`, `store` < `nats` < `sql` (what the SQL backends share) <
+//! `postgres`, `sqlite` (each uses only modules to its left). Shared errors such as [`BoxError`] live in [`error`] for that reason.
 //!
 //! # Features
 //!
@@ -87,9 +88,11 @@
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a
 //!   transactional outbox and the relay that publishes it, and the consumer-side inbox
 //!   (sqlx 0.8, PostgreSQL >= 12).
-//! * `sqlite`: the `sqlite` module, the embedded backend (sqlx 0.8's sqlite driver, WAL mode,
-//!   no database server): the consumer-side inbox with the Postgres one's contract. The
-//!   `inbox` module holds what both backends' inboxes share.
+//! * `sqlite`: the `sqlite` module: the same event store, transactional outbox and relay on one
+//!   SQLite file (sqlx 0.8, SQLite compiled in; WAL, one writer at a time, a polling relay
+//!   woken by the commits of the same process), for small services, tests and a first try
+//!   without a database server. The types shared with `postgres` (`EventRegistry`,
+//!   `OutboxWriter`, `RelayConfig`, `Error`, ...) are one type under both paths.
 //! * `relay-bin`: the `eventmap-relay` binary (`postgres` + `nats`).
 //! * `otel`: W3C trace context on integration messages ([`trace`]): the `traceparent` of the
 //!   span that builds a message goes into its headers, and consumers continue that trace
@@ -133,6 +136,8 @@ pub mod inbox;
 pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "test-util")]

@@ -43,9 +43,7 @@
 mod backfill;
 mod connect_url;
 mod inbox;
-mod outbox;
 mod parked;
-mod registry;
 mod relay;
 mod schema;
 mod store;
@@ -59,133 +57,21 @@ pub use backfill::{
 };
 pub use connect_url::connect_options;
 pub use inbox::Inbox;
-pub use outbox::OutboxWriter;
 pub use parked::{Outbox, OutboxBacklog, OutboxEntry, ParkedRow};
-pub use registry::{EventRegistry, MAX_UPCASTS, RegistryError, StoredPayload, Upcaster};
-pub use relay::{
-    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig, RelayStats,
-    RoundReport, RunningRelay,
-};
+pub use relay::Relay;
 #[cfg(feature = "cli")]
 pub use relay::{RelayArgs, RelayRunError, connect_pool};
+pub use schema::NOTIFY_CHANNEL;
+pub use store::{PostgresStore, PostgresStoreBuilder, StoreTransaction};
+
+// Shared with the SQLite backend (`crate::sql`): one type under both paths.
+pub use crate::sql::{
+    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, DEFAULT_SCHEMA, Error,
+    EventRegistry, MAX_UPCASTS, OutboxWriter, RecordedEvent, RegistryError, RelayConfig,
+    RelayStats, RoundReport, RunningRelay, StoredPayload, Upcaster,
+};
 #[cfg(feature = "nats")]
-pub use relay::{WindowCheck, check_duplicate_windows};
-pub use schema::{DEFAULT_SCHEMA, NOTIFY_CHANNEL};
-pub use store::{PostgresStore, PostgresStoreBuilder, RecordedEvent, StoreTransaction};
+pub use crate::sql::{WindowCheck, check_duplicate_windows};
 
 /// The sqlx crate this module is built on (0.8), re-exported so callers use the same version.
 pub use sqlx;
-
-use crate::dispatcher::DispatchError;
-
-/// Why an operation of the Postgres store failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Optimistic concurrency: another transaction appended to the aggregate since it was
-    /// loaded. Nothing of this append was stored, converted or published.
-    #[error(
-        "{aggregate} `{id}` was modified concurrently: expected version {expected}, stored version is {actual}"
-    )]
-    Conflict {
-        /// Aggregate type name.
-        aggregate: String,
-        /// Aggregate id.
-        id: String,
-        /// The stored version the caller's copy was based on.
-        expected: u64,
-        /// The version stored when the append was refused.
-        actual: u64,
-    },
-    /// No events are stored for the aggregate.
-    #[error("{aggregate} `{id}` not found")]
-    NotFound {
-        /// Aggregate type name.
-        aggregate: String,
-        /// Aggregate id.
-        id: String,
-    },
-    /// The schema name cannot be used.
-    #[error("invalid schema name {name:?}: {reason}")]
-    InvalidSchema {
-        /// The name given.
-        name: String,
-        /// Why it is refused.
-        reason: &'static str,
-    },
-    /// The schema has no eventmap tables (it does not exist, or nothing of eventmap ever ran
-    /// on it), and the operation only reads: it does not create them (see
-    /// [`Outbox::open`]).
-    #[error(
-        "schema `{schema}` {}",
-        if *exists { "has no eventmap tables" } else { "does not exist (no eventmap tables)" }
-    )]
-    SchemaMissing {
-        /// The schema name.
-        schema: String,
-        /// Whether the schema itself exists (without eventmap's tables).
-        exists: bool,
-    },
-    /// The schema lacks embedded migrations of this eventmap (it was written by an older
-    /// one), and the operation only reads: it does not apply them. The store, the relay and
-    /// the inbox apply them when they are built.
-    #[error(
-        "schema `{schema}` lacks eventmap migration(s) {missing} (written by an older \
-         eventmap; the service's store or relay applies them when it starts)"
-    )]
-    SchemaOutdated {
-        /// The schema name.
-        schema: String,
-        /// The migrations not applied, `version (description)`, comma-separated.
-        missing: String,
-    },
-    /// A pending event does not fit the aggregate being appended (another aggregate's event,
-    /// a version out of sequence, an unrepresentable time or metadata).
-    #[error("cannot append to {aggregate} `{id}`: {reason}")]
-    InvalidEvent {
-        /// Aggregate type name.
-        aggregate: String,
-        /// Aggregate id.
-        id: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A payload could not be encoded, decoded or upcast.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// An integration handler of the outbox dispatcher failed (a conversion error, most
-    /// likely); the append must be rolled back.
-    #[error("cannot build the outbox messages of the appended events: {0}")]
-    Outbox(#[source] DispatchError),
-    /// A stored row cannot be read back.
-    #[error("stored events of {aggregate} `{id}` are unreadable: {reason}")]
-    Corrupt {
-        /// Aggregate type name.
-        aggregate: String,
-        /// Aggregate id.
-        id: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An embedded migration failed.
-    #[error("eventmap migration {version} ({description}) failed: {source}")]
-    Migration {
-        /// Migration version.
-        version: i32,
-        /// What it creates.
-        description: &'static str,
-        /// The database error.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// The database failed (connection, statement, commit).
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The task of a [`RunningRelay`] panicked (a bug: the relay logs and retries every
-    /// failure it knows of).
-    #[error("the relay's task panicked: {message}")]
-    RelayPanicked {
-        /// The panic's message, when it was a string.
-        message: String,
-    },
-}

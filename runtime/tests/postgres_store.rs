@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventmap::message::headers;
-use eventmap::postgres::{Error, EventRegistry, OutboxWriter, PostgresStore, Relay, RelayConfig};
+use eventmap::postgres::{Error, OutboxWriter, PostgresStore, Relay, RelayConfig};
 use eventmap::{
     AggregateStore, DispatchingStore, EventDispatcher, EventSourced, InMemoryPublisher,
     IntegrationMessage, PublishError, PublishReceipt, Publisher, StoreError,
 };
+use pg::scenarios;
 use pg::*;
 
 /// Upper bound of any test here.
@@ -63,184 +64,32 @@ async fn drain(relay: &Relay) {
     panic!("the relay did not drain the outbox");
 }
 
-#[tokio::test]
-async fn save_load_replay_and_conflict() {
+/// Runs a scenario shared with SQLite (`scenarios/mod.rs`) on a schema of its own.
+async fn on_postgres(prefix: &str, scenario: impl AsyncFnOnce(&Postgres)) {
     within(async {
-        let db = TestDb::new("em_store").await;
-        let store = db.store(true).await;
-
-        let mut counter = Counter::blank("c-1");
-        counter.increment(2);
-        counter.label("first");
-        counter.increment(3);
-        let saved = store.save(&mut counter).await.expect("save");
-        assert_eq!(saved.len(), 3);
-        assert_eq!(counter.root.stored_version(), 3);
-
-        let loaded: Counter = store.load("c-1").await.expect("load");
-        assert_eq!((loaded.total, loaded.label.as_str()), (5, "first"));
-        assert_eq!(loaded.root.version(), 3);
-        assert!(loaded.root.pending().is_empty());
-        let events = store.load_events("Counter", "c-1").await.unwrap();
-        assert_eq!(
-            events.iter().map(|e| e.id()).collect::<Vec<_>>(),
-            saved.iter().map(|e| e.id()).collect::<Vec<_>>(),
-            "ids survive the round trip"
-        );
-        assert_eq!(events[0].occurred_at(), saved[0].occurred_at());
-        assert!(matches!(
-            AggregateStore::<Counter>::load(&store, "missing").await,
-            Err(StoreError::NotFound { aggregate: "Counter", .. })
-        ));
-
-        // Two copies of version 3: the first save wins, the second conflicts.
-        let mut a: Counter = store.load("c-1").await.unwrap();
-        let mut b: Counter = store.load("c-1").await.unwrap();
-        a.increment(10);
-        b.increment(20);
-        b.increment(30);
-        store.save(&mut a).await.expect("winner");
-        let err = store.save(&mut b).await.expect_err("loser");
-        assert!(
-            matches!(err, StoreError::Conflict { expected: 3, actual: 4, .. }),
-            "{err:?}"
-        );
-        assert_eq!(b.root.pending().len(), 2, "the loser keeps its pending events");
-
-        // A new aggregate created twice: the second creation conflicts too.
-        let mut first = Counter::blank("c-2");
-        first.increment(1);
-        let mut second = Counter::blank("c-2");
-        second.increment(1);
-        store.save(&mut first).await.unwrap();
-        assert!(matches!(
-            store.save(&mut second).await,
-            Err(StoreError::Conflict { expected: 0, actual: 1, .. })
-        ));
-
-        // Only the winners are stored and in the outbox: Labelled is internal.
-        assert_eq!(db.count("eventmap_events", "").await, 5);
-        assert_eq!(db.count("eventmap_outbox", "").await, 4);
-        let versions: Vec<i64> = eventmap::postgres::sqlx::query_scalar(&format!(
-            "SELECT aggregate_version FROM \"{}\".eventmap_outbox WHERE aggregate_id = 'c-1' ORDER BY id",
-            db.schema
-        ))
-        .fetch_all(&db.pool)
-        .await
-        .unwrap();
-        assert_eq!(versions, [1, 3, 4]);
-        db.cleanup().await;
+        let backend = Postgres::new(prefix).await;
+        scenario(&backend).await;
+        backend.db.cleanup().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn save_load_replay_and_conflict() {
+    on_postgres("em_store", scenarios::save_load_replay_and_conflict).await;
 }
 
 #[tokio::test]
 async fn upcasters_apply_on_every_read() {
-    within(async {
-        let db = TestDb::new("em_upcast").await;
-        // Version 1 of Incremented was `{"amount": n}`; version 2 is `{"by": n}`.
-        let mut registry = EventRegistry::new();
-        registry
-            .register_version::<Incremented>("Incremented", 2)
-            .unwrap()
-            .register::<Labelled>("Labelled")
-            .unwrap()
-            .upcaster("Incremented", 1, |mut json| {
-                let amount = json
-                    .get_mut("amount")
-                    .map(serde_json::Value::take)
-                    .ok_or("no amount")?;
-                Ok(serde_json::json!({ "by": amount }))
-            })
-            .unwrap();
-        let store = PostgresStore::builder(db.pool.clone())
-            .schema(db.schema.clone())
-            .registry(registry)
-            .build()
-            .await
-            .unwrap();
-        let mut counter = Counter::blank("c-1");
-        counter.increment(5);
-        store.save(&mut counter).await.unwrap();
-        // An old writer's event, version 1.
-        let schema = &db.schema;
-        eventmap::postgres::sqlx::raw_sql(&format!(
-            "UPDATE \"{schema}\".eventmap_aggregates SET version = 2;
-             INSERT INTO \"{schema}\".eventmap_events (event_id, aggregate_type, aggregate_id, version,
-                 event_name, schema_version, payload, occurred_at_ns)
-             VALUES (gen_random_uuid(), 'Counter', 'c-1', 2, 'Incremented', 1, '{{\"amount\": 7}}', 0);"
-        ))
-        .execute(&db.pool)
-        .await
-        .unwrap();
-
-        let loaded: Counter = store.load("c-1").await.unwrap();
-        assert_eq!((loaded.total, loaded.root.version()), (12, 2));
-        let events = store.load_events("Counter", "c-1").await.unwrap();
-        assert_eq!(
-            events[1].downcast::<Incremented>().unwrap().payload().by,
-            7
-        );
-        let all = store.read_all(0, 10).await.unwrap();
-        assert_eq!(all.len(), 2);
-        assert!(all[0].position < all[1].position);
-        assert_eq!(all[1].event.downcast::<Incremented>().unwrap().payload().by, 7);
-        // The new event was stored at the current version.
-        let stored: Vec<i32> = eventmap::postgres::sqlx::query_scalar(&format!(
-            "SELECT schema_version FROM \"{schema}\".eventmap_events ORDER BY version"
-        ))
-        .fetch_all(&db.pool)
-        .await
-        .unwrap();
-        assert_eq!(stored, [2, 1]);
-        db.cleanup().await;
-    })
-    .await;
+    on_postgres("em_upcast", scenarios::upcasters_apply_on_every_read).await;
 }
 
 #[tokio::test]
 async fn nothing_of_a_rolled_back_or_failed_append_is_kept() {
-    within(async {
-        let db = TestDb::new("em_rollback").await;
-        let store = db.store(true).await;
-
-        // A failing statement after the append: the transaction is dropped (rolled back).
-        let mut counter = Counter::blank("c-1");
-        counter.increment(1);
-        let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.append(&counter).await.unwrap().len(), 1);
-        let failed = eventmap::postgres::sqlx::query("SELECT 1 / 0")
-            .execute(tx.connection())
-            .await;
-        assert!(failed.is_err());
-        drop(tx);
-
-        // An explicit rollback.
-        let mut tx = store.begin().await.unwrap();
-        tx.append(&counter).await.unwrap();
-        tx.rollback().await.unwrap();
-
-        // A conversion failure in the outbox handler (by > i32::MAX).
-        let mut bad = Counter::blank("c-2");
-        bad.increment(u32::MAX);
-        let err = store.save(&mut bad).await.expect_err("conversion fails");
-        let StoreError::Backend(source) = err else {
-            panic!("{err:?}")
-        };
-        assert!(matches!(
-            source.downcast_ref::<Error>(),
-            Some(Error::Outbox(_))
-        ));
-
-        assert_eq!(db.count("eventmap_events", "").await, 0);
-        assert_eq!(db.count("eventmap_aggregates", "").await, 0);
-        assert_eq!(db.count("eventmap_outbox", "").await, 0);
-
-        // And the same aggregate can then be saved.
-        store.save(&mut counter).await.unwrap();
-        assert_eq!(db.count("eventmap_outbox", "").await, 1);
-        db.cleanup().await;
-    })
+    on_postgres(
+        "em_rollback",
+        scenarios::nothing_of_a_rolled_back_or_failed_append_is_kept,
+    )
     .await;
 }
 

@@ -31,8 +31,8 @@ pub enum DemoError {
     /// Talking to JetStream failed.
     #[error("JetStream: {0}")]
     Broker(String),
-    /// The Postgres store or its relay failed (feature `postgres`).
-    #[error("Postgres: {0}")]
+    /// The event store (Postgres or SQLite) or its relay failed.
+    #[error("event store: {0}")]
     Store(String),
     /// A consumer could not decode or acknowledge a message.
     #[error("consumer `{consumer}`: {message}")]
@@ -107,6 +107,15 @@ impl Publisher for RecordingPublisher {
 }
 
 impl RecordingPublisher {
+    /// A recorder of what JetStream acknowledges on `context`.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    fn on(context: &async_nats::jetstream::Context) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Arc::new(JetStreamPublisher::new(context.clone())),
+            published: Mutex::new(Vec::new()),
+        })
+    }
+
     fn take(&self) -> Vec<Published> {
         std::mem::take(
             &mut *self
@@ -384,22 +393,52 @@ async fn receive(
     Ok(received)
 }
 
-/// The domain event types the Postgres store persists (as JSON), by name.
+/// The domain event types the Postgres or SQLite store persists (as JSON), by name.
 ///
 /// # Errors
-/// A [`RegistryError`](eventmap::postgres::RegistryError) if a type were registered twice.
-#[cfg(feature = "postgres")]
-pub fn event_registry()
--> Result<eventmap::postgres::EventRegistry, eventmap::postgres::RegistryError> {
+/// A [`RegistryError`](crate::outbox::RegistryError) if a type were registered twice.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub fn event_registry() -> Result<crate::outbox::EventRegistry, crate::outbox::RegistryError> {
     use crate::domain::events::{OrderCanceled, OrderCompleted, OrderCreated, OrderReadied};
     use crate::integration_events::domain_event_names as names;
-    let mut registry = eventmap::postgres::EventRegistry::new();
+    let mut registry = crate::outbox::EventRegistry::new();
     registry
         .register::<OrderCreated>(names::ORDER_CREATED)?
         .register::<OrderReadied>(names::ORDER_READIED)?
         .register::<OrderCanceled>(names::ORDER_CANCELED)?
         .register::<OrderCompleted>(names::ORDER_COMPLETED)?;
     Ok(registry)
+}
+
+/// Runs the flow on the event store `database_url` names (by its scheme, see
+/// [`Database`](crate::outbox::Database)): [`run_on_postgres`] or [`run_on_sqlite`].
+///
+/// # Errors
+/// [`DemoError::Store`] when the URL's scheme is neither, or its backend is not in this build
+/// (its feature off); otherwise what the backend's run returns.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub async fn run_on_database(
+    client: async_nats::Client,
+    database_url: &str,
+    run: &str,
+    wait: Duration,
+    log: &mut dyn FnMut(String),
+) -> Result<Report, DemoError> {
+    use crate::outbox::Database;
+    match Database::of_url(database_url) {
+        #[cfg(feature = "postgres")]
+        Some(Database::Postgres) => run_on_postgres(client, database_url, run, wait, log).await,
+        #[cfg(feature = "sqlite")]
+        Some(Database::Sqlite) => run_on_sqlite(client, database_url, run, wait, log).await,
+        #[allow(unreachable_patterns)]
+        Some(database) => Err(DemoError::Store(format!(
+            "DATABASE_URL names a {database:?} database, but this build has no {} feature",
+            database.feature()
+        ))),
+        None => Err(DemoError::Store(
+            "DATABASE_URL is neither postgres://... nor sqlite://...".to_owned(),
+        )),
+    }
 }
 
 /// Runs the flow on the Postgres event store with the transactional outbox (feature
@@ -421,86 +460,137 @@ pub async fn run_on_postgres(
     use eventmap::postgres::sqlx::postgres::PgPoolOptions;
     use eventmap::postgres::{OutboxWriter, PostgresStore, Relay, RelayConfig};
 
-    let store_error = |e: &dyn std::fmt::Display| DemoError::Store(e.to_string());
     let context = async_nats::jetstream::new(client);
     let consumers = Consumers::start(&context, run).await?;
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(
-            eventmap::postgres::connect_options(database_url).map_err(|e| store_error(&e))?,
-        )
+        .connect_with(eventmap::postgres::connect_options(database_url).map_err(store_error)?)
         .await
-        .map_err(|e| store_error(&e))?;
+        .map_err(store_error)?;
     let schema = format!("ordering_demo_{run}");
-    let outbox = glue(OutboxWriter::shared());
     let store = PostgresStore::builder(pool.clone())
         .schema(schema.clone())
-        .registry(event_registry().map_err(|e| store_error(&e))?)
-        .outbox(outbox)
+        .registry(event_registry().map_err(store_error)?)
+        .outbox(glue(OutboxWriter::shared()))
         .build()
         .await
-        .map_err(|e| store_error(&e))?;
+        .map_err(store_error)?;
     log(format!(
         "store: PostgreSQL schema `{schema}`; integration events go through the transactional outbox"
     ));
-
-    let recorder = Arc::new(RecordingPublisher {
-        inner: Arc::new(JetStreamPublisher::new(context.clone())),
-        published: Mutex::new(Vec::new()),
-    });
+    let recorder = RecordingPublisher::on(&context);
     let relay = Relay::new(
         pool.clone(),
         recorder.clone(),
         RelayConfig::default().schema(schema.clone()),
     )
     .await
-    .map_err(|e| store_error(&e))?;
+    .map_err(store_error)?;
     relay
         .check_duplicate_windows(
             &context,
             integration_events::channels::ALL.iter().map(|c| c.stream),
         )
         .await;
-    let relaying = relay.spawn();
-    let placed = place_orders(&OrderingService::new(store), run, log).await;
-    let deadline = tokio::time::Instant::now() + wait;
-    let drained = loop {
-        match relay.backlog().await {
-            Ok(0) => break Ok(()),
-            Ok(_) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Ok(left) => {
-                break Err(DemoError::Store(format!(
-                    "{left} outbox rows still unpublished"
-                )));
-            }
-            Err(e) => break Err(store_error(&e)),
-        }
-    };
-    if let Err(err) = relaying.stop().await {
-        tracing::warn!(error = %err, "the relay stopped with an error");
-    }
-    let outcome = async {
-        placed?;
-        drained?;
-        let mut published = recorder.take();
-        // A re-sent row is acknowledged again (as a duplicate): one event all the same.
-        let mut seen = BTreeSet::new();
-        published.retain(|p| seen.insert(p.id.clone()));
-        log(format!(
-            "relay published {} integration events from the outbox, acknowledged by JetStream",
-            published.len()
-        ));
-        consumers.receive_all(&context, published, wait, log).await
-    }
+    let outcome = run_outboxed(
+        &context, consumers, store, &relay, &recorder, run, wait, log,
+    )
     .await;
     let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .execute(&pool)
         .await;
     pool.close().await;
     outcome
+}
+
+/// Runs the flow on the SQLite event store with the transactional outbox (feature `sqlite`):
+/// as [`run_on_postgres`], in the file `database_url` names (`sqlite://path/to/file.db`,
+/// created if missing and kept: the orders of each run have ids of their own), the relay
+/// running in this process and woken by each commit.
+///
+/// # Errors
+/// [`DemoError`] when the database, a command, the broker or a consumer fails.
+#[cfg(feature = "sqlite")]
+pub async fn run_on_sqlite(
+    client: async_nats::Client,
+    database_url: &str,
+    run: &str,
+    wait: Duration,
+    log: &mut dyn FnMut(String),
+) -> Result<Report, DemoError> {
+    use eventmap::sqlite::{OutboxWriter, Relay, RelayConfig, SqliteStore};
+
+    let context = async_nats::jetstream::new(client);
+    let consumers = Consumers::start(&context, run).await?;
+    let pool = eventmap::sqlite::connect(database_url)
+        .await
+        .map_err(store_error)?;
+    let store = SqliteStore::builder(pool.clone())
+        .registry(event_registry().map_err(store_error)?)
+        .outbox(glue(OutboxWriter::shared()))
+        .build()
+        .await
+        .map_err(store_error)?;
+    log(format!(
+        "store: SQLite file `{}` (WAL); integration events go through the transactional outbox",
+        pool.connect_options().get_filename().display()
+    ));
+    let recorder = RecordingPublisher::on(&context);
+    let relay = Relay::new(pool.clone(), recorder.clone(), RelayConfig::default())
+        .await
+        .map_err(store_error)?;
+    let outcome = run_outboxed(
+        &context, consumers, store, &relay, &recorder, run, wait, log,
+    )
+    .await;
+    pool.close().await;
+    outcome
+}
+
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+fn store_error(error: impl std::fmt::Display) -> DemoError {
+    DemoError::Store(error.to_string())
+}
+
+/// The flow once the store and its relay are built, the same on both backends: the relay
+/// runs while the orders are placed, until the outbox is drained (at most `wait`); the
+/// consumers must then receive every event the broker acknowledged.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[allow(clippy::too_many_arguments)]
+async fn run_outboxed<S: eventmap::AggregateStore<Order> + 'static>(
+    context: &async_nats::jetstream::Context,
+    consumers: Consumers,
+    store: S,
+    relay: &impl crate::outbox::OutboxRelay,
+    recorder: &RecordingPublisher,
+    run: &str,
+    wait: Duration,
+    log: &mut dyn FnMut(String),
+) -> Result<Report, DemoError> {
+    let relaying = relay.spawn();
+    let placed = place_orders(&OrderingService::new(store), run, log).await;
+    let drained = match crate::outbox::drain(relay, wait).await {
+        Ok(0) => Ok(()),
+        Ok(left) => Err(DemoError::Store(format!(
+            "{left} outbox rows still unpublished"
+        ))),
+        Err(e) => Err(store_error(e)),
+    };
+    if let Err(err) = relaying.stop().await {
+        tracing::warn!(error = %err, "the relay stopped with an error");
+    }
+    placed?;
+    drained?;
+    let mut published = recorder.take();
+    // A re-sent row is acknowledged again (as a duplicate): one event all the same.
+    let mut seen = BTreeSet::new();
+    published.retain(|p| seen.insert(p.id.clone()));
+    log(format!(
+        "relay published {} integration events from the outbox, acknowledged by JetStream",
+        published.len()
+    ));
+    consumers.receive_all(context, published, wait, log).await
 }
 
 /// Runs the flow without a broker: the in-memory publisher keeps the encoded messages, and

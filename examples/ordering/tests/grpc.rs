@@ -464,6 +464,41 @@ async fn client_trigger_reaches_search_through_the_outbox() {
     pool.close().await;
 }
 
+/// The same on the SQLite event store, in a file of its own (feature `sqlite`): the events
+/// go through the outbox and the relay of the serving process, and the outbox is empty at
+/// shutdown.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "current_thread")]
+async fn client_trigger_reaches_search_through_the_sqlite_outbox() {
+    let dir = std::env::temp_dir().join(format!(
+        "ordering-grpc-{}",
+        ordering_example::demo::run_id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let database_url = format!("sqlite://{}", dir.join("ordering.db").display());
+    let lines = trigger_reaches_search(Backend::Sqlite {
+        database_url: database_url.clone(),
+    })
+    .await;
+    assert!(
+        lines.iter().any(|l| l.starts_with("store: SQLite file")),
+        "{lines:#?}"
+    );
+    let pool = eventmap::sqlite::connect(&database_url)
+        .await
+        .expect("open");
+    let (events, unpublished): (i64, i64) = eventmap::sqlite::sqlx::query_as(
+        "SELECT (SELECT count(*) FROM eventmap_events), \
+         (SELECT count(*) FROM eventmap_outbox WHERE published_at IS NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("query");
+    assert_eq!((events, unpublished), (11, 0));
+    pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The flow as separate processes: `ordering-example serve` (on a port of its choosing,
 /// publishing to the test's nats-server) and `ordering-example client trigger`; the events
 /// arrive on JetStream, and SIGTERM stops the server gracefully (exit 0).

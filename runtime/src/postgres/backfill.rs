@@ -20,7 +20,7 @@ use crate::dispatcher::Dispatch;
 use crate::event::AggregateEvent;
 use crate::message::IntegrationMessage;
 use crate::nats::JetStreamPublisher;
-use crate::postgres::outbox::collect;
+use crate::sql::collect;
 
 use checkpoints::LOCK_KEYS;
 pub use checkpoints::{backfill_checkpoints, reset_backfill};

@@ -3,10 +3,7 @@
 
 #[cfg(feature = "cli")]
 mod args;
-mod config;
 mod round;
-#[cfg(feature = "nats")]
-mod window;
 
 use std::fmt;
 use std::future::Future;
@@ -21,17 +18,12 @@ use tracing::Instrument;
 use super::Error;
 use super::schema::{NOTIFY_CHANNEL, Schema};
 use crate::publisher::Publisher;
+use crate::sql::relay::{AbortOnDrop, Backoff, Counters, purge_forever, warn_halted};
+use crate::sql::{RelayConfig, RelayStats, RoundReport, RunningRelay};
 
 #[cfg(feature = "cli")]
 pub use args::{RelayArgs, RelayRunError, connect_pool};
-use config::Counters;
-pub use config::{
-    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
-    RoundReport,
-};
 use round::{LockedRound, SentRound};
-#[cfg(feature = "nats")]
-pub use window::{WindowCheck, check_duplicate_windows};
 
 /// Publishes the outbox written by [`PostgresStore`](super::PostgresStore), in order per
 /// aggregate, at least once.
@@ -73,7 +65,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 /// relays, and the guarantees below hold unchanged.
 ///
 /// [`run`](Relay::run) also deletes published rows past [`RelayConfig::retention`]
-/// (default [`DEFAULT_RETENTION`]), in bounded batches ([`Relay::purge_published`]).
+/// (default [`DEFAULT_RETENTION`](super::DEFAULT_RETENTION)), in bounded batches
+/// ([`Relay::purge_published`]).
 ///
 /// # Why per-aggregate order survives retries
 ///
@@ -84,7 +77,8 @@ pub use window::{WindowCheck, check_duplicate_windows};
 /// one aggregate are serialised by its row in `eventmap_aggregates` and draw their ids after
 /// taking that lock), so rows committed later always sort after. A row that was stored but
 /// whose ack was lost is re-sent with the same `Nats-Msg-Id`, which JetStream drops as a
-/// duplicate within the stream's duplicate window ([`check_duplicate_windows`]).
+/// duplicate within the stream's duplicate window
+/// ([`check_duplicate_windows`](super::check_duplicate_windows)).
 ///
 /// A relay killed mid-round loses its transaction: its locks go, its rows stay unpublished
 /// and the next relay re-sends them (duplicates, dropped by JetStream). Rows of different
@@ -110,55 +104,6 @@ impl fmt::Debug for Relay {
             .field("config", &self.config)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-/// A relay running on a task of its own ([`Relay::spawn`]). Dropping it stops the relay at
-/// its next shutdown check without waiting for it; [`stop`](Self::stop) waits.
-#[derive(Debug)]
-pub struct RunningRelay {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), Error>>,
-}
-
-impl RunningRelay {
-    /// Whether the relay's task has ended (it only ends on [`stop`](Self::stop), a fatal
-    /// error or a panic).
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
-    }
-
-    /// Stops the relay (a round in progress finishes, so acknowledged rows get marked) and
-    /// waits for its task.
-    ///
-    /// # Errors
-    ///
-    /// What [`Relay::run`] returned, or [`Error::RelayPanicked`].
-    pub async fn stop(self) -> Result<(), Error> {
-        let _ = self.stop.send(());
-        match self.task.await {
-            Ok(result) => result,
-            Err(err) if err.is_panic() => {
-                let panic = err.into_panic();
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(not a string)".to_owned());
-                Err(Error::RelayPanicked { message })
-            }
-            // Cancelled: the runtime is shutting down; nothing runs any more.
-            Err(_) => Ok(()),
-        }
-    }
-}
-
-/// Aborts a spawned task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -195,17 +140,7 @@ impl Relay {
 
     /// The counters.
     pub fn stats(&self) -> RelayStats {
-        let c = &self.counters;
-        RelayStats {
-            published: c.published.load(Ordering::Relaxed),
-            duplicates: c.duplicates.load(Ordering::Relaxed),
-            failures: c.failures.load(Ordering::Relaxed),
-            rounds: c.rounds.load(Ordering::Relaxed),
-            backlog: c.backlog.load(Ordering::Relaxed),
-            retrying: c.retrying.load(Ordering::Relaxed),
-            parked: c.parked.load(Ordering::Relaxed),
-            parked_backlog: c.parked_backlog.load(Ordering::Relaxed),
-        }
+        self.counters.stats()
     }
 
     /// Counts the unpublished rows (committed ones, parked ones included) and records the
@@ -223,11 +158,9 @@ impl Relay {
         .fetch_one(&self.pool)
         .await?;
         let count = u64::try_from(count).unwrap_or_default();
-        self.counters.backlog.store(count, Ordering::Relaxed);
+        let parked = u64::try_from(parked).unwrap_or_default();
         self.counters
-            .parked_backlog
-            .store(u64::try_from(parked).unwrap_or_default(), Ordering::Relaxed);
-        crate::metrics::outbox_backlog(self.schema.name(), count);
+            .count_backlog(self.schema.name(), count, parked);
         Ok(count)
     }
 
@@ -271,19 +204,11 @@ impl Relay {
     /// [`RelayConfig::purge_interval`], forever (failures are logged and retried at the next
     /// interval). Started by [`run`](Self::run).
     async fn purge_forever(self, retention: Duration) {
-        loop {
-            tokio::time::sleep(self.config.purge_interval).await;
-            let started = std::time::Instant::now();
-            match self.purge_published(retention).await {
-                Ok(0) => {}
-                Ok(rows) => {
-                    tracing::debug!(rows, took = ?started.elapsed(), "purged published rows")
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot purge published rows; retrying later")
-                }
-            }
-        }
+        let interval = self.config.purge_interval;
+        purge_forever(interval, retention, |older_than| {
+            self.purge_published(older_than)
+        })
+        .await;
     }
 
     /// Whether a round that reported `report` leaves more rows to send at once: a full batch
@@ -326,7 +251,7 @@ impl Relay {
                     self.clone().purge_forever(retention).in_current_span(),
                 ))
             });
-            let mut backoff = self.config.min_backoff;
+            let mut backoff = Backoff::new(&self.config);
             // Overlapped rounds hold two connections of the pool at once, and the LISTEN
             // connection holds one for as long as it lives: with fewer, the second round
             // would wait for the pool's acquire timeout (30 s by default) every time.
@@ -391,7 +316,7 @@ impl Relay {
                         match finished {
                             Ok(_) => {
                                 self.counters.retrying.store(false, Ordering::Relaxed);
-                                backoff = self.config.min_backoff;
+                                backoff.reset();
                             }
                             Err(err) => {
                                 tracing::warn!(
@@ -422,7 +347,7 @@ impl Relay {
                 let pause = match round {
                     Ok(report) if !report.halted => {
                         self.counters.retrying.store(false, Ordering::Relaxed);
-                        backoff = self.config.min_backoff;
+                        backoff.reset();
                         degraded = false;
                         if report.parked > 0 {
                             // The parked rows' aggregates wait; count them for the stats.
@@ -449,25 +374,12 @@ impl Relay {
                     }
                     Ok(report) => {
                         let backlog = self.backlog().await.ok();
-                        tracing::warn!(
-                            error = report.error.as_deref().unwrap_or_default(),
-                            acked = report.acked(),
-                            failed = report.failed,
-                            backlog,
-                            retry_in = ?backoff,
-                            "publishing failed; retrying"
-                        );
-                        self.counters.retrying.store(true, Ordering::Relaxed);
-                        let pause = backoff;
-                        backoff = (backoff * 2).min(self.config.max_backoff);
-                        Some(pause)
+                        warn_halted(&report, backlog, backoff.next());
+                        Some(backoff.failed(&self.counters))
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, retry_in = ?backoff, "relay round failed; retrying");
-                        self.counters.retrying.store(true, Ordering::Relaxed);
-                        let pause = backoff;
-                        backoff = (backoff * 2).min(self.config.max_backoff);
-                        Some(pause)
+                        tracing::warn!(error = %err, retry_in = ?backoff.next(), "relay round failed; retrying");
+                        Some(backoff.failed(&self.counters))
                     }
                 };
                 let woken = async {
@@ -499,17 +411,8 @@ impl Relay {
     ///
     /// Needs a tokio runtime (it calls `tokio::spawn`).
     pub fn spawn(&self) -> RunningRelay {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let relay = self.clone();
-        let task = tokio::spawn(async move {
-            relay
-                .run(async {
-                    // A dropped sender stops the relay too.
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        RunningRelay { stop, task }
+        RunningRelay::spawn(move |stopped| async move { relay.run(stopped).await })
     }
 }
 
@@ -541,5 +444,21 @@ async fn listen(pool: PgPool, schema: String, wake: Arc<Notify>) {
             Err(err) => tracing::warn!(error = %err, "cannot open a LISTEN connection; polling"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(feature = "nats")]
+impl Relay {
+    /// Checks the duplicate window of each stream in `streams` against this relay's
+    /// [`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon) and logs the result
+    /// (a window shorter than the horizon can let a retried message be stored twice); see
+    /// [`check_duplicate_windows`](super::check_duplicate_windows). Never fails: a broker
+    /// that is away is reported per stream.
+    pub async fn check_duplicate_windows<S: AsRef<str>>(
+        &self,
+        context: &async_nats::jetstream::Context,
+        streams: impl IntoIterator<Item = S>,
+    ) -> Vec<super::WindowCheck> {
+        crate::sql::check_duplicate_windows(context, streams, self.config.retry_horizon()).await
     }
 }

@@ -5,9 +5,6 @@ use tracing::Instrument;
 
 use super::Error;
 
-/// Default schema of the store and the relay.
-pub const DEFAULT_SCHEMA: &str = "eventmap";
-
 /// `LISTEN`/`NOTIFY` channel on which a commit that wrote outbox rows notifies the relays; the
 /// payload is the schema name, so relays of other schemas ignore it.
 pub const NOTIFY_CHANNEL: &str = "eventmap_outbox";

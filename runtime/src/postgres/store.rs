@@ -5,33 +5,20 @@ mod builder;
 mod transaction;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::Row;
-use sqlx::postgres::{PgPool, PgRow};
-use tracing::Instrument;
-use uuid::Uuid;
-
-use super::Error;
-use super::registry::{EventRegistry, StoredPayload};
-use super::schema::{DEFAULT_SCHEMA, Schema};
+use super::schema::Schema;
+use super::{DEFAULT_SCHEMA, Error, EventRegistry, RecordedEvent};
 use crate::dispatcher::Dispatch;
-use crate::event::{AggregateEvent, Event, Metadata};
-use crate::store::{Aggregate, AggregateStore, EventSourced, StoreError, replay};
+use crate::event::AggregateEvent;
+use crate::sql;
+use crate::sql::rows::decode_event;
+use crate::store::{AggregateStore, EventSourced, StoreError};
+use sqlx::postgres::{PgPool, PgRow};
 
 pub use builder::PostgresStoreBuilder;
 pub use transaction::StoreTransaction;
-
-/// A stored event with its position in the store (append order over all aggregates).
-#[derive(Debug, Clone)]
-pub struct RecordedEvent {
-    /// Position in the `eventmap_events` table (1-based, increasing in append order; a
-    /// transaction that commits late may leave a smaller position behind a larger one).
-    pub position: u64,
-    /// The event, decoded (and upcast) through the store's [`EventRegistry`].
-    pub event: AggregateEvent,
-}
 
 struct Inner {
     pool: PgPool,
@@ -52,7 +39,7 @@ struct Inner {
 /// * **Payloads** are stored as JSON with their name and schema version, through the
 ///   [`EventRegistry`]; every read decodes through it, so upcasters apply to every path.
 /// * **Load** ([`AggregateStore::load`]) replays the aggregate's events
-///   ([`EventSourced`], [`replay`]).
+///   ([`EventSourced`], [`replay`](crate::store::replay)).
 /// * **Outbox** ([`PostgresStoreBuilder::outbox`]): the integration messages of the appended
 ///   events are written in the same transaction; a [`Relay`](super::Relay) publishes them.
 ///
@@ -191,134 +178,37 @@ impl PostgresStore {
 
     /// Decodes a row selected with [`COLUMNS`].
     pub(crate) fn decode_row(&self, row: &PgRow) -> Result<RecordedEvent, Error> {
-        let position: i64 = row.try_get("position")?;
-        let event_id: Uuid = row.try_get("event_id")?;
-        let aggregate_type: String = row.try_get("aggregate_type")?;
-        let aggregate_id: String = row.try_get("aggregate_id")?;
-        let version: i64 = row.try_get("version")?;
-        let name: String = row.try_get("event_name")?;
-        let schema_version: i32 = row.try_get("schema_version")?;
-        let payload: String = row.try_get("payload")?;
-        let metadata: String = row.try_get("metadata")?;
-        let occurred_at_ns: i64 = row.try_get("occurred_at_ns")?;
-        let corrupt = |reason: String| Error::Corrupt {
-            aggregate: aggregate_type.clone(),
-            id: aggregate_id.clone(),
-            reason,
-        };
-        let json = serde_json::from_str(&payload)
-            .map_err(|e| corrupt(format!("event {event_id}: payload is not JSON: {e}")))?;
-        let metadata: Metadata = serde_json::from_str(&metadata).map_err(|e| {
-            corrupt(format!(
-                "event {event_id}: metadata is not a string map: {e}"
-            ))
-        })?;
-        let schema_version = u32::try_from(schema_version)
-            .map_err(|_| corrupt(format!("event {event_id}: schema version {schema_version}")))?;
-        let (name, payload) = self.inner.registry.decode_stored(StoredPayload {
-            name,
-            schema_version,
-            json,
-        })?;
-        Ok(RecordedEvent {
-            position: u64::try_from(position).unwrap_or_default(),
-            event: AggregateEvent {
-                event: Event {
-                    id: event_id,
-                    name,
-                    payload,
-                    metadata,
-                    occurred_at: from_nanos(occurred_at_ns),
-                },
-                aggregate_name: aggregate_type.clone(),
-                aggregate_id: aggregate_id.clone(),
-                aggregate_version: u64::try_from(version)
-                    .map_err(|_| corrupt(format!("event {event_id}: version {version}")))?,
-            },
-        })
+        decode_event(&self.inner.registry, row)
     }
 }
 
 /// The columns [`PostgresStore::decode_row`] reads.
-pub(crate) const COLUMNS: &str = "position, event_id, aggregate_type, aggregate_id, version, event_name, \
+pub(crate) const COLUMNS: &str = "position, event_id::text AS event_id, aggregate_type, aggregate_id, version, event_name, \
                        schema_version, payload::text AS payload, metadata::text AS metadata, occurred_at_ns";
 
-/// Nanoseconds since the Unix epoch, negative before it.
-pub(crate) fn to_nanos(time: SystemTime) -> Option<i64> {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_nanos()).ok(),
-        Err(before) => i64::try_from(before.duration().as_nanos()).ok().map(|n| -n),
-    }
-}
+impl sql::store::SqlStore for PostgresStore {
+    type Transaction = StoreTransaction;
 
-fn from_nanos(nanos: i64) -> SystemTime {
-    let magnitude = Duration::from_nanos(nanos.unsigned_abs());
-    if nanos >= 0 {
-        UNIX_EPOCH + magnitude
-    } else {
-        UNIX_EPOCH - magnitude
+    fn begin(&self) -> impl Future<Output = Result<StoreTransaction, Error>> + Send {
+        PostgresStore::begin(self)
     }
-}
 
-fn store_error<A: Aggregate>(error: Error) -> StoreError {
-    match error {
-        Error::Conflict {
-            id,
-            expected,
-            actual,
-            ..
-        } => StoreError::Conflict {
-            aggregate: A::NAME,
-            id,
-            expected,
-            actual,
-        },
-        Error::NotFound { id, .. } => StoreError::NotFound {
-            aggregate: A::NAME,
-            id,
-        },
-        other => StoreError::Backend(Box::new(other)),
+    fn load_events(
+        &self,
+        aggregate_type: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<AggregateEvent>, Error>> + Send {
+        PostgresStore::load_events(self, aggregate_type, id)
     }
 }
 
 #[async_trait::async_trait]
 impl<A: EventSourced> AggregateStore<A> for PostgresStore {
     async fn load(&self, id: &str) -> Result<A, StoreError> {
-        let span = tracing::debug_span!("eventmap.load", aggregate = A::NAME, id);
-        async {
-            let events = self
-                .load_events(A::NAME, id)
-                .await
-                .map_err(store_error::<A>)?;
-            replay(id, &events)
-        }
-        .instrument(span)
-        .await
+        sql::store::load(self, id).await
     }
 
     async fn save(&self, aggregate: &mut A) -> Result<Vec<AggregateEvent>, StoreError> {
-        if aggregate.root().pending().is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await.map_err(store_error::<A>)?;
-        tx.append(&*aggregate).await.map_err(store_error::<A>)?;
-        tx.commit().await.map_err(store_error::<A>)?;
-        Ok(aggregate.root_mut().take_pending())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nanos_round_trip() {
-        for time in [
-            UNIX_EPOCH,
-            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
-            UNIX_EPOCH - Duration::new(5, 1),
-        ] {
-            assert_eq!(from_nanos(to_nanos(time).unwrap()), time);
-        }
+        sql::store::save(self, aggregate).await
     }
 }

@@ -1,28 +1,25 @@
-//! Fixtures of the Postgres tests: the counter domain (`counter/mod.rs`, shared with the
-//! SQLite tests) with its event registry, a private schema per test, and stream checks.
+//! Fixtures of the Postgres tests: the counter domain and stream checks of `counter`, and a
+//! private schema per test.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-use eventmap::postgres::{EventRegistry, OutboxWriter, PostgresStore};
-use eventmap::{EventDispatcher, EventSourced};
+use eventmap::postgres::{
+    Error, EventRegistry, OutboxWriter, PostgresStore, RecordedEvent, Relay, RelayConfig,
+    RelayStats, RunningRelay,
+};
+use eventmap::{EventDispatcher, Publisher};
+use scenarios::{Backend, Doom};
 
 #[path = "../counter/mod.rs"]
-mod counter;
+pub mod counter;
+#[path = "../scenarios/mod.rs"]
+pub mod scenarios;
 pub use counter::*;
-
-pub fn registry() -> EventRegistry {
-    let mut registry = EventRegistry::new();
-    registry
-        .register::<Incremented>("Incremented")
-        .expect("register Incremented")
-        .register::<Labelled>("Labelled")
-        .expect("register Labelled");
-    registry
-}
 
 /// `DATABASE_URL`, default the machine's `test` database.
 pub fn database_url() -> String {
@@ -94,153 +91,122 @@ impl TestDb {
     }
 }
 
-/// Appends `per_aggregate` increments to each of `aggregates` counters (ids `c-0`...),
-/// `per_save` events per transaction, with `concurrency` writers. Returns the expected
-/// number of events per aggregate.
-pub async fn append_increments(
-    store: &PostgresStore,
-    aggregates: usize,
-    per_aggregate: usize,
-    per_save: usize,
-    concurrency: usize,
-) -> BTreeMap<String, u64> {
-    use eventmap::AggregateStore;
-    let ids: Vec<String> = (0..aggregates).map(|i| format!("c-{i}")).collect();
-    let chunks: Vec<Vec<String>> = ids
-        .chunks(aggregates.div_ceil(concurrency.max(1)))
-        .map(<[String]>::to_vec)
-        .collect();
-    let mut tasks = Vec::new();
-    for chunk in chunks {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut counters: Vec<Counter> = chunk.iter().map(|id| Counter::blank(id)).collect();
-            let mut done = 0;
-            while done < per_aggregate {
-                let n = per_save.min(per_aggregate - done);
-                for counter in &mut counters {
-                    for k in 0..n {
-                        counter.increment((done + k + 1) as u32);
-                    }
-                    store.save(counter).await.expect("save");
-                }
-                done += n;
+/// Relay settings of the tests on `db`'s schema: short polls and backoffs.
+pub fn relay_config(db: &TestDb) -> RelayConfig {
+    RelayConfig::default()
+        .schema(db.schema.clone())
+        .poll_interval(Duration::from_millis(200))
+        .publish_timeout(Duration::from_secs(3))
+        .backoff(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// The Postgres store and relay on the schema of `db`, for the shared scenarios.
+pub struct Postgres {
+    pub db: TestDb,
+    pub store: PostgresStore,
+}
+
+impl Postgres {
+    pub async fn new(prefix: &str) -> Self {
+        let db = TestDb::new(prefix).await;
+        let store = db.store(true).await;
+        Self { db, store }
+    }
+}
+
+impl Backend for Postgres {
+    type Store = PostgresStore;
+    type Relay = Relay;
+
+    fn store(&self) -> &PostgresStore {
+        &self.store
+    }
+
+    fn relay_config(&self) -> RelayConfig {
+        relay_config(&self.db)
+    }
+
+    async fn relay(&self, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Relay {
+        Relay::new(self.db.pool.clone(), publisher, config)
+            .await
+            .expect("relay")
+    }
+
+    fn spawn(relay: &Relay) -> RunningRelay {
+        relay.spawn()
+    }
+
+    fn stats(relay: &Relay) -> RelayStats {
+        relay.stats()
+    }
+
+    async fn unpublished(&self) -> i64 {
+        self.db
+            .count("eventmap_outbox", "WHERE published_at IS NULL")
+            .await
+    }
+
+    async fn unmark_published(&self) -> u64 {
+        eventmap::postgres::sqlx::query(&format!(
+            "UPDATE \"{}\".eventmap_outbox SET published_at = NULL WHERE published_at IS NOT NULL",
+            self.db.schema
+        ))
+        .execute(&self.db.pool)
+        .await
+        .expect("unmark")
+        .rows_affected()
+    }
+
+    async fn doomed_append(&self, doomed: &Counter, how: Doom) {
+        let mut tx = self.store.begin().await.unwrap();
+        tx.append(doomed).await.unwrap();
+        match how {
+            Doom::FailingStatement => {
+                let failed = eventmap::postgres::sqlx::query("SELECT 1 / 0")
+                    .execute(tx.connection())
+                    .await;
+                assert!(failed.is_err());
+                drop(tx);
             }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("writer task");
-    }
-    ids.into_iter()
-        .map(|id| (id, per_aggregate as u64))
-        .collect()
-}
-
-/// What a consumer saw on the stream.
-#[derive(Debug, Default)]
-pub struct Observed {
-    /// Messages stored in the stream (its message count).
-    pub stream_messages: u64,
-    /// Distinct `ce-id`s among them.
-    pub distinct_ids: usize,
-    /// Per aggregate, the versions in stream order.
-    pub versions: BTreeMap<String, Vec<u64>>,
-    /// Deliveries received by the consumer (including redeliveries).
-    pub deliveries: u64,
-}
-
-impl Observed {
-    /// Asserts exactly the `expected` events: every aggregate's versions 1..=n in order,
-    /// nothing lost, nothing stored twice.
-    pub fn assert_exactly(&self, expected: &BTreeMap<String, u64>) {
-        let total: u64 = expected.values().sum();
-        assert_eq!(
-            self.stream_messages, total,
-            "stream holds {} messages, expected {total}",
-            self.stream_messages
-        );
-        assert_eq!(self.distinct_ids as u64, total, "distinct ce-ids");
-        for (aggregate, count) in expected {
-            let versions = self.versions.get(aggregate).cloned().unwrap_or_default();
-            let wanted: Vec<u64> = (1..=*count).collect();
-            assert_eq!(versions, wanted, "versions of {aggregate} in stream order");
+            Doom::Rollback => tx.rollback().await.unwrap(),
         }
-        let unexpected: Vec<_> = self
-            .versions
-            .keys()
-            .filter(|k| !expected.contains_key(*k))
-            .collect();
-        assert!(
-            unexpected.is_empty(),
-            "unexpected aggregates {unexpected:?}"
-        );
     }
-}
 
-/// Reads the whole channel with a durable consumer (acking each message) until `expected`
-/// distinct stream messages were seen or `within` passed.
-pub async fn consume_all(
-    context: &eventmap::nats::async_nats::jetstream::Context,
-    expected: u64,
-    within: Duration,
-) -> Observed {
-    use eventmap::nats::{Consumer, ConsumerSpec, DeliveryPolicy};
-    let spec = ConsumerSpec::new("verify", &[]).policy(DeliveryPolicy::default().batch(500));
-    let mut subscription = Consumer::<CounterEvents>::start(context, &spec)
-        .await
-        .expect("consumer starts")
-        .deliveries();
-    let mut by_sequence: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
-    let mut deliveries = 0;
-    let deadline = tokio::time::Instant::now() + within;
-    while (by_sequence.len() as u64) < expected {
-        let next = tokio::time::timeout_at(deadline, subscription.next()).await;
-        let Ok(Some(delivery)) = next else { break };
-        let delivery = match delivery {
-            Ok(delivery) => delivery,
-            Err(err) => panic!("consumer failed: {err}"),
-        };
-        deliveries += 1;
-        let CounterEvents::Incremented(event) = &delivery.event;
-        assert_eq!(event.counter_id, delivery.aggregate_id);
-        assert_eq!(event.version, delivery.aggregate_version);
-        by_sequence.insert(
-            delivery.stream_sequence,
-            (
-                delivery.id.clone(),
-                delivery.aggregate_id.clone(),
-                delivery.aggregate_version,
-            ),
-        );
-        delivery.ack().await.expect("ack");
+    fn table(&self, name: &str) -> String {
+        format!("\"{}\".{name}", self.db.schema)
     }
-    let mut stream = context
-        .get_stream(COUNTER.stream)
-        .await
-        .expect("stream exists");
-    let info = stream.info().await.expect("stream info");
-    let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut ids = HashSet::new();
-    for (id, aggregate, version) in by_sequence.values() {
-        ids.insert(id.clone());
-        versions
-            .entry(aggregate.clone())
-            .or_default()
-            .push(*version);
-    }
-    Observed {
-        stream_messages: info.state.messages,
-        distinct_ids: ids.len(),
-        versions,
-        deliveries,
-    }
-}
 
-/// Number of events for the big fault tests: `EVENTMAP_FAULT_EVENTS` (default 10,000).
-pub fn fault_events() -> usize {
-    std::env::var("EVENTMAP_FAULT_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n >= 200)
-        .unwrap_or(10_000)
+    async fn execute(&self, sql: &str) {
+        eventmap::postgres::sqlx::query(sql)
+            .execute(&self.db.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+
+    async fn i64s(&self, sql: &str) -> Vec<i64> {
+        eventmap::postgres::sqlx::query_scalar(sql)
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    async fn store_with(&self, registry: EventRegistry) -> PostgresStore {
+        PostgresStore::builder(self.db.pool.clone())
+            .schema(self.db.schema.clone())
+            .registry(registry)
+            .build()
+            .await
+            .expect("store builds")
+    }
+
+    async fn load_events(
+        store: &PostgresStore,
+        id: &str,
+    ) -> Result<Vec<eventmap::AggregateEvent>, Error> {
+        store.load_events("Counter", id).await
+    }
+
+    async fn read_all(store: &PostgresStore, limit: u32) -> Result<Vec<RecordedEvent>, Error> {
+        store.read_all(0, limit).await
+    }
 }

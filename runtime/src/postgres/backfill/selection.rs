@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::BackfillError;
-use crate::postgres::store::to_nanos;
+use crate::sql::rows::to_nanos;
 
 /// The stored events a [`Backfill`](super::Backfill) re-derives integration events from, and
 /// the integration events it publishes. Every part left empty selects everything; the parts

@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, Relay, RelayConfig};
+use super::Relay;
 use crate::nats::JetStreamPublisher;
 use crate::nats::connect::{
     ConnectError, ConnectSettings, PermissionViolations, connect_recording_violations,
 };
 use crate::postgres::DEFAULT_SCHEMA;
+use crate::postgres::{
+    DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig,
+};
 use crate::redact::redact_url;
 
 /// Why [`RelayArgs::run`] (or [`connect_pool`]) could not run the relay.

@@ -2,31 +2,17 @@
 //! each aggregate, send one message per aggregate at a time, mark what the broker
 //! acknowledged.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use super::{Relay, RoundReport};
-use crate::message::IntegrationMessage;
 use crate::postgres::Error;
-use crate::publisher::{PublishError, Publisher};
-
-/// One locked outbox row.
-struct OutboxRow {
-    id: i64,
-    aggregate_type: String,
-    aggregate_id: String,
-    /// The message, or why the row cannot be turned into one.
-    message: Result<IntegrationMessage, String>,
-    past_horizon: bool,
-}
+use crate::sql::relay::send::{
+    self, Failure, FailureKind, OutboxRow, Outcome, RecordedFailure, log_failure, warn_past_horizon,
+};
 
 /// A round whose batch is locked and fenced ([`Relay::lock_round`]), not sent yet: its
 /// transaction holds the row locks.
@@ -100,7 +86,7 @@ impl Relay {
                 .execute(&mut *tx)
                 .await?;
             let rows = sqlx::query(&format!(
-                "SELECT id, message_id, aggregate_type, aggregate_id, subject, name, \
+                "SELECT id, message_id::text AS message_id, aggregate_type, aggregate_id, subject, name, \
                  headers::text AS headers, payload, \
                  coalesce(first_attempt_at < now() - make_interval(secs => $2), false) AS past_horizon \
                  FROM {outbox} AS o WHERE published_at IS NULL AND parked_at IS NULL \
@@ -114,17 +100,8 @@ impl Relay {
             .bind(self.config.retry_horizon().as_secs_f64())
             .fetch_all(&mut *tx)
             .await?;
-            let rows: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<Result<_, _>>()?;
-            let past_horizon = rows.iter().filter(|row| row.past_horizon).count();
-            if past_horizon > 0 {
-                tracing::warn!(
-                    rows = past_horizon,
-                    retry_horizon = ?self.config.retry_horizon(),
-                    "rows retried for longer than the retry horizon: if an earlier attempt was \
-                     stored and only its ack lost, a stream whose duplicate window has passed \
-                     stores the retry again (consumers deduplicate by ce-id)"
-                );
-            }
+            let rows: Vec<OutboxRow> = rows.iter().map(OutboxRow::decode).collect::<Result<_, _>>()?;
+            warn_past_horizon(&rows, &self.config);
             let fences = if rows.is_empty() {
                 HashMap::new()
             } else {
@@ -150,34 +127,17 @@ impl Relay {
             fences,
             span,
         } = locked;
-        let mut report = RoundReport {
-            selected: rows.len(),
-            ..RoundReport::default()
-        };
         let outcome = if rows.is_empty() {
             Outcome::default()
         } else {
-            let outcome = self
-                .publish(&rows, &fences, self.probe.load(Ordering::Relaxed))
+            let probe = self.probe.load(Ordering::Relaxed);
+            let outcome = send::publish(&*self.publisher, &self.config, &rows, &fences, probe)
                 .instrument(span.clone())
                 .await;
             self.probe.store(outcome.halted, Ordering::Relaxed);
             outcome
         };
-        report.held_back = rows.len() - outcome.acked.len() - outcome.failed.len();
-        report.failed = outcome.failed.len();
-        report.error = outcome
-            .failed
-            .first()
-            .map(|(_, failure)| failure.error.clone());
-        report.halted = outcome.halted;
-        for (_, ack) in &outcome.acked {
-            if ack.duplicate {
-                report.duplicates += 1;
-            } else {
-                report.published += 1;
-            }
-        }
+        let report = outcome.report(rows.len());
         SentRound {
             tx,
             rows,
@@ -242,26 +202,7 @@ impl Relay {
             }
             tx.commit().await?;
 
-            let c = &self.counters;
-            c.published
-                .fetch_add(report.published as u64, Ordering::Relaxed);
-            c.duplicates
-                .fetch_add(report.duplicates as u64, Ordering::Relaxed);
-            c.failures
-                .fetch_add(report.failed as u64, Ordering::Relaxed);
-            c.parked.fetch_add(report.parked as u64, Ordering::Relaxed);
-            crate::metrics::relay_round(self.schema.name(), report.published, report.failed);
-            if report.selected > 0 {
-                tracing::debug!(
-                    selected = report.selected,
-                    published = report.published,
-                    duplicates = report.duplicates,
-                    failed = report.failed,
-                    parked = report.parked,
-                    held_back = report.held_back,
-                    "round done"
-                );
-            }
+            self.counters.count_round(self.schema.name(), &report);
             Ok(report)
         }
         .instrument(span)
@@ -317,35 +258,17 @@ impl Relay {
         .await?;
         let mut parked = 0;
         for row in &recorded {
-            let id: i64 = row.try_get("id")?;
-            let aggregate_type: String = row.try_get("aggregate_type")?;
-            let aggregate_id: String = row.try_get("aggregate_id")?;
-            let version: i64 = row.try_get("aggregate_version")?;
-            let refusals: i32 = row.try_get("refusals")?;
-            let error: Option<String> = row.try_get("last_error")?;
-            if row.try_get::<bool, _>("parked")? {
+            let failure = RecordedFailure {
+                id: row.try_get("id")?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                version: row.try_get("aggregate_version")?,
+                refusals: i64::from(row.try_get::<i32, _>("refusals")?),
+                error: row.try_get("last_error")?,
+                parked: row.try_get("parked")?,
+            };
+            if log_failure(&failure, self.config.park_after) {
                 parked += 1;
-                tracing::error!(
-                    outbox_id = id,
-                    aggregate_type,
-                    aggregate_id,
-                    version,
-                    refusals,
-                    error = error.as_deref().unwrap_or_default(),
-                    "outbox row parked: it can never be published as it is; the later rows of \
-                     its aggregate wait (eventmap-ops outbox list|show|retry|skip)"
-                );
-            } else if refusals > 0 {
-                tracing::warn!(
-                    outbox_id = id,
-                    aggregate_type,
-                    aggregate_id,
-                    version,
-                    refusals,
-                    park_after = self.config.park_after,
-                    error = error.as_deref().unwrap_or_default(),
-                    "outbox row refused by the broker"
-                );
             }
         }
         Ok(parked)
@@ -392,190 +315,4 @@ impl Relay {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Error::from)
     }
-
-    /// Sends the rows below their fences, one in flight per aggregate, at most
-    /// `max_in_flight` in all (1 until the first ack when `probe`); stops starting new sends
-    /// after a transient failure.
-    async fn publish(
-        &self,
-        rows: &[OutboxRow],
-        fences: &HashMap<(String, String), i64>,
-        probe: bool,
-    ) -> Outcome {
-        // Per-aggregate queues of row indexes, in id order; aggregates in order of their
-        // first row.
-        let mut queue_of: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut queues: Vec<VecDeque<usize>> = Vec::new();
-        for (index, row) in rows.iter().enumerate() {
-            let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
-            let fence = fences
-                .get(&(row.aggregate_type.clone(), row.aggregate_id.clone()))
-                .copied();
-            if fence.is_some_and(|fence| row.id > fence) {
-                continue;
-            }
-            let queue = *queue_of.entry(key).or_insert_with(|| {
-                queues.push(VecDeque::new());
-                queues.len() - 1
-            });
-            queues[queue].push_back(index);
-        }
-        let mut ready: VecDeque<usize> = (0..queues.len()).collect();
-        let mut outcome = Outcome::default();
-        let timeout = self.config.publish_timeout;
-        let publisher = &self.publisher;
-        let send = |queue: usize, index: usize| {
-            let row = &rows[index];
-            async move {
-                let result = match &row.message {
-                    Ok(message) => {
-                        match tokio::time::timeout(timeout, publisher.publish(message)).await {
-                            Ok(Ok(receipt)) => Ok(Ack {
-                                stream: receipt.stream,
-                                sequence: receipt.sequence,
-                                duplicate: receipt.duplicate,
-                            }),
-                            Ok(Err(err)) => Err(Failure::of(&err)),
-                            Err(_) => Err(Failure {
-                                kind: FailureKind::Transient,
-                                error: format!("no ack within {timeout:?}"),
-                            }),
-                        }
-                    }
-                    Err(reason) => Err(Failure {
-                        kind: FailureKind::Refused,
-                        error: reason.clone(),
-                    }),
-                };
-                (queue, index, result)
-            }
-        };
-        let mut in_flight = FuturesUnordered::new();
-        loop {
-            let limit = if probe && outcome.acked.is_empty() {
-                1
-            } else {
-                self.config.max_in_flight
-            };
-            while !outcome.halted && in_flight.len() < limit {
-                let Some(queue) = ready.pop_front() else {
-                    break;
-                };
-                if let Some(index) = queues[queue].pop_front() {
-                    in_flight.push(send(queue, index));
-                }
-            }
-            let Some((queue, index, result)) = in_flight.next().await else {
-                break;
-            };
-            match result {
-                Ok(ack) => {
-                    outcome.acked.push((index, ack));
-                    if !queues[queue].is_empty() {
-                        ready.push_back(queue);
-                    }
-                }
-                Err(failure) => {
-                    tracing::debug!(outbox_id = rows[index].id, error = %failure.error, "publish failed");
-                    // The aggregate's later rows must not overtake this one.
-                    queues[queue].clear();
-                    if failure.kind.halts() {
-                        outcome.halted = true;
-                    }
-                    outcome.failed.push((index, failure));
-                }
-            }
-        }
-        outcome
-    }
-}
-
-/// Why a publish of a row failed, as the relay treats it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FailureKind {
-    /// Timeout or broker failure: retried forever, never parks.
-    Transient,
-    /// "No responders" ([`PublishError::NoStream`]): no stream binds the subject, or, in a
-    /// JetStream cluster, the stream has no leader (an election after its leader's server
-    /// died, or no quorum). Every later publish to the stream would get it too. A refusal,
-    /// parked only past the grace (`RelayConfig::no_stream_grace`).
-    NoStream,
-    /// The message can never be published as it is ([`PublishError::is_permanent`], or the
-    /// row cannot be read into a message): a refusal.
-    Refused,
-}
-
-impl FailureKind {
-    /// Whether the failure stops the round (no new publish starts; the next round probes):
-    /// only a transient failure. A refused message, "no responders" included, holds back only
-    /// its own aggregate: "no responders" is answered at once (no timeout is spent), and
-    /// halting on it would stop every aggregate, since the next round's probe is the lowest
-    /// row, the refused one again, until it is parked past `no_stream_grace` (and again for
-    /// each later row on a deleted stream).
-    fn halts(self) -> bool {
-        matches!(self, Self::Transient)
-    }
-}
-
-/// A failed publish: its kind and the error text recorded on the row.
-#[derive(Debug)]
-struct Failure {
-    kind: FailureKind,
-    error: String,
-}
-
-impl Failure {
-    fn of(err: &PublishError) -> Self {
-        let kind = if matches!(err, PublishError::NoStream { .. }) {
-            FailureKind::NoStream
-        } else if err.is_permanent() {
-            FailureKind::Refused
-        } else {
-            FailureKind::Transient
-        };
-        Self {
-            kind,
-            error: err.to_string(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Ack {
-    stream: String,
-    sequence: u64,
-    duplicate: bool,
-}
-
-#[derive(Debug, Default)]
-struct Outcome {
-    acked: Vec<(usize, Ack)>,
-    failed: Vec<(usize, Failure)>,
-    /// A transient failure stopped the round.
-    halted: bool,
-}
-
-fn outbox_row(row: &PgRow) -> Result<OutboxRow, Error> {
-    let id: i64 = row.try_get("id")?;
-    let message_id: Uuid = row.try_get("message_id")?;
-    let subject: String = row.try_get("subject")?;
-    let name: String = row.try_get("name")?;
-    let headers: String = row.try_get("headers")?;
-    let payload: Vec<u8> = row.try_get("payload")?;
-    let message = serde_json::from_str::<Vec<(String, String)>>(&headers)
-        .map(|headers| IntegrationMessage {
-            id: message_id,
-            name,
-            subject,
-            payload: Bytes::from(payload),
-            headers,
-        })
-        .map_err(|e| format!("outbox row {id}: headers are not [[name, value], ...]: {e}"));
-    Ok(OutboxRow {
-        id,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        message,
-        past_horizon: row.try_get("past_horizon")?,
-    })
 }

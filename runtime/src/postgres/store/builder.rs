@@ -8,7 +8,7 @@ use sqlx::postgres::PgPool;
 use super::{Inner, PostgresStore};
 use crate::dispatcher::Dispatch;
 use crate::postgres::Error;
-use crate::postgres::registry::EventRegistry;
+use crate::postgres::EventRegistry;
 use crate::postgres::schema::Schema;
 
 /// Builds a [`PostgresStore`]; see [`PostgresStore::builder`].

@@ -2,18 +2,20 @@
 //! database transaction.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::postgres::PgConnection;
 use sqlx::{Postgres, Transaction};
 use tracing::Instrument;
 
-use super::{PostgresStore, to_nanos};
+use super::PostgresStore;
 use crate::event::AggregateEvent;
-use crate::message::{IntegrationMessage, headers};
+use crate::message::IntegrationMessage;
 use crate::postgres::Error;
-use crate::postgres::outbox::collect;
 use crate::postgres::schema::NOTIFY_CHANNEL;
+use crate::sql::rows::{event_rows, outbox_messages, outbox_rows};
+use crate::sql::store::{AppendTransaction, append_span, conflict};
 use crate::store::Aggregate;
 
 /// A database transaction of a [`PostgresStore`]: appends and statements of your own commit
@@ -63,22 +65,14 @@ impl StoreTransaction {
         &mut self,
         aggregate: &A,
     ) -> Result<Vec<AggregateEvent>, Error> {
-        let root = aggregate.root();
-        let events = root.pending();
-        if events.is_empty() {
+        let Some(span) = append_span(aggregate) else {
             return Ok(Vec::new());
-        }
-        let span = tracing::info_span!(
-            "eventmap.append",
-            aggregate = A::NAME,
-            id = root.id(),
-            expected_version = root.stored_version(),
-            events = events.len(),
-        );
-        self.append_events(A::NAME, root.id(), root.stored_version(), events)
+        };
+        let root = aggregate.root();
+        self.append_events(A::NAME, root.id(), root.stored_version(), root.pending())
             .instrument(span)
             .await?;
-        Ok(events.to_vec())
+        Ok(root.pending().to_vec())
     }
 
     async fn append_events(
@@ -90,53 +84,8 @@ impl StoreTransaction {
     ) -> Result<(), Error> {
         let inner = Arc::clone(&self.store.inner);
         let schema = &inner.schema;
-        let invalid = |reason: String| Error::InvalidEvent {
-            aggregate: aggregate.to_owned(),
-            id: id.to_owned(),
-            reason,
-        };
-        let mut event_ids = Vec::with_capacity(events.len());
-        let mut versions = Vec::with_capacity(events.len());
-        let mut names = Vec::with_capacity(events.len());
-        let mut schema_versions = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut metadata = Vec::with_capacity(events.len());
-        let mut occurred = Vec::with_capacity(events.len());
-        for (index, event) in events.iter().enumerate() {
-            let version = expected + index as u64 + 1;
-            if event.aggregate_id() != id
-                || event.aggregate_name() != aggregate
-                || event.aggregate_version() != version
-            {
-                return Err(invalid(format!(
-                    "pending event {} is {} `{}` version {}, expected {aggregate} `{id}` version {version}",
-                    event.id(),
-                    event.aggregate_name(),
-                    event.aggregate_id(),
-                    event.aggregate_version()
-                )));
-            }
-            let stored = inner.registry.encode(event.name(), event.payload())?;
-            event_ids.push(event.id());
-            versions
-                .push(i64::try_from(version).map_err(|_| invalid(format!("version {version}")))?);
-            names.push(stored.name);
-            schema_versions.push(
-                i32::try_from(stored.schema_version)
-                    .map_err(|_| invalid(format!("schema version {}", stored.schema_version)))?,
-            );
-            payloads.push(stored.json.to_string());
-            metadata.push(
-                serde_json::to_string(event.metadata())
-                    .map_err(|e| invalid(format!("metadata: {e}")))?,
-            );
-            occurred.push(to_nanos(event.occurred_at()).ok_or_else(|| {
-                invalid(format!("event {}: occurred_at out of range", event.id()))
-            })?);
-        }
-        let expected_i64 =
-            i64::try_from(expected).map_err(|_| invalid(format!("version {expected}")))?;
-        let new_version = *versions.last().unwrap_or(&expected_i64);
+        let (rows, new_version) = event_rows(&inner.registry, aggregate, id, expected, events)?;
+        let expected_i64 = new_version - rows.len() as i64;
 
         // Optimistic concurrency: move the aggregate's row from the expected version to the
         // new one. A concurrent append of the same aggregate waits on the row lock and then
@@ -174,14 +123,7 @@ impl StoreTransaction {
             .bind(id)
             .fetch_optional(&mut *self.tx)
             .await?;
-            let actual = actual.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
-            tracing::info!(actual, "append conflict");
-            return Err(Error::Conflict {
-                aggregate: aggregate.to_owned(),
-                id: id.to_owned(),
-                expected,
-                actual,
-            });
+            return Err(conflict(aggregate, id, expected, actual));
         }
 
         sqlx::query(&format!(
@@ -192,25 +134,22 @@ impl StoreTransaction {
              $8::text[], $9::bigint[]) AS x(e, v, n, s, p, m, o)",
             schema.events
         ))
-        .bind(&event_ids)
+        .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
         .bind(aggregate)
         .bind(id)
-        .bind(&versions)
-        .bind(&names)
-        .bind(&schema_versions)
-        .bind(&payloads)
-        .bind(&metadata)
-        .bind(&occurred)
+        .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.schema_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.occurred_at_ns).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
 
-        if let Some(dispatcher) = &inner.outbox {
-            let (dispatched, messages) = collect(dispatcher.dispatch(events)).await;
-            dispatched.map_err(Error::Outbox)?;
-            if !messages.is_empty() {
-                self.insert_outbox(aggregate, id, new_version, &messages)
-                    .await?;
-            }
+        let messages = outbox_messages(inner.outbox.as_deref(), events).await?;
+        if !messages.is_empty() {
+            self.insert_outbox(aggregate, id, new_version, &messages)
+                .await?;
         }
         tracing::debug!(version = new_version, "events appended");
         Ok(())
@@ -223,31 +162,7 @@ impl StoreTransaction {
         fallback_version: i64,
         messages: &[IntegrationMessage],
     ) -> Result<(), Error> {
-        let mut ids = Vec::with_capacity(messages.len());
-        let mut versions = Vec::with_capacity(messages.len());
-        let mut subjects = Vec::with_capacity(messages.len());
-        let mut names = Vec::with_capacity(messages.len());
-        let mut header_json = Vec::with_capacity(messages.len());
-        let mut payloads = Vec::with_capacity(messages.len());
-        for message in messages {
-            ids.push(message.id);
-            versions.push(
-                message
-                    .header(headers::AGGREGATE_VERSION)
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(fallback_version),
-            );
-            subjects.push(message.subject.as_str());
-            names.push(message.name.as_str());
-            header_json.push(serde_json::to_string(&message.headers).map_err(|e| {
-                Error::InvalidEvent {
-                    aggregate: aggregate.to_owned(),
-                    id: id.to_owned(),
-                    reason: format!("headers of {}: {e}", message.id),
-                }
-            })?);
-            payloads.push(message.payload.to_vec());
-        }
+        let rows = outbox_rows(aggregate, id, fallback_version, messages)?;
         let schema = &self.store.inner.schema;
         sqlx::query(&format!(
             "INSERT INTO {} (message_id, aggregate_type, aggregate_id, aggregate_version, \
@@ -257,14 +172,14 @@ impl StoreTransaction {
              $8::bytea[]) WITH ORDINALITY AS x(i, v, s, n, h, p, ord) ORDER BY ord",
             schema.outbox
         ))
-        .bind(&ids)
+        .bind(rows.iter().map(|r| r.message_id).collect::<Vec<_>>())
         .bind(aggregate)
         .bind(id)
-        .bind(&versions)
-        .bind(&subjects)
-        .bind(&names)
-        .bind(&header_json)
-        .bind(&payloads)
+        .bind(rows.iter().map(|r| r.aggregate_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.subject).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.name).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.headers.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.payload).collect::<Vec<_>>())
         .execute(&mut *self.tx)
         .await?;
         self.notify = true;
@@ -299,5 +214,18 @@ impl StoreTransaction {
     pub async fn rollback(self) -> Result<(), Error> {
         self.tx.rollback().await?;
         Ok(())
+    }
+}
+
+impl AppendTransaction for StoreTransaction {
+    fn append<A: Aggregate>(
+        &mut self,
+        aggregate: &A,
+    ) -> impl Future<Output = Result<Vec<AggregateEvent>, Error>> + Send {
+        StoreTransaction::append(self, aggregate)
+    }
+
+    fn commit(self) -> impl Future<Output = Result<(), Error>> + Send {
+        StoreTransaction::commit(self)
     }
 }

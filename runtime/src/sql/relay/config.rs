@@ -1,23 +1,30 @@
-//! The settings of a [`Relay`](super::Relay), its counters and the report of a round.
+//! The settings of an outbox relay (Postgres or SQLite), its counters and the report of a
+//! round.
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::postgres::schema::DEFAULT_SCHEMA;
+/// Default schema of the Postgres store and relay (SQLite has no schemas: one file per
+/// service).
+pub const DEFAULT_SCHEMA: &str = "eventmap";
 
-/// Settings of a [`Relay`](super::Relay). Built with the chainable setters:
-/// `RelayConfig::default().schema("orders").batch_size(1000)`.
+/// Settings of an outbox relay: [`postgres::Relay`](crate::postgres::Relay) or
+/// [`sqlite::Relay`](crate::sqlite::Relay). Built with the chainable setters:
+/// `RelayConfig::default().schema("orders").batch_size(1000)`. The settings that only make
+/// sense on Postgres ([`Self::schema`], [`Self::listen`], [`Self::pipeline`]) are ignored by
+/// the SQLite relay.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RelayConfig {
-    /// Schema of the outbox (default [`DEFAULT_SCHEMA`]).
+    /// Schema of the outbox (Postgres; default [`DEFAULT_SCHEMA`]).
     pub schema: String,
     /// Rows locked per round. Default 500.
     pub batch_size: u32,
     /// Publishes awaiting their ack at once (over all aggregates; one per aggregate).
     /// Default 256.
     pub max_in_flight: usize,
-    /// Longest sleep between rounds without a notification. Default 1 s.
+    /// Longest sleep between rounds without a notification (Postgres `NOTIFY`, or on SQLite
+    /// a commit of a store in the same process). Default 1 s.
     pub poll_interval: Duration,
     /// Longest wait for one ack before the publish counts as failed (and is retried). Set it
     /// above the publisher's own timeout (async-nats: 5 s). Default 10 s.
@@ -26,12 +33,12 @@ pub struct RelayConfig {
     pub min_backoff: Duration,
     /// Backoff cap; the relay retries forever. Default 10 s.
     pub max_backoff: Duration,
-    /// Wake up on `LISTEN/NOTIFY` (in addition to polling). Default `true`.
+    /// Wake up on `LISTEN/NOTIFY` (Postgres; in addition to polling). Default `true`.
     pub listen: bool,
-    /// Overlap rounds while the outbox has a backlog: the next batch is sent while the
+    /// Overlap rounds while the outbox has a backlog (Postgres): the next batch is sent while the
     /// previous one commits and the one after locks its batch, on a second connection of the
     /// pool. Safe by the per-aggregate fence, as with several relays (see
-    /// [`Relay`](super::Relay)). Needs a pool of at least 2 connections, 3 with
+    /// [`Relay`](crate::postgres::Relay)). Needs a pool of at least 2 connections, 3 with
     /// [`Self::listen`] (the `LISTEN` connection is the pool's for as long as it lives); with
     /// a smaller pool rounds run one after the other (logged at start). After a round fails
     /// to commit, rounds run one after the other until one succeeds. Default `true`.
@@ -46,7 +53,7 @@ pub struct RelayConfig {
     /// stamps the old one (BENCHMARKS.md, "Outbox relay"). Nothing needs a published row:
     /// a re-send always comes from an unpublished one.
     pub delete_published: bool,
-    /// Published rows older than this are deleted by [`Relay::run`](super::Relay::run), in
+    /// Published rows older than this are deleted by [`Relay::run`](crate::postgres::Relay::run), in
     /// batches of [`Self::purge_batch_size`], every [`Self::purge_interval`]; `None` keeps
     /// them. Default [`DEFAULT_RETENTION`]: a re-send never comes from a published row, so
     /// past the broker's duplicate window a published row only serves investigation.
@@ -64,7 +71,7 @@ pub struct RelayConfig {
     /// row, [`PublishError::NoStream`](crate::PublishError::NoStream)). A parked row is no
     /// longer sent; the later rows of its aggregate wait behind it (order is kept) while the
     /// other aggregates flow, until an operator retries or skips it
-    /// ([`Outbox`](crate::postgres::Outbox)). Timeouts and broker failures are never
+    /// ([`postgres::Outbox`](crate::postgres::Outbox)). Timeouts and broker failures are never
     /// refusals: they are retried forever. `0` never parks (a refused row is retried forever
     /// and blocks its aggregate). Default [`DEFAULT_PARK_AFTER`].
     pub park_after: u32,
@@ -200,7 +207,7 @@ impl RelayConfig {
     }
 }
 
-/// Counters of a [`Relay`](super::Relay) since it was created (all its clones together).
+/// Counters of a relay since it was created (all its clones together).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RelayStats {
@@ -223,19 +230,70 @@ pub struct RelayStats {
     pub parked_backlog: u64,
 }
 
+/// The live counters behind [`RelayStats`], shared by a relay's clones.
 #[derive(Debug, Default)]
-pub(super) struct Counters {
-    pub(super) published: AtomicU64,
-    pub(super) duplicates: AtomicU64,
-    pub(super) failures: AtomicU64,
-    pub(super) rounds: AtomicU64,
-    pub(super) backlog: AtomicU64,
-    pub(super) retrying: AtomicBool,
-    pub(super) parked: AtomicU64,
-    pub(super) parked_backlog: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) published: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    pub(crate) rounds: AtomicU64,
+    pub(crate) backlog: AtomicU64,
+    pub(crate) retrying: AtomicBool,
+    pub(crate) parked: AtomicU64,
+    pub(crate) parked_backlog: AtomicU64,
 }
 
-/// What one round ([`Relay::run_once`](super::Relay::run_once)) did.
+impl Counters {
+    /// A snapshot.
+    pub(crate) fn stats(&self) -> RelayStats {
+        RelayStats {
+            published: self.published.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            rounds: self.rounds.load(Ordering::Relaxed),
+            backlog: self.backlog.load(Ordering::Relaxed),
+            retrying: self.retrying.load(Ordering::Relaxed),
+            parked: self.parked.load(Ordering::Relaxed),
+            parked_backlog: self.parked_backlog.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a committed round of the outbox `outbox` (its schema, or its file), in the
+    /// counters and the metrics, and logs it at `debug` when it selected anything.
+    pub(crate) fn count_round(&self, outbox: &str, report: &RoundReport) {
+        self.published
+            .fetch_add(report.published as u64, Ordering::Relaxed);
+        self.duplicates
+            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+        self.failures
+            .fetch_add(report.failed as u64, Ordering::Relaxed);
+        self.parked
+            .fetch_add(report.parked as u64, Ordering::Relaxed);
+        crate::metrics::relay_round(outbox, report.published, report.failed);
+        if report.selected > 0 {
+            tracing::debug!(
+                selected = report.selected,
+                published = report.published,
+                duplicates = report.duplicates,
+                failed = report.failed,
+                parked = report.parked,
+                held_back = report.held_back,
+                "round done"
+            );
+        }
+    }
+
+    /// Records a backlog count (`parked` of the `count` unpublished rows are parked) of the
+    /// outbox `outbox` in the counters and the metrics.
+    pub(crate) fn count_backlog(&self, outbox: &str, count: u64, parked: u64) {
+        self.backlog.store(count, Ordering::Relaxed);
+        self.parked_backlog.store(parked, Ordering::Relaxed);
+        crate::metrics::outbox_backlog(outbox, count);
+    }
+}
+
+/// What one round of a relay ([`postgres::Relay::run_once`](crate::postgres::Relay::run_once),
+/// [`sqlite::Relay::run_once`](crate::sqlite::Relay::run_once)) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RoundReport {
@@ -260,7 +318,8 @@ pub struct RoundReport {
 }
 
 impl RoundReport {
-    pub(super) fn acked(&self) -> usize {
+    /// Rows acknowledged (newly stored or duplicates).
+    pub(crate) fn acked(&self) -> usize {
         self.published + self.duplicates
     }
 }

@@ -1,22 +1,7 @@
-//! The duplicate windows of the streams checked against the relay's retry horizon (feature
-//! `nats`): a re-sent message is dropped by JetStream only within the window.
+//! The duplicate windows of the streams checked against a relay's retry horizon (feature
+//! `nats`, either backend): a re-sent message is dropped by JetStream only within the window.
 
 use std::time::Duration;
-
-use super::Relay;
-
-impl Relay {
-    /// Checks the duplicate window of each stream against
-    /// [`RelayConfig::retry_horizon`](super::RelayConfig::retry_horizon) and logs the result; see
-    /// [`check_duplicate_windows`].
-    pub async fn check_duplicate_windows<S: AsRef<str>>(
-        &self,
-        context: &async_nats::jetstream::Context,
-        streams: impl IntoIterator<Item = S>,
-    ) -> Vec<WindowCheck> {
-        check_duplicate_windows(context, streams, self.config.retry_horizon()).await
-    }
-}
 
 /// The result of checking one stream's duplicate window ([`check_duplicate_windows`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

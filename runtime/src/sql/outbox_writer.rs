@@ -1,5 +1,5 @@
-//! [`OutboxWriter`]: the [`Publisher`] that generated handlers are given when the Postgres
-//! store writes their messages to the outbox; it sends nothing, it collects.
+//! [`OutboxWriter`]: the [`Publisher`] that generated handlers are given when an SQL store
+//! (Postgres or SQLite) writes their messages to the outbox; it sends nothing, it collects.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -12,12 +12,14 @@ tokio::task_local! {
     static COLLECTED: Arc<Mutex<Vec<IntegrationMessage>>>;
 }
 
-/// A [`Publisher`] that does not send anything: it hands each message to the
-/// [`PostgresStore`](super::PostgresStore) save running on the current task, which inserts
-/// it into the outbox table in the transaction that appends the domain events.
+/// A [`Publisher`] that does not send anything: it hands each message to the store save
+/// running on the current task ([`PostgresStore`](crate::postgres::PostgresStore) or
+/// [`SqliteStore`](crate::sqlite::SqliteStore)), which inserts it into the outbox table in
+/// the transaction that appends the domain events.
 ///
 /// Pass it where generated code wants a publisher, and give the resulting dispatcher to the
-/// store ([`PostgresStoreBuilder::outbox`](super::PostgresStoreBuilder::outbox)):
+/// store ([`PostgresStoreBuilder::outbox`](crate::postgres::PostgresStoreBuilder::outbox),
+/// [`SqliteStoreBuilder::outbox`](crate::sqlite::SqliteStoreBuilder::outbox)):
 ///
 /// ```ignore
 /// let mut outbox = eventmap::EventDispatcher::new();
@@ -62,8 +64,8 @@ impl Publisher for OutboxWriter {
             }),
             Err(_) => Err(PublishError::Broker {
                 subject: message.subject.clone(),
-                source: "the outbox writer was used outside a PostgresStore save \
-                         (its dispatcher belongs to the store)"
+                source: "the outbox writer was used outside a store save \
+                         (its dispatcher belongs to a PostgresStore or SqliteStore)"
                     .into(),
             }),
         }

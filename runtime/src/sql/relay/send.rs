@@ -1,0 +1,332 @@
+//! The send loop of a relay round, the same on every backend: the rows a round selected are
+//! sent at most [`RelayConfig::max_in_flight`] at once but one message per aggregate at a
+//! time (an aggregate's next row only once the broker acknowledged the previous one), a
+//! failure holds back the rest of its aggregate, a transient one stops the round. See
+//! [`postgres::Relay`](crate::postgres::Relay) for why per-aggregate order survives retries.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use uuid::Uuid;
+
+use super::{RelayConfig, RoundReport};
+use crate::message::IntegrationMessage;
+use crate::publisher::{PublishError, Publisher};
+use crate::sql::Error;
+
+/// One outbox row selected by a round.
+pub(crate) struct OutboxRow {
+    pub(crate) id: i64,
+    pub(crate) aggregate_type: String,
+    pub(crate) aggregate_id: String,
+    /// The message, or why the row cannot be turned into one.
+    pub(crate) message: Result<IntegrationMessage, String>,
+    /// The row's first failed attempt is older than [`RelayConfig::retry_horizon`].
+    pub(crate) past_horizon: bool,
+}
+
+impl OutboxRow {
+    /// Decodes a row whose columns are `id`, `message_id` (text), `aggregate_type`,
+    /// `aggregate_id`, `subject`, `name`, `headers` (JSON text), `payload` (bytes) and
+    /// `past_horizon` (bool). Headers that are not `[[name, value], ...]` make a row that
+    /// cannot be sent (a refusal), not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]: a column is missing or of another type.
+    pub(crate) fn decode<'r, R>(row: &'r R) -> Result<Self, Error>
+    where
+        R: Row,
+        &'static str: ColumnIndex<R>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+        bool: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let id: i64 = row.try_get("id")?;
+        let message_id: String = row.try_get("message_id")?;
+        let subject: String = row.try_get("subject")?;
+        let name: String = row.try_get("name")?;
+        let headers: String = row.try_get("headers")?;
+        let payload: Vec<u8> = row.try_get("payload")?;
+        let message = Uuid::parse_str(&message_id)
+            .map_err(|e| format!("outbox row {id}: message id {message_id:?} is not a UUID: {e}"))
+            .and_then(|message_id| {
+                serde_json::from_str::<Vec<(String, String)>>(&headers)
+                    .map(|headers| IntegrationMessage {
+                        id: message_id,
+                        name,
+                        subject,
+                        payload: Bytes::from(payload),
+                        headers,
+                    })
+                    .map_err(|e| {
+                        format!("outbox row {id}: headers are not [[name, value], ...]: {e}")
+                    })
+            });
+        Ok(Self {
+            id,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            message,
+            past_horizon: row.try_get("past_horizon")?,
+        })
+    }
+}
+
+/// Warns when rows of a batch have been retried for longer than the retry horizon.
+pub(crate) fn warn_past_horizon(rows: &[OutboxRow], config: &RelayConfig) {
+    let past_horizon = rows.iter().filter(|row| row.past_horizon).count();
+    if past_horizon > 0 {
+        tracing::warn!(
+            rows = past_horizon,
+            retry_horizon = ?config.retry_horizon(),
+            "rows retried for longer than the retry horizon: if an earlier attempt was \
+             stored and only its ack lost, a stream whose duplicate window has passed \
+             stores the retry again (consumers deduplicate by ce-id)"
+        );
+    }
+}
+
+/// Sends `rows` (in id order) through `publisher`: the rows below their aggregate's fence
+/// (`fences`: per aggregate, the lowest id this round must not send; none on a backend whose
+/// batch always holds an aggregate's lowest rows), one in flight per aggregate, at most
+/// `config.max_in_flight` in all (1 until the first ack when `probe`); stops starting new
+/// sends after a transient failure.
+pub(crate) async fn publish(
+    publisher: &dyn Publisher,
+    config: &RelayConfig,
+    rows: &[OutboxRow],
+    fences: &HashMap<(String, String), i64>,
+    probe: bool,
+) -> Outcome {
+    // Per-aggregate queues of row indexes, in id order; aggregates in order of their
+    // first row.
+    let mut queue_of: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut queues: Vec<VecDeque<usize>> = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
+        let fence = fences
+            .get(&(row.aggregate_type.clone(), row.aggregate_id.clone()))
+            .copied();
+        if fence.is_some_and(|fence| row.id > fence) {
+            continue;
+        }
+        let queue = *queue_of.entry(key).or_insert_with(|| {
+            queues.push(VecDeque::new());
+            queues.len() - 1
+        });
+        queues[queue].push_back(index);
+    }
+    let mut ready: VecDeque<usize> = (0..queues.len()).collect();
+    let mut outcome = Outcome::default();
+    let timeout = config.publish_timeout;
+    let send = |queue: usize, index: usize| {
+        let row = &rows[index];
+        async move {
+            let result = match &row.message {
+                Ok(message) => {
+                    match tokio::time::timeout(timeout, publisher.publish(message)).await {
+                        Ok(Ok(receipt)) => Ok(Ack {
+                            stream: receipt.stream,
+                            sequence: receipt.sequence,
+                            duplicate: receipt.duplicate,
+                        }),
+                        Ok(Err(err)) => Err(Failure::of(&err)),
+                        Err(_) => Err(Failure {
+                            kind: FailureKind::Transient,
+                            error: format!("no ack within {timeout:?}"),
+                        }),
+                    }
+                }
+                Err(reason) => Err(Failure {
+                    kind: FailureKind::Refused,
+                    error: reason.clone(),
+                }),
+            };
+            (queue, index, result)
+        }
+    };
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        let limit = if probe && outcome.acked.is_empty() {
+            1
+        } else {
+            config.max_in_flight
+        };
+        while !outcome.halted && in_flight.len() < limit {
+            let Some(queue) = ready.pop_front() else {
+                break;
+            };
+            if let Some(index) = queues[queue].pop_front() {
+                in_flight.push(send(queue, index));
+            }
+        }
+        let Some((queue, index, result)) = in_flight.next().await else {
+            break;
+        };
+        match result {
+            Ok(ack) => {
+                outcome.acked.push((index, ack));
+                if !queues[queue].is_empty() {
+                    ready.push_back(queue);
+                }
+            }
+            Err(failure) => {
+                tracing::debug!(outbox_id = rows[index].id, error = %failure.error, "publish failed");
+                // The aggregate's later rows must not overtake this one.
+                queues[queue].clear();
+                if failure.kind.halts() {
+                    outcome.halted = true;
+                }
+                outcome.failed.push((index, failure));
+            }
+        }
+    }
+    outcome
+}
+
+impl Outcome {
+    /// The report of a round that selected `rows` and sent them with this outcome
+    /// (`parked` is counted when the failures are recorded).
+    pub(crate) fn report(&self, rows: usize) -> RoundReport {
+        let mut report = RoundReport {
+            selected: rows,
+            held_back: rows - self.acked.len() - self.failed.len(),
+            failed: self.failed.len(),
+            error: self
+                .failed
+                .first()
+                .map(|(_, failure)| failure.error.clone()),
+            halted: self.halted,
+            ..RoundReport::default()
+        };
+        for (_, ack) in &self.acked {
+            if ack.duplicate {
+                report.duplicates += 1;
+            } else {
+                report.published += 1;
+            }
+        }
+        report
+    }
+}
+
+/// A failed attempt as recorded on its row, for [`log_failure`].
+pub(crate) struct RecordedFailure {
+    pub(crate) id: i64,
+    pub(crate) aggregate_type: String,
+    pub(crate) aggregate_id: String,
+    pub(crate) version: i64,
+    pub(crate) refusals: i64,
+    pub(crate) error: Option<String>,
+    pub(crate) parked: bool,
+}
+
+/// Logs a recorded failure: at `error` when it parked its row, at `warn` when it was a
+/// refusal; returns whether the row was parked.
+pub(crate) fn log_failure(failure: &RecordedFailure, park_after: u32) -> bool {
+    let RecordedFailure {
+        id,
+        aggregate_type,
+        aggregate_id,
+        version,
+        refusals,
+        error,
+        parked,
+    } = failure;
+    if *parked {
+        tracing::error!(
+            outbox_id = id,
+            aggregate_type,
+            aggregate_id,
+            version,
+            refusals,
+            error = error.as_deref().unwrap_or_default(),
+            "outbox row parked: it can never be published as it is; the later rows of \
+             its aggregate wait (eventmap-ops outbox list|show|retry|skip)"
+        );
+    } else if *refusals > 0 {
+        tracing::warn!(
+            outbox_id = id,
+            aggregate_type,
+            aggregate_id,
+            version,
+            refusals,
+            park_after,
+            error = error.as_deref().unwrap_or_default(),
+            "outbox row refused by the broker"
+        );
+    }
+    *parked
+}
+
+/// Why a publish of a row failed, as the relay treats it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    /// Timeout or broker failure: retried forever, never parks.
+    Transient,
+    /// "No responders" ([`PublishError::NoStream`]): no stream binds the subject, or, in a
+    /// JetStream cluster, the stream has no leader (an election after its leader's server
+    /// died, or no quorum). Every later publish to the stream would get it too. A refusal,
+    /// parked only past the grace (`RelayConfig::no_stream_grace`).
+    NoStream,
+    /// The message can never be published as it is ([`PublishError::is_permanent`], or the
+    /// row cannot be read into a message): a refusal.
+    Refused,
+}
+
+impl FailureKind {
+    /// Whether the failure stops the round (no new publish starts; the next round probes):
+    /// only a transient failure. A refused message, "no responders" included, holds back only
+    /// its own aggregate: "no responders" is answered at once (no timeout is spent), and
+    /// halting on it would stop every aggregate, since the next round's probe is the lowest
+    /// row, the refused one again, until it is parked past `no_stream_grace` (and again for
+    /// each later row on a deleted stream).
+    pub(crate) fn halts(self) -> bool {
+        matches!(self, Self::Transient)
+    }
+}
+
+/// A failed publish: its kind and the error text recorded on the row.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) kind: FailureKind,
+    pub(crate) error: String,
+}
+
+impl Failure {
+    fn of(err: &PublishError) -> Self {
+        let kind = if matches!(err, PublishError::NoStream { .. }) {
+            FailureKind::NoStream
+        } else if err.is_permanent() {
+            FailureKind::Refused
+        } else {
+            FailureKind::Transient
+        };
+        Self {
+            kind,
+            error: err.to_string(),
+        }
+    }
+}
+
+/// A publish the broker acknowledged.
+#[derive(Debug)]
+pub(crate) struct Ack {
+    pub(crate) stream: String,
+    pub(crate) sequence: u64,
+    pub(crate) duplicate: bool,
+}
+
+/// What the sends of a round came to, by row index.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) acked: Vec<(usize, Ack)>,
+    pub(crate) failed: Vec<(usize, Failure)>,
+    /// A transient failure stopped the round.
+    pub(crate) halted: bool,
+}
