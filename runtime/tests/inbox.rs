@@ -343,7 +343,7 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
             inbox
                 .process(
                     "projector",
-                    &delivery.id,
+                    delivery.id(),
                     async |conn: &mut PgConnection| model.apply(conn, &counter, by).await,
                 )
                 .await
@@ -361,7 +361,7 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
             .expect("a message")
             .expect("a delivery");
         assert_eq!(delivery.delivered, 1);
-        let id = delivery.id.clone();
+        let id = delivery.id().to_owned();
         assert_eq!(handle(&delivery).await, InboxOutcome::Processed(()));
         drop(delivery);
         drop(subscription);
@@ -376,7 +376,7 @@ async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
             .expect("redelivered within 20 s")
             .expect("a message")
             .expect("a delivery");
-        assert_eq!(redelivery.id, id);
+        assert_eq!(redelivery.id(), id);
         assert_eq!(redelivery.delivered, 2);
         assert_eq!(handle(&redelivery).await, InboxOutcome::Duplicate);
         redelivery.ack().await.expect("ack");

@@ -96,7 +96,7 @@ impl NotificationService {
              ON CONFLICT (message_id) DO NOTHING",
             self.table
         ))
-        .bind(&delivery.id)
+        .bind(delivery.id())
         .bind(order_id)
         .bind(customer_id)
         .bind(&text)
@@ -106,7 +106,7 @@ impl NotificationService {
         if inserted == 1 {
             tracing::info!(to = customer_id, order = order_id, "notification: {text}");
         } else {
-            tracing::info!(id = %delivery.id, "notification already recorded; skipped");
+            tracing::info!(id = %delivery.id(), "notification already recorded; skipped");
         }
         Ok(())
     }

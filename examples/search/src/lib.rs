@@ -61,12 +61,12 @@ impl SearchService {
             .inbox
             .process(
                 subscriptions::subscriptions::orders::DURABLE,
-                &delivery.id,
+                delivery.id(),
                 async |conn: &mut PgConnection| change.apply(read_model, conn).await,
             )
             .await?;
         if outcome.is_duplicate() {
-            tracing::info!(id = %delivery.id, name = %delivery.name, "already applied; skipped");
+            tracing::info!(id = %delivery.id(), name = %delivery.name(), "already applied; skipped");
         }
         Ok(())
     }

@@ -103,7 +103,7 @@ pub enum InboxError<E> {
 /// while let Some(delivery) = subscription.next().await {
 ///     let delivery = delivery?;
 ///     let outcome = inbox
-///         .process("billing", &delivery.id, async |conn: &mut PgConnection| {
+///         .process("billing", delivery.id(), async |conn: &mut PgConnection| {
 ///             sqlx::query("UPDATE invoices SET ...").execute(&mut *conn).await?;
 ///             Ok::<_, sqlx::Error>(())
 ///         })

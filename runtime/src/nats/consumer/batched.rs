@@ -55,10 +55,11 @@ impl<E> Batching<E> {
 
 /// The aggregate of `delivery`; `None` without a `ce-aggregateid` (never held).
 fn key_of<E>(delivery: &Delivery<E>) -> Option<AggregateKey> {
-    (!delivery.aggregate_id.is_empty()).then(|| {
+    let aggregate_id = delivery.aggregate_id();
+    (!aggregate_id.is_empty()).then(|| {
         (
-            delivery.aggregate_type.clone(),
-            delivery.aggregate_id.clone(),
+            delivery.aggregate_type().to_owned(),
+            aggregate_id.to_owned(),
         )
     })
 }
@@ -248,7 +249,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 if !state.gate.is_empty() {
                     for delivery in &ready {
                         if let Some(key) = key_of(delivery) {
-                            state.gate.clear(&key, &delivery.id);
+                            state.gate.clear(&key, delivery.id());
                         }
                     }
                 }
@@ -347,7 +348,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         state: &mut Batching<E>,
     ) {
         let key = key_of(&delivery);
-        let (sequence, id) = (delivery.stream_sequence, delivery.id.clone());
+        let (sequence, id) = (delivery.stream_sequence, delivery.id().to_owned());
         let settled = self.settle(delivery, outcome, &mut state.report).await;
         if let Some(key) = key {
             if settled == Settled::Retried {
@@ -373,7 +374,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let mut seen = HashSet::with_capacity(deliveries.len());
         let ids: Vec<&str> = deliveries
             .iter()
-            .map(|delivery| delivery.id.as_str())
+            .map(|delivery| delivery.id())
             .filter(|id| seen.insert(*id))
             .collect();
         let new = inbox
@@ -383,7 +384,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         seen.clear();
         let fresh: Vec<&Delivery<E>> = deliveries
             .iter()
-            .filter(|delivery| new.contains(&delivery.id) && seen.insert(delivery.id.as_str()))
+            .filter(|delivery| new.contains(delivery.id()) && seen.insert(delivery.id()))
             .collect();
         if fresh.len() < deliveries.len() {
             tracing::debug!(

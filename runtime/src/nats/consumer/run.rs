@@ -180,7 +180,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     };
                     crate::metrics::handled(
                         &self.spec.durable,
-                        &delivery.name,
+                        delivery.name(),
                         delivery.delivered,
                         started.elapsed(),
                         outcome.is_ok(),
@@ -197,15 +197,15 @@ impl<E: IntegrationEventSet> Consumer<E> {
 pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
     let span = tracing::info_span!(
         "consume",
-        subject = %delivery.subject,
+        subject = delivery.subject(),
         stream_sequence = delivery.stream_sequence,
-        ce_id = %delivery.id,
-        ce_type = %delivery.name,
+        ce_id = delivery.id(),
+        ce_type = delivery.name(),
         delivered = delivery.delivered,
         durable = %durable,
     );
     // The handler continues the producer's trace (W3C `traceparent`, feature `otel`).
-    crate::trace::continue_trace(&span, &delivery.headers);
+    crate::trace::continue_trace(&span, delivery);
     span
 }
 

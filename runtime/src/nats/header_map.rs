@@ -1,0 +1,56 @@
+//! Reading the headers of a received message in place: the async-nats [`HeaderMap`] the
+//! client parsed, without copying a name or a value (a consumer reads the CloudEvents
+//! envelope of every message; copying its headers into owned strings was a third of the
+//! consumer's CPU, `BENCHMARKS.md`).
+
+use async_nats::HeaderMap;
+
+/// Every `(name, value)` of `headers` (a header with several values once per value, in the
+/// order received), names in no particular order: a NATS header map is unordered.
+pub(crate) fn pairs(headers: Option<&HeaderMap>) -> impl Iterator<Item = (&str, &str)> {
+    headers.into_iter().flat_map(|headers| {
+        headers.iter().flat_map(|(name, values)| {
+            let name: &str = name.as_ref();
+            values.iter().map(move |value| (name, value.as_str()))
+        })
+    })
+}
+
+/// The first value of the header `name` in `headers`, names compared ASCII
+/// case-insensitively like NATS and HTTP header names; `None` when absent.
+///
+/// A scan of the map rather than a hash lookup: the map's keys are case-sensitive, and
+/// building a key from a `&str` allocates. A message has about a dozen headers.
+pub(crate) fn find<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
+    pairs(headers)
+        .find(|(key, _)| key.len() == name.len() && key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_values_in_place_case_insensitively() {
+        let mut map = HeaderMap::new();
+        map.insert("ce-type", "OrderCreatedEvent");
+        map.append("X-Twice", "first");
+        map.append("X-Twice", "second");
+        assert_eq!(find(Some(&map), "CE-TYPE"), Some("OrderCreatedEvent"));
+        assert_eq!(find(Some(&map), "x-twice"), Some("first"));
+        assert_eq!(find(Some(&map), "ce-id"), None);
+        assert_eq!(find(None, "ce-type"), None);
+        let mut all: Vec<_> = pairs(Some(&map)).collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            [
+                ("X-Twice", "first"),
+                ("X-Twice", "second"),
+                ("ce-type", "OrderCreatedEvent"),
+            ]
+        );
+        assert_eq!(pairs(None).count(), 0);
+    }
+}
