@@ -157,6 +157,32 @@ impl Slot {
         Slot::DomainEventId,
     ];
 
+    /// The slot of the header `name`: spelled as eventmap writes it (lower case, a `match`
+    /// the compiler turns into length and byte comparisons), else compared ASCII
+    /// case-insensitively.
+    fn of(name: &str) -> Option<Slot> {
+        let exact = match name {
+            headers::SPECVERSION => Slot::SpecVersion,
+            headers::DATACONTENTTYPE => Slot::DataContentType,
+            headers::AGGREGATE_ID => Slot::AggregateId,
+            headers::SUBJECT => Slot::Subject,
+            headers::AGGREGATE_VERSION => Slot::AggregateVersion,
+            headers::ID => Slot::Id,
+            headers::TYPE => Slot::Type,
+            headers::SOURCE => Slot::Source,
+            headers::TIME => Slot::Time,
+            headers::AGGREGATE_TYPE => Slot::AggregateType,
+            headers::DOMAIN_EVENT_ID => Slot::DomainEventId,
+            _ => {
+                return Slot::ALL.into_iter().find(|slot| {
+                    let known = slot.header();
+                    known.len() == name.len() && known.eq_ignore_ascii_case(name)
+                });
+            }
+        };
+        Some(exact)
+    }
+
     /// The header's name.
     const fn header(self) -> &'static str {
         match self {
@@ -183,11 +209,8 @@ impl<'a> EnvelopeHeaders<'a> {
     fn collect(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut values = [None; Slot::ALL.len()];
         for (name, value) in headers {
-            if let Some(slot) = Slot::ALL.iter().find(|slot| {
-                let known = slot.header();
-                known.len() == name.len() && known.eq_ignore_ascii_case(name)
-            }) {
-                values[*slot as usize].get_or_insert(value);
+            if let Some(slot) = Slot::of(name) {
+                values[slot as usize].get_or_insert(value);
             }
         }
         Self(values)

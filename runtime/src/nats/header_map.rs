@@ -16,15 +16,31 @@ pub(crate) fn pairs(headers: Option<&HeaderMap>) -> impl Iterator<Item = (&str, 
     })
 }
 
+/// Each header name of `headers` with its first value, names in no particular order: what
+/// the envelope is read from (of a header given twice, the first value counts).
+pub(crate) fn firsts(headers: Option<&HeaderMap>) -> impl Iterator<Item = (&str, &str)> {
+    headers.into_iter().flat_map(|headers| {
+        headers.iter().filter_map(|(name, values)| {
+            let value = values.first()?;
+            Some((name.as_ref(), value.as_str()))
+        })
+    })
+}
+
 /// The first value of the header `name` in `headers`, names compared ASCII
 /// case-insensitively like NATS and HTTP header names; `None` when absent.
 ///
 /// A scan of the map rather than a hash lookup: the map's keys are case-sensitive, and
 /// building a key from a `&str` allocates. A message has about a dozen headers.
 pub(crate) fn find<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
-    pairs(headers)
-        .find(|(key, _)| key.len() == name.len() && key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value)
+    headers?.iter().find_map(|(key, values)| {
+        let key: &str = key.as_ref();
+        if key.len() == name.len() && key.eq_ignore_ascii_case(name) {
+            values.first().map(|value| value.as_str())
+        } else {
+            None
+        }
+    })
 }
 
 #[cfg(test)]
@@ -52,5 +68,11 @@ mod tests {
             ]
         );
         assert_eq!(pairs(None).count(), 0);
+        let mut firsts: Vec<_> = firsts(Some(&map)).collect();
+        firsts.sort_unstable();
+        assert_eq!(
+            firsts,
+            [("X-Twice", "first"), ("ce-type", "OrderCreatedEvent")]
+        );
     }
 }

@@ -180,7 +180,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     };
                     crate::metrics::handled(
                         &self.spec.durable,
-                        delivery.name(),
+                        delivery.event.name(),
                         delivery.delivered,
                         started.elapsed(),
                         outcome.is_ok(),
@@ -199,11 +199,16 @@ pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
         "consume",
         subject = delivery.subject(),
         stream_sequence = delivery.stream_sequence,
-        ce_id = delivery.id(),
-        ce_type = delivery.name(),
+        ce_id = tracing::field::Empty,
+        ce_type = tracing::field::Empty,
         delivered = delivery.delivered,
         durable = %durable,
     );
+    // Looked up in the headers only for a span that is recorded.
+    if !span.is_disabled() {
+        span.record("ce_id", delivery.id());
+        span.record("ce_type", delivery.name());
+    }
     // The handler continues the producer's trace (W3C `traceparent`, feature `otel`).
     crate::trace::continue_trace(&span, delivery);
     span
