@@ -78,6 +78,10 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     ///    confirmed unless [`double_ack`](super::DeliveryPolicy::double_ack) is off). A crash
     ///    between commit and ack leaves ids that the redelivery finds recorded.
     ///
+    /// While a batch is handled, the next one is pulled (a prefetch, as in [`run`](Self::run)):
+    /// its messages wait in the queue under in-progress acks and are released (naked) at
+    /// shutdown like the rest.
+    ///
     /// A handler error or panic, or a database failure, rolls the batch back; its messages
     /// are then handled one at a time, each in its own transaction and settled as in
     /// [`run`](Self::run): the failing one is naked with the backoff and dead-lettered on its
@@ -144,6 +148,9 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                     }
                 }
                 let messages: Vec<Message> = state.pulled.queue.drain(..).collect();
+                // The next batch is pulled while this one is handled (absorbed into the
+                // queue under in-progress acks as soon as it arrives, `with_progress`).
+                self.prefetch(&mut state.pulled);
                 if let Err(err) = self.batch(inbox, handler, messages, &mut state).await {
                     break Err(err);
                 }
@@ -415,7 +422,8 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     }
 
     /// Runs `work`, sending in-progress acks for `running`, `waiting` (the rest of a batch taken
-    /// one at a time), the held and the queued messages on every tick.
+    /// one at a time), the held and the queued messages on every tick, and appending a
+    /// prefetch to the queue as soon as it arrives (so that the next tick covers it too).
     async fn with_progress<T>(
         &self,
         state: &mut Batching<E>,
@@ -431,6 +439,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                     let deliveries = running.iter().chain(waiting).chain(&state.held);
                     in_progress(deliveries.map(|delivery| &delivery.ack), &state.pulled.queue).await;
                 }
+                () = state.pulled.prefetched(), if state.pulled.prefetching() => {}
                 done = &mut work => return done,
             }
         }
