@@ -29,9 +29,9 @@ pub struct AckError {
 /// The received message, which acknowledges itself: it acks through its own handle on the
 /// JetStream context, as async-nats' `Message::ack` does (no context cloned per ack: a clone
 /// is an allocation and several reference counts; it was a tenth of the consumer's CPU,
-/// `BENCHMARKS.md`). Its subject, headers and payload are read in place. Boxed: a message is
-/// a few hundred bytes, moved a dozen times on its way from the pull to the ack (received,
-/// screened, decoded, handled, settled); the copies cost more than one allocation.
+/// `BENCHMARKS.md`). Its subject, headers and payload are read in place. Boxed since it was
+/// pulled: a message is a few hundred bytes, moved a dozen times on its way from the pull to
+/// the ack (queued, received, screened, decoded, handled, settled).
 pub(super) struct AckHandle {
     message: Box<async_nats::jetstream::Message>,
     stream_sequence: u64,
@@ -296,7 +296,7 @@ pub(super) struct Received {
 impl Received {
     /// Reads `message`'s JetStream metadata; `None` (logged) when it has none, so it can be
     /// neither decoded nor acknowledged.
-    pub(super) fn new(message: async_nats::jetstream::Message) -> Option<Self> {
+    pub(super) fn new(message: Box<async_nats::jetstream::Message>) -> Option<Self> {
         let Some((stream_sequence, delivered)) = message.reply.as_deref().and_then(ack_metadata)
         else {
             tracing::error!(
@@ -310,7 +310,7 @@ impl Received {
             stream_sequence,
             delivered,
             ack: AckHandle {
-                message: Box::new(message),
+                message,
                 stream_sequence,
             },
         })
@@ -324,6 +324,12 @@ impl Received {
     /// The first value of the header `name` (ASCII case-insensitive).
     pub(super) fn header(&self, name: &str) -> Option<&str> {
         header_map::find(self.ack.headers(), name)
+    }
+
+    /// The first value of each header of `names`, in one pass (ASCII case-insensitive).
+    #[cfg_attr(not(feature = "contracts"), allow(dead_code))]
+    pub(super) fn headers_named<const N: usize>(&self, names: [&str; N]) -> [Option<&str>; N] {
+        header_map::find_each(self.ack.headers(), names)
     }
 
     /// Decodes the message into a [`Delivery`]; on failure gives the message back with the
@@ -360,18 +366,26 @@ impl Received {
 /// separated the consumer from a raw pull consumer (`BENCHMARKS.md`).
 fn ack_metadata(reply: &str) -> Option<(u64, u64)> {
     let tokens = reply.strip_prefix("$JS.ACK.")?;
-    let count = tokens.bytes().filter(|byte| *byte == b'.').count() + 1;
+    // One pass: where the first tokens start (the dots are ASCII, so these are char
+    // boundaries) and how many tokens there are.
+    let mut starts = [0; 7];
+    let mut count = 1;
+    for (at, byte) in tokens.bytes().enumerate() {
+        if byte == b'.' {
+            if let Some(start) = starts.get_mut(count) {
+                *start = at + 1;
+            }
+            count += 1;
+        }
+    }
     let delivered_at = match count {
         7 => 2,
         9.. => 4,
         _ => return None,
     };
-    let mut numbers = tokens
-        .split('.')
-        .skip(delivered_at)
-        .map(|token| token.parse::<u64>().ok());
-    let delivered = numbers.next()??;
-    let stream_sequence = numbers.next()??;
+    let token = |index: usize| tokens.get(starts[index]..starts[index + 1] - 1);
+    let delivered = token(delivered_at)?.parse().ok()?;
+    let stream_sequence = token(delivered_at + 1)?.parse().ok()?;
     Some((stream_sequence, delivered))
 }
 

@@ -43,6 +43,32 @@ pub(crate) fn find<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a
     })
 }
 
+/// The first value of each header of `names`, in one pass over `headers` (names compared as
+/// [`find`] does): for a caller that needs several.
+pub(crate) fn find_each<'a, const N: usize>(
+    headers: Option<&'a HeaderMap>,
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let Some(headers) = headers else {
+        return found;
+    };
+    let mut missing = N;
+    for (key, values) in headers.iter() {
+        let key: &str = key.as_ref();
+        for (name, slot) in names.iter().zip(found.iter_mut()) {
+            if slot.is_none() && key.len() == name.len() && key.eq_ignore_ascii_case(name) {
+                *slot = values.first().map(|value| value.as_str());
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +82,11 @@ mod tests {
         assert_eq!(find(Some(&map), "CE-TYPE"), Some("OrderCreatedEvent"));
         assert_eq!(find(Some(&map), "x-twice"), Some("first"));
         assert_eq!(find(Some(&map), "ce-id"), None);
+        assert_eq!(
+            find_each(Some(&map), ["ce-id", "Ce-Type", "x-twice"]),
+            [None, Some("OrderCreatedEvent"), Some("first")]
+        );
+        assert_eq!(find_each(None, ["ce-type"]), [None]);
         assert_eq!(find(None, "ce-type"), None);
         let mut all: Vec<_> = pairs(Some(&map)).collect();
         all.sort_unstable();

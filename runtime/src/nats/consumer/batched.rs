@@ -7,14 +7,14 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::AckKind;
 use futures::FutureExt;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::Instrument;
 
 use super::handler::panic_message;
 use super::order::{AggregateKey, Gate, subject_matches};
-use super::pull::Pulled;
+use super::pull::{Pulled, PulledMessage};
 use super::run::in_progress;
 use super::settle::Settled;
 use super::transactional::TransactionalHandler;
@@ -147,7 +147,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                         continue;
                     }
                 }
-                let messages: Vec<Message> = state.pulled.queue.drain(..).collect();
+                let messages: Vec<PulledMessage> = state.pulled.queue.drain(..).collect();
                 // The next batch is pulled while this one is handled (absorbed into the
                 // queue under in-progress acks as soon as it arrives, `with_progress`).
                 self.prefetch(&mut state.pulled);
@@ -205,7 +205,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         &self,
         inbox: &Inbox,
         handler: &H,
-        messages: Vec<Message>,
+        messages: Vec<PulledMessage>,
         state: &mut Batching<E>,
     ) -> Result<(), ConsumeError> {
         let mut deliveries = Vec::with_capacity(messages.len() + state.held.len());
@@ -287,7 +287,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// [`run`](Self::run)); `Err` when the guard stops the consumer.
     async fn admit(
         &self,
-        message: Message,
+        message: PulledMessage,
         state: &mut Batching<E>,
     ) -> Result<Option<Delivery<E>>, ConsumeError> {
         let Some(received) = Received::new(message) else {

@@ -5,13 +5,13 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::AckKind;
 use futures::FutureExt;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::{Instrument, Span};
 
 use super::handler::panic_message;
-use super::pull::Pulled;
+use super::pull::{Pulled, PulledMessage};
 use super::{ConsumeError, Consumer, ConsumerHandler, ConsumerReport};
 use crate::decode::IntegrationEventSet;
 use crate::nats::dead_letter;
@@ -109,7 +109,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
     /// Handles one pulled message (see [`run`](Self::run)).
     async fn process<H: ConsumerHandler<E>>(
         &self,
-        message: Message,
+        message: PulledMessage,
         handler: &H,
         pulled: &mut Pulled,
         ticker: &mut Interval,
@@ -218,7 +218,7 @@ pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
 /// the server.
 pub(super) async fn in_progress<'a>(
     running: impl IntoIterator<Item = &'a AckHandle>,
-    queue: &VecDeque<Message>,
+    queue: &VecDeque<PulledMessage>,
 ) {
     for handle in running {
         if let Err(err) = handle.send_unconfirmed(AckKind::Progress, "progress").await {
