@@ -178,12 +178,12 @@ impl<'a> InboxHandler<'a> {
         index: usize,
     ) -> Result<(), BoxError> {
         let version = i64::try_from(version)?;
-        let name = delivery.name.as_str();
+        let name = delivery.name();
         let outcome = self
             .inbox
             .process(
                 self.durable,
-                &delivery.id,
+                delivery.id(),
                 async |conn: &mut PgConnection| {
                     sqlx::query(&self.insert)
                         .bind(order_id)
@@ -195,7 +195,7 @@ impl<'a> InboxHandler<'a> {
             )
             .await?;
         if outcome.is_duplicate() {
-            return Err(format!("{} was already processed", delivery.id).into());
+            return Err(format!("{} was already processed", delivery.id()).into());
         }
         self.counter.count(index);
         Ok(())
@@ -299,7 +299,7 @@ impl TransactionalHandler<OrdersEvent> for BatchedInboxHandler<'_> {
         sqlx::query(&self.insert)
             .bind(order_id)
             .bind(i64::try_from(version)?)
-            .bind(delivery.name.as_str())
+            .bind(delivery.name())
             .execute(&mut *conn)
             .await?;
         self.counter.count(index);
@@ -327,7 +327,7 @@ impl TransactionalHandler<OrdersEvent> for BatchedInboxHandler<'_> {
             let (order_id, version, index) = row_of(&delivery.event);
             ids.push(order_id);
             versions.push(i64::try_from(version)?);
-            names.push(delivery.name.as_str());
+            names.push(delivery.name());
             indexes.push(index);
         }
         sqlx::query(insert_many)

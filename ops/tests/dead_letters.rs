@@ -37,7 +37,7 @@ impl TransactionalHandler<OrderEvents> for Handler {
             "INSERT INTO {} (event_id, order_id) VALUES ($1, $2)",
             self.table
         ))
-        .bind(&delivery.id)
+        .bind(delivery.id())
         .bind(&created.order_id)
         .execute(&mut *conn)
         .await?;

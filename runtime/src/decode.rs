@@ -125,70 +125,160 @@ pub struct Envelope {
     pub domain_event_id: String,
 }
 
-fn lookup<'a>(headers: &'a [(String, String)], name: &'static str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
+/// The headers an [`Envelope`] is parsed from, in the order they are checked.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    SpecVersion,
+    DataContentType,
+    AggregateId,
+    Subject,
+    AggregateVersion,
+    Id,
+    Type,
+    Source,
+    Time,
+    AggregateType,
+    DomainEventId,
 }
 
-fn required<'a>(
-    headers: &'a [(String, String)],
-    name: &'static str,
-) -> Result<&'a str, DecodeError> {
-    match lookup(headers, name) {
-        None => Err(DecodeError::MissingHeader { header: name }),
-        Some("") => Err(DecodeError::InvalidHeader {
-            header: name,
-            value: String::new(),
-            reason: "must not be empty".into(),
-        }),
-        Some(value) => Ok(value),
+impl Slot {
+    /// Every slot, in the order of their discriminants.
+    const ALL: [Slot; 11] = [
+        Slot::SpecVersion,
+        Slot::DataContentType,
+        Slot::AggregateId,
+        Slot::Subject,
+        Slot::AggregateVersion,
+        Slot::Id,
+        Slot::Type,
+        Slot::Source,
+        Slot::Time,
+        Slot::AggregateType,
+        Slot::DomainEventId,
+    ];
+
+    /// The slot of the header `name`: spelled as eventmap writes it (lower case, a `match`
+    /// the compiler turns into length and byte comparisons), else compared ASCII
+    /// case-insensitively.
+    fn of(name: &str) -> Option<Slot> {
+        let exact = match name {
+            headers::SPECVERSION => Slot::SpecVersion,
+            headers::DATACONTENTTYPE => Slot::DataContentType,
+            headers::AGGREGATE_ID => Slot::AggregateId,
+            headers::SUBJECT => Slot::Subject,
+            headers::AGGREGATE_VERSION => Slot::AggregateVersion,
+            headers::ID => Slot::Id,
+            headers::TYPE => Slot::Type,
+            headers::SOURCE => Slot::Source,
+            headers::TIME => Slot::Time,
+            headers::AGGREGATE_TYPE => Slot::AggregateType,
+            headers::DOMAIN_EVENT_ID => Slot::DomainEventId,
+            _ => {
+                return Slot::ALL.into_iter().find(|slot| {
+                    let known = slot.header();
+                    known.len() == name.len() && known.eq_ignore_ascii_case(name)
+                });
+            }
+        };
+        Some(exact)
+    }
+
+    /// The header's name.
+    const fn header(self) -> &'static str {
+        match self {
+            Slot::SpecVersion => headers::SPECVERSION,
+            Slot::DataContentType => headers::DATACONTENTTYPE,
+            Slot::AggregateId => headers::AGGREGATE_ID,
+            Slot::Subject => headers::SUBJECT,
+            Slot::AggregateVersion => headers::AGGREGATE_VERSION,
+            Slot::Id => headers::ID,
+            Slot::Type => headers::TYPE,
+            Slot::Source => headers::SOURCE,
+            Slot::Time => headers::TIME,
+            Slot::AggregateType => headers::AGGREGATE_TYPE,
+            Slot::DomainEventId => headers::DOMAIN_EVENT_ID,
+        }
     }
 }
 
-fn exactly(
-    headers: &[(String, String)],
-    name: &'static str,
-    expected: &str,
-) -> Result<(), DecodeError> {
-    let value = required(headers, name)?;
-    if value == expected {
-        Ok(())
-    } else {
-        Err(DecodeError::InvalidHeader {
-            header: name,
-            value: value.to_owned(),
-            reason: format!("expected `{expected}`"),
-        })
+/// The envelope's header values found in one pass over a message's headers, by [`Slot`]: the
+/// first value of each name (names compared ASCII case-insensitively).
+struct EnvelopeHeaders<'a>([Option<&'a str>; Slot::ALL.len()]);
+
+impl<'a> EnvelopeHeaders<'a> {
+    fn collect(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut values = [None; Slot::ALL.len()];
+        for (name, value) in headers {
+            if let Some(slot) = Slot::of(name) {
+                values[slot as usize].get_or_insert(value);
+            }
+        }
+        Self(values)
+    }
+
+    /// The non-empty value of the header of `slot`.
+    fn required(&self, slot: Slot) -> Result<&'a str, DecodeError> {
+        let header = slot.header();
+        match self.0[slot as usize] {
+            None => Err(DecodeError::MissingHeader { header }),
+            Some("") => Err(DecodeError::InvalidHeader {
+                header,
+                value: String::new(),
+                reason: "must not be empty".into(),
+            }),
+            Some(value) => Ok(value),
+        }
+    }
+
+    /// Checks that the header of `slot` is `expected`.
+    fn exactly(&self, slot: Slot, expected: &str) -> Result<(), DecodeError> {
+        let value = self.required(slot)?;
+        if value == expected {
+            Ok(())
+        } else {
+            Err(DecodeError::InvalidHeader {
+                header: slot.header(),
+                value: value.to_owned(),
+                reason: format!("expected `{expected}`"),
+            })
+        }
     }
 }
 
-impl Envelope {
-    /// Parses the headers written by
-    /// [`IntegrationMessage::from_aggregate_event`](crate::message::IntegrationMessage::from_aggregate_event)
-    /// (names compared ASCII case-insensitively).
-    ///
-    /// Every header it always writes is required and must be non-empty; the optional ones
-    /// (`ce-correlationid`, `ce-causationid`, `traceparent`, `tracestate`) are not part of the
-    /// envelope (read them from the headers, e.g.
-    /// `nats::Delivery::correlation_id` with the feature `nats`, or [`crate::trace::continue_trace`]). `ce-specversion` must be `1.0`,
-    /// `ce-datacontenttype` must be `application/protobuf`, `ce-aggregateversion` a decimal
-    /// `u64`, and `ce-subject` must equal `ce-aggregateid`.
-    ///
-    /// # Errors
-    ///
-    /// [`DecodeError::MissingHeader`] or [`DecodeError::InvalidHeader`].
-    pub fn from_headers(headers: &[(String, String)]) -> Result<Self, DecodeError> {
-        exactly(headers, headers::SPECVERSION, headers::SPECVERSION_1_0)?;
-        exactly(
-            headers,
-            headers::DATACONTENTTYPE,
-            headers::CONTENT_TYPE_PROTOBUF,
-        )?;
-        let aggregate_id = required(headers, headers::AGGREGATE_ID)?;
-        exactly(headers, headers::SUBJECT, aggregate_id)?;
-        let version = required(headers, headers::AGGREGATE_VERSION)?;
+/// An [`Envelope`] borrowing its values from the message's headers: what a consumer checks
+/// on every message without copying a value (see [`EnvelopeRef::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EnvelopeRef<'a> {
+    /// `ce-id`.
+    pub(crate) id: &'a str,
+    /// `ce-type`.
+    pub(crate) name: &'a str,
+    /// `ce-source`.
+    pub(crate) source: &'a str,
+    /// `ce-time`.
+    pub(crate) time: &'a str,
+    /// `ce-aggregateid`.
+    pub(crate) aggregate_id: &'a str,
+    /// `ce-aggregatetype`.
+    pub(crate) aggregate_type: &'a str,
+    /// `ce-aggregateversion`, parsed.
+    pub(crate) aggregate_version: u64,
+    /// `ce-domaineventid`.
+    pub(crate) domain_event_id: &'a str,
+}
+
+impl<'a> EnvelopeRef<'a> {
+    /// Parses the envelope from `(name, value)` header pairs, by the rules (and with the
+    /// errors) of [`Envelope::from_headers`]; of a header given twice, the first value counts.
+    pub(crate) fn parse(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, DecodeError> {
+        let found = EnvelopeHeaders::collect(headers);
+        found.exactly(Slot::SpecVersion, headers::SPECVERSION_1_0)?;
+        found.exactly(Slot::DataContentType, headers::CONTENT_TYPE_PROTOBUF)?;
+        let aggregate_id = found.required(Slot::AggregateId)?;
+        found.exactly(Slot::Subject, aggregate_id)?;
+        let version = found.required(Slot::AggregateVersion)?;
         let aggregate_version =
             version
                 .parse::<u64>()
@@ -198,15 +288,56 @@ impl Envelope {
                     reason: format!("not a decimal u64: {err}"),
                 })?;
         Ok(Self {
-            id: required(headers, headers::ID)?.to_owned(),
-            name: required(headers, headers::TYPE)?.to_owned(),
-            source: required(headers, headers::SOURCE)?.to_owned(),
-            time: required(headers, headers::TIME)?.to_owned(),
-            aggregate_id: aggregate_id.to_owned(),
-            aggregate_type: required(headers, headers::AGGREGATE_TYPE)?.to_owned(),
+            id: found.required(Slot::Id)?,
+            name: found.required(Slot::Type)?,
+            source: found.required(Slot::Source)?,
+            time: found.required(Slot::Time)?,
+            aggregate_id,
+            aggregate_type: found.required(Slot::AggregateType)?,
             aggregate_version,
-            domain_event_id: required(headers, headers::DOMAIN_EVENT_ID)?.to_owned(),
+            domain_event_id: found.required(Slot::DomainEventId)?,
         })
+    }
+
+    /// The owned copy.
+    pub(crate) fn to_envelope(self) -> Envelope {
+        Envelope {
+            id: self.id.to_owned(),
+            name: self.name.to_owned(),
+            source: self.source.to_owned(),
+            time: self.time.to_owned(),
+            aggregate_id: self.aggregate_id.to_owned(),
+            aggregate_type: self.aggregate_type.to_owned(),
+            aggregate_version: self.aggregate_version,
+            domain_event_id: self.domain_event_id.to_owned(),
+        }
+    }
+}
+
+impl Envelope {
+    /// Parses the headers written by
+    /// [`IntegrationMessage::from_aggregate_event`](crate::message::IntegrationMessage::from_aggregate_event)
+    /// (names compared ASCII case-insensitively; of a header given twice, the first value
+    /// counts).
+    ///
+    /// Every header it always writes is required and must be non-empty; the optional ones
+    /// (`ce-correlationid`, `ce-causationid`, `traceparent`, `tracestate`) are not part of the
+    /// envelope (read them from the headers, e.g.
+    /// `nats::Delivery::correlation_id` with the feature `nats`, or [`crate::trace::continue_trace`]). `ce-specversion` must be `1.0`,
+    /// `ce-datacontenttype` must be `application/protobuf`, `ce-aggregateversion` a decimal
+    /// `u64`, and `ce-subject` must equal `ce-aggregateid`. A consumer checks the same rules
+    /// on every message without copying the values (`nats::Delivery`'s accessors borrow them).
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::MissingHeader`] or [`DecodeError::InvalidHeader`].
+    pub fn from_headers(headers: &[(String, String)]) -> Result<Self, DecodeError> {
+        EnvelopeRef::parse(
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .map(EnvelopeRef::to_envelope)
     }
 }
 

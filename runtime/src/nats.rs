@@ -20,6 +20,7 @@ pub mod connect;
 mod consumer;
 pub mod dead_letter;
 mod delivery;
+mod header_map;
 mod provision;
 mod publisher;
 #[cfg(feature = "contracts")]

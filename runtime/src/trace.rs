@@ -31,14 +31,37 @@ pub fn inject(headers: &mut Vec<(String, String)>) {
     let _ = headers;
 }
 
+/// Headers a trace context is read from: a message's `(name, value)` list (an
+/// [`IntegrationMessage`](crate::IntegrationMessage)'s, an outbox row's) or a received
+/// `nats::Delivery` (feature `nats`), read in place.
+pub trait TraceHeaders {
+    /// The first value of the header `name`, names compared ASCII case-insensitively.
+    fn trace_header(&self, name: &str) -> Option<&str>;
+}
+
+impl TraceHeaders for [(String, String)] {
+    fn trace_header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl TraceHeaders for Vec<(String, String)> {
+    fn trace_header(&self, name: &str) -> Option<&str> {
+        self.as_slice().trace_header(name)
+    }
+}
+
 /// Sets the OpenTelemetry parent of `span` to the trace context in `headers` (`traceparent`,
 /// `tracestate`; names compared ASCII case-insensitively), so the span continues the
-/// producer's trace. Call it before the span is first entered.
+/// producer's trace. Call it before the span is first entered. `headers` is a message's
+/// header list or a `nats::Delivery` ([`TraceHeaders`]).
 ///
 /// Does nothing when `headers` has no valid `traceparent`, when `span` is disabled or has no
 /// OpenTelemetry layer, or without the feature `otel`. Calling it on a span already entered
 /// (its OpenTelemetry span started) has no effect either; that is logged as a warning.
-pub fn continue_trace(span: &tracing::Span, headers: &[(String, String)]) {
+pub fn continue_trace<H: TraceHeaders + ?Sized>(span: &tracing::Span, headers: &H) {
     #[cfg(feature = "otel")]
     otel::continue_trace(span, headers);
     #[cfg(not(feature = "otel"))]
@@ -65,19 +88,17 @@ mod otel {
         }
     }
 
-    /// Reads a header list; the first header of a name wins.
-    struct HeaderExtractor<'a>(&'a [(String, String)]);
+    /// Reads headers by name; the first header of a name wins. The W3C propagator asks for
+    /// its two headers by name, never for the list of names (`keys`, empty here).
+    struct HeaderExtractor<'a, H: ?Sized>(&'a H);
 
-    impl Extractor for HeaderExtractor<'_> {
+    impl<H: super::TraceHeaders + ?Sized> Extractor for HeaderExtractor<'_, H> {
         fn get(&self, key: &str) -> Option<&str> {
-            self.0
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(key))
-                .map(|(_, value)| value.as_str())
+            self.0.trace_header(key)
         }
 
         fn keys(&self) -> Vec<&str> {
-            self.0.iter().map(|(name, _)| name.as_str()).collect()
+            Vec::new()
         }
     }
 
@@ -93,7 +114,10 @@ mod otel {
         TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
     }
 
-    pub(super) fn continue_trace(span: &tracing::Span, headers: &[(String, String)]) {
+    pub(super) fn continue_trace<H: super::TraceHeaders + ?Sized>(
+        span: &tracing::Span,
+        headers: &H,
+    ) {
         if span.is_disabled() {
             return;
         }

@@ -205,7 +205,7 @@ async fn scenario(prefix: &str, fault: Fault) {
             let handler = consumer_fn(|delivery: &eventmap::nats::Delivery<CounterEvents>| {
                 let CounterEvents::Incremented(event) = &delivery.event;
                 let key = (event.counter_id.clone(), event.version);
-                let (id, inbox) = (delivery.id.clone(), inbox.clone());
+                let (id, inbox) = (delivery.id().to_owned(), inbox.clone());
                 let (handled, duplicates) = (Arc::clone(&handled), Arc::clone(&duplicates));
                 async move {
                     let outcome = inbox

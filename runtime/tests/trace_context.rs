@@ -112,14 +112,14 @@ async fn the_consumer_continues_the_trace_of_the_publishing_command() {
             .await
             .expect("message")
             .expect("delivery");
-        assert_eq!(delivery.aggregate_id, "order-1");
+        assert_eq!(delivery.aggregate_id(), "order-1");
         let traceparent = delivery.header(headers::TRACEPARENT).expect("traceparent");
         assert_eq!(traceparent_trace_id(traceparent), command_trace);
         assert_eq!(delivery.correlation_id(), Some("checkout-42"));
         assert_eq!(delivery.causation_id(), Some("cmd-7"));
 
         let handler = tracing::info_span!("handle");
-        trace::continue_trace(&handler, &delivery.headers);
+        trace::continue_trace(&handler, &delivery);
         assert_eq!(trace_id(&handler), command_trace);
         // A span not continued from the message is a trace of its own.
         assert_ne!(trace_id(&tracing::info_span!("unrelated")), command_trace);
@@ -130,7 +130,7 @@ async fn the_consumer_continues_the_trace_of_the_publishing_command() {
             .await
             .expect("message")
             .expect("delivery");
-        assert_eq!(delivery.aggregate_id, "order-2");
+        assert_eq!(delivery.aggregate_id(), "order-2");
         let other_trace =
             traceparent_trace_id(delivery.header(headers::TRACEPARENT).expect("traceparent"));
         assert_ne!(other_trace, command_trace);
@@ -138,7 +138,7 @@ async fn the_consumer_continues_the_trace_of_the_publishing_command() {
         assert_eq!(delivery.correlation_id(), None);
         assert_eq!(delivery.causation_id(), None);
         let handler = tracing::info_span!("handle");
-        trace::continue_trace(&handler, &delivery.headers);
+        trace::continue_trace(&handler, &delivery);
         assert_eq!(trace_id(&handler), other_trace);
         delivery.ack().await.expect("ack");
 

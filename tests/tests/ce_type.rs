@@ -94,9 +94,9 @@ impl OrdersHandler for Recorder {
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), eventmap::BoxError> {
         self.record(Handled::Created {
-            ce_type: delivery.name.clone(),
-            subject: delivery.subject.clone(),
-            id: delivery.id.clone(),
+            ce_type: delivery.name().to_owned(),
+            subject: delivery.subject().to_owned(),
+            id: delivery.id().to_owned(),
             event: event.clone(),
         });
         Ok(())
@@ -108,8 +108,8 @@ impl OrdersHandler for Recorder {
         delivery: &Delivery<OrdersEvent>,
     ) -> Result<(), eventmap::BoxError> {
         self.record(Handled::Shipped {
-            ce_type: delivery.name.clone(),
-            subject: delivery.subject.clone(),
+            ce_type: delivery.name().to_owned(),
+            subject: delivery.subject().to_owned(),
             event: event.clone(),
         });
         Ok(())
@@ -261,7 +261,7 @@ async fn a_dotted_ce_type_is_published_on_the_name_subject_and_decoded_by_type()
             ["shop.order.OrderCreatedEvent", "shop.order.OrderShippedEvent"]
         );
         let first = all.next().await.expect("a message").expect("decoded");
-        assert_eq!(first.name, CE_TYPE);
+        assert_eq!(first.name(), CE_TYPE);
         assert!(
             matches!(&first.event, OrderIntegrationEvent::OrderCreatedEvent(m) if m.total_cents == 1250),
             "{:?}",

@@ -111,8 +111,8 @@ async fn example_events_reach_filtered_consumers_with_every_field_and_header() {
         let readied_event = &readied[0];
         let expected_id =
             integration_event_id(readied_event.id(), names::ORDER_READIED_EVENT).to_string();
-        assert_eq!(delivery.subject, "ordering.order.OrderReadiedEvent");
-        assert_eq!(delivery.id, expected_id);
+        assert_eq!(delivery.subject(), "ordering.order.OrderReadiedEvent");
+        assert_eq!(delivery.id(), expected_id);
         assert_eq!(delivery.header("ce-specversion"), Some("1.0"));
         assert_eq!(delivery.header("ce-id"), Some(expected_id.as_str()));
         assert_eq!(delivery.header("Nats-Msg-Id"), Some(expected_id.as_str()));
@@ -187,7 +187,7 @@ async fn example_events_reach_filtered_consumers_with_every_field_and_header() {
                 assert_eq!(e.invoice_id, "inv-1");
                 assert_eq!(e.emitted_by, "eventmap ordering example");
             }
-            seen.push((delivery.name.clone(), delivery.aggregate_version));
+            seen.push((delivery.name().to_owned(), delivery.aggregate_version));
             delivery.ack().await.expect("ack");
         }
         assert_eq!(

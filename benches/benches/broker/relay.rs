@@ -369,7 +369,7 @@ async fn latency_in(url: &str, db: &OutboxDb, events: usize, rate: f64) -> Resul
             while received.len() < events {
                 let delivery = deliveries.next().await.ok_or("deliveries ended")??;
                 received.push((
-                    delivery.aggregate_id.clone(),
+                    delivery.aggregate_id().to_owned(),
                     delivery.aggregate_version,
                     Instant::now(),
                 ));

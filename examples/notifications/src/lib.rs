@@ -228,7 +228,7 @@ impl<DB: NotificationsDatabase> NotificationService<DB> {
         text: String,
     ) -> Result<(), BoxError> {
         let notification = Notification {
-            message_id: delivery.id.clone(),
+            message_id: delivery.id().to_owned(),
             order_id: order_id.to_owned(),
             customer_id: customer_id.to_owned(),
             text: text.clone(),
@@ -236,7 +236,7 @@ impl<DB: NotificationsDatabase> NotificationService<DB> {
         if DB::insert(&self.pool, &self.table, notification).await? {
             tracing::info!(to = customer_id, order = order_id, "notification: {text}");
         } else {
-            tracing::info!(id = %delivery.id, "notification already recorded; skipped");
+            tracing::info!(id = %delivery.id(), "notification already recorded; skipped");
         }
         Ok(())
     }

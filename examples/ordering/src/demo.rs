@@ -374,16 +374,16 @@ async fn receive(
             }
             Ok(Some(Ok(delivery))) => delivery,
         };
-        if wanted.contains(&delivery.id) {
+        if wanted.contains(delivery.id()) {
             let line = handle(&delivery.event);
             log(format!(
                 "{consumer}: {} (seq {}, {} v{}): {line}",
                 delivery.event.name(),
                 delivery.stream_sequence,
-                delivery.aggregate_id,
+                delivery.aggregate_id(),
                 delivery.aggregate_version
             ));
-            received.insert(delivery.id.clone());
+            received.insert(delivery.id().to_owned());
         }
         delivery.ack().await.map_err(|e| DemoError::Consumer {
             consumer,

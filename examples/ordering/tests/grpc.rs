@@ -115,8 +115,8 @@ async fn receive(
             .expect("deliveries open")
             .expect("decodable event");
         received.push((
-            delivery.name.clone(),
-            delivery.aggregate_id.clone(),
+            delivery.name().to_owned(),
+            delivery.aggregate_id().to_owned(),
             delivery.aggregate_version,
             delivery.event.clone(),
         ));

@@ -120,12 +120,12 @@ impl<B: Backend> SearchService<B> {
             &self.inbox,
             &self.read_model,
             subscriptions::subscriptions::orders::DURABLE,
-            &delivery.id,
+            delivery.id(),
             &change,
         )
         .await?;
         if outcome.is_duplicate() {
-            tracing::info!(id = %delivery.id, name = %delivery.name, "already applied; skipped");
+            tracing::info!(id = %delivery.id(), name = %delivery.name(), "already applied; skipped");
         }
         Ok(())
     }

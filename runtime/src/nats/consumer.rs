@@ -119,7 +119,7 @@ pub enum ConsumeError {
 ///
 /// impl ConsumerHandler<OrderEvents> for Search {
 ///     async fn handle(&self, delivery: &Delivery<OrderEvents>) -> Result<(), BoxError> {
-///         println!("{} {:?}", delivery.id, delivery.event); // idempotent: keyed by ce-id
+///         println!("{} {:?}", delivery.id(), delivery.event); // idempotent: keyed by ce-id
 ///         Ok(())
 ///     }
 /// }

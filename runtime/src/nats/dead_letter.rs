@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 use crate::channel::ChannelSpec;
 use crate::error::BoxError;
+use crate::nats::header_map;
 
 /// Header: why the message was dead-lettered (the error and its sources, `: `-separated, at
 /// most [`MAX_ERROR_LEN`] bytes).
@@ -131,8 +132,8 @@ pub(super) struct DeadLetter<'a> {
     pub(super) delivered: u64,
     /// The consumer giving up.
     pub(super) durable: &'a str,
-    /// The original's headers.
-    pub(super) headers: &'a [(String, String)],
+    /// The original's headers, as received.
+    pub(super) headers: Option<&'a HeaderMap>,
     /// The original's payload.
     pub(super) payload: &'a Bytes,
     /// Why ([`error_chain`] or [`one_line`] output).
@@ -142,11 +143,7 @@ pub(super) struct DeadLetter<'a> {
 impl DeadLetter<'_> {
     /// The dead letter's subject.
     pub(super) fn subject(&self) -> String {
-        let event_type = self
-            .headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(crate::message::headers::TYPE))
-            .map(|(_, value)| value.as_str());
+        let event_type = header_map::find(self.headers, crate::message::headers::TYPE);
         subject(self.channel, event_type)
     }
 
@@ -161,9 +158,9 @@ impl DeadLetter<'_> {
     pub(super) fn headers(&self) -> HeaderMap {
         let mut map = HeaderMap::new();
         let mut original_id = None;
-        for (name, value) in self.headers {
+        for (name, value) in header_map::pairs(self.headers) {
             if name.eq_ignore_ascii_case(crate::message::headers::NATS_MSG_ID) {
-                original_id = Some(value.as_str());
+                original_id = Some(value);
             }
             if name.len() >= 5 && name[..5].eq_ignore_ascii_case("nats-") {
                 continue;
@@ -247,12 +244,11 @@ mod tests {
 
     #[test]
     fn headers_keep_the_original_and_add_the_reason() {
-        let headers = vec![
-            ("Nats-Expected-Stream".to_owned(), "X".to_owned()),
-            ("Nats-Msg-Id".to_owned(), "id-1".to_owned()),
-            ("ce-type".to_owned(), "OrderCreatedEvent".to_owned()),
-            ("eventmap-error".to_owned(), "older".to_owned()),
-        ];
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Expected-Stream", "X");
+        headers.insert("Nats-Msg-Id", "id-1");
+        headers.insert("ce-type", "OrderCreatedEvent");
+        headers.insert("eventmap-error", "older");
         let letter = DeadLetter {
             channel: &DLQ,
             subject: "ordering.order.OrderCreatedEvent",
@@ -260,7 +256,7 @@ mod tests {
             stream_sequence: 42,
             delivered: 3,
             durable: "search",
-            headers: &headers,
+            headers: Some(&headers),
             payload: &Bytes::new(),
             error: "boom\r\nX: y",
         };

@@ -8,8 +8,10 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::AckKind;
 use bytes::Bytes;
 
-use crate::decode::{DecodeError, Envelope, IntegrationEventSet};
+use super::header_map;
+use crate::decode::{DecodeError, EnvelopeRef, IntegrationEventSet};
 use crate::error::BoxError;
+use crate::message::headers;
 
 /// Acknowledging a delivery failed. The server redelivers the message after the ack wait.
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +26,14 @@ pub struct AckError {
     pub source: BoxError,
 }
 
-/// What is needed to acknowledge one message: the message as received, its payload and
-/// headers taken out. It acks through the message's own handle on the JetStream context, as
-/// async-nats' `Message::ack` does: no context cloned per ack (a clone is an allocation and
-/// several reference counts; it was a tenth of the consumer's CPU, `BENCHMARKS.md`).
-#[derive(Clone)]
+/// The received message, which acknowledges itself: it acks through its own handle on the
+/// JetStream context, as async-nats' `Message::ack` does (no context cloned per ack: a clone
+/// is an allocation and several reference counts; it was a tenth of the consumer's CPU,
+/// `BENCHMARKS.md`). Its subject, headers and payload are read in place. Boxed since it was
+/// pulled: a message is a few hundred bytes, moved a dozen times on its way from the pull to
+/// the ack (queued, received, screened, decoded, handled, settled).
 pub(super) struct AckHandle {
-    message: async_nats::jetstream::Message,
+    message: Box<async_nats::jetstream::Message>,
     stream_sequence: u64,
 }
 
@@ -63,42 +66,43 @@ impl AckHandle {
                 source,
             })
     }
+
+    /// The NATS subject the message was published on.
+    fn subject(&self) -> &str {
+        self.message.subject.as_str()
+    }
+
+    /// The headers as received.
+    pub(super) fn headers(&self) -> Option<&HeaderMap> {
+        self.message.headers.as_ref()
+    }
+
+    /// The payload as received.
+    pub(super) fn payload(&self) -> &Bytes {
+        &self.message.payload
+    }
 }
 
 /// One decoded integration event, to be acknowledged.
+///
+/// The delivery keeps the message as received: the CloudEvents attributes ([`id`](Self::id),
+/// [`name`](Self::name), [`aggregate_id`](Self::aggregate_id), ...), the subject and the
+/// headers are read from it in place, as `&str`s, checked when the message was decoded (so
+/// the required ones are always there). Nothing is copied per message unless the caller
+/// copies it (owned `String` fields, as an earlier version had, cost an allocation per
+/// attribute and header: about a third of the consumer's CPU, `BENCHMARKS.md`).
 ///
 /// Dropping a delivery without [`ack`](Self::ack)/[`nak`](Self::nak)/[`term`](Self::term)
 /// leaves it to the server's ack wait: it is redelivered later.
 pub struct Delivery<E> {
     /// The decoded event.
     pub event: E,
-    /// `ce-id`: the integration event id.
-    pub id: String,
-    /// `ce-type`: the CloudEvents type, one of [`IntegrationEventSet::NAMES`] (the
-    /// integration event name, unless the producer's row gives a `ce_type:` of its own).
-    pub name: String,
-    /// The NATS subject the message was published on.
-    pub subject: String,
-    /// `ce-source`: the producing service.
-    pub source: String,
-    /// `ce-aggregateid`.
-    pub aggregate_id: String,
-    /// `ce-aggregatetype`.
-    pub aggregate_type: String,
-    /// `ce-aggregateversion`.
+    /// `ce-aggregateversion`: the aggregate's version after the event.
     pub aggregate_version: u64,
-    /// `ce-domaineventid`.
-    pub domain_event_id: String,
-    /// `ce-time` (RFC 3339).
-    pub time: String,
     /// Sequence of the message in the stream.
     pub stream_sequence: u64,
     /// How many times the server delivered this message (1 on first delivery).
     pub delivered: u64,
-    /// Every header received, sorted by name (NATS header maps are unordered), `Nats-Msg-Id`
-    /// included.
-    pub headers: Vec<(String, String)>,
-    payload: Bytes,
     pub(super) ack: AckHandle,
 }
 
@@ -106,10 +110,10 @@ impl<E: fmt::Debug> fmt::Debug for Delivery<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
             .field("event", &self.event)
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("subject", &self.subject)
-            .field("aggregate_id", &self.aggregate_id)
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("subject", &self.subject())
+            .field("aggregate_id", &self.aggregate_id())
             .field("aggregate_version", &self.aggregate_version)
             .field("stream_sequence", &self.stream_sequence)
             .field("delivered", &self.delivered)
@@ -118,29 +122,79 @@ impl<E: fmt::Debug> fmt::Debug for Delivery<E> {
 }
 
 impl<E> Delivery<E> {
-    /// The message's payload as received (the protobuf encoding of [`Self::event`]).
-    pub fn payload(&self) -> &[u8] {
-        &self.payload
+    /// A header the decoding found (and checked non-empty); `""` cannot happen.
+    fn envelope(&self, name: &str) -> &str {
+        self.header(name).unwrap_or_default()
     }
 
-    /// The value of the header `name` (ASCII case-insensitive).
+    /// `ce-id`: the integration event id.
+    pub fn id(&self) -> &str {
+        self.envelope(headers::ID)
+    }
+
+    /// `ce-type`: the CloudEvents type, one of [`IntegrationEventSet::NAMES`] (the
+    /// integration event name, unless the producer's row gives a `ce_type:` of its own).
+    pub fn name(&self) -> &str {
+        self.envelope(headers::TYPE)
+    }
+
+    /// The NATS subject the message was published on.
+    pub fn subject(&self) -> &str {
+        self.ack.subject()
+    }
+
+    /// `ce-source`: the producing service.
+    pub fn source(&self) -> &str {
+        self.envelope(headers::SOURCE)
+    }
+
+    /// `ce-aggregateid`.
+    pub fn aggregate_id(&self) -> &str {
+        self.envelope(headers::AGGREGATE_ID)
+    }
+
+    /// `ce-aggregatetype`.
+    pub fn aggregate_type(&self) -> &str {
+        self.envelope(headers::AGGREGATE_TYPE)
+    }
+
+    /// `ce-domaineventid`: the id of the domain event the integration event was built from.
+    pub fn domain_event_id(&self) -> &str {
+        self.envelope(headers::DOMAIN_EVENT_ID)
+    }
+
+    /// `ce-time`: when the domain event occurred (RFC 3339, as received).
+    pub fn time(&self) -> &str {
+        self.envelope(headers::TIME)
+    }
+
+    /// Every header received, `Nats-Msg-Id` included, as `(name, value)` (a header with
+    /// several values once per value), in no particular order: NATS header maps are
+    /// unordered. Collect and sort them for a stable order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        header_map::pairs(self.ack.headers())
+    }
+
+    /// The message's payload as received (the protobuf encoding of [`Self::event`]).
+    pub fn payload(&self) -> &[u8] {
+        self.ack.payload()
+    }
+
+    /// The first value of the header `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        header_map::find(self.ack.headers(), name)
     }
 
     /// `ce-correlationid`, when the producer's domain event had a correlation id
     /// ([`metadata_keys::CORRELATION_ID`](crate::event::metadata_keys::CORRELATION_ID)).
     pub fn correlation_id(&self) -> Option<&str> {
-        self.header(crate::message::headers::CORRELATION_ID)
+        self.header(headers::CORRELATION_ID)
     }
 
     /// `ce-causationid`, when the producer's domain event had a causation id
     /// ([`metadata_keys::CAUSATION_ID`](crate::event::metadata_keys::CAUSATION_ID)).
     pub fn causation_id(&self) -> Option<&str> {
-        self.header(crate::message::headers::CAUSATION_ID)
+        self.header(headers::CAUSATION_ID)
     }
 
     /// Acknowledges the message and waits for the server's confirmation, so the message is
@@ -199,87 +253,62 @@ impl<E> Delivery<E> {
     }
 }
 
-/// Every header of `headers` as owned `(name, value)` pairs, sorted by name (then value).
-/// Names are copied as text (`AsRef<str>`), not formatted.
-pub(super) fn headers_of(headers: Option<&HeaderMap>) -> Vec<(String, String)> {
-    let Some(headers) = headers else {
-        return Vec::new();
-    };
-    let mut pairs = Vec::with_capacity(headers.len());
-    for (name, values) in headers.iter() {
-        let name: &str = name.as_ref();
-        for value in values {
-            pairs.push((name.to_owned(), value.as_str().to_owned()));
-        }
+impl<E> crate::trace::TraceHeaders for Delivery<E> {
+    fn trace_header(&self, name: &str) -> Option<&str> {
+        self.header(name)
     }
-    pairs.sort_unstable();
-    pairs
 }
 
-/// Decodes a received message: envelope, subject/type consistency (the subject's last token
-/// is the one `E` gives the `ce-type`, [`IntegrationEventSet::subject_token`], or the
-/// `ce-type` itself for a type `E` does not know), payload.
-pub(super) fn decode<E: IntegrationEventSet>(
+/// Decodes a received message: envelope (checked, borrowed from the headers), subject/type
+/// consistency (the subject's last token is the one `E` gives the `ce-type`,
+/// [`IntegrationEventSet::subject_token`], or the `ce-type` itself for a type `E` does not
+/// know), payload. Returns the event and its aggregate version.
+pub(super) fn decode<'a, E: IntegrationEventSet>(
     subject: &str,
-    headers: &[(String, String)],
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     payload: &[u8],
-) -> Result<(E, Envelope), DecodeError> {
-    let envelope = Envelope::from_headers(headers)?;
-    let token = E::subject_token(&envelope.name).unwrap_or(envelope.name.as_str());
+) -> Result<(E, u64), DecodeError> {
+    let envelope = EnvelopeRef::parse(headers)?;
+    let token = E::subject_token(envelope.name).unwrap_or(envelope.name);
     if E::CHANNEL.event_name_in(subject) != Some(token) {
         return Err(DecodeError::InvalidHeader {
-            header: crate::message::headers::TYPE,
-            value: envelope.name,
+            header: headers::TYPE,
+            value: envelope.name.to_owned(),
             reason: format!("does not match the subject `{subject}`"),
         });
     }
-    let event = E::decode(&envelope.name, payload)?;
-    Ok((event, envelope))
+    let event = E::decode(envelope.name, payload)?;
+    Ok((event, envelope.aggregate_version))
 }
 
-/// A received JetStream message taken apart: what acknowledges it, where it comes from, its
-/// headers and payload. Decoded into a [`Delivery`] by [`Received::decode`].
+/// A received JetStream message with its JetStream metadata: what acknowledges it and where
+/// it comes from; subject, headers and payload read in place. Decoded into a [`Delivery`] by
+/// [`Received::decode`].
 pub(super) struct Received {
-    /// The NATS subject the message was published on.
-    pub(super) subject: String,
     /// Sequence of the message in its stream.
     pub(super) stream_sequence: u64,
     /// Deliveries of the message so far, this one included.
     pub(super) delivered: u64,
-    /// Every header, sorted by name.
-    pub(super) headers: Vec<(String, String)>,
-    /// The payload as received.
-    pub(super) payload: Bytes,
-    /// Acknowledges the message.
+    /// The message; acknowledges it.
     pub(super) ack: AckHandle,
 }
 
 impl Received {
-    /// Takes `message` apart; `None` (logged) when it carries no JetStream metadata, so it can
-    /// be neither decoded nor acknowledged.
-    pub(super) fn new(message: async_nats::jetstream::Message) -> Option<Self> {
-        let mut message = message;
-        let subject = message.subject.as_str().to_owned();
-        let (stream_sequence, delivered) = match message.info() {
-            Ok(info) => (
-                info.stream_sequence,
-                u64::try_from(info.delivered).unwrap_or(0),
-            ),
-            Err(err) => {
-                tracing::error!(%subject, error = %err, "message without JetStream metadata; skipped");
-                return None;
-            }
+    /// Reads `message`'s JetStream metadata; `None` (logged) when it has none, so it can be
+    /// neither decoded nor acknowledged.
+    pub(super) fn new(message: Box<async_nats::jetstream::Message>) -> Option<Self> {
+        let Some((stream_sequence, delivered)) = message.reply.as_deref().and_then(ack_metadata)
+        else {
+            tracing::error!(
+                subject = %message.subject,
+                reply = ?message.reply.as_deref(),
+                "message without JetStream metadata; skipped"
+            );
+            return None;
         };
-        // The message itself acks it, its payload and headers taken out (no copy, no clone of
-        // the context per message).
-        let headers = headers_of(message.message.headers.take().as_ref());
-        let payload = std::mem::take(&mut message.message.payload);
         Some(Self {
-            subject,
             stream_sequence,
             delivered,
-            headers,
-            payload,
             ack: AckHandle {
                 message,
                 stream_sequence,
@@ -287,33 +316,36 @@ impl Received {
         })
     }
 
-    /// The value of the header `name` (ASCII case-insensitive).
+    /// The NATS subject the message was published on.
+    pub(super) fn subject(&self) -> &str {
+        self.ack.subject()
+    }
+
+    /// The first value of the header `name` (ASCII case-insensitive).
     pub(super) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        header_map::find(self.ack.headers(), name)
+    }
+
+    /// The first value of each header of `names`, in one pass (ASCII case-insensitive).
+    #[cfg_attr(not(feature = "contracts"), allow(dead_code))]
+    pub(super) fn headers_named<const N: usize>(&self, names: [&str; N]) -> [Option<&str>; N] {
+        header_map::find_each(self.ack.headers(), names)
     }
 
     /// Decodes the message into a [`Delivery`]; on failure gives the message back with the
     /// reason.
     pub(super) fn decode<E: IntegrationEventSet>(self) -> Result<Delivery<E>, Box<Undecodable>> {
-        match decode::<E>(&self.subject, &self.headers, &self.payload) {
-            Ok((event, envelope)) => Ok(Delivery {
+        let decoded = decode::<E>(
+            self.subject(),
+            header_map::firsts(self.ack.headers()),
+            self.ack.payload(),
+        );
+        match decoded {
+            Ok((event, aggregate_version)) => Ok(Delivery {
                 event,
-                id: envelope.id,
-                name: envelope.name,
-                subject: self.subject,
-                source: envelope.source,
-                aggregate_id: envelope.aggregate_id,
-                aggregate_type: envelope.aggregate_type,
-                aggregate_version: envelope.aggregate_version,
-                domain_event_id: envelope.domain_event_id,
-                time: envelope.time,
+                aggregate_version,
                 stream_sequence: self.stream_sequence,
                 delivered: self.delivered,
-                headers: self.headers,
-                payload: self.payload,
                 ack: self.ack,
             }),
             Err(reason) => Err(Box::new(Undecodable {
@@ -322,6 +354,39 @@ impl Received {
             })),
         }
     }
+}
+
+/// The stream sequence and the delivery count of a JetStream message, from its reply subject
+/// (ADR-15: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`,
+/// or with `<domain>.<account hash>.` before the stream and more tokens after, 9 or more
+/// tokens after `$JS.ACK.`); `None` for another subject.
+///
+/// async-nats' `Message::info` parses every token (the time into a date); this reads the two
+/// the consumer needs: the full parse was 2,000 instructions per message, a fifth of what
+/// separated the consumer from a raw pull consumer (`BENCHMARKS.md`).
+fn ack_metadata(reply: &str) -> Option<(u64, u64)> {
+    let tokens = reply.strip_prefix("$JS.ACK.")?;
+    // One pass: where the first tokens start (the dots are ASCII, so these are char
+    // boundaries) and how many tokens there are.
+    let mut starts = [0; 7];
+    let mut count = 1;
+    for (at, byte) in tokens.bytes().enumerate() {
+        if byte == b'.' {
+            if let Some(start) = starts.get_mut(count) {
+                *start = at + 1;
+            }
+            count += 1;
+        }
+    }
+    let delivered_at = match count {
+        7 => 2,
+        9.. => 4,
+        _ => return None,
+    };
+    let token = |index: usize| tokens.get(starts[index]..starts[index + 1] - 1);
+    let delivered = token(delivered_at)?.parse().ok()?;
+    let stream_sequence = token(delivered_at + 1)?.parse().ok()?;
+    Some((stream_sequence, delivered))
 }
 
 /// A message that could not be decoded, and why.
@@ -336,12 +401,38 @@ impl<E> From<Delivery<E>> for Received {
     /// The raw message back from a delivery (to dead-letter it).
     fn from(delivery: Delivery<E>) -> Self {
         Self {
-            subject: delivery.subject,
             stream_sequence: delivery.stream_sequence,
             delivered: delivery.delivered,
-            headers: delivery.headers,
-            payload: delivery.payload,
             ack: delivery.ack,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ack_metadata;
+
+    #[test]
+    fn ack_metadata_of_both_reply_formats() {
+        // 7 tokens after the prefix (no domain, no account hash).
+        assert_eq!(
+            ack_metadata("$JS.ACK.ORDERS.search.3.1042.17.1796014800123456789.5"),
+            Some((1042, 3))
+        );
+        // 9 tokens and more: domain (`_` for none) and account hash first, a random token last.
+        assert_eq!(
+            ack_metadata("$JS.ACK._.ACCHASH.ORDERS.search.1.7.7.1796014800123456789.0"),
+            Some((7, 1))
+        );
+        assert_eq!(
+            ack_metadata("$JS.ACK.hub.ACCHASH.ORDERS.search.2.9.8.1796014800123456789.0.r4nd"),
+            Some((9, 2))
+        );
+        assert_eq!(ack_metadata("_INBOX.abc.def"), None);
+        assert_eq!(ack_metadata("$JS.ACK.ORDERS.search.3.1042"), None);
+        assert_eq!(
+            ack_metadata("$JS.ACK.ORDERS.search.x.1042.17.1796014800123456789.5"),
+            None
+        );
     }
 }

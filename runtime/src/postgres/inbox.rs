@@ -45,7 +45,7 @@ mod batch;
 /// while let Some(delivery) = subscription.next().await {
 ///     let delivery = delivery?;
 ///     let outcome = inbox
-///         .process("billing", &delivery.id, async |conn: &mut PgConnection| {
+///         .process("billing", delivery.id(), async |conn: &mut PgConnection| {
 ///             sqlx::query("UPDATE invoices SET ...").execute(&mut *conn).await?;
 ///             Ok::<_, sqlx::Error>(())
 ///         })

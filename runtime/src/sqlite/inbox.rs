@@ -40,7 +40,7 @@ use crate::inbox::{InboxError, InboxOutcome, Records};
 /// ```ignore
 /// let inbox = Inbox::new(pool).await?;                 // runs the migrations
 /// let outcome = inbox
-///     .process("billing", &delivery.id, async |conn: &mut SqliteConnection| {
+///     .process("billing", delivery.id(), async |conn: &mut SqliteConnection| {
 ///         sqlx::query("UPDATE invoices SET ...").execute(&mut *conn).await?;
 ///         Ok::<_, sqlx::Error>(())
 ///     })

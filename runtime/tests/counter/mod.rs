@@ -309,13 +309,13 @@ pub async fn consume_all(
         };
         deliveries += 1;
         let CounterEvents::Incremented(event) = &delivery.event;
-        assert_eq!(event.counter_id, delivery.aggregate_id);
+        assert_eq!(event.counter_id, delivery.aggregate_id());
         assert_eq!(event.version, delivery.aggregate_version);
         by_sequence.insert(
             delivery.stream_sequence,
             (
-                delivery.id.clone(),
-                delivery.aggregate_id.clone(),
+                delivery.id().to_owned(),
+                delivery.aggregate_id().to_owned(),
                 delivery.aggregate_version,
             ),
         );

@@ -263,7 +263,7 @@ pub async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op<B: Backend>() 
         let CounterEvents::Incremented(event) = &delivery.event;
         db.process(
             "projector",
-            &delivery.id,
+            delivery.id(),
             &event.counter_id,
             i64::from(event.by),
             Step::default(),
@@ -283,7 +283,7 @@ pub async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op<B: Backend>() 
         .expect("a message")
         .expect("a delivery");
     assert_eq!(delivery.delivered, 1);
-    let id = delivery.id.clone();
+    let id = delivery.id().to_owned();
     assert_eq!(handle(&delivery).await, InboxOutcome::Processed(()));
     drop(delivery);
     drop(subscription);
@@ -298,7 +298,7 @@ pub async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op<B: Backend>() 
         .expect("redelivered within 20 s")
         .expect("a message")
         .expect("a delivery");
-    assert_eq!(redelivery.id, id);
+    assert_eq!(redelivery.id(), id);
     assert_eq!(redelivery.delivered, 2);
     assert_eq!(handle(&redelivery).await, InboxOutcome::Duplicate);
     redelivery.ack().await.expect("ack");

@@ -7,14 +7,14 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::AckKind;
 use futures::FutureExt;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::Instrument;
 
 use super::handler::panic_message;
 use super::order::{AggregateKey, Gate, subject_matches};
-use super::pull::Pulled;
+use super::pull::{Pulled, PulledMessage};
 use super::run::in_progress;
 use super::settle::Settled;
 use super::transactional::TransactionalHandler;
@@ -55,10 +55,11 @@ impl<E> Batching<E> {
 
 /// The aggregate of `delivery`; `None` without a `ce-aggregateid` (never held).
 fn key_of<E>(delivery: &Delivery<E>) -> Option<AggregateKey> {
-    (!delivery.aggregate_id.is_empty()).then(|| {
+    let aggregate_id = delivery.aggregate_id();
+    (!aggregate_id.is_empty()).then(|| {
         (
-            delivery.aggregate_type.clone(),
-            delivery.aggregate_id.clone(),
+            delivery.aggregate_type().to_owned(),
+            aggregate_id.to_owned(),
         )
     })
 }
@@ -78,6 +79,10 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// 3. the transaction commits, then every message of the batch is acked (all at once;
     ///    confirmed unless [`double_ack`](super::DeliveryPolicy::double_ack) is off). A crash
     ///    between commit and ack leaves ids that the redelivery finds recorded.
+    ///
+    /// While a batch is handled, the next one is pulled (a prefetch, as in [`run`](Self::run)):
+    /// its messages wait in the queue under in-progress acks and are released (naked) at
+    /// shutdown like the rest.
     ///
     /// A handler error or panic, or a database failure, rolls the batch back; its messages
     /// are then handled one at a time, each in its own transaction and settled as in
@@ -144,7 +149,10 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                         continue;
                     }
                 }
-                let messages: Vec<Message> = state.pulled.queue.drain(..).collect();
+                let messages: Vec<PulledMessage> = state.pulled.queue.drain(..).collect();
+                // The next batch is pulled while this one is handled (absorbed into the
+                // queue under in-progress acks as soon as it arrives, `with_progress`).
+                self.prefetch(&mut state.pulled);
                 if let Err(err) = self.batch(inbox, handler, messages, &mut state).await {
                     break Err(err);
                 }
@@ -199,7 +207,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         &self,
         inbox: &I,
         handler: &H,
-        messages: Vec<Message>,
+        messages: Vec<PulledMessage>,
         state: &mut Batching<E>,
     ) -> Result<(), ConsumeError> {
         let mut deliveries = Vec::with_capacity(messages.len() + state.held.len());
@@ -250,7 +258,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 if !state.gate.is_empty() {
                     for delivery in &ready {
                         if let Some(key) = key_of(delivery) {
-                            state.gate.clear(&key, &delivery.id);
+                            state.gate.clear(&key, delivery.id());
                         }
                     }
                 }
@@ -281,7 +289,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// [`run`](Self::run)); `Err` when the guard stops the consumer.
     async fn admit(
         &self,
-        message: Message,
+        message: PulledMessage,
         state: &mut Batching<E>,
     ) -> Result<Option<Delivery<E>>, ConsumeError> {
         let Some(received) = Received::new(message) else {
@@ -349,7 +357,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         state: &mut Batching<E>,
     ) {
         let key = key_of(&delivery);
-        let (sequence, id) = (delivery.stream_sequence, delivery.id.clone());
+        let (sequence, id) = (delivery.stream_sequence, delivery.id().to_owned());
         let settled = self.settle(delivery, outcome, &mut state.report).await;
         if let Some(key) = key {
             if settled == Settled::Retried {
@@ -375,7 +383,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let mut seen = HashSet::with_capacity(deliveries.len());
         let ids: Vec<&str> = deliveries
             .iter()
-            .map(|delivery| delivery.id.as_str())
+            .map(|delivery| delivery.id())
             .filter(|id| seen.insert(*id))
             .collect();
         let new = inbox
@@ -385,7 +393,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         seen.clear();
         let fresh: Vec<&Delivery<E>> = deliveries
             .iter()
-            .filter(|delivery| new.contains(&delivery.id) && seen.insert(delivery.id.as_str()))
+            .filter(|delivery| new.contains(delivery.id()) && seen.insert(delivery.id()))
             .collect();
         if fresh.len() < deliveries.len() {
             tracing::debug!(
@@ -416,7 +424,8 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     }
 
     /// Runs `work`, sending in-progress acks for `running`, `waiting` (the rest of a batch taken
-    /// one at a time), the held and the queued messages on every tick.
+    /// one at a time), the held and the queued messages on every tick, and appending a
+    /// prefetch to the queue as soon as it arrives (so that the next tick covers it too).
     async fn with_progress<T>(
         &self,
         state: &mut Batching<E>,
@@ -432,6 +441,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                     let deliveries = running.iter().chain(waiting).chain(&state.held);
                     in_progress(deliveries.map(|delivery| &delivery.ack), &state.pulled.queue).await;
                 }
+                () = state.pulled.prefetched(), if state.pulled.prefetching() => {}
                 done = &mut work => return done,
             }
         }

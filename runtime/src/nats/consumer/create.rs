@@ -499,12 +499,18 @@ mod tests {
             "svc",
             &Empty {},
         );
-        let (decoded, envelope) =
-            decode::<Events>("ordering.order.AEvent", &message.headers, &message.payload).unwrap();
+        let headers = || {
+            message
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+        };
+        let (decoded, aggregate_version) =
+            decode::<Events>("ordering.order.AEvent", headers(), &message.payload).unwrap();
         assert_eq!(decoded.name(), "AEvent");
-        assert_eq!(envelope.source, "svc");
-        let err = decode::<Events>("ordering.order.BEvent", &message.headers, &message.payload)
-            .unwrap_err();
+        assert_eq!(aggregate_version, 1);
+        let err =
+            decode::<Events>("ordering.order.BEvent", headers(), &message.payload).unwrap_err();
         assert!(
             matches!(
                 &err,
@@ -550,16 +556,20 @@ mod tests {
             &Empty {},
         );
         assert_eq!(message.subject, "ordering.order.OrderCreatedEvent");
-        let (decoded, envelope) =
-            decode::<Typed>(&message.subject, &message.headers, &message.payload).unwrap();
+        let headers = || {
+            message
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+        };
+        let (decoded, _) = decode::<Typed>(&message.subject, headers(), &message.payload).unwrap();
         assert!(matches!(decoded, Typed::Created));
-        assert_eq!(envelope.name, "com.example.ordering.OrderCreated");
         // The ce-type is not a subject token of its own.
         for subject in [
             "ordering.order.com.example.ordering.OrderCreated",
             "ordering.order.OrderCreated",
         ] {
-            let err = decode::<Typed>(subject, &message.headers, &message.payload).unwrap_err();
+            let err = decode::<Typed>(subject, headers(), &message.payload).unwrap_err();
             assert!(
                 matches!(
                     &err,

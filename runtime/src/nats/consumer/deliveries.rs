@@ -51,7 +51,7 @@ use crate::nats::delivery::{Delivery, Received};
 ///     .deliveries();
 /// while let Some(delivery) = deliveries.next().await {
 ///     let delivery = delivery?;
-///     println!("{}: {:?}", delivery.id, delivery.event);
+///     println!("{}: {:?}", delivery.id(), delivery.event);
 ///     delivery.ack().await?;
 /// }
 /// # Ok(()) }

@@ -239,14 +239,16 @@ mod enabled {
             if self.own.is_empty() {
                 return Admission::Handle;
             }
-            let Some(ce_type) = received.header(headers::TYPE) else {
+            let [ce_type, dataschema] =
+                received.headers_named([headers::TYPE, headers::DATASCHEMA]);
+            let Some(ce_type) = ce_type else {
                 return Admission::Handle;
             };
             let Some(index) = self.own.iter().position(|own| own.ce_type == ce_type) else {
                 return Admission::Handle;
             };
             // A message from before producers named their contract: nothing to compare.
-            let Some(dataschema) = received.header(headers::DATASCHEMA) else {
+            let Some(dataschema) = dataschema else {
                 return Admission::Handle;
             };
             if dataschema == self.own[index].dataschema {

@@ -50,7 +50,7 @@ where
 /// # }
 /// fn handler() -> impl ConsumerHandler<Events> {
 ///     consumer_fn(|delivery: &Delivery<Events>| {
-///         let (id, event) = (delivery.id.clone(), delivery.event.clone());
+///         let (id, event) = (delivery.id().to_owned(), delivery.event.clone());
 ///         async move {
 ///             println!("{id}: {event:?}");
 ///             Ok(())

@@ -24,12 +24,18 @@ const PULL_SLACK: Duration = Duration::from_secs(5);
 /// First and longest pause after a failed pull request.
 const RETRY_PAUSE: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(5));
 
+/// A pulled message, boxed when it is received: it then moves from the pull to the queue, to
+/// the delivery and to the ack as a pointer (a message is a few hundred bytes; copying it a
+/// dozen times per message, and a prefetched batch into the queue, cost more than the
+/// allocation, `BENCHMARKS.md`).
+pub(super) type PulledMessage = Box<Message>;
+
 /// A prefetch in flight: a no-wait pull request for up to a batch, owning what it pulls until
 /// it completes (then [`Pulled::absorb`] appends it to the queue).
 type Prefetch = Pin<Box<dyn Future<Output = Prefetched> + Send>>;
 
 /// What a prefetch brought: the messages, the pull request's outcome, the messages asked for.
-type Prefetched = (VecDeque<Message>, Result<usize, BoxError>, usize);
+type Prefetched = (VecDeque<PulledMessage>, Result<usize, BoxError>, usize);
 
 /// The messages pulled and not yet handed on, the prefetch in flight, and the failed pulls in
 /// a row.
@@ -42,7 +48,7 @@ type Prefetched = (VecDeque<Message>, Result<usize, BoxError>, usize);
 #[derive(Default)]
 pub(super) struct Pulled {
     /// Pulled, in stream order.
-    pub(super) queue: VecDeque<Message>,
+    pub(super) queue: VecDeque<PulledMessage>,
     /// The prefetch in flight, if any.
     prefetch: Option<Prefetch>,
     /// Whether the last pull request was answered with as many messages as it asked for (so
@@ -53,7 +59,7 @@ pub(super) struct Pulled {
     /// An empty buffer kept for the next prefetch: the one a completed prefetch brought,
     /// emptied into the queue (a batch of messages is tens of kilobytes; allocating it per
     /// prefetch was 7% of the consumer's CPU in the profile of `BENCHMARKS.md`).
-    spare: VecDeque<Message>,
+    spare: VecDeque<PulledMessage>,
 }
 
 impl Pulled {
@@ -220,7 +226,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
 /// once with what is pending (`wait` `None`) or waiting up to `wait`. Returns how many came.
 async fn pull(
     consumer: &PullConsumer,
-    queue: &mut VecDeque<Message>,
+    queue: &mut VecDeque<PulledMessage>,
     max: usize,
     wait: Option<Duration>,
 ) -> Result<usize, BoxError> {
@@ -239,7 +245,7 @@ async fn pull(
     let limit = wait.unwrap_or_default() + PULL_SLACK;
     let collect = async {
         while let Some(message) = messages.next().await {
-            queue.push_back(message?);
+            queue.push_back(Box::new(message?));
             received += 1;
         }
         Ok::<(), BoxError>(())

@@ -5,13 +5,13 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 
-use async_nats::jetstream::{AckKind, Message};
+use async_nats::jetstream::AckKind;
 use futures::FutureExt;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::{Instrument, Span};
 
 use super::handler::panic_message;
-use super::pull::Pulled;
+use super::pull::{Pulled, PulledMessage};
 use super::{ConsumeError, Consumer, ConsumerHandler, ConsumerReport};
 use crate::decode::IntegrationEventSet;
 use crate::nats::dead_letter;
@@ -109,7 +109,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
     /// Handles one pulled message (see [`run`](Self::run)).
     async fn process<H: ConsumerHandler<E>>(
         &self,
-        message: Message,
+        message: PulledMessage,
         handler: &H,
         pulled: &mut Pulled,
         ticker: &mut Interval,
@@ -180,7 +180,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     };
                     crate::metrics::handled(
                         &self.spec.durable,
-                        &delivery.name,
+                        delivery.event.name(),
                         delivery.delivered,
                         started.elapsed(),
                         outcome.is_ok(),
@@ -197,15 +197,20 @@ impl<E: IntegrationEventSet> Consumer<E> {
 pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
     let span = tracing::info_span!(
         "consume",
-        subject = %delivery.subject,
+        subject = delivery.subject(),
         stream_sequence = delivery.stream_sequence,
-        ce_id = %delivery.id,
-        ce_type = %delivery.name,
+        ce_id = tracing::field::Empty,
+        ce_type = tracing::field::Empty,
         delivered = delivery.delivered,
         durable = %durable,
     );
+    // Looked up in the headers only for a span that is recorded.
+    if !span.is_disabled() {
+        span.record("ce_id", delivery.id());
+        span.record("ce_type", delivery.name());
+    }
     // The handler continues the producer's trace (W3C `traceparent`, feature `otel`).
-    crate::trace::continue_trace(&span, &delivery.headers);
+    crate::trace::continue_trace(&span, delivery);
     span
 }
 
@@ -213,7 +218,7 @@ pub(super) fn handler_span<E>(delivery: &Delivery<E>, durable: &str) -> Span {
 /// the server.
 pub(super) async fn in_progress<'a>(
     running: impl IntoIterator<Item = &'a AckHandle>,
-    queue: &VecDeque<Message>,
+    queue: &VecDeque<PulledMessage>,
 ) {
     for handle in running {
         if let Err(err) = handle.send_unconfirmed(AckKind::Progress, "progress").await {

@@ -83,7 +83,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
             Admission::Handle => Ok(Some(received)),
             Admission::Refuse(error) => {
                 tracing::error!(
-                    subject = %received.subject,
+                    subject = received.subject(),
                     stream_sequence = received.stream_sequence,
                     %error,
                     "incompatible producer contract: the consumer stops without handling the message"
@@ -95,7 +95,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
             }
             Admission::DeadLetter(error) => {
                 tracing::error!(
-                    subject = %received.subject,
+                    subject = received.subject(),
                     stream_sequence = received.stream_sequence,
                     %error,
                     "incompatible producer contract: dead-lettering and terminating the message"
@@ -145,7 +145,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
     pub(super) async fn reject(&self, received: &Received, reason: &DecodeError) -> bool {
         let span = tracing::info_span!(
             "consume",
-            subject = %received.subject,
+            subject = received.subject(),
             stream_sequence = received.stream_sequence,
             ce_id = received.header(crate::message::headers::ID).unwrap_or(""),
             ce_type = received.header(crate::message::headers::TYPE).unwrap_or(""),
@@ -154,7 +154,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         );
         async {
             tracing::error!(
-                subject = %received.subject,
+                subject = received.subject(),
                 stream_sequence = received.stream_sequence,
                 reason = %reason,
                 "undecodable integration message; dead-lettering and terminating it"
@@ -179,7 +179,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
         let settle = match &policy.dead_letter {
             None => {
                 tracing::error!(
-                    subject = %received.subject,
+                    subject = received.subject(),
                     stream_sequence = received.stream_sequence,
                     %error,
                     "no dead-letter channel: terminating the message"
@@ -189,13 +189,13 @@ impl<E: IntegrationEventSet> Consumer<E> {
             Some(channel) => {
                 let letter = DeadLetter {
                     channel,
-                    subject: &received.subject,
+                    subject: received.subject(),
                     stream: E::CHANNEL.stream,
                     stream_sequence: received.stream_sequence,
                     delivered: received.delivered,
                     durable: &self.spec.durable,
-                    headers: &received.headers,
-                    payload: &received.payload,
+                    headers: received.ack.headers(),
+                    payload: received.ack.payload(),
                     error,
                 };
                 if let Err(err) = letter.publish(&self.context).await {

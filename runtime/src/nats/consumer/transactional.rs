@@ -55,7 +55,7 @@ use crate::nats::Delivery;
 ///         delivery: &Delivery<OrderEvents>,
 ///     ) -> Result<(), BoxError> {
 ///         sqlx::query("INSERT INTO orders (id, version) VALUES ($1, $2)")
-///             .bind(&delivery.aggregate_id)
+///             .bind(delivery.aggregate_id())
 ///             .bind(i64::try_from(delivery.aggregate_version)?)
 ///             .execute(&mut *conn)
 ///             .await?;
