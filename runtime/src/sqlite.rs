@@ -54,10 +54,10 @@ mod schema;
 mod store;
 mod wake;
 
+pub use crate::inbox::{InboxError, InboxOutcome};
 pub use connect::{
     DEFAULT_BUSY_TIMEOUT, DEFAULT_MAX_CONNECTIONS, connect, connect_options, is_sqlite_url,
 };
-pub use crate::inbox::{InboxError, InboxOutcome};
 pub use inbox::Inbox;
 pub use relay::Relay;
 pub use store::{SqliteStore, SqliteStoreBuilder, StoreTransaction};

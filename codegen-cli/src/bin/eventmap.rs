@@ -65,7 +65,9 @@ struct RegistryArgs {
     #[arg(long, value_name = "NATS_URL")]
     against_registry: Option<String>,
     /// A NATS credentials file (user JWT and NKey seed) for `--against-registry`; a user and
-    /// password or a token can be in the URL (`nats://user:password@host:4222`).
+    /// password or a token can be in the URL (`nats://user:password@host:4222`). The `nats`
+    /// CLI's variables are read too: `NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS`
+    /// and `NATS_INBOX_PREFIX` (a user whose replies must arrive on its own prefix).
     #[cfg(feature = "registry")]
     #[arg(long, value_name = "FILE", requires = "against_registry")]
     registry_creds: Option<PathBuf>,
@@ -290,10 +292,11 @@ fn against_registry(
     let Some(url) = &args.against_registry else {
         return Ok(None);
     };
+    let from_env = Server::from_env(url.clone());
     let server = Server {
-        url: url.clone(),
-        creds: args.registry_creds.clone(),
+        creds: args.registry_creds.clone().or(from_env.creds.clone()),
         timeout: args.registry_timeout,
+        ..from_env
     };
     let snapshot = contract_registry::read(&server, &contract_registry::wanted(analyses))?;
     if !snapshot.exists && format == Format::Text {

@@ -23,6 +23,13 @@ pub struct Server {
     pub url: String,
     /// A credentials file (NATS decentralized auth: a user JWT and its NKey seed).
     pub creds: Option<PathBuf>,
+    /// A user and password (NATS `authorization`), when not in the URL.
+    pub user_password: Option<(String, String)>,
+    /// A token (NATS `authorization { token }`).
+    pub token: Option<String>,
+    /// The prefix of the reply subjects, when the user may only receive replies on its own
+    /// (`_INBOX_<service>` in the permissions `eventmap permissions` writes); `_INBOX` otherwise.
+    pub inbox_prefix: Option<String>,
     /// Connection and request timeout ([`DEFAULT_TIMEOUT`]).
     pub timeout: Duration,
 }
@@ -33,7 +40,25 @@ impl Server {
         Server {
             url: url.into(),
             creds: None,
+            user_password: None,
+            token: None,
+            inbox_prefix: None,
             timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// [`Server::new`] with the login of the `nats` CLI's environment variables (nats-io/natscli),
+    /// as eventmap's services read them: `NATS_USER` and `NATS_PASSWORD`, `NATS_TOKEN`,
+    /// `NATS_CREDS` (a credentials file) and `NATS_INBOX_PREFIX`. Unset or empty variables
+    /// are ignored.
+    pub fn from_env(url: impl Into<String>) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Server {
+            creds: var("NATS_CREDS").map(PathBuf::from),
+            user_password: var("NATS_USER").zip(var("NATS_PASSWORD")),
+            token: var("NATS_TOKEN"),
+            inbox_prefix: var("NATS_INBOX_PREFIX"),
+            ..Server::new(url)
         }
     }
 }
@@ -98,6 +123,15 @@ async fn read_async(server: &Server, wanted: &Wanted) -> Result<Snapshot, ReadEr
         .name("eventmap check --against-registry")
         .connection_timeout(server.timeout)
         .request_timeout(Some(server.timeout));
+    if let Some((user, password)) = &server.user_password {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &server.token {
+        options = options.token(token.clone());
+    }
+    if let Some(prefix) = &server.inbox_prefix {
+        options = options.custom_inbox_prefix(prefix.clone());
+    }
     if let Some(path) = &server.creds {
         options =
             options

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use eventmap::convert::{ConversionError, IntoProto, checked};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
+use eventmap::nats::async_nats::{HeaderMap, jetstream::Context};
 #[cfg(feature = "postgres")]
 use eventmap::postgres::EventRegistry;
 #[cfg(not(feature = "postgres"))]
@@ -16,7 +17,6 @@ use eventmap::{
     Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
     EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
 };
-use eventmap::nats::async_nats::{HeaderMap, jetstream::Context};
 use serde::{Deserialize, Serialize};
 
 /// The channel of the counter's integration events.
