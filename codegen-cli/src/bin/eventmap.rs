@@ -259,11 +259,13 @@ fn check(
             if tables.len() == 1 { "has" } else { "have" }
         );
     }
+    // What was compared with the registry, also when a table failed (a table with errors of
+    // its own is not compared: the line says so).
+    if let Some(live) = live {
+        eprint!("{live}");
+    }
     if failed {
         return Ok(ExitCode::from(1));
-    }
-    if let Some(live) = live {
-        say(format, &live);
     }
     let summary = match analyses.as_slice() {
         [one] => format!(
@@ -307,12 +309,25 @@ fn against_registry(
     }
     let compared = contract_registry::check(analyses, &snapshot);
     Ok(Some(format!(
-        "eventmap: against the registry at {url}: {} events registered with the tables' contracts, {} with other, compatible ones, {} not registered{}\n",
+        "eventmap: against the registry at {url}: of the events the tables publish or subscribe to (counted per table and subscription), {} are registered with the table's contract, {} with another one (compared), {} are not registered{}\n",
         compared.same,
         compared.differ,
         compared.unregistered,
         if compared.skipped > 0 {
-            format!(", {} tables with errors not compared", compared.skipped)
+            format!(
+                "; {} {} errors of {} own, not compared (fix them first)",
+                compared.skipped,
+                if compared.skipped == 1 {
+                    "table has"
+                } else {
+                    "tables have"
+                },
+                if compared.skipped == 1 {
+                    "its"
+                } else {
+                    "their"
+                }
+            )
         } else {
             String::new()
         }

@@ -259,19 +259,20 @@ fn incompatible(
         diagnostic.location,
     ));
     d.notes.extend(diagnostic.notes);
-    // The rule's hint is written for a change to undo ("keep the type `int32`"): here the
-    // producer already made it, so it goes back.
+    // The rule's hint is written for a change to undo ("keep the type `int32`"); here either
+    // side may have moved, so it says what the producer's `.proto` would need to match.
     let fix = diagnostic
         .hint
         .map(|h| {
             let h = h
                 .strip_prefix("keep ")
-                .map_or_else(|| h.clone(), |rest| format!("go back to {rest}"));
-            format!(" (in `{}`'s `.proto`: {h})", producer.service.name())
+                .map_or_else(|| h.clone(), |rest| format!("use {rest}"));
+            format!(": {h}")
         })
         .unwrap_or_default();
     d.hint = Some(format!(
-        "update this table's `.proto` copy of `{}` to the producer's, or undo the producer's change{fix}",
-        event.message.full_name
+        "update this table's `.proto` copy of `{}` to the producer's, or make `{}`'s `.proto` match this copy{fix}",
+        event.message.full_name,
+        producer.service.name()
     ));
 }
