@@ -271,7 +271,7 @@ impl OutboxDb {
     /// [`OutboxError::Database`] or [`OutboxError::Headers`].
     pub async fn messages(&self) -> Result<Vec<IntegrationMessage>, OutboxError> {
         let rows = sqlx::query(&format!(
-            "SELECT id, subject, name, headers::text AS headers, payload \
+            "SELECT id, subject, name, headers, payload \
              FROM \"{}\".eventmap_outbox ORDER BY id",
             self.schema
         ))

@@ -602,7 +602,17 @@ async fn an_outbox_from_before_parking_is_upgraded_and_relayed() {
         .fetch_all(&db.pool)
         .await
         .expect("migrations");
-        assert_eq!(migrated, [1, 2, 3, 4, 5]);
+        assert_eq!(migrated, [1, 2, 3, 4, 5, 6]);
+        // Migration 6: the headers, `jsonb` before, are JSON text, the old rows' included.
+        let headers_type: String = sqlx::query_scalar(
+            "SELECT data_type FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = 'eventmap_outbox' AND column_name = 'headers'",
+        )
+        .bind(&db.schema)
+        .fetch_one(&db.pool)
+        .await
+        .expect("headers column");
+        assert_eq!(headers_type, "text");
         let outbox = Outbox::new(db.pool.clone(), &db.schema).await.expect("outbox");
         let backlog = outbox.backlog().await.expect("backlog");
         assert_eq!((backlog.unpublished, backlog.parked), (2, 0));

@@ -166,7 +166,7 @@ async fn a_ce_type_of_its_own_goes_through_the_outbox_and_the_relay() {
         let (name, subject, ce_type): (String, String, String) =
             eventmap::postgres::sqlx::query_as(&format!(
                 "SELECT name, subject, \
-                 (SELECT h->>1 FROM jsonb_array_elements(headers) h WHERE h->>0 = 'ce-type') \
+                 (SELECT h->>1 FROM jsonb_array_elements(headers::jsonb) h WHERE h->>0 = 'ce-type') \
                  FROM \"{}\".eventmap_outbox",
                 db.schema
             ))

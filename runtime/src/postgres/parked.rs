@@ -214,7 +214,7 @@ impl Outbox {
     pub async fn row(&self, id: i64) -> Result<Option<OutboxEntry>, Error> {
         let outbox = &self.schema.outbox;
         let row = sqlx::query(&format!(
-            "SELECT {ROW_COLUMNS}, {WAITING}, o.headers::text AS headers, o.payload \
+            "SELECT {ROW_COLUMNS}, {WAITING}, o.headers, o.payload \
              FROM {outbox} AS o WHERE o.id = $1",
             WAITING = waiting_column(outbox),
         ))
@@ -286,7 +286,7 @@ impl Outbox {
             let outbox = &self.schema.outbox;
             // Read them first, locked, so that what is returned is what is deleted.
             let rows = sqlx::query(&format!(
-                "SELECT {ROW_COLUMNS}, {WAITING}, o.headers::text AS headers, o.payload \
+                "SELECT {ROW_COLUMNS}, {WAITING}, o.headers, o.payload \
                  FROM {outbox} AS o WHERE o.id = ANY($1) AND o.parked_at IS NOT NULL \
                  AND o.published_at IS NULL ORDER BY o.id FOR UPDATE OF o",
                 WAITING = waiting_column(outbox),
@@ -332,7 +332,7 @@ impl Outbox {
     }
 }
 
-/// The stored headers (`headers::text`) as `[[name, value], ...]`, or, when they are not
+/// The stored headers (JSON text) as `[[name, value], ...]`, or, when they are not
 /// that (a corrupt row, parked by the relay as unreadable), none and the text as stored.
 fn read_headers(text: String) -> (Vec<(String, String)>, Option<String>) {
     match serde_json::from_str(&text) {

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0004_outbox_parking.sql"),
     ),
     (5, "backfills", include_str!("migrations/0005_backfill.sql")),
+    (
+        6,
+        "outbox headers as text",
+        include_str!("migrations/0006_outbox_headers_text.sql"),
+    ),
 ];
 
 /// A checked schema name and the qualified table names in it.

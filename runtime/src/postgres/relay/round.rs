@@ -87,7 +87,7 @@ impl Relay {
                 .await?;
             let rows = sqlx::query(&format!(
                 "SELECT id, message_id::text AS message_id, aggregate_type, aggregate_id, subject, name, \
-                 headers::text AS headers, payload, \
+                 headers, payload, \
                  coalesce(first_attempt_at < now() - make_interval(secs => $2), false) AS past_horizon \
                  FROM {outbox} AS o WHERE published_at IS NULL AND parked_at IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM {outbox} AS p WHERE p.parked_at IS NOT NULL \

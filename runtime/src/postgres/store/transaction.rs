@@ -167,7 +167,7 @@ impl StoreTransaction {
         sqlx::query(&format!(
             "INSERT INTO {} (message_id, aggregate_type, aggregate_id, aggregate_version, \
              subject, name, headers, payload) \
-             SELECT i, $2, $3, v, s, n, h::jsonb, p \
+             SELECT i, $2, $3, v, s, n, h, p \
              FROM unnest($1::uuid[], $4::bigint[], $5::text[], $6::text[], $7::text[], \
              $8::bytea[]) WITH ORDINALITY AS x(i, v, s, n, h, p, ord) ORDER BY ord",
             schema.outbox

@@ -105,14 +105,16 @@ pub(crate) async fn publish(
 ) -> Outcome {
     // Per-aggregate queues of row indexes, in id order; aggregates in order of their
     // first row.
-    let mut queue_of: HashMap<(&str, &str), usize> = HashMap::new();
+    // The fences keyed by borrowed names: no key built (two allocations) per row.
+    let fences: HashMap<(&str, &str), i64> = fences
+        .iter()
+        .map(|((kind, id), fence)| ((kind.as_str(), id.as_str()), *fence))
+        .collect();
+    let mut queue_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
     let mut queues: Vec<VecDeque<usize>> = Vec::new();
     for (index, row) in rows.iter().enumerate() {
         let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
-        let fence = fences
-            .get(&(row.aggregate_type.clone(), row.aggregate_id.clone()))
-            .copied();
-        if fence.is_some_and(|fence| row.id > fence) {
+        if fences.get(&key).is_some_and(|fence| row.id > *fence) {
             continue;
         }
         let queue = *queue_of.entry(key).or_insert_with(|| {
