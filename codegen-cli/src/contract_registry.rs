@@ -331,8 +331,10 @@ fn producer(
             at.clone(),
         );
         d.notes.push((live_note(snapshot, dataschema), None));
-        d.notes
-            .push((format!("this table's contract: `{own}`"), None));
+        d.notes.push((
+            format!("this table's contract: `{own}`"),
+            local_place(service, &broken),
+        ));
         d.hint = Some(producer_hint(&broken));
     }
 }
@@ -395,7 +397,10 @@ fn consumer(
                 at.clone(),
             );
             d.notes.push((live_note(snapshot, dataschema), None));
-            d.notes.push((format!("this table's copy: `{own}`"), None));
+            d.notes.push((
+                format!("this table's copy: `{own}`"),
+                local_place(service, &broken),
+            ));
             d.hint = Some(format!(
                 "update this table's `.proto` copy of `{}` to the producer's (a consumer may know fewer fields, never other numbers, types or cardinalities)",
                 event.message.full_name
@@ -433,6 +438,21 @@ fn unregistered(
             None => "deploy the producer that publishes it first, or subscribe to an event the channel carries".to_owned(),
         },
     );
+}
+
+/// Where the table's own `.proto` defines what `broken` is about: the field with the break's
+/// number in the message of the same full name, else that message; `None` when the table's
+/// protos have neither (a message the live contract has and the table's does not).
+fn local_place(service: &Service<'_>, broken: &Break) -> Option<crate::SourceLocation> {
+    let message = service.protos.pool().get_message_by_name(&broken.message)?;
+    let field = u32::try_from(broken.number)
+        .ok()
+        .filter(|number| *number > 0)
+        .and_then(|number| message.get_field(number));
+    match field {
+        Some(field) => service.protos.field_location(&field),
+        None => service.protos.message_location(&message),
+    }
 }
 
 fn live_note(snapshot: &Snapshot, dataschema: &str) -> String {

@@ -96,7 +96,16 @@ fn an_incompatible_live_contract_fails_both_sides() {
         .map(|d| d.location.as_ref().expect("located").line)
         .collect();
     assert_eq!(lines, [18, 37, 48]);
+    // The note on the table's own contract points at the field in its `.proto`.
+    for d in &diagnostics {
+        let own = d.notes[1].1.as_ref().expect("the table's field is located");
+        assert!(own.file.ends_with("billing/v1/invoice.proto"), "{own}");
+        assert_eq!(own.line, TOTAL_CENTS_LINE, "{own}");
+    }
 }
+
+/// The line of `total_cents` in `tests/fixtures/contracts/v1/billing/v1/invoice.proto`.
+const TOTAL_CENTS_LINE: usize = 13;
 
 #[test]
 fn a_compatible_live_contract_passes_the_consumer_and_flags_the_rollback() {

@@ -137,12 +137,7 @@ fn main() -> ExitCode {
             eprintln!("error: {err}");
             // Machine formats still get their shape on stdout: one `could-not-run` error.
             if cli.format != Format::Text {
-                let mut diagnostic = Diagnostic::new(rules::COULD_NOT_RUN, err.to_string());
-                diagnostic.hint = Some(format!(
-                    "eventmap could not check `{}` (exit 2)",
-                    tables(&cli.mappings)
-                ));
-                let diagnostics = [diagnostic];
+                let diagnostics = [could_not_run(&err, &cli.mappings)];
                 match cli.format {
                     Format::Json => println!("{}", report::render_json(&diagnostics)),
                     Format::Github => print!("{}", report::render_github(&diagnostics)),
@@ -246,7 +241,28 @@ fn check(
             analyses[index].diagnostics.push(diagnostic);
         }
     }
-    let live = against_registry(format, &mut analyses, registry)?;
+    let live = match against_registry(format, &mut analyses, registry) {
+        Ok(live) => live,
+        Err(err) => {
+            // The registry could not be read (exit 2), but what the tables' own checks found
+            // is still reported: an unreachable server must not hide a table's errors.
+            if format == Format::Text {
+                emit_all(format, &analyses);
+                eprintln!("error: {err}");
+            } else {
+                let mut all: Vec<Diagnostic> = analyses
+                    .iter()
+                    .flat_map(|analysis| analysis.diagnostics.iter().cloned())
+                    .collect();
+                all.push(could_not_run(&err, tables));
+                match format {
+                    Format::Json => println!("{}", report::render_json(&all)),
+                    _ => print!("{}", report::render_github(&all)),
+                }
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
     emit_all(format, &analyses);
     let mut failed = false;
     for analysis in &analyses {
@@ -346,6 +362,16 @@ fn against_registry(
 
 /// Reports the diagnostics of every table: in the text format each table's with its own
 /// sources, in the machine formats one JSON array or one list of commands for all.
+/// The `could-not-run` diagnostic of `err` (exit 2) for the machine formats.
+fn could_not_run(err: &Error, mappings: &[PathBuf]) -> Diagnostic {
+    let mut diagnostic = Diagnostic::new(rules::COULD_NOT_RUN, err.to_string());
+    diagnostic.hint = Some(format!(
+        "eventmap could not check `{}` (exit 2)",
+        tables(mappings)
+    ));
+    diagnostic
+}
+
 fn emit_all(format: Format, analyses: &[Analysis]) {
     match format {
         Format::Text => {
