@@ -106,3 +106,41 @@ async fn commands_on_a_schema_without_eventmap_tables_refuse_and_create_nothing(
         .execute(&pool)
         .await;
 }
+
+/// With `--format json`, a refusal is still one JSON document on stdout: the error and the
+/// exit code, for a script that reads stdout only.
+#[tokio::test]
+async fn a_refusal_in_json_is_one_document_on_stdout() {
+    let schema = format!(
+        "ops_missing_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
+        .args([
+            "--mappings",
+            "../mappings.yaml",
+            "--server",
+            "nats://127.0.0.1:1",
+        ])
+        .args(["--connect-wait", "1", "--format", "json", "outbox", "list"])
+        .args(["--schema", &schema])
+        .env("DATABASE_URL", database_url())
+        // Logs on: written to a pipe, they carry no colour escape codes.
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("eventmap-ops runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEBUG"), "debug logs expected: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape codes in the log: {stderr}");
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
+    assert_eq!(document["exit_code"], 2, "{document}");
+    let error = document["error"].as_str().expect("error text");
+    assert!(
+        error.contains(&format!("schema `{schema}` does not exist")),
+        "{error}"
+    );
+}
