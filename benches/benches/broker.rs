@@ -1296,7 +1296,14 @@ fn memory_child(args: &[String]) -> Result<(), Error> {
             "raw-consume" => {
                 consume_raw(&env, count, batch, "bench-memory", false).await?;
             }
+            // Scenario 3's eventmap side (`Consumer::deliveries` + `ack_unconfirmed`), for
+            // `benches/profile-consumer.sh`.
+            "deliveries" => {
+                consume_eventmap(&env, count, batch, "bench-memory-deliveries", false).await?;
+            }
             "consumer" => consumer::memory_child(&env, count).await?,
+            // Scenario 8's raw side (`messages()`, `ce-type`, typed `match`, plain ack).
+            "raw-consumer" => consumer::memory_child_raw(&env, count).await?,
             "relay" => relay::memory_child_relay(&env, schema, count).await?,
             other => return Err(format!("unknown role {other}").into()),
         }

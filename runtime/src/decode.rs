@@ -126,7 +126,7 @@ pub struct Envelope {
 }
 
 /// The headers an [`Envelope`] is parsed from, in the order they are checked.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     SpecVersion,
     DataContentType,
@@ -157,30 +157,33 @@ impl Slot {
         Slot::DomainEventId,
     ];
 
-    /// The slot of the header `name`: spelled as eventmap writes it (lower case, a `match`
-    /// the compiler turns into length and byte comparisons), else compared ASCII
-    /// case-insensitively.
+    /// The slot of the header `name`: the one slot whose header has `name`'s length (and,
+    /// where two have it, the byte that tells them apart), compared first as eventmap spells
+    /// it (lower case), then ASCII case-insensitively. A message carries about a dozen
+    /// headers and every one is classified: a `match` on the strings compared each name with
+    /// up to all eleven (780 of the consumer's instructions per message, `BENCHMARKS.md`).
+    /// The unit test `slots_by_length` checks the lengths and bytes against the names.
     fn of(name: &str) -> Option<Slot> {
-        let exact = match name {
-            headers::SPECVERSION => Slot::SpecVersion,
-            headers::DATACONTENTTYPE => Slot::DataContentType,
-            headers::AGGREGATE_ID => Slot::AggregateId,
-            headers::SUBJECT => Slot::Subject,
-            headers::AGGREGATE_VERSION => Slot::AggregateVersion,
-            headers::ID => Slot::Id,
-            headers::TYPE => Slot::Type,
-            headers::SOURCE => Slot::Source,
-            headers::TIME => Slot::Time,
-            headers::AGGREGATE_TYPE => Slot::AggregateType,
-            headers::DOMAIN_EVENT_ID => Slot::DomainEventId,
-            _ => {
-                return Slot::ALL.into_iter().find(|slot| {
-                    let known = slot.header();
-                    known.len() == name.len() && known.eq_ignore_ascii_case(name)
-                });
-            }
+        let byte = |at: usize| name.as_bytes()[at].to_ascii_lowercase();
+        let slot = match name.len() {
+            5 => Slot::Id,
+            // ce-type, ce-time
+            7 if byte(4) == b'y' => Slot::Type,
+            7 => Slot::Time,
+            9 => Slot::Source,
+            10 => Slot::Subject,
+            // ce-specversion, ce-aggregateid
+            14 if byte(3) == b's' => Slot::SpecVersion,
+            14 => Slot::AggregateId,
+            // ce-aggregatetype, ce-domaineventid
+            16 if byte(3) == b'a' => Slot::AggregateType,
+            16 => Slot::DomainEventId,
+            18 => Slot::DataContentType,
+            19 => Slot::AggregateVersion,
+            _ => return None,
         };
-        Some(exact)
+        let header = slot.header();
+        (header == name || header.eq_ignore_ascii_case(name)).then_some(slot)
     }
 
     /// The header's name.
@@ -346,6 +349,27 @@ mod tests {
     use super::*;
     use crate::event::{AggregateEvent, DomainEvent};
     use crate::message::IntegrationMessage;
+
+    /// Every envelope header is classified into its own slot, as spelled and in upper
+    /// case (the lengths `Slot::of` switches on match the names); other names into none.
+    #[test]
+    fn slots_by_length() {
+        for slot in Slot::ALL {
+            assert_eq!(Slot::of(slot.header()), Some(slot), "{}", slot.header());
+            let upper = slot.header().to_ascii_uppercase();
+            assert_eq!(Slot::of(&upper), Some(slot), "{upper}");
+        }
+        for other in [
+            "ce-dataschema",
+            "Nats-Msg-Id",
+            "traceparent",
+            "ce-tim",
+            "",
+            "CE-IDX",
+        ] {
+            assert_eq!(Slot::of(other), None, "{other}");
+        }
+    }
 
     #[derive(Debug)]
     struct Shipped;

@@ -389,3 +389,10 @@ pub async fn memory_child(env: &Env, count: usize) -> Result<(), Error> {
     eventmap(env, count, "bench-memory-consumer", false).await?;
     Ok(())
 }
+
+/// Scenario 8's raw side as a role of its own (for `benches/profile-consumer.sh`): a raw pull
+/// consumer through `messages()` over the `count` events in the stream, plain acks.
+pub async fn memory_child_raw(env: &Env, count: usize) -> Result<(), Error> {
+    raw(env, count, "bench-memory-raw-consumer", false).await?;
+    Ok(())
+}
