@@ -134,7 +134,10 @@ async fn a_refusal_in_json_is_one_document_on_stdout() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DEBUG"), "debug logs expected: {stderr}");
-    assert!(!stderr.contains('\u{1b}'), "escape codes in the log: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escape codes in the log: {stderr}"
+    );
     let document: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
     assert_eq!(document["exit_code"], 2, "{document}");

@@ -52,3 +52,35 @@ async fn database_errors_show_the_url_without_its_password() {
     );
     assert!(!text.contains("pg-pw-Hy27b"), "{text}");
 }
+
+/// A PostgreSQL nobody listens at: the relay exits 2 at once with the reason (connection
+/// refused), not after the pool's 10 s acquire timeout with "pool timed out".
+#[tokio::test]
+async fn an_unreachable_database_fails_at_once_with_the_reason() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut relay = Captured::spawn(
+        tokio::process::Command::new(RELAY)
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:{port}/test"),
+            )
+            .env_remove("RUST_LOG"),
+    )
+    .expect("spawn");
+    let status = relay
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let text = relay.stop().await;
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("cannot connect to PostgreSQL at postgres://postgres@127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("connection refused"), "{text}");
+    assert!(!text.contains("pool timed out"), "{text}");
+}

@@ -62,7 +62,6 @@ async fn main() -> ExitCode {
 async fn serve(cli: Cli) -> Result<(), String> {
     let url = cli.database_url.clone();
     let cannot_connect = |e: sqlx::Error| format!("cannot connect to {}: {e}", redact_url(&url));
-    let invalid = |e: sqlx::Error| format!("invalid {}: {e}", redact_url(&url));
     if url.starts_with("sqlite:") {
         let options = eventmap::sqlite::connect_options(&url)
             .map_err(|e| format!("invalid {}: {e}", redact_url(&url)))?;
@@ -71,10 +70,10 @@ async fn serve(cli: Cli) -> Result<(), String> {
             .map_err(cannot_connect)?;
         run(cli, pool).await
     } else {
-        let options = eventmap::postgres::connect_options(&url).map_err(invalid)?;
-        let pool = sqlx::PgPool::connect_with(options)
+        // One connection first: an unreachable server fails at once, with the reason.
+        let pool = eventmap::postgres::connect_pool(&url, 10)
             .await
-            .map_err(cannot_connect)?;
+            .map_err(|e| e.to_string())?;
         run(cli, pool).await
     }
 }

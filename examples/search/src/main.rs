@@ -79,7 +79,6 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), String> {
     let url = cli.database_url.clone();
     let cannot_connect = |e: sqlx::Error| format!("cannot connect to {}: {e}", redact_url(&url));
-    let invalid = |e: sqlx::Error| format!("invalid {}: {e}", redact_url(&url));
     if url.starts_with("sqlite:") {
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(4)
@@ -94,11 +93,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("cannot prepare the inbox: {e}"))?;
         serve::<Sqlite>(cli, pool, inbox).await
     } else {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(eventmap::postgres::connect_options(&url).map_err(invalid)?)
+        // One connection first: an unreachable server fails at once, with the reason.
+        let pool = eventmap::postgres::connect_pool(&url, 4)
             .await
-            .map_err(cannot_connect)?;
+            .map_err(|e| e.to_string())?;
         let inbox = eventmap::postgres::Inbox::new(pool.clone(), &cli.schema)
             .await
             .map_err(|e| format!("cannot prepare the inbox: {e}"))?;

@@ -37,7 +37,7 @@ const HEADING: &str = "NATS connection";
 #[derive(Clone, clap::Args)]
 #[command(about = None, long_about = None)]
 pub struct ConnectArgs {
-    /// NATS server URLs, comma-separated (nats://, tls://; user:password@ or token@ allowed) [default: nats://127.0.0.1:4222]
+    /// NATS server URLs, comma-separated (nats://, tls://; user:password@ or token@ allowed). When neither this nor NATS_URL is set: nats://127.0.0.1:4222, unless the command's description says otherwise (a command that starts a private nats-server)
     #[arg(help_heading = HEADING,
         short = 's',
         long = "server",

@@ -197,6 +197,10 @@ impl RelayArgs {
 /// A pool of at most `max_connections` to `database_url` (the `sslmode`s of
 /// [`connect_options`](crate::postgres::connect_options)), 10 s to acquire a connection.
 ///
+/// One connection is opened first, alone: a server that refuses or cannot be reached fails
+/// at once with the reason (`Connection refused`, a bad password, a missing database), where
+/// the pool would retry for its whole acquire timeout and then say only "pool timed out".
+///
 /// # Errors
 ///
 /// [`RelayRunError::InvalidDatabaseUrl`] or [`RelayRunError::Postgres`], the URL redacted.
@@ -210,13 +214,19 @@ pub async fn connect_pool(
             source,
         }
     })?;
+    let unreachable = |source| RelayRunError::Postgres {
+        url: redact_url(database_url),
+        source,
+    };
+    let probe = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)
+        .await
+        .map_err(unreachable)?;
+    // Closed politely; a failure to close does not matter (the pool opens its own).
+    let _ = sqlx::Connection::close(probe).await;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
-        .map_err(|source| RelayRunError::Postgres {
-            url: redact_url(database_url),
-            source,
-        })
+        .map_err(unreachable)
 }
