@@ -30,6 +30,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The options are checked before anything is built or measured: a typo must not cost the
+# in-process run first.
+args=("$@")
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help)
+      sed -n '2,/^set -euo pipefail$/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+      exit 0 ;;
+    --quick|--no-memory) shift ;;
+    --rounds|--only)
+      [ $# -ge 2 ] || { echo "benches/run.sh: $1 needs a value (--help)" >&2; exit 2; }
+      shift 2 ;;
+    *) echo "benches/run.sh: unknown option $1 (--help)" >&2; exit 2 ;;
+  esac
+done
+set -- "${args[@]}"
+
 if [ -z "${EVENTMAP_BENCH_LOCKED:-}" ]; then
   exec env EVENTMAP_BENCH_LOCKED=1 flock /tmp/eventmap-cargo.lock "$0" "$@"
 fi
