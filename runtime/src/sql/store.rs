@@ -224,3 +224,73 @@ pub(crate) async fn append<A: Aggregate, T: AppendStatements>(
     .await?;
     Ok(events.to_vec())
 }
+
+/// The settings both store builders share: the event types, the outbox's dispatcher and
+/// whether `build` runs the migrations. Its setters are [`store_builder_settings`]'s.
+pub(crate) struct StoreSettings {
+    pub(crate) registry: EventRegistry,
+    pub(crate) outbox: Option<Box<dyn Dispatch>>,
+    pub(crate) migrate: bool,
+}
+
+impl Default for StoreSettings {
+    /// An empty registry, no outbox, migrations run.
+    fn default() -> Self {
+        Self {
+            registry: EventRegistry::new(),
+            outbox: None,
+            migrate: true,
+        }
+    }
+}
+
+impl StoreSettings {
+    /// Adds the settings to a builder's `Debug` output.
+    pub(crate) fn debug_fields<'o, 'a, 'b>(
+        &self,
+        out: &'o mut std::fmt::DebugStruct<'a, 'b>,
+    ) -> &'o mut std::fmt::DebugStruct<'a, 'b> {
+        out.field("registry", &self.registry)
+            .field("outbox", &self.outbox)
+            .field("migrate", &self.migrate)
+    }
+}
+
+/// The setters of [`StoreSettings`] (field `settings`) on a store builder, with their docs:
+/// `$writer` is the path of the backend's `OutboxWriter`, `$store` the store type.
+macro_rules! store_builder_settings {
+    ($writer:literal, $store:literal) => {
+        /// The domain event types the store can persist (required for every event saved).
+        pub fn registry(mut self, registry: crate::sql::EventRegistry) -> Self {
+            self.settings.registry = registry;
+            self
+        }
+
+        #[doc = concat!(
+            "Turns the transactional outbox on: `dispatcher` runs inside every append ",
+            "transaction, and the messages its handlers publish through [`OutboxWriter`](",
+            $writer, ") are inserted into the outbox table in that transaction. Give it only ",
+            "the integration handlers (generated `register_integration_event_handlers` with ",
+            "[`OutboxWriter::shared`](", $writer, "::shared) on an ",
+            "[`EventDispatcher`](crate::EventDispatcher), or the generated ",
+            "`DomainEventRouter::new(OutboxWriter::shared())`, which routes without the ",
+            "dispatcher's lookups): a handler that fails rolls the append back, and side ",
+            "effects of other handlers would not be transactional. The same dispatcher serves ",
+            "both backends."
+        )]
+        pub fn outbox(mut self, dispatcher: impl crate::dispatcher::Dispatch + 'static) -> Self {
+            self.settings.outbox = Some(Box::new(dispatcher));
+            self
+        }
+
+        #[doc = concat!(
+            "Skips running the embedded migrations in [`build`](Self::build) (for ",
+            "deployments that run [`", $store, "::migrate`] as a separate step)."
+        )]
+        pub fn skip_migrations(mut self) -> Self {
+            self.settings.migrate = false;
+            self
+        }
+    };
+}
+pub(crate) use store_builder_settings;
