@@ -18,7 +18,9 @@ pub use config::{
     DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
     RoundReport,
 };
-pub(crate) use run::{Next, Rounds, Step, count_backlog, run_loop};
+#[cfg(feature = "postgres")]
+pub(crate) use run::count_backlog;
+pub(crate) use run::{Next, Rounds, Step, run_loop};
 pub(crate) use running::AbortOnDrop;
 pub use running::RunningRelay;
 #[cfg(feature = "nats")]

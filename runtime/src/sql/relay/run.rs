@@ -18,6 +18,7 @@ pub(crate) enum Next {
     /// Another round at once: the outbox has a backlog.
     Now,
     /// Another round after this pause (rows held back by another relay).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     After(Duration),
     /// Idle: count the backlog, then wait for a wake-up or [`RelayConfig::poll_interval`].
     Idle,
@@ -30,6 +31,7 @@ pub(crate) enum Step {
     Round(Result<RoundReport, Error>),
     /// Work went on without a round to judge (a pipelined round was committed while the next
     /// one was sent): step again at once.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Again,
 }
 
