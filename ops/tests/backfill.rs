@@ -6,19 +6,14 @@
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 
-use eventmap::AggregateStore;
 use eventmap::nats::JetStreamPublisher;
 use eventmap::nats::async_nats;
 use eventmap::nats::provision_streams;
-use eventmap::postgres::sqlx::postgres::PgPoolOptions;
-use eventmap::postgres::{Backfill, BackfillTarget, OutboxWriter, PostgresStore};
+use eventmap::postgres::{Backfill, BackfillTarget, OutboxWriter};
 use eventmap::test_util::LocalServer;
 use eventmap::{AggregateEvent, Dispatch, DispatchError};
 use ordering_example::backfill::BackfillArgs;
-use ordering_example::domain::events::OrderItem;
-use ordering_example::domain::ids::{CustomerId, PaymentId, ProductId, StoreId};
-use ordering_example::domain::money::Money;
-use ordering_example::domain::order::Order;
+use ordering_example::history::OrderHistory;
 use serde_json::Value;
 
 fn database_url() -> String {
@@ -56,38 +51,11 @@ fn args(schema: &str) -> BackfillArgs {
 
 #[tokio::test]
 async fn checkpoints_are_listed_and_reset() {
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&database_url())
+    let history = OrderHistory::create(&database_url(), "ops_backfill", 3)
         .await
         .expect("PostgreSQL (DATABASE_URL)");
-    let schema = format!(
-        "ops_backfill_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    let store = PostgresStore::builder(pool.clone())
-        .schema(schema.clone())
-        .registry(ordering_example::demo::event_registry().expect("registry"))
-        .build()
-        .await
-        .expect("store");
-    for n in 0..5 {
-        let mut order = Order::create(
-            format!("order-{n}"),
-            CustomerId::new("customer-1"),
-            PaymentId::new(format!("payment-{n}")),
-            vec![OrderItem {
-                product_id: ProductId::new("tea"),
-                store_id: StoreId::new("store-1"),
-                product_name: "Green tea".into(),
-                unit_price: Money::new(350, "EUR"),
-                quantity: 1,
-            }],
-        )
-        .expect("order");
-        order.ready().expect("ready");
-        store.save(&mut order).await.expect("save");
-    }
+    history.save_orders(5, 1, true).await.expect("orders");
+    let schema = history.schema.clone();
     let server = LocalServer::start().await.expect("nats-server");
     let client = async_nats::connect(server.url()).await.expect("connect");
 
@@ -151,9 +119,7 @@ async fn checkpoints_are_listed_and_reset() {
     let (output, _) = ops(&["reset", "rebuild", "--schema", &schema, "--yes"]).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
 
-    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&pool)
-        .await;
+    history.drop_schema().await;
 }
 
 /// The ordering converters behind a gate: a backfill converting with it stops at its first
@@ -177,37 +143,11 @@ impl Dispatch for Gated {
 /// on from its position in memory and wrote its counts into a checkpoint that was gone.
 #[tokio::test]
 async fn a_reset_while_the_backfill_runs_is_refused() {
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&database_url())
+    let history = OrderHistory::create(&database_url(), "ops_backfill_run", 4)
         .await
         .expect("PostgreSQL (DATABASE_URL)");
-    let schema = format!(
-        "ops_backfill_run_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    let store = PostgresStore::builder(pool.clone())
-        .schema(schema.clone())
-        .registry(ordering_example::demo::event_registry().expect("registry"))
-        .build()
-        .await
-        .expect("store");
-    for n in 0..3 {
-        let mut order = Order::create(
-            format!("order-{n}"),
-            CustomerId::new("customer-1"),
-            PaymentId::new(format!("payment-{n}")),
-            vec![OrderItem {
-                product_id: ProductId::new("tea"),
-                store_id: StoreId::new("store-1"),
-                product_name: "Green tea".into(),
-                unit_price: Money::new(350, "EUR"),
-                quantity: 1,
-            }],
-        )
-        .expect("order");
-        store.save(&mut order).await.expect("save");
-    }
+    history.save_orders(3, 1, false).await.expect("orders");
+    let schema = history.schema.clone();
     let server = LocalServer::start().await.expect("nats-server");
     let client = async_nats::connect(server.url()).await.expect("connect");
     let jetstream = async_nats::jetstream::new(client);
@@ -218,7 +158,7 @@ async fn a_reset_while_the_backfill_runs_is_refused() {
     .await
     .expect("provision");
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
-    let backfill = Backfill::new(store, "rebuild")
+    let backfill = Backfill::new(history.store.clone(), "rebuild")
         .router(Gated {
             inner: ordering_example::demo::glue(OutboxWriter::shared()),
             gate: Arc::clone(&gate),
@@ -257,7 +197,5 @@ async fn a_reset_while_the_backfill_runs_is_refused() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(reset["name"], "rebuild");
 
-    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&pool)
-        .await;
+    history.drop_schema().await;
 }

@@ -1,7 +1,8 @@
 //! Commands on a `--schema` without eventmap tables refuse with exit 2 and create nothing:
 //! before, `outbox list` and `backfill list` (and `status`, `outbox show`, ...) created the
 //! schema and ran the migrations, so a mistyped schema read as an empty outbox. Real
-//! PostgreSQL (DATABASE_URL); no NATS is reached (the schema is checked first).
+//! PostgreSQL (DATABASE_URL); no NATS is reached (the schema is checked first). A SQLite
+//! `DATABASE_URL` is refused the same way, before anything is reached.
 
 use std::process::Stdio;
 
@@ -28,6 +29,11 @@ const ON_A_SCHEMA: &[&[&str]] = &[
 /// Runs `eventmap-ops --mappings ../mappings.yaml <args> --schema <schema>` against a NATS
 /// URL nobody listens on (never reached): (exit code, stderr).
 async fn ops(args: &[&str], schema: &str) -> (Option<i32>, String) {
+    ops_on(&database_url(), args, schema).await
+}
+
+/// [`ops`] with `DATABASE_URL` set to `database_url`.
+async fn ops_on(database_url: &str, args: &[&str], schema: &str) -> (Option<i32>, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
         .args([
             "--mappings",
@@ -38,7 +44,7 @@ async fn ops(args: &[&str], schema: &str) -> (Option<i32>, String) {
         .args(["--connect-wait", "1"])
         .args(args)
         .args(["--schema", schema])
-        .env("DATABASE_URL", database_url())
+        .env("DATABASE_URL", database_url)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .output()
@@ -105,6 +111,30 @@ async fn commands_on_a_schema_without_eventmap_tables_refuse_and_create_nothing(
     let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)
         .await;
+}
+
+/// A SQLite `DATABASE_URL`: every command on the database, `relay` included, refuses at once
+/// (before NATS) with exit 2, saying it is Postgres-only. Before, sqlx read the URL as a
+/// PostgreSQL one.
+#[tokio::test]
+async fn commands_on_the_database_refuse_a_sqlite_url() {
+    let url = "sqlite:///no/such/dir/orders.db";
+    for args in ON_A_SCHEMA.iter().copied().chain([&["relay"][..]]) {
+        let started = std::time::Instant::now();
+        let (code, stderr) = ops_on(url, args, "eventmap").await;
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "DATABASE_URL {url} is not a PostgreSQL URL (postgres://...): this command runs \
+                 on PostgreSQL only"
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 /// With `--format json`, a refusal is still one JSON document on stdout: the error and the

@@ -22,6 +22,7 @@
 //! letters waiting, the age of the oldest outbox row) is read by `eventmap-ops status` and
 //! served by `eventmap-ops metrics`.
 
+#[cfg(feature = "nats")]
 use std::time::Duration;
 
 /// The meter's name.
@@ -44,6 +45,7 @@ pub const REDELIVERIES: &str = "eventmap.consumer.redeliveries";
 pub const DEAD_LETTERS: &str = "eventmap.consumer.dead_letters";
 
 /// A publish's outcome.
+#[cfg(feature = "nats")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Stored.
@@ -54,6 +56,7 @@ pub(crate) enum Outcome {
     Error,
 }
 
+#[cfg(feature = "nats")]
 impl Outcome {
     #[cfg_attr(not(feature = "otel"), allow(dead_code))]
     fn as_str(self) -> &'static str {
@@ -65,12 +68,22 @@ impl Outcome {
     }
 }
 
-#[cfg(feature = "otel")]
+// Each recording function is compiled with what calls it: the publisher's and consumers'
+// with `nats`, the relays' with a SQL backend.
+#[cfg(all(
+    feature = "otel",
+    any(feature = "nats", feature = "postgres", feature = "sqlite")
+))]
 mod instruments {
     use std::sync::OnceLock;
 
     use opentelemetry::metrics::{Counter, Gauge, Histogram};
 
+    // Every instrument is registered; which are recorded depends on the features.
+    #[cfg_attr(
+        not(all(feature = "nats", any(feature = "postgres", feature = "sqlite"))),
+        allow(dead_code)
+    )]
     pub(super) struct Instruments {
         pub(super) publish_duration: Histogram<f64>,
         pub(super) relay_published: Counter<u64>,
@@ -142,10 +155,14 @@ mod instruments {
     }
 }
 
-#[cfg(feature = "otel")]
+#[cfg(all(
+    feature = "otel",
+    any(feature = "nats", feature = "postgres", feature = "sqlite")
+))]
 use opentelemetry::KeyValue;
 
 /// Records a JetStream publish that took `took`.
+#[cfg(feature = "nats")]
 pub(crate) fn published(took: Duration, outcome: Outcome) {
     #[cfg(feature = "otel")]
     instruments::get().publish_duration.record(
@@ -158,6 +175,7 @@ pub(crate) fn published(took: Duration, outcome: Outcome) {
 
 /// Records a relay round of `schema`: `published` rows (duplicates included), `failed`
 /// attempts.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn relay_round(schema: &str, published: usize, failed: usize) {
     #[cfg(feature = "otel")]
     {
@@ -177,6 +195,7 @@ pub(crate) fn relay_round(schema: &str, published: usize, failed: usize) {
 }
 
 /// Records the outbox backlog of `schema`.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn outbox_backlog(schema: &str, rows: u64) {
     #[cfg(feature = "otel")]
     instruments::get()
@@ -189,6 +208,7 @@ pub(crate) fn outbox_backlog(schema: &str, rows: u64) {
 /// Records a handler call of `durable` for `event_type` that began at `started` (and a
 /// redelivery when `delivered` is above 1). The duration is read here, so that without the
 /// feature `otel` a handled message costs no clock read.
+#[cfg(feature = "nats")]
 pub(crate) fn handled(
     durable: &str,
     event_type: &str,
@@ -219,9 +239,11 @@ pub(crate) fn handled(
 
 /// When a handler call began, for [`handled`]: the clock is read only with the feature
 /// `otel` (without it there is nothing to record).
+#[cfg(feature = "nats")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HandlerStart(#[cfg(feature = "otel")] std::time::Instant);
 
+#[cfg(feature = "nats")]
 impl HandlerStart {
     /// Now, with the feature `otel`.
     pub(crate) fn now() -> Self {
@@ -233,6 +255,7 @@ impl HandlerStart {
 }
 
 /// Records a batch handler call of `durable`.
+#[cfg(all(feature = "nats", any(feature = "postgres", feature = "sqlite")))]
 pub(crate) fn batch_handled(durable: &str, took: Duration, ok: bool) {
     #[cfg(feature = "otel")]
     instruments::get().batch_duration.record(
@@ -247,6 +270,7 @@ pub(crate) fn batch_handled(durable: &str, took: Duration, ok: bool) {
 }
 
 /// Records a dead letter stored by `durable` in `stream`.
+#[cfg(feature = "nats")]
 pub(crate) fn dead_lettered(durable: &str, stream: &str) {
     #[cfg(feature = "otel")]
     instruments::get().dead_letters.add(

@@ -18,9 +18,6 @@ use eventmap::{AggregateStore, EventSourced};
 use inbox_scenarios::{Backend, Outcome, Step};
 use pg::*;
 
-/// Upper bound of each test.
-const LIMIT: Duration = Duration::from_secs(60);
-
 /// A schema with the inbox and the scenarios' read model.
 struct Postgres {
     db: TestDb,
@@ -139,49 +136,4 @@ impl Backend for Postgres {
     }
 }
 
-#[tokio::test]
-async fn processed_once_then_a_duplicate_changes_nothing() {
-    within(
-        LIMIT,
-        inbox_scenarios::processed_once_then_a_duplicate_changes_nothing::<Postgres>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_failing_handler_leaves_no_trace_and_the_retry_processes() {
-    within(
-        LIMIT,
-        inbox_scenarios::a_failing_handler_leaves_no_trace_and_the_retry_processes::<Postgres>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn concurrent_handlings_of_one_message_process_it_once() {
-    within(
-        LIMIT,
-        inbox_scenarios::concurrent_handlings_of_one_message_process_it_once::<Postgres>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn when_the_first_handling_fails_the_waiting_one_processes() {
-    within(
-        LIMIT,
-        inbox_scenarios::when_the_first_handling_fails_the_waiting_one_processes::<Postgres>(),
-    )
-    .await;
-}
-
-/// A consumer processes a message through the inbox, commits, and crashes before acking; the
-/// redelivery is a duplicate, acked without being applied again.
-#[tokio::test]
-async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
-    within(
-        LIMIT,
-        inbox_scenarios::a_redelivery_after_a_crash_before_the_ack_is_a_no_op::<Postgres>(),
-    )
-    .await;
-}
+inbox_scenarios::scenario_tests!(Postgres);

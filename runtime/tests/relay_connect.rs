@@ -53,6 +53,34 @@ async fn database_errors_show_the_url_without_its_password() {
     assert!(!text.contains("pg-pw-Hy27b"), "{text}");
 }
 
+/// A SQLite `DATABASE_URL`: refused at once (before NATS, which nobody serves here), exit
+/// code 2, saying the relay is Postgres-only. Before, sqlx read the URL as a PostgreSQL one.
+#[tokio::test]
+async fn a_sqlite_url_is_refused_at_once() {
+    let started = std::time::Instant::now();
+    let mut relay = Captured::spawn(
+        tokio::process::Command::new(RELAY)
+            .args(["--server", "nats://127.0.0.1:1"])
+            .env("DATABASE_URL", "sqlite:///no/such/dir/orders.db"),
+    )
+    .expect("spawn");
+    let status = relay
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let text = relay.stop().await;
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(
+            "DATABASE_URL sqlite:///no/such/dir/orders.db is not a PostgreSQL URL \
+             (postgres://...): this command runs on PostgreSQL only; a SQLite service relays \
+             its outbox in its own process (eventmap::sqlite::Relay)"
+        ),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{text}");
+}
+
 /// A PostgreSQL nobody listens at: the relay exits 2 at once with the reason (connection
 /// refused), not after the pool's 10 s acquire timeout with "pool timed out".
 #[tokio::test]

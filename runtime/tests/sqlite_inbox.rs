@@ -25,9 +25,6 @@ use eventmap::test_util::LocalServer;
 use eventmap::{AggregateStore, DispatchingStore, EventDispatcher, EventSourced, InMemoryStore};
 use inbox_scenarios::{Backend, Outcome, Step};
 
-/// Upper bound of each test.
-const LIMIT: Duration = Duration::from_secs(60);
-
 /// The producer of these tests: an in-memory store whose saves publish the counter's
 /// integration events on JetStream (the producer is not under test here).
 fn publishing_store(jetstream: &Context) -> DispatchingStore<InMemoryStore<Counter>> {
@@ -142,54 +139,11 @@ impl Backend for Sqlite {
     }
 }
 
-#[tokio::test]
-async fn processed_once_then_a_duplicate_changes_nothing() {
-    within(
-        LIMIT,
-        inbox_scenarios::processed_once_then_a_duplicate_changes_nothing::<Sqlite>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_failing_handler_leaves_no_trace_and_the_retry_processes() {
-    within(
-        LIMIT,
-        inbox_scenarios::a_failing_handler_leaves_no_trace_and_the_retry_processes::<Sqlite>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn concurrent_handlings_of_one_message_process_it_once() {
-    within(
-        LIMIT,
-        inbox_scenarios::concurrent_handlings_of_one_message_process_it_once::<Sqlite>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn when_the_first_handling_fails_the_waiting_one_processes() {
-    within(
-        LIMIT,
-        inbox_scenarios::when_the_first_handling_fails_the_waiting_one_processes::<Sqlite>(),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_redelivery_after_a_crash_before_the_ack_is_a_no_op() {
-    within(
-        LIMIT,
-        inbox_scenarios::a_redelivery_after_a_crash_before_the_ack_is_a_no_op::<Sqlite>(),
-    )
-    .await;
-}
+inbox_scenarios::scenario_tests!(Sqlite);
 
 #[tokio::test]
 async fn purge_deletes_the_records_older_than_asked() {
-    within(LIMIT, async {
+    within(inbox_scenarios::LIMIT, async {
         let db = Sqlite::setup("em_inbox_purge").await;
         for id in ["msg-1", "msg-2"] {
             let outcome = db.process("projector", id, "c-1", 1, Step::default()).await;
@@ -241,7 +195,7 @@ impl TransactionalHandler<CounterEvents, SqliteDb> for Applier {
 
 #[tokio::test]
 async fn run_with_inbox_applies_each_message_once_in_order_and_skips_duplicates() {
-    within(LIMIT, async {
+    within(inbox_scenarios::LIMIT, async {
         let db = Sqlite::setup("em_inbox_batch").await;
         sqlx::query(
             "CREATE TABLE applied (seq INTEGER PRIMARY KEY AUTOINCREMENT, \

@@ -14,6 +14,8 @@ pub mod consumers;
 pub mod demo;
 pub mod domain;
 pub mod grpc;
+#[cfg(feature = "postgres")]
+pub mod history;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub mod outbox;
 pub mod sample;

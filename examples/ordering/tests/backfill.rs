@@ -6,17 +6,11 @@
 
 use std::process::Output;
 
-use eventmap::AggregateStore;
 use eventmap::ChannelSpec;
 use eventmap::nats::async_nats;
 use eventmap::nats::provision_streams;
-use eventmap::postgres::PostgresStore;
-use eventmap::postgres::sqlx::postgres::PgPoolOptions;
 use eventmap::test_util::LocalServer;
-use ordering_example::domain::events::OrderItem;
-use ordering_example::domain::ids::{CustomerId, PaymentId, ProductId, StoreId};
-use ordering_example::domain::money::Money;
-use ordering_example::domain::order::Order;
+use ordering_example::history::OrderHistory;
 
 fn database_url() -> String {
     std::env::var("DATABASE_URL")
@@ -41,38 +35,11 @@ async fn backfill(schema: &str, server: &str, args: &[&str]) -> Output {
 
 #[tokio::test]
 async fn backfill_subcommand_counts_publishes_and_resumes_nothing_twice() {
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&database_url())
+    let history = OrderHistory::create(&database_url(), "ordering_backfill", 3)
         .await
         .expect("PostgreSQL (DATABASE_URL)");
-    let schema = format!(
-        "ordering_backfill_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    let store = PostgresStore::builder(pool.clone())
-        .schema(schema.clone())
-        .registry(ordering_example::demo::event_registry().expect("registry"))
-        .build()
-        .await
-        .expect("store");
-    for n in 0..20 {
-        let mut order = Order::create(
-            format!("order-{n}"),
-            CustomerId::new("customer-1"),
-            PaymentId::new(format!("payment-{n}")),
-            vec![OrderItem {
-                product_id: ProductId::new("tea"),
-                store_id: StoreId::new("store-1"),
-                product_name: "Green tea".into(),
-                unit_price: Money::new(350, "EUR"),
-                quantity: 2,
-            }],
-        )
-        .expect("order");
-        order.ready().expect("ready");
-        store.save(&mut order).await.expect("save");
-    }
+    history.save_orders(20, 2, true).await.expect("orders");
+    let schema = history.schema.clone();
     let server = LocalServer::start().await.expect("nats-server");
     let client = async_nats::connect(server.url()).await.expect("connect");
     let jetstream = async_nats::jetstream::new(client);
@@ -153,58 +120,19 @@ async fn backfill_subcommand_counts_publishes_and_resumes_nothing_twice() {
     );
     assert_eq!(stream.info().await.expect("info").state.messages, 40);
 
-    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&pool)
-        .await;
+    history.drop_schema().await;
 }
 
 /// The process is SIGKILLed half-way through 10,000 events and run again: it resumes from its
 /// checkpoint, and the stream holds every message once.
 #[tokio::test]
 async fn a_backfill_process_killed_half_way_resumes_from_its_checkpoint() {
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&database_url())
+    let history = OrderHistory::create(&database_url(), "ordering_backfill_kill", 3)
         .await
         .expect("PostgreSQL (DATABASE_URL)");
-    let schema = format!(
-        "ordering_backfill_kill_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    let store = PostgresStore::builder(pool.clone())
-        .schema(schema.clone())
-        .registry(ordering_example::demo::event_registry().expect("registry"))
-        .build()
-        .await
-        .expect("store");
-    // 5,000 orders created and readied (10,000 events), by 4 writers.
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                for n in (w..5_000).step_by(4) {
-                    let mut order = Order::create(
-                        format!("order-{n}"),
-                        CustomerId::new("customer-1"),
-                        PaymentId::new(format!("payment-{n}")),
-                        vec![OrderItem {
-                            product_id: ProductId::new("tea"),
-                            store_id: StoreId::new("store-1"),
-                            product_name: "Green tea".into(),
-                            unit_price: Money::new(350, "EUR"),
-                            quantity: 1,
-                        }],
-                    )
-                    .expect("order");
-                    order.ready().expect("ready");
-                    store.save(&mut order).await.expect("save");
-                }
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.expect("writer");
-    }
+    // 5,000 orders created and readied (10,000 events).
+    history.save_orders(5_000, 1, true).await.expect("orders");
+    let schema = history.schema.clone();
     let server = LocalServer::start().await.expect("nats-server");
     let client = async_nats::connect(server.url()).await.expect("connect");
     let jetstream = async_nats::jetstream::new(client);
@@ -238,7 +166,7 @@ async fn a_backfill_process_killed_half_way_resumes_from_its_checkpoint() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let row: Option<(i64, bool)> = eventmap::postgres::sqlx::query_as(&checkpoint)
-            .fetch_optional(&pool)
+            .fetch_optional(&history.pool)
             .await
             .unwrap_or(None);
         if row.is_some_and(|(events, _)| events >= 5_000) {
@@ -254,7 +182,7 @@ async fn a_backfill_process_killed_half_way_resumes_from_its_checkpoint() {
     let status = first.wait().await.expect("wait");
     assert!(!status.success(), "killed, not finished: {status:?}");
     let (killed_at, finished): (i64, bool) = eventmap::postgres::sqlx::query_as(&checkpoint)
-        .fetch_one(&pool)
+        .fetch_one(&history.pool)
         .await
         .expect("checkpoint");
     assert!(!finished && killed_at < 10_000, "{killed_at}");
@@ -267,7 +195,7 @@ async fn a_backfill_process_killed_half_way_resumes_from_its_checkpoint() {
         "{stdout}"
     );
     let (events, finished): (i64, bool) = eventmap::postgres::sqlx::query_as(&checkpoint)
-        .fetch_one(&pool)
+        .fetch_one(&history.pool)
         .await
         .expect("checkpoint");
     assert_eq!((events, finished), (10_000, true));
@@ -275,7 +203,5 @@ async fn a_backfill_process_killed_half_way_resumes_from_its_checkpoint() {
     assert_eq!(stream.info().await.expect("info").state.messages, 10_000);
     eprintln!("killed after {killed_at} events; resumed: {stdout}");
 
-    let _ = eventmap::postgres::sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&pool)
-        .await;
+    history.drop_schema().await;
 }

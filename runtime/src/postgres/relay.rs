@@ -18,7 +18,9 @@ use tracing::Instrument;
 use super::Error;
 use super::schema::{NOTIFY_CHANNEL, Schema};
 use crate::publisher::Publisher;
-use crate::sql::relay::{AbortOnDrop, Backoff, Counters, purge_forever, warn_halted};
+use crate::sql::relay::{
+    AbortOnDrop, Backoff, Counters, Next, Rounds, Step, count_backlog, purge_forever, run_loop,
+};
 use crate::sql::{RelayConfig, RelayStats, RoundReport, RunningRelay};
 
 #[cfg(feature = "cli")]
@@ -234,24 +236,21 @@ impl Relay {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let span = tracing::info_span!("eventmap.relay", schema = %self.schema.name());
         async {
-            tokio::pin!(shutdown);
             let _listener = self.config.listen.then(|| {
                 AbortOnDrop(tokio::spawn(
-                    listen(self.pool.clone(), self.schema.name().to_owned(), Arc::clone(&self.wake))
-                        .in_current_span(),
+                    listen(
+                        self.pool.clone(),
+                        self.schema.name().to_owned(),
+                        Arc::clone(&self.wake),
+                    )
+                    .in_current_span(),
                 ))
             });
-            tracing::info!(
-                batch_size = self.config.batch_size,
-                max_in_flight = self.config.max_in_flight,
-                "relay started"
-            );
             let _purge = self.config.retention.map(|retention| {
                 AbortOnDrop(tokio::spawn(
                     self.clone().purge_forever(retention).in_current_span(),
                 ))
             });
-            let mut backoff = Backoff::new(&self.config);
             // Overlapped rounds hold two connections of the pool at once, and the LISTEN
             // connection holds one for as long as it lives: with fewer, the second round
             // would wait for the pool's acquire timeout (30 s by default) every time.
@@ -265,141 +264,22 @@ impl Relay {
                     "rounds are not overlapped: the pool is too small"
                 );
             }
-            // Set after an overlapped round failed to commit: the next rounds run one after
-            // the other (with backoff on failure) until one succeeds.
-            let mut degraded = false;
-            // A round sent while the previous one was marked and committed (`pipeline`).
-            let mut next: Option<Result<SentRound, Error>> = None;
-            // The round after `next`, locked and fenced while `next` was sent (`pipeline`).
-            let mut locked: Option<Result<LockedRound, Error>> = None;
-            loop {
-                // Rounds follow each other without a pause while the outbox has a backlog:
-                // the shutdown is checked here too, not only while pausing.
-                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                    // A batch locked ahead is released unsent; the round already sent
-                    // finishes, so that its acknowledged rows are not sent again.
-                    drop(locked.take());
-                    if let Some(Ok(sent)) = next.take()
-                        && let Err(err) = self.finish_round(sent).await
-                    {
-                        tracing::warn!(error = %err, "relay round failed; its rows are re-sent later");
-                    }
-                    break;
-                }
-                let overlapped = next.is_some();
-                let sent = match next.take() {
-                    Some(sent) => sent,
-                    None => self.send_round().await,
-                };
-                let round = match sent {
-                    Ok(sent) if pipeline && !degraded && self.more_at_once(sent.report()) => {
-                        let following = match locked.take() {
-                            Some(following) => following,
-                            None => self.lock_round().await,
-                        };
-                        // Three rounds at once: this one commits and then the one after the
-                        // next locks its batch (after the commit, so that rows this round
-                        // held back are free for it), while the next one is sent.
-                        let ((finished, after), following) = tokio::join!(
-                            async {
-                                let finished = self.finish_round(sent).await;
-                                (finished, self.lock_round().await)
-                            },
-                            async {
-                                match following {
-                                    Ok(following) => Ok(self.send_locked(following).await),
-                                    Err(err) => Err(err),
-                                }
-                            }
-                        );
-                        locked = Some(after);
-                        match finished {
-                            Ok(_) => {
-                                self.counters.retrying.store(false, Ordering::Relaxed);
-                                backoff.reset();
-                            }
-                            Err(err) => {
-                                tracing::warn!(
-                                    error = %err,
-                                    "relay round failed; its rows are re-sent later"
-                                );
-                                // Leave the pipeline: the round after is released, the next
-                                // one finishes alone and a failure backs off.
-                                self.counters.retrying.store(true, Ordering::Relaxed);
-                                degraded = true;
-                                locked = None;
-                            }
-                        }
-                        next = Some(following);
-                        continue;
-                    }
-                    Ok(sent) => {
-                        // Out of the pipeline: a batch locked ahead is released (rolled
-                        // back) unsent; the next round selects its rows again.
-                        locked = None;
-                        self.finish_round(sent).await
-                    }
-                    Err(err) => {
-                        locked = None;
-                        Err(err)
-                    }
-                };
-                let pause = match round {
-                    Ok(report) if !report.halted => {
-                        self.counters.retrying.store(false, Ordering::Relaxed);
-                        backoff.reset();
-                        degraded = false;
-                        if report.parked > 0 {
-                            // The parked rows' aggregates wait; count them for the stats.
-                            if let Err(err) = self.backlog().await {
-                                tracing::warn!(error = %err, "cannot count the outbox backlog");
-                            }
-                        }
-                        if self.more_at_once(&report) {
-                            continue;
-                        }
-                        if report.held_back > 0 && overlapped {
-                            // Held back (most likely) behind the previous round, now committed.
-                            continue;
-                        }
-                        if report.held_back > 0 {
-                            // Another relay holds earlier rows of these aggregates.
-                            Some(self.config.min_backoff)
-                        } else {
-                            if let Err(err) = self.backlog().await {
-                                tracing::warn!(error = %err, "cannot count the outbox backlog");
-                            }
-                            None
-                        }
-                    }
-                    Ok(report) => {
-                        let backlog = self.backlog().await.ok();
-                        warn_halted(&report, backlog, backoff.next());
-                        Some(backoff.failed(&self.counters))
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, retry_in = ?backoff.next(), "relay round failed; retrying");
-                        Some(backoff.failed(&self.counters))
-                    }
-                };
-                let woken = async {
-                    match pause {
-                        Some(pause) => tokio::time::sleep(pause).await,
-                        None => {
-                            tokio::select! {
-                                () = self.wake.notified() => {}
-                                () = tokio::time::sleep(self.config.poll_interval) => {}
-                            }
-                        }
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    () = woken => {}
-                }
-            }
-            tracing::info!(stats = ?self.stats(), "relay stopped");
+            let mut rounds = Pipeline {
+                relay: self,
+                pipeline,
+                degraded: false,
+                overlapped: false,
+                next: None,
+                locked: None,
+            };
+            run_loop(
+                &mut rounds,
+                &self.config,
+                &self.counters,
+                &self.wake,
+                shutdown,
+            )
+            .await;
             Ok(())
         }
         .instrument(span)
@@ -413,6 +293,120 @@ impl Relay {
     pub fn spawn(&self) -> RunningRelay {
         let relay = self.clone();
         RunningRelay::spawn(move |stopped| async move { relay.run(stopped).await })
+    }
+}
+
+/// The rounds of [`Relay::run`]: while rounds find full batches (and
+/// [`RelayConfig::pipeline`] is on), the next one is sent while the previous one commits.
+struct Pipeline<'a> {
+    relay: &'a Relay,
+    /// Rounds may overlap: the setting is on and the pool is large enough.
+    pipeline: bool,
+    /// Set after an overlapped round failed to commit: the next rounds run one after the
+    /// other (with backoff on failure) until one succeeds.
+    degraded: bool,
+    /// The round being judged was sent while the previous one committed.
+    overlapped: bool,
+    /// A round sent while the previous one was marked and committed (`pipeline`).
+    next: Option<Result<SentRound, Error>>,
+    /// The round after `next`, locked and fenced while `next` was sent (`pipeline`).
+    locked: Option<Result<LockedRound, Error>>,
+}
+
+impl Rounds for Pipeline<'_> {
+    async fn round(&mut self, backoff: &mut Backoff) -> Step {
+        let relay = self.relay;
+        self.overlapped = self.next.is_some();
+        let sent = match self.next.take() {
+            Some(sent) => sent,
+            None => relay.send_round().await,
+        };
+        match sent {
+            Ok(sent) if self.pipeline && !self.degraded && relay.more_at_once(sent.report()) => {
+                let following = match self.locked.take() {
+                    Some(following) => following,
+                    None => relay.lock_round().await,
+                };
+                // Three rounds at once: this one commits and then the one after the next
+                // locks its batch (after the commit, so that rows this round held back are
+                // free for it), while the next one is sent.
+                let ((finished, after), following) = tokio::join!(
+                    async {
+                        let finished = relay.finish_round(sent).await;
+                        (finished, relay.lock_round().await)
+                    },
+                    async {
+                        match following {
+                            Ok(following) => Ok(relay.send_locked(following).await),
+                            Err(err) => Err(err),
+                        }
+                    }
+                );
+                self.locked = Some(after);
+                match finished {
+                    Ok(_) => {
+                        relay.counters.retrying.store(false, Ordering::Relaxed);
+                        backoff.reset();
+                    }
+                    Err(err) => {
+                        tracing::warn!(
+                            error = %err,
+                            "relay round failed; its rows are re-sent later"
+                        );
+                        // Leave the pipeline: the round after is released, the next one
+                        // finishes alone and a failure backs off.
+                        relay.counters.retrying.store(true, Ordering::Relaxed);
+                        self.degraded = true;
+                        self.locked = None;
+                    }
+                }
+                self.next = Some(following);
+                Step::Again
+            }
+            Ok(sent) => {
+                // Out of the pipeline: a batch locked ahead is released (rolled back)
+                // unsent; the next round selects its rows again.
+                self.locked = None;
+                Step::Round(relay.finish_round(sent).await)
+            }
+            Err(err) => {
+                self.locked = None;
+                Step::Round(Err(err))
+            }
+        }
+    }
+
+    async fn after(&mut self, report: &RoundReport) -> Next {
+        self.degraded = false;
+        if report.parked > 0 {
+            // The parked rows' aggregates wait; count them for the stats.
+            count_backlog(self).await;
+        }
+        if self.relay.more_at_once(report) || (report.held_back > 0 && self.overlapped) {
+            // A backlog, or rows held back (most likely) behind the previous round, now
+            // committed.
+            Next::Now
+        } else if report.held_back > 0 {
+            // Another relay holds earlier rows of these aggregates.
+            Next::After(self.relay.config.min_backoff)
+        } else {
+            Next::Idle
+        }
+    }
+
+    async fn count_backlog(&self) -> Result<u64, Error> {
+        self.relay.backlog().await
+    }
+
+    async fn stop(&mut self) {
+        // A batch locked ahead is released unsent; the round already sent finishes, so that
+        // its acknowledged rows are not sent again.
+        drop(self.locked.take());
+        if let Some(Ok(sent)) = self.next.take()
+            && let Err(err) = self.relay.finish_round(sent).await
+        {
+            tracing::warn!(error = %err, "relay round failed; its rows are re-sent later");
+        }
     }
 }
 

@@ -66,9 +66,7 @@ impl PostgresStore {
         PostgresStoreBuilder {
             pool,
             schema: DEFAULT_SCHEMA.to_owned(),
-            registry: EventRegistry::new(),
-            outbox: None,
-            migrate: true,
+            settings: sql::store::StoreSettings::default(),
         }
     }
 

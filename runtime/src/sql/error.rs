@@ -80,6 +80,16 @@ pub enum Error {
     /// The database failed (connection, statement, commit).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The SQLite file cannot be opened or created (its folder does not exist, no
+    /// permission, not a database): `sqlite::connect`.
+    #[error("cannot open or create the SQLite file {}: {source}", path.display())]
+    Open {
+        /// The file, as the URL names it.
+        path: std::path::PathBuf,
+        /// sqlx's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The task of a [`RunningRelay`](super::RunningRelay) panicked (a bug: the relay logs and retries every
     /// failure it knows of).
     #[error("the relay's task panicked: {message}")]

@@ -1,9 +1,11 @@
 //! What the outbox relays of the SQL backends share: the settings ([`RelayConfig`]), the
 //! counters ([`RelayStats`]), the report of a round, the send loop of a round (one message
-//! per aggregate in flight, see [`send`]) and the handle of a spawned relay
-//! ([`RunningRelay`]). Selecting, locking and marking rows is each backend's.
+//! per aggregate in flight, see [`send`]), the run loop ([`run_loop`]: pauses, backoff,
+//! shutdown) and the handle of a spawned relay ([`RunningRelay`]). Selecting, locking and
+//! marking rows is each backend's.
 
 mod config;
+mod run;
 mod running;
 pub(crate) mod send;
 #[cfg(feature = "nats")]
@@ -16,6 +18,9 @@ pub use config::{
     DEFAULT_NO_STREAM_GRACE, DEFAULT_PARK_AFTER, DEFAULT_RETENTION, RelayConfig, RelayStats,
     RoundReport,
 };
+#[cfg(feature = "postgres")]
+pub(crate) use run::count_backlog;
+pub(crate) use run::{Next, Rounds, Step, run_loop};
 pub(crate) use running::AbortOnDrop;
 pub use running::RunningRelay;
 #[cfg(feature = "nats")]

@@ -57,9 +57,11 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, Error> {
 ///
 /// # Errors
 ///
-/// [`Error::Database`]: the URL is not SQLite's, or the file cannot be opened or created.
+/// [`Error::Database`] when the URL is not SQLite's; [`Error::Open`], naming the file, when
+/// the file cannot be opened or created (its folder does not exist, for one).
 pub async fn connect(url: &str) -> Result<SqlitePool, Error> {
     let options = connect_options(url)?;
+    let path = options.get_filename().to_owned();
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let pool = SqlitePoolOptions::new()
         .max_connections(if in_memory {
@@ -68,7 +70,8 @@ pub async fn connect(url: &str) -> Result<SqlitePool, Error> {
             DEFAULT_MAX_CONNECTIONS
         })
         .connect_with(options)
-        .await?;
+        .await
+        .map_err(|source| Error::Open { path, source })?;
     Ok(pool)
 }
 
@@ -90,6 +93,26 @@ mod tests {
         assert_eq!(
             options.get_filename(),
             std::path::Path::new("dir/orders.db")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_that_cannot_be_created_is_named() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("no/such/dir/orders.db");
+        let url = format!("sqlite://{}", file.display());
+        let err = connect(&url).await.unwrap_err();
+        let Error::Open { path, .. } = &err else {
+            panic!("not Error::Open: {err:?}");
+        };
+        assert_eq!(path, &file);
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "cannot open or create the SQLite file {}: ",
+                file.display()
+            )),
+            "{message}"
         );
     }
 }

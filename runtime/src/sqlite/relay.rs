@@ -6,16 +6,18 @@ mod round;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use super::{Error, RelayConfig, RelayStats, RunningRelay, schema, wake};
+use super::{Error, RelayConfig, RelayStats, RoundReport, RunningRelay, schema, wake};
 use crate::publisher::Publisher;
-use crate::sql::relay::{AbortOnDrop, Backoff, Counters, purge_forever, warn_halted};
+use crate::sql::relay::{
+    AbortOnDrop, Backoff, Counters, Next, Rounds, Step, purge_forever, run_loop,
+};
 
 /// Publishes the outbox written by [`SqliteStore`](super::SqliteStore), in order per
 /// aggregate, at least once.
@@ -165,12 +167,6 @@ impl Relay {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let span = tracing::info_span!("eventmap.relay", file = %self.label);
         async {
-            tokio::pin!(shutdown);
-            tracing::info!(
-                batch_size = self.config.batch_size,
-                max_in_flight = self.config.max_in_flight,
-                "relay started"
-            );
             let _purge = self.config.retention.map(|retention| {
                 let relay = self.clone();
                 AbortOnDrop(tokio::spawn(
@@ -184,53 +180,15 @@ impl Relay {
                     .in_current_span(),
                 ))
             });
-            let mut backoff = Backoff::new(&self.config);
-            loop {
-                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                    break;
-                }
-                let pause = match self.run_once().await {
-                    Ok(report) if !report.halted => {
-                        self.counters.retrying.store(false, Ordering::Relaxed);
-                        backoff.reset();
-                        if report.selected >= self.config.batch_size as usize
-                            && report.acked() > 0
-                        {
-                            continue;
-                        }
-                        if let Err(err) = self.backlog().await {
-                            tracing::warn!(error = %err, "cannot count the outbox backlog");
-                        }
-                        None
-                    }
-                    Ok(report) => {
-                        let backlog = self.backlog().await.ok();
-                        warn_halted(&report, backlog, backoff.next());
-                        Some(backoff.failed(&self.counters))
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, retry_in = ?backoff.next(), "relay round failed; retrying");
-                        Some(backoff.failed(&self.counters))
-                    }
-                };
-                let woken = async {
-                    match pause {
-                        Some(pause) => tokio::time::sleep(pause).await,
-                        None => {
-                            tokio::select! {
-                                () = self.wake.notified() => {}
-                                () = tokio::time::sleep(self.config.poll_interval) => {}
-                            }
-                        }
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    () = woken => {}
-                }
-            }
-            tracing::info!(stats = ?self.stats(), "relay stopped");
+            let mut rounds = self;
+            run_loop(
+                &mut rounds,
+                &self.config,
+                &self.counters,
+                &self.wake,
+                shutdown,
+            )
+            .await;
             Ok(())
         }
         .instrument(span)
@@ -244,6 +202,26 @@ impl Relay {
     pub fn spawn(&self) -> RunningRelay {
         let relay = self.clone();
         RunningRelay::spawn(move |stopped| async move { relay.run(stopped).await })
+    }
+}
+
+/// One round at a time: the next at once after a full batch with something acknowledged,
+/// otherwise when woken or polled.
+impl Rounds for &Relay {
+    async fn round(&mut self, _backoff: &mut Backoff) -> Step {
+        Step::Round(self.run_once().await)
+    }
+
+    async fn after(&mut self, report: &RoundReport) -> Next {
+        if report.selected >= self.config.batch_size as usize && report.acked() > 0 {
+            Next::Now
+        } else {
+            Next::Idle
+        }
+    }
+
+    async fn count_backlog(&self) -> Result<u64, Error> {
+        self.backlog().await
     }
 }
 

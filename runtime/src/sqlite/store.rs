@@ -72,9 +72,7 @@ impl SqliteStore {
     pub fn builder(pool: SqlitePool) -> SqliteStoreBuilder {
         SqliteStoreBuilder {
             pool,
-            registry: EventRegistry::new(),
-            outbox: None,
-            migrate: true,
+            settings: sql::store::StoreSettings::default(),
         }
     }
 

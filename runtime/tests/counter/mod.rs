@@ -9,10 +9,11 @@ use std::time::Duration;
 use eventmap::convert::{ConversionError, IntoProto, checked};
 use eventmap::decode::{DecodeError, IntegrationEventSet, decode_payload};
 use eventmap::nats::async_nats::{HeaderMap, jetstream::Context};
+// One type under both backends' paths.
 #[cfg(feature = "postgres")]
-use eventmap::postgres::EventRegistry;
+use eventmap::postgres::{EventRegistry, OutboxWriter};
 #[cfg(not(feature = "postgres"))]
-use eventmap::sqlite::EventRegistry;
+use eventmap::sqlite::{EventRegistry, OutboxWriter};
 use eventmap::{
     Aggregate, AggregateEvent, AggregateRoot, ChannelSpec, DomainEvent, EventDispatcher,
     EventSourced, IntegrationEventHandler, Publisher, integration_event_id,
@@ -90,6 +91,14 @@ pub fn register_integration_event_handlers(
             ),
         );
     }
+}
+
+/// The dispatcher of a store's outbox: the counter's handlers on
+/// [`OutboxWriter::shared`].
+pub fn outbox_dispatcher() -> EventDispatcher {
+    let mut dispatcher = EventDispatcher::new();
+    register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
+    dispatcher
 }
 
 /// Consumer side of the channel.

@@ -22,6 +22,40 @@ use tokio::sync::oneshot;
 
 use crate::{COUNTER, CounterEvents};
 
+/// Upper bound of each test.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// The `#[tokio::test]` of every scenario on backend `$backend`, each within [`LIMIT`]; the
+/// scenarios' names are the tests' names. The crash test
+/// (`a_redelivery_after_a_crash_before_the_ack_is_a_no_op`): a consumer processes a message
+/// through the inbox, commits, and crashes before acking; the redelivery is a duplicate, acked
+/// without being applied again.
+macro_rules! scenario_tests {
+    ($backend:ty: $($scenario:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $scenario() {
+                crate::within(
+                    crate::inbox_scenarios::LIMIT,
+                    crate::inbox_scenarios::$scenario::<$backend>(),
+                )
+                .await;
+            }
+        )+
+    };
+    ($backend:ty) => {
+        crate::inbox_scenarios::scenario_tests!(
+            $backend:
+            processed_once_then_a_duplicate_changes_nothing,
+            a_failing_handler_leaves_no_trace_and_the_retry_processes,
+            concurrent_handlings_of_one_message_process_it_once,
+            when_the_first_handling_fails_the_waiting_one_processes,
+            a_redelivery_after_a_crash_before_the_ack_is_a_no_op,
+        );
+    };
+}
+pub(crate) use scenario_tests;
+
 /// What `process` returns in these scenarios.
 pub type Outcome = Result<InboxOutcome<()>, InboxError<String>>;
 

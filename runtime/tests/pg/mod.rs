@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use eventmap::Publisher;
 use eventmap::postgres::sqlx::PgPool;
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
 use eventmap::postgres::{
-    Error, EventRegistry, OutboxWriter, PostgresStore, RecordedEvent, Relay, RelayConfig,
-    RelayStats, RunningRelay,
+    Error, EventRegistry, PostgresStore, RecordedEvent, Relay, RelayConfig, RelayStats,
+    RunningRelay,
 };
-use eventmap::{EventDispatcher, Publisher};
 use scenarios::{Backend, Doom};
 
 #[path = "../counter/mod.rs"]
@@ -63,9 +63,7 @@ impl TestDb {
             .schema(self.schema.clone())
             .registry(registry());
         if outbox {
-            let mut dispatcher = EventDispatcher::new();
-            register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
-            builder = builder.outbox(dispatcher);
+            builder = builder.outbox(outbox_dispatcher());
         }
         builder.build().await.expect("store builds")
     }
@@ -93,11 +91,7 @@ impl TestDb {
 
 /// Relay settings of the tests on `db`'s schema: short polls and backoffs.
 pub fn relay_config(db: &TestDb) -> RelayConfig {
-    RelayConfig::default()
-        .schema(db.schema.clone())
-        .poll_interval(Duration::from_millis(200))
-        .publish_timeout(Duration::from_secs(3))
-        .backoff(Duration::from_millis(50), Duration::from_secs(1))
+    scenarios::relay_config().schema(db.schema.clone())
 }
 
 /// The Postgres store and relay on the schema of `db`, for the shared scenarios.
@@ -140,23 +134,6 @@ impl Backend for Postgres {
         relay.stats()
     }
 
-    async fn unpublished(&self) -> i64 {
-        self.db
-            .count("eventmap_outbox", "WHERE published_at IS NULL")
-            .await
-    }
-
-    async fn unmark_published(&self) -> u64 {
-        eventmap::postgres::sqlx::query(&format!(
-            "UPDATE \"{}\".eventmap_outbox SET published_at = NULL WHERE published_at IS NOT NULL",
-            self.db.schema
-        ))
-        .execute(&self.db.pool)
-        .await
-        .expect("unmark")
-        .rows_affected()
-    }
-
     async fn doomed_append(&self, doomed: &Counter, how: Doom) {
         let mut tx = self.store.begin().await.unwrap();
         tx.append(doomed).await.unwrap();
@@ -176,11 +153,12 @@ impl Backend for Postgres {
         format!("\"{}\".{name}", self.db.schema)
     }
 
-    async fn execute(&self, sql: &str) {
+    async fn execute(&self, sql: &str) -> u64 {
         eventmap::postgres::sqlx::query(sql)
             .execute(&self.db.pool)
             .await
-            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+            .rows_affected()
     }
 
     async fn i64s(&self, sql: &str) -> Vec<i64> {

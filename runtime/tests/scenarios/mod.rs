@@ -48,7 +48,7 @@ pub trait Backend: Sync {
 
     /// The store.
     fn store(&self) -> &Self::Store;
-    /// Relay settings for the tests: short polls and backoffs (and the schema, on Postgres).
+    /// Relay settings for the tests: [`relay_config`] (and the schema, on Postgres).
     fn relay_config(&self) -> RelayConfig;
     /// A relay publishing through `publisher`.
     async fn relay(&self, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Self::Relay;
@@ -56,17 +56,12 @@ pub trait Backend: Sync {
     fn spawn(relay: &Self::Relay) -> RunningRelay;
     /// The counters of `relay`.
     fn stats(relay: &Self::Relay) -> RelayStats;
-    /// Rows of the outbox not published yet.
-    async fn unpublished(&self) -> i64;
-    /// Marks every published (kept) outbox row unpublished again, as a relay that lost its
-    /// marks would find them; returns how many.
-    async fn unmark_published(&self) -> u64;
     /// Appends `doomed`'s pending events in a transaction that then ends as `how` says.
     async fn doomed_append(&self, doomed: &Counter, how: Doom);
     /// The name of table `name` in statements (schema-qualified on Postgres).
     fn table(&self, name: &str) -> String;
-    /// Runs `sql` (one statement).
-    async fn execute(&self, sql: &str);
+    /// Runs `sql` (one statement); returns the rows it affected.
+    async fn execute(&self, sql: &str) -> u64;
     /// The first column of the rows of `sql`, a BIGINT.
     async fn i64s(&self, sql: &str) -> Vec<i64>;
     /// A store on the same tables with `registry` and no outbox.
@@ -81,6 +76,30 @@ pub trait Backend: Sync {
         let sql = format!("SELECT count(*) FROM {} {filter}", self.table(name));
         self.i64s(&sql).await[0]
     }
+
+    /// Rows of the outbox not published yet.
+    async fn unpublished(&self) -> i64 {
+        self.count("eventmap_outbox", "WHERE published_at IS NULL")
+            .await
+    }
+
+    /// Marks every published (kept) outbox row unpublished again, as a relay that lost its
+    /// marks would find them; returns how many.
+    async fn unmark_published(&self) -> u64 {
+        self.execute(&format!(
+            "UPDATE {} SET published_at = NULL WHERE published_at IS NOT NULL",
+            self.table("eventmap_outbox")
+        ))
+        .await
+    }
+}
+
+/// The relay settings of the tests on every backend: short polls and backoffs.
+pub fn relay_config() -> RelayConfig {
+    RelayConfig::default()
+        .poll_interval(Duration::from_millis(200))
+        .publish_timeout(Duration::from_secs(3))
+        .backoff(Duration::from_millis(50), Duration::from_secs(1))
 }
 
 /// A private nats-server with the counter's stream.

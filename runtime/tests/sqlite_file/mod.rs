@@ -3,17 +3,15 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use eventmap::Publisher;
 use eventmap::sqlite::sqlx::SqlitePool;
 use eventmap::sqlite::{
-    Error, EventRegistry, OutboxWriter, RecordedEvent, Relay, RelayConfig, RelayStats,
-    RunningRelay, SqliteStore,
+    Error, EventRegistry, RecordedEvent, Relay, RelayConfig, RelayStats, RunningRelay, SqliteStore,
 };
-use eventmap::{EventDispatcher, Publisher};
 
-use super::counter::{Counter, register_integration_event_handlers, registry};
-use super::scenarios::{Backend, Doom};
+use super::counter::{Counter, outbox_dispatcher, registry};
+use super::scenarios::{Backend, Doom, relay_config};
 
 /// A database file of its own.
 pub struct TestFile {
@@ -41,9 +39,7 @@ impl TestFile {
     pub async fn store(&self, outbox: bool) -> SqliteStore {
         let mut builder = SqliteStore::builder(self.pool.clone()).registry(registry());
         if outbox {
-            let mut dispatcher = EventDispatcher::new();
-            register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
-            builder = builder.outbox(dispatcher);
+            builder = builder.outbox(outbox_dispatcher());
         }
         builder.build().await.expect("store builds")
     }
@@ -80,10 +76,7 @@ impl Backend for Sqlite {
     }
 
     fn relay_config(&self) -> RelayConfig {
-        RelayConfig::default()
-            .poll_interval(Duration::from_millis(200))
-            .publish_timeout(Duration::from_secs(3))
-            .backoff(Duration::from_millis(50), Duration::from_secs(1))
+        relay_config()
     }
 
     async fn relay(&self, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Relay {
@@ -98,22 +91,6 @@ impl Backend for Sqlite {
 
     fn stats(relay: &Relay) -> RelayStats {
         relay.stats()
-    }
-
-    async fn unpublished(&self) -> i64 {
-        self.file
-            .count("eventmap_outbox", "WHERE published_at IS NULL")
-            .await
-    }
-
-    async fn unmark_published(&self) -> u64 {
-        eventmap::sqlite::sqlx::query(
-            "UPDATE eventmap_outbox SET published_at = NULL WHERE published_at IS NOT NULL",
-        )
-        .execute(&self.file.pool)
-        .await
-        .expect("unmark")
-        .rows_affected()
     }
 
     async fn doomed_append(&self, doomed: &Counter, how: Doom) {
@@ -135,11 +112,12 @@ impl Backend for Sqlite {
         name.to_owned()
     }
 
-    async fn execute(&self, sql: &str) {
+    async fn execute(&self, sql: &str) -> u64 {
         eventmap::sqlite::sqlx::query(sql)
             .execute(&self.file.pool)
             .await
-            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+            .rows_affected()
     }
 
     async fn i64s(&self, sql: &str) -> Vec<i64> {

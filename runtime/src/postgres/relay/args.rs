@@ -22,6 +22,19 @@ use crate::redact::redact_url;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RelayRunError {
+    /// `DATABASE_URL` is not a PostgreSQL URL (a `sqlite:` one, say): the relay binary and
+    /// the operations commands on the database run on PostgreSQL only (a SQLite service runs
+    /// its relay in its own process, `eventmap::sqlite::Relay`).
+    #[error(
+        "DATABASE_URL {url} is not a PostgreSQL URL (postgres://...): this command runs on \
+         PostgreSQL only{hint}"
+    )]
+    NotPostgres {
+        /// The URL, redacted.
+        url: String,
+        /// What to do instead, when the URL is SQLite's.
+        hint: &'static str,
+    },
     /// `DATABASE_URL` does not parse (shown with its password redacted).
     #[error("invalid DATABASE_URL {url}: {source}")]
     InvalidDatabaseUrl {
@@ -194,6 +207,27 @@ impl RelayArgs {
     }
 }
 
+/// Refuses a `database_url` whose scheme is not PostgreSQL's (`postgres:`, `postgresql:`, as
+/// sqlx reads them): sqlx would otherwise try the host it parses out of, say,
+/// `sqlite://orders.db` as a PostgreSQL server, for as long as the acquire timeout.
+fn check_postgres_url(database_url: &str) -> Result<(), RelayRunError> {
+    let scheme = database_url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    if matches!(scheme.as_deref(), Some("postgres" | "postgresql")) {
+        return Ok(());
+    }
+    let hint = if scheme.as_deref() == Some("sqlite") {
+        "; a SQLite service relays its outbox in its own process (eventmap::sqlite::Relay)"
+    } else {
+        ""
+    };
+    Err(RelayRunError::NotPostgres {
+        url: redact_url(database_url),
+        hint,
+    })
+}
+
 /// A pool of at most `max_connections` to `database_url` (the `sslmode`s of
 /// [`connect_options`](crate::postgres::connect_options)), 10 s to acquire a connection.
 ///
@@ -203,11 +237,14 @@ impl RelayArgs {
 ///
 /// # Errors
 ///
-/// [`RelayRunError::InvalidDatabaseUrl`] or [`RelayRunError::Postgres`], the URL redacted.
+/// [`RelayRunError::NotPostgres`] at once when the URL's scheme is not `postgres:` or
+/// `postgresql:` (before any connection is tried), [`RelayRunError::InvalidDatabaseUrl`] or
+/// [`RelayRunError::Postgres`], the URL redacted.
 pub async fn connect_pool(
     database_url: &str,
     max_connections: u32,
 ) -> Result<PgPool, RelayRunError> {
+    check_postgres_url(database_url)?;
     let options = crate::postgres::connect_options(database_url).map_err(|source| {
         RelayRunError::InvalidDatabaseUrl {
             url: redact_url(database_url),

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Sqlite, Transaction};
-use tracing::Instrument;
 
 use super::SqliteStore;
 use crate::event::AggregateEvent;
-use crate::sql::rows::{event_rows, outbox_messages, outbox_rows};
-use crate::sql::store::{AppendTransaction, append_span, conflict};
+use crate::sql::rows::{EventRow, OutboxInsert};
+use crate::sql::store::{AppendStatements, AppendTransaction, append};
 use crate::sqlite::Error;
 use crate::store::Aggregate;
 
@@ -47,125 +46,13 @@ impl StoreTransaction {
         &mut self.tx
     }
 
-    /// Appends the pending events of `aggregate`, checking that the stored version is still
-    /// [`AggregateRoot::stored_version`](crate::AggregateRoot::stored_version), and (with an
-    /// outbox) converts them and writes their integration messages to the outbox. Returns the
-    /// appended events; `aggregate` is not changed: once [`commit`](Self::commit) succeeded,
-    /// mark them stored with [`AggregateRoot::take_pending`](crate::AggregateRoot::take_pending).
-    /// An aggregate without pending events is not touched.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Conflict`] when the stored version moved (nothing was written; the
-    /// transaction can go on), [`Error::InvalidEvent`], [`Error::Registry`],
-    /// [`Error::Outbox`] (a handler failed: roll back) or [`Error::Database`].
+    #[doc = crate::sql::store::append_doc!()]
     pub async fn append<A: Aggregate>(
         &mut self,
         aggregate: &A,
     ) -> Result<Vec<AggregateEvent>, Error> {
-        let Some(span) = append_span(aggregate) else {
-            return Ok(Vec::new());
-        };
-        let root = aggregate.root();
-        self.append_events(A::NAME, root.id(), root.stored_version(), root.pending())
-            .instrument(span)
-            .await?;
-        Ok(root.pending().to_vec())
-    }
-
-    async fn append_events(
-        &mut self,
-        aggregate: &str,
-        id: &str,
-        expected: u64,
-        events: &[AggregateEvent],
-    ) -> Result<(), Error> {
         let inner = Arc::clone(&self.store.inner);
-        let (rows, new_version) = event_rows(&inner.registry, aggregate, id, expected, events)?;
-        let expected_version = new_version - rows.len() as i64;
-
-        // Optimistic concurrency: move the aggregate's row from the expected version to the
-        // new one. This transaction holds the write lock (BEGIN IMMEDIATE), so an append of
-        // the same aggregate that committed first is visible here: 0 rows, conflict.
-        let moved = if expected == 0 {
-            sqlx::query(
-                "INSERT INTO eventmap_aggregates (aggregate_type, aggregate_id, version) \
-                 VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(aggregate)
-            .bind(id)
-            .bind(new_version)
-            .execute(&mut *self.tx)
-            .await?
-        } else {
-            sqlx::query(
-                "UPDATE eventmap_aggregates SET version = ? \
-                 WHERE aggregate_type = ? AND aggregate_id = ? AND version = ?",
-            )
-            .bind(new_version)
-            .bind(aggregate)
-            .bind(id)
-            .bind(expected_version)
-            .execute(&mut *self.tx)
-            .await?
-        };
-        if moved.rows_affected() != 1 {
-            let actual: Option<i64> = sqlx::query_scalar(
-                "SELECT version FROM eventmap_aggregates WHERE aggregate_type = ? AND aggregate_id = ?",
-            )
-            .bind(aggregate)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-            return Err(conflict(aggregate, id, expected, actual));
-        }
-
-        // One prepared statement (sqlx caches it per connection), run per event: SQLite is
-        // in the process, a statement costs microseconds.
-        for row in &rows {
-            sqlx::query(
-                "INSERT INTO eventmap_events (event_id, aggregate_type, aggregate_id, version, \
-                 event_name, schema_version, payload, metadata, occurred_at_ns) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(row.event_id.hyphenated().to_string())
-            .bind(aggregate)
-            .bind(id)
-            .bind(row.version)
-            .bind(&row.name)
-            .bind(row.schema_version)
-            .bind(&row.payload)
-            .bind(&row.metadata)
-            .bind(row.occurred_at_ns)
-            .execute(&mut *self.tx)
-            .await?;
-        }
-
-        let messages = outbox_messages(inner.outbox.as_deref(), events).await?;
-        for row in outbox_rows(aggregate, id, new_version, &messages)? {
-            sqlx::query(
-                "INSERT INTO eventmap_outbox (message_id, aggregate_type, aggregate_id, \
-                 aggregate_version, subject, name, headers, payload) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(row.message_id.hyphenated().to_string())
-            .bind(aggregate)
-            .bind(id)
-            .bind(row.aggregate_version)
-            .bind(row.subject)
-            .bind(row.name)
-            .bind(&row.headers)
-            .bind(row.payload)
-            .execute(&mut *self.tx)
-            .await?;
-            self.wrote_outbox = true;
-        }
-        tracing::debug!(
-            version = new_version,
-            messages = messages.len(),
-            "events appended"
-        );
-        Ok(())
+        append(self, &inner.registry, inner.outbox.as_deref(), aggregate).await
     }
 
     /// Commits. With outbox rows written, the relays of this process on the same file are
@@ -203,5 +90,112 @@ impl AppendTransaction for StoreTransaction {
 
     fn commit(self) -> impl Future<Output = Result<(), Error>> + Send {
         StoreTransaction::commit(self)
+    }
+}
+
+/// One prepared statement per kind (sqlx caches it per connection), run per row: SQLite is in
+/// the process, a statement costs microseconds. This transaction holds the write lock
+/// (`BEGIN IMMEDIATE`), so an append of the same aggregate that committed first is visible.
+impl AppendStatements for StoreTransaction {
+    async fn create_aggregate(
+        &mut self,
+        aggregate: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<bool, Error> {
+        let inserted = sqlx::query(
+            "INSERT INTO eventmap_aggregates (aggregate_type, aggregate_id, version) \
+             VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(aggregate)
+        .bind(id)
+        .bind(version)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn move_version(
+        &mut self,
+        aggregate: &str,
+        id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<bool, Error> {
+        let moved = sqlx::query(
+            "UPDATE eventmap_aggregates SET version = ? \
+             WHERE aggregate_type = ? AND aggregate_id = ? AND version = ?",
+        )
+        .bind(to)
+        .bind(aggregate)
+        .bind(id)
+        .bind(from)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn stored_version(&mut self, aggregate: &str, id: &str) -> Result<Option<i64>, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT version FROM eventmap_aggregates WHERE aggregate_type = ? AND aggregate_id = ?",
+        )
+        .bind(aggregate)
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    async fn insert_events(
+        &mut self,
+        aggregate: &str,
+        id: &str,
+        rows: &[EventRow],
+    ) -> Result<(), Error> {
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO eventmap_events (event_id, aggregate_type, aggregate_id, version, \
+                 event_name, schema_version, payload, metadata, occurred_at_ns) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(row.event_id.hyphenated().to_string())
+            .bind(aggregate)
+            .bind(id)
+            .bind(row.version)
+            .bind(&row.name)
+            .bind(row.schema_version)
+            .bind(&row.payload)
+            .bind(&row.metadata)
+            .bind(row.occurred_at_ns)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_outbox(
+        &mut self,
+        aggregate: &str,
+        id: &str,
+        rows: &[OutboxInsert<'_>],
+    ) -> Result<(), Error> {
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO eventmap_outbox (message_id, aggregate_type, aggregate_id, \
+                 aggregate_version, subject, name, headers, payload) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(row.message_id.hyphenated().to_string())
+            .bind(aggregate)
+            .bind(id)
+            .bind(row.aggregate_version)
+            .bind(row.subject)
+            .bind(row.name)
+            .bind(&row.headers)
+            .bind(row.payload)
+            .execute(&mut *self.tx)
+            .await?;
+            self.wrote_outbox = true;
+        }
+        Ok(())
     }
 }
