@@ -29,7 +29,7 @@ use crate::event::{AggregateEvent, DomainEvent};
 use crate::integration::publish_row;
 pub use handler::{EventHandler, FnHandler, handler_fn};
 pub use router::{Dispatch, Route, dispatch_span, publish_routed, row_failed, unmapped_event_name};
-use router::{handler_failed, unmapped};
+use router::{handler_failed, unmapped, unmapped_type};
 use routing::{Handlers, Only, Registered, TypeEntry, TypeIdHasher};
 
 /// An event of a mapped type carried a name that the mapping table does not give that type
@@ -53,6 +53,26 @@ pub struct UnmappedEventName {
     /// The names the tables registered on the dispatcher map this type under (their rows, and
     /// their `internal` events of the type).
     pub expected: Vec<&'static str>,
+}
+
+/// A domain event whose payload type no mapping table of the dispatcher (or router) maps: it
+/// was not published, and the dispatch stopped with this error (the
+/// [`DispatchError::source`]).
+///
+/// A mapping table names every domain event of its service, with a row per integration event
+/// or as `internal` when it stays inside the service (docs/mappings.md), so an event of a type
+/// no table names is a domain model and a table that disagree: skipping it would lose it
+/// silently. A dispatcher without any table ([`EventDispatcher::map_type`] never called: only
+/// handlers of the application's own) still skips an event without handlers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "domain event `{event_name}` of aggregate `{aggregate_type}` has a type that no mapping table maps: it was not published; give it a row in the table, or list it as `internal` when it stays inside the service"
+)]
+pub struct UnmappedEventType {
+    /// The name the event carried ([`DomainEvent::event_name`]).
+    pub event_name: String,
+    /// The aggregate that recorded it ([`AggregateEvent::aggregate_name`]).
+    pub aggregate_type: String,
 }
 
 /// A handler failed while the dispatcher published a domain event.
@@ -300,6 +320,11 @@ impl EventDispatcher {
                 .handlers_of(event)
                 .map_err(|error| unmapped(event, error))?;
             if handlers.by_name.is_empty() && handlers.by_type.is_empty() {
+                let payload: &dyn Any = event.payload();
+                let known = self.by_type.contains_key(&payload.type_id());
+                if !known && self.by_type.values().any(|entry| entry.names.is_some()) {
+                    return Err(unmapped_type(event));
+                }
                 tracing::debug!(event_name = event.name(), "no handler for domain event");
                 continue;
             }

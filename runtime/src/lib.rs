@@ -149,6 +149,7 @@ pub use convert::{ConversionError, IntoProto};
 pub use decode::{DecodeError, IntegrationEventSet, decode_payload};
 pub use dispatcher::{
     Dispatch, DispatchError, EventDispatcher, EventHandler, Route, UnmappedEventName,
+    UnmappedEventType,
 };
 pub use error::BoxError;
 pub use event::{AggregateEvent, DomainEvent, Event, Metadata};

@@ -472,3 +472,53 @@ async fn two_registrations_of_one_type_both_run_and_each_only_once() {
         .expect("UnmappedEventName");
     assert_eq!(unmapped.expected, ["Enabled", "Disabled"]);
 }
+
+/// An event of a type that no table registered on the dispatcher maps fails with
+/// `UnmappedEventType` (it would otherwise be stored and never published); a dispatcher with
+/// no table at all (only the application's handlers) still skips it.
+#[tokio::test(flavor = "current_thread")]
+async fn an_event_type_no_table_maps_fails_once_a_table_is_registered() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let canceled = AggregateEvent::new(
+        "Order",
+        "o-1",
+        1,
+        OrderCanceled {
+            reason: "late".into(),
+        },
+    )
+    .into_dyn();
+
+    let mut own_handlers_only = EventDispatcher::new();
+    own_handlers_only.subscribe_to::<Toggled>(labelled("any", &seen));
+    own_handlers_only
+        .publish(std::slice::from_ref(&canceled))
+        .await
+        .expect("without a table, an event without handlers is skipped");
+
+    let mut with_a_table = EventDispatcher::new();
+    assert!(with_a_table.map_type::<Toggled>("switch", &["Enabled"]));
+    with_a_table.subscribe_to_named::<Toggled>("Enabled", labelled("on", &seen));
+    let enabled = AggregateEvent::new("Switch", "s-1", 1, Toggled("Enabled")).into_dyn();
+    let err = with_a_table
+        .publish(&[enabled, canceled.clone()])
+        .await
+        .expect_err("OrderCanceled is in no table");
+    assert_eq!(
+        (err.event_name.as_str(), err.event_id),
+        ("OrderCanceled", canceled.id())
+    );
+    let unmapped = err
+        .source
+        .downcast_ref::<eventmap::UnmappedEventType>()
+        .expect("UnmappedEventType");
+    assert_eq!(
+        (
+            unmapped.event_name.as_str(),
+            unmapped.aggregate_type.as_str()
+        ),
+        ("OrderCanceled", "Order")
+    );
+    // The event before it was dispatched.
+    assert_eq!(*seen.lock().expect("lock"), ["on:Enabled"]);
+}

@@ -100,7 +100,7 @@ async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
         // A table that maps `Labelled` payloads only under the name `Tagged`: an event named
         // `Labelled` has no row, so the append with it must leave nothing behind.
         let mut dispatcher = EventDispatcher::new();
-        register_integration_event_handlers(&mut dispatcher, OutboxWriter::shared());
+        assert!(dispatcher.map_type::<Incremented>("incremented", &["Incremented"]));
         assert!(dispatcher.map_type::<Labelled>("tagged", &["Tagged"]));
         let store = PostgresStore::builder(db.pool.clone())
             .schema(db.schema.clone())
@@ -136,6 +136,54 @@ async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
     .await;
 }
 
+/// A table that does not name the `Labelled` type at all (no row, not `internal`): the
+/// append with it is refused with `UnmappedEventType` and leaves nothing behind, instead of
+/// storing the event and never publishing it.
+#[tokio::test]
+async fn an_event_type_no_table_names_rolls_the_outbox_append_back() {
+    within(async {
+        let db = TestDb::new("em_unmapped_type").await;
+        let mut dispatcher = EventDispatcher::new();
+        assert!(dispatcher.map_type::<Incremented>("incremented", &["Incremented"]));
+        let store = PostgresStore::builder(db.pool.clone())
+            .schema(db.schema.clone())
+            .registry(registry())
+            .outbox(dispatcher)
+            .build()
+            .await
+            .unwrap();
+
+        let mut counter = Counter::blank("c-1");
+        counter.increment(2);
+        counter.label("x");
+        let err = store
+            .save(&mut counter)
+            .await
+            .expect_err("Labelled is not in the table");
+        let StoreError::Backend(source) = err else {
+            panic!("{err:?}")
+        };
+        let Some(Error::Outbox(dispatch)) = source.downcast_ref::<Error>() else {
+            panic!("{source:?}")
+        };
+        assert_eq!(dispatch.event_name, "Labelled");
+        let unmapped = dispatch
+            .source
+            .downcast_ref::<eventmap::UnmappedEventType>()
+            .expect("UnmappedEventType");
+        assert_eq!(
+            (
+                unmapped.event_name.as_str(),
+                unmapped.aggregate_type.as_str()
+            ),
+            ("Labelled", "Counter")
+        );
+        assert_eq!(db.count("eventmap_events", "").await, 0);
+        assert_eq!(db.count("eventmap_outbox", "").await, 0);
+        db.cleanup().await;
+    })
+    .await;
+}
 #[tokio::test]
 async fn a_ce_type_of_its_own_goes_through_the_outbox_and_the_relay() {
     within(async {

@@ -442,4 +442,29 @@ async fn keyword_names_route_as_the_registration_publishes() {
         .expect("UnmappedEventName");
     assert_eq!(unmapped.expected, ["PriceIncreased", "PriceDecreased"]);
     assert_eq!(routed.len(), 3, "nothing published for the unmapped name");
+
+    // A type the table does not name at all (`CatalogRepriced` is not in keywords.yaml): the
+    // router and the registration both refuse it, instead of skipping it.
+    let repriced = repricing();
+    let routed_err = router
+        .publish(std::slice::from_ref(&repriced))
+        .await
+        .expect_err("no row, not internal");
+    let dispatched_err = dispatcher
+        .publish(&[repriced])
+        .await
+        .expect_err("no row, not internal");
+    assert_eq!(routed_err.to_string(), dispatched_err.to_string());
+    let unmapped = routed_err
+        .source
+        .downcast_ref::<eventmap::UnmappedEventType>()
+        .expect("UnmappedEventType");
+    assert_eq!(
+        (
+            unmapped.event_name.as_str(),
+            unmapped.aggregate_type.as_str()
+        ),
+        ("CatalogRepriced", "Catalog")
+    );
+    assert_eq!(routed.len(), 3, "nothing published for the unmapped type");
 }

@@ -72,13 +72,13 @@ pub(super) fn router(model: &Model) -> TokenStream {
             }
 
             /// Converts and publishes every event through the rows of its name, events in
-            /// order and each event's rows in table order; an event of a type the table does
-            /// not map is skipped.
+            /// order and each event's rows in table order.
             ///
             /// # Errors
-            /// Stops at the first failing row (`DispatchError` with its `IntegrationError`), or
-            /// at an event of a mapped type whose name the table does not give that type
-            /// (`DispatchError` with `UnmappedEventName`), before any of its rows runs.
+            /// Stops at the first failing row (`DispatchError` with its `IntegrationError`), at
+            /// an event of a mapped type whose name the table does not give that type
+            /// (`DispatchError` with `UnmappedEventName`), before any of its rows runs, or at
+            /// an event of a type the table does not map (`UnmappedEventType`).
             pub async fn publish(
                 &self,
                 events: &[::eventmap::AggregateEvent],

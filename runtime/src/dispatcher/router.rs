@@ -12,7 +12,7 @@ use std::future::Future;
 
 use tracing::Span;
 
-use super::{DispatchError, EventDispatcher, UnmappedEventName};
+use super::{DispatchError, EventDispatcher, UnmappedEventName, UnmappedEventType};
 use crate::error::BoxError;
 use crate::event::{AggregateEvent, DomainEvent};
 use crate::integration::IntegrationError;
@@ -79,23 +79,44 @@ impl<R: Route> Dispatch for R {
     }
 }
 
-/// Routes every event through `router`, in order, as [`EventDispatcher::publish`] runs them;
-/// an event whose type the router does not map is skipped (logged at DEBUG, as the dispatcher
-/// logs an event without handlers). Generated routers' `publish` calls it.
+/// Routes every event through `router`, in order, as [`EventDispatcher::publish`] runs them.
+/// Generated routers' `publish` calls it.
 ///
 /// # Errors
 ///
-/// The first [`DispatchError`] of [`Route::route`]; the remaining events are not run.
+/// The first [`DispatchError`] of [`Route::route`], or one with [`UnmappedEventType`] as
+/// source for an event whose type the router's tables do not map (a router is always built
+/// from tables, which name every domain event of their service); the remaining events are not
+/// run.
 pub async fn publish_routed<R: Route>(
     router: &R,
     events: &[AggregateEvent],
 ) -> Result<(), DispatchError> {
     for event in events {
         if !router.route(event).await? {
-            tracing::debug!(event_name = event.name(), "no handler for domain event");
+            return Err(unmapped_type(event));
         }
     }
     Ok(())
+}
+
+/// The [`DispatchError`] of `event`, of a type no table maps: [`UnmappedEventType`] as
+/// source, logged at WARN.
+pub(super) fn unmapped_type(event: &AggregateEvent) -> DispatchError {
+    tracing::warn!(
+        event_name = event.name(),
+        event_id = %event.id(),
+        aggregate_type = event.aggregate_name(),
+        "domain event type has no row in the mapping table; not published"
+    );
+    DispatchError {
+        event_name: event.name().to_owned(),
+        event_id: event.id(),
+        source: Box::new(UnmappedEventType {
+            event_name: event.name().to_owned(),
+            aggregate_type: event.aggregate_name().to_owned(),
+        }),
+    }
 }
 
 /// The DEBUG span `dispatch` of running the handlers of `event` (its name and id, the

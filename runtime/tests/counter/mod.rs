@@ -79,7 +79,9 @@ pub fn register_integration_event_handlers(
     dispatcher: &mut EventDispatcher,
     publisher: Arc<dyn Publisher>,
 ) {
-    if dispatcher.map_type::<Incremented>("pg::counter", &["Incremented", "Labelled"]) {
+    // `Labelled` is `internal` in the table: its type is mapped, with no row.
+    dispatcher.map_type::<Labelled>("pg::counter", &["Labelled"]);
+    if dispatcher.map_type::<Incremented>("pg::counter", &["Incremented"]) {
         dispatcher.subscribe_to_named::<Incremented>(
             "Incremented",
             IntegrationEventHandler::new(
