@@ -75,6 +75,15 @@ async fn on_postgres(prefix: &str, scenario: impl AsyncFnOnce(&Postgres)) {
 }
 
 #[tokio::test]
+async fn an_id_no_nats_header_can_carry_is_refused_at_the_append() {
+    on_postgres(
+        "em_crlf",
+        scenarios::an_id_no_nats_header_can_carry_is_refused_at_the_append,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn save_load_replay_and_conflict() {
     on_postgres("em_store", scenarios::save_load_replay_and_conflict).await;
 }

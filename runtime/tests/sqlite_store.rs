@@ -27,6 +27,11 @@ async fn on_sqlite(scenario: impl AsyncFnOnce(&Sqlite)) {
 }
 
 #[tokio::test]
+async fn an_id_no_nats_header_can_carry_is_refused_at_the_append() {
+    on_sqlite(scenarios::an_id_no_nats_header_can_carry_is_refused_at_the_append).await;
+}
+
+#[tokio::test]
 async fn save_load_replay_and_conflict() {
     on_sqlite(scenarios::save_load_replay_and_conflict).await;
 }

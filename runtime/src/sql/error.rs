@@ -39,7 +39,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// A pending event does not fit the aggregate being appended (another aggregate's event,
-    /// a version out of sequence, an unrepresentable time or metadata).
+    /// a version out of sequence, an unrepresentable time or metadata), or an integration
+    /// message of the outbox has a header NATS cannot carry (an aggregate id with a line
+    /// break).
     #[error("cannot append to {aggregate} `{id}`: {reason}")]
     InvalidEvent {
         /// Aggregate type name.

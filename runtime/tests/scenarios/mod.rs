@@ -322,6 +322,33 @@ pub async fn re_sent_rows_are_dropped_as_duplicates<B: Backend>(backend: &B, bro
     broker.verify(&expected).await;
 }
 
+/// An aggregate id with a line break cannot travel in the message headers (`ce-subject`,
+/// `ce-aggregateid`): the append is refused, naming the header, and nothing is stored (before,
+/// it was stored and the relay refused and parked its row).
+pub async fn an_id_no_nats_header_can_carry_is_refused_at_the_append<B: Backend>(backend: &B) {
+    let store = backend.store();
+    let mut counter = Counter::blank("c-crlf\r\nX-Evil: 1");
+    counter.increment(1);
+    let err = store.save(&mut counter).await.expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("has a line break, which a NATS header cannot carry"),
+        "{text}"
+    );
+    assert!(text.contains("ce-subject"), "{text}");
+    assert!(!text.contains('\n'), "the error is one line: {text:?}");
+    assert_eq!(backend.count("eventmap_events", "").await, 0);
+    assert_eq!(backend.count("eventmap_outbox", "").await, 0);
+
+    let mut fine = Counter::blank("c-fine");
+    fine.increment(1);
+    store
+        .save(&mut fine)
+        .await
+        .expect("an ordinary id still saves");
+    assert_eq!(backend.count("eventmap_outbox", "").await, 1);
+}
+
 /// Save, load by replay, conflicts of stale copies and of a double creation; only the winners
 /// are stored and in the outbox.
 pub async fn save_load_replay_and_conflict<B: Backend>(backend: &B) {
