@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::OpsError;
 use crate::confirm::confirm;
-use crate::output::{Report, age, print, table};
+use crate::output::{Report, age, one_line, print, table};
 use crate::session::Session;
 
 /// `eventmap-ops outbox ...`.
@@ -391,7 +391,11 @@ impl Report for Shown {
         writeln!(
             out,
             "  {} {} version {}: {} on `{}`",
-            row.aggregate_type, row.aggregate_id, row.version, row.event, row.subject
+            one_line(&row.aggregate_type),
+            one_line(&row.aggregate_id),
+            row.version,
+            one_line(&row.event),
+            one_line(&row.subject)
         )?;
         writeln!(
             out,

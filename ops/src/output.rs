@@ -39,7 +39,13 @@ pub fn print(format: Format, report: &impl Report) -> Result<(), OpsError> {
 /// `header` and `rows` as aligned columns (comfy-table, no borders): two spaces between
 /// columns, widths as a terminal shows the text, the columns at the indexes in `right`
 /// right-aligned (counts), no trailing spaces; one line per row, each ending in a line break.
+/// Control characters in a cell are shown escaped ([`one_line`]).
 pub fn table(header: &[&str], right: &[usize], rows: Vec<Vec<String>>) -> String {
+    let rows = rows.into_iter().map(|row| {
+        row.into_iter()
+            .map(|cell| one_line(&cell).into_owned())
+            .collect::<Vec<_>>()
+    });
     let mut table = comfy_table::Table::new();
     table
         .load_style(comfy_table::presets::NOTHING)
@@ -55,6 +61,26 @@ pub fn table(header: &[&str], right: &[usize], rows: Vec<Vec<String>>) -> String
     let mut text = table.trim_fmt();
     text.push('\n');
     text
+}
+
+/// `text` with its control characters escaped (`\r`, `\n`, `\u{1b}`, ...), the rest as it
+/// is: data from the outbox (an aggregate id, say) printed on an operator's terminal can
+/// neither break a line of the output nor send escape sequences.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 /// `seconds` as a short age: `42s`, `5m 3s`, `2h 10m`, `3d 4h`.
@@ -102,5 +128,26 @@ mod tests {
         assert_eq!(age(303), "5m 3s");
         assert_eq!(age(7800), "2h 10m");
         assert_eq!(age(3 * 86_400 + 4 * 3600 + 59), "3d 4h");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_with_control_characters_stay_on_their_line() {
+        let text = table(
+            &["AGGREGATE", "ERROR"],
+            &[],
+            vec![vec![
+                "Payment pay-1\r\nX-Evil: 1".into(),
+                "\u{1b}[31mred".into(),
+            ]],
+        );
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains("Payment pay-1\\r\\nX-Evil: 1"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(one_line("order-1"), "order-1");
     }
 }
