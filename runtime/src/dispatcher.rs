@@ -104,6 +104,9 @@ pub struct EventDispatcher {
     by_type: HashMap<TypeId, TypeEntry, BuildHasherDefault<TypeIdHasher>>,
     /// Type names of the types subscribed to, for `Debug`.
     type_names: HashMap<TypeId, &'static str>,
+    /// The `internal` domain event names of the tables registered, whatever their type
+    /// ([`declare_internal`](Self::declare_internal)).
+    internal: std::collections::HashSet<&'static str>,
     next: u64,
 }
 
@@ -175,6 +178,16 @@ impl EventDispatcher {
         handler: impl EventHandler + 'static,
     ) -> &mut Self {
         self.push_typed::<T>(Some(event_name), Arc::new(handler))
+    }
+
+    /// Declares `names` as domain events a mapping table keeps inside the service
+    /// (`internal`): an event under one of these names whose type no table maps is not an
+    /// error ([`UnmappedEventType`]) but an event without handlers, skipped. Generated
+    /// registration declares every `internal` event of its table, so that the table need not
+    /// name a Rust type for them.
+    pub fn declare_internal(&mut self, names: &[&'static str]) -> &mut Self {
+        self.internal.extend(names.iter().copied());
+        self
     }
 
     /// Declares that events of type `T` are recorded only under `names` (the rows of `T` in
@@ -322,7 +335,9 @@ impl EventDispatcher {
             if handlers.by_name.is_empty() && handlers.by_type.is_empty() {
                 let payload: &dyn Any = event.payload();
                 let known = self.by_type.contains_key(&payload.type_id());
-                if !known && self.by_type.values().any(|entry| entry.names.is_some()) {
+                let tables = !self.internal.is_empty()
+                    || self.by_type.values().any(|entry| entry.names.is_some());
+                if tables && !known && !self.internal.contains(event.name()) {
                     return Err(unmapped_type(event));
                 }
                 tracing::debug!(event_name = event.name(), "no handler for domain event");

@@ -521,4 +521,11 @@ async fn an_event_type_no_table_maps_fails_once_a_table_is_registered() {
     );
     // The event before it was dispatched.
     assert_eq!(*seen.lock().expect("lock"), ["on:Enabled"]);
+
+    // A name the table keeps `internal` is skipped whatever its type: the table names it.
+    with_a_table.declare_internal(&["OrderCanceled"]);
+    with_a_table
+        .publish(&[canceled])
+        .await
+        .expect("an internal event is skipped");
 }

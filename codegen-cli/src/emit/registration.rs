@@ -246,9 +246,13 @@ pub(super) fn registration(model: &Model, with_converters: bool) -> TokenStream 
             quote! { dispatcher.register_mapped::<#domain>(&publisher); }
         }
     });
+    let internal = internal_names(model);
+    let declare_internal = (!internal.is_empty()).then(|| {
+        quote! { dispatcher.declare_internal(&[#(#internal),*]); }
+    });
     let unused = groups
         .is_empty()
-        .then(|| quote! { let _ = (dispatcher, publisher); });
+        .then(|| quote! { let _ = (&mut *dispatcher, publisher); });
     let doc: &[&str] = if with_converters {
         &[
             " Registers, on `dispatcher`, the integration handlers of every row of the table: per",
@@ -277,7 +281,20 @@ pub(super) fn registration(model: &Model, with_converters: bool) -> TokenStream 
         ) {
             let publisher = ::eventmap::IntoSharedPublisher::into_shared(publisher);
             #unused
+            #declare_internal
             #(#registrations)*
         }
     }
+}
+
+/// The names of the table's `internal` domain events, in table order: declared on the
+/// dispatcher (`EventDispatcher::declare_internal`) and matched by the router, so that an
+/// event the table keeps inside is skipped, not refused as of an unmapped type.
+pub(super) fn internal_names(model: &Model) -> Vec<&str> {
+    model
+        .events
+        .iter()
+        .filter(|event| event.integrations.is_empty())
+        .map(|event| event.name.as_str())
+        .collect()
 }

@@ -7,7 +7,9 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::registration::{Rows, domain_name, new_handler, rows_by_type, type_names};
+use super::registration::{
+    Rows, domain_name, internal_names, new_handler, rows_by_type, type_names,
+};
 use super::{ident, path};
 use crate::model::Model;
 use crate::rust_names;
@@ -44,6 +46,15 @@ pub(super) fn router(model: &Model) -> TokenStream {
     let payload_type =
         (!groups.is_empty()).then(|| quote! { let payload_type = event.payload_type_id(); });
     let types = groups.iter().map(|(ty, rows)| type_route(model, ty, rows));
+    // The table's `internal` names, whatever their type: nothing to publish.
+    let internal_names = internal_names(model);
+    let internal = (!internal_names.is_empty()).then(|| {
+        quote! {
+            if ::core::matches!(event.name(), #(#internal_names)|*) {
+                return ::core::result::Result::Ok(true);
+            }
+        }
+    });
     quote! {
         /// Publishes the integration events of the table's rows, routed by code generated from
         /// the table: a `match` on the payload type of each domain event, then on its name. It
@@ -94,6 +105,7 @@ pub(super) fn router(model: &Model) -> TokenStream {
             ) -> ::core::result::Result<bool, ::eventmap::DispatchError> {
                 #payload_type
                 #(#types)*
+                #internal
                 ::core::result::Result::Ok(false)
             }
         }
