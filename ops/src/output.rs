@@ -101,7 +101,7 @@ pub fn age(seconds: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{age, table};
+    use super::{age, one_line, table};
 
     #[test]
     fn tables_align_every_column_whatever_the_cell_widths() {
@@ -129,11 +129,6 @@ mod tests {
         assert_eq!(age(7800), "2h 10m");
         assert_eq!(age(3 * 86_400 + 4 * 3600 + 59), "3d 4h");
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn cells_with_control_characters_stay_on_their_line() {
