@@ -75,6 +75,17 @@ pub struct UnmappedEventType {
     pub aggregate_type: String,
 }
 
+impl UnmappedEventType {
+    /// The error for the domain event `event_name` recorded by an aggregate of
+    /// `aggregate_type`.
+    pub fn new(event_name: impl Into<String>, aggregate_type: impl Into<String>) -> Self {
+        Self {
+            event_name: event_name.into(),
+            aggregate_type: aggregate_type.into(),
+        }
+    }
+}
+
 /// A handler failed while the dispatcher published a domain event.
 #[derive(Debug, thiserror::Error)]
 #[error("handler for domain event `{event_name}` ({event_id}) failed: {source}")]

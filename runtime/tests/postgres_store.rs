@@ -102,45 +102,54 @@ async fn nothing_of_a_rolled_back_or_failed_append_is_kept() {
     .await;
 }
 
+/// Saves a counter that records `Incremented` then `Labelled` through a store whose outbox
+/// has `dispatcher`, expects the dispatch of `Labelled` to fail, checks that nothing of the
+/// append was kept (no event, no outbox row), and returns the dispatch error's source.
+async fn refused_labelled_append(prefix: &str, dispatcher: EventDispatcher) -> eventmap::BoxError {
+    let db = TestDb::new(prefix).await;
+    let store = PostgresStore::builder(db.pool.clone())
+        .schema(db.schema.clone())
+        .registry(registry())
+        .outbox(dispatcher)
+        .build()
+        .await
+        .unwrap();
+    let mut counter = Counter::blank("c-1");
+    counter.increment(2);
+    counter.label("x");
+    let err = store
+        .save(&mut counter)
+        .await
+        .expect_err("Labelled cannot be dispatched");
+    let StoreError::Backend(source) = err else {
+        panic!("{err:?}")
+    };
+    let Ok(error) = source.downcast::<Error>() else {
+        panic!("not an eventmap::sql::Error")
+    };
+    let Error::Outbox(dispatch) = *error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(dispatch.event_name, "Labelled");
+    assert_eq!(db.count("eventmap_events", "").await, 0);
+    assert_eq!(db.count("eventmap_outbox", "").await, 0);
+    db.cleanup().await;
+    dispatch.source
+}
+
 #[tokio::test]
 async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
     within(async {
-        let db = TestDb::new("em_unmapped").await;
         // A table that maps `Labelled` payloads only under the name `Tagged`: an event named
         // `Labelled` has no row, so the append with it must leave nothing behind.
         let mut dispatcher = EventDispatcher::new();
         assert!(dispatcher.map_type::<Incremented>("incremented", &["Incremented"]));
         assert!(dispatcher.map_type::<Labelled>("tagged", &["Tagged"]));
-        let store = PostgresStore::builder(db.pool.clone())
-            .schema(db.schema.clone())
-            .registry(registry())
-            .outbox(dispatcher)
-            .build()
-            .await
-            .unwrap();
-
-        let mut counter = Counter::blank("c-1");
-        counter.increment(2);
-        counter.label("x");
-        let err = store
-            .save(&mut counter)
-            .await
-            .expect_err("Labelled has no row");
-        let StoreError::Backend(source) = err else {
-            panic!("{err:?}")
-        };
-        let Some(Error::Outbox(dispatch)) = source.downcast_ref::<Error>() else {
-            panic!("{source:?}")
-        };
-        assert_eq!(dispatch.event_name, "Labelled");
-        let unmapped = dispatch
-            .source
+        let source = refused_labelled_append("em_unmapped", dispatcher).await;
+        let unmapped = source
             .downcast_ref::<eventmap::UnmappedEventName>()
             .expect("UnmappedEventName");
         assert_eq!(unmapped.expected, ["Tagged"]);
-        assert_eq!(db.count("eventmap_events", "").await, 0);
-        assert_eq!(db.count("eventmap_outbox", "").await, 0);
-        db.cleanup().await;
     })
     .await;
 }
@@ -151,48 +160,17 @@ async fn an_event_name_without_a_row_rolls_the_outbox_append_back() {
 #[tokio::test]
 async fn an_event_type_no_table_names_rolls_the_outbox_append_back() {
     within(async {
-        let db = TestDb::new("em_unmapped_type").await;
         let mut dispatcher = EventDispatcher::new();
         assert!(dispatcher.map_type::<Incremented>("incremented", &["Incremented"]));
-        let store = PostgresStore::builder(db.pool.clone())
-            .schema(db.schema.clone())
-            .registry(registry())
-            .outbox(dispatcher)
-            .build()
-            .await
-            .unwrap();
-
-        let mut counter = Counter::blank("c-1");
-        counter.increment(2);
-        counter.label("x");
-        let err = store
-            .save(&mut counter)
-            .await
-            .expect_err("Labelled is not in the table");
-        let StoreError::Backend(source) = err else {
-            panic!("{err:?}")
-        };
-        let Some(Error::Outbox(dispatch)) = source.downcast_ref::<Error>() else {
-            panic!("{source:?}")
-        };
-        assert_eq!(dispatch.event_name, "Labelled");
-        let unmapped = dispatch
-            .source
-            .downcast_ref::<eventmap::UnmappedEventType>()
-            .expect("UnmappedEventType");
+        let source = refused_labelled_append("em_unmapped_type", dispatcher).await;
         assert_eq!(
-            (
-                unmapped.event_name.as_str(),
-                unmapped.aggregate_type.as_str()
-            ),
-            ("Labelled", "Counter")
+            source.downcast_ref(),
+            Some(&eventmap::UnmappedEventType::new("Labelled", "Counter"))
         );
-        assert_eq!(db.count("eventmap_events", "").await, 0);
-        assert_eq!(db.count("eventmap_outbox", "").await, 0);
-        db.cleanup().await;
     })
     .await;
 }
+
 #[tokio::test]
 async fn a_ce_type_of_its_own_goes_through_the_outbox_and_the_relay() {
     within(async {

@@ -10,6 +10,24 @@ use eventmap::test_util::binary::{Captured, check_connection, check_help, databa
 
 const RELAY: &str = env!("CARGO_BIN_EXE_eventmap-relay");
 
+/// A `Command` for the relay binary.
+fn relay_command() -> tokio::process::Command {
+    tokio::process::Command::new(RELAY)
+}
+
+/// Runs the relay with `command`'s settings, expects it to exit with code 2 within 30 s, and
+/// returns what it wrote (stdout and stderr).
+async fn exits_with_2(command: &mut tokio::process::Command) -> String {
+    let mut relay = Captured::spawn(command).expect("spawn");
+    let status = relay
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let text = relay.stop().await;
+    assert_eq!(status.code(), Some(2), "{text}");
+    text
+}
+
 #[tokio::test]
 async fn help_lists_the_connection_settings() {
     check_help(Path::new(RELAY), &[]).await.unwrap();
@@ -34,18 +52,12 @@ async fn database_errors_show_the_url_without_its_password() {
     let mut url = url::Url::parse(&database_url()).expect("DATABASE_URL parses");
     url.set_password(Some("pg-pw-Hy27b")).expect("password");
     url.query_pairs_mut().append_pair("sslmode", "verify-full");
-    let mut relay = Captured::spawn(
-        tokio::process::Command::new(RELAY)
+    let text = exits_with_2(
+        relay_command()
             .env("DATABASE_URL", url.as_str())
             .env("RUST_LOG", "debug"),
     )
-    .expect("spawn");
-    let status = relay
-        .wait_exit(Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    let text = relay.stop().await;
-    assert_eq!(status.code(), Some(2), "{text}");
+    .await;
     assert!(
         text.contains("cannot connect to PostgreSQL at postgres://postgres:***@"),
         "{text}"
@@ -58,18 +70,12 @@ async fn database_errors_show_the_url_without_its_password() {
 #[tokio::test]
 async fn a_sqlite_url_is_refused_at_once() {
     let started = std::time::Instant::now();
-    let mut relay = Captured::spawn(
-        tokio::process::Command::new(RELAY)
+    let text = exits_with_2(
+        relay_command()
             .args(["--server", "nats://127.0.0.1:1"])
             .env("DATABASE_URL", "sqlite:///no/such/dir/orders.db"),
     )
-    .expect("spawn");
-    let status = relay
-        .wait_exit(Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    let text = relay.stop().await;
-    assert_eq!(status.code(), Some(2), "{text}");
+    .await;
     assert!(
         text.contains(
             "DATABASE_URL sqlite:///no/such/dir/orders.db is not a PostgreSQL URL \
@@ -90,21 +96,15 @@ async fn an_unreachable_database_fails_at_once_with_the_reason() {
         .local_addr()
         .expect("addr")
         .port();
-    let mut relay = Captured::spawn(
-        tokio::process::Command::new(RELAY)
+    let text = exits_with_2(
+        relay_command()
             .env(
                 "DATABASE_URL",
                 format!("postgres://postgres@127.0.0.1:{port}/test"),
             )
             .env_remove("RUST_LOG"),
     )
-    .expect("spawn");
-    let status = relay
-        .wait_exit(Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    let text = relay.stop().await;
-    assert_eq!(status.code(), Some(2), "{text}");
+    .await;
     assert!(
         text.contains("cannot connect to PostgreSQL at postgres://postgres@127.0.0.1"),
         "{text}"

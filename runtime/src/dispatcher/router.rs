@@ -112,10 +112,7 @@ pub(super) fn unmapped_type(event: &AggregateEvent) -> DispatchError {
     DispatchError {
         event_name: event.name().to_owned(),
         event_id: event.id(),
-        source: Box::new(UnmappedEventType {
-            event_name: event.name().to_owned(),
-            aggregate_type: event.aggregate_name().to_owned(),
-        }),
+        source: Box::new(UnmappedEventType::new(event.name(), event.aggregate_name())),
     }
 }
 
