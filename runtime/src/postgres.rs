@@ -52,8 +52,8 @@ pub use crate::inbox::{InboxError, InboxOutcome};
 #[cfg(feature = "nats")]
 pub use backfill::{
     Backfill, BackfillCheckpoint, BackfillError, BackfillProgress, BackfillReport,
-    BackfillSelection, BackfillTarget, DEFAULT_BACKFILL_BATCH, DEFAULT_BACKFILL_WINDOW,
-    backfill_checkpoints, reset_backfill,
+    BackfillSelection, BackfillTarget, DEFAULT_BACKFILL_BATCH, DEFAULT_BACKFILL_SETTLE_WAIT,
+    DEFAULT_BACKFILL_WINDOW, backfill_checkpoints, reset_backfill,
 };
 pub use connect_url::connect_options;
 pub use inbox::Inbox;

@@ -399,3 +399,44 @@ async fn an_event_committed_late_below_the_end_is_not_missed() {
     })
     .await;
 }
+
+/// A transaction that drew a position and stays open (a session left idle in a transaction)
+/// holds the backfill only for `settle_wait`: then it fails with `WritersStillOpen`, naming
+/// the backend, instead of waiting forever; once that transaction ends, the backfill runs.
+#[tokio::test]
+async fn a_writer_left_open_past_the_settle_wait_is_named_not_waited_for_forever() {
+    within(LIMIT, async {
+        let db = TestDb::new("em_backfill_settle").await;
+        let store = db.store(false).await;
+        let mut before = Counter::blank("before");
+        before.increment(1);
+        store.save(&mut before).await.expect("save");
+        let mut late = Counter::blank("late");
+        late.increment(1);
+        let mut open = store.begin().await.expect("begin");
+        open.append(&late).await.expect("append");
+
+        let backfill = Backfill::new(store.clone(), "settle")
+            .router(router())
+            .settle_wait(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let err = backfill.dry_run(|_| {}).await.expect_err("writer open");
+        let BackfillError::WritersStillOpen { waited, pids } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(*waited >= Duration::from_millis(300), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+        assert_eq!(pids.len(), 1, "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("PostgreSQL backend pids [{}]", pids[0])),
+            "{err}"
+        );
+
+        open.rollback().await.expect("rollback");
+        let report = backfill.dry_run(|_| {}).await.expect("dry run");
+        assert_eq!((report.until, report.events), (1, 1), "{report:?}");
+        db.cleanup().await;
+    })
+    .await;
+}

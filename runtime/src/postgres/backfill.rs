@@ -84,6 +84,7 @@ pub struct Backfill {
     batch_size: u32,
     window: usize,
     lock_wait: Duration,
+    settle_wait: Duration,
 }
 
 impl fmt::Debug for Backfill {
@@ -103,6 +104,9 @@ impl fmt::Debug for Backfill {
 pub const DEFAULT_BACKFILL_BATCH: u32 = 1000;
 /// Default [`Backfill::window`]: acks outstanding while publishing a batch.
 pub const DEFAULT_BACKFILL_WINDOW: usize = 256;
+/// Default [`Backfill::settle_wait`]: how long a run waits for the transactions that were
+/// writing events when it fixed its end (10 minutes).
+pub const DEFAULT_BACKFILL_SETTLE_WAIT: Duration = Duration::from_secs(600);
 
 impl Backfill {
     /// A backfill named `name` (its checkpoint's key) on `store`'s events, converting with the
@@ -120,6 +124,7 @@ impl Backfill {
             batch_size: DEFAULT_BACKFILL_BATCH,
             window: DEFAULT_BACKFILL_WINDOW,
             lock_wait: Duration::from_secs(10),
+            settle_wait: DEFAULT_BACKFILL_SETTLE_WAIT,
         }
     }
 
@@ -171,6 +176,17 @@ impl Backfill {
         self
     }
 
+    /// How long [`run`](Self::run) and [`dry_run`](Self::dry_run) wait for the transactions
+    /// that were writing events when they fixed their end (one of them may hold a lower
+    /// position, still uncommitted) before [`BackfillError::WritersStillOpen`], which names
+    /// their backends. Default [`DEFAULT_BACKFILL_SETTLE_WAIT`]; a WARN is logged every 10 s
+    /// meanwhile. A session left idle in a transaction would otherwise hold the backfill
+    /// forever.
+    pub fn settle_wait(mut self, wait: Duration) -> Self {
+        self.settle_wait = wait;
+        self
+    }
+
     /// The backfill's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -184,7 +200,7 @@ impl Backfill {
     /// # Errors
     ///
     /// [`BackfillError::Store`], [`BackfillError::Convert`], [`BackfillError::NoRouter`],
-    /// [`BackfillError::InvalidSelection`].
+    /// [`BackfillError::InvalidSelection`], [`BackfillError::WritersStillOpen`].
     pub async fn dry_run(
         &self,
         progress: impl FnMut(&BackfillProgress) + Send,
@@ -401,21 +417,28 @@ impl Backfill {
         let started = Instant::now();
         let mut next_report = Duration::from_secs(10);
         loop {
-            let open: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_locks \
-                 WHERE locktype = 'virtualxid' AND virtualxid = ANY($1)",
+            let open: Vec<i32> = sqlx::query_scalar(
+                "SELECT DISTINCT pid FROM pg_locks \
+                 WHERE locktype = 'virtualxid' AND virtualxid = ANY($1) AND granted \
+                 ORDER BY pid",
             )
             .bind(&writers)
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await
             .map_err(Error::from)?;
-            if open == 0 {
+            if open.is_empty() {
                 break;
             }
-            if started.elapsed() >= next_report {
+            let waited = started.elapsed();
+            if waited >= self.settle_wait {
+                return Err(BackfillError::WritersStillOpen { waited, pids: open });
+            }
+            if waited >= next_report {
                 tracing::warn!(
-                    transactions = open,
-                    waited_secs = started.elapsed().as_secs(),
+                    transactions = open.len(),
+                    pids = ?open,
+                    waited_secs = waited.as_secs(),
+                    settle_wait_secs = self.settle_wait.as_secs(),
                     "backfill waiting for transactions writing events to end"
                 );
                 next_report += Duration::from_secs(10);

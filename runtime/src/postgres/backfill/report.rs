@@ -165,4 +165,17 @@ pub enum BackfillError {
         /// What is wrong.
         reason: String,
     },
+    /// Transactions that were writing events when the backfill fixed its end stayed open
+    /// longer than [`Backfill::settle_wait`](super::Backfill::settle_wait): one of them may hold
+    /// a position below the end, which paging by position would pass before it commits. No
+    /// batch was published and no checkpoint written.
+    #[error(
+        "transactions writing events stayed open for {waited:?} (PostgreSQL backend pids {pids:?}): the backfill cannot page past a position they may hold; end them (COMMIT, ROLLBACK or pg_terminate_backend) or raise Backfill::settle_wait"
+    )]
+    WritersStillOpen {
+        /// How long the backfill waited.
+        waited: Duration,
+        /// The backends (`pg_stat_activity.pid`) whose transactions were still open.
+        pids: Vec<i32>,
+    },
 }
