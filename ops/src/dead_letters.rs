@@ -20,6 +20,8 @@ pub use report::{
 pub use select::Selection;
 pub use store::{DeadLetter, DeadLetterId, Source};
 
+use eventmap::nats::connect::PermissionViolations;
+
 use crate::confirm::confirm;
 use crate::output::print;
 use crate::session::Session;
@@ -226,6 +228,7 @@ async fn replay(session: &Session, args: ReplayArgs) -> Result<ExitCode, OpsErro
     let bar = progress::bar(session.format, replayable.len() as u64, "replaying");
     let outcome = replay_all(
         jetstream,
+        session.violations(),
         &replayable,
         args.keep,
         qualified,
@@ -256,9 +259,12 @@ fn exit_code(all_done: bool) -> ExitCode {
 }
 
 /// Publishes the replays, `REPLAY_WINDOW` acks in flight, and deletes each dead letter once
-/// its replay is stored (unless `keep`).
+/// its replay is stored (unless `keep`). A replay onto a subject the user may not publish on
+/// fails at once with the server's `Permissions Violation` (recorded in `violations`), not
+/// after the ack timeout; its dead letter and the later ones stay.
 async fn replay_all(
     jetstream: &eventmap::nats::async_nats::jetstream::Context,
+    violations: &PermissionViolations,
     replayable: &[(&DeadLetter, replay::Target)],
     keep: bool,
     qualified: bool,
@@ -266,6 +272,7 @@ async fn replay_all(
     bar: &indicatif::ProgressBar,
 ) -> Result<(), OpsError> {
     for chunk in replayable.chunks(REPLAY_WINDOW) {
+        let since = tokio::time::Instant::now();
         let mut acks = Vec::with_capacity(chunk.len());
         for (letter, target) in chunk {
             let ack = jetstream
@@ -284,16 +291,22 @@ async fn replay_all(
             acks.push(ack);
         }
         for ((letter, target), ack) in chunk.iter().zip(acks) {
-            let ack = ack.await.map_err(|err| {
-                OpsError::jetstream(
-                    format!(
-                        "cannot replay dead letter {} to `{}`",
-                        letter.id(true),
-                        target.subject
-                    ),
-                    err,
+            let what = || {
+                format!(
+                    "cannot replay dead letter {} to `{}`",
+                    letter.id(true),
+                    target.subject
                 )
-            })?;
+            };
+            let ack = tokio::select! {
+                ack = ack => ack.map_err(|err| OpsError::jetstream(what(), err))?,
+                refused = violations.publish_refused(&target.subject, since) => {
+                    return Err(OpsError::jetstream(
+                        what(),
+                        format!("the server refused the publish: {refused}"),
+                    ));
+                }
+            };
             if !keep {
                 store::delete(jetstream, letter).await?;
             }

@@ -3,7 +3,9 @@
 //! to one.
 
 use eventmap::nats::async_nats::jetstream::{self, Context};
-use eventmap::nats::connect::{ConnectSettings, connect};
+use eventmap::nats::connect::{
+    ConnectSettings, PermissionViolations, connect_recording_violations,
+};
 use eventmap::postgres::sqlx::PgPool;
 use eventmap_codegen::service::Service;
 use tokio::sync::OnceCell;
@@ -21,6 +23,7 @@ pub struct Session {
     /// `--format`.
     pub format: Format,
     nats: ConnectSettings,
+    violations: PermissionViolations,
     service: OnceCell<Service>,
     jetstream: OnceCell<Context>,
     pool: OnceCell<PgPool>,
@@ -34,6 +37,7 @@ impl Session {
             database_url: cli.database_url.clone(),
             format: cli.format,
             nats: cli.nats.settings().name("eventmap-ops"),
+            violations: PermissionViolations::new(),
             service: OnceCell::new(),
             jetstream: OnceCell::new(),
             pool: OnceCell::new(),
@@ -57,7 +61,8 @@ impl Session {
     }
 
     /// The JetStream context, connected on first use (waiting while the server is away, as
-    /// [`connect`] does).
+    /// [`connect`] does), its connection's publish permission violations recorded in
+    /// [`violations`](Self::violations).
     ///
     /// # Errors
     ///
@@ -65,10 +70,18 @@ impl Session {
     pub async fn jetstream(&self) -> Result<&Context, OpsError> {
         self.jetstream
             .get_or_try_init(|| async {
-                let client = connect(&self.nats).await?;
+                let client = connect_recording_violations(&self.nats, &self.violations).await?;
                 Ok(jetstream::new(client))
             })
             .await
+    }
+
+    /// The publish permission violations the server reported on the
+    /// [`jetstream`](Self::jetstream) connection: NATS drops a publish the user may not make
+    /// and says so only asynchronously, so a command that publishes races its acks against
+    /// these to fail at once with the server's text instead of after the ack timeout.
+    pub fn violations(&self) -> &PermissionViolations {
+        &self.violations
     }
 
     /// `err`, from a command on a schema, as an [`OpsError`]: [`OpsError::NoSchema`] (naming

@@ -10,10 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use eventmap::BoxError;
+use eventmap::nats::async_nats;
 use eventmap::nats::async_nats::jetstream::message::PublishMessage;
 use eventmap::nats::{Consumer, ConsumerSpec, Delivery, DeliveryPolicy, TransactionalHandler};
 use eventmap::postgres::Inbox;
 use eventmap::postgres::sqlx::{self, PgConnection};
+use eventmap::test_util::LocalServer;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -410,6 +412,72 @@ async fn an_undecodable_payload_is_shown_in_hex_on() {
     let unknown = fixture.ops(&["dead-letters", "list", "--subscription", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("orders (durable ops-orders)"));
+    running.stop().await;
+    fixture.cleanup().await;
+}
+
+/// A replay onto a subject the user may not publish on (`--user ops`, publishing denied on the
+/// order event's subject): NATS drops such a publish and says so only asynchronously, so the
+/// replay waited for the ack timeout and reported a timeout. It now fails at once with the
+/// server's `Permissions Violation` (exit 2), and the dead letter stays.
+#[tokio::test]
+async fn a_replay_the_user_may_not_publish_fails_at_once_and_keeps_the_dead_letter() {
+    tokio::task::LocalSet::new()
+        .run_until(a_replay_the_user_may_not_publish_fails_at_once_and_keeps_the_dead_letter_on())
+        .await;
+}
+
+async fn a_replay_the_user_may_not_publish_fails_at_once_and_keeps_the_dead_letter_on() {
+    let server = LocalServer::start_with_config(
+        "authorization { users: [ { user: admin, password: admin-pw }, \
+         { user: ops, password: ops-pw, \
+           permissions: { publish: { deny: [\"ordering.order.OrderCreatedEvent\"] } } } ] }\n",
+    )
+    .await
+    .expect("nats-server");
+    let admin =
+        async_nats::ConnectOptions::with_user_and_password("admin".into(), "admin-pw".into())
+            .connect(server.url())
+            .await
+            .expect("admin connects");
+    let ops_user = ["--user", "ops", "--password", "ops-pw"].map(String::from);
+    let fixture = Fixture::on("ops_denied_replay", server, admin, ops_user.to_vec()).await;
+    let running = Running::start(&fixture).await;
+    publish(&fixture.jetstream, &[created("poison")]).await;
+    let id = listed(&fixture, 1).await["groups"][0]["ids"][0]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    running.fixed.store(true, Ordering::SeqCst);
+
+    let started = std::time::Instant::now();
+    let output = fixture.ops(&["dead-letters", "replay", "--all"]);
+    let elapsed = started.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "cannot replay dead letter OPS_DEAD_LETTERS:{id} to `ordering.order.OrderCreatedEvent`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("the server refused the publish: Permissions Violation for Publish to"),
+        "{text}"
+    );
+    // The JetStream ack timeout (5 s) is not waited for.
+    assert!(
+        elapsed < std::time::Duration::from_secs(4),
+        "{elapsed:?}: {text}"
+    );
+    // Nothing replayed, nothing deleted.
+    let list = listed(&fixture, 1).await;
+    assert_eq!(list["groups"][0]["ids"][0], id.as_str());
+    assert_eq!(running.applied(&fixture).await, pairs(&[]));
     running.stop().await;
     fixture.cleanup().await;
 }

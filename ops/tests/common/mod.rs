@@ -45,6 +45,8 @@ pub struct Fixture {
     pub jetstream: Context,
     pub pool: PgPool,
     pub schema: String,
+    /// Global arguments of every `eventmap-ops` run, before its own (e.g. `--user`).
+    pub ops_args: Vec<String>,
 }
 
 impl Fixture {
@@ -53,6 +55,17 @@ impl Fixture {
             .await
             .unwrap_or_else(|err| panic!("cannot start nats-server (NATS_SERVER_BIN): {err}"));
         let client = async_nats::connect(server.url()).await.expect("connect");
+        Self::on(prefix, server, client, Vec::new()).await
+    }
+
+    /// A fixture on `server` (started with a configuration of the test's, e.g. users),
+    /// provisioned through `client`; `ops_args` go before each command's own arguments.
+    pub async fn on(
+        prefix: &str,
+        server: LocalServer,
+        client: async_nats::Client,
+        ops_args: Vec<String>,
+    ) -> Self {
         let jetstream = async_nats::jetstream::new(client);
         provision_streams(&jetstream, &[ORDER])
             .await
@@ -76,6 +89,7 @@ impl Fixture {
             jetstream,
             pool,
             schema,
+            ops_args,
         }
     }
 
@@ -101,6 +115,7 @@ impl Fixture {
             "--format",
             format,
         ];
+        all.extend(self.ops_args.iter().map(String::as_str));
         all.extend_from_slice(args);
         std::process::Command::new(env!("CARGO_BIN_EXE_eventmap-ops"))
             .args(&all)
