@@ -10,12 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use eventmap::BoxError;
-use eventmap::nats::async_nats;
 use eventmap::nats::async_nats::jetstream::message::PublishMessage;
 use eventmap::nats::{Consumer, ConsumerSpec, Delivery, DeliveryPolicy, TransactionalHandler};
 use eventmap::postgres::Inbox;
 use eventmap::postgres::sqlx::{self, PgConnection};
-use eventmap::test_util::LocalServer;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -428,18 +426,7 @@ async fn a_replay_the_user_may_not_publish_fails_at_once_and_keeps_the_dead_lett
 }
 
 async fn a_replay_the_user_may_not_publish_fails_at_once_and_keeps_the_dead_letter_on() {
-    let server = LocalServer::start_with_config(
-        "authorization { users: [ { user: admin, password: admin-pw }, \
-         { user: ops, password: ops-pw, \
-           permissions: { publish: { deny: [\"ordering.order.OrderCreatedEvent\"] } } } ] }\n",
-    )
-    .await
-    .expect("nats-server");
-    let admin =
-        async_nats::ConnectOptions::with_user_and_password("admin".into(), "admin-pw".into())
-            .connect(server.url())
-            .await
-            .expect("admin connects");
+    let (server, admin) = server_denying("ops", "ordering.order.OrderCreatedEvent").await;
     let ops_user = ["--user", "ops", "--password", "ops-pw"].map(String::from);
     let fixture = Fixture::on("ops_denied_replay", server, admin, ops_user.to_vec()).await;
     let running = Running::start(&fixture).await;

@@ -6,6 +6,8 @@
 //! parks a row on a subject its NATS user may not publish on. Real PostgreSQL
 //! (DATABASE_URL) and nats-server (NATS_SERVER_BIN).
 
+mod common;
+
 use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use eventmap::nats::{JetStreamPublisher, provision_streams};
 use eventmap::postgres::sqlx::postgres::PgPoolOptions;
 use eventmap::postgres::{OutboxWriter, PostgresStore, Relay, RelayConfig};
 use eventmap::test_util::LocalServer;
+
+use common::server_denying;
 use ordering_example::domain::events::OrderItem;
 use ordering_example::domain::ids::{CustomerId, PaymentId, ProductId, StoreId};
 use ordering_example::domain::money::Money;
@@ -265,18 +269,7 @@ async fn the_relay_parks_a_row_its_user_may_not_publish() {
         .build()
         .await
         .expect("store");
-    let server = LocalServer::start_with_config(
-        "authorization { users: [ { user: admin, password: admin-pw }, \
-         { user: relay, password: relay-pw, \
-           permissions: { publish: { deny: [\"ordering.order.OrderReadiedEvent\"] } } } ] }\n",
-    )
-    .await
-    .expect("nats-server");
-    let admin =
-        async_nats::ConnectOptions::with_user_and_password("admin".into(), "admin-pw".into())
-            .connect(server.url())
-            .await
-            .expect("admin connects");
+    let (server, admin) = server_denying("relay", "ordering.order.OrderReadiedEvent").await;
     let jetstream = async_nats::jetstream::new(admin);
     provision_streams(
         &jetstream,

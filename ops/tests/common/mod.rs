@@ -39,6 +39,25 @@ pub fn database_url() -> String {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// A private nats-server with two users: `admin` (password `admin-pw`, every permission) and
+/// `user` (password `<user>-pw`), who may not publish on `denied`; returns it with a client
+/// connected as `admin`.
+pub async fn server_denying(user: &str, denied: &str) -> (LocalServer, async_nats::Client) {
+    let server = LocalServer::start_with_config(&format!(
+        "authorization {{ users: [ {{ user: admin, password: admin-pw }}, \
+         {{ user: {user}, password: {user}-pw, \
+           permissions: {{ publish: {{ deny: [\"{denied}\"] }} }} }} ] }}\n"
+    ))
+    .await
+    .expect("nats-server");
+    let admin =
+        async_nats::ConnectOptions::with_user_and_password("admin".into(), "admin-pw".into())
+            .connect(server.url())
+            .await
+            .expect("admin connects");
+    (server, admin)
+}
+
 /// A private nats-server with the order channel, and a schema of its own.
 pub struct Fixture {
     pub server: LocalServer,
