@@ -141,6 +141,7 @@ pub fn location(file: &Path, loc: Location) -> SourceLocation {
     }
 }
 
+mod duplicates;
 mod fields;
 mod flow;
 mod mappings;
@@ -148,6 +149,7 @@ mod parse;
 mod rows;
 mod schema;
 mod subscriptions;
+mod tabs;
 
 pub use fields::{FieldSource, FieldSpec, VariantTarget};
 pub use mappings::NamedMapping;
