@@ -149,6 +149,29 @@ fn a_duplicate_key_is_refused_at_its_second_occurrence_with_the_first_noted() {
 }
 
 #[test]
+fn a_version_out_of_range_is_named_in_the_tables_terms() {
+    let project = Project::new();
+    for written in ["99999999999", "4294967296", "-1", "1.5", "one"] {
+        let analysis = project.analyze(TABLE.replace("version: 1", &format!("version: {written}")));
+        let d = single_error(&analysis);
+        assert_eq!(d.rule, "unsupported-version");
+        assert_eq!(
+            d.message,
+            format!(
+                "`{written}` is not a mapping format version (a small whole number, 1 or more)"
+            )
+        );
+        assert_eq!(at(d), ("mappings.yaml".into(), 1, 10));
+        assert_eq!(
+            d.hint.as_deref(),
+            Some(
+                "`version` names the format of this table (not of its contracts); this eventmap reads `version: 1`"
+            )
+        );
+    }
+}
+
+#[test]
 fn an_alias_bomb_is_refused_not_expanded() {
     let project = Project::new();
     let analysis = project.analyze(support::alias_bomb());
