@@ -295,7 +295,9 @@ fn check_fields(
 ) -> Result<(), syn::Error> {
     let mut errors: Option<syn::Error> = None;
     for integration in &event.integrations {
-        for field in &integration.fields {
+        let mut fields_of_payload = Vec::new();
+        rooted_at_payload(&integration.fields, None, &mut fields_of_payload);
+        for (field, within) in fields_of_payload {
             let Some(first) = domain_root(field) else {
                 continue;
             };
@@ -318,11 +320,15 @@ fn check_fields(
                 .unwrap_or_default();
             // On the field it probably is (a renamed field), else on the struct's name.
             let span = close.map_or(input.ident.span(), |(_, _, span)| span);
+            let (message, inside) = match &within {
+                Some(nested) => (nested.message, format!(" (in `{}`)", nested.proto_path)),
+                None => (integration.message.full_name.as_str(), String::new()),
+            };
             let error = syn::Error::new(
                 span,
                 format!(
-                    "{at}`{}` maps proto field `{}` of `{}` from `{first}`, but `{}` has no field `{first}`{suggestion}",
-                    integration.name, field.proto_name, integration.message.full_name, input.ident
+                    "{at}`{}` maps proto field `{}` of `{message}`{inside} from `{first}`, but `{}` has no field `{first}`{suggestion}",
+                    integration.name, field.proto_name, input.ident
                 ),
             );
             match &mut errors {
@@ -332,6 +338,46 @@ fn check_fields(
         }
     }
     errors.map_or(Ok(()), Err)
+}
+
+/// A nested message built from the payload itself (`fields:` without `from:`): its fields'
+/// paths start at the payload too.
+#[derive(Clone)]
+struct NestedInPayload<'m> {
+    /// The proto fields holding it, dotted from the integration event (`total`, `a.b`).
+    proto_path: String,
+    /// Its full proto name.
+    message: &'m str,
+}
+
+/// Collects into `out` the fields of `fields` whose domain paths start at the payload, each
+/// with the nested message it is in (`within`, `None` at the top): the fields of nested
+/// messages built from the payload itself are entered, at any depth.
+fn rooted_at_payload<'m>(
+    fields: &'m [Field],
+    within: Option<&NestedInPayload<'m>>,
+    out: &mut Vec<(&'m Field, Option<NestedInPayload<'m>>)>,
+) {
+    for field in fields {
+        out.push((field, within.cloned()));
+        if let Value::Nested {
+            path,
+            message,
+            fields: inner,
+            ..
+        } = &field.value
+            && path.is_empty()
+        {
+            let nested = NestedInPayload {
+                proto_path: match within {
+                    Some(w) => format!("{}.{}", w.proto_path, field.proto_name),
+                    None => field.proto_name.clone(),
+                },
+                message: &message.full_name,
+            };
+            rooted_at_payload(inner, Some(&nested), out);
+        }
+    }
 }
 
 fn domain_root(field: &Field) -> Option<&str> {

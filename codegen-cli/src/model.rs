@@ -315,7 +315,19 @@ pub enum Conversion {
         rust_type: String,
         /// (domain variant, proto value name, proto value number), in table order.
         arms: Vec<(String, String, i32)>,
+        /// The named enum mapping (`mapping: <name>`) the arms come from, when they are not
+        /// written on the row: where a missing variant is to be added.
+        named: Option<NamedEnum>,
     },
+}
+
+/// A named enum mapping (`mappings.<name>` with `enum` + `values`) used by a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedEnum {
+    /// The mapping's name.
+    pub name: String,
+    /// Where its `enum:` is written (its `values:` follow).
+    pub declared: Option<SourceLocation>,
 }
 
 /// The oneof a field belongs to, as prost represents it: one `Option<Enum>` field per oneof.

@@ -57,8 +57,10 @@ impl Borrow<str> for Key {
 #[schemars(title = "eventmap mapping table (format v1)")]
 pub struct Table {
     /// Format version; only `1` exists.
+    // Kept as written and checked by the validator (rule `unsupported-version`), so that any
+    // other value (past `u32`, negative, a word) is reported in the table's terms.
     #[schemars(with = "u32", range(min = 1, max = 1))]
-    pub version: Spanned<u32>,
+    pub version: Spanned<String>,
     /// The producing service's name: the CloudEvents `ce-source` of its integration events.
     #[schemars(with = "String")]
     pub service: Spanned<String>,
@@ -141,6 +143,7 @@ pub fn location(file: &Path, loc: Location) -> SourceLocation {
     }
 }
 
+mod duplicates;
 mod fields;
 mod flow;
 mod mappings;
@@ -148,6 +151,7 @@ mod parse;
 mod rows;
 mod schema;
 mod subscriptions;
+mod tabs;
 
 pub use fields::{FieldSource, FieldSpec, VariantTarget};
 pub use mappings::NamedMapping;

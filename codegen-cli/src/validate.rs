@@ -29,6 +29,7 @@ mod proto_types;
 mod sources;
 pub(crate) mod subscriptions;
 pub(crate) mod suggest;
+mod version;
 
 use ctxt::Ctxt;
 /// The result of checking a table: the model when there were no errors, and every
@@ -79,17 +80,14 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn table(&mut self, table: &Table, base: &Path) -> Model {
-        if table.version.value != 1 {
+        if let Some(problem) = version::problem(&table.version.value) {
             self.cx
                 .error(
                     rules::UNSUPPORTED_VERSION,
                     table.version.referenced,
-                    format!(
-                        "mapping format version {} is not supported",
-                        table.version.value
-                    ),
+                    problem,
                 )
-                .hint = Some("this eventmap reads `version: 1`".into());
+                .hint = Some(version::hint());
         }
         self.service(&table.service);
         if let Some(module) = &table.rust.domain_module {

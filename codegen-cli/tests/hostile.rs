@@ -15,18 +15,34 @@ fn the_base_table_is_valid() {
 }
 
 #[test]
-fn an_empty_file_is_located_at_its_end() {
+fn an_empty_file_is_located_at_its_start_with_a_minimal_table() {
     let project = Project::new();
-    for (text, line) in [("", 1), ("\n\n   \n", 4), ("# only a comment\n", 2)] {
+    for text in [
+        "",
+        "\n\n   \n",
+        "# only a comment\n",
+        "# no newline",
+        "\t\n",
+    ] {
         let analysis = project.analyze(text);
         let d = single_error(&analysis);
         assert_eq!(d.rule, "yaml");
-        assert_eq!(d.message, "the file is empty");
-        assert_eq!(at(d), ("mappings.yaml".into(), line, 1), "{text:?}");
-        assert!(
-            d.hint.as_deref().is_some_and(|h| h.contains("version: 1")),
-            "{d}"
+        assert_eq!(
+            d.message,
+            "the table is empty: the file holds no YAML, at most comments and blank lines"
         );
+        // Not past the end of the file, where serde-saphyr puts it.
+        assert_eq!(at(d), ("mappings.yaml".into(), 1, 1), "{text:?}");
+        let hint = d.hint.as_deref().unwrap_or_default();
+        for key in [
+            "`version: 1`",
+            "`service:",
+            "`protos:",
+            "`rust:",
+            "`channels:`",
+        ] {
+            assert!(hint.contains(key), "{key} missing from the hint: {d}");
+        }
     }
 }
 
@@ -48,29 +64,111 @@ fn several_documents_are_refused_at_the_second() {
 
 #[test]
 fn a_tab_in_indentation_is_refused_where_it_is() {
-    let analysis = Project::new().analyze(support::tab_indented());
-    let d = single_error(&analysis);
-    assert_eq!(d.rule, "yaml");
-    assert!(d.message.contains("tabs"), "{d}");
-    assert_eq!(at(d), ("mappings.yaml".into(), 4, 2));
+    let project = Project::new();
+    // (table, line and column of the tab). The parser notices the first two on the
+    // character after the tab, the third on the line before (it tries to continue the
+    // plain scalar `PlacedEvent`).
+    for (text, line, column) in [
+        (support::tab_indented(), 4, 1),
+        (TABLE.replace("    - name:", "  \t- name:"), 13, 3),
+        (TABLE.replace("      message:", "    \t  message:"), 14, 5),
+    ] {
+        let analysis = project.analyze(&text);
+        let d = single_error(&analysis);
+        assert_eq!(d.rule, "yaml");
+        assert_eq!(
+            d.message,
+            "tabs are not allowed for indentation in YAML; use spaces"
+        );
+        assert_eq!(at(d), ("mappings.yaml".into(), line, column), "{text}");
+    }
+}
+
+/// The location of the diagnostic's only note, and its text.
+fn only_note(d: &eventmap_codegen::Diagnostic) -> (String, usize, usize) {
+    assert_eq!(d.notes.len(), 1, "{d}");
+    let (text, loc) = &d.notes[0];
+    let loc = loc
+        .as_ref()
+        .unwrap_or_else(|| panic!("a note without location: {d}"));
+    (text.clone(), loc.line, loc.column)
 }
 
 #[test]
-fn a_duplicate_key_is_refused_at_its_second_occurrence() {
+fn a_duplicate_key_is_refused_at_its_second_occurrence_with_the_first_noted() {
     let project = Project::new();
     let analysis = project.analyze(support::duplicate_key());
     let d = single_error(&analysis);
     assert_eq!(d.rule, "yaml");
     assert_eq!(d.message, "duplicate key `service`");
     assert_eq!(at(d), ("mappings.yaml".into(), 24, 1));
-    // Deep in the table too: a proto field mapped twice.
-    let text = TABLE.replace(
-        "        note: default\n",
-        "        note: default\n        note: { from: note }\n",
-    );
-    let d = single_error(&project.analyze(text)).clone();
-    assert_eq!(d.message, "duplicate key `note`");
-    assert_eq!(at(&d), ("mappings.yaml".into(), 19, 9));
+    assert_eq!(only_note(d), ("first defined here".into(), 2, 1));
+    // (table, message, second occurrence, first occurrence): deep in the table (a proto
+    // field mapped twice), a channel (once quoted), a key of a flow mapping, an event.
+    let cases = [
+        (
+            TABLE.replace(
+                "        note: default\n",
+                "        note: default\n        note: { from: note }\n",
+            ),
+            "duplicate key `note`",
+            (19, 9),
+            (18, 9),
+        ),
+        (
+            TABLE.replace(
+                "  orders: { subject: shop.orders, stream: SHOP_ORDERS }\n",
+                "  orders: { subject: shop.orders, stream: SHOP_ORDERS }\n  \"orders\": { subject: a, stream: B }\n",
+            ),
+            "duplicate key `orders`",
+            (11, 3),
+            (10, 3),
+        ),
+        (
+            TABLE.replace("{ subject: shop.orders,", "{ subject: shop.orders, subject: x,"),
+            "duplicate key `subject`",
+            (10, 35),
+            (10, 13),
+        ),
+        (
+            format!("{TABLE}  Placed: internal\n"),
+            "duplicate key `Placed`",
+            (24, 3),
+            (12, 3),
+        ),
+    ];
+    for (text, message, (line, column), first) in cases {
+        let d = single_error(&project.analyze(&text)).clone();
+        assert_eq!(d.message, message);
+        assert_eq!(at(&d), ("mappings.yaml".into(), line, column), "{text}");
+        assert_eq!(
+            only_note(&d),
+            ("first defined here".into(), first.0, first.1)
+        );
+    }
+}
+
+#[test]
+fn a_version_out_of_range_is_named_in_the_tables_terms() {
+    let project = Project::new();
+    for written in ["99999999999", "4294967296", "-1", "1.5", "one"] {
+        let analysis = project.analyze(TABLE.replace("version: 1", &format!("version: {written}")));
+        let d = single_error(&analysis);
+        assert_eq!(d.rule, "unsupported-version");
+        assert_eq!(
+            d.message,
+            format!(
+                "`{written}` is not a mapping format version (a small whole number, 1 or more)"
+            )
+        );
+        assert_eq!(at(d), ("mappings.yaml".into(), 1, 10));
+        assert_eq!(
+            d.hint.as_deref(),
+            Some(
+                "`version` names the format of this table (not of its contracts); this eventmap reads `version: 1`"
+            )
+        );
+    }
 }
 
 #[test]

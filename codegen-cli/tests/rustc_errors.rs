@@ -172,6 +172,44 @@ fn a_variant_missing_from_a_oneofs_variants_gets_no_suggestion_to_edit_generated
     );
 }
 
+/// A domain enum mapped by a named mapping (`mapping: carrier`, declared under `mappings:`):
+/// the line rustc quotes for a variant missing from `values:` (the value matched, as in
+/// [`rustc_errors_in_builder_mode_name_the_table_line`]) names the mapping's `enum:`, where
+/// the variant is to be added, and the row that uses it. The generated text only: rustc
+/// quotes that line whole, as the test above shows.
+#[test]
+fn a_variant_missing_from_a_named_enum_mapping_names_the_mapping() {
+    let inline = "        carrier:\n          from: carrier\n          enum: crate::domain::Carrier\n          values: { Ups: CARRIER_UPS, Dhl: CARRIER_DHL }\n";
+    let table = fixture_table();
+    assert!(
+        table.contains(inline),
+        "the fixture maps `carrier` on its row"
+    );
+    let table = table.replace(
+        inline,
+        "        carrier: { from: carrier, mapping: carrier }\n",
+    ) + "mappings:\n  carrier:\n    enum: crate::domain::Carrier\n    values: { Ups: CARRIER_UPS, Dhl: CARRIER_DHL }\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(
+        &Path::new(FIXTURE).join("proto/shop/v1/shop.proto"),
+        &dir.path().join("proto/shop/v1/shop.proto"),
+    );
+    write(&dir.path().join("mappings.yaml"), &table);
+    let analysis = eventmap_codegen::analyze(&dir.path().join("mappings.yaml")).expect("readable");
+    let code = analysis.generate().expect("valid table");
+    let used = location(&table, "carrier: { from: carrier, mapping: carrier }");
+    // `crate::domain::Carrier`, after `enum: ` on line 42.
+    let declared = location(&table, "enum: crate::domain::Carrier");
+    assert_eq!(declared, "42:5");
+    let expected = format!(
+        "&payload.carrier, // mappings.yaml:42:11: add this variant to `values:` of mapping `carrier` (used by row `OrderShipped` at mappings.yaml:{used})"
+    );
+    assert!(
+        code.lines().any(|l| l.trim_start() == expected),
+        "no line `{expected}` in:\n{code}"
+    );
+}
+
 /// The diagnostic of `stderr` (from its `error` line to the next diagnostic) whose first
 /// line starts with `head` and mentions `mentions`.
 fn diagnostic<'a>(stderr: &'a str, head: &str, mentions: &str) -> &'a str {

@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{EmitError, Roots, ident};
+use crate::diagnostic::SourceLocation;
 use crate::model::{Conversion, Field, Value};
 
 /// Field conversions set aside while emitting text, each with the table location of its
@@ -49,34 +50,33 @@ impl Locations {
         let Some(location) = &field.location else {
             return value;
         };
-        let file = location.file.file_name().map_or_else(
-            || location.file.display().to_string(),
-            |f| f.to_string_lossy().into_owned(),
-        );
-        let at = format!("{file}:{}:{}", location.line, location.column);
+        let at = short(location);
         let mut entries = self.entries.borrow_mut();
         let index = entries.len();
         let (value, comment, enum_args) = match &field.value {
             Value::Domain {
-                conversion: Conversion::Enum { .. },
+                conversion: Conversion::Enum { named, .. },
                 ..
             } => {
                 let mut args = None;
                 let value = replace_enum_args(value, index, &mut args);
-                let comment = format!("{at}: add this variant to `values:` of row `{}`", roots.row);
+                let row = roots.row;
+                // A named mapping's variants are added where it is declared, not on the row.
+                let comment = match named {
+                    Some(named) => format!(
+                        "{}: add this variant to `values:` of mapping `{}` (used by row `{row}` at {at})",
+                        named.declared.as_ref().map_or_else(|| at.clone(), short),
+                        named.name
+                    ),
+                    None => format!("{at}: add this variant to `values:` of row `{row}`"),
+                };
                 (value, comment, args)
             }
             Value::Domain { .. } | Value::Envelope(_) => (value, at, None),
             // The `match` of a oneof: its scrutinee is set aside, which is what rustc shows
             // when a variant is missing from `variants:`.
             Value::Oneof { declared, .. } => {
-                let at = declared.as_ref().map_or(at, |d| {
-                    let file = d.file.file_name().map_or_else(
-                        || d.file.display().to_string(),
-                        |f| f.to_string_lossy().into_owned(),
-                    );
-                    format!("{file}:{}:{}", d.line, d.column)
-                });
+                let at = declared.as_ref().map_or(at, short);
                 let comment = format!(
                     "{at}: add this variant to `variants:` of oneof `{}`",
                     field.proto_name
@@ -124,6 +124,16 @@ impl Locations {
         }
         Ok(out)
     }
+}
+
+/// `file:line:column` of `location`, with the file's name only (the generated module's
+/// comments are read next to the table).
+fn short(location: &SourceLocation) -> String {
+    let file = location.file.file_name().map_or_else(
+        || location.file.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    format!("{file}:{}:{}", location.line, location.column)
 }
 
 /// Where the sentinel of `line` is (`start`, `end`) and the index of its conversion, when the

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_saphyr::Location;
 
-use super::{Table, flow, location};
+use super::{Table, duplicates, flow, location, tabs};
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::rules;
 
@@ -86,6 +86,17 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
     if let Some(open) = error_line.and_then(|line| flow::unclosed(text, original, line)) {
         return unclosed_diagnostic(file, &message, open, located);
     }
+    if let Some((line, column)) =
+        error_line.and_then(|line| tabs::indentation_tab(text, original, line))
+    {
+        return Diagnostic::new(rules::YAML, tabs::MESSAGE).at(Some(at(file, line, column, 1)));
+    }
+    if matches!(original, E::Eof { .. }) && is_blank(text) {
+        // serde-saphyr puts the end of the input past the last line: point at the start.
+        return Diagnostic::new(rules::YAML, message)
+            .at(Some(at(file, 1, 1, 1)))
+            .hint(MINIMAL_TABLE_HINT);
+    }
     let mut diagnostic =
         Diagnostic::new(rules::YAML, message).at(located.map(|l| location(file, l)));
     if let Some(defined) = anchor.filter(|d| d.line() > 0 && d.column() > 0 && Some(*d) != located)
@@ -95,11 +106,40 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
             Some(location(file, defined)),
         );
     }
+    if let E::DuplicateMappingKey { key, .. } = original
+        && let Some(second) = located
+        && let Some((line, column)) =
+            duplicates::first_occurrence(text, error_line.unwrap_or(0), column_of(second))
+    {
+        let len = key.as_deref().map_or(1, |k| k.chars().count());
+        diagnostic = diagnostic.note("first defined here", Some(at(file, line, column, len)));
+    }
     if let Some(hint) = yaml_hint(original, text, located, anchor.is_some()) {
         diagnostic = diagnostic.hint(hint);
     }
     diagnostic
 }
+
+/// `file`:`line`:`column`, `len` characters long.
+fn at(file: &Path, line: usize, column: usize, len: usize) -> SourceLocation {
+    SourceLocation {
+        file: file.to_path_buf(),
+        line,
+        column,
+        len,
+    }
+}
+
+/// The 1-based column of `loc`, in characters.
+fn column_of(loc: Location) -> usize {
+    usize::try_from(loc.column()).unwrap_or(usize::MAX)
+}
+
+/// What an empty table lacks: the keys a minimal table has.
+pub(super) const MINIMAL_TABLE_HINT: &str = "a minimal table has `version: 1`, `service: <name>`, \
+`protos: { include: [<dir>], files: [<file>.proto] }`, `rust: { proto_module: crate::proto }` \
+and `channels:` with one channel (`<name>: { subject: <subject>, stream: <STREAM> }`); \
+`eventmap init` writes one from your protos, docs/mappings.md explains each key";
 
 /// The diagnostic for a flow collection that is not closed: at its bracket, with a note
 /// where the parser noticed (the next key, or the end of the file).
@@ -121,12 +161,7 @@ pub(super) fn unclosed_diagnostic(
             open.bracket
         ),
     )
-    .at(Some(SourceLocation {
-        file: file.to_path_buf(),
-        line: open.line,
-        column: open.column,
-        len: 1,
-    }))
+    .at(Some(at(file, open.line, open.column, 1)))
     .note(
         "the YAML parser noticed here",
         noticed.map(|l| location(file, l)),
@@ -148,7 +183,10 @@ pub(super) fn yaml_message(err: &serde_saphyr::Error, text: &str, through_alias:
         "the table has more than"
     };
     match err {
-        E::Eof { .. } if is_blank(text) => "the file is empty".to_owned(),
+        E::Eof { .. } if is_blank(text) => {
+            "the table is empty: the file holds no YAML, at most comments and blank lines"
+                .to_owned()
+        }
         E::MultipleDocuments { .. } => {
             "the file holds more than one YAML document (`---`); a mapping table is one document"
                 .to_owned()
@@ -208,9 +246,6 @@ pub(super) fn yaml_hint(
     use serde_saphyr::Error as E;
     use serde_saphyr::budget::BudgetBreach as B;
     match err {
-        E::Eof { .. } if is_blank(text) => {
-            Some("a mapping table starts with `version: 1`; see docs/mappings.md".into())
-        }
         E::Budget {
             breach: B::Depth { .. },
             ..

@@ -7,18 +7,21 @@ use serde_saphyr::Spanned;
 use super::Validator;
 use super::proto_types::describe;
 use super::suggest::{list, suggest};
-use crate::model::Conversion;
+use crate::model::{Conversion, NamedEnum};
 use crate::rules;
 use crate::rust_names;
 use crate::table::Key;
 
 impl Validator<'_> {
     /// `enum:` + `values:`: every variant maps to a proto value that exists, by its proto name.
+    /// `named` is the named mapping (`mappings.<name>`) they are written in, when they are
+    /// not written on the row.
     pub(super) fn enum_conversion(
         &mut self,
         field: &FieldDescriptor,
         rust_type: &Spanned<String>,
         values: &IndexMap<Key, Spanned<String>>,
+        named: Option<&Key>,
     ) -> Option<Conversion> {
         let Kind::Enum(proto_enum) = field.kind() else {
             self.cx.error(
@@ -54,9 +57,14 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
+        let named = named.map(|key| NamedEnum {
+            name: key.as_str().to_owned(),
+            declared: self.cx.loc(rust_type.referenced),
+        });
         ok.then(|| Conversion::Enum {
             rust_type: rust_type.value.clone(),
             arms,
+            named,
         })
     }
 

@@ -324,7 +324,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        let conversion = self.enum_conversion(field, rust_type, values)?;
+        let conversion = self.enum_conversion(field, rust_type, values, Some(key))?;
         Some(Value::Domain {
             path,
             with: None,

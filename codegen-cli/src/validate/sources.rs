@@ -401,7 +401,7 @@ impl Validator<'_> {
                 }
             }
             (None, Some(rust_type), Some(values)) => {
-                self.enum_conversion(field, rust_type, values)?
+                self.enum_conversion(field, rust_type, values, None)?
             }
             // A `with:` function into a field of a prost message type (not a well-known
             // type, which convert from std types) returns that message itself.

@@ -175,7 +175,9 @@ fn domain_source(
         Conversion::Into => {}
         Conversion::Checked => text.push_str(", range-checked"),
         Conversion::Identity { .. } => text.push_str(", the prost message as returned"),
-        Conversion::Enum { rust_type, arms } => {
+        Conversion::Enum {
+            rust_type, arms, ..
+        } => {
             let arms: Vec<String> = arms
                 .iter()
                 .map(|(variant, value, _)| format!("{} → {}", code(variant), code(value)))

@@ -38,7 +38,9 @@ pub(super) fn domain_value(
         Conversion::Into => converted(field, expr),
         Conversion::Checked => checked(field, expr),
         Conversion::Identity { message, map } => cloned_message(field, expr, message, *map),
-        Conversion::Enum { rust_type, arms } => enum_number(field, plain, expr, rust_type, arms),
+        Conversion::Enum {
+            rust_type, arms, ..
+        } => enum_number(field, plain, expr, rust_type, arms),
     };
     spanned(value, span)
 }
