@@ -152,7 +152,7 @@ pub enum PublishError {
         reason: String,
     },
     /// Any other broker or connection failure.
-    #[error("broker failed to store a message on `{subject}`: {source}")]
+    #[error("broker failed to store a message on `{subject}`")]
     Broker {
         /// Subject of the message.
         subject: String,

@@ -217,7 +217,7 @@ impl JetStreamPublisher {
                         subject: message.subject.clone(),
                         reason,
                     };
-                    tracing::warn!(error = %error, "publish failed");
+                    tracing::warn!(error = %crate::error::ErrorChain(&error), "publish failed");
                     return Err(error);
                 }
             },
@@ -242,7 +242,7 @@ struct Sent {
 /// Publishing a batch with [`JetStreamPublisher::publish_all`] stopped at a message the
 /// broker did not confirm.
 #[derive(Debug, thiserror::Error)]
-#[error("message {index} of the batch was not confirmed: {source}")]
+#[error("message {index} of the batch was not confirmed")]
 pub struct PublishAllError {
     /// Index in the batch of the first message not confirmed. Every message before it was
     /// acknowledged; it and the messages after it may or may not be stored.
@@ -409,7 +409,7 @@ fn map_error(
             },
         },
     };
-    tracing::warn!(error = %error, "publish failed");
+    tracing::warn!(error = %crate::error::ErrorChain(&error), "publish failed");
     error
 }
 

@@ -330,7 +330,7 @@ pub async fn an_id_no_nats_header_can_carry_is_refused_at_the_append<B: Backend>
     let mut counter = Counter::blank("c-crlf\r\nX-Evil: 1");
     counter.increment(1);
     let err = store.save(&mut counter).await.expect_err("refused");
-    let text = err.to_string();
+    let text = eventmap::error::error_chain(&err);
     assert!(
         text.contains("has a line break, which a NATS header cannot carry"),
         "{text}"
