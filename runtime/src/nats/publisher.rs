@@ -174,6 +174,7 @@ impl JetStreamPublisher {
     /// ack.
     async fn send(&self, message: &IntegrationMessage) -> Result<Sent, PublishError> {
         check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
+        PublishError::check_headers(message)?;
         let headers = header_map(message)?;
         // async-nats checks the size too (since 0.50), but with an untyped error; a message
         // over the limit must never be sent: the server would close the connection, and older
