@@ -214,3 +214,73 @@ fn the_docs_no_longer_say_the_format_cannot_map_oneofs_or_maps_of_messages() {
         );
     }
 }
+
+/// A table whose nested messages are built without `from:` (a `Money` filled from two fields
+/// of the value in scope, as docs/mappings.md describes), on the row and inside the elements
+/// of a collection, with its proto.
+const NESTED_WITHOUT_FROM: &str = r#"version: 1
+service: shop
+protos: { include: [proto], files: [shop.proto] }
+rust: { domain_module: crate::domain, proto_module: crate::proto }
+channels:
+  orders: { subject: shop.orders, stream: SHOP_ORDERS }
+events:
+  Placed:
+    - name: PlacedEvent
+      message: shop.Placed
+      channel: orders
+      fields:
+        id: { from: id }
+        total:
+          fields:
+            amount: { from: total_cents }
+            currency: { from: currency }
+        lines:
+          from: lines
+          fields:
+            sku: { from: sku }
+            price:
+              fields:
+                amount: { from: price_cents }
+                currency: { from: currency }
+"#;
+
+const NESTED_PROTO: &str = r#"syntax = "proto3";
+package shop;
+
+message Money {
+  int64 amount = 1;
+  string currency = 2;
+}
+
+message Line {
+  string sku = 1;
+  Money price = 2;
+}
+
+message Placed {
+  string id = 1;
+  Money total = 2;
+  repeated Line lines = 3;
+}
+"#;
+
+/// `eventmap docs` on a nested message without `from:`: its fields are taken from the value
+/// in scope (the event, or the element of `lines`), not from a path with an empty segment.
+#[test]
+fn the_catalog_of_a_nested_mapping_without_from_names_the_fields_of_the_value_in_scope() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("proto")).expect("mkdir");
+    std::fs::write(dir.path().join("proto/shop.proto"), NESTED_PROTO).expect("write proto");
+    let table = dir.path().join("mappings.yaml");
+    std::fs::write(&table, NESTED_WITHOUT_FROM).expect("write table");
+    let analysis = eventmap_codegen::analyze(&table).expect("analyze");
+    assert!(!analysis.has_errors(), "{}", analysis.render());
+    let output = eventmap_codegen::docs::render(&analysis).expect("render docs");
+    let md = &output.events_md;
+    let fields: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| `total") || l.starts_with("| `lines"))
+        .collect();
+    insta::assert_snapshot!("nested_without_from_fields", fields.join("\n"));
+}

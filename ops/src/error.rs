@@ -10,7 +10,7 @@ use eventmap::BoxError;
 #[non_exhaustive]
 pub enum OpsError {
     /// The mapping table cannot be read or has errors (rendered with `file:line:column`).
-    #[error("cannot use the mapping table `{}`: {source}", path.display())]
+    #[error("cannot use the mapping table `{}`", path.display())]
     Table {
         /// The table given by `--mappings`.
         path: PathBuf,
@@ -37,16 +37,16 @@ pub enum OpsError {
         url: String,
     },
     /// The outbox could not be read or changed (`outbox ...`, `status`).
-    #[error("outbox: {0}")]
+    #[error("outbox")]
     Outbox(#[source] eventmap::postgres::Error),
     /// The backfill checkpoints could not be read or changed (`backfill ...`).
-    #[error("backfill: {0}")]
+    #[error("backfill")]
     Backfill(#[source] eventmap::postgres::BackfillError),
     /// A PostgreSQL query failed.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL")]
     Database(#[from] eventmap::postgres::sqlx::Error),
     /// A JetStream request failed (`what` says which).
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     JetStream {
         /// The request, e.g. "cannot read stream `SEARCH_DLQ`".
         what: String,
@@ -67,7 +67,7 @@ pub enum OpsError {
     #[error("metrics: {0}")]
     Metrics(String),
     /// Writing the output failed.
-    #[error("cannot write the output: {0}")]
+    #[error("cannot write the output")]
     Output(#[from] std::io::Error),
 }
 
@@ -99,18 +99,5 @@ fn no_tables(exists: bool, url: &str) -> String {
     }
 }
 
-/// `error` and its sources, `: `-separated (repeats skipped, as a `thiserror` message often
-/// ends with its source).
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+/// `error` and its sources, `: `-separated, each cause once ([`eventmap::error::ErrorChain`]).
+pub use eventmap::error::error_chain;

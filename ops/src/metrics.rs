@@ -181,7 +181,7 @@ impl Exporter {
     /// Flushes and shuts the provider down.
     pub fn shutdown(self) {
         if let Err(err) = self.provider.shutdown() {
-            tracing::debug!(error = %err, "meter provider shutdown");
+            tracing::debug!(error = %eventmap::error::ErrorChain(&err), "meter provider shutdown");
         }
     }
 }
@@ -245,7 +245,7 @@ where
             }
             Some(served) = connections.next(), if !connections.is_empty() => {
                 if let Err(err) = served {
-                    tracing::debug!(error = %err, "metrics connection");
+                    tracing::debug!(error = %eventmap::error::ErrorChain(&err), "metrics connection");
                 }
             }
         }

@@ -62,7 +62,7 @@ pub enum DecodeError {
         name: String,
     },
     /// The payload is not a valid protobuf encoding of the event's message.
-    #[error("invalid protobuf payload for `{name}`: {source}")]
+    #[error("invalid protobuf payload for `{name}`")]
     Payload {
         /// The integration event name.
         name: String,

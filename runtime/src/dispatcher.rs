@@ -88,7 +88,7 @@ impl UnmappedEventType {
 
 /// A handler failed while the dispatcher published a domain event.
 #[derive(Debug, thiserror::Error)]
-#[error("handler for domain event `{event_name}` ({event_id}) failed: {source}")]
+#[error("handler for domain event `{event_name}` ({event_id}) failed")]
 pub struct DispatchError {
     /// Name of the domain event being handled.
     pub event_name: String,

@@ -59,7 +59,7 @@ impl<R> InboxOutcome<R> {
 #[non_exhaustive]
 pub enum InboxError<E> {
     /// The handler returned an error; its writes were rolled back.
-    #[error("handler of consumer `{consumer}` failed on message `{message_id}`: {source}")]
+    #[error("handler of consumer `{consumer}` failed on message `{message_id}`")]
     Handler {
         /// The consumer name given to `process`.
         consumer: String,
@@ -72,7 +72,7 @@ pub enum InboxError<E> {
     /// The database failed (connection, the inbox insert, the commit). If the commit itself
     /// broke off, the outcome is unknown to the caller; a redelivery is then either processed
     /// (it had rolled back) or a duplicate (it had committed): never applied twice.
-    #[error("inbox of consumer `{consumer}` failed on message `{message_id}`: {source}")]
+    #[error("inbox of consumer `{consumer}` failed on message `{message_id}`")]
     Database {
         /// The consumer name given to `process`.
         consumer: String,

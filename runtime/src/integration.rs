@@ -37,7 +37,7 @@ pub enum IntegrationError {
         expected: &'static str,
     },
     /// A field could not be converted.
-    #[error("cannot convert domain event `{domain_event}` into `{integration_event}`: {source}")]
+    #[error("cannot convert domain event `{domain_event}` into `{integration_event}`")]
     Conversion {
         /// Name of the domain event.
         domain_event: String,
@@ -48,7 +48,7 @@ pub enum IntegrationError {
         source: ConversionError,
     },
     /// The publisher did not confirm the message.
-    #[error("cannot publish `{integration_event}` ({integration_event_id}): {source}")]
+    #[error("cannot publish `{integration_event}` ({integration_event_id})")]
     Publish {
         /// Name of the integration event.
         integration_event: &'static str,

@@ -144,10 +144,11 @@ impl IntegrationMessage {
     /// feature `otel`, `traceparent`/`tracestate` of the current span ([`crate::trace`]).
     ///
     /// Other domain event metadata is not copied. `Nats-Msg-Id` is not in [`Self::headers`]:
-    /// the JetStream publisher sets it from [`Self::id`]. Header values are not validated here
-    /// (an aggregate id with a line break is rejected by the publisher, not here), except the
-    /// optional correlation and causation ids: an empty value or one with a line break is left
-    /// out (logged), so that free-form metadata cannot make a message unpublishable.
+    /// the JetStream publisher sets it from [`Self::id`]. Header values are not validated here:
+    /// a value with a line break (an aggregate id, a correlation or causation id) is kept, and
+    /// the message is refused where it would leave the service, naming the header: by the
+    /// publishers ([`PublishError::InvalidMessage`](crate::PublishError::InvalidMessage)) and
+    /// by the append to an outbox. An empty correlation or causation id is left out.
     pub fn from_aggregate_event<P: ?Sized, M: prost::Message>(
         event: &AggregateEvent<P>,
         channel: &ChannelSpec,
@@ -257,16 +258,10 @@ impl IntegrationMessage {
             (metadata_keys::CAUSATION_ID, headers::CAUSATION_ID),
         ] {
             match event.metadata().get(key) {
-                Some(value) if !value.is_empty() && !value.contains(['\r', '\n']) => {
+                Some(value) if !value.is_empty() => {
                     headers.push((header.to_owned(), value.clone()));
                 }
-                Some(value) => {
-                    tracing::warn!(
-                        metadata = key,
-                        ?value,
-                        "metadata value left out of the message headers (empty or multi-line)"
-                    );
-                }
+                Some(_) => tracing::debug!(metadata = key, "empty metadata value left out"),
                 None => {}
             }
         }
@@ -287,6 +282,29 @@ impl IntegrationMessage {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// Why a header of this message could never be sent, naming the integration event and the
+    /// header, or `None`. The rules are the NATS header format's (as async-nats checks them):
+    /// a name of visible ASCII characters without `:`, a value without CR or LF (a header is
+    /// one line). The aggregate id travels in `ce-subject` and `ce-aggregateid`, the
+    /// correlation and causation ids in `ce-correlationid` and `ce-causationid`.
+    pub(crate) fn unsendable_header(&self) -> Option<String> {
+        self.headers.iter().find_map(|(name, value)| {
+            if name.is_empty() || name.contains(|c: char| !c.is_ascii_graphic() || c == ':') {
+                Some(format!(
+                    "integration event `{}` ({}): header name {name:?} is not a NATS header name (visible ASCII, no `:`)",
+                    self.name, self.id
+                ))
+            } else if value.contains(['\r', '\n']) {
+                Some(format!(
+                    "integration event `{}` ({}): header `{name}` = {value:?} has a line break, which a NATS header cannot carry",
+                    self.name, self.id
+                ))
+            } else {
+                None
+            }
+        })
     }
 
     /// The message with `dataschema` as its `ce-dataschema` header (after
@@ -484,15 +502,27 @@ mod tests {
         assert_eq!(msg.header(headers::CORRELATION_ID), None);
         assert_eq!(msg.header(headers::CAUSATION_ID), Some("cmd-7"));
 
-        // Values that would make the message unpublishable are left out.
+        // An empty id is left out; one with a line break is kept, for the publisher or the
+        // outbox to refuse the message naming the header (not dropped in silence).
         let msg = build(
             event()
                 .with_metadata(metadata_keys::CORRELATION_ID, "a\r\nX-Injected: 1")
                 .with_metadata(metadata_keys::CAUSATION_ID, ""),
         );
-        assert_eq!(msg.header(headers::CORRELATION_ID), None);
+        assert_eq!(
+            msg.header(headers::CORRELATION_ID),
+            Some("a\r\nX-Injected: 1")
+        );
         assert_eq!(msg.header(headers::CAUSATION_ID), None);
-        assert_eq!(msg.headers.len(), 11);
+        assert_eq!(msg.headers.len(), 12);
+        let reason = msg.unsendable_header().expect("refused");
+        assert!(
+            reason.contains("integration event `OrderCreatedEvent`")
+                && reason.contains("header `ce-correlationid`"),
+            "{reason}"
+        );
+        let fine = build(event().with_metadata(metadata_keys::CORRELATION_ID, "checkout-42"));
+        assert_eq!(fine.unsendable_header(), None);
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub enum PublishError {
         reason: String,
     },
     /// Any other broker or connection failure.
-    #[error("broker failed to store a message on `{subject}`: {source}")]
+    #[error("broker failed to store a message on `{subject}`")]
     Broker {
         /// Subject of the message.
         subject: String,
@@ -163,6 +163,19 @@ pub enum PublishError {
 }
 
 impl PublishError {
+    /// [`Self::InvalidMessage`] when a header of `message` could never be sent (a line break
+    /// in an aggregate, correlation or causation id), naming the integration event and the
+    /// header: what every publisher of this crate checks before it takes a message.
+    pub(crate) fn check_headers(message: &IntegrationMessage) -> Result<(), Self> {
+        match message.unsendable_header() {
+            Some(reason) => Err(Self::InvalidMessage {
+                subject: message.subject.clone(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Subject of the message that failed.
     pub fn subject(&self) -> &str {
         match self {

@@ -21,12 +21,12 @@ pub async fn shutdown_signal() {
                 return;
             }
             Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot listen for SIGTERM; stopping on Ctrl-C only");
             }
         }
     }
     if let Err(err) = tokio::signal::ctrl_c().await {
-        tracing::warn!(error = %err, "cannot listen for Ctrl-C; no shutdown signal");
+        tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot listen for Ctrl-C; no shutdown signal");
         std::future::pending::<()>().await;
     }
 }

@@ -235,10 +235,10 @@ pub enum StoreError {
     },
     /// The save committed but a handler of the saved events failed
     /// ([`DispatchingStore`]).
-    #[error("saved, but dispatching the saved events failed: {0}")]
+    #[error("saved, but dispatching the saved events failed")]
     Dispatch(#[from] DispatchError),
     /// Any failure of a store backend.
-    #[error("store backend failed: {0}")]
+    #[error("store backend failed")]
     Backend(#[source] BoxError),
 }
 

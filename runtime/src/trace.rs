@@ -128,7 +128,7 @@ mod otel {
         match span.set_parent(parent) {
             Ok(()) | Err(SetParentError::LayerNotFound | SetParentError::SpanDisabled) => {}
             Err(err) => {
-                tracing::warn!(error = %err, "cannot continue the message's trace");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot continue the message's trace");
             }
         }
     }

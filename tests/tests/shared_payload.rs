@@ -259,7 +259,7 @@ async fn a_name_without_a_row_fails_the_dispatch_and_is_not_published() {
         );
         assert!(unmapped.type_name.ends_with("::PriceChanged"), "{unmapped}");
         assert_eq!(
-            err.to_string(),
+            eventmap::error::error_chain(&err),
             format!(
                 "handler for domain event `PriceReset` ({}) failed: domain event `PriceReset` (type `{}`) has no row in the mapping table; the table maps this type only as `PriceIncreased`, `PriceDecreased`, `PriceFrozen`",
                 reset.id(),

@@ -109,34 +109,28 @@ pub async fn run(
         return backfill
             .dry_run(progress)
             .await
-            .map_err(|e| error_chain(&e));
+            .map_err(|e| eventmap::error::error_chain(&e));
     }
     let client = client.ok_or("a backfill that publishes needs NATS")?;
     backfill = backfill.publisher(JetStreamPublisher::new(async_nats::jetstream::new(client)));
-    if args.restart && backfill.reset().await.map_err(|e| error_chain(&e))? {
+    if args.restart
+        && backfill
+            .reset()
+            .await
+            .map_err(|e| eventmap::error::error_chain(&e))?
+    {
         progress_line(&format!(
             "checkpoint `{}` deleted: starting over",
             args.name
         ));
     }
-    backfill.run(progress).await.map_err(|e| error_chain(&e))
+    backfill
+        .run(progress)
+        .await
+        .map_err(|e| eventmap::error::error_chain(&e))
 }
 
 /// One line on stderr.
 pub fn progress_line(line: &str) {
     eprintln!("backfill: {line}");
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -549,8 +549,8 @@ pub async fn run_on_sqlite(
 }
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-fn store_error(error: impl std::fmt::Display) -> DemoError {
-    DemoError::Store(error.to_string())
+fn store_error(error: impl std::error::Error + 'static) -> DemoError {
+    DemoError::Store(eventmap::error::error_chain(&error))
 }
 
 /// The flow once the store and its relay are built, the same on both backends: the relay

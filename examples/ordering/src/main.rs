@@ -295,7 +295,7 @@ async fn run_serve(
     };
     let service = serve::Service::start(nats, backend, &mut |line| println!("{line}"))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| eventmap::error::error_chain(&e))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -306,7 +306,7 @@ async fn run_serve(
     service
         .serve(listener, eventmap::shutdown_signal())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| eventmap::error::error_chain(&e))?;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -315,7 +315,7 @@ async fn run_serve(
 async fn run_client(endpoint: &str, timeout: Duration, call: Call) -> Result<ExitCode, String> {
     let mut client = client::connect(endpoint, timeout)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| eventmap::error::error_chain(&e))?;
     let refused = |rpc: &'static str, order_id: &str| {
         let order_id = order_id.to_owned();
         move |status| ClientError::Call {
@@ -444,7 +444,7 @@ async fn nats_settings(
 async fn connect_nats(settings: &ConnectSettings) -> Result<async_nats::Client, String> {
     let client = connect(&settings.clone().name("ordering-example"))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| eventmap::error::error_chain(&e))?;
     println!(
         "connected to NATS {} at {}",
         client.server_info().version,
@@ -460,7 +460,7 @@ async fn run(in_memory: bool, wait: Duration, nats: ConnectArgs) -> Result<Repor
         println!("running on the in-memory publisher (no broker)");
         return demo::run_in_memory(&run, &mut log)
             .await
-            .map_err(|e| e.to_string());
+            .map_err(|e| eventmap::error::error_chain(&e));
     }
     let (settings, _server) = nats_settings(&nats)
         .await
@@ -473,7 +473,7 @@ async fn run(in_memory: bool, wait: Duration, nats: ConnectArgs) -> Result<Repor
         Ok(database_url) if !database_url.is_empty() => {
             demo::run_on_database(client, &database_url, &run, wait, &mut log)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| eventmap::error::error_chain(&e))
         }
         #[cfg(not(any(feature = "postgres", feature = "sqlite")))]
         Ok(database_url) if !database_url.is_empty() => {
@@ -484,11 +484,11 @@ async fn run(in_memory: bool, wait: Duration, nats: ConnectArgs) -> Result<Repor
             );
             demo::run_on_jetstream(client, &run, wait, &mut log)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| eventmap::error::error_chain(&e))
         }
         _ => demo::run_on_jetstream(client, &run, wait, &mut log)
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(|e| eventmap::error::error_chain(&e)),
     }
 }
 

@@ -54,8 +54,10 @@ async fn main() -> ExitCode {
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %err, "eventmap-relay cannot run");
-            eprintln!("eventmap-relay: {err}");
+            // The whole chain, each cause once: the errors' own text is a summary.
+            let chain = eventmap::error::ErrorChain(&err);
+            tracing::error!(error = %chain, "eventmap-relay cannot run");
+            eprintln!("eventmap-relay: {chain}");
             ExitCode::from(2)
         }
     }

@@ -149,7 +149,7 @@ pub(super) fn handler_failed(
     index: usize,
     source: BoxError,
 ) -> DispatchError {
-    tracing::warn!(handler = index, error = %source, "event handler failed");
+    tracing::warn!(handler = index, error = %crate::error::ErrorChain(&*source), "event handler failed");
     DispatchError {
         event_name: event.name().to_owned(),
         event_id: event.id(),

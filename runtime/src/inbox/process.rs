@@ -59,7 +59,7 @@ where
                 if let Err(err) = tx.rollback().await {
                     // The connection is closed with the transaction open: the database rolls
                     // it back on its side.
-                    tracing::warn!(error = %err, "rollback after a handler error failed");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "rollback after a handler error failed");
                 }
                 Err(InboxError::Handler {
                     consumer: consumer.to_owned(),

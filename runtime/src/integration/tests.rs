@@ -204,3 +204,38 @@ async fn publish_error_is_reported() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_correlation_or_causation_id_with_a_line_break_is_refused_not_dropped() {
+    // Through the dispatcher (no store): the publisher refuses the message, naming the
+    // integration event and the header, and nothing is published.
+    use crate::event::metadata_keys::{CAUSATION_ID, CORRELATION_ID};
+    for (key, header) in [
+        (CORRELATION_ID, "ce-correlationid"),
+        (CAUSATION_ID, "ce-causationid"),
+    ] {
+        let publisher = InMemoryPublisher::new();
+        let mut dispatcher = crate::EventDispatcher::new();
+        dispatcher.subscribe_to::<OrderCreated>(handler(&publisher));
+        let event = AggregateEvent::new("Order", "o-1", 1, OrderCreated { quantity: 3 })
+            .with_metadata(key, "checkout-42\r\nX-Injected: 1")
+            .into_dyn();
+        let err = dispatcher.publish(&[event]).await.unwrap_err();
+        assert_eq!(err.event_name, "OrderCreated");
+        let source = err.source.downcast::<IntegrationError>().unwrap();
+        match *source {
+            IntegrationError::Publish {
+                integration_event: "OrderCreatedEvent",
+                source: PublishError::InvalidMessage { ref reason, .. },
+                ..
+            } => assert!(
+                reason.contains(&format!("header `{header}`"))
+                    && reason.contains("integration event `OrderCreatedEvent`")
+                    && reason.contains("has a line break"),
+                "{reason}"
+            ),
+            ref other => panic!("unexpected {other:?}"),
+        }
+        assert!(publisher.is_empty(), "{header}");
+    }
+}

@@ -61,7 +61,7 @@ pub struct ConsumerReport {
 #[non_exhaustive]
 pub enum ConsumeError {
     /// The durable consumer, or its stream, was deleted.
-    #[error("consumer `{durable}` on stream `{stream}` no longer exists: {source}")]
+    #[error("consumer `{durable}` on stream `{stream}` no longer exists")]
     ConsumerGone {
         /// Stream name.
         stream: &'static str,

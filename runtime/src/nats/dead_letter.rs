@@ -69,20 +69,10 @@ pub fn subject(dead_letter: &ChannelSpec, event_type: Option<&str>) -> String {
     dead_letter.subject_for(&token)
 }
 
-/// `error` and its sources, `: `-separated, on one line, cut to [`MAX_ERROR_LEN`] bytes.
+/// `error` and its sources ([`crate::error::ErrorChain`]) on one line, cut to
+/// [`MAX_ERROR_LEN`] bytes.
 pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // thiserror messages often repeat their source (`...: {source}`): skip repeats.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    one_line(&text)
+    one_line(&crate::error::error_chain(error))
 }
 
 /// `text` without control characters (header values cannot hold line breaks), at most
@@ -105,9 +95,7 @@ pub(super) fn one_line(text: &str) -> String {
 
 /// Publishing a dead letter failed; the original is not acknowledged.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot publish the dead letter of stream message {stream_sequence} to `{subject}`: {source}"
-)]
+#[error("cannot publish the dead letter of stream message {stream_sequence} to `{subject}`")]
 pub(super) struct DeadLetterError {
     /// The dead letter's subject.
     pub(super) subject: String,

@@ -15,7 +15,7 @@ use crate::message::headers;
 
 /// Acknowledging a delivery failed. The server redelivers the message after the ack wait.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} stream message {stream_sequence}: {source}")]
+#[error("cannot {action} stream message {stream_sequence}")]
 pub struct AckError {
     /// `"ack"`, `"nak"`, `"term"` or `"progress"`.
     pub action: &'static str,

@@ -22,7 +22,7 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 #[non_exhaustive]
 pub enum ProvisionError {
     /// Looking the stream up failed (JetStream not enabled, no connection, invalid name, ...).
-    #[error("cannot look up stream `{stream}`: {source}")]
+    #[error("cannot look up stream `{stream}`")]
     Lookup {
         /// Stream name.
         stream: String,
@@ -31,7 +31,7 @@ pub enum ProvisionError {
         source: BoxError,
     },
     /// Creating the stream failed (e.g. its subjects overlap another stream's).
-    #[error("cannot create stream `{stream}` with subjects {subjects:?}: {source}")]
+    #[error("cannot create stream `{stream}` with subjects {subjects:?}")]
     Create {
         /// Stream name.
         stream: String,
@@ -45,7 +45,7 @@ pub enum ProvisionError {
     /// scaling the existing stream from `current` to `wanted` (e.g. more than 1 replica on a
     /// server that is not in a cluster, or more replicas than the cluster has servers).
     #[error(
-        "stream `{stream}`: the server refused {wanted} replica(s) (current: {}): {source}",
+        "stream `{stream}`: the server refused {wanted} replica(s) (current: {})",
         current.map_or_else(|| "none, the stream is new".to_owned(), |n| n.to_string())
     )]
     Replicas {
@@ -60,7 +60,7 @@ pub enum ProvisionError {
         source: BoxError,
     },
     /// Adding subjects to the existing stream failed.
-    #[error("cannot add subjects {subjects:?} to stream `{stream}`: {source}")]
+    #[error("cannot add subjects {subjects:?} to stream `{stream}`")]
     Update {
         /// Stream name.
         stream: String,

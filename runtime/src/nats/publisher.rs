@@ -174,6 +174,7 @@ impl JetStreamPublisher {
     /// ack.
     async fn send(&self, message: &IntegrationMessage) -> Result<Sent, PublishError> {
         check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
+        PublishError::check_headers(message)?;
         let headers = header_map(message)?;
         // async-nats checks the size too (since 0.50), but with an untyped error; a message
         // over the limit must never be sent: the server would close the connection, and older
@@ -217,7 +218,7 @@ impl JetStreamPublisher {
                         subject: message.subject.clone(),
                         reason,
                     };
-                    tracing::warn!(error = %error, "publish failed");
+                    tracing::warn!(error = %crate::error::ErrorChain(&error), "publish failed");
                     return Err(error);
                 }
             },
@@ -242,7 +243,7 @@ struct Sent {
 /// Publishing a batch with [`JetStreamPublisher::publish_all`] stopped at a message the
 /// broker did not confirm.
 #[derive(Debug, thiserror::Error)]
-#[error("message {index} of the batch was not confirmed: {source}")]
+#[error("message {index} of the batch was not confirmed")]
 pub struct PublishAllError {
     /// Index in the batch of the first message not confirmed. Every message before it was
     /// acknowledged; it and the messages after it may or may not be stored.
@@ -409,7 +410,7 @@ fn map_error(
             },
         },
     };
-    tracing::warn!(error = %error, "publish failed");
+    tracing::warn!(error = %crate::error::ErrorChain(&error), "publish failed");
     error
 }
 

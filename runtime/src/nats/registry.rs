@@ -34,14 +34,14 @@ pub use eventmap_contract::registry::{BUCKET, HISTORY};
 #[non_exhaustive]
 pub enum RegistryError {
     /// The bucket could not be created or opened.
-    #[error("cannot open the contract registry (key-value bucket `{BUCKET}`): {source}")]
+    #[error("cannot open the contract registry (key-value bucket `{BUCKET}`)")]
     Open {
         /// The server's answer.
         #[source]
         source: BoxError,
     },
     /// A key could not be read or written.
-    #[error("contract registry: cannot {action} `{key}`: {source}")]
+    #[error("contract registry: cannot {action} `{key}`")]
     Key {
         /// `read` or `write`.
         action: &'static str,

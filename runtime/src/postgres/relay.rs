@@ -350,7 +350,7 @@ impl Rounds for Pipeline<'_> {
                     }
                     Err(err) => {
                         tracing::warn!(
-                            error = %err,
+                            error = %crate::error::ErrorChain(&err),
                             "relay round failed; its rows are re-sent later"
                         );
                         // Leave the pipeline: the round after is released, the next one
@@ -405,7 +405,7 @@ impl Rounds for Pipeline<'_> {
         if let Some(Ok(sent)) = self.next.take()
             && let Err(err) = self.relay.finish_round(sent).await
         {
-            tracing::warn!(error = %err, "relay round failed; its rows are re-sent later");
+            tracing::warn!(error = %crate::error::ErrorChain(&err), "relay round failed; its rows are re-sent later");
         }
     }
 }
@@ -427,15 +427,19 @@ async fn listen(pool: PgPool, schema: String, wake: Arc<Notify>) {
                                 }
                             }
                             Err(err) => {
-                                tracing::warn!(error = %err, "outbox notifications lost; polling until reconnected");
+                                tracing::warn!(error = %crate::error::ErrorChain(&err), "outbox notifications lost; polling until reconnected");
                                 break;
                             }
                         }
                     }
                 }
-                Err(err) => tracing::warn!(error = %err, "cannot LISTEN; polling"),
+                Err(err) => {
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot LISTEN; polling")
+                }
             },
-            Err(err) => tracing::warn!(error = %err, "cannot open a LISTEN connection; polling"),
+            Err(err) => {
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot open a LISTEN connection; polling")
+            }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

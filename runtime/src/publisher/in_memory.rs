@@ -26,6 +26,9 @@ struct State {
 ///   the window is unbounded: a copy gets `duplicate: true` and the original's sequence, and is
 ///   neither stored nor broadcast again.
 /// * Every receipt names the stream [`InMemoryPublisher::STREAM`].
+/// * A message with a header NATS cannot carry (a line break in an aggregate, correlation or
+///   causation id) is refused with [`PublishError::InvalidMessage`], as JetStream's publisher
+///   refuses it.
 ///
 /// Cloning is cheap and clones share the messages.
 #[derive(Debug, Clone)]
@@ -92,6 +95,8 @@ impl InMemoryPublisher {
 #[async_trait::async_trait]
 impl Publisher for InMemoryPublisher {
     async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
+        // Refused like the JetStream publisher refuses it: a test passes where a service would.
+        PublishError::check_headers(message)?;
         let receipt = {
             let mut state = self.state();
             if let Some(&sequence) = state.sequence_by_id.get(&message.id) {

@@ -56,7 +56,7 @@ pub enum Error {
     Registry(#[from] RegistryError),
     /// An integration handler of the outbox dispatcher failed (a conversion error, most
     /// likely); the append must be rolled back.
-    #[error("cannot build the outbox messages of the appended events: {0}")]
+    #[error("cannot build the outbox messages of the appended events")]
     Outbox(#[source] DispatchError),
     /// A stored row cannot be read back.
     #[error("stored events of {aggregate} `{id}` are unreadable: {reason}")]
@@ -69,7 +69,7 @@ pub enum Error {
         reason: String,
     },
     /// An embedded migration failed.
-    #[error("eventmap migration {version} ({description}) failed: {source}")]
+    #[error("eventmap migration {version} ({description}) failed")]
     Migration {
         /// Migration version.
         version: i32,
@@ -80,11 +80,11 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// The database failed (connection, statement, commit).
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
     /// The SQLite file cannot be opened or created (its folder does not exist, no
     /// permission, not a database): `sqlite::connect`.
-    #[error("cannot open or create the SQLite file {}: {source}", path.display())]
+    #[error("cannot open or create the SQLite file {}", path.display())]
     Open {
         /// The file, as the URL names it.
         path: std::path::PathBuf,

@@ -45,7 +45,7 @@ pub(crate) async fn purge_forever<F, Fut>(
                 tracing::debug!(rows, took = ?started.elapsed(), "purged published rows")
             }
             Err(err) => {
-                tracing::warn!(error = %err, "cannot purge published rows; retrying later")
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot purge published rows; retrying later")
             }
         }
     }

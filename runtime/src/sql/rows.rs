@@ -131,7 +131,8 @@ pub(crate) struct OutboxInsert<'a> {
 /// # Errors
 ///
 /// [`Error::InvalidEvent`] when headers cannot be written as JSON, or when one could never be
-/// sent as a NATS header ([`unsendable_header`]): refused here, at the append, rather than
+/// sent as a NATS header (`IntegrationMessage::unsendable_header`: an aggregate, correlation
+/// or causation id with a line break): refused here, at the append, rather than
 /// stored and refused by the relay (parked, with the aggregate's later rows waiting behind it).
 pub(crate) fn outbox_rows<'a>(
     aggregate: &str,
@@ -142,7 +143,7 @@ pub(crate) fn outbox_rows<'a>(
     messages
         .iter()
         .map(|message| {
-            if let Some(reason) = unsendable_header(message) {
+            if let Some(reason) = message.unsendable_header() {
                 return Err(Error::InvalidEvent {
                     aggregate: aggregate.to_owned(),
                     // Escaped: the id is what has the line break, most likely.
@@ -169,28 +170,6 @@ pub(crate) fn outbox_rows<'a>(
             })
         })
         .collect()
-}
-
-/// Why a header of `message` could never be sent, or `None`. The rules are the NATS header
-/// format's (as async-nats checks them): a name of visible ASCII characters without `:`, a
-/// value without CR or LF (a header is one line). The aggregate id travels in `ce-subject`
-/// and `ce-aggregateid`, so an id with a line break is refused here.
-pub(crate) fn unsendable_header(message: &IntegrationMessage) -> Option<String> {
-    message.headers.iter().find_map(|(name, value)| {
-        if name.is_empty() || name.contains(|c: char| !c.is_ascii_graphic() || c == ':') {
-            Some(format!(
-                "integration event `{}` ({}): header name {name:?} is not a NATS header name (visible ASCII, no `:`)",
-                message.name, message.id
-            ))
-        } else if value.contains(['\r', '\n']) {
-            Some(format!(
-                "integration event `{}` ({}): header `{name}` = {value:?} has a line break, which a NATS header cannot carry",
-                message.name, message.id
-            ))
-        } else {
-            None
-        }
-    })
 }
 
 /// Decodes a stored event from `row`, whose columns are `position`, `event_id` (text),

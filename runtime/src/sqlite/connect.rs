@@ -84,9 +84,8 @@ mod tests {
         assert!(is_sqlite_url("sqlite://x.db"));
         assert!(is_sqlite_url("sqlite::memory:"));
         assert!(!is_sqlite_url("postgres://u@h/db"));
-        let refused = connect_options("postgres://u:secret@h/db")
-            .unwrap_err()
-            .to_string();
+        let refused =
+            crate::error::error_chain(&connect_options("postgres://u:secret@h/db").unwrap_err());
         assert!(refused.contains("not an SQLite URL"), "{refused}");
         assert!(!refused.contains("secret"), "{refused}");
         let options = connect_options("sqlite://dir/orders.db").unwrap();
@@ -106,7 +105,11 @@ mod tests {
             panic!("not Error::Open: {err:?}");
         };
         assert_eq!(path, &file);
-        let message = err.to_string();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot open or create the SQLite file {}", file.display())
+        );
+        let message = crate::error::error_chain(&err);
         assert!(
             message.starts_with(&format!(
                 "cannot open or create the SQLite file {}: ",

@@ -49,7 +49,7 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
                 continue;
             }
             if let Err(err) = sqlx::Executor::execute(&mut *tx, sql).await {
-                tracing::error!(version, description, error = %err, "migration failed");
+                tracing::error!(version, description, error = %crate::error::ErrorChain(&err), "migration failed");
                 return Err(err);
             }
             sqlx::query("INSERT INTO eventmap_migrations (version, description) VALUES (?, ?)")

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 #[non_exhaustive]
 pub enum FixtureError {
     /// Writing a file failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -33,7 +33,7 @@ pub enum FixtureError {
         source: io::Error,
     },
     /// rcgen could not make a key or certificate.
-    #[error("cannot make a TLS certificate: {0}")]
+    #[error("cannot make a TLS certificate")]
     Certificate(#[from] rcgen::Error),
     /// nkeys could not make or use a key.
     #[error("cannot make an NKey: {0}")]

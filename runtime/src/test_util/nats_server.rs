@@ -43,7 +43,7 @@ pub enum ServerError {
         version: String,
     },
     /// An I/O operation failed.
-    #[error("{action}: {source}")]
+    #[error("{action}")]
     Io {
         /// What was being done.
         action: String,

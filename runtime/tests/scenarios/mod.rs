@@ -322,31 +322,58 @@ pub async fn re_sent_rows_are_dropped_as_duplicates<B: Backend>(backend: &B, bro
     broker.verify(&expected).await;
 }
 
-/// An aggregate id with a line break cannot travel in the message headers (`ce-subject`,
-/// `ce-aggregateid`): the append is refused, naming the header, and nothing is stored (before,
-/// it was stored and the relay refused and parked its row).
+/// A value with a line break cannot travel in the message headers: an aggregate id
+/// (`ce-subject`, `ce-aggregateid`), a correlation or causation id (`ce-correlationid`,
+/// `ce-causationid`, from the event's metadata). The append is refused, naming the header,
+/// and nothing is stored (before, an id was stored and the relay refused and parked its row;
+/// a correlation id was dropped from the headers with a warning).
 pub async fn an_id_no_nats_header_can_carry_is_refused_at_the_append<B: Backend>(backend: &B) {
-    let store = backend.store();
-    let mut counter = Counter::blank("c-crlf\r\nX-Evil: 1");
-    counter.increment(1);
-    let err = store.save(&mut counter).await.expect_err("refused");
-    let text = err.to_string();
-    assert!(
-        text.contains("has a line break, which a NATS header cannot carry"),
-        "{text}"
-    );
-    assert!(text.contains("ce-subject"), "{text}");
-    assert!(!text.contains('\n'), "the error is one line: {text:?}");
-    assert_eq!(backend.count("eventmap_events", "").await, 0);
-    assert_eq!(backend.count("eventmap_outbox", "").await, 0);
+    let mut by_id = Counter::blank("c-crlf\r\nX-Evil: 1");
+    by_id.increment(1);
+    refused_at_the_append(backend, &mut by_id, "ce-subject").await;
+    for (key, header) in [
+        (
+            eventmap::event::metadata_keys::CORRELATION_ID,
+            "ce-correlationid",
+        ),
+        (
+            eventmap::event::metadata_keys::CAUSATION_ID,
+            "ce-causationid",
+        ),
+    ] {
+        let mut counter = Counter::blank("c-meta");
+        let metadata = [(key.to_owned(), "checkout-42\r\nX-Evil: 1".to_owned())];
+        counter.root.record_with_metadata(
+            <Counter as eventmap::Aggregate>::NAME,
+            Incremented { by: 1 },
+            metadata.into(),
+        );
+        refused_at_the_append(backend, &mut counter, header).await;
+    }
 
     let mut fine = Counter::blank("c-fine");
     fine.increment(1);
-    store
+    backend
+        .store()
         .save(&mut fine)
         .await
         .expect("an ordinary id still saves");
     assert_eq!(backend.count("eventmap_outbox", "").await, 1);
+}
+
+/// Saving `counter` is refused with an error naming `header`, on one line, and leaves the
+/// store empty.
+async fn refused_at_the_append<B: Backend>(backend: &B, counter: &mut Counter, header: &str) {
+    let err = backend.store().save(counter).await.expect_err("refused");
+    let text = eventmap::error::error_chain(&err);
+    assert!(
+        text.contains("has a line break, which a NATS header cannot carry"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("header `{header}`")), "{text}");
+    assert!(!text.contains('\n'), "the error is one line: {text:?}");
+    assert_eq!(backend.count("eventmap_events", "").await, 0, "{header}");
+    assert_eq!(backend.count("eventmap_outbox", "").await, 0, "{header}");
 }
 
 /// Save, load by replay, conflicts of stale copies and of a double creation; only the winners

@@ -79,11 +79,30 @@ pub(super) fn field_rows(
                 &nested,
                 fields,
                 &format!("{prefix}{}{key}.", declared.name()),
-                &format!("{domain}{}{element}.", rust_path(path)),
+                &nested_domain(domain, path, element),
             )?;
         }
     }
     Ok(())
+}
+
+/// The domain prefix of the fields of a nested message built from the value at `path` (its
+/// elements when `element` is `[]` or `[key]`): `items[].` for the elements of `items`. A
+/// nested message without `from:` (an empty `path`) is built from the value in scope itself,
+/// so its fields keep the prefix `domain` (the whole event's fields have none).
+fn nested_domain(domain: &str, path: &[String], element: &str) -> String {
+    let value = format!("{domain}{}", rust_path(path));
+    let value = if path.is_empty() {
+        value.strip_suffix('.').unwrap_or(&value).to_owned()
+    } else {
+        value
+    };
+    match (value.is_empty(), element.is_empty()) {
+        (true, true) => String::new(),
+        // A collection that is the value in scope (`self`): its elements.
+        (true, false) => format!("self{element}."),
+        (false, _) => format!("{value}{element}."),
+    }
 }
 
 /// For a member of a oneof set from a domain enum: the variants that fill it, and from what.
@@ -282,6 +301,16 @@ fn rust_path(path: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_message_without_from_keeps_the_value_in_scope() {
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(nested_domain("", &path(&[]), ""), "");
+        assert_eq!(nested_domain("lines[].", &path(&[]), ""), "lines[].");
+        assert_eq!(nested_domain("", &path(&["lines"]), "[]"), "lines[].");
+        assert_eq!(nested_domain("a.", &path(&["r#type"]), ""), "a.type.");
+        assert_eq!(nested_domain("", &path(&[]), "[]"), "self[].");
+    }
 
     #[test]
     fn constants_are_shown_as_written() {

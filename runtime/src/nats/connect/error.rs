@@ -25,7 +25,7 @@ pub enum ConnectError {
     },
     /// A file named by the settings (creds, seed, CA, certificate, key) cannot be read or
     /// holds no usable key.
-    #[error("cannot use the {what} file {path}: {source}")]
+    #[error("cannot use the {what} file {path}")]
     File {
         /// Which file: `creds`, `nkey seed`, `TLS CA`, `TLS certificate`, `TLS key`.
         what: &'static str,

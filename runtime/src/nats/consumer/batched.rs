@@ -170,7 +170,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             self.release(pulled).await;
             release_held(&held).await;
             if let Err(err) = stopped {
-                tracing::error!(?report, error = %err, "consumer stopped");
+                tracing::error!(?report, error = %crate::error::ErrorChain(&err), "consumer stopped");
                 return Err(err);
             }
             tracing::info!(?report, "consumer shut down");
@@ -415,7 +415,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             if let Some(error) = error {
                 if let Err(err) = tx.rollback().await {
                     // The connection closes with the transaction open: the database rolls it back.
-                    tracing::warn!(error = %err, "rollback after a handler error failed");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "rollback after a handler error failed");
                 }
                 return Err(error);
             }
@@ -457,7 +457,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let ack_floor = match self.consumer.get_info().await {
             Ok(info) => info.ack_floor.stream_sequence,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot read the consumer's ack floor");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot read the consumer's ack floor");
                 0
             }
         };
@@ -467,7 +467,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 .processed_among(&self.spec.durable, &ids)
                 .await
                 .unwrap_or_else(|err| {
-                    tracing::warn!(error = %err, "cannot read the inbox");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot read the inbox");
                     HashSet::new()
                 })
         };
@@ -483,7 +483,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let info = match self.consumer.get_info().await {
             Ok(info) => info,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot read the consumer's state; per-aggregate order after a crash is not enforced");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot read the consumer's state; per-aggregate order after a crash is not enforced");
                 return;
             }
         };
@@ -504,7 +504,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let stream = match self.context.get_stream(E::CHANNEL.stream).await {
             Ok(stream) => stream,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot open the stream; per-aggregate order after a crash is not enforced");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot open the stream; per-aggregate order after a crash is not enforced");
                 return;
             }
         };
@@ -542,7 +542,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         let applied = match inbox.processed_among(&self.spec.durable, &ids).await {
             Ok(applied) => applied,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot read the inbox; every pending message is held against");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot read the inbox; every pending message is held against");
                 HashSet::new()
             }
         };
@@ -588,7 +588,7 @@ async fn acked(acking: &mut Option<tokio::task::JoinHandle<()>>) {
     if let Some(task) = acking.take()
         && let Err(err) = task.await
     {
-        tracing::warn!(error = %err, "the ack task failed; its messages will be redelivered");
+        tracing::warn!(error = %crate::error::ErrorChain(&err), "the ack task failed; its messages will be redelivered");
     }
 }
 

@@ -76,7 +76,7 @@ pub enum StartError {
         reason: String,
     },
     /// Provisioning the dead-letter stream of the policy failed.
-    #[error("cannot provision the dead-letter stream: {source}")]
+    #[error("cannot provision the dead-letter stream")]
     DeadLetter {
         /// The provisioning error.
         #[source]
@@ -84,7 +84,7 @@ pub enum StartError {
     },
     /// The channel's stream does not exist or cannot be read (see
     /// [`provision_streams`](crate::nats::provision_streams)).
-    #[error("cannot open stream `{stream}`: {source}{hint}")]
+    #[error("cannot open stream `{stream}`{hint}")]
     Stream {
         /// Stream name.
         stream: &'static str,
@@ -136,14 +136,13 @@ pub enum StartError {
     },
     /// The contract registry could not be read (feature `contracts`).
     #[cfg(feature = "contracts")]
-    #[error("{source}")]
+    #[error(transparent)]
     Registry {
         /// The registry's error.
-        #[source]
         source: crate::nats::registry::RegistryError,
     },
     /// Creating or updating the durable consumer failed.
-    #[error("cannot create consumer `{durable}` on stream `{stream}`: {source}")]
+    #[error("cannot create consumer `{durable}` on stream `{stream}`")]
     Consumer {
         /// Stream name.
         stream: &'static str,

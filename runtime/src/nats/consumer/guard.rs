@@ -268,7 +268,8 @@ mod enabled {
                     }
                     Err(err) => {
                         return Admission::Retry(format!(
-                            "cannot read the producer's contract {dataschema} from the registry: {err}"
+                            "cannot read the producer's contract {dataschema} from the registry: {}",
+                            crate::error::ErrorChain(&err)
                         ));
                     }
                 },

@@ -95,7 +95,7 @@ impl Pulled {
         match result {
             Ok(received) => self.more = received == asked,
             Err(err) => {
-                tracing::debug!(error = %err, pulled = messages.len(), "prefetch failed");
+                tracing::debug!(error = %crate::error::ErrorChain(&*err), pulled = messages.len(), "prefetch failed");
                 self.more = false;
             }
         }
@@ -135,7 +135,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 Ok(())
             }
             Err(err) if !queue.is_empty() => {
-                tracing::warn!(error = %err, pulled = queue.len(), "pull request failed after some messages");
+                tracing::warn!(error = %crate::error::ErrorChain(&*err), pulled = queue.len(), "pull request failed after some messages");
                 Ok(())
             }
             Err(err) => {
@@ -145,7 +145,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     .saturating_mul(2u32.saturating_pow((*failures).min(16)))
                     .min(RETRY_PAUSE.1);
                 *failures = failures.saturating_add(1);
-                tracing::warn!(error = %err, ?pause, "pull request failed; retrying");
+                tracing::warn!(error = %crate::error::ErrorChain(&*err), ?pause, "pull request failed; retrying");
                 tokio::time::sleep(pause).await;
                 Ok(())
             }

@@ -89,7 +89,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                         .await;
                     if let Err(err) = processed {
                         self.release(pulled).await;
-                        tracing::error!(?report, error = %err, "consumer stopped");
+                        tracing::error!(?report, error = %crate::error::ErrorChain(&err), "consumer stopped");
                         return Err(err);
                     }
                     pulled.poll_prefetch();
@@ -227,12 +227,12 @@ pub(super) async fn in_progress<'a>(
 ) {
     for handle in running {
         if let Err(err) = handle.send_unconfirmed(AckKind::Progress, "progress").await {
-            tracing::warn!(error = %err, "in-progress ack failed");
+            tracing::warn!(error = %crate::error::ErrorChain(&err), "in-progress ack failed");
         }
     }
     for message in queue {
         if let Err(err) = message.ack_with(AckKind::Progress).await {
-            tracing::warn!(error = %err, "in-progress ack of a queued message failed");
+            tracing::warn!(error = %crate::error::ErrorChain(&*err), "in-progress ack of a queued message failed");
         }
     }
 }

@@ -43,7 +43,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     delivery.ack.send_unconfirmed(AckKind::Ack, "ack").await
                 };
                 if let Err(err) = acked {
-                    tracing::warn!(error = %err, "ack failed; the message will be redelivered");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "ack failed; the message will be redelivered");
                 }
                 Settled::Handled
             }
@@ -63,7 +63,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 let delay = policy.nak_delay(delivery.delivered);
                 tracing::warn!(%error, ?delay, "handler failed; requesting redelivery");
                 if let Err(err) = delivery.ack.send(AckKind::Nak(delay), "nak").await {
-                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "nak failed; the message will be redelivered after the ack wait");
                 }
                 Settled::Retried
             }
@@ -85,11 +85,11 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 tracing::error!(
                     subject = received.subject(),
                     stream_sequence = received.stream_sequence,
-                    %error,
+                    error = %crate::error::ErrorChain(&error),
                     "incompatible producer contract: the consumer stops without handling the message"
                 );
                 if let Err(err) = received.ack.send(AckKind::Nak(None), "nak").await {
-                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "nak failed; the message will be redelivered after the ack wait");
                 }
                 Err(ConsumeError::IncompatibleContract(error))
             }
@@ -112,7 +112,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 let delay = self.spec.policy.nak_delay(received.delivered);
                 tracing::warn!(%error, ?delay, "contract not judged; requesting redelivery");
                 if let Err(err) = received.ack.send(AckKind::Nak(delay), "nak").await {
-                    tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                    tracing::warn!(error = %crate::error::ErrorChain(&err), "nak failed; the message will be redelivered after the ack wait");
                 }
                 Ok(None)
             }
@@ -200,9 +200,9 @@ impl<E: IntegrationEventSet> Consumer<E> {
                 };
                 if let Err(err) = letter.publish(&self.context).await {
                     let delay = policy.nak_delay(received.delivered);
-                    tracing::error!(error = %err, ?delay, "dead-letter publish failed; the message stays and is retried");
+                    tracing::error!(error = %crate::error::ErrorChain(&err), ?delay, "dead-letter publish failed; the message stays and is retried");
                     if let Err(err) = received.ack.send(AckKind::Nak(delay), "nak").await {
-                        tracing::warn!(error = %err, "nak failed; the message will be redelivered after the ack wait");
+                        tracing::warn!(error = %crate::error::ErrorChain(&err), "nak failed; the message will be redelivered after the ack wait");
                     }
                     return false;
                 }
@@ -210,7 +210,7 @@ impl<E: IntegrationEventSet> Consumer<E> {
             }
         };
         if let Err(err) = settle {
-            tracing::warn!(error = %err, "settling a given-up message failed");
+            tracing::warn!(error = %crate::error::ErrorChain(&err), "settling a given-up message failed");
         }
         true
     }

@@ -106,7 +106,7 @@ pub enum BackfillError {
     /// A stored event cannot be converted with the current table (the converter's error
     /// names the field).
     #[error(
-        "cannot convert stored event at position {position} ({aggregate_type} `{aggregate_id}` version {version}): {source}"
+        "cannot convert stored event at position {position} ({aggregate_type} `{aggregate_id}` version {version})"
     )]
     Convert {
         /// Store position of the event.
@@ -122,7 +122,7 @@ pub enum BackfillError {
         source: DispatchError,
     },
     /// The broker did not confirm a message.
-    #[error("publishing the batch after position {after} failed: {source}")]
+    #[error("publishing the batch after position {after} failed")]
     Publish {
         /// The checkpoint position the batch started after.
         after: u64,

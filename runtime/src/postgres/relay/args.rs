@@ -36,7 +36,7 @@ pub enum RelayRunError {
         hint: &'static str,
     },
     /// `DATABASE_URL` does not parse (shown with its password redacted).
-    #[error("invalid DATABASE_URL {url}: {source}")]
+    #[error("invalid DATABASE_URL {url}")]
     InvalidDatabaseUrl {
         /// The URL, redacted.
         url: String,
@@ -45,7 +45,7 @@ pub enum RelayRunError {
         source: sqlx::Error,
     },
     /// PostgreSQL refused or could not be reached.
-    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    #[error("cannot connect to PostgreSQL at {url}")]
     Postgres {
         /// The URL, redacted.
         url: String,

@@ -39,7 +39,7 @@ pub enum RegistryError {
         schema_version: u32,
     },
     /// The payload could not be written as JSON.
-    #[error("cannot serialize domain event `{name}`: {source}")]
+    #[error("cannot serialize domain event `{name}`")]
     Serialize {
         /// Event name.
         name: String,
@@ -48,9 +48,7 @@ pub enum RegistryError {
         source: serde_json::Error,
     },
     /// The stored JSON is not the registered type (after upcasting).
-    #[error(
-        "cannot deserialize domain event `{name}` version {schema_version} as {type_name}: {source}"
-    )]
+    #[error("cannot deserialize domain event `{name}` version {schema_version} as {type_name}")]
     Deserialize {
         /// Event name.
         name: String,
@@ -63,7 +61,7 @@ pub enum RegistryError {
         source: serde_json::Error,
     },
     /// An upcaster failed.
-    #[error("upcasting domain event `{name}` from version {from_version} failed: {source}")]
+    #[error("upcasting domain event `{name}` from version {from_version} failed")]
     Upcast {
         /// Event name.
         name: String,

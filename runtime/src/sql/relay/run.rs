@@ -57,7 +57,7 @@ pub(crate) trait Rounds: Send {
 /// Counts the backlog of `rounds`, logging a failure (the figure is only for the stats).
 pub(crate) async fn count_backlog<R: Rounds + ?Sized>(rounds: &R) {
     if let Err(err) = rounds.count_backlog().await {
-        tracing::warn!(error = %err, "cannot count the outbox backlog");
+        tracing::warn!(error = %crate::error::ErrorChain(&err), "cannot count the outbox backlog");
     }
 }
 
@@ -108,7 +108,7 @@ pub(crate) async fn run_loop<R: Rounds>(
                 Some(backoff.failed(counters))
             }
             Step::Round(Err(err)) => {
-                tracing::warn!(error = %err, retry_in = ?backoff.next(), "relay round failed; retrying");
+                tracing::warn!(error = %crate::error::ErrorChain(&err), retry_in = ?backoff.next(), "relay round failed; retrying");
                 Some(backoff.failed(counters))
             }
         };

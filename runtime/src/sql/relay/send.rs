@@ -311,7 +311,7 @@ impl Failure {
         };
         Self {
             kind,
-            error: err.to_string(),
+            error: crate::error::error_chain(err),
         }
     }
 }
