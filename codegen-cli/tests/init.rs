@@ -230,3 +230,26 @@ fn no_event_in_the_protos_is_said() {
     );
     assert!(!dir.path().join("mappings.yaml").exists());
 }
+
+/// A proto2 group in an event: the starter table leaves it `default` with the reason (it
+/// wrote a `from:` that its own check then refused, so `init` wrote nothing).
+#[test]
+fn a_proto2_group_is_left_default_and_the_table_checks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("proto")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("proto/legacy.proto"),
+        "syntax = \"proto2\";\npackage legacy.v1;\n\
+         message ParcelScanned {\n  required string parcel_id = 1;\n\
+           optional group Broker = 2 {\n    optional string name = 3;\n  }\n}\n",
+    )
+    .expect("write");
+    let text = init(dir.path(), "mappings.yaml", &["--protos", "proto"]);
+    assert_valid(dir.path(), "mappings.yaml", &text);
+    assert!(
+        text.contains(
+            "        broker: default   # `broker` is a proto2 group: eventmap maps no group fields"
+        ),
+        "{text}"
+    );
+}

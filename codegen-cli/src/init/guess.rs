@@ -207,6 +207,15 @@ fn domain_path(field: &FieldDescriptor) -> (String, Option<String>) {
 
 /// The `from:` (or nested `fields:`) source of a field that is not an envelope value.
 fn from(field: &FieldDescriptor, stack: &mut Vec<String>) -> Source {
+    if field.is_group() {
+        // `eventmap check` refuses any mapping of a group field but `default`.
+        return Source::Default {
+            note: format!(
+                "`{}` is a proto2 group: eventmap maps no group fields (make it a message field to map it)",
+                field.name()
+            ),
+        };
+    }
     let (path, note) = domain_path(field);
     let plain = |note: Option<String>| Source::From {
         path: path.clone(),

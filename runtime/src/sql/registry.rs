@@ -2,6 +2,7 @@
 //! version, and how older versions are upcast.
 
 mod error;
+mod finite;
 
 use std::any::{Any, TypeId, type_name};
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ pub const MAX_UPCASTS: usize = 64;
 /// version's JSON.
 pub type Upcaster = Arc<dyn Fn(Value) -> Result<Value, BoxError> + Send + Sync>;
 
-type Encode = fn(&dyn DomainEvent) -> Option<Result<Value, serde_json::Error>>;
+type Encode = fn(&dyn DomainEvent) -> Option<Result<Value, EncodeError>>;
 type Decode = fn(Value) -> Result<Arc<dyn DomainEvent>, serde_json::Error>;
 
 #[derive(Clone, Copy)]
@@ -106,11 +107,24 @@ impl fmt::Debug for EventRegistry {
     }
 }
 
+/// Why a payload could not be turned into JSON.
+enum EncodeError {
+    /// serde_json failed.
+    Json(serde_json::Error),
+    /// A float is NaN or infinite (path, value): JSON cannot hold it.
+    NonFinite(String, f64),
+}
+
 fn encode<T: DomainEvent + Serialize>(
     event: &dyn DomainEvent,
-) -> Option<Result<Value, serde_json::Error>> {
+) -> Option<Result<Value, EncodeError>> {
     let any: &dyn Any = event;
-    any.downcast_ref::<T>().map(serde_json::to_value)
+    any.downcast_ref::<T>().map(|payload| {
+        if let Some((path, value)) = finite::first_non_finite(payload) {
+            return Err(EncodeError::NonFinite(path, value));
+        }
+        serde_json::to_value(payload).map_err(EncodeError::Json)
+    })
 }
 
 fn decode<T: DomainEvent + DeserializeOwned>(
@@ -217,7 +231,8 @@ impl EventRegistry {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Unregistered`], [`RegistryError::NameMismatch`] or
+    /// [`RegistryError::Unregistered`], [`RegistryError::NameMismatch`],
+    /// [`RegistryError::NonFinite`] (a NaN or infinite float, which JSON cannot hold) or
     /// [`RegistryError::Serialize`].
     pub fn encode(
         &self,
@@ -242,9 +257,16 @@ impl EventRegistry {
             .ok_or_else(|| RegistryError::Unregistered {
                 name: name.to_owned(),
             })?
-            .map_err(|source| RegistryError::Serialize {
-                name: name.to_owned(),
-                source,
+            .map_err(|error| match error {
+                EncodeError::Json(source) => RegistryError::Serialize {
+                    name: name.to_owned(),
+                    source,
+                },
+                EncodeError::NonFinite(field, value) => RegistryError::NonFinite {
+                    name: name.to_owned(),
+                    field,
+                    value,
+                },
             })?;
         Ok(StoredPayload {
             name: entry.name.to_owned(),

@@ -47,6 +47,17 @@ impl DomainEvent for Labelled {
     }
 }
 
+/// An internal event with a float: stored, never published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    pub reading: Option<f64>,
+}
+impl DomainEvent for Measured {
+    fn event_name(&self) -> &'static str {
+        "Measured"
+    }
+}
+
 pub mod proto {
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Incremented {
@@ -81,6 +92,7 @@ pub fn register_integration_event_handlers(
 ) {
     // `Labelled` is `internal` in the table: its type is mapped, with no row.
     dispatcher.map_type::<Labelled>("pg::counter", &["Labelled"]);
+    dispatcher.map_type::<Measured>("pg::counter", &["Measured"]);
     if dispatcher.map_type::<Incremented>("pg::counter", &["Incremented"]) {
         dispatcher.subscribe_to_named::<Incremented>(
             "Incremented",
@@ -169,6 +181,10 @@ impl Counter {
         self.root.record(Self::NAME, Incremented { by });
     }
 
+    pub fn measure(&mut self, reading: Option<f64>) {
+        self.root.record(Self::NAME, Measured { reading });
+    }
+
     pub fn label(&mut self, label: &str) {
         self.label = label.to_owned();
         self.root.record(
@@ -186,7 +202,9 @@ pub fn registry() -> EventRegistry {
         .register::<Incremented>("Incremented")
         .expect("register Incremented")
         .register::<Labelled>("Labelled")
-        .expect("register Labelled");
+        .expect("register Labelled")
+        .register::<Measured>("Measured")
+        .expect("register Measured");
     registry
 }
 

@@ -21,11 +21,11 @@ use eventmap::{AggregateStore, EventSourced, Publisher, StoreError};
 use eventmap::AggregateEvent;
 #[cfg(feature = "postgres")]
 use eventmap::postgres::{
-    Error, EventRegistry, RecordedEvent, RelayConfig, RelayStats, RunningRelay,
+    Error, EventRegistry, RecordedEvent, RegistryError, RelayConfig, RelayStats, RunningRelay,
 };
 #[cfg(not(feature = "postgres"))]
 use eventmap::sqlite::{
-    Error, EventRegistry, RecordedEvent, RelayConfig, RelayStats, RunningRelay,
+    Error, EventRegistry, RecordedEvent, RegistryError, RelayConfig, RelayStats, RunningRelay,
 };
 
 use super::counter::*;
@@ -546,12 +546,36 @@ pub async fn nothing_of_a_rolled_back_or_failed_append_is_kept<B: Backend>(backe
     );
     assert_eq!(bad.root.pending().len(), 2, "nothing marked stored");
 
+    // A float JSON cannot hold: serde_json would store `null`, read back as `None`.
+    let mut nan = Counter::blank("c-3");
+    nan.increment(1);
+    nan.measure(Some(f64::NAN));
+    let err = store.save(&mut nan).await.expect_err("NaN refused");
+    let StoreError::Backend(source) = err else {
+        panic!("{err:?}")
+    };
+    let Some(Error::Registry(RegistryError::NonFinite { name, field, value })) =
+        source.downcast_ref::<Error>()
+    else {
+        panic!("{source:?}")
+    };
+    assert_eq!((name.as_str(), field.as_str()), ("Measured", "reading"));
+    assert!(value.is_nan());
+    assert_eq!(
+        source.to_string(),
+        "domain event `Measured` cannot be stored: field `reading` is NaN, and the event \
+         store keeps payloads as JSON, which has no NaN or infinity"
+    );
+
     for table in ["eventmap_events", "eventmap_aggregates", "eventmap_outbox"] {
         assert_eq!(backend.count(table, "").await, 0, "{table}");
     }
-    // And the same aggregate can then be saved.
+    // And the same aggregate can then be saved, with a finite reading too.
+    counter.measure(Some(-0.5));
     store.save(&mut counter).await.unwrap();
     assert_eq!(backend.count("eventmap_outbox", "").await, 1);
+    let loaded: Counter = store.load("c-1").await.unwrap();
+    assert_eq!(loaded.root.version(), 2);
 }
 
 /// The broker goes away after about half of [`fault_events`] events were published and comes

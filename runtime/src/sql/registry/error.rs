@@ -47,6 +47,21 @@ pub enum RegistryError {
         #[source]
         source: serde_json::Error,
     },
+    /// A float of the payload is NaN or infinite: the store keeps payloads as JSON, which
+    /// has no such numbers (RFC 8259, section 6), and serde_json would write `null`, read
+    /// back as `None` (the value lost) or as an error (the aggregate no longer loads). The
+    /// append is refused; nothing is stored.
+    #[error(
+        "domain event `{name}` cannot be stored: field `{field}` is {value}, and the event store keeps payloads as JSON, which has no NaN or infinity"
+    )]
+    NonFinite {
+        /// Event name.
+        name: String,
+        /// Path of the float in the payload (`legs[2].fuel_litres`, `weights["gross"]`).
+        field: String,
+        /// The value (NaN, inf or -inf).
+        value: f64,
+    },
     /// The stored JSON is not the registered type (after upcasting).
     #[error("cannot deserialize domain event `{name}` version {schema_version} as {type_name}")]
     Deserialize {

@@ -1,0 +1,420 @@
+//! Finds a non-finite float (NaN, +inf, -inf) in a domain event before the store writes it
+//! as JSON. JSON has no such numbers (RFC 8259, section 6) and serde_json writes them as
+//! `null`, which reads back as `None` for an `Option` field (the value silently lost) and
+//! fails for a plain float field (the aggregate could no longer be loaded). The store refuses
+//! the append instead ([`RegistryError::NonFinite`](super::RegistryError::NonFinite)).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::ser;
+
+/// The path (`legs[2].fuel_used_litres`, `weights["gross"]`) and the value of the first
+/// non-finite float in `value`, in serialization order; `None` when every float is finite.
+/// A `Serialize` implementation that fails is not reported here (serde_json reports it).
+pub(super) fn first_non_finite<T: Serialize + ?Sized>(value: &T) -> Option<(String, f64)> {
+    let mut probe = Probe::default();
+    match value.serialize(&mut probe) {
+        Err(Stop::Found { path, value }) => Some((path, value)),
+        Ok(()) | Err(Stop::Custom) => None,
+    }
+}
+
+/// Why the walk stopped.
+#[derive(Debug)]
+enum Stop {
+    /// A non-finite float at this path.
+    Found { path: String, value: f64 },
+    /// The value's own `Serialize` failed.
+    Custom,
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Found { path, value } => write!(f, "{path} is {value}"),
+            Self::Custom => f.write_str("the value's Serialize failed"),
+        }
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl ser::Error for Stop {
+    fn custom<M: fmt::Display>(_: M) -> Self {
+        Self::Custom
+    }
+}
+
+/// One step of the path to the value being walked.
+#[derive(Debug)]
+enum Segment {
+    Field(&'static str),
+    Index(usize),
+    Key(String),
+}
+
+/// A serializer that writes nothing and stops at the first non-finite float.
+#[derive(Debug, Default)]
+struct Probe {
+    path: Vec<Segment>,
+}
+
+impl Probe {
+    fn float(&self, value: f64) -> Result<(), Stop> {
+        if value.is_finite() {
+            return Ok(());
+        }
+        let mut path = String::new();
+        for segment in &self.path {
+            match segment {
+                Segment::Field(name) if path.is_empty() => path.push_str(name),
+                Segment::Field(name) => {
+                    path.push('.');
+                    path.push_str(name);
+                }
+                Segment::Index(index) => path.push_str(&format!("[{index}]")),
+                Segment::Key(key) => path.push_str(&format!("[{key}]")),
+            }
+        }
+        if path.is_empty() {
+            path.push_str("the payload");
+        }
+        Err(Stop::Found { path, value })
+    }
+
+    fn nested<T: Serialize + ?Sized>(&mut self, segment: Segment, value: &T) -> Result<(), Stop> {
+        self.path.push(segment);
+        let result = value.serialize(&mut *self);
+        self.path.pop();
+        result
+    }
+
+    /// The next element of the sequence whose index is the last path segment.
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+        value.serialize(&mut *self)?;
+        if let Some(Segment::Index(index)) = self.path.last_mut() {
+            *index += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> ser::Serializer for &'a mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_bool(self, _: bool) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_i8(self, _: i8) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_i16(self, _: i16) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_i32(self, _: i32) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_i64(self, _: i64) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_i128(self, _: i128) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_u8(self, _: u8) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_u16(self, _: u16) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_u32(self, _: u32) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_u64(self, _: u64) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_u128(self, _: u128) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_f32(self, value: f32) -> Result<(), Stop> {
+        self.float(f64::from(value))
+    }
+    fn serialize_f64(self, value: f64) -> Result<(), Stop> {
+        self.float(value)
+    }
+    fn serialize_char(self, _: char) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_str(self, _: &str) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Stop> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Stop> {
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Stop> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Stop> {
+        self.nested(Segment::Field(variant), value)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self, Stop> {
+        self.path.push(Segment::Index(0));
+        Ok(self)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self, Stop> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Stop> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, Stop> {
+        self.path.push(Segment::Field(variant));
+        self.path.push(Segment::Index(0));
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self, Stop> {
+        // The key of the entry being walked, replaced by each `serialize_key`.
+        self.path.push(Segment::Key(String::new()));
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Stop> {
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, Stop> {
+        self.path.push(Segment::Field(variant));
+        Ok(self)
+    }
+}
+
+impl ser::SerializeSeq for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Stop> {
+        self.path.pop();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Stop> {
+        self.path.pop();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Stop> {
+        self.path.pop();
+        Ok(())
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), Stop> {
+        self.path.pop();
+        self.path.pop();
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Stop> {
+        // A float key is walked too; the path shows the key as JSON would (quoted string,
+        // number), or `?` for a key JSON cannot hold.
+        key.serialize(&mut **self)?;
+        let shown = serde_json::to_string(key).unwrap_or_else(|_| "?".to_owned());
+        if let Some(Segment::Key(current)) = self.path.last_mut() {
+            *current = shown;
+        }
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), Stop> {
+        self.path.pop();
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Stop> {
+        self.nested(Segment::Field(key), value)
+    }
+    fn end(self) -> Result<(), Stop> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for &mut Probe {
+    type Ok = ();
+    type Error = Stop;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Stop> {
+        self.nested(Segment::Field(key), value)
+    }
+    fn end(self) -> Result<(), Stop> {
+        self.path.pop();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::first_non_finite;
+
+    #[derive(serde::Serialize)]
+    struct Leg {
+        fuel_litres: f32,
+        weights: BTreeMap<String, f64>,
+    }
+
+    #[derive(serde::Serialize)]
+    enum Reading {
+        Weight { kg: Option<f64> },
+        Pair(f64, f64),
+    }
+
+    #[derive(serde::Serialize)]
+    struct Shipment {
+        id: String,
+        legs: Vec<Leg>,
+        reading: Option<Reading>,
+    }
+
+    fn shipment() -> Shipment {
+        Shipment {
+            id: "s-1".into(),
+            legs: vec![
+                Leg {
+                    fuel_litres: 1.5,
+                    weights: BTreeMap::from([("gross".into(), 2.0)]),
+                },
+                Leg {
+                    fuel_litres: -0.0,
+                    weights: BTreeMap::from([("gross".into(), 3.0), ("net".into(), 1.0)]),
+                },
+            ],
+            reading: Some(Reading::Weight { kg: Some(f64::MAX) }),
+        }
+    }
+
+    #[test]
+    fn finite_values_pass() {
+        assert_eq!(first_non_finite(&shipment()), None);
+        assert_eq!(first_non_finite(&f64::MIN_POSITIVE), None);
+    }
+
+    #[test]
+    fn the_first_non_finite_float_is_named_by_its_path() {
+        let mut nan = shipment();
+        nan.legs[1].fuel_litres = f32::NAN;
+        let (path, value) = first_non_finite(&nan).expect("found");
+        assert_eq!(path, "legs[1].fuel_litres");
+        assert!(value.is_nan());
+
+        let mut inf = shipment();
+        inf.legs[1].weights.insert("net".into(), f64::INFINITY);
+        assert_eq!(
+            first_non_finite(&inf),
+            Some((r#"legs[1].weights["net"]"#.to_owned(), f64::INFINITY))
+        );
+
+        let mut variant = shipment();
+        variant.reading = Some(Reading::Weight {
+            kg: Some(f64::NEG_INFINITY),
+        });
+        assert_eq!(
+            first_non_finite(&variant),
+            Some(("reading.Weight.kg".to_owned(), f64::NEG_INFINITY))
+        );
+
+        let mut pair = shipment();
+        pair.reading = Some(Reading::Pair(1.0, f64::INFINITY));
+        assert_eq!(
+            first_non_finite(&pair),
+            Some(("reading.Pair[1]".to_owned(), f64::INFINITY))
+        );
+
+        assert_eq!(
+            first_non_finite(&f32::INFINITY),
+            Some(("the payload".to_owned(), f64::INFINITY))
+        );
+    }
+}
