@@ -261,6 +261,14 @@ fn all_problems_are_reported_in_one_run() {
         "{}",
         d.message
     );
+    // The hint names no value of its own: the message lists this enum's (it said
+    // `STATUS_READY`, the ordering example's, whatever the enum).
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "write one of these values by its proto name (as in the .proto, not prost's Rust variant name)"
+        )
+    );
     let d = find(&analysis, "envelope-type");
     let note = d.notes[0].1.as_ref().expect("proto location");
     // `  uint64 version = 7;`: the field's name.

@@ -434,7 +434,9 @@ impl Validator<'_> {
             Ok(lit) => Some(Value::Const(lit)),
             Err(why) => {
                 let hint = match field.kind() {
-                    Kind::Enum(_) => "write the value's proto name, e.g. `STATUS_READY`",
+                    Kind::Enum(_) => {
+                        "write one of these values by its proto name (as in the .proto, not prost's Rust variant name)"
+                    }
                     Kind::String | Kind::Bytes => "quote the text",
                     _ => "write a literal of the field's type, e.g. `42`, `-1.5`, `true`",
                 };
