@@ -372,7 +372,7 @@ fn consumer(
     };
     for event in &subscription.events {
         let at = service.subscribed_loc(&subscription.name, &event.name);
-        if !registered.iter().any(|name| *name == event.name) {
+        if !registered.contains(&event.name) {
             compared.unregistered += 1;
             unregistered(service, channel, subscription, event, registered, at, found);
             continue;

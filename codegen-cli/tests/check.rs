@@ -217,7 +217,12 @@ fn a_table_using_every_field_form_is_valid() {
         code.contains("raw: ::std::vec::Vec::from(&b\"NO\"[..])"),
         "{code}"
     );
-    assert!(code.contains("::eventmap::convert::map_one("), "{code}");
+    // A nested message built field by field, from a domain value or an `Option` of one.
+    assert!(
+        code.contains("::eventmap::convert::map_maybe(")
+            && code.contains("::eventmap::convert::Maybe(&payload."),
+        "{code}"
+    );
 }
 
 #[test]

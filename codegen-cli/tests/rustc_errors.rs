@@ -85,7 +85,7 @@ fn rustc_errors_in_builder_mode_name_the_table_line() {
         "",
     );
     assert!(
-        narrowing.contains("needs `checked: true` on this field in the mapping table"),
+        narrowing.contains("write `checked: true` on this field in the mapping table"),
         "{narrowing}"
     );
     assert!(narrowing.contains("a `with:` function"), "{narrowing}");

@@ -46,6 +46,7 @@
 mod checked;
 mod containers;
 mod helpers;
+mod maybe;
 mod scalars;
 mod time;
 
@@ -58,7 +59,7 @@ mod time;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not convert into `{P}`, the prost type of this proto field",
     label = "no lossless conversion from `{Self}` into `{P}`",
-    note = "a narrowing (such as `i64` or `usize` into `int32`) needs `checked: true` on this field in the mapping table: it is then range-checked at run time",
+    note = "if this is an integer narrowing (such as `i64` or `usize` into `int32`), write `checked: true` on this field in the mapping table: it is then range-checked at run time (`checked` is for integers only: not for `f64` into `float`, nor for an `Option` into a field that is always present)",
     note = "otherwise convert the value with a `with:` function in the table, or implement `eventmap::convert::IntoProto<{P}>` for `{Self}`"
 )]
 pub trait IntoProto<P> {
@@ -133,6 +134,7 @@ pub use helpers::{
     Present, field, map_each, map_one, map_present, map_required, map_values, message_map,
     messages, present,
 };
+pub use maybe::{Maybe, MaybeOption, MaybePlain, map_maybe};
 pub(crate) use time::timestamp_from;
 
 #[doc(inline)]

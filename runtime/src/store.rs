@@ -233,6 +233,19 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A pending event could never be published, so [`DispatchingStore`] refused to save it
+    /// (nothing was saved): its aggregate id, correlation id or causation id has a line
+    /// break, and these travel as NATS headers (`ce-subject`, `ce-correlationid`,
+    /// `ce-causationid`), which are one line each.
+    #[error("cannot save {aggregate} `{id}`: {reason}")]
+    InvalidEvent {
+        /// Aggregate type name.
+        aggregate: &'static str,
+        /// Aggregate id (escaped, `\r` and `\n` shown as such).
+        id: String,
+        /// What is wrong, naming the event and the value.
+        reason: String,
+    },
     /// The save committed but a handler of the saved events failed
     /// ([`DispatchingStore`]).
     #[error("saved, but dispatching the saved events failed")]
@@ -391,9 +404,47 @@ impl<A: Aggregate, S: AggregateStore<A>, D: Dispatch + ?Sized> AggregateStore<A>
         self.inner.load(id).await
     }
 
+    /// Saves through the inner store, then dispatches the saved events.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidEvent`] before anything is saved when a pending event's aggregate
+    /// id, correlation id or causation id has a line break (it could never be published);
+    /// the inner store's errors; [`StoreError::Dispatch`] when a handler failed after the save.
     async fn save(&self, aggregate: &mut A) -> Result<Vec<AggregateEvent>, StoreError> {
+        if let Some(reason) = unpublishable(aggregate.root().pending()) {
+            return Err(StoreError::InvalidEvent {
+                aggregate: A::NAME,
+                id: aggregate.root().id().escape_debug().to_string(),
+                reason,
+            });
+        }
         let events = self.inner.save(aggregate).await?;
         self.dispatcher.dispatch(&events).await?;
         Ok(events)
     }
+}
+
+/// Why one of `events` could never be published, or `None`: an aggregate id, correlation id
+/// or causation id ([`metadata_keys`](crate::event::metadata_keys)) with a CR or LF, which a
+/// NATS header value cannot hold (the rule `IntegrationMessage` headers are checked against
+/// before a publish).
+fn unpublishable(events: &[AggregateEvent]) -> Option<String> {
+    use crate::event::metadata_keys::{CAUSATION_ID, CORRELATION_ID};
+    events.iter().find_map(|event| {
+        let metadata = event.metadata();
+        [("aggregate id", Some(event.aggregate_id()))]
+            .into_iter()
+            .chain([CORRELATION_ID, CAUSATION_ID].map(|key| (key, metadata.get(key).map(String::as_str))))
+            .find_map(|(what, value)| {
+                value.filter(|v| v.contains(['\r', '\n'])).map(|v| {
+                    format!(
+                        "event `{}` ({}): its {what} {:?} has a line break, which the NATS header that carries it cannot hold",
+                        event.name(),
+                        event.id(),
+                        v
+                    )
+                })
+            })
+    })
 }

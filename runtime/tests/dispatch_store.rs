@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use eventmap::dispatcher::handler_fn;
+use eventmap::event::metadata_keys;
 use eventmap::{
     Aggregate, AggregateEvent, AggregateRoot, AggregateStore, BoxError, DispatchingStore,
     EventDispatcher, EventHandler, InMemoryPublisher, InMemoryStore, IntegrationEventHandler,
@@ -307,6 +308,87 @@ async fn dispatching_store_dispatches_only_after_a_successful_save() {
         "{err:?}"
     );
     assert_eq!(inner.load("o-2").await.unwrap().root().version(), 1);
+}
+
+#[tokio::test]
+async fn dispatching_store_refuses_before_saving_an_event_it_could_never_publish() {
+    let publisher = InMemoryPublisher::new();
+    let mut dispatcher = EventDispatcher::new();
+    dispatcher.subscribe(
+        "OrderCreated",
+        IntegrationEventHandler::new(
+            Arc::new(publisher.clone()),
+            ORDER,
+            "OrderCreatedEvent",
+            SOURCE,
+            convert_created,
+        ),
+    );
+    let inner = InMemoryStore::<Order>::new();
+    let store = DispatchingStore::new(inner.clone(), Arc::new(dispatcher));
+    let created = || OrderCreated {
+        customer_id: "c-1".into(),
+        quantity: 1,
+    };
+    let with =
+        |key: &str, value: &str| eventmap::Metadata::from([(key.to_owned(), value.to_owned())]);
+    // A correlation id, a causation id and an aggregate id with a line break: each travels as
+    // a NATS header, so none could ever be published. Nothing is saved, nothing dispatched.
+    for (id, metadata, shown) in [
+        (
+            "o-1",
+            with(metadata_keys::CORRELATION_ID, "req-1\r\nX-Evil: 1"),
+            "correlation_id",
+        ),
+        (
+            "o-1",
+            with(metadata_keys::CAUSATION_ID, "cmd-1\n"),
+            "causation_id",
+        ),
+        ("o-\n2", eventmap::Metadata::new(), "aggregate id"),
+    ] {
+        let mut order = Order {
+            root: AggregateRoot::new(id),
+            canceled: false,
+        };
+        order
+            .root
+            .record_with_metadata(Order::NAME, created(), metadata);
+        let err = store.save(&mut order).await.expect_err("refused");
+        let StoreError::InvalidEvent {
+            aggregate, reason, ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*aggregate, "Order");
+        assert!(
+            reason.contains(shown) && reason.contains("OrderCreated"),
+            "{reason}"
+        );
+        assert!(
+            matches!(inner.load(id).await, Err(StoreError::NotFound { .. })),
+            "{id:?} was saved"
+        );
+        assert_eq!(order.root().pending().len(), 1, "the event stays pending");
+    }
+    assert_eq!(publisher.len(), 0);
+
+    // The same ids without the line break save and publish.
+    let mut order = Order {
+        root: AggregateRoot::new("o-1"),
+        canceled: false,
+    };
+    order.root.record_with_metadata(
+        Order::NAME,
+        created(),
+        with(metadata_keys::CORRELATION_ID, "req-1"),
+    );
+    store.save(&mut order).await.expect("saved");
+    assert_eq!(
+        publisher.messages()[0].header("ce-correlationid"),
+        Some("req-1")
+    );
 }
 
 /// A domain event whose `event_name` does not match the name a table would give it.

@@ -526,15 +526,16 @@ fn domains(kind: &Kind, form: Form, name: &str) -> Vec<Domain> {
                 ..b
             }),
             _ if optional => {
-                // A domain `Option` converts into an `Option<T>` field (optional, wrapper)
-                // and, through a `with:` function returning it, into a message field; `from`
-                // into a message field takes the plain value.
+                // A domain `Option` converts into an `Option<T>` field (optional, wrapper),
+                // into a `Timestamp` or `Duration` field (`Option<SystemTime>`, ...), and,
+                // through a `with:` function returning it or field by field (`fields:`), into
+                // a message field; `from` into an own message field takes the plain value.
                 let message = matches!(kind.base, Base::Msg | Base::Timestamp | Base::Duration);
                 let with_option_domain = !plain_only
                     && ((!message && matches!(kind.label, Label::Optional | Label::Optional2))
                         || matches!(kind.base, Base::Wrapper(..))
-                        || (kind.base == Base::Msg && matches!(form, Form::With)))
-                    && !matches!(form, Form::Fields)
+                        || (kind.base == Base::Msg && matches!(form, Form::With | Form::Fields))
+                        || matches!(kind.base, Base::Timestamp | Base::Duration))
                     && kind.base != Base::Empty;
                 if with_option_domain {
                     out.push(Domain {

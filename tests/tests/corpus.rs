@@ -541,6 +541,12 @@ fn trail_runner() -> cat::ProductPublished {
             self_link: cat::Href("/products/prod-42".into()),
             collection: "/collections/running".into(),
         },
+        discontinued_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)),
+        return_window: Some(Duration::from_millis(2_592_000_250)),
+        mirror_links: Some(cat::Links {
+            self_link: cat::Href("/m/tr2".into()),
+            collection: "/m/shoes".into(),
+        }),
     }
 }
 
@@ -562,6 +568,9 @@ fn socks() -> cat::ProductPublished {
             self_link: cat::Href("/products/prod-43".into()),
             collection: String::new(),
         },
+        discontinued_at: None,
+        return_window: None,
+        mirror_links: None,
     }
 }
 
@@ -660,6 +669,27 @@ fn catalog_expected(events: &[AggregateEvent]) -> Vec<Seen<CatalogMessage>> {
                         collection: "/collections/running".into(),
                     }),
                     published_at: Some(occurred_at_proto()),
+                    // A domain `Option<SystemTime>`, `Option<Duration>` and a `with:` that
+                    // returns an `Option<SystemTime>`: present when `Some`.
+                    discontinued_at: Some(prost_types::Timestamp {
+                        seconds: 1_800_000_000,
+                        nanos: 0,
+                    }),
+                    return_window: Some(prost_types::Duration {
+                        seconds: 2_592_000,
+                        nanos: 250_000_000,
+                    }),
+                    last_order_at: Some(prost_types::Timestamp {
+                        seconds: 1_800_000_000 - 86_400,
+                        nanos: 0,
+                    }),
+                    // A domain `Option<Links>` built field by field (`fields:`).
+                    mirror_links: Some(proto::Links {
+                        self_: Some(proto::Self_ {
+                            href: "/m/tr2".into(),
+                        }),
+                        collection: "/m/shoes".into(),
+                    }),
                     availability: Some(proto::product_published::Availability::AvailableFrom(
                         prost_types::Timestamp {
                             seconds: 1_700_100_000,
@@ -700,6 +730,11 @@ fn catalog_expected(events: &[AggregateEvent]) -> Vec<Seen<CatalogMessage>> {
                         collection: String::new(),
                     }),
                     published_at: Some(occurred_at_proto()),
+                    // `None` leaves the four fields absent.
+                    discontinued_at: None,
+                    return_window: None,
+                    last_order_at: None,
+                    mirror_links: None,
                     availability: Some(proto::product_published::Availability::AvailableFrom(
                         prost_types::Timestamp::default(),
                     )),
@@ -733,6 +768,25 @@ async fn catalog_proto3_values_are_published_field_by_field() {
     };
     assert_eq!((socks.subtitle.as_deref(), socks.position), (None, Some(0)));
     assert_eq!((socks.brand.as_deref(), socks.featured), (None, Some(())));
+    assert_eq!(
+        (
+            socks.discontinued_at,
+            socks.return_window,
+            socks.last_order_at
+        ),
+        (None, None, None)
+    );
+    assert_eq!(socks.mirror_links, None);
+}
+
+#[test]
+fn catalog_an_optional_time_out_of_the_protobuf_range_names_the_field() {
+    let mut product = trail_runner();
+    // Past 9999-12-31: `google.protobuf.Timestamp` cannot hold it.
+    product.discontinued_at = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_800));
+    let event = AggregateEvent::new("Product", "prod-42", 1, product);
+    let err = catalog::integration::product_published_event(&event).expect_err("too late");
+    assert_eq!(err.field(), "discontinued_at", "{err}");
 }
 
 #[test]

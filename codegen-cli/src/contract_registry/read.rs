@@ -196,12 +196,14 @@ async fn read_async(server: &Server, wanted: &Wanted) -> Result<Snapshot, ReadEr
         let dataschema = String::from_utf8_lossy(&value).into_owned();
         if let Ok(parsed) = dataschema.parse::<Dataschema>() {
             let fingerprint = parsed.fingerprint.to_string();
-            if !snapshot.schemas.contains_key(&fingerprint) {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                snapshot.schemas.entry(fingerprint)
+            {
                 let schema = match get(registry::schema_key(&parsed.fingerprint)).await? {
                     None => Err("the registry does not hold it".to_owned()),
                     Some(bytes) => decoded(&bytes, &parsed),
                 };
-                snapshot.schemas.insert(fingerprint, schema);
+                slot.insert(schema);
             }
         }
         snapshot.events.insert(subject.clone(), dataschema);

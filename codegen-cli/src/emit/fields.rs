@@ -177,14 +177,24 @@ fn prost_type(field: &Field) -> Option<syn::Type> {
 }
 
 /// `expr` converted through `IntoProto` into the field's prost type, wrapped as prost
-/// represents the field.
+/// represents the field. A message field with a known prost type (`Timestamp`, `Duration`:
+/// `Option<M>`) is converted into that `Option` as a whole, not wrapped, so that a domain
+/// `Option<SystemTime>` converts as well as a `SystemTime`.
 fn converted(field: &Field, expr: TokenStream) -> TokenStream {
     let proto_name = &field.proto_name;
-    let value = match prost_type(field) {
-        Some(ty) => quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? },
-        None => quote! { ::eventmap::convert::field(#expr, #proto_name)? },
-    };
-    wrap(field.shape, value)
+    match prost_type(field) {
+        Some(ty) if field.shape == Shape::Message => {
+            quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? }
+        }
+        Some(ty) => wrap(
+            field.shape,
+            quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? },
+        ),
+        None => wrap(
+            field.shape,
+            quote! { ::eventmap::convert::field(#expr, #proto_name)? },
+        ),
+    }
 }
 
 /// `value` with every span set to `span`, when there is one (derive).

@@ -96,11 +96,33 @@ pub(super) fn is_boxed(field: &FieldDescriptor) -> bool {
     false
 }
 
+/// The `prost_types` struct of a `google.protobuf.Timestamp` or `google.protobuf.Duration`
+/// field: the well-known messages that `eventmap::convert::IntoProto` converts into, from a
+/// domain value or an `Option` of one (`SystemTime`, `Option<SystemTime>`, ...).
+fn time_message(field: &FieldDescriptor) -> Option<&'static str> {
+    let Kind::Message(m) = field.kind() else {
+        return None;
+    };
+    if m.package_name() != WELL_KNOWN_PACKAGE || field.is_map() {
+        return None;
+    }
+    match m.name() {
+        "Timestamp" => Some("::prost_types::Timestamp"),
+        "Duration" => Some("::prost_types::Duration"),
+        _ => None,
+    }
+}
+
 /// prost's Rust type of a scalar, string, bytes or enum field in its `shape` (prost-build's
-/// defaults: `String`, `Vec<u8>`, enums as `i32`); `None` for messages and maps.
+/// defaults: `String`, `Vec<u8>`, enums as `i32`), and of a singular `Timestamp` or `Duration`
+/// field (`Option<::prost_types::Timestamp>`: converted into as a whole, so that a domain
+/// `Option<SystemTime>` leaves the field absent); `None` for other messages and maps.
 pub(super) fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String> {
     if field.is_map() {
         return None;
+    }
+    if shape == Shape::Message {
+        return time_message(field).map(|m| format!("::core::option::Option<{m}>"));
     }
     let scalar = match field.kind() {
         Kind::Message(_) => wrapper_scalar(field)?,

@@ -161,4 +161,6 @@ optional!(
     Vec<u8> => Vec<u8>, Bytes;
     [u8] => Vec<u8>, Bytes;
     Bytes => Bytes, Vec<u8>;
+    Timestamp => Timestamp;
+    prost_types::Duration => prost_types::Duration;
 );

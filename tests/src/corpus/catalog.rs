@@ -40,6 +40,12 @@ pub mod domain {
     /// The tax class of every list price of this catalog.
     pub const TAX_CLASS: &str = "standard";
 
+    /// The last moment the product can be ordered: a day before it is discontinued; `None`
+    /// while it stays in the catalog.
+    pub fn last_order_at(discontinued_at: &Option<SystemTime>) -> Option<SystemTime> {
+        discontinued_at.and_then(|at| at.checked_sub(std::time::Duration::from_secs(86_400)))
+    }
+
     /// The catalog's pricing code: the contract's `Pricing` message for a list price (a sale
     /// price of 10% off is announced for prices of 100.00 and more).
     pub fn pricing(list: &Price) -> proto::Pricing {
@@ -129,6 +135,12 @@ pub mod domain {
         pub featured: (),
         /// Its links.
         pub links: Links,
+        /// When it leaves the catalog, when that is planned.
+        pub discontinued_at: Option<SystemTime>,
+        /// How long a buyer may return it; `None` for a final sale.
+        pub return_window: Option<std::time::Duration>,
+        /// Its links on a marketplace, when it is listed there too.
+        pub mirror_links: Option<Links>,
     }
 
     /// A product's list price changed: recorded as `PriceRaised`, `PriceLowered` or

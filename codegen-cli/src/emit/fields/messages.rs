@@ -39,14 +39,17 @@ pub(super) fn nested_value(
         Shape::Repeated => quote! {
             ::eventmap::convert::map_each(#access, #proto_name, #build)?
         },
-        Shape::BoxedMessage | Shape::Boxed | Shape::Singular => wrap(
+        Shape::Boxed | Shape::Singular => wrap(
             field.shape,
             quote! { ::eventmap::convert::map_one(#access, #proto_name, #build)? },
         ),
-        Shape::Message | Shape::Optional => wrap(
-            Shape::Message,
-            quote! { ::eventmap::convert::map_one(#access, #proto_name, #build)? },
-        ),
+        // An optional message (prost `Option<M>`): built from a domain `T`, or from an
+        // `Option<T>` whose `None` leaves it absent (`Maybe` tells them apart).
+        Shape::Message | Shape::Optional => maybe(access, proto_name, build),
+        Shape::BoxedMessage => {
+            let value = maybe(access, proto_name, build);
+            quote! { #value.map(::std::boxed::Box::new) }
+        }
     }
 }
 
@@ -89,4 +92,21 @@ pub(super) fn mapped_value(
         }
     };
     spanned(value, outer_span(roots, path))
+}
+
+/// `build` run on the domain value `access` when it is present: a plain value always, an
+/// `Option` when `Some` (`eventmap::convert::Maybe`); `Option<M>`.
+fn maybe(access: TokenStream, proto_name: &str, build: TokenStream) -> TokenStream {
+    quote! {
+        ::eventmap::convert::map_maybe(
+            {
+                // One of the two traits is used, depending on the value's type.
+                #[allow(unused_imports)]
+                use ::eventmap::convert::{MaybeOption as _, MaybePlain as _};
+                ::eventmap::convert::Maybe(#access).present()
+            },
+            #proto_name,
+            #build,
+        )?
+    }
 }

@@ -112,7 +112,7 @@ pub fn order_created_event(
         )?,
         total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:40:9
         currency: ::eventmap::convert::field::<_, ::std::string::String>(&payload.total.currency, "currency")?, // mappings.yaml:41:9
-        created_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "created_at")?), // mappings.yaml:42:9
+        created_at: ::eventmap::convert::field::<_, ::core::option::Option<::prost_types::Timestamp>>(&event.occurred_at(), "created_at")?, // mappings.yaml:42:9
         order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:43:9
     })
 }
@@ -148,7 +148,7 @@ pub fn order_readied_event(
         customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:52:9
         payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:53:9
         total_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&payload.total), "total_cents")?, // mappings.yaml:54:9
-        readied_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "readied_at")?), // mappings.yaml:55:9
+        readied_at: ::eventmap::convert::field::<_, ::core::option::Option<::prost_types::Timestamp>>(&event.occurred_at(), "readied_at")?, // mappings.yaml:55:9
         order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:56:9
     })
 }
@@ -184,7 +184,7 @@ pub fn order_canceled_event(
         customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:65:9
         payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:66:9
         reason: ::eventmap::convert::field::<_, ::std::string::String>(&payload.reason, "reason")?, // mappings.yaml:67:9
-        canceled_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "canceled_at")?), // mappings.yaml:68:9
+        canceled_at: ::eventmap::convert::field::<_, ::core::option::Option<::prost_types::Timestamp>>(&event.occurred_at(), "canceled_at")?, // mappings.yaml:68:9
         order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:69:9
     })
 }
@@ -219,7 +219,7 @@ pub fn order_completed_event(
         order_id: ::eventmap::convert::field::<_, ::std::string::String>(&event.aggregate_id(), "order_id")?, // mappings.yaml:77:9
         customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:78:9
         invoice_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.invoice_id, "invoice_id")?, // mappings.yaml:79:9
-        completed_at: ::core::option::Option::Some(::eventmap::convert::field(&event.occurred_at(), "completed_at")?), // mappings.yaml:80:9
+        completed_at: ::eventmap::convert::field::<_, ::core::option::Option<::prost_types::Timestamp>>(&event.occurred_at(), "completed_at")?, // mappings.yaml:80:9
         order_version: ::eventmap::convert::field::<_, u64>(&event.aggregate_version(), "order_version")?, // mappings.yaml:81:9
         emitted_by: ::std::string::String::from("eventmap ordering example"),
     })

@@ -100,7 +100,7 @@ impl Probe {
     }
 }
 
-impl<'a> ser::Serializer for &'a mut Probe {
+impl ser::Serializer for &mut Probe {
     type Ok = ();
     type Error = Stop;
     type SerializeSeq = Self;
@@ -231,10 +231,10 @@ impl<'a> ser::Serializer for &'a mut Probe {
     }
 }
 
-/// The sequence-like compound serializers: each element in turn, the index segment popped
-/// at the end.
+/// The sequence-like compound serializers: each element in turn; at the end, the segments
+/// that `serialize_seq`/`_tuple_variant` pushed (index, and the variant's name) are popped.
 macro_rules! sequence {
-    ($($trait:ident :: $method:ident),*) => {$(
+    ($($trait:ident :: $method:ident, pops $pops:literal);* $(;)?) => {$(
         impl ser::$trait for &mut Probe {
             type Ok = ();
             type Error = Stop;
@@ -242,7 +242,7 @@ macro_rules! sequence {
                 self.element(value)
             }
             fn end(self) -> Result<(), Stop> {
-                self.path.pop();
+                self.path.truncate(self.path.len().saturating_sub($pops));
                 Ok(())
             }
         }
@@ -250,23 +250,11 @@ macro_rules! sequence {
 }
 
 sequence!(
-    SerializeSeq::serialize_element,
-    SerializeTuple::serialize_element,
-    SerializeTupleStruct::serialize_field
+    SerializeSeq::serialize_element, pops 1;
+    SerializeTuple::serialize_element, pops 1;
+    SerializeTupleStruct::serialize_field, pops 1;
+    SerializeTupleVariant::serialize_field, pops 2;
 );
-
-impl ser::SerializeTupleVariant for &mut Probe {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        self.path.pop();
-        self.path.pop();
-        Ok(())
-    }
-}
 
 impl ser::SerializeMap for &mut Probe {
     type Ok = ();
@@ -290,36 +278,32 @@ impl ser::SerializeMap for &mut Probe {
     }
 }
 
-impl ser::SerializeStruct for &mut Probe {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        self.nested(Segment::Field(key), value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
+/// The struct serializers: each field nested under its name; at the end, the variant's name
+/// that `serialize_struct_variant` pushed is popped.
+macro_rules! fields {
+    ($($trait:ident, pops $pops:literal);* $(;)?) => {$(
+        impl ser::$trait for &mut Probe {
+            type Ok = ();
+            type Error = Stop;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Stop> {
+                self.nested(Segment::Field(key), value)
+            }
+            fn end(self) -> Result<(), Stop> {
+                self.path.truncate(self.path.len().saturating_sub($pops));
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for &mut Probe {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Stop> {
-        self.nested(Segment::Field(key), value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        self.path.pop();
-        Ok(())
-    }
-}
+fields!(
+    SerializeStruct, pops 0;
+    SerializeStructVariant, pops 1;
+);
 
 #[cfg(test)]
 mod tests {
