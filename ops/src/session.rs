@@ -61,7 +61,7 @@ impl Session {
     }
 
     /// The JetStream context, connected on first use (waiting while the server is away, as
-    /// [`connect`] does), its connection's publish permission violations recorded in
+    /// [`connect`](eventmap::nats::connect::connect) does), its connection's publish permission violations recorded in
     /// [`violations`](Self::violations).
     ///
     /// # Errors

@@ -46,8 +46,8 @@
 //! ```
 //!
 //! [`LocalServer::start_with_config`] starts one with a configuration file (authorization,
-//! accounts, TLS); [`auth`] (feature `test-util-auth`) makes the certificates, keys and creds
-//! files such tests need; [`binary`] checks the connection behaviour of binaries.
+//! accounts, TLS); `auth` (feature `test-util-auth`) makes the certificates, keys and creds
+//! files such tests need; `binary` (same feature) checks the connection behaviour of binaries.
 //!
 //! `runtime/examples/local_server.rs` is the same as a program (`cargo run -p eventmap
 //! --features test-util --example local_server`).

@@ -673,7 +673,7 @@ pub fn write(dir: &Path) -> std::path::PathBuf {
                 writeln!(
                     domain,
                     "/// Case {case}: {}.\n#[derive(Debug, Clone)]\npub struct D{case} {{\n    /// The value.\n    pub v: {},\n}}\n\nimpl eventmap::DomainEvent for D{case} {{\n    fn event_name(&self) -> &'static str {{\n        \"D{case}\"\n    }}\n}}\n",
-                    describe.replace('`', "'"),
+                    describe,
                     domain_value.ty
                 )
                 .ok();

@@ -30,12 +30,12 @@ pub struct Server {
     /// The prefix of the reply subjects, when the user may only receive replies on its own
     /// (`_INBOX_<service>` in the permissions `eventmap permissions` writes); `_INBOX` otherwise.
     pub inbox_prefix: Option<String>,
-    /// Connection and request timeout ([`DEFAULT_TIMEOUT`]).
+    /// Connection and request timeout (5 s by default).
     pub timeout: Duration,
 }
 
 impl Server {
-    /// The server at `url`, without a credentials file, with [`DEFAULT_TIMEOUT`].
+    /// The server at `url`, without a credentials file, with a 5 s timeout.
     pub fn new(url: impl Into<String>) -> Self {
         Server {
             url: url.into(),

@@ -4,7 +4,7 @@
 //! What it consumes is declared in `mappings.yaml` (`subscriptions.orders`: three of the
 //! ordering service's four events, filtered on the server); `eventmap::subscriptions!`
 //! generates the [`subscriptions`] module from it at compile time. [`NotificationService`] implements the generated
-//! [`OrdersHandler`](subscriptions::OrdersHandler). Idempotency here comes without the inbox:
+//! [`OrdersHandler`]. Idempotency here comes without the inbox:
 //! each notification is stored under its message id (`ce-id`), so a redelivery inserts
 //! nothing new.
 //!

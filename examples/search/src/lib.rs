@@ -5,7 +5,7 @@
 //!
 //! What it consumes is declared in `mappings.yaml` (`subscriptions.orders`); the `Builder`
 //! generates from it the [`subscriptions`] module: the decoded event enum, the
-//! [`OrdersHandler`](subscriptions::OrdersHandler) trait (one method per event) and the
+//! [`OrdersHandler`] trait (one method per event) and the
 //! consumer's spec (durable name, server-side filters, delivery policy). [`SearchService`]
 //! implements the trait; each event is applied through the inbox (`eventmap::postgres::Inbox`
 //! or `eventmap::sqlite::Inbox`) in the same transaction as the read-model write, so a

@@ -15,7 +15,7 @@
 //!   publish permission violations ([`PermissionViolations`]), so that a publisher can tell a
 //!   subject the server refuses from a timeout.
 //!
-//! With feature `cli`, [`ConnectArgs`] holds the same settings as clap arguments.
+//! With feature `cli`, `ConnectArgs` holds the same settings as clap arguments.
 //!
 //! ```no_run
 //! use eventmap::nats::connect::{ConnectSettings, connect};
