@@ -349,6 +349,124 @@ fn unknown_message_gets_a_suggestion() {
     assert_eq!(d.hint.as_deref(), Some("did you mean `shop.v1.Placed`?"));
 }
 
+/// A shipping service's own protos after a rename: `ParcelPacked` is now `ParcelPackedV2`,
+/// next to `ParcelPicked`, one letter away from the old name.
+const SHIPPING_PROTO: &str = r#"syntax = "proto3";
+package shipping.v1;
+
+message Parcel {
+  string id = 1;
+  uint32 weight_grams = 2;
+}
+
+message ParcelPicked {
+  string shipment_id = 1;
+  Parcel parcel = 2;
+}
+
+message ParcelPackedV2 {
+  string shipment_id = 1;
+  Parcel parcel = 2;
+}
+"#;
+
+/// A shipping table written before the rename: only the `ParcelPacked` row uses the named
+/// mapping `parcel`.
+const SHIPPING_TABLE: &str = r#"version: 1
+service: shipping
+protos:
+  include: [proto]
+  files: [shop/v1/shop.proto]
+rust:
+  domain_module: crate::domain
+  proto_module: crate::proto
+channels:
+  parcels: { subject: shipping.parcels, stream: SHIPPING_PARCELS }
+mappings:
+  parcel:
+    message: shipping.v1.Parcel
+    type: crate::domain::Parcel
+    fields:
+      id: { from: id }
+      weight_grams: { from: grams }
+events:
+  ParcelPicked:
+    - name: ParcelPickedEvent
+      message: shipping.v1.ParcelPicked
+      channel: parcels
+      fields:
+        shipment_id: { envelope: aggregate_id }
+        parcel: { from: parcel }
+  ParcelPacked:
+    - name: ParcelPackedEvent
+      message: shipping.v1.ParcelPacked
+      channel: parcels
+      fields:
+        shipment_id: { envelope: aggregate_id }
+        parcel: { from: parcel, mapping: parcel }
+"#;
+
+#[test]
+fn a_renamed_message_is_suggested_and_its_row_mappings_are_not_reported_unused() {
+    let rules_of = |analysis: &Analysis| -> Vec<&str> {
+        analysis.diagnostics.iter().map(|d| d.rule).collect()
+    };
+    let analysis = Project::new(SHIPPING_TABLE)
+        .with_proto(SHIPPING_PROTO)
+        .analyze();
+    // One mistake, one diagnostic: no `unused-mapping` for `parcel`, which only the broken
+    // row uses.
+    assert_eq!(
+        rules_of(&analysis),
+        ["unknown-proto-message"],
+        "{}",
+        analysis.render()
+    );
+    let d = find(&analysis, "unknown-proto-message");
+    assert_eq!(line_col(d), (28, 16));
+    // The renamed message, not `ParcelPicked`, which is closer by spelling.
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean `shipping.v1.ParcelPackedV2`?")
+    );
+
+    // Renamed in the table too: valid, so the fixture is sound.
+    let fixed = SHIPPING_TABLE.replace(
+        "message: shipping.v1.ParcelPacked\n",
+        "message: shipping.v1.ParcelPackedV2\n",
+    );
+    let analysis = Project::new(&fixed).with_proto(SHIPPING_PROTO).analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+
+    // A misspelled key that uses the mapping: the same, one diagnostic.
+    let misspelled = fixed.replace(
+        "parcel: { from: parcel, mapping: parcel }",
+        "parcl: { from: parcel, mapping: parcel }",
+    );
+    let analysis = Project::new(&misspelled)
+        .with_proto(SHIPPING_PROTO)
+        .analyze();
+    assert_eq!(
+        rules_of(&analysis),
+        ["unknown-proto-field"],
+        "{}",
+        analysis.render()
+    );
+
+    // Used by no row at all, it is still reported.
+    let unused = fixed.replace(
+        "parcel: { from: parcel, mapping: parcel }",
+        "parcel: { from: parcel }",
+    );
+    let analysis = Project::new(&unused).with_proto(SHIPPING_PROTO).analyze();
+    assert_eq!(
+        rules_of(&analysis),
+        ["unused-mapping"],
+        "{}",
+        analysis.render()
+    );
+}
+
 #[test]
 fn map_fields_convert_as_a_whole() {
     let project = Project::new(&TABLE.replace("labels: default", "labels: { from: labels }"));
