@@ -607,6 +607,67 @@ fn a_yaml_error_has_file_line_and_column() {
 }
 
 #[test]
+fn an_alias_before_its_anchor_says_where_the_anchor_is() {
+    // `*currency` (line 25) is used before `&currency` (line 33): YAML reads top-down.
+    let table = TABLE
+        .replace(
+            "            currency: { const: EUR }\n",
+            "            currency: *currency\n",
+        )
+        .replace(
+            "        note: default\n",
+            "        note: &currency default\n",
+        );
+    let analysis = Project::new(&table).analyze();
+    assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
+    let d = find(&analysis, "yaml");
+    assert_eq!(line_col(d), (25, 23), "at the alias: {d}");
+    assert_eq!(
+        d.location.as_ref().map(|l| l.len),
+        Some(9),
+        "`*currency`: {d}"
+    );
+    assert_eq!(
+        d.message,
+        "alias `*currency` is used before its anchor `&currency`, which is defined later, at 33:15: YAML anchors must come before their aliases"
+    );
+    let (note, at) = &d.notes[0];
+    assert_eq!(
+        note,
+        "the anchor `&currency` is defined here, after the alias"
+    );
+    let at = at.as_ref().expect("the anchor's location");
+    assert_eq!((at.line, at.column, at.len), (33, 15, 9));
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("above this alias")),
+        "{d}"
+    );
+    assert!(
+        analysis.render().contains(
+            "mappings.yaml:25:23: error[yaml]: alias `*currency` is used before its anchor"
+        ),
+        "{}",
+        analysis.render()
+    );
+
+    // An anchor defined nowhere: said so, at the alias.
+    let table = TABLE.replace(
+        "            currency: { const: EUR }\n",
+        "            currency: *currency\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "yaml");
+    assert_eq!(line_col(d), (25, 23), "{d}");
+    assert_eq!(
+        d.message,
+        "alias `*currency` refers to an anchor that is not defined: the file has no `&currency`"
+    );
+    assert!(d.notes.is_empty(), "{d}");
+}
+
+#[test]
 fn an_unreadable_table_is_an_error_not_a_diagnostic() {
     assert!(analyze(Path::new("/nonexistent/mappings.yaml")).is_err());
 }
