@@ -220,6 +220,29 @@ fn a_table_using_every_field_form_is_valid() {
     assert!(code.contains("::eventmap::convert::map_one("), "{code}");
 }
 
+/// What docs/mappings.md says of a `bytes` constant: the UTF-8 bytes of the YAML string, so
+/// a double-quoted escape writes a byte up to `\x7F` and not beyond.
+#[test]
+fn a_bytes_constant_is_the_utf8_of_its_yaml_string() {
+    let bytes_of = |yaml: &str| {
+        let table = TABLE.replace(
+            r#"raw: { const: "NO" }"#,
+            &format!("raw: {{ const: {yaml} }}"),
+        );
+        let analysis = Project::new(&table).analyze();
+        assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+        let code = analysis.generate().expect("generate");
+        let literal = "raw: ::std::vec::Vec::from(&b\"";
+        let start = code.find(literal).expect("raw") + literal.len();
+        let end = start + code[start..].find("\"[..])").expect("end of the literal");
+        code[start..end].to_owned()
+    };
+    assert_eq!(bytes_of(r#""\x00\x01\x7F""#), r"\0\x01\x7F");
+    // `\xFF` is the character U+00FF, two bytes in UTF-8, not the byte 0xFF.
+    assert_eq!(bytes_of(r#""\xFF""#), r"\xC3\xBF");
+    assert_eq!(bytes_of("é"), r"\xC3\xA9");
+}
+
 #[test]
 fn all_problems_are_reported_in_one_run() {
     let table = TABLE
