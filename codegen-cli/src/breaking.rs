@@ -39,6 +39,8 @@ pub(crate) mod side;
 pub use accepted::{ACCEPTED_BREAKS_FILE, AcceptedBreaks, accepted_breaks_path};
 pub use baseline::{Baseline, BaselineProblem, load_baseline};
 
+use std::collections::HashMap;
+
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::rules::Rule;
 use crate::{Analysis, Error};
@@ -134,7 +136,9 @@ pub fn check_against(baseline: &Analysis, current: &mut Analysis) -> Result<(), 
 /// The breaks found so far.
 #[derive(Debug, Default)]
 pub(crate) struct Breaks {
-    list: Vec<Break>,
+    /// Each break, with the integration event that reached it when it was added with
+    /// [`Self::add_reached`].
+    list: Vec<(Break, Option<String>)>,
 }
 
 impl Breaks {
@@ -146,23 +150,49 @@ impl Breaks {
         message: impl Into<String>,
         location: Option<SourceLocation>,
     ) -> &mut Diagnostic {
-        self.list.push(Break {
-            target: target.into(),
-            diagnostic: Diagnostic::new(rule, message).at(location),
-        });
+        self.push(rule, target.into(), message.into(), location, None)
+    }
+
+    /// Records a break of a proto message or enum reached from integration event `event`,
+    /// whose `message` names the event with [`reached_from`]. An element that several events
+    /// reach (a message or enum their messages share) breaks once per event; those breaks
+    /// become one that names every event (see [`Self::merged`]).
+    pub(crate) fn add_reached(
+        &mut self,
+        rule: Rule,
+        target: impl Into<String>,
+        message: impl Into<String>,
+        location: Option<SourceLocation>,
+        event: &str,
+    ) -> &mut Diagnostic {
+        let event = Some(event.to_owned());
+        self.push(rule, target.into(), message.into(), location, event)
+    }
+
+    fn push(
+        &mut self,
+        rule: Rule,
+        target: String,
+        message: String,
+        location: Option<SourceLocation>,
+        event: Option<String>,
+    ) -> &mut Diagnostic {
+        let diagnostic = Diagnostic::new(rule, message).at(location);
+        self.list.push((Break { target, diagnostic }, event));
         let last = self.list.len() - 1;
-        &mut self.list[last].diagnostic
+        &mut self.list[last].0.diagnostic
     }
 
-    /// Every break as found, without the notes [`Self::finish`] adds (for comparisons whose
-    /// breaks are not accepted in a file: a consumer's copy of a message).
+    /// Every break as found, one per change, without the notes [`Self::finish`] adds (for
+    /// comparisons whose breaks are not accepted in a file: a consumer's copy of a message).
     pub(crate) fn into_list(self) -> Vec<Break> {
-        self.list
+        self.merged()
     }
 
-    /// Every break, each with a note saying how to accept it and a hint when none was set.
+    /// Every break, one per change, each with a note saying how to accept it and a hint when
+    /// none was set.
     fn finish(self) -> Vec<Break> {
-        self.list
+        self.merged()
             .into_iter()
             .map(|mut b| {
                 let entry = format!(
@@ -179,6 +209,86 @@ impl Breaks {
             })
             .collect()
     }
+
+    /// The breaks in the order found, those that differ only by the integration event that
+    /// reached them merged into the first, whose message then names every such event.
+    fn merged(self) -> Vec<Break> {
+        let mut out: Vec<Merged> = Vec::new();
+        let mut first: HashMap<(&'static str, String, String), usize> = HashMap::new();
+        for (found, event) in self.list {
+            let Some(event) = event else {
+                out.push(Merged::Alone(found));
+                continue;
+            };
+            let mut generic = found.diagnostic;
+            generic.message = generic
+                .message
+                .replacen(&reached_from(&[&event]), EVENTS, 1);
+            let key = (generic.rule, found.target.clone(), generic.message.clone());
+            if let Some(Merged::Reached { events, .. }) = first
+                .get(&key)
+                .map(|i| &mut out[*i])
+                .filter(|same| matches!(same, Merged::Reached { generic: g, .. } if *g == generic))
+            {
+                if !events.contains(&event) {
+                    events.push(event);
+                }
+                continue;
+            }
+            first.insert(key, out.len());
+            out.push(Merged::Reached {
+                target: found.target,
+                generic,
+                events: vec![event],
+            });
+        }
+        out.into_iter().map(Merged::into_break).collect()
+    }
+}
+
+/// A break while [`Breaks::merged`] merges them.
+enum Merged {
+    /// A break that names no integration event.
+    Alone(Break),
+    /// A break reached from `events`, its message's event phrase replaced by [`EVENTS`].
+    Reached {
+        target: String,
+        generic: Diagnostic,
+        events: Vec<String>,
+    },
+}
+
+impl Merged {
+    /// The break, its message naming its events.
+    fn into_break(self) -> Break {
+        match self {
+            Merged::Alone(found) => found,
+            Merged::Reached {
+                target,
+                mut generic,
+                events,
+            } => {
+                generic.message = generic.message.replacen(EVENTS, &reached_from(&events), 1);
+                Break {
+                    target,
+                    diagnostic: generic,
+                }
+            }
+        }
+    }
+}
+
+/// Where the event phrase of a break's message was cut out while breaks are merged.
+const EVENTS: &str = "\u{0}events\u{0}";
+
+/// How a proto break names the integration events that reach what broke:
+/// ``(integration event `A`)``, ``(integration events `A`, `B`)``.
+pub(crate) fn reached_from<S: AsRef<str>>(events: &[S]) -> String {
+    let s = if events.len() == 1 { "" } else { "s" };
+    format!(
+        "(integration event{s} {})",
+        crate::validate::suggest::list(events)
+    )
 }
 
 /// How notes name the baseline side of a comparison.

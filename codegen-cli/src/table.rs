@@ -143,6 +143,7 @@ pub fn location(file: &Path, loc: Location) -> SourceLocation {
     }
 }
 
+mod anchors;
 mod duplicates;
 mod fields;
 mod flow;

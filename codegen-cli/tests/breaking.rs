@@ -1451,6 +1451,62 @@ fn enum_value_number_changed_breaks() {
 }
 
 #[test]
+fn a_change_to_an_enum_or_message_two_events_share_is_one_break_naming_both() {
+    let repo = Repo::new();
+    // The baseline: `OrderShipped` carries `Status` and `Item` too.
+    repo.edit(
+        PROTO,
+        "  string carrier = 2;\n",
+        "  string carrier = 2;\n  Status status = 3;\n  repeated Item items = 4;\n",
+    );
+    repo.edit(
+        TABLE,
+        "        carrier: { from: carrier }\n",
+        "        carrier: { from: carrier }\n        status: { const: STATUS_OPEN }\n        items:\n          from: items\n          fields:\n            sku: { from: sku }\n            quantity: { from: qty }\n",
+    );
+    repo.commit("shipped carries the status and items");
+    repo.edit(PROTO, "STATUS_CLOSED = 2;", "STATUS_CLOSED = 3;");
+    repo.edit(PROTO, "uint32 quantity = 2;", "uint32 quantity = 3;");
+    let found = repo.expect(&[
+        (
+            rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED.id,
+            PROTO,
+            "STATUS_CLOSED = 3;",
+        ),
+        (
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            PROTO,
+            "uint32 quantity = 3;",
+        ),
+    ]);
+    let messages: Vec<&str> = found
+        .iter()
+        .map(|b| b.diagnostic.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "field `quantity` of `shop.v1.Item` changed its number from 2 to 3 (integration events `OrderPlacedEvent`, `OrderShippedEvent`)",
+            "value `STATUS_CLOSED` of enum `shop.v1.Status` changed its number from 2 to 3 (integration events `OrderPlacedEvent`, `OrderShippedEvent`)",
+        ]
+    );
+
+    // Through `check --against`: one diagnostic per change too.
+    let mut current = repo.current();
+    breaking::check_against(&repo.baseline("HEAD~1"), &mut current).expect("compared");
+    let rules: Vec<&str> = current.diagnostics.iter().map(|d| d.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            rules::BREAKING_FIELD_NUMBER_CHANGED.id,
+            rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED.id
+        ],
+        "{}",
+        current.render()
+    );
+}
+
+#[test]
 fn enum_values_reordered_with_their_numbers_are_safe() {
     let repo = Repo::new();
     repo.edit(

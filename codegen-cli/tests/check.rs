@@ -225,6 +225,29 @@ fn a_table_using_every_field_form_is_valid() {
     );
 }
 
+/// What docs/mappings.md says of a `bytes` constant: the UTF-8 bytes of the YAML string, so
+/// a double-quoted escape writes a byte up to `\x7F` and not beyond.
+#[test]
+fn a_bytes_constant_is_the_utf8_of_its_yaml_string() {
+    let bytes_of = |yaml: &str| {
+        let table = TABLE.replace(
+            r#"raw: { const: "NO" }"#,
+            &format!("raw: {{ const: {yaml} }}"),
+        );
+        let analysis = Project::new(&table).analyze();
+        assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+        let code = analysis.generate().expect("generate");
+        let literal = "raw: ::std::vec::Vec::from(&b\"";
+        let start = code.find(literal).expect("raw") + literal.len();
+        let end = start + code[start..].find("\"[..])").expect("end of the literal");
+        code[start..end].to_owned()
+    };
+    assert_eq!(bytes_of(r#""\x00\x01\x7F""#), r"\0\x01\x7F");
+    // `\xFF` is the character U+00FF, two bytes in UTF-8, not the byte 0xFF.
+    assert_eq!(bytes_of(r#""\xFF""#), r"\xC3\xBF");
+    assert_eq!(bytes_of("é"), r"\xC3\xA9");
+}
+
 #[test]
 fn all_problems_are_reported_in_one_run() {
     let table = TABLE
@@ -352,6 +375,124 @@ fn unknown_message_gets_a_suggestion() {
     let d = find(&analysis, "unknown-proto-message");
     assert_eq!(line_col(d), (15, 16));
     assert_eq!(d.hint.as_deref(), Some("did you mean `shop.v1.Placed`?"));
+}
+
+/// A shipping service's own protos after a rename: `ParcelPacked` is now `ParcelPackedV2`,
+/// next to `ParcelPicked`, one letter away from the old name.
+const SHIPPING_PROTO: &str = r#"syntax = "proto3";
+package shipping.v1;
+
+message Parcel {
+  string id = 1;
+  uint32 weight_grams = 2;
+}
+
+message ParcelPicked {
+  string shipment_id = 1;
+  Parcel parcel = 2;
+}
+
+message ParcelPackedV2 {
+  string shipment_id = 1;
+  Parcel parcel = 2;
+}
+"#;
+
+/// A shipping table written before the rename: only the `ParcelPacked` row uses the named
+/// mapping `parcel`.
+const SHIPPING_TABLE: &str = r#"version: 1
+service: shipping
+protos:
+  include: [proto]
+  files: [shop/v1/shop.proto]
+rust:
+  domain_module: crate::domain
+  proto_module: crate::proto
+channels:
+  parcels: { subject: shipping.parcels, stream: SHIPPING_PARCELS }
+mappings:
+  parcel:
+    message: shipping.v1.Parcel
+    type: crate::domain::Parcel
+    fields:
+      id: { from: id }
+      weight_grams: { from: grams }
+events:
+  ParcelPicked:
+    - name: ParcelPickedEvent
+      message: shipping.v1.ParcelPicked
+      channel: parcels
+      fields:
+        shipment_id: { envelope: aggregate_id }
+        parcel: { from: parcel }
+  ParcelPacked:
+    - name: ParcelPackedEvent
+      message: shipping.v1.ParcelPacked
+      channel: parcels
+      fields:
+        shipment_id: { envelope: aggregate_id }
+        parcel: { from: parcel, mapping: parcel }
+"#;
+
+#[test]
+fn a_renamed_message_is_suggested_and_its_row_mappings_are_not_reported_unused() {
+    let rules_of = |analysis: &Analysis| -> Vec<&str> {
+        analysis.diagnostics.iter().map(|d| d.rule).collect()
+    };
+    let analysis = Project::new(SHIPPING_TABLE)
+        .with_proto(SHIPPING_PROTO)
+        .analyze();
+    // One mistake, one diagnostic: no `unused-mapping` for `parcel`, which only the broken
+    // row uses.
+    assert_eq!(
+        rules_of(&analysis),
+        ["unknown-proto-message"],
+        "{}",
+        analysis.render()
+    );
+    let d = find(&analysis, "unknown-proto-message");
+    assert_eq!(line_col(d), (28, 16));
+    // The renamed message, not `ParcelPicked`, which is closer by spelling.
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean `shipping.v1.ParcelPackedV2`?")
+    );
+
+    // Renamed in the table too: valid, so the fixture is sound.
+    let fixed = SHIPPING_TABLE.replace(
+        "message: shipping.v1.ParcelPacked\n",
+        "message: shipping.v1.ParcelPackedV2\n",
+    );
+    let analysis = Project::new(&fixed).with_proto(SHIPPING_PROTO).analyze();
+    assert!(analysis.diagnostics.is_empty(), "{}", analysis.render());
+
+    // A misspelled key that uses the mapping: the same, one diagnostic.
+    let misspelled = fixed.replace(
+        "parcel: { from: parcel, mapping: parcel }",
+        "parcl: { from: parcel, mapping: parcel }",
+    );
+    let analysis = Project::new(&misspelled)
+        .with_proto(SHIPPING_PROTO)
+        .analyze();
+    assert_eq!(
+        rules_of(&analysis),
+        ["unknown-proto-field"],
+        "{}",
+        analysis.render()
+    );
+
+    // Used by no row at all, it is still reported.
+    let unused = fixed.replace(
+        "parcel: { from: parcel, mapping: parcel }",
+        "parcel: { from: parcel }",
+    );
+    let analysis = Project::new(&unused).with_proto(SHIPPING_PROTO).analyze();
+    assert_eq!(
+        rules_of(&analysis),
+        ["unused-mapping"],
+        "{}",
+        analysis.render()
+    );
 }
 
 #[test]
@@ -491,6 +632,67 @@ fn a_yaml_error_has_file_line_and_column() {
         "{}",
         analysis.render()
     );
+}
+
+#[test]
+fn an_alias_before_its_anchor_says_where_the_anchor_is() {
+    // `*currency` (line 25) is used before `&currency` (line 33): YAML reads top-down.
+    let table = TABLE
+        .replace(
+            "            currency: { const: EUR }\n",
+            "            currency: *currency\n",
+        )
+        .replace(
+            "        note: default\n",
+            "        note: &currency default\n",
+        );
+    let analysis = Project::new(&table).analyze();
+    assert_eq!(errors(&analysis).len(), 1, "{}", analysis.render());
+    let d = find(&analysis, "yaml");
+    assert_eq!(line_col(d), (25, 23), "at the alias: {d}");
+    assert_eq!(
+        d.location.as_ref().map(|l| l.len),
+        Some(9),
+        "`*currency`: {d}"
+    );
+    assert_eq!(
+        d.message,
+        "alias `*currency` is used before its anchor `&currency`, which is defined later, at 33:15: YAML anchors must come before their aliases"
+    );
+    let (note, at) = &d.notes[0];
+    assert_eq!(
+        note,
+        "the anchor `&currency` is defined here, after the alias"
+    );
+    let at = at.as_ref().expect("the anchor's location");
+    assert_eq!((at.line, at.column, at.len), (33, 15, 9));
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("above this alias")),
+        "{d}"
+    );
+    assert!(
+        analysis.render().contains(
+            "mappings.yaml:25:23: error[yaml]: alias `*currency` is used before its anchor"
+        ),
+        "{}",
+        analysis.render()
+    );
+
+    // An anchor defined nowhere: said so, at the alias.
+    let table = TABLE.replace(
+        "            currency: { const: EUR }\n",
+        "            currency: *currency\n",
+    );
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "yaml");
+    assert_eq!(line_col(d), (25, 23), "{d}");
+    assert_eq!(
+        d.message,
+        "alias `*currency` refers to an anchor that is not defined: the file has no `&currency`"
+    );
+    assert!(d.notes.is_empty(), "{d}");
 }
 
 #[test]

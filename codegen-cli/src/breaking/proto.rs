@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
-use super::{Breaks, side_note};
+use super::{Breaks, reached_from, side_note};
 use crate::diagnostic::SourceLocation;
 use crate::protos::ProtoSet;
 use crate::rules;
@@ -25,13 +25,16 @@ const WELL_KNOWN_PACKAGE: &str = "google.protobuf";
 const MAX_FIELD_NUMBER: i64 = 536_870_911;
 
 /// Compares messages and enums of the baseline's protos with the current ones; each pair
-/// is compared once, whichever integration event reaches it first.
+/// is compared once per integration event that reaches it, and [`Breaks`] merges what a
+/// pair shared by several events breaks into one break naming them all.
 pub(crate) struct Compare<'a> {
     base: &'a ProtoSet,
     cur: &'a ProtoSet,
     out: &'a mut Breaks,
-    messages: HashSet<(String, String)>,
-    enums: HashSet<(String, String)>,
+    /// The message pairs compared: (baseline name, current name, integration event).
+    messages: HashSet<(String, String, String)>,
+    /// The enum pairs compared: (baseline name, current name, integration event).
+    enums: HashSet<(String, String, String)>,
     /// How notes name the `base` side: `the baseline`, or `this table's copy` when a
     /// consumer's copy of a message is compared with its producer's.
     base_side: &'static str,
@@ -59,7 +62,11 @@ impl<'a> Compare<'a> {
     /// Compares the baseline message `old` with the current `new` (the same message, or
     /// one renamed), reached from integration event `event`.
     pub fn messages(&mut self, old: &MessageDescriptor, new: &MessageDescriptor, event: &str) {
-        let key = (old.full_name().to_owned(), new.full_name().to_owned());
+        let key = (
+            old.full_name().to_owned(),
+            new.full_name().to_owned(),
+            event.to_owned(),
+        );
         if !self.messages.insert(key) {
             return;
         }
@@ -80,9 +87,10 @@ impl<'a> Compare<'a> {
             (
                 rules::BREAKING_MESSAGE_RENAMED,
                 format!(
-                    "proto message `{}` was renamed to `{}` (integration event `{event}`)",
+                    "proto message `{}` was renamed to `{}` {}",
                     old.full_name(),
-                    new.full_name()
+                    new.full_name(),
+                    reached_from(&[event])
                 ),
                 format!("keep the name `{}`", old.name()),
             )
@@ -90,10 +98,11 @@ impl<'a> Compare<'a> {
             (
                 rules::BREAKING_PACKAGE_CHANGED,
                 format!(
-                    "proto message `{}` moved to package `{}` as `{}` (integration event `{event}`)",
+                    "proto message `{}` moved to package `{}` as `{}` {}",
                     old.full_name(),
                     new.package_name(),
-                    new.full_name()
+                    new.full_name(),
+                    reached_from(&[event])
                 ),
                 format!(
                     "keep `package {};` for this contract; publish the new package as a new integration event",
@@ -101,11 +110,12 @@ impl<'a> Compare<'a> {
                 ),
             )
         };
-        let d = self.out.add(
+        let d = self.out.add_reached(
             rule,
             old.full_name(),
             message,
             self.cur.message_location(new),
+            event,
         );
         d.notes.push(side_note(
             self.base_side,
@@ -203,11 +213,15 @@ impl<'a> Compare<'a> {
         places: (Option<SourceLocation>, Option<SourceLocation>),
         event: &str,
     ) {
-        let d = self.out.add(
+        let d = self.out.add_reached(
             rules::BREAKING_RESERVED_REMOVED,
             format!("{owner}#reserved:{target}"),
-            format!("{owner_text} no longer reserves {what} (integration event `{event}`)"),
+            format!(
+                "{owner_text} no longer reserves {what} {}",
+                reached_from(&[event])
+            ),
             places.0,
+            event,
         );
         d.notes
             .push(side_note(self.base_side, "it was reserved here", places.1));

@@ -40,8 +40,9 @@ pub struct FieldSpec {
     #[serde(default)]
     #[schemars(schema_with = "super::schema::envelope_value")]
     pub envelope: Option<Spanned<String>>,
-    /// A constant, typed by the proto field: strings and bytes as written, integers and
-    /// floats parsed and range-checked, `true`/`false`, enum values by their proto name.
+    /// A constant, typed by the proto field: strings and bytes as written (bytes as the
+    /// text's UTF-8; others through a `with:` function), integers and floats parsed and
+    /// range-checked, `true`/`false`, enum values by their proto name.
     #[serde(default, rename = "const")]
     #[schemars(schema_with = "super::schema::scalar")]
     pub constant: Option<Spanned<String>>,

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_saphyr::Location;
 
-use super::{Table, duplicates, flow, location, tabs};
+use super::{Table, anchors, duplicates, flow, location, tabs};
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::rules;
 
@@ -91,6 +91,11 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
     {
         return Diagnostic::new(rules::YAML, tabs::MESSAGE).at(Some(at(file, line, column, 1)));
     }
+    if matches!(original, E::UnknownAnchor { .. })
+        && let Some(alias) = anchors::first_unresolved(text)
+    {
+        return unknown_anchor_diagnostic(file, &alias, located);
+    }
     if matches!(original, E::Eof { .. }) && is_blank(text) {
         // serde-saphyr puts the end of the input past the last line: point at the start.
         return Diagnostic::new(rules::YAML, message)
@@ -118,6 +123,49 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
         diagnostic = diagnostic.hint(hint);
     }
     diagnostic
+}
+
+/// The diagnostic for an alias whose anchor is not defined before it (at `alias_at`, where
+/// serde-saphyr stopped, or else where the parser found it): defined later (YAML anchors must
+/// come before their aliases), or nowhere.
+fn unknown_anchor_diagnostic(
+    file: &Path,
+    alias: &anchors::Unresolved,
+    alias_at: Option<Location>,
+) -> Diagnostic {
+    let name = &alias.name;
+    let len = name.chars().count() + 1;
+    let at_alias = Some(match alias_at {
+        Some(l) => SourceLocation {
+            len,
+            ..location(file, l)
+        },
+        None => at(file, alias.at.0, alias.at.1, len),
+    });
+    match alias.later {
+        Some((line, column)) => Diagnostic::new(
+            rules::YAML,
+            format!(
+                "alias `*{name}` is used before its anchor `&{name}`, which is defined later, at {line}:{column}: YAML anchors must come before their aliases"
+            ),
+        )
+        .at(at_alias)
+        .note(
+            format!("the anchor `&{name}` is defined here, after the alias"),
+            Some(at(file, line, column, len)),
+        )
+        .hint(format!(
+            "move the value anchored `&{name}` above this alias, or swap them: `&{name}` on the first value, `*{name}` on the later ones"
+        )),
+        None => Diagnostic::new(
+            rules::YAML,
+            format!("alias `*{name}` refers to an anchor that is not defined: the file has no `&{name}`"),
+        )
+        .at(at_alias)
+        .hint(format!(
+            "anchor a value with `&{name}` before the alias, or write the value out"
+        )),
+    }
 }
 
 /// `file`:`line`:`column`, `len` characters long.

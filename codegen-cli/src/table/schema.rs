@@ -139,7 +139,7 @@ impl JsonSchema for Received {
 pub(super) fn scalar(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": ["string", "number", "boolean"],
-        "description": "A constant, typed by the proto field: strings and bytes as written, integers and floats parsed and range-checked, `true`/`false`, enum values by their proto name (`ORDER_STATUS_READY`, never prost's Rust variant name)."
+        "description": "A constant, typed by the proto field: strings and bytes as written (bytes as the text's UTF-8; others through a `with:` function), integers and floats parsed and range-checked, `true`/`false`, enum values by their proto name (`ORDER_STATUS_READY`, never prost's Rust variant name)."
     })
 }
 

@@ -8,7 +8,7 @@ use serde_saphyr::{Location, Spanned};
 use super::Validator;
 use super::ce_type;
 use super::proto_types::WELL_KNOWN_PACKAGE;
-use super::suggest::{list, suggest};
+use super::suggest::{list, suggest_qualified};
 use crate::model::{DomainEvent, IntegrationEvent, MessageType};
 use crate::rules;
 use crate::rust_names;
@@ -65,8 +65,12 @@ impl Validator<'_> {
 
         let domain_type = self.domain_type(table, domain, integration);
 
-        let descriptor = self.message(&integration.message)?;
+        let Some(descriptor) = self.message(&integration.message) else {
+            self.unchecked_uses(&integration.fields);
+            return None;
+        };
         if descriptor.package_name() == WELL_KNOWN_PACKAGE {
+            self.unchecked_uses(&integration.fields);
             self.cx.error(
                 rules::WELL_KNOWN_TYPE,
                 integration.message.referenced,
@@ -173,7 +177,7 @@ impl Validator<'_> {
                 "did you mean one of {}? (write the full name, with the package)",
                 list(&qualified)
             ),
-            [] => suggest(&name.value, names.iter().map(String::as_str))
+            [] => suggest_qualified(&name.value, names.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| "write the full name: `package.Message`".into()),
         };

@@ -68,10 +68,12 @@ impl Validator<'_> {
         let mut suggested: HashSet<String> = HashSet::new();
         let mut whole_oneofs: HashMap<String, Location> = HashMap::new();
         for (key, source) in map {
-            if message.get_field_by_name(key.as_str()).is_none()
-                && let Some(oneof) = message
-                    .oneofs()
-                    .find(|o| !o.is_synthetic() && o.name() == key.as_str())
+            if message.get_field_by_name(key.as_str()).is_some() {
+                continue;
+            }
+            if let Some(oneof) = message
+                .oneofs()
+                .find(|o| !o.is_synthetic() && o.name() == key.as_str())
             {
                 whole_oneofs.insert(oneof.name().to_owned(), key.location());
                 if let Some(field) = self.oneof(table, &oneof, key, source) {
@@ -79,10 +81,11 @@ impl Validator<'_> {
                 }
                 continue;
             }
-            if message.get_field_by_name(key.as_str()).is_none()
-                && let Some(extension) = message
-                    .extensions()
-                    .find(|e| e.name() == key.as_str() || e.full_name() == key.as_str())
+            // Refused below: the mappings it names are not checked, nor reported unused.
+            self.unchecked_source_uses(&source.value);
+            if let Some(extension) = message
+                .extensions()
+                .find(|e| e.name() == key.as_str() || e.full_name() == key.as_str())
             {
                 suggested.insert(key.as_str().to_owned());
                 self.cx.error(
@@ -95,9 +98,7 @@ impl Validator<'_> {
                     ),
                 )
                 .hint = Some("remove it, or declare the value as a field of the message".into());
-            } else if message.get_field_by_name(key.as_str()).is_none()
-                && let Some(name) = self.unknown_field(message, key)
-            {
+            } else if let Some(name) = self.unknown_field(message, key) {
                 suggested.insert(name);
             }
         }

@@ -4,6 +4,7 @@
 //! use itself (recursive messages such as `Failure.cause`); an enum or oneof mapping is
 //! checked where it is used, against the field it fills.
 
+use indexmap::IndexMap;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 use serde_saphyr::Spanned;
 
@@ -14,7 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{MessageMapping, Value};
 use crate::rules;
 use crate::rust_names;
-use crate::table::{Key, NamedMapping, Table};
+use crate::table::{FieldSource, Key, NamedMapping, Table, VariantTarget};
 
 /// A declared named message mapping, resolved against the protos.
 pub(super) struct NamedMessage {
@@ -152,6 +153,10 @@ impl Validator<'_> {
                 continue;
             };
             let Some(named) = self.named_messages.get(key.as_str()) else {
+                // Its message or type was refused: the fields are not checked.
+                self.in_mapping = Some(key.as_str().to_owned());
+                self.unchecked_uses(fields);
+                self.in_mapping = None;
                 continue;
             };
             let (descriptor, domain_type) = (named.message.clone(), named.domain_type.clone());
@@ -200,6 +205,45 @@ impl Validator<'_> {
         }
     }
 
+    /// Records that the mapping `name` is used: by the named message mapping being checked,
+    /// or else by a row.
+    fn record_use(&mut self, name: &str) {
+        match &self.in_mapping {
+            Some(user) => self.mapping_uses.push((user.clone(), name.to_owned())),
+            None => {
+                self.used_mappings.insert(name.to_owned());
+            }
+        }
+    }
+
+    /// Records the mappings that `fields` name (at any depth) as used, without checking
+    /// them: for fields that cannot be checked because their row, mapping or key was refused
+    /// (an unknown message, an unknown field). The refusal is the problem; the mappings
+    /// they name are not also unused.
+    pub(super) fn unchecked_uses(&mut self, fields: &IndexMap<Key, Spanned<FieldSource>>) {
+        for source in fields.values() {
+            self.unchecked_source_uses(&source.value);
+        }
+    }
+
+    /// [`unchecked_uses`](Self::unchecked_uses) for one field source.
+    pub(super) fn unchecked_source_uses(&mut self, source: &FieldSource) {
+        let FieldSource::Spec(spec) = source else {
+            return;
+        };
+        if let Some(name) = &spec.mapping {
+            self.record_use(&name.value);
+        }
+        if let Some(fields) = &spec.fields {
+            self.unchecked_uses(fields);
+        }
+        for target in spec.variants.iter().flat_map(IndexMap::values) {
+            if let VariantTarget::Member(members) = &target.value {
+                self.unchecked_uses(members);
+            }
+        }
+    }
+
     /// The named mapping `name` (rule `unknown-mapping` when there is none), recorded as used.
     pub(super) fn named<'t>(
         &mut self,
@@ -207,12 +251,7 @@ impl Validator<'_> {
         name: &Spanned<String>,
     ) -> Option<(&'t Key, &'t NamedMapping)> {
         if let Some(found) = table.mappings.get_key_value(name.value.as_str()) {
-            match &self.in_mapping {
-                Some(user) => self.mapping_uses.push((user.clone(), name.value.clone())),
-                None => {
-                    self.used_mappings.insert(name.value.clone());
-                }
-            }
+            self.record_use(&name.value);
             return Some(found);
         }
         let names: Vec<&str> = table.mappings.keys().map(Key::as_str).collect();

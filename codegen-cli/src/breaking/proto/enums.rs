@@ -5,14 +5,18 @@ use prost_reflect::{EnumDescriptor, EnumValueDescriptor};
 
 use super::shape::{covered, numbers, range_target};
 use super::{Compare, WELL_KNOWN_PACKAGE};
-use crate::breaking::side_note;
+use crate::breaking::{reached_from, side_note};
 use crate::diagnostic::SourceLocation;
 use crate::rules;
 
 impl Compare<'_> {
     /// Values and reserved ranges and names of an enum present in both versions.
     pub(super) fn enums(&mut self, old: &EnumDescriptor, new: &EnumDescriptor, event: &str) {
-        let key = (old.full_name().to_owned(), new.full_name().to_owned());
+        let key = (
+            old.full_name().to_owned(),
+            new.full_name().to_owned(),
+            event.to_owned(),
+        );
         if !self.enums.insert(key) || old.package_name() == WELL_KNOWN_PACKAGE {
             return;
         }
@@ -43,17 +47,19 @@ impl Compare<'_> {
             .collect();
         if let Some(first) = same_number.first() {
             if same_number.iter().all(|v| v.name() != value.name()) {
-                let d = self.out.add(
+                let d = self.out.add_reached(
                     rules::BREAKING_ENUM_VALUE_RENAMED,
                     target,
                     format!(
-                        "value {} of enum `{}` was renamed from `{}` to `{}` (integration event `{event}`); JSON carries the name",
+                        "value {} of enum `{}` was renamed from `{}` to `{}` {}; JSON carries the name",
                         value.number(),
                         old.full_name(),
                         value.name(),
-                        first.name()
+                        first.name(),
+                        reached_from(&[event])
                     ),
                     self.cur.enum_value_location(first),
+                    event,
                 );
                 d.notes.push(was_here);
                 d.hint = Some(format!("keep the name `{}`", value.name()));
@@ -61,17 +67,19 @@ impl Compare<'_> {
             return;
         }
         if let Some(renumbered) = new.get_value_by_name(value.name()) {
-            let d = self.out.add(
+            let d = self.out.add_reached(
                 rules::BREAKING_ENUM_VALUE_NUMBER_CHANGED,
                 target,
                 format!(
-                    "value `{}` of enum `{}` changed its number from {} to {} (integration event `{event}`)",
+                    "value `{}` of enum `{}` changed its number from {} to {} {}",
                     value.name(),
                     old.full_name(),
                     value.number(),
-                    renumbered.number()
+                    renumbered.number(),
+                    reached_from(&[event])
                 ),
                 self.cur.enum_value_location(&renumbered),
+                event,
             );
             d.notes.push(was_here);
             d.hint = Some(format!(
@@ -110,16 +118,18 @@ impl Compare<'_> {
                 ),
             ),
         };
-        let d = self.out.add(
+        let d = self.out.add_reached(
             rules::BREAKING_ENUM_VALUE_REMOVED,
             target,
             format!(
-                "value `{}` = {} of enum `{}` was removed without reserving {missing} (integration event `{event}`)",
+                "value `{}` = {} of enum `{}` was removed without reserving {missing} {}",
                 value.name(),
                 value.number(),
-                old.full_name()
+                old.full_name(),
+                reached_from(&[event])
             ),
             self.cur.enum_location(new),
+            event,
         );
         d.notes.push(was_here);
         d.hint = Some(format!("add `{add}` to enum `{}`", new.name()));

@@ -9,7 +9,7 @@ use prost_reflect::{FieldDescriptor, MessageDescriptor};
 
 use super::Compare;
 use super::shape::{cardinality_change, oneof_change, type_name};
-use crate::breaking::{Breaks, side_note};
+use crate::breaking::{Breaks, reached_from, side_note};
 use crate::rules::{self, Rule};
 
 impl Compare<'_> {
@@ -52,17 +52,19 @@ impl Compare<'_> {
             format!("`{}` = {} was defined here", old.name(), old.number()),
             self.base.field_location(old),
         );
-        let d = self.out.add(
+        let d = self.out.add_reached(
             rules::BREAKING_FIELD_NUMBER_CHANGED,
             format!("{}.{}", old_msg.full_name(), old.name()),
             format!(
-                "field `{}` of `{}` changed its number from {} to {} (integration event `{event}`)",
+                "field `{}` of `{}` changed its number from {} to {} {}",
                 old.name(),
                 old_msg.full_name(),
                 old.number(),
-                new.number()
+                new.number(),
+                reached_from(&[event])
             ),
             self.cur.field_location(new),
+            event,
         );
         d.notes.push(was_here);
         d.hint = Some(format!(
@@ -101,11 +103,12 @@ impl Compare<'_> {
         let (message, hint) = match taken {
             Some(moved) => (
                 format!(
-                    "field `{}` = {} of `{}` was removed and its number is now used by field `{}` (integration event `{event}`)",
+                    "field `{}` = {} of `{}` was removed and its number is now used by field `{}` {}",
                     old.name(),
                     old.number(),
                     old_msg.full_name(),
-                    moved.name()
+                    moved.name(),
+                    reached_from(&[event])
                 ),
                 format!(
                     "give `{}` back its number and add `{add}` to message `{}`",
@@ -115,19 +118,21 @@ impl Compare<'_> {
             ),
             None => (
                 format!(
-                    "field `{}` = {} of `{}` was removed without reserving {missing} (integration event `{event}`)",
+                    "field `{}` = {} of `{}` was removed without reserving {missing} {}",
                     old.name(),
                     old.number(),
-                    old_msg.full_name()
+                    old_msg.full_name(),
+                    reached_from(&[event])
                 ),
                 format!("add `{add}` to message `{}`", new_msg.name()),
             ),
         };
-        let d = self.out.add(
+        let d = self.out.add_reached(
             rules::BREAKING_FIELD_REMOVED,
             format!("{}.{}", old_msg.full_name(), old.name()),
             message,
             self.cur.message_location(new_msg),
+            event,
         );
         d.notes.push(was_here);
         d.hint = Some(hint);
@@ -150,9 +155,9 @@ impl Compare<'_> {
             format!("`{}` = {} was defined here", old.name(), old.number()),
             self.base.field_location(old),
         );
-        let of = format!("of `{}` (integration event `{event}`)", old_msg.full_name());
+        let of = format!("of `{}` {}", old_msg.full_name(), reached_from(&[event]));
         let report = |out: &mut Breaks, rule: Rule, message: String, hint: Option<String>| {
-            let d = out.add(rule, target.clone(), message, here.clone());
+            let d = out.add_reached(rule, target.clone(), message, here.clone(), event);
             d.notes.push(was_here.clone());
             d.hint = hint;
         };
