@@ -220,7 +220,7 @@ fn a_table_using_every_field_form_is_valid() {
     // A nested message built field by field, from a domain value or an `Option` of one.
     assert!(
         code.contains("::eventmap::convert::map_maybe(")
-            && code.contains("::eventmap::convert::Maybe(&payload."),
+            && code.contains("::eventmap::convert::Maybe::new(&payload."),
         "{code}"
     );
 }

@@ -2,8 +2,10 @@
 //!
 //! Generated code converts every mapped field with [`field`] (an [`IntoProto`] conversion that
 //! names the field in its error), [`checked`] (`checked: true` in the table: a range-checked
-//! narrowing), [`map_each`] and [`map_one`] (nested messages built field by field, for each
-//! element or once); the target type is the prost field type, so inference picks the impl.
+//! narrowing), [`map_each`], [`map_one`] and [`map_maybe`] (nested messages built field by
+//! field: for each element, once, or once when the domain value, a `T` or an `Option<T>` told
+//! apart by [`Maybe`], is present); the target type is the prost field
+//! type, so inference picks the impl.
 //! The [`IntoProto`] impls are:
 //!
 //! | source | target | rule |
@@ -134,7 +136,7 @@ pub use helpers::{
     Present, field, map_each, map_one, map_present, map_required, map_values, message_map,
     messages, present,
 };
-pub use maybe::{Maybe, MaybeOption, MaybePlain, map_maybe};
+pub use maybe::{Maybe, Plain, map_maybe};
 pub(crate) use time::timestamp_from;
 
 #[doc(inline)]

@@ -3,47 +3,50 @@
 //! from a domain `Option<Struct>` as well as from a `Struct`.
 //!
 //! The table does not name the domain type of a nested value, so the `Present<T>` trait (which
-//! needs `T`) cannot choose. Method resolution can: [`MaybeOption::present`] takes
-//! `Maybe<Option<T>>` by value and [`MaybePlain::present`] takes `&Maybe<T>`, so for a value
-//! whose type is an `Option` the first applies (no auto-reference needed) and for any other
-//! type the second. The type is concrete in generated code (a payload field), so the choice is
+//! needs `T`) cannot choose. Method resolution can: `Maybe<Option<T>>` has an inherent
+//! [`present`](Maybe::present) and every other `Maybe<T>` reaches [`Plain::present`] through
+//! `Deref`; an inherent method of the receiver's own type is found before one behind a
+//! dereference. The type is concrete in generated code (a payload field), so the choice is
 //! made at compile time; a generic `T` is taken as plain.
+
+use std::ops::Deref;
 
 use super::ConversionError;
 
-/// A reference to a domain value, wrapped for [`MaybeOption`] and [`MaybePlain`]. Generated
-/// code writes `{ use ::eventmap::convert::{MaybeOption as _, MaybePlain as _};
-/// ::eventmap::convert::Maybe(&payload.x).present() }`, which gives an `Option<&T>`.
+/// A reference to a domain value that may be an `Option`: `Maybe::new(&value).present()`
+/// gives `Some(&value)` for a plain value and `value.as_ref()` for an `Option<T>`.
 #[derive(Debug)]
-pub struct Maybe<'a, T: ?Sized>(pub &'a T);
+pub struct Maybe<'a, T: ?Sized>(Plain<'a, T>);
 
-/// [`Maybe`] of an `Option<T>`: the `T` when it is `Some`.
-pub trait MaybeOption<'a> {
-    /// The value's type inside the `Option`.
-    type Item: ?Sized;
-    /// `Some(&T)` for `Some(T)`, `None` for `None`.
-    fn present(self) -> Option<&'a Self::Item>;
-}
+/// A reference to a domain value taken as always present (what [`Maybe`] of a type that is
+/// not an `Option` dereferences to).
+#[derive(Debug)]
+pub struct Plain<'a, T: ?Sized>(&'a T);
 
-impl<'a, T> MaybeOption<'a> for Maybe<'a, Option<T>> {
-    type Item = T;
-    fn present(self) -> Option<&'a T> {
-        self.0.as_ref()
+impl<'a, T: ?Sized> Maybe<'a, T> {
+    /// Wraps `value`.
+    pub fn new(value: &'a T) -> Self {
+        Self(Plain(value))
     }
 }
 
-/// [`Maybe`] of any other value (through `&Maybe`, so that [`MaybeOption`] is chosen first
-/// for an `Option`): always present.
-pub trait MaybePlain<'a> {
-    /// The value's type.
-    type Item: ?Sized;
-    /// `Some(&T)`.
-    fn present(self) -> Option<&'a Self::Item>;
+impl<'a, T> Maybe<'a, Option<T>> {
+    /// The value inside the `Option`: `Some(&T)` for `Some(T)`, `None` for `None`.
+    pub fn present(&self) -> Option<&'a T> {
+        self.0.0.as_ref()
+    }
 }
 
-impl<'a, T: ?Sized> MaybePlain<'a> for &Maybe<'a, T> {
-    type Item = T;
-    fn present(self) -> Option<&'a T> {
+impl<'a, T: ?Sized> Deref for Maybe<'a, T> {
+    type Target = Plain<'a, T>;
+    fn deref(&self) -> &Plain<'a, T> {
+        &self.0
+    }
+}
+
+impl<'a, T: ?Sized> Plain<'a, T> {
+    /// `Some(&T)`: a plain value is always present.
+    pub fn present(&self) -> Option<&'a T> {
         Some(self.0)
     }
 }
@@ -69,7 +72,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{Maybe, MaybeOption as _, MaybePlain as _, map_maybe};
+    use super::{Maybe, map_maybe};
     use crate::convert::ConversionError;
 
     #[derive(Debug, PartialEq)]
@@ -89,12 +92,18 @@ mod tests {
         let plain = Parcel { grams: 850 };
         let some = Some(Parcel { grams: 900 });
         let none: Option<Parcel> = None;
-        assert_eq!(Maybe(&plain).present(), Some(&Parcel { grams: 850 }));
-        assert_eq!(Maybe(&some).present(), Some(&Parcel { grams: 900 }));
-        assert_eq!(Maybe(&none).present(), None);
+        assert_eq!(Maybe::new(&plain).present(), Some(&Parcel { grams: 850 }));
+        assert_eq!(Maybe::new(&some).present(), Some(&Parcel { grams: 900 }));
+        assert_eq!(Maybe::new(&none).present(), None);
         // An `Option` of an `Option`: the outer one decides.
         let nested: Option<Option<Parcel>> = Some(None);
-        assert_eq!(Maybe(&nested).present(), Some(&None));
+        assert_eq!(Maybe::new(&nested).present(), Some(&None));
+        // A type parameter is taken as plain, even when instantiated with an `Option`.
+        fn generic<T>(value: &T) -> Option<&T> {
+            Maybe::new(value).present()
+        }
+        assert_eq!(generic(&none), Some(&None));
+        assert_eq!(generic(&plain), Some(&Parcel { grams: 850 }));
     }
 
     #[test]
@@ -102,11 +111,14 @@ mod tests {
         let some = Some(Parcel { grams: 900 });
         let none: Option<Parcel> = None;
         assert_eq!(
-            map_maybe(Maybe(&some).present(), "parcel", grams),
+            map_maybe(Maybe::new(&some).present(), "parcel", grams),
             Ok(Some(900))
         );
-        assert_eq!(map_maybe(Maybe(&none).present(), "parcel", grams), Ok(None));
-        let err = map_maybe(Maybe(&Parcel { grams: 0 }).present(), "parcel", grams)
+        assert_eq!(
+            map_maybe(Maybe::new(&none).present(), "parcel", grams),
+            Ok(None)
+        );
+        let err = map_maybe(Maybe::new(&Parcel { grams: 0 }).present(), "parcel", grams)
             .expect_err("no weight");
         assert_eq!(err.field(), "parcel.grams");
     }

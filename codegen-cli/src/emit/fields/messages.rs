@@ -99,12 +99,7 @@ pub(super) fn mapped_value(
 fn maybe(access: TokenStream, proto_name: &str, build: TokenStream) -> TokenStream {
     quote! {
         ::eventmap::convert::map_maybe(
-            {
-                // One of the two traits is used, depending on the value's type.
-                #[allow(unused_imports)]
-                use ::eventmap::convert::{MaybeOption as _, MaybePlain as _};
-                ::eventmap::convert::Maybe(#access).present()
-            },
+            ::eventmap::convert::Maybe::new(#access).present(),
             #proto_name,
             #build,
         )?
