@@ -143,6 +143,20 @@ pub fn domain_field(name: &str) -> Option<String> {
     })
 }
 
+/// `name` as one segment of a Rust path (a type's name after its module): a keyword raw
+/// (`r#type`); `None` for a name no path segment can be (`Self`, `self`, `super`, `crate`,
+/// `_`, or not an identifier at all, such as `order.created`).
+pub fn path_segment(name: &str) -> Option<String> {
+    if SUFFIXED_KEYWORDS.contains(&name) || !is_identifier(name) {
+        return None;
+    }
+    Some(if RAW_KEYWORDS.contains(&name) {
+        format!("r#{name}")
+    } else {
+        name.to_owned()
+    })
+}
+
 /// Whether `path` is a Rust path of identifiers separated by `::`, optionally starting with
 /// `crate`, `self`, `super` or `::` (e.g. `crate::domain::events`).
 pub fn is_rust_path(path: &str) -> bool {

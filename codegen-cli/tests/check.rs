@@ -1109,3 +1109,40 @@ fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplica
     let d = find(&analysis, "yaml");
     assert!(d.message.contains("type"), "{}", d.message);
 }
+
+#[test]
+fn a_domain_event_whose_name_cannot_end_a_rust_path_needs_a_type() {
+    // `Self` (and `self`, `super`, `crate`, or a dotted name) cannot follow
+    // `rust.domain_module`: refused at the key, where rustc would have failed on the generated
+    // `crate::domain::Self`.
+    let table = TABLE.replacen("  Placed:\n", "  Self:\n", 1);
+    let analysis = Project::new(&table).analyze();
+    let d = find(&analysis, "invalid-rust-path");
+    assert_eq!(line_col(d), (13, 3), "{}", analysis.render());
+    assert!(d.message.contains("`crate::domain::Self`"), "{}", d.message);
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("name the domain event's type on each of its rows: `type: crate::domain::YourType`")
+    );
+    // With a `type`, the same key is fine.
+    let typed = table.replacen(
+        "      channel: orders\n",
+        "      channel: orders\n      type: crate::domain::SelfEvent\n",
+        1,
+    );
+    let analysis = Project::new(&typed).analyze();
+    assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+    assert!(
+        analysis
+            .generate()
+            .expect("generate")
+            .contains("crate::domain::SelfEvent"),
+        "the row's type is used"
+    );
+    // A keyword is written raw: `crate::domain::r#type`.
+    let keyword = TABLE.replacen("  Placed:\n", "  type:\n", 1);
+    let analysis = Project::new(&keyword).analyze();
+    assert!(errors(&analysis).is_empty(), "{}", analysis.render());
+    let code = analysis.generate().expect("generate");
+    assert!(code.contains("crate::domain::r#type"), "{code}");
+}

@@ -404,3 +404,42 @@ fn machine_formats_keep_their_shape_when_eventmap_cannot_run() {
         text_of(&out)
     );
 }
+
+/// `eventmap <args>` in `dir` with stdout a pipe whose reader is already closed (as in
+/// `eventmap schema | true`): its exit code and stderr.
+fn with_stdout_closed(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_eventmap"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run eventmap");
+    (out.status.code(), text(&out.stderr))
+}
+
+#[test]
+fn a_reader_that_went_away_is_no_panic_and_keeps_the_exit_code() {
+    // Every write to stdout fails with EPIPE: the command's own exit code, no panic.
+    let (code, stderr) = with_stdout_closed(Path::new(".."), &["schema"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (code, stderr) = with_stdout_closed(Path::new(".."), &["check", "--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A table with a problem still exits 1 when its JSON report cannot be written.
+    let dir = project();
+    let table = dir.path().join("mappings.yaml");
+    let before = std::fs::read_to_string(&table).expect("table");
+    let misspelled = before.replacen(
+        "payment_id: { from: payment_id }",
+        "paymnt_id: { from: payment_id }",
+        1,
+    );
+    std::fs::write(&table, misspelled).expect("write");
+    let (code, stderr) = with_stdout_closed(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

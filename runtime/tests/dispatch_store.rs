@@ -89,6 +89,21 @@ impl Order {
     }
 }
 
+/// Subscribes on `dispatcher` the integration handler that publishes `OrderCreatedEvent` to
+/// `publisher`.
+fn publish_created(dispatcher: &mut EventDispatcher, publisher: &InMemoryPublisher) {
+    dispatcher.subscribe(
+        "OrderCreated",
+        IntegrationEventHandler::new(
+            Arc::new(publisher.clone()),
+            ORDER,
+            "OrderCreatedEvent",
+            SOURCE,
+            convert_created,
+        ),
+    );
+}
+
 #[tokio::test]
 async fn dispatcher_runs_handlers_in_order_and_stops_at_first_error() {
     let log: Log = Arc::default();
@@ -244,16 +259,7 @@ async fn dispatching_store_dispatches_only_after_a_successful_save() {
     let publisher = InMemoryPublisher::new();
     let mut dispatcher = EventDispatcher::new();
     dispatcher.subscribe("OrderCreated", recorder("audit", &log, false));
-    dispatcher.subscribe(
-        "OrderCreated",
-        IntegrationEventHandler::new(
-            Arc::new(publisher.clone()),
-            ORDER,
-            "OrderCreatedEvent",
-            SOURCE,
-            convert_created,
-        ),
-    );
+    publish_created(&mut dispatcher, &publisher);
     dispatcher.subscribe(
         "OrderCanceled",
         IntegrationEventHandler::new(
@@ -314,16 +320,7 @@ async fn dispatching_store_dispatches_only_after_a_successful_save() {
 async fn dispatching_store_refuses_before_saving_an_event_it_could_never_publish() {
     let publisher = InMemoryPublisher::new();
     let mut dispatcher = EventDispatcher::new();
-    dispatcher.subscribe(
-        "OrderCreated",
-        IntegrationEventHandler::new(
-            Arc::new(publisher.clone()),
-            ORDER,
-            "OrderCreatedEvent",
-            SOURCE,
-            convert_created,
-        ),
-    );
+    publish_created(&mut dispatcher, &publisher);
     let inner = InMemoryStore::<Order>::new();
     let store = DispatchingStore::new(inner.clone(), Arc::new(dispatcher));
     let created = || OrderCreated {

@@ -854,3 +854,68 @@ async fn the_purge_never_deletes_an_unpublished_row() {
     })
     .await;
 }
+
+/// The WARN lines that `test` logs (a subscriber of this thread only: the test runs on a
+/// current-thread runtime).
+async fn warnings_of<F: std::future::Future>(test: F) -> (F::Output, String) {
+    let lines: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let sink = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || SharedWriter(sink.clone()))
+        .finish();
+    let output = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        test.await
+    };
+    let text = String::from_utf8_lossy(&lines.lock().unwrap()).into_owned();
+    (output, text)
+}
+
+/// A `std::io::Write` into a shared buffer, for [`warnings_of`].
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_relay_on_an_empty_schema_warns_of_the_outbox_in_another() {
+    within(async {
+        // The store writes to its own schema; a relay left at another (the default
+        // `eventmap`, here a fresh one) would poll an empty outbox for ever.
+        let db = TestDb::new("relay_warn").await;
+        let store = db.store(true).await;
+        let mut counter = Counter::blank("c-1");
+        counter.increment(1);
+        store.save(&mut counter).await.expect("saved");
+        let elsewhere = TestDb::new("relay_elsewhere").await;
+        let publisher: Arc<dyn Publisher> = Arc::new(InMemoryPublisher::new());
+        let (relay, warned) = warnings_of(Relay::new(
+            db.pool.clone(),
+            publisher.clone(),
+            RelayConfig::default().schema(elsewhere.schema.clone()),
+        ))
+        .await;
+        relay.expect("relay");
+        assert!(
+            warned.contains("RelayConfig::schema") && warned.contains(&db.schema),
+            "{warned}"
+        );
+        // On the store's own schema (rows there): no warning.
+        let (relay, warned) =
+            warnings_of(Relay::new(db.pool.clone(), publisher, relay_config(&db))).await;
+        relay.expect("relay");
+        assert!(!warned.contains("RelayConfig::schema"), "{warned}");
+        elsewhere.cleanup().await;
+        db.cleanup().await;
+    })
+    .await;
+}

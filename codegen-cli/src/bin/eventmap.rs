@@ -139,13 +139,28 @@ fn main() -> ExitCode {
             if cli.format != Format::Text {
                 let diagnostics = [could_not_run(&err, &cli.mappings)];
                 match cli.format {
-                    Format::Json => println!("{}", report::render_json(&diagnostics)),
-                    Format::Github => print!("{}", report::render_github(&diagnostics)),
+                    Format::Json => out(&format!("{}\n", report::render_json(&diagnostics))),
+                    Format::Github => out(&report::render_github(&diagnostics)),
                     Format::Text => {}
                 }
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head`, `| true`) is not an error of
+/// the command: the rest is dropped and the exit code stays the command's; another write
+/// failure is reported on stderr.
+pub(crate) fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && err.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("eventmap: cannot write to stdout: {err}");
     }
 }
 
@@ -256,8 +271,8 @@ fn check(
                     .collect();
                 all.push(could_not_run(&err, tables));
                 match format {
-                    Format::Json => println!("{}", report::render_json(&all)),
-                    _ => print!("{}", report::render_github(&all)),
+                    Format::Json => out(&format!("{}\n", report::render_json(&all))),
+                    _ => out(&report::render_github(&all)),
                 }
             }
             return Ok(ExitCode::from(2));
@@ -385,8 +400,8 @@ fn emit_all(format: Format, analyses: &[Analysis]) {
                 .flat_map(|analysis| analysis.diagnostics.iter().cloned())
                 .collect();
             match format {
-                Format::Json => println!("{}", report::render_json(&all)),
-                _ => print!("{}", report::render_github(&all)),
+                Format::Json => out(&format!("{}\n", report::render_json(&all))),
+                _ => out(&report::render_github(&all)),
             }
         }
     }
@@ -435,7 +450,7 @@ fn write_permissions(
             .iter()
             .flat_map(|analysis| analysis.diagnostics.iter().cloned())
             .collect();
-        println!("{}", report::render_json(&all));
+        out(&format!("{}\n", report::render_json(&all)));
     }
     for analysis in &analyses {
         if !(failed && cli.format == Format::Json) {
@@ -459,7 +474,7 @@ fn write_permissions(
         _ => permissions::server_config(&services)?,
     };
     match output {
-        None => print!("{text}"),
+        None => out(&text),
         Some(path) => {
             committed::write_if_changed(path, &text)?;
             eprintln!("eventmap: wrote {}", path.display());
@@ -510,7 +525,7 @@ fn compare_with_baseline(
 /// that `eventmap check --format json | jq` works).
 fn say(format: Format, text: &str) {
     if format == Format::Text {
-        print!("{text}");
+        out(text);
     } else {
         eprint!("{text}");
     }
@@ -525,8 +540,8 @@ fn emit(format: Format, analysis: &Analysis, diagnostics: &[Diagnostic]) {
                 eprintln!("{}", report::render_text(diagnostics, &analysis.sources));
             }
         }
-        Format::Json => println!("{}", report::render_json(diagnostics)),
-        Format::Github => print!("{}", report::render_github(diagnostics)),
+        Format::Json => out(&format!("{}\n", report::render_json(diagnostics))),
+        Format::Github => out(&report::render_github(diagnostics)),
     }
 }
 

@@ -142,7 +142,9 @@ impl Validator<'_> {
                 self.rust_path(t, "domain event type");
                 t.value.clone()
             }
-            (None, Some(module)) => format!("{}::{}", module.value, domain.as_str()),
+            (None, Some(module)) => self
+                .default_domain_type(&module.value, domain)
+                .unwrap_or_default(),
             (None, None) => {
                 self.cx.error(
                     rules::MISSING_DOMAIN_MODULE,
@@ -158,6 +160,29 @@ impl Validator<'_> {
                 String::new()
             }
         }
+    }
+
+    /// `module::Key`, the Rust type of domain event `domain` without a `type`: a keyword
+    /// written raw (`r#type`); `None`, reported, for a name that cannot end a Rust path
+    /// (`Self`, `self`, `super`, `crate`, `_`, or no identifier, such as `order.created`).
+    fn default_domain_type(&mut self, module: &str, domain: &Key) -> Option<String> {
+        if let Some(segment) = rust_names::path_segment(domain.as_str()) {
+            return Some(format!("{module}::{segment}"));
+        }
+        self.cx
+            .error(
+                rules::INVALID_RUST_PATH,
+                domain.location(),
+                format!(
+                    "domain event `{}` cannot be a Rust type of `{module}`: `{module}::{}` is not a Rust path",
+                    domain.as_str(),
+                    domain.as_str()
+                ),
+            )
+            .hint = Some(format!(
+            "name the domain event's type on each of its rows: `type: {module}::YourType`"
+        ));
+        None
     }
 
     pub(super) fn message(&mut self, name: &Spanned<String>) -> Option<MessageDescriptor> {
@@ -254,7 +279,7 @@ impl Validator<'_> {
                     (Some(t), _) => self
                         .rust_path(t, "domain event type")
                         .then(|| t.value.clone()),
-                    (None, Some(module)) => Some(format!("{}::{}", module.value, key.as_str())),
+                    (None, Some(module)) => self.default_domain_type(&module.value, key),
                     (None, None) => None,
                 };
             }

@@ -109,6 +109,44 @@ impl fmt::Debug for Relay {
     }
 }
 
+/// Warns when the relay's own outbox has never held a row while another schema of the
+/// database has an eventmap outbox: most likely a store built with `.schema(..)` and a relay
+/// left at the default schema (`eventmap`), which would poll an empty table for ever.
+///
+/// # Errors
+///
+/// [`Error::Database`].
+async fn warn_of_other_outboxes(pool: &PgPool, schema: &Schema) -> Result<(), Error> {
+    let empty: bool = sqlx::query_scalar(&format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM {})",
+        schema.outbox
+    ))
+    .fetch_one(pool)
+    .await?;
+    if !empty {
+        return Ok(());
+    }
+    let others: Vec<String> = sqlx::query_scalar(
+        "SELECT table_schema::text FROM information_schema.tables \
+         WHERE table_name = 'eventmap_outbox' AND table_schema <> $1 ORDER BY 1",
+    )
+    .bind(schema.name())
+    .fetch_all(pool)
+    .await?;
+    if !others.is_empty() {
+        tracing::warn!(
+            schema = schema.name(),
+            others = ?others,
+            "this relay publishes the outbox of schema `{}`, which is empty, and the database \
+             has eventmap outboxes in other schemas: a store built with `.schema(name)` is \
+             relayed by a relay with `RelayConfig::schema(name)` (`--schema name` for \
+             eventmap-relay)",
+            schema.name()
+        );
+    }
+    Ok(())
+}
+
 impl Relay {
     /// A relay on the outbox of `config.schema` in `pool`, publishing through `publisher`
     /// (normally a [`JetStreamPublisher`](crate::nats::JetStreamPublisher)). Runs the
@@ -124,6 +162,7 @@ impl Relay {
     ) -> Result<Self, Error> {
         let schema = Schema::new(&config.schema)?;
         schema.migrate(&pool).await?;
+        warn_of_other_outboxes(&pool, &schema).await?;
         Ok(Self {
             pool,
             schema,

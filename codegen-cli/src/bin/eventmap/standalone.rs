@@ -102,7 +102,7 @@ pub fn run(command: &Standalone, tables: &[PathBuf]) -> Result<ExitCode, Error> 
         }
         Standalone::Explain { rule } => Ok(match eventmap_codegen::explain::explain(rule) {
             Ok(text) => {
-                print!("{text}");
+                crate::out(&text);
                 ExitCode::SUCCESS
             }
             Err(err) => {
@@ -153,7 +153,7 @@ fn plural(n: usize) -> &'static str {
 fn schema(output: Option<&Path>, check: bool) -> Result<ExitCode, Error> {
     let text = eventmap_codegen::schema::mapping_table_json();
     let Some(path) = output else {
-        print!("{text}");
+        crate::out(&text);
         return Ok(ExitCode::SUCCESS);
     };
     if !check {
@@ -171,7 +171,7 @@ fn schema(output: Option<&Path>, check: bool) -> Result<ExitCode, Error> {
             ExitCode::SUCCESS
         }
         Freshness::Stale { diff } => {
-            print!("{diff}");
+            crate::out(&diff);
             eprintln!("eventmap: {} is stale; {hint}", path.display());
             ExitCode::from(1)
         }
