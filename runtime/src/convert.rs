@@ -136,7 +136,7 @@ pub use helpers::{
     Present, field, map_each, map_one, map_present, map_required, map_values, message_map,
     messages, present,
 };
-pub use maybe::{Maybe, Plain, map_maybe};
+pub use maybe::{Maybe, Plain, map_maybe, map_maybe_required};
 pub(crate) use time::timestamp_from;
 
 #[doc(inline)]

@@ -105,11 +105,15 @@ where
 {
     match value.present() {
         Some(value) => convert(value).map_err(|err| err.at(field)),
-        None => Err(ConversionError::new(
-            "the domain value is absent (`None`), and the proto field needs a message",
-        )
-        .at(field)),
+        None => Err(absent(field)),
     }
+}
+
+/// The error of a domain value that is absent (`None`) where the proto field `field` needs a
+/// message (a proto2 `required` message field, a oneof member).
+pub(super) fn absent(field: &str) -> ConversionError {
+    ConversionError::new("the domain value is absent (`None`), and the proto field needs a message")
+        .at(field)
 }
 
 /// Builds a protobuf `map` whose values are messages, one message per value of a domain map

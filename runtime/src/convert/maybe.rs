@@ -70,9 +70,32 @@ where
     value.map(convert).transpose().map_err(|err| err.at(field))
 }
 
+/// Builds one nested message from a domain value that must be present (a proto2 `required`
+/// message field, a oneof member) filled field by field: like [`map_maybe`], and an absent
+/// value (`None` of a domain `Option`) is an error, as for a named mapping
+/// ([`map_required`](super::map_required)).
+///
+/// # Errors
+///
+/// A [`ConversionError`] at `field` when the value is `None`, or the error of `convert`.
+pub fn map_maybe_required<'a, T, M, F>(
+    value: Option<&'a T>,
+    field: &str,
+    convert: F,
+) -> Result<M, ConversionError>
+where
+    T: ?Sized,
+    F: FnOnce(&'a T) -> Result<M, ConversionError>,
+{
+    match value {
+        Some(value) => convert(value).map_err(|err| err.at(field)),
+        None => Err(super::helpers::absent(field)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Maybe, map_maybe};
+    use super::{Maybe, map_maybe, map_maybe_required};
     use crate::convert::ConversionError;
 
     #[derive(Debug, PartialEq)]
@@ -121,5 +144,14 @@ mod tests {
         let err = map_maybe(Maybe::new(&Parcel { grams: 0 }).present(), "parcel", grams)
             .expect_err("no weight");
         assert_eq!(err.field(), "parcel.grams");
+        // Where the proto field needs a message: `None` is an error naming the field.
+        assert_eq!(
+            map_maybe_required(Maybe::new(&some).present(), "parcel", grams),
+            Ok(900)
+        );
+        let err =
+            map_maybe_required(Maybe::new(&none).present(), "parcel", grams).expect_err("absent");
+        assert_eq!(err.field(), "parcel");
+        assert!(err.message().contains("absent"), "{err}");
     }
 }

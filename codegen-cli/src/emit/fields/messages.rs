@@ -39,9 +39,17 @@ pub(super) fn nested_value(
         Shape::Repeated => quote! {
             ::eventmap::convert::map_each(#access, #proto_name, #build)?
         },
+        // A message that must be present (proto2 `required`, a oneof member): from a domain
+        // `T`, or an `Option<T>` whose `None` is an error at run time, as for `mapping:`.
         Shape::Boxed | Shape::Singular => wrap(
             field.shape,
-            quote! { ::eventmap::convert::map_one(#access, #proto_name, #build)? },
+            quote! {
+                ::eventmap::convert::map_maybe_required(
+                    ::eventmap::convert::Maybe::new(#access).present(),
+                    #proto_name,
+                    #build,
+                )?
+            },
         ),
         // An optional message (prost `Option<M>`): built from a domain `T`, or from an
         // `Option<T>` whose `None` leaves it absent (`Maybe` tells them apart).
