@@ -134,7 +134,7 @@ impl ConversionError {
 pub use checked::{CheckedInto, checked, checked_optional};
 pub use helpers::{
     Present, field, map_each, map_one, map_present, map_required, map_values, message_map,
-    messages, present,
+    messages, present, required,
 };
 pub use maybe::{Maybe, Plain, map_maybe, map_maybe_required};
 pub(crate) use time::timestamp_from;

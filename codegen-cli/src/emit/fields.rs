@@ -186,6 +186,17 @@ fn converted(field: &Field, expr: TokenStream) -> TokenStream {
         Some(ty) if field.shape == Shape::Message => {
             quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? }
         }
+        // A `Timestamp`/`Duration` that must be present: from a value or an `Option` of one,
+        // `None` an error at run time.
+        Some(ty)
+            if field.shape == Shape::Singular
+                && field
+                    .prost_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("::prost_types::")) =>
+        {
+            quote! { ::eventmap::convert::required::<_, #ty>(#expr, #proto_name)? }
+        }
         Some(ty) => wrap(
             field.shape,
             quote! { ::eventmap::convert::field::<_, #ty>(#expr, #proto_name)? },

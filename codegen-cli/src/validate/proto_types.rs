@@ -114,15 +114,23 @@ fn time_message(field: &FieldDescriptor) -> Option<&'static str> {
 }
 
 /// prost's Rust type of a scalar, string, bytes or enum field in its `shape` (prost-build's
-/// defaults: `String`, `Vec<u8>`, enums as `i32`), and of a singular `Timestamp` or `Duration`
-/// field (`Option<::prost_types::Timestamp>`: converted into as a whole, so that a domain
-/// `Option<SystemTime>` leaves the field absent); `None` for other messages and maps.
+/// defaults: `String`, `Vec<u8>`, enums as `i32`), and of a `Timestamp` or `Duration` field
+/// (`Option<::prost_types::Timestamp>` for an optional one: converted into as a whole, so that
+/// a domain `Option<SystemTime>` leaves the field absent; `::prost_types::Timestamp` for a
+/// proto2 `required` one or a oneof member); `None` for other messages and maps.
 pub(super) fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String> {
     if field.is_map() {
         return None;
     }
-    if shape == Shape::Message {
-        return time_message(field).map(|m| format!("::core::option::Option<{m}>"));
+    match shape {
+        Shape::Message => {
+            return time_message(field).map(|m| format!("::core::option::Option<{m}>"));
+        }
+        // A proto2 `required` one or a oneof member: the plain struct.
+        Shape::Singular if matches!(field.kind(), Kind::Message(_)) => {
+            return time_message(field).map(str::to_owned);
+        }
+        _ => {}
     }
     let scalar = match field.kind() {
         Kind::Message(_) => wrapper_scalar(field)?,

@@ -19,6 +19,23 @@ pub fn field<T: ?Sized + IntoProto<P>, P>(value: &T, field: &str) -> Result<P, C
     value.into_proto().map_err(|err| err.at(field))
 }
 
+/// Converts `value` into the message `P` of a field that must be present (a proto2
+/// `required` `Timestamp`/`Duration`, a oneof member), through `IntoProto<Option<P>>`: so a
+/// domain `SystemTime` and an `Option<SystemTime>` both convert, `None` being an error.
+///
+/// # Errors
+///
+/// The conversion's [`ConversionError`] at `field`, or one saying the value is absent.
+pub fn required<T: ?Sized + IntoProto<Option<P>>, P>(
+    value: &T,
+    field: &str,
+) -> Result<P, ConversionError> {
+    value
+        .into_proto()
+        .map_err(|err| err.at(field))?
+        .ok_or_else(|| absent(field))
+}
+
 /// Builds one nested message per element of a domain collection (a `repeated` message field
 /// of the proto): `convert` runs on each element in iteration order.
 ///

@@ -277,3 +277,31 @@ fn error_display_and_path_building() {
     assert_eq!(err.to_string(), "field `items.0.quantity`: bad");
     assert_eq!(ConversionError::new("plain").to_string(), "plain");
 }
+
+#[test]
+fn times_into_a_field_that_must_be_present() {
+    let at = UNIX_EPOCH + Duration::new(1_700_000_000, 5);
+    let stamp = Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 5,
+    };
+    assert_eq!(required::<_, Timestamp>(&at, "at"), Ok(stamp));
+    assert_eq!(required::<_, Timestamp>(&Some(at), "at"), Ok(stamp));
+    assert_eq!(required::<_, Timestamp>(&stamp, "at"), Ok(stamp));
+    let err = required::<_, Timestamp>(&None::<SystemTime>, "at").expect_err("absent");
+    assert_eq!(err.field(), "at");
+    assert!(err.message().contains("absent"), "{err}");
+    let window = Duration::from_millis(1_500);
+    assert_eq!(
+        required::<_, prost_types::Duration>(&Some(window), "window"),
+        Ok(prost_types::Duration {
+            seconds: 1,
+            nanos: 500_000_000
+        })
+    );
+    // Out of range: the conversion's own error, at the field.
+    let late = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+    let err = required::<_, Timestamp>(&Some(late), "at").expect_err("too late");
+    assert_eq!(err.field(), "at");
+    assert!(err.message().contains("google.protobuf.Timestamp"), "{err}");
+}
