@@ -246,6 +246,8 @@ rules! {
         "singular to `repeated` or back, explicit presence gained or lost";
     BREAKING_FIELD_ONEOF_CHANGED = "breaking-field-oneof-changed", Error, Breaking,
         "a field moved into, out of, or between oneofs";
+    BREAKING_FIELD_DEFAULT_CHANGED = "breaking-field-default-changed", Error, Breaking,
+        "a proto2 field's explicit `[default = ...]` changed, was added or was removed";
     BREAKING_ENUM_VALUE_REMOVED = "breaking-enum-value-removed", Error, Breaking,
         "an enum value was removed without `reserved` for both its number and name";
     BREAKING_ENUM_VALUE_RENAMED = "breaking-enum-value-renamed", Error, Breaking,
