@@ -112,6 +112,8 @@ rules! {
         "an include directory or `.proto` file is missing";
     PROTO_NAME_COLLISION = "proto-name-collision", Error, Mapping,
         "two proto names that become one Rust name in prost's output";
+    PROTO2_OPEN_ENUM = "proto2-open-enum", Error, Mapping,
+        "a field of a proto2 message whose type is an enum of a proto3 file (open), which protoc refuses";
     UNSUPPORTED_VERSION = "unsupported-version", Error, Mapping,
         "`version` is not 1";
     INVALID_SERVICE = "invalid-service", Error, Mapping,

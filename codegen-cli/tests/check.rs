@@ -1109,3 +1109,34 @@ fn a_subscription_receives_a_dotted_ce_type_in_the_long_form_and_refuses_duplica
     let d = find(&analysis, "yaml");
     assert!(d.message.contains("type"), "{}", d.message);
 }
+
+#[test]
+fn a_proto2_message_with_a_proto3_enum_field_is_reported_at_the_field() {
+    let project = Project::new(&TABLE.replace(
+        "files: [shop/v1/shop.proto]",
+        "files: [shop/v1/shop.proto, shop/v1/legacy.proto]",
+    ));
+    let legacy = "syntax = \"proto2\";\npackage shop.v1;\nimport \"shop/v1/shop.proto\";\n\nmessage Legacy {\n  optional string id = 1;\n  optional Status status = 2;\n}\n";
+    std::fs::write(
+        project.dir.path().join("proto/shop/v1/legacy.proto"),
+        legacy,
+    )
+    .expect("write");
+    let analysis = project.analyze();
+    let found: Vec<&Diagnostic> = errors(&analysis);
+    assert_eq!(found.len(), 1, "{}", analysis.render());
+    let d = find(&analysis, "proto2-open-enum");
+    assert_eq!(
+        d.message,
+        "field `status` of proto2 message `shop.v1.Legacy` has the type `shop.v1.Status`, an open enum of a proto3 file (`shop/v1/shop.proto`): protoc refuses a proto3 enum in a proto2 message"
+    );
+    let at = d.location.as_ref().expect("proto location");
+    assert!(at.file.ends_with("proto/shop/v1/legacy.proto"), "{at}");
+    assert_eq!(line_col(d), (7, 19));
+    let enum_at = d.notes[0].1.as_ref().expect("the enum");
+    assert!(
+        enum_at.file.ends_with("proto/shop/v1/shop.proto"),
+        "{enum_at}"
+    );
+    assert_eq!(enum_at.line, 5);
+}

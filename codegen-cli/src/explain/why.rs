@@ -10,6 +10,9 @@ pub(super) fn why(id: &str) -> &'static str {
         "proto" => {
             "the protos are the contract; a table checked against protos that do not compile, or are not there, says nothing about what is published."
         }
+        "proto2-open-enum" => {
+            "protoc refuses a proto3 (open) enum in a proto2 message: the protos would not build with the other tools of the ecosystem, and the two sides would treat an unknown value differently."
+        }
         "proto-name-collision" => {
             "prost would generate two items with one Rust name: the generated code would not compile, far from the `.proto` line that causes it."
         }
