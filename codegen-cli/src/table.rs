@@ -147,6 +147,7 @@ mod anchors;
 mod duplicates;
 mod fields;
 mod flow;
+mod indent;
 mod mappings;
 mod parse;
 mod rows;

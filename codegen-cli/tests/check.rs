@@ -1140,3 +1140,33 @@ fn a_proto2_message_with_a_proto3_enum_field_is_reported_at_the_field() {
     );
     assert_eq!(enum_at.line, 5);
 }
+
+#[test]
+fn an_indentation_slip_gets_a_hint_comparing_the_line_with_the_ones_above() {
+    let right = Project::new(&TABLE.replace(
+        "        type: { from: type }",
+        "          type: { from: type }",
+    ))
+    .analyze();
+    let d = find(&right, "yaml");
+    assert_eq!(line_col(d), (19, 11), "{}", right.render());
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "line 19 is indented 10 spaces, more than line 18 above it (8): only a key without a value on its line (`key:`) takes a more indented block; to add a key to line 18's mapping, indent it 8 spaces"
+        )
+    );
+    let left = Project::new(&TABLE.replace(
+        "        type: { from: type }",
+        "       type: { from: type }",
+    ))
+    .analyze();
+    let d = find(&left, "yaml");
+    assert_eq!(line_col(d).0, 19, "{}", left.render());
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "line 19 is indented 7 spaces, between line 17 (6) and line 18 (8) above it: keys of one mapping start in the same column; indent it 8 spaces to continue line 18's mapping, or 6 to continue line 17's"
+        )
+    );
+}

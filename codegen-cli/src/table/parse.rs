@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_saphyr::Location;
 
-use super::{Table, anchors, duplicates, flow, location, tabs};
+use super::{Table, anchors, duplicates, flow, indent, location, tabs};
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::rules;
 
@@ -102,6 +102,7 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
             .at(Some(at(file, 1, 1, 1)))
             .hint(MINIMAL_TABLE_HINT);
     }
+    let indentation_slip = message.contains("did not find expected key");
     let mut diagnostic =
         Diagnostic::new(rules::YAML, message).at(located.map(|l| location(file, l)));
     if let Some(defined) = anchor.filter(|d| d.line() > 0 && d.column() > 0 && Some(*d) != located)
@@ -120,6 +121,10 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
         diagnostic = diagnostic.note("first defined here", Some(at(file, line, column, len)));
     }
     if let Some(hint) = yaml_hint(original, text, located, anchor.is_some()) {
+        diagnostic = diagnostic.hint(hint);
+    } else if indentation_slip
+        && let Some(hint) = error_line.and_then(|line| indent::hint(text, line))
+    {
         diagnostic = diagnostic.hint(hint);
     }
     diagnostic
