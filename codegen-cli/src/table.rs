@@ -149,6 +149,7 @@ mod fields;
 mod flow;
 mod indent;
 mod mappings;
+mod missing;
 mod parse;
 mod rows;
 mod schema;

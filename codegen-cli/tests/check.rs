@@ -1170,3 +1170,16 @@ fn an_indentation_slip_gets_a_hint_comparing_the_line_with_the_ones_above() {
         )
     );
 }
+
+#[test]
+fn a_row_without_its_channel_is_reported_at_its_name_with_the_declared_channels() {
+    let analysis = Project::new(&TABLE.replace("      channel: orders\n", "")).analyze();
+    let d = find(&analysis, "yaml");
+    assert_eq!(d.message, "missing field `channel`");
+    assert_eq!(line_col(d), (14, 7), "{}", analysis.render());
+    assert_eq!(d.location.as_ref().map(|l| l.len), Some(4));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("add `channel:` to the row, one of the channels the table declares: `orders`")
+    );
+}
