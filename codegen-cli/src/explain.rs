@@ -26,6 +26,11 @@ const CASES: &str = include_str!("../tests/rules/cases.yaml");
 const BASE_TABLE: &str = include_str!("../tests/rules/base.yaml");
 /// The proto the `proto_fail` cases patch.
 const BASE_PROTO: &str = include_str!("../tests/rules/proto/rules/v1/rules.proto");
+/// The other fixture protos a case may be reported in (`in_proto_file`), by file name.
+const OTHER_PROTOS: &[(&str, &str)] = &[(
+    "open_enum.proto",
+    include_str!("../tests/rules/proto/rules/v1/open_enum.proto"),
+)];
 
 /// Why there is no explanation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +57,9 @@ struct Case {
     at: String,
     #[serde(default)]
     pass: Option<Vec<(String, String)>>,
+    /// Another fixture proto the rule is reported in (the table's `fail` lists it).
+    #[serde(default)]
+    in_proto_file: Option<String>,
 }
 
 /// The explanation of the rule `id`, as text for a terminal (prose wrapped at 100 columns).
@@ -137,14 +145,24 @@ fn examples(out: &mut String, case: &Case) {
     } else {
         (BASE_TABLE, "mappings.yaml", &case.fail)
     };
-    let Some(failing) = patched(base, fail) else {
+    let other = case.in_proto_file.as_deref().and_then(|name| {
+        OTHER_PROTOS
+            .iter()
+            .find(|(other, _)| *other == name)
+            .map(|(name, text)| (*name, (*text).to_owned()))
+    });
+    let Some((failing_file, failing)) = other.or_else(|| Some((file, patched(base, fail)?))) else {
         return;
     };
     let Some(fail_excerpt) = excerpt(&failing, &case.at) else {
         return;
     };
     let _ = writeln!(out);
-    let _ = writeln!(out, "Failing ({file}, reported at `{}`):", case.at.trim());
+    let _ = writeln!(
+        out,
+        "Failing ({failing_file}, reported at `{}`):",
+        case.at.trim()
+    );
     out.push_str(&fail_excerpt);
     // The passing table: the case's own, or the base (the change undone), around the same
     // place.

@@ -56,6 +56,7 @@ pub mod init;
 mod model;
 #[cfg(feature = "cli")]
 pub mod permissions;
+mod proto_enums;
 mod proto_names;
 mod protos;
 pub mod report;

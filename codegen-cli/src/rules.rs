@@ -112,6 +112,8 @@ rules! {
         "an include directory or `.proto` file is missing";
     PROTO_NAME_COLLISION = "proto-name-collision", Error, Mapping,
         "two proto names that become one Rust name in prost's output";
+    PROTO2_OPEN_ENUM = "proto2-open-enum", Error, Mapping,
+        "a field of a proto2 message whose type is an enum of a proto3 file (open), which protoc refuses";
     UNSUPPORTED_VERSION = "unsupported-version", Error, Mapping,
         "`version` is not 1";
     INVALID_SERVICE = "invalid-service", Error, Mapping,
@@ -246,6 +248,8 @@ rules! {
         "singular to `repeated` or back, explicit presence gained or lost";
     BREAKING_FIELD_ONEOF_CHANGED = "breaking-field-oneof-changed", Error, Breaking,
         "a field moved into, out of, or between oneofs";
+    BREAKING_FIELD_DEFAULT_CHANGED = "breaking-field-default-changed", Error, Breaking,
+        "a proto2 field's explicit `[default = ...]` changed, was added or was removed";
     BREAKING_ENUM_VALUE_REMOVED = "breaking-enum-value-removed", Error, Breaking,
         "an enum value was removed without `reserved` for both its number and name";
     BREAKING_ENUM_VALUE_RENAMED = "breaking-enum-value-renamed", Error, Breaking,

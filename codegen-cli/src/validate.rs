@@ -53,6 +53,7 @@ pub fn check(table: &Table, file: &Path, base: &Path, protos: &ProtoSet) -> Chec
         in_mapping: None,
     };
     v.cx.extend(crate::proto_names::check(protos));
+    v.cx.extend(crate::proto_enums::check(protos));
     let model = v.table(table, base);
     let diagnostics = v.cx.finish();
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);

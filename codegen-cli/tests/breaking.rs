@@ -1357,6 +1357,135 @@ fn packed_option_of_a_repeated_field_is_safe() {
     repo.expect_none();
 }
 
+/// A proto2 file of the base table's package: fields with and without `[default = ...]`.
+const LEGACY: &str = "proto/shop/v1/legacy.proto";
+
+const LEGACY_PROTO: &str = r#"syntax = "proto2";
+package shop.v1;
+
+enum Tier {
+  TIER_BASIC = 1;
+  TIER_GOLD = 2;
+}
+
+message Legacy {
+  optional string channel = 1 [default = "web"];
+  optional Tier tier = 2 [default = TIER_BASIC];
+  optional int32 retries = 3;
+  optional int32 limit = 4 [default = 0];
+}
+"#;
+
+/// The base table whose `OrderPlaced` also carries the proto2 message `Legacy`, committed
+/// as the baseline.
+fn repo_with_proto2_defaults() -> Repo {
+    let repo = Repo::new();
+    repo.write(LEGACY, LEGACY_PROTO);
+    repo.edit(
+        PROTO,
+        "import \"google/protobuf/timestamp.proto\";\n",
+        "import \"google/protobuf/timestamp.proto\";\nimport \"shop/v1/legacy.proto\";\n",
+    );
+    repo.edit(
+        PROTO,
+        "  map<string, int32> counts = 13;\n",
+        "  map<string, int32> counts = 13;\n  Legacy legacy = 14;\n",
+    );
+    repo.edit(
+        TABLE,
+        "        counts: default\n",
+        "        counts: default\n        legacy: default\n",
+    );
+    repo.commit("proto2 legacy");
+    repo
+}
+
+#[test]
+fn proto2_default_changed_added_or_removed_breaks() {
+    let repo = repo_with_proto2_defaults();
+    repo.edit(LEGACY, "[default = \"web\"]", "[default = \"app\"]");
+    repo.edit(LEGACY, "[default = TIER_BASIC]", "[default = TIER_GOLD]");
+    repo.edit(
+        LEGACY,
+        "optional int32 retries = 3;",
+        "optional int32 retries = 3 [default = 5];",
+    );
+    let found = repo.expect(&[
+        (
+            rules::BREAKING_FIELD_DEFAULT_CHANGED.id,
+            LEGACY,
+            "channel = 1",
+        ),
+        (rules::BREAKING_FIELD_DEFAULT_CHANGED.id, LEGACY, "tier = 2"),
+        (
+            rules::BREAKING_FIELD_DEFAULT_CHANGED.id,
+            LEGACY,
+            "retries = 3",
+        ),
+    ]);
+    assert_eq!(
+        targets(&found),
+        [
+            "shop.v1.Legacy.channel",
+            "shop.v1.Legacy.retries",
+            "shop.v1.Legacy.tier"
+        ]
+    );
+    let said: Vec<(&str, Option<&str>)> = found
+        .iter()
+        .map(|b| (b.diagnostic.message.as_str(), b.diagnostic.hint.as_deref()))
+        .collect();
+    assert!(said.contains(&(
+        "field `channel` of `shop.v1.Legacy` (integration event `OrderPlacedEvent`) changed its default from `[default = \"web\"]` to `[default = \"app\"]`: a message that leaves the field absent reads `\"app\"` instead of `\"web\"`",
+        Some("keep `[default = \"web\"]`"),
+    )), "{said:#?}");
+    assert!(said.contains(&(
+        "field `tier` of `shop.v1.Legacy` (integration event `OrderPlacedEvent`) changed its default from `[default = TIER_BASIC]` to `[default = TIER_GOLD]`: a message that leaves the field absent reads `TIER_GOLD` instead of `TIER_BASIC`",
+        Some("keep `[default = TIER_BASIC]`"),
+    )), "{said:#?}");
+    assert!(said.contains(&(
+        "field `retries` of `shop.v1.Legacy` (integration event `OrderPlacedEvent`) changed its default from no `[default]` to `[default = 5]`: a message that leaves the field absent reads `5` instead of `0`",
+        Some("keep the field without `[default = ...]` (absent, it reads `0`)"),
+    )), "{said:#?}");
+}
+
+#[test]
+fn proto2_default_removed_breaks() {
+    let repo = repo_with_proto2_defaults();
+    repo.edit(
+        LEGACY,
+        "optional string channel = 1 [default = \"web\"];",
+        "optional string channel = 1;",
+    );
+    let found = repo.expect(&[(
+        rules::BREAKING_FIELD_DEFAULT_CHANGED.id,
+        LEGACY,
+        "channel = 1",
+    )]);
+    assert!(
+        found[0]
+            .diagnostic
+            .message
+            .ends_with("changed its default from `[default = \"web\"]` to no `[default]`: a message that leaves the field absent reads `\"\"` instead of `\"web\"`"),
+        "{}",
+        render(&found)
+    );
+}
+
+#[test]
+fn proto2_default_written_out_or_dropped_with_the_same_value_is_safe() {
+    let repo = repo_with_proto2_defaults();
+    // An enum's own default is its first value; an `int32`'s is 0.
+    repo.edit(LEGACY, " [default = TIER_BASIC]", "");
+    repo.edit(LEGACY, " [default = 0]", "");
+    repo.edit(
+        LEGACY,
+        "optional int32 retries = 3;",
+        "optional int32 retries = 3 [default = 0];",
+    );
+    repo.expect_none();
+}
+
 #[test]
 fn field_moved_out_of_a_oneof_breaks() {
     let repo = Repo::new();

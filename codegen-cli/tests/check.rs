@@ -1146,3 +1146,77 @@ fn a_domain_event_whose_name_cannot_end_a_rust_path_needs_a_type() {
     let code = analysis.generate().expect("generate");
     assert!(code.contains("crate::domain::r#type"), "{code}");
 }
+
+#[test]
+fn a_proto2_message_with_a_proto3_enum_field_is_reported_at_the_field() {
+    let project = Project::new(&TABLE.replace(
+        "files: [shop/v1/shop.proto]",
+        "files: [shop/v1/shop.proto, shop/v1/legacy.proto]",
+    ));
+    let legacy = "syntax = \"proto2\";\npackage shop.v1;\nimport \"shop/v1/shop.proto\";\n\nmessage Legacy {\n  optional string id = 1;\n  optional Status status = 2;\n}\n";
+    std::fs::write(
+        project.dir.path().join("proto/shop/v1/legacy.proto"),
+        legacy,
+    )
+    .expect("write");
+    let analysis = project.analyze();
+    let found: Vec<&Diagnostic> = errors(&analysis);
+    assert_eq!(found.len(), 1, "{}", analysis.render());
+    let d = find(&analysis, "proto2-open-enum");
+    assert_eq!(
+        d.message,
+        "field `status` of proto2 message `shop.v1.Legacy` has the type `shop.v1.Status`, an open enum of a proto3 file (`shop/v1/shop.proto`): protoc refuses a proto3 enum in a proto2 message"
+    );
+    let at = d.location.as_ref().expect("proto location");
+    assert!(at.file.ends_with("proto/shop/v1/legacy.proto"), "{at}");
+    assert_eq!(line_col(d), (7, 19));
+    let enum_at = d.notes[0].1.as_ref().expect("the enum");
+    assert!(
+        enum_at.file.ends_with("proto/shop/v1/shop.proto"),
+        "{enum_at}"
+    );
+    assert_eq!(enum_at.line, 5);
+}
+
+#[test]
+fn an_indentation_slip_gets_a_hint_comparing_the_line_with_the_ones_above() {
+    let right = Project::new(&TABLE.replace(
+        "        type: { from: type }",
+        "          type: { from: type }",
+    ))
+    .analyze();
+    let d = find(&right, "yaml");
+    assert_eq!(line_col(d), (19, 11), "{}", right.render());
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "line 19 is indented 10 spaces, more than line 18 above it (8): only a key without a value on its line (`key:`) takes a more indented block; to add a key to line 18's mapping, indent it 8 spaces"
+        )
+    );
+    let left = Project::new(&TABLE.replace(
+        "        type: { from: type }",
+        "       type: { from: type }",
+    ))
+    .analyze();
+    let d = find(&left, "yaml");
+    assert_eq!(line_col(d).0, 19, "{}", left.render());
+    assert_eq!(
+        d.hint.as_deref(),
+        Some(
+            "line 19 is indented 7 spaces, between line 17 (6) and line 18 (8) above it: keys of one mapping start in the same column; indent it 8 spaces to continue line 18's mapping, or 6 to continue line 17's"
+        )
+    );
+}
+
+#[test]
+fn a_row_without_its_channel_is_reported_at_its_name_with_the_declared_channels() {
+    let analysis = Project::new(&TABLE.replace("      channel: orders\n", "")).analyze();
+    let d = find(&analysis, "yaml");
+    assert_eq!(d.message, "missing field `channel`");
+    assert_eq!(line_col(d), (14, 7), "{}", analysis.render());
+    assert_eq!(d.location.as_ref().map(|l| l.len), Some(4));
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("add `channel:` to the row, one of the channels the table declares: `orders`")
+    );
+}

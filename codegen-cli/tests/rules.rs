@@ -23,6 +23,9 @@ struct Case {
     in_proto: bool,
     #[serde(default)]
     line_only: bool,
+    /// Another fixture proto (`open_enum.proto`) in which `at` is found and reported.
+    #[serde(default)]
+    in_proto_file: Option<String>,
     #[serde(default)]
     pass: Option<Vec<(String, String)>>,
 }
@@ -91,7 +94,17 @@ fn every_rule_fails_and_passes_where_its_fixture_says() {
         let table = patch(&base, &case.fail, rule);
         let proto_text = patch(&proto, &case.proto_fail, rule);
         let (dir, analysis) = run(&table, &proto_text);
-        let searched = if case.in_proto { &proto_text } else { &table };
+        let other_proto = case.in_proto_file.as_ref().map(|name| {
+            let text =
+                std::fs::read_to_string(Path::new(FIXTURES).join(PROTO).with_file_name(name))
+                    .expect("fixture proto");
+            (dir.path().join(PROTO).with_file_name(name), text)
+        });
+        let searched = match &other_proto {
+            Some((_, text)) => text,
+            None if case.in_proto => &proto_text,
+            None => &table,
+        };
         let start = searched
             .find(case.at.as_str())
             .unwrap_or_else(|| panic!("{rule}: `{}` is not in the failing fixture", case.at));
@@ -102,7 +115,9 @@ fn every_rule_fails_and_passes_where_its_fixture_says() {
                 .and_then(|m| case.at.find(m))
                 .unwrap_or(0);
         let expected = line_col(searched, offset);
-        let expected_file: PathBuf = if case.in_proto {
+        let expected_file: PathBuf = if let Some((path, _)) = other_proto {
+            path
+        } else if case.in_proto {
             dir.path().join("proto").join("rules/v1/rules.proto")
         } else {
             dir.path().join("mappings.yaml")

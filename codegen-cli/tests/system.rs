@@ -581,6 +581,52 @@ fn an_incompatible_proto2_copy_is_reported() {
 }
 
 #[test]
+fn a_copy_with_another_proto2_default_is_reported() {
+    let copy = "shipping/proto/billing/v1/invoices.proto";
+    let dir = system(&[
+        (copy, "[default = \"EUR\"]", "[default = \"USD\"]"),
+        (
+            copy,
+            "optional string note = 4;",
+            "optional string note = 4 [default = \"none\"];",
+        ),
+    ]);
+    let (analyses, _) = check(dir.path());
+    let found = reported(
+        dir.path(),
+        &analyses,
+        "incompatible-message-copy",
+        "shipping/mappings.yaml",
+        "InvoiceIssuedEvent",
+    );
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(found.len(), 2, "{messages:#?}");
+    assert!(messages.iter().any(|m| m.ends_with("field `currency` of `billing.v1.Amount` (integration event `InvoiceIssuedEvent`) changed its default from `[default = \"USD\"]` to `[default = \"EUR\"]`: a message that leaves the field absent reads `\"EUR\"` instead of `\"USD\"` [breaking-field-default-changed]")), "{messages:#?}");
+    assert!(messages.iter().any(|m| m.ends_with("field `note` of `billing.v1.InvoiceIssued` (integration event `InvoiceIssuedEvent`) changed its default from `[default = \"none\"]` to no `[default]`: a message that leaves the field absent reads `\"\"` instead of `\"none\"` [breaking-field-default-changed]")), "{messages:#?}");
+    for d in &found {
+        assert!(
+            has_note_at(d, dir.path(), copy, "string currency")
+                || has_note_at(d, dir.path(), copy, "string note"),
+            "{d}"
+        );
+        assert!(
+            has_note_at(
+                d,
+                dir.path(),
+                "billing/proto/billing/v1/invoices.proto",
+                "string currency"
+            ) || has_note_at(
+                d,
+                dir.path(),
+                "billing/proto/billing/v1/invoices.proto",
+                "string note"
+            ),
+            "{d}"
+        );
+    }
+}
+
+#[test]
 fn a_consumer_may_know_fewer_fields_but_not_more() {
     // The producer drops `carrier` without reserving it: the consumer's copy still has it.
     let dir = system(&[

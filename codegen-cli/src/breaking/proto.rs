@@ -1,6 +1,6 @@
 //! Proto-level rules (in the spirit of `buf breaking`'s `WIRE_JSON` category) for every
 //! message reachable from an integration event, recursively through message fields: fields
-//! removed, renamed, renumbered, retyped, changed in cardinality or oneof; enum values
+//! removed, renamed, renumbered, retyped, changed in cardinality, oneof or proto2 default; enum values
 //! removed, renamed, renumbered; reserved numbers and names dropped; messages renamed or
 //! moved to another package.
 
@@ -14,6 +14,7 @@ use crate::protos::ProtoSet;
 use crate::rules;
 use shape::{covered, map_entry, numbers, range_target};
 
+mod defaults;
 mod enums;
 mod fields;
 mod shape;

@@ -10,6 +10,9 @@ pub(super) fn why(id: &str) -> &'static str {
         "proto" => {
             "the protos are the contract; a table checked against protos that do not compile, or are not there, says nothing about what is published."
         }
+        "proto2-open-enum" => {
+            "protoc refuses a proto3 (open) enum in a proto2 message: the protos would not build with the other tools of the ecosystem, and the two sides would treat an unknown value differently."
+        }
         "proto-name-collision" => {
             "prost would generate two items with one Rust name: the generated code would not compile, far from the `.proto` line that causes it."
         }
@@ -164,7 +167,7 @@ pub(super) fn why(id: &str) -> &'static str {
             "the consumer would decode the producer's bytes with another message type, or filter on a type the producer never writes."
         }
         "incompatible-message-copy" => {
-            "a consumer's copy of a message that disagrees with the producer's on numbers, types or cardinality decodes wrong values without an error."
+            "a consumer's copy of a message that disagrees with the producer's on numbers, types, cardinality or proto2 defaults decodes wrong values without an error."
         }
         "shared-durable" => {
             "two services on one durable consumer split each other's messages: each sees only part of the stream."
@@ -195,6 +198,9 @@ pub(super) fn why(id: &str) -> &'static str {
         }
         "breaking-accepted-stale" => {
             "an accepted break that matches no break is stale: removing it keeps the file honest, and a typo in it would otherwise accept nothing."
+        }
+        "breaking-field-default-changed" => {
+            "a default is not on the wire: a message that leaves the field absent reads the reader's default, so producer and consumers read two values for one message, without an error."
         }
         _ if id.starts_with("breaking-") => {
             "consumers depend on the integration contract; a change to it breaks the ones deployed before the change (they decode, filter or subscribe by what changed)."
@@ -306,6 +312,11 @@ pub(super) fn breaking(id: &str) -> Option<(&'static str, &'static str, &'static
             "<pkg.Message.field>",
             "`string card = 10;` moves out of `oneof payment`",
             "renaming the oneof is safe",
+        ),
+        "breaking-field-default-changed" => (
+            "<pkg.Message.field>",
+            "`optional string currency = 2 [default = \"EUR\"];` becomes `[default = \"USD\"]`",
+            "an explicit default equal to the type's own (`[default = 0]` for an `int32`)",
         ),
         "breaking-enum-value-removed" => (
             "<pkg.Enum.VALUE>",

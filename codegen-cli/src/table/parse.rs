@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_saphyr::Location;
 
-use super::{Table, anchors, duplicates, flow, location, tabs};
+use super::{Table, anchors, duplicates, flow, indent, location, missing, tabs};
 use crate::diagnostic::{Diagnostic, SourceLocation};
 use crate::rules;
 
@@ -102,6 +102,26 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
             .at(Some(at(file, 1, 1, 1)))
             .hint(MINIMAL_TABLE_HINT);
     }
+    if message.starts_with("missing field `")
+        && let Some(loc) = located
+        && let Some((line, column, len)) = error_line
+            .and_then(|line| missing::item_start(text, line, usize::try_from(loc.column()).ok()?))
+    {
+        let mut diagnostic =
+            Diagnostic::new(rules::YAML, message.clone()).at(Some(at(file, line, column, len)));
+        if message == "missing field `channel`" {
+            let channels = missing::declared_channels(text);
+            if !channels.is_empty() {
+                let listed: Vec<String> = channels.iter().map(|c| format!("`{c}`")).collect();
+                diagnostic = diagnostic.hint(format!(
+                    "add `channel:` to the row, one of the channels the table declares: {}",
+                    listed.join(", ")
+                ));
+            }
+        }
+        return diagnostic;
+    }
+    let indentation_slip = message.contains("did not find expected key");
     let mut diagnostic =
         Diagnostic::new(rules::YAML, message).at(located.map(|l| location(file, l)));
     if let Some(defined) = anchor.filter(|d| d.line() > 0 && d.column() > 0 && Some(*d) != located)
@@ -120,6 +140,10 @@ pub(super) fn yaml_diagnostic(file: &Path, text: &str, err: &serde_saphyr::Error
         diagnostic = diagnostic.note("first defined here", Some(at(file, line, column, len)));
     }
     if let Some(hint) = yaml_hint(original, text, located, anchor.is_some()) {
+        diagnostic = diagnostic.hint(hint);
+    } else if indentation_slip
+        && let Some(hint) = error_line.and_then(|line| indent::hint(text, line))
+    {
         diagnostic = diagnostic.hint(hint);
     }
     diagnostic

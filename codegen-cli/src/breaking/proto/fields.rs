@@ -3,11 +3,12 @@
 //! and a number whose field has a new name is that field renamed, unless the field now at
 //! the number is another baseline field that moved there (then the baseline field at that
 //! number was removed). Renumbered and renamed fields are then compared as one field: JSON
-//! name, type, cardinality and oneof.
+//! name, type, cardinality, oneof and proto2 `[default = ...]`.
 
 use prost_reflect::{FieldDescriptor, MessageDescriptor};
 
 use super::Compare;
+use super::defaults::default_change;
 use super::shape::{cardinality_change, oneof_change, type_name};
 use crate::breaking::{Breaks, reached_from, side_note};
 use crate::rules::{self, Rule};
@@ -139,7 +140,7 @@ impl Compare<'_> {
     }
 
     /// Two versions of one field (same name, or same number and a new name): name, JSON
-    /// name, type, cardinality, oneof.
+    /// name, type, cardinality, oneof, proto2 default.
     fn paired(
         &mut self,
         old_msg: &MessageDescriptor,
@@ -187,6 +188,14 @@ impl Compare<'_> {
                 rules::BREAKING_FIELD_CARDINALITY_CHANGED,
                 format!("field `{}` {of} {change}", old.name()),
                 None,
+            );
+        }
+        if let Some((change, hint)) = default_change(old, new, retyped) {
+            report(
+                self.out,
+                rules::BREAKING_FIELD_DEFAULT_CHANGED,
+                format!("field `{}` {of} {change}", old.name()),
+                Some(hint),
             );
         }
         if let Some(change) = oneof_change(old_msg, new_msg, old, new) {
