@@ -332,10 +332,16 @@ async fn two_instances_of_one_consumer_apply_each_message_once() {
         let expected = fixture.publish(40, 10).await;
         let policy = DeliveryPolicy::default().batch(25);
         let (first, second) = (fixture.handler(None), fixture.handler(None));
+        // Both instances are started before either runs: started one after the other inside
+        // the join, the first could drain the 400 messages while the second was still
+        // creating its consumer (seen on a fast machine), and nothing would be shared.
+        let first_consumer = start(&fixture.jetstream, "shared", policy.clone()).await;
+        let second_consumer = start(&fixture.jetstream, "shared", policy).await;
         let (a, b) = tokio::join!(
-            fixture.run_until_drained("shared", policy.clone(), &first),
-            fixture.run_until_drained("shared", policy, &second),
+            first_consumer.run_with_inbox(&fixture.inbox, &first, fixture.drained("shared")),
+            second_consumer.run_with_inbox(&fixture.inbox, &second, fixture.drained("shared")),
         );
+        let (a, b) = (a.expect("first runs"), b.expect("second runs"));
 
         let applied = fixture.applied().await;
         for (counter, count) in &expected {
