@@ -82,7 +82,7 @@
 //!
 //! # Features
 //!
-//! * `nats` (default): the [`nats`] module (async-nats 0.51, NATS server >= 2.10 for consumers).
+//! * `nats` (default): the [`nats`] module (async-nats 0.52, NATS server >= 2.10 for consumers).
 //! * `test-util`: the test kit `eventmap::test_util`: `test_util::LocalServer` spawns a private
 //!   `nats-server` with JetStream for integration tests and examples.
 //! * `postgres`: the `postgres` module: an event store with optimistic concurrency, a

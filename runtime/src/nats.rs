@@ -1,4 +1,4 @@
-//! NATS JetStream transport (feature `nats`, async-nats 0.51).
+//! NATS JetStream transport (feature `nats`, async-nats 0.52).
 //!
 //! * [`JetStreamPublisher`]: a [`Publisher`](crate::publisher::Publisher) that returns only
 //!   after the JetStream acknowledgement (`PubAck`), with `Nats-Msg-Id` de-duplication;

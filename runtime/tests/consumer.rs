@@ -392,6 +392,84 @@ async fn undecodable_messages_are_dead_lettered_at_once_and_terminated() {
     .await;
 }
 
+/// Publishes `message` over a raw client connection (the NATS protocol by hand: `CONNECT`,
+/// `HPUB`, `PING`), with an extra header `x-hostile` whose value holds a bare `\r`: what
+/// no client library lets through, and what the server stores and delivers as it is.
+async fn publish_with_carriage_return(port: u16, message: &IntegrationMessage) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut header = String::from("NATS/1.0\r\n");
+    for (name, value) in &message.headers {
+        header.push_str(&format!("{name}: {value}\r\n"));
+    }
+    header.push_str("x-hostile: a\rb\r\n\r\n");
+    let total = header.len() + message.payload.len();
+    let mut frame = format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}}\r\n\
+         HPUB {} {} {total}\r\n{header}",
+        message.subject,
+        header.len()
+    )
+    .into_bytes();
+    frame.extend_from_slice(&message.payload);
+    frame.extend_from_slice(b"\r\nPING\r\n");
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("raw connection");
+    let mut stream = BufReader::new(stream);
+    stream.get_mut().write_all(&frame).await.unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert_ne!(
+            stream.read_line(&mut line).await.unwrap(),
+            0,
+            "server closed"
+        );
+        assert!(
+            !line.starts_with("-ERR"),
+            "server refused the frame: {line}"
+        );
+        if line.starts_with("PONG") {
+            break;
+        }
+    }
+}
+
+/// A publisher allowed on the channel's subjects stores a message whose header value holds a
+/// bare `\r`. The client library before async-nats 0.52 panicked in its connection task on
+/// receiving it, so every consumer of the stream stopped receiving anything, with no error.
+#[tokio::test]
+async fn a_header_value_with_a_bare_carriage_return_does_not_stop_the_consumer() {
+    within(async {
+        let mut server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        let messages = created_messages(4);
+        publish_with_carriage_return(server.port(), &messages[0]).await;
+        publish(&js, &messages[1..]).await;
+        let mut stream = js.get_stream(ORDER.stream).await.unwrap();
+        let stored = stream.info().await.unwrap().state.messages;
+        assert_eq!(stored, 4, "the server stored the hostile message");
+
+        let consumer = Consumer::<OrderEvents>::start(&js, &ConsumerSpec::new("search", &[]))
+            .await
+            .unwrap();
+        let log = Log::new();
+        let handler = Recorder::new(&log);
+        let run = consumer.run(&handler, log.until(|seen| seen.len() == 4));
+        let report = tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .expect("the consumer handled all four messages")
+            .expect("run");
+        assert_eq!(report.handled, 4);
+        let handled: Vec<u64> = log.calls().iter().map(|s| s.stream_sequence).collect();
+        assert_eq!(handled, [1, 2, 3, 4]);
+        assert_eq!(consumer_state(&js, "search").await, (0, 0, 0));
+        server.stop().await.unwrap();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn handler_slower_than_ack_wait_is_not_redelivered() {
     within(async {

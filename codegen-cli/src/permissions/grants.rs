@@ -1,6 +1,6 @@
 //! The rules: which subjects each part of a table needs, and why.
 //!
-//! Each rule follows a call of the eventmap runtime (async-nats 0.51 underneath) and the
+//! Each rule follows a call of the eventmap runtime (async-nats 0.52 underneath) and the
 //! JetStream API subjects of the NATS reference (docs.nats.io, "JetStream API Reference":
 //! `$JS.API.STREAM.INFO|CREATE|UPDATE.<stream>`, `$JS.API.CONSUMER.CREATE.<stream>.<consumer>`,
 //! `$JS.API.CONSUMER.INFO.<stream>.<consumer>`, `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`;

@@ -225,7 +225,7 @@ impl LocalCluster {
     /// The client URL list, every server's URL in order, comma-separated:
     /// `nats://127.0.0.1:<port0>,nats://127.0.0.1:<port1>,nats://127.0.0.1:<port2>`: the form
     /// of `NATS_URL`, of the `nats` CLI's `--server` and of
-    /// `eventmap::nats::connect::ConnectSettings::new`. async-nats 0.51 reads a
+    /// `eventmap::nats::connect::ConnectSettings::new`. async-nats 0.52 reads a
     /// string as one URL: give `async_nats::connect` the list of [`urls`](Self::urls).
     pub fn url(&self) -> String {
         self.urls().join(",")
