@@ -225,7 +225,7 @@ fn the_table_with_every_new_form_is_valid_and_generates() {
     // A map of messages, value by value through the named mapping's function.
     assert!(
         code.contains(&squash(
-            "::eventmap::convert::map_values(&payload.lines, \"lines\", __eventmap_mapping_line"
+            "::eventmap::convert::map_values(::eventmap::convert::Collection::new(&payload.lines).items(), \"lines\", __eventmap_mapping_line"
         )),
         "{code}"
     );

@@ -46,6 +46,7 @@
 //! field in the table (`fields:`), which needs no impl.
 
 mod checked;
+mod collection;
 mod containers;
 mod helpers;
 mod maybe;
@@ -132,6 +133,7 @@ impl ConversionError {
 }
 
 pub use checked::{CheckedInto, checked, checked_optional};
+pub use collection::{Collection, Whole};
 pub use helpers::{
     Present, field, map_each, map_one, map_present, map_required, map_values, message_map,
     messages, present, required,

@@ -434,6 +434,17 @@ fn domains(kind: &Kind, form: Form, name: &str) -> Vec<Domain> {
                 "[(String::from(\"k\"), 4u32)].into_iter().collect()",
                 "[(String::from(\"k\"), 4i64)].into_iter().collect::<std::collections::HashMap<_, _>>()",
             ),
+            // A domain `Option` of the map: `None` is an empty map.
+            d(
+                "Option<std::collections::HashMap<String, i64>>",
+                "Some([(String::from(\"k\"), -1i64)].into_iter().collect())",
+                "[(String::from(\"k\"), -1i64)].into_iter().collect::<std::collections::HashMap<_, _>>()",
+            ),
+            d(
+                "Option<std::collections::HashMap<String, i64>>",
+                "None",
+                "std::collections::HashMap::<String, i64>::new()",
+            ),
         ],
         (Form::With, Base::MapScalar) => vec![d(
             "std::collections::HashMap<String, i64>",
@@ -447,13 +458,30 @@ fn domains(kind: &Kind, form: Form, name: &str) -> Vec<Domain> {
                 "[(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>()"
             ),
         )],
-        (Form::Fields, Base::MapMsg) => vec![d(
-            "std::collections::BTreeMap<String, crate::property::InnerD>",
-            "[(String::from(\"k\"), crate::property::InnerD { name: String::from(\"in\"), n: 3 })].into_iter().collect()",
-            &format!(
-                "[(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>()"
+        (Form::Fields, Base::MapMsg) => vec![
+            d(
+                "std::collections::BTreeMap<String, crate::property::InnerD>",
+                "[(String::from(\"k\"), crate::property::InnerD { name: String::from(\"in\"), n: 3 })].into_iter().collect()",
+                &format!(
+                    "[(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>()"
+                ),
             ),
-        )],
+            // A domain `Option` of the map: `None` is an empty map.
+            d(
+                "Option<std::collections::BTreeMap<String, crate::property::InnerD>>",
+                "Some([(String::from(\"k\"), crate::property::InnerD { name: String::from(\"in\"), n: 3 })].into_iter().collect())",
+                &format!(
+                    "[(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>()"
+                ),
+            ),
+            d(
+                "Option<std::collections::BTreeMap<String, crate::property::InnerD>>",
+                "None",
+                &format!(
+                    "{{ let mut none = [(String::from(\"k\"), {inner})].into_iter().collect::<std::collections::HashMap<_, _>>(); none.clear(); none }}"
+                ),
+            ),
+        ],
         (Form::With, Base::MapMsg) => vec![d(
             &format!("std::collections::HashMap<String, {m}::Inner>"),
             &format!("[(String::from(\"k\"), {inner})].into_iter().collect()"),
@@ -508,19 +536,40 @@ fn domains(kind: &Kind, form: Form, name: &str) -> Vec<Domain> {
             continue;
         }
         match kind.label {
-            Label::Repeated => out.push(Domain {
-                ty: if b.ty == "()" {
-                    "()".into()
-                } else {
-                    format!("Vec<{}>", b.ty)
-                },
-                value: if b.ty == "()" {
-                    "()".into()
-                } else {
-                    format!("vec![{v}, {v}]", v = b.value)
-                },
-                expected: format!("vec![{e}, {e}]", e = b.expected),
-            }),
+            Label::Repeated => {
+                // A domain `Option` of the collection: `None` is an empty field.
+                if b.ty != "()"
+                    && matches!(form, Form::From | Form::Checked | Form::Enum | Form::Fields)
+                {
+                    out.push(Domain {
+                        ty: format!("Option<Vec<{}>>", b.ty),
+                        value: format!("Some(vec![{v}, {v}])", v = b.value),
+                        expected: format!("vec![{e}, {e}]", e = b.expected),
+                    });
+                    out.push(Domain {
+                        ty: format!("Option<Vec<{}>>", b.ty),
+                        value: "None".into(),
+                        // Typed by its element, then emptied.
+                        expected: format!(
+                            "{{ let mut none = vec![{e}]; none.clear(); none }}",
+                            e = b.expected
+                        ),
+                    });
+                }
+                out.push(Domain {
+                    ty: if b.ty == "()" {
+                        "()".into()
+                    } else {
+                        format!("Vec<{}>", b.ty)
+                    },
+                    value: if b.ty == "()" {
+                        "()".into()
+                    } else {
+                        format!("vec![{v}, {v}]", v = b.value)
+                    },
+                    expected: format!("vec![{e}, {e}]", e = b.expected),
+                })
+            }
             Label::Oneof => out.push(Domain {
                 expected: format!("Some({m}::k{{index}}::Pick::Value({}))", b.expected),
                 ..b

@@ -13,10 +13,13 @@ fn every_combination_check_accepts_compiles_and_converts_to_the_expected_value()
     // (kind, form) pairs: 1,666 in all (119 kinds x 14 forms).
     assert_eq!(ACCEPTED_PAIRS + REJECTED.len(), 1_666);
     assert_eq!(ACCEPTED_PAIRS, 617);
-    // 1,280 cases; 16 of them a domain `Option` (`Some` and `None`) into a singular message
+    // 1,434 cases; 16 of them a domain `Option` (`Some` and `None`) into a singular message
     // field: `Option<SystemTime>`/`Option<Duration>` by `from` and `with` into a
-    // `Timestamp`/`Duration`, and an `Option<Struct>` built field by field (`fields:`).
-    assert_eq!(ACCEPTED, 1_280);
+    // `Timestamp`/`Duration`, and an `Option<Struct>` built field by field (`fields:`); 150
+    // a domain `Option<Vec<T>>` (`Some` and `None`, which is an empty field) into a
+    // `repeated` field by `from`, `checked`, `enum` and `fields`; 4 an `Option` of a map
+    // (`None` is an empty map) by `from` and `fields`.
+    assert_eq!(ACCEPTED, 1_434);
     assert_eq!(CASES.len(), ACCEPTED);
     let failures: Vec<String> = CASES
         .iter()

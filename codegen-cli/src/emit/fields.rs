@@ -208,6 +208,12 @@ fn converted(field: &Field, expr: TokenStream) -> TokenStream {
     }
 }
 
+/// The elements (entries) of the domain collection `access`, a collection or an `Option` of
+/// one (`None`: none), as `eventmap::convert::Collection` tells them apart.
+pub(super) fn items(access: TokenStream) -> TokenStream {
+    quote! { ::eventmap::convert::Collection::new(#access).items() }
+}
+
 /// `value` with every span set to `span`, when there is one (derive).
 fn spanned(value: TokenStream, span: Option<proc_macro2::Span>) -> TokenStream {
     match span {

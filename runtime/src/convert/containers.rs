@@ -40,6 +40,17 @@ impl<T: IntoProto<P>, P, const N: usize> IntoProto<Vec<P>> for [T; N] {
     }
 }
 
+/// An absent domain collection (`Option<Vec<T>>`, `None`) is an empty `repeated` field: the
+/// wire has no other way to say it.
+impl<C: IntoProto<Vec<P>>, P> IntoProto<Vec<P>> for Option<C> {
+    fn into_proto(&self) -> Result<Vec<P>, ConversionError> {
+        match self {
+            Some(items) => items.into_proto(),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 impl<T: IntoProto<P>, P> IntoProto<Option<P>> for Option<T> {
     fn into_proto(&self) -> Result<Option<P>, ConversionError> {
         self.as_ref().map(IntoProto::into_proto).transpose()
@@ -129,5 +140,25 @@ where
 {
     fn into_proto(&self) -> Result<BTreeMap<PK, PV>, ConversionError> {
         convert_entries(self.iter())
+    }
+}
+
+/// An absent domain map (`Option<HashMap<K, V>>`, `None`) is an empty `map` field.
+impl<M: IntoProto<HashMap<PK, PV>>, PK, PV> IntoProto<HashMap<PK, PV>> for Option<M> {
+    fn into_proto(&self) -> Result<HashMap<PK, PV>, ConversionError> {
+        match self {
+            Some(entries) => entries.into_proto(),
+            None => Ok(HashMap::new()),
+        }
+    }
+}
+
+/// An absent domain map is an empty `map` field (prost's `BTreeMap` representation).
+impl<M: IntoProto<BTreeMap<PK, PV>>, PK, PV> IntoProto<BTreeMap<PK, PV>> for Option<M> {
+    fn into_proto(&self) -> Result<BTreeMap<PK, PV>, ConversionError> {
+        match self {
+            Some(entries) => entries.into_proto(),
+            None => Ok(BTreeMap::new()),
+        }
     }
 }

@@ -39,21 +39,21 @@ pub fn required<T: ?Sized + IntoProto<Option<P>>, P>(
 /// Builds one nested message per element of a domain collection (a `repeated` message field
 /// of the proto): `convert` runs on each element in iteration order.
 ///
-/// `items` is anything whose reference iterates (`Vec`, slices, arrays, `VecDeque`,
-/// `BTreeSet`, ...). Errors are located at `"<field>.<index>.<inner path>"`, e.g.
-/// `items.3.quantity`.
+/// `items` iterates references to the elements: a reference to a `Vec`, slice, array,
+/// `VecDeque`, `BTreeSet`, ..., or what [`Collection`](super::Collection) gives for a domain
+/// `Option` of one (no element for `None`). Errors are located at
+/// `"<field>.<index>.<inner path>"`, e.g. `items.3.quantity`.
 ///
 /// # Errors
 ///
 /// The first element's [`ConversionError`].
-pub fn map_each<'a, C, T, M, F>(
-    items: &'a C,
+pub fn map_each<'a, I, T, M, F>(
+    items: I,
     field: &str,
     mut convert: F,
 ) -> Result<Vec<M>, ConversionError>
 where
-    C: ?Sized,
-    &'a C: IntoIterator<Item = &'a T>,
+    I: IntoIterator<Item = &'a T>,
     T: 'a + ?Sized,
     F: FnMut(&'a T) -> Result<M, ConversionError>,
 {
@@ -134,21 +134,21 @@ pub(super) fn absent(field: &str) -> ConversionError {
 }
 
 /// Builds a protobuf `map` whose values are messages, one message per value of a domain map
-/// (`HashMap<K, V>`, `BTreeMap<K, V>`, `IndexMap`, or anything whose reference iterates over
-/// `(&K, &V)`): keys convert through [`IntoProto`], each value through `convert`. Errors are
+/// (a reference to a `HashMap<K, V>`, `BTreeMap<K, V>`, `IndexMap`, anything that iterates over
+/// `(&K, &V)`, or what [`Collection`](super::Collection) gives for a domain `Option` of a map,
+/// no entry for `None`): keys convert through [`IntoProto`], each value through `convert`. Errors are
 /// located at `"<field>.<key>.<inner path>"`, with the key in its `Debug` form.
 ///
 /// # Errors
 ///
 /// The first key's or value's [`ConversionError`].
-pub fn map_values<'a, C, K, V, PK, M, Out>(
-    entries: &'a C,
+pub fn map_values<'a, E, K, V, PK, M, Out>(
+    entries: E,
     field: &str,
     mut convert: impl FnMut(&'a V) -> Result<M, ConversionError>,
 ) -> Result<Out, ConversionError>
 where
-    C: ?Sized,
-    &'a C: IntoIterator<Item = (&'a K, &'a V)>,
+    E: IntoIterator<Item = (&'a K, &'a V)>,
     K: IntoProto<PK> + std::fmt::Debug + 'a,
     V: 'a,
     Out: FromIterator<(PK, M)>,

@@ -5,7 +5,7 @@ use proc_macro2::{Literal as TokenLiteral, TokenStream};
 use quote::quote;
 
 use super::{
-    Roots, access, converted, outer_span, path, prost_type, raw_ident, reference, spanned, wrap,
+    Roots, converted, items, outer_span, path, prost_type, raw_ident, reference, spanned, wrap,
 };
 use crate::model::{Conversion, Field, Shape};
 
@@ -23,16 +23,13 @@ pub(super) fn domain_value(
     // A payload field gets the span of the user's field (derive), so that rustc's type
     // errors point there rather than into generated code.
     let span = outer_span(roots, path);
-    // `plain` is the value as a place or call (`payload.a`, `f(&payload.a)`), `expr` a
-    // reference to it.
-    let (plain, expr) = match with {
+    // A reference to the value, or to what `with` returns for it.
+    let expr = match with {
         Some(function) => {
             let function = self::path(function);
-            let call = quote! { #function(#access) };
-            (call.clone(), quote! { &#call })
+            quote! { &#function(#access) }
         }
-        None if path.is_empty() => (access.clone(), access),
-        None => (self::access(root, path), access),
+        None => access,
     };
     let value = match conversion {
         Conversion::Into => converted(field, expr),
@@ -40,7 +37,7 @@ pub(super) fn domain_value(
         Conversion::Identity { message, map } => cloned_message(field, expr, message, *map),
         Conversion::Enum {
             rust_type, arms, ..
-        } => enum_number(field, plain, expr, rust_type, arms),
+        } => enum_number(field, expr, rust_type, arms),
     };
     spanned(value, span)
 }
@@ -49,11 +46,14 @@ pub(super) fn domain_value(
 fn checked(field: &Field, expr: TokenStream) -> TokenStream {
     let proto_name = &field.proto_name;
     match field.shape {
-        Shape::Repeated => quote! {
-            ::eventmap::convert::map_each(#expr, #proto_name, |value| {
-                ::eventmap::convert::checked(value, "")
-            })?
-        },
+        Shape::Repeated => {
+            let elements = items(expr);
+            quote! {
+                ::eventmap::convert::map_each(#elements, #proto_name, |value| {
+                    ::eventmap::convert::checked(value, "")
+                })?
+            }
+        }
         Shape::Optional => match &prost_type(field) {
             Some(ty) => quote! {
                 ::eventmap::convert::checked_optional::<_, #ty>(#expr, #proto_name)?
@@ -103,7 +103,6 @@ fn cloned_message(field: &Field, expr: TokenStream, message: &str, map: bool) ->
 /// (`arms`: domain variant, proto value name, number).
 fn enum_number(
     field: &Field,
-    plain: TokenStream,
     expr: TokenStream,
     rust_type: &str,
     arms: &[(String, String, i32)],
@@ -121,9 +120,14 @@ fn enum_number(
     // without suggesting an arm for generated code.
     let number = quote!(::eventmap::convert::enum_number!);
     match field.shape {
-        Shape::Repeated => quote! {
-            #plain.iter().map(|value| #number(value, #(#arms,)*)).collect()
-        },
+        Shape::Repeated => {
+            let elements = items(expr);
+            quote! {
+                ::core::iter::IntoIterator::into_iter(#elements)
+                    .map(|value| #number(value, #(#arms,)*))
+                    .collect()
+            }
+        }
         // A domain `Enum` or `Option<Enum>`, either way.
         Shape::Optional => quote! {
             ::eventmap::convert::present::<#ty, _>(#expr)

@@ -5,8 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{
-    Roots, fields_use_payload, inside, mapping_fn, message_literal, outer_span, path, reference,
-    spanned, wrap,
+    Roots, fields_use_payload, inside, items, mapping_fn, message_literal, outer_span, path,
+    reference, spanned, wrap,
 };
 use crate::model::{Field, MessageType, Shape};
 
@@ -33,12 +33,14 @@ pub(super) fn nested_value(
     };
     let build = quote! { |#binding| { ::core::result::Result::Ok(#body) } };
     if map {
-        return quote! { ::eventmap::convert::map_values(#access, #proto_name, #build)? };
+        let entries = items(access);
+        return quote! { ::eventmap::convert::map_values(#entries, #proto_name, #build)? };
     }
     match field.shape {
-        Shape::Repeated => quote! {
-            ::eventmap::convert::map_each(#access, #proto_name, #build)?
-        },
+        Shape::Repeated => {
+            let elements = items(access);
+            quote! { ::eventmap::convert::map_each(#elements, #proto_name, #build)? }
+        }
         // A message that must be present (proto2 `required`, a oneof member): from a domain
         // `T`, or an `Option<T>` whose `None` is an error at run time, as for `mapping:`.
         Shape::Boxed | Shape::Singular => wrap(
@@ -77,12 +79,14 @@ pub(super) fn mapped_value(
     let function = mapping_fn(mapping);
     let ty = self::path(domain_type);
     let value = if map {
-        quote! { ::eventmap::convert::map_values(#access, #proto_name, #function)? }
+        let entries = items(access);
+        quote! { ::eventmap::convert::map_values(#entries, #proto_name, #function)? }
     } else {
         match field.shape {
-            Shape::Repeated => quote! {
-                ::eventmap::convert::map_each(#access, #proto_name, #function)?
-            },
+            Shape::Repeated => {
+                let elements = items(access);
+                quote! { ::eventmap::convert::map_each(#elements, #proto_name, #function)? }
+            }
             // `T`, `Box<T>`, `Option<T>` or `Option<Box<T>>`: absent stays absent.
             Shape::Message | Shape::Optional => quote! {
                 ::eventmap::convert::map_present::<#ty, _, _>(#access, #proto_name, #function)?

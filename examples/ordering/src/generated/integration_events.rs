@@ -98,7 +98,7 @@ pub fn order_created_event(
         customer_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.customer_id, "customer_id")?, // mappings.yaml:30:9
         payment_id: ::eventmap::convert::field::<_, ::std::string::String>(&payload.payment_id, "payment_id")?, // mappings.yaml:31:9
         items: ::eventmap::convert::map_each(
-            &payload.items,
+            ::eventmap::convert::Collection::new(&payload.items).items(),
             "items",
             |item| {
                 ::core::result::Result::Ok(crate::proto::ordering::v1::OrderItem {
