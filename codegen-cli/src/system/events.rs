@@ -236,11 +236,18 @@ fn incompatible(
 ) {
     let consumer = link.consumer;
     let diagnostic = broken.diagnostic;
+    // A changed proto2 default leaves the wire as it is: the two sides read a value that is
+    // not on the wire differently.
+    let relation = if diagnostic.rule == rules::BREAKING_FIELD_DEFAULT_CHANGED.id {
+        "reads an absent field as another value than"
+    } else {
+        "is not wire-compatible with"
+    };
     let d = found.add(
         consumer,
         rules::INCOMPATIBLE_MESSAGE_COPY,
         format!(
-            "`{}` consumes `{}`, whose message `{}` in `{}`'s protos is not wire-compatible with this table's copy: {} [{}]",
+            "`{}` consumes `{}`, whose message `{}` in `{}`'s protos {relation} this table's copy: {} [{}]",
             consumer.name(),
             event.name,
             event.message.full_name,
