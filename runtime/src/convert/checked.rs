@@ -2,30 +2,32 @@
 
 use super::ConversionError;
 
-/// Converts `value` into the prost type `P` with a range check (`TryFrom`): what the table's
-/// `checked: true` generates, for narrowings such as `u32` into `int32` or `usize` into
-/// `uint64`, which `IntoProto` deliberately does not offer.
+/// Converts `value` into the prost type `P` with a range check ([`CheckedInto`], which
+/// `TryFrom` implements): what the table's `checked: true` generates, for narrowings such as
+/// `u32` into `int32` or `usize` into `uint64`, which `IntoProto` deliberately does not offer.
 ///
 /// # Errors
 /// A [`ConversionError`] at `field`, naming the value and the target type, when the value does
 /// not fit.
 pub fn checked<T, P>(value: &T, field: &str) -> Result<P, ConversionError>
 where
-    T: Clone + std::fmt::Display,
-    P: TryFrom<T>,
+    T: ?Sized + CheckedInto<P>,
 {
-    P::try_from(value.clone()).map_err(|_| {
-        ConversionError::new(format!(
-            "value {value} does not fit in {}",
-            std::any::type_name::<P>()
-        ))
-        .at(field)
-    })
+    value.checked_into().map_err(|err| err.at(field))
 }
 
-/// A domain number that `checked: true` narrows into the prost type `P` of an `optional`
-/// field (`Option<i32>`, ...): every primitive integer, and an `Option` of one (`None` stays
-/// absent).
+/// A domain number that `checked: true` narrows into the prost type `P` of an integer field
+/// (`i32`, `i64`, `u32`, `u64`) or of an `optional` one (`Option<i32>`, ...): every primitive
+/// integer, and, into an `optional` field, an `Option` of one (`None` stays absent).
+///
+/// A missing impl is reported, in generated code, as a `checked: true` that cannot apply,
+/// with what to write in the table instead.
+#[diagnostic::on_unimplemented(
+    message = "`checked: true` cannot range-check `{Self}` into `{P}`, the prost type of this proto field",
+    label = "`checked: true` on a `{Self}` into `{P}`",
+    note = "`checked: true` narrows a primitive integer (`i8`..`i128`, `u8`..`u128`, `isize`, `usize`) into an integer proto field, and an `Option` of one only into an `optional` field (`None` stays absent)",
+    note = "for a float, an `Option` into a field that is always present (say what `None` becomes), or an own type, convert the value with a `with:` function in the table instead"
+)]
 pub trait CheckedInto<P> {
     /// Converts `self` with a range check.
     ///

@@ -62,9 +62,14 @@ fn checked(field: &Field, expr: TokenStream) -> TokenStream {
                 ::eventmap::convert::checked_optional(#expr, #proto_name)?
             },
         },
+        // The prost type named, so that rustc reports a value `checked` cannot take against
+        // the field's type (not against an `Option` it inferred from an `Option` value).
         _ => wrap(
             field.shape,
-            quote! { ::eventmap::convert::checked(#expr, #proto_name)? },
+            match &prost_type(field) {
+                Some(ty) => quote! { ::eventmap::convert::checked::<_, #ty>(#expr, #proto_name)? },
+                None => quote! { ::eventmap::convert::checked(#expr, #proto_name)? },
+            },
         ),
     }
 }
