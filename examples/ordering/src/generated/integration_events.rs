@@ -106,7 +106,7 @@ pub fn order_created_event(
                     store_id: ::eventmap::convert::field::<_, ::std::string::String>(&item.store_id, "store_id")?, // mappings.yaml:36:13
                     product_name: ::eventmap::convert::field::<_, ::std::string::String>(&item.product_name, "product_name")?, // mappings.yaml:37:13
                     unit_price_cents: ::eventmap::convert::field::<_, i64>(&crate::domain::money::to_cents(&item.unit_price), "unit_price_cents")?, // mappings.yaml:38:13
-                    quantity: ::eventmap::convert::checked(&item.quantity, "quantity")?, // mappings.yaml:39:13
+                    quantity: ::eventmap::convert::checked::<_, i32>(&item.quantity, "quantity")?, // mappings.yaml:39:13
                 })
             },
         )?,
