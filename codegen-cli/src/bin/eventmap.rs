@@ -552,6 +552,10 @@ fn generate(format: Format, analysis: &Analysis, check: bool) -> Result<ExitCode
         .output
         .clone()
         .ok_or_else(|| Error::NoOutput(analysis.file.clone()))?;
+    if !check {
+        // `--check` writes nothing: it compares, and reports the file stale.
+        eventmap_codegen::check_output(&output, &analysis.file)?;
+    }
     sync_files(format, &[(output, code.as_str())], check, "generate")
 }
 
