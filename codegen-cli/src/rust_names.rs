@@ -115,6 +115,14 @@ pub fn upper_camel(name: &str) -> String {
     sanitize_identifier(&name.to_upper_camel_case())
 }
 
+/// The `UpperCamelCase` start of a generated type's name that a suffix completes
+/// (`OrdersHandler`, `SelfIntegrationEvent`): never a keyword once completed, so not
+/// sanitized (`upper_camel("self")` is `Self_`, which made `Self_Event`, a name rustc warns
+/// about).
+pub fn type_prefix(name: &str) -> String {
+    name.to_upper_camel_case()
+}
+
 /// Whether `name` is a plain Rust identifier (ASCII letters, digits, `_`; not starting with
 /// a digit; not a lone `_`). Keywords count as identifiers here: they are written raw.
 pub fn is_identifier(name: &str) -> bool {

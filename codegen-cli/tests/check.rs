@@ -749,6 +749,34 @@ fn a_subscription_named_like_the_generated_router_is_refused() {
     assert_eq!(line_col(d), (37, 3), "the subscription key");
 }
 
+/// A subscription named `self` (on a channel named `self`): the generated types are
+/// `SelfEvent`, `SelfHandler` and `SelfRouter`, not `Self_Event` (which rustc warns about, an
+/// error under `deny(warnings)`; a channel's `<Channel>IntegrationEvent` is built the same
+/// way).
+#[test]
+fn a_subscription_and_a_channel_named_self_give_camel_case_type_names() {
+    let table = TABLE
+        .replace(
+            "  orders: { subject: shop.orders, stream: SHOP_ORDERS }",
+            "  orders: { subject: shop.orders, stream: SHOP_ORDERS }\n  self: { subject: shop.own, stream: SHOP_OWN }",
+        );
+    let subscription = "subscriptions:\n  self:\n    channel: self\n    durable: shop-self\n    events:\n      MoneyEvent: shop.v1.Money\n";
+    let analysis = Project::new(&format!("{table}{subscription}")).analyze();
+    assert!(
+        analysis
+            .diagnostics
+            .iter()
+            .all(|d| d.rule != "name-collision"),
+        "{}",
+        analysis.render()
+    );
+    let code = analysis.generate().expect("generate");
+    for name in ["enum SelfEvent", "trait SelfHandler", "struct SelfRouter"] {
+        assert!(code.contains(name), "{name}:\n{code}");
+    }
+    assert!(!code.contains("Self_"), "{code}");
+}
+
 #[test]
 fn proto_names_that_collide_in_rust_are_reported_with_both_proto_locations() {
     let proto = format!(

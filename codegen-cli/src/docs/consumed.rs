@@ -81,18 +81,18 @@ impl<'a> Consumed<'a> {
     pub fn handler_trait(&self) -> String {
         format!(
             "{}Handler",
-            rust_names::upper_camel(&self.subscription.name)
+            rust_names::type_prefix(&self.subscription.name)
         )
     }
 
     /// The generated router (`OrdersRouter`).
     pub fn router(&self) -> String {
-        format!("{}Router", rust_names::upper_camel(&self.subscription.name))
+        format!("{}Router", rust_names::type_prefix(&self.subscription.name))
     }
 
     /// The generated enum of the events received (`OrdersEvent`).
     pub fn event_enum(&self) -> String {
-        format!("{}Event", rust_names::upper_camel(&self.subscription.name))
+        format!("{}Event", rust_names::type_prefix(&self.subscription.name))
     }
 
     /// The subject the dead letters of `event` go to, when the policy has a dead-letter

@@ -111,7 +111,7 @@ fn policy(delivery: &DeliveryPolicy) -> TokenStream {
 
 /// The enum, the handler trait and the router of one subscription.
 fn subscription_items(subscription: &Subscription) -> TokenStream {
-    let camel = rust_names::upper_camel(&subscription.name);
+    let camel = rust_names::type_prefix(&subscription.name);
     let enum_name = format_ident!("{}Event", camel);
     let handler = format_ident!("{}Handler", camel);
     let router = format_ident!("{}Router", camel);

@@ -19,7 +19,7 @@ pub(super) fn channel_enum(model: &Model, channel: &str) -> Option<TokenStream> 
     if events.is_empty() {
         return None;
     }
-    let enum_name = format_ident!("{}IntegrationEvent", rust_names::upper_camel(channel));
+    let enum_name = format_ident!("{}IntegrationEvent", rust_names::type_prefix(channel));
     let members: Vec<SetMember<'_>> = events
         .iter()
         .map(|ie| {

@@ -123,7 +123,7 @@ impl Names {
             self.claim(
                 cx,
                 "type",
-                format!("{}IntegrationEvent", rust_names::upper_camel(key.as_str())),
+                format!("{}IntegrationEvent", rust_names::type_prefix(key.as_str())),
                 what,
                 key.location(),
             );
@@ -190,7 +190,7 @@ impl Names {
     fn subscriptions(&mut self, cx: &mut Ctxt<'_>, table: &Table) {
         for (key, subscription) in &table.subscriptions {
             let what = format!("subscription `{}`", key.as_str());
-            let camel = rust_names::upper_camel(key.as_str());
+            let camel = rust_names::type_prefix(key.as_str());
             for suffix in ["Event", "Handler", "Router"] {
                 self.claim(
                     cx,
