@@ -102,6 +102,24 @@ fn float_of(ty: &'static str, text: &str) -> Result<Literal, String> {
     Ok(Literal::Float { value: held, ty })
 }
 
+/// A value of the proto enum `e`, by its proto name.
+fn enum_value(e: &EnumDescriptor, text: &str) -> Result<Literal, String> {
+    match e.get_value_by_name(text) {
+        Some(v) => Ok(Literal::Enum {
+            name: v.name().to_owned(),
+            number: v.number(),
+        }),
+        None => {
+            let names: Vec<String> = e.values().map(|v| v.name().to_owned()).collect();
+            Err(format!(
+                "enum `{}` has the values {}",
+                e.full_name(),
+                list(&names)
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::float_of;
@@ -145,24 +163,6 @@ mod tests {
         ] {
             let err = held(ty, text).expect_err(text);
             assert!(err.contains(says), "{text}: {err}");
-        }
-    }
-}
-
-/// A value of the proto enum `e`, by its proto name.
-fn enum_value(e: &EnumDescriptor, text: &str) -> Result<Literal, String> {
-    match e.get_value_by_name(text) {
-        Some(v) => Ok(Literal::Enum {
-            name: v.name().to_owned(),
-            number: v.number(),
-        }),
-        None => {
-            let names: Vec<String> = e.values().map(|v| v.name().to_owned()).collect();
-            Err(format!(
-                "enum `{}` has the values {}",
-                e.full_name(),
-                list(&names)
-            ))
         }
     }
 }

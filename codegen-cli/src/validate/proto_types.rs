@@ -126,9 +126,12 @@ pub(super) fn prost_type(field: &FieldDescriptor, shape: Shape) -> Option<String
         Shape::Message => {
             return time_message(field).map(|m| format!("::core::option::Option<{m}>"));
         }
-        // A proto2 `required` one or a oneof member: the plain struct.
+        // A proto2 `required` one or a oneof member: the plain struct (`()` for
+        // `google.protobuf.Empty`, which a oneof member mapped `default` is written as).
         Shape::Singular if matches!(field.kind(), Kind::Message(_)) => {
-            return time_message(field).map(str::to_owned);
+            return time_message(field)
+                .or_else(|| wrapper_scalar(field).filter(|scalar| *scalar == "()"))
+                .map(str::to_owned);
         }
         _ => {}
     }
