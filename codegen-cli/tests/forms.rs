@@ -334,6 +334,30 @@ fn a_message_mapping_on_a_field_of_another_message_type_is_refused() {
     );
 }
 
+/// `checked: true` on a map field (to narrow its keys, say): refused at `checked`, saying it is
+/// a map and how to convert one (rustc's note on the narrowing pointed at `checked`).
+#[test]
+fn checked_on_a_map_says_it_is_a_map_and_to_use_with() {
+    let project = Project::patched(&[(
+        "lines: { from: lines, mapping: line }",
+        "lines: { from: lines, checked: true }",
+    )]);
+    let analysis = project.analyze();
+    let d = project.expect(
+        &analysis,
+        "invalid-field-source",
+        "lines: { from: lines, checked: true }",
+        Some("true"),
+    );
+    assert!(
+        d.message.starts_with(
+            "`checked` does not apply to a map: `lines` is a `map` (keys `string`, values `shop.v1.Line`)"
+        ) && d.message.contains("with:"),
+        "{}",
+        d.message
+    );
+}
+
 #[test]
 fn an_enum_mapping_on_a_oneof_and_a_oneof_mapping_on_a_field_are_refused() {
     let project = Project::patched(&[(

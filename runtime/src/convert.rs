@@ -62,7 +62,7 @@ mod time;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not convert into `{P}`, the prost type of this proto field",
     label = "no lossless conversion from `{Self}` into `{P}`",
-    note = "if this is an integer narrowing (such as `i64` or `usize` into `int32`), write `checked: true` on this field in the mapping table: it is then range-checked at run time (`checked` is for integers only: not for `f64` into `float`, nor for an `Option` into a field that is always present)",
+    note = "if this is an integer narrowing (such as `i64` or `usize` into `int32`), write `checked: true` on this field in the mapping table: it is then range-checked at run time (`checked` is for integers only: not for `f64` into `float`, nor for an `Option` into a field that is always present, nor for the keys or values of a map)",
     note = "otherwise convert the value with a `with:` function in the table, or implement `eventmap::convert::IntoProto<{P}>` for `{Self}`"
 )]
 pub trait IntoProto<P> {

@@ -376,6 +376,23 @@ impl Validator<'_> {
             (Some(checked), _, _) => {
                 if !checked.value {
                     Conversion::Into
+                } else if field.is_map() {
+                    let (key, value) = match field.kind() {
+                        Kind::Message(entry) => (
+                            describe(&entry.map_entry_key_field()),
+                            describe(&entry.map_entry_value_field()),
+                        ),
+                        _ => (String::new(), String::new()),
+                    };
+                    self.cx.error(
+                        rules::INVALID_FIELD_SOURCE,
+                        checked.referenced,
+                        format!(
+                            "`checked` does not apply to a map: `{}` is a `map` (keys {key}, values {value}); to narrow its keys or values, convert the map with a `with:` function returning the prost map",
+                            field.name(),
+                        ),
+                    );
+                    return None;
                 } else if matches!(
                     field.kind(),
                     Kind::Message(_)
