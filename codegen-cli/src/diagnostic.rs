@@ -152,12 +152,37 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     files: BTreeMap<PathBuf, String>,
+    /// Per file, the byte offset where each line starts: a snippet finds its line without
+    /// scanning the text (thousands of diagnostics in a large table were quadratic).
+    line_starts: BTreeMap<PathBuf, Vec<usize>>,
 }
+
+/// Snippet lines longer than this (in characters) are shown as a window around the column.
+const SNIPPET_WIDTH: usize = 160;
 
 impl Sources {
     /// Remembers the text of `file`.
     pub fn insert(&mut self, file: impl Into<PathBuf>, text: impl Into<String>) {
-        self.files.insert(file.into(), text.into());
+        let (file, text) = (file.into(), text.into());
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        self.line_starts.insert(file.clone(), starts);
+        self.files.insert(file, text);
+    }
+
+    /// Line `number` (1-based) of `file`, without its line break, as `str::lines` gives it.
+    fn line(&self, file: &Path, number: usize) -> Option<&str> {
+        let text = self.files.get(file)?;
+        let starts = self.line_starts.get(file)?;
+        let index = number.checked_sub(1)?;
+        let start = *starts.get(index)?;
+        if start == text.len() && index > 0 {
+            return None;
+        }
+        let end = starts.get(index + 1).map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 
     /// The text of `file`, when known.
@@ -167,13 +192,29 @@ impl Sources {
 
     /// The snippet for `loc`: the line, prefixed with its number, and a caret line.
     fn snippet(&self, loc: &SourceLocation) -> Option<String> {
-        let text = self.files.get(&loc.file)?;
-        let line = text.lines().nth(loc.line.checked_sub(1)?)?;
+        let line = self.line(&loc.file, loc.line)?;
         let number = loc.line.to_string();
         let pad = " ".repeat(number.len());
-        let shown: String = line.replace('\t', " ");
-        let indent: String = " ".repeat(loc.column.saturating_sub(1));
-        let carets = "^".repeat(loc.len.max(1));
+        let mut column = loc.column.saturating_sub(1);
+        let mut shown: String = line.replace('\t', " ");
+        let length = shown.chars().count();
+        if length > SNIPPET_WIDTH {
+            // A window of the line around the column, marked `...` where it is cut.
+            let from = column
+                .saturating_sub(SNIPPET_WIDTH / 3)
+                .min(length - SNIPPET_WIDTH);
+            let window: String = shown.chars().skip(from).take(SNIPPET_WIDTH).collect();
+            let before = if from > 0 { "..." } else { "" };
+            let after = if from + SNIPPET_WIDTH < length {
+                "..."
+            } else {
+                ""
+            };
+            column = column - from + before.len();
+            shown = format!("{before}{window}{after}");
+        }
+        let indent: String = " ".repeat(column);
+        let carets = "^".repeat(loc.len.clamp(1, SNIPPET_WIDTH));
         Some(format!(
             "{pad} |\n{number} | {shown}\n{pad} | {indent}{carets}\n"
         ))
@@ -234,6 +275,50 @@ mod tests {
         assert_eq!(
             text,
             "m.yaml:2:3: error[unknown-proto-field]: no field `custmer_id`\n  |\n2 |   custmer_id: x\n  |   ^^^^^^^^^^\n  = help: did you mean `customer_id`?\n  = help: more with `eventmap explain unknown-proto-field`\n"
+        );
+    }
+
+    #[test]
+    fn lines_are_found_as_str_lines_gives_them() {
+        let mut sources = Sources::default();
+        let text = "first\r\nsecond\n\nfourth\n";
+        sources.insert("t.yaml", text);
+        for (index, expected) in text.lines().enumerate() {
+            assert_eq!(sources.line(Path::new("t.yaml"), index + 1), Some(expected));
+        }
+        assert_eq!(sources.line(Path::new("t.yaml"), 5), None);
+        assert_eq!(sources.line(Path::new("t.yaml"), 0), None);
+        sources.insert("u.yaml", "no break");
+        assert_eq!(sources.line(Path::new("u.yaml"), 1), Some("no break"));
+        assert_eq!(sources.line(Path::new("u.yaml"), 2), None);
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let mut sources = Sources::default();
+        let line = format!("key: [{}]", "x, ".repeat(10_000));
+        sources.insert("long.yaml", line.as_str());
+        let d = Diagnostic::new(rules::UNKNOWN_PROTO_FIELD, "somewhere in the middle").at(Some(
+            SourceLocation {
+                file: "long.yaml".into(),
+                line: 1,
+                column: 5_001,
+                len: 1,
+            },
+        ));
+        let text = d.render(&sources);
+        let shown = text.lines().nth(2).expect("the line");
+        let carets = text.lines().nth(3).expect("the carets");
+        assert!(
+            shown.len() < 200 && shown.starts_with("1 | ...") && shown.ends_with("..."),
+            "{shown}"
+        );
+        // The caret stays under the same character.
+        let at = carets.find('^').expect("a caret");
+        assert_eq!(
+            shown.as_bytes()[at],
+            line.as_bytes()[5_000],
+            "{shown}\n{carets}"
         );
     }
 }
