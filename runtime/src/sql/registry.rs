@@ -111,8 +111,8 @@ impl fmt::Debug for EventRegistry {
 enum EncodeError {
     /// serde_json failed.
     Json(serde_json::Error),
-    /// A float is NaN or infinite (path, value): JSON cannot hold it.
-    NonFinite(String, f64),
+    /// A value JSON as the store writes it cannot hold (path, value).
+    Unwritable(String, finite::Unwritable),
 }
 
 fn encode<T: DomainEvent + Serialize>(
@@ -120,8 +120,8 @@ fn encode<T: DomainEvent + Serialize>(
 ) -> Option<Result<Value, EncodeError>> {
     let any: &dyn Any = event;
     any.downcast_ref::<T>().map(|payload| {
-        if let Some((path, value)) = finite::first_non_finite(payload) {
-            return Err(EncodeError::NonFinite(path, value));
+        if let Some((path, value)) = finite::first_unwritable(payload) {
+            return Err(EncodeError::Unwritable(path, value));
         }
         serde_json::to_value(payload).map_err(EncodeError::Json)
     })
@@ -232,7 +232,8 @@ impl EventRegistry {
     /// # Errors
     ///
     /// [`RegistryError::Unregistered`], [`RegistryError::NameMismatch`],
-    /// [`RegistryError::NonFinite`] (a NaN or infinite float, which JSON cannot hold) or
+    /// [`RegistryError::NonFinite`] (a NaN or infinite float, which JSON cannot hold),
+    /// [`RegistryError::IntegerOutOfRange`] (an `i128`/`u128` beyond 64 bits) or
     /// [`RegistryError::Serialize`].
     pub fn encode(
         &self,
@@ -262,11 +263,20 @@ impl EventRegistry {
                     name: name.to_owned(),
                     source,
                 },
-                EncodeError::NonFinite(field, value) => RegistryError::NonFinite {
-                    name: name.to_owned(),
-                    field,
-                    value,
-                },
+                EncodeError::Unwritable(field, finite::Unwritable::NonFinite(value)) => {
+                    RegistryError::NonFinite {
+                        name: name.to_owned(),
+                        field,
+                        value,
+                    }
+                }
+                EncodeError::Unwritable(field, finite::Unwritable::WideInteger(value)) => {
+                    RegistryError::IntegerOutOfRange {
+                        name: name.to_owned(),
+                        field,
+                        value,
+                    }
+                }
             })?;
         Ok(StoredPayload {
             name: entry.name.to_owned(),

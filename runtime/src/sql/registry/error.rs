@@ -62,6 +62,20 @@ pub enum RegistryError {
         /// The value (NaN, inf or -inf).
         value: f64,
     },
+    /// An `i128`/`u128` of the payload is outside `i64::MIN..=u64::MAX`: the store keeps
+    /// payloads as JSON values (serde_json's `Value`), which hold no wider integer. The
+    /// append is refused; nothing is stored.
+    #[error(
+        "domain event `{name}` cannot be stored: field `{field}` is {value}, beyond the 64-bit integers the event store's JSON holds (i64::MIN..=u64::MAX); store such a value as a string"
+    )]
+    IntegerOutOfRange {
+        /// Event name.
+        name: String,
+        /// Path of the integer in the payload (`serials[2]`).
+        field: String,
+        /// The value, in decimal.
+        value: String,
+    },
     /// The stored JSON is not the registered type (after upcasting).
     #[error("cannot deserialize domain event `{name}` version {schema_version} as {type_name}")]
     Deserialize {

@@ -1,18 +1,33 @@
-//! Finds a non-finite float (NaN, +inf, -inf) in a domain event before the store writes it
-//! as JSON. JSON has no such numbers (RFC 8259, section 6) and serde_json writes them as
-//! `null`, which reads back as `None` for an `Option` field (the value silently lost) and
-//! fails for a plain float field (the aggregate could no longer be loaded). The store refuses
-//! the append instead ([`RegistryError::NonFinite`](super::RegistryError::NonFinite)).
+//! Finds what the event store cannot write as JSON in a domain event, before it writes it: a
+//! non-finite float (NaN, +inf, -inf), and an integer beyond 64 bits. JSON has no such
+//! floats (RFC 8259, section 6) and serde_json writes them as `null`, which reads back as
+//! `None` for an `Option` field (the value silently lost) and fails for a plain float field
+//! (the aggregate could no longer be loaded); serde_json's `Value` holds integers of
+//! `i64::MIN..=u64::MAX` only, and fails on an `i128`/`u128` beyond, without naming the field.
+//! The store refuses the append instead
+//! ([`RegistryError::NonFinite`](super::RegistryError::NonFinite),
+//! [`RegistryError::IntegerOutOfRange`](super::RegistryError::IntegerOutOfRange)), naming the
+//! field.
 
 use std::fmt;
 
 use serde::Serialize;
 use serde::ser;
 
+/// A value the store cannot write as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Unwritable {
+    /// A NaN or infinite float.
+    NonFinite(f64),
+    /// An `i128`/`u128` outside `i64::MIN..=u64::MAX`, in decimal.
+    WideInteger(String),
+}
+
 /// The path (`legs[2].fuel_used_litres`, `weights["gross"]`) and the value of the first
-/// non-finite float in `value`, in serialization order; `None` when every float is finite.
-/// A `Serialize` implementation that fails is not reported here (serde_json reports it).
-pub(super) fn first_non_finite<T: Serialize + ?Sized>(value: &T) -> Option<(String, f64)> {
+/// value in `value`, in serialization order, that JSON as the store writes it cannot hold;
+/// `None` when there is none. A `Serialize` implementation that fails is not reported here
+/// (serde_json reports it).
+pub(super) fn first_unwritable<T: Serialize + ?Sized>(value: &T) -> Option<(String, Unwritable)> {
     let mut probe = Probe::default();
     match value.serialize(&mut probe) {
         Err(Stop::Found { path, value }) => Some((path, value)),
@@ -23,8 +38,8 @@ pub(super) fn first_non_finite<T: Serialize + ?Sized>(value: &T) -> Option<(Stri
 /// Why the walk stopped.
 #[derive(Debug)]
 enum Stop {
-    /// A non-finite float at this path.
-    Found { path: String, value: f64 },
+    /// A value JSON cannot hold, at this path.
+    Found { path: String, value: Unwritable },
     /// The value's own `Serialize` failed.
     Custom,
 }
@@ -32,7 +47,7 @@ enum Stop {
 impl fmt::Display for Stop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Found { path, value } => write!(f, "{path} is {value}"),
+            Self::Found { path, value } => write!(f, "{path} is {value:?}"),
             Self::Custom => f.write_str("the value's Serialize failed"),
         }
     }
@@ -65,6 +80,19 @@ impl Probe {
         if value.is_finite() {
             return Ok(());
         }
+        Err(self.found(Unwritable::NonFinite(value)))
+    }
+
+    /// An integer that serde_json's `Value` holds: `i64::MIN..=u64::MAX`.
+    fn integer(&self, value: i128) -> Result<(), Stop> {
+        if i64::try_from(value).is_ok() || u64::try_from(value).is_ok() {
+            return Ok(());
+        }
+        Err(self.found(Unwritable::WideInteger(value.to_string())))
+    }
+
+    /// `value` found at the current path.
+    fn found(&self, value: Unwritable) -> Stop {
         let mut path = String::new();
         for segment in &self.path {
             match segment {
@@ -80,7 +108,7 @@ impl Probe {
         if path.is_empty() {
             path.push_str("the payload");
         }
-        Err(Stop::Found { path, value })
+        Stop::Found { path, value }
     }
 
     fn nested<T: Serialize + ?Sized>(&mut self, segment: Segment, value: &T) -> Result<(), Stop> {
@@ -126,8 +154,8 @@ impl ser::Serializer for &mut Probe {
     fn serialize_i64(self, _: i64) -> Result<(), Stop> {
         Ok(())
     }
-    fn serialize_i128(self, _: i128) -> Result<(), Stop> {
-        Ok(())
+    fn serialize_i128(self, value: i128) -> Result<(), Stop> {
+        self.integer(value)
     }
     fn serialize_u8(self, _: u8) -> Result<(), Stop> {
         Ok(())
@@ -141,8 +169,11 @@ impl ser::Serializer for &mut Probe {
     fn serialize_u64(self, _: u64) -> Result<(), Stop> {
         Ok(())
     }
-    fn serialize_u128(self, _: u128) -> Result<(), Stop> {
-        Ok(())
+    fn serialize_u128(self, value: u128) -> Result<(), Stop> {
+        match i128::try_from(value) {
+            Ok(value) => self.integer(value),
+            Err(_) => Err(self.found(Unwritable::WideInteger(value.to_string()))),
+        }
     }
     fn serialize_f32(self, value: f32) -> Result<(), Stop> {
         self.float(f64::from(value))
@@ -309,7 +340,52 @@ fields!(
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::first_non_finite;
+    use super::{Unwritable, first_unwritable};
+
+    fn first_non_finite<T: serde::Serialize>(value: &T) -> Option<(String, f64)> {
+        match first_unwritable(value) {
+            Some((path, Unwritable::NonFinite(value))) => Some((path, value)),
+            _ => None,
+        }
+    }
+
+    #[derive(serde::Serialize)]
+    struct Stock {
+        sku: String,
+        serials: Vec<u128>,
+        delta: Option<i128>,
+    }
+
+    #[test]
+    fn an_integer_beyond_64_bits_is_named_by_its_path() {
+        let mut stock = Stock {
+            sku: "s".into(),
+            serials: vec![1, u128::from(u64::MAX)],
+            delta: Some(i128::from(i64::MIN)),
+        };
+        assert_eq!(first_unwritable(&stock), None);
+        stock.serials.push(u128::from(u64::MAX) + 1);
+        assert_eq!(
+            first_unwritable(&stock),
+            Some((
+                "serials[2]".to_owned(),
+                Unwritable::WideInteger("18446744073709551616".into())
+            ))
+        );
+        stock.serials.pop();
+        stock.delta = Some(i128::from(i64::MIN) - 1);
+        assert_eq!(
+            first_unwritable(&stock),
+            Some((
+                "delta".to_owned(),
+                Unwritable::WideInteger("-9223372036854775809".into())
+            ))
+        );
+        assert!(
+            serde_json::to_value(&stock).is_err(),
+            "what serde_json refuses"
+        );
+    }
 
     #[derive(serde::Serialize)]
     struct Leg {
