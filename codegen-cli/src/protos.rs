@@ -319,6 +319,12 @@ fn file_problem(includes: &[PathBuf], name: &str) -> Option<(String, Option<Stri
 fn resolve_in(includes: &[PathBuf], shown: &[PathBuf], name: &str) -> Option<(PathBuf, PathBuf)> {
     includes.iter().zip(shown).find_map(|(dir, shown_dir)| {
         let real = dir.join(name);
-        real.is_file().then(|| (real, shown_dir.join(name)))
+        // Shown without `.` components (an include `.` made `./p/v1/a.proto`).
+        let shown = shown_dir
+            .join(name)
+            .components()
+            .filter(|part| *part != std::path::Component::CurDir)
+            .collect();
+        real.is_file().then(|| (real, shown))
     })
 }

@@ -20,6 +20,9 @@ pub(super) fn proto_error(
     sources: &mut Sources,
 ) -> Diagnostic {
     let mut diagnostic = Diagnostic::new(rules::PROTO, message(err));
+    if let Some(hint) = undefined_name_hint(&err.to_string(), includes) {
+        diagnostic = diagnostic.hint(hint);
+    }
     if let Some(at) = cycle_location(err, includes, shown, sources) {
         return diagnostic.at(Some(at));
     }
@@ -67,6 +70,119 @@ fn message(err: &protox::Error) -> String {
         message = format!("{message} ({help})");
     }
     message
+}
+
+/// The well-known types' files (protobuf's `google/protobuf/*.proto`), by message name.
+const WELL_KNOWN_FILES: [(&str, &str); 19] = [
+    ("Any", "any"),
+    ("Api", "api"),
+    ("BoolValue", "wrappers"),
+    ("BytesValue", "wrappers"),
+    ("DoubleValue", "wrappers"),
+    ("Duration", "duration"),
+    ("Empty", "empty"),
+    ("FieldMask", "field_mask"),
+    ("FloatValue", "wrappers"),
+    ("Int32Value", "wrappers"),
+    ("Int64Value", "wrappers"),
+    ("ListValue", "struct"),
+    ("NullValue", "struct"),
+    ("StringValue", "wrappers"),
+    ("Struct", "struct"),
+    ("Timestamp", "timestamp"),
+    ("UInt32Value", "wrappers"),
+    ("UInt64Value", "wrappers"),
+    ("Value", "struct"),
+];
+
+/// Files read at most when looking for where an undefined name is defined.
+const SEARCHED_FILES: usize = 2_000;
+
+/// For protox's "name 'X' is not defined": the `import` that would define it, when a
+/// well-known type has that name or a `.proto` under the include folders declares a message
+/// or enum of that name (the usual cause: the file that defines it is not imported).
+fn undefined_name_hint(message: &str, includes: &[PathBuf]) -> Option<String> {
+    let name = message
+        .split_once("name '")?
+        .1
+        .split_once("' is not defined")?
+        .0;
+    let simple = name.rsplit('.').next().unwrap_or(name);
+    if name.starts_with("google.protobuf.")
+        && let Some((_, file)) = WELL_KNOWN_FILES.iter().find(|(known, _)| *known == simple)
+    {
+        return Some(format!(
+            "`{name}` is a well-known type: add `import \"google/protobuf/{file}.proto\";`"
+        ));
+    }
+    let mut found = Vec::new();
+    let mut budget = SEARCHED_FILES;
+    for include in includes {
+        let mut pending = vec![include.clone()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "proto") && budget > 0 {
+                    budget -= 1;
+                    let Ok(text) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    if declares(&text, simple)
+                        && let Ok(relative) = path.strip_prefix(include)
+                    {
+                        let relative = relative.to_string_lossy().replace('\\', "/");
+                        if !found.contains(&relative) {
+                            found.push(relative);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found.sort();
+    let first = found.first()?;
+    let also = if found.len() > 1 {
+        format!(
+            " (also declared in {})",
+            found[1..]
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "`{simple}` is declared in `{first}`{also}: add `import \"{first}\";` to the file that uses it, and name it by its package if the packages differ"
+    ))
+}
+
+/// Whether `text` declares a message or enum named `name` (`message Name {`, `enum Name{`).
+fn declares(text: &str, name: &str) -> bool {
+    ["message", "enum"].iter().any(|keyword| {
+        text.match_indices(keyword).any(|(at, _)| {
+            let before_ok = text[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || c == '{' || c == '}' || c == ';');
+            let rest = &text[at + keyword.len()..];
+            let trimmed = rest.trim_start();
+            before_ok
+                && trimmed.len() < rest.len()
+                && trimmed.strip_prefix(name).is_some_and(|after| {
+                    after
+                        .chars()
+                        .next()
+                        .is_none_or(|c| c.is_whitespace() || c == '{')
+                })
+        })
+    })
 }
 
 /// Where the import that closes the cycle of an import cycle error is: protox names the
@@ -206,4 +322,56 @@ fn importer_of(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{declares, undefined_name_hint};
+
+    #[test]
+    fn a_declaration_is_a_message_or_enum_of_that_exact_name() {
+        let text = "syntax = \"proto3\";\nmessage Bin{ string code = 1; }\nenum Kind {\n  KIND_UNSPECIFIED = 0;\n}\nmessage BinSet {}\n";
+        assert!(declares(text, "Bin"));
+        assert!(declares(text, "Kind"));
+        assert!(declares(text, "BinSet"));
+        assert!(!declares(text, "Bi"));
+        assert!(!declares(text, "code"));
+        assert!(!declares("// a message Bin in a comment\n", "Bi"));
+    }
+
+    #[test]
+    fn an_undefined_name_gets_the_import_that_defines_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let package = dir.path().join("p/v1");
+        std::fs::create_dir_all(&package).expect("mkdir");
+        std::fs::write(
+            package.join("b.proto"),
+            "syntax = \"proto3\";\npackage p.v1;\nmessage B {}\n",
+        )
+        .expect("write");
+        std::fs::write(
+            package.join("a.proto"),
+            "syntax = \"proto3\";\npackage p.v1;\nmessage A { B b = 1; }\n",
+        )
+        .expect("write");
+        let includes = [dir.path().to_path_buf()];
+        assert_eq!(
+            undefined_name_hint("name 'B' is not defined", &includes).as_deref(),
+            Some(
+                "`B` is declared in `p/v1/b.proto`: add `import \"p/v1/b.proto\";` to the file that uses it, and name it by its package if the packages differ"
+            )
+        );
+        assert_eq!(
+            undefined_name_hint("name 'google.protobuf.Timestamp' is not defined", &includes)
+                .as_deref(),
+            Some(
+                "`google.protobuf.Timestamp` is a well-known type: add `import \"google/protobuf/timestamp.proto\";`"
+            )
+        );
+        assert_eq!(
+            undefined_name_hint("name 'Nowhere' is not defined", &includes),
+            None
+        );
+        assert_eq!(undefined_name_hint("syntax error", &includes), None);
+    }
 }
