@@ -325,6 +325,6 @@ fn resolve_in(includes: &[PathBuf], shown: &[PathBuf], name: &str) -> Option<(Pa
             .components()
             .filter(|part| *part != std::path::Component::CurDir)
             .collect();
-        real.is_file().then(|| (real, shown))
+        real.is_file().then_some((real, shown))
     })
 }
