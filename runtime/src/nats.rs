@@ -20,13 +20,14 @@ pub mod connect;
 mod consumer;
 pub mod dead_letter;
 mod delivery;
+mod fast_batch;
 mod header_map;
 mod provision;
 mod publisher;
 #[cfg(feature = "contracts")]
 pub mod registry;
 
-/// The async-nats crate this module is built on (0.51), re-exported so callers use the same
+/// The async-nats crate this module is built on (0.52), re-exported so callers use the same
 /// version.
 pub use async_nats;
 pub use async_nats::jetstream::consumer::DeliverPolicy;

@@ -4,8 +4,10 @@
 //! [`crate::nats::JetStreamPublisher`] (feature `nats`); [`InMemoryPublisher`] keeps messages in
 //! memory for tests and single-process setups.
 
+mod batch;
 mod in_memory;
 
+pub use batch::{BatchEnd, BatchOutcome, BatchPublisher};
 pub use in_memory::InMemoryPublisher;
 
 use crate::error::BoxError;
@@ -24,12 +26,23 @@ pub trait Publisher: Send + Sync {
     /// [`PublishError`] whenever the broker did not confirm the message; a message is never
     /// dropped silently.
     async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError>;
+
+    /// The publisher's ordered batches, if it has them ([`BatchPublisher`]: JetStream's
+    /// fast-ingest batches on [`JetStreamPublisher`](crate::nats::JetStreamPublisher)); the
+    /// outbox relays send through them where a stream takes them. Default: none.
+    fn batches(&self) -> Option<&dyn BatchPublisher> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
 impl<P: Publisher + ?Sized> Publisher for std::sync::Arc<P> {
     async fn publish(&self, message: &IntegrationMessage) -> Result<PublishReceipt, PublishError> {
         (**self).publish(message).await
+    }
+
+    fn batches(&self) -> Option<&dyn BatchPublisher> {
+        (**self).batches()
     }
 }
 

@@ -634,6 +634,18 @@ async fn an_outbox_from_before_parking_is_upgraded_and_relayed() {
 /// next round's probe would be that row again, forever, and no aggregate would flow).
 #[tokio::test]
 async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
+    over_max_msg_size(false).await;
+}
+
+/// The same on a stream that takes fast batches, the big row in the middle of a batch: the
+/// rows before it go in the batch, the stream stores nothing after it, and the other
+/// aggregates' rows after it go one at a time in the same round.
+#[tokio::test]
+async fn a_message_over_max_msg_size_in_a_fast_batch_is_refused_and_parked() {
+    over_max_msg_size(true).await;
+}
+
+async fn over_max_msg_size(batched: bool) {
     within(LIMIT, async {
         let db = TestDb::new("em_msgsize").await;
         let store = store(&db).await;
@@ -645,6 +657,7 @@ async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
                 name: COUNTER.stream.to_owned(),
                 subjects: vec![format!("{}.>", COUNTER.subject)],
                 max_message_size: max_msg_size,
+                allow_batch_publish: batched,
                 ..Default::default()
             })
             .await
@@ -666,8 +679,18 @@ async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
         );
         assert!(err.is_permanent() && !err.is_transient(), "{err:?}");
 
-        // The big row first (the lowest id), then its aggregate's next event, then 10 other
-        // aggregates of 3 events each.
+        // Without batches, the big row first (the lowest id), then its aggregate's next event,
+        // then 10 other aggregates of 3 events each; with batches, the 10 aggregates' first
+        // events before the big row.
+        let mut counters: Vec<Counter> =
+            (0..10).map(|i| Counter::blank(&format!("c-{i}"))).collect();
+        let before = if batched { 1 } else { 0 };
+        for version in 1..=before {
+            for counter in &mut counters {
+                counter.increment(version);
+                store.save(counter).await.expect("save");
+            }
+        }
         let mut big = Counter::blank("c-big");
         big.root.record(
             "Counter",
@@ -678,9 +701,7 @@ async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
         store.save(&mut big).await.expect("save");
         big.increment(2);
         store.save(&mut big).await.expect("save");
-        let mut counters: Vec<Counter> =
-            (0..10).map(|i| Counter::blank(&format!("c-{i}"))).collect();
-        for version in 1..=3 {
+        for version in before + 1..=3 {
             for counter in &mut counters {
                 counter.increment(version);
                 store.save(counter).await.expect("save");
@@ -701,6 +722,15 @@ async fn a_message_over_the_streams_max_msg_size_is_refused_and_parked() {
             halted += usize::from(round.halted);
         }
         assert_eq!(halted, 0, "a refusal never halts a round");
+        let batched_rows = relay.stats().batched;
+        if batched {
+            assert!(
+                batched_rows >= 10,
+                "the rows before the big one went in a batch: {batched_rows}"
+            );
+        } else {
+            assert_eq!(batched_rows, 0);
+        }
         let outbox = Outbox::new(db.pool.clone(), &db.schema)
             .await
             .expect("outbox");

@@ -169,6 +169,16 @@ async fn racing_commands_publish_only_the_winners() {
     .await;
 }
 
+/// 7. A stream that takes fast batches gets every row in one.
+#[tokio::test]
+async fn the_outbox_goes_in_fast_batches_where_the_stream_takes_them() {
+    on_postgres(
+        "em_fast",
+        scenarios::the_outbox_goes_in_fast_batches_where_the_stream_takes_them,
+    )
+    .await;
+}
+
 /// 6. Every row sent twice: the second copies are dropped by JetStream as duplicates.
 #[tokio::test]
 async fn re_sent_rows_are_dropped_as_duplicates() {

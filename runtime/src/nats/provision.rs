@@ -107,8 +107,9 @@ pub(crate) fn overlaps(a: &str, b: &str) -> bool {
 /// Per stream (channels sharing a stream are grouped): if it does not exist it is created
 /// with name [`ChannelSpec::stream`], subjects = the channels' [`ChannelSpec::wildcard`]s,
 /// [`ChannelSpec::replicas`] (`num_replicas`; the largest of the channels' if they differ),
-/// file storage, [`DUPLICATE_WINDOW`] and JetStream defaults otherwise (limits retention, no
-/// limits). If it exists, subjects not already covered by one of its subjects are appended
+/// file storage, [`DUPLICATE_WINDOW`], on nats-server >= 2.14 `allow_batched` (fast-ingest
+/// batches, which the outbox relays use: `RelayConfig::batch_publish`)
+/// and JetStream defaults otherwise (limits retention, no limits). If it exists, subjects not already covered by one of its subjects are appended
 /// with a stream update, and fewer replicas than wanted are raised to the wanted count with a
 /// second update (JetStream scales a stream in a cluster), after which it waits up to
 /// [`SCALE_SETTLE`] for the new replicas to be current. More replicas than wanted are left as
@@ -236,6 +237,12 @@ async fn settle(context: &Context, stream: &str, replicas: usize) {
     }
 }
 
+/// Whether the connected server has fast-ingest batches (NATS ADR-50: nats-server 2.14).
+fn takes_batches(context: &Context) -> bool {
+    super::parse_version(&context.client().server_info().version)
+        .is_some_and(|version| version >= (2, 14, 0))
+}
+
 async fn provision_stream(
     context: &Context,
     stream: &str,
@@ -291,6 +298,7 @@ async fn provision_stream(
                     storage: StorageType::File,
                     duplicate_window: DUPLICATE_WINDOW,
                     num_replicas: replicas,
+                    allow_batch_publish: takes_batches(context),
                     ..Config::default()
                 };
                 match context.create_stream(config).await {

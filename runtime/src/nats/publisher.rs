@@ -36,10 +36,16 @@ use crate::publisher::{PublishError, PublishReceipt, Publisher};
 /// [`PermissionViolations`] ([`with_permission_violations`](Self::with_permission_violations)),
 /// such a publish fails with [`PublishError::NotPermitted`] as soon as the server's error
 /// arrives; without them, it times out ([`PublishError::Timeout`]).
+///
+/// Ordered batches ([`Publisher::batches`], used by the outbox relays): NATS fast-ingest
+/// batches (ADR-50, nats-server >= 2.14) to streams created with `allow_batched` (what
+/// [`provision_streams`](super::provision_streams) does on such a server). Which stream
+/// stores a subject, and whether it takes batches, is asked once and kept for a minute.
 #[derive(Debug, Clone)]
 pub struct JetStreamPublisher {
-    context: Context,
+    pub(super) context: Context,
     violations: Option<PermissionViolations>,
+    pub(super) lookups: super::fast_batch::SharedLookups,
 }
 
 impl JetStreamPublisher {
@@ -48,6 +54,7 @@ impl JetStreamPublisher {
         Self {
             context,
             violations: None,
+            lookups: Default::default(),
         }
     }
 
@@ -173,17 +180,8 @@ impl JetStreamPublisher {
     /// Checks `message` and sends it; the returned [`Sent`] holds the future of the JetStream
     /// ack.
     async fn send(&self, message: &IntegrationMessage) -> Result<Sent, PublishError> {
-        check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
-        PublishError::check_headers(message)?;
-        let headers = header_map(message)?;
-        // async-nats checks the size too (since 0.50), but with an untyped error; a message
-        // over the limit must never be sent: the server would close the connection, and older
-        // clients waited for an ack that never came.
-        let max_payload = self.context.client().max_payload();
+        let headers = self.checked_headers(message)?;
         let size = wire_size(&headers, message.payload.len());
-        if max_payload > 0 && size > max_payload {
-            return Err(too_large(message, size, max_payload));
-        }
         let publish = PublishMessage::build()
             .payload(message.payload.clone())
             .headers(headers);
@@ -200,6 +198,26 @@ impl JetStreamPublisher {
                 _ => map_error(message, err),
             })?;
         Ok(Sent { at, ack })
+    }
+
+    /// The headers `message` is sent with, after the checks every send makes: a valid
+    /// subject, sendable headers, and a size within the server's `max_payload`.
+    pub(super) fn checked_headers(
+        &self,
+        message: &IntegrationMessage,
+    ) -> Result<HeaderMap, PublishError> {
+        check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
+        PublishError::check_headers(message)?;
+        let headers = header_map(message)?;
+        // async-nats checks the size too (since 0.50), but with an untyped error; a message
+        // over the limit must never be sent: the server would close the connection, and older
+        // clients waited for an ack that never came.
+        let max_payload = self.context.client().max_payload();
+        let size = wire_size(&headers, message.payload.len());
+        if max_payload > 0 && size > max_payload {
+            return Err(too_large(message, size, max_payload));
+        }
+        Ok(headers)
     }
 
     /// Awaits the JetStream acknowledgement of `message`, or, with the connection's
@@ -388,6 +406,10 @@ impl Publisher for JetStreamPublisher {
         };
         crate::metrics::published(started.elapsed(), outcome);
         result
+    }
+
+    fn batches(&self) -> Option<&dyn crate::publisher::BatchPublisher> {
+        Some(self)
     }
 }
 

@@ -4,6 +4,7 @@
 //! shutdown) and the handle of a spawned relay ([`RunningRelay`]). Selecting, locking and
 //! marking rows is each backend's.
 
+mod batched;
 mod config;
 mod run;
 mod running;

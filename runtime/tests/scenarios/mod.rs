@@ -301,6 +301,26 @@ pub async fn racing_commands_publish_only_the_winners<B: Backend>(backend: &B, b
     broker.verify(&expected).await;
 }
 
+/// On a stream that takes fast batches (provisioned on nats-server >= 2.14) every row goes in
+/// a batch, each event once and in order per aggregate.
+pub async fn the_outbox_goes_in_fast_batches_where_the_stream_takes_them<B: Backend>(
+    backend: &B,
+    broker: &Broker,
+) {
+    let expected = append_increments(backend.store(), 40, 30, 5, 4).await;
+    let total: u64 = expected.values().sum();
+    let relay = Running::start(backend, broker, backend.relay_config()).await;
+    wait_drained(backend, Duration::from_secs(60)).await;
+    let stats = relay.stop().await;
+    assert_eq!(
+        (stats.published, stats.batched),
+        (total, total),
+        "{stats:?}"
+    );
+    assert_eq!(broker.stream_messages().await, total);
+    broker.verify(&expected).await;
+}
+
 /// Every row is sent twice (published, marked unpublished again, relayed again, as after a
 /// relay that lost its marks): JetStream drops the second copies by `Nats-Msg-Id`, the relay
 /// counts them as duplicates, and the stream holds each event once.

@@ -116,6 +116,15 @@ pub struct RelayArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub keep_published: bool,
+    /// Never send rows in ordered batches (NATS fast-ingest batches, nats-server >= 2.14,
+    /// streams with allow_batched): one message per aggregate in flight, as before (the
+    /// variable takes 1/0, true/false, yes/no, on/off)
+    #[arg(
+        long,
+        env = "EVENTMAP_RELAY_NO_BATCH_PUBLISH",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub no_batch_publish: bool,
     /// Kept published rows (--keep-published, or rows an older relay marked) older than this
     /// many seconds are deleted (every minute, 1,000 rows per statement); 0 keeps them
     #[arg(long, env = "EVENTMAP_RELAY_RETENTION_SECS", default_value_t = DEFAULT_RETENTION.as_secs())]
@@ -145,6 +154,7 @@ impl RelayArgs {
                 Duration::from_millis(self.max_backoff_ms),
             )
             .delete_published(!self.keep_published)
+            .batch_publish(!self.no_batch_publish)
             .retention((self.retention_secs > 0).then(|| Duration::from_secs(self.retention_secs)))
             .parking(
                 self.park_after,

@@ -81,6 +81,16 @@ pub struct RelayConfig {
     /// stream's leader (seconds), and a stream being provisioned is a matter of minutes.
     /// Default [`DEFAULT_NO_STREAM_GRACE`].
     pub no_stream_grace: Duration,
+    /// Send a round's rows in ordered batches where the publisher and the stream take them
+    /// ([`Publisher::batches`](crate::Publisher::batches): NATS fast-ingest batches, on
+    /// nats-server >= 2.14 and streams with `allow_batched`), one batch per stream, instead
+    /// of one message per aggregate in flight (default `true`). The order per aggregate is
+    /// the same: a stream stores a batch in order and nothing after a message it did not
+    /// store. Only with [`Self::delete_published`] (a batch reports no stream sequence per
+    /// message, which kept rows record); an aggregate whose rows of a round go to more than
+    /// one stream, and the rounds after a failure (probes), go one message at a time. Measured
+    /// in BENCHMARKS.md ("Outbox relay").
+    pub batch_publish: bool,
 }
 
 /// Default [`RelayConfig::park_after`]: 5 refusals. A refused row is retried at the next
@@ -115,11 +125,18 @@ impl Default for RelayConfig {
             purge_batch_size: 1000,
             park_after: DEFAULT_PARK_AFTER,
             no_stream_grace: DEFAULT_NO_STREAM_GRACE,
+            batch_publish: true,
         }
     }
 }
 
 impl RelayConfig {
+    /// Sets [`Self::batch_publish`].
+    pub fn batch_publish(mut self, batch_publish: bool) -> Self {
+        self.batch_publish = batch_publish;
+        self
+    }
+
     /// Sets [`Self::schema`].
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
@@ -214,6 +231,8 @@ pub struct RelayStats {
     /// Rows acknowledged by the broker as newly stored.
     pub published: u64,
     /// Rows acknowledged as duplicates (already stored: a re-send after a crash or a lost ack).
+    /// A fast batch ([`RelayConfig::batch_publish`]) skips duplicates without saying which:
+    /// rows it re-sent count as [`Self::published`].
     pub duplicates: u64,
     /// Failed publish attempts.
     pub failures: u64,
@@ -228,6 +247,9 @@ pub struct RelayStats {
     /// Parked rows in the outbox when last counted (with [`Self::backlog`], which includes
     /// them), whoever parked them.
     pub parked_backlog: u64,
+    /// Of the acknowledged rows ([`Self::published`] and [`Self::duplicates`]), those sent in
+    /// ordered batches ([`RelayConfig::batch_publish`]).
+    pub batched: u64,
 }
 
 /// The live counters behind [`RelayStats`], shared by a relay's clones.
@@ -241,6 +263,7 @@ pub(crate) struct Counters {
     pub(crate) retrying: AtomicBool,
     pub(crate) parked: AtomicU64,
     pub(crate) parked_backlog: AtomicU64,
+    pub(crate) batched: AtomicU64,
 }
 
 impl Counters {
@@ -255,6 +278,7 @@ impl Counters {
             retrying: self.retrying.load(Ordering::Relaxed),
             parked: self.parked.load(Ordering::Relaxed),
             parked_backlog: self.parked_backlog.load(Ordering::Relaxed),
+            batched: self.batched.load(Ordering::Relaxed),
         }
     }
 
@@ -269,6 +293,8 @@ impl Counters {
             .fetch_add(report.failed as u64, Ordering::Relaxed);
         self.parked
             .fetch_add(report.parked as u64, Ordering::Relaxed);
+        self.batched
+            .fetch_add(report.batched as u64, Ordering::Relaxed);
         crate::metrics::relay_round(outbox, report.published, report.failed);
         if report.selected > 0 {
             tracing::debug!(
@@ -278,6 +304,7 @@ impl Counters {
                 failed = report.failed,
                 parked = report.parked,
                 held_back = report.held_back,
+                batched = report.batched,
                 "round done"
             );
         }
@@ -301,7 +328,8 @@ pub struct RoundReport {
     pub selected: usize,
     /// Rows acknowledged as newly stored, now marked published.
     pub published: usize,
-    /// Rows acknowledged as duplicates, now marked published.
+    /// Rows acknowledged as duplicates, now marked published (a fast batch does not report
+    /// its duplicates: see [`RelayStats::duplicates`]).
     pub duplicates: usize,
     /// Rows whose publish failed (retried by a later round, or parked).
     pub failed: usize,
@@ -315,6 +343,9 @@ pub struct RoundReport {
     /// A transient failure (timeout, broker away) stopped the round: the relay backs off.
     /// Refusals ("no responders" included) alone do not.
     pub halted: bool,
+    /// Of the acknowledged rows, those sent in ordered batches
+    /// ([`RelayConfig::batch_publish`]).
+    pub batched: usize,
 }
 
 impl RoundReport {

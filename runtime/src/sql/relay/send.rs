@@ -1,6 +1,7 @@
-//! The send loop of a relay round, the same on every backend: the rows a round selected are
-//! sent at most [`RelayConfig::max_in_flight`] at once but one message per aggregate at a
-//! time (an aggregate's next row only once the broker acknowledged the previous one), a
+//! The send loop of a relay round, the same on every backend: the rows a round selected go
+//! out in ordered batches where the publisher and the stream take them ([`batched`](super::batched)),
+//! otherwise at most [`RelayConfig::max_in_flight`] at once but one message per aggregate at
+//! a time (an aggregate's next row only once the broker acknowledged the previous one); a
 //! failure holds back the rest of its aggregate, a transient one stops the round. See
 //! [`postgres::Relay`](crate::postgres::Relay) for why per-aggregate order survives retries.
 
@@ -12,7 +13,7 @@ use futures::stream::FuturesUnordered;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
-use super::{RelayConfig, RoundReport};
+use super::{RelayConfig, RoundReport, batched};
 use crate::message::IntegrationMessage;
 use crate::publisher::{PublishError, Publisher};
 use crate::sql::Error;
@@ -77,6 +78,13 @@ impl OutboxRow {
     }
 }
 
+impl OutboxRow {
+    /// Whether `other` is a row of the same aggregate.
+    pub(crate) fn same_aggregate(&self, other: &Self) -> bool {
+        self.aggregate_id == other.aggregate_id && self.aggregate_type == other.aggregate_type
+    }
+}
+
 /// Warns when rows of a batch have been retried for longer than the retry horizon.
 pub(crate) fn warn_past_horizon(rows: &[OutboxRow], config: &RelayConfig) {
     let past_horizon = rows.iter().filter(|row| row.past_horizon).count();
@@ -93,8 +101,11 @@ pub(crate) fn warn_past_horizon(rows: &[OutboxRow], config: &RelayConfig) {
 
 /// Sends `rows` (in id order) through `publisher`: the rows below their aggregate's fence
 /// (`fences`: per aggregate, the lowest id this round must not send; none on a backend whose
-/// batch always holds an aggregate's lowest rows), one in flight per aggregate, at most
-/// `config.max_in_flight` in all (1 until the first ack when `probe`); stops starting new
+/// batch always holds an aggregate's lowest rows). By ordered batches where the publisher
+/// offers them ([`Publisher::batches`]), [`RelayConfig::batch_publish`] is on, published rows
+/// are deleted (a batch reports no sequence per message) and the round is not a probe;
+/// otherwise, and for what batches cannot take, one in flight per aggregate, at most
+/// `config.max_in_flight` in all (1 until the first ack when `probe`). Stops starting new
 /// sends after a transient failure.
 pub(crate) async fn publish(
     publisher: &dyn Publisher,
@@ -103,8 +114,23 @@ pub(crate) async fn publish(
     fences: &HashMap<(String, String), i64>,
     probe: bool,
 ) -> Outcome {
-    // Per-aggregate queues of row indexes, in id order; aggregates in order of their
-    // first row.
+    let queues = aggregate_queues(rows, 0..rows.len(), fences);
+    let batches = publisher
+        .batches()
+        .filter(|_| config.batch_publish && config.delete_published && !probe);
+    match batches {
+        Some(batches) => batched::publish(publisher, batches, config, rows, queues).await,
+        None => one_at_a_time(publisher, config, rows, queues, probe).await,
+    }
+}
+
+/// Per-aggregate queues of the row indexes `indexes` (ascending, so in id order), aggregates
+/// in order of their first row; rows at or above their aggregate's fence left out.
+pub(crate) fn aggregate_queues(
+    rows: &[OutboxRow],
+    indexes: impl Iterator<Item = usize>,
+    fences: &HashMap<(String, String), i64>,
+) -> Vec<VecDeque<usize>> {
     // The fences keyed by borrowed names: no key built (two allocations) per row.
     let fences: HashMap<(&str, &str), i64> = fences
         .iter()
@@ -112,7 +138,8 @@ pub(crate) async fn publish(
         .collect();
     let mut queue_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
     let mut queues: Vec<VecDeque<usize>> = Vec::new();
-    for (index, row) in rows.iter().enumerate() {
+    for index in indexes {
+        let row = &rows[index];
         let key = (row.aggregate_type.as_str(), row.aggregate_id.as_str());
         if fences.get(&key).is_some_and(|fence| row.id > *fence) {
             continue;
@@ -123,6 +150,19 @@ pub(crate) async fn publish(
         });
         queues[queue].push_back(index);
     }
+    queues
+}
+
+/// Sends the rows of `queues` (per aggregate, in id order) one message per aggregate at a
+/// time, at most `config.max_in_flight` in all (1 until the first ack when `probe`); stops
+/// starting new sends after a transient failure.
+pub(crate) async fn one_at_a_time(
+    publisher: &dyn Publisher,
+    config: &RelayConfig,
+    rows: &[OutboxRow],
+    mut queues: Vec<VecDeque<usize>>,
+    probe: bool,
+) -> Outcome {
     let mut ready: VecDeque<usize> = (0..queues.len()).collect();
     let mut outcome = Outcome::default();
     let timeout = config.publish_timeout;
@@ -192,6 +232,14 @@ pub(crate) async fn publish(
 }
 
 impl Outcome {
+    /// Adds the sends of `other` (other rows of the same round).
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.acked.extend(other.acked);
+        self.failed.extend(other.failed);
+        self.halted |= other.halted;
+        self.batched += other.batched;
+    }
+
     /// The report of a round that selected `rows` and sent them with this outcome
     /// (`parked` is counted when the failures are recorded).
     pub(crate) fn report(&self, rows: usize) -> RoundReport {
@@ -204,6 +252,7 @@ impl Outcome {
                 .first()
                 .map(|(_, failure)| failure.error.clone()),
             halted: self.halted,
+            batched: self.batched,
             ..RoundReport::default()
         };
         for (_, ack) in &self.acked {
@@ -301,7 +350,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn of(err: &PublishError) -> Self {
+    pub(crate) fn of(err: &PublishError) -> Self {
         let kind = if matches!(err, PublishError::NoStream { .. }) {
             FailureKind::NoStream
         } else if err.is_permanent() {
@@ -331,4 +380,6 @@ pub(crate) struct Outcome {
     pub(crate) failed: Vec<(usize, Failure)>,
     /// A transient failure stopped the round.
     pub(crate) halted: bool,
+    /// Of the acknowledged rows, those sent in ordered batches.
+    pub(crate) batched: usize,
 }
