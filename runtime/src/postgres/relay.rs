@@ -42,7 +42,11 @@ use round::{LockedRound, SentRound};
 ///    round's rows of that aggregate below the fence may be sent; the others wait.
 /// 3. Send, at most [`RelayConfig::max_in_flight`] at once, but **one message per aggregate
 ///    at a time**: an aggregate's next row is sent only once the broker acknowledged the
-///    previous one. Rows of different aggregates are pipelined.
+///    previous one. Rows of different aggregates are pipelined. Where the publisher offers
+///    ordered batches and the stream takes them ([`RelayConfig::batch_publish`]: NATS
+///    fast-ingest batches), an aggregate's rows that all go to one such stream are sent at
+///    once instead, in one batch per stream: the stream stores a batch in order and nothing
+///    after a message it did not store, and the round keeps only the confirmed prefix.
 /// 4. When a publish fails, the rest of its aggregate's rows stay unsent this round; after a
 ///    transient failure (timeout, broker away) no new publish starts at all, and the next
 ///    round *probes*: one publish, and the pipeline opens again only once it is acknowledged
