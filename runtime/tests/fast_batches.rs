@@ -157,6 +157,20 @@ async fn a_message_the_stream_refuses_ends_the_batch_there() {
             "nothing after it"
         );
 
+        // Refused last (the commit message): nothing follows it to find the gap, the batch
+        // is ended before it, and the refusal is reported (not a timeout).
+        let mut last = created_messages(6);
+        last[5].payload = vec![b'x'; 4_096].into();
+        let outcome = publish_batch(&publisher, &last).await;
+        assert_eq!(outcome.stored, 5, "{outcome:?}");
+        assert!(
+            matches!(outcome.end, BatchEnd::Failed(PublishError::Refused { .. })),
+            "{outcome:?}"
+        );
+        let mut held = ids(&messages[..4]);
+        held.extend(ids(&last[..5]));
+        assert_eq!(stored_ids(&js).await, held);
+
         // Refused first: nothing stored.
         let outcome = publish_batch(&publisher, &messages[4..]).await;
         assert_eq!(outcome.stored, 0, "{outcome:?}");
@@ -164,7 +178,18 @@ async fn a_message_the_stream_refuses_ends_the_batch_there() {
             outcome.end,
             BatchEnd::Failed(PublishError::Refused { .. })
         ));
-        assert_eq!(stored_ids(&js).await.len(), 4);
+        assert_eq!(stored_ids(&js).await, held);
+
+        // The first message refused after its flow ack (an expectation the stream does not
+        // meet): the server drops the batch; the rest goes one message at a time.
+        let mut expecting = created_messages(5);
+        expecting[0]
+            .headers
+            .push(("Nats-Expected-Last-Sequence".to_owned(), "1".to_owned()));
+        let outcome = publish_batch(&publisher, &expecting).await;
+        assert_eq!(outcome.stored, 0, "{outcome:?}");
+        assert!(matches!(outcome.end, BatchEnd::Unsupported), "{outcome:?}");
+        assert_eq!(stored_ids(&js).await, held, "nothing of it stored");
 
         // A message that can never be sent (a header with a line break) is refused before
         // sending: the batch ends before it.
@@ -181,7 +206,8 @@ async fn a_message_the_stream_refuses_ends_the_batch_there() {
             ),
             "{outcome:?}"
         );
-        assert_eq!(stored_ids(&js).await, ids(&messages[..7]));
+        held.extend(ids(&messages[4..7]));
+        assert_eq!(stored_ids(&js).await, held);
     })
     .await;
 }

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::StatusCode;
+use async_nats::jetstream::context::GetStreamByNameErrorKind;
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -45,6 +46,14 @@ use crate::publisher::{BatchEnd, BatchOutcome, BatchPublisher, PublishError};
 /// is asked again: a stream edited to allow batches is used within this time.
 const LOOKUP_TTL: Duration = Duration::from_secs(60);
 
+/// How long a lookup the server did not answer is remembered as "no batches": meanwhile the
+/// subject's messages go one at a time, without asking again in every round.
+const LOOKUP_RETRY: Duration = Duration::from_secs(5);
+
+/// The longest wait for one answer of a lookup (the JetStream API is slower than publishing
+/// while a cluster elects its meta leader).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The most messages the server may let pass between two flow acks (the `<flow>` token):
 /// nats-server caps it at 500 itself and lowers it while other batches run on the stream.
 /// Measured (BENCHMARKS.md, "Outbox relay"): batches of 500 at 500 ran at 0.94-1.12x raw
@@ -55,10 +64,15 @@ const FLOW: u16 = 500;
 /// `JSBatchPublishDisabledErr`).
 const BATCH_PUBLISH_DISABLED: u16 = 10205;
 
+/// JetStream error code "batch publish ID unknown" (`JSBatchPublishUnknownBatchIDErr`): the
+/// server no longer has the batch.
+const UNKNOWN_BATCH_ID: u16 = 10208;
+
 /// JetStream error code "message size exceeds maximum allowed" (`JSStreamMessageExceedsMaximumErr`).
 const MESSAGE_EXCEEDS_MAXIMUM: u16 = 10054;
 
-/// Subjects whose stream was looked up: when, and the stream if it takes batches.
+/// Subjects whose stream was looked up: until when the answer holds, and the stream if it
+/// takes batches.
 #[derive(Debug, Default)]
 pub(super) struct StreamLookups {
     by_subject: Mutex<HashMap<String, (Instant, Option<String>)>>,
@@ -69,13 +83,16 @@ impl StreamLookups {
         let lookups = self.by_subject.lock().unwrap_or_else(|e| e.into_inner());
         lookups
             .get(subject)
-            .filter(|(at, _)| at.elapsed() < LOOKUP_TTL)
+            .filter(|(until, _)| Instant::now() < *until)
             .map(|(_, stream)| stream.clone())
     }
 
-    fn put(&self, subject: &str, stream: Option<String>) {
+    /// Remembers the answer for `subject` for `ttl`; answers past their time are dropped.
+    fn put(&self, subject: &str, stream: Option<String>, ttl: Duration) {
         let mut lookups = self.by_subject.lock().unwrap_or_else(|e| e.into_inner());
-        lookups.insert(subject.to_owned(), (Instant::now(), stream));
+        let now = Instant::now();
+        lookups.retain(|_, (until, _)| now < *until);
+        lookups.insert(subject.to_owned(), (now + ttl, stream));
     }
 
     /// Forgets that `stream` takes batches (it refused one): its subjects are looked up again.
@@ -102,8 +119,6 @@ struct Answer {
     stream: Option<String>,
     #[serde(default)]
     duplicate: bool,
-    /// Batch id of a `PubAck` that ends a batch; absent from a server without batches.
-    batch: Option<String>,
     /// Messages of the batch stored, in a final `PubAck`.
     count: Option<u64>,
     /// A JetStream API error.
@@ -149,16 +164,7 @@ enum BatchError {
 struct Run {
     stored: usize,
     duplicates: usize,
-    next: Next,
-}
-
-enum Next {
-    /// Every message of the run is stored.
-    Done,
-    /// The first message was a duplicate and ended the batch: the rest goes in a new one.
-    Restart,
-    /// The batch ended early.
-    End(BatchEnd),
+    end: BatchEnd,
 }
 
 impl Run {
@@ -166,9 +172,21 @@ impl Run {
         Self {
             stored,
             duplicates,
-            next: Next::End(end),
+            end,
         }
     }
+}
+
+/// What an answer means for the batch in flight.
+enum Step {
+    /// Keep going.
+    Continue,
+    /// The batch is over.
+    End(Run),
+    /// The last message sent, with this batch sequence, was refused before it joined the
+    /// batch (the server checks the size first), and nothing follows it to find the gap: the
+    /// batch must be ended with an end-of-batch marker at that sequence for its `PubAck`.
+    EndBefore(u64),
 }
 
 #[async_trait::async_trait]
@@ -177,22 +195,15 @@ impl BatchPublisher for JetStreamPublisher {
         if let Some(known) = self.lookups.get(subject) {
             return known;
         }
-        let stream = match self.context.stream_by_subject(subject).await {
-            Ok(name) => match self.context.get_stream(&name).await {
-                Ok(stream) if stream.cached_info().config.allow_batch_publish => Some(name),
-                Ok(_) => None,
-                Err(err) => {
-                    tracing::debug!(subject, stream = name, error = %err, "cannot read the stream");
-                    return None;
-                }
-            },
-            Err(err) => {
-                tracing::debug!(subject, error = %err, "no stream found for the subject");
-                return None;
+        let (stream, ttl) = match self.lookup(subject).await {
+            Ok(stream) => (stream, LOOKUP_TTL),
+            Err(error) => {
+                tracing::debug!(subject, error, "cannot look up the subject's stream");
+                (None, LOOKUP_RETRY)
             }
         };
         tracing::debug!(subject, stream = ?stream, "looked up: stream taking fast batches");
-        self.lookups.put(subject, stream.clone());
+        self.lookups.put(subject, stream.clone(), ttl);
         stream
     }
 
@@ -202,39 +213,57 @@ impl BatchPublisher for JetStreamPublisher {
         messages: &[&IntegrationMessage],
         timeout: Duration,
     ) -> BatchOutcome {
-        let mut outcome = BatchOutcome {
-            stored: 0,
-            duplicates: 0,
-            end: BatchEnd::Complete,
+        let run = if messages.is_empty() {
+            Run::end(0, 0, BatchEnd::Complete)
+        } else {
+            self.run(messages, timeout).await
         };
-        while outcome.stored < messages.len() {
-            let run = self.run(&messages[outcome.stored..], timeout).await;
-            outcome.stored += run.stored;
-            outcome.duplicates += run.duplicates;
-            match run.next {
-                Next::Done => break,
-                Next::Restart => {}
-                Next::End(end) => {
-                    if matches!(end, BatchEnd::Unsupported) {
-                        self.lookups.forget(stream);
-                    }
-                    outcome.end = end;
-                    break;
-                }
-            }
+        if matches!(run.end, BatchEnd::Unsupported) {
+            self.lookups.forget(stream);
         }
         tracing::debug!(
             stream,
             messages = messages.len(),
-            stored = outcome.stored,
-            end = ?outcome.end,
+            stored = run.stored,
+            end = ?run.end,
             "fast batch"
         );
-        outcome
+        BatchOutcome {
+            stored: run.stored,
+            duplicates: run.duplicates,
+            end: run.end,
+        }
     }
 }
 
 impl JetStreamPublisher {
+    /// The stream that stores `subject` if it takes batches (`None` if it does not or no
+    /// stream stores the subject); `Err` when the server could not answer in time.
+    async fn lookup(&self, subject: &str) -> Result<Option<String>, String> {
+        let name =
+            match tokio::time::timeout(LOOKUP_TIMEOUT, self.context.stream_by_subject(subject))
+                .await
+            {
+                Err(_) => return Err("no answer in time".to_owned()),
+                Ok(Err(err)) => {
+                    return match err.kind() {
+                        GetStreamByNameErrorKind::NotFound => Ok(None),
+                        _ => Err(err.to_string()),
+                    };
+                }
+                Ok(Ok(name)) => name,
+            };
+        match tokio::time::timeout(LOOKUP_TIMEOUT, self.context.get_stream(&name)).await {
+            Err(_) => Err("no answer in time".to_owned()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Ok(Ok(stream)) => Ok(stream
+                .cached_info()
+                .config
+                .allow_batch_publish
+                .then_some(name)),
+        }
+    }
+
     /// Sends `messages` (at least one) as one server-side batch.
     async fn run(&self, messages: &[&IntegrationMessage], timeout: Duration) -> Run {
         let client = self.context.client();
@@ -246,71 +275,54 @@ impl JetStreamPublisher {
                 return Run::end(0, 0, BatchEnd::Failed(broker(first, err)));
             }
         };
-        let batch = uuid::Uuid::new_v4().simple().to_string();
+        let batch = Batch {
+            client,
+            prefix: format!("{inbox}.{}.{FLOW}.fail", uuid::Uuid::new_v4().simple()),
+            timeout,
+            messages,
+        };
         let total = messages.len();
         let mut state = Flow::default();
         let mut sent = 0usize;
         while sent < total {
-            // Until the first answer, one message: it tells whether batches work at all.
-            while sent > 0 && sent as u64 - state.acked >= state.lead() {
-                match wait(&client, &mut answers, timeout, messages[sent]).await {
-                    Ok(answer) => {
-                        if let Some(run) = state.on_answer(answer, sent, messages) {
-                            return run;
-                        }
-                    }
+            while sent > 0 && sent as u64 - state.confirmed() >= state.lead() {
+                match batch.wait(&mut answers, messages[sent]).await {
+                    Ok(answer) => match state.on_answer(answer, sent, total, messages) {
+                        Step::End(run) => return run,
+                        Step::Continue | Step::EndBefore(_) => {}
+                    },
                     Err(err) => return state.cut(err),
                 }
             }
             let message = messages[sent];
-            let seq = sent + 1;
+            let seq = sent as u64 + 1;
             let headers = match self.checked_headers(message) {
                 Ok(headers) => headers,
                 Err(err) if sent == 0 => return Run::end(0, 0, BatchEnd::Failed(err)),
                 Err(err) => {
-                    // End the batch before this message (operation 3 carries none) and
-                    // report it refused once the stream confirmed the ones before.
-                    let reply = format!("{inbox}.{batch}.{FLOW}.fail.{seq}.3.$FI");
-                    if let Err(send) = client
-                        .publish_with_reply(message.subject.clone(), reply, bytes::Bytes::new())
-                        .await
-                    {
-                        return state.cut(broker(message, send));
+                    // End the batch before this message and report it refused once the
+                    // stream confirmed the ones before.
+                    if let Err(send) = batch.end_before(seq).await {
+                        return state.cut(send);
                     }
-                    return finish(
-                        &client,
-                        &mut answers,
-                        &mut state,
-                        timeout,
-                        messages,
-                        sent,
-                        Some(err),
-                    )
-                    .await;
+                    state.refused_here = Some((seq, err));
+                    return batch.finish(&mut answers, &mut state, sent).await;
                 }
             };
-            let operation = if seq == total {
-                2
+            let operation = if seq == total as u64 {
+                OP_COMMIT
             } else if seq == 1 {
-                0
+                OP_START
             } else {
-                1
+                OP_APPEND
             };
-            let reply = format!("{inbox}.{batch}.{FLOW}.fail.{seq}.{operation}.$FI");
-            if let Err(err) = client
-                .publish_with_reply_and_headers(
-                    message.subject.clone(),
-                    reply,
-                    headers,
-                    message.payload.clone(),
-                )
-                .await
-            {
-                return state.cut(broker(message, err));
+            if let Err(err) = client_publish(&batch, message, seq, operation, headers).await {
+                return state.cut(err);
             }
             sent += 1;
             if sent == 1 && total > 1 {
-                match wait(&client, &mut answers, timeout, first).await {
+                // Until the first answer, one message: it tells whether batches work here.
+                match batch.wait(&mut answers, first).await {
                     Ok(answer) => {
                         if let Some(run) = state.on_first(answer, first) {
                             return run;
@@ -320,48 +332,93 @@ impl JetStreamPublisher {
                 }
             }
         }
-        finish(
-            &client,
-            &mut answers,
-            &mut state,
-            timeout,
-            messages,
-            sent,
-            None,
-        )
-        .await
+        batch.finish(&mut answers, &mut state, sent).await
     }
 }
 
-/// Waits for the final `PubAck` of a batch whose `sent` messages are all sent; `refused`, the
-/// error of the message after them when the batch was ended before it.
-async fn finish(
-    client: &async_nats::Client,
-    answers: &mut async_nats::Subscriber,
-    state: &mut Flow,
+/// Batch operations, the `<operation>` token of the reply subject (nats-server
+/// `FastBatchOpStart`...).
+const OP_START: u8 = 0;
+const OP_APPEND: u8 = 1;
+const OP_COMMIT: u8 = 2;
+const OP_END_OF_BATCH: u8 = 3;
+
+/// Publishes `message` as batch sequence `seq` with `operation`.
+async fn client_publish(
+    batch: &Batch<'_>,
+    message: &IntegrationMessage,
+    seq: u64,
+    operation: u8,
+    headers: async_nats::HeaderMap,
+) -> Result<(), PublishError> {
+    batch
+        .client
+        .publish_with_reply_and_headers(
+            message.subject.clone(),
+            format!("{}.{seq}.{operation}.$FI", batch.prefix),
+            headers,
+            message.payload.clone(),
+        )
+        .await
+        .map_err(|err| broker(message, err))
+}
+
+/// A batch being sent.
+struct Batch<'m> {
+    client: async_nats::Client,
+    /// `<inbox>.<batch id>.<flow>.fail`: the reply subject without sequence and operation.
+    prefix: String,
     timeout: Duration,
-    messages: &[&IntegrationMessage],
-    sent: usize,
-    refused: Option<PublishError>,
-) -> Run {
-    let last = messages[sent.saturating_sub(1)];
-    loop {
-        let answer = match wait(client, answers, timeout, last).await {
-            Ok(answer) => answer,
-            Err(err) => return state.cut(err),
-        };
-        if let Some(run) = state.on_answer(answer, sent, messages) {
-            return match (run, refused) {
-                (
-                    Run {
-                        stored,
-                        duplicates,
-                        next: Next::Done,
-                    },
-                    Some(err),
-                ) => Run::end(stored, duplicates, BatchEnd::Failed(err)),
-                (run, _) => run,
+    messages: &'m [&'m IntegrationMessage],
+}
+
+impl Batch<'_> {
+    /// The next answer, within the timeout; fails early when the connection drops.
+    async fn wait(
+        &self,
+        answers: &mut async_nats::Subscriber,
+        message: &IntegrationMessage,
+    ) -> Result<Answer, PublishError> {
+        wait(&self.client, answers, self.timeout, message).await
+    }
+
+    /// Ends the batch before batch sequence `seq` (operation 3 carries no message).
+    async fn end_before(&self, seq: u64) -> Result<(), PublishError> {
+        let index = usize::try_from(seq - 1).unwrap_or(usize::MAX);
+        let message = self.messages[index.min(self.messages.len() - 1)];
+        self.client
+            .publish_with_reply(
+                message.subject.clone(),
+                format!("{}.{seq}.{OP_END_OF_BATCH}.$FI", self.prefix),
+                bytes::Bytes::new(),
+            )
+            .await
+            .map_err(|err| broker(message, err))
+    }
+
+    /// Waits for the final `PubAck` of a batch whose `sent` messages are all sent.
+    async fn finish(
+        &self,
+        answers: &mut async_nats::Subscriber,
+        state: &mut Flow,
+        sent: usize,
+    ) -> Run {
+        let last = self.messages[sent.saturating_sub(1)];
+        let total = self.messages.len();
+        loop {
+            let answer = match self.wait(answers, last).await {
+                Ok(answer) => answer,
+                Err(err) => return state.cut(err),
             };
+            match state.on_answer(answer, sent, total, self.messages) {
+                Step::Continue => {}
+                Step::End(run) => return run,
+                Step::EndBefore(seq) => {
+                    if let Err(err) = self.end_before(seq).await {
+                        return state.cut(err);
+                    }
+                }
+            }
         }
     }
 }
@@ -373,8 +430,11 @@ struct Flow {
     acked: u64,
     /// Messages between two flow acks, as the server last said.
     messages: u16,
-    /// The error the server reported for a message, and its batch sequence.
+    /// The first error the server reported for a message, and its batch sequence.
     refused: Option<(u64, ApiError)>,
+    /// A message this client refused to send (it cannot be sent as it is), and its batch
+    /// sequence: the batch was ended before it.
+    refused_here: Option<(u64, PublishError)>,
     /// The server reported a gap.
     gap: bool,
 }
@@ -388,6 +448,15 @@ impl Flow {
         }
     }
 
+    /// Messages known stored: those flow acks confirmed, never a refused one or beyond it
+    /// (should an ack or count ever include a message that was answered with an error).
+    fn confirmed(&self) -> u64 {
+        match &self.refused {
+            Some((seq, _)) => self.acked.min(seq - 1),
+            None => self.acked,
+        }
+    }
+
     /// Messages the client may send beyond the last flow ack: two flow windows.
     fn lead(&self) -> u64 {
         2 * u64::from(self.messages.max(1))
@@ -397,127 +466,150 @@ impl Flow {
     /// stored.
     fn cut(&self, err: PublishError) -> Run {
         Run::end(
-            usize::try_from(self.acked).unwrap_or(usize::MAX),
+            usize::try_from(self.confirmed()).unwrap_or(usize::MAX),
             0,
             BatchEnd::Failed(err),
         )
     }
 
-    /// The answer to the first message: a flow ack when batches work.
+    /// The answer to the first message (of a batch of more): a flow ack when batches work.
     fn on_first(&mut self, answer: Answer, first: &IntegrationMessage) -> Option<Run> {
         if answer.kind.as_deref() == Some("ack") {
             self.messages = answer.msgs.unwrap_or(1);
             return None;
         }
         if let Some(error) = answer.error {
-            let run = if error.err_code == BATCH_PUBLISH_DISABLED {
-                Run::end(0, 0, BatchEnd::Unsupported)
-            } else {
-                first_refused(first, error)
-            };
-            return Some(run);
+            return Some(first_refused(first, error));
         }
         if answer.stream.is_some() {
-            // An ordinary PubAck: a duplicate first message ended the batch, or a server
-            // without batches stored the message as a single publish.
-            let duplicates = usize::from(answer.duplicate);
-            return Some(if answer.batch.is_some() && answer.duplicate {
-                Run {
-                    stored: 1,
-                    duplicates,
-                    next: Next::Restart,
-                }
-            } else if answer.batch.is_some() {
-                Run {
-                    stored: 1,
-                    duplicates,
-                    next: Next::Done,
-                }
-            } else {
-                Run::end(1, duplicates, BatchEnd::Unsupported)
-            });
+            // An ordinary PubAck: a server without batches stored the message as a single
+            // publish.
+            return Some(Run::end(
+                1,
+                usize::from(answer.duplicate),
+                BatchEnd::Unsupported,
+            ));
         }
         Some(self.cut(broker(first, BatchError::UnknownAnswer)))
     }
 
-    /// Takes an answer after the first: `Some` when it ends the batch (`sent` messages sent).
+    /// Takes an answer after the first, `sent` of `total` messages sent.
     fn on_answer(
         &mut self,
         answer: Answer,
         sent: usize,
+        total: usize,
         messages: &[&IntegrationMessage],
-    ) -> Option<Run> {
+    ) -> Step {
         match answer.kind.as_deref() {
             Some("ack") => {
                 self.acked = self.acked.max(answer.seq.unwrap_or(0));
                 self.messages = answer.msgs.unwrap_or(self.messages);
-                None
+                return Step::Continue;
             }
             Some("err") => {
                 if let (Some(seq), Some(error)) = (answer.seq, answer.error) {
                     self.refuse(seq, error);
                 }
-                None
+                return Step::Continue;
             }
             Some("gap") => {
                 self.gap = true;
-                None
+                return Step::Continue;
             }
-            _ => {
-                if sent == 1 && answer.count.is_none() {
-                    // A batch of one message (committed at once) answered like a single
-                    // publish, or refused.
-                    return Some(match answer.error {
-                        Some(error) if error.err_code == BATCH_PUBLISH_DISABLED => {
-                            Run::end(0, 0, BatchEnd::Unsupported)
-                        }
-                        Some(error) => first_refused(messages[0], error),
-                        None => Run {
-                            stored: 1,
-                            duplicates: usize::from(answer.duplicate),
-                            next: Next::Done,
-                        },
-                    });
+            _ => {}
+        }
+        if let Some(count) = answer.count {
+            return Step::End(self.settle(count, sent, answer.duplicate, messages));
+        }
+        let Some(error) = answer.error else {
+            // A PubAck without a batch count: a batch of one message on a server without
+            // batches, stored as a single publish.
+            return if sent == 1 {
+                Step::End(Run::end(
+                    1,
+                    usize::from(answer.duplicate),
+                    BatchEnd::Complete,
+                ))
+            } else {
+                Step::Continue
+            };
+        };
+        let message = messages[sent.saturating_sub(1)];
+        match (error.err_code, answer.answered) {
+            // The server no longer has the batch (its inactivity timer ran out, a restart,
+            // a new stream leader): what was confirmed is stored, the rest goes again.
+            (UNKNOWN_BATCH_ID, _) => Step::End(self.cut(broker(message, error))),
+            // The stream stopped taking batches: the rest one message at a time (any of it
+            // stored meanwhile is then a duplicate).
+            (BATCH_PUBLISH_DISABLED, _) => Step::End(Run::end(
+                usize::try_from(self.confirmed()).unwrap_or(usize::MAX),
+                0,
+                BatchEnd::Unsupported,
+            )),
+            // The first message, refused after its flow ack (expected-sequence headers,
+            // limits): the server dropped the batch.
+            (_, Some(1)) => Step::End(first_refused(messages[0], error)),
+            (_, Some(seq)) => {
+                self.refuse(seq, error);
+                if seq == sent as u64 && sent == total {
+                    Step::EndBefore(seq)
+                } else {
+                    Step::Continue
                 }
-                let Some(count) = answer.count else {
-                    // An error response to one message: refused before it joined the batch
-                    // (over the stream's max_msg_size; the next message then finds a gap and
-                    // ends the batch), or sent after the batch ended (unknown batch id). The
-                    // final PubAck is still to come, or was lost (then the wait times out).
-                    if let (Some(seq), Some(error)) = (answer.answered, answer.error) {
-                        self.refuse(seq, error);
-                    }
-                    return None;
-                };
-                let stored = usize::try_from(count).unwrap_or(usize::MAX).min(sent);
-                let duplicates = usize::from(answer.duplicate && stored == 1);
-                if stored == sent {
-                    return Some(Run {
+            }
+            (_, None) => Step::Continue,
+        }
+    }
+
+    /// The final `PubAck` counted `count` messages of the `sent`.
+    fn settle(
+        &mut self,
+        count: u64,
+        sent: usize,
+        duplicate: bool,
+        messages: &[&IntegrationMessage],
+    ) -> Run {
+        let mut stored = count.min(sent as u64);
+        let mut error = None;
+        if let Some((seq, refusal)) = self.refused.take()
+            && seq <= stored + 1
+        {
+            stored = seq - 1;
+            error = Some(api_error(messages[index(stored)], refusal));
+        }
+        if let Some((seq, refusal)) = self.refused_here.take()
+            && error.is_none()
+            && seq == stored + 1
+        {
+            error = Some(refusal);
+        }
+        let duplicates = usize::from(duplicate && stored == 1);
+        let stored_messages = index(stored);
+        match error {
+            None if stored_messages == sent => {
+                Run::end(stored_messages, duplicates, BatchEnd::Complete)
+            }
+            None => Run::end(
+                stored_messages,
+                duplicates,
+                BatchEnd::Failed(broker(
+                    messages[stored_messages.min(sent - 1)],
+                    BatchError::Cut {
                         stored,
-                        duplicates,
-                        next: Next::Done,
-                    });
-                }
-                let message = messages[stored];
-                let err = match self.refused.take() {
-                    Some((seq, error)) if seq == count + 1 => api_error(message, error),
-                    _ => broker(
-                        message,
-                        BatchError::Cut {
-                            stored: count,
-                            sent: sent as u64,
-                            gap: self.gap,
-                        },
-                    ),
-                };
-                Some(Run::end(stored, duplicates, BatchEnd::Failed(err)))
-            }
+                        sent: sent as u64,
+                        gap: self.gap,
+                    },
+                )),
+            ),
+            Some(error) => Run::end(stored_messages, duplicates, BatchEnd::Failed(error)),
         }
     }
 }
 
-/// The first message of a batch was refused with `error`: a refusal the relay records, or,
-/// for anything else (the server's limit of batches in flight...), one message at a time.
+/// The first message of a batch was refused with `error`: a refusal the relay records (over
+/// the stream's `max_msg_size`), or, for anything else (a limit of batches in flight, an
+/// expectation header...), one message at a time, where the single publish reports it.
 fn first_refused(first: &IntegrationMessage, error: ApiError) -> Run {
     if error.err_code == MESSAGE_EXCEEDS_MAXIMUM {
         Run::end(0, 0, BatchEnd::Failed(api_error(first, error)))
@@ -525,6 +617,11 @@ fn first_refused(first: &IntegrationMessage, error: ApiError) -> Run {
         tracing::debug!(error = %error, "the stream refused a fast batch; one at a time");
         Run::end(0, 0, BatchEnd::Unsupported)
     }
+}
+
+/// A batch sequence or count as an index into the messages.
+fn index(seq: u64) -> usize {
+    usize::try_from(seq).unwrap_or(usize::MAX)
 }
 
 /// The [`PublishError`] of a message the stream refused with `error`.

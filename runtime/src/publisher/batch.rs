@@ -65,8 +65,9 @@ pub enum BatchEnd {
     /// arriving; sending them again is safe (same ids, de-duplicated).
     Failed(PublishError),
     /// The stream does not take ordered batches (any longer: the setting changed, or the
-    /// server is older than the lookup said), or not one more right now (the server's limit
-    /// of batches in flight): the messages from [`BatchOutcome::stored`] on were not
-    /// stored; publish them one at a time.
+    /// server is older than the lookup said), or not this one (the server's limit of batches
+    /// in flight, a first message it refused after accepting the batch): publish the
+    /// messages from [`BatchOutcome::stored`] on one at a time. Some of them may have been
+    /// stored before the stream stopped taking batches: sent again, they are duplicates.
     Unsupported,
 }

@@ -90,7 +90,9 @@ impl Relay {
             publisher,
             config,
             counters: Arc::default(),
-            probe: Arc::new(AtomicBool::new(false)),
+            // A new relay probes first: one message, one at a time, before it pipelines or
+            // sends batches (an earlier run's messages may still be on their way).
+            probe: Arc::new(AtomicBool::new(true)),
         })
     }
 

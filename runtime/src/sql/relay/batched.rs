@@ -72,23 +72,25 @@ pub(crate) async fn publish(
     outcome
 }
 
-/// The stream of each subject of the sendable rows, where it takes ordered batches.
+/// The stream of each subject of the sendable rows, where it takes ordered batches (the
+/// lookups of subjects the publisher has not seen lately run at once).
 async fn streams_of<'r>(
     batches: &dyn BatchPublisher,
     rows: &'r [OutboxRow],
     queues: &[VecDeque<usize>],
 ) -> HashMap<&'r str, Option<String>> {
-    let mut streams = HashMap::new();
-    for &index in queues.iter().flatten() {
-        if let Ok(message) = &rows[index].message {
-            let subject = message.subject.as_str();
-            if !streams.contains_key(subject) {
-                let stream = batches.batch_stream(subject).await;
-                streams.insert(subject, stream);
-            }
-        }
-    }
-    streams
+    let mut subjects: Vec<&'r str> = queues
+        .iter()
+        .flatten()
+        .filter_map(|&index| rows[index].message.as_ref().ok())
+        .map(|message| message.subject.as_str())
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let streams =
+        futures::future::join_all(subjects.iter().map(|subject| batches.batch_stream(subject)))
+            .await;
+    subjects.into_iter().zip(streams).collect()
 }
 
 /// The stream an aggregate's `queue` of rows goes to as a batch: every row readable, and
