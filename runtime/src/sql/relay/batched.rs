@@ -20,22 +20,35 @@ use crate::message::IntegrationMessage;
 use crate::publisher::{BatchEnd, BatchOutcome, BatchPublisher, Publisher};
 
 /// Sends the rows of `queues` (per aggregate, in id order): by ordered batches where their
-/// aggregate's rows all go to one stream that takes them, one at a time otherwise (and for
-/// what a batch could not take: a stream that turned out not to take batches, the rows after
-/// a refused one). A transient failure of a batch stops the round, as one of a single publish
-/// does.
+/// aggregate's rows all go to one stream that takes them and that stream has at least
+/// `min_rows` such rows in the round, one at a time otherwise (and for what a batch could not
+/// take: a stream that turned out not to take batches, the rows after a refused one). A
+/// transient failure of a batch stops the round, as one of a single publish does.
 pub(crate) async fn publish(
     publisher: &dyn Publisher,
     batches: &dyn BatchPublisher,
     config: &RelayConfig,
     rows: &[OutboxRow],
     queues: Vec<VecDeque<usize>>,
+    min_rows: usize,
 ) -> Outcome {
     let streams = streams_of(batches, rows, &queues).await;
+    let lane_of_queue: Vec<Option<&str>> = queues
+        .iter()
+        .map(|queue| lane_of(queue, rows, &streams))
+        .collect();
+    let mut sizes: HashMap<&str, usize> = HashMap::new();
+    for (queue, lane) in queues.iter().zip(&lane_of_queue) {
+        if let Some(stream) = lane {
+            *sizes.entry(stream).or_default() += queue.len();
+        }
+    }
     let mut lanes: BTreeMap<&str, Vec<(usize, &IntegrationMessage)>> = BTreeMap::new();
     let mut single = Vec::new();
-    for queue in queues {
-        match lane_of(&queue, rows, &streams) {
+    for (queue, lane) in queues.into_iter().zip(lane_of_queue) {
+        // A short lane goes one message at a time: a batch costs a round trip more (its
+        // first message waits for the flow ack), which only pays off over many rows.
+        match lane.filter(|stream| sizes[stream] >= min_rows) {
             Some(stream) => {
                 let lane = lanes.entry(stream).or_default();
                 for &index in &queue {
@@ -159,6 +172,215 @@ fn settle(
                 );
             }
             outcome.failed.push((*failed, failure));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::publisher::{InMemoryPublisher, PublishError, PublishReceipt};
+
+    /// A broker of streams by subject prefix: `s1.*` and `s2.*` take batches (streams S1 and
+    /// S2), `s3.*` does not. Single publishes go to an in-memory stream; a batch is recorded,
+    /// stored there in order up to a message whose subject ends in `.big` (refused), and
+    /// every message is logged in the order the broker stored it.
+    #[derive(Default)]
+    struct Broker {
+        stored: InMemoryPublisher,
+        batches: Mutex<Vec<(String, Vec<i64>)>>,
+    }
+
+    fn row_id(message: &IntegrationMessage) -> i64 {
+        message.name.parse().expect("row id in the name")
+    }
+
+    #[async_trait::async_trait]
+    impl Publisher for Broker {
+        async fn publish(
+            &self,
+            message: &IntegrationMessage,
+        ) -> Result<PublishReceipt, PublishError> {
+            if message.subject.ends_with(".big") {
+                return Err(PublishError::Refused {
+                    subject: message.subject.clone(),
+                    reason: "too big".into(),
+                });
+            }
+            self.stored.publish(message).await
+        }
+
+        fn batches(&self) -> Option<&dyn BatchPublisher> {
+            Some(self)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl BatchPublisher for Broker {
+        async fn batch_stream(&self, subject: &str) -> Option<String> {
+            match subject.split('.').next() {
+                Some("s1") => Some("S1".into()),
+                Some("s2") => Some("S2".into()),
+                _ => None,
+            }
+        }
+
+        async fn publish_batch(
+            &self,
+            stream: &str,
+            messages: &[&IntegrationMessage],
+            _timeout: Duration,
+        ) -> BatchOutcome {
+            self.batches.lock().unwrap().push((
+                stream.to_owned(),
+                messages.iter().map(|m| row_id(m)).collect(),
+            ));
+            for (stored, message) in messages.iter().enumerate() {
+                if message.subject.ends_with(".big") {
+                    return BatchOutcome {
+                        stored,
+                        duplicates: 0,
+                        end: BatchEnd::Failed(PublishError::Refused {
+                            subject: message.subject.clone(),
+                            reason: "too big".into(),
+                        }),
+                    };
+                }
+                self.stored.publish(message).await.expect("stored");
+            }
+            BatchOutcome {
+                stored: messages.len(),
+                duplicates: 0,
+                end: BatchEnd::Complete,
+            }
+        }
+    }
+
+    /// A row of aggregate `aggregate` with outbox id `id` on `subject`.
+    fn row(id: i64, aggregate: &str, subject: &str) -> OutboxRow {
+        OutboxRow {
+            id,
+            aggregate_type: "Order".into(),
+            aggregate_id: aggregate.into(),
+            message: Ok(IntegrationMessage {
+                id: Uuid::new_v4(),
+                name: id.to_string(),
+                subject: subject.into(),
+                payload: Bytes::new(),
+                headers: Vec::new(),
+            }),
+            past_horizon: false,
+        }
+    }
+
+    async fn send(broker: &Broker, rows: &[OutboxRow]) -> Outcome {
+        let queues = send::aggregate_queues(rows, 0..rows.len(), &HashMap::new());
+        publish(broker, broker, &RelayConfig::default(), rows, queues, 1).await
+    }
+
+    /// Ids of the acknowledged rows, sorted, and of the stored messages in stored order.
+    fn acked(outcome: &Outcome, rows: &[OutboxRow]) -> Vec<i64> {
+        let mut ids: Vec<i64> = outcome.acked.iter().map(|(i, _)| rows[*i].id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn stored(broker: &Broker) -> Vec<i64> {
+        broker.stored.messages().iter().map(row_id).collect()
+    }
+
+    #[tokio::test]
+    async fn aggregates_on_one_batching_stream_go_in_its_batch_the_others_one_at_a_time() {
+        let broker = Broker::default();
+        let rows = vec![
+            row(1, "a", "s1.created"),
+            row(2, "b", "s1.created"),
+            row(3, "c", "s3.created"),
+            row(4, "a", "s1.readied"),
+            // b's rows span two streams: one at a time, in order.
+            row(5, "b", "s2.noted"),
+            row(6, "d", "s2.created"),
+            row(7, "b", "s1.readied"),
+            row(8, "c", "s3.readied"),
+        ];
+        let outcome = send(&broker, &rows).await;
+        assert_eq!(acked(&outcome, &rows), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(outcome.failed.is_empty() && !outcome.halted);
+        assert_eq!(outcome.batched, 3, "a's two rows and d's");
+        assert_eq!(
+            *broker.batches.lock().unwrap(),
+            vec![("S1".to_owned(), vec![1, 4]), ("S2".to_owned(), vec![6])]
+        );
+        let stored = stored(&broker);
+        let position = |id: i64| stored.iter().position(|s| *s == id).expect("stored");
+        for (earlier, later) in [(1, 4), (2, 5), (5, 7), (3, 8)] {
+            assert!(
+                position(earlier) < position(later),
+                "{earlier} before {later}: {stored:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_in_a_batch_holds_back_its_aggregate_and_the_rest_goes_one_at_a_time() {
+        let broker = Broker::default();
+        let rows = vec![
+            row(1, "a", "s1.created"),
+            row(2, "b", "s1.big"),
+            row(3, "c", "s1.created"),
+            row(4, "b", "s1.readied"),
+            row(5, "a", "s1.readied"),
+        ];
+        let outcome = send(&broker, &rows).await;
+        assert_eq!(
+            acked(&outcome, &rows),
+            vec![1, 3, 5],
+            "b waits behind its refused row"
+        );
+        assert_eq!(outcome.failed.len(), 1);
+        assert_eq!(rows[outcome.failed[0].0].id, 2);
+        assert!(!outcome.halted, "a refusal does not halt the round");
+        assert_eq!(
+            outcome.batched, 1,
+            "only the row before the refused one went in the batch"
+        );
+        assert_eq!(stored(&broker), vec![1, 3, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_lane_shorter_than_the_minimum_goes_one_at_a_time() {
+        let broker = Broker::default();
+        let mut rows = vec![row(1, "a", "s2.created"), row(2, "a", "s2.readied")];
+        rows.extend((3..=34).map(|id| row(id, &format!("x{id}"), "s1.created")));
+        let queues = send::aggregate_queues(&rows, 0..rows.len(), &HashMap::new());
+        let outcome = publish(&broker, &broker, &RelayConfig::default(), &rows, queues, 32).await;
+        assert_eq!(outcome.acked.len(), 34);
+        assert_eq!(
+            outcome.batched, 32,
+            "S1's 32 rows in a batch, S2's 2 one at a time"
+        );
+        assert_eq!(broker.batches.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn kept_rows_and_probes_never_go_in_batches() {
+        for (config, probe) in [
+            (RelayConfig::default().delete_published(false), false),
+            (RelayConfig::default().batch_publish(false), false),
+            (RelayConfig::default(), true),
+        ] {
+            let broker = Broker::default();
+            let rows = vec![row(1, "a", "s1.created"), row(2, "a", "s1.readied")];
+            let outcome = send::publish(&broker, &config, &rows, &HashMap::new(), probe).await;
+            assert_eq!(acked(&outcome, &rows), vec![1, 2]);
+            assert_eq!(outcome.batched, 0);
+            assert!(broker.batches.lock().unwrap().is_empty());
         }
     }
 }

@@ -119,10 +119,18 @@ pub(crate) async fn publish(
         .batches()
         .filter(|_| config.batch_publish && config.delete_published && !probe);
     match batches {
-        Some(batches) => batched::publish(publisher, batches, config, rows, queues).await,
+        Some(batches) => {
+            batched::publish(publisher, batches, config, rows, queues, MIN_BATCH_ROWS).await
+        }
         None => one_at_a_time(publisher, config, rows, queues, probe).await,
     }
 }
+
+/// The fewest rows of a round going to one stream that are sent there as a batch: a batch
+/// costs one round trip more than single publishes (its first message waits for the flow
+/// ack), so a short round (the relay keeping up, where latency matters) sends one message per
+/// aggregate at a time, as before batches; a backlog's full rounds go in batches.
+pub(crate) const MIN_BATCH_ROWS: usize = 32;
 
 /// Per-aggregate queues of the row indexes `indexes` (ascending, so in id order), aggregates
 /// in order of their first row; rows at or above their aggregate's fence left out.
