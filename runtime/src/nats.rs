@@ -43,6 +43,12 @@ pub use publisher::{JetStreamPublisher, PublishAllError};
 #[cfg(feature = "contracts")]
 pub use registry::{ContractRegistry, RegistryError};
 
+/// Whether the server `client` is connected to has fast-ingest batches (NATS ADR-50:
+/// nats-server 2.14).
+pub(crate) fn has_fast_batches(client: &async_nats::Client) -> bool {
+    parse_version(&client.server_info().version).is_some_and(|version| version >= (2, 14, 0))
+}
+
 /// A parsed `major.minor.patch` version (pre-release and build suffixes ignored).
 pub(crate) type Version = (u64, u64, u64);
 

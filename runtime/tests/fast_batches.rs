@@ -89,6 +89,11 @@ async fn provisioned_streams_take_batches_stored_in_order_and_once() {
         // Message ids are random: one set for the whole test.
         let all = created_messages(1_801);
         let messages = &all[..1_200];
+        // The publisher learns a subject's stream from a single publish's ack (it asks no
+        // JetStream API): none before, the stream after.
+        assert_eq!(batches.batch_stream(&messages[0].subject).await, None);
+        let first = created_messages(1);
+        publisher.publish(&first[0]).await.expect("single publish");
         assert_eq!(
             batches.batch_stream(&messages[0].subject).await.as_deref(),
             Some(STREAM)
@@ -99,7 +104,7 @@ async fn provisioned_streams_take_batches_stored_in_order_and_once() {
         assert!(matches!(outcome.end, BatchEnd::Complete), "{outcome:?}");
         assert_eq!(outcome.duplicates, 0);
         assert_eq!(
-            stored_ids(&js).await,
+            stored_ids(&js).await[1..].to_vec(),
             ids(messages),
             "stored in batch order"
         );
@@ -109,14 +114,14 @@ async fn provisioned_streams_take_batches_stored_in_order_and_once() {
         let again = publish_batch(&publisher, messages).await;
         assert_eq!(again.stored, 1_200, "{again:?}");
         assert!(matches!(again.end, BatchEnd::Complete), "{again:?}");
-        assert_eq!(stored_ids(&js).await.len(), 1_200);
+        assert_eq!(stored_ids(&js).await[1..].to_vec().len(), 1_200);
 
         // Half already stored, half new (a round re-sent after a lost commit, then more).
         let outcome = publish_batch(&publisher, &all[600..1_800]).await;
         assert_eq!(outcome.stored, 1_200, "{outcome:?}");
         assert!(matches!(outcome.end, BatchEnd::Complete), "{outcome:?}");
         assert_eq!(
-            stored_ids(&js).await,
+            stored_ids(&js).await[1..].to_vec(),
             ids(&all[..1_800]),
             "the new ones after, in order"
         );
@@ -126,7 +131,7 @@ async fn provisioned_streams_take_batches_stored_in_order_and_once() {
             let outcome = publish_batch(&publisher, &all[1_800..]).await;
             assert_eq!(outcome.stored, 1, "{outcome:?}");
             assert!(matches!(outcome.end, BatchEnd::Complete), "{outcome:?}");
-            assert_eq!(stored_ids(&js).await, ids(&all));
+            assert_eq!(stored_ids(&js).await[1..].to_vec(), ids(&all));
         }
     })
     .await;
@@ -221,15 +226,29 @@ async fn a_stream_without_batches_is_not_offered_and_stores_nothing_of_one() {
         let publisher = JetStreamPublisher::new(js.clone());
         let messages = created_messages(20);
         let batches = publisher.batches().expect("batches");
-        assert_eq!(batches.batch_stream(&messages[0].subject).await, None);
+        publisher
+            .publish(&messages[0])
+            .await
+            .expect("single publish");
+        assert_eq!(
+            batches.batch_stream(&messages[0].subject).await.as_deref(),
+            Some(STREAM),
+            "learned from the ack; whether it takes batches is found out by trying"
+        );
         assert_eq!(batches.batch_stream("no.stream.here").await, None);
 
-        let outcome = publish_batch(&publisher, &messages).await;
+        let outcome = publish_batch(&publisher, &messages[1..]).await;
         assert_eq!(outcome.stored, 0, "{outcome:?}");
         assert!(matches!(outcome.end, BatchEnd::Unsupported), "{outcome:?}");
-        assert!(
-            stored_ids(&js).await.is_empty(),
+        assert_eq!(
+            stored_ids(&js).await,
+            ids(&messages[..1]),
             "not one message of the batch"
+        );
+        assert_eq!(
+            batches.batch_stream(&messages[0].subject).await,
+            None,
+            "the refusal is remembered: one message at a time"
         );
     })
     .await;
@@ -258,6 +277,10 @@ async fn a_server_without_batches_stores_one_message_then_says_unsupported() {
         let publisher = JetStreamPublisher::new(js.clone());
         let messages = created_messages(20);
         let batches = publisher.batches().expect("batches");
+        publisher
+            .publish(&messages[0])
+            .await
+            .expect("single publish");
         assert_eq!(
             batches.batch_stream(&messages[0].subject).await,
             None,
@@ -265,10 +288,10 @@ async fn a_server_without_batches_stores_one_message_then_says_unsupported() {
         );
 
         // Sent anyway: 2.9 stores the first message as a single publish and says so.
-        let outcome = publish_batch(&publisher, &messages).await;
+        let outcome = publish_batch(&publisher, &messages[1..]).await;
         assert_eq!(outcome.stored, 1, "{outcome:?}");
         assert!(matches!(outcome.end, BatchEnd::Unsupported), "{outcome:?}");
-        assert_eq!(stored_ids(&js).await, ids(&messages[..1]));
+        assert_eq!(stored_ids(&js).await, ids(&messages[..2]));
     })
     .await;
 }

@@ -33,7 +33,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::StatusCode;
-use async_nats::jetstream::context::GetStreamByNameErrorKind;
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -42,17 +41,14 @@ use super::JetStreamPublisher;
 use crate::message::IntegrationMessage;
 use crate::publisher::{BatchEnd, BatchOutcome, BatchPublisher, PublishError};
 
-/// How long a looked-up subject's stream (and whether it takes batches) is trusted before it
-/// is asked again: a stream edited to allow batches is used within this time.
-const LOOKUP_TTL: Duration = Duration::from_secs(60);
+/// How long a stream that refused a batch (no `allow_batched`, or its limit of batches in
+/// flight) is sent one message at a time before a batch is tried again: a stream edited to
+/// allow batches is used within this time.
+const REFUSAL_TTL: Duration = Duration::from_secs(60);
 
-/// How long a lookup the server did not answer is remembered as "no batches": meanwhile the
-/// subject's messages go one at a time, without asking again in every round.
-const LOOKUP_RETRY: Duration = Duration::from_secs(5);
-
-/// The longest wait for one answer of a lookup (the JetStream API is slower than publishing
-/// while a cluster elects its meta leader).
-const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
+/// The most subjects whose stream is remembered; past it the memory starts over (subjects are
+/// one per integration event type, so this is only reached by a hostile outbox).
+const MAX_SUBJECTS: usize = 10_000;
 
 /// The most messages the server may let pass between two flow acks (the `<flow>` token):
 /// nats-server caps it at 500 itself and lowers it while other batches run on the stream.
@@ -71,34 +67,49 @@ const UNKNOWN_BATCH_ID: u16 = 10208;
 /// JetStream error code "message size exceeds maximum allowed" (`JSStreamMessageExceedsMaximumErr`).
 const MESSAGE_EXCEEDS_MAXIMUM: u16 = 10054;
 
-/// Subjects whose stream was looked up: until when the answer holds, and the stream if it
-/// takes batches.
+/// What the publisher learned of the streams, without asking the JetStream API (a publishing
+/// user needs no right on it): the stream of each subject, from the acknowledgements of single
+/// publishes, and the streams that refused a batch lately.
 #[derive(Debug, Default)]
 pub(super) struct StreamLookups {
-    by_subject: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    by_subject: Mutex<HashMap<String, String>>,
+    refusing: Mutex<HashMap<String, Instant>>,
 }
 
 impl StreamLookups {
-    fn get(&self, subject: &str) -> Option<Option<String>> {
-        let lookups = self.by_subject.lock().unwrap_or_else(|e| e.into_inner());
-        lookups
+    /// Records that the stream `stream` stored a message on `subject`.
+    pub(super) fn learn(&self, subject: &str, stream: &str) {
+        let mut known = self.by_subject.lock().unwrap_or_else(|e| e.into_inner());
+        if known.get(subject).is_some_and(|have| have == stream) {
+            return;
+        }
+        if known.len() >= MAX_SUBJECTS {
+            known.clear();
+        }
+        known.insert(subject.to_owned(), stream.to_owned());
+    }
+
+    /// The stream of `subject`, if learned and not refusing batches.
+    fn stream_of(&self, subject: &str) -> Option<String> {
+        let stream = self
+            .by_subject
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .get(subject)
-            .filter(|(until, _)| Instant::now() < *until)
-            .map(|(_, stream)| stream.clone())
+            .cloned()?;
+        let refusing = self.refusing.lock().unwrap_or_else(|e| e.into_inner());
+        match refusing.get(&stream) {
+            Some(until) if Instant::now() < *until => None,
+            _ => Some(stream),
+        }
     }
 
-    /// Remembers the answer for `subject` for `ttl`; answers past their time are dropped.
-    fn put(&self, subject: &str, stream: Option<String>, ttl: Duration) {
-        let mut lookups = self.by_subject.lock().unwrap_or_else(|e| e.into_inner());
+    /// Records that `stream` refused a batch: one message at a time for [`REFUSAL_TTL`].
+    fn refused(&self, stream: &str) {
+        let mut refusing = self.refusing.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        lookups.retain(|_, (until, _)| now < *until);
-        lookups.insert(subject.to_owned(), (now + ttl, stream));
-    }
-
-    /// Forgets that `stream` takes batches (it refused one): its subjects are looked up again.
-    fn forget(&self, stream: &str) {
-        let mut lookups = self.by_subject.lock().unwrap_or_else(|e| e.into_inner());
-        lookups.retain(|_, (_, known)| known.as_deref() != Some(stream));
+        refusing.retain(|_, until| now < *until);
+        refusing.insert(stream.to_owned(), now + REFUSAL_TTL);
     }
 }
 
@@ -192,19 +203,10 @@ enum Step {
 #[async_trait::async_trait]
 impl BatchPublisher for JetStreamPublisher {
     async fn batch_stream(&self, subject: &str) -> Option<String> {
-        if let Some(known) = self.lookups.get(subject) {
-            return known;
+        if !super::has_fast_batches(&self.context.client()) {
+            return None;
         }
-        let (stream, ttl) = match self.lookup(subject).await {
-            Ok(stream) => (stream, LOOKUP_TTL),
-            Err(error) => {
-                tracing::debug!(subject, error, "cannot look up the subject's stream");
-                (None, LOOKUP_RETRY)
-            }
-        };
-        tracing::debug!(subject, stream = ?stream, "looked up: stream taking fast batches");
-        self.lookups.put(subject, stream.clone(), ttl);
-        stream
+        self.lookups.stream_of(subject)
     }
 
     async fn publish_batch(
@@ -213,13 +215,14 @@ impl BatchPublisher for JetStreamPublisher {
         messages: &[&IntegrationMessage],
         timeout: Duration,
     ) -> BatchOutcome {
+        let started = std::time::Instant::now();
         let run = if messages.is_empty() {
             Run::end(0, 0, BatchEnd::Complete)
         } else {
             self.run(messages, timeout).await
         };
         if matches!(run.end, BatchEnd::Unsupported) {
-            self.lookups.forget(stream);
+            self.lookups.refused(stream);
         }
         tracing::debug!(
             stream,
@@ -228,6 +231,19 @@ impl BatchPublisher for JetStreamPublisher {
             end = ?run.end,
             "fast batch"
         );
+        // Each stored message took the batch's time to be confirmed.
+        let took = started.elapsed();
+        for n in 0..run.stored {
+            let outcome = if n < run.duplicates {
+                crate::metrics::Outcome::Duplicate
+            } else {
+                crate::metrics::Outcome::Ok
+            };
+            crate::metrics::published(took, outcome);
+        }
+        if matches!(run.end, BatchEnd::Failed(_)) {
+            crate::metrics::published(took, crate::metrics::Outcome::Error);
+        }
         BatchOutcome {
             stored: run.stored,
             duplicates: run.duplicates,
@@ -237,33 +253,6 @@ impl BatchPublisher for JetStreamPublisher {
 }
 
 impl JetStreamPublisher {
-    /// The stream that stores `subject` if it takes batches (`None` if it does not or no
-    /// stream stores the subject); `Err` when the server could not answer in time.
-    async fn lookup(&self, subject: &str) -> Result<Option<String>, String> {
-        let name =
-            match tokio::time::timeout(LOOKUP_TIMEOUT, self.context.stream_by_subject(subject))
-                .await
-            {
-                Err(_) => return Err("no answer in time".to_owned()),
-                Ok(Err(err)) => {
-                    return match err.kind() {
-                        GetStreamByNameErrorKind::NotFound => Ok(None),
-                        _ => Err(err.to_string()),
-                    };
-                }
-                Ok(Ok(name)) => name,
-            };
-        match tokio::time::timeout(LOOKUP_TIMEOUT, self.context.get_stream(&name)).await {
-            Err(_) => Err("no answer in time".to_owned()),
-            Ok(Err(err)) => Err(err.to_string()),
-            Ok(Ok(stream)) => Ok(stream
-                .cached_info()
-                .config
-                .allow_batch_publish
-                .then_some(name)),
-        }
-    }
-
     /// Sends `messages` (at least one) as one server-side batch.
     async fn run(&self, messages: &[&IntegrationMessage], timeout: Duration) -> Run {
         let client = self.context.client();

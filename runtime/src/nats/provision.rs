@@ -237,12 +237,6 @@ async fn settle(context: &Context, stream: &str, replicas: usize) {
     }
 }
 
-/// Whether the connected server has fast-ingest batches (NATS ADR-50: nats-server 2.14).
-fn takes_batches(context: &Context) -> bool {
-    super::parse_version(&context.client().server_info().version)
-        .is_some_and(|version| version >= (2, 14, 0))
-}
-
 async fn provision_stream(
     context: &Context,
     stream: &str,
@@ -298,7 +292,7 @@ async fn provision_stream(
                     storage: StorageType::File,
                     duplicate_window: DUPLICATE_WINDOW,
                     num_replicas: replicas,
-                    allow_batch_publish: takes_batches(context),
+                    allow_batch_publish: super::has_fast_batches(&context.client()),
                     ..Config::default()
                 };
                 match context.create_stream(config).await {

@@ -39,8 +39,11 @@ use crate::publisher::{PublishError, PublishReceipt, Publisher};
 ///
 /// Ordered batches ([`Publisher::batches`], used by the outbox relays): NATS fast-ingest
 /// batches (ADR-50, nats-server >= 2.14) to streams created with `allow_batched` (what
-/// [`provision_streams`](super::provision_streams) does on such a server). Which stream
-/// stores a subject, and whether it takes batches, is asked once and kept for a minute.
+/// [`provision_streams`](super::provision_streams) does on such a server). The publisher
+/// learns which stream stores a subject from the acknowledgements of its single publishes
+/// (no JetStream API request, so no right on `$JS.API` is needed); a subject it has not
+/// published on yet, and a stream that refused a batch in the last minute, get single
+/// publishes.
 #[derive(Debug, Clone)]
 pub struct JetStreamPublisher {
     pub(super) context: Context,
@@ -389,6 +392,7 @@ impl Publisher for JetStreamPublisher {
         let result = async {
             let sent = self.send(message).await?;
             let receipt = self.confirm(message, sent).await?;
+            self.lookups.learn(&message.subject, &receipt.stream);
             tracing::debug!(
                 stream = %receipt.stream,
                 sequence = receipt.sequence,
