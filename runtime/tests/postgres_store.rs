@@ -719,6 +719,83 @@ async fn pipelined_rounds_keep_per_aggregate_order() {
 }
 
 #[tokio::test]
+async fn a_row_committed_late_below_pipelined_rounds_is_sent_before_the_backlog_ends() {
+    within(async {
+        let db = TestDb::new("em_pipe_late").await;
+        let store = db.store(true).await;
+        // A row that draws its id first and commits only once the relay is well into the
+        // backlog: overlapped rounds select past the rows of the round being sent, so this row
+        // is below every one of them; a periodic select from the first row must find it.
+        let mut late = db.pool.begin().await.unwrap();
+        eventmap::postgres::sqlx::query(&format!(
+            "INSERT INTO \"{}\".eventmap_outbox (message_id, aggregate_type, aggregate_id, \
+             aggregate_version, subject, name, headers, payload) \
+             VALUES (gen_random_uuid(), 'Late', 'late-1', 1, 'test.late', 'LateEvent', \
+             '[[\"ce-type\", \"LateEvent\"], [\"ce-aggregateid\", \"late-1\"], \
+             [\"ce-aggregateversion\", \"1\"]]', '\\x01')",
+            db.schema
+        ))
+        .execute(&mut *late)
+        .await
+        .unwrap();
+        // One event per aggregate: no round holds rows back behind another (that too makes
+        // the next round select from the first row), only the periodic select finds the row.
+        let expected = append_increments(&store, 1_200, 1, 1, 4).await;
+        let publisher = InMemoryPublisher::new();
+        // Rounds of 30 rows, all in flight at once, 10 ms each: the 1,200 rows take about half
+        // a second, in rounds that follow each other overlapped.
+        let slow = Slow(publisher.clone(), Duration::from_millis(10));
+        let relay = Relay::new(
+            db.pool.clone(),
+            Arc::new(slow),
+            relay_config(&db).batch_size(30).pipeline(true),
+        )
+        .await
+        .unwrap();
+        let running = relay.spawn();
+        assert!(
+            eventually(
+                Duration::from_secs(20),
+                Duration::from_millis(2),
+                async || publisher.len() >= 150,
+            )
+            .await,
+            "{:?}",
+            relay.stats()
+        );
+        late.commit().await.unwrap();
+        let committed_at = publisher.len();
+        let is_late = |m: &IntegrationMessage| m.name == "LateEvent";
+        assert!(
+            eventually(
+                Duration::from_secs(20),
+                Duration::from_millis(2),
+                async || publisher.messages().iter().any(is_late),
+            )
+            .await,
+            "the late row was never sent: {:?}",
+            relay.stats()
+        );
+        let messages = publisher.messages();
+        let sent_at = messages.iter().position(is_late).unwrap();
+        // At most eight overlapped rounds (of 30 rows) pass before one selects from the first
+        // row, plus the two in flight: the row does not wait for the 1,200-row backlog.
+        assert!(
+            sent_at < committed_at + 12 * 30,
+            "the late row was sent after {sent_at} messages, committed after {committed_at}"
+        );
+        assert!(sent_at < 1_000, "sent after {sent_at} of 1,201 messages");
+        running.stop().await.unwrap();
+        run_until_drained(&relay).await;
+        let messages = publisher.messages();
+        assert_eq!(messages.len(), 1_201, "{:?}", relay.stats());
+        assert_in_order(&messages, &expected);
+        db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn published_rows_are_purged_past_the_retention_and_unpublished_ones_kept() {
     within(async {
         let db = TestDb::new("em_purge").await;

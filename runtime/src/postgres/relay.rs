@@ -65,10 +65,11 @@ use round::{LockedRound, SentRound};
 ///    [`RelayConfig::max_backoff`], forever.
 ///
 /// While rounds find full batches, [`run`](Relay::run) overlaps them
-/// ([`RelayConfig::pipeline`]): the next round locks, fences and sends its batch while the
-/// previous one marks and commits. The next round sees the previous one's rows as locked and
-/// unpublished, so they fence its rows of the same aggregates: the two rounds behave as two
-/// relays, and the guarantees below hold unchanged.
+/// ([`RelayConfig::pipeline`]): the next round sends its batch while the previous one marks
+/// and commits and the one after locks and fences its own, past the next round's rows (see
+/// docs/delivery.md, "The relay"). A round sees the earlier rounds' rows as locked and
+/// unpublished, so they fence its rows of the same aggregates: the rounds behave as
+/// relays on one outbox, and the guarantees below hold unchanged.
 ///
 /// [`run`](Relay::run) also deletes published rows past [`RelayConfig::retention`]
 /// (default [`DEFAULT_RETENTION`](super::DEFAULT_RETENTION)), in bounded batches
@@ -296,12 +297,13 @@ impl Relay {
                     self.clone().purge_forever(retention).in_current_span(),
                 ))
             });
-            // Overlapped rounds hold two connections of the pool at once, and the LISTEN
-            // connection holds one for as long as it lives: with fewer, the second round
-            // would wait for the pool's acquire timeout (30 s by default) every time.
+            // Overlapped rounds hold two connections of the pool at once (three when a
+            // round locks while the one before commits), and the LISTEN connection holds one
+            // for as long as it lives: with fewer, the second round would wait for the pool's
+            // acquire timeout (30 s by default) every time.
             let needed = 2 + u32::from(self.config.listen);
-            let pipeline =
-                self.config.pipeline && self.pool.options().get_max_connections() >= needed;
+            let max_connections = self.pool.options().get_max_connections();
+            let pipeline = self.config.pipeline && max_connections >= needed;
             if self.config.pipeline && !pipeline {
                 tracing::info!(
                     max_connections = self.pool.options().get_max_connections(),
@@ -316,6 +318,8 @@ impl Relay {
                 overlapped: false,
                 next: None,
                 locked: None,
+                since_full_select: 0,
+                spare_connection: max_connections > needed,
             };
             run_loop(
                 &mut rounds,
@@ -356,6 +360,59 @@ struct Pipeline<'a> {
     next: Option<Result<SentRound, Error>>,
     /// The round after `next`, locked and fenced while `next` was sent (`pipeline`).
     locked: Option<Result<LockedRound, Error>>,
+    /// Overlapped rounds locked since the last one that selected from the first unpublished
+    /// row ([`start_after`](Self::start_after)).
+    since_full_select: u32,
+    /// The pool has a connection for a third round: one may lock while another commits.
+    spare_connection: bool,
+}
+
+/// While rounds overlap, one locked round in this many selects from the first unpublished
+/// row; the others start past the rows of the round being sent
+/// ([`Pipeline::start_after`]).
+const FULL_SELECT_EVERY: u32 = 8;
+
+impl Pipeline<'_> {
+    /// Where the round locked while `following` is sent starts its select
+    /// ([`start_after`]), counting overlapped rounds since the last select from the first row.
+    fn start_after(
+        &mut self,
+        finished: &RoundReport,
+        following: &Result<LockedRound, Error>,
+    ) -> i64 {
+        let last = following.as_ref().ok().and_then(LockedRound::last_id);
+        start_after(&mut self.since_full_select, finished, last)
+    }
+}
+
+/// Where a round locked while the next one (whose highest locked id is `following_last`) is
+/// sent starts its select: past the next one's rows. Every row below is locked by the next
+/// round or was finished by the round before (`finished`: deleted or marked), and `FOR
+/// UPDATE SKIP LOCKED` would still visit each (about 2 µs a row walking past 1,000 locked rows
+/// in `EXPLAIN ANALYZE`). From the first unpublished row (0) when `finished` held rows back or
+/// failed some (they are unpublished below), when the next round found nothing, and every
+/// [`FULL_SELECT_EVERY`] rounds (counted in `since_full_select`), for rows the next round
+/// held back and rows committed after it selected, with lower ids. Skipping rows never
+/// reorders an aggregate: the fences see every unpublished row.
+fn start_after(
+    since_full_select: &mut u32,
+    finished: &RoundReport,
+    following_last: Option<i64>,
+) -> i64 {
+    *since_full_select += 1;
+    match following_last {
+        Some(last)
+            if finished.held_back == 0
+                && finished.failed == 0
+                && *since_full_select < FULL_SELECT_EVERY =>
+        {
+            last
+        }
+        _ => {
+            *since_full_select = 0;
+            0
+        }
+    }
 }
 
 impl Rounds for Pipeline<'_> {
@@ -370,15 +427,23 @@ impl Rounds for Pipeline<'_> {
             Ok(sent) if self.pipeline && !self.degraded && relay.more_at_once(sent.report()) => {
                 let following = match self.locked.take() {
                     Some(following) => following,
-                    None => relay.lock_round().await,
+                    None => relay.lock_round(0).await,
                 };
-                // Three rounds at once: this one commits and then the one after the next
-                // locks its batch (after the commit, so that rows this round held back are
-                // free for it), while the next one is sent.
+                let start_after = self.start_after(sent.report(), &following);
+                // Three rounds at once: this one commits while the next one is sent, and
+                // the one after the next locks its batch: at the same time as the commit
+                // when it starts past the next one's rows (with a connection to spare),
+                // otherwise after the commit, so that rows this round held back are free
+                // for it.
+                let parallel = start_after > 0 && self.spare_connection;
                 let ((finished, after), following) = tokio::join!(
                     async {
-                        let finished = relay.finish_round(sent).await;
-                        (finished, relay.lock_round().await)
+                        if parallel {
+                            tokio::join!(relay.finish_round(sent), relay.lock_round(start_after))
+                        } else {
+                            let finished = relay.finish_round(sent).await;
+                            (finished, relay.lock_round(start_after).await)
+                        }
                     },
                     async {
                         match following {
@@ -503,5 +568,52 @@ impl Relay {
         streams: impl IntoIterator<Item = S>,
     ) -> Vec<super::WindowCheck> {
         crate::sql::check_duplicate_windows(context, streams, self.config.retry_horizon()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FULL_SELECT_EVERY, RoundReport, start_after};
+
+    #[test]
+    fn overlapped_rounds_select_past_the_next_round_and_from_the_first_row_every_eighth() {
+        let clean = RoundReport::default();
+        let mut since = 0;
+        let starts: Vec<i64> = (0..2 * FULL_SELECT_EVERY)
+            .map(|i| start_after(&mut since, &clean, Some(1_000 + i64::from(i))))
+            .collect();
+        let full: Vec<usize> = starts
+            .iter()
+            .enumerate()
+            .filter(|(_, start)| **start == 0)
+            .map(|(i, _)| i)
+            .collect();
+        // The 8th and the 16th round select from the first row; the others past the next
+        // round's last id.
+        assert_eq!(full, vec![7, 15]);
+        assert_eq!(starts[0], 1_000);
+        assert_eq!(starts[8], 1_008);
+    }
+
+    #[test]
+    fn rows_held_back_failed_or_an_empty_next_round_mean_a_select_from_the_first_row() {
+        let mut since = 0;
+        let held_back = RoundReport {
+            held_back: 1,
+            ..RoundReport::default()
+        };
+        let failed = RoundReport {
+            failed: 2,
+            ..RoundReport::default()
+        };
+        assert_eq!(start_after(&mut since, &held_back, Some(500)), 0);
+        assert_eq!(start_after(&mut since, &failed, Some(500)), 0);
+        assert_eq!(start_after(&mut since, &RoundReport::default(), None), 0);
+        // Each resets the count: seven more rounds past, then one from the first row.
+        let next: Vec<i64> = (0..FULL_SELECT_EVERY)
+            .map(|_| start_after(&mut since, &RoundReport::default(), Some(500)))
+            .collect();
+        assert_eq!(&next[..7], &[500; 7]);
+        assert_eq!(next[7], 0);
     }
 }
