@@ -151,6 +151,19 @@ enum Fault {
     Quorum,
 }
 
+/// One scenario at a time: each runs a three-server cluster, a relay, a consumer and a writer;
+/// two at once on a 2-core machine starved the consumer of the follower scenario (it stopped
+/// handling its queued messages for over a minute; seen on 2026-12-07, with and without the
+/// relay of that day: a consumer stall under overload, not understood yet, see the closing
+/// note of session 15).
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Runs the scenario of `fault` once no other scenario runs, within [`LIMIT`] of its start.
+async fn one_at_a_time(prefix: &str, fault: Fault) {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
+    within(LIMIT, scenario(prefix, fault)).await;
+}
+
 /// Runs the scenario of `fault` (see the module doc) and checks its outcome.
 async fn scenario(prefix: &str, fault: Fault) {
     let mut cluster = LocalCluster::start()
@@ -338,19 +351,19 @@ fn assert_handled_once_in_order(handled: &[(String, u64)], expected: &BTreeMap<S
 /// (a) The stream leader is SIGKILLed mid-stream and restarted 3 s later.
 #[tokio::test]
 async fn stream_leader_killed_loses_nothing_and_keeps_order() {
-    within(LIMIT, scenario("em_cl_leader", Fault::Leader)).await;
+    one_at_a_time("em_cl_leader", Fault::Leader).await;
 }
 
 /// (b) A follower of the stream is SIGKILLed mid-stream and restarted 3 s later.
 #[tokio::test]
 async fn follower_killed_loses_nothing_and_keeps_order() {
-    within(LIMIT, scenario("em_cl_follower", Fault::Follower)).await;
+    one_at_a_time("em_cl_follower", Fault::Follower).await;
 }
 
 /// (c) Two of three servers are SIGKILLed (no quorum) for 3 s, then restarted.
 #[tokio::test]
 async fn quorum_lost_for_seconds_loses_nothing_and_keeps_order() {
-    within(LIMIT, scenario("em_cl_quorum", Fault::Quorum)).await;
+    one_at_a_time("em_cl_quorum", Fault::Quorum).await;
 }
 
 /// Provisioning on the cluster: an R1 stream is scaled to R3, and not back down; a consumer

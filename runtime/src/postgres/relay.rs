@@ -34,9 +34,10 @@ use round::{LockedRound, SentRound};
 ///
 /// 1. In one transaction, lock up to [`RelayConfig::batch_size`] unpublished rows, lowest id
 ///    first, `FOR UPDATE SKIP LOCKED` (rows locked by another relay are skipped, not waited
-///    for). There is no "last id seen": every round selects *all* unpublished rows by id, so a
-///    row whose transaction commits late, with an id below rows already published, is picked
-///    up by the next round.
+///    for). There is no lasting "last id seen": a round run alone selects *all* unpublished
+///    rows by id, so a row whose transaction commits late, with an id below rows already
+///    published, is picked up by the next round; while rounds overlap, within about eight
+///    rounds (they start past the rows of the round being sent, see below).
 /// 2. **Fence**: for each aggregate in the batch, find its lowest unpublished row that this
 ///    round did *not* lock (another relay holds it, or it is beyond the batch). Only this
 ///    round's rows of that aggregate below the fence may be sent; the others wait.
@@ -387,7 +388,8 @@ impl Pipeline<'_> {
 
 /// Where a round locked while the next one (whose highest locked id is `following_last`) is
 /// sent starts its select: past the next one's rows. Every row below is locked by the next
-/// round or was finished by the round before (`finished`: deleted or marked), and `FOR
+/// round (or another relay) or was finished by the round before (`finished`: deleted or
+/// marked), and `FOR
 /// UPDATE SKIP LOCKED` would still visit each (about 2 µs a row walking past 1,000 locked rows
 /// in `EXPLAIN ANALYZE`). From the first unpublished row (0) when `finished` held rows back or
 /// failed some (they are unpublished below), when the next round found nothing, and every

@@ -173,7 +173,7 @@ impl RelayArgs {
     }
 
     /// Runs the relay until `shutdown` completes: connects to PostgreSQL at `database_url`
-    /// (a pool of 4) and to NATS with `nats` (waiting while the broker is away, as
+    /// (a pool of 5: three overlapped rounds, `LISTEN` and the retention purge) and to NATS with `nats` (waiting while the broker is away, as
     /// [`connect`](crate::nats::connect::connect) does; the connection's publish permission
     /// violations recorded, so that a subject the user may not publish on is refused and
     /// parked like an oversized message, see [`PublishError::NotPermitted`](crate::PublishError::NotPermitted)),
@@ -190,7 +190,7 @@ impl RelayArgs {
         nats: &ConnectSettings,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), RelayRunError> {
-        let pool = connect_pool(database_url, 4).await?;
+        let pool = connect_pool(database_url, 5).await?;
         // Waits while the broker is away (and says so); once connected, the client keeps
         // reconnecting and the relay keeps retrying.
         // The connection's permission violations are recorded, so that a subject the user may

@@ -86,14 +86,17 @@ impl Relay {
             // The plan is kept generic: `LIMIT $1` makes PostgreSQL's generic plan look
             // dearer than a custom one, so it would plan the query again every round (0.3 ms
             // warm, 1.7 ms cold, measured with `EXPLAIN ANALYZE EXECUTE` on a 100,000-row
-            // outbox) for the same index walk. Set with `BEGIN`, in one round trip.
-            let mut tx = self
-                .pool
-                .begin_with(
-                    "BEGIN; SET LOCAL enable_sort = off; \
-                     SET LOCAL plan_cache_mode = force_generic_plan",
-                )
-                .await?;
+            // outbox) for the same index walk. Both settings in one round trip, inside the
+            // transaction (a failure there rolls it back when it is dropped; a failed
+            // statement in a custom `BEGIN` would leave the connection in an aborted
+            // transaction in the pool).
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "SELECT set_config('enable_sort', 'off', true), \
+                 set_config('plan_cache_mode', 'force_generic_plan', true)",
+            )
+            .execute(&mut *tx)
+            .await?;
             // Parked rows, and the rows behind a parked row of their aggregate, are not
             // selected: they would only be held back by the fence, round after round, and fill
             // the batch so that other aggregates' rows never get in.
