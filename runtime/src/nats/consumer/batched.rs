@@ -435,14 +435,15 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     ) -> T {
         let mut work = pin!(work);
         loop {
+            // The work first, as in `Consumer::call`: a slow tick must not starve it.
             tokio::select! {
                 biased;
+                done = &mut work => return done,
                 _ = state.ticker.tick() => {
                     let deliveries = running.iter().chain(waiting).chain(&state.held);
                     in_progress(deliveries.map(|delivery| &delivery.ack), &state.pulled.queue).await;
                 }
                 () = state.pulled.prefetched(), if state.pulled.prefetching() => {}
-                done = &mut work => return done,
             }
         }
     }

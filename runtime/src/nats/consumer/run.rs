@@ -173,10 +173,13 @@ impl<E: IntegrationEventSet> Consumer<E> {
         let started = crate::metrics::HandlerStart::now();
         let mut handling = pin!(AssertUnwindSafe(handler.handle(delivery)).catch_unwind());
         loop {
+            // The handler first: with the ticker first, a tick whose in-progress acks took a
+            // period or more (a queue of a hundred messages on a starved machine) found the
+            // next tick due at once, and the handler was never polled again while that lasted
+            // (a consumer that only sent in-progress acks for over a minute, seen in the
+            // cluster fault tests).
             tokio::select! {
                 biased;
-                _ = ticker.tick() => in_progress([&delivery.ack], &pulled.queue).await,
-                () = pulled.prefetched(), if pulled.prefetching() => {}
                 result = &mut handling => {
                     let outcome = match result {
                         Ok(Ok(())) => Ok(()),
@@ -192,6 +195,8 @@ impl<E: IntegrationEventSet> Consumer<E> {
                     );
                     return outcome;
                 }
+                _ = ticker.tick() => in_progress([&delivery.ack], &pulled.queue).await,
+                () = pulled.prefetched(), if pulled.prefetching() => {}
             }
         }
     }
