@@ -286,7 +286,7 @@ impl JetStreamPublisher {
             let message = messages[sent];
             let seq = sent as u64 + 1;
             let headers = match self.checked_headers(message) {
-                Ok(headers) => headers,
+                Ok((headers, _)) => headers,
                 Err(err) if sent == 0 => return Run::end(0, 0, BatchEnd::Failed(err)),
                 Err(err) => {
                     // End the batch before this message and report it refused once the

@@ -10,6 +10,7 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use tokio::time::Instant;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::connect::PermissionViolations;
 use crate::message::{IntegrationMessage, headers};
@@ -183,8 +184,7 @@ impl JetStreamPublisher {
     /// Checks `message` and sends it; the returned [`Sent`] holds the future of the JetStream
     /// ack.
     async fn send(&self, message: &IntegrationMessage) -> Result<Sent, PublishError> {
-        let headers = self.checked_headers(message)?;
-        let size = wire_size(&headers, message.payload.len());
+        let (headers, size) = self.checked_headers(message)?;
         let publish = PublishMessage::build()
             .payload(message.payload.clone())
             .headers(headers);
@@ -203,24 +203,24 @@ impl JetStreamPublisher {
         Ok(Sent { at, ack })
     }
 
-    /// The headers `message` is sent with, after the checks every send makes: a valid
-    /// subject, sendable headers, and a size within the server's `max_payload`.
+    /// The headers `message` is sent with and its size on the wire (header block and
+    /// payload, bytes), after the checks every send makes: a valid subject, sendable headers
+    /// ([`header_map`]), and a size within the server's `max_payload`.
     pub(super) fn checked_headers(
         &self,
         message: &IntegrationMessage,
-    ) -> Result<HeaderMap, PublishError> {
+    ) -> Result<(HeaderMap, usize), PublishError> {
         check_subject(&message.subject).map_err(|reason| invalid(message, reason))?;
-        PublishError::check_headers(message)?;
-        let headers = header_map(message)?;
+        let (headers, header_lines) = header_map(message)?;
         // async-nats checks the size too (since 0.50), but with an untyped error; a message
         // over the limit must never be sent: the server would close the connection, and older
         // clients waited for an ack that never came.
         let max_payload = self.context.client().max_payload();
-        let size = wire_size(&headers, message.payload.len());
+        let size = wire_size(header_lines, message.payload.len());
         if max_payload > 0 && size > max_payload {
             return Err(too_large(message, size, max_payload));
         }
-        Ok(headers)
+        Ok((headers, size))
     }
 
     /// Awaits the JetStream acknowledgement of `message`, or, with the connection's
@@ -299,19 +299,14 @@ fn check_subject(subject: &str) -> Result<(), String> {
 /// Bytes of a message on the wire as the server counts them against `max_payload`: the
 /// header block (`NATS/1.0\r\n`, a `name: value\r\n` line per header, `\r\n`) and the
 /// payload.
-fn wire_size(headers: &HeaderMap, payload: usize) -> usize {
+fn wire_size(header_lines: usize, payload: usize) -> usize {
     const VERSION_LINE: usize = "NATS/1.0\r\n".len();
-    let lines: usize = headers
-        .iter()
-        .map(|(name, values)| {
-            let name: &str = name.as_ref();
-            values
-                .iter()
-                .map(|value| name.len() + ": ".len() + value.as_str().len() + "\r\n".len())
-                .sum::<usize>()
-        })
-        .sum();
-    VERSION_LINE + lines + "\r\n".len() + payload
+    VERSION_LINE + header_lines + "\r\n".len() + payload
+}
+
+/// The bytes of one header line, `<name>: <value>\r\n`.
+fn header_line(name: &str, value: &str) -> usize {
+    name.len() + ": ".len() + value.len() + "\r\n".len()
 }
 
 fn too_large(message: &IntegrationMessage, size: usize, max_payload: usize) -> PublishError {
@@ -331,7 +326,7 @@ fn invalid(message: &IntegrationMessage, reason: String) -> PublishError {
 
 /// The CloudEvents header names eventmap writes, as static `HeaderName`s: no allocation per
 /// header of every message.
-const KNOWN_HEADERS: [HeaderName; 11] = [
+static KNOWN_HEADERS: [HeaderName; 11] = [
     HeaderName::from_static(headers::SPECVERSION),
     HeaderName::from_static(headers::ID),
     HeaderName::from_static(headers::TYPE),
@@ -356,27 +351,48 @@ fn header_name(name: &str) -> Option<HeaderName> {
     }
 }
 
-/// Builds the NATS header map without the panicking `&str` conversions of async-nats.
-fn header_map(message: &IntegrationMessage) -> Result<HeaderMap, PublishError> {
+/// Builds the NATS header map of `message` without the panicking `&str` conversions of
+/// async-nats, and counts the bytes of its header lines ([`header_line`]). The header
+/// checks are async-nats' own parses (a name of visible ASCII without `:`, a value without
+/// CR or LF: the NATS header format), plus a non-empty name; a header that fails them is
+/// refused with [`IntegrationMessage::unsendable_header`]'s reason. A `Nats-Msg-Id` among
+/// the headers is replaced by the message id.
+fn header_map(message: &IntegrationMessage) -> Result<(HeaderMap, usize), PublishError> {
     let mut map = HeaderMap::new();
+    let mut lines = 0;
     for (name, value) in &message.headers {
         if name.eq_ignore_ascii_case(headers::NATS_MSG_ID) {
             continue;
         }
-        let header = header_name(name)
-            .ok_or_else(|| invalid(message, format!("invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            invalid(
-                message,
-                format!("invalid value {value:?} for header `{name}`"),
-            )
-        })?;
+        let header = (!name.is_empty())
+            .then(|| header_name(name))
+            .flatten()
+            .zip(HeaderValue::from_str(value).ok());
+        let Some((header, value)) = header else {
+            return Err(unsendable(message));
+        };
+        lines += header_line(name, value.as_str());
         map.append(header, value);
     }
-    let id = HeaderValue::from_str(&message.id.hyphenated().to_string())
-        .map_err(|_| invalid(message, "invalid message id".into()))?;
+    let mut buffer = Uuid::encode_buffer();
+    let id = message.id.hyphenated().encode_lower(&mut buffer);
+    let id_header: &str = async_nats::header::NATS_MESSAGE_ID.as_ref();
+    lines += header_line(id_header, id);
+    let id =
+        HeaderValue::from_str(id).map_err(|_| invalid(message, "invalid message id".into()))?;
     map.insert(async_nats::header::NATS_MESSAGE_ID, id);
-    Ok(map)
+    Ok((map, lines))
+}
+
+/// The refusal of a message whose headers cannot be sent.
+fn unsendable(message: &IntegrationMessage) -> PublishError {
+    let reason = message.unsendable_header().unwrap_or_else(|| {
+        format!(
+            "integration event `{}` ({}): a header cannot be sent",
+            message.name, message.id
+        )
+    });
+    invalid(message, reason)
 }
 
 #[async_trait::async_trait]
@@ -481,8 +497,20 @@ mod tests {
                 ("Nats-Msg-Id".into(), "other".into()),
             ],
         };
-        let map = header_map(&message).unwrap();
+        let (map, lines) = header_map(&message).unwrap();
         assert_eq!(map.get("ce-type").map(|v| v.as_str()), Some("E"));
+        // `ce-type: E\r\n` and `Nats-Msg-Id: <36 characters>\r\n`, as async-nats writes them.
+        assert_eq!(lines, 12 + 51);
+        let written: usize = map
+            .iter()
+            .flat_map(|(name, values)| {
+                let name: &str = name.as_ref();
+                values
+                    .iter()
+                    .map(move |value| format!("{name}: {value}\r\n").len())
+            })
+            .sum();
+        assert_eq!(lines, written);
         assert_eq!(
             map.get("Nats-Msg-Id").map(|v| v.as_str()),
             Some("00000000-0000-0000-0000-000000000007")
@@ -494,14 +522,17 @@ mod tests {
             .push(("ce-subject".into(), "evil\r\nX: y".into()));
         let err = header_map(&message).unwrap_err();
         assert!(
-            matches!(err, PublishError::InvalidMessage { .. }),
+            matches!(&err, PublishError::InvalidMessage { reason, .. } if reason.contains("header `ce-subject`") && reason.contains("line break")),
             "{err:?}"
         );
-        message.headers.pop();
-        message.headers.push(("bad:name".into(), "v".into()));
-        assert!(matches!(
-            header_map(&message),
-            Err(PublishError::InvalidMessage { .. })
-        ));
+        for name in ["bad:name", "", "caf\u{e9}"] {
+            message.headers.pop();
+            message.headers.push((name.into(), "v".into()));
+            let err = header_map(&message).unwrap_err();
+            assert!(
+                matches!(&err, PublishError::InvalidMessage { reason, .. } if reason.contains("is not a NATS header name")),
+                "{name:?}: {err:?}"
+            );
+        }
     }
 }
