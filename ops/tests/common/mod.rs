@@ -248,9 +248,36 @@ impl IntegrationEventSet for OrderEvents {
     }
 }
 
+/// A spawned `eventmap-ops`, killed and reaped when dropped: a test that fails (panics)
+/// before it stops the process does not leave it running (a relay left behind kept
+/// publishing and held its connections).
+pub struct Spawned(std::process::Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // Already stopped by the test: both fail harmlessly.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Spawns `eventmap-ops --server <url> --format text <args>` (an endpoint-serving command)
 /// and returns it with the address from its first stdout line (`listening on ADDR`).
-pub fn spawn_listening(fixture: &Fixture, args: &[&str]) -> (std::process::Child, String) {
+pub fn spawn_listening(fixture: &Fixture, args: &[&str]) -> (Spawned, String) {
     spawn_listening_with(fixture, args, |command| {
         command.stderr(std::process::Stdio::null());
     })
@@ -262,7 +289,7 @@ pub fn spawn_logging(
     fixture: &Fixture,
     args: &[&str],
     rust_log: Option<&str>,
-) -> (std::process::Child, String) {
+) -> (Spawned, String) {
     spawn_listening_with(fixture, args, |command| {
         command.stderr(std::process::Stdio::piped());
         match rust_log {
@@ -273,7 +300,7 @@ pub fn spawn_logging(
 }
 
 /// Kills `child` and returns what it wrote on stderr (piped by [`spawn_logging`]).
-pub fn stop_and_read_stderr(mut child: std::process::Child) -> String {
+pub fn stop_and_read_stderr(mut child: Spawned) -> String {
     use std::io::Read;
     child.kill().expect("stopped");
     let mut stderr = String::new();
@@ -288,7 +315,7 @@ fn spawn_listening_with(
     fixture: &Fixture,
     args: &[&str],
     configure: impl FnOnce(&mut std::process::Command),
-) -> (std::process::Child, String) {
+) -> (Spawned, String) {
     use std::io::BufRead;
     let table = table();
     let url = fixture.server.url();
@@ -306,7 +333,7 @@ fn spawn_listening_with(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped());
     configure(&mut command);
-    let mut child = command.spawn().expect("eventmap-ops starts");
+    let mut child = Spawned(command.spawn().expect("eventmap-ops starts"));
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
