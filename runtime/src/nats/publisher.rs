@@ -362,6 +362,11 @@ fn header_map(message: &IntegrationMessage) -> Result<(HeaderMap, usize), Publis
     let mut lines = 0;
     for (name, value) in &message.headers {
         if name.eq_ignore_ascii_case(headers::NATS_MSG_ID) {
+            // Replaced by the message id, but refused like any header that cannot be sent
+            // (as `InMemoryPublisher` refuses it).
+            if value.contains(['\r', '\n']) {
+                return Err(unsendable(message));
+            }
             continue;
         }
         let header = (!name.is_empty())
@@ -525,6 +530,12 @@ mod tests {
             matches!(&err, PublishError::InvalidMessage { reason, .. } if reason.contains("header `ce-subject`") && reason.contains("line break")),
             "{err:?}"
         );
+        message.headers.pop();
+        message.headers.push(("nats-msg-id".into(), "a\nb".into()));
+        assert!(matches!(
+            header_map(&message),
+            Err(PublishError::InvalidMessage { .. })
+        ));
         for name in ["bad:name", "", "caf\u{e9}"] {
             message.headers.pop();
             message.headers.push((name.into(), "v".into()));
