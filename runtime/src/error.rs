@@ -49,6 +49,15 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     ErrorChain(error).to_string()
 }
 
+/// The text of a panic payload (a `&str` or `String` message, else `(no message)`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -203,7 +203,7 @@ enum Step {
 #[async_trait::async_trait]
 impl BatchPublisher for JetStreamPublisher {
     async fn batch_stream(&self, subject: &str) -> Option<String> {
-        if !super::has_fast_batches(&self.context.client()) {
+        if !super::has_fast_batches(&self.client) {
             return None;
         }
         self.lookups.stream_of(subject)
@@ -255,7 +255,7 @@ impl BatchPublisher for JetStreamPublisher {
 impl JetStreamPublisher {
     /// Sends `messages` (at least one) as one server-side batch.
     async fn run(&self, messages: &[&IntegrationMessage], timeout: Duration) -> Run {
-        let client = self.context.client();
+        let client = self.client.clone();
         let first = messages[0];
         let inbox = client.new_inbox();
         let mut answers = match client.subscribe(format!("{inbox}.>")).await {

@@ -48,6 +48,9 @@ use crate::publisher::{PublishError, PublishReceipt, Publisher};
 #[derive(Debug, Clone)]
 pub struct JetStreamPublisher {
     pub(super) context: Context,
+    /// The context's client, kept: `Context::client` clones it (a dozen reference counts and
+    /// a channel sender), which was measured at every message (`max_payload`).
+    pub(super) client: async_nats::Client,
     violations: Option<PermissionViolations>,
     pub(super) lookups: super::fast_batch::SharedLookups,
 }
@@ -56,6 +59,7 @@ impl JetStreamPublisher {
     /// A publisher on `context` (`async_nats::jetstream::new(client)`).
     pub fn new(context: Context) -> Self {
         Self {
+            client: context.client(),
             context,
             violations: None,
             lookups: Default::default(),
@@ -196,7 +200,7 @@ impl JetStreamPublisher {
             .map_err(|err| match err.kind() {
                 // The server lowered its limit between the check above and the send.
                 PublishErrorKind::MaxPayloadExceeded => {
-                    too_large(message, size, self.context.client().max_payload())
+                    too_large(message, size, self.client.max_payload())
                 }
                 _ => map_error(message, err),
             })?;
@@ -215,7 +219,7 @@ impl JetStreamPublisher {
         // async-nats checks the size too (since 0.50), but with an untyped error; a message
         // over the limit must never be sent: the server would close the connection, and older
         // clients waited for an ack that never came.
-        let max_payload = self.context.client().max_payload();
+        let max_payload = self.client.max_payload();
         let size = wire_size(header_lines, message.payload.len());
         if max_payload > 0 && size > max_payload {
             return Err(too_large(message, size, max_payload));
@@ -340,15 +344,12 @@ static KNOWN_HEADERS: [HeaderName; 11] = [
     HeaderName::from_static(headers::DOMAIN_EVENT_ID),
 ];
 
-/// The `HeaderName` of `name`: a static one for the CloudEvents names, else parsed.
-fn header_name(name: &str) -> Option<HeaderName> {
-    match KNOWN_HEADERS.iter().find(|known| {
+/// The index in [`KNOWN_HEADERS`] of `name` (exactly, as the generated glue writes it).
+fn known_header(name: &str) -> Option<usize> {
+    KNOWN_HEADERS.iter().position(|known| {
         let known: &str = known.as_ref();
         known == name
-    }) {
-        Some(known) => Some(known.clone()),
-        None => HeaderName::from_str(name).ok(),
-    }
+    })
 }
 
 /// Builds the NATS header map of `message` without the panicking `&str` conversions of
@@ -360,6 +361,10 @@ fn header_name(name: &str) -> Option<HeaderName> {
 fn header_map(message: &IntegrationMessage) -> Result<(HeaderMap, usize), PublishError> {
     let mut map = HeaderMap::new();
     let mut lines = 0;
+    // The CloudEvents names already in the map, by index in `KNOWN_HEADERS`: the first value
+    // of such a name is inserted (one hash; `HeaderMap::append` looks the name up first, then
+    // inserts it), a second one appended.
+    let mut known_seen = 0u16;
     for (name, value) in &message.headers {
         if name.eq_ignore_ascii_case(headers::NATS_MSG_ID) {
             // Replaced by the message id, but refused like any header that cannot be sent
@@ -369,15 +374,26 @@ fn header_map(message: &IntegrationMessage) -> Result<(HeaderMap, usize), Publis
             }
             continue;
         }
-        let header = (!name.is_empty())
-            .then(|| header_name(name))
-            .flatten()
-            .zip(HeaderValue::from_str(value).ok());
-        let Some((header, value)) = header else {
+        let Ok(header_value) = HeaderValue::from_str(value) else {
             return Err(unsendable(message));
         };
-        lines += header_line(name, value.as_str());
-        map.append(header, value);
+        lines += header_line(name, value);
+        match known_header(name) {
+            Some(known) if known_seen & (1 << known) == 0 => {
+                known_seen |= 1 << known;
+                map.insert(KNOWN_HEADERS[known].clone(), header_value);
+            }
+            Some(known) => map.append(KNOWN_HEADERS[known].clone(), header_value),
+            None => {
+                let header = (!name.is_empty())
+                    .then(|| HeaderName::from_str(name).ok())
+                    .flatten();
+                let Some(header) = header else {
+                    return Err(unsendable(message));
+                };
+                map.append(header, header_value);
+            }
+        }
     }
     let mut buffer = Uuid::encode_buffer();
     let id = message.id.hyphenated().encode_lower(&mut buffer);
@@ -521,6 +537,15 @@ mod tests {
             Some("00000000-0000-0000-0000-000000000007")
         );
         assert_eq!(map.get_all("Nats-Msg-Id").count(), 1);
+
+        // A CloudEvents name given twice keeps both values, in order (the first is inserted,
+        // the second appended), and both lines are counted.
+        message.headers.push(("ce-type".into(), "F".into()));
+        let (twice, twice_lines) = header_map(&message).unwrap();
+        let values: Vec<&str> = twice.get_all("ce-type").map(|v| v.as_str()).collect();
+        assert_eq!(values, ["E", "F"]);
+        assert_eq!(twice_lines, lines + 12);
+        message.headers.pop();
 
         message
             .headers

@@ -433,11 +433,16 @@ impl Rounds for Pipeline<'_> {
                 };
                 let start_after = self.start_after(sent.report(), &following);
                 // Three rounds at once: this one commits while the next one is sent, and
-                // the one after the next locks its batch: at the same time as the commit
-                // when it starts past the next one's rows (with a connection to spare),
-                // otherwise after the commit, so that rows this round held back are free
-                // for it.
-                let parallel = start_after > 0 && self.spare_connection;
+                // the one after the next locks its batch at the same time as the commit
+                // (with a connection to spare), unless this round held rows back or failed
+                // some: then after the commit, so that those rows are free for it. A select
+                // from the first row that is only the periodic one runs at the same time
+                // too: it skips this round's rows (locked, deleted at the commit) and finds
+                // the rows it is for, committed late or released by an earlier round (the
+                // serial one was a fifth of the rounds and cost 1.5 times a step:
+                // BENCHMARKS.md, "Outbox relay").
+                let clean = sent.report().held_back == 0 && sent.report().failed == 0;
+                let parallel = self.spare_connection && (start_after > 0 || clean);
                 let ((finished, after), following) = tokio::join!(
                     async {
                         if parallel {

@@ -67,14 +67,7 @@ where
     ConsumerFn(f)
 }
 
-/// The text of a panic payload.
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
-}
+pub(super) use crate::error::panic_message;
 
 #[cfg(test)]
 mod tests {

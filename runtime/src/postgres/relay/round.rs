@@ -49,6 +49,65 @@ impl SentRound {
     }
 }
 
+/// What the fence query needs of a round's locked rows: each aggregate once (type and id,
+/// in the order of their first row) and every id locked.
+struct FenceKeys {
+    types: Vec<String>,
+    ids: Vec<String>,
+    locked: Vec<i64>,
+}
+
+impl FenceKeys {
+    /// The keys of `rows` (the round's select: columns `id`, `aggregate_type`,
+    /// `aggregate_id`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`]: a column is missing or of another type.
+    fn of(rows: &[sqlx::postgres::PgRow]) -> Result<Self, Error> {
+        let mut keys = Self {
+            types: Vec::new(),
+            ids: Vec::new(),
+            locked: Vec::with_capacity(rows.len()),
+        };
+        let mut seen = std::collections::HashSet::with_capacity(rows.len());
+        for row in rows {
+            let kind: &str = row.try_get("aggregate_type")?;
+            let id: &str = row.try_get("aggregate_id")?;
+            keys.locked.push(row.try_get("id")?);
+            if seen.insert((kind, id)) {
+                keys.types.push(kind.to_owned());
+                keys.ids.push(id.to_owned());
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// Decodes the selected rows ([`OutboxRow::decode`]) on a blocking thread, and frees
+/// sqlx's rows there: it is the relay's biggest CPU cost after the NATS headers (the headers'
+/// JSON, an owned copy of each string), and on the relay's own thread it delayed the send
+/// of the round before, which runs meanwhile (`BENCHMARKS.md`, "Outbox relay"). On a
+/// current-thread runtime, as `eventmap-relay` runs, this is the only way the two overlap.
+///
+/// # Errors
+///
+/// [`Error::Database`] from a column ([`OutboxRow::decode`]); [`Error::RelayPanicked`] when
+/// the decoding panicked or the runtime shut down before it ran.
+async fn decode_rows(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<OutboxRow>, Error> {
+    tokio::task::spawn_blocking(move || rows.iter().map(OutboxRow::decode).collect())
+        .await
+        .unwrap_or_else(|join| {
+            Err(Error::RelayPanicked {
+                message: if join.is_panic() {
+                    crate::error::panic_message(&*join.into_panic()).to_owned()
+                } else {
+                    "the runtime shut down while a round's rows were decoded".to_owned()
+                },
+            })
+        })
+}
+
 impl Relay {
     /// Runs one round (see [`Relay`]).
     ///
@@ -121,13 +180,15 @@ impl Relay {
             .bind(start_after)
             .fetch_all(&mut *tx)
             .await?;
-            let rows: Vec<OutboxRow> = rows.iter().map(OutboxRow::decode).collect::<Result<_, _>>()?;
-            warn_past_horizon(&rows, &self.config);
-            let fences = if rows.is_empty() {
-                HashMap::new()
+            // The fences are asked for while the rows are decoded (on another thread).
+            let (rows, fences) = if rows.is_empty() {
+                (Vec::new(), HashMap::new())
             } else {
-                self.fences(&mut tx, &rows).await?
+                let keys = FenceKeys::of(&rows)?;
+                let (rows, fences) = tokio::join!(decode_rows(rows), self.fences(&mut tx, &keys));
+                (rows?, fences?)
             };
+            warn_past_horizon(&rows, &self.config);
             Ok(LockedRound {
                 tx,
                 rows,
@@ -295,23 +356,15 @@ impl Relay {
         Ok(parked)
     }
 
-    /// For each aggregate of `rows`: the lowest id of its unpublished rows that this round
-    /// did not lock. This round's rows of the aggregate at or above it must not be sent.
+    /// For each aggregate of the round (`keys`): the lowest id of its unpublished rows that
+    /// this round did not lock. This round's rows of the aggregate at or above it must not be
+    /// sent.
     async fn fences(
         &self,
         tx: &mut sqlx::PgConnection,
-        rows: &[OutboxRow],
+        keys: &FenceKeys,
     ) -> Result<HashMap<(String, String), i64>, Error> {
-        let mut types = Vec::new();
-        let mut ids = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for row in rows {
-            if seen.insert((row.aggregate_type.as_str(), row.aggregate_id.as_str())) {
-                types.push(row.aggregate_type.as_str());
-                ids.push(row.aggregate_id.as_str());
-            }
-        }
-        let locked: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let FenceKeys { types, ids, locked } = keys;
         let fences = sqlx::query(&format!(
             "SELECT o.aggregate_type, o.aggregate_id, min(o.id) AS fence FROM {} AS o \
              JOIN unnest($1::text[], $2::text[]) AS k(t, a) \
@@ -320,9 +373,9 @@ impl Relay {
              GROUP BY o.aggregate_type, o.aggregate_id",
             self.schema.outbox
         ))
-        .bind(&types)
-        .bind(&ids)
-        .bind(&locked)
+        .bind(types)
+        .bind(ids)
+        .bind(locked)
         .fetch_all(&mut *tx)
         .await?;
         fences

@@ -46,12 +46,7 @@ impl RunningRelay {
         match self.task.await {
             Ok(result) => result,
             Err(err) if err.is_panic() => {
-                let panic = err.into_panic();
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(not a string)".to_owned());
+                let message = crate::error::panic_message(&*err.into_panic()).to_owned();
                 Err(Error::RelayPanicked { message })
             }
             // Cancelled: the runtime is shutting down; nothing runs any more.
