@@ -50,6 +50,7 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The text of a panic payload (a `&str` or `String` message, else `(no message)`).
+#[cfg(any(feature = "nats", feature = "postgres", feature = "sqlite"))]
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()

@@ -436,13 +436,14 @@ impl Rounds for Pipeline<'_> {
                 // the one after the next locks its batch at the same time as the commit
                 // (with a connection to spare), unless this round held rows back or failed
                 // some: then after the commit, so that those rows are free for it. A select
-                // from the first row that is only the periodic one runs at the same time
-                // too: it skips this round's rows (locked, deleted at the commit) and finds
-                // the rows it is for, committed late or released by an earlier round (the
-                // serial one was a fifth of the rounds and cost 1.5 times a step:
-                // BENCHMARKS.md, "Outbox relay").
+                // from the first row otherwise (the periodic one, or after a next round that
+                // found nothing) runs at the same time too: it skips this round's rows
+                // (locked, deleted or marked at the commit) and finds the rows it is for,
+                // committed late or released by an earlier round (after the commit, it was a
+                // fifth of the rounds at 1.5 times a step: BENCHMARKS.md, "Outbox relay").
+                // `start_after` is past the next round only when this round is clean.
                 let clean = sent.report().held_back == 0 && sent.report().failed == 0;
-                let parallel = self.spare_connection && (start_after > 0 || clean);
+                let parallel = self.spare_connection && clean;
                 let ((finished, after), following) = tokio::join!(
                     async {
                         if parallel {

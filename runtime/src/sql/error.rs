@@ -93,7 +93,8 @@ pub enum Error {
         source: sqlx::Error,
     },
     /// The task of a [`RunningRelay`](super::RunningRelay) panicked (a bug: the relay logs and retries every
-    /// failure it knows of).
+    /// failure it knows of); also a round whose rows were being decoded on a blocking
+    /// thread when the runtime shut down (PostgreSQL relay; the round is rolled back).
     #[error("the relay's task panicked: {message}")]
     RelayPanicked {
         /// The panic's message, when it was a string.
