@@ -25,8 +25,9 @@
 # target/eventmap-bench/; the logs (criterion's output, each broker run) are there too. The
 # summary table (every figure with a target: scenario, eventmap, baseline, ratio, target, met)
 # comes first, also kept in target/eventmap-bench/summary.md.
-# About 7 to 10 minutes once built (411 s on an AMD EPYC machine on 2026-12-06, 617 s on a
-# slower Intel Xeon one on 2026-12-07); a first build adds about 6 (2 cores).
+# About 7 to 11 minutes once built (411 s on an AMD EPYC machine on 2026-12-06, 609 s on an
+# Intel Xeon one and 637 s on an AMD EPYC one on 2026-12-07); a first build adds about 6 (2
+# cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
