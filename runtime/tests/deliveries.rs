@@ -154,8 +154,9 @@ async fn close_hands_a_prefetched_batch_back_too() {
             .await
             .unwrap();
 
-        // Batches of 4: the first pull brings 1-4; at half a batch left (after the second
-        // delivery) the next batch, 5-8, is prefetched. 9 and 10 are never pulled.
+        // Batches of 4: the first pull brings 1-4; at a batch or less left (after the first
+        // delivery) the next batch, 5-8, is prefetched; with 5 left after the third delivery
+        // no further one. 9 and 10 are never pulled.
         let spec = ConsumerSpec::new("prefetching", &[]).policy(DeliveryPolicy::default().batch(4));
         let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
             .await

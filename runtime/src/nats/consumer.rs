@@ -90,8 +90,8 @@ pub enum ConsumeError {
 ///
 /// * [`run`](Self::run) with a [`ConsumerHandler`]: messages are pulled in batches of
 ///   [`DeliveryPolicy::batch`] into a queue owned by the consumer and handled one at a time,
-///   in order; when half a batch is left the next one is requested while handling goes on
-///   (prefetch: at most 1.5 batches queued); while a handler runs, in-progress acks keep both
+///   in order; when a batch or less is left the next one is requested while handling goes
+///   on (prefetch: at most 2 batches queued); while a handler runs, in-progress acks keep both
 ///   its message and the queued ones from being redelivered. The consumer acks, naks with
 ///   backoff and dead-letters.
 /// * `run_with_inbox` (feature `postgres` or `sqlite`) with a `TransactionalHandler`: as

@@ -27,7 +27,7 @@ use crate::nats::delivery::{Delivery, Received};
 ///   dead-lettered then acked, or terminated without a dead-letter channel.
 ///
 /// Messages are pulled [`DeliveryPolicy::batch`](super::DeliveryPolicy::batch) at a time; when
-/// half a batch is left, the next batch is requested (prefetch), so up to 1.5 batches wait
+/// a batch or less is left, the next batch is requested (prefetch), so up to 2 batches wait
 /// their turn, without in-progress acks: keep the batch small enough to be handled within the
 /// ack wait. Failed pull requests are retried with a pause. [`close`](Self::close) releases
 /// the messages pulled but not handed over (a prefetch in flight included); dropping the

@@ -54,8 +54,8 @@ pub struct DeliveryPolicy {
     /// How often in-progress acks (`+WPI`) are sent while a handler runs (also for the
     /// messages pulled and waiting their turn); `None`: [`Self::ack_wait`] / 3.
     pub in_progress_every: Option<Duration>,
-    /// Messages requested per pull. Default 100. The next batch is requested when half a
-    /// batch is left (prefetch), so up to 1.5 batches can be pulled and waiting their turn.
+    /// Messages requested per pull. Default 100. The next batch is requested when a batch
+    /// or less is left (prefetch), so up to 2 batches can be pulled and waiting their turn.
     pub batch: usize,
     /// Whether acks wait for the server's confirmation (JetStream double ack). Default `true`;
     /// `false` queues the `+ACK` and moves on (see [`Delivery::ack_unconfirmed`](crate::nats::Delivery::ack_unconfirmed)).

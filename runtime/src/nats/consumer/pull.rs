@@ -153,15 +153,17 @@ impl<E: IntegrationEventSet> Consumer<E> {
     }
 
     /// Starts a prefetch (a no-wait pull request for a batch) when none is in flight, the
-    /// queue is down to half a batch or less, and the last pull request was answered in full
-    /// (more messages are probably pending). The queue then holds at most 1.5 batches. Like
-    /// async-nats' `messages()` stream, which asks for more at half a batch, this keeps the
-    /// next messages on their way while the queued ones are handled; unlike it, the
-    /// messages stay in [`Pulled`], so in-progress acks, the dead-letter accounting and
-    /// [`release`](Self::release) see every one of them.
+    /// queue is down to a batch or less, and the last pull request was answered in full
+    /// (more messages are probably pending). The queue then holds at most 2 batches. Like
+    /// async-nats' `messages()` stream, this keeps the next messages on their way while the
+    /// queued ones are handled; unlike it, the messages stay in [`Pulled`], so in-progress
+    /// acks, the dead-letter accounting and [`release`](Self::release) see every one of
+    /// them. At half a batch (as `messages()` asks for more), the queue ran dry while the
+    /// next batch was on its way: 0.90-0.93x the raw consumer's rate, against 0.99-1.03x
+    /// (BENCHMARKS.md, "Consumer prefetch").
     pub(super) fn prefetch(&self, pulled: &mut Pulled) {
         let batch = self.spec.policy.batch.max(1);
-        if pulled.prefetch.is_some() || !pulled.more || pulled.queue.len() > batch / 2 {
+        if pulled.prefetch.is_some() || !pulled.more || pulled.queue.len() > batch {
             return;
         }
         let consumer = Arc::clone(&self.consumer);
