@@ -96,7 +96,10 @@ fn decode_headers(json: &str) -> Result<Vec<(String, String)>, serde_json::Error
             self,
             mut seq: A,
         ) -> Result<Self::Value, A::Error> {
-            let mut headers = Vec::with_capacity(seq.size_hint().unwrap_or(HEADERS_EXPECTED));
+            // A size hint is the input's word (serde_json gives none): never above the
+            // expected count, so that a hostile row cannot make the relay allocate for it.
+            let hint = seq.size_hint().unwrap_or(HEADERS_EXPECTED);
+            let mut headers = Vec::with_capacity(hint.min(HEADERS_EXPECTED));
             while let Some(header) = seq.next_element()? {
                 headers.push(header);
             }
