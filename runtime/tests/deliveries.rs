@@ -144,6 +144,59 @@ async fn close_hands_the_pulled_messages_back() {
 }
 
 #[tokio::test]
+async fn the_next_batch_is_prefetched_once_a_batch_or_less_is_queued() {
+    within(async {
+        let server = start_server().await;
+        let (_client, js) = connect(&server).await;
+        provision_streams(&js, &[ORDER]).await.unwrap();
+        JetStreamPublisher::new(js.clone())
+            .publish_all(&created_messages(10), 16)
+            .await
+            .unwrap();
+
+        // Batches of 4: the first pull brings 1-4; handing 1 over leaves 3 queued, a batch or
+        // less, so 5-8 are prefetched at once (at half a batch, 2 left, they were not yet).
+        let spec =
+            ConsumerSpec::new("prefetch-early", &[]).policy(DeliveryPolicy::default().batch(4));
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        let first = tokio::time::timeout(NEXT, deliveries.next())
+            .await
+            .expect("a delivery in time")
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.stream_sequence, 1);
+        first.ack().await.unwrap();
+        deliveries.close().await;
+
+        // `close` waited for the prefetch and naked 2-8 with the queue; 9 and 10 come for the
+        // first time.
+        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+            .await
+            .unwrap()
+            .deliveries();
+        let mut seen = Vec::new();
+        for _ in 2..=10 {
+            let delivery = tokio::time::timeout(NEXT, deliveries.next())
+                .await
+                .expect("handed back at once")
+                .unwrap()
+                .unwrap();
+            seen.push((delivery.stream_sequence, delivery.delivered));
+            delivery.ack().await.unwrap();
+        }
+        seen.sort_unstable();
+        let expected: Vec<(u64, u64)> = (2..=10)
+            .map(|seq| (seq, if seq <= 8 { 2 } else { 1 }))
+            .collect();
+        assert_eq!(seen, expected);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn close_hands_a_prefetched_batch_back_too() {
     within(async {
         let server = start_server().await;

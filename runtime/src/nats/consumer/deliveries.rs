@@ -28,8 +28,8 @@ use crate::nats::delivery::{Delivery, Received};
 ///
 /// Messages are pulled [`DeliveryPolicy::batch`](super::DeliveryPolicy::batch) at a time; when
 /// a batch or less is left, the next batch is requested (prefetch), so up to 2 batches wait
-/// their turn, without in-progress acks: keep the batch small enough to be handled within the
-/// ack wait. Failed pull requests are retried with a pause. [`close`](Self::close) releases
+/// their turn, without in-progress acks: keep the batch small enough for two batches to be
+/// handled within the ack wait. Failed pull requests are retried with a pause. [`close`](Self::close) releases
 /// the messages pulled but not handed over (a prefetch in flight included); dropping the
 /// stream leaves them to the ack wait.
 ///

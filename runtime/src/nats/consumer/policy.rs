@@ -55,7 +55,9 @@ pub struct DeliveryPolicy {
     /// messages pulled and waiting their turn); `None`: [`Self::ack_wait`] / 3.
     pub in_progress_every: Option<Duration>,
     /// Messages requested per pull. Default 100. The next batch is requested when a batch
-    /// or less is left (prefetch), so up to 2 batches can be pulled and waiting their turn.
+    /// or less is left (prefetch), so up to 2 batches can be pulled and waiting their turn:
+    /// each instance holds up to `2 * batch + 1` messages unacknowledged, against the
+    /// consumer's `max_ack_pending` (JetStream's default, 1,000).
     pub batch: usize,
     /// Whether acks wait for the server's confirmation (JetStream double ack). Default `true`;
     /// `false` queues the `+ACK` and moves on (see [`Delivery::ack_unconfirmed`](crate::nats::Delivery::ack_unconfirmed)).

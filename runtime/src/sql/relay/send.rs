@@ -96,8 +96,8 @@ fn decode_headers(json: &str) -> Result<Vec<(String, String)>, serde_json::Error
             self,
             mut seq: A,
         ) -> Result<Self::Value, A::Error> {
-            // A size hint is the input's word (serde_json gives none): never above the
-            // expected count, so that a hostile row cannot make the relay allocate for it.
+            // A size hint comes from the deserializer (serde_json gives none): capped at the
+            // expected count, so that no hint makes the relay allocate ahead of the elements.
             let hint = seq.size_hint().unwrap_or(HEADERS_EXPECTED);
             let mut headers = Vec::with_capacity(hint.min(HEADERS_EXPECTED));
             while let Some(header) = seq.next_element()? {
