@@ -143,55 +143,63 @@ async fn close_hands_the_pulled_messages_back() {
     .await;
 }
 
-#[tokio::test]
-async fn the_next_batch_is_prefetched_once_a_batch_or_less_is_queued() {
-    within(async {
-        let server = start_server().await;
-        let (_client, js) = connect(&server).await;
-        provision_streams(&js, &[ORDER]).await.unwrap();
-        JetStreamPublisher::new(js.clone())
-            .publish_all(&created_messages(10), 16)
-            .await
-            .unwrap();
-
-        // Batches of 4: the first pull brings 1-4; handing 1 over leaves 3 queued, a batch or
-        // less, so 5-8 are prefetched at once (at half a batch, 2 left, they were not yet).
-        let spec =
-            ConsumerSpec::new("prefetch-early", &[]).policy(DeliveryPolicy::default().batch(4));
-        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
-            .await
-            .unwrap()
-            .deliveries();
-        let first = tokio::time::timeout(NEXT, deliveries.next())
+/// Publishes 10 events, reads the first `handled` of them through `deliveries` with batches
+/// of 4 (durable `durable`), acks them and closes; then reads the 10 - `handled` others with a
+/// new `Deliveries` and returns their `(stream sequence, delivered)` in stream order: those
+/// that `close` naked were delivered twice.
+async fn delivered_after_close(durable: &str, handled: u64) -> Vec<(u64, u64)> {
+    let server = start_server().await;
+    let (_client, js) = connect(&server).await;
+    provision_streams(&js, &[ORDER]).await.unwrap();
+    JetStreamPublisher::new(js.clone())
+        .publish_all(&created_messages(10), 16)
+        .await
+        .unwrap();
+    let spec = ConsumerSpec::new(durable, &[]).policy(DeliveryPolicy::default().batch(4));
+    let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+        .await
+        .unwrap()
+        .deliveries();
+    for expected in 1..=handled {
+        let delivery = tokio::time::timeout(NEXT, deliveries.next())
             .await
             .expect("a delivery in time")
             .unwrap()
             .unwrap();
-        assert_eq!(first.stream_sequence, 1);
-        first.ack().await.unwrap();
-        deliveries.close().await;
+        assert_eq!(delivery.stream_sequence, expected);
+        delivery.ack().await.unwrap();
+    }
+    deliveries.close().await;
 
-        // `close` waited for the prefetch and naked 2-8 with the queue; 9 and 10 come for the
-        // first time.
-        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+    // Naked by `close`: handed back at once despite the 30 s ack wait.
+    let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
+        .await
+        .unwrap()
+        .deliveries();
+    let mut seen = Vec::new();
+    for _ in handled..10 {
+        let delivery = tokio::time::timeout(NEXT, deliveries.next())
             .await
+            .expect("handed back at once")
             .unwrap()
-            .deliveries();
-        let mut seen = Vec::new();
-        for _ in 2..=10 {
-            let delivery = tokio::time::timeout(NEXT, deliveries.next())
-                .await
-                .expect("handed back at once")
-                .unwrap()
-                .unwrap();
-            seen.push((delivery.stream_sequence, delivery.delivered));
-            delivery.ack().await.unwrap();
-        }
-        seen.sort_unstable();
+            .unwrap();
+        seen.push((delivery.stream_sequence, delivery.delivered));
+        delivery.ack().await.unwrap();
+    }
+    seen.sort_unstable();
+    seen
+}
+
+#[tokio::test]
+async fn the_next_batch_is_prefetched_once_a_batch_or_less_is_queued() {
+    within(async {
+        // The first pull brings 1-4; handing 1 over leaves 3 queued, a batch or less, so 5-8
+        // are prefetched at once (at half a batch, 2 left, they were not yet). `close` waits
+        // for the prefetch and naks 2-8 with the queue; 9 and 10 come for the first time.
         let expected: Vec<(u64, u64)> = (2..=10)
             .map(|seq| (seq, if seq <= 8 { 2 } else { 1 }))
             .collect();
-        assert_eq!(seen, expected);
+        assert_eq!(delivered_after_close("prefetch-early", 1).await, expected);
     })
     .await;
 }
@@ -199,52 +207,11 @@ async fn the_next_batch_is_prefetched_once_a_batch_or_less_is_queued() {
 #[tokio::test]
 async fn close_hands_a_prefetched_batch_back_too() {
     within(async {
-        let server = start_server().await;
-        let (_client, js) = connect(&server).await;
-        provision_streams(&js, &[ORDER]).await.unwrap();
-        JetStreamPublisher::new(js.clone())
-            .publish_all(&created_messages(10), 16)
-            .await
-            .unwrap();
-
-        // Batches of 4: the first pull brings 1-4; at a batch or less left (after the first
-        // delivery) the next batch, 5-8, is prefetched; with 5 left after the third delivery
-        // no further one. 9 and 10 are never pulled.
-        let spec = ConsumerSpec::new("prefetching", &[]).policy(DeliveryPolicy::default().batch(4));
-        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
-            .await
-            .unwrap()
-            .deliveries();
-        for expected in 1..=3 {
-            let delivery = tokio::time::timeout(NEXT, deliveries.next())
-                .await
-                .expect("a delivery in time")
-                .unwrap()
-                .unwrap();
-            assert_eq!(delivery.stream_sequence, expected);
-            delivery.ack().await.unwrap();
-        }
-        deliveries.close().await;
-
-        // 4-8 were pulled and naked by `close` (delivered twice now, at once despite the 30 s
-        // ack wait); 9 and 10 come for the first time.
-        let mut deliveries = Consumer::<OrderEvents>::start(&js, &spec)
-            .await
-            .unwrap()
-            .deliveries();
-        let mut seen = Vec::new();
-        for _ in 4..=10 {
-            let delivery = tokio::time::timeout(NEXT, deliveries.next())
-                .await
-                .expect("handed back at once")
-                .unwrap()
-                .unwrap();
-            seen.push((delivery.stream_sequence, delivery.delivered));
-            delivery.ack().await.unwrap();
-        }
-        seen.sort_unstable();
+        // The first pull brings 1-4; at a batch or less left (after the first delivery) the
+        // next batch, 5-8, is prefetched; with 5 left after the third delivery no further
+        // one. 4-8 were pulled and naked by `close`; 9 and 10 were never pulled.
         assert_eq!(
-            seen,
+            delivered_after_close("prefetching", 3).await,
             [(4, 2), (5, 2), (6, 2), (7, 2), (8, 2), (9, 1), (10, 1)]
         );
     })
