@@ -10,7 +10,8 @@
 #    `publish_all`) and subscription vs raw async-nats, interleaved, on a current-thread and a
 #    multi-thread tokio runtime, on a private `nats-server -js` (free loopback port, temporary
 #    file store) it starts and stops; the outbox relay (PostgreSQL at DATABASE_URL, default
-#    postgres://postgres@127.0.0.1:5432/postgres, a fresh schema per run, dropped after) draining
+#    postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable: no TLS on loopback, a fresh
+#    schema per run, dropped after) draining
 #    100,000 rows vs raw pipelined publishing of the same messages, and its end-to-end latency
 #    at 1,000 events/s; the declared-subscription consumer (`Consumer::run` with a generated
 #    subscription, 200,000 events, confirmed and unconfirmed acks, and with the PostgreSQL inbox)
@@ -67,9 +68,9 @@ machine() {
   echo "- rustc: $(rustc --version)"
   echo "- nats-server: $("$NATS_SERVER_BIN" --version) ($NATS_SERVER_BIN)"
   echo "- JetStream store: file storage in a temporary directory under ${TMPDIR:-/tmp} ($(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2 " on " $1}'))"
-  local pg="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" pgdata
+  local pg="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}" pgdata
   pgdata=$(psql "$pg" -Atc 'SHOW data_directory' 2>/dev/null || true)
-  echo "- PostgreSQL: $(psql "$pg" -Atc 'SHOW server_version' 2>/dev/null || echo '(psql not available)'), synchronous_commit $(psql "$pg" -Atc 'SHOW synchronous_commit' 2>/dev/null), data on $( [ -n "$pgdata" ] && df -T "$pgdata" 2>/dev/null | awk 'NR == 2 {print $2 " on " $1}')"
+  echo "- PostgreSQL: $(psql "$pg" -Atc 'SHOW server_version' 2>/dev/null || echo '(psql not available)'), synchronous_commit $(psql "$pg" -Atc 'SHOW synchronous_commit' 2>/dev/null), TLS $(psql "$pg" -Atc 'SELECT CASE WHEN ssl THEN version ELSE $$off$$ END FROM pg_stat_ssl WHERE pid = pg_backend_pid()' 2>/dev/null), data on $( [ -n "$pgdata" ] && df -T "$pgdata" 2>/dev/null | awk 'NR == 2 {print $2 " on " $1}')"
   echo "- load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 machine > "$out/machine.md"

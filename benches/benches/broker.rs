@@ -1080,7 +1080,8 @@ fn measure(
 fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
     use consumer::{
         CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_INBOX_BATCHED,
-        EVENTMAP_INBOX_MULTI_ROW, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
+        EVENTMAP_INBOX_MULTI_ROW, EVENTMAP_INBOX_PARALLEL, EVENTMAP_UNCONFIRMED, RAW_ACK,
+        RAW_DOUBLE,
     };
     let ratio = |a, b| {
         results.ratio(
@@ -1112,6 +1113,10 @@ fn consumer_ratios(config: &Config, results: &Results) -> Option<String> {
     }
     for (variant, label) in [
         (EVENTMAP_INBOX_BATCHED, "Consumer::run_with_inbox"),
+        (
+            EVENTMAP_INBOX_PARALLEL,
+            "Consumer::run_with_inbox, 4 transactions per batch",
+        ),
         (
             EVENTMAP_INBOX_MULTI_ROW,
             "Consumer::run_with_inbox + handle_batch",

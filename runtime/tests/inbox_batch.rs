@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Barrier;
+
 use eventmap::BoxError;
 use eventmap::nats::async_nats::{self, jetstream::Context};
 use eventmap::nats::{
@@ -94,6 +96,7 @@ impl Fixture {
             ),
             calls: AtomicUsize::new(0),
             poison: poison.map(|(id, version)| (id.to_owned(), version)),
+            meet: None,
         }
     }
 
@@ -157,12 +160,18 @@ async fn start(
         .expect("consumer starts")
 }
 
-/// Writes `(counter, version)` of each increment; fails on `poison`.
+/// Writes `(counter, version)` of each increment; fails on `poison`. With `meet`, the
+/// handler of each counter's first increment waits there for the others' (failing after
+/// [`MEETING`]).
 struct Applier {
     insert: String,
     calls: AtomicUsize,
     poison: Option<(String, u64)>,
+    meet: Option<Barrier>,
 }
+
+/// How long a handler waits at [`Applier::meet`].
+const MEETING: Duration = Duration::from_secs(10);
 
 impl TransactionalHandler<CounterEvents> for Applier {
     async fn handle(
@@ -179,6 +188,11 @@ impl TransactionalHandler<CounterEvents> for Applier {
         {
             return Err(format!("poison {} v{}", event.counter_id, event.version).into());
         }
+        if let Some(meet) = self.meet.as_ref().filter(|_| event.version == 1) {
+            tokio::time::timeout(MEETING, meet.wait())
+                .await
+                .map_err(|_| format!("{} v1 met no other handler", event.counter_id))?;
+        }
         sqlx::query(&self.insert)
             .bind(&event.counter_id)
             .bind(i64::try_from(event.version)?)
@@ -190,6 +204,18 @@ impl TransactionalHandler<CounterEvents> for Applier {
 
 #[tokio::test]
 async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
+    applies_each_message_once_in_order(DeliveryPolicy::default().batch(50)).await;
+}
+
+#[tokio::test]
+async fn batches_split_into_transactions_apply_each_message_once_in_order() {
+    applies_each_message_once_in_order(DeliveryPolicy::default().batch(50).inbox_transactions(4))
+        .await;
+}
+
+/// 20 counters of 10 increments and 4 of them sent again, run with `policy`: each applied
+/// once, in order per counter, 204 handled.
+async fn applies_each_message_once_in_order(policy: DeliveryPolicy) {
     within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_batch").await;
         let expected = fixture.publish(20, 10).await;
@@ -197,9 +223,7 @@ async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
             republish(&fixture.jetstream, sequence).await;
         }
         let handler = fixture.handler(None);
-        let report = fixture
-            .run_until_drained("batched", DeliveryPolicy::default().batch(50), &handler)
-            .await;
+        let report = fixture.run_until_drained("batched", policy, &handler).await;
 
         assert_in_order(&fixture.applied().await, &expected, &[]);
         assert_eq!(
@@ -228,11 +252,23 @@ async fn batches_apply_each_message_once_in_order_and_skip_duplicates() {
 
 #[tokio::test]
 async fn a_poison_message_is_isolated_and_its_aggregate_waits_for_it() {
+    isolates_a_poison_message(1).await;
+}
+
+#[tokio::test]
+async fn a_poison_message_rolls_back_only_its_own_transaction() {
+    isolates_a_poison_message(3).await;
+}
+
+/// 4 counters of 5 increments, c-1 v3 failing on both deliveries, in batches split into
+/// `transactions`: 19 applied in order per counter, c-1 v3 dead-lettered.
+async fn isolates_a_poison_message(transactions: usize) {
     within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_poison").await;
         let expected = fixture.publish(4, 5).await;
         let handler = fixture.handler(Some(("c-1", 3)));
         let policy = DeliveryPolicy::default()
+            .inbox_transactions(transactions)
             .batch(100)
             .max_deliver(2)
             .backoff([Duration::from_millis(200)]);
@@ -259,12 +295,25 @@ async fn a_poison_message_is_isolated_and_its_aggregate_waits_for_it() {
 
 #[tokio::test]
 async fn after_a_consumer_crash_each_aggregate_is_applied_in_version_order() {
+    applies_in_version_order_after_a_crash(1).await;
+}
+
+#[tokio::test]
+async fn after_a_crash_mid_transactions_each_aggregate_is_applied_in_version_order() {
+    applies_in_version_order_after_a_crash(4).await;
+}
+
+/// 50 counters of 20 increments; the first instance (batches split into `transactions`) is
+/// dropped after 300 handler calls, the second drains the stream: every counter applied once
+/// per version, in order.
+async fn applies_in_version_order_after_a_crash(transactions: usize) {
     within(LIMIT, async {
         let fixture = Fixture::new("em_inbox_crash_order").await;
         let (aggregates, per_aggregate) = (50, 20);
         let expected = fixture.publish(aggregates, per_aggregate).await;
         let total = aggregates * per_aggregate;
         let policy = DeliveryPolicy::default()
+            .inbox_transactions(transactions)
             .batch(40)
             .ack_wait(Duration::from_secs(2));
 
@@ -363,6 +412,38 @@ async fn two_instances_of_one_consumer_apply_each_message_once() {
             a.handled > 0 && b.handled > 0,
             "both instances took messages: {a:?} {b:?}"
         );
+        fixture.db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_transactions_of_a_batch_run_at_the_same_time() {
+    within(LIMIT, async {
+        let fixture = Fixture::new("em_inbox_parallel").await;
+        let expected = fixture.publish(3, 4).await;
+        // Each counter's first handler waits for the other two: only three transactions
+        // under way at once get past it (one at a time, each would fail after `MEETING`).
+        let handler = Applier {
+            meet: Some(Barrier::new(3)),
+            ..fixture.handler(None)
+        };
+        let policy = DeliveryPolicy::default()
+            .inbox_transactions(3)
+            .max_deliver(1);
+        let report = fixture
+            .run_until_drained("parallel", policy, &handler)
+            .await;
+
+        assert_in_order(&fixture.applied().await, &expected, &[]);
+        assert_eq!(
+            report,
+            ConsumerReport {
+                handled: 12,
+                ..ConsumerReport::default()
+            }
+        );
+        assert_eq!(handler.calls.load(Ordering::Relaxed), 12);
         fixture.db.cleanup().await;
     })
     .await;

@@ -195,6 +195,19 @@ impl TransactionalHandler<CounterEvents, SqliteDb> for Applier {
 
 #[tokio::test]
 async fn run_with_inbox_applies_each_message_once_in_order_and_skips_duplicates() {
+    applies_each_message_once_in_order(DeliveryPolicy::default().batch(16)).await;
+}
+
+/// On SQLite the split batch's transactions take the write lock in turn: still each message
+/// once, in order per counter.
+#[tokio::test]
+async fn run_with_inbox_in_several_transactions_per_batch_applies_each_message_once() {
+    applies_each_message_once_in_order(DeliveryPolicy::default().batch(16).inbox_transactions(3))
+        .await;
+}
+
+/// 10 counters of 6 increments and 4 sent again, run with `policy`.
+async fn applies_each_message_once_in_order(policy: DeliveryPolicy) {
     within(inbox_scenarios::LIMIT, async {
         let db = Sqlite::setup("em_inbox_batch").await;
         sqlx::query(
@@ -247,7 +260,7 @@ async fn run_with_inbox_applies_each_message_once_in_order_and_skips_duplicates(
         };
         let consumer = Consumer::<CounterEvents>::start(
             &jetstream,
-            &ConsumerSpec::new("batched", &[]).policy(DeliveryPolicy::default().batch(16)),
+            &ConsumerSpec::new("batched", &[]).policy(policy),
         )
         .await
         .expect("consumer starts");

@@ -20,7 +20,8 @@
 //! * **eventmap + inbox, batched**: `Consumer::run_with_inbox` with the same `INSERT` as a
 //!   `TransactionalHandler`, confirmed acks: a pulled batch (100) per transaction; and the
 //!   same with the handler's `handle_batch` writing the batch's rows in one `INSERT ...
-//!   SELECT unnest(...)`.
+//!   SELECT unnest(...)`; and the handler with one `INSERT` per event again, each batch split
+//!   into 4 transactions run at the same time (`DeliveryPolicy::inbox_transactions(4)`).
 //!
 //! The confirmed variants (one round trip per message) and the inbox variants (one PostgreSQL
 //! transaction per message, or per batch) read only the first M of the N events (fewer, so
@@ -57,10 +58,16 @@ pub const RAW_ACK: &str = "raw pull messages() + ack";
 pub const EVENTMAP_INBOX: &str = "eventmap Consumer + Inbox::process, double_ack(true)";
 /// eventmap with the inbox, a batch per transaction, an `INSERT` per event.
 pub const EVENTMAP_INBOX_BATCHED: &str = "eventmap Consumer::run_with_inbox, double_ack(true)";
+/// eventmap with the inbox, each batch split into [`INBOX_TRANSACTIONS`] transactions run at
+/// the same time, an `INSERT` per event.
+pub const EVENTMAP_INBOX_PARALLEL: &str =
+    "eventmap Consumer::run_with_inbox, inbox_transactions(4), double_ack(true)";
 /// eventmap with the inbox, a batch per transaction, one multi-row `INSERT` per batch.
 pub const EVENTMAP_INBOX_MULTI_ROW: &str =
     "eventmap Consumer::run_with_inbox + handle_batch (one INSERT), double_ack(true)";
 
+/// Transactions per batch of [`EVENTMAP_INBOX_PARALLEL`] (`DeliveryPolicy::inbox_transactions`).
+pub const INBOX_TRANSACTIONS: usize = 4;
 /// Events per chunk when filling the stream.
 const FILL_CHUNK: usize = 10_000;
 /// Prefix of the inbox schemas.
@@ -241,6 +248,8 @@ pub enum InboxMode {
     PerEvent,
     /// [`BatchedInboxHandler`] under `Consumer::run_with_inbox`, an `INSERT` per event.
     Batched,
+    /// The same, each batch split into [`INBOX_TRANSACTIONS`] transactions.
+    Parallel,
     /// The same, its `handle_batch` writing a batch's rows in one `INSERT`.
     MultiRow,
 }
@@ -274,7 +283,15 @@ async fn inbox_in(
 ) -> Result<Run, Error> {
     let inbox = Inbox::new(pool.clone(), schema).await?;
     let counter = Counter::new(count as u64);
-    let consumer = Consumer::<OrdersEvent>::start(&env.js, &spec(durable, true)).await?;
+    let mut spec = spec(durable, true);
+    if mode == InboxMode::Parallel {
+        let policy = spec
+            .delivery()
+            .clone()
+            .inbox_transactions(INBOX_TRANSACTIONS);
+        spec = spec.policy(policy);
+    }
+    let consumer = Consumer::<OrdersEvent>::start(&env.js, &spec).await?;
     let start = if mode != InboxMode::PerEvent {
         let handler =
             BatchedInboxHandler::new(&inbox, &counter, mode == InboxMode::MultiRow).await?;
@@ -349,6 +366,7 @@ pub async fn round(
         variants.extend([
             EVENTMAP_INBOX,
             EVENTMAP_INBOX_BATCHED,
+            EVENTMAP_INBOX_PARALLEL,
             EVENTMAP_INBOX_MULTI_ROW,
         ]);
     }
@@ -367,6 +385,10 @@ pub async fn round(
                 (EVENTMAP_INBOX_BATCHED, Some(pool)) => {
                     let count = counts.inbox_batched;
                     inbox(env, pool, count, &durable, InboxMode::Batched).await
+                }
+                (EVENTMAP_INBOX_PARALLEL, Some(pool)) => {
+                    let count = counts.inbox_batched;
+                    inbox(env, pool, count, &durable, InboxMode::Parallel).await
                 }
                 (_, Some(pool)) => {
                     let count = counts.inbox_batched;

@@ -7,7 +7,7 @@ use eventmap_benches::summary::{Row, Target, rate, thousands};
 
 use super::consumer::{
     CONSUMER, EVENTMAP_CONFIRMED, EVENTMAP_INBOX, EVENTMAP_INBOX_BATCHED, EVENTMAP_INBOX_MULTI_ROW,
-    EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
+    EVENTMAP_INBOX_PARALLEL, EVENTMAP_UNCONFIRMED, RAW_ACK, RAW_DOUBLE,
 };
 use super::{
     CONSUME, CONSUME_EVENTMAP, CONSUME_EVENTMAP_FAST, CONSUME_RAW, CONSUME_RAW_DOUBLE, Config,
@@ -25,8 +25,12 @@ const MEMORY_GROWTH: f64 = 1.2;
 /// before it, events/s.
 const INBOX_RATE: f64 = 12_000.0;
 /// The batching inbox variants of scenario 8 and their labels in the summary.
-const INBOX_VARIANTS: [(&str, &str); 2] = [
+const INBOX_VARIANTS: [(&str, &str); 3] = [
     (EVENTMAP_INBOX_BATCHED, "one INSERT per event"),
+    (
+        EVENTMAP_INBOX_PARALLEL,
+        "one INSERT per event, 4 transactions per batch",
+    ),
     (
         EVENTMAP_INBOX_MULTI_ROW,
         "handle_batch, one INSERT per batch",

@@ -2,8 +2,9 @@
 //! each pulled batch in one transaction and keeping each aggregate's events in stream order
 //! across crashes (see `order.rs`).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 
@@ -80,6 +81,11 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     ///    confirmed unless [`double_ack`](super::DeliveryPolicy::double_ack) is off). A crash
     ///    between commit and ack leaves ids that the redelivery finds recorded.
     ///
+    /// With [`DeliveryPolicy::inbox_transactions`](super::DeliveryPolicy::inbox_transactions)
+    /// above 1, a batch is split by aggregate into that many transactions, run at the same
+    /// time on connections of their own; each goes through steps 1-3 alone (a failure rolls
+    /// back only its own messages) and the acks of those committed go out together.
+    ///
     /// While a batch is handled, the next one is pulled (a prefetch, as in [`run`](Self::run)):
     /// its messages wait in the queue under in-progress acks and are released (naked) at
     /// shutdown like the rest.
@@ -90,7 +96,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// last allowed delivery, the others are applied. Undecodable messages and those past
     /// `max_deliver` are dead-lettered and settled before the batch, as in `run`.
     ///
-    /// **Per-aggregate order.** Within a batch, handlers run in stream order. Across batches
+    /// **Per-aggregate order.** Within a transaction, handlers run in stream order. Across batches
     /// and crashes the consumer holds back a message while an earlier message of its
     /// aggregate (same `ce-aggregatetype` and `ce-aggregateid`, lower stream sequence) is
     /// outstanding: one an earlier instance left unacknowledged (found at start between the
@@ -242,43 +248,63 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         if ready.is_empty() {
             return Ok(());
         }
+        let groups = split(ready, self.spec.policy.inbox_transactions, transaction_key);
         let span = tracing::debug_span!(
             "consume_batch",
-            size = ready.len(),
+            size = groups.iter().map(Vec::len).sum::<usize>(),
+            transactions = groups.len(),
             outcome = tracing::field::Empty
         );
-        let outcome = self
-            .with_progress(state, &ready, &[], self.transact(inbox, handler, &ready))
+        let running: Vec<&[Delivery<E>]> = groups.iter().map(Vec::as_slice).collect();
+        let transactions = futures::future::join_all(
+            running
+                .iter()
+                .map(|group| self.transact(inbox, handler, group)),
+        );
+        let outcomes = self
+            .with_progress(state, &running, &[], transactions)
             .instrument(span.clone())
             .await;
-        match outcome {
-            Ok(()) => {
-                span.record("outcome", "committed");
-                state.report.handled += ready.len() as u64;
-                if !state.gate.is_empty() {
-                    for delivery in &ready {
-                        if let Some(key) = key_of(delivery) {
-                            state.gate.clear(&key, delivery.id());
-                        }
+        let mut committed = Vec::new();
+        let mut failed = Vec::new();
+        for (group, outcome) in groups.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => committed.extend(group),
+                Err(error) => failed.push((group, error)),
+            }
+        }
+        span.record(
+            "outcome",
+            match (committed.is_empty(), failed.is_empty()) {
+                (_, true) => "committed",
+                (true, false) => "rolled back",
+                (false, false) => "partly rolled back",
+            },
+        );
+        if !committed.is_empty() {
+            state.report.handled += committed.len() as u64;
+            if !state.gate.is_empty() {
+                for delivery in &committed {
+                    if let Some(key) = key_of(delivery) {
+                        state.gate.clear(&key, delivery.id());
                     }
                 }
-                // One batch's acks in flight at a time, overlapping the next batch.
-                acked(&mut state.acking).await;
-                let handles = ready.into_iter().map(|delivery| delivery.ack).collect();
-                let confirmed = self.spec.policy.double_ack;
-                state.acking = Some(tokio::spawn(ack_all(handles, confirmed).in_current_span()));
             }
-            Err(error) if ready.len() == 1 => {
-                span.record("outcome", "failed");
-                for delivery in ready {
+            // One batch's acks in flight at a time, overlapping the next batch.
+            acked(&mut state.acking).await;
+            let handles = committed.into_iter().map(|delivery| delivery.ack).collect();
+            let confirmed = self.spec.policy.double_ack;
+            state.acking = Some(tokio::spawn(ack_all(handles, confirmed).in_current_span()));
+        }
+        for (group, error) in failed {
+            if group.len() == 1 {
+                for delivery in group {
                     self.settle_tracked(delivery, Err(error.clone()), state)
                         .await;
                 }
-            }
-            Err(error) => {
-                span.record("outcome", "rolled back");
-                tracing::warn!(%error, size = ready.len(), "batch rolled back; handling its messages one at a time");
-                self.one_by_one(inbox, handler, ready, state).await;
+            } else {
+                tracing::warn!(%error, size = group.len(), "batch rolled back; handling its messages one at a time");
+                self.one_by_one(inbox, handler, group, state).await;
             }
         }
         Ok(())
@@ -339,7 +365,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             let outcome = self
                 .with_progress(
                     state,
-                    single,
+                    &[single],
                     waiting,
                     self.transact(inbox, handler, single),
                 )
@@ -423,13 +449,14 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
         tx.commit().await.map_err(database)
     }
 
-    /// Runs `work`, sending in-progress acks for `running`, `waiting` (the rest of a batch taken
+    /// Runs `work`, sending in-progress acks for `running` (the messages of the transactions
+    /// under way), `waiting` (the rest of a batch taken
     /// one at a time), the held and the queued messages on every tick, and appending a
     /// prefetch to the queue as soon as it arrives (so that the next tick covers it too).
     async fn with_progress<T>(
         &self,
         state: &mut Batching<E>,
-        running: &[Delivery<E>],
+        running: &[&[Delivery<E>]],
         waiting: &[Delivery<E>],
         work: impl Future<Output = T>,
     ) -> T {
@@ -440,7 +467,11 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 biased;
                 done = &mut work => return done,
                 _ = state.ticker.tick() => {
-                    let deliveries = running.iter().chain(waiting).chain(&state.held);
+                    let deliveries = running
+                        .iter()
+                        .flat_map(|group| group.iter())
+                        .chain(waiting)
+                        .chain(&state.held);
                     in_progress(deliveries.map(|delivery| &delivery.ack), &state.pulled.queue).await;
                 }
                 () = state.pulled.prefetched(), if state.pulled.prefetching() => {}
@@ -593,6 +624,32 @@ async fn acked(acking: &mut Option<tokio::task::JoinHandle<()>>) {
     }
 }
 
+/// Splits `items` (in stream order) into at most `groups` groups, the items of one `key`
+/// in one group, in their order; the keys go to the groups in turn, in the order they first
+/// appear. No empty group (but one, empty, for no items).
+fn split<T, K: Hash + Eq>(items: Vec<T>, groups: usize, key: impl Fn(&T) -> K) -> Vec<Vec<T>> {
+    if groups <= 1 || items.len() <= 1 {
+        return vec![items];
+    }
+    let mut split: Vec<Vec<T>> = Vec::with_capacity(groups);
+    let mut assigned: HashMap<K, usize> = HashMap::new();
+    for item in items {
+        let next = assigned.len() % groups;
+        let group = *assigned.entry(key(&item)).or_insert(next);
+        if group == split.len() {
+            split.push(Vec::new());
+        }
+        split[group].push(item);
+    }
+    split
+}
+
+/// What keeps messages in one transaction of a split batch: their aggregate, or their
+/// subject without aggregate headers.
+fn transaction_key<E>(delivery: &Delivery<E>) -> AggregateKey {
+    key_of(delivery).unwrap_or_else(|| (String::new(), delivery.subject().to_owned()))
+}
+
 /// Whether `delivery` must wait for an earlier message of its aggregate.
 fn holds<E>(gate: &Gate, delivery: &Delivery<E>) -> bool {
     !gate.is_empty()
@@ -617,4 +674,49 @@ async fn release_held<E>(held: &[Delivery<E>]) {
         failed,
         "held messages were naked for redelivery"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn a_split_keeps_each_key_in_one_group_in_order() {
+        let items = vec![
+            ("a", 1),
+            ("b", 1),
+            ("c", 1),
+            ("a", 2),
+            ("b", 2),
+            ("d", 1),
+            ("a", 3),
+        ];
+        assert_eq!(
+            split(items.clone(), 2, |(key, _)| *key),
+            vec![
+                vec![("a", 1), ("c", 1), ("a", 2), ("a", 3)],
+                vec![("b", 1), ("b", 2), ("d", 1)],
+            ]
+        );
+        assert_eq!(
+            split(items.clone(), 3, |(key, _)| *key),
+            vec![
+                vec![("a", 1), ("a", 2), ("d", 1), ("a", 3)],
+                vec![("b", 1), ("b", 2)],
+                vec![("c", 1)],
+            ]
+        );
+        assert_eq!(
+            split(items.clone(), 1, |(key, _)| *key),
+            vec![items.clone()]
+        );
+    }
+
+    #[test]
+    fn a_split_makes_no_empty_group() {
+        let one_key = vec![("a", 1), ("a", 2), ("a", 3)];
+        assert_eq!(split(one_key.clone(), 4, |(key, _)| *key), vec![one_key]);
+        let empty: Vec<(&str, u32)> = Vec::new();
+        assert_eq!(split(empty, 4, |(key, _)| *key), vec![Vec::new()]);
+    }
 }

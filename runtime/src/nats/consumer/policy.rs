@@ -10,7 +10,7 @@ use crate::channel::ChannelSpec;
 ///
 /// `Default`: deliver all stored messages to a new consumer, 30 s ack wait, 5 deliveries,
 /// backoff 1 s, 5 s, 30 s, no dead-letter channel, in-progress every ack wait / 3, pull
-/// batches of 100, confirmed acks. Built with the chainable setters:
+/// batches of 100, confirmed acks, one inbox transaction per batch. Built with the chainable setters:
 ///
 /// ```
 /// use std::time::Duration;
@@ -62,6 +62,19 @@ pub struct DeliveryPolicy {
     /// Whether acks wait for the server's confirmation (JetStream double ack). Default `true`;
     /// `false` queues the `+ACK` and moves on (see [`Delivery::ack_unconfirmed`](crate::nats::Delivery::ack_unconfirmed)).
     pub double_ack: bool,
+    /// How many transactions [`Consumer::run_with_inbox`](super::Consumer::run_with_inbox)
+    /// splits each pulled batch into, run at the same time, each on a connection of its own
+    /// from the inbox's pool. Messages go to them by aggregate (`ce-aggregatetype` and
+    /// `ce-aggregateid`; by subject without those headers), so one aggregate's messages stay
+    /// in one transaction, in stream order. Each transaction records its messages' ids and
+    /// commits or rolls back on its own. Default 1: the whole batch in one transaction.
+    ///
+    /// Worth raising (to 2-4) for a handler that makes a round trip to the database per
+    /// event: the transactions' round trips overlap (see `BENCHMARKS.md`, the inbox consumer).
+    /// A handler that writes rows shared by several aggregates can then make two of them wait
+    /// on each other's locks; a deadlock PostgreSQL breaks rolls one back, which is retried
+    /// one message at a time. On SQLite the transactions take the write lock in turn (no gain).
+    pub inbox_transactions: usize,
     /// What the contract guard (feature `contracts`) does with the messages of a producer
     /// whose contract the consumer cannot read. Default [`ContractPolicy::Refuse`].
     pub on_incompatible: ContractPolicy,
@@ -102,6 +115,7 @@ impl Default for DeliveryPolicy {
             in_progress_every: None,
             batch: 100,
             double_ack: true,
+            inbox_transactions: 1,
             on_incompatible: ContractPolicy::Refuse,
         }
     }
@@ -153,6 +167,12 @@ impl DeliveryPolicy {
     /// Sets [`Self::double_ack`].
     pub fn double_ack(mut self, confirmed: bool) -> Self {
         self.double_ack = confirmed;
+        self
+    }
+
+    /// Sets [`Self::inbox_transactions`] (at least 1).
+    pub fn inbox_transactions(mut self, transactions: usize) -> Self {
+        self.inbox_transactions = transactions.max(1);
         self
     }
 

@@ -27,7 +27,11 @@ use crate::nats::Delivery;
 /// redelivery, or the same message twice in a batch, does not reach it.
 ///
 /// Handlers are called one after the other, in stream order; several events of a batch share
-/// one transaction, so a handler sees the uncommitted writes of the earlier ones.
+/// one transaction, so a handler sees the uncommitted writes of the earlier ones. With
+/// [`DeliveryPolicy::inbox_transactions`](super::DeliveryPolicy::inbox_transactions) above 1,
+/// a batch is split by aggregate into transactions that run at the same time: the handler is
+/// then called concurrently for different aggregates, and sees the writes of its own
+/// transaction's events only.
 ///
 /// [`handle`](Self::handle) is all a handler has to write. A handler that can apply many
 /// events with fewer statements (one multi-row `INSERT ... SELECT unnest(...)` instead of one
@@ -75,8 +79,9 @@ pub trait TransactionalHandler<
         delivery: &Delivery<E>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send;
 
-    /// Applies the new deliveries of a batch (never empty; duplicates already left out), in
-    /// stream order, on `conn`. `Err` rolls the whole batch back (the runtime then calls this
+    /// Applies the new deliveries of a batch, or of its share of the batch when the batch is
+    /// split into transactions (never empty; duplicates already left out), in stream order,
+    /// on `conn`. `Err` rolls the whole batch (or share) back (the runtime then calls this
     /// with one delivery at a time to find the failing one). The default calls
     /// [`handle`](Self::handle) for each, in a `consume` span of its own.
     fn handle_batch(
