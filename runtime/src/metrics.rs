@@ -14,7 +14,7 @@
 //! | [`RELAY_FAILURES`] | counter, messages | `schema` | failed publish attempts of relay rounds |
 //! | [`OUTBOX_BACKLOG`] | gauge, rows | `schema` | unpublished rows, each time a relay counts them (`Relay::backlog`: after a failed round and when idle) |
 //! | [`HANDLER_DURATION`] | histogram, s | `durable`, `event_type`, `outcome` (`ok`, `error`) | each handler call of `Consumer::run` |
-//! | [`BATCH_DURATION`] | histogram, s | `durable`, `outcome` | each batch transaction's handler of `Consumer::run_with_inbox` |
+//! | [`BATCH_DURATION`] | histogram, s | `durable`, `outcome` | each batch transaction's handler of `Consumer::run_with_inbox` (one per transaction of a split batch) |
 //! | [`REDELIVERIES`] | counter, messages | `durable` | deliveries after the first one of a message, handled by `Consumer::run` |
 //! | [`DEAD_LETTERS`] | counter, messages | `durable`, `dead_letter_stream` | dead letters stored |
 //!
@@ -138,7 +138,7 @@ mod instruments {
                 ),
                 batch_duration: seconds(
                     super::BATCH_DURATION,
-                    "Time a transactional handler took for one batch",
+                    "Time a transactional handler took for one batch transaction (one per transaction when inbox_transactions splits a batch)",
                 ),
                 redeliveries: meter
                     .u64_counter(super::REDELIVERIES)

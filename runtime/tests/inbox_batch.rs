@@ -5,9 +5,9 @@
 
 mod pg;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Barrier;
@@ -95,8 +95,10 @@ impl Fixture {
                 self.applied
             ),
             calls: AtomicUsize::new(0),
+            calls_by_counter: Mutex::default(),
             poison: poison.map(|(id, version)| (id.to_owned(), version)),
             meet: None,
+            fail_once: Mutex::default(),
         }
     }
 
@@ -160,14 +162,26 @@ async fn start(
         .expect("consumer starts")
 }
 
-/// Writes `(counter, version)` of each increment; fails on `poison`. With `meet`, the
+/// Writes `(counter, version)` of each increment; fails on `poison`, and on the first call
+/// for a counter of `fail_once`. With `meet`, the
 /// handler of each counter's first increment waits there for the others' (failing after
 /// [`MEETING`]).
 struct Applier {
     insert: String,
     calls: AtomicUsize,
+    /// Handler calls per counter.
+    calls_by_counter: Mutex<BTreeMap<String, usize>>,
     poison: Option<(String, u64)>,
     meet: Option<Barrier>,
+    /// Counters whose first handler call fails (once).
+    fail_once: Mutex<HashSet<String>>,
+}
+
+/// `mutex`'s guard (a panic elsewhere in the test poisons nothing worth keeping).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How long a handler waits at [`Applier::meet`].
@@ -181,6 +195,12 @@ impl TransactionalHandler<CounterEvents> for Applier {
     ) -> Result<(), BoxError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let CounterEvents::Incremented(event) = &delivery.event;
+        *lock(&self.calls_by_counter)
+            .entry(event.counter_id.clone())
+            .or_default() += 1;
+        if lock(&self.fail_once).remove(&event.counter_id) {
+            return Err(format!("{} fails once", event.counter_id).into());
+        }
         if self
             .poison
             .as_ref()
@@ -288,6 +308,18 @@ async fn isolates_a_poison_message(transactions: usize) {
             }
         );
         assert_eq!(fixture.db.count("eventmap_inbox", "").await, 19);
+        if transactions > 1 {
+            // c-1 has a transaction of its own: only it was rolled back, the other counters'
+            // events were each handled once (one transaction for all would have run some of
+            // them again, one at a time, after the rollback).
+            let calls = lock(&handler.calls_by_counter).clone();
+            for counter in ["c-0", "c-2", "c-3"] {
+                assert_eq!(
+                    calls[counter], 5,
+                    "{counter} handled once per event: {calls:?}"
+                );
+            }
+        }
         fixture.db.cleanup().await;
     })
     .await;
@@ -444,6 +476,36 @@ async fn the_transactions_of_a_batch_run_at_the_same_time() {
             }
         );
         assert_eq!(handler.calls.load(Ordering::Relaxed), 12);
+        fixture.db.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_transaction_of_one_message_that_failed_is_tried_again_alone() {
+    within(LIMIT, async {
+        let fixture = Fixture::new("em_inbox_retry_alone").await;
+        let expected = fixture.publish(2, 1).await;
+        // c-0's only event fails on its first call, as when a transaction fails because of
+        // another (a deadlock, a timeout); c-1's, in the other transaction, commits. Tried
+        // again alone, c-0's is applied; with one delivery allowed, settling it with the
+        // error would dead-letter it.
+        let handler = fixture.handler(None);
+        lock(&handler.fail_once).insert("c-0".to_owned());
+        let policy = DeliveryPolicy::default()
+            .inbox_transactions(2)
+            .max_deliver(1);
+        let report = fixture.run_until_drained("alone", policy, &handler).await;
+
+        assert_in_order(&fixture.applied().await, &expected, &[]);
+        assert_eq!(
+            report,
+            ConsumerReport {
+                handled: 2,
+                ..ConsumerReport::default()
+            }
+        );
+        assert_eq!(handler.calls.load(Ordering::Relaxed), 3);
         fixture.db.cleanup().await;
     })
     .await;

@@ -1,5 +1,5 @@
 //! [`Consumer::run_with_inbox`]: the consumer's loop with an inbox ([`InboxBackend`]: Postgres or SQLite), handling
-//! each pulled batch in one transaction and keeping each aggregate's events in stream order
+//! each pulled batch in one transaction (or, split by aggregate, in several at once) and keeping each aggregate's events in stream order
 //! across crashes (see `order.rs`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -90,8 +90,8 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
     /// its messages wait in the queue under in-progress acks and are released (naked) at
     /// shutdown like the rest.
     ///
-    /// A handler error or panic, or a database failure, rolls the batch back; its messages
-    /// are then handled one at a time, each in its own transaction and settled as in
+    /// A handler error or panic, or a database failure, rolls the batch (or the failing
+    /// transactions of a split batch) back; its messages are then handled one at a time, each in its own transaction and settled as in
     /// [`run`](Self::run): the failing one is naked with the backoff and dead-lettered on its
     /// last allowed delivery, the others are applied. Undecodable messages and those past
     /// `max_deliver` are dead-lettered and settled before the batch, as in `run`.
@@ -143,6 +143,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
                 ticker,
                 acking: None,
             };
+            warn_small_pool(inbox, self.spec.policy.inbox_transactions);
             self.scan_outstanding(inbox, &mut state.gate).await;
             let stopped = loop {
                 if state.pulled.queue.is_empty() && !state.any_due() {
@@ -208,7 +209,8 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
 
     /// Decodes `messages`, settles those that cannot be handled, holds those behind an
     /// outstanding message of their aggregate, and handles the rest (with the held ones now
-    /// due) in one transaction.
+    /// due) in one transaction, or split into [`DeliveryPolicy::inbox_transactions`](super::DeliveryPolicy::inbox_transactions)
+    /// run at once.
     async fn batch<I: InboxBackend, H: TransactionalHandler<E, I::Database>>(
         &self,
         inbox: &I,
@@ -265,6 +267,7 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             .with_progress(state, &running, &[], transactions)
             .instrument(span.clone())
             .await;
+        let outcomes_len = outcomes.len();
         let mut committed = Vec::new();
         let mut failed = Vec::new();
         for (group, outcome) in groups.into_iter().zip(outcomes) {
@@ -296,15 +299,36 @@ impl<E: IntegrationEventSet + Sync> Consumer<E> {
             let confirmed = self.spec.policy.double_ack;
             state.acking = Some(tokio::spawn(ack_all(handles, confirmed).in_current_span()));
         }
-        for (group, error) in failed {
-            if group.len() == 1 {
+        let split = outcomes_len > 1;
+        match failed.len() {
+            0 => {}
+            // A batch of one message in one transaction: its failure is the message's own.
+            1 if !split && failed[0].0.len() == 1 => {
+                let (group, error) = failed.remove(0);
                 for delivery in group {
                     self.settle_tracked(delivery, Err(error.clone()), state)
                         .await;
                 }
-            } else {
-                tracing::warn!(%error, size = group.len(), "batch rolled back; handling its messages one at a time");
-                self.one_by_one(inbox, handler, group, state).await;
+            }
+            // The failed transactions' messages, together and in stream order (they share no
+            // aggregate), one at a time: a transaction of a split batch can fail because of
+            // another one (a deadlock, a lock or pool timeout), not of its messages, so even a
+            // single message is tried again alone; and every message still to come gets
+            // in-progress acks meanwhile (`one_by_one`'s `waiting`).
+            _ => {
+                let rolled_back = failed.len();
+                let mut retried = Vec::new();
+                for (group, error) in failed {
+                    tracing::warn!(%error, size = group.len(), "transaction rolled back; handling its messages one at a time");
+                    retried.extend(group);
+                }
+                retried.sort_by_key(|delivery| delivery.stream_sequence);
+                tracing::debug!(
+                    transactions = rolled_back,
+                    messages = retried.len(),
+                    "retrying one message at a time"
+                );
+                self.one_by_one(inbox, handler, retried, state).await;
             }
         }
         Ok(())
@@ -621,6 +645,20 @@ async fn acked(acking: &mut Option<tokio::task::JoinHandle<()>>) {
         && let Err(err) = task.await
     {
         tracing::warn!(error = %crate::error::ErrorChain(&err), "the ack task failed; its messages will be redelivered");
+    }
+}
+
+/// Warns when the inbox's pool has fewer connections than the transactions a batch is split
+/// into: those beyond it wait for a connection (and fail at the pool's acquire timeout).
+fn warn_small_pool<I: InboxBackend>(inbox: &I, transactions: usize) {
+    let connections = inbox.pool().options().get_max_connections();
+    if transactions > 1 && usize::try_from(connections).is_ok_and(|max| max < transactions) {
+        tracing::warn!(
+            transactions,
+            connections,
+            "the inbox's pool has fewer connections than inbox_transactions: the transactions \
+             of a batch wait for each other"
+        );
     }
 }
 

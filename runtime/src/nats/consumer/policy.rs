@@ -71,9 +71,14 @@ pub struct DeliveryPolicy {
     ///
     /// Worth raising (to 2-4) for a handler that makes a round trip to the database per
     /// event: the transactions' round trips overlap (see `BENCHMARKS.md`, the inbox consumer).
-    /// A handler that writes rows shared by several aggregates can then make two of them wait
-    /// on each other's locks; a deadlock PostgreSQL breaks rolls one back, which is retried
-    /// one message at a time. On SQLite the transactions take the write lock in turn (no gain).
+    /// The inbox's pool needs that many connections free for the consumer (beyond any the
+    /// handler takes itself); `run_with_inbox` warns at start when its maximum is lower. A
+    /// handler that writes rows shared by several aggregates can make two transactions wait
+    /// on each other's locks; a deadlock PostgreSQL breaks rolls one back, and the messages
+    /// of a failed transaction are retried one at a time. On SQLite the transactions take the
+    /// write lock in turn (no gain; each waits up to the busy timeout, 10 s). Only
+    /// [`Consumer::run_with_inbox`](super::Consumer::run_with_inbox) reads it (not `run`, not
+    /// `Inbox::process`).
     pub inbox_transactions: usize,
     /// What the contract guard (feature `contracts`) does with the messages of a producer
     /// whose contract the consumer cannot read. Default [`ContractPolicy::Refuse`].
