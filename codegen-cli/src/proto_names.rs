@@ -5,7 +5,7 @@
 //! name prefix. prost-build would generate code that does not compile; this check reports
 //! both proto locations before any code is generated (rule `proto-name-collision`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use prost_reflect::{EnumDescriptor, MessageDescriptor, OneofDescriptor};
 
@@ -193,11 +193,24 @@ fn oneof_names(
 
 /// prost names enum variants by stripping the enum's name from the value (`STATUS_READY` of
 /// `Status` is `Ready`); two values may end up with one variant name.
+///
+/// Only the values that become variants claim a name. Protobuf's `option allow_alias = true;`
+/// lets several names share one number (`STATUS_DONE = 2; DONE = 2;`); prost-build keeps
+/// the first one declared for each number and skips the aliases, so an alias stripped to the
+/// name of another value (`DONE` and `STATUS_DONE` both `Done`) is no collision. The values
+/// are taken in declaration order: prost-reflect's `values()` is sorted by number, with an
+/// alias before the value it aliases.
 fn enum_values(protos: &ProtoSet, scopes: &mut Scopes, enumeration: &EnumDescriptor) {
     let file = enumeration.parent_file();
     let prefix = rust_names::type_ident(enumeration.name());
     let scope = format!("variants of enum {}", enumeration.full_name());
-    for value in enumeration.values() {
+    let mut declared: Vec<_> = enumeration.values().collect();
+    declared.sort_by_key(|value| value.path().last().copied());
+    let mut numbers = HashSet::new();
+    for value in declared {
+        if !numbers.insert(value.number()) {
+            continue;
+        }
         let variant = rust_names::enum_variant(&prefix, value.name());
         scopes.claim(
             &scope,

@@ -371,6 +371,12 @@ async fn payments_proto2_values_are_published_field_by_field() {
         panic!("{:?}", seen[2]);
     };
     assert!(captured.final_capture());
+    // `Fraud` is mapped to the alias `FRAUD` (`allow_alias`): the proto2 (closed) enum of
+    // the reader knows its number, as `REFUND_REASON_FRAUD`, prost's only variant for it.
+    let PaymentsMessage::Refunded(refunded) = &seen[3].message else {
+        panic!("{:?}", seen[3]);
+    };
+    assert_eq!(refunded.reason(), pay::proto::RefundReason::Fraud);
     let PaymentsMessage::Refunded(refunded) = &seen[4].message else {
         panic!("{:?}", seen[4]);
     };

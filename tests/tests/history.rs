@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use eventmap::nats::{JetStreamPublisher, provision_streams};
 use eventmap::test_util::LocalServer;
-use eventmap::{AggregateEvent, EventDispatcher, Publisher};
+use eventmap::{AggregateEvent, EventDispatcher, IntegrationEventSet, Publisher};
 use eventmap_tests::history::domain::{
     ActivityFailure, Attributes, Failure, HistoryArchived, HistoryRecorded, Kind, MemoEntry,
     Origin, Payload, Signal, Started,
@@ -229,6 +229,8 @@ fn every_variant_picks_its_member_or_leaves_the_oneof_unset() {
                 .expect("converts");
         assert_eq!(converted.attributes, expected_attributes, "{label}");
         assert_eq!(converted.origin, expected_origin, "{label}");
+        // `Canceled` is mapped to the alias `EVENT_TYPE_WORKFLOW_CANCELLED` (`allow_alias`):
+        // the number of `EVENT_TYPE_WORKFLOW_CANCELED`, prost's only variant for it.
         let expected_type = match kind {
             Kind::Timer => history::EventType::TimerFired,
             Kind::Canceled => history::EventType::WorkflowCanceled,
@@ -236,6 +238,16 @@ fn every_variant_picks_its_member_or_leaves_the_oneof_unset() {
             _ => history::EventType::Unspecified,
         };
         assert_eq!(converted.event_type, expected_type as i32, "{label}");
+        // A consumer decoding through the generated event set reads the number back.
+        let decoded = <integration::HistoryIntegrationEvent as IntegrationEventSet>::decode(
+            "HistoryRecordedEvent",
+            &converted.encode_to_vec(),
+        )
+        .expect("decodes");
+        let integration::HistoryIntegrationEvent::HistoryRecordedEvent(decoded) = decoded else {
+            panic!("{label}: {decoded:?}");
+        };
+        assert_eq!(decoded.event_type(), expected_type, "{label}");
     }
 }
 
