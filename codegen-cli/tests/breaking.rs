@@ -856,6 +856,47 @@ fn enum_mapping_with_a_new_variant_is_safe() {
     repo.expect_none();
 }
 
+/// `repo_with_enum_mapping` with `Status` allowing aliases (`CLOSED = 2` next to
+/// `STATUS_CLOSED = 2`, `OPEN = 1` next to `STATUS_OPEN = 1`), committed as the baseline.
+fn repo_with_aliased_enum_mapping() -> Repo {
+    let repo = repo_with_enum_mapping();
+    repo.edit(
+        PROTO,
+        "enum Status {\n",
+        "enum Status {\n  option allow_alias = true;\n",
+    );
+    repo.edit(
+        PROTO,
+        "  STATUS_CLOSED = 2;\n",
+        "  STATUS_CLOSED = 2;\n  CLOSED = 2;\n  OPEN = 1;\n",
+    );
+    repo.commit("aliased enum");
+    repo
+}
+
+#[test]
+fn enum_mapping_switched_to_an_alias_of_the_same_number_is_safe() {
+    let repo = repo_with_aliased_enum_mapping();
+    repo.edit(
+        TABLE,
+        "values: { Open: STATUS_OPEN, Done: STATUS_CLOSED }",
+        "values: { Open: STATUS_OPEN, Done: CLOSED }",
+    );
+    repo.expect_none();
+}
+
+#[test]
+fn enum_mapping_switched_to_an_alias_of_another_number_breaks() {
+    let repo = repo_with_aliased_enum_mapping();
+    repo.edit(
+        TABLE,
+        "values: { Open: STATUS_OPEN, Done: STATUS_CLOSED }",
+        "values: { Open: STATUS_OPEN, Done: OPEN }",
+    );
+    let found = repo.expect(&[(rules::BREAKING_ENUM_MAPPING_CHANGED.id, TABLE, "Done: OPEN")]);
+    assert_eq!(targets(&found), ["OrderPlacedEvent.status.Done"]);
+}
+
 #[test]
 fn const_written_differently_is_safe() {
     let repo = Repo::new();

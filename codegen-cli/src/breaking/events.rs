@@ -322,6 +322,7 @@ fn event(
     fields(
         &mut walk,
         name,
+        old_message.as_ref(),
         new_message.as_ref(),
         &old.fields,
         &new.fields,

@@ -2,7 +2,7 @@
 //! and are now left at their default, constants that changed.
 
 use indexmap::IndexMap;
-use prost_reflect::{Kind, MessageDescriptor};
+use prost_reflect::{EnumDescriptor, Kind, MessageDescriptor};
 use serde_saphyr::Spanned;
 
 use super::side::Side;
@@ -88,11 +88,13 @@ pub(crate) struct Walk<'a, 's> {
 }
 
 /// Fields that were mapped and are now defaulted, and constants that changed, recursively
-/// through nested mappings. `path` is the target of the enclosing mapping, `message` the
-/// current proto message it fills (to compare constants by value).
+/// through nested mappings. `path` is the target of the enclosing mapping,
+/// `was_message` and `message` the baseline and current proto message it fills (to compare
+/// constants and enum values by value).
 pub(crate) fn fields(
     walk: &mut Walk<'_, '_>,
     path: &str,
+    was_message: Option<&MessageDescriptor>,
     message: Option<&MessageDescriptor>,
     old: &IndexMap<Key, Spanned<FieldSource>>,
     new: &IndexMap<Key, Spanned<FieldSource>>,
@@ -102,9 +104,11 @@ pub(crate) fn fields(
         let Some(new_source) = new.get(key.as_str()) else {
             continue;
         };
-        let kind = message
-            .and_then(|m| m.get_field_by_name(key.as_str()))
-            .map(|f| f.kind());
+        let kind_in = |m: Option<&MessageDescriptor>| {
+            m.and_then(|m| m.get_field_by_name(key.as_str()))
+                .map(|f| f.kind())
+        };
+        let (was_kind, kind) = (kind_in(was_message), kind_in(message));
         let target = format!("{path}.{}", key.as_str());
         let field = target
             .strip_prefix(event)
@@ -130,16 +134,27 @@ pub(crate) fn fields(
             {
                 const_changed(walk, pair, a, b);
             }
-            (Source::Enum(a, _), Source::Enum(b, _)) => enum_values_changed(walk, &pair, a, b),
+            (Source::Enum(a, _), Source::Enum(b, _)) => {
+                let enums = (enum_of(was_kind.as_ref()), enum_of(kind.as_ref()));
+                enum_values_changed(walk, &pair, enums, a, b);
+            }
             (Source::Variants(a, _), Source::Variants(b, _)) => {
                 oneof_variants_changed(walk, &pair, a, b);
             }
             (Source::Nested(a, _), Source::Nested(b, _)) => {
-                let nested = match &kind {
-                    Some(Kind::Message(m)) => Some(m),
+                let nested = |kind: &Option<Kind>| match kind {
+                    Some(Kind::Message(m)) => Some(m.clone()),
                     _ => None,
                 };
-                fields(walk, &pair.target, nested, a, b);
+                let (was_nested, nested) = (nested(&was_kind), nested(&kind));
+                fields(
+                    walk,
+                    &pair.target,
+                    was_nested.as_ref(),
+                    nested.as_ref(),
+                    a,
+                    b,
+                );
             }
             _ => {}
         }
@@ -208,18 +223,36 @@ fn const_changed(
     d.hint = Some(format!("keep `const: {}`", a.value));
 }
 
+/// The enum type of a field of `kind`, when it is one.
+fn enum_of(kind: Option<&Kind>) -> Option<EnumDescriptor> {
+    match kind {
+        Some(Kind::Enum(e)) => Some(e.clone()),
+        _ => None,
+    }
+}
+
 /// Reports the variants of the domain enum mapped to field `pair` (`values:`) that map to
-/// another value from `a` to `b`.
+/// another value from `a` to `b`. Values compare by number, each name resolved in its side's
+/// enum (`enums`, baseline and current): with `option allow_alias = true;` a variant moved
+/// from a value to its alias (`REFUND_REASON_FRAUD = 2; FRAUD = 2;`) is sent as the same
+/// number and is no break. A name that does not resolve compares as written.
 fn enum_values_changed(
     walk: &mut Walk<'_, '_>,
     pair: &Pair<'_>,
+    enums: (Option<EnumDescriptor>, Option<EnumDescriptor>),
     a: &IndexMap<Key, Spanned<String>>,
     b: &IndexMap<Key, Spanned<String>>,
 ) {
-    let values = |map: &'_ IndexMap<Key, Spanned<String>>| -> Vec<Arm> {
+    let values = |map: &'_ IndexMap<Key, Spanned<String>>, e: &Option<EnumDescriptor>| {
         map.iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.value.clone(), v.referenced))
-            .collect()
+            .map(|(k, v)| {
+                let number = e
+                    .as_ref()
+                    .and_then(|e| e.get_value_by_name(&v.value))
+                    .map(|v| v.number());
+                (k.as_str().to_owned(), v.value.clone(), number, v.referenced)
+            })
+            .collect::<Vec<Arm>>()
     };
     let (field, event) = (&pair.field, walk.event);
     let changed = Changed {
@@ -229,7 +262,7 @@ fn enum_values_changed(
         verb: "maps to",
         keep: |variant, was| format!("keep `{variant}: {was}`: consumers read the proto value"),
     };
-    variants_changed(walk, &changed, &values(a), &values(b));
+    variants_changed(walk, &changed, &values(a, &enums.0), &values(b, &enums.1));
 }
 
 /// Reports the variants of the domain enum setting oneof `pair` (`variants:`) that fill
@@ -242,7 +275,7 @@ fn oneof_variants_changed(
 ) {
     let members = |map: &'_ IndexMap<Key, Spanned<VariantTarget>>| -> Vec<Arm> {
         map.iter()
-            .map(|(k, v)| (k.as_str().to_owned(), member(&v.value), v.referenced))
+            .map(|(k, v)| (k.as_str().to_owned(), member(&v.value), None, v.referenced))
             .collect()
     };
     let (field, event) = (&pair.field, walk.event);
@@ -259,8 +292,8 @@ fn oneof_variants_changed(
 }
 
 /// One variant of a domain enum as a table maps it: (variant, what it maps to as written,
-/// where).
-type Arm = (String, String, serde_saphyr::Location);
+/// the proto enum value's number when known, where).
+type Arm = (String, String, Option<i32>, serde_saphyr::Location);
 
 /// The member a oneof variant fills (`none` when it leaves the oneof unset).
 fn member(target: &VariantTarget) -> String {
@@ -287,17 +320,21 @@ struct Changed<'a> {
     keep: fn(&str, &str) -> String,
 }
 
-/// Reports each variant of `old` that maps to something else in `new`, or is no longer mapped
-/// (rule `breaking-enum-mapping-changed`).
+/// Reports each variant of `old` that maps to something else in `new` (another name, unless
+/// both names resolve to the same proto enum number: an `allow_alias` alias), or is no longer
+/// mapped (rule `breaking-enum-mapping-changed`).
 fn variants_changed(walk: &mut Walk<'_, '_>, changed: &Changed<'_>, old: &[Arm], new: &[Arm]) {
     let Walk { base, cur, .. } = *walk;
-    for (variant, was, was_at) in old {
-        let now = new.iter().find(|(v, _, _)| v == variant);
-        if now.is_some_and(|(_, value, _)| value == was) {
+    for (variant, was, was_number, was_at) in old {
+        let now = new.iter().find(|(v, ..)| v == variant);
+        let same = |(_, value, number, _): &Arm| {
+            value == was || (number.is_some() && number == was_number)
+        };
+        if now.is_some_and(same) {
             continue;
         }
         let (message, at) = match now {
-            Some((_, value, at)) => (
+            Some((_, value, _, at)) => (
                 format!(
                     "variant `{variant}` of {} {} `{value}` instead of `{was}`",
                     changed.what, changed.verb
